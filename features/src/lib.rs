@@ -1,0 +1,51 @@
+//! The chargeback feature crate: order events, and per-user counts of orders
+//! and chargebacks over 3, 7 and 30 days.
+//!
+//! Run `cargo doc -p features --open` for the catalog: each feature set's
+//! page lists its output columns, their types, and its online table.
+
+use chrono::NaiveDateTime;
+use featurestore_runtime::{feature_set, source, Registry};
+
+/// Order events exported by the checkout service.
+#[derive(Debug)]
+#[source(path = "data/order_events/input.csv", format = "csv")]
+pub struct OrderEvents {
+    /// Orders unique identifier.
+    pub order_id: String,
+    /// When the order was placed (UTC).
+    pub order_timestamp: NaiveDateTime,
+    /// User unique identifier (CPF), the user entity key.
+    pub cpf: String,
+    /// When the order was charged back (UTC), if it was.
+    pub chargeback_timestamp: Option<NaiveDateTime>,
+}
+
+/// Aggregates the total of orders from users in different time windows.
+#[derive(Debug)]
+#[feature_set(entity = "cpf", window = "3d,7d,30d", source = OrderEvents,
+              timestamp = order_timestamp, fill_null = 0)]
+pub struct UserOrders {
+    /// Total of orders registered on the user's CPF.
+    #[feature(count(order_id))]
+    pub cpf_orders: i32,
+}
+
+/// Aggregates the total of chargebacks from users in different time windows.
+#[derive(Debug)]
+#[feature_set(entity = "cpf", window = "3d,7d,30d", source = OrderEvents,
+              timestamp = chargeback_timestamp, filter = "chargeback_timestamp IS NOT NULL",
+              fill_null = 0)]
+pub struct UserChargebacks {
+    /// Total of chargebacks registered on the user's CPF.
+    #[feature(count(order_id))]
+    pub cpf_chargebacks: i32,
+}
+
+/// Every declaration of this crate, for the CLI.
+pub fn registry() -> Registry {
+    Registry::new()
+        .source::<OrderEvents>()
+        .feature_set::<UserOrders>()
+        .feature_set::<UserChargebacks>()
+}

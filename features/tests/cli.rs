@@ -1,0 +1,231 @@
+//! The `features` binary as a user runs it: output and exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/legiti")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The binary with both stores in `dir`, and no configuration from the caller's environment.
+fn features(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_features"));
+    cmd.arg("--historical-root")
+        .arg(dir.join("historical"))
+        .arg("--online-url")
+        .arg(format!("redb://{}", dir.join("online.redb").display()))
+        .env_remove("FEATURESTORE_CONFIG")
+        .env_remove("FEATURESTORE_HISTORICAL_ROOT")
+        .env_remove("FEATURESTORE_ONLINE_URL")
+        .env_remove("FEATURESTORE_SOURCE_ORDER_EVENTS");
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("the binary runs")
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+#[test]
+fn execute_prints_exactly_butterfree_online_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    for (pipeline, expected) in [
+        ("feature_store.user_orders", "user_orders_online.csv"),
+        (
+            "feature_store.user_chargebacks",
+            "user_chargebacks_online.csv",
+        ),
+    ] {
+        let out = run(features(dir.path()).args([
+            "execute",
+            pipeline,
+            "--end-date",
+            "2020-07-17",
+            "--format",
+            "csv",
+        ]));
+        assert_eq!(stdout(&out), fixture(expected), "{pipeline}");
+    }
+    // The table format shows the same cells.
+    let out = run(features(dir.path()).args([
+        "execute",
+        "feature_store.user_orders",
+        "--end-date",
+        "2020-07-17",
+    ]));
+    let table = stdout(&out);
+    for row in fixture("user_orders_online.csv").lines().skip(1) {
+        let cells: Vec<&str> = row.split(',').collect();
+        assert!(
+            table.lines().any(|l| cells.iter().all(|c| l.contains(c))),
+            "row {row} missing from\n{table}"
+        );
+    }
+}
+
+#[test]
+fn get_looks_up_the_online_row() {
+    let dir = tempfile::tempdir().unwrap();
+    stdout(&run(features(dir.path()).args([
+        "execute",
+        "user_orders",
+        "--end-date",
+        "2020-07-17",
+    ])));
+    let out = run(features(dir.path()).args([
+        "get",
+        "feature_store.user_orders",
+        "x",
+        "--format",
+        "csv",
+    ]));
+    let online = fixture("user_orders_online.csv");
+    let mut lines = online.lines();
+    let expected = format!("{}\n{}\n", lines.next().unwrap(), lines.next().unwrap());
+    assert_eq!(stdout(&out), expected);
+
+    let missing = run(features(dir.path()).args(["get", "user_orders", "nobody"]));
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no online row for cpf = nobody"));
+}
+
+#[test]
+fn list_and_describe_show_the_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = stdout(&run(features(dir.path()).arg("list-pipelines")));
+    assert_eq!(
+        list,
+        "feature_store.user_orders\nfeature_store.user_chargebacks\n"
+    );
+
+    let json = stdout(&run(features(dir.path()).args([
+        "describe",
+        "feature_store.user_orders",
+        "--json",
+    ])));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let columns: Vec<(&str, &str)> = v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["column_name"].as_str().unwrap(),
+                c["data_type"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let header = fixture("user_orders.csv");
+    let names: Vec<&str> = header.lines().next().unwrap().split(',').collect();
+    assert_eq!(columns.iter().map(|c| c.0).collect::<Vec<_>>(), names);
+    assert_eq!(columns[2].1, "i32");
+    assert_eq!(
+        v["windows"],
+        serde_json::json!(["3 days", "7 days", "30 days"])
+    );
+    assert!(v["online_table_ddl"]
+        .as_str()
+        .unwrap()
+        .contains("PRIMARY KEY ((cpf))"));
+
+    let text = stdout(&run(
+        features(dir.path()).args(["describe", "user_chargebacks"])
+    ));
+    assert!(text.contains("chargeback_timestamp IS NOT NULL"), "{text}");
+    assert!(
+        text.contains("cpf_chargebacks__count_over_30_days_rolling_windows"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_arguments_fail_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["execute", "user_orders", "--end-date", "17/07/2020"],
+            "YYYY-MM-DD",
+        ),
+        (&["execute", "user_orders"], "end date is required"),
+        (
+            &[
+                "execute",
+                "user_orders",
+                "--start-date",
+                "2020-07-18",
+                "--end-date",
+                "2020-07-17",
+            ],
+            "after the end date",
+        ),
+        (
+            &["execute", "user_purchases", "--end-date", "2020-07-17"],
+            "unknown pipeline",
+        ),
+        (
+            &["--source", "nope=x.csv", "list-pipelines"],
+            "unknown source `nope`",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = run(features(dir.path()).args(args));
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(message),
+            "{args:?}: expected {message:?} in {err}"
+        );
+    }
+    // Nothing was written by any of them.
+    assert!(!dir.path().join("historical/cpf").exists());
+}
+
+#[test]
+fn sources_can_be_read_from_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let input: PathBuf = dir.path().join("events.csv");
+    std::fs::write(
+        &input,
+        "order_id,order_timestamp,cpf,chargeback_timestamp\nq,2021-01-01 10:00:00,w,\n",
+    )
+    .unwrap();
+    let by_option = stdout(&run(features(dir.path()).args([
+        "execute",
+        "user_orders",
+        "--end-date",
+        "2021-01-02",
+        "--format",
+        "csv",
+        "--source",
+        &format!("order_events={}", input.display()),
+    ])));
+    // One order on 2021-01-01: the row of 01-02 counts it in every window.
+    assert_eq!(
+        by_option.lines().nth(1),
+        Some("w,2021-01-02 00:00:00,1,1,1")
+    );
+
+    let by_env = stdout(&run(features(dir.path())
+        .args([
+            "execute",
+            "user_orders",
+            "--end-date",
+            "2021-01-01",
+            "--format",
+            "csv",
+        ])
+        .env("FEATURESTORE_SOURCE_ORDER_EVENTS", &input)));
+    assert_eq!(by_env.lines().nth(1), Some("w,2021-01-01 00:00:00,0,0,0"));
+}

@@ -1,0 +1,665 @@
+//! Stage 1: the raw attributes, each value kept with its tokens (for spans).
+//! Only the shape of each value is checked here; its meaning is `model.rs`'s.
+
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{
+    Attribute, Expr, ExprLit, ExprUnary, Fields, Ident, Item, ItemStruct, Lit, LitStr, Meta, Path,
+    Token, Type, UnOp,
+};
+
+use crate::ctxt::Errors;
+use crate::symbol::{self, Symbol};
+
+/// The arguments of `#[source(...)]`.
+pub struct SourceAttr {
+    pub path: Option<LitStr>,
+    pub format: Option<LitStr>,
+    pub query: Option<LitStr>,
+    pub inputs: Option<Inputs>,
+    pub name: Option<LitStr>,
+    pub description: Option<LitStr>,
+    /// The keys written, valid or not: a key with a bad value is not also
+    /// reported missing.
+    pub written: Vec<Symbol>,
+    /// The whole argument list, to point at when a key is missing.
+    pub args: TokenStream,
+}
+
+/// `inputs(A, B)`.
+pub struct Inputs {
+    pub keyword: Path,
+    pub paths: Vec<Path>,
+}
+
+/// The arguments of `#[feature_set(...)]`.
+pub struct FeatureSetAttr {
+    pub entity: Option<LitStr>,
+    pub window: Option<LitStr>,
+    pub source: Option<Path>,
+    pub timestamp: Option<Ident>,
+    pub filter: Option<LitStr>,
+    pub query: Option<LitStr>,
+    pub fill_null: Option<FillLit>,
+    pub name: Option<LitStr>,
+    pub description: Option<LitStr>,
+    /// The keys written, valid or not: a key with a bad value is not also
+    /// reported missing.
+    pub written: Vec<Symbol>,
+    /// The whole argument list, to point at when a key is missing.
+    pub args: TokenStream,
+}
+
+/// `fill_null = <literal>`, possibly negative.
+pub struct FillLit {
+    pub negative: bool,
+    pub lit: Lit,
+}
+
+/// A named-field struct the macro was put on.
+pub struct Container<'a> {
+    pub item: &'a ItemStruct,
+    pub fields: Vec<Field<'a>>,
+}
+
+/// One named field.
+pub struct Field<'a> {
+    pub ident: &'a Ident,
+    pub ty: &'a Type,
+    /// The field's doc comment, lines trimmed and joined with `\n`.
+    pub doc: String,
+    /// `#[feature(...)]`, if the field has one.
+    pub feature: Option<FeatureAttr>,
+}
+
+/// `#[feature(count(order_id), ...)]`.
+pub struct FeatureAttr {
+    pub functions: Vec<RawFunction>,
+}
+
+/// `count(order_id)`: the function name is not checked yet.
+pub struct RawFunction {
+    pub name: Ident,
+    pub column: Ident,
+}
+
+const FEATURE_EXAMPLE: &str = "`#[feature(count(order_id))]`";
+
+impl SourceAttr {
+    pub fn parse(args: TokenStream, errors: &mut Errors) -> syn::Result<SourceAttr> {
+        let metas = parse_metas(args.clone())?;
+        let mut attr = SourceAttr {
+            path: None,
+            format: None,
+            query: None,
+            inputs: None,
+            name: None,
+            description: None,
+            written: Vec::new(),
+            args,
+        };
+        let mut seen = Seen::default();
+        for meta in &metas {
+            let Some(key) = key_of(meta, "source", symbol::SOURCE_KEYS, &mut seen, errors) else {
+                continue;
+            };
+            let slot = match key {
+                symbol::PATH => &mut attr.path,
+                symbol::FORMAT => &mut attr.format,
+                symbol::QUERY => &mut attr.query,
+                symbol::NAME => &mut attr.name,
+                symbol::DESCRIPTION => &mut attr.description,
+                _ => {
+                    attr.inputs = inputs(meta, errors);
+                    continue;
+                }
+            };
+            *slot = lit_str(meta, key, errors);
+        }
+        attr.written = seen.0;
+        Ok(attr)
+    }
+}
+
+impl FeatureSetAttr {
+    pub fn parse(args: TokenStream, errors: &mut Errors) -> syn::Result<FeatureSetAttr> {
+        let metas = parse_metas(args.clone())?;
+        let mut attr = FeatureSetAttr {
+            entity: None,
+            window: None,
+            source: None,
+            timestamp: None,
+            filter: None,
+            query: None,
+            fill_null: None,
+            name: None,
+            description: None,
+            written: Vec::new(),
+            args,
+        };
+        let mut seen = Seen::default();
+        for meta in &metas {
+            let Some(key) = key_of(
+                meta,
+                "feature_set",
+                symbol::FEATURE_SET_KEYS,
+                &mut seen,
+                errors,
+            ) else {
+                continue;
+            };
+            let slot = match key {
+                symbol::ENTITY => &mut attr.entity,
+                symbol::WINDOW => &mut attr.window,
+                symbol::FILTER => &mut attr.filter,
+                symbol::QUERY => &mut attr.query,
+                symbol::NAME => &mut attr.name,
+                symbol::DESCRIPTION => &mut attr.description,
+                symbol::SOURCE => {
+                    attr.source = type_path(meta, errors);
+                    continue;
+                }
+                symbol::TIMESTAMP => {
+                    attr.timestamp = column_ident(meta, key, errors);
+                    continue;
+                }
+                _ => {
+                    attr.fill_null = fill_lit(meta, errors);
+                    continue;
+                }
+            };
+            *slot = lit_str(meta, key, errors);
+        }
+        attr.written = seen.0;
+        Ok(attr)
+    }
+}
+
+fn parse_metas(args: TokenStream) -> syn::Result<Punctuated<Meta, Token![,]>> {
+    Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args)
+}
+
+/// Keys seen so far, to report duplicates.
+#[derive(Default)]
+struct Seen(Vec<Symbol>);
+
+/// The known key `meta` sets, or `None` (with an error) for an unknown or
+/// repeated key.
+fn key_of(
+    meta: &Meta,
+    macro_name: &str,
+    keys: &[Symbol],
+    seen: &mut Seen,
+    errors: &mut Errors,
+) -> Option<Symbol> {
+    let path = meta.path();
+    let Some(key) = keys.iter().copied().find(|k| path == k) else {
+        let written = path_string(path);
+        let hint = did_you_mean(&written, keys)
+            .map(|k| format!("did you mean `{k}`? "))
+            .unwrap_or_default();
+        errors.spanned(
+            path,
+            format!(
+                "unknown key `{written}` in `#[{macro_name}]`: {hint}the keys are {}",
+                symbol::list(keys)
+            ),
+        );
+        return None;
+    };
+    if seen.0.contains(&key) {
+        errors.spanned(path, format!("duplicate `{key}`: set it once"));
+        return None;
+    }
+    seen.0.push(key);
+    Some(key)
+}
+
+/// The value of `key = value`, or an error saying what form is expected.
+fn value<'m>(meta: &'m Meta, key: Symbol, example: &str, errors: &mut Errors) -> Option<&'m Expr> {
+    match meta {
+        Meta::NameValue(nv) => Some(&nv.value),
+        _ => {
+            errors.spanned(meta, format!("expected `{key} = {example}`"));
+            None
+        }
+    }
+}
+
+fn lit_str(meta: &Meta, key: Symbol, errors: &mut Errors) -> Option<LitStr> {
+    let example = "\"...\"";
+    match value(meta, key, example, errors)? {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Some(s.clone()),
+        other => {
+            errors.spanned(
+                other,
+                format!("`{key}` takes a string literal: `{key} = {example}`"),
+            );
+            None
+        }
+    }
+}
+
+fn type_path(meta: &Meta, errors: &mut Errors) -> Option<Path> {
+    let key = symbol::SOURCE;
+    match value(meta, key, "OrderEvents", errors)? {
+        Expr::Path(p) if p.qself.is_none() && p.attrs.is_empty() && plain_path(&p.path) => {
+            Some(p.path.clone())
+        }
+        other => {
+            errors.spanned(
+                other,
+                "`source` takes the path of a `#[source]` struct, e.g. `source = OrderEvents`",
+            );
+            None
+        }
+    }
+}
+
+fn column_ident(meta: &Meta, key: Symbol, errors: &mut Errors) -> Option<Ident> {
+    let example = "order_timestamp";
+    match value(meta, key, example, errors)? {
+        Expr::Path(p) if p.qself.is_none() && p.attrs.is_empty() => {
+            if let Some(ident) = p.path.get_ident() {
+                return Some(ident.clone());
+            }
+            errors.spanned(
+                p,
+                format!("`{key}` takes a column name of the source, e.g. `{key} = {example}`"),
+            );
+            None
+        }
+        other => {
+            errors.spanned(
+                other,
+                format!(
+                    "`{key}` takes a column name of the source, without quotes: `{key} = {example}`"
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn fill_lit(meta: &Meta, errors: &mut Errors) -> Option<FillLit> {
+    let key = symbol::FILL_NULL;
+    let expr = value(meta, key, "0", errors)?;
+    let (negative, lit) = match expr {
+        Expr::Lit(ExprLit { lit, .. }) => (false, Some(lit)),
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_),
+            expr: operand,
+            ..
+        }) => match &**operand {
+            Expr::Lit(ExprLit {
+                lit: lit @ (Lit::Int(_) | Lit::Float(_)),
+                ..
+            }) => (true, Some(lit)),
+            _ => (true, None),
+        },
+        _ => (false, None),
+    };
+    match lit {
+        Some(lit @ (Lit::Int(_) | Lit::Float(_) | Lit::Bool(_) | Lit::Str(_))) => Some(FillLit {
+            negative,
+            lit: lit.clone(),
+        }),
+        _ => {
+            errors.spanned(
+                expr,
+                "`fill_null` takes an integer, float, boolean or string literal, e.g. `fill_null = 0`",
+            );
+            None
+        }
+    }
+}
+
+fn inputs(meta: &Meta, errors: &mut Errors) -> Option<Inputs> {
+    let example = "`inputs(OrderEvents, Users)`";
+    let Meta::List(list) = meta else {
+        errors.spanned(
+            meta,
+            format!("`inputs` lists the sources the query reads: {example}"),
+        );
+        return None;
+    };
+    match list.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated) {
+        Ok(paths) => {
+            let mut ok = Vec::new();
+            for path in paths {
+                if plain_path(&path) {
+                    ok.push(path);
+                } else {
+                    errors.spanned(
+                        &path,
+                        format!("expected the path of a `#[source]` struct, as in {example}"),
+                    );
+                }
+            }
+            Some(Inputs {
+                keyword: list.path.clone(),
+                paths: ok,
+            })
+        }
+        Err(e) => {
+            errors.push(syn::Error::new(
+                e.span(),
+                format!("expected paths of `#[source]` structs, as in {example}"),
+            ));
+            None
+        }
+    }
+}
+
+/// A path without generic arguments: `OrderEvents`, `crate::sources::Users`.
+fn plain_path(path: &Path) -> bool {
+    path.segments
+        .iter()
+        .all(|s| matches!(s.arguments, syn::PathArguments::None))
+}
+
+/// The path as written, without spaces: `crate::sources::Users`.
+pub fn path_string(path: &Path) -> String {
+    let mut out = String::new();
+    if path.leading_colon.is_some() {
+        out.push_str("::");
+    }
+    let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    out.push_str(&segments.join("::"));
+    out
+}
+
+/// The closest known word to a misspelled one, if any is close.
+pub fn did_you_mean(written: &str, known: &[Symbol]) -> Option<Symbol> {
+    known
+        .iter()
+        .copied()
+        .map(|k| (edit_distance(written, k.0), k))
+        .filter(|(d, k)| *d <= 2 || (written.len() >= 3 && k.0.starts_with(written)))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(above + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// The struct the macro is on, if it is one with named fields.
+pub fn container<'a>(
+    item: &'a Item,
+    macro_name: &str,
+    what: &str,
+    errors: &mut Errors,
+) -> Option<Container<'a>> {
+    let item = match item {
+        Item::Struct(item) => item,
+        Item::Enum(e) => {
+            let (keyword, ident) = (&e.enum_token, &e.ident);
+            errors.spanned(
+                quote!(#keyword #ident),
+                format!(
+                    "`#[{macro_name}]` goes on a struct with named fields, not an enum: \
+                     each field is {what}"
+                ),
+            );
+            return None;
+        }
+        Item::Union(u) => {
+            let (keyword, ident) = (&u.union_token, &u.ident);
+            errors.spanned(
+                quote!(#keyword #ident),
+                format!("`#[{macro_name}]` goes on a struct with named fields, not a union"),
+            );
+            return None;
+        }
+        Item::Fn(f) => {
+            let (keyword, ident) = (&f.sig.fn_token, &f.sig.ident);
+            errors.spanned(
+                quote!(#keyword #ident),
+                format!("`#[{macro_name}]` goes on a struct with named fields, not a function"),
+            );
+            return None;
+        }
+        other => {
+            errors.at(
+                other.span(),
+                format!("`#[{macro_name}]` goes on a struct with named fields"),
+            );
+            return None;
+        }
+    };
+    if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
+        errors.spanned(
+            &item.generics,
+            format!("`#[{macro_name}]` does not support generic structs"),
+        );
+    }
+    let named = match &item.fields {
+        Fields::Named(named) => named,
+        Fields::Unnamed(fields) => {
+            errors.spanned(
+                fields,
+                format!(
+                    "`#[{macro_name}]` needs named fields, not a tuple struct: each field is {what}"
+                ),
+            );
+            return None;
+        }
+        Fields::Unit => {
+            errors.at(
+                item.ident.span(),
+                format!("`#[{macro_name}]` needs a struct with named fields: each field is {what}"),
+            );
+            return None;
+        }
+    };
+    if named.named.is_empty() {
+        errors.at(
+            item.ident.span(),
+            format!("`{}` has no fields: each field is {what}", item.ident),
+        );
+    }
+    let fields = named
+        .named
+        .iter()
+        .filter_map(|field| {
+            Some(Field {
+                ident: field.ident.as_ref()?,
+                ty: &field.ty,
+                doc: docs(&field.attrs),
+                feature: None,
+            })
+        })
+        .collect();
+    Some(Container { item, fields })
+}
+
+impl Container<'_> {
+    /// Reads the `#[feature(...)]` attribute of every field.
+    pub fn parse_features(&mut self, errors: &mut Errors) {
+        let Fields::Named(named) = &self.item.fields else {
+            return;
+        };
+        for (field, syn_field) in self.fields.iter_mut().zip(&named.named) {
+            for attr in syn_field.attrs.iter().filter(|a| is_feature(a)) {
+                let parsed = feature_attr(attr, errors);
+                if field.feature.is_some() {
+                    errors.spanned(
+                        attr,
+                        "duplicate `#[feature]`: list every aggregation in one, \
+                         e.g. `#[feature(avg(amount), max(amount))]`",
+                    );
+                } else {
+                    field.feature = Some(parsed);
+                }
+            }
+        }
+    }
+}
+
+/// Whether `attr` is `#[feature(...)]`.
+pub fn is_feature(attr: &Attribute) -> bool {
+    attr.path() == symbol::FEATURE
+}
+
+fn feature_attr(attr: &Attribute, errors: &mut Errors) -> FeatureAttr {
+    let mut functions = Vec::new();
+    let Meta::List(list) = &attr.meta else {
+        errors.spanned(
+            attr,
+            format!("`#[feature]` lists the feature's aggregations, e.g. {FEATURE_EXAMPLE}"),
+        );
+        return FeatureAttr { functions };
+    };
+    let metas = match list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
+        Ok(metas) => metas,
+        Err(e) => {
+            errors.push(syn::Error::new(
+                e.span(),
+                format!("expected aggregations such as {FEATURE_EXAMPLE}: {e}"),
+            ));
+            return FeatureAttr { functions };
+        }
+    };
+    if metas.is_empty() {
+        errors.spanned(
+            attr,
+            format!("`#[feature]` needs at least one aggregation, e.g. {FEATURE_EXAMPLE}"),
+        );
+    }
+    for meta in metas {
+        let Some(name) = meta.path().get_ident().cloned() else {
+            errors.spanned(
+                meta.path(),
+                format!(
+                    "expected an aggregation such as `count(order_id)`, as in {FEATURE_EXAMPLE}"
+                ),
+            );
+            continue;
+        };
+        let Meta::List(call) = meta else {
+            errors.spanned(
+                &meta,
+                format!("`{name}` needs a column of the source, e.g. `{name}(order_id)`"),
+            );
+            continue;
+        };
+        let columns =
+            match Punctuated::<Ident, Token![,]>::parse_terminated.parse2(call.tokens.clone()) {
+                Ok(columns) => columns,
+                Err(e) => {
+                    errors.push(syn::Error::new(
+                        e.span(),
+                        format!(
+                            "`{name}` takes one column name of the source, e.g. `{name}(order_id)`"
+                        ),
+                    ));
+                    continue;
+                }
+            };
+        let mut columns = columns.into_iter();
+        let Some(column) = columns.next() else {
+            errors.at(
+                call.delimiter.span().join(),
+                format!("`{name}` needs a column of the source, e.g. `{name}(order_id)`"),
+            );
+            continue;
+        };
+        if let Some(extra) = columns.next() {
+            errors.at(
+                extra.span(),
+                format!(
+                    "`{name}` takes one column: to aggregate `{extra}` too, declare it on \
+                     another field"
+                ),
+            );
+        }
+        functions.push(RawFunction { name, column });
+    }
+    FeatureAttr { functions }
+}
+
+/// A doc comment: the `#[doc = "..."]` lines, trimmed and joined with `\n`,
+/// without leading or trailing blank lines.
+pub fn docs(attrs: &[Attribute]) -> String {
+    let mut lines = Vec::new();
+    for attr in attrs {
+        if attr.path() != symbol::DOC {
+            continue;
+        }
+        if let Meta::NameValue(nv) = &attr.meta {
+            if let Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            }) = &nv.value
+            {
+                lines.extend(s.value().lines().map(|l| l.trim().to_string()));
+            }
+        }
+    }
+    let start = lines
+        .iter()
+        .position(|l| !l.is_empty())
+        .unwrap_or(lines.len());
+    let end = lines
+        .iter()
+        .rposition(|l| !l.is_empty())
+        .map_or(start, |i| i + 1);
+    lines[start..end].join("\n")
+}
+
+/// The span of the attribute's arguments, for "missing key" errors.
+pub fn args_error(args: &TokenStream, message: String) -> syn::Error {
+    if args.is_empty() {
+        syn::Error::new(Span::call_site(), message)
+    } else {
+        syn::Error::new_spanned(args, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions() {
+        let keys = symbol::FEATURE_SET_KEYS;
+        assert_eq!(did_you_mean("windows", keys), Some(symbol::WINDOW));
+        assert_eq!(did_you_mean("entiy", keys), Some(symbol::ENTITY));
+        assert_eq!(did_you_mean("fill", keys), Some(symbol::FILL_NULL));
+        assert_eq!(did_you_mean("zzzzzzzz", keys), None);
+        assert_eq!(
+            did_you_mean("stddev", symbol::AGGREGATIONS),
+            Some(symbol::STDDEV_POP)
+        );
+    }
+
+    #[test]
+    fn doc_lines_are_trimmed() {
+        let item: ItemStruct = syn::parse_quote! {
+            ///
+            /// First line.
+            ///   Second line.
+            ///
+            struct S;
+        };
+        assert_eq!(docs(&item.attrs), "First line.\nSecond line.");
+    }
+}

@@ -1,0 +1,123 @@
+//! Stage 3: checks across the values of one declaration.
+
+use std::collections::{HashMap, HashSet};
+
+use proc_macro2::Span;
+use syn::ext::IdentExt;
+
+use crate::ctxt::Errors;
+use crate::model::{FeatureSet, Source};
+use crate::symbol::TIMESTAMP_COLUMN;
+
+/// The associated const every declaration already has from its trait; a
+/// column constant of that name would shadow it, so none is generated.
+pub const SPEC_CONST: &str = "SPEC";
+
+/// The name of the constant holding a column name: `ORDER_ID`.
+pub fn const_name(column: &str) -> String {
+    column.to_uppercase()
+}
+
+pub fn source(source: &Source<'_>, errors: &mut Errors) {
+    let mut constants = Constants::default();
+    for column in &source.columns {
+        constants.add(&column.name, column.ident.span(), errors);
+    }
+}
+
+pub fn feature_set(set: &FeatureSet<'_>, errors: &mut Errors) {
+    // One feature, one column: the outputs of a feature share its name prefix.
+    for feature in &set.features {
+        let Some(first) = feature.column() else {
+            continue;
+        };
+        for function in &feature.functions[1..] {
+            if function.column.unraw() != first.unraw() {
+                errors.at(
+                    function.column.span(),
+                    format!(
+                        "all aggregations of `{}` must take the same column: `{}` here, \
+                         `{}` before; declare another field for `{}`",
+                        feature.ident, function.column, first, function.column
+                    ),
+                );
+            }
+        }
+    }
+
+    // Output names: keys, `timestamp`, then every output column.
+    let mut columns: HashMap<String, String> = HashMap::new();
+    let mut constants = Constants::default();
+    for key in &set.keys {
+        if key.name == TIMESTAMP_COLUMN {
+            errors.at(
+                set.entity_span,
+                "a key column cannot be named `timestamp`: every feature set's output has \
+                 its own `timestamp` column",
+            );
+        } else if columns.contains_key(&key.name) {
+            errors.at(
+                set.entity_span,
+                format!("`{}` is listed twice in `entity`", key.name),
+            );
+        } else {
+            columns.insert(key.name.clone(), "a key column".to_string());
+            constants.add(&key.name, set.entity_span, errors);
+        }
+    }
+    columns.insert(
+        TIMESTAMP_COLUMN.to_string(),
+        "the `timestamp` column".to_string(),
+    );
+    constants.add(TIMESTAMP_COLUMN, Span::call_site(), errors);
+    let mut reported = HashSet::new();
+    for output in set.outputs() {
+        let feature = &set.features[output.feature];
+        let function = &feature.functions[output.function];
+        if let Some(other) = columns.get(&output.name) {
+            // One error per aggregation, not one per window.
+            if reported.insert((output.feature, output.function)) {
+                errors.at(
+                    function.span,
+                    format!(
+                        "duplicate output column `{}`: it is also {other}; list each \
+                         aggregation of a feature once",
+                        output.name
+                    ),
+                );
+            }
+            continue;
+        }
+        let description = format!(
+            "the output of `{}({})` on `{}`",
+            function.aggregation.name(),
+            function.column,
+            feature.ident
+        );
+        columns.insert(output.name.clone(), description);
+        constants.add(&output.name, function.span, errors);
+    }
+}
+
+/// Column constants declared so far, by constant name.
+#[derive(Default)]
+struct Constants(HashMap<String, String>);
+
+impl Constants {
+    fn add(&mut self, column: &str, span: Span, errors: &mut Errors) {
+        let constant = const_name(column);
+        if let Some(other) = self.0.get(&constant) {
+            if other != column {
+                errors.at(
+                    span,
+                    format!(
+                        "columns `{other}` and `{column}` would both get the constant \
+                         `{constant}`: rename one"
+                    ),
+                );
+            }
+            return;
+        }
+        self.0.insert(constant, column.to_string());
+    }
+}

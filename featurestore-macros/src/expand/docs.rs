@@ -1,0 +1,431 @@
+//! Generated rustdoc: `cargo doc` is the feature catalog.
+//!
+//! Docs are static text, so they cannot ask the compiler for types: a type
+//! is shown as written, and the CQL type of a feature is read off the
+//! declared type's name for display only (the online store itself uses
+//! `DataType::cql` from the spec).
+
+use proc_macro2::{Delimiter, Spacing, TokenStream, TokenTree};
+use quote::ToTokens;
+use syn::{GenericArgument, PathArguments, Type};
+
+use crate::attr::path_string;
+use crate::model::{FeatureSet, Output, Source, SourceKind};
+use crate::symbol::{self, TIMESTAMP_COLUMN};
+
+/// The lines appended to a `#[source]` struct's docs.
+pub fn source(source: &Source<'_>) -> Vec<String> {
+    let mut doc = Doc::after(&source.item.attrs, source.description_key.as_deref());
+    doc.line(format!("# Source `{}`", source.name));
+    doc.blank();
+    match &source.kind {
+        SourceKind::File { path, format } => {
+            doc.line(format!(
+                "Read from {} (format `{}`). Configuration can override the path per \
+                 environment.",
+                code(path),
+                format.name()
+            ));
+        }
+        SourceKind::Query { sql, inputs } => {
+            let inputs: Vec<String> = inputs
+                .iter()
+                .map(|p| format!("[`{}`]", path_string(p)))
+                .collect();
+            doc.line(format!(
+                "The rows of a SQL query over {}, each registered as a table under its name:",
+                inputs.join(", ")
+            ));
+            doc.blank();
+            doc.code_block("sql", sql);
+        }
+    }
+    doc.blank();
+    doc.line("| Column | Type | Nullable | Description |");
+    doc.line("|---|---|---|---|");
+    for column in &source.columns {
+        let nullable = if option_inner(column.ty).is_some() {
+            "yes"
+        } else {
+            "no"
+        };
+        doc.line(format!(
+            "| {} | {} | {nullable} | {} |",
+            code(&column.name),
+            code(&type_string(column.ty)),
+            cell(&column.description)
+        ));
+    }
+    doc.lines
+}
+
+/// The lines appended to a `#[feature_set]` struct's docs.
+pub fn feature_set(set: &FeatureSet<'_>, outputs: &[Output], row: &str) -> Vec<String> {
+    let source = path_string(&set.source);
+    let mut doc = Doc::after(&set.item.attrs, set.description_key.as_deref());
+    doc.line(format!("# Feature set `{}`", set.name));
+    doc.blank();
+    doc.line("- **Entity keys**:");
+    for key in &set.keys {
+        doc.line(format!(
+            "  - {}: {}",
+            code(&key.name),
+            key_type(&source, &key.name)
+        ));
+    }
+    doc.line(format!(
+        "- **Timestamp**: the source's {} column, output as `{TIMESTAMP_COLUMN}`",
+        code(&set.timestamp.to_string())
+    ));
+    doc.line(format!("- **Source**: [`{source}`]"));
+    if let Some(filter) = &set.filter {
+        doc.line(format!("- **Filter**: {}", code(filter)));
+    }
+    if let Some(query) = &set.query {
+        doc.line("- **Query** over the source, registered as a table under its name:");
+        doc.blank();
+        doc.code_block("sql", query);
+        doc.blank();
+    }
+    if set.windows.is_empty() {
+        doc.line("- **Windows**: none, one row per key and event timestamp");
+    } else {
+        let windows: Vec<String> = set.windows.iter().map(ToString::to_string).collect();
+        doc.line(format!(
+            "- **Windows**: {}, sliding daily",
+            windows.join(", ")
+        ));
+    }
+    match &set.fill {
+        Some(fill) => doc.line(format!(
+            "- **Fill value**: {}, replaces nulls in feature columns",
+            code(&fill_string(&fill.value))
+        )),
+        None => {
+            doc.line("- **Fill value**: none, a feature is null when its window holds no events")
+        }
+    }
+    doc.blank();
+    doc.line("## Output columns");
+    doc.blank();
+    doc.line(format!("One row is a [`{row}`]."));
+    doc.blank();
+    doc.line("| Column | Type | Description |");
+    doc.line("|---|---|---|");
+    for key in &set.keys {
+        doc.line(format!(
+            "| {} | {} | Entity key. |",
+            code(&key.name),
+            key_type(&source, &key.name)
+        ));
+    }
+    doc.line(format!(
+        "| `{TIMESTAMP_COLUMN}` | `NaiveDateTime` | {} |",
+        cell(&timestamp_description(set))
+    ));
+    for output in outputs {
+        doc.line(format!(
+            "| {} | {} | {} |",
+            code(&output.name),
+            code(&output_type(set, output)),
+            cell(&output_description(set, output))
+        ));
+    }
+    doc.blank();
+    doc.line("## Online table");
+    doc.blank();
+    doc.code_block("cql", &cql(set, outputs, &source));
+    doc.lines
+}
+
+/// Docs of the generated row struct.
+pub fn row(set: &FeatureSet<'_>) -> String {
+    format!(
+        "One output row of the feature set [`{}`] (`{}`): its keys, `{TIMESTAMP_COLUMN}`, \
+         then every output column; the typed row of the online store.",
+        set.item.ident, set.name
+    )
+}
+
+pub fn key_description(source: &str, key: &str) -> String {
+    format!("Entity key: the `{key}` column of [`{source}`].")
+}
+
+pub fn timestamp_description(set: &FeatureSet<'_>) -> String {
+    if set.windows.is_empty() {
+        format!(
+            "Time of the aggregated events (the source's `{}`).",
+            set.timestamp
+        )
+    } else {
+        "Day the row's values hold from, at UTC midnight; each window ends just before it."
+            .to_string()
+    }
+}
+
+/// "`count` of `order_id` over 3 days rolling windows. " and the field's doc.
+pub fn output_description(set: &FeatureSet<'_>, output: &Output) -> String {
+    let feature = &set.features[output.feature];
+    let function = &feature.functions[output.function];
+    let over = match output.window {
+        Some(w) => format!("over {w} rolling windows"),
+        None => "per key and timestamp".to_string(),
+    };
+    let mut text = format!(
+        "`{}` of `{}` {over}.",
+        function.aggregation.name(),
+        function.column_name()
+    );
+    if !feature.description.is_empty() {
+        text.push(' ');
+        text.push_str(&feature.description);
+    }
+    text
+}
+
+fn key_type(source: &str, key: &str) -> String {
+    format!("same type as [`{source}`]'s `{key}` column")
+}
+
+/// The Rust type of an output column in the row.
+fn output_type(set: &FeatureSet<'_>, output: &Output) -> String {
+    let ty = set.features[output.feature].ty;
+    let inner = option_inner(ty).unwrap_or(ty);
+    if set.fill.is_some() {
+        type_string(inner)
+    } else {
+        format!("Option<{}>", type_string(inner))
+    }
+}
+
+fn fill_string(value: &crate::model::FillValue) -> String {
+    use crate::model::FillValue;
+    match value {
+        FillValue::Int(v) => v.to_string(),
+        FillValue::Float(v) => format!("{v:?}"),
+        FillValue::Bool(v) => v.to_string(),
+        FillValue::Str(v) => format!("{v:?}"),
+    }
+}
+
+/// The `CREATE TABLE` of the online store, as `FeatureSetSpec::cql_create_table`
+/// writes it, with key types the macro cannot know spelled out in words.
+fn cql(set: &FeatureSet<'_>, outputs: &[Output], source: &str) -> String {
+    let mut columns: Vec<String> = set
+        .keys
+        .iter()
+        .map(|k| format!("    {} <type of {source}.{}>", k.name, k.name))
+        .collect();
+    columns.push(format!("    {TIMESTAMP_COLUMN} timestamp"));
+    columns.extend(
+        outputs
+            .iter()
+            .map(|o| format!("    {} {}", o.name, cql_type(set.features[o.feature].ty))),
+    );
+    let keys: Vec<&str> = set.keys.iter().map(|k| k.name.as_str()).collect();
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} (\n{},\n    PRIMARY KEY (({}))\n);",
+        set.name,
+        columns.join(",\n"),
+        keys.join(", ")
+    )
+}
+
+/// The CQL type of a declared feature type, for display.
+fn cql_type(ty: &Type) -> String {
+    let ty = option_inner(ty).unwrap_or(ty);
+    let name = match ty {
+        Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| s.ident.to_string()),
+        _ => None,
+    };
+    match name.as_deref() {
+        Some("i32") => "int".to_string(),
+        Some("i64") => "bigint".to_string(),
+        Some("f32") => "float".to_string(),
+        Some("f64") => "double".to_string(),
+        Some("bool") => "boolean".to_string(),
+        Some("String") => "text".to_string(),
+        Some("NaiveDate") => "date".to_string(),
+        Some("NaiveDateTime") => "timestamp".to_string(),
+        _ => format!("<CQL type of {}>", type_string(ty)),
+    }
+}
+
+/// `T` if `ty` is written `Option<T>`.
+pub fn option_inner(ty: &Type) -> Option<&Type> {
+    let Type::Path(p) = ty else {
+        return None;
+    };
+    let last = p.path.segments.last()?;
+    if last.ident != "Option" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.iter().collect::<Vec<_>>().as_slice() {
+        [GenericArgument::Type(inner)] => Some(inner),
+        _ => None,
+    }
+}
+
+/// A type as a person writes it: `Option<NaiveDateTime>`, `&'static str`.
+pub fn type_string(ty: &Type) -> String {
+    let mut out = String::new();
+    write_tokens(ty.to_token_stream(), &mut out);
+    out
+}
+
+fn write_tokens(tokens: TokenStream, out: &mut String) {
+    // Whether the previous token was a word, which needs a space before the next word.
+    let mut after_word = false;
+    let mut joint_quote = false;
+    for tree in tokens {
+        match tree {
+            TokenTree::Ident(ident) => {
+                if after_word && !joint_quote {
+                    out.push(' ');
+                }
+                out.push_str(&ident.to_string());
+                after_word = true;
+                joint_quote = false;
+            }
+            TokenTree::Literal(lit) => {
+                if after_word {
+                    out.push(' ');
+                }
+                out.push_str(&lit.to_string());
+                after_word = true;
+            }
+            TokenTree::Group(group) => {
+                let (open, close) = match group.delimiter() {
+                    Delimiter::Parenthesis => ("(", ")"),
+                    Delimiter::Bracket => ("[", "]"),
+                    Delimiter::Brace => ("{ ", " }"),
+                    Delimiter::None => ("", ""),
+                };
+                out.push_str(open);
+                write_tokens(group.stream(), out);
+                out.push_str(close);
+                after_word = true;
+            }
+            TokenTree::Punct(punct) => {
+                let c = punct.as_char();
+                match c {
+                    ',' | ';' => out.push_str(&format!("{c} ")),
+                    '=' | '+' => out.push_str(&format!(" {c} ")),
+                    '-' if punct.spacing() == Spacing::Joint => out.push_str(" -"),
+                    '>' if out.ends_with(" -") => out.push_str("> "),
+                    '\'' => {
+                        if after_word {
+                            out.push(' ');
+                        }
+                        out.push(c);
+                    }
+                    _ => out.push(c),
+                }
+                joint_quote = c == '\'';
+                after_word = false;
+            }
+        }
+    }
+}
+
+/// Inline code, safe for any content.
+fn code(text: &str) -> String {
+    if text.contains('`') {
+        format!("`` {} ``", text.replace('\n', " "))
+    } else {
+        format!("`{}`", text.replace('\n', " "))
+    }
+}
+
+/// Text in a markdown table cell: one line, `|` escaped.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Doc lines being built.
+struct Doc {
+    lines: Vec<String>,
+}
+
+impl Doc {
+    /// Starts after the item's own docs (and `description = "..."`, which
+    /// the item has no doc comment for).
+    fn after(attrs: &[syn::Attribute], description_key: Option<&str>) -> Doc {
+        let mut doc = Doc { lines: Vec::new() };
+        let has_docs = attrs.iter().any(|a| a.path() == symbol::DOC);
+        if has_docs {
+            doc.blank();
+        }
+        if let Some(description) = description_key {
+            for line in description.lines() {
+                doc.line(line);
+            }
+            doc.blank();
+        }
+        doc
+    }
+
+    fn line(&mut self, line: impl Into<String>) {
+        let line = line.into();
+        self.lines.push(if line.is_empty() {
+            line
+        } else {
+            format!(" {line}")
+        });
+    }
+
+    fn blank(&mut self) {
+        self.lines.push(String::new());
+    }
+
+    fn code_block(&mut self, lang: &str, text: &str) {
+        let fence = if text.contains("```") { "~~~~" } else { "```" };
+        self.line(format!("{fence}{lang}"));
+        for line in text.lines() {
+            self.line(line);
+        }
+        self.line(fence);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ty(text: &str) -> Type {
+        syn::parse_str(text).unwrap()
+    }
+
+    #[test]
+    fn types_as_written() {
+        for text in [
+            "Option<NaiveDateTime>",
+            "std::collections::HashMap<String, Vec<u8>>",
+            "&'static str",
+            "[u8; 4]",
+            "(i32, String)",
+            "Box<dyn Fn(i32) -> i32 + Send>",
+            "chrono::NaiveDate",
+        ] {
+            assert_eq!(type_string(&ty(text)), text);
+        }
+    }
+
+    #[test]
+    fn cql_types_for_display() {
+        assert_eq!(cql_type(&ty("i32")), "int");
+        assert_eq!(cql_type(&ty("Option<f64>")), "double");
+        assert_eq!(cql_type(&ty("std::primitive::i64")), "bigint");
+        assert_eq!(cql_type(&ty("MyAlias")), "<CQL type of MyAlias>");
+    }
+
+    #[test]
+    fn inline_code() {
+        assert_eq!(code("a"), "`a`");
+        assert_eq!(code("a`b"), "`` a`b ``");
+        assert_eq!(cell("a|b\nc"), "a\\|b c");
+    }
+}

@@ -1,0 +1,94 @@
+//! What a declaration with errors expands to: the struct, the errors, and
+//! a stub impl of the trait, so uses of the type elsewhere still compile
+//! and the user sees only the errors that matter (thiserror's
+//! `fallback.rs`, clap's `dummies.rs`).
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::ext::IdentExt;
+use syn::{Fields, Item};
+
+use super::feature_set::strip_feature_attrs;
+use super::runtime;
+use super::source::{constants, has_column};
+use crate::attr::docs;
+use crate::model::Column;
+
+pub fn source(item: &Item, error: syn::Error) -> TokenStream {
+    let rt = runtime();
+    let error = error.to_compile_error();
+    let Some(ident) = type_ident(item) else {
+        return quote!(#item #error);
+    };
+    // Columns stay visible to feature sets, so one typo in a source does not
+    // turn every feature set reading it red.
+    let columns: Vec<Column<'_>> = match item {
+        Item::Struct(s) => match &s.fields {
+            Fields::Named(named) => named
+                .named
+                .iter()
+                .filter_map(|f| {
+                    let ident = f.ident.as_ref()?;
+                    Some(Column {
+                        ident,
+                        name: ident.unraw().to_string(),
+                        ty: &f.ty,
+                        description: docs(&f.attrs),
+                    })
+                })
+                .collect(),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    let has_columns = columns.iter().map(|c| has_column(ident, c));
+    let constants = constants(&columns);
+    quote! {
+        #item
+        #error
+        const _: () = {
+            impl #rt::Source for #ident {
+                const SPEC: #rt::spec::SourceSpec = #rt::__private::FALLBACK_SOURCE;
+            }
+            #(#has_columns)*
+            #[allow(non_upper_case_globals)]
+            impl #ident {
+                #(#constants)*
+            }
+        };
+    }
+}
+
+pub fn feature_set(item: &Item, error: syn::Error) -> TokenStream {
+    let rt = runtime();
+    let error = error.to_compile_error();
+    let mut item = item.clone();
+    if let Item::Struct(s) = &mut item {
+        strip_feature_attrs(s);
+    }
+    let Some(ident) = type_ident(&item) else {
+        return quote!(#item #error);
+    };
+    quote! {
+        #item
+        #error
+        const _: () = {
+            impl #rt::FeatureSet for #ident {
+                const SPEC: #rt::spec::FeatureSetSpec = #rt::__private::FALLBACK_FEATURE_SET;
+                type Row = ();
+            }
+        };
+    }
+}
+
+/// The name of a non-generic type declared by `item`: only those can get a
+/// stub impl without guessing bounds.
+fn type_ident(item: &Item) -> Option<&syn::Ident> {
+    let (ident, generics) = match item {
+        Item::Struct(s) => (&s.ident, &s.generics),
+        Item::Enum(e) => (&e.ident, &e.generics),
+        Item::Union(u) => (&u.ident, &u.generics),
+        _ => return None,
+    };
+    generics.params.is_empty().then_some(ident)
+}

@@ -1,0 +1,483 @@
+//! `#[feature_set]`: the struct with its docs, `impl FeatureSet`, the typed
+//! row, the column-name constants and the spanned type assertions.
+
+use proc_macro2::{Literal, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::Ident;
+
+use super::{docs, respan, runtime};
+use crate::attr::{is_feature, path_string};
+use crate::check::{const_name, SPEC_CONST};
+use crate::model::{self, FeatureSet, FillValue, Output};
+use crate::symbol::TIMESTAMP_COLUMN;
+use crate::window::Window;
+
+pub fn expand(set: &FeatureSet<'_>) -> TokenStream {
+    let rt = runtime();
+    let outputs = set.outputs();
+    let ident = &set.item.ident;
+    let row = format_ident!("{}Row", ident);
+
+    let mut item = set.item.clone();
+    strip_feature_attrs(&mut item);
+    for line in docs::feature_set(set, &outputs, &row.to_string()) {
+        item.attrs.push(syn::parse_quote!(#[doc = #line]));
+    }
+    // The fields are a declaration, read by the macro: never reading them
+    // at run time is the normal case, not dead code.
+    item.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
+
+    let spec = spec(set, &outputs);
+    let (row_struct, serde_impls) = row_struct(set, &outputs, &row);
+    let constants = constants(set, &outputs);
+    let checks = checks(set);
+    let source_alias = source_alias(set);
+    let source = &set.source;
+    quote! {
+        #item
+
+        // Generated code names the source through this alias only, so a
+        // source path that does not resolve is one error, under the path.
+        #[doc(hidden)]
+        type #source_alias = #source;
+
+        #row_struct
+
+        const _: () = {
+            #[automatically_derived]
+            impl #rt::FeatureSet for #ident {
+                const SPEC: #rt::spec::FeatureSetSpec = #spec;
+                type Row = #row;
+            }
+
+            #serde_impls
+
+            #[allow(non_upper_case_globals)]
+            impl #ident {
+                #(#constants)*
+            }
+
+            #[allow(dead_code, clippy::all)]
+            fn __check() {
+                #(#checks)*
+            }
+        };
+    }
+}
+
+/// Removes `#[feature(...)]` from the fields: it is ours, not rustc's.
+pub fn strip_feature_attrs(item: &mut syn::ItemStruct) {
+    for field in item.fields.iter_mut() {
+        field.attrs.retain(|a| !is_feature(a));
+    }
+}
+
+/// The name of the alias of the source type: `__UserOrdersSource`.
+fn source_alias(set: &FeatureSet<'_>) -> Ident {
+    format_ident!("__{}Source", set.item.ident, span = Span::call_site())
+}
+
+/// `<Source as HasColumn<{hash("name")}>>::Type`, every token at `span`.
+fn column_type(set: &FeatureSet<'_>, name: &str, span: Span) -> TokenStream {
+    let rt = runtime();
+    let mut source = source_alias(set);
+    source.set_span(span);
+    quote_spanned! {span=>
+        <#source as #rt::__private::HasColumn<{ #rt::__private::column_hash(#name) }>>::Type
+    }
+}
+
+/// `<<Source as HasColumn<..>>::Type as ColumnType>::#item`, all at the
+/// `entity` literal: a missing key column is then the same error wherever
+/// the type appears, and rustc reports it once.
+fn key_type(set: &FeatureSet<'_>, name: &str, item: TokenStream) -> TokenStream {
+    let rt = runtime();
+    let span = set.entity_span;
+    let ty = column_type(set, name, span);
+    respan(quote!(<#ty as #rt::__private::ColumnType>::#item), span)
+}
+
+/// `<T as ColumnType>::#item` at the field's type.
+fn column_type_item(ty: &syn::Type, item: TokenStream) -> TokenStream {
+    let rt = runtime();
+    respan(
+        quote!(<#ty as #rt::__private::ColumnType>::#item),
+        ty.span(),
+    )
+}
+
+fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
+    let rt = runtime();
+    let name = &set.name;
+    let description = &set.description;
+    let source_span = set.source.span();
+    let mut source = source_alias(set);
+    source.set_span(source_span);
+    let source_spec = quote_spanned!(source_span=> &<#source as #rt::Source>::SPEC);
+    let keys = set.keys.iter().map(|key| {
+        let dtype = key_type(set, &key.name, quote!(DTYPE));
+        let key_name = &key.name;
+        quote! {
+            #rt::spec::ColumnSpec {
+                name: #key_name,
+                dtype: #dtype,
+                nullable: false,
+                description: "",
+            }
+        }
+    });
+    let timestamp = model::unraw(&set.timestamp);
+    let filter = option(set.filter.as_ref());
+    let query = option(set.query.as_ref());
+    let windows = set.windows.iter().map(|w| window(*w));
+    let fill = match &set.fill {
+        Some(fill) => {
+            let value = fill_value(&fill.value);
+            quote!(::core::option::Option::Some(#value))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let features = set.features.iter().map(|feature| {
+        let name = &feature.name;
+        let column = feature
+            .functions
+            .first()
+            .map(|f| f.column_name())
+            .unwrap_or_default();
+        let aggregations = feature.functions.iter().map(|f| {
+            let variant = format_ident!("{}", f.aggregation.variant());
+            quote!(#rt::spec::Aggregation::#variant)
+        });
+        let dtype = column_type_item(feature.ty, quote!(DTYPE));
+        let description = &feature.description;
+        quote! {
+            #rt::spec::FeatureSpec {
+                name: #name,
+                column: #column,
+                aggregations: &[#(#aggregations),*],
+                dtype: #dtype,
+                description: #description,
+            }
+        }
+    });
+    let nullable = set.fill.is_none();
+    let outputs = outputs.iter().map(|output| {
+        let feature = &set.features[output.feature];
+        let name = &output.name;
+        let index = output.feature;
+        let variant = format_ident!(
+            "{}",
+            feature.functions[output.function].aggregation.variant()
+        );
+        let window = match output.window {
+            Some(w) => {
+                let w = window(w);
+                quote!(::core::option::Option::Some(#w))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        let dtype = column_type_item(feature.ty, quote!(DTYPE));
+        quote! {
+            #rt::spec::OutputColumn {
+                name: #name,
+                feature: #index,
+                aggregation: #rt::spec::Aggregation::#variant,
+                window: #window,
+                dtype: #dtype,
+                nullable: #nullable,
+            }
+        }
+    });
+    quote! {
+        #rt::spec::FeatureSetSpec {
+            name: #name,
+            description: #description,
+            keys: &[#(#keys),*],
+            timestamp: #timestamp,
+            source: #source_spec,
+            filter: #filter,
+            query: #query,
+            windows: &[#(#windows),*],
+            fill_null: #fill,
+            features: &[#(#features),*],
+            outputs: &[#(#outputs),*],
+        }
+    }
+}
+
+fn option(value: Option<&String>) -> TokenStream {
+    match value {
+        Some(v) => quote!(::core::option::Option::Some(#v)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn window(w: Window) -> TokenStream {
+    let rt = runtime();
+    let amount = Literal::u32_unsuffixed(w.amount);
+    let unit = format_ident!("{}", w.unit.variant());
+    quote! {
+        #rt::spec::Window {
+            amount: #amount,
+            unit: #rt::spec::WindowUnit::#unit,
+        }
+    }
+}
+
+fn fill_value(value: &FillValue) -> TokenStream {
+    let rt = runtime();
+    match value {
+        FillValue::Int(v) => {
+            let v = Literal::i64_suffixed(*v);
+            quote!(#rt::spec::FillValue::Int(#v))
+        }
+        FillValue::Float(v) => {
+            let v = Literal::f64_suffixed(*v);
+            quote!(#rt::spec::FillValue::Float(#v))
+        }
+        FillValue::Bool(v) => quote!(#rt::spec::FillValue::Bool(#v)),
+        FillValue::Str(v) => quote!(#rt::spec::FillValue::Str(#v)),
+    }
+}
+
+/// The row struct, and its trait impls (to go in the `const _` block).
+///
+/// Every use of a field whose type names a column the source lacks is an
+/// error of its own, so derives would repeat one mistake once per generated
+/// line. The impls are written here instead, each use of a field spanned at
+/// the token that declared its type (the `entity` literal for keys): rustc
+/// then sees the same error at the same place and reports it once. serde's
+/// derive goes on a generic twin of the row, which names no field type.
+fn row_struct(set: &FeatureSet<'_>, outputs: &[Output], row: &Ident) -> (TokenStream, TokenStream) {
+    let rt = runtime();
+    let vis = &set.item.vis;
+    let source = path_string(&set.source);
+    let mut fields: Vec<RowField> = Vec::new();
+    for key in &set.keys {
+        fields.push(RowField {
+            name: key.ident.clone(),
+            ty: key_type(set, &key.name, quote!(Inner)),
+            doc: docs::key_description(&source, &key.name),
+            span: set.entity_span,
+        });
+    }
+    fields.push(RowField {
+        name: format_ident!("{}", TIMESTAMP_COLUMN),
+        ty: quote!(#rt::__private::NaiveDateTime),
+        doc: docs::timestamp_description(set),
+        span: Span::call_site(),
+    });
+    for output in outputs {
+        let feature = &set.features[output.feature];
+        let Some(name) = model::ident(&output.name, Span::call_site()) else {
+            continue;
+        };
+        let inner = column_type_item(feature.ty, quote!(Inner));
+        let ty = if set.fill.is_some() {
+            inner
+        } else {
+            respan(quote!(::core::option::Option<#inner>), feature.ty.span())
+        };
+        fields.push(RowField {
+            name,
+            ty,
+            doc: docs::output_description(set, output),
+            span: feature.ty.span(),
+        });
+    }
+
+    let doc = docs::row(set);
+    let names: Vec<&Ident> = fields.iter().map(|f| &f.name).collect();
+    let types = fields.iter().map(|f| &f.ty);
+    let field_docs = fields.iter().map(|f| &f.doc);
+    let row_struct = quote! {
+        #[doc = #doc]
+        #[allow(non_snake_case)]
+        #vis struct #row {
+            #(
+                #[doc = #field_docs]
+                pub #names: #types,
+            )*
+        }
+    };
+
+    let field = |f: &RowField, expr: TokenStream| respan(expr, f.span);
+    let row_name = row.to_string();
+    let debug_fields = fields.iter().map(|f| {
+        let name = &f.name;
+        let label = name.unraw().to_string();
+        let access = field(f, quote!(&self.#name));
+        quote!(.field(#label, #access))
+    });
+    let clones = fields.iter().map(|f| {
+        let name = &f.name;
+        field(f, quote!(#name: ::core::clone::Clone::clone(&self.#name)))
+    });
+    let eqs = fields.iter().map(|f| {
+        let name = &f.name;
+        field(f, quote!(self.#name == other.#name))
+    });
+    let serde = quote!(#rt::__private::serde);
+    let serde_crate = "::featurestore_runtime::__private::serde";
+    let params: Vec<Ident> = (0..fields.len())
+        .map(|i| format_ident!("__T{}", i))
+        .collect();
+    let inferred = params.iter().map(|_| quote!(_));
+    let borrows = fields.iter().map(|f| {
+        let name = &f.name;
+        field(f, quote!(#name: &self.#name))
+    });
+    let moves = fields.iter().map(|f| {
+        let name = &f.name;
+        field(f, quote!(#name: __row.#name))
+    });
+    let impls = quote! {
+        #[automatically_derived]
+        impl ::core::fmt::Debug for #row {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(#row_name) #(#debug_fields)* .finish()
+            }
+        }
+
+        #[automatically_derived]
+        impl ::core::clone::Clone for #row {
+            fn clone(&self) -> Self {
+                Self { #(#clones,)* }
+            }
+        }
+
+        #[automatically_derived]
+        impl ::core::cmp::PartialEq for #row {
+            fn eq(&self, other: &Self) -> bool {
+                #(#eqs)&&*
+            }
+        }
+
+        #[derive(#serde::Serialize, #serde::Deserialize)]
+        #[serde(crate = #serde_crate, rename = #row_name)]
+        #[allow(non_snake_case)]
+        struct __Row<#(#params),*> {
+            #(#names: #params,)*
+        }
+
+        #[automatically_derived]
+        impl #serde::Serialize for #row {
+            fn serialize<__S: #serde::Serializer>(
+                &self,
+                serializer: __S,
+            ) -> ::core::result::Result<__S::Ok, __S::Error> {
+                #serde::Serialize::serialize(&__Row { #(#borrows,)* }, serializer)
+            }
+        }
+
+        #[automatically_derived]
+        impl<'de> #serde::Deserialize<'de> for #row {
+            fn deserialize<__D: #serde::Deserializer<'de>>(
+                deserializer: __D,
+            ) -> ::core::result::Result<Self, __D::Error> {
+                let __row: __Row<#(#inferred),*> =
+                    #serde::Deserialize::deserialize(deserializer)?;
+                ::core::result::Result::Ok(Self { #(#moves,)* })
+            }
+        }
+    };
+    (row_struct, impls)
+}
+
+/// A field of the row struct.
+struct RowField {
+    name: Ident,
+    ty: TokenStream,
+    doc: String,
+    /// Where errors about its type belong.
+    span: Span,
+}
+
+/// `pub const CPF: &'static str = "cpf";` for every output column.
+fn constants(set: &FeatureSet<'_>, outputs: &[Output]) -> Vec<TokenStream> {
+    let mut columns: Vec<(String, String)> = set
+        .keys
+        .iter()
+        .map(|k| {
+            (
+                k.name.clone(),
+                format!(" Name of the key column `{}`.", k.name),
+            )
+        })
+        .collect();
+    columns.push((
+        TIMESTAMP_COLUMN.to_string(),
+        format!(" Name of the `{TIMESTAMP_COLUMN}` column."),
+    ));
+    columns.extend(outputs.iter().map(|o| {
+        (
+            o.name.clone(),
+            format!(
+                " Name of the output column `{}`: {}",
+                o.name,
+                docs::output_description(set, o)
+            ),
+        )
+    }));
+    columns
+        .into_iter()
+        .filter_map(|(name, doc)| {
+            let constant = const_name(&name);
+            if constant == SPEC_CONST {
+                return None;
+            }
+            let constant = model::ident(&constant, Span::call_site())?;
+            Some(quote! {
+                #[doc = #doc]
+                pub const #constant: &'static str = #name;
+            })
+        })
+        .collect()
+}
+
+/// Type assertions, each spanned at the user's token it is about, so rustc
+/// reports a wrong or missing column there.
+fn checks(set: &FeatureSet<'_>) -> Vec<TokenStream> {
+    let rt = runtime();
+    let mut checks = Vec::new();
+    for key in &set.keys {
+        let span = set.entity_span;
+        let ty = column_type(set, &key.name, span);
+        checks.push(quote_spanned!(span=> #rt::__private::assert_key::<#ty>();));
+    }
+    let span = set.timestamp.span();
+    let ty = column_type(set, &model::unraw(&set.timestamp), span);
+    checks.push(quote_spanned!(span=> #rt::__private::assert_timestamp::<#ty>();));
+    for feature in &set.features {
+        for function in &feature.functions {
+            let span = function.column.span();
+            let ty = column_type(set, &function.column_name(), span);
+            let assert = format_ident!("{}", function.aggregation.assertion(), span = span);
+            checks.push(quote_spanned!(span=> #rt::__private::#assert::<#ty>();));
+        }
+        let ty = feature.ty;
+        let span = ty.span();
+        let declared = respan(quote!(#ty), span);
+        checks.push(quote_spanned!(span=> #rt::__private::assert_numeric_output::<#declared>();));
+        if let Some(fill) = &set.fill {
+            let span = fill.span;
+            let assert = format_ident!(
+                "{}",
+                match fill.value {
+                    FillValue::Int(_) => "assert_fill_int",
+                    FillValue::Float(_) => "assert_fill_float",
+                    FillValue::Bool(_) => "assert_fill_bool",
+                    FillValue::Str(_) => "assert_fill_str",
+                },
+                span = span
+            );
+            let declared = respan(quote!(#ty), span);
+            checks.push(quote_spanned! {span=>
+                #rt::__private::#assert::<<#declared as #rt::__private::ColumnType>::Inner>();
+            });
+        }
+    }
+    checks
+}

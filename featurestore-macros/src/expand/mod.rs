@@ -1,0 +1,92 @@
+//! Stage 4: code generation, from a checked model only.
+
+pub mod docs;
+pub mod fallback;
+pub mod feature_set;
+pub mod source;
+
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
+use quote::quote;
+use syn::Item;
+
+use crate::attr::{self, FeatureSetAttr, SourceAttr};
+use crate::check;
+use crate::ctxt::Errors;
+use crate::model;
+
+/// `#[source(args)] item`, or every error found in it.
+pub fn source(args: TokenStream, item: &Item) -> syn::Result<TokenStream> {
+    let mut errors = Errors::new();
+    let attr = SourceAttr::parse(args, &mut errors)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let container = attr::container(item, "source", "a column", &mut errors);
+    let model = match (&attr, &container) {
+        (Some(attr), Some(container)) => model::source(attr, container, &mut errors),
+        _ => None,
+    };
+    if let Some(model) = &model {
+        check::source(model, &mut errors);
+    }
+    match model {
+        Some(model) if errors.is_empty() => Ok(source::expand(&model)),
+        _ => Err(errors.into_error(|| unexplained(item))),
+    }
+}
+
+/// `#[feature_set(args)] item`, or every error found in it.
+pub fn feature_set(args: TokenStream, item: &Item) -> syn::Result<TokenStream> {
+    let mut errors = Errors::new();
+    let attr = FeatureSetAttr::parse(args, &mut errors)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let mut container = attr::container(item, "feature_set", "a feature", &mut errors);
+    if let Some(container) = &mut container {
+        container.parse_features(&mut errors);
+    }
+    let model = match (&attr, &container) {
+        (Some(attr), Some(container)) => model::feature_set(attr, container, &mut errors),
+        _ => None,
+    };
+    if let Some(model) = &model {
+        check::feature_set(model, &mut errors);
+    }
+    match model {
+        Some(model) if errors.is_empty() => Ok(feature_set::expand(&model)),
+        _ => Err(errors.into_error(|| unexplained(item))),
+    }
+}
+
+/// A stage gave up without an error: a bug of ours, reported instead of a
+/// silent fallback.
+fn unexplained(item: &Item) -> syn::Error {
+    syn::Error::new_spanned(
+        item,
+        "featurestore-macros could not expand this item but found no error to report; \
+         please file a bug",
+    )
+}
+
+/// `::featurestore_runtime`.
+fn runtime() -> TokenStream {
+    quote!(::featurestore_runtime)
+}
+
+/// `tokens` with every span set to `span`, so that rustc reports an error
+/// in code built from tokens of several places under one user token.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|tree| match tree {
+            TokenTree::Group(group) => {
+                let mut out = Group::new(group.delimiter(), respan(group.stream(), span));
+                out.set_span(span);
+                TokenTree::Group(out)
+            }
+            mut other => {
+                other.set_span(span);
+                other
+            }
+        })
+        .collect()
+}

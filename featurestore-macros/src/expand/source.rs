@@ -1,0 +1,137 @@
+//! `#[source]`: the struct with its docs, `impl Source`, one `HasColumn` per
+//! column, and the column-name constants.
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use super::{docs, respan, runtime};
+use crate::check::{const_name, SPEC_CONST};
+use crate::model::{self, Column, Source, SourceKind};
+
+pub fn expand(source: &Source<'_>) -> TokenStream {
+    let rt = runtime();
+    let mut item = source.item.clone();
+    for line in docs::source(source) {
+        item.attrs.push(syn::parse_quote!(#[doc = #line]));
+    }
+    // The fields are a declaration, read by the macro: never reading them
+    // at run time is the normal case, not dead code.
+    item.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
+    let ident = &item.ident;
+    let name = &source.name;
+    let description = &source.description;
+    let kind = kind(&source.kind);
+    let columns = source.columns.iter().map(|c| column_spec(c));
+    let has_columns = source.columns.iter().map(|c| has_column(ident, c));
+    let constants = constants(&source.columns);
+    quote! {
+        #item
+
+        const _: () = {
+            #[automatically_derived]
+            impl #rt::Source for #ident {
+                const SPEC: #rt::spec::SourceSpec = #rt::spec::SourceSpec {
+                    name: #name,
+                    description: #description,
+                    kind: #kind,
+                    columns: &[#(#columns),*],
+                };
+            }
+
+            #(#has_columns)*
+
+            #[allow(non_upper_case_globals)]
+            impl #ident {
+                #(#constants)*
+            }
+        };
+    }
+}
+
+fn kind(kind: &SourceKind) -> TokenStream {
+    let rt = runtime();
+    match kind {
+        SourceKind::File { path, format } => {
+            let format = format_ident!("{}", format.variant());
+            quote! {
+                #rt::spec::SourceKind::File {
+                    path: #path,
+                    format: #rt::spec::Format::#format,
+                }
+            }
+        }
+        SourceKind::Query { sql, inputs } => {
+            let inputs = inputs
+                .iter()
+                .map(|path| quote_spanned!(path.span()=> &<#path as #rt::Source>::SPEC));
+            quote! {
+                #rt::spec::SourceKind::Query {
+                    sql: #sql,
+                    inputs: &[#(#inputs),*],
+                }
+            }
+        }
+    }
+}
+
+fn column_spec(column: &Column<'_>) -> TokenStream {
+    let rt = runtime();
+    let ty = column.ty;
+    let name = &column.name;
+    let description = &column.description;
+    let item = |item| {
+        respan(
+            quote!(<#ty as #rt::__private::ColumnType>::#item),
+            ty.span(),
+        )
+    };
+    let dtype = item(quote!(DTYPE));
+    let nullable = item(quote!(NULLABLE));
+    quote! {
+        #rt::spec::ColumnSpec {
+            name: #name,
+            dtype: #dtype,
+            nullable: #nullable,
+            description: #description,
+        }
+    }
+}
+
+/// `impl HasColumn<{hash}> for Source`; an unsupported field type is
+/// reported by the `Type: ColumnType` bound, under the field's type.
+pub fn has_column(source: &Ident, column: &Column<'_>) -> TokenStream {
+    let rt = runtime();
+    let ty = column.ty;
+    let name = &column.name;
+    quote_spanned! {ty.span()=>
+        // Keeps rustc from listing every column's hash when a column is
+        // missing, and rustdoc from listing the impls.
+        #[diagnostic::do_not_recommend]
+        #[doc(hidden)]
+        #[automatically_derived]
+        impl #rt::__private::HasColumn<{ #rt::__private::column_hash(#name) }> for #source {
+            type Type = #ty;
+        }
+    }
+}
+
+/// `pub const ORDER_ID: &'static str = "order_id";` for every column.
+pub fn constants(columns: &[Column<'_>]) -> Vec<TokenStream> {
+    columns
+        .iter()
+        .filter_map(|column| {
+            let constant = const_name(&column.name);
+            if constant == SPEC_CONST {
+                return None;
+            }
+            let constant = model::ident(&constant, Span::call_site())?;
+            let name = &column.name;
+            let doc = format!(" Name of the `{name}` column.");
+            Some(quote! {
+                #[doc = #doc]
+                pub const #constant: &'static str = #name;
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,738 @@
+//! Stage 2: the validated model of a declaration. Every value here has been
+//! checked on its own; checks between values are `check.rs`'s.
+
+use proc_macro2::Span;
+use syn::ext::IdentExt;
+use syn::{Ident, ItemStruct, Lit, LitStr, Path, Type};
+
+use crate::attr::{self, Container, FeatureSetAttr, FillLit, SourceAttr};
+use crate::ctxt::Errors;
+use crate::sql;
+use crate::symbol::{self, Symbol};
+use crate::window::{self, Window};
+
+/// What `#[source]` declares.
+pub struct Source<'a> {
+    pub item: &'a ItemStruct,
+    pub name: String,
+    pub description: String,
+    /// `description = "..."`, which the generated docs add to the struct's.
+    pub description_key: Option<String>,
+    pub kind: SourceKind,
+    pub columns: Vec<Column<'a>>,
+}
+
+pub enum SourceKind {
+    File { path: String, format: Format },
+    Query { sql: String, inputs: Vec<Path> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Parquet,
+    NdJson,
+}
+
+impl Format {
+    /// The variant of `spec::Format`.
+    pub fn variant(self) -> &'static str {
+        match self {
+            Format::Csv => "Csv",
+            Format::Parquet => "Parquet",
+            Format::NdJson => "NdJson",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => symbol::CSV.0,
+            Format::Parquet => symbol::PARQUET.0,
+            Format::NdJson => symbol::NDJSON.0,
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Format> {
+        match name {
+            n if n == symbol::CSV.0 => Some(Format::Csv),
+            n if n == symbol::PARQUET.0 => Some(Format::Parquet),
+            n if n == symbol::NDJSON.0 => Some(Format::NdJson),
+            _ => None,
+        }
+    }
+
+    /// The format a path's extension implies.
+    fn from_path(path: &str) -> Option<Format> {
+        let file = path.rsplit(['/', '\\']).next().unwrap_or(path);
+        let (_, extension) = file.rsplit_once('.')?;
+        match extension.to_ascii_lowercase().as_str() {
+            "csv" => Some(Format::Csv),
+            "parquet" => Some(Format::Parquet),
+            "ndjson" | "jsonl" => Some(Format::NdJson),
+            _ => None,
+        }
+    }
+}
+
+/// A field of a source: one column.
+pub struct Column<'a> {
+    pub ident: &'a Ident,
+    /// The column name: the field name without `r#`.
+    pub name: String,
+    pub ty: &'a Type,
+    pub description: String,
+}
+
+/// What `#[feature_set]` declares.
+pub struct FeatureSet<'a> {
+    pub item: &'a ItemStruct,
+    pub name: String,
+    pub description: String,
+    /// `description = "..."`, which the generated docs add to the struct's.
+    pub description_key: Option<String>,
+    pub keys: Vec<Key>,
+    /// The `entity = "..."` literal.
+    pub entity_span: Span,
+    pub source: Path,
+    pub timestamp: Ident,
+    pub filter: Option<String>,
+    pub query: Option<String>,
+    pub windows: Vec<Window>,
+    pub fill: Option<Fill>,
+    pub features: Vec<Feature<'a>>,
+}
+
+/// A key column of a feature set, a column of its source.
+pub struct Key {
+    pub name: String,
+    /// The name as a Rust identifier, spanned at the `entity` literal.
+    pub ident: Ident,
+}
+
+/// `fill_null = ...`.
+pub struct Fill {
+    pub value: FillValue,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FillValue {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Str(String),
+}
+
+/// A field of a feature set: one feature.
+pub struct Feature<'a> {
+    pub ident: &'a Ident,
+    /// The field name without `r#`: the prefix of its output columns.
+    pub name: String,
+    pub ty: &'a Type,
+    pub description: String,
+    /// In declaration order; empty only if all were invalid.
+    pub functions: Vec<Function>,
+}
+
+impl Feature<'_> {
+    /// The source column the feature aggregates (that of its first function).
+    pub fn column(&self) -> Option<&Ident> {
+        self.functions.first().map(|f| &f.column)
+    }
+}
+
+/// `count(order_id)`.
+pub struct Function {
+    pub aggregation: Aggregation,
+    /// The function name, e.g. `count`.
+    pub span: Span,
+    /// The source column.
+    pub column: Ident,
+}
+
+impl Function {
+    pub fn column_name(&self) -> String {
+        self.column.unraw().to_string()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregation {
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+    StddevPop,
+}
+
+impl Aggregation {
+    const ALL: [Aggregation; 6] = [
+        Aggregation::Count,
+        Aggregation::Sum,
+        Aggregation::Avg,
+        Aggregation::Min,
+        Aggregation::Max,
+        Aggregation::StddevPop,
+    ];
+
+    pub fn symbol(self) -> Symbol {
+        match self {
+            Aggregation::Count => symbol::COUNT,
+            Aggregation::Sum => symbol::SUM,
+            Aggregation::Avg => symbol::AVG,
+            Aggregation::Min => symbol::MIN,
+            Aggregation::Max => symbol::MAX,
+            Aggregation::StddevPop => symbol::STDDEV_POP,
+        }
+    }
+
+    /// The name in attributes and output columns.
+    pub fn name(self) -> &'static str {
+        self.symbol().0
+    }
+
+    /// The variant of `spec::Aggregation`.
+    pub fn variant(self) -> &'static str {
+        match self {
+            Aggregation::Count => "Count",
+            Aggregation::Sum => "Sum",
+            Aggregation::Avg => "Avg",
+            Aggregation::Min => "Min",
+            Aggregation::Max => "Max",
+            Aggregation::StddevPop => "StddevPop",
+        }
+    }
+
+    /// The `__private` function asserting the column type it accepts.
+    pub fn assertion(self) -> &'static str {
+        match self {
+            Aggregation::Count => "assert_countable",
+            Aggregation::Sum | Aggregation::Avg | Aggregation::StddevPop => "assert_numeric",
+            Aggregation::Min | Aggregation::Max => "assert_ordered",
+        }
+    }
+
+    fn from_ident(ident: &Ident) -> Option<Aggregation> {
+        Self::ALL.into_iter().find(|a| ident == a.symbol())
+    }
+}
+
+/// One output column: a feature × one of its functions × one window.
+pub struct Output {
+    pub name: String,
+    /// Index into [`FeatureSet::features`].
+    pub feature: usize,
+    /// Index into the feature's functions.
+    pub function: usize,
+    pub window: Option<Window>,
+}
+
+impl FeatureSet<'_> {
+    /// Output columns: features × functions × windows, in declaration order.
+    pub fn outputs(&self) -> Vec<Output> {
+        let windows: Vec<Option<Window>> = if self.windows.is_empty() {
+            vec![None]
+        } else {
+            self.windows.iter().copied().map(Some).collect()
+        };
+        let mut outputs = Vec::new();
+        for (f, feature) in self.features.iter().enumerate() {
+            for (g, function) in feature.functions.iter().enumerate() {
+                for window in &windows {
+                    outputs.push(Output {
+                        name: output_name(&feature.name, function.aggregation, *window),
+                        feature: f,
+                        function: g,
+                        window: *window,
+                    });
+                }
+            }
+        }
+        outputs
+    }
+}
+
+/// `cpf_orders__count_over_3_days_rolling_windows`, or `cpf_orders__count`
+/// without windows.
+pub fn output_name(feature: &str, aggregation: Aggregation, window: Option<Window>) -> String {
+    match window {
+        Some(w) => format!(
+            "{feature}__{}_over_{}_rolling_windows",
+            aggregation.name(),
+            w.name()
+        ),
+        None => format!("{feature}__{}", aggregation.name()),
+    }
+}
+
+/// `OrderEvents` → `order_events`, `HTTPRequests` → `http_requests`.
+pub fn snake_case(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_uppercase() {
+            let prev = i.checked_sub(1).map(|p| chars[p]);
+            let next = chars.get(i + 1);
+            let boundary = match prev {
+                None | Some('_') => false,
+                Some(p) if p.is_lowercase() || p.is_ascii_digit() => true,
+                Some(p) if p.is_uppercase() => next.is_some_and(|n| n.is_lowercase()),
+                Some(_) => false,
+            };
+            if boundary {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `name` as a Rust identifier (raw if it is a keyword), or `None` if it
+/// cannot be one.
+pub fn ident(name: &str, span: Span) -> Option<Ident> {
+    let mut ident = syn::parse_str::<Ident>(name)
+        .or_else(|_| match name {
+            "self" | "Self" | "super" | "crate" | "_" => Err(()),
+            _ => syn::parse_str::<Ident>(&format!("r#{name}")).map_err(|_| ()),
+        })
+        .ok()?;
+    ident.set_span(span);
+    Some(ident)
+}
+
+/// An identifier's name without `r#`: the column it names.
+pub fn unraw(ident: &Ident) -> String {
+    ident.unraw().to_string()
+}
+
+/// A table name: ASCII letters, digits and `_`, not starting with a digit.
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn name(key: Option<&LitStr>, ident: &Ident, errors: &mut Errors) -> String {
+    match key {
+        Some(lit) => {
+            let name = lit.value();
+            if !valid_name(&name) {
+                errors.at(
+                    lit.span(),
+                    format!(
+                        "`name = \"{name}\"` is not a valid table name: use ASCII letters, \
+                         digits and `_`, not starting with a digit"
+                    ),
+                );
+            }
+            name
+        }
+        None => snake_case(&ident.unraw().to_string()),
+    }
+}
+
+fn description(key: Option<&LitStr>, item: &ItemStruct) -> (String, Option<String>) {
+    match key {
+        Some(lit) => (lit.value(), Some(lit.value())),
+        None => (attr::docs(&item.attrs), None),
+    }
+}
+
+fn sql(lit: &LitStr, key: Symbol, check: fn(&str) -> Result<(), String>, errors: &mut Errors) {
+    if let Err(message) = check(&lit.value()) {
+        errors.at(lit.span(), format!("invalid SQL in `{key}`: {message}"));
+    }
+}
+
+/// Validates `#[source(...)]` on `container`.
+pub fn source<'a>(
+    attr: &SourceAttr,
+    container: &Container<'a>,
+    errors: &mut Errors,
+) -> Option<Source<'a>> {
+    let item = container.item;
+    let kind = match (&attr.path, &attr.query) {
+        (Some(path), None) => {
+            if let Some(inputs) = &attr.inputs {
+                errors.spanned(
+                    &inputs.keyword,
+                    "`inputs` goes with `query`: a source with a `path` reads no other sources",
+                );
+            }
+            file_kind(path, attr.format.as_ref(), errors)
+        }
+        (None, Some(query)) => {
+            if let Some(format) = &attr.format {
+                errors.at(
+                    format.span(),
+                    "`format` goes with `path`: a source with a `query` reads no files",
+                );
+            }
+            sql(query, symbol::QUERY, sql::check_query, errors);
+            let inputs = match &attr.inputs {
+                Some(inputs) if inputs.paths.is_empty() => {
+                    errors.spanned(
+                        &inputs.keyword,
+                        "`inputs` is empty: list the sources the query reads, e.g. \
+                         `inputs(OrderEvents, Users)`",
+                    );
+                    Vec::new()
+                }
+                Some(inputs) => inputs.paths.clone(),
+                None => {
+                    errors.at(
+                        query.span(),
+                        "`query` needs `inputs(...)`: the sources it reads, each registered \
+                         as a table under its name, e.g. `inputs(OrderEvents, Users)`",
+                    );
+                    Vec::new()
+                }
+            };
+            Some(SourceKind::Query {
+                sql: query.value(),
+                inputs,
+            })
+        }
+        (Some(_), Some(query)) => {
+            errors.at(
+                query.span(),
+                "`path` and `query` cannot both be set: a source either reads files \
+                 (`path`) or runs a query over other sources (`query`)",
+            );
+            None
+        }
+        (None, None)
+            if attr.written.contains(&symbol::PATH) || attr.written.contains(&symbol::QUERY) =>
+        {
+            None
+        }
+        (None, None) => {
+            errors.push(attr::args_error(
+                &attr.args,
+                "missing `path` or `query`: where the rows come from, e.g. \
+                 `#[source(path = \"data/orders.csv\")]` or \
+                 `#[source(query = \"SELECT ...\", inputs(OrderEvents))]`"
+                    .to_string(),
+            ));
+            None
+        }
+    };
+    let name = name(attr.name.as_ref(), &item.ident, errors);
+    let (description, description_key) = description(attr.description.as_ref(), item);
+    let columns = container
+        .fields
+        .iter()
+        .map(|f| Column {
+            ident: f.ident,
+            name: f.ident.unraw().to_string(),
+            ty: f.ty,
+            description: f.doc.clone(),
+        })
+        .collect();
+    Some(Source {
+        item,
+        name,
+        description,
+        description_key,
+        kind: kind?,
+        columns,
+    })
+}
+
+fn file_kind(path: &LitStr, format: Option<&LitStr>, errors: &mut Errors) -> Option<SourceKind> {
+    let value = path.value();
+    if value.trim().is_empty() {
+        errors.at(
+            path.span(),
+            "`path` is empty: give the location of the files",
+        );
+        return None;
+    }
+    let format = match format {
+        Some(lit) => {
+            let Some(format) = Format::from_name(&lit.value()) else {
+                errors.at(
+                    lit.span(),
+                    format!(
+                        "unknown format `{}`: the formats are {}",
+                        lit.value(),
+                        symbol::list(symbol::FORMATS)
+                    ),
+                );
+                return None;
+            };
+            format
+        }
+        None => {
+            let Some(format) = Format::from_path(&value) else {
+                errors.at(
+                    path.span(),
+                    format!(
+                        "cannot tell the format of `{value}` from its extension \
+                         (`.csv`, `.parquet`, `.ndjson`, `.jsonl`): add `format = \"csv\"`, \
+                         `\"parquet\"` or `\"ndjson\"`"
+                    ),
+                );
+                return None;
+            };
+            format
+        }
+    };
+    Some(SourceKind::File {
+        path: value,
+        format,
+    })
+}
+
+/// Validates `#[feature_set(...)]` on `container`.
+pub fn feature_set<'a>(
+    attr: &FeatureSetAttr,
+    container: &Container<'a>,
+    errors: &mut Errors,
+) -> Option<FeatureSet<'a>> {
+    let item = container.item;
+    let missing = |key: Symbol, what: &str, example: &str| {
+        attr::args_error(
+            &attr.args,
+            format!("missing `{key}`: {what}, e.g. `{key} = {example}`"),
+        )
+    };
+    let entity = match &attr.entity {
+        Some(lit) => keys(lit, errors),
+        None if attr.written.contains(&symbol::ENTITY) => None,
+        None => {
+            errors.push(missing(
+                symbol::ENTITY,
+                "the key column(s) of the source, comma-separated",
+                "\"cpf\"",
+            ));
+            None
+        }
+    };
+    if attr.source.is_none() && !attr.written.contains(&symbol::SOURCE) {
+        errors.push(missing(
+            symbol::SOURCE,
+            "the `#[source]` struct the events come from",
+            "OrderEvents",
+        ));
+    }
+    if attr.timestamp.is_none() && !attr.written.contains(&symbol::TIMESTAMP) {
+        errors.push(missing(
+            symbol::TIMESTAMP,
+            "the source column holding each event's time",
+            "order_timestamp",
+        ));
+    }
+    let windows = match &attr.window {
+        Some(lit) => window::parse(&lit.value()).unwrap_or_else(|messages| {
+            for message in messages {
+                errors.at(lit.span(), message);
+            }
+            Vec::new()
+        }),
+        None => Vec::new(),
+    };
+    if let Some(filter) = &attr.filter {
+        sql(filter, symbol::FILTER, sql::check_expr, errors);
+    }
+    if let Some(query) = &attr.query {
+        sql(query, symbol::QUERY, sql::check_query, errors);
+    }
+    let fill = attr.fill_null.as_ref().and_then(|lit| fill(lit, errors));
+    let name = name(attr.name.as_ref(), &item.ident, errors);
+    let (description, description_key) = description(attr.description.as_ref(), item);
+    let features = container
+        .fields
+        .iter()
+        .map(|field| {
+            let functions = match &field.feature {
+                Some(feature) => functions(&feature.functions, errors),
+                None => {
+                    errors.at(
+                        field.ident.span(),
+                        format!(
+                            "`{}` has no `#[feature(...)]`: every field of a feature set is a \
+                             feature; declare its aggregations, e.g. `#[feature(count(order_id))]`",
+                            field.ident
+                        ),
+                    );
+                    Vec::new()
+                }
+            };
+            Feature {
+                ident: field.ident,
+                name: field.ident.unraw().to_string(),
+                ty: field.ty,
+                description: field.doc.clone(),
+                functions,
+            }
+        })
+        .collect();
+    let (entity_span, keys) = entity?;
+    Some(FeatureSet {
+        item,
+        name,
+        description,
+        description_key,
+        keys,
+        entity_span,
+        source: attr.source.clone()?,
+        timestamp: attr.timestamp.clone()?,
+        filter: attr.filter.as_ref().map(LitStr::value),
+        query: attr.query.as_ref().map(LitStr::value),
+        windows,
+        fill,
+        features,
+    })
+}
+
+fn keys(lit: &LitStr, errors: &mut Errors) -> Option<(Span, Vec<Key>)> {
+    let value = lit.value();
+    let span = lit.span();
+    if value.trim().is_empty() {
+        errors.at(
+            span,
+            "`entity` is empty: name the key column(s) of the source, e.g. `entity = \"cpf\"`",
+        );
+        return None;
+    }
+    let mut keys = Vec::new();
+    for name in value.split(',').map(str::trim) {
+        if name.is_empty() {
+            errors.at(
+                span,
+                format!(
+                    "`entity` has an empty item in `\"{value}\"`: separate key columns with \
+                     single commas, e.g. `\"cpf,merchant_id\"`"
+                ),
+            );
+            continue;
+        }
+        let Some(ident) = ident(name, span) else {
+            errors.at(
+                span,
+                format!("`{name}` in `entity` is not a column name: columns are field names of the source"),
+            );
+            continue;
+        };
+        keys.push(Key {
+            name: ident.unraw().to_string(),
+            ident,
+        });
+    }
+    Some((span, keys))
+}
+
+fn fill(fill: &FillLit, errors: &mut Errors) -> Option<Fill> {
+    let sign = if fill.negative { "-" } else { "" };
+    let value = match &fill.lit {
+        Lit::Int(int) => match format!("{sign}{}", int.base10_digits()).parse::<i64>() {
+            Ok(v) => FillValue::Int(v),
+            Err(_) => {
+                errors.at(int.span(), "`fill_null` does not fit in an `i64`");
+                return None;
+            }
+        },
+        Lit::Float(float) => match format!("{sign}{}", float.base10_digits()).parse::<f64>() {
+            Ok(v) if v.is_finite() => FillValue::Float(v),
+            _ => {
+                errors.at(float.span(), "`fill_null` is not a finite `f64`");
+                return None;
+            }
+        },
+        Lit::Bool(b) => FillValue::Bool(b.value),
+        Lit::Str(s) => FillValue::Str(s.value()),
+        other => {
+            errors.at(
+                other.span(),
+                "`fill_null` takes an integer, float, boolean or string literal",
+            );
+            return None;
+        }
+    };
+    Some(Fill {
+        value,
+        span: fill.lit.span(),
+    })
+}
+
+fn functions(raw: &[attr::RawFunction], errors: &mut Errors) -> Vec<Function> {
+    raw.iter()
+        .filter_map(|f| {
+            let Some(aggregation) = Aggregation::from_ident(&f.name) else {
+                let hint = attr::did_you_mean(&f.name.to_string(), symbol::AGGREGATIONS)
+                    .map(|s| format!("did you mean `{s}`? "))
+                    .unwrap_or_default();
+                errors.at(
+                    f.name.span(),
+                    format!(
+                        "unknown aggregation `{}`: {hint}the aggregations are {}",
+                        f.name,
+                        symbol::list(symbol::AGGREGATIONS)
+                    ),
+                );
+                return None;
+            };
+            Some(Function {
+                aggregation,
+                span: f.name.span(),
+                column: f.column.clone(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::window::Unit;
+
+    #[test]
+    fn snake_case_names() {
+        assert_eq!(snake_case("OrderEvents"), "order_events");
+        assert_eq!(snake_case("UserOrders"), "user_orders");
+        assert_eq!(snake_case("HTTPRequests"), "http_requests");
+        assert_eq!(snake_case("Users2Orders"), "users2_orders");
+        assert_eq!(snake_case("already_snake"), "already_snake");
+        assert_eq!(snake_case("A"), "a");
+    }
+
+    #[test]
+    fn output_names() {
+        let w = |amount, unit| Some(Window { amount, unit });
+        assert_eq!(
+            output_name("cpf_orders", Aggregation::Count, w(3, Unit::Days)),
+            "cpf_orders__count_over_3_days_rolling_windows"
+        );
+        assert_eq!(
+            output_name("x", Aggregation::StddevPop, w(1, Unit::Weeks)),
+            "x__stddev_pop_over_1_week_rolling_windows"
+        );
+        assert_eq!(output_name("x", Aggregation::Avg, None), "x__avg");
+    }
+
+    #[test]
+    fn formats_from_extensions() {
+        assert_eq!(Format::from_path("data/a.csv"), Some(Format::Csv));
+        assert_eq!(Format::from_path("s3://b/x.PARQUET"), Some(Format::Parquet));
+        assert_eq!(Format::from_path("a.jsonl"), Some(Format::NdJson));
+        assert_eq!(Format::from_path("dir.v2/file"), None);
+        assert_eq!(Format::from_path("data/"), None);
+    }
+
+    #[test]
+    fn idents() {
+        let s = Span::call_site();
+        assert_eq!(ident("cpf", s).unwrap().to_string(), "cpf");
+        assert_eq!(ident("type", s).unwrap().to_string(), "r#type");
+        assert!(ident("self", s).is_none());
+        assert!(ident("user id", s).is_none());
+        assert!(ident("1a", s).is_none());
+    }
+}

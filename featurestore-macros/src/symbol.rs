@@ -1,0 +1,106 @@
+//! Attribute keywords, named once.
+
+use std::fmt;
+
+use syn::{Ident, Path};
+
+/// A keyword of our attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Symbol(pub &'static str);
+
+// `#[source(...)]`
+pub const PATH: Symbol = Symbol("path");
+pub const FORMAT: Symbol = Symbol("format");
+pub const QUERY: Symbol = Symbol("query");
+pub const INPUTS: Symbol = Symbol("inputs");
+pub const NAME: Symbol = Symbol("name");
+pub const DESCRIPTION: Symbol = Symbol("description");
+
+// `#[feature_set(...)]`
+pub const ENTITY: Symbol = Symbol("entity");
+pub const WINDOW: Symbol = Symbol("window");
+pub const SOURCE: Symbol = Symbol("source");
+pub const TIMESTAMP: Symbol = Symbol("timestamp");
+pub const FILTER: Symbol = Symbol("filter");
+pub const FILL_NULL: Symbol = Symbol("fill_null");
+
+// Field attributes.
+pub const FEATURE: Symbol = Symbol("feature");
+pub const DOC: Symbol = Symbol("doc");
+
+// Aggregation functions.
+pub const COUNT: Symbol = Symbol("count");
+pub const SUM: Symbol = Symbol("sum");
+pub const AVG: Symbol = Symbol("avg");
+pub const MIN: Symbol = Symbol("min");
+pub const MAX: Symbol = Symbol("max");
+pub const STDDEV_POP: Symbol = Symbol("stddev_pop");
+
+// Source formats.
+pub const CSV: Symbol = Symbol("csv");
+pub const PARQUET: Symbol = Symbol("parquet");
+pub const NDJSON: Symbol = Symbol("ndjson");
+
+/// The keys `#[source(...)]` accepts.
+pub const SOURCE_KEYS: &[Symbol] = &[PATH, FORMAT, QUERY, INPUTS, NAME, DESCRIPTION];
+
+/// The keys `#[feature_set(...)]` accepts.
+pub const FEATURE_SET_KEYS: &[Symbol] = &[
+    ENTITY,
+    WINDOW,
+    SOURCE,
+    TIMESTAMP,
+    FILTER,
+    QUERY,
+    FILL_NULL,
+    NAME,
+    DESCRIPTION,
+];
+
+/// The aggregation functions `#[feature(...)]` accepts.
+pub const AGGREGATIONS: &[Symbol] = &[COUNT, SUM, AVG, MIN, MAX, STDDEV_POP];
+
+/// The formats `format = "..."` accepts.
+pub const FORMATS: &[Symbol] = &[CSV, PARQUET, NDJSON];
+
+/// The name of the time column of every feature set's output.
+pub const TIMESTAMP_COLUMN: &str = "timestamp";
+
+/// `` `a`, `b`, `c` ``: a list of keywords for messages.
+pub fn list(symbols: &[Symbol]) -> String {
+    symbols
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl fmt::Display for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl PartialEq<Symbol> for Ident {
+    fn eq(&self, word: &Symbol) -> bool {
+        self == word.0
+    }
+}
+
+impl PartialEq<Symbol> for &Ident {
+    fn eq(&self, word: &Symbol) -> bool {
+        *self == word.0
+    }
+}
+
+impl PartialEq<Symbol> for Path {
+    fn eq(&self, word: &Symbol) -> bool {
+        self.is_ident(word.0)
+    }
+}
+
+impl PartialEq<Symbol> for &Path {
+    fn eq(&self, word: &Symbol) -> bool {
+        self.is_ident(word.0)
+    }
+}

@@ -1,0 +1,381 @@
+//! Expansion tests on the `_inner` functions: no compiler needed.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::{feature_set_inner, source_inner};
+
+fn order_events() -> TokenStream {
+    source_inner(
+        quote!(path = "data/order_events/input.csv", format = "csv"),
+        quote! {
+            /// Order events exported by the checkout service.
+            pub struct OrderEvents {
+                pub order_id: String,
+                pub order_timestamp: NaiveDateTime,
+                /// The buyer's CPF.
+                pub cpf: String,
+                pub chargeback_timestamp: Option<NaiveDateTime>,
+            }
+        },
+    )
+}
+
+fn user_orders() -> TokenStream {
+    feature_set_inner(
+        quote!(
+            entity = "cpf",
+            window = "3d,7d,30d",
+            source = OrderEvents,
+            timestamp = order_timestamp,
+            fill_null = 0
+        ),
+        quote! {
+            /// Aggregates the total of orders from users in different time windows.
+            pub struct UserOrders {
+                /// Total of orders registered on the user's CPF.
+                #[feature(count(order_id))]
+                pub cpf_orders: i32,
+            }
+        },
+    )
+}
+
+fn user_chargebacks() -> TokenStream {
+    feature_set_inner(
+        quote!(
+            entity = "cpf",
+            window = "3d,7d,30d",
+            source = OrderEvents,
+            timestamp = chargeback_timestamp,
+            filter = "chargeback_timestamp IS NOT NULL",
+            fill_null = 0
+        ),
+        quote! {
+            pub struct UserChargebacks { #[feature(count(order_id))] pub cpf_chargebacks: i32 }
+        },
+    )
+}
+
+/// The compile errors in an expansion, or an empty list.
+fn errors(tokens: &TokenStream) -> Vec<String> {
+    let file: syn::File = syn::parse2(tokens.clone()).expect("expansion parses as items");
+    file.items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Macro(m)
+                if m.mac
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "compile_error") =>
+            {
+                let lit: syn::LitStr = m.mac.parse_body().ok()?;
+                Some(lit.value())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn expect_errors(tokens: TokenStream, expected: &[&str]) {
+    let found = errors(&tokens);
+    for e in expected {
+        assert!(
+            found.iter().any(|f| f.contains(e)),
+            "no error containing {e:?} in {found:#?}"
+        );
+    }
+    assert_eq!(found.len(), expected.len(), "{found:#?}");
+}
+
+fn compact(tokens: &TokenStream) -> String {
+    tokens.to_string().replace(' ', "")
+}
+
+#[test]
+fn legiti_source_expands() {
+    let out = order_events();
+    assert!(errors(&out).is_empty(), "{:?}", errors(&out));
+    let text = compact(&out);
+    assert!(text.contains("name:\"order_events\""));
+    assert!(text.contains("format:::featurestore_runtime::spec::Format::Csv"));
+    assert!(text.contains("pubconstORDER_ID:&'staticstr=\"order_id\""));
+    assert!(text.contains("HasColumn<{::featurestore_runtime::__private::column_hash(\"cpf\")}>forOrderEvents{typeType=String;}"));
+    assert!(text.contains("description:\"Thebuyer'sCPF.\""));
+    assert!(text.contains("|`chargeback_timestamp`|`Option<NaiveDateTime>`|yes||"));
+}
+
+#[test]
+fn legiti_feature_sets_expand() {
+    let out = user_orders();
+    assert!(errors(&out).is_empty(), "{:?}", errors(&out));
+    let text = out.to_string();
+    for name in [
+        "cpf_orders__count_over_3_days_rolling_windows",
+        "cpf_orders__count_over_7_days_rolling_windows",
+        "cpf_orders__count_over_30_days_rolling_windows",
+        "CPF_ORDERS__COUNT_OVER_30_DAYS_ROLLING_WINDOWS",
+        "UserOrdersRow",
+        "PRIMARY KEY ((cpf))",
+        "cpf <type of OrderEvents.cpf>",
+        "3 days, 7 days, 30 days, sliding daily",
+    ] {
+        assert!(text.contains(name), "{name} not in {text}");
+    }
+    assert!(!text.contains("# [feature"), "#[feature] not stripped");
+
+    let out = user_chargebacks();
+    assert!(errors(&out).is_empty(), "{:?}", errors(&out));
+    let text = compact(&out);
+    assert!(text.contains("filter:::core::option::Option::Some(\"chargeback_timestampISNOTNULL\")"));
+    assert!(text.contains("cpf_chargebacks__count_over_7_days_rolling_windows"));
+}
+
+#[test]
+fn outputs_in_declaration_order() {
+    let out = feature_set_inner(
+        quote!(entity = "a,b", window = "1w,1d", source = S, timestamp = t),
+        quote! {
+            struct F {
+                #[feature(avg(x), max(x))] x: f64,
+                #[feature(count(y))] y: i64,
+            }
+        },
+    );
+    assert!(errors(&out).is_empty(), "{:?}", errors(&out));
+    let text = out.to_string();
+    let names = [
+        "x__avg_over_1_week_rolling_windows",
+        "x__avg_over_1_day_rolling_windows",
+        "x__max_over_1_week_rolling_windows",
+        "x__max_over_1_day_rolling_windows",
+        "y__count_over_1_week_rolling_windows",
+        "y__count_over_1_day_rolling_windows",
+    ];
+    let positions: Vec<usize> = names
+        .iter()
+        .map(|n| text.find(&format!("name : \"{n}\"")).expect(n))
+        .collect();
+    assert!(positions.windows(2).all(|p| p[0] < p[1]), "{positions:?}");
+    assert!(text.contains("PRIMARY KEY ((a, b))"));
+    // No fill: nullable outputs, Option in the row.
+    assert!(compact(&out).contains("nullable:true"));
+    assert!(compact(&out).contains(
+        "::core::option::Option<<f64as::featurestore_runtime::__private::ColumnType>::Inner>"
+    ));
+}
+
+#[test]
+fn no_windows() {
+    let out = feature_set_inner(
+        quote!(
+            entity = "cpf",
+            source = OrderEvents,
+            timestamp = order_timestamp
+        ),
+        quote!(
+            pub struct S {
+                #[feature(count(order_id))]
+                pub n: i64,
+            }
+        ),
+    );
+    assert!(errors(&out).is_empty(), "{:?}", errors(&out));
+    let text = compact(&out);
+    assert!(text.contains("name:\"n__count\""));
+    assert!(text.contains("windows:&[]"));
+    assert!(text.contains("window:::core::option::Option::None"));
+}
+
+#[test]
+fn window_errors() {
+    let fs = |window: &str| {
+        feature_set_inner(
+            quote!(entity = "cpf", window = #window, source = S, timestamp = t),
+            quote!(
+                pub struct F {
+                    #[feature(count(x))]
+                    pub x: i32,
+                }
+            ),
+        )
+    };
+    expect_errors(fs("3x"), &["unknown unit `x`"]);
+    expect_errors(fs(""), &["`window` is empty"]);
+    expect_errors(fs("7d,1w"), &["`1w` has the same length as `7d`"]);
+    expect_errors(fs("12h"), &["`slide`"]);
+}
+
+#[test]
+fn attribute_errors_are_collected() {
+    let out = feature_set_inner(
+        quote!(windows = "3d", filter = "a = = 1", fill_null = 1.0e999),
+        quote!(
+            pub struct F {
+                #[feature(median(x), count(y))]
+                pub x: i32,
+                pub z: i32,
+            }
+        ),
+    );
+    expect_errors(
+        out.clone(),
+        &[
+            "unknown key `windows` in `#[feature_set]`: did you mean `window`?",
+            "missing `entity`",
+            "missing `source`",
+            "missing `timestamp`",
+            "invalid SQL in `filter`",
+            "not a finite `f64`",
+            "unknown aggregation `median`",
+            "`z` has no `#[feature(...)]`",
+        ],
+    );
+    // The fallback keeps the struct and stubs the trait.
+    let text = compact(&out);
+    assert!(text.contains("FALLBACK_FEATURE_SET"));
+    assert!(text.contains("typeRow=();"));
+    let file: syn::File = syn::parse2(out).unwrap();
+    let strct = file
+        .items
+        .iter()
+        .find_map(|i| match i {
+            syn::Item::Struct(s) => Some(s),
+            _ => None,
+        })
+        .unwrap();
+    assert!(strct.fields.iter().all(|f| f.attrs.is_empty()));
+}
+
+#[test]
+fn cross_checks() {
+    let out = feature_set_inner(
+        quote!(entity = "cpf,cpf", source = S, timestamp = t),
+        quote!(
+            pub struct F {
+                #[feature(count(a), count(a), sum(b))]
+                pub a: i32,
+            }
+        ),
+    );
+    expect_errors(
+        out,
+        &[
+            "`cpf` is listed twice in `entity`",
+            "duplicate output column `a__count`",
+            "all aggregations of `a` must take the same column",
+        ],
+    );
+}
+
+#[test]
+fn non_structs_are_refused() {
+    let out = feature_set_inner(
+        quote!(entity = "cpf", source = S, timestamp = t),
+        quote!(
+            pub enum F {
+                A,
+            }
+        ),
+    );
+    expect_errors(out.clone(), &["not an enum"]);
+    assert!(compact(&out).contains("impl::featurestore_runtime::FeatureSetforF"));
+    let out = source_inner(
+        quote!(path = "a.csv"),
+        quote!(
+            fn f() {}
+        ),
+    );
+    expect_errors(out, &["not a function"]);
+    let out = source_inner(
+        quote!(path = "a.csv"),
+        quote!(
+            struct T(i32);
+        ),
+    );
+    expect_errors(out, &["not a tuple struct"]);
+}
+
+#[test]
+fn source_errors() {
+    expect_errors(
+        source_inner(
+            quote!(path = "data/x"),
+            quote!(
+                struct S {
+                    a: i32,
+                }
+            ),
+        ),
+        &["cannot tell the format of `data/x`"],
+    );
+    expect_errors(
+        source_inner(
+            quote!(),
+            quote!(
+                struct S {
+                    a: i32,
+                }
+            ),
+        ),
+        &["missing `path` or `query`"],
+    );
+    expect_errors(
+        source_inner(
+            quote!(query = "SELECT * FROM"),
+            quote!(
+                struct S {
+                    a: i32,
+                }
+            ),
+        ),
+        &["invalid SQL in `query`", "`query` needs `inputs(...)`"],
+    );
+    expect_errors(
+        source_inner(
+            quote!(path = "a.csv", format = "xls", nme = "x"),
+            quote!(
+                struct S {
+                    a: i32,
+                    A: i32,
+                }
+            ),
+        ),
+        &[
+            "unknown format `xls`",
+            "unknown key `nme` in `#[source]`: did you mean `name`?",
+        ],
+    );
+    // Errors: the struct still exposes its columns to feature sets.
+    let out = source_inner(
+        quote!(path = "data/x"),
+        quote!(
+            struct S {
+                a: i32,
+            }
+        ),
+    );
+    assert!(compact(&out)
+        .contains("HasColumn<{::featurestore_runtime::__private::column_hash(\"a\")}>forS"));
+}
+
+#[test]
+fn derived_source() {
+    let out = source_inner(
+        quote!(
+            query = "SELECT o.*, u.segment FROM order_events o JOIN users u ON o.cpf = u.cpf",
+            inputs(OrderEvents, Users)
+        ),
+        quote!(
+            pub struct OrdersWithSegment {
+                pub cpf: String,
+                pub segment: Option<String>,
+            }
+        ),
+    );
+    assert!(errors(&out).is_empty(), "{:?}", errors(&out));
+    let text = compact(&out);
+    assert!(text.contains("inputs:&[&<OrderEventsas::featurestore_runtime::Source>::SPEC,&<Usersas::featurestore_runtime::Source>::SPEC]"));
+    assert!(text.contains("name:\"orders_with_segment\""));
+}

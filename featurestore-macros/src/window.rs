@@ -1,0 +1,274 @@
+//! The `window = "3d,7d,30d"` mini-language: a pure parser, so it is unit
+//! tested without a compiler.
+
+use std::fmt;
+
+/// The unit of a window length (mirrors `spec::WindowUnit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Minutes,
+    Hours,
+    Days,
+    Weeks,
+}
+
+impl Unit {
+    fn from_suffix(suffix: &str) -> Option<Unit> {
+        match suffix {
+            "m" => Some(Unit::Minutes),
+            "h" => Some(Unit::Hours),
+            "d" => Some(Unit::Days),
+            "w" => Some(Unit::Weeks),
+            _ => None,
+        }
+    }
+
+    pub fn micros(self) -> i64 {
+        match self {
+            Unit::Minutes => 60_000_000,
+            Unit::Hours => 3_600_000_000,
+            Unit::Days => 86_400_000_000,
+            Unit::Weeks => 7 * 86_400_000_000,
+        }
+    }
+
+    /// The unit as a word in output column names and docs.
+    pub fn word(self, plural: bool) -> &'static str {
+        match (self, plural) {
+            (Unit::Minutes, false) => "minute",
+            (Unit::Minutes, true) => "minutes",
+            (Unit::Hours, false) => "hour",
+            (Unit::Hours, true) => "hours",
+            (Unit::Days, false) => "day",
+            (Unit::Days, true) => "days",
+            (Unit::Weeks, false) => "week",
+            (Unit::Weeks, true) => "weeks",
+        }
+    }
+
+    /// The variant of `spec::WindowUnit`.
+    pub fn variant(self) -> &'static str {
+        match self {
+            Unit::Minutes => "Minutes",
+            Unit::Hours => "Hours",
+            Unit::Days => "Days",
+            Unit::Weeks => "Weeks",
+        }
+    }
+}
+
+/// A window length exactly as written: `7d` stays 7 days, `1w` stays 1 week.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub amount: u32,
+    pub unit: Unit,
+}
+
+impl Window {
+    /// `3_days`, `1_week`: the window's part of an output column name.
+    pub fn name(self) -> String {
+        format!("{}_{}", self.amount, self.unit.word(self.amount != 1))
+    }
+
+    fn micros(self) -> Option<i64> {
+        i64::from(self.amount).checked_mul(self.unit.micros())
+    }
+}
+
+impl fmt::Display for Window {
+    /// `3 days`, `1 week`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.amount, self.unit.word(self.amount != 1))
+    }
+}
+
+const UNITS: &str = "`m` (minutes), `h` (hours), `d` (days) or `w` (weeks)";
+
+/// Parses a comma-separated list of window lengths, e.g. `"3d, 7d, 30d"`.
+///
+/// Windows slide daily, so each must be a whole number of days. On error,
+/// returns one message per problem, each quoting the offending piece.
+pub fn parse(text: &str) -> Result<Vec<Window>, Vec<String>> {
+    if text.trim().is_empty() {
+        return Err(vec![
+            "`window` is empty: list window lengths such as `window = \"3d,7d,30d\"`, \
+             or remove `window` to aggregate per key and exact timestamp"
+                .to_string(),
+        ]);
+    }
+    let mut errors = Vec::new();
+    let mut windows: Vec<(Window, &str, i64)> = Vec::new();
+    for item in text.split(',').map(str::trim) {
+        if item.is_empty() {
+            errors.push(format!(
+                "`window` has an empty item in `\"{text}\"`: separate window lengths with \
+                 single commas, e.g. `\"3d,7d,30d\"`"
+            ));
+            continue;
+        }
+        let window = match parse_item(item) {
+            Ok(window) => window,
+            Err(message) => {
+                errors.push(message);
+                continue;
+            }
+        };
+        let Some(micros) = window.micros().filter(|m| *m < i64::MAX / 2) else {
+            errors.push(format!("window `{item}` is too long"));
+            continue;
+        };
+        if micros % Unit::Days.micros() != 0 {
+            errors.push(format!(
+                "window `{item}` is not a whole number of days: windows slide daily, so \
+                 sub-day windows need a `slide`, which is not supported yet; use days or \
+                 weeks, e.g. `1d`"
+            ));
+            continue;
+        }
+        if let Some((_, first, _)) = windows.iter().find(|(_, _, m)| *m == micros) {
+            let same = if *first == item {
+                format!("window `{item}` is listed twice")
+            } else {
+                format!("window `{item}` has the same length as `{first}`")
+            };
+            errors.push(format!("{same}: list each window once"));
+            continue;
+        }
+        windows.push((window, item, micros));
+    }
+    if errors.is_empty() {
+        Ok(windows.into_iter().map(|(w, _, _)| w).collect())
+    } else {
+        Err(errors)
+    }
+}
+
+fn parse_item(item: &str) -> Result<Window, String> {
+    let digits = item
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(item.len());
+    let (amount, suffix) = item.split_at(digits);
+    if amount.is_empty() {
+        return Err(format!(
+            "`{item}` is not a window length: expected a positive integer and a unit, \
+             e.g. `7d`; units are {UNITS}"
+        ));
+    }
+    let Some(unit) = Unit::from_suffix(suffix) else {
+        let what = if suffix.is_empty() {
+            format!("window `{item}` has no unit")
+        } else {
+            format!("unknown unit `{suffix}` in window `{item}`")
+        };
+        return Err(format!("{what}: units are {UNITS}"));
+    };
+    let Ok(amount) = amount.parse::<u32>() else {
+        return Err(format!("window `{item}` is too long"));
+    };
+    if amount == 0 {
+        return Err(format!(
+            "window `{item}` is empty: a window is at least 1 unit long"
+        ));
+    }
+    Ok(Window { amount, unit })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(amount: u32, unit: Unit) -> Window {
+        Window { amount, unit }
+    }
+
+    fn err(text: &str) -> String {
+        match parse(text) {
+            Ok(windows) => panic!("{text:?} parsed as {windows:?}"),
+            Err(errors) => errors.join("\n"),
+        }
+    }
+
+    #[test]
+    fn parses_the_promised_form() {
+        assert_eq!(
+            parse("3d,7d,30d").unwrap(),
+            vec![w(3, Unit::Days), w(7, Unit::Days), w(30, Unit::Days)]
+        );
+    }
+
+    #[test]
+    fn spaces_around_commas_and_units_as_written() {
+        assert_eq!(
+            parse(" 1w , 2d,72h ,5760m").unwrap(),
+            vec![
+                w(1, Unit::Weeks),
+                w(2, Unit::Days),
+                w(72, Unit::Hours),
+                w(5760, Unit::Minutes)
+            ]
+        );
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(w(3, Unit::Days).name(), "3_days");
+        assert_eq!(w(1, Unit::Days).name(), "1_day");
+        assert_eq!(w(1, Unit::Weeks).name(), "1_week");
+        assert_eq!(w(12, Unit::Hours).name(), "12_hours");
+        assert_eq!(w(30, Unit::Minutes).name(), "30_minutes");
+        assert_eq!(w(1, Unit::Minutes).to_string(), "1 minute");
+    }
+
+    #[test]
+    fn empty() {
+        assert!(err("").contains("`window` is empty"));
+        assert!(err("  ").contains("`window` is empty"));
+        assert!(err("3d,,7d").contains("empty item in `\"3d,,7d\"`"));
+        assert!(err("3d,").contains("empty item"));
+    }
+
+    #[test]
+    fn units() {
+        let e = err("3x");
+        assert!(e.contains("unknown unit `x` in window `3x`"), "{e}");
+        assert!(e.contains("`m` (minutes), `h` (hours), `d` (days) or `w` (weeks)"));
+        assert!(err("3").contains("window `3` has no unit"));
+        assert!(err("3 d").contains("unknown unit ` d`"));
+        assert!(err("3D").contains("unknown unit `D`"));
+        assert!(err("d").contains("`d` is not a window length"));
+        assert!(err("-3d").contains("`-3d` is not a window length"));
+    }
+
+    #[test]
+    fn amounts() {
+        assert!(err("0d").contains("window `0d` is empty"));
+        assert!(err("99999999999d").contains("too long"));
+        assert!(err("4294967295w").contains("too long"));
+    }
+
+    #[test]
+    fn duplicates_compare_lengths() {
+        assert!(err("3d,3d").contains("window `3d` is listed twice"));
+        assert!(err("7d,1w").contains("window `1w` has the same length as `7d`"));
+        assert!(err("1d,24h").contains("`24h` has the same length as `1d`"));
+    }
+
+    #[test]
+    fn sub_day_windows_need_a_slide() {
+        let e = err("12h");
+        assert!(
+            e.contains("window `12h` is not a whole number of days"),
+            "{e}"
+        );
+        assert!(e.contains("`slide`"));
+        assert!(err("36h").contains("`36h` is not a whole number of days"));
+        assert!(err("30m").contains("`30m`"));
+        assert_eq!(parse("24h").unwrap(), vec![w(24, Unit::Hours)]);
+    }
+
+    #[test]
+    fn every_bad_item_is_reported() {
+        let errors = parse("3x,0d,7d,1w").unwrap_err();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+    }
+}

@@ -1,0 +1,488 @@
+//! The command line of a feature crate: `list-pipelines`, `describe`,
+//! `execute`, `get`. A feature crate's binary is one line:
+//!
+//! ```ignore
+//! fn main() -> std::process::ExitCode {
+//!     featurestore_runtime::cli::main(features::registry(), Some(env!("CARGO_MANIFEST_DIR")))
+//! }
+//! ```
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand, ValueEnum};
+use polars::prelude::*;
+
+use crate::catalog;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::pipeline::{self, DatasetOutput, FeatureRows, Stores};
+use crate::registry::{Pipeline, Registry};
+use crate::sink::online::{self, Value};
+use crate::spec::{DataType as Dt, FeatureSetSpec, SourceKind, SourceSpec};
+use crate::transform::DateRange;
+
+/// Runs and inspects the feature sets of this crate.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file [default: ./featurestore.toml, else the feature crate's]
+    #[arg(long, global = true, env = crate::config::ENV_CONFIG)]
+    pub config: Option<PathBuf>,
+    /// Read source NAME from PATH instead of its configured location (repeatable)
+    #[arg(long = "source", value_name = "NAME=PATH", global = true)]
+    pub sources: Vec<String>,
+    /// Historical store root: a directory or file:// URL [env: FEATURESTORE_HISTORICAL_ROOT]
+    #[arg(long, global = true)]
+    pub historical_root: Option<String>,
+    /// Online store URL: redb://PATH or memory:// [env: FEATURESTORE_ONLINE_URL]
+    #[arg(long, global = true)]
+    pub online_url: Option<String>,
+    /// Directory datasets are written under [env: FEATURESTORE_DATASETS_ROOT]
+    #[arg(long, global = true)]
+    pub datasets_root: Option<String>,
+    /// More logging (-v: info, -vv: debug); RUST_LOG overrides
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// What to do
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How rows are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A table for people.
+    Table,
+    /// CSV with a header.
+    Csv,
+    /// One JSON object per row.
+    Json,
+}
+
+/// The files a dataset is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DatasetFiles {
+    /// `{name}.csv`
+    Csv,
+    /// `{name}.parquet`
+    Parquet,
+    /// Both.
+    Both,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the pipelines that can be executed.
+    ListPipelines,
+    /// Show a pipeline's declaration: keys, windows, columns, online table.
+    Describe {
+        /// Pipeline name, e.g. feature_store.user_orders
+        name: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compute a feature set for a date range and write both stores; or build
+    /// a dataset, running the feature sets it joins first.
+    Execute {
+        /// Pipeline name, e.g. feature_store.user_orders or dataset.awesome_dataset
+        name: String,
+        /// First day of the rows to write (YYYY-MM-DD) [default: the earliest event's day]
+        #[arg(long, value_parser = parse_date)]
+        start_date: Option<NaiveDate>,
+        /// Last day of the rows to write (YYYY-MM-DD); required with windows
+        #[arg(long, value_parser = parse_date)]
+        end_date: Option<NaiveDate>,
+        /// How to print the run's latest rows (a dataset: its rows).
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// For a dataset: the files to write under the datasets root.
+        #[arg(long, value_enum, default_value_t = DatasetFiles::Both)]
+        output: DatasetFiles,
+    },
+    /// Look up the online row of a key.
+    Get {
+        /// Pipeline name, e.g. feature_store.user_orders
+        name: String,
+        /// Key values, one per key column.
+        #[arg(required = true)]
+        key: Vec<String>,
+        /// How to print the row.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+/// Parses a `YYYY-MM-DD` date argument.
+pub fn parse_date(s: &str) -> std::result::Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|e| format!("`{s}` is not a date in the form YYYY-MM-DD ({e})"))
+}
+
+/// Parses the arguments of the process and runs; the exit code reports success.
+pub fn main(registry: Registry, crate_dir: Option<&str>) -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match run(&registry, cli, crate_dir.map(Path::new), &mut out) {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = out.flush();
+            eprintln!("error: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// Resolves the configuration of a CLI invocation: file, environment, options.
+pub fn resolve_config(registry: &Registry, cli: &Cli, crate_dir: Option<&Path>) -> Result<Config> {
+    let mut config = Config::discover(cli.config.as_deref(), crate_dir)?;
+    config.apply_env(std::env::vars());
+    if let Some(root) = &cli.historical_root {
+        config.historical_root = root.clone();
+    }
+    if let Some(url) = &cli.online_url {
+        config.online_url = url.clone();
+    }
+    for s in &cli.sources {
+        let Some((name, path)) = s.split_once('=') else {
+            return Err(Error::Invalid(format!(
+                "`--source {s}`: expected NAME=PATH, e.g. --source order_events=/data/events.csv"
+            )));
+        };
+        registry.check_source(name)?;
+        config.sources.insert(name.to_string(), path.to_string());
+    }
+    // Command-line and environment paths are relative to where the user is,
+    // not to the configuration file.
+    let cwd = std::env::current_dir().map_err(|e| Error::Io {
+        context: "reading the current directory".to_string(),
+        source: e,
+    })?;
+    let absolute = |p: &str| -> String {
+        if p.contains("://") || Path::new(p).is_absolute() {
+            p.to_string()
+        } else {
+            cwd.join(p).to_string_lossy().into_owned()
+        }
+    };
+    if let Some(root) = &cli.historical_root {
+        config.historical_root = absolute(root);
+    } else if let Ok(root) = std::env::var(crate::config::ENV_HISTORICAL_ROOT) {
+        config.historical_root = absolute(&root);
+    }
+    if let Some(root) = &cli.datasets_root {
+        config.datasets_root = absolute(root);
+    } else if let Ok(root) = std::env::var(crate::config::ENV_DATASETS_ROOT) {
+        config.datasets_root = absolute(&root);
+    }
+    if let Some(url) = cli
+        .online_url
+        .clone()
+        .or_else(|| std::env::var(crate::config::ENV_ONLINE_URL).ok())
+    {
+        config.online_url = match url.strip_prefix("redb://") {
+            Some(p) => format!("redb://{}", absolute(p)),
+            None => url,
+        };
+    }
+    for s in &cli.sources {
+        if let Some((name, path)) = s.split_once('=') {
+            config.sources.insert(name.to_string(), absolute(path));
+        }
+    }
+    for (k, v) in std::env::vars() {
+        if let Some(name) = k.strip_prefix(crate::config::ENV_SOURCE_PREFIX) {
+            let name = name.to_ascii_lowercase();
+            if !cli
+                .sources
+                .iter()
+                .any(|s| s.starts_with(&format!("{name}=")))
+            {
+                config.sources.insert(name, absolute(&v));
+            }
+        }
+    }
+    Ok(config)
+}
+
+fn source_location(config: &Config) -> impl Fn(&SourceSpec) -> Option<String> + '_ {
+    move |s: &SourceSpec| match s.kind {
+        SourceKind::File { path, .. } => Some(config.source_locations().resolve(s, path)),
+        SourceKind::Query { .. } => None,
+    }
+}
+
+/// Runs a parsed command, writing its output to `out`.
+pub fn run(
+    registry: &Registry,
+    cli: Cli,
+    crate_dir: Option<&Path>,
+    out: &mut dyn Write,
+) -> Result<ExitCode> {
+    let io = |e: std::io::Error| Error::Io {
+        context: "writing the output".to_string(),
+        source: e,
+    };
+    let config = resolve_config(registry, &cli, crate_dir)?;
+    match cli.command {
+        Command::ListPipelines => {
+            for name in registry.pipeline_names() {
+                writeln!(out, "{name}").map_err(io)?;
+            }
+        }
+        Command::Describe { name, json } => {
+            let loc = source_location(&config);
+            let (value, text) = match registry.find(&name)? {
+                Pipeline::FeatureSet(spec) => (
+                    catalog::feature_set_json(spec, &loc),
+                    catalog::feature_set_text(spec, &loc),
+                ),
+                Pipeline::Dataset(spec) => (
+                    catalog::dataset_json(spec, &loc),
+                    catalog::dataset_text(spec, &loc),
+                ),
+            };
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&value).unwrap_or_default()).map_err(io)?;
+            } else {
+                write!(out, "{text}").map_err(io)?;
+            }
+        }
+        Command::Execute {
+            name,
+            start_date,
+            end_date,
+            format,
+            output,
+        } => {
+            let range = DateRange {
+                start: start_date,
+                end: end_date,
+            };
+            let stores = Stores::open(&config)?;
+            let spec = match registry.find(&name)? {
+                Pipeline::FeatureSet(spec) => spec,
+                Pipeline::Dataset(spec) => {
+                    let bar = spinner();
+                    let report = pipeline::execute_dataset(
+                        spec,
+                        &config,
+                        &stores,
+                        range,
+                        FeatureRows::Run,
+                        DatasetOutput {
+                            csv: output != DatasetFiles::Parquet,
+                            parquet: output != DatasetFiles::Csv,
+                        },
+                        &|msg| bar.set_message(msg.to_string()),
+                    );
+                    bar.finish_and_clear();
+                    let report = report?;
+                    for run in &report.feature_sets {
+                        eprintln!("{}: {} rows", run.feature_set, run.rows.height());
+                    }
+                    let files: Vec<String> = report.files.iter().map(|f| f.display().to_string()).collect();
+                    eprintln!("{}: {} rows written to {}", spec.name, report.rows.height(), files.join(", "));
+                    print_frame(&report.rows, format, out)?;
+                    return Ok(ExitCode::SUCCESS);
+                }
+            };
+            let bar = spinner();
+            let report = pipeline::execute(spec, &config, &stores, range, &|msg| {
+                bar.set_message(msg.to_string())
+            });
+            bar.finish_and_clear();
+            let report = report?;
+            let days = report.days.map_or_else(
+                || "no days (no events)".to_string(),
+                |(s, e)| format!("{s} to {e}"),
+            );
+            eprintln!(
+                "{}: {} rows for {days}; historical: {} partitions written, {} emptied at {}; online: {} rows upserted, {} not replacing newer stored rows",
+                spec.name,
+                report.rows.height(),
+                report.historical.partitions_written,
+                report.historical.partitions_deleted,
+                stores.historical.location(),
+                report.online.written,
+                report.online.kept_newer,
+            );
+            print_frame(&report.latest, format, out)?;
+        }
+        Command::Get { name, key, format } => {
+            let spec = registry.find_feature_set(&name)?;
+            let key = parse_key(spec, &key)?;
+            let store = online::open(&config.online_url, &config.base_dir)?;
+            match store.get(spec, &key)? {
+                Some(record) => {
+                    let frame = online::records_frame(spec, &[record])?;
+                    print_frame(&frame, format, out)?;
+                }
+                None => {
+                    let shown: Vec<String> = key.iter().map(|v| v.to_string()).collect();
+                    eprintln!("no online row for {} = {}", spec.entity(), shown.join(", "));
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn spinner() -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
+}
+
+fn parse_key(spec: &FeatureSetSpec, raw: &[String]) -> Result<Vec<Value>> {
+    if raw.len() != spec.keys.len() {
+        return Err(Error::Invalid(format!(
+            "`{}` has {} key column(s) ({}), got {} value(s)",
+            spec.name,
+            spec.keys.len(),
+            spec.key_names().collect::<Vec<_>>().join(", "),
+            raw.len()
+        )));
+    }
+    spec.keys
+        .iter()
+        .zip(raw)
+        .map(|(k, v)| {
+            let bad = |what: &str| Error::Invalid(format!("key `{}`: `{v}` is not {what}", k.name));
+            Ok(match k.dtype {
+                Dt::String => Value::Str(v.clone()),
+                Dt::Int32 | Dt::Int64 => Value::Int(v.parse().map_err(|_| bad("an integer"))?),
+                Dt::Bool => Value::Bool(v.parse().map_err(|_| bad("true or false"))?),
+                Dt::Date => {
+                    let d = parse_date(v).map_err(Error::Invalid)?;
+                    Value::Date(d.signed_duration_since(NaiveDate::default()).num_days() as i32)
+                }
+                other => {
+                    return Err(bad(&format!(
+                        "a valid key ({other} keys are not supported)"
+                    )))
+                }
+            })
+        })
+        .collect()
+}
+
+/// Prints rows as a table, CSV or JSON lines; timestamps as `YYYY-MM-DD HH:MM:SS`.
+pub fn print_frame(frame: &DataFrame, format: Format, out: &mut dyn Write) -> Result<()> {
+    let io = |e: std::io::Error| Error::Io {
+        context: "writing the output".to_string(),
+        source: e,
+    };
+    let names: Vec<String> = frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let rows = frame_strings(frame)?;
+    match format {
+        Format::Table => {
+            let mut table = comfy_table::Table::new();
+            table.load_preset(comfy_table::presets::ASCII_FULL_CONDENSED);
+            table.set_header(names);
+            for r in rows {
+                table.add_row(r.into_iter().map(|c| c.unwrap_or_else(|| "null".into())));
+            }
+            writeln!(out, "{table}").map_err(io)?;
+        }
+        Format::Csv => {
+            writeln!(out, "{}", names.join(",")).map_err(io)?;
+            for r in rows {
+                let cells: Vec<String> = r
+                    .into_iter()
+                    .map(|c| csv_cell(c.unwrap_or_default()))
+                    .collect();
+                writeln!(out, "{}", cells.join(",")).map_err(io)?;
+            }
+        }
+        Format::Json => {
+            for r in rows {
+                let obj: serde_json::Map<String, serde_json::Value> = names
+                    .iter()
+                    .cloned()
+                    .zip(
+                        r.into_iter()
+                            .map(|c| c.map_or(serde_json::Value::Null, serde_json::Value::String)),
+                    )
+                    .collect();
+                writeln!(out, "{}", serde_json::Value::Object(obj)).map_err(io)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn csv_cell(s: String) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+/// Every cell of a frame as text (`None` for null).
+pub fn frame_strings(frame: &DataFrame) -> Result<Vec<Vec<Option<String>>>> {
+    let formatted: Vec<Series> = frame
+        .columns()
+        .iter()
+        .map(|c| {
+            let s = c.as_materialized_series();
+            match s.dtype() {
+                DataType::Datetime(_, _) => s
+                    .datetime()
+                    .and_then(|d| d.to_string("%Y-%m-%d %H:%M:%S").map(|c| c.into_series())),
+                _ => s.cast(&DataType::String),
+            }
+        })
+        .collect::<PolarsResult<_>>()
+        .map_err(|e| Error::Polars {
+            context: "formatting rows".to_string(),
+            source: e,
+        })?;
+    let strs: Vec<&StringChunked> = formatted
+        .iter()
+        .map(|s| s.str())
+        .collect::<PolarsResult<_>>()
+        .map_err(|e| Error::Polars {
+            context: "formatting rows".to_string(),
+            source: e,
+        })?;
+    Ok((0..frame.height())
+        .map(|i| strs.iter().map(|s| s.get(i).map(str::to_string)).collect())
+        .collect())
+}

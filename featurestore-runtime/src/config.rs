@@ -1,0 +1,209 @@
+//! Configuration: `featurestore.toml`, then `FEATURESTORE_*` environment
+//! variables, then command-line options, each overriding the one before.
+//!
+//! ```toml
+//! [historical]
+//! root = "data/feature_store/historical"   # a directory or file:// URL
+//!
+//! [online]
+//! url = "redb://data/online/online_store.redb"   # or memory://
+//!
+//! [datasets]
+//! root = "data/datasets"   # each dataset in {root}/{name}/
+//!
+//! [sources.order_events]
+//! path = "data/order_events/input.csv"
+//! ```
+//!
+//! Relative paths are resolved against the directory of the configuration
+//! file (the feature crate's root), so a run does not depend on the current
+//! directory.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::source::{resolve_path, SourceLocations};
+
+/// Default historical store root, relative to the base directory.
+pub const DEFAULT_HISTORICAL_ROOT: &str = "data/feature_store/historical";
+/// Default online store URL, relative to the base directory.
+pub const DEFAULT_ONLINE_URL: &str = "redb://data/online/online_store.redb";
+/// Default directory of written datasets.
+pub const DEFAULT_DATASETS_DIR: &str = "data/datasets";
+/// Name of the configuration file.
+pub const CONFIG_FILE: &str = "featurestore.toml";
+
+/// Environment variable naming the configuration file.
+pub const ENV_CONFIG: &str = "FEATURESTORE_CONFIG";
+/// Environment variable overriding the historical store root.
+pub const ENV_HISTORICAL_ROOT: &str = "FEATURESTORE_HISTORICAL_ROOT";
+/// Environment variable overriding where datasets are written.
+pub const ENV_DATASETS_ROOT: &str = "FEATURESTORE_DATASETS_ROOT";
+/// Environment variable overriding the online store URL.
+pub const ENV_ONLINE_URL: &str = "FEATURESTORE_ONLINE_URL";
+/// Prefix of the variables overriding a source's path: `FEATURESTORE_SOURCE_ORDER_EVENTS`.
+pub const ENV_SOURCE_PREFIX: &str = "FEATURESTORE_SOURCE_";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    historical: Option<HistoricalSection>,
+    #[serde(default)]
+    online: Option<OnlineSection>,
+    #[serde(default)]
+    datasets: Option<DatasetsSection>,
+    #[serde(default)]
+    sources: BTreeMap<String, SourceSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatasetsSection {
+    root: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoricalSection {
+    root: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OnlineSection {
+    url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceSection {
+    path: Option<String>,
+}
+
+/// The resolved configuration of a run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Directory relative paths are resolved against.
+    pub base_dir: PathBuf,
+    /// The configuration file read, if any.
+    pub file: Option<PathBuf>,
+    /// Historical store root (directory or URL), as given.
+    pub historical_root: String,
+    /// Online store URL, as given.
+    pub online_url: String,
+    /// Directory datasets are written under (`{root}/{name}/`), as given.
+    pub datasets_root: String,
+    /// Source path overrides by source name.
+    pub sources: HashMap<String, String>,
+}
+
+impl Config {
+    /// Defaults, with paths relative to `base_dir`.
+    pub fn defaults(base_dir: impl Into<PathBuf>) -> Self {
+        Config {
+            base_dir: base_dir.into(),
+            file: None,
+            historical_root: DEFAULT_HISTORICAL_ROOT.to_string(),
+            online_url: DEFAULT_ONLINE_URL.to_string(),
+            datasets_root: DEFAULT_DATASETS_DIR.to_string(),
+            sources: HashMap::new(),
+        }
+    }
+
+    /// Reads a configuration file; its directory becomes the base directory.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            message: format!("cannot read: {e}"),
+        })?;
+        let file: File = toml::from_str(&text).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let mut config = Config::defaults(base);
+        config.file = Some(path.to_path_buf());
+        if let Some(root) = file.historical.and_then(|h| h.root) {
+            config.historical_root = root;
+        }
+        if let Some(url) = file.online.and_then(|o| o.url) {
+            config.online_url = url;
+        }
+        if let Some(root) = file.datasets.and_then(|d| d.root) {
+            config.datasets_root = root;
+        }
+        for (name, s) in file.sources {
+            if let Some(p) = s.path {
+                config.sources.insert(name, p);
+            }
+        }
+        Ok(config)
+    }
+
+    /// Finds the configuration: `explicit`, else `$FEATURESTORE_CONFIG`, else
+    /// `./featurestore.toml`, else `featurestore.toml` in `crate_dir` (the
+    /// feature crate's root); without any, defaults relative to `crate_dir`
+    /// when it exists, else to the current directory.
+    pub fn discover(explicit: Option<&Path>, crate_dir: Option<&Path>) -> Result<Self> {
+        if let Some(p) = explicit {
+            return Config::from_file(p);
+        }
+        if let Ok(p) = std::env::var(ENV_CONFIG) {
+            return Config::from_file(Path::new(&p));
+        }
+        let local = Path::new(CONFIG_FILE);
+        if local.is_file() {
+            return Config::from_file(local);
+        }
+        if let Some(dir) = crate_dir {
+            let p = dir.join(CONFIG_FILE);
+            if p.is_file() {
+                return Config::from_file(&p);
+            }
+            if dir.is_dir() {
+                return Ok(Config::defaults(dir));
+            }
+        }
+        Ok(Config::defaults("."))
+    }
+
+    /// Applies `FEATURESTORE_*` variables from `vars`.
+    pub fn apply_env(&mut self, vars: impl IntoIterator<Item = (String, String)>) {
+        for (k, v) in vars {
+            if k == ENV_HISTORICAL_ROOT {
+                self.historical_root = v;
+            } else if k == ENV_ONLINE_URL {
+                self.online_url = v;
+            } else if k == ENV_DATASETS_ROOT {
+                self.datasets_root = v;
+            } else if let Some(name) = k.strip_prefix(ENV_SOURCE_PREFIX) {
+                self.sources.insert(name.to_ascii_lowercase(), v);
+            }
+        }
+    }
+
+    /// The historical root, resolved against the base directory.
+    pub fn historical_location(&self) -> String {
+        resolve_path(&self.base_dir, &self.historical_root)
+    }
+
+    /// The directory dataset `name` is written to.
+    pub fn dataset_dir(&self, name: &str) -> PathBuf {
+        PathBuf::from(resolve_path(&self.base_dir, &self.datasets_root)).join(name)
+    }
+
+    /// Where each source is read from.
+    pub fn source_locations(&self) -> SourceLocations {
+        SourceLocations {
+            base_dir: self.base_dir.clone(),
+            overrides: self.sources.clone(),
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Running a feature set end to end: extract, transform, load both stores.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use polars::prelude::{DataFrame, IntoLazy};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::sink::historical::{HistoricalStore, HistoricalWrite};
+use crate::sink::online::{self, OnlineStore, OnlineWrite};
+use crate::source;
+use crate::spec::{DatasetSpec, FeatureSetSpec};
+use crate::transform::{self, DateRange};
+
+/// The stores a run writes to.
+#[derive(Debug)]
+pub struct Stores {
+    /// Partitioned Parquet.
+    pub historical: HistoricalStore,
+    /// Latest row per key.
+    pub online: Box<dyn OnlineStore>,
+}
+
+impl Stores {
+    /// Opens the stores named by a configuration.
+    pub fn open(config: &Config) -> Result<Self> {
+        Ok(Stores {
+            historical: HistoricalStore::open(&config.historical_location())?,
+            online: online::open(&config.online_url, &config.base_dir)?,
+        })
+    }
+
+    /// Opens stores at explicit locations (relative paths against `base_dir`).
+    pub fn at(historical_root: &str, online_url: &str, base_dir: &Path) -> Result<Self> {
+        Ok(Stores {
+            historical: HistoricalStore::open(&source::resolve_path(base_dir, historical_root))?,
+            online: online::open(online_url, base_dir)?,
+        })
+    }
+}
+
+/// Time spent in each stage of a run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StageTimes {
+    /// Reading the source and computing the rows (planned as one query).
+    pub compute: Duration,
+    /// Writing the historical store.
+    pub historical: Duration,
+    /// Upserting the online store.
+    pub online: Duration,
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// The feature set's name.
+    pub feature_set: &'static str,
+    /// Every row of the run (keys, `timestamp`, outputs).
+    pub rows: DataFrame,
+    /// The days the run covered: the partitions it replaced.
+    pub days: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+    /// What the historical write did.
+    pub historical: HistoricalWrite,
+    /// What the online upsert did.
+    pub online: OnlineWrite,
+    /// The latest row of each key of the run, sorted by key: what the run
+    /// offered the online store.
+    pub latest: DataFrame,
+    /// Stage timings.
+    pub times: StageTimes,
+}
+
+/// Runs a feature set for a date range and writes both stores.
+///
+/// The historical partitions of the run's days are replaced (see
+/// [`HistoricalStore::write`]); then the latest row of each key is upserted
+/// newest-wins into the online store in one transaction.
+pub fn execute(
+    spec: &FeatureSetSpec,
+    config: &Config,
+    stores: &Stores,
+    range: DateRange,
+    progress: &dyn Fn(&str),
+) -> Result<RunReport> {
+    let t0 = Instant::now();
+    progress(&format!(
+        "reading `{}` and computing `{}`",
+        spec.source.name, spec.name
+    ));
+    let locations = config.source_locations();
+    let events = source::scan(spec.source, &locations)?;
+    let computed = transform::compute(spec, events, range).map_err(|e| match e {
+        Error::Source {
+            source_name,
+            location,
+            message,
+        } if location.is_empty() => Error::Source {
+            location: source::describe_location(spec.source, &locations),
+            source_name,
+            message,
+        },
+        other => other,
+    })?;
+    let compute = t0.elapsed();
+    tracing::info!(
+        feature_set = spec.name,
+        rows = computed.frame.height(),
+        elapsed_ms = compute.as_millis() as u64,
+        "computed"
+    );
+
+    // Everything that can be refused is checked before any store changes.
+    let latest = online::latest_records(spec, &computed.frame)?;
+    stores.online.check(spec)?;
+
+    let t1 = Instant::now();
+    let historical = match computed.days {
+        Some(days) => {
+            progress(&format!(
+                "writing {} rows to the historical store ({} to {})",
+                computed.frame.height(),
+                days.0,
+                days.1
+            ));
+            stores.historical.write(spec, &computed.frame, days)?
+        }
+        None => HistoricalWrite::default(),
+    };
+    let historical_time = t1.elapsed();
+    tracing::info!(
+        feature_set = spec.name,
+        partitions = historical.partitions_written,
+        deleted = historical.partitions_deleted,
+        elapsed_ms = historical_time.as_millis() as u64,
+        "historical store written"
+    );
+
+    let t2 = Instant::now();
+    progress("upserting the online store");
+    let online_write = stores.online.write_latest(spec, &latest)?;
+    let latest_frame = online::records_frame(spec, &latest)?;
+    let online_time = t2.elapsed();
+    tracing::info!(
+        feature_set = spec.name,
+        written = online_write.written,
+        kept_newer = online_write.kept_newer,
+        elapsed_ms = online_time.as_millis() as u64,
+        "online store upserted"
+    );
+
+    Ok(RunReport {
+        feature_set: spec.name,
+        rows: computed.frame,
+        days: computed.days,
+        historical,
+        online: online_write,
+        latest: latest_frame,
+        times: StageTimes {
+            compute,
+            historical: historical_time,
+            online: online_time,
+        },
+    })
+}
+
+/// How a dataset gets its feature rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeatureRows {
+    /// Run every joined feature set first (writing both stores), then read
+    /// their rows back from the historical store.
+    Run,
+    /// Read the historical store; a feature set with no stored rows is
+    /// computed in memory instead (and no store is written).
+    Stored,
+}
+
+/// Which files a dataset is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatasetOutput {
+    /// `{name}.csv`
+    pub csv: bool,
+    /// `{name}.parquet`
+    pub parquet: bool,
+}
+
+/// What building a dataset did.
+#[derive(Debug, Clone)]
+pub struct DatasetReport {
+    /// The dataset's name.
+    pub dataset: &'static str,
+    /// The runs of its feature sets, in the order they ran.
+    pub feature_sets: Vec<RunReport>,
+    /// The dataset's rows.
+    pub rows: DataFrame,
+    /// The files written.
+    pub files: Vec<std::path::PathBuf>,
+}
+
+/// Builds a dataset: its feature sets first (with [`FeatureRows::Run`]),
+/// then the point-in-time join, then the files under the datasets root.
+///
+/// Spine rows are kept when their time falls in `range` (inclusive days;
+/// either bound may be open).
+pub fn execute_dataset(
+    spec: &DatasetSpec,
+    config: &Config,
+    stores: &Stores,
+    range: DateRange,
+    rows: FeatureRows,
+    output: DatasetOutput,
+    progress: &dyn Fn(&str),
+) -> Result<DatasetReport> {
+    let locations = config.source_locations();
+    let mut runs = Vec::new();
+    if rows == FeatureRows::Run {
+        // Declaration order is a valid dependency order: feature sets depend
+        // only on sources. A feature set joined twice runs once.
+        let mut done: Vec<&str> = Vec::new();
+        for join in spec.joins {
+            if !done.contains(&join.feature_set.name) {
+                runs.push(execute(join.feature_set, config, stores, range, progress)?);
+                done.push(join.feature_set.name);
+            }
+        }
+    }
+    let mut features = Vec::with_capacity(spec.joins.len());
+    for join in spec.joins {
+        let fs = join.feature_set;
+        progress(&format!("reading `{}` from the historical store", fs.name));
+        let stored = stores
+            .historical
+            .read(fs, range.end.map(|e| (chrono::NaiveDate::MIN, e)))?;
+        let frame = if stored.height() > 0 {
+            stored.lazy()
+        } else {
+            progress(&format!("computing `{}` in memory (nothing stored)", fs.name));
+            tracing::info!(feature_set = fs.name, "no stored rows: computing in memory");
+            let events = source::scan(fs.source, &locations)?;
+            transform::compute(fs, events, range)?.frame.lazy()
+        };
+        features.push(frame);
+    }
+    progress(&format!("joining {} feature set(s) onto `{}`", spec.joins.len(), spec.spine.name));
+    let spine = source::scan(spec.spine, &locations)?;
+    let spine = match spine_range(spec, range) {
+        Some(pred) => spine.filter(pred),
+        None => spine,
+    };
+    let frame = crate::dataset::build(spec, spine, features)?;
+    let dir = config.dataset_dir(spec.name);
+    progress(&format!("writing {} rows to {}", frame.height(), dir.display()));
+    let files = crate::dataset::write(spec, &frame, &dir, output.csv, output.parquet)?;
+    Ok(DatasetReport {
+        dataset: spec.name,
+        feature_sets: runs,
+        rows: frame,
+        files,
+    })
+}
+
+fn spine_range(spec: &DatasetSpec, range: DateRange) -> Option<polars::prelude::Expr> {
+    use polars::prelude::*;
+    let ts = || col(spec.timestamp).cast(DataType::Datetime(TimeUnit::Microseconds, None));
+    let micros = |d: chrono::NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .map_or(0, |t| t.and_utc().timestamp_micros())
+    };
+    let lower = range.start.map(|s| ts().gt_eq(lit(micros(s)).cast(DataType::Datetime(TimeUnit::Microseconds, None))));
+    let upper = range
+        .end
+        .and_then(|e| e.succ_opt())
+        .map(|e| ts().lt(lit(micros(e)).cast(DataType::Datetime(TimeUnit::Microseconds, None))));
+    match (lower, upper) {
+        (Some(l), Some(u)) => Some(l.and(u)),
+        (l, u) => l.or(u),
+    }
+}

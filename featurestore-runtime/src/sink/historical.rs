@@ -1,0 +1,332 @@
+//! The historical store: Parquet partitioned by day, through `object_store`.
+//!
+//! Layout: `{root}/{entity}/{feature_set}/year=Y/month=M/day=D/part-00000.parquet`
+//! with `year`, `month`, `day` in the path only (as Hive and Spark write them);
+//! [`HistoricalStore::read`] adds them back as columns.
+//!
+//! A run replaces exactly the day partitions of its range. Every new partition
+//! is first written under `_staging/{run id}/`, then moved over the old file
+//! with one rename each (atomic on a file system, a copy of one object on an
+//! object store), so a partition is always either entirely old or entirely new;
+//! partitions of the range that now have no rows are deleted last. A run that
+//! fails before the swap leaves every partition as it was.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::{Datelike, NaiveDate};
+use futures::TryStreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use polars::prelude::*;
+
+use crate::error::{Error, PolarsContext, Result};
+use crate::spec::{FeatureSetSpec, TIMESTAMP_COLUMN};
+use crate::transform::day_to_date;
+use crate::transform::kernel::DAY_US;
+
+const PART_FILE: &str = "part-00000.parquet";
+const STAGING: &str = "_staging";
+
+/// What a write did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoricalWrite {
+    /// Rows written.
+    pub rows: usize,
+    /// Day partitions written (replaced or new).
+    pub partitions_written: usize,
+    /// Day partitions of the range deleted because the run has no rows for them.
+    pub partitions_deleted: usize,
+}
+
+/// A historical store rooted at a local directory or object-store URL.
+#[derive(Debug, Clone)]
+pub struct HistoricalStore {
+    store: Arc<dyn ObjectStore>,
+    location: String,
+    runtime: Arc<tokio::runtime::Runtime>,
+}
+
+impl HistoricalStore {
+    /// Opens the store at `location`: a local directory (created if missing)
+    /// or a `file://` URL.
+    pub fn open(location: &str) -> Result<Self> {
+        let local = location.strip_prefix("file://").unwrap_or(location);
+        if local.contains("://") {
+            return Err(Error::Historical {
+                location: location.to_string(),
+                message: "this build supports local paths and file:// URLs".to_string(),
+            });
+        }
+        std::fs::create_dir_all(local).map_err(|e| Error::Io {
+            context: format!("creating the historical store directory {local}"),
+            source: e,
+        })?;
+        let store = LocalFileSystem::new_with_prefix(local)
+            .map_err(|e| store_error(location, e))?
+            .with_automatic_cleanup(true);
+        Self::with_store(Arc::new(store), location)
+    }
+
+    /// A store over any `object_store` implementation (S3, GCS, Azure, memory…).
+    pub fn with_store(store: Arc<dyn ObjectStore>, location: &str) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| Error::Io {
+                context: "starting the I/O runtime".to_string(),
+                source: e,
+            })?;
+        Ok(HistoricalStore {
+            store,
+            location: location.to_string(),
+            runtime: Arc::new(runtime),
+        })
+    }
+
+    /// Where the store is.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn table(spec: &FeatureSetSpec) -> StorePath {
+        StorePath::from_iter([spec.entity().as_str(), spec.name])
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> Error {
+        store_error(&self.location, e)
+    }
+
+    /// Replaces the day partitions `days` (inclusive) with the rows of `frame`
+    /// (keys, `timestamp`, features), leaving every other partition untouched.
+    pub fn write(
+        &self,
+        spec: &FeatureSetSpec,
+        frame: &DataFrame,
+        days: (NaiveDate, NaiveDate),
+    ) -> Result<HistoricalWrite> {
+        let table = Self::table(spec);
+        let staging = table
+            .clone()
+            .join(STAGING)
+            .join(uuid::Uuid::new_v4().to_string().as_str());
+        let partitions = split_by_day(frame)?;
+        for (day, _) in &partitions {
+            if *day < days.0 || *day > days.1 {
+                return Err(Error::Invalid(format!(
+                    "feature set `{}` produced a row dated {day}, outside the run's days {} to {}",
+                    spec.name, days.0, days.1
+                )));
+            }
+        }
+        let result = self.runtime.block_on(async {
+            let existing = self.list_partitions(&table).await?;
+            // Stage every partition before touching any live file.
+            let mut staged = Vec::with_capacity(partitions.len());
+            for (day, mut part) in partitions {
+                let mut buf = Vec::new();
+                ParquetWriter::new(&mut buf)
+                    .finish(&mut part)
+                    .ctx(|| format!("encoding the partition of {day}"))?;
+                let path = partition_path(&staging, day).join(PART_FILE);
+                self.store
+                    .put(&path, PutPayload::from(Bytes::from(buf)))
+                    .await
+                    .map_err(|e| self.err(e))?;
+                staged.push((day, path));
+            }
+            // Swap: one rename per partition.
+            let mut written = BTreeSet::new();
+            for (day, from) in &staged {
+                let to = partition_path(&table, *day).join(PART_FILE);
+                self.store
+                    .rename(from, &to)
+                    .await
+                    .map_err(|e| self.err(e))?;
+                written.insert(*day);
+            }
+            // Other files of the range's partitions, and partitions the run has no rows for.
+            let mut deleted = BTreeSet::new();
+            for (day, files) in &existing {
+                if *day < days.0 || *day > days.1 {
+                    continue;
+                }
+                for f in files {
+                    let keep = written.contains(day) && f.filename() == Some(PART_FILE);
+                    if !keep {
+                        self.store.delete(f).await.map_err(|e| self.err(e))?;
+                        if !written.contains(day) {
+                            deleted.insert(*day);
+                        }
+                    }
+                }
+            }
+            self.remove_prefix(&staging).await?;
+            Ok::<_, Error>(HistoricalWrite {
+                rows: frame.height(),
+                partitions_written: written.len(),
+                partitions_deleted: deleted.len(),
+            })
+        });
+        if result.is_err() {
+            // Best effort: staged files are never read, but should not pile up.
+            let _ = self.runtime.block_on(self.remove_prefix(&staging));
+        }
+        result
+    }
+
+    async fn remove_prefix(&self, prefix: &StorePath) -> Result<()> {
+        let files: Vec<_> = self
+            .store
+            .list(Some(prefix))
+            .try_collect()
+            .await
+            .map_err(|e| self.err(e))?;
+        for f in files {
+            self.store
+                .delete(&f.location)
+                .await
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// Data files of each day partition of a table (staging excluded).
+    async fn list_partitions(
+        &self,
+        table: &StorePath,
+    ) -> Result<BTreeMap<NaiveDate, Vec<StorePath>>> {
+        let files: Vec<_> = self
+            .store
+            .list(Some(table))
+            .try_collect()
+            .await
+            .map_err(|e| self.err(e))?;
+        let mut out: BTreeMap<NaiveDate, Vec<StorePath>> = BTreeMap::new();
+        for f in files {
+            let parts: Vec<String> = f
+                .location
+                .prefix_match(table)
+                .map(|it| it.map(|p| p.as_ref().to_string()).collect())
+                .unwrap_or_default();
+            if parts.first().map(String::as_str) == Some(STAGING) {
+                continue;
+            }
+            if let Some(day) = parse_partition(&parts) {
+                out.entry(day).or_default().push(f.location.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads a feature set's rows, optionally only the days in `range`, with
+    /// `year`, `month`, `day` columns, sorted by key and time.
+    pub fn read(
+        &self,
+        spec: &FeatureSetSpec,
+        range: Option<(NaiveDate, NaiveDate)>,
+    ) -> Result<DataFrame> {
+        let table = Self::table(spec);
+        let frames = self.runtime.block_on(async {
+            let partitions = self.list_partitions(&table).await?;
+            let mut frames = Vec::new();
+            for (day, files) in partitions {
+                if range.is_some_and(|(s, e)| day < s || day > e) {
+                    continue;
+                }
+                for f in files {
+                    let bytes = self
+                        .store
+                        .get(&f)
+                        .await
+                        .map_err(|e| self.err(e))?
+                        .bytes()
+                        .await
+                        .map_err(|e| self.err(e))?;
+                    let df = ParquetReader::new(std::io::Cursor::new(bytes))
+                        .finish()
+                        .ctx(|| format!("reading {f}"))?;
+                    frames.push((day, df));
+                }
+            }
+            Ok::<_, Error>(frames)
+        })?;
+        let mut lazy = Vec::with_capacity(frames.len());
+        for (day, df) in frames {
+            lazy.push(df.lazy().with_columns([
+                lit(day.year()).alias("year"),
+                lit(day.month() as i32).alias("month"),
+                lit(day.day() as i32).alias("day"),
+            ]));
+        }
+        let mut sort_by: Vec<&str> = spec.key_names().collect();
+        sort_by.push(TIMESTAMP_COLUMN);
+        if lazy.is_empty() {
+            return Ok(DataFrame::empty());
+        }
+        concat(lazy, UnionArgs::default())
+            .and_then(|lf| lf.sort(sort_by, SortMultipleOptions::default()).collect())
+            .ctx(|| format!("reading feature set `{}`", spec.name))
+    }
+}
+
+fn store_error(location: &str, e: impl std::fmt::Display) -> Error {
+    Error::Historical {
+        location: location.to_string(),
+        message: e.to_string(),
+    }
+}
+
+fn partition_path(table: &StorePath, day: NaiveDate) -> StorePath {
+    table
+        .clone()
+        .join(format!("year={}", day.year()).as_str())
+        .join(format!("month={}", day.month()).as_str())
+        .join(format!("day={}", day.day()).as_str())
+}
+
+fn parse_partition(parts: &[String]) -> Option<NaiveDate> {
+    let [y, m, d, _file] = parts else { return None };
+    let y = y.strip_prefix("year=")?.parse().ok()?;
+    let m = m.strip_prefix("month=")?.parse().ok()?;
+    let d = d.strip_prefix("day=")?.parse().ok()?;
+    NaiveDate::from_ymd_opt(y, m, d)
+}
+
+/// Splits rows by the day of their `timestamp`, keeping their order within a day.
+fn split_by_day(frame: &DataFrame) -> Result<Vec<(NaiveDate, DataFrame)>> {
+    if frame.height() == 0 {
+        return Ok(Vec::new());
+    }
+    let ts = frame
+        .column(TIMESTAMP_COLUMN)
+        .ctx(|| "timestamp column".into())?
+        .datetime()
+        .ctx(|| "timestamp column".into())?
+        .physical()
+        .clone();
+    let days: Vec<i64> = ts
+        .iter()
+        .map(|t| t.map_or(i64::MIN, |t| t.div_euclid(DAY_US)))
+        .collect();
+    let mut order: Vec<IdxSize> = (0..frame.height() as IdxSize).collect();
+    order.sort_by_key(|&i| days[i as usize]);
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < order.len() {
+        let day = days[order[start] as usize];
+        let mut end = start;
+        while end < order.len() && days[order[end] as usize] == day {
+            end += 1;
+        }
+        if day == i64::MIN {
+            return Err(Error::Invalid("a row has a null timestamp".to_string()));
+        }
+        let idx = IdxCa::from_vec("idx".into(), order[start..end].to_vec());
+        let part = frame.take(&idx).ctx(|| "partitioning by day".into())?;
+        out.push((day_to_date(day), part));
+        start = end;
+    }
+    Ok(out)
+}

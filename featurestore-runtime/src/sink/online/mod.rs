@@ -1,0 +1,319 @@
+//! The online store: the latest row of each key, for low-latency lookups.
+//!
+//! Backends implement [`OnlineStore`]: `memory://` ([`MemoryStore`], for
+//! debugging) and `redb://PATH` ([`EmbeddedStore`], the persistent default).
+//! Every backend upserts newest-wins: a stored row is never replaced by one
+//! with an older timestamp, so running an old interval after a new one leaves
+//! the newer rows in place, and a retried run converges.
+
+mod embedded;
+mod memory;
+mod value;
+
+use std::fmt;
+use std::path::Path;
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use embedded::EmbeddedStore;
+pub use memory::MemoryStore;
+pub use value::Value;
+
+use crate::error::{Error, PolarsContext, Result};
+use crate::source::resolve_path;
+use crate::spec::{FeatureSetSpec, TIMESTAMP_COLUMN};
+use crate::traits::FeatureSet;
+use value::{datetime_of, RowDeserializer};
+
+/// One row of a feature set in the online store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Key values, in the order of the feature set's keys.
+    pub key: Vec<Value>,
+    /// The row's time, microseconds since the epoch.
+    pub timestamp: i64,
+    /// Output values, in the order of the feature set's outputs.
+    pub values: Vec<Value>,
+}
+
+/// What an upsert did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OnlineWrite {
+    /// Rows inserted or replaced.
+    pub written: usize,
+    /// Rows not written because the store holds a newer row for the key.
+    pub kept_newer: usize,
+}
+
+/// A store of the latest row per key.
+pub trait OnlineStore: Send + Sync + fmt::Debug {
+    /// Upserts `records` (at most one per key) in one transaction: a record
+    /// replaces the stored row of its key unless that row is newer.
+    fn write_latest(&self, spec: &FeatureSetSpec, records: &[Record]) -> Result<OnlineWrite>;
+
+    /// The stored row of `key`.
+    fn get(&self, spec: &FeatureSetSpec, key: &[Value]) -> Result<Option<Record>>;
+
+    /// Every stored row of a feature set, in no particular order.
+    fn scan(&self, spec: &FeatureSetSpec) -> Result<Vec<Record>>;
+
+    /// Fails if a write of `spec` would be refused (e.g. the stored table has
+    /// other columns), so a run can stop before it changes any store.
+    fn check(&self, spec: &FeatureSetSpec) -> Result<()> {
+        let _ = spec;
+        Ok(())
+    }
+}
+
+/// Opens an online store from its URL: `memory://` or `redb://PATH`
+/// (relative paths are resolved against `base_dir`).
+pub fn open(url: &str, base_dir: &Path) -> Result<Box<dyn OnlineStore>> {
+    if url == "memory://" || url == "memory" {
+        return Ok(Box::new(MemoryStore::default()));
+    }
+    if let Some(path) = url.strip_prefix("redb://") {
+        let path = resolve_path(base_dir, path);
+        return Ok(Box::new(EmbeddedStore::open(Path::new(&path))?));
+    }
+    Err(Error::Online {
+        location: url.to_string(),
+        message: "unsupported online store URL; use `redb://PATH` or `memory://`".to_string(),
+    })
+}
+
+/// Whether `stored` must be replaced by a row dated `incoming`: never by an older row.
+pub(crate) fn newer_or_equal(stored: Option<i64>, incoming: i64) -> bool {
+    stored.is_none_or(|s| incoming >= s)
+}
+
+/// The last row of each key of a frame sorted by key and time, as records.
+pub fn latest_records(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<Vec<Record>> {
+    if frame.height() == 0 {
+        return Ok(Vec::new());
+    }
+    let mut is_last: Option<Expr> = None;
+    for k in spec.key_names() {
+        let changed = col(k).neq_missing(col(k).shift(lit(-1)));
+        is_last = Some(match is_last {
+            Some(e) => e.or(changed),
+            None => changed,
+        });
+    }
+    let latest = frame
+        .clone()
+        .lazy()
+        .filter(is_last.unwrap_or_else(|| lit(true)))
+        .collect()
+        .ctx(|| "latest rows".into())?;
+    records_of(spec, &latest)
+}
+
+/// Converts every row of a frame (keys, `timestamp`, outputs) to a record.
+pub fn records_of(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<Vec<Record>> {
+    let n = frame.height();
+    let keys: Vec<Vec<Value>> = spec
+        .key_names()
+        .map(|k| column_values(frame, k))
+        .collect::<Result<_>>()?;
+    let values: Vec<Vec<Value>> = spec
+        .outputs
+        .iter()
+        .map(|o| column_values(frame, o.name))
+        .collect::<Result<_>>()?;
+    let ts = column_values(frame, TIMESTAMP_COLUMN)?;
+    let mut key_iters: Vec<_> = keys.into_iter().map(Vec::into_iter).collect();
+    let mut value_iters: Vec<_> = values.into_iter().map(Vec::into_iter).collect();
+    let mut out = Vec::with_capacity(n);
+    for t in ts {
+        let Value::Timestamp(timestamp) = t else {
+            return Err(Error::Invalid(format!(
+                "feature set `{}`: a row has no timestamp",
+                spec.name
+            )));
+        };
+        out.push(Record {
+            key: key_iters.iter_mut().filter_map(Iterator::next).collect(),
+            timestamp,
+            values: value_iters.iter_mut().filter_map(Iterator::next).collect(),
+        });
+    }
+    Ok(out)
+}
+
+fn column_values(frame: &DataFrame, name: &str) -> Result<Vec<Value>> {
+    let c = frame.column(name).ctx(|| format!("column `{name}`"))?;
+    let s = c.as_materialized_series();
+    let ctx = || format!("column `{name}`");
+    Ok(match s.dtype() {
+        DataType::Boolean => s
+            .bool()
+            .ctx(ctx)?
+            .iter()
+            .map(|v| v.map_or(Value::Null, Value::Bool))
+            .collect(),
+        DataType::String => s
+            .str()
+            .ctx(ctx)?
+            .iter()
+            .map(|v| v.map_or(Value::Null, |v| Value::Str(v.to_string())))
+            .collect(),
+        DataType::Date => s
+            .date()
+            .ctx(ctx)?
+            .physical()
+            .iter()
+            .map(|v| v.map_or(Value::Null, Value::Date))
+            .collect(),
+        DataType::Datetime(tu, _) => {
+            let factor = match tu {
+                TimeUnit::Nanoseconds => -1000,
+                TimeUnit::Microseconds => 1,
+                TimeUnit::Milliseconds => 1000,
+            };
+            s.datetime()
+                .ctx(ctx)?
+                .physical()
+                .iter()
+                .map(|v| {
+                    v.map_or(Value::Null, |v| {
+                        Value::Timestamp(if factor < 0 { v / 1000 } else { v * factor })
+                    })
+                })
+                .collect()
+        }
+        dt if dt.is_integer() => s
+            .cast(&DataType::Int64)
+            .ctx(ctx)?
+            .i64()
+            .ctx(ctx)?
+            .iter()
+            .map(|v| v.map_or(Value::Null, Value::Int))
+            .collect(),
+        dt if dt.is_float() => s
+            .cast(&DataType::Float64)
+            .ctx(ctx)?
+            .f64()
+            .ctx(ctx)?
+            .iter()
+            .map(|v| v.map_or(Value::Null, Value::Float))
+            .collect(),
+        other => {
+            return Err(Error::Invalid(format!(
+                "column `{name}` has type {other}, which the online store does not hold"
+            )))
+        }
+    })
+}
+
+/// Records as a frame (keys, `timestamp`, outputs), sorted by key.
+pub fn records_frame(spec: &FeatureSetSpec, records: &[Record]) -> Result<DataFrame> {
+    let mut sorted: Vec<&Record> = records.iter().collect();
+    sorted.sort_by(|a, b| {
+        a.key
+            .iter()
+            .zip(&b.key)
+            .map(|(x, y)| cmp_values(x, y))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let mut columns = Vec::new();
+    for (i, k) in spec.keys.iter().enumerate() {
+        columns.push(values_column(
+            k.name,
+            k.dtype,
+            sorted.iter().map(|r| &r.key[i]),
+        )?);
+    }
+    columns.push(values_column(
+        TIMESTAMP_COLUMN,
+        crate::spec::DataType::Timestamp,
+        sorted
+            .iter()
+            .map(|r| Value::Timestamp(r.timestamp))
+            .collect::<Vec<_>>()
+            .iter(),
+    )?);
+    for (i, o) in spec.outputs.iter().enumerate() {
+        columns.push(values_column(
+            o.name,
+            o.dtype,
+            sorted.iter().map(|r| &r.values[i]),
+        )?);
+    }
+    DataFrame::new(sorted.len(), columns).ctx(|| "online rows".into())
+}
+
+fn cmp_values(a: &Value, b: &Value) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (a, b) {
+        (Value::Str(x), Value::Str(y)) => x.cmp(y),
+        (Value::Int(x), Value::Int(y)) => x.cmp(y),
+        (Value::Date(x), Value::Date(y)) => x.cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        (Value::Float(x), Value::Float(y)) => x.total_cmp(y),
+        _ => Ordering::Equal,
+    }
+}
+
+fn values_column<'a>(
+    name: &str,
+    dtype: crate::spec::DataType,
+    values: impl Iterator<Item = &'a Value>,
+) -> Result<Column> {
+    let any: Vec<AnyValue> = values
+        .map(|v| match v {
+            Value::Null => AnyValue::Null,
+            Value::Bool(b) => AnyValue::Boolean(*b),
+            Value::Int(i) => AnyValue::Int64(*i),
+            Value::Float(f) => AnyValue::Float64(*f),
+            Value::Str(s) => AnyValue::StringOwned(s.as_str().into()),
+            Value::Date(d) => AnyValue::Date(*d),
+            Value::Timestamp(t) => AnyValue::Datetime(*t, TimeUnit::Microseconds, None),
+        })
+        .collect();
+    let target = crate::dtype::polars_dtype(dtype);
+    Series::from_any_values_and_dtype(name.into(), &any, &target, true)
+        .ctx(|| format!("column `{name}`"))
+        .map(Series::into_column)
+}
+
+/// Looks up `key` and returns the generated row type of feature set `F`.
+///
+/// ```ignore
+/// let row: Option<UserOrdersRow> = get_row::<UserOrders>(&*store, &["x".into()])?;
+/// ```
+pub fn get_row<F: FeatureSet>(store: &dyn OnlineStore, key: &[Value]) -> Result<Option<F::Row>> {
+    let spec = &F::SPEC;
+    let Some(record) = store.get(spec, key)? else {
+        return Ok(None);
+    };
+    row_of::<F>(record).map(Some)
+}
+
+/// Converts a record to the generated row type of `F`.
+pub fn row_of<F: FeatureSet>(record: Record) -> Result<F::Row> {
+    let spec = &F::SPEC;
+    let mut entries: Vec<(&'static str, Value)> = Vec::with_capacity(record.values.len() + 2);
+    entries.extend(spec.key_names().zip(record.key));
+    entries.push((TIMESTAMP_COLUMN, Value::Timestamp(record.timestamp)));
+    entries.extend(spec.outputs.iter().map(|o| o.name).zip(record.values));
+    let de = RowDeserializer {
+        entries: entries.into_iter(),
+        pending: None,
+    };
+    F::Row::deserialize(de).map_err(|e| Error::Online {
+        location: spec.name.to_string(),
+        message: format!(
+            "a stored row does not match the declaration ({e}); was the feature set changed? re-run it to refresh the online store"
+        ),
+    })
+}
+
+/// Formats a timestamp in microseconds as `YYYY-MM-DD HH:MM:SS`.
+pub fn format_timestamp(micros: i64) -> String {
+    datetime_of(micros).map_or_else(
+        || micros.to_string(),
+        |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
+    )
+}

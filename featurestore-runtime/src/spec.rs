@@ -1,0 +1,493 @@
+//! The declared model: what `#[source]` and `#[feature_set]` compile into.
+//!
+//! Every type here is built in `const` context by generated code and lives for
+//! `'static`, so a feature crate's whole catalog is data compiled into the
+//! binary: nothing is parsed or decoded at run time. All behaviour driven by
+//! these specs lives in the rest of the runtime.
+
+use std::fmt;
+
+/// The logical type of a column, as declared by the Rust type of a field.
+///
+/// Mapped from Rust types by [`ColumnType`](crate::ColumnType), to polars
+/// types by the engine and to CQL types by [`DataType::cql`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DataType {
+    /// `bool`
+    Bool,
+    /// `i32`
+    Int32,
+    /// `i64`
+    Int64,
+    /// `f32`
+    Float32,
+    /// `f64`
+    Float64,
+    /// `String`
+    String,
+    /// `chrono::NaiveDate`
+    Date,
+    /// `chrono::NaiveDateTime`, UTC, microsecond precision.
+    Timestamp,
+}
+
+impl DataType {
+    /// The Cassandra/ScyllaDB type used for this column in the online table.
+    pub const fn cql(self) -> &'static str {
+        match self {
+            DataType::Bool => "boolean",
+            DataType::Int32 => "int",
+            DataType::Int64 => "bigint",
+            DataType::Float32 => "float",
+            DataType::Float64 => "double",
+            DataType::String => "text",
+            DataType::Date => "date",
+            DataType::Timestamp => "timestamp",
+        }
+    }
+
+    /// The Rust type a column of this type has in a generated row.
+    pub const fn rust(self) -> &'static str {
+        match self {
+            DataType::Bool => "bool",
+            DataType::Int32 => "i32",
+            DataType::Int64 => "i64",
+            DataType::Float32 => "f32",
+            DataType::Float64 => "f64",
+            DataType::String => "String",
+            DataType::Date => "NaiveDate",
+            DataType::Timestamp => "NaiveDateTime",
+        }
+    }
+
+    /// Whether values of this type are integers or floats.
+    pub const fn is_numeric(self) -> bool {
+        matches!(
+            self,
+            DataType::Int32 | DataType::Int64 | DataType::Float32 | DataType::Float64
+        )
+    }
+}
+
+impl fmt::Display for DataType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.rust())
+    }
+}
+
+/// One column of a source or of a feature set's output.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ColumnSpec {
+    /// Column name, as in the data.
+    pub name: &'static str,
+    /// Declared type.
+    pub dtype: DataType,
+    /// Whether the column may hold nulls (`Option<T>` in Rust).
+    pub nullable: bool,
+    /// Doc comment of the field, or empty.
+    pub description: &'static str,
+}
+
+/// The file format of a source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+    /// Newline-delimited JSON, one object per line.
+    NdJson,
+}
+
+impl Format {
+    /// The name used in attributes and configuration.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Parquet => "parquet",
+            Format::NdJson => "ndjson",
+        }
+    }
+}
+
+/// Where a source's rows come from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SourceKind {
+    /// Files at a path (local, or an object-store URL), overridable per run.
+    File {
+        /// Default location, relative to the feature crate's root unless absolute or a URL.
+        path: &'static str,
+        /// File format.
+        format: Format,
+    },
+    /// A SQL query over other sources, each registered as a table under its name.
+    Query {
+        /// The SQL, checked for syntax at compile time.
+        sql: &'static str,
+        /// The sources the query reads.
+        inputs: &'static [&'static SourceSpec],
+    },
+}
+
+/// What `#[source]` declares.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SourceSpec {
+    /// The source's name (snake case of the struct name unless `name = "…"`).
+    /// Used as the table name in SQL and in `--source NAME=PATH` overrides.
+    pub name: &'static str,
+    /// Doc comment of the struct, or `description = "…"`.
+    pub description: &'static str,
+    /// File or query.
+    pub kind: SourceKind,
+    /// The columns, in field order.
+    pub columns: &'static [ColumnSpec],
+}
+
+impl SourceSpec {
+    /// The column named `name`, if the source has one.
+    pub fn column(&self, name: &str) -> Option<&'static ColumnSpec> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// An aggregation function of a windowed feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Aggregation {
+    /// Number of non-null values.
+    Count,
+    /// Sum of the values.
+    Sum,
+    /// Arithmetic mean of the values.
+    Avg,
+    /// Smallest value.
+    Min,
+    /// Largest value.
+    Max,
+    /// Population standard deviation.
+    StddevPop,
+}
+
+impl Aggregation {
+    /// The name used in attributes and output column names.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Aggregation::Count => "count",
+            Aggregation::Sum => "sum",
+            Aggregation::Avg => "avg",
+            Aggregation::Min => "min",
+            Aggregation::Max => "max",
+            Aggregation::StddevPop => "stddev_pop",
+        }
+    }
+}
+
+/// The unit of a window length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WindowUnit {
+    /// `m`
+    Minutes,
+    /// `h`
+    Hours,
+    /// `d`
+    Days,
+    /// `w`
+    Weeks,
+}
+
+impl WindowUnit {
+    /// Length of one unit in microseconds.
+    pub const fn micros(self) -> i64 {
+        match self {
+            WindowUnit::Minutes => 60_000_000,
+            WindowUnit::Hours => 3_600_000_000,
+            WindowUnit::Days => 86_400_000_000,
+            WindowUnit::Weeks => 7 * 86_400_000_000,
+        }
+    }
+
+    /// The unit as a word in output column names.
+    pub const fn word(self, plural: bool) -> &'static str {
+        match (self, plural) {
+            (WindowUnit::Minutes, false) => "minute",
+            (WindowUnit::Minutes, true) => "minutes",
+            (WindowUnit::Hours, false) => "hour",
+            (WindowUnit::Hours, true) => "hours",
+            (WindowUnit::Days, false) => "day",
+            (WindowUnit::Days, true) => "days",
+            (WindowUnit::Weeks, false) => "week",
+            (WindowUnit::Weeks, true) => "weeks",
+        }
+    }
+}
+
+/// A rolling window length, e.g. `3d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Window {
+    /// Number of units, at least 1.
+    pub amount: u32,
+    /// The unit.
+    pub unit: WindowUnit,
+}
+
+impl Window {
+    /// Length in microseconds.
+    pub const fn micros(self) -> i64 {
+        self.amount as i64 * self.unit.micros()
+    }
+
+    /// Length in whole days, if it is a whole number of days.
+    pub const fn days(self) -> Option<i64> {
+        let m = self.micros();
+        if m % WindowUnit::Days.micros() == 0 {
+            Some(m / WindowUnit::Days.micros())
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Display for Window {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.amount, self.unit.word(self.amount != 1))
+    }
+}
+
+/// A literal that replaces nulls in feature columns after change-point dedup.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FillValue {
+    /// An integer literal (fills integer and float columns).
+    Int(i64),
+    /// A float literal.
+    Float(f64),
+    /// `true` or `false`.
+    Bool(bool),
+    /// A string literal.
+    Str(&'static str),
+}
+
+/// One declared feature: a source column and the aggregations applied to it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FeatureSpec {
+    /// The field name, the prefix of its output columns.
+    pub name: &'static str,
+    /// The source column aggregated.
+    pub column: &'static str,
+    /// Aggregations, in declaration order.
+    pub aggregations: &'static [Aggregation],
+    /// The declared output type of every output column of this feature.
+    pub dtype: DataType,
+    /// Doc comment of the field, or empty.
+    pub description: &'static str,
+}
+
+/// One output column of a feature set (keys and `timestamp` excluded).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutputColumn {
+    /// Full column name, e.g. `cpf_orders__count_over_3_days_rolling_windows`.
+    pub name: &'static str,
+    /// Index into [`FeatureSetSpec::features`].
+    pub feature: usize,
+    /// The aggregation.
+    pub aggregation: Aggregation,
+    /// The window, or `None` for a feature set without windows.
+    pub window: Option<Window>,
+    /// Output type (the feature's declared type).
+    pub dtype: DataType,
+    /// Whether the column may be null (no `fill_null` declared).
+    pub nullable: bool,
+}
+
+/// What `#[feature_set]` declares.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FeatureSetSpec {
+    /// The feature set's name (snake case of the struct name unless `name = "…"`).
+    pub name: &'static str,
+    /// Doc comment of the struct, or `description = "…"`.
+    pub description: &'static str,
+    /// Key columns (`entity = "cpf"`, or `"a,b"` for several), typed from the source.
+    pub keys: &'static [ColumnSpec],
+    /// The source column holding each event's time.
+    pub timestamp: &'static str,
+    /// The source the events come from.
+    pub source: &'static SourceSpec,
+    /// A SQL boolean expression rows of the source must satisfy.
+    pub filter: Option<&'static str>,
+    /// A SQL query over the source (registered as a table under its name).
+    pub query: Option<&'static str>,
+    /// Rolling windows, in declaration order; empty for group-by-timestamp.
+    pub windows: &'static [Window],
+    /// Value that replaces nulls in the output after dedup.
+    pub fill_null: Option<FillValue>,
+    /// Declared features, in declaration order.
+    pub features: &'static [FeatureSpec],
+    /// Output feature columns: features × aggregations × windows, in that order.
+    pub outputs: &'static [OutputColumn],
+}
+
+/// Name of the time column of every feature set's output.
+pub const TIMESTAMP_COLUMN: &str = "timestamp";
+
+impl FeatureSetSpec {
+    /// Names of the key columns.
+    pub fn key_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.keys.iter().map(|k| k.name)
+    }
+
+    /// The directory name of the entity in the historical store: the key
+    /// columns joined by `_`.
+    pub fn entity(&self) -> String {
+        self.key_names().collect::<Vec<_>>().join("_")
+    }
+
+    /// All output column names: keys, `timestamp`, features.
+    pub fn column_names(&self) -> Vec<&'static str> {
+        self.key_names()
+            .chain(std::iter::once(TIMESTAMP_COLUMN))
+            .chain(self.outputs.iter().map(|o| o.name))
+            .collect()
+    }
+
+    /// The CQL statement that creates this feature set's online table.
+    pub fn cql_create_table(&self, keyspace: Option<&str>) -> String {
+        let table = match keyspace {
+            Some(ks) => format!("{ks}.{}", self.name),
+            None => self.name.to_string(),
+        };
+        let mut cols: Vec<String> = self
+            .keys
+            .iter()
+            .map(|k| format!("    {} {}", k.name, k.dtype.cql()))
+            .collect();
+        cols.push(format!("    {TIMESTAMP_COLUMN} timestamp"));
+        cols.extend(
+            self.outputs
+                .iter()
+                .map(|o| format!("    {} {}", o.name, o.dtype.cql())),
+        );
+        let keys: Vec<&str> = self.key_names().collect();
+        format!(
+            "CREATE TABLE IF NOT EXISTS {table} (\n{},\n    PRIMARY KEY (({}))\n);",
+            cols.join(",\n"),
+            keys.join(", ")
+        )
+    }
+}
+
+/// One feature set joined onto a dataset's spine.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JoinSpec {
+    /// The feature set.
+    pub feature_set: &'static FeatureSetSpec,
+    /// A feature row older than `spine timestamp − ttl` counts as missing.
+    pub ttl: Option<Window>,
+    /// Prepended to every joined column name (resolves collisions); may be empty.
+    pub prefix: &'static str,
+}
+
+/// Where a dataset column comes from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ColumnOrigin {
+    /// A column of the spine, kept as is.
+    Spine {
+        /// The spine column.
+        column: &'static str,
+    },
+    /// The spine's timestamp column, output as `timestamp`.
+    Timestamp {
+        /// The spine column.
+        column: &'static str,
+    },
+    /// An output column of a joined feature set, as of the spine row's time.
+    Feature {
+        /// Index into [`DatasetSpec::joins`].
+        join: usize,
+        /// The feature set's column.
+        column: &'static str,
+    },
+}
+
+/// One column of a dataset.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DatasetColumn {
+    /// Output name.
+    pub name: &'static str,
+    /// Declared type.
+    pub dtype: DataType,
+    /// Whether it may be null.
+    pub nullable: bool,
+    /// Lineage.
+    pub origin: ColumnOrigin,
+}
+
+/// What `#[dataset]` declares: a spine of events, and feature sets joined
+/// onto each event as of its time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DatasetSpec {
+    /// The dataset's name (snake case of the struct name unless `name = "…"`).
+    pub name: &'static str,
+    /// Doc comment of the struct, or `description = "…"`.
+    pub description: &'static str,
+    /// The events one row each is built for.
+    pub spine: &'static SourceSpec,
+    /// A SQL boolean expression spine rows must satisfy.
+    pub filter: Option<&'static str>,
+    /// A SQL query over the spine source (registered under its name).
+    pub query: Option<&'static str>,
+    /// Spine columns matched, in order, to each feature set's keys.
+    pub keys: &'static [&'static str],
+    /// The spine column holding each event's time.
+    pub timestamp: &'static str,
+    /// The joined feature sets, in declaration order.
+    pub joins: &'static [JoinSpec],
+    /// Replaces nulls in the joined feature columns.
+    pub fill_null: Option<FillValue>,
+    /// The spine columns kept, in output order; the spine's timestamp column
+    /// is output as `timestamp`. The joined columns follow them (see
+    /// [`DatasetSpec::columns`]).
+    pub spine_columns: &'static [DatasetColumn],
+}
+
+/// A column of a dataset's output, with its name resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedColumn {
+    /// Output name (with the join's prefix for feature columns).
+    pub name: String,
+    /// Declared type.
+    pub dtype: DataType,
+    /// Whether it may be null.
+    pub nullable: bool,
+    /// Lineage.
+    pub origin: ColumnOrigin,
+}
+
+impl DatasetSpec {
+    /// Every output column: the kept spine columns, then each joined feature
+    /// set's output columns (prefixed), in declaration order.
+    pub fn columns(&self) -> Vec<ResolvedColumn> {
+        let mut out: Vec<ResolvedColumn> = self
+            .spine_columns
+            .iter()
+            .map(|c| ResolvedColumn {
+                name: c.name.to_string(),
+                dtype: c.dtype,
+                nullable: c.nullable,
+                origin: c.origin,
+            })
+            .collect();
+        for (i, j) in self.joins.iter().enumerate() {
+            for o in j.feature_set.outputs {
+                out.push(ResolvedColumn {
+                    name: format!("{}{}", j.prefix, o.name),
+                    dtype: o.dtype,
+                    // A spine row without a feature row has nulls, unless filled.
+                    nullable: self.fill_null.is_none(),
+                    origin: ColumnOrigin::Feature {
+                        join: i,
+                        column: o.name,
+                    },
+                });
+            }
+        }
+        out
+    }
+}

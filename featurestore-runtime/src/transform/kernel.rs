@@ -1,0 +1,567 @@
+//! The aggregation kernel: change points of rolling windows, computed from
+//! events sorted by key and time, without the keys × days grid.
+//!
+//! For a daily slide, the row of day `T` aggregates the events with
+//! `T − W <= ts < T`. An event of day `D` is inside the rows `D+1 ..= D+W`,
+//! so a key's values can only change on days `D+1` and `D+W+1` of its events,
+//! plus the first day of the run. The kernel evaluates the windows on those
+//! candidate days only and keeps a row where the values differ from the
+//! previous candidate's (null equals null), which is exactly the change-point
+//! dedup of the dense grid. Cost grows with events × windows.
+//!
+//! Events are first folded into one accumulator per key and day (or per key
+//! and exact timestamp without windows); a window value merges the buckets in
+//! its range, so sums are recomputed rather than slid, and never drift.
+
+use crate::spec::Aggregation;
+
+/// Microseconds in a day.
+pub(crate) const DAY_US: i64 = 86_400_000_000;
+
+/// The values of one aggregated input column, in event order.
+#[derive(Debug)]
+pub(crate) enum Values {
+    /// Only nullness is needed (`count` of a non-numeric column).
+    Validity(Vec<bool>),
+    /// Integer column.
+    Int(Vec<Option<i64>>),
+    /// Float column.
+    Float(Vec<Option<f64>>),
+}
+
+impl Values {
+    fn is_int(&self) -> bool {
+        matches!(self, Values::Int(_))
+    }
+}
+
+/// One output column of the kernel.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KernelOutput {
+    /// Index into [`KernelInput::columns`].
+    pub column: usize,
+    /// The aggregation.
+    pub aggregation: Aggregation,
+    /// Window length in days; ignored without windows.
+    pub window_days: i64,
+}
+
+/// Events sorted by key then time.
+#[derive(Debug)]
+pub(crate) struct KernelInput {
+    /// Start row of each key's events, followed by the number of rows.
+    pub group_offsets: Vec<usize>,
+    /// Event time in microseconds since the epoch; null events are in no window.
+    pub ts: Vec<Option<i64>>,
+    /// Aggregated input columns.
+    pub columns: Vec<Values>,
+}
+
+/// Which rows to produce.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Mode {
+    /// Rolling windows with a daily slide, rows dated `first_day ..= end_day`
+    /// (days since the epoch).
+    Daily {
+        /// First day of the run.
+        first_day: i64,
+        /// Last day of the run.
+        end_day: i64,
+    },
+    /// Group by key and exact timestamp, keeping timestamps in `[from, until)`.
+    Exact {
+        /// Inclusive lower bound, microseconds.
+        from: i64,
+        /// Exclusive upper bound, microseconds.
+        until: i64,
+    },
+}
+
+/// A computed value.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Cell {
+    Null,
+    Int(i64),
+    Float(f64),
+}
+
+impl PartialEq for Cell {
+    /// Null equals null; floats compare by bits, as a hash would.
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Cell::Null, Cell::Null) => true,
+            (Cell::Int(a), Cell::Int(b)) => a == b,
+            (Cell::Float(a), Cell::Float(b)) => a.to_bits() == b.to_bits(),
+            _ => false,
+        }
+    }
+}
+
+/// The kernel's result: one row per change point, in key then time order.
+#[derive(Debug, Default)]
+pub(crate) struct KernelResult {
+    /// Index of the key's group.
+    pub group: Vec<u32>,
+    /// Day (daily mode) or timestamp in microseconds (exact mode).
+    pub at: Vec<i64>,
+    /// One vector per output, each `group.len()` long.
+    pub cells: Vec<Vec<Cell>>,
+}
+
+/// Folded events of one bucket, or of a window of buckets.
+#[derive(Debug, Clone, Copy)]
+struct Acc {
+    /// Events (with a time) in the bucket.
+    rows: i64,
+    /// Non-null values.
+    n: i64,
+    sum_i: i128,
+    /// Sum of squares of integer values; `None` once it overflows.
+    sum_sq_i: Option<i128>,
+    sum_f: f64,
+    min_i: i64,
+    max_i: i64,
+    min_f: f64,
+    max_f: f64,
+    mean: f64,
+    m2: f64,
+}
+
+impl Acc {
+    const EMPTY: Acc = Acc {
+        rows: 0,
+        n: 0,
+        sum_i: 0,
+        sum_sq_i: Some(0),
+        sum_f: 0.0,
+        min_i: i64::MAX,
+        max_i: i64::MIN,
+        min_f: f64::INFINITY,
+        max_f: f64::NEG_INFINITY,
+        mean: 0.0,
+        m2: 0.0,
+    };
+
+    fn push_moment(&mut self, x: f64) {
+        // Welford's update, as Spark's CentralMomentAgg does it.
+        let n = self.n as f64;
+        let delta = x - self.mean;
+        let delta_n = delta / n;
+        self.mean += delta_n;
+        self.m2 += delta * (delta - delta_n);
+    }
+
+    fn push_int(&mut self, v: Option<i64>) {
+        self.rows += 1;
+        if let Some(x) = v {
+            self.n += 1;
+            self.sum_i += i128::from(x);
+            self.sum_sq_i = self
+                .sum_sq_i
+                .and_then(|s| s.checked_add(i128::from(x) * i128::from(x)));
+            self.min_i = self.min_i.min(x);
+            self.max_i = self.max_i.max(x);
+            self.push_moment(x as f64);
+        }
+    }
+
+    fn push_float(&mut self, v: Option<f64>) {
+        self.rows += 1;
+        if let Some(x) = v {
+            self.n += 1;
+            self.sum_f += x;
+            if nan_greater(self.min_f, x) {
+                self.min_f = x;
+            }
+            if nan_greater(x, self.max_f) {
+                self.max_f = x;
+            }
+            self.push_moment(x);
+        }
+    }
+
+    fn push_valid(&mut self, valid: bool) {
+        self.rows += 1;
+        self.n += i64::from(valid);
+    }
+
+    fn merge(&mut self, o: &Acc) {
+        // Spark's merge of central moments.
+        let (n1, n2) = (self.n as f64, o.n as f64);
+        let n = n1 + n2;
+        let delta = o.mean - self.mean;
+        let delta_n = if n == 0.0 { 0.0 } else { delta / n };
+        self.mean += delta_n * n2;
+        self.m2 += o.m2 + delta * delta_n * n1 * n2;
+        self.rows += o.rows;
+        self.n += o.n;
+        self.sum_i += o.sum_i;
+        self.sum_sq_i = match (self.sum_sq_i, o.sum_sq_i) {
+            (Some(a), Some(b)) => a.checked_add(b),
+            _ => None,
+        };
+        self.sum_f += o.sum_f;
+        self.min_i = self.min_i.min(o.min_i);
+        self.max_i = self.max_i.max(o.max_i);
+        if nan_greater(self.min_f, o.min_f) {
+            self.min_f = o.min_f;
+        }
+        if nan_greater(o.max_f, self.max_f) {
+            self.max_f = o.max_f;
+        }
+    }
+
+    fn moment_stddev(&self) -> f64 {
+        (self.m2 / self.n as f64).max(0.0).sqrt()
+    }
+
+    /// Population standard deviation of integers from exact integer moments:
+    /// `sqrt((n·Σx² − (Σx)²) / n²)`, so equal windows give equal bits whatever
+    /// the order of the events. `None` if the moments overflow.
+    fn exact_stddev(&self) -> Option<f64> {
+        let n = i128::from(self.n);
+        let num = n
+            .checked_mul(self.sum_sq_i?)?
+            .checked_sub(self.sum_i.checked_mul(self.sum_i)?)?;
+        Some((num as f64 / (self.n as f64 * self.n as f64)).sqrt())
+    }
+
+    /// The aggregate, or null when the window has no event. NaN becomes null.
+    fn finish(&self, agg: Aggregation, int: bool) -> Cell {
+        if self.rows == 0 {
+            return Cell::Null;
+        }
+        if agg == Aggregation::Count {
+            return Cell::Int(self.n);
+        }
+        if self.n == 0 {
+            return Cell::Null;
+        }
+        let cell = match (agg, int) {
+            (Aggregation::Sum, true) => match i64::try_from(self.sum_i) {
+                Ok(v) => Cell::Int(v),
+                // Out of range of the widest output type: report as a float so
+                // the cast to the declared type fails loudly instead of wrapping.
+                Err(_) => Cell::Float(self.sum_i as f64),
+            },
+            (Aggregation::Sum, false) => Cell::Float(self.sum_f),
+            (Aggregation::Avg, true) => Cell::Float(self.sum_i as f64 / self.n as f64),
+            (Aggregation::Avg, false) => Cell::Float(self.sum_f / self.n as f64),
+            (Aggregation::Min, true) => Cell::Int(self.min_i),
+            (Aggregation::Max, true) => Cell::Int(self.max_i),
+            (Aggregation::Min, false) => Cell::Float(self.min_f),
+            (Aggregation::Max, false) => Cell::Float(self.max_f),
+            (Aggregation::StddevPop, true) => {
+                Cell::Float(self.exact_stddev().unwrap_or_else(|| self.moment_stddev()))
+            }
+            (Aggregation::StddevPop, false) => Cell::Float(self.moment_stddev()),
+            (Aggregation::Count, _) => unreachable!("handled above"),
+        };
+        match cell {
+            Cell::Float(f) if f.is_nan() => Cell::Null,
+            c => c,
+        }
+    }
+}
+
+/// `a > b` where NaN is greater than every number (Spark's ordering).
+fn nan_greater(a: f64, b: f64) -> bool {
+    match (a.is_nan(), b.is_nan()) {
+        (true, false) => true,
+        (_, true) => false,
+        (false, false) => a > b,
+    }
+}
+
+/// Reusable per-key buffers.
+#[derive(Default)]
+struct Scratch {
+    buckets: Vec<i64>,
+    /// `accs[column][bucket]`.
+    accs: Vec<Vec<Acc>>,
+    candidates: Vec<i64>,
+    merged: Vec<Acc>,
+    row: Vec<Cell>,
+    prev: Vec<Cell>,
+}
+
+/// Runs the kernel over every group.
+pub(crate) fn run(input: &KernelInput, outputs: &[KernelOutput], mode: Mode) -> KernelResult {
+    run_groups(
+        input,
+        outputs,
+        mode,
+        0..input.group_offsets.len().saturating_sub(1),
+    )
+}
+
+/// Runs the kernel over a range of groups (the unit of parallel work).
+pub(crate) fn run_groups(
+    input: &KernelInput,
+    outputs: &[KernelOutput],
+    mode: Mode,
+    groups: std::ops::Range<usize>,
+) -> KernelResult {
+    // Distinct (column, window) pairs: each is merged once per candidate day.
+    let mut pairs: Vec<(usize, i64)> = Vec::new();
+    let pair_of: Vec<usize> = outputs
+        .iter()
+        .map(|o| {
+            let key = (o.column, o.window_days);
+            match pairs.iter().position(|p| *p == key) {
+                Some(i) => i,
+                None => {
+                    pairs.push(key);
+                    pairs.len() - 1
+                }
+            }
+        })
+        .collect();
+    let mut windows: Vec<i64> = pairs.iter().map(|p| p.1).collect();
+    windows.sort_unstable();
+    windows.dedup();
+
+    let mut out = KernelResult {
+        cells: vec![Vec::new(); outputs.len()],
+        ..KernelResult::default()
+    };
+    let mut s = Scratch {
+        accs: vec![Vec::new(); input.columns.len()],
+        merged: vec![Acc::EMPTY; pairs.len()],
+        row: vec![Cell::Null; outputs.len()],
+        prev: vec![Cell::Null; outputs.len()],
+        ..Scratch::default()
+    };
+    let bucket_width = match mode {
+        Mode::Daily { .. } => DAY_US,
+        Mode::Exact { .. } => 1,
+    };
+    for g in groups {
+        let (start, end) = (input.group_offsets[g], input.group_offsets[g + 1]);
+        fill_buckets(input, start, end, bucket_width, &mut s);
+        s.candidates.clear();
+        match mode {
+            Mode::Daily { first_day, end_day } => {
+                if first_day > end_day {
+                    continue;
+                }
+                s.candidates.push(first_day);
+                for &d in &s.buckets {
+                    for &w in &windows {
+                        for c in [d + 1, d + w + 1] {
+                            if c > first_day && c <= end_day {
+                                s.candidates.push(c);
+                            }
+                        }
+                    }
+                }
+                s.candidates.sort_unstable();
+                s.candidates.dedup();
+            }
+            Mode::Exact { from, until } => s.candidates.extend(
+                s.buckets
+                    .iter()
+                    .copied()
+                    .filter(|&t| t >= from && t < until),
+            ),
+        }
+        let mut first = true;
+        for ci in 0..s.candidates.len() {
+            let at = s.candidates[ci];
+            for (pi, &(col, w)) in pairs.iter().enumerate() {
+                let (lo, hi) = match mode {
+                    Mode::Daily { .. } => (
+                        s.buckets.partition_point(|&d| d < at - w),
+                        s.buckets.partition_point(|&d| d < at),
+                    ),
+                    Mode::Exact { .. } => {
+                        let i = s.buckets.partition_point(|&t| t < at);
+                        (i, i + 1)
+                    }
+                };
+                let mut acc = Acc::EMPTY;
+                for b in &s.accs[col][lo..hi] {
+                    acc.merge(b);
+                }
+                s.merged[pi] = acc;
+            }
+            for (oi, o) in outputs.iter().enumerate() {
+                s.row[oi] =
+                    s.merged[pair_of[oi]].finish(o.aggregation, input.columns[o.column].is_int());
+            }
+            if first || s.row != s.prev {
+                out.group.push(g as u32);
+                out.at.push(at);
+                for (oi, cell) in s.row.iter().enumerate() {
+                    out.cells[oi].push(*cell);
+                }
+                std::mem::swap(&mut s.row, &mut s.prev);
+                first = false;
+            }
+        }
+    }
+    out
+}
+
+/// Folds a key's events into buckets of `width` microseconds.
+fn fill_buckets(input: &KernelInput, start: usize, end: usize, width: i64, s: &mut Scratch) {
+    s.buckets.clear();
+    for accs in &mut s.accs {
+        accs.clear();
+    }
+    for i in start..end {
+        let Some(ts) = input.ts[i] else { continue };
+        let b = ts.div_euclid(width);
+        if s.buckets.last() != Some(&b) {
+            debug_assert!(
+                s.buckets.last().is_none_or(|&l| l < b),
+                "events must be sorted"
+            );
+            s.buckets.push(b);
+            for accs in &mut s.accs {
+                accs.push(Acc::EMPTY);
+            }
+        }
+        for (c, values) in input.columns.iter().enumerate() {
+            let acc = s.accs[c].last_mut().expect("a bucket was just pushed");
+            match values {
+                Values::Validity(v) => acc.push_valid(v[i]),
+                Values::Int(v) => acc.push_int(v[i]),
+                Values::Float(v) => acc.push_float(v[i]),
+            }
+        }
+    }
+    if s.accs.is_empty() {
+        // No aggregated column: nothing to fold (not reachable from a valid spec).
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(d: i64) -> i64 {
+        d * DAY_US
+    }
+
+    #[test]
+    fn count_change_points_follow_the_window_edges() {
+        // One key, events on days 10 and 11; 3-day window; run days 5..=20.
+        let input = KernelInput {
+            group_offsets: vec![0, 2],
+            ts: vec![Some(day(10) + 5), Some(day(11))],
+            columns: vec![Values::Validity(vec![true, true])],
+        };
+        let outs = [KernelOutput {
+            column: 0,
+            aggregation: Aggregation::Count,
+            window_days: 3,
+        }];
+        let r = run(
+            &input,
+            &outs,
+            Mode::Daily {
+                first_day: 5,
+                end_day: 20,
+            },
+        );
+        // day 5: empty (null); 11: {10} = 1; 12: {10,11} = 2; 14: {11} = 1; 15: empty.
+        assert_eq!(r.at, vec![5, 11, 12, 14, 15]);
+        assert_eq!(
+            r.cells[0],
+            vec![
+                Cell::Null,
+                Cell::Int(1),
+                Cell::Int(2),
+                Cell::Int(1),
+                Cell::Null
+            ]
+        );
+    }
+
+    #[test]
+    fn count_of_nulls_is_zero_but_no_event_is_null() {
+        let input = KernelInput {
+            group_offsets: vec![0, 1],
+            ts: vec![Some(day(1))],
+            columns: vec![Values::Validity(vec![false])],
+        };
+        let outs = [KernelOutput {
+            column: 0,
+            aggregation: Aggregation::Count,
+            window_days: 1,
+        }];
+        let r = run(
+            &input,
+            &outs,
+            Mode::Daily {
+                first_day: 1,
+                end_day: 3,
+            },
+        );
+        assert_eq!(r.at, vec![1, 2, 3]);
+        assert_eq!(r.cells[0], vec![Cell::Null, Cell::Int(0), Cell::Null]);
+    }
+
+    #[test]
+    fn stddev_and_avg_of_integers() {
+        let input = KernelInput {
+            group_offsets: vec![0, 3],
+            ts: vec![Some(day(1)), Some(day(1) + 1), Some(day(2))],
+            columns: vec![Values::Int(vec![Some(2), Some(4), None])],
+        };
+        let outs = [
+            KernelOutput {
+                column: 0,
+                aggregation: Aggregation::Avg,
+                window_days: 7,
+            },
+            KernelOutput {
+                column: 0,
+                aggregation: Aggregation::StddevPop,
+                window_days: 7,
+            },
+            KernelOutput {
+                column: 0,
+                aggregation: Aggregation::Sum,
+                window_days: 7,
+            },
+        ];
+        let r = run(
+            &input,
+            &outs,
+            Mode::Daily {
+                first_day: 2,
+                end_day: 2,
+            },
+        );
+        assert_eq!(r.cells[0], vec![Cell::Float(3.0)]);
+        assert_eq!(r.cells[1], vec![Cell::Float(1.0)]);
+        assert_eq!(r.cells[2], vec![Cell::Int(6)]);
+    }
+
+    #[test]
+    fn exact_mode_groups_by_timestamp_and_dedups() {
+        let input = KernelInput {
+            group_offsets: vec![0, 4],
+            ts: vec![Some(10), Some(10), Some(20), Some(30)],
+            columns: vec![Values::Int(vec![Some(1), Some(2), Some(3), Some(3)])],
+        };
+        let outs = [KernelOutput {
+            column: 0,
+            aggregation: Aggregation::Sum,
+            window_days: 0,
+        }];
+        let r = run(
+            &input,
+            &outs,
+            Mode::Exact {
+                from: 0,
+                until: 100,
+            },
+        );
+        // ts 10 → 3, ts 20 → 3 (same as before: dropped), ts 30 → 3 (dropped).
+        assert_eq!(r.at, vec![10]);
+        assert_eq!(r.cells[0], vec![Cell::Int(3)]);
+    }
+}

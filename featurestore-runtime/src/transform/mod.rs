@@ -1,0 +1,429 @@
+//! Transform: from a source's events to a feature set's rows.
+
+pub(crate) mod kernel;
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+use polars::sql::SQLContext;
+
+use crate::dtype::polars_dtype;
+use crate::error::{polars_message, Error, PolarsContext, Result};
+use crate::spec::{Aggregation, FeatureSetSpec, FillValue, TIMESTAMP_COLUMN};
+use kernel::{Cell, KernelInput, KernelOutput, Mode, Values, DAY_US};
+
+const TS: &str = "__fs_ts";
+const NEW_GROUP: &str = "__fs_new_group";
+
+/// The dates a run covers, inclusive; `end` is required with windows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DateRange {
+    /// First day of output rows; default: the day of the earliest event.
+    pub start: Option<NaiveDate>,
+    /// Last day of output rows.
+    pub end: Option<NaiveDate>,
+}
+
+/// A feature set's rows for a run.
+#[derive(Debug, Clone)]
+pub struct Computed {
+    /// Keys, `timestamp`, then the output columns, sorted by key and time.
+    pub frame: DataFrame,
+    /// The days whose rows this run produced (every day of it, rows or not):
+    /// the day partitions a run replaces. `None` when the input is empty.
+    pub days: Option<(NaiveDate, NaiveDate)>,
+}
+
+fn epoch_day(d: NaiveDate) -> i64 {
+    d.signed_duration_since(NaiveDate::default()).num_days()
+}
+
+pub(crate) fn day_to_date(day: i64) -> NaiveDate {
+    NaiveDate::default() + chrono::Duration::days(day)
+}
+
+fn data_error(spec: &FeatureSetSpec, message: impl Into<String>) -> Error {
+    Error::Data {
+        feature_set: spec.name.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Applies a declared `query` (over the source, registered as `table`) and
+/// `filter`; the error is a message for the caller to attribute.
+pub(crate) fn apply_sql(
+    events: LazyFrame,
+    table: &str,
+    query: Option<&str>,
+    filter: Option<&str>,
+) -> std::result::Result<LazyFrame, String> {
+    let mut lf = events;
+    if let Some(query) = query {
+        let mut ctx = SQLContext::new();
+        ctx.register(table, lf);
+        lf = ctx
+            .execute(query)
+            .map_err(|e| format!("`query` failed: {}", polars_message(&e)))?;
+    }
+    if let Some(filter) = filter {
+        let expr = polars::sql::sql_expr(filter)
+            .map_err(|e| format!("`filter` is not a valid expression: {}", polars_message(&e)))?;
+        lf = lf.filter(expr);
+    }
+    Ok(lf)
+}
+
+/// Applies the feature set's `query` and `filter` to its source's events.
+pub fn prepare_events(spec: &FeatureSetSpec, events: LazyFrame) -> Result<LazyFrame> {
+    apply_sql(events, spec.source.name, spec.query, spec.filter).map_err(|m| data_error(spec, m))
+}
+
+/// Computes a feature set's rows from its source's events (before `query`/`filter`).
+pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Result<Computed> {
+    if !spec.windows.is_empty() && range.end.is_none() {
+        return Err(Error::Invalid(format!(
+            "feature set `{}` has rolling windows: an end date is required (`--end-date YYYY-MM-DD`)",
+            spec.name
+        )));
+    }
+    if let (Some(s), Some(e)) = (range.start, range.end) {
+        if s > e {
+            return Err(Error::Invalid(format!(
+                "the start date {s} is after the end date {e}"
+            )));
+        }
+    }
+    let mut lf = prepare_events(spec, events)?;
+    let schema = lf
+        .collect_schema()
+        .map_err(|e| data_error(spec, format!("cannot plan the events: {e}")))?;
+
+    // Distinct aggregated input columns, each read once.
+    let mut inputs: Vec<&'static str> = Vec::new();
+    for f in spec.features {
+        if !inputs.contains(&f.column) {
+            inputs.push(f.column);
+        }
+    }
+    for name in spec
+        .key_names()
+        .chain(std::iter::once(spec.timestamp))
+        .chain(inputs.iter().copied())
+    {
+        if schema.get(name).is_none() {
+            return Err(data_error(
+                spec,
+                format!("the events have no column `{name}` (after `query`/`filter`)"),
+            ));
+        }
+    }
+
+    let keys: Vec<Expr> = spec.key_names().map(col).collect();
+    let mut select = keys.clone();
+    select.push(
+        col(spec.timestamp)
+            .cast(DataType::Datetime(TimeUnit::Microseconds, None))
+            .alias(TS),
+    );
+    for (i, c) in inputs.iter().enumerate() {
+        select.push(col(*c).alias(format!("__fs_in{i}")));
+    }
+    let mut new_group: Option<Expr> = None;
+    for k in spec.key_names() {
+        let changed = col(k).neq_missing(col(k).shift(lit(1)));
+        new_group = Some(match new_group {
+            Some(e) => e.or(changed),
+            None => changed,
+        });
+    }
+    let mut sort_by: Vec<&str> = spec.key_names().collect();
+    sort_by.push(TS);
+    let df = lf
+        .select(select)
+        .sort(
+            sort_by,
+            SortMultipleOptions::default().with_multithreaded(true),
+        )
+        .with_column(new_group.unwrap_or_else(|| lit(true)).alias(NEW_GROUP))
+        .collect()
+        .map_err(|e| Error::Source {
+            source_name: spec.source.name.to_string(),
+            // Filled in by the caller, which knows where the source was read from.
+            location: String::new(),
+            message: polars_message(&e),
+        })?;
+
+    for k in spec.key_names() {
+        let nulls = df
+            .column(k)
+            .ctx(|| format!("key column `{k}`"))?
+            .null_count();
+        if nulls > 0 {
+            return Err(data_error(
+                spec,
+                format!("{nulls} event(s) have a null key `{k}`; keys must not be null (filter them out with `filter = \"{k} IS NOT NULL\"`)"),
+            ));
+        }
+    }
+
+    let input = kernel_input(spec, &df, &inputs)?;
+    let ts_col = df.column(TS).ctx(|| "event time".into())?;
+    let min_ts = ts_col
+        .datetime()
+        .ctx(|| "event time".into())?
+        .physical()
+        .min();
+
+    let (mode, days) = if spec.windows.is_empty() {
+        let from = range.start.map_or(i64::MIN, |d| epoch_day(d) * DAY_US);
+        let until = range.end.map_or(i64::MAX, |d| (epoch_day(d) + 1) * DAY_US);
+        let days = match (range.start, range.end, min_ts) {
+            (Some(s), Some(e), _) => Some((s, e)),
+            (None, Some(e), Some(m)) => Some((day_to_date(m.div_euclid(DAY_US)), e)),
+            _ => None,
+        };
+        (Mode::Exact { from, until }, days)
+    } else {
+        let end_day = epoch_day(range.end.expect("checked above"));
+        match min_ts {
+            Some(m) => {
+                let mut first_day = m.div_euclid(DAY_US);
+                if let Some(s) = range.start {
+                    first_day = first_day.max(epoch_day(s));
+                }
+                // Every event after the end date: Butterfree's day sequence
+                // then runs backwards from the first event to the end date,
+                // and the dedup keeps its earliest row, dated the end date
+                // (every window empty). Keep that row: it is the keys' true
+                // state on that day.
+                first_day = first_day.min(end_day);
+                let days =
+                    (first_day <= end_day).then(|| (day_to_date(first_day), day_to_date(end_day)));
+                (Mode::Daily { first_day, end_day }, days)
+            }
+            // No event has a time: no output row, and no day is covered.
+            None => (
+                Mode::Daily {
+                    first_day: 1,
+                    end_day: 0,
+                },
+                None,
+            ),
+        }
+    };
+
+    let outputs: Vec<KernelOutput> = spec
+        .outputs
+        .iter()
+        .map(|o| KernelOutput {
+            column: inputs
+                .iter()
+                .position(|c| *c == spec.features[o.feature].column)
+                .expect("every feature column is an input"),
+            aggregation: o.aggregation,
+            window_days: o.window.and_then(|w| w.days()).unwrap_or(0),
+        })
+        .collect();
+    let result = run_parallel(&input, &outputs, mode);
+
+    let frame = output_frame(spec, &df, &input, result, mode)?;
+    Ok(Computed { frame, days })
+}
+
+/// Splits the keys into chunks run in parallel.
+fn run_parallel(input: &KernelInput, outputs: &[KernelOutput], mode: Mode) -> kernel::KernelResult {
+    let groups = input.group_offsets.len().saturating_sub(1);
+    let threads = rayon::current_num_threads().max(1);
+    if groups < 4096 || threads == 1 {
+        return kernel::run(input, outputs, mode);
+    }
+    let chunk = groups.div_ceil(threads * 4);
+    let ranges: Vec<std::ops::Range<usize>> = (0..groups)
+        .step_by(chunk)
+        .map(|s| s..(s + chunk).min(groups))
+        .collect();
+    let parts: Vec<kernel::KernelResult> = {
+        use rayon::prelude::*;
+        ranges
+            .into_par_iter()
+            .map(|r| kernel::run_groups(input, outputs, mode, r))
+            .collect()
+    };
+    let mut all = kernel::KernelResult {
+        cells: vec![Vec::new(); outputs.len()],
+        ..Default::default()
+    };
+    for p in parts {
+        all.group.extend(p.group);
+        all.at.extend(p.at);
+        for (a, c) in all.cells.iter_mut().zip(p.cells) {
+            a.extend(c);
+        }
+    }
+    all
+}
+
+fn kernel_input(spec: &FeatureSetSpec, df: &DataFrame, inputs: &[&str]) -> Result<KernelInput> {
+    let n = df.height();
+    let mut group_offsets = Vec::new();
+    let new_group = df.column(NEW_GROUP).ctx(|| "key groups".into())?;
+    for (i, g) in new_group
+        .bool()
+        .ctx(|| "key groups".into())?
+        .iter()
+        .enumerate()
+    {
+        if g.unwrap_or(true) {
+            group_offsets.push(i);
+        }
+    }
+    group_offsets.push(n);
+    if n == 0 {
+        group_offsets = vec![0];
+    }
+    let ts: Vec<Option<i64>> = df
+        .column(TS)
+        .ctx(|| "event time".into())?
+        .datetime()
+        .ctx(|| "event time".into())?
+        .physical()
+        .iter()
+        .collect();
+    let mut columns = Vec::with_capacity(inputs.len());
+    for (i, name) in inputs.iter().enumerate() {
+        let only_count = spec
+            .outputs
+            .iter()
+            .filter(|o| spec.features[o.feature].column == *name)
+            .all(|o| o.aggregation == Aggregation::Count);
+        let c = df
+            .column(&format!("__fs_in{i}"))
+            .ctx(|| format!("column `{name}`"))?;
+        let values = if only_count {
+            let valid = c.is_not_null();
+            Values::Validity(valid.iter().map(|v| v.unwrap_or(false)).collect())
+        } else if c.dtype().is_integer() {
+            let c = c
+                .cast(&DataType::Int64)
+                .ctx(|| format!("column `{name}`"))?;
+            Values::Int(c.i64().ctx(|| format!("column `{name}`"))?.iter().collect())
+        } else if c.dtype().is_float() {
+            let c = c
+                .cast(&DataType::Float64)
+                .ctx(|| format!("column `{name}`"))?;
+            Values::Float(c.f64().ctx(|| format!("column `{name}`"))?.iter().collect())
+        } else {
+            return Err(data_error(
+                spec,
+                format!(
+                    "column `{name}` is {} but a numeric aggregation needs numbers",
+                    c.dtype()
+                ),
+            ));
+        };
+        columns.push(values);
+    }
+    Ok(KernelInput {
+        group_offsets,
+        ts,
+        columns,
+    })
+}
+
+fn output_frame(
+    spec: &FeatureSetSpec,
+    df: &DataFrame,
+    input: &KernelInput,
+    result: kernel::KernelResult,
+    mode: Mode,
+) -> Result<DataFrame> {
+    let rows = result.group.len();
+    let idx: IdxCa = result
+        .group
+        .iter()
+        .map(|&g| input.group_offsets[g as usize] as IdxSize)
+        .collect_ca("idx".into());
+    let keys: Vec<&str> = spec.key_names().collect();
+    let mut columns: Vec<Column> = df
+        .select(keys)
+        .ctx(|| "key columns".into())?
+        .take(&idx)
+        .ctx(|| "key columns".into())?
+        .into_columns();
+    let ts: Vec<i64> = match mode {
+        Mode::Daily { .. } => result.at.iter().map(|d| d * DAY_US).collect(),
+        Mode::Exact { .. } => result.at,
+    };
+    columns.push(
+        Int64Chunked::from_vec(TIMESTAMP_COLUMN.into(), ts)
+            .into_datetime(TimeUnit::Microseconds, None)
+            .into_column(),
+    );
+    for (o, cells) in spec.outputs.iter().zip(result.cells) {
+        let series = cells_to_series(o.name, cells);
+        let target = polars_dtype(o.dtype);
+        let cast = series.strict_cast(&target).map_err(|e| {
+            data_error(
+                spec,
+                format!(
+                    "`{}` does not fit its declared type {}: {e}",
+                    o.name, o.dtype
+                ),
+            )
+        })?;
+        columns.push(cast.into_column());
+    }
+    let frame = DataFrame::new(rows, columns).ctx(|| "output frame".into())?;
+    match spec.fill_null {
+        // Filled after the change-point dedup, as the declaration says.
+        Some(fill) => frame
+            .lazy()
+            .with_columns(
+                spec.outputs
+                    .iter()
+                    .map(|o| {
+                        col(o.name)
+                            .fill_null(fill_literal(fill))
+                            .strict_cast(polars_dtype(o.dtype))
+                    })
+                    .collect::<Vec<_>>(),
+            )
+            .collect()
+            .ctx(|| "fill_null".into()),
+        None => Ok(frame),
+    }
+}
+
+fn cells_to_series(name: &str, cells: Vec<Cell>) -> Series {
+    let floats = cells.iter().any(|c| matches!(c, Cell::Float(_)));
+    if floats {
+        cells
+            .into_iter()
+            .map(|c| match c {
+                Cell::Null => None,
+                Cell::Int(i) => Some(i as f64),
+                Cell::Float(f) => Some(f),
+            })
+            .collect::<Float64Chunked>()
+            .with_name(name.into())
+            .into_series()
+    } else {
+        cells
+            .into_iter()
+            .map(|c| match c {
+                Cell::Int(i) => Some(i),
+                _ => None,
+            })
+            .collect::<Int64Chunked>()
+            .with_name(name.into())
+            .into_series()
+    }
+}
+
+pub(crate) fn fill_literal(fill: FillValue) -> Expr {
+    match fill {
+        FillValue::Int(i) => lit(i),
+        FillValue::Float(f) => lit(f),
+        FillValue::Bool(b) => lit(b),
+        FillValue::Str(s) => lit(s),
+    }
+}

@@ -1,0 +1,139 @@
+//! How Rust types of declared fields map to column types, and which types
+//! each aggregation, key or timestamp accepts.
+//!
+//! Generated code asserts these bounds with spans on the user's tokens, so a
+//! wrong type is reported by rustc under the offending field or column, with
+//! the messages below.
+
+use chrono::{NaiveDate, NaiveDateTime};
+
+use crate::spec::DataType;
+
+/// A Rust type that can be the type of a declared column.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the type of a column",
+    label = "unsupported column type",
+    note = "columns are `bool`, `i32`, `i64`, `f32`, `f64`, `String`, `NaiveDate`, `NaiveDateTime`, or `Option` of one of them"
+)]
+pub trait ColumnType {
+    /// The logical type.
+    const DTYPE: DataType;
+    /// Whether the column may be null.
+    const NULLABLE: bool;
+    /// The type without `Option`.
+    type Inner;
+}
+
+macro_rules! column_types {
+    ($($ty:ty => $dt:ident),* $(,)?) => {$(
+        impl ColumnType for $ty {
+            const DTYPE: DataType = DataType::$dt;
+            const NULLABLE: bool = false;
+            type Inner = $ty;
+        }
+        impl ColumnType for Option<$ty> {
+            const DTYPE: DataType = DataType::$dt;
+            const NULLABLE: bool = true;
+            type Inner = $ty;
+        }
+    )*};
+}
+
+column_types! {
+    bool => Bool,
+    i32 => Int32,
+    i64 => Int64,
+    f32 => Float32,
+    f64 => Float64,
+    String => String,
+    NaiveDate => Date,
+    NaiveDateTime => Timestamp,
+}
+
+/// A column type `sum`, `avg` and `stddev_pop` can aggregate.
+#[diagnostic::on_unimplemented(
+    message = "this aggregation needs a numeric column, but the column is `{Self}`",
+    label = "not a numeric column",
+    note = "`sum`, `avg` and `stddev_pop` take `i32`, `i64`, `f32`, `f64` or `Option` of one; `count` takes any column"
+)]
+pub trait Numeric: ColumnType {}
+
+/// A column type `min` and `max` can aggregate.
+#[diagnostic::on_unimplemented(
+    message = "`min` and `max` need a numeric column, but the column is `{Self}`",
+    label = "not a numeric column",
+    note = "`min` and `max` take `i32`, `i64`, `f32`, `f64` or `Option` of one"
+)]
+pub trait Ordered: ColumnType {}
+
+/// A column type `count` can aggregate (any column).
+#[diagnostic::on_unimplemented(
+    message = "`count` cannot take a column of type `{Self}`",
+    label = "not a column type"
+)]
+pub trait Countable: ColumnType {}
+
+/// A column type that can be an entity key.
+#[diagnostic::on_unimplemented(
+    message = "an entity key must be `String`, `i32`, `i64`, `bool` or `NaiveDate`, but this column is `{Self}`",
+    label = "cannot be a key",
+    note = "keys are never null: use the non-`Option` type in the source, or filter nulls out"
+)]
+pub trait KeyType: ColumnType {}
+
+/// A column type that can be a feature set's event time.
+#[diagnostic::on_unimplemented(
+    message = "the `timestamp` column must be a `NaiveDateTime` or `NaiveDate`, but it is `{Self}`",
+    label = "not a time column"
+)]
+pub trait TimestampType: ColumnType {}
+
+/// A declared output type of an aggregated feature.
+#[diagnostic::on_unimplemented(
+    message = "an aggregated feature must be declared as `i32`, `i64`, `f32` or `f64`, not `{Self}`",
+    label = "not a numeric output type"
+)]
+pub trait NumericOutput: ColumnType {}
+
+/// An output type `fill_null` with an integer literal can fill.
+#[diagnostic::on_unimplemented(
+    message = "`fill_null` is an integer, which cannot fill a feature of type `{Self}`",
+    label = "this feature is not numeric"
+)]
+pub trait FillInt {}
+/// An output type `fill_null` with a float literal can fill.
+#[diagnostic::on_unimplemented(
+    message = "`fill_null` is a float, which cannot fill a feature of type `{Self}`",
+    label = "this feature is not a float"
+)]
+pub trait FillFloat {}
+/// An output type `fill_null` with a boolean can fill.
+#[diagnostic::on_unimplemented(
+    message = "`fill_null` is a boolean, which cannot fill a feature of type `{Self}`",
+    label = "this feature is not a `bool`"
+)]
+pub trait FillBool {}
+/// An output type `fill_null` with a string can fill.
+#[diagnostic::on_unimplemented(
+    message = "`fill_null` is a string, which cannot fill a feature of type `{Self}`",
+    label = "this feature is not a `String`"
+)]
+pub trait FillStr {}
+
+macro_rules! marker {
+    ($tr:ident: $($ty:ty),*) => {$(
+        impl $tr for $ty {}
+    )*};
+}
+marker!(Numeric: i32, i64, f32, f64, Option<i32>, Option<i64>, Option<f32>, Option<f64>);
+marker!(Ordered: i32, i64, f32, f64, Option<i32>, Option<i64>, Option<f32>, Option<f64>);
+marker!(NumericOutput: i32, i64, f32, f64, Option<i32>, Option<i64>, Option<f32>, Option<f64>);
+marker!(Countable: bool, i32, i64, f32, f64, String, NaiveDate, NaiveDateTime);
+marker!(Countable: Option<bool>, Option<i32>, Option<i64>, Option<f32>, Option<f64>);
+marker!(Countable: Option<String>, Option<NaiveDate>, Option<NaiveDateTime>);
+marker!(KeyType: String, i32, i64, bool, NaiveDate);
+marker!(TimestampType: NaiveDateTime, Option<NaiveDateTime>, NaiveDate, Option<NaiveDate>);
+marker!(FillInt: i32, i64, f32, f64);
+marker!(FillFloat: f32, f64);
+marker!(FillBool: bool);
+marker!(FillStr: String);

@@ -1,0 +1,71 @@
+//! Helpers shared by the cross-crate tests: the chargeback fixtures, and
+//! stores in temporary directories.
+
+use std::path::{Path, PathBuf};
+
+use featurestore_runtime::cli::frame_strings;
+use featurestore_runtime::config::Config;
+use featurestore_runtime::pipeline::Stores;
+use polars::prelude::DataFrame;
+
+/// The directory of the chargeback fixtures (input and Butterfree's output).
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/legiti")
+}
+
+/// The `features` crate's root (its `featurestore.toml` and data).
+pub fn features_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../features")
+}
+
+/// A CSV file of the fixtures: its header and rows, as text. The fixtures
+/// hold no quoted fields, so splitting on commas reads them exactly.
+pub fn fixture_csv(name: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let path = fixtures_dir().join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()));
+    parse_csv(&text)
+}
+
+/// Splits simple CSV text (no quoting) into a header and rows.
+pub fn parse_csv(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut lines = text.lines().filter(|l| !l.is_empty());
+    let header = lines
+        .next()
+        .map(|h| h.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
+    let rows = lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    (header, rows)
+}
+
+/// A frame's column names and rows as text (null as the empty string, as in the fixtures).
+pub fn frame_rows(frame: &DataFrame) -> (Vec<String>, Vec<Vec<String>>) {
+    let header = frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let rows = frame_strings(frame)
+        .expect("frame formats")
+        .into_iter()
+        .map(|r| r.into_iter().map(Option::unwrap_or_default).collect())
+        .collect();
+    (header, rows)
+}
+
+/// A configuration reading the example's input, with both stores in a fresh
+/// temporary directory (kept alive by the returned guard).
+pub fn temp_config() -> (tempfile::TempDir, Config) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = Config::defaults(features_dir());
+    config.historical_root = dir.path().join("historical").to_string_lossy().into_owned();
+    config.online_url = format!("redb://{}", dir.path().join("online.redb").display());
+    (dir, config)
+}
+
+/// Opens the stores of a configuration.
+pub fn stores(config: &Config) -> Stores {
+    Stores::open(config).expect("stores open")
+}

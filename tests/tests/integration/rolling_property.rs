@@ -1,0 +1,400 @@
+//! The rolling-window engine against a naive, obviously-correct reading of
+//! the same semantics: a dense keys × days grid, each cell aggregated by
+//! scanning every event, then change-point dedup, then fill. Values are
+//! compared as exact rationals where possible, so the naive side shares no
+//! arithmetic shortcut with the engine.
+
+use featurestore_runtime::spec::{
+    Aggregation, ColumnSpec, DataType, FeatureSetSpec, FeatureSpec, FillValue, Format,
+    OutputColumn, SourceKind, SourceSpec, Window, WindowUnit,
+};
+use featurestore_runtime::{compute, DateRange};
+use polars::prelude::*;
+use proptest::prelude::*;
+
+const DAY: i64 = 86_400_000_000;
+const BASE_DAY: i64 = 18_000; // 2019-04-14
+
+static SOURCE: SourceSpec = SourceSpec {
+    name: "events",
+    description: "",
+    kind: SourceKind::File {
+        path: "unused.csv",
+        format: Format::Csv,
+    },
+    columns: &[],
+};
+
+#[derive(Debug, Clone)]
+struct Event {
+    key: &'static str,
+    ts: Option<i64>,
+    vi: Option<i64>,
+    /// Quarter units: the float column holds `vq / 4`, exact in binary.
+    vq: Option<i64>,
+}
+
+fn event() -> impl Strategy<Value = Event> {
+    (
+        prop::sample::select(vec!["a", "b", "c", "d"]),
+        prop::option::weighted(0.95, 0..(40 * DAY)),
+        prop::option::weighted(0.85, -5i64..6),
+        prop::option::weighted(0.85, -8i64..9),
+    )
+        .prop_map(|(key, ts, vi, vq)| Event {
+            key,
+            ts: ts.map(|t| BASE_DAY * DAY + t),
+            vi,
+            vq,
+        })
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    events: Vec<Event>,
+    windows: Vec<i64>,
+    start: Option<i64>,
+    end: i64,
+    fill: bool,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        prop::collection::vec(event(), 0..50),
+        prop::collection::btree_set(1i64..12, 1..4),
+        prop::option::of(-3i64..45),
+        -3i64..48,
+        any::<bool>(),
+    )
+        .prop_map(|(events, windows, start, end, fill)| {
+            // A start after the end is refused by the engine (tested elsewhere).
+            let (start, end) = match start {
+                Some(s) if s > end => (Some(end), s),
+                other => (other, end),
+            };
+            Case {
+                events,
+                windows: windows.into_iter().collect(),
+                start: start.map(|s| BASE_DAY + s),
+                end: BASE_DAY + end,
+                fill,
+            }
+        })
+}
+
+/// Features: (name, column, aggregations, declared type).
+const FEATURES: &[(&str, &str, &[Aggregation], DataType)] = &[
+    (
+        "fi",
+        "vi",
+        &[
+            Aggregation::Count,
+            Aggregation::Sum,
+            Aggregation::Min,
+            Aggregation::Max,
+        ],
+        DataType::Int64,
+    ),
+    (
+        "gi",
+        "vi",
+        &[Aggregation::Avg, Aggregation::StddevPop],
+        DataType::Float64,
+    ),
+    ("cf", "vf", &[Aggregation::Count], DataType::Int64),
+    (
+        "ff",
+        "vf",
+        &[
+            Aggregation::Sum,
+            Aggregation::Min,
+            Aggregation::Max,
+            Aggregation::Avg,
+        ],
+        DataType::Float64,
+    ),
+];
+
+fn spec_for(case: &Case) -> FeatureSetSpec {
+    let windows: Vec<Window> = case
+        .windows
+        .iter()
+        .map(|&d| Window {
+            amount: d as u32,
+            unit: WindowUnit::Days,
+        })
+        .collect();
+    let windows: &'static [Window] = Box::leak(windows.into_boxed_slice());
+    let features: Vec<FeatureSpec> = FEATURES
+        .iter()
+        .map(|(name, column, aggs, dtype)| FeatureSpec {
+            name,
+            column,
+            aggregations: aggs,
+            dtype: *dtype,
+            description: "",
+        })
+        .collect();
+    let mut outputs = Vec::new();
+    for (fi, (name, _, aggs, dtype)) in FEATURES.iter().enumerate() {
+        for agg in aggs.iter() {
+            for w in windows {
+                outputs.push(OutputColumn {
+                    name: Box::leak(
+                        format!("{name}__{}_{}", agg.name(), w.amount).into_boxed_str(),
+                    ),
+                    feature: fi,
+                    aggregation: *agg,
+                    window: Some(*w),
+                    dtype: *dtype,
+                    nullable: !case.fill,
+                });
+            }
+        }
+    }
+    FeatureSetSpec {
+        name: "property",
+        description: "",
+        keys: &[ColumnSpec {
+            name: "k",
+            dtype: DataType::String,
+            nullable: false,
+            description: "",
+        }],
+        timestamp: "ts",
+        source: &SOURCE,
+        filter: None,
+        query: None,
+        windows,
+        fill_null: case.fill.then_some(FillValue::Int(0)),
+        features: Box::leak(features.into_boxed_slice()),
+        outputs: Box::leak(outputs.into_boxed_slice()),
+    }
+}
+
+fn events_frame(events: &[Event]) -> LazyFrame {
+    let k: Vec<&str> = events.iter().map(|e| e.key).collect();
+    let ts: Vec<Option<i64>> = events.iter().map(|e| e.ts).collect();
+    let vi: Vec<Option<i64>> = events.iter().map(|e| e.vi).collect();
+    let vf: Vec<Option<f64>> = events
+        .iter()
+        .map(|e| e.vq.map(|q| q as f64 / 4.0))
+        .collect();
+    let ts = Int64Chunked::from_iter_options("ts".into(), ts.into_iter())
+        .into_datetime(TimeUnit::Microseconds, None)
+        .into_column();
+    DataFrame::new(
+        events.len(),
+        vec![
+            Column::new("k".into(), k),
+            ts,
+            Column::new("vi".into(), vi),
+            Column::new("vf".into(), vf),
+        ],
+    )
+    .unwrap()
+    .lazy()
+}
+
+/// An exact value: null, an integer, or a rational `num / den` (den > 0).
+#[derive(Debug, Clone, Copy)]
+enum Exact {
+    Null,
+    Int(i128),
+    Ratio(i128, i128),
+    /// A square root of a rational (standard deviation).
+    Sqrt(i128, i128),
+}
+
+impl PartialEq for Exact {
+    fn eq(&self, other: &Self) -> bool {
+        match (*self, *other) {
+            (Exact::Null, Exact::Null) => true,
+            (Exact::Int(a), Exact::Int(b)) => a == b,
+            (Exact::Ratio(a, b), Exact::Ratio(c, d)) | (Exact::Sqrt(a, b), Exact::Sqrt(c, d)) => {
+                a * d == c * b
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Exact {
+    fn as_f64(self) -> Option<f64> {
+        match self {
+            Exact::Null => None,
+            Exact::Int(i) => Some(i as f64),
+            Exact::Ratio(n, d) => Some(n as f64 / d as f64),
+            Exact::Sqrt(n, d) => Some((n as f64 / d as f64).sqrt()),
+        }
+    }
+}
+
+/// Aggregates values (in units of `scale`) of the events in a window.
+fn aggregate(agg: Aggregation, any_event: bool, values: &[i128], scale: i128) -> Exact {
+    if !any_event {
+        return Exact::Null;
+    }
+    let n = values.len() as i128;
+    if agg == Aggregation::Count {
+        return Exact::Int(n);
+    }
+    if n == 0 {
+        return Exact::Null;
+    }
+    let sum: i128 = values.iter().sum();
+    match agg {
+        Aggregation::Sum => Exact::Ratio(sum, scale),
+        Aggregation::Avg => Exact::Ratio(sum, n * scale),
+        Aggregation::Min => Exact::Ratio(*values.iter().min().unwrap(), scale),
+        Aggregation::Max => Exact::Ratio(*values.iter().max().unwrap(), scale),
+        Aggregation::StddevPop => {
+            // Var = Σ(x − mean)² / n = (n·Σx² − (Σx)²) / n², computed exactly.
+            let sq: i128 = values.iter().map(|v| v * v).sum();
+            Exact::Sqrt(n * sq - sum * sum, n * n * scale * scale)
+        }
+        Aggregation::Count => unreachable!(),
+    }
+}
+
+type Row = (String, i64, Vec<Option<f64>>);
+
+fn naive(case: &Case, spec: &FeatureSetSpec) -> Vec<Row> {
+    let mut keys: Vec<&str> = case.events.iter().map(|e| e.key).collect();
+    keys.sort();
+    keys.dedup();
+    let Some(min_ts) = case.events.iter().filter_map(|e| e.ts).min() else {
+        return Vec::new();
+    };
+    let mut first = min_ts.div_euclid(DAY);
+    if let Some(s) = case.start {
+        first = first.max(s);
+    }
+    // All events after the end: one row per key on the end date (Spark's
+    // backwards day sequence, deduplicated).
+    first = first.min(case.end);
+    let mut out = Vec::new();
+    for key in keys {
+        let mut prev: Option<Vec<Exact>> = None;
+        for day in first..=case.end {
+            let mut exact = Vec::new();
+            for o in spec.outputs {
+                let w = o.window.unwrap().amount as i64;
+                let in_window: Vec<&Event> = case
+                    .events
+                    .iter()
+                    .filter(|e| e.key == key)
+                    .filter(|e| e.ts.is_some_and(|t| (day - w) * DAY <= t && t < day * DAY))
+                    .collect();
+                let column = spec.features[o.feature].column;
+                let (values, scale): (Vec<i128>, i128) = if column == "vi" {
+                    (
+                        in_window
+                            .iter()
+                            .filter_map(|e| e.vi.map(i128::from))
+                            .collect(),
+                        1,
+                    )
+                } else {
+                    (
+                        in_window
+                            .iter()
+                            .filter_map(|e| e.vq.map(i128::from))
+                            .collect(),
+                        4,
+                    )
+                };
+                exact.push(aggregate(
+                    o.aggregation,
+                    !in_window.is_empty(),
+                    &values,
+                    scale,
+                ));
+            }
+            if prev.as_ref() != Some(&exact) {
+                let values = exact
+                    .iter()
+                    .map(|e| e.as_f64().or(case.fill.then_some(0.0)))
+                    .collect();
+                out.push((key.to_string(), day * DAY, values));
+                prev = Some(exact);
+            }
+        }
+    }
+    out
+}
+
+fn engine(case: &Case, spec: &FeatureSetSpec) -> Vec<Row> {
+    let computed = compute(
+        spec,
+        events_frame(&case.events),
+        DateRange {
+            start: case.start.map(day_date),
+            end: Some(day_date(case.end)),
+        },
+    )
+    .expect("engine runs");
+    let f = computed.frame;
+    let k = f.column("k").unwrap().str().unwrap().clone();
+    let ts = f
+        .column("timestamp")
+        .unwrap()
+        .datetime()
+        .unwrap()
+        .physical()
+        .clone();
+    let values: Vec<Vec<Option<f64>>> = spec
+        .outputs
+        .iter()
+        .map(|o| {
+            f.column(o.name)
+                .unwrap()
+                .cast(&polars::prelude::DataType::Float64)
+                .unwrap()
+                .f64()
+                .unwrap()
+                .iter()
+                .collect()
+        })
+        .collect();
+    (0..f.height())
+        .map(|i| {
+            (
+                k.get(i).unwrap().to_string(),
+                ts.get(i).unwrap(),
+                values.iter().map(|v| v[i]).collect(),
+            )
+        })
+        .collect()
+}
+
+fn day_date(day: i64) -> chrono::NaiveDate {
+    chrono::NaiveDate::default() + chrono::Duration::days(day)
+}
+
+fn close(a: Option<f64>, b: Option<f64>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
+        _ => false,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn engine_matches_the_naive_grid(case in case()) {
+        let spec = spec_for(&case);
+        let want = naive(&case, &spec);
+        let got = engine(&case, &spec);
+        prop_assert_eq!(got.len(), want.len(), "rows: engine {:?}\nnaive {:?}", got, want);
+        for (g, w) in got.iter().zip(&want) {
+            prop_assert_eq!(&g.0, &w.0);
+            prop_assert_eq!(g.1, w.1, "timestamps of key {}", g.0);
+            for (i, (a, b)) in g.2.iter().zip(&w.2).enumerate() {
+                prop_assert!(close(*a, *b), "{} at {}: engine {:?}, naive {:?}", spec.outputs[i].name, g.1, a, b);
+            }
+        }
+    }
+}
