@@ -217,8 +217,14 @@ pub fn dataset_lineage(spec: &DatasetSpec) -> Vec<(String, String, String)> {
                 ),
                 ColumnOrigin::Feature { join, column } => {
                     let j = &spec.joins[join];
-                    let ttl = j.ttl.map(|t| format!(", at most {t} old")).unwrap_or_default();
-                    format!("`{}`.`{column}` as of the row's timestamp{ttl}", j.feature_set.name)
+                    let ttl = j
+                        .ttl
+                        .map(|t| format!(", at most {t} old"))
+                        .unwrap_or_default();
+                    format!(
+                        "`{}`.`{column}` as of the row's timestamp{ttl}",
+                        j.feature_set.name
+                    )
                 }
             };
             (c.name, ty, from)
@@ -250,12 +256,24 @@ pub fn dataset_json(spec: &DatasetSpec, location: &dyn Fn(&SourceSpec) -> Option
 }
 
 /// A dataset for people.
-pub fn dataset_text(spec: &DatasetSpec, location: &dyn Fn(&SourceSpec) -> Option<String>) -> String {
+pub fn dataset_text(
+    spec: &DatasetSpec,
+    location: &dyn Fn(&SourceSpec) -> Option<String>,
+) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let _ = writeln!(s, "dataset      {}{}", crate::registry::DATASET_PREFIX, spec.name);
+    let _ = writeln!(
+        s,
+        "dataset      {}{}",
+        crate::registry::DATASET_PREFIX,
+        spec.name
+    );
     if !spec.description.is_empty() {
-        let _ = writeln!(s, "             {}", spec.description.replace('\n', "\n             "));
+        let _ = writeln!(
+            s,
+            "             {}",
+            spec.description.replace('\n', "\n             ")
+        );
     }
     let _ = writeln!(
         s,
@@ -268,7 +286,13 @@ pub fn dataset_text(spec: &DatasetSpec, location: &dyn Fn(&SourceSpec) -> Option
     let joined: Vec<String> = spec
         .joins
         .iter()
-        .map(|j| format!("{}{}", crate::registry::FEATURE_SET_PREFIX, j.feature_set.name))
+        .map(|j| {
+            format!(
+                "{}{}",
+                crate::registry::FEATURE_SET_PREFIX,
+                j.feature_set.name
+            )
+        })
         .collect();
     let _ = writeln!(s, "runs first   {}", joined.join(", "));
     if let Some(f) = spec.fill_null {

@@ -270,7 +270,12 @@ pub fn run(
                 ),
             };
             if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&value).unwrap_or_default()).map_err(io)?;
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&value).unwrap_or_default()
+                )
+                .map_err(io)?;
             } else {
                 write!(out, "{text}").map_err(io)?;
             }
@@ -308,8 +313,17 @@ pub fn run(
                     for run in &report.feature_sets {
                         eprintln!("{}: {} rows", run.feature_set, run.rows.height());
                     }
-                    let files: Vec<String> = report.files.iter().map(|f| f.display().to_string()).collect();
-                    eprintln!("{}: {} rows written to {}", spec.name, report.rows.height(), files.join(", "));
+                    let files: Vec<String> = report
+                        .files
+                        .iter()
+                        .map(|f| f.display().to_string())
+                        .collect();
+                    eprintln!(
+                        "{}: {} rows written to {}",
+                        spec.name,
+                        report.rows.height(),
+                        files.join(", ")
+                    );
                     print_frame(&report.rows, format, out)?;
                     return Ok(ExitCode::SUCCESS);
                 }

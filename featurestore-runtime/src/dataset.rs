@@ -45,11 +45,15 @@ pub fn build(spec: &DatasetSpec, spine: LazyFrame, features: Vec<LazyFrame>) -> 
     if features.len() != spec.joins.len() {
         return Err(err(
             spec,
-            format!("{} feature frames for {} joins", features.len(), spec.joins.len()),
+            format!(
+                "{} feature frames for {} joins",
+                features.len(),
+                spec.joins.len()
+            ),
         ));
     }
-    let spine = apply_sql(spine, spec.spine.name, spec.query, spec.filter)
-        .map_err(|m| err(spec, m))?;
+    let spine =
+        apply_sql(spine, spec.spine.name, spec.query, spec.filter).map_err(|m| err(spec, m))?;
 
     // The spine, with its order remembered and its time as microseconds.
     let mut lf = spine
@@ -75,7 +79,9 @@ pub fn build(spec: &DatasetSpec, spine: LazyFrame, features: Vec<LazyFrame>) -> 
             ));
         }
         let right_ts = format!("__fs_ts_{i}");
-        let right_keys: Vec<String> = (0..fs.keys.len()).map(|k| format!("__fs_key_{i}_{k}")).collect();
+        let right_keys: Vec<String> = (0..fs.keys.len())
+            .map(|k| format!("__fs_key_{i}_{k}"))
+            .collect();
         let mut select: Vec<Expr> = fs
             .keys
             .iter()
@@ -109,7 +115,14 @@ pub fn build(spec: &DatasetSpec, spine: LazyFrame, features: Vec<LazyFrame>) -> 
             .right_on([col(right_ts.as_str())])
             .how(JoinType::AsOf(Box::new(options)))
             .finish()
-            .drop(by_name(right_keys.iter().map(String::as_str).chain([right_ts.as_str()]), false, false));
+            .drop(by_name(
+                right_keys
+                    .iter()
+                    .map(String::as_str)
+                    .chain([right_ts.as_str()]),
+                false,
+                false,
+            ));
     }
 
     let columns = spec.columns();
@@ -150,11 +163,17 @@ pub fn write(
     let mut put = |ext: &str, f: &dyn Fn(&mut std::fs::File) -> PolarsResult<()>| -> Result<()> {
         let path = dir.join(format!("{}.{ext}", spec.name));
         let tmp = dir.join(format!(".{}.{ext}.{}", spec.name, uuid::Uuid::new_v4()));
-        let mut file = std::fs::File::create(&tmp).map_err(io(format!("creating {}", tmp.display())))?;
+        let mut file =
+            std::fs::File::create(&tmp).map_err(io(format!("creating {}", tmp.display())))?;
         let result = f(&mut file)
             .ctx(|| format!("writing {}", path.display()))
-            .and_then(|()| file.sync_all().map_err(io(format!("writing {}", path.display()))))
-            .and_then(|()| std::fs::rename(&tmp, &path).map_err(io(format!("renaming to {}", path.display()))));
+            .and_then(|()| {
+                file.sync_all()
+                    .map_err(io(format!("writing {}", path.display())))
+            })
+            .and_then(|()| {
+                std::fs::rename(&tmp, &path).map_err(io(format!("renaming to {}", path.display())))
+            });
         if result.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }

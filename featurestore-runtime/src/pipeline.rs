@@ -234,14 +234,21 @@ pub fn execute_dataset(
         let frame = if stored.height() > 0 {
             stored.lazy()
         } else {
-            progress(&format!("computing `{}` in memory (nothing stored)", fs.name));
+            progress(&format!(
+                "computing `{}` in memory (nothing stored)",
+                fs.name
+            ));
             tracing::info!(feature_set = fs.name, "no stored rows: computing in memory");
             let events = source::scan(fs.source, &locations)?;
             transform::compute(fs, events, range)?.frame.lazy()
         };
         features.push(frame);
     }
-    progress(&format!("joining {} feature set(s) onto `{}`", spec.joins.len(), spec.spine.name));
+    progress(&format!(
+        "joining {} feature set(s) onto `{}`",
+        spec.joins.len(),
+        spec.spine.name
+    ));
     let spine = source::scan(spec.spine, &locations)?;
     let spine = match spine_range(spec, range) {
         Some(pred) => spine.filter(pred),
@@ -249,7 +256,11 @@ pub fn execute_dataset(
     };
     let frame = crate::dataset::build(spec, spine, features)?;
     let dir = config.dataset_dir(spec.name);
-    progress(&format!("writing {} rows to {}", frame.height(), dir.display()));
+    progress(&format!(
+        "writing {} rows to {}",
+        frame.height(),
+        dir.display()
+    ));
     let files = crate::dataset::write(spec, &frame, &dir, output.csv, output.parquet)?;
     Ok(DatasetReport {
         dataset: spec.name,
@@ -266,7 +277,9 @@ fn spine_range(spec: &DatasetSpec, range: DateRange) -> Option<polars::prelude::
         d.and_hms_opt(0, 0, 0)
             .map_or(0, |t| t.and_utc().timestamp_micros())
     };
-    let lower = range.start.map(|s| ts().gt_eq(lit(micros(s)).cast(DataType::Datetime(TimeUnit::Microseconds, None))));
+    let lower = range
+        .start
+        .map(|s| ts().gt_eq(lit(micros(s)).cast(DataType::Datetime(TimeUnit::Microseconds, None))));
     let upper = range
         .end
         .and_then(|e| e.succ_opt())

@@ -84,7 +84,11 @@ impl Registry {
         self.feature_sets
             .iter()
             .map(|f| format!("{FEATURE_SET_PREFIX}{}", f.name))
-            .chain(self.datasets.iter().map(|d| format!("{DATASET_PREFIX}{}", d.name)))
+            .chain(
+                self.datasets
+                    .iter()
+                    .map(|d| format!("{DATASET_PREFIX}{}", d.name)),
+            )
             .collect()
     }
 

@@ -71,15 +71,28 @@ struct Case {
 }
 
 fn rows() -> impl Strategy<Value = Vec<(&'static str, i64, i64)>> {
-    prop::collection::vec((prop::sample::select(vec!["a", "b", "c"]), 0i64..40, -9i64..10), 0..25).prop_map(|v| {
+    prop::collection::vec(
+        (
+            prop::sample::select(vec!["a", "b", "c"]),
+            0i64..40,
+            -9i64..10,
+        ),
+        0..25,
+    )
+    .prop_map(|v| {
         let mut seen = BTreeSet::new();
-        v.into_iter().filter(|(k, h, _)| seen.insert((*k, *h))).collect()
+        v.into_iter()
+            .filter(|(k, h, _)| seen.insert((*k, *h)))
+            .collect()
     })
 }
 
 fn case() -> impl Strategy<Value = Case> {
     (
-        prop::collection::vec((prop::sample::select(vec!["a", "b", "c", "d"]), 0i64..45), 0..30),
+        prop::collection::vec(
+            (prop::sample::select(vec!["a", "b", "c", "d"]), 0i64..45),
+            0..30,
+        ),
         rows(),
         rows(),
         prop::option::of(1u32..10),
@@ -116,7 +129,11 @@ fn spec_for(case: &Case) -> DatasetSpec {
     let columns = vec![
         column("id", DataType::Int64, ColumnOrigin::Spine { column: "id" }),
         column("k", DataType::String, ColumnOrigin::Spine { column: "k" }),
-        column("timestamp", DataType::Timestamp, ColumnOrigin::Timestamp { column: "ts" }),
+        column(
+            "timestamp",
+            DataType::Timestamp,
+            ColumnOrigin::Timestamp { column: "ts" },
+        ),
     ];
     DatasetSpec {
         name: "property",
@@ -144,7 +161,10 @@ fn engine(case: &Case, spec: &DatasetSpec) -> Vec<(i64, Option<i64>, Option<i64>
         n,
         vec![
             Column::new("id".into(), (0..n as i64).collect::<Vec<_>>()),
-            Column::new("k".into(), case.spine.iter().map(|s| s.0).collect::<Vec<_>>()),
+            Column::new(
+                "k".into(),
+                case.spine.iter().map(|s| s.0).collect::<Vec<_>>(),
+            ),
             datetime("ts", case.spine.iter().map(|s| s.1).collect()),
         ],
     )
@@ -159,7 +179,10 @@ fn engine(case: &Case, spec: &DatasetSpec) -> Vec<(i64, Option<i64>, Option<i64>
                 vec![
                     Column::new("k".into(), rows.iter().map(|r| r.0).collect::<Vec<_>>()),
                     datetime("timestamp", rows.iter().map(|r| r.1).collect()),
-                    Column::new(format!("v{i}").into(), rows.iter().map(|r| r.2).collect::<Vec<_>>()),
+                    Column::new(
+                        format!("v{i}").into(),
+                        rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+                    ),
                 ],
             )
             .unwrap()

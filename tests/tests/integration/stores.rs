@@ -163,13 +163,35 @@ fn an_online_table_of_another_declaration_stops_the_run_before_any_write() {
         timestamp: 1,
         values: vec![Value::Int(9)],
     };
-    stores.online.write_latest(&older, &[old_row.clone()]).unwrap();
+    stores
+        .online
+        .write_latest(&older, &[old_row.clone()])
+        .unwrap();
 
     let end = chrono::NaiveDate::from_ymd_opt(2020, 7, 17);
     let range = featurestore_runtime::DateRange { start: None, end };
-    let err = featurestore_runtime::pipeline::execute(&UserOrders::SPEC, &config, &stores, range, &|_| {})
-        .unwrap_err();
-    assert!(err.to_string().contains("was written with columns"), "{err}");
-    assert_eq!(stores.historical.read(&UserOrders::SPEC, None).unwrap().height(), 0);
-    assert_eq!(stores.online.get(&older, &[Value::from("x")]).unwrap(), Some(old_row));
+    let err = featurestore_runtime::pipeline::execute(
+        &UserOrders::SPEC,
+        &config,
+        &stores,
+        range,
+        &|_| {},
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("was written with columns"),
+        "{err}"
+    );
+    assert_eq!(
+        stores
+            .historical
+            .read(&UserOrders::SPEC, None)
+            .unwrap()
+            .height(),
+        0
+    );
+    assert_eq!(
+        stores.online.get(&older, &[Value::from("x")]).unwrap(),
+        Some(old_row)
+    );
 }
