@@ -97,7 +97,9 @@ fn setup() -> (tempfile::TempDir, SourceLocations) {
         let ms_text = ms.map_or(String::new(), |m| m.to_string());
         csv.push_str(&format!("{u},{at},{ms_text}\n"));
         let ms_json = ms.map_or("null".to_string(), |m| m.to_string());
-        ndjson.push_str(&format!("{{\"uid\":\"{u}\",\"at\":\"{at}\",\"ms\":{ms_json}}}\n"));
+        ndjson.push_str(&format!(
+            "{{\"uid\":\"{u}\",\"at\":\"{at}\",\"ms\":{ms_json}}}\n"
+        ));
     }
     std::fs::write(p.join("clicks.csv"), csv).unwrap();
     std::fs::write(p.join("clicks.ndjson"), ndjson).unwrap();
@@ -143,7 +145,9 @@ fn run<F: FeatureSet>(locations: &SourceLocations, end: Option<&str>) -> Vec<Vec
 }
 
 fn rows(r: &[&[&str]]) -> Vec<Vec<String>> {
-    r.iter().map(|r| r.iter().map(|c| c.to_string()).collect()).collect()
+    r.iter()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect()
 }
 
 #[test]
@@ -212,7 +216,11 @@ fn without_windows_rows_group_by_key_and_exact_timestamp() {
         ])
     );
     assert_eq!(
-        ClicksPerInstant::SPEC.outputs.iter().map(|o| o.name).collect::<Vec<_>>(),
+        ClicksPerInstant::SPEC
+            .outputs
+            .iter()
+            .map(|o| o.name)
+            .collect::<Vec<_>>(),
         ["n__count", "n__sum"]
     );
 }
@@ -247,7 +255,11 @@ fn every_event_after_the_end_date_gives_one_empty_row_per_key() {
 #[test]
 fn a_missing_column_names_the_file_and_the_columns_it_has() {
     let (dir, loc) = setup();
-    std::fs::write(dir.path().join("clicks.csv"), "uid,when,ms\nu1,2024-01-01 10:00:00,1\n").unwrap();
+    std::fs::write(
+        dir.path().join("clicks.csv"),
+        "uid,when,ms\nu1,2024-01-01 10:00:00,1\n",
+    )
+    .unwrap();
     let Err(err) = scan(&Clicks::SPEC, &loc) else {
         panic!("a source without its timestamp column scanned")
     };
