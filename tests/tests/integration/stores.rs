@@ -165,7 +165,7 @@ fn an_online_table_of_another_declaration_stops_the_run_before_any_write() {
     };
     stores
         .online
-        .write_latest(&older, &[old_row.clone()])
+        .write_latest(&older, std::slice::from_ref(&old_row))
         .unwrap();
 
     let end = chrono::NaiveDate::from_ymd_opt(2020, 7, 17);
