@@ -163,12 +163,22 @@ fn init_tracing(verbose: u8) {
 /// Resolves the configuration of a CLI invocation: file, environment, options.
 pub fn resolve_config(registry: &Registry, cli: &Cli, crate_dir: Option<&Path>) -> Result<Config> {
     let mut config = Config::discover(cli.config.as_deref(), crate_dir)?;
-    config.apply_env(std::env::vars());
+    // Paths given on the command line or in the environment are relative to
+    // where the user is, not to the configuration file.
+    let cwd = std::env::current_dir().map_err(|e| Error::Io {
+        context: "reading the current directory".to_string(),
+        source: e,
+    })?;
+    config.apply_env(std::env::vars(), &cwd);
+    let absolute = |p: &str| crate::config::absolute(&cwd, p);
     if let Some(root) = &cli.historical_root {
-        config.historical_root = root.clone();
+        config.historical_root = absolute(root);
+    }
+    if let Some(root) = &cli.datasets_root {
+        config.datasets_root = absolute(root);
     }
     if let Some(url) = &cli.online_url {
-        config.online_url = url.clone();
+        config.online_url = crate::config::absolute_url(&cwd, url);
     }
     for s in &cli.sources {
         let Some((name, path)) = s.split_once('=') else {
@@ -177,57 +187,7 @@ pub fn resolve_config(registry: &Registry, cli: &Cli, crate_dir: Option<&Path>) 
             )));
         };
         registry.check_source(name)?;
-        config.sources.insert(name.to_string(), path.to_string());
-    }
-    // Command-line and environment paths are relative to where the user is,
-    // not to the configuration file.
-    let cwd = std::env::current_dir().map_err(|e| Error::Io {
-        context: "reading the current directory".to_string(),
-        source: e,
-    })?;
-    let absolute = |p: &str| -> String {
-        if p.contains("://") || Path::new(p).is_absolute() {
-            p.to_string()
-        } else {
-            cwd.join(p).to_string_lossy().into_owned()
-        }
-    };
-    if let Some(root) = &cli.historical_root {
-        config.historical_root = absolute(root);
-    } else if let Ok(root) = std::env::var(crate::config::ENV_HISTORICAL_ROOT) {
-        config.historical_root = absolute(&root);
-    }
-    if let Some(root) = &cli.datasets_root {
-        config.datasets_root = absolute(root);
-    } else if let Ok(root) = std::env::var(crate::config::ENV_DATASETS_ROOT) {
-        config.datasets_root = absolute(&root);
-    }
-    if let Some(url) = cli
-        .online_url
-        .clone()
-        .or_else(|| std::env::var(crate::config::ENV_ONLINE_URL).ok())
-    {
-        config.online_url = match url.strip_prefix("redb://") {
-            Some(p) => format!("redb://{}", absolute(p)),
-            None => url,
-        };
-    }
-    for s in &cli.sources {
-        if let Some((name, path)) = s.split_once('=') {
-            config.sources.insert(name.to_string(), absolute(path));
-        }
-    }
-    for (k, v) in std::env::vars() {
-        if let Some(name) = k.strip_prefix(crate::config::ENV_SOURCE_PREFIX) {
-            let name = name.to_ascii_lowercase();
-            if !cli
-                .sources
-                .iter()
-                .any(|s| s.starts_with(&format!("{name}=")))
-            {
-                config.sources.insert(name, absolute(&v));
-            }
-        }
+        config.sources.insert(name.to_string(), absolute(path));
     }
     Ok(config)
 }

@@ -174,17 +174,19 @@ impl Config {
         Ok(Config::defaults("."))
     }
 
-    /// Applies `FEATURESTORE_*` variables from `vars`.
-    pub fn apply_env(&mut self, vars: impl IntoIterator<Item = (String, String)>) {
+    /// Applies `FEATURESTORE_*` variables from `vars`; relative paths in
+    /// them are taken relative to `cwd`.
+    pub fn apply_env(&mut self, vars: impl IntoIterator<Item = (String, String)>, cwd: &Path) {
         for (k, v) in vars {
             if k == ENV_HISTORICAL_ROOT {
-                self.historical_root = v;
+                self.historical_root = absolute(cwd, &v);
             } else if k == ENV_ONLINE_URL {
-                self.online_url = v;
+                self.online_url = absolute_url(cwd, &v);
             } else if k == ENV_DATASETS_ROOT {
-                self.datasets_root = v;
+                self.datasets_root = absolute(cwd, &v);
             } else if let Some(name) = k.strip_prefix(ENV_SOURCE_PREFIX) {
-                self.sources.insert(name.to_ascii_lowercase(), v);
+                self.sources
+                    .insert(name.to_ascii_lowercase(), absolute(cwd, &v));
             }
         }
     }
@@ -205,5 +207,73 @@ impl Config {
             base_dir: self.base_dir.clone(),
             overrides: self.sources.clone(),
         }
+    }
+}
+
+/// `path` made absolute against `cwd`; URLs and absolute paths are kept.
+pub fn absolute(cwd: &Path, path: &str) -> String {
+    if path.contains("://") || Path::new(path).is_absolute() {
+        path.to_string()
+    } else {
+        cwd.join(path).to_string_lossy().into_owned()
+    }
+}
+
+/// An online store URL with a relative `redb://` path made absolute against `cwd`.
+pub fn absolute_url(cwd: &Path, url: &str) -> String {
+    match url.strip_prefix("redb://") {
+        Some(p) => format!("redb://{}", absolute(cwd, p)),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment_with_relative_paths_resolved() {
+        let dir = std::env::temp_dir().join(format!("fs-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(CONFIG_FILE);
+        std::fs::write(
+            &file,
+            "[historical]\nroot = \"hist\"\n[online]\nurl = \"memory://\"\n[sources.events]\npath = \"in.csv\"\n",
+        )
+        .unwrap();
+        let mut c = Config::from_file(&file).unwrap();
+        assert_eq!(c.historical_location(), dir.join("hist").to_string_lossy());
+        assert_eq!(c.online_url, "memory://");
+        assert_eq!(c.sources["events"], "in.csv");
+        assert_eq!(c.datasets_root, DEFAULT_DATASETS_DIR);
+
+        let cwd = Path::new("/work/here");
+        c.apply_env(
+            [
+                (ENV_HISTORICAL_ROOT.to_string(), "h2".to_string()),
+                (ENV_ONLINE_URL.to_string(), "redb://o.redb".to_string()),
+                (
+                    "FEATURESTORE_SOURCE_EVENTS".to_string(),
+                    "/abs/e.csv".to_string(),
+                ),
+                ("UNRELATED".to_string(), "x".to_string()),
+            ],
+            cwd,
+        );
+        assert_eq!(c.historical_root, "/work/here/h2");
+        assert_eq!(c.online_url, "redb:///work/here/o.redb");
+        assert_eq!(c.sources["events"], "/abs/e.csv");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_errors() {
+        let dir = std::env::temp_dir().join(format!("fs-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(CONFIG_FILE);
+        std::fs::write(&file, "[historical]\nrot = \"x\"\n").unwrap();
+        let err = Config::from_file(&file).unwrap_err().to_string();
+        assert!(err.contains("unknown field `rot`"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
