@@ -1,5 +1,14 @@
-//! The featurestore runtime: declare sources and feature sets with the
-//! [`source`] and [`feature_set`] macros, then run them.
+//! The featurestore runtime: declare sources, feature sets and datasets with
+//! the [`macro@source`], [`macro@feature_set`] macros (and their siblings),
+//! then run them.
+//!
+//! - [`spec`]: what the macros compile a declaration into (`'static` data).
+//! - [`mod@source`]: reading declared sources into typed lazy frames.
+//! - [`transform`]: the rolling-window kernel (change points, no grid).
+//! - [`sink`]: the historical store (partitioned Parquet) and online stores.
+//! - [`dataset`]: point-in-time joins of feature sets onto a spine.
+//! - [`pipeline`]: a whole run, extract to both stores.
+//! - [`cli`]: the command line a feature crate's binary is made of.
 
 pub mod spec;
 mod traits;
