@@ -53,6 +53,50 @@ pub struct FeatureSetAttr {
     pub args: TokenStream,
 }
 
+/// The arguments of `#[dataset(...)]`.
+pub struct DatasetAttr {
+    pub spine: Option<Path>,
+    pub key: Option<KeyArg>,
+    pub timestamp: Option<Ident>,
+    pub features: Option<Features>,
+    pub fill_null: Option<FillLit>,
+    pub filter: Option<LitStr>,
+    pub query: Option<LitStr>,
+    pub keep: Option<Keep>,
+    pub name: Option<LitStr>,
+    pub description: Option<LitStr>,
+    /// The keys written, valid or not: a key with a bad value is not also
+    /// reported missing.
+    pub written: Vec<Symbol>,
+    /// The whole argument list, to point at when a key is missing.
+    pub args: TokenStream,
+}
+
+/// `key = cpf`, or several columns: `key = "cpf,merchant_id"`.
+pub enum KeyArg {
+    Column(Ident),
+    List(LitStr),
+}
+
+/// `features(UserOrders, UserChargebacks(ttl = "30d"))`.
+pub struct Features {
+    pub keyword: Path,
+    pub joins: Vec<JoinAttr>,
+}
+
+/// One entry of `features(...)`: a feature set and its options.
+pub struct JoinAttr {
+    pub path: Path,
+    pub ttl: Option<LitStr>,
+    pub prefix: Option<LitStr>,
+}
+
+/// `keep(order_id, cpf)`.
+pub struct Keep {
+    pub keyword: Path,
+    pub columns: Vec<Ident>,
+}
+
 /// `fill_null = <literal>`, possibly negative.
 pub struct FillLit {
     pub negative: bool,
@@ -87,6 +131,8 @@ pub struct RawFunction {
 }
 
 const FEATURE_EXAMPLE: &str = "`#[feature(count(order_id))]`";
+const FEATURES_EXAMPLE: &str = "`features(UserOrders, UserChargebacks(ttl = \"30d\"))`";
+const KEEP_EXAMPLE: &str = "`keep(order_id, order_timestamp, cpf)`";
 
 impl SourceAttr {
     pub fn parse(args: TokenStream, errors: &mut Errors) -> syn::Result<SourceAttr> {
@@ -103,7 +149,8 @@ impl SourceAttr {
         };
         let mut seen = Seen::default();
         for meta in &metas {
-            let Some(key) = key_of(meta, "source", symbol::SOURCE_KEYS, &mut seen, errors) else {
+            let Some(key) = key_of(meta, "`#[source]`", symbol::SOURCE_KEYS, &mut seen, errors)
+            else {
                 continue;
             };
             let slot = match key {
@@ -119,7 +166,7 @@ impl SourceAttr {
             };
             *slot = lit_str(meta, key, errors);
         }
-        attr.written = seen.0;
+        attr.written = seen.written();
         Ok(attr)
     }
 }
@@ -144,7 +191,7 @@ impl FeatureSetAttr {
         for meta in &metas {
             let Some(key) = key_of(
                 meta,
-                "feature_set",
+                "`#[feature_set]`",
                 symbol::FEATURE_SET_KEYS,
                 &mut seen,
                 errors,
@@ -159,7 +206,7 @@ impl FeatureSetAttr {
                 symbol::NAME => &mut attr.name,
                 symbol::DESCRIPTION => &mut attr.description,
                 symbol::SOURCE => {
-                    attr.source = type_path(meta, errors);
+                    attr.source = type_path(meta, key, errors);
                     continue;
                 }
                 symbol::TIMESTAMP => {
@@ -173,7 +220,72 @@ impl FeatureSetAttr {
             };
             *slot = lit_str(meta, key, errors);
         }
-        attr.written = seen.0;
+        attr.written = seen.written();
+        Ok(attr)
+    }
+}
+
+impl DatasetAttr {
+    pub fn parse(args: TokenStream, errors: &mut Errors) -> syn::Result<DatasetAttr> {
+        let metas = parse_metas(args.clone())?;
+        let mut attr = DatasetAttr {
+            spine: None,
+            key: None,
+            timestamp: None,
+            features: None,
+            fill_null: None,
+            filter: None,
+            query: None,
+            keep: None,
+            name: None,
+            description: None,
+            written: Vec::new(),
+            args,
+        };
+        let mut seen = Seen::default();
+        for meta in &metas {
+            let Some(key) = key_of(
+                meta,
+                "`#[dataset]`",
+                symbol::DATASET_KEYS,
+                &mut seen,
+                errors,
+            ) else {
+                continue;
+            };
+            let slot = match key {
+                symbol::FILTER => &mut attr.filter,
+                symbol::QUERY => &mut attr.query,
+                symbol::NAME => &mut attr.name,
+                symbol::DESCRIPTION => &mut attr.description,
+                symbol::SPINE => {
+                    attr.spine = type_path(meta, key, errors);
+                    continue;
+                }
+                symbol::KEY => {
+                    attr.key = key_arg(meta, errors);
+                    continue;
+                }
+                symbol::TIMESTAMP => {
+                    attr.timestamp = column_ident(meta, key, errors);
+                    continue;
+                }
+                symbol::FEATURES => {
+                    attr.features = features(meta, errors);
+                    continue;
+                }
+                symbol::KEEP => {
+                    attr.keep = keep(meta, errors);
+                    continue;
+                }
+                _ => {
+                    attr.fill_null = fill_lit(meta, errors);
+                    continue;
+                }
+            };
+            *slot = lit_str(meta, key, errors);
+        }
+        attr.written = seen.written();
         Ok(attr)
     }
 }
@@ -182,15 +294,26 @@ fn parse_metas(args: TokenStream) -> syn::Result<Punctuated<Meta, Token![,]>> {
     Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args)
 }
 
-/// Keys seen so far, to report duplicates.
+/// Keys seen so far, to report duplicates, and the keys that unknown keys
+/// look like misspellings of.
 #[derive(Default)]
-struct Seen(Vec<Symbol>);
+struct Seen(Vec<Symbol>, Vec<Symbol>);
+
+impl Seen {
+    /// The keys written, valid or not (a misspelled key counts as the one
+    /// it looks like): none of them is also reported missing.
+    fn written(self) -> Vec<Symbol> {
+        let Seen(mut keys, misspelled) = self;
+        keys.extend(misspelled);
+        keys
+    }
+}
 
 /// The known key `meta` sets, or `None` (with an error) for an unknown or
-/// repeated key.
+/// repeated key. `context` is where the key is, for messages: `` `#[source]` ``.
 fn key_of(
     meta: &Meta,
-    macro_name: &str,
+    context: &str,
     keys: &[Symbol],
     seen: &mut Seen,
     errors: &mut Errors,
@@ -198,13 +321,15 @@ fn key_of(
     let path = meta.path();
     let Some(key) = keys.iter().copied().find(|k| path == k) else {
         let written = path_string(path);
-        let hint = did_you_mean(&written, keys)
+        let suggestion = did_you_mean(&written, keys);
+        seen.1.extend(suggestion);
+        let hint = suggestion
             .map(|k| format!("did you mean `{k}`? "))
             .unwrap_or_default();
         errors.spanned(
             path,
             format!(
-                "unknown key `{written}` in `#[{macro_name}]`: {hint}the keys are {}",
+                "unknown key `{written}` in {context}: {hint}the keys are {}",
                 symbol::list(keys)
             ),
         );
@@ -245,8 +370,7 @@ fn lit_str(meta: &Meta, key: Symbol, errors: &mut Errors) -> Option<LitStr> {
     }
 }
 
-fn type_path(meta: &Meta, errors: &mut Errors) -> Option<Path> {
-    let key = symbol::SOURCE;
+fn type_path(meta: &Meta, key: Symbol, errors: &mut Errors) -> Option<Path> {
     match value(meta, key, "OrderEvents", errors)? {
         Expr::Path(p) if p.qself.is_none() && p.attrs.is_empty() && plain_path(&p.path) => {
             Some(p.path.clone())
@@ -254,7 +378,9 @@ fn type_path(meta: &Meta, errors: &mut Errors) -> Option<Path> {
         other => {
             errors.spanned(
                 other,
-                "`source` takes the path of a `#[source]` struct, e.g. `source = OrderEvents`",
+                format!(
+                    "`{key}` takes the path of a `#[source]` struct, e.g. `{key} = OrderEvents`"
+                ),
             );
             None
         }
@@ -314,6 +440,129 @@ fn fill_lit(meta: &Meta, errors: &mut Errors) -> Option<FillLit> {
                 expr,
                 "`fill_null` takes an integer, float, boolean or string literal, e.g. `fill_null = 0`",
             );
+            None
+        }
+    }
+}
+
+fn key_arg(meta: &Meta, errors: &mut Errors) -> Option<KeyArg> {
+    let key = symbol::KEY;
+    let message = "`key` takes a column of the spine, `key = cpf`, or several in a string, \
+                   `key = \"cpf,merchant_id\"`";
+    match value(meta, key, "cpf", errors)? {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Some(KeyArg::List(s.clone())),
+        Expr::Path(p) if p.qself.is_none() && p.attrs.is_empty() => match p.path.get_ident() {
+            Some(ident) => Some(KeyArg::Column(ident.clone())),
+            None => {
+                errors.spanned(p, message);
+                None
+            }
+        },
+        other => {
+            errors.spanned(other, message);
+            None
+        }
+    }
+}
+
+fn features(meta: &Meta, errors: &mut Errors) -> Option<Features> {
+    let Meta::List(list) = meta else {
+        errors.spanned(
+            meta,
+            format!("`features` lists the feature sets to join: {FEATURES_EXAMPLE}"),
+        );
+        return None;
+    };
+    let metas = match list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
+        Ok(metas) => metas,
+        Err(e) => {
+            errors.push(syn::Error::new(
+                e.span(),
+                format!("expected feature sets, as in {FEATURES_EXAMPLE}"),
+            ));
+            return None;
+        }
+    };
+    let mut joins = Vec::new();
+    for meta in metas {
+        let (path, options) = match meta {
+            Meta::Path(path) => (path, None),
+            Meta::List(options) => (options.path.clone(), Some(options)),
+            Meta::NameValue(nv) => {
+                errors.spanned(
+                    &nv,
+                    format!(
+                        "expected a feature set, as in {FEATURES_EXAMPLE}: options go in \
+                         parentheses after it"
+                    ),
+                );
+                continue;
+            }
+        };
+        let mut join = JoinAttr {
+            path,
+            ttl: None,
+            prefix: None,
+        };
+        if let Some(options) = options {
+            join_options(&options, &mut join, errors);
+        }
+        joins.push(join);
+    }
+    Some(Features {
+        keyword: list.path.clone(),
+        joins,
+    })
+}
+
+/// `ttl = "30d", prefix = "o_"` in `UserOrders(...)`.
+fn join_options(list: &syn::MetaList, join: &mut JoinAttr, errors: &mut Errors) {
+    let name = path_string(&join.path);
+    let example = format!("`{name}(ttl = \"30d\", prefix = \"o_\")`");
+    let options = match list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
+        Ok(options) => options,
+        Err(e) => {
+            errors.push(syn::Error::new(
+                e.span(),
+                format!("expected options of the join, as in {example}"),
+            ));
+            return;
+        }
+    };
+    let context = format!("`{name}(...)`");
+    let mut seen = Seen::default();
+    for option in &options {
+        let Some(key) = key_of(option, &context, symbol::JOIN_KEYS, &mut seen, errors) else {
+            continue;
+        };
+        let value = lit_str(option, key, errors);
+        match key {
+            symbol::TTL => join.ttl = value,
+            _ => join.prefix = value,
+        }
+    }
+}
+
+fn keep(meta: &Meta, errors: &mut Errors) -> Option<Keep> {
+    let Meta::List(list) = meta else {
+        errors.spanned(
+            meta,
+            format!("`keep` lists the spine columns to keep, in output order: {KEEP_EXAMPLE}"),
+        );
+        return None;
+    };
+    match list.parse_args_with(Punctuated::<Ident, Token![,]>::parse_terminated) {
+        Ok(columns) => Some(Keep {
+            keyword: list.path.clone(),
+            columns: columns.into_iter().collect(),
+        }),
+        Err(e) => {
+            errors.push(syn::Error::new(
+                e.span(),
+                format!("expected column names of the spine, as in {KEEP_EXAMPLE}"),
+            ));
             None
         }
     }
@@ -402,47 +651,40 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// The struct the macro is on, if it is one with named fields.
-pub fn container<'a>(
+/// The struct the macro is on, or an error saying what it is instead:
+/// `` "{expected}, not an enum{enum_hint}" ``.
+fn struct_of<'a>(
     item: &'a Item,
     macro_name: &str,
-    what: &str,
+    expected: &str,
+    enum_hint: &str,
     errors: &mut Errors,
-) -> Option<Container<'a>> {
+) -> Option<&'a ItemStruct> {
     let item = match item {
         Item::Struct(item) => item,
         Item::Enum(e) => {
             let (keyword, ident) = (&e.enum_token, &e.ident);
             errors.spanned(
                 quote!(#keyword #ident),
-                format!(
-                    "`#[{macro_name}]` goes on a struct with named fields, not an enum: \
-                     each field is {what}"
-                ),
+                format!("{expected}, not an enum{enum_hint}"),
             );
             return None;
         }
         Item::Union(u) => {
             let (keyword, ident) = (&u.union_token, &u.ident);
-            errors.spanned(
-                quote!(#keyword #ident),
-                format!("`#[{macro_name}]` goes on a struct with named fields, not a union"),
-            );
+            errors.spanned(quote!(#keyword #ident), format!("{expected}, not a union"));
             return None;
         }
         Item::Fn(f) => {
             let (keyword, ident) = (&f.sig.fn_token, &f.sig.ident);
             errors.spanned(
                 quote!(#keyword #ident),
-                format!("`#[{macro_name}]` goes on a struct with named fields, not a function"),
+                format!("{expected}, not a function"),
             );
             return None;
         }
         other => {
-            errors.at(
-                other.span(),
-                format!("`#[{macro_name}]` goes on a struct with named fields"),
-            );
+            errors.at(other.span(), expected);
             return None;
         }
     };
@@ -452,6 +694,23 @@ pub fn container<'a>(
             format!("`#[{macro_name}]` does not support generic structs"),
         );
     }
+    Some(item)
+}
+
+/// The struct the macro is on, if it is one with named fields.
+pub fn container<'a>(
+    item: &'a Item,
+    macro_name: &str,
+    what: &str,
+    errors: &mut Errors,
+) -> Option<Container<'a>> {
+    let item = struct_of(
+        item,
+        macro_name,
+        &format!("`#[{macro_name}]` goes on a struct with named fields"),
+        &format!(": each field is {what}"),
+        errors,
+    )?;
     let named = match &item.fields {
         Fields::Named(named) => named,
         Fields::Unnamed(fields) => {
@@ -490,6 +749,28 @@ pub fn container<'a>(
         })
         .collect();
     Some(Container { item, fields })
+}
+
+/// The struct `#[dataset]` is on: a unit struct, or one without fields.
+pub fn unit_struct<'a>(item: &'a Item, errors: &mut Errors) -> Option<&'a ItemStruct> {
+    let why = ": its columns come from the spine and the joined feature sets";
+    let item = struct_of(
+        item,
+        "dataset",
+        "`#[dataset]` goes on a unit struct",
+        why,
+        errors,
+    )?;
+    if !item.fields.is_empty() {
+        errors.spanned(
+            &item.fields,
+            format!(
+                "`#[dataset]` goes on a unit struct, e.g. `pub struct {};`{why}, not from fields",
+                item.ident
+            ),
+        );
+    }
+    Some(item)
 }
 
 impl Container<'_> {

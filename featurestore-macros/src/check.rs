@@ -4,9 +4,11 @@ use std::collections::{HashMap, HashSet};
 
 use proc_macro2::Span;
 use syn::ext::IdentExt;
+use syn::spanned::Spanned;
 
+use crate::attr::path_string;
 use crate::ctxt::Errors;
-use crate::model::{FeatureSet, Source};
+use crate::model::{self, Dataset, FeatureSet, Source};
 use crate::symbol::TIMESTAMP_COLUMN;
 
 /// The associated const every declaration already has from its trait; a
@@ -97,6 +99,120 @@ pub fn feature_set(set: &FeatureSet<'_>, errors: &mut Errors) {
         columns.insert(output.name.clone(), description);
         constants.add(&output.name, function.span, errors);
     }
+}
+
+pub fn dataset(set: &Dataset<'_>, errors: &mut Errors) {
+    let mut keys: HashSet<String> = HashSet::new();
+    for key in &set.keys {
+        if !keys.insert(key.name.clone()) {
+            errors.at(
+                key.ident.span(),
+                format!("`{}` is listed twice in `key`", key.name),
+            );
+        } else if key.name == model::unraw(&set.timestamp) {
+            errors.at(
+                key.ident.span(),
+                format!(
+                    "`{}` is the `timestamp` column: it cannot also be a key",
+                    key.name
+                ),
+            );
+        }
+    }
+
+    // Row fields and output columns: the kept spine columns, then a field
+    // per join (whose columns the macro cannot know; the runtime's const
+    // checks compare those).
+    let mut fields: HashMap<String, String> = HashMap::new();
+    let Some(keep) = &set.keep else {
+        // Without `keep`, the row has the keys and `timestamp` (see `expand::dataset`).
+        for key in &set.keys {
+            fields.insert(key.name.clone(), format!("the key column `{}`", key.name));
+        }
+        fields.insert(
+            TIMESTAMP_COLUMN.to_string(),
+            "the `timestamp` column".to_string(),
+        );
+        return joins(set, fields, errors);
+    };
+    let mut outputs: HashMap<String, String> = HashMap::new();
+    let mut constants = Constants::default();
+    for column in keep {
+        let name = model::unraw(column);
+        let output = set.output_name(column);
+        if let Some(other) = outputs.get(&output) {
+            let message = if *other == name {
+                format!("`{name}` is listed twice in `keep`")
+            } else {
+                format!(
+                    "the spine column `{name}` clashes with `{other}`, which is output as \
+                     `{output}`: keep only one of them"
+                )
+            };
+            errors.at(column.span(), message);
+            continue;
+        }
+        outputs.insert(output.clone(), name.clone());
+        fields.insert(output.clone(), format!("the spine column `{name}`"));
+        constants.add(&output, column.span(), errors);
+    }
+    if !keep.is_empty() {
+        let mut reported = HashSet::new();
+        for key in &set.keys {
+            if !keep.iter().any(|c| c.unraw() == key.name) && reported.insert(&key.name) {
+                errors.at(
+                    key.ident.span(),
+                    format!(
+                        "the key column `{}` is not in `keep`: a dataset keeps its keys; \
+                         add it to `keep(...)`",
+                        key.name
+                    ),
+                );
+            }
+        }
+    }
+    joins(set, fields, errors);
+}
+
+/// Joins listed twice, and row fields of joins named like another field.
+fn joins(set: &Dataset<'_>, mut fields: HashMap<String, String>, errors: &mut Errors) {
+    let mut joins: Vec<(String, &str)> = Vec::new();
+    for join in &set.joins {
+        let path = path_string(&join.path);
+        let span = join.path.span();
+        if joins.contains(&(path.clone(), join.prefix.as_str())) {
+            errors.at(
+                span,
+                format!(
+                    "`{path}` is joined twice: join it once, or give each a different `prefix`, \
+                     e.g. `{path}(prefix = \"{}_\")`",
+                    model::snake_case(&last_segment(&join.path))
+                ),
+            );
+            continue;
+        }
+        joins.push((path.clone(), join.prefix.as_str()));
+        let field = join.field_name();
+        if let Some(other) = fields.get(&field) {
+            errors.at(
+                span,
+                format!(
+                    "the row's field for `{path}` would be `{field}`, like {other}: give the \
+                     join a `prefix`, e.g. `{path}(prefix = \"{}_\")`",
+                    model::snake_case(&last_segment(&join.path))
+                ),
+            );
+            continue;
+        }
+        fields.insert(field, format!("the field for `{path}`"));
+    }
+}
+
+fn last_segment(path: &syn::Path) -> String {
+    path.segments
+        .last()
+        .map(|s| s.ident.unraw().to_string())
+        .unwrap_or_default()
 }
 
 /// Column constants declared so far, by constant name.

@@ -1,5 +1,5 @@
-//! Procedural macros of the featurestore framework: [`macro@source`] and
-//! [`macro@feature_set`]. Use them through `featurestore_runtime`, which
+//! Procedural macros of the featurestore framework: [`macro@source`],
+//! [`macro@feature_set`] and [`macro@dataset`]. Use them through `featurestore_runtime`, which
 //! re-exports them and holds everything the generated code refers to.
 //!
 //! Each macro runs four stages, one file each: `attr` (raw attributes with
@@ -174,7 +174,8 @@ fn source_inner(
 /// - `impl featurestore_runtime::FeatureSet` with the declaration as
 ///   `SPEC` and the row type as `Row`;
 /// - `UserOrdersRow`: the typed output row (keys, `timestamp`, outputs),
-///   `Serialize` and `Deserialize`;
+///   `Serialize` and `Deserialize`, and `UserOrdersFeatures`: the outputs
+///   alone, as datasets join them;
 /// - output columns `{feature}__{function}_over_{n}_{unit}_rolling_windows`
 ///   (`cpf_orders__count_over_3_days_rolling_windows`), or
 ///   `{feature}__{function}` without windows: features × functions ×
@@ -201,6 +202,108 @@ fn feature_set_inner(
     };
     expand::feature_set(args, &item)
         .unwrap_or_else(|error| expand::fallback::feature_set(&item, error))
+}
+
+/// Declares a training dataset: a spine of events, with feature sets
+/// joined onto each event as of its time (a point-in-time join: never a
+/// feature row from after the event).
+///
+/// ```ignore
+/// use featurestore_runtime::dataset;
+///
+/// /// Orders enriched with both feature sets as of each order's time.
+/// #[dataset(spine = OrderEvents, key = cpf, timestamp = order_timestamp,
+///           features(UserOrders, UserChargebacks), fill_null = 0,
+///           keep(order_id, order_timestamp, chargeback_timestamp, cpf))]
+/// pub struct AwesomeDataset;
+/// ```
+///
+/// A join can have options: rows older than a time to live count as
+/// missing, and a prefix renames its columns (joining the same feature set
+/// twice, or two whose columns share names):
+///
+/// ```ignore
+/// #[dataset(spine = OrderEvents, key = cpf, timestamp = order_timestamp,
+///           features(UserOrders, UserOrders(ttl = "30d", prefix = "recent_")))]
+/// pub struct Recent;
+/// ```
+///
+/// # Container attributes
+///
+/// - `spine = OrderEvents` (required): the `#[source]` struct whose events
+///   are the rows of the dataset.
+/// - `key = cpf` (required): the spine column matched to each feature set's
+///   entity key, or several in a string, `key = "cpf,merchant_id"`, matched
+///   in order to each feature set's `entity` keys. Types must match (a
+///   nullable spine key is fine).
+/// - `timestamp = order_timestamp` (required): the spine column with each
+///   event's time (`NaiveDateTime` or `NaiveDate`, possibly `Option`). Each
+///   feature set's columns are those of its latest row at or before it. It
+///   is output as `timestamp`.
+/// - `features(A, B(ttl = "30d", prefix = "b_"), ...)` (required): the
+///   `#[feature_set]` structs to join, at least one, each with optional
+///   options:
+///   - `ttl = "30d"`: a feature row older than the spine row's time minus
+///     the ttl counts as missing; a positive integer and a unit, `m`, `h`,
+///     `d` or `w`.
+///   - `prefix = "b_"`: prepended to every column of the join.
+///
+///   A feature set is joined once, unless each time with its own prefix.
+///   Two joins, or a join and a kept spine column, cannot output columns of
+///   the same name: the compiler says which, and a `prefix` fixes it.
+/// - `keep(order_id, order_timestamp, cpf)`: the spine columns to keep, in
+///   output order; the `timestamp` column is output where listed, as
+///   `timestamp`. The keys must be kept. Default: every spine column, in
+///   field order.
+/// - `fill_null = 0`: a literal (integer, float, boolean or string) that
+///   replaces nulls in the joined columns. Without it they are `Option`.
+/// - `filter = "..."`: a SQL boolean expression spine rows must satisfy.
+/// - `query = "..."`: a SQL query over the spine source, registered as a
+///   table under its name.
+/// - `name = "..."`: default: the struct name in snake case
+///   (`AwesomeDataset` → `awesome_dataset`).
+/// - `description = "..."`: default: the struct's doc comment.
+///
+/// The struct is a unit struct (or has no fields): its columns come from the
+/// spine and the feature sets.
+///
+/// # Generated
+///
+/// - `impl featurestore_runtime::Dataset` with the declaration as `SPEC`
+///   (the joined columns are not listed: `DatasetSpec::columns` derives them
+///   from each feature set) and the row type as `Row`;
+/// - `AwesomeDatasetRow`: the typed row, `Serialize` and `Deserialize`:
+///   a field per kept spine column, then one per join, named after the
+///   feature set in snake case after its prefix (`user_orders`,
+///   `recent_user_orders`), holding its `FeatureSet::Features`, flattened.
+///   An unprefixed join's field has a type parameter of the row that
+///   defaults to them (`AwesomeDatasetRow<UserOrdersFeatures = <UserOrders
+///   as FeatureSet>::Features>`, written `AwesomeDatasetRow`), so that a type
+///   that is no feature set is one error; a prefixed join's is wrapped in
+///   `Prefixed`, which adds the prefix to the column names. Without `keep`,
+///   the macro cannot know the spine's columns, so the row has only the
+///   spine's keys and `timestamp`;
+/// - a constant per kept column name: `AwesomeDataset::ORDER_ID`,
+///   `AwesomeDataset::TIMESTAMP`;
+/// - docs on the struct: spine, keys, joins and columns.
+///
+/// Spine columns that do not exist, a `timestamp` that is not a time, key
+/// types that differ from a feature set's, key counts that differ, and
+/// column names that collide are compile errors under the offending token.
+#[proc_macro_attribute]
+pub fn dataset(args: TokenStream, input: TokenStream) -> TokenStream {
+    dataset_inner(args.into(), input.into()).into()
+}
+
+fn dataset_inner(
+    args: proc_macro2::TokenStream,
+    input: proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
+    let item = match syn::parse2::<syn::Item>(input.clone()) {
+        Ok(item) => item,
+        Err(error) => return unparsed(input, error),
+    };
+    expand::dataset(args, &item).unwrap_or_else(|error| expand::fallback::dataset(&item, error))
 }
 
 /// rustc hands attribute macros only items it parsed, so this is for

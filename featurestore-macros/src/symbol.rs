@@ -24,6 +24,16 @@ pub const TIMESTAMP: Symbol = Symbol("timestamp");
 pub const FILTER: Symbol = Symbol("filter");
 pub const FILL_NULL: Symbol = Symbol("fill_null");
 
+// `#[dataset(...)]`
+pub const SPINE: Symbol = Symbol("spine");
+pub const KEY: Symbol = Symbol("key");
+pub const FEATURES: Symbol = Symbol("features");
+pub const KEEP: Symbol = Symbol("keep");
+
+// Options of a joined feature set: `features(UserOrders(ttl = "30d"))`.
+pub const TTL: Symbol = Symbol("ttl");
+pub const PREFIX: Symbol = Symbol("prefix");
+
 // Field attributes.
 pub const FEATURE: Symbol = Symbol("feature");
 pub const DOC: Symbol = Symbol("doc");
@@ -56,6 +66,23 @@ pub const FEATURE_SET_KEYS: &[Symbol] = &[
     NAME,
     DESCRIPTION,
 ];
+
+/// The keys `#[dataset(...)]` accepts.
+pub const DATASET_KEYS: &[Symbol] = &[
+    SPINE,
+    KEY,
+    TIMESTAMP,
+    FEATURES,
+    FILL_NULL,
+    FILTER,
+    QUERY,
+    KEEP,
+    NAME,
+    DESCRIPTION,
+];
+
+/// The options of one joined feature set.
+pub const JOIN_KEYS: &[Symbol] = &[TTL, PREFIX];
 
 /// The aggregation functions `#[feature(...)]` accepts.
 pub const AGGREGATIONS: &[Symbol] = &[COUNT, SUM, AVG, MIN, MAX, STDDEV_POP];

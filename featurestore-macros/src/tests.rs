@@ -3,7 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::{feature_set_inner, source_inner};
+use crate::{dataset_inner, feature_set_inner, source_inner};
 
 fn order_events() -> TokenStream {
     source_inner(
@@ -378,4 +378,249 @@ fn derived_source() {
     let text = compact(&out);
     assert!(text.contains("inputs:&[&<OrderEventsas::featurestore_runtime::Source>::SPEC,&<Usersas::featurestore_runtime::Source>::SPEC]"));
     assert!(text.contains("name:\"orders_with_segment\""));
+}
+
+fn awesome_dataset(args: TokenStream) -> TokenStream {
+    dataset_inner(
+        args,
+        quote! {
+            /// Orders enriched with both feature sets as of each order's time.
+            pub struct AwesomeDataset;
+        },
+    )
+}
+
+#[test]
+fn legiti_dataset_expands() {
+    let out = awesome_dataset(quote!(
+        spine = OrderEvents,
+        key = cpf,
+        timestamp = order_timestamp,
+        features(UserOrders, UserChargebacks),
+        fill_null = 0,
+        keep(order_id, order_timestamp, chargeback_timestamp, cpf)
+    ));
+    assert!(errors(&out).is_empty(), "{:?}", errors(&out));
+    let text = compact(&out);
+    for needle in [
+        "impl::featurestore_runtime::DatasetforAwesomeDataset",
+        "name:\"awesome_dataset\"",
+        "keys:&[\"cpf\"]",
+        "timestamp:\"order_timestamp\"",
+        "feature_set:&<__AwesomeDatasetJoin0as::featurestore_runtime::FeatureSet>::SPEC",
+        "ttl:::core::option::Option::None,prefix:\"\"",
+        "fill_null:::core::option::Option::Some(::featurestore_runtime::spec::FillValue::Int(0i64))",
+        "name:\"timestamp\"",
+        "origin:::featurestore_runtime::spec::ColumnOrigin::Timestamp{column:\"order_timestamp\"}",
+        "origin:::featurestore_runtime::spec::ColumnOrigin::Spine{column:\"chargeback_timestamp\"}",
+        "typeRow=AwesomeDatasetRow<<__AwesomeDatasetJoin0as::featurestore_runtime::FeatureSet>::Features,<__AwesomeDatasetJoin1as::featurestore_runtime::FeatureSet>::Features>;",
+        "pubstructAwesomeDatasetRow",
+        "pubstructAwesomeDatasetRow<UserOrdersFeatures=<__AwesomeDatasetJoin0as::featurestore_runtime::FeatureSet>::Features,UserChargebacksFeatures=<__AwesomeDatasetJoin1as::featurestore_runtime::FeatureSet>::Features>",
+        "pubuser_orders:UserOrdersFeatures,",
+        "impl<UserOrdersFeatures:::core::clone::Clone,UserChargebacksFeatures:::core::clone::Clone>::core::clone::CloneforAwesomeDatasetRow<UserOrdersFeatures,UserChargebacksFeatures>",
+        "#[serde(flatten)]user_chargebacks:__T5",
+        "pubconstTIMESTAMP:&'staticstr=\"timestamp\"",
+        "pubconstORDER_ID:&'staticstr=\"order_id\"",
+        "assert_same_key::<<<__AwesomeDatasetJoin1as::featurestore_runtime::FeatureSet>::Rowas::featurestore_runtime::__private::KeyAt<0usize>>::Type,<<__AwesomeDatasetSpineas::featurestore_runtime::__private::HasColumn<{::featurestore_runtime::__private::column_hash(\"cpf\")}>>::Typeas::featurestore_runtime::__private::ColumnType>::Inner>",
+        "outputs_collide(&<__AwesomeDatasetJoin0as::featurestore_runtime::FeatureSet>::SPEC,\"\",&<__AwesomeDatasetJoin1as::featurestore_runtime::FeatureSet>::SPEC,\"\")",
+        "#Dataset`awesome_dataset`",
+        "Then every output column of [`UserOrders`], as of the row's `timestamp`;",
+        "then every output column of [`UserChargebacks`], as of the row's `timestamp`;",
+    ] {
+        let needle = needle.replace(' ', "");
+        assert!(text.contains(&needle), "{needle} not in {text}");
+    }
+    // The row's fields: kept columns in `keep` order, then the joins.
+    let file: syn::File = syn::parse2(out).unwrap();
+    let row = file
+        .items
+        .iter()
+        .find_map(|i| match i {
+            syn::Item::Struct(s) if s.ident == "AwesomeDatasetRow" => Some(s),
+            _ => None,
+        })
+        .unwrap();
+    let fields: Vec<String> = row
+        .fields
+        .iter()
+        .map(|f| f.ident.as_ref().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "order_id",
+            "timestamp",
+            "chargeback_timestamp",
+            "cpf",
+            "user_orders",
+            "user_chargebacks"
+        ]
+    );
+}
+
+#[test]
+fn prefixed_joins_and_default_keep() {
+    let out = awesome_dataset(quote!(
+        spine = OrderEvents,
+        key = "cpf",
+        timestamp = order_timestamp,
+        features(UserOrders, UserOrders(ttl = "12h", prefix = "recent_"))
+    ));
+    assert!(errors(&out).is_empty(), "{:?}", errors(&out));
+    let text = compact(&out);
+    for needle in [
+        "pubstructAwesomeDatasetRow<UserOrdersFeatures=<__AwesomeDatasetJoin0as::featurestore_runtime::FeatureSet>::Features>{",
+        "pubrecent_user_orders:::featurestore_runtime::__private::Prefixed<<__AwesomeDatasetJoin1as::featurestore_runtime::FeatureSet>::Features,__AwesomeDatasetPrefix1>,",
+        "pubstruct__AwesomeDatasetPrefix1;",
+        "impl::featurestore_runtime::__private::PrefixMarkerfor__AwesomeDatasetPrefix1{constPREFIX:&'staticstr=\"recent_\";}",
+        "ttl:::core::option::Option::Some(::featurestore_runtime::spec::Window{amount:12,unit:::featurestore_runtime::spec::WindowUnit::Hours,})",
+        "spine_columns:&::featurestore_runtime::__private::spine_columns::<{<__AwesomeDatasetSpineas::featurestore_runtime::Source>::SPEC.columns.len()}>(&<__AwesomeDatasetSpineas::featurestore_runtime::Source>::SPEC,\"order_timestamp\")",
+        "columns_unique",
+        "Every column of [`OrderEvents`], in field order",
+        "columns prefixed `recent_`",
+        "rows older than 12 hours count as missing",
+    ] {
+        let needle = needle.replace(' ', "");
+        assert!(text.contains(&needle), "{needle} not in {text}");
+    }
+    assert!(!text.contains("__AwesomeDatasetPrefix0"));
+}
+
+#[test]
+fn dataset_errors_are_collected() {
+    let out = awesome_dataset(quote!(
+        spine = OrderEvents,
+        keys = cpf,
+        timestamp = "order_timestamp",
+        features(UserOrders(ttl = "30x", prefix = "1_", size = 2), UserOrders),
+        filter = "cpf = = 1",
+        keep(order_id, order_id)
+    ));
+    expect_errors(
+        out.clone(),
+        &[
+            "unknown key `keys` in `#[dataset]`: did you mean `key`?",
+            "`timestamp` takes a column name of the source, without quotes",
+            "unknown key `size` in `UserOrders(...)`: the keys are `ttl`, `prefix`",
+            "unknown unit `x` in ttl `30x`",
+            "`prefix = \"1_\"` cannot start a column name",
+            "invalid SQL in `filter`",
+        ],
+    );
+    let text = compact(&out);
+    assert!(text.contains("FALLBACK_DATASET"));
+    assert!(text.contains("typeRow=();"));
+    assert!(text.contains("pubstructAwesomeDataset;"));
+}
+
+#[test]
+fn dataset_cross_checks() {
+    let out = awesome_dataset(quote!(
+        spine = OrderEvents,
+        key = "cpf,cpf",
+        timestamp = order_timestamp,
+        features(
+            UserOrders,
+            UserOrders,
+            a::UserOrders(prefix = "o_"),
+            b::UserOrders(prefix = "o_")
+        ),
+        keep(order_id, order_id, order_timestamp, timestamp)
+    ));
+    expect_errors(
+        out,
+        &[
+            "`cpf` is listed twice in `key`",
+            "`order_id` is listed twice in `keep`",
+            "the spine column `timestamp` clashes with `order_timestamp`",
+            "the key column `cpf` is not in `keep`",
+            "`UserOrders` is joined twice",
+            "the row's field for `b::UserOrders` would be `o_user_orders`",
+        ],
+    );
+    expect_errors(
+        awesome_dataset(quote!(spine = S, key = k, timestamp = t, features())),
+        &["`features` is empty"],
+    );
+    expect_errors(
+        awesome_dataset(quote!(
+            spine = S,
+            key = k,
+            timestamp = t,
+            features(F),
+            keep()
+        )),
+        &["`keep` is empty"],
+    );
+    expect_errors(
+        awesome_dataset(quote!()),
+        &[
+            "missing `spine`",
+            "missing `key`",
+            "missing `timestamp`",
+            "missing `features`",
+        ],
+    );
+}
+
+#[test]
+fn datasets_are_unit_structs() {
+    let args = quote!(spine = S, key = k, timestamp = t, features(F));
+    let out = dataset_inner(
+        args.clone(),
+        quote!(
+            pub struct D {
+                pub a: i32,
+            }
+        ),
+    );
+    expect_errors(
+        out.clone(),
+        &["`#[dataset]` goes on a unit struct, e.g. `pub struct D;`"],
+    );
+    assert!(compact(&out).contains("impl::featurestore_runtime::DatasetforD"));
+    let out = dataset_inner(
+        args.clone(),
+        quote!(
+            enum D {}
+        ),
+    );
+    expect_errors(out, &["`#[dataset]` goes on a unit struct, not an enum"]);
+    let out = dataset_inner(
+        args.clone(),
+        quote!(
+            struct D {}
+        ),
+    );
+    assert!(errors(&out).is_empty(), "{:?}", errors(&out));
+    let out = dataset_inner(
+        args,
+        quote!(
+            struct D();
+        ),
+    );
+    assert!(errors(&out).is_empty(), "{:?}", errors(&out));
+}
+
+#[test]
+fn feature_sets_have_features_and_key_types() {
+    let out = user_orders();
+    let text = compact(&out);
+    for needle in [
+        "pubstructUserOrdersFeatures{",
+        "typeFeatures=UserOrdersFeatures;",
+        "impl::featurestore_runtime::__private::KeyAt<0usize>forUserOrdersRow{typeType=<<__UserOrdersSourceas::featurestore_runtime::__private::HasColumn<{::featurestore_runtime::__private::column_hash(\"cpf\")}>>::Typeas::featurestore_runtime::__private::ColumnType>::Inner;}",
+    ] {
+        assert!(text.contains(needle), "{needle} not in {text}");
+    }
+    let file: syn::File = syn::parse2(out).unwrap();
+    let features = file
+        .items
+        .iter()
+        .find_map(|i| match i {
+            syn::Item::Struct(s) if s.ident == "UserOrdersFeatures" => Some(s),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(features.fields.len(), 3);
 }

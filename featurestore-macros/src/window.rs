@@ -106,7 +106,7 @@ pub fn parse(text: &str) -> Result<Vec<Window>, Vec<String>> {
             ));
             continue;
         }
-        let window = match parse_item(item) {
+        let window = match parse_item(item, "window") {
             Ok(window) => window,
             Err(message) => {
                 errors.push(message);
@@ -143,31 +143,48 @@ pub fn parse(text: &str) -> Result<Vec<Window>, Vec<String>> {
     }
 }
 
-fn parse_item(item: &str) -> Result<Window, String> {
+/// One duration, e.g. a join's `ttl = "30d"`: any number of units, whole
+/// days or not. `what` names it in messages.
+pub fn parse_duration(text: &str, what: &str) -> Result<Window, String> {
+    let item = text.trim();
+    if item.is_empty() {
+        return Err(format!(
+            "`{what}` is empty: give a duration such as `{what} = \"30d\"`, or remove it"
+        ));
+    }
+    let window = parse_item(item, what)?;
+    match window.micros() {
+        Some(m) if m < i64::MAX / 2 => Ok(window),
+        _ => Err(format!("{what} `{item}` is too long")),
+    }
+}
+
+/// One item of a list: `7d`. `what` names it in messages.
+fn parse_item(item: &str, what: &str) -> Result<Window, String> {
     let digits = item
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(item.len());
     let (amount, suffix) = item.split_at(digits);
     if amount.is_empty() {
         return Err(format!(
-            "`{item}` is not a window length: expected a positive integer and a unit, \
+            "`{item}` is not a {what} length: expected a positive integer and a unit, \
              e.g. `7d`; units are {UNITS}"
         ));
     }
     let Some(unit) = Unit::from_suffix(suffix) else {
         let what = if suffix.is_empty() {
-            format!("window `{item}` has no unit")
+            format!("{what} `{item}` has no unit")
         } else {
-            format!("unknown unit `{suffix}` in window `{item}`")
+            format!("unknown unit `{suffix}` in {what} `{item}`")
         };
         return Err(format!("{what}: units are {UNITS}"));
     };
     let Ok(amount) = amount.parse::<u32>() else {
-        return Err(format!("window `{item}` is too long"));
+        return Err(format!("{what} `{item}` is too long"));
     };
     if amount == 0 {
         return Err(format!(
-            "window `{item}` is empty: a window is at least 1 unit long"
+            "{what} `{item}` is empty: a {what} is at least 1 unit long"
         ));
     }
     Ok(Window { amount, unit })
@@ -264,6 +281,24 @@ mod tests {
         assert!(err("36h").contains("`36h` is not a whole number of days"));
         assert!(err("30m").contains("`30m`"));
         assert_eq!(parse("24h").unwrap(), vec![w(24, Unit::Hours)]);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration(" 30d ", "ttl").unwrap(), w(30, Unit::Days));
+        assert_eq!(parse_duration("12h", "ttl").unwrap(), w(12, Unit::Hours));
+        let e = parse_duration("30x", "ttl").unwrap_err();
+        assert!(e.contains("unknown unit `x` in ttl `30x`"), "{e}");
+        assert!(parse_duration("", "ttl")
+            .unwrap_err()
+            .contains("`ttl` is empty"));
+        assert!(parse_duration("0d", "ttl")
+            .unwrap_err()
+            .contains("ttl `0d` is empty"));
+        assert!(parse_duration("4294967295w", "ttl")
+            .unwrap_err()
+            .contains("too long"));
+        assert!(parse_duration("3d,7d", "ttl").is_err());
     }
 
     #[test]

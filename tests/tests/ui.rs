@@ -15,4 +15,5 @@ fn ui() {
     t.compile_fail("ui/sql/*.rs");
     t.compile_fail("ui/fill/*.rs");
     t.compile_fail("ui/source/*.rs");
+    t.compile_fail("ui/dataset/*.rs");
 }

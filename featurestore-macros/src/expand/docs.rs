@@ -10,7 +10,7 @@ use quote::ToTokens;
 use syn::{GenericArgument, PathArguments, Type};
 
 use crate::attr::path_string;
-use crate::model::{FeatureSet, Output, Source, SourceKind};
+use crate::model::{self, Dataset, FeatureSet, Join, Output, Source, SourceKind};
 use crate::symbol::{self, TIMESTAMP_COLUMN};
 
 /// The lines appended to a `#[source]` struct's docs.
@@ -60,7 +60,12 @@ pub fn source(source: &Source<'_>) -> Vec<String> {
 }
 
 /// The lines appended to a `#[feature_set]` struct's docs.
-pub fn feature_set(set: &FeatureSet<'_>, outputs: &[Output], row: &str) -> Vec<String> {
+pub fn feature_set(
+    set: &FeatureSet<'_>,
+    outputs: &[Output],
+    row: &str,
+    features: &str,
+) -> Vec<String> {
     let source = path_string(&set.source);
     let mut doc = Doc::after(&set.item.attrs, set.description_key.as_deref());
     doc.line(format!("# Feature set `{}`", set.name));
@@ -70,7 +75,7 @@ pub fn feature_set(set: &FeatureSet<'_>, outputs: &[Output], row: &str) -> Vec<S
         doc.line(format!(
             "  - {}: {}",
             code(&key.name),
-            key_type(&source, &key.name)
+            column_type(&source, &key.name)
         ));
     }
     doc.line(format!(
@@ -108,7 +113,10 @@ pub fn feature_set(set: &FeatureSet<'_>, outputs: &[Output], row: &str) -> Vec<S
     doc.blank();
     doc.line("## Output columns");
     doc.blank();
-    doc.line(format!("One row is a [`{row}`]."));
+    doc.line(format!(
+        "One row is a [`{row}`]; its output columns alone, as datasets join them, a \
+         [`{features}`]."
+    ));
     doc.blank();
     doc.line("| Column | Type | Description |");
     doc.line("|---|---|---|");
@@ -116,7 +124,7 @@ pub fn feature_set(set: &FeatureSet<'_>, outputs: &[Output], row: &str) -> Vec<S
         doc.line(format!(
             "| {} | {} | Entity key. |",
             code(&key.name),
-            key_type(&source, &key.name)
+            column_type(&source, &key.name)
         ));
     }
     doc.line(format!(
@@ -138,11 +146,173 @@ pub fn feature_set(set: &FeatureSet<'_>, outputs: &[Output], row: &str) -> Vec<S
     doc.lines
 }
 
+/// The lines appended to a `#[dataset]` struct's docs.
+pub fn dataset(set: &Dataset<'_>, row: &str) -> Vec<String> {
+    let spine = path_string(&set.spine);
+    let timestamp = model::unraw(&set.timestamp);
+    let mut doc = Doc::after(&set.item.attrs, set.description_key.as_deref());
+    doc.line(format!("# Dataset `{}`", set.name));
+    doc.blank();
+    doc.line(format!("- **Spine**: [`{spine}`], one row per event"));
+    let keys: Vec<String> = set.keys.iter().map(|k| code(&k.name)).collect();
+    doc.line(format!(
+        "- **Keys**: {}, matched in order to each feature set's entity keys",
+        keys.join(", ")
+    ));
+    doc.line(format!(
+        "- **As of**: the spine's {} column: each feature set's latest row at or before it, \
+         never a later one",
+        code(&timestamp)
+    ));
+    if let Some(filter) = &set.filter {
+        doc.line(format!("- **Filter** on the spine: {}", code(filter)));
+    }
+    if let Some(query) = &set.query {
+        doc.line("- **Query** over the spine, registered as a table under its name:");
+        doc.blank();
+        doc.code_block("sql", query);
+        doc.blank();
+    }
+    doc.line("- **Feature sets**:");
+    for join in &set.joins {
+        let mut line = format!("  - [`{}`]", path_string(&join.path));
+        if let Some(ttl) = join.ttl {
+            line.push_str(&format!(", rows older than {ttl} count as missing"));
+        }
+        if !join.prefix.is_empty() {
+            line.push_str(&format!(", columns prefixed {}", code(&join.prefix)));
+        }
+        doc.line(line);
+    }
+    match &set.fill {
+        Some(fill) => doc.line(format!(
+            "- **Fill value**: {}, replaces nulls in the joined columns",
+            code(&fill_string(&fill.value))
+        )),
+        None => doc.line(
+            "- **Fill value**: none, a joined column is null when its feature set has no row \
+             for the key at or before the spine row's time",
+        ),
+    }
+    doc.blank();
+    doc.line("## Columns");
+    doc.blank();
+    doc.line(format!("One row is a [`{row}`]."));
+    doc.blank();
+    let as_of = match &set.keep {
+        Some(keep) => {
+            doc.line("| Column | Type | From |");
+            doc.line("|---|---|---|");
+            for column in keep {
+                let name = model::unraw(column);
+                let output = set.output_name(column);
+                let from = if output == TIMESTAMP_COLUMN && name == timestamp {
+                    format!("[`{spine}`]`.{name}`, the as-of time")
+                } else {
+                    format!("[`{spine}`]`.{name}`")
+                };
+                doc.line(format!(
+                    "| {} | {} | {from} |",
+                    code(&output),
+                    column_type(&spine, &name)
+                ));
+            }
+            doc.blank();
+            if keep.iter().any(|c| model::unraw(c) == timestamp) {
+                format!("the row's `{TIMESTAMP_COLUMN}`")
+            } else {
+                format!("the spine's `{timestamp}`")
+            }
+        }
+        None => {
+            doc.line(format!(
+                "Every column of [`{spine}`], in field order, with {} output as \
+                 `{TIMESTAMP_COLUMN}`;",
+                code(&timestamp)
+            ));
+            format!("the row's `{TIMESTAMP_COLUMN}`")
+        }
+    };
+    for (i, join) in set.joins.iter().enumerate() {
+        // After the table, a new sentence; after the line without `keep`, the same one.
+        let then = if i == 0 && set.keep.is_some() {
+            "Then"
+        } else {
+            "then"
+        };
+        let prefix = if join.prefix.is_empty() {
+            String::new()
+        } else {
+            format!(" (prefixed {})", code(&join.prefix))
+        };
+        doc.line(format!(
+            "{then} every output column of [`{}`]{prefix}, as of {as_of};",
+            path_string(&join.path)
+        ));
+    }
+    doc.line("in that order.");
+    doc.lines
+}
+
+/// Docs of the generated row struct of a dataset.
+pub fn dataset_row(set: &Dataset<'_>) -> String {
+    let columns = if set.keep.is_some() {
+        "the kept spine columns"
+    } else {
+        "the spine's keys and `timestamp` (the other spine columns are in the data, but \
+         only `keep(...)` can name them)"
+    };
+    format!(
+        "One row of the dataset [`{}`] (`{}`): {columns}, then the output columns of each \
+         joined feature set, flattened.",
+        set.item.ident, set.name
+    )
+}
+
+/// Docs of the row field of a spine column.
+pub fn spine_column_description(
+    set: &Dataset<'_>,
+    spine: &str,
+    column: &str,
+    output: &str,
+) -> String {
+    if output == TIMESTAMP_COLUMN && column == model::unraw(&set.timestamp) {
+        format!(
+            "The `{column}` column of [`{spine}`]: the time the feature sets' columns are \
+             taken as of."
+        )
+    } else {
+        format!("The `{column}` column of [`{spine}`].")
+    }
+}
+
+/// Docs of the row field of a join.
+pub fn join_description(join: &Join) -> String {
+    let prefix = if join.prefix.is_empty() {
+        String::new()
+    } else {
+        format!(" Their names start with `{}`.", join.prefix)
+    };
+    format!(
+        "The output columns of [`{}`] as of the row's time, flattened into the row.{prefix}",
+        path_string(&join.path)
+    )
+}
+
 /// Docs of the generated row struct.
 pub fn row(set: &FeatureSet<'_>) -> String {
     format!(
         "One output row of the feature set [`{}`] (`{}`): its keys, `{TIMESTAMP_COLUMN}`, \
          then every output column; the typed row of the online store.",
+        set.item.ident, set.name
+    )
+}
+
+/// Docs of the generated features struct.
+pub fn features(set: &FeatureSet<'_>) -> String {
+    format!(
+        "The output columns of the feature set [`{}`] (`{}`), without its keys and \
+         `{TIMESTAMP_COLUMN}`: what a dataset joins onto each of its rows.",
         set.item.ident, set.name
     )
 }
@@ -183,8 +353,9 @@ pub fn output_description(set: &FeatureSet<'_>, output: &Output) -> String {
     text
 }
 
-fn key_type(source: &str, key: &str) -> String {
-    format!("same type as [`{source}`]'s `{key}` column")
+/// The type of a source's column, which docs cannot know.
+fn column_type(source: &str, column: &str) -> String {
+    format!("same type as [`{source}`]'s `{column}` column")
 }
 
 /// The Rust type of an output column in the row.

@@ -76,6 +76,25 @@ pub fn feature_set(item: &Item, error: syn::Error) -> TokenStream {
             impl #rt::FeatureSet for #ident {
                 const SPEC: #rt::spec::FeatureSetSpec = #rt::__private::FALLBACK_FEATURE_SET;
                 type Row = ();
+                type Features = ();
+            }
+        };
+    }
+}
+
+pub fn dataset(item: &Item, error: syn::Error) -> TokenStream {
+    let rt = runtime();
+    let error = error.to_compile_error();
+    let Some(ident) = type_ident(item) else {
+        return quote!(#item #error);
+    };
+    quote! {
+        #item
+        #error
+        const _: () = {
+            impl #rt::Dataset for #ident {
+                const SPEC: #rt::spec::DatasetSpec = #rt::__private::FALLBACK_DATASET;
+                type Row = ();
             }
         };
     }

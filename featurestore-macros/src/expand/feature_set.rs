@@ -1,28 +1,29 @@
 //! `#[feature_set]`: the struct with its docs, `impl FeatureSet`, the typed
-//! row, the column-name constants and the spanned type assertions.
+//! row and features, the column-name constants and the spanned type
+//! assertions.
 
-use proc_macro2::{Literal, Span, TokenStream};
+use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
-use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::Ident;
 
-use super::{docs, respan, runtime};
+use super::row::{Row, RowField};
+use super::{docs, fill_value, option, respan, runtime, window};
 use crate::attr::{is_feature, path_string};
 use crate::check::{const_name, SPEC_CONST};
 use crate::model::{self, FeatureSet, FillValue, Output};
 use crate::symbol::TIMESTAMP_COLUMN;
-use crate::window::Window;
 
 pub fn expand(set: &FeatureSet<'_>) -> TokenStream {
     let rt = runtime();
     let outputs = set.outputs();
     let ident = &set.item.ident;
     let row = format_ident!("{}Row", ident);
+    let features = format_ident!("{}Features", ident);
 
     let mut item = set.item.clone();
     strip_feature_attrs(&mut item);
-    for line in docs::feature_set(set, &outputs, &row.to_string()) {
+    for line in docs::feature_set(set, &outputs, &row.to_string(), &features.to_string()) {
         item.attrs.push(syn::parse_quote!(#[doc = #line]));
     }
     // The fields are a declaration, read by the macro: never reading them
@@ -30,7 +31,8 @@ pub fn expand(set: &FeatureSet<'_>) -> TokenStream {
     item.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
 
     let spec = spec(set, &outputs);
-    let (row_struct, serde_impls) = row_struct(set, &outputs, &row);
+    let (row_structs, row_impls) = row_structs(set, &outputs, &row, &features);
+    let key_at = key_at(set, &row);
     let constants = constants(set, &outputs);
     let checks = checks(set);
     let source_alias = source_alias(set);
@@ -43,16 +45,19 @@ pub fn expand(set: &FeatureSet<'_>) -> TokenStream {
         #[doc(hidden)]
         type #source_alias = #source;
 
-        #row_struct
+        #row_structs
 
         const _: () = {
             #[automatically_derived]
             impl #rt::FeatureSet for #ident {
                 const SPEC: #rt::spec::FeatureSetSpec = #spec;
                 type Row = #row;
+                type Features = #features;
             }
 
-            #serde_impls
+            #row_impls
+
+            #(#key_at)*
 
             #[allow(non_upper_case_globals)]
             impl #ident {
@@ -207,192 +212,94 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
     }
 }
 
-fn option(value: Option<&String>) -> TokenStream {
-    match value {
-        Some(v) => quote!(::core::option::Option::Some(#v)),
-        None => quote!(::core::option::Option::None),
-    }
-}
-
-fn window(w: Window) -> TokenStream {
+/// The row struct and the features struct, and their trait impls (to go in
+/// the `const _` block).
+fn row_structs(
+    set: &FeatureSet<'_>,
+    outputs: &[Output],
+    row: &Ident,
+    features: &Ident,
+) -> (TokenStream, TokenStream) {
     let rt = runtime();
-    let amount = Literal::u32_unsuffixed(w.amount);
-    let unit = format_ident!("{}", w.unit.variant());
-    quote! {
-        #rt::spec::Window {
-            amount: #amount,
-            unit: #rt::spec::WindowUnit::#unit,
-        }
-    }
-}
-
-fn fill_value(value: &FillValue) -> TokenStream {
-    let rt = runtime();
-    match value {
-        FillValue::Int(v) => {
-            let v = Literal::i64_suffixed(*v);
-            quote!(#rt::spec::FillValue::Int(#v))
-        }
-        FillValue::Float(v) => {
-            let v = Literal::f64_suffixed(*v);
-            quote!(#rt::spec::FillValue::Float(#v))
-        }
-        FillValue::Bool(v) => quote!(#rt::spec::FillValue::Bool(#v)),
-        FillValue::Str(v) => quote!(#rt::spec::FillValue::Str(#v)),
-    }
-}
-
-/// The row struct, and its trait impls (to go in the `const _` block).
-///
-/// Every use of a field whose type names a column the source lacks is an
-/// error of its own, so derives would repeat one mistake once per generated
-/// line. The impls are written here instead, each use of a field spanned at
-/// the token that declared its type (the `entity` literal for keys): rustc
-/// then sees the same error at the same place and reports it once. serde's
-/// derive goes on a generic twin of the row, which names no field type.
-fn row_struct(set: &FeatureSet<'_>, outputs: &[Output], row: &Ident) -> (TokenStream, TokenStream) {
-    let rt = runtime();
-    let vis = &set.item.vis;
     let source = path_string(&set.source);
-    let mut fields: Vec<RowField> = Vec::new();
+    let mut keys: Vec<RowField> = Vec::new();
     for key in &set.keys {
-        fields.push(RowField {
+        keys.push(RowField {
             name: key.ident.clone(),
             ty: key_type(set, &key.name, quote!(Inner)),
             doc: docs::key_description(&source, &key.name),
             span: set.entity_span,
+            flatten: false,
         });
     }
-    fields.push(RowField {
+    keys.push(RowField {
         name: format_ident!("{}", TIMESTAMP_COLUMN),
         ty: quote!(#rt::__private::NaiveDateTime),
         doc: docs::timestamp_description(set),
         span: Span::call_site(),
+        flatten: false,
     });
-    for output in outputs {
-        let feature = &set.features[output.feature];
-        let Some(name) = model::ident(&output.name, Span::call_site()) else {
-            continue;
-        };
-        let inner = column_type_item(feature.ty, quote!(Inner));
-        let ty = if set.fill.is_some() {
-            inner
-        } else {
-            respan(quote!(::core::option::Option<#inner>), feature.ty.span())
-        };
-        fields.push(RowField {
-            name,
-            ty,
-            doc: docs::output_description(set, output),
-            span: feature.ty.span(),
-        });
+    let columns = || {
+        outputs.iter().filter_map(|output| {
+            let feature = &set.features[output.feature];
+            let name = model::ident(&output.name, Span::call_site())?;
+            let inner = column_type_item(feature.ty, quote!(Inner));
+            let ty = if set.fill.is_some() {
+                inner
+            } else {
+                respan(quote!(::core::option::Option<#inner>), feature.ty.span())
+            };
+            Some(RowField {
+                name,
+                ty,
+                doc: docs::output_description(set, output),
+                span: feature.ty.span(),
+                flatten: false,
+            })
+        })
+    };
+    let vis = &set.item.vis;
+    let (row_struct, row_impls) = Row {
+        vis,
+        ident: row,
+        doc: docs::row(set),
+        fields: keys.into_iter().chain(columns()).collect(),
+        params: Vec::new(),
     }
-
-    let doc = docs::row(set);
-    let names: Vec<&Ident> = fields.iter().map(|f| &f.name).collect();
-    let types = fields.iter().map(|f| &f.ty);
-    let field_docs = fields.iter().map(|f| &f.doc);
-    let row_struct = quote! {
-        #[doc = #doc]
-        #[allow(non_snake_case)]
-        #vis struct #row {
-            #(
-                #[doc = #field_docs]
-                pub #names: #types,
-            )*
-        }
-    };
-
-    let field = |f: &RowField, expr: TokenStream| respan(expr, f.span);
-    let row_name = row.to_string();
-    let debug_fields = fields.iter().map(|f| {
-        let name = &f.name;
-        let label = name.unraw().to_string();
-        let access = field(f, quote!(&self.#name));
-        quote!(.field(#label, #access))
-    });
-    let clones = fields.iter().map(|f| {
-        let name = &f.name;
-        field(f, quote!(#name: ::core::clone::Clone::clone(&self.#name)))
-    });
-    let eqs = fields.iter().map(|f| {
-        let name = &f.name;
-        field(f, quote!(self.#name == other.#name))
-    });
-    let serde = quote!(#rt::__private::serde);
-    let serde_crate = "::featurestore_runtime::__private::serde";
-    let params: Vec<Ident> = (0..fields.len())
-        .map(|i| format_ident!("__T{}", i))
-        .collect();
-    let inferred = params.iter().map(|_| quote!(_));
-    let borrows = fields.iter().map(|f| {
-        let name = &f.name;
-        field(f, quote!(#name: &self.#name))
-    });
-    let moves = fields.iter().map(|f| {
-        let name = &f.name;
-        field(f, quote!(#name: __row.#name))
-    });
-    let impls = quote! {
-        #[automatically_derived]
-        impl ::core::fmt::Debug for #row {
-            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.debug_struct(#row_name) #(#debug_fields)* .finish()
-            }
-        }
-
-        #[automatically_derived]
-        impl ::core::clone::Clone for #row {
-            fn clone(&self) -> Self {
-                Self { #(#clones,)* }
-            }
-        }
-
-        #[automatically_derived]
-        impl ::core::cmp::PartialEq for #row {
-            fn eq(&self, other: &Self) -> bool {
-                #(#eqs)&&*
-            }
-        }
-
-        #[derive(#serde::Serialize, #serde::Deserialize)]
-        #[serde(crate = #serde_crate, rename = #row_name)]
-        #[allow(non_snake_case)]
-        struct __Row<#(#params),*> {
-            #(#names: #params,)*
-        }
-
-        #[automatically_derived]
-        impl #serde::Serialize for #row {
-            fn serialize<__S: #serde::Serializer>(
-                &self,
-                serializer: __S,
-            ) -> ::core::result::Result<__S::Ok, __S::Error> {
-                #serde::Serialize::serialize(&__Row { #(#borrows,)* }, serializer)
-            }
-        }
-
-        #[automatically_derived]
-        impl<'de> #serde::Deserialize<'de> for #row {
-            fn deserialize<__D: #serde::Deserializer<'de>>(
-                deserializer: __D,
-            ) -> ::core::result::Result<Self, __D::Error> {
-                let __row: __Row<#(#inferred),*> =
-                    #serde::Deserialize::deserialize(deserializer)?;
-                ::core::result::Result::Ok(Self { #(#moves,)* })
-            }
-        }
-    };
-    (row_struct, impls)
+    .expand();
+    let (features_struct, features_impls) = Row {
+        vis,
+        ident: features,
+        doc: docs::features(set),
+        fields: columns().collect(),
+        params: Vec::new(),
+    }
+    .expand();
+    (
+        quote!(#row_struct #features_struct),
+        quote!(#row_impls #features_impls),
+    )
 }
 
-/// A field of the row struct.
-struct RowField {
-    name: Ident,
-    ty: TokenStream,
-    doc: String,
-    /// Where errors about its type belong.
-    span: Span,
+/// `impl KeyAt<I> for UserOrdersRow`: the type of each key, for datasets to
+/// compare their spine's keys with.
+fn key_at(set: &FeatureSet<'_>, row: &Ident) -> Vec<TokenStream> {
+    let rt = runtime();
+    set.keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let ty = key_type(set, &key.name, quote!(Inner));
+            quote! {
+                #[diagnostic::do_not_recommend]
+                #[doc(hidden)]
+                #[automatically_derived]
+                impl #rt::__private::KeyAt<#i> for #row {
+                    type Type = #ty;
+                }
+            }
+        })
+        .collect()
 }
 
 /// `pub const CPF: &'static str = "cpf";` for every output column.

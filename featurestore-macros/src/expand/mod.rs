@@ -1,18 +1,21 @@
 //! Stage 4: code generation, from a checked model only.
 
+pub mod dataset;
 pub mod docs;
 pub mod fallback;
 pub mod feature_set;
+pub mod row;
 pub mod source;
 
-use proc_macro2::{Group, Span, TokenStream, TokenTree};
-use quote::quote;
+use proc_macro2::{Group, Literal, Span, TokenStream, TokenTree};
+use quote::{format_ident, quote};
 use syn::Item;
 
-use crate::attr::{self, FeatureSetAttr, SourceAttr};
+use crate::attr::{self, DatasetAttr, FeatureSetAttr, SourceAttr};
 use crate::check;
 use crate::ctxt::Errors;
-use crate::model;
+use crate::model::{self, FillValue};
+use crate::window::Window;
 
 /// `#[source(args)] item`, or every error found in it.
 pub fn source(args: TokenStream, item: &Item) -> syn::Result<TokenStream> {
@@ -57,6 +60,26 @@ pub fn feature_set(args: TokenStream, item: &Item) -> syn::Result<TokenStream> {
     }
 }
 
+/// `#[dataset(args)] item`, or every error found in it.
+pub fn dataset(args: TokenStream, item: &Item) -> syn::Result<TokenStream> {
+    let mut errors = Errors::new();
+    let attr = DatasetAttr::parse(args, &mut errors)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let item_struct = attr::unit_struct(item, &mut errors);
+    let model = match (&attr, item_struct) {
+        (Some(attr), Some(item)) => model::dataset(attr, item, &mut errors),
+        _ => None,
+    };
+    if let Some(model) = &model {
+        check::dataset(model, &mut errors);
+    }
+    match model {
+        Some(model) if errors.is_empty() => Ok(dataset::expand(&model)),
+        _ => Err(errors.into_error(|| unexplained(item))),
+    }
+}
+
 /// A stage gave up without an error: a bug of ours, reported instead of a
 /// silent fallback.
 fn unexplained(item: &Item) -> syn::Error {
@@ -89,4 +112,42 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
             }
         })
         .collect()
+}
+
+/// `Some("...")` or `None`.
+pub fn option(value: Option<&String>) -> TokenStream {
+    match value {
+        Some(v) => quote!(::core::option::Option::Some(#v)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+/// A `spec::Window` literal.
+pub fn window(w: Window) -> TokenStream {
+    let rt = runtime();
+    let amount = Literal::u32_unsuffixed(w.amount);
+    let unit = format_ident!("{}", w.unit.variant());
+    quote! {
+        #rt::spec::Window {
+            amount: #amount,
+            unit: #rt::spec::WindowUnit::#unit,
+        }
+    }
+}
+
+/// A `spec::FillValue` literal.
+pub fn fill_value(value: &FillValue) -> TokenStream {
+    let rt = runtime();
+    match value {
+        FillValue::Int(v) => {
+            let v = Literal::i64_suffixed(*v);
+            quote!(#rt::spec::FillValue::Int(#v))
+        }
+        FillValue::Float(v) => {
+            let v = Literal::f64_suffixed(*v);
+            quote!(#rt::spec::FillValue::Float(#v))
+        }
+        FillValue::Bool(v) => quote!(#rt::spec::FillValue::Bool(#v)),
+        FillValue::Str(v) => quote!(#rt::spec::FillValue::Str(#v)),
+    }
 }
