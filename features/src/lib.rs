@@ -1,11 +1,12 @@
-//! The chargeback feature crate: order events, and per-user counts of orders
-//! and chargebacks over 3, 7 and 30 days.
+//! The chargeback feature crate: order events, per-user counts of orders
+//! and chargebacks over 3, 7 and 30 days, and a training dataset of orders
+//! enriched with both, point in time.
 //!
 //! Run `cargo doc -p features --open` for the catalog: each feature set's
 //! page lists its output columns, their types, and its online table.
 
 use chrono::NaiveDateTime;
-use featurestore_runtime::{feature_set, source, Registry};
+use featurestore_runtime::{dataset, feature_set, source, Registry};
 
 /// Order events exported by the checkout service.
 #[derive(Debug)]
@@ -42,10 +43,19 @@ pub struct UserChargebacks {
     pub cpf_chargebacks: i32,
 }
 
+/// Dataset enriching orders events with aggregated features on total of
+/// orders and chargebacks by user, each as of the order's own time.
+#[derive(Debug)]
+#[dataset(spine = OrderEvents, key = cpf, timestamp = order_timestamp,
+          features(UserOrders, UserChargebacks), fill_null = 0,
+          keep(order_id, order_timestamp, chargeback_timestamp, cpf))]
+pub struct AwesomeDataset;
+
 /// Every declaration of this crate, for the CLI.
 pub fn registry() -> Registry {
     Registry::new()
         .source::<OrderEvents>()
         .feature_set::<UserOrders>()
         .feature_set::<UserChargebacks>()
+        .dataset::<AwesomeDataset>()
 }

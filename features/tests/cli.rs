@@ -17,9 +17,12 @@ fn features(dir: &Path) -> Command {
         .arg(dir.join("historical"))
         .arg("--online-url")
         .arg(format!("redb://{}", dir.join("online.redb").display()))
+        .arg("--datasets-root")
+        .arg(dir.join("datasets"))
         .env_remove("FEATURESTORE_CONFIG")
         .env_remove("FEATURESTORE_HISTORICAL_ROOT")
         .env_remove("FEATURESTORE_ONLINE_URL")
+        .env_remove("FEATURESTORE_DATASETS_ROOT")
         .env_remove("FEATURESTORE_SOURCE_ORDER_EVENTS");
     cmd
 }
@@ -107,7 +110,10 @@ fn list_and_describe_show_the_catalog() {
     let list = stdout(&run(features(dir.path()).arg("list-pipelines")));
     assert_eq!(
         list,
-        "feature_store.user_orders\nfeature_store.user_chargebacks\n"
+        "feature_store.user_orders
+feature_store.user_chargebacks
+dataset.awesome_dataset
+"
     );
 
     let json = stdout(&run(features(dir.path()).args([
@@ -228,4 +234,54 @@ fn sources_can_be_read_from_elsewhere() {
         ])
         .env("FEATURESTORE_SOURCE_ORDER_EVENTS", &input)));
     assert_eq!(by_env.lines().nth(1), Some("w,2021-01-01 00:00:00,0,0,0"));
+}
+
+#[test]
+fn one_command_builds_the_dataset_and_everything_it_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(features(dir.path()).args([
+        "execute",
+        "dataset.awesome_dataset",
+        "--end-date",
+        "2020-07-17",
+        "--format",
+        "csv",
+    ]));
+    // The fixture was saved with CRLF line endings; the values are what counts.
+    let expected = fixture("awesome_dataset.csv").replace("\r\n", "\n");
+    assert_eq!(stdout(&out), expected);
+    let file = dir
+        .path()
+        .join("datasets/awesome_dataset/awesome_dataset.csv");
+    assert_eq!(std::fs::read_to_string(file).unwrap(), expected);
+    assert!(dir
+        .path()
+        .join("datasets/awesome_dataset/awesome_dataset.parquet")
+        .exists());
+    // The feature sets ran first and wrote their stores.
+    assert!(dir.path().join("historical/cpf/user_orders").is_dir());
+    assert!(dir.path().join("historical/cpf/user_chargebacks").is_dir());
+
+    let json = stdout(&run(features(dir.path()).args([
+        "describe",
+        "dataset.awesome_dataset",
+        "--json",
+    ])));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let names: Vec<&str> = v["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["column_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        expected
+            .lines()
+            .next()
+            .unwrap()
+            .split(',')
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(v["feature_sets"][1]["feature_set"], "user_chargebacks");
 }

@@ -1,5 +1,5 @@
 //! The featurestore runtime: declare sources, feature sets and datasets with
-//! the [`macro@source`], [`macro@feature_set`] macros (and their siblings),
+//! the [`macro@source`], [`macro@feature_set`] and [`macro@dataset`] macros,
 //! then run them.
 //!
 //! - [`spec`]: what the macros compile a declaration into (`'static` data).
@@ -31,7 +31,7 @@ pub mod transform;
 pub mod __private;
 
 pub use error::{Error, Result};
-pub use featurestore_macros::{feature_set, source};
+pub use featurestore_macros::{dataset, feature_set, source};
 pub use registry::Registry;
 pub use sink::online::{get_row, OnlineStore};
 pub use spec::{DataType, DatasetSpec, FeatureSetSpec, SourceSpec};
