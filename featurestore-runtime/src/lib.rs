@@ -6,7 +6,7 @@
 //! - [`mod@source`]: reading declared sources into typed lazy frames.
 //! - [`transform`]: the rolling-window kernel (change points, no grid).
 //! - [`sink`]: the historical store (partitioned Parquet) and online stores.
-//! - [`dataset`]: point-in-time joins of feature sets onto a spine.
+//! - [`mod@dataset`]: point-in-time joins of feature sets onto a spine.
 //! - [`pipeline`]: a whole run, extract to both stores.
 //! - [`cli`]: the command line a feature crate's binary is made of.
 
