@@ -3,7 +3,9 @@
 
 use chrono::NaiveDate;
 use features::AwesomeDataset;
-use featurestore_runtime::pipeline::{execute_dataset, DatasetOutput, FeatureRows};
+use featurestore_runtime::pipeline::{
+    execute_dataset, DatasetOutput, DatasetReport, FeatureRows, Stores,
+};
 use featurestore_runtime::{Dataset, DateRange, FeatureSet};
 use tests::{fixture_csv, frame_rows, parse_csv, stores, temp_config};
 
@@ -14,8 +16,12 @@ fn range() -> DateRange {
     }
 }
 
-#[test]
-fn awesome_dataset_matches_the_point_in_time_rows() {
+/// Builds the dataset with stores and datasets in a fresh temporary directory.
+fn build(
+    range: DateRange,
+    rows: FeatureRows,
+    output: DatasetOutput,
+) -> (tempfile::TempDir, Stores, DatasetReport) {
     let (dir, mut config) = temp_config();
     config.datasets_root = dir.path().join("datasets").to_string_lossy().into_owned();
     let st = stores(&config);
@@ -23,15 +29,25 @@ fn awesome_dataset_matches_the_point_in_time_rows() {
         &AwesomeDataset::SPEC,
         &config,
         &st,
+        range,
+        rows,
+        output,
+        &|_| {},
+    )
+    .expect("dataset builds");
+    (dir, st, report)
+}
+
+#[test]
+fn awesome_dataset_matches_the_point_in_time_rows() {
+    let (dir, st, report) = build(
         range(),
         FeatureRows::Run,
         DatasetOutput {
             csv: true,
             parquet: true,
         },
-        &|_| {},
-    )
-    .expect("dataset builds");
+    );
 
     let expected = fixture_csv("awesome_dataset.csv");
     // Order `h` gets 1,1,2: the chargeback rows as of the order's own time.
@@ -60,22 +76,14 @@ fn awesome_dataset_matches_the_point_in_time_rows() {
 
 #[test]
 fn stored_feature_rows_are_computed_when_the_store_is_empty() {
-    let (dir, mut config) = temp_config();
-    config.datasets_root = dir.path().join("datasets").to_string_lossy().into_owned();
-    let st = stores(&config);
-    let report = execute_dataset(
-        &AwesomeDataset::SPEC,
-        &config,
-        &st,
+    let (dir, st, report) = build(
         range(),
         FeatureRows::Stored,
         DatasetOutput {
             csv: true,
             parquet: false,
         },
-        &|_| {},
-    )
-    .unwrap();
+    );
     assert!(report.feature_sets.is_empty());
     assert_eq!(frame_rows(&report.rows), fixture_csv("awesome_dataset.csv"));
     // Nothing was stored by computing in memory.
@@ -90,13 +98,7 @@ fn stored_feature_rows_are_computed_when_the_store_is_empty() {
 
 #[test]
 fn the_spine_is_limited_to_the_date_range() {
-    let (dir, mut config) = temp_config();
-    config.datasets_root = dir.path().join("datasets").to_string_lossy().into_owned();
-    let st = stores(&config);
-    let report = execute_dataset(
-        &AwesomeDataset::SPEC,
-        &config,
-        &st,
+    let (dir, st, report) = build(
         DateRange {
             start: NaiveDate::from_ymd_opt(2020, 5, 11),
             end: NaiveDate::from_ymd_opt(2020, 5, 13),
@@ -106,9 +108,7 @@ fn the_spine_is_limited_to_the_date_range() {
             csv: false,
             parquet: true,
         },
-        &|_| {},
-    )
-    .unwrap();
+    );
     let ids: Vec<String> = frame_rows(&report.rows)
         .1
         .into_iter()
