@@ -76,7 +76,7 @@ fn awesome_dataset_matches_the_point_in_time_rows() {
 
 #[test]
 fn stored_feature_rows_are_computed_when_the_store_is_empty() {
-    let (dir, st, report) = build(
+    let (_dir, st, report) = build(
         range(),
         FeatureRows::Stored,
         DatasetOutput {
@@ -98,7 +98,7 @@ fn stored_feature_rows_are_computed_when_the_store_is_empty() {
 
 #[test]
 fn the_spine_is_limited_to_the_date_range() {
-    let (dir, st, report) = build(
+    let (_dir, _st, report) = build(
         DateRange {
             start: NaiveDate::from_ymd_opt(2020, 5, 11),
             end: NaiveDate::from_ymd_opt(2020, 5, 13),
