@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # A build directory outside the clone survives fresh clones on the same machine.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/featurestore/target}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/featurestore/target}"
 mkdir -p "$CARGO_TARGET_DIR"
 # Proc-macro UI tests compare compiler output: never rewrite expectations here.
 unset TRYBUILD
