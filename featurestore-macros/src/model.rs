@@ -405,6 +405,16 @@ fn sql(lit: &LitStr, key: Symbol, check: fn(&str) -> Result<(), String>, errors:
 }
 
 /// Validates `#[source(...)]` on `container`.
+/// Checks the syntax of a declaration's `filter` and `query`.
+fn check_sql(filter: Option<&LitStr>, query: Option<&LitStr>, errors: &mut Errors) {
+    if let Some(filter) = filter {
+        sql(filter, symbol::FILTER, sql::check_expr, errors);
+    }
+    if let Some(query) = query {
+        sql(query, symbol::QUERY, sql::check_query, errors);
+    }
+}
+
 pub fn source<'a>(
     attr: &SourceAttr,
     container: &Container<'a>,
@@ -592,12 +602,7 @@ pub fn feature_set<'a>(
         }),
         None => Vec::new(),
     };
-    if let Some(filter) = &attr.filter {
-        sql(filter, symbol::FILTER, sql::check_expr, errors);
-    }
-    if let Some(query) = &attr.query {
-        sql(query, symbol::QUERY, sql::check_query, errors);
-    }
+    check_sql(attr.filter.as_ref(), attr.query.as_ref(), errors);
     let fill = attr.fill_null.as_ref().and_then(|lit| fill(lit, errors));
     let name = name(attr.name.as_ref(), &item.ident, errors);
     let (description, description_key) = description(attr.description.as_ref(), item);
@@ -736,12 +741,7 @@ pub fn dataset<'a>(
         }
         keep.columns.clone()
     });
-    if let Some(filter) = &attr.filter {
-        sql(filter, symbol::FILTER, sql::check_expr, errors);
-    }
-    if let Some(query) = &attr.query {
-        sql(query, symbol::QUERY, sql::check_query, errors);
-    }
+    check_sql(attr.filter.as_ref(), attr.query.as_ref(), errors);
     let fill = attr.fill_null.as_ref().and_then(|lit| fill(lit, errors));
     let name = name(attr.name.as_ref(), &item.ident, errors);
     let (description, description_key) = description(attr.description.as_ref(), item);
