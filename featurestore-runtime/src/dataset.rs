@@ -106,7 +106,9 @@ pub fn build(spec: &DatasetSpec, spine: LazyFrame, features: Vec<LazyFrame>) -> 
             left_by: Some(spec.keys.iter().map(|k| (*k).into()).collect()),
             right_by: Some(right_keys.iter().map(|k| k.as_str().into()).collect()),
             allow_eq: true,
-            check_sortedness: true,
+            // Both sides are sorted by time just above. With `by` groups
+            // polars cannot check sortedness and would only print a warning.
+            check_sortedness: false,
         };
         lf = lf
             .join_builder()

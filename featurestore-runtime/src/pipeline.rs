@@ -43,7 +43,10 @@ impl Stores {
 /// Time spent in each stage of a run.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StageTimes {
-    /// Reading the source and computing the rows (planned as one query).
+    /// Reading and parsing the source into memory. Feature sets of one
+    /// [`execute_all`] that share a source share this read; each reports it.
+    pub read: Duration,
+    /// Computing the rows from the events in memory.
     pub compute: Duration,
     /// Writing the historical store.
     pub historical: Duration,
@@ -83,25 +86,88 @@ pub fn execute(
     range: DateRange,
     progress: &dyn Fn(&str),
 ) -> Result<RunReport> {
-    let t0 = Instant::now();
-    progress(&format!(
-        "reading `{}` and computing `{}`",
-        spec.source.name, spec.name
-    ));
+    let mut runs = execute_all(&[spec], config, stores, range, progress)?;
+    Ok(runs.remove(0))
+}
+
+/// Runs several feature sets, in the order given, reading each distinct
+/// source once: feature sets over the same events share one parse of them.
+///
+/// Each feature set is computed and written (historical, then online) before
+/// the next one starts, so a failure leaves the earlier ones complete.
+pub fn execute_all(
+    specs: &[&FeatureSetSpec],
+    config: &Config,
+    stores: &Stores,
+    range: DateRange,
+    progress: &dyn Fn(&str),
+) -> Result<Vec<RunReport>> {
     let locations = config.source_locations();
-    let events = source::scan(spec.source, &locations)?;
-    let computed = transform::compute(spec, events, range).map_err(|e| match e {
+    let mut read: Vec<(&str, DataFrame, Duration)> = Vec::new();
+    let mut reports = Vec::with_capacity(specs.len());
+    for (i, spec) in specs.iter().enumerate() {
+        if !read.iter().any(|(name, ..)| *name == spec.source.name) {
+            progress(&format!("reading `{}`", spec.source.name));
+            let t = Instant::now();
+            let events = source::read(spec.source, &locations)?;
+            let elapsed = t.elapsed();
+            tracing::info!(
+                source = spec.source.name,
+                rows = events.height(),
+                elapsed_ms = elapsed.as_millis() as u64,
+                "source read"
+            );
+            read.push((spec.source.name, events, elapsed));
+        }
+        let (events, read_time) = read
+            .iter()
+            .find(|(name, ..)| *name == spec.source.name)
+            .map(|(_, df, t)| (df.clone(), *t))
+            .expect("read above");
+        // The events of a source nobody else needs are dropped before the
+        // stores are written.
+        if !specs[i + 1..]
+            .iter()
+            .any(|s| s.source.name == spec.source.name)
+        {
+            read.retain(|(name, ..)| *name != spec.source.name);
+        }
+        let mut report = execute_events(spec, events, stores, range, progress)
+            .map_err(|e| with_location(e, spec, &locations))?;
+        report.times.read = read_time;
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+/// Attributes an error of reading events to where the source was read from.
+fn with_location(e: Error, spec: &FeatureSetSpec, locations: &source::SourceLocations) -> Error {
+    match e {
         Error::Source {
             source_name,
             location,
             message,
         } if location.is_empty() => Error::Source {
-            location: source::describe_location(spec.source, &locations),
+            location: source::describe_location(spec.source, locations),
             source_name,
             message,
         },
         other => other,
-    })?;
+    }
+}
+
+/// Computes a feature set from its source's events in memory and writes both
+/// stores.
+fn execute_events(
+    spec: &FeatureSetSpec,
+    events: DataFrame,
+    stores: &Stores,
+    range: DateRange,
+    progress: &dyn Fn(&str),
+) -> Result<RunReport> {
+    let t0 = Instant::now();
+    progress(&format!("computing `{}`", spec.name));
+    let computed = transform::compute(spec, events.lazy(), range)?;
     let compute = t0.elapsed();
     tracing::info!(
         feature_set = spec.name,
@@ -157,6 +223,7 @@ pub fn execute(
         online: online_write,
         latest: latest_frame,
         times: StageTimes {
+            read: Duration::ZERO,
             compute,
             historical: historical_time,
             online: online_time,
@@ -216,13 +283,13 @@ pub fn execute_dataset(
     if rows == FeatureRows::Run {
         // Declaration order is a valid dependency order: feature sets depend
         // only on sources. A feature set joined twice runs once.
-        let mut done: Vec<&str> = Vec::new();
+        let mut specs: Vec<&FeatureSetSpec> = Vec::new();
         for join in spec.joins {
-            if !done.contains(&join.feature_set.name) {
-                runs.push(execute(join.feature_set, config, stores, range, progress)?);
-                done.push(join.feature_set.name);
+            if !specs.iter().any(|s| s.name == join.feature_set.name) {
+                specs.push(join.feature_set);
             }
         }
+        runs = execute_all(&specs, config, stores, range, progress)?;
     }
     let mut features = Vec::with_capacity(spec.joins.len());
     for join in spec.joins {

@@ -78,6 +78,17 @@ pub fn scan(spec: &SourceSpec, locations: &SourceLocations) -> Result<LazyFrame>
     }
 }
 
+/// Reads a source into memory: its columns, parsed and cast.
+pub fn read(spec: &SourceSpec, locations: &SourceLocations) -> Result<DataFrame> {
+    scan(spec, locations)?.collect().map_err(|e| {
+        source_error(
+            spec,
+            &describe_location(spec, locations),
+            crate::error::polars_message(&e),
+        )
+    })
+}
+
 /// Where a source is read from, for messages: its file, or its query.
 pub fn describe_location(spec: &SourceSpec, locations: &SourceLocations) -> String {
     match spec.kind {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{Datelike, NaiveDate};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
@@ -29,6 +29,10 @@ use crate::transform::kernel::DAY_US;
 
 const PART_FILE: &str = "part-00000.parquet";
 const STAGING: &str = "_staging";
+/// Partitions encoded and staged together.
+const STAGE_BATCH: usize = 64;
+/// Object-store requests in flight at once.
+const IO_CONCURRENCY: usize = 16;
 
 /// What a write did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,6 +50,9 @@ pub struct HistoricalWrite {
 pub struct HistoricalStore {
     store: Arc<dyn ObjectStore>,
     location: String,
+    /// The directory of a local store: renames leave empty staging
+    /// directories behind, which only the file system can remove.
+    local_root: Option<std::path::PathBuf>,
     runtime: Arc<tokio::runtime::Runtime>,
 }
 
@@ -67,7 +74,9 @@ impl HistoricalStore {
         let store = LocalFileSystem::new_with_prefix(local)
             .map_err(|e| store_error(location, e))?
             .with_automatic_cleanup(true);
-        Self::with_store(Arc::new(store), location)
+        let mut opened = Self::with_store(Arc::new(store), location)?;
+        opened.local_root = Some(std::path::PathBuf::from(local));
+        Ok(opened)
     }
 
     /// A store over any `object_store` implementation (S3, GCS, Azure, memory…).
@@ -81,6 +90,7 @@ impl HistoricalStore {
         Ok(HistoricalStore {
             store,
             location: location.to_string(),
+            local_root: None,
             runtime: Arc::new(runtime),
         })
     }
@@ -122,30 +132,46 @@ impl HistoricalStore {
         }
         let result = self.runtime.block_on(async {
             let existing = self.list_partitions(&table).await?;
-            // Stage every partition before touching any live file.
+            // Stage every partition before touching any live file. Batches
+            // bound the encoded bytes held at once; within a batch, encoding
+            // is parallel (CPU) and the puts are concurrent (I/O).
             let mut staged = Vec::with_capacity(partitions.len());
-            for (day, mut part) in partitions {
-                let mut buf = Vec::new();
-                ParquetWriter::new(&mut buf)
-                    .finish(&mut part)
-                    .ctx(|| format!("encoding the partition of {day}"))?;
-                let path = partition_path(&staging, day).join(PART_FILE);
-                self.store
-                    .put(&path, PutPayload::from(Bytes::from(buf)))
-                    .await
-                    .map_err(|e| self.err(e))?;
-                staged.push((day, path));
+            let mut partitions = partitions.into_iter().peekable();
+            while partitions.peek().is_some() {
+                let batch: Vec<(NaiveDate, DataFrame)> =
+                    partitions.by_ref().take(STAGE_BATCH).collect();
+                let encoded = encode_partitions(batch)?;
+                let puts = encoded.into_iter().map(|(day, buf)| {
+                    let path = partition_path(&staging, day).join(PART_FILE);
+                    async move {
+                        self.store
+                            .put(&path, PutPayload::from(buf))
+                            .await
+                            .map_err(|e| self.err(e))?;
+                        Ok::<_, Error>((day, path))
+                    }
+                });
+                let done: Vec<(NaiveDate, StorePath)> = futures::stream::iter(puts)
+                    .buffer_unordered(IO_CONCURRENCY)
+                    .try_collect()
+                    .await?;
+                staged.extend(done);
             }
-            // Swap: one rename per partition.
-            let mut written = BTreeSet::new();
-            for (day, from) in &staged {
+            // Swap: one rename per partition, each atomic.
+            let renames = staged.iter().map(|(day, from)| {
                 let to = partition_path(&table, *day).join(PART_FILE);
-                self.store
-                    .rename(from, &to)
-                    .await
-                    .map_err(|e| self.err(e))?;
-                written.insert(*day);
-            }
+                async move {
+                    self.store
+                        .rename(from, &to)
+                        .await
+                        .map_err(|e| self.err(e))?;
+                    Ok::<_, Error>(*day)
+                }
+            });
+            let written: BTreeSet<NaiveDate> = futures::stream::iter(renames)
+                .buffer_unordered(IO_CONCURRENCY)
+                .try_collect()
+                .await?;
             // Other files of the range's partitions, and partitions the run has no rows for.
             let mut deleted = BTreeSet::new();
             for (day, files) in &existing {
@@ -183,11 +209,30 @@ impl HistoricalStore {
             .try_collect()
             .await
             .map_err(|e| self.err(e))?;
-        for f in files {
+        futures::stream::iter(files.iter().map(|f| async move {
             self.store
                 .delete(&f.location)
                 .await
-                .map_err(|e| self.err(e))?;
+                .map_err(|e| self.err(e))
+        }))
+        .buffer_unordered(IO_CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
+        if let Some(root) = &self.local_root {
+            let dir = prefix.parts().fold(root.clone(), |d, p| d.join(p.as_ref()));
+            match std::fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::Io {
+                        context: format!("removing the staging directory {}", dir.display()),
+                        source: e,
+                    })
+                }
+                _ => {}
+            }
+            // `_staging` itself, once no other run is staging.
+            if let Some(parent) = dir.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
         }
         Ok(())
     }
@@ -228,30 +273,40 @@ impl HistoricalStore {
         range: Option<(NaiveDate, NaiveDate)>,
     ) -> Result<DataFrame> {
         let table = Self::table(spec);
-        let frames = self.runtime.block_on(async {
+        let fetched = self.runtime.block_on(async {
             let partitions = self.list_partitions(&table).await?;
-            let mut frames = Vec::new();
-            for (day, files) in partitions {
-                if range.is_some_and(|(s, e)| day < s || day > e) {
-                    continue;
-                }
-                for f in files {
-                    let bytes = self
-                        .store
-                        .get(&f)
-                        .await
-                        .map_err(|e| self.err(e))?
-                        .bytes()
-                        .await
-                        .map_err(|e| self.err(e))?;
+            let files = partitions
+                .into_iter()
+                .filter(|(day, _)| !range.is_some_and(|(s, e)| *day < s || *day > e))
+                .flat_map(|(day, files)| files.into_iter().map(move |f| (day, f)));
+            let gets = files.map(|(day, f)| async move {
+                let bytes = self
+                    .store
+                    .get(&f)
+                    .await
+                    .map_err(|e| self.err(e))?
+                    .bytes()
+                    .await
+                    .map_err(|e| self.err(e))?;
+                Ok::<_, Error>((day, f, bytes))
+            });
+            futures::stream::iter(gets)
+                .buffered(IO_CONCURRENCY)
+                .try_collect::<Vec<_>>()
+                .await
+        })?;
+        let frames: Vec<(NaiveDate, DataFrame)> = {
+            use rayon::prelude::*;
+            fetched
+                .into_par_iter()
+                .map(|(day, f, bytes)| {
                     let df = ParquetReader::new(std::io::Cursor::new(bytes))
                         .finish()
                         .ctx(|| format!("reading {f}"))?;
-                    frames.push((day, df));
-                }
-            }
-            Ok::<_, Error>(frames)
-        })?;
+                    Ok((day, df))
+                })
+                .collect::<Result<_>>()?
+        };
         let mut lazy = Vec::with_capacity(frames.len());
         for (day, df) in frames {
             lazy.push(df.lazy().with_columns([
@@ -269,6 +324,21 @@ impl HistoricalStore {
             .and_then(|lf| lf.sort(sort_by, SortMultipleOptions::default()).collect())
             .ctx(|| format!("reading feature set `{}`", spec.name))
     }
+}
+
+/// Encodes day partitions as Parquet, in parallel.
+fn encode_partitions(batch: Vec<(NaiveDate, DataFrame)>) -> Result<Vec<(NaiveDate, Bytes)>> {
+    use rayon::prelude::*;
+    batch
+        .into_par_iter()
+        .map(|(day, mut part)| {
+            let mut buf = Vec::new();
+            ParquetWriter::new(&mut buf)
+                .finish(&mut part)
+                .ctx(|| format!("encoding the partition of {day}"))?;
+            Ok((day, Bytes::from(buf)))
+        })
+        .collect()
 }
 
 fn store_error(location: &str, e: impl std::fmt::Display) -> Error {

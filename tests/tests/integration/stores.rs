@@ -195,3 +195,124 @@ fn an_online_table_of_another_declaration_stops_the_run_before_any_write() {
         Some(old_row)
     );
 }
+
+/// Every file under `dir`, relative to it, sorted.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    fn walk(base: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                out.push(format!("{}/", path.strip_prefix(base).unwrap().display()));
+                walk(base, &path, out);
+            } else {
+                out.push(path.strip_prefix(base).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn a_run_leaves_only_day_partitions_behind() {
+    let (dir, config) = tests::temp_config();
+    let stores = Stores::open(&config).unwrap();
+    let end = chrono::NaiveDate::from_ymd_opt(2020, 7, 17);
+    let range = featurestore_runtime::DateRange { start: None, end };
+    for _ in 0..2 {
+        featurestore_runtime::pipeline::execute(
+            &UserOrders::SPEC,
+            &config,
+            &stores,
+            range,
+            &|_| {},
+        )
+        .unwrap();
+    }
+    let files = files_under(&dir.path().join("historical"));
+    // No staging directory survives a run, and every file is a day's part file.
+    assert!(files.iter().all(|f| !f.contains("_staging")), "{files:?}");
+    let parts: Vec<&String> = files.iter().filter(|f| !f.ends_with('/')).collect();
+    assert!(!parts.is_empty());
+    for f in &parts {
+        let segments: Vec<&str> = f.split('/').collect();
+        assert_eq!(segments.len(), 6, "{f}");
+        assert_eq!(&segments[..2], ["cpf", "user_orders"], "{f}");
+        assert!(segments[2].starts_with("year="), "{f}");
+        assert!(segments[3].starts_with("month="), "{f}");
+        assert!(segments[4].starts_with("day="), "{f}");
+        assert_eq!(segments[5], "part-00000.parquet", "{f}");
+    }
+}
+
+#[test]
+fn feature_sets_run_together_give_the_rows_of_separate_runs() {
+    use features::UserChargebacks;
+    let end = chrono::NaiveDate::from_ymd_opt(2020, 7, 17);
+    let range = featurestore_runtime::DateRange { start: None, end };
+    let (_a, config_a) = tests::temp_config();
+    let together = Stores::open(&config_a).unwrap();
+    let runs = featurestore_runtime::pipeline::execute_all(
+        &[&UserOrders::SPEC, &UserChargebacks::SPEC],
+        &config_a,
+        &together,
+        range,
+        &|_| {},
+    )
+    .unwrap();
+    // One read of the shared source, reported by both.
+    assert_eq!(runs[0].times.read, runs[1].times.read);
+    let (_b, config_b) = tests::temp_config();
+    let apart = Stores::open(&config_b).unwrap();
+    for (spec, run) in [&UserOrders::SPEC, &UserChargebacks::SPEC]
+        .iter()
+        .zip(&runs)
+    {
+        let alone =
+            featurestore_runtime::pipeline::execute(spec, &config_b, &apart, range, &|_| {})
+                .unwrap();
+        assert_eq!(alone.feature_set, run.feature_set);
+        assert!(alone.rows.equals_missing(&run.rows), "{}", spec.name);
+        let stored_a = together.historical.read(spec, None).unwrap();
+        let stored_b = apart.historical.read(spec, None).unwrap();
+        assert!(stored_a.equals_missing(&stored_b), "{}", spec.name);
+    }
+    // And the rows are the fixtures'.
+    let (_, expected) = tests::fixture_csv("user_chargebacks.csv");
+    let (_, got) = tests::frame_rows(&runs[1].rows);
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn batched_lookups_return_each_key_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let embedded = EmbeddedStore::open(&dir.path().join("o.redb")).unwrap();
+    let memory = MemoryStore::default();
+    for store in [&embedded as &dyn OnlineStore, &memory] {
+        let spec = &UserOrders::SPEC;
+        // Nothing written yet: every key is missing.
+        let none = store.get_many(spec, &[vec![Value::from("x")]]).unwrap();
+        assert_eq!(none, vec![None]);
+        store
+            .write_latest(spec, &[record("x", 10, 1), record("y", 11, 2)])
+            .unwrap();
+        let keys = vec![
+            vec![Value::from("y")],
+            vec![Value::from("missing")],
+            vec![Value::from("x")],
+            vec![Value::from("y")],
+        ];
+        let got = store.get_many(spec, &keys).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                Some(record("y", 11, 2)),
+                None,
+                Some(record("x", 10, 1)),
+                Some(record("y", 11, 2)),
+            ]
+        );
+    }
+}

@@ -23,6 +23,10 @@ struct Stored {
     values: Vec<Value>,
 }
 
+/// A read transaction and a table opened in it.
+type Snapshot = (redb::ReadTransaction, ByteTable);
+type ByteTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+
 /// The embedded online store.
 #[derive(Debug)]
 pub struct EmbeddedStore {
@@ -69,6 +73,32 @@ impl EmbeddedStore {
 
     fn encode<T: Serialize + ?Sized>(&self, v: &T) -> Result<Vec<u8>> {
         postcard::to_stdvec(v).map_err(|e| self.err(format!("cannot encode: {e}")))
+    }
+
+    /// A read snapshot of a feature set's table; `None` if it was never written.
+    fn read_table(&self, spec: &FeatureSetSpec) -> Result<Option<Snapshot>> {
+        let name = table_name(spec);
+        let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&name);
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = match txn.open_table(def) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(self.err(e)),
+        };
+        Ok(Some((txn, table)))
+    }
+
+    fn lookup(&self, table: &ByteTable, key: &[Value]) -> Result<Option<Record>> {
+        let k = self.encode(key)?;
+        let Some(v) = table.get(k.as_slice()).map_err(|e| self.err(e))? else {
+            return Ok(None);
+        };
+        let s: Stored = postcard::from_bytes(v.value()).map_err(|e| self.err(e))?;
+        Ok(Some(Record {
+            key: key.to_vec(),
+            timestamp: s.timestamp,
+            values: s.values,
+        }))
     }
 
     fn check_schema(&self, spec: &FeatureSetSpec, stored: Option<&[u8]>) -> Result<()> {
@@ -152,24 +182,18 @@ impl OnlineStore for EmbeddedStore {
     }
 
     fn get(&self, spec: &FeatureSetSpec, key: &[Value]) -> Result<Option<Record>> {
-        let name = table_name(spec);
-        let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&name);
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = match txn.open_table(def) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(self.err(e)),
-        };
-        let k = self.encode(key)?;
-        let Some(v) = table.get(k.as_slice()).map_err(|e| self.err(e))? else {
-            return Ok(None);
-        };
-        let s: Stored = postcard::from_bytes(v.value()).map_err(|e| self.err(e))?;
-        Ok(Some(Record {
-            key: key.to_vec(),
-            timestamp: s.timestamp,
-            values: s.values,
-        }))
+        match self.read_table(spec)? {
+            Some((_txn, table)) => self.lookup(&table, key),
+            None => Ok(None),
+        }
+    }
+
+    fn get_many(&self, spec: &FeatureSetSpec, keys: &[Vec<Value>]) -> Result<Vec<Option<Record>>> {
+        // One read transaction for the batch: one snapshot, one table open.
+        match self.read_table(spec)? {
+            Some((_txn, table)) => keys.iter().map(|key| self.lookup(&table, key)).collect(),
+            None => Ok(vec![None; keys.len()]),
+        }
     }
 
     fn scan(&self, spec: &FeatureSetSpec) -> Result<Vec<Record>> {

@@ -55,6 +55,12 @@ pub trait OnlineStore: Send + Sync + fmt::Debug {
     /// The stored row of `key`.
     fn get(&self, spec: &FeatureSetSpec, key: &[Value]) -> Result<Option<Record>>;
 
+    /// The stored rows of several keys, in the order of `keys`, read from one
+    /// consistent snapshot where the backend has snapshots.
+    fn get_many(&self, spec: &FeatureSetSpec, keys: &[Vec<Value>]) -> Result<Vec<Option<Record>>> {
+        keys.iter().map(|k| self.get(spec, k)).collect()
+    }
+
     /// Every stored row of a feature set, in no particular order.
     fn scan(&self, spec: &FeatureSetSpec) -> Result<Vec<Record>>;
 

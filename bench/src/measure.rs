@@ -1,0 +1,364 @@
+//! One measurement, run in a process of its own so its peak memory is its
+//! own. Each prints one JSON object on stdout for the driver to tabulate.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use featurestore_runtime::config::Config;
+use featurestore_runtime::pipeline::{self, DatasetOutput, FeatureRows, Stores};
+use featurestore_runtime::sink::online::{self, Value};
+use featurestore_runtime::transform::{self, DateRange};
+use featurestore_runtime::{source, Dataset, FeatureSet, FeatureSetSpec};
+use polars::prelude::*;
+use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::baseline;
+
+type BoxError = Box<dyn std::error::Error>;
+
+/// A stage's time and the peak resident memory of the process during it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Stage {
+    pub name: String,
+    pub secs: f64,
+    /// Peak RSS during the stage, MiB; `None` where the kernel cannot reset
+    /// the peak between stages.
+    pub peak_mib: Option<f64>,
+}
+
+/// The end-to-end run of both feature sets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PipelineResult {
+    pub secs: f64,
+    pub stages: Vec<Stage>,
+    pub rows_out: usize,
+    pub partitions: usize,
+    pub online_rows: usize,
+    pub peak_mib: f64,
+}
+
+/// The engine and the baseline query computing the same rows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BaselineResult {
+    pub engine_read_secs: f64,
+    pub engine_compute_secs: f64,
+    pub baseline_read_secs: f64,
+    pub baseline_compute_secs: f64,
+    pub rows: usize,
+    pub same_rows: bool,
+}
+
+/// The point-in-time dataset over the stored feature rows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DatasetResult {
+    pub secs: f64,
+    pub stages: Vec<Stage>,
+    pub spine_rows: usize,
+    pub peak_mib: f64,
+}
+
+/// Online lookups, in microseconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LookupResult {
+    pub keys: usize,
+    pub single_p50_us: f64,
+    pub single_p99_us: f64,
+    pub batch_p50_us: f64,
+    pub batch_p99_us: f64,
+    pub batch_size: usize,
+}
+
+/// The stores and inputs of one measurement.
+#[derive(Debug, Clone)]
+pub struct Work {
+    pub events: PathBuf,
+    pub dir: PathBuf,
+    pub end: NaiveDate,
+}
+
+impl Work {
+    fn config(&self) -> Config {
+        let mut config = Config::defaults(&self.dir);
+        config.historical_root = self.dir.join("historical").display().to_string();
+        config.online_url = format!("redb://{}", self.dir.join("online.redb").display());
+        config.datasets_root = self.dir.join("datasets").display().to_string();
+        config.sources.insert(
+            <features::OrderEvents as featurestore_runtime::Source>::SPEC
+                .name
+                .to_string(),
+            self.events.display().to_string(),
+        );
+        config
+    }
+
+    fn range(&self) -> DateRange {
+        DateRange {
+            start: None,
+            end: Some(self.end),
+        }
+    }
+}
+
+fn feature_sets() -> [&'static FeatureSetSpec; 2] {
+    [
+        &<features::UserOrders as FeatureSet>::SPEC,
+        &<features::UserChargebacks as FeatureSet>::SPEC,
+    ]
+}
+
+/// Peak resident memory of this process so far, MiB (Linux `VmHWM`).
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Resets the peak RSS to the current RSS (Linux ≥ 4.0: `clear_refs` 5).
+fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// Times the stages a run reports through its progress messages, and the
+/// peak memory of each.
+struct Recorder {
+    state: Mutex<RecorderState>,
+    resettable: bool,
+}
+
+struct RecorderState {
+    current: Option<(String, Instant)>,
+    stages: Vec<Stage>,
+}
+
+impl Recorder {
+    fn new() -> Self {
+        Recorder {
+            resettable: reset_peak(),
+            state: Mutex::new(RecorderState {
+                current: None,
+                stages: Vec::new(),
+            }),
+        }
+    }
+
+    fn stage_of(message: &str) -> &'static str {
+        if message.starts_with("reading") && message.contains("historical") {
+            "read feature rows"
+        } else if message.starts_with("reading") {
+            "read"
+        } else if message.starts_with("computing") {
+            "compute"
+        } else if message.contains("historical store") {
+            "historical write"
+        } else if message.starts_with("upserting") {
+            "online write"
+        } else if message.starts_with("joining") {
+            "as-of join"
+        } else if message.starts_with("writing") {
+            "dataset write"
+        } else {
+            "other"
+        }
+    }
+
+    fn enter(&self, message: &str) {
+        let mut s = self.state.lock().expect("not poisoned");
+        Self::close(&mut s, self.resettable);
+        s.current = Some((Self::stage_of(message).to_string(), Instant::now()));
+    }
+
+    fn close(s: &mut RecorderState, resettable: bool) {
+        if let Some((name, t)) = s.current.take() {
+            let secs = t.elapsed().as_secs_f64();
+            let peak = resettable.then(peak_rss_mib).flatten();
+            match s.stages.iter_mut().find(|st| st.name == name) {
+                Some(st) => {
+                    st.secs += secs;
+                    st.peak_mib = match (st.peak_mib, peak) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+                None => s.stages.push(Stage {
+                    name,
+                    secs,
+                    peak_mib: peak,
+                }),
+            }
+            if resettable {
+                reset_peak();
+            }
+        }
+    }
+
+    fn finish(self) -> Vec<Stage> {
+        let mut s = self.state.into_inner().expect("not poisoned");
+        Self::close(&mut s, self.resettable);
+        s.stages
+    }
+}
+
+/// Both feature sets, CSV → historical Parquet + online store, from empty stores.
+pub fn pipeline(work: &Work) -> Result<PipelineResult, BoxError> {
+    let config = work.config();
+    let stores = Stores::open(&config)?;
+    let recorder = Recorder::new();
+    let t = Instant::now();
+    let runs = pipeline::execute_all(&feature_sets(), &config, &stores, work.range(), &|m| {
+        recorder.enter(m)
+    })?;
+    let secs = t.elapsed().as_secs_f64();
+    Ok(PipelineResult {
+        secs,
+        stages: recorder.finish(),
+        rows_out: runs.iter().map(|r| r.rows.height()).sum(),
+        partitions: runs.iter().map(|r| r.historical.partitions_written).sum(),
+        online_rows: runs.iter().map(|r| r.online.written).sum(),
+        peak_mib: peak_rss_mib().unwrap_or(f64::NAN),
+    })
+}
+
+/// The engine's read + compute of both feature sets, then the baseline
+/// query's, and whether their rows are equal.
+pub fn baseline(work: &Work) -> Result<BaselineResult, BoxError> {
+    let config = work.config();
+    let locations = config.source_locations();
+    let [orders, chargebacks] = feature_sets();
+
+    let t = Instant::now();
+    let events = source::read(orders.source, &locations)?;
+    let engine_read = t.elapsed();
+    let t = Instant::now();
+    let mine = [
+        transform::compute(orders, events.clone().lazy(), work.range())?.frame,
+        transform::compute(chargebacks, events.lazy(), work.range())?.frame,
+    ];
+    let engine_compute = t.elapsed();
+
+    let t = Instant::now();
+    let events = baseline::read_events(&work.events.display().to_string())?;
+    let baseline_read = t.elapsed();
+    let end_day = i64::from(
+        work.end
+            .signed_duration_since(NaiveDate::default())
+            .num_days() as i32,
+    );
+    let t = Instant::now();
+    let theirs = [
+        baseline::feature_rows(&events, baseline::ORDERS, end_day)?,
+        baseline::feature_rows(&events, baseline::CHARGEBACKS, end_day)?,
+    ];
+    let baseline_compute = t.elapsed();
+
+    let same_rows = mine.iter().zip(&theirs).all(|(a, b)| a.equals_missing(b));
+    if !same_rows {
+        for (a, b) in mine.iter().zip(&theirs) {
+            eprintln!("engine:\n{a}\nbaseline:\n{b}");
+        }
+    }
+    Ok(BaselineResult {
+        engine_read_secs: engine_read.as_secs_f64(),
+        engine_compute_secs: engine_compute.as_secs_f64(),
+        baseline_read_secs: baseline_read.as_secs_f64(),
+        baseline_compute_secs: baseline_compute.as_secs_f64(),
+        rows: mine.iter().map(DataFrame::height).sum(),
+        same_rows,
+    })
+}
+
+/// The example's dataset over every order, from the stored feature rows
+/// (run [`pipeline`] on the same work directory first). Parquet output.
+pub fn dataset(work: &Work) -> Result<DatasetResult, BoxError> {
+    let config = work.config();
+    let stores = Stores::open(&config)?;
+    let recorder = Recorder::new();
+    let t = Instant::now();
+    let report = pipeline::execute_dataset(
+        &<features::AwesomeDataset as Dataset>::SPEC,
+        &config,
+        &stores,
+        work.range(),
+        FeatureRows::Stored,
+        DatasetOutput {
+            csv: false,
+            parquet: true,
+        },
+        &|m| recorder.enter(m),
+    )?;
+    let secs = t.elapsed().as_secs_f64();
+    Ok(DatasetResult {
+        secs,
+        stages: recorder.finish(),
+        spine_rows: report.rows.height(),
+        peak_mib: peak_rss_mib().unwrap_or(f64::NAN),
+    })
+}
+
+/// Single-key and batched lookups of `user_orders` in the embedded store
+/// written by [`pipeline`], over every stored key in a seeded random order.
+pub fn lookups(work: &Work, seed: u64) -> Result<LookupResult, BoxError> {
+    const SINGLE: usize = 100_000;
+    const BATCHES: usize = 5_000;
+    const BATCH: usize = 100;
+    let config = work.config();
+    let store = online::open(&config.online_url, Path::new(&work.dir))?;
+    let spec = feature_sets()[0];
+    let mut keys: Vec<Vec<Value>> = store.scan(spec)?.into_iter().map(|r| r.key).collect();
+    if keys.is_empty() {
+        return Err("the online store is empty: run the pipeline measurement first".into());
+    }
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed);
+    keys.shuffle(&mut rng);
+
+    // Warm the page cache and the allocator before timing.
+    for k in keys.iter().take(1_000) {
+        store.get(spec, k)?;
+    }
+    let mut single = Vec::with_capacity(SINGLE);
+    for i in 0..SINGLE {
+        let k = &keys[i % keys.len()];
+        let t = Instant::now();
+        let found = store.get(spec, k)?;
+        single.push(t.elapsed());
+        if found.is_none() {
+            return Err(format!("key {k:?} was scanned but not found").into());
+        }
+    }
+    let mut batched = Vec::with_capacity(BATCHES);
+    for _ in 0..BATCHES {
+        let batch: Vec<Vec<Value>> = (0..BATCH)
+            .map(|_| keys[rng.random_range(0..keys.len())].clone())
+            .collect();
+        let t = Instant::now();
+        let found = store.get_many(spec, &batch)?;
+        batched.push(t.elapsed());
+        if found.iter().any(Option::is_none) {
+            return Err("a scanned key was not found in a batch".into());
+        }
+    }
+    let (s50, s99) = percentiles(&mut single);
+    let (b50, b99) = percentiles(&mut batched);
+    Ok(LookupResult {
+        keys: keys.len(),
+        single_p50_us: s50,
+        single_p99_us: s99,
+        batch_p50_us: b50,
+        batch_p99_us: b99,
+        batch_size: BATCH,
+    })
+}
+
+/// p50 and p99 (nearest rank) in microseconds.
+fn percentiles(samples: &mut [Duration]) -> (f64, f64) {
+    samples.sort_unstable();
+    let at = |p: f64| {
+        let rank = ((p * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
+        samples[rank - 1].as_secs_f64() * 1e6
+    };
+    (at(0.50), at(0.99))
+}
