@@ -273,12 +273,89 @@ fn nan_greater(a: f64, b: f64) -> bool {
     }
 }
 
+/// Running totals of a column's buckets: entry `i` covers buckets `..i`.
+/// Counts and integer sums are exact, so a window is the difference of two
+/// entries, with the same bits as merging its buckets.
+#[derive(Default, Clone)]
+struct Prefix {
+    rows: Vec<i64>,
+    n: Vec<i64>,
+    sum_i: Vec<i128>,
+    /// `None` from the first overflow on.
+    sum_sq_i: Vec<Option<i128>>,
+}
+
+impl Prefix {
+    fn rebuild(&mut self, accs: &[Acc]) {
+        self.rows.clear();
+        self.n.clear();
+        self.sum_i.clear();
+        self.sum_sq_i.clear();
+        let (mut rows, mut n, mut sum, mut sq) = (0i64, 0i64, 0i128, Some(0i128));
+        self.rows.push(rows);
+        self.n.push(n);
+        self.sum_i.push(sum);
+        self.sum_sq_i.push(sq);
+        for a in accs {
+            rows += a.rows;
+            n += a.n;
+            sum += a.sum_i;
+            sq = match (sq, a.sum_sq_i) {
+                (Some(x), Some(y)) => x.checked_add(y),
+                _ => None,
+            };
+            self.rows.push(rows);
+            self.n.push(n);
+            self.sum_i.push(sum);
+            self.sum_sq_i.push(sq);
+        }
+    }
+
+    /// The buckets `lo..hi` folded, for the aggregations [`prefix_ok`] allows.
+    fn window(&self, lo: usize, hi: usize) -> Acc {
+        Acc {
+            rows: self.rows[hi] - self.rows[lo],
+            n: self.n[hi] - self.n[lo],
+            sum_i: self.sum_i[hi] - self.sum_i[lo],
+            sum_sq_i: match (self.sum_sq_i[hi], self.sum_sq_i[lo]) {
+                (Some(h), Some(l)) => Some(h - l),
+                _ => None,
+            },
+            ..Acc::EMPTY
+        }
+    }
+
+    /// Whether the sums of squares stayed exact for this key.
+    fn squares_exact(&self) -> bool {
+        self.sum_sq_i.last().is_some_and(Option::is_some)
+    }
+}
+
+/// Whether every output over a column can be finished from exact running
+/// totals (counts and integer sums), rather than by merging buckets.
+fn prefix_ok(values: &Values, aggregations: impl IntoIterator<Item = Aggregation>) -> bool {
+    let int_like = matches!(values, Values::Validity(_) | Values::Int(_));
+    int_like
+        && aggregations.into_iter().all(|a| {
+            matches!(
+                a,
+                Aggregation::Count | Aggregation::Sum | Aggregation::Avg | Aggregation::StddevPop
+            ) && (a == Aggregation::Count || values.is_int())
+        })
+}
+
 /// Reusable per-key buffers.
 #[derive(Default)]
 struct Scratch {
     buckets: Vec<i64>,
     /// `accs[column][bucket]`.
     accs: Vec<Vec<Acc>>,
+    /// Running totals of the columns that use them.
+    prefix: Vec<Prefix>,
+    /// Whether each column's windows come from `prefix` for this key.
+    prefixed: Vec<bool>,
+    /// Per (column, window) pair: the window's first and end bucket.
+    bounds: Vec<(usize, usize)>,
     candidates: Vec<i64>,
     merged: Vec<Acc>,
     row: Vec<Cell>,
@@ -320,6 +397,29 @@ pub(crate) fn run_groups(
     let mut windows: Vec<i64> = pairs.iter().map(|p| p.1).collect();
     windows.sort_unstable();
     windows.dedup();
+    let stddev_pair: Vec<bool> = (0..pairs.len())
+        .map(|pi| {
+            outputs
+                .iter()
+                .zip(&pair_of)
+                .any(|(o, &p)| p == pi && o.aggregation == Aggregation::StddevPop)
+        })
+        .collect();
+    // Columns whose windows come from running totals.
+    let use_prefix: Vec<bool> = input
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(c, values)| {
+            prefix_ok(
+                values,
+                outputs
+                    .iter()
+                    .filter(|o| o.column == c)
+                    .map(|o| o.aggregation),
+            )
+        })
+        .collect();
 
     let mut out = KernelResult {
         cells: vec![Vec::new(); outputs.len()],
@@ -328,6 +428,9 @@ pub(crate) fn run_groups(
     let mut s = Scratch {
         accs: vec![Vec::new(); input.columns.len()],
         merged: vec![Acc::EMPTY; pairs.len()],
+        prefix: vec![Prefix::default(); input.columns.len()],
+        prefixed: vec![false; input.columns.len()],
+        bounds: vec![(0, 0); pairs.len()],
         row: vec![Cell::Null; outputs.len()],
         prev: vec![Cell::Null; outputs.len()],
         ..Scratch::default()
@@ -339,6 +442,14 @@ pub(crate) fn run_groups(
     for g in groups {
         let (start, end) = (input.group_offsets[g], input.group_offsets[g + 1]);
         fill_buckets(input, start, end, bucket_width, &mut s);
+        for (c, &wanted) in use_prefix.iter().enumerate() {
+            s.prefixed[c] = wanted && {
+                s.prefix[c].rebuild(&s.accs[c]);
+                // With overflowing squares, stddev needs the merged moments.
+                s.prefix[c].squares_exact()
+            };
+        }
+        s.bounds.iter_mut().for_each(|b| *b = (0, 0));
         s.candidates.clear();
         match mode {
             Mode::Daily { first_day, end_day } => {
@@ -370,20 +481,38 @@ pub(crate) fn run_groups(
             let at = s.candidates[ci];
             for (pi, &(col, w)) in pairs.iter().enumerate() {
                 let (lo, hi) = match mode {
-                    Mode::Daily { .. } => (
-                        s.buckets.partition_point(|&d| d < at - w),
-                        s.buckets.partition_point(|&d| d < at),
-                    ),
+                    Mode::Daily { .. } => {
+                        // Candidates increase, so both edges only move forward.
+                        let (mut lo, mut hi) = s.bounds[pi];
+                        while lo < s.buckets.len() && s.buckets[lo] < at - w {
+                            lo += 1;
+                        }
+                        hi = hi.max(lo);
+                        while hi < s.buckets.len() && s.buckets[hi] < at {
+                            hi += 1;
+                        }
+                        s.bounds[pi] = (lo, hi);
+                        (lo, hi)
+                    }
                     Mode::Exact { .. } => {
                         let i = s.buckets.partition_point(|&t| t < at);
                         (i, i + 1)
                     }
                 };
-                let mut acc = Acc::EMPTY;
-                for b in &s.accs[col][lo..hi] {
-                    acc.merge(b);
-                }
-                s.merged[pi] = acc;
+                let from_prefix = s.prefixed[col]
+                    .then(|| s.prefix[col].window(lo, hi))
+                    // The exact stddev can still overflow in its products.
+                    .filter(|acc| !stddev_pair[pi] || acc.n == 0 || acc.exact_stddev().is_some());
+                s.merged[pi] = match from_prefix {
+                    Some(acc) => acc,
+                    None => {
+                        let mut acc = Acc::EMPTY;
+                        for b in &s.accs[col][lo..hi] {
+                            acc.merge(b);
+                        }
+                        acc
+                    }
+                };
             }
             for (oi, o) in outputs.iter().enumerate() {
                 s.row[oi] =
@@ -538,6 +667,49 @@ mod tests {
         assert_eq!(r.cells[0], vec![Cell::Float(3.0)]);
         assert_eq!(r.cells[1], vec![Cell::Float(1.0)]);
         assert_eq!(r.cells[2], vec![Cell::Int(6)]);
+    }
+
+    #[test]
+    fn stddev_falls_back_to_moments_when_exact_products_overflow() {
+        // n·Σx² overflows i128 for these: the window must come from merged
+        // moments, not from running totals (which carry no moments).
+        let x = 4_000_000_000_000_000_000i64;
+        let input = KernelInput {
+            group_offsets: vec![0, 4],
+            ts: vec![
+                Some(day(1)),
+                Some(day(1) + 1),
+                Some(day(1) + 2),
+                Some(day(1) + 3),
+            ],
+            columns: vec![Values::Int(vec![Some(x), Some(-x), Some(x), Some(-x)])],
+        };
+        let outs = [
+            KernelOutput {
+                column: 0,
+                aggregation: Aggregation::StddevPop,
+                window_days: 7,
+            },
+            KernelOutput {
+                column: 0,
+                aggregation: Aggregation::Count,
+                window_days: 7,
+            },
+        ];
+        let r = run(
+            &input,
+            &outs,
+            Mode::Daily {
+                first_day: 2,
+                end_day: 2,
+            },
+        );
+        // Mean 0, every value 4e18 away from it: the deviation is 4e18.
+        let Cell::Float(sd) = r.cells[0][0] else {
+            panic!("{:?}", r.cells[0]);
+        };
+        assert!((sd - 4e18).abs() / 4e18 < 1e-12, "{sd}");
+        assert_eq!(r.cells[1], vec![Cell::Int(4)]);
     }
 
     #[test]
