@@ -125,7 +125,14 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
             .alias(TS),
     );
     for (i, c) in inputs.iter().enumerate() {
-        select.push(col(*c).alias(format!("__fs_in{i}")));
+        // A column only counted is only needed as its validity: sorting a
+        // boolean is far cheaper than sorting the values (often strings).
+        let input = if only_counted(spec, c) {
+            col(*c).is_not_null()
+        } else {
+            col(*c)
+        };
+        select.push(input.alias(format!("__fs_in{i}")));
     }
     let mut new_group: Option<Expr> = None;
     for k in spec.key_names() {
@@ -290,16 +297,11 @@ fn kernel_input(spec: &FeatureSetSpec, df: &DataFrame, inputs: &[&str]) -> Resul
         .collect();
     let mut columns = Vec::with_capacity(inputs.len());
     for (i, name) in inputs.iter().enumerate() {
-        let only_count = spec
-            .outputs
-            .iter()
-            .filter(|o| spec.features[o.feature].column == *name)
-            .all(|o| o.aggregation == Aggregation::Count);
         let c = df
             .column(&format!("__fs_in{i}"))
             .ctx(|| format!("column `{name}`"))?;
-        let values = if only_count {
-            let valid = c.is_not_null();
+        let values = if only_counted(spec, name) {
+            let valid = c.bool().ctx(|| format!("validity of `{name}`"))?;
             Values::Validity(valid.iter().map(|v| v.unwrap_or(false)).collect())
         } else if c.dtype().is_integer() {
             let c = c
@@ -327,6 +329,14 @@ fn kernel_input(spec: &FeatureSetSpec, df: &DataFrame, inputs: &[&str]) -> Resul
         ts,
         columns,
     })
+}
+
+/// Whether every aggregation of an input column is a count.
+fn only_counted(spec: &FeatureSetSpec, column: &str) -> bool {
+    spec.outputs
+        .iter()
+        .filter(|o| spec.features[o.feature].column == column)
+        .all(|o| o.aggregation == Aggregation::Count)
 }
 
 fn output_frame(
