@@ -362,3 +362,61 @@ fn percentiles(samples: &mut [Duration]) -> (f64, f64) {
     };
     (at(0.50), at(0.99))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::{write_csv, Shape};
+
+    #[test]
+    fn the_engine_and_the_hand_written_query_compute_the_same_rows() {
+        // The baseline is an independent statement of the semantics (a dense
+        // keys × days grid): on generated data, the engine must agree with it.
+        let dir = tempfile::tempdir().unwrap();
+        let shape = Shape {
+            events: 4_000,
+            days: 45,
+            seed: 3,
+        };
+        let events = dir.path().join("events.csv");
+        write_csv(shape, &events).unwrap();
+        let work = Work {
+            events,
+            dir: dir.path().to_path_buf(),
+            // Before the last day: later events and chargebacks are cut off.
+            end: shape.last_day() - chrono::Duration::days(5),
+        };
+        let r = baseline(&work).unwrap();
+        assert!(r.same_rows);
+        assert!(r.rows > 4_000, "{}", r.rows);
+    }
+
+    #[test]
+    fn stages_and_lookups_are_measured_on_real_stores() {
+        let dir = tempfile::tempdir().unwrap();
+        let shape = Shape {
+            events: 2_000,
+            days: 20,
+            seed: 5,
+        };
+        let events = dir.path().join("events.csv");
+        write_csv(shape, &events).unwrap();
+        let work = Work {
+            events,
+            dir: dir.path().to_path_buf(),
+            end: shape.last_day(),
+        };
+        let p = pipeline(&work).unwrap();
+        let names: Vec<&str> = p.stages.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["read", "compute", "historical write", "online write"]
+        );
+        assert!(p.rows_out > 0 && p.partitions > 0 && p.online_rows > 0);
+        let d = dataset(&work).unwrap();
+        assert_eq!(d.spine_rows, 2_000);
+        let l = lookups(&work, 1).unwrap();
+        assert!(l.keys > 0 && l.keys <= shape.users(), "{}", l.keys);
+        assert!(l.single_p50_us <= l.single_p99_us);
+    }
+}
