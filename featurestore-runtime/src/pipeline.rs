@@ -297,7 +297,7 @@ pub fn execute_dataset(
         progress(&format!("reading `{}` from the historical store", fs.name));
         let stored = stores
             .historical
-            .read(fs, range.end.map(|e| (chrono::NaiveDate::MIN, e)))?;
+            .read_unordered(fs, range.end.map(|e| (chrono::NaiveDate::MIN, e)))?;
         let frame = if stored.height() > 0 {
             stored.lazy()
         } else {

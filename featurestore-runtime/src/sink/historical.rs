@@ -272,6 +272,25 @@ impl HistoricalStore {
         spec: &FeatureSetSpec,
         range: Option<(NaiveDate, NaiveDate)>,
     ) -> Result<DataFrame> {
+        let rows = self.read_unordered(spec, range)?;
+        if rows.height() == 0 {
+            return Ok(rows);
+        }
+        let mut sort_by: Vec<&str> = spec.key_names().collect();
+        sort_by.push(TIMESTAMP_COLUMN);
+        rows.lazy()
+            .sort(sort_by, SortMultipleOptions::default())
+            .collect()
+            .ctx(|| format!("reading feature set `{}`", spec.name))
+    }
+
+    /// [`read`](Self::read), with the rows in no particular order: for
+    /// consumers that sort them their own way, such as the as-of join.
+    pub fn read_unordered(
+        &self,
+        spec: &FeatureSetSpec,
+        range: Option<(NaiveDate, NaiveDate)>,
+    ) -> Result<DataFrame> {
         let table = Self::table(spec);
         let fetched = self.runtime.block_on(async {
             let partitions = self.list_partitions(&table).await?;
@@ -315,13 +334,11 @@ impl HistoricalStore {
                 lit(day.day() as i32).alias("day"),
             ]));
         }
-        let mut sort_by: Vec<&str> = spec.key_names().collect();
-        sort_by.push(TIMESTAMP_COLUMN);
         if lazy.is_empty() {
             return Ok(DataFrame::empty());
         }
         concat(lazy, UnionArgs::default())
-            .and_then(|lf| lf.sort(sort_by, SortMultipleOptions::default()).collect())
+            .and_then(LazyFrame::collect)
             .ctx(|| format!("reading feature set `{}`", spec.name))
     }
 }
