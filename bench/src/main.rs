@@ -131,7 +131,13 @@ fn real_main(cli: Cli) -> Result<(), BoxError> {
             end,
             seed,
         } => {
-            let work = Work { events, dir, end };
+            // Relative paths would resolve against the stores' directory.
+            std::fs::create_dir_all(&dir)?;
+            let work = Work {
+                events: std::fs::canonicalize(events)?,
+                dir: std::fs::canonicalize(dir)?,
+                end,
+            };
             let json = match what {
                 What::Pipeline => serde_json::to_string(&measure::pipeline(&work)?)?,
                 What::Baseline => serde_json::to_string(&measure::baseline(&work)?)?,

@@ -157,11 +157,51 @@ fn scan_file(spec: &SourceSpec, location: &str, format: Format) -> Result<LazyFr
     typed(spec, location, lf)
 }
 
+/// Formats polars parses with its byte-level parser, tried in this order on
+/// a sample value. Anything else is parsed with inferred formats (slower).
+const FAST_DATETIME_FORMATS: &[&str] = &[
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S.%3f",
+    "%Y-%m-%dT%H:%M:%S.%3f",
+    "%Y-%m-%d %H:%M:%S.%6f",
+    "%Y-%m-%dT%H:%M:%S.%6f",
+    "%Y-%m-%d %H:%M:%S.%9f",
+    "%Y-%m-%dT%H:%M:%S.%9f",
+];
+const FAST_DATE_FORMATS: &[&str] = &["%Y-%m-%d"];
+
+/// The format of a text time column, from its first non-null value among
+/// the first rows. Every row must then have that format: a row in another
+/// one is an error, never a silent null.
+fn time_format(lf: &LazyFrame, column: &str, dtype: Dt) -> Option<&'static str> {
+    let sample = lf
+        .clone()
+        .slice(0, 1000)
+        .select([col(column).drop_nulls().first()])
+        .collect()
+        .ok()?;
+    let value = sample.column(column).ok()?.str().ok()?.get(0)?.to_string();
+    match dtype {
+        Dt::Timestamp => FAST_DATETIME_FORMATS
+            .iter()
+            .copied()
+            .find(|f| chrono::NaiveDateTime::parse_from_str(&value, f).is_ok()),
+        Dt::Date => FAST_DATE_FORMATS
+            .iter()
+            .copied()
+            .find(|f| chrono::NaiveDate::parse_from_str(&value, f).is_ok()),
+        _ => None,
+    }
+}
+
 /// Selects the declared columns, checking they exist, with declared types.
 fn typed(spec: &SourceSpec, location: &str, mut lf: LazyFrame) -> Result<LazyFrame> {
     let schema = lf
         .collect_schema()
         .map_err(|e| source_error(spec, location, format!("cannot read the schema: {e}")))?;
+    // A sample of a query's output could cost as much as the query.
+    let sampled = matches!(spec.kind, SourceKind::File { .. });
     let mut exprs = Vec::with_capacity(spec.columns.len());
     for c in spec.columns {
         let Some(found) = schema.get(c.name) else {
@@ -177,21 +217,29 @@ fn typed(spec: &SourceSpec, location: &str, mut lf: LazyFrame) -> Result<LazyFra
                 ),
             ));
         };
-        exprs.push(cast_column(c, found));
+        let format = match (c.dtype, found) {
+            (Dt::Timestamp | Dt::Date, DataType::String) if sampled => {
+                time_format(&lf, c.name, c.dtype)
+            }
+            _ => None,
+        };
+        exprs.push(cast_column(c, found, format));
     }
     Ok(lf.select(exprs))
 }
 
-fn cast_column(c: &ColumnSpec, found: &DataType) -> Expr {
+fn cast_column(c: &ColumnSpec, found: &DataType, format: Option<&str>) -> Expr {
     let e = col(c.name);
+    let options = StrptimeOptions {
+        format: format.map(Into::into),
+        ..StrptimeOptions::default()
+    };
     let e = match (c.dtype, found) {
-        (Dt::Timestamp, DataType::String) => e.str().to_datetime(
-            Some(TimeUnit::Microseconds),
-            None,
-            StrptimeOptions::default(),
-            lit("raise"),
-        ),
-        (Dt::Date, DataType::String) => e.str().to_date(StrptimeOptions::default()),
+        (Dt::Timestamp, DataType::String) => {
+            e.str()
+                .to_datetime(Some(TimeUnit::Microseconds), None, options, lit("raise"))
+        }
+        (Dt::Date, DataType::String) => e.str().to_date(options),
         (dt, _) => e.strict_cast(polars_dtype(dt)),
     };
     e.alias(c.name)

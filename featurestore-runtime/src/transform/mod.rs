@@ -12,7 +12,6 @@ use crate::spec::{Aggregation, FeatureSetSpec, FillValue, TIMESTAMP_COLUMN};
 use kernel::{Cell, KernelInput, KernelOutput, Mode, Values, DAY_US};
 
 const TS: &str = "__fs_ts";
-const NEW_GROUP: &str = "__fs_new_group";
 
 /// The dates a run covers, inclusive; `end` is required with windows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -134,24 +133,11 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
         };
         select.push(input.alias(format!("__fs_in{i}")));
     }
-    let mut new_group: Option<Expr> = None;
-    for k in spec.key_names() {
-        let changed = col(k).neq_missing(col(k).shift(lit(1)));
-        new_group = Some(match new_group {
-            Some(e) => e.or(changed),
-            None => changed,
-        });
-    }
-    let mut sort_by: Vec<&str> = spec.key_names().collect();
-    sort_by.push(TS);
-    let df = lf
+    let keys_of: Vec<&str> = spec.key_names().collect();
+    let (df, group_offsets) = lf
         .select(select)
-        .sort(
-            sort_by,
-            SortMultipleOptions::default().with_multithreaded(true),
-        )
-        .with_column(new_group.unwrap_or_else(|| lit(true)).alias(NEW_GROUP))
         .collect()
+        .and_then(|df| sort_events(df, &keys_of))
         .map_err(|e| Error::Source {
             source_name: spec.source.name.to_string(),
             // Filled in by the caller, which knows where the source was read from.
@@ -172,7 +158,7 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
         }
     }
 
-    let input = kernel_input(spec, &df, &inputs)?;
+    let input = kernel_input(spec, &df, &inputs, group_offsets)?;
     let ts_col = df.column(TS).ctx(|| "event time".into())?;
     let min_ts = ts_col
         .datetime()
@@ -269,24 +255,12 @@ fn run_parallel(input: &KernelInput, outputs: &[KernelOutput], mode: Mode) -> ke
     all
 }
 
-fn kernel_input(spec: &FeatureSetSpec, df: &DataFrame, inputs: &[&str]) -> Result<KernelInput> {
-    let n = df.height();
-    let mut group_offsets = Vec::new();
-    let new_group = df.column(NEW_GROUP).ctx(|| "key groups".into())?;
-    for (i, g) in new_group
-        .bool()
-        .ctx(|| "key groups".into())?
-        .iter()
-        .enumerate()
-    {
-        if g.unwrap_or(true) {
-            group_offsets.push(i);
-        }
-    }
-    group_offsets.push(n);
-    if n == 0 {
-        group_offsets = vec![0];
-    }
+fn kernel_input(
+    spec: &FeatureSetSpec,
+    df: &DataFrame,
+    inputs: &[&str],
+    group_offsets: Vec<usize>,
+) -> Result<KernelInput> {
     let ts: Vec<Option<i64>> = df
         .column(TS)
         .ctx(|| "event time".into())?
@@ -329,6 +303,70 @@ fn kernel_input(spec: &FeatureSetSpec, df: &DataFrame, inputs: &[&str]) -> Resul
         ts,
         columns,
     })
+}
+
+/// Sorts events by key, then time (nulls first), then input order, and
+/// returns where each key's events start (followed by the row count).
+///
+/// Keys are hashed into groups and only the distinct keys are compared, so
+/// the row sort compares integers (key rank, time, row), never key values.
+fn sort_events(df: DataFrame, keys: &[&str]) -> PolarsResult<(DataFrame, Vec<usize>)> {
+    let n = df.height();
+    if n == 0 {
+        return Ok((df, vec![0]));
+    }
+    let (ranks, distinct) = {
+        let gb = df.group_by(keys.iter().copied())?;
+        let unique =
+            DataFrame::new_infer_height(gb.keys())?.with_row_index("__fs_group".into(), None)?;
+        let order = unique
+            .sort(keys.to_vec(), SortMultipleOptions::default())?
+            .column("__fs_group")?
+            .idx()?
+            .to_vec_null_aware()
+            .left()
+            .ok_or_else(|| polars_err!(ComputeError: "null group index"))?;
+        let mut group_rank = vec![0u32; order.len()];
+        for (rank, g) in order.iter().enumerate() {
+            group_rank[*g as usize] = rank as u32;
+        }
+        let mut ranks = vec![0u32; n];
+        for (g, group) in gb.get_groups().iter().enumerate() {
+            match group {
+                GroupsIndicator::Idx((_, rows)) => {
+                    for &r in rows.iter() {
+                        ranks[r as usize] = group_rank[g];
+                    }
+                }
+                GroupsIndicator::Slice([first, len]) => {
+                    for r in first..first + len {
+                        ranks[r as usize] = group_rank[g];
+                    }
+                }
+            }
+        }
+        (ranks, order.len())
+    };
+    let ts = df.column(TS)?.datetime()?.physical().clone();
+    let mut order: Vec<(u32, i64, IdxSize)> = ranks
+        .iter()
+        .zip(ts.iter())
+        .enumerate()
+        .map(|(row, (&rank, t))| (rank, t.unwrap_or(i64::MIN), row as IdxSize))
+        .collect();
+    {
+        use rayon::prelude::*;
+        order.par_sort_unstable();
+    }
+    let mut offsets = Vec::with_capacity(distinct + 1);
+    for (i, o) in order.iter().enumerate() {
+        if i == 0 || o.0 != order[i - 1].0 {
+            offsets.push(i);
+        }
+    }
+    offsets.push(n);
+    let idx = IdxCa::from_vec("idx".into(), order.into_iter().map(|o| o.2).collect());
+    Ok((df.take(&idx)?, offsets))
 }
 
 /// Whether every aggregation of an input column is a count.

@@ -268,3 +268,66 @@ fn a_missing_column_names_the_file_and_the_columns_it_has() {
     assert!(err.contains("missing column `at`"), "{err}");
     assert!(err.contains("uid, when, ms"), "{err}");
 }
+
+/// The `at` column of `clicks.csv` written with `times`, as microseconds.
+fn read_times(times: &[&str]) -> featurestore_runtime::Result<Vec<Option<i64>>> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("uid,at,ms\n");
+    for t in times {
+        text.push_str(&format!("u,{t},1\n"));
+    }
+    std::fs::write(dir.path().join("clicks.csv"), text).unwrap();
+    let df = source::read(&Clicks::SPEC, &SourceLocations::new(dir.path()))?;
+    Ok(df
+        .column("at")
+        .unwrap()
+        .datetime()
+        .unwrap()
+        .physical()
+        .iter()
+        .collect())
+}
+
+fn micros(s: &str, fmt: &str) -> Option<i64> {
+    Some(
+        NaiveDateTime::parse_from_str(s, fmt)
+            .unwrap()
+            .and_utc()
+            .timestamp_micros(),
+    )
+}
+
+#[test]
+fn text_times_parse_in_each_common_format() {
+    let plain = "%Y-%m-%d %H:%M:%S";
+    assert_eq!(
+        read_times(&["2020-05-10 00:00:01", "", "2020-05-11 12:30:00"]).unwrap(),
+        vec![
+            micros("2020-05-10 00:00:01", plain),
+            None,
+            micros("2020-05-11 12:30:00", plain)
+        ]
+    );
+    assert_eq!(
+        read_times(&["2020-05-10T00:00:01"]).unwrap(),
+        vec![micros("2020-05-10 00:00:01", plain)]
+    );
+    // 1.25 s and 0.000001 s after midnight.
+    let midnight = micros("2020-05-10 00:00:00", plain).unwrap();
+    assert_eq!(
+        read_times(&["2020-05-10 00:00:01.250", "2020-05-10 00:00:00.000"]).unwrap(),
+        vec![Some(midnight + 1_250_000), Some(midnight)]
+    );
+    assert_eq!(
+        read_times(&["2020-05-10T00:00:00.000001"]).unwrap(),
+        vec![Some(midnight + 1)]
+    );
+}
+
+#[test]
+fn a_time_in_another_format_than_the_column_is_an_error_not_a_null() {
+    let err = read_times(&["2020-05-10 00:00:01", "10/05/2020 00:00:02"]).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("clicks"), "{text}");
+    assert!(text.contains("10/05/2020"), "{text}");
+}
