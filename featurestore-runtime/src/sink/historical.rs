@@ -5,7 +5,7 @@
 //! [`HistoricalStore::read`] adds them back as columns.
 //!
 //! A run replaces exactly the day partitions of its range. Every new partition
-//! is first written under `_staging/{run id}/`, then moved over the old file
+//! is first written as `_staging/{run id}/{day}.parquet`, then moved over the old file
 //! with one rename each (atomic on a file system, a copy of one object on an
 //! object store), so a partition is always either entirely old or entirely new;
 //! partitions of the range that now have no rows are deleted last. A run that
@@ -142,7 +142,8 @@ impl HistoricalStore {
                     partitions.by_ref().take(STAGE_BATCH).collect();
                 let encoded = encode_partitions(batch)?;
                 let puts = encoded.into_iter().map(|(day, buf)| {
-                    let path = partition_path(&staging, day).join(PART_FILE);
+                    // Flat: one directory per run, not a day tree to create and remove.
+                    let path = staging.clone().join(format!("{day}.parquet").as_str());
                     async move {
                         self.store
                             .put(&path, PutPayload::from(buf))
