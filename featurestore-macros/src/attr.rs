@@ -124,10 +124,13 @@ pub struct FeatureAttr {
     pub functions: Vec<RawFunction>,
 }
 
-/// `count(order_id)`: the function name is not checked yet.
+/// `count(order_id)`, `percentile(amount, 0.5)`: the function name and the
+/// arguments after the column are not checked yet.
 pub struct RawFunction {
     pub name: Ident,
     pub column: Ident,
+    /// The arguments after the column.
+    pub args: Vec<Expr>,
 }
 
 const FEATURE_EXAMPLE: &str = "`#[feature(count(order_id))]`";
@@ -843,37 +846,45 @@ fn feature_attr(attr: &Attribute, errors: &mut Errors) -> FeatureAttr {
             );
             continue;
         };
-        let columns =
-            match Punctuated::<Ident, Token![,]>::parse_terminated.parse2(call.tokens.clone()) {
-                Ok(columns) => columns,
-                Err(e) => {
-                    errors.push(syn::Error::new(
-                        e.span(),
-                        format!(
-                            "`{name}` takes one column name of the source, e.g. `{name}(order_id)`"
-                        ),
-                    ));
-                    continue;
-                }
-            };
-        let mut columns = columns.into_iter();
-        let Some(column) = columns.next() else {
+        let args = match Punctuated::<Expr, Token![,]>::parse_terminated.parse2(call.tokens.clone())
+        {
+            Ok(args) => args,
+            Err(e) => {
+                errors.push(syn::Error::new(
+                    e.span(),
+                    format!(
+                        "`{name}` takes one column name of the source, e.g. `{name}(order_id)`"
+                    ),
+                ));
+                continue;
+            }
+        };
+        let mut args = args.into_iter();
+        let Some(first) = args.next() else {
             errors.at(
                 call.delimiter.span().join(),
                 format!("`{name}` needs a column of the source, e.g. `{name}(order_id)`"),
             );
             continue;
         };
-        if let Some(extra) = columns.next() {
-            errors.at(
-                extra.span(),
+        let column = match &first {
+            Expr::Path(p) if p.qself.is_none() && p.attrs.is_empty() => p.path.get_ident().cloned(),
+            _ => None,
+        };
+        let Some(column) = column else {
+            errors.spanned(
+                &first,
                 format!(
-                    "`{name}` takes one column: to aggregate `{extra}` too, declare it on \
-                     another field"
+                    "`{name}` takes a column name of the source first, e.g. `{name}(order_id)`"
                 ),
             );
-        }
-        functions.push(RawFunction { name, column });
+            continue;
+        };
+        functions.push(RawFunction {
+            name,
+            column,
+            args: args.collect(),
+        });
     }
     FeatureAttr { functions }
 }

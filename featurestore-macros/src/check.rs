@@ -92,7 +92,7 @@ pub fn feature_set(set: &FeatureSet<'_>, errors: &mut Errors) {
         }
         let description = format!(
             "the output of `{}({})` on `{}`",
-            function.aggregation.name(),
+            function.aggregation.display(),
             function.column,
             feature.ident
         );

@@ -218,16 +218,37 @@ pub enum Aggregation {
     Min,
     Max,
     StddevPop,
+    CountDistinct,
+    ApproxCountDistinct,
+    VarPop,
+    StddevSamp,
+    VarSamp,
+    First,
+    Last,
+    Mode,
+    /// `percentile(x, p)`, `p` in millionths.
+    Percentile(u32),
 }
 
 impl Aggregation {
-    const ALL: [Aggregation; 6] = [
+    /// Every function without arguments, and `percentile` with a
+    /// placeholder percentage (for name lookup only).
+    const ALL: [Aggregation; 15] = [
         Aggregation::Count,
         Aggregation::Sum,
         Aggregation::Avg,
         Aggregation::Min,
         Aggregation::Max,
         Aggregation::StddevPop,
+        Aggregation::CountDistinct,
+        Aggregation::ApproxCountDistinct,
+        Aggregation::VarPop,
+        Aggregation::StddevSamp,
+        Aggregation::VarSamp,
+        Aggregation::First,
+        Aggregation::Last,
+        Aggregation::Mode,
+        Aggregation::Percentile(0),
     ];
 
     pub fn symbol(self) -> Symbol {
@@ -238,15 +259,45 @@ impl Aggregation {
             Aggregation::Min => symbol::MIN,
             Aggregation::Max => symbol::MAX,
             Aggregation::StddevPop => symbol::STDDEV_POP,
+            Aggregation::CountDistinct => symbol::COUNT_DISTINCT,
+            Aggregation::ApproxCountDistinct => symbol::APPROX_COUNT_DISTINCT,
+            Aggregation::VarPop => symbol::VAR_POP,
+            Aggregation::StddevSamp => symbol::STDDEV_SAMP,
+            Aggregation::VarSamp => symbol::VAR_SAMP,
+            Aggregation::First => symbol::FIRST,
+            Aggregation::Last => symbol::LAST,
+            Aggregation::Mode => symbol::MODE,
+            Aggregation::Percentile(_) => symbol::PERCENTILE,
         }
     }
 
-    /// The name in attributes and output columns.
+    /// The name in attributes.
     pub fn name(self) -> &'static str {
         self.symbol().0
     }
 
-    /// The variant of `spec::Aggregation`.
+    /// The name in output columns: the name, and for a percentile its
+    /// percentage with `_` for the decimal point (`percentile_99_9`). Must
+    /// agree with `spec::Aggregation::label`.
+    pub fn label(self) -> String {
+        match self {
+            Aggregation::Percentile(p) => {
+                let percent = format!("{}", f64::from(p) / 10_000.0);
+                format!("percentile_{}", percent.replace('.', "_"))
+            }
+            other => other.name().to_string(),
+        }
+    }
+
+    /// The function as written: `percentile(0.5)`, `count`.
+    pub fn display(self) -> String {
+        match self {
+            Aggregation::Percentile(p) => format!("percentile({})", f64::from(p) / 1_000_000.0),
+            other => other.name().to_string(),
+        }
+    }
+
+    /// The variant of `spec::Aggregation`, without the percentage.
     pub fn variant(self) -> &'static str {
         match self {
             Aggregation::Count => "Count",
@@ -255,15 +306,70 @@ impl Aggregation {
             Aggregation::Min => "Min",
             Aggregation::Max => "Max",
             Aggregation::StddevPop => "StddevPop",
+            Aggregation::CountDistinct => "CountDistinct",
+            Aggregation::ApproxCountDistinct => "ApproxCountDistinct",
+            Aggregation::VarPop => "VarPop",
+            Aggregation::StddevSamp => "StddevSamp",
+            Aggregation::VarSamp => "VarSamp",
+            Aggregation::First => "First",
+            Aggregation::Last => "Last",
+            Aggregation::Mode => "Mode",
+            Aggregation::Percentile(_) => "Percentile",
         }
     }
 
     /// The `__private` function asserting the column type it accepts.
     pub fn assertion(self) -> &'static str {
         match self {
-            Aggregation::Count => "assert_countable",
-            Aggregation::Sum | Aggregation::Avg | Aggregation::StddevPop => "assert_numeric",
+            Aggregation::Count
+            | Aggregation::CountDistinct
+            | Aggregation::ApproxCountDistinct
+            | Aggregation::First
+            | Aggregation::Last
+            | Aggregation::Mode => "assert_countable",
+            Aggregation::Sum
+            | Aggregation::Avg
+            | Aggregation::StddevPop
+            | Aggregation::VarPop
+            | Aggregation::StddevSamp
+            | Aggregation::VarSamp
+            | Aggregation::Percentile(_) => "assert_numeric",
             Aggregation::Min | Aggregation::Max => "assert_ordered",
+        }
+    }
+
+    /// Whether the function returns one of its column's values, of the
+    /// column's type, rather than a number.
+    pub fn returns_a_value(self) -> bool {
+        matches!(
+            self,
+            Aggregation::First | Aggregation::Last | Aggregation::Mode
+        )
+    }
+
+    /// What the function computes, in words, for docs.
+    pub fn describe(self) -> String {
+        match self {
+            Aggregation::Count => "number of non-null values".into(),
+            Aggregation::Sum => "sum".into(),
+            Aggregation::Avg => "mean".into(),
+            Aggregation::Min => "smallest value".into(),
+            Aggregation::Max => "largest value".into(),
+            Aggregation::StddevPop => "population standard deviation".into(),
+            Aggregation::CountDistinct => "number of distinct non-null values".into(),
+            Aggregation::ApproxCountDistinct => {
+                "number of distinct non-null values, computed exactly (error 0)".into()
+            }
+            Aggregation::VarPop => "population variance".into(),
+            Aggregation::StddevSamp => "sample standard deviation (null for a single value)".into(),
+            Aggregation::VarSamp => "sample variance (null for a single value)".into(),
+            Aggregation::First => "value of the earliest event (ties: the smallest value)".into(),
+            Aggregation::Last => "value of the latest event (ties: the largest value)".into(),
+            Aggregation::Mode => "most frequent value (ties: the smallest value)".into(),
+            Aggregation::Percentile(p) => format!(
+                "exact {} percentile, interpolated linearly between the nearest values",
+                f64::from(p) / 1_000_000.0
+            ),
         }
     }
 
@@ -313,10 +419,10 @@ pub fn output_name(feature: &str, aggregation: Aggregation, window: Option<Windo
     match window {
         Some(w) => format!(
             "{feature}__{}_over_{}_rolling_windows",
-            aggregation.name(),
+            aggregation.label(),
             w.name()
         ),
-        None => format!("{feature}__{}", aggregation.name()),
+        None => format!("{feature}__{}", aggregation.label()),
     }
 }
 
@@ -874,6 +980,7 @@ fn functions(raw: &[attr::RawFunction], errors: &mut Errors) -> Vec<Function> {
                 );
                 return None;
             };
+            let aggregation = arguments(aggregation, f, errors)?;
             Some(Function {
                 aggregation,
                 span: f.name.span(),
@@ -881,6 +988,115 @@ fn functions(raw: &[attr::RawFunction], errors: &mut Errors) -> Vec<Function> {
             })
         })
         .collect()
+}
+
+/// Checks the arguments after the column: the percentage of `percentile`,
+/// the optional error bound of `approx_count_distinct`, none for the rest.
+fn arguments(
+    aggregation: Aggregation,
+    f: &attr::RawFunction,
+    errors: &mut Errors,
+) -> Option<Aggregation> {
+    let name = &f.name;
+    let column = &f.column;
+    let mut args = f.args.iter();
+    let first = args.next();
+    let unexpected = match aggregation {
+        Aggregation::Percentile(_) => args.next(),
+        Aggregation::ApproxCountDistinct => args.next(),
+        _ => first,
+    };
+    if let Some(extra) = unexpected {
+        let message = match extra {
+            syn::Expr::Path(p) if p.path.get_ident().is_some() => format!(
+                "`{name}` takes one column: to aggregate `{}` too, declare it on another field",
+                p.path
+                    .get_ident()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            ),
+            _ => match aggregation {
+                Aggregation::Percentile(_) => format!(
+                    "`percentile` takes a column and a percentage: `percentile({column}, 0.5)`"
+                ),
+                Aggregation::ApproxCountDistinct => format!(
+                    "`approx_count_distinct` takes a column and an optional relative error: \
+                     `approx_count_distinct({column}, 0.05)`"
+                ),
+                _ => format!("`{name}` takes only a column: `{name}({column})`"),
+            },
+        };
+        errors.spanned(extra, message);
+        return None;
+    }
+    match aggregation {
+        Aggregation::Percentile(_) => {
+            let Some(p) = first else {
+                errors.at(
+                    name.span(),
+                    format!(
+                        "`percentile` needs a percentage after the column, from 0 to 1: \
+                         `percentile({column}, 0.5)`"
+                    ),
+                );
+                return None;
+            };
+            let millionths = fraction(p).filter(|m| *m <= 1_000_000);
+            match millionths {
+                Some(m) => Some(Aggregation::Percentile(m)),
+                None => {
+                    errors.spanned(
+                        p,
+                        "the percentage of `percentile` is a number from 0 to 1 with at most \
+                         6 decimals, e.g. `0.5` or `0.999`",
+                    );
+                    None
+                }
+            }
+        }
+        Aggregation::ApproxCountDistinct => {
+            if let Some(rsd) = first {
+                if !fraction(rsd).is_some_and(|m| m > 0 && m < 1_000_000) {
+                    errors.spanned(
+                        rsd,
+                        "the relative error of `approx_count_distinct` is a number between 0 \
+                         and 1 with at most 6 decimals, e.g. `0.05` (the count is exact: \
+                         its error is 0, within any bound)",
+                    );
+                    return None;
+                }
+            }
+            Some(aggregation)
+        }
+        other => Some(other),
+    }
+}
+
+/// A non-negative decimal literal (`0.5`, `1`), in millionths, if it has at
+/// most 6 decimals.
+fn fraction(expr: &syn::Expr) -> Option<u32> {
+    let syn::Expr::Lit(syn::ExprLit { lit, .. }) = expr else {
+        return None;
+    };
+    let digits = match lit {
+        Lit::Float(f) if f.suffix().is_empty() => f.base10_digits().to_string(),
+        Lit::Int(i) if i.suffix().is_empty() => i.base10_digits().to_string(),
+        _ => return None,
+    };
+    if digits.contains(['e', 'E']) {
+        return None;
+    }
+    let (whole, decimals) = digits.split_once('.').unwrap_or((&digits, ""));
+    if decimals.len() > 6 {
+        return None;
+    }
+    let whole: u64 = whole.parse().ok()?;
+    let decimals: u64 = if decimals.is_empty() {
+        0
+    } else {
+        format!("{decimals:0<6}").parse().ok()?
+    };
+    u32::try_from(whole.checked_mul(1_000_000)?.checked_add(decimals)?).ok()
 }
 
 #[cfg(test)]

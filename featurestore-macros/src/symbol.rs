@@ -45,6 +45,15 @@ pub const AVG: Symbol = Symbol("avg");
 pub const MIN: Symbol = Symbol("min");
 pub const MAX: Symbol = Symbol("max");
 pub const STDDEV_POP: Symbol = Symbol("stddev_pop");
+pub const COUNT_DISTINCT: Symbol = Symbol("count_distinct");
+pub const APPROX_COUNT_DISTINCT: Symbol = Symbol("approx_count_distinct");
+pub const VAR_POP: Symbol = Symbol("var_pop");
+pub const STDDEV_SAMP: Symbol = Symbol("stddev_samp");
+pub const VAR_SAMP: Symbol = Symbol("var_samp");
+pub const FIRST: Symbol = Symbol("first");
+pub const LAST: Symbol = Symbol("last");
+pub const MODE: Symbol = Symbol("mode");
+pub const PERCENTILE: Symbol = Symbol("percentile");
 
 // Source formats.
 pub const CSV: Symbol = Symbol("csv");
@@ -85,7 +94,23 @@ pub const DATASET_KEYS: &[Symbol] = &[
 pub const JOIN_KEYS: &[Symbol] = &[TTL, PREFIX];
 
 /// The aggregation functions `#[feature(...)]` accepts.
-pub const AGGREGATIONS: &[Symbol] = &[COUNT, SUM, AVG, MIN, MAX, STDDEV_POP];
+pub const AGGREGATIONS: &[Symbol] = &[
+    COUNT,
+    SUM,
+    AVG,
+    MIN,
+    MAX,
+    STDDEV_POP,
+    COUNT_DISTINCT,
+    APPROX_COUNT_DISTINCT,
+    VAR_POP,
+    STDDEV_SAMP,
+    VAR_SAMP,
+    FIRST,
+    LAST,
+    MODE,
+    PERCENTILE,
+];
 
 /// The formats `format = "..."` accepts.
 pub const FORMATS: &[Symbol] = &[CSV, PARQUET, NDJSON];

@@ -624,3 +624,88 @@ fn feature_sets_have_features_and_key_types() {
         .unwrap();
     assert_eq!(features.fields.len(), 3);
 }
+
+#[test]
+fn catalog_aggregations_expand() {
+    let out = feature_set_inner(
+        quote!(entity = "k", window = "2d", source = S, timestamp = t),
+        quote! {
+            struct F {
+                #[feature(count_distinct(x), approx_count_distinct(x, 0.05), var_pop(x),
+                          stddev_samp(x), var_samp(x), percentile(x, 0.5), percentile(x, 0.999),
+                          percentile(x, 1))]
+                x: f64,
+                #[feature(first(s), last(s), mode(s))]
+                s: String,
+            }
+        },
+    );
+    assert!(errors(&out).is_empty(), "{:?}", errors(&out));
+    let text = compact(&out);
+    for name in [
+        "x__count_distinct_over_2_days_rolling_windows",
+        "x__approx_count_distinct_over_2_days_rolling_windows",
+        "x__var_pop_over_2_days_rolling_windows",
+        "x__stddev_samp_over_2_days_rolling_windows",
+        "x__var_samp_over_2_days_rolling_windows",
+        "x__percentile_50_over_2_days_rolling_windows",
+        "x__percentile_99_9_over_2_days_rolling_windows",
+        "x__percentile_100_over_2_days_rolling_windows",
+        "s__first_over_2_days_rolling_windows",
+        "s__last_over_2_days_rolling_windows",
+        "s__mode_over_2_days_rolling_windows",
+    ] {
+        assert!(text.contains(&format!("name:\"{name}\"")), "{name}");
+    }
+    assert!(
+        text.contains("Percentile(::featurestore_runtime::spec::Percentage{millionths:500000u32})")
+    );
+    // Value functions check the declared type against the column's, and
+    // need no numeric output.
+    assert!(text.contains("assert_value_of::<String,"));
+    assert!(!text.contains("assert_numeric_output::<String>"));
+    assert!(text.contains("assert_numeric_output::<f64>"));
+    // Docs say what each function computes.
+    assert!(out
+        .to_string()
+        .contains("most frequent value (ties: the smallest value)"));
+}
+
+#[test]
+fn catalog_aggregation_arguments() {
+    let fs = |feature: TokenStream| {
+        feature_set_inner(
+            quote!(entity = "k", window = "2d", source = S, timestamp = t),
+            quote!(
+                struct F {
+                    #[feature(#feature)]
+                    x: f64,
+                }
+            ),
+        )
+    };
+    expect_errors(
+        fs(quote!(percentile(x))),
+        &["`percentile` needs a percentage"],
+    );
+    expect_errors(fs(quote!(percentile(x, 1.5))), &["a number from 0 to 1"]);
+    expect_errors(
+        fs(quote!(percentile(x, 0.1234567))),
+        &["at most 6 decimals"],
+    );
+    expect_errors(
+        fs(quote!(percentile(x, 0.5, 0.6))),
+        &["a column and a percentage"],
+    );
+    expect_errors(fs(quote!(approx_count_distinct(x, 2))), &["relative error"]);
+    expect_errors(fs(quote!(mode(x, 2))), &["`mode` takes only a column"]);
+    expect_errors(fs(quote!(sum(x, y))), &["declare it on another field"]);
+    expect_errors(
+        fs(quote!(first("x"))),
+        &["takes a column name of the source first"],
+    );
+    expect_errors(
+        fs(quote!(percentile(x, 0.5), percentile(x, 0.50))),
+        &["duplicate output column `x__percentile_50"],
+    );
+}

@@ -45,15 +45,9 @@ pub fn columns(spec: &FeatureSetSpec) -> Vec<ColumnDoc> {
         let what = match o.window {
             Some(w) => format!(
                 "{} of `{}` over {} rolling windows",
-                o.aggregation.name(),
-                f.column,
-                w
+                o.aggregation, f.column, w
             ),
-            None => format!(
-                "{} of `{}` per key and timestamp",
-                o.aggregation.name(),
-                f.column
-            ),
+            None => format!("{} of `{}` per key and timestamp", o.aggregation, f.column),
         };
         let description = if f.description.is_empty() {
             what

@@ -151,6 +151,10 @@ impl SourceSpec {
 }
 
 /// An aggregation function of a windowed feature.
+///
+/// Nulls are skipped by every function; a window without events is null,
+/// a window whose events all have a null value is `0` for the counts and
+/// null for the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Aggregation {
     /// Number of non-null values.
@@ -165,10 +169,48 @@ pub enum Aggregation {
     Max,
     /// Population standard deviation.
     StddevPop,
+    /// Number of distinct non-null values (Spark's `count(DISTINCT x)`).
+    CountDistinct,
+    /// Spark's `approx_count_distinct`, computed exactly: its error is 0,
+    /// within any relative standard deviation Spark's HyperLogLog++ allows.
+    ApproxCountDistinct,
+    /// Population variance: `Σ(x − mean)² / n`.
+    VarPop,
+    /// Sample standard deviation: `sqrt(Σ(x − mean)² / (n − 1))`; null for one
+    /// value (Spark 3's default, not its legacy NaN).
+    StddevSamp,
+    /// Sample variance: `Σ(x − mean)² / (n − 1)`; null for one value.
+    VarSamp,
+    /// The value of the earliest event, by event time; among events of the
+    /// same time, the smallest value.
+    First,
+    /// The value of the latest event, by event time; among events of the
+    /// same time, the largest value.
+    Last,
+    /// The most frequent value; among equally frequent values, the smallest.
+    Mode,
+    /// Spark's exact `percentile(x, p)`: over the sorted values `v₀ … vₙ₋₁`,
+    /// at position `r = p·(n − 1)`, `(⌈r⌉ − r)·v⌊r⌋ + (r − ⌊r⌋)·v⌈r⌉`.
+    Percentile(Percentage),
+}
+
+/// The `p` of `percentile(x, p)`, in millionths: `0.5` is `500_000`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Percentage {
+    /// `p × 1 000 000`, from `0` to `1 000 000`.
+    pub millionths: u32,
+}
+
+impl Percentage {
+    /// `p` as a float.
+    pub fn value(self) -> f64 {
+        f64::from(self.millionths) / 1_000_000.0
+    }
 }
 
 impl Aggregation {
-    /// The name used in attributes and output column names.
+    /// The function's name in attributes; output column names add the
+    /// percentage of a percentile (see [`Aggregation::label`]).
     pub const fn name(self) -> &'static str {
         match self {
             Aggregation::Count => "count",
@@ -177,6 +219,72 @@ impl Aggregation {
             Aggregation::Min => "min",
             Aggregation::Max => "max",
             Aggregation::StddevPop => "stddev_pop",
+            Aggregation::CountDistinct => "count_distinct",
+            Aggregation::ApproxCountDistinct => "approx_count_distinct",
+            Aggregation::VarPop => "var_pop",
+            Aggregation::StddevSamp => "stddev_samp",
+            Aggregation::VarSamp => "var_samp",
+            Aggregation::First => "first",
+            Aggregation::Last => "last",
+            Aggregation::Mode => "mode",
+            Aggregation::Percentile(_) => "percentile",
+        }
+    }
+
+    /// The function as output column names spell it: the name, and for a
+    /// percentile its percentage with `_` for the decimal point
+    /// (`percentile_50`, `percentile_99_9`).
+    pub fn label(self) -> String {
+        match self {
+            Aggregation::Percentile(p) => {
+                let percent = format!("{}", f64::from(p.millionths) / 10_000.0);
+                format!("percentile_{}", percent.replace('.', "_"))
+            }
+            other => other.name().to_string(),
+        }
+    }
+
+    /// What the function computes, in words, for docs.
+    pub fn describe(self) -> String {
+        match self {
+            Aggregation::Count => "number of non-null values".into(),
+            Aggregation::Sum => "sum".into(),
+            Aggregation::Avg => "mean".into(),
+            Aggregation::Min => "smallest value".into(),
+            Aggregation::Max => "largest value".into(),
+            Aggregation::StddevPop => "population standard deviation".into(),
+            Aggregation::CountDistinct => "number of distinct non-null values".into(),
+            Aggregation::ApproxCountDistinct => {
+                "number of distinct non-null values, computed exactly (error 0)".into()
+            }
+            Aggregation::VarPop => "population variance".into(),
+            Aggregation::StddevSamp => "sample standard deviation (null for a single value)".into(),
+            Aggregation::VarSamp => "sample variance (null for a single value)".into(),
+            Aggregation::First => "value of the earliest event (ties: the smallest value)".into(),
+            Aggregation::Last => "value of the latest event (ties: the largest value)".into(),
+            Aggregation::Mode => "most frequent value (ties: the smallest value)".into(),
+            Aggregation::Percentile(p) => format!(
+                "exact {} percentile, interpolated linearly between the nearest values",
+                p.value()
+            ),
+        }
+    }
+
+    /// Whether the function returns one of the column's values (so the
+    /// output has the column's type) rather than a number.
+    pub const fn returns_a_value(self) -> bool {
+        matches!(
+            self,
+            Aggregation::First | Aggregation::Last | Aggregation::Mode
+        )
+    }
+}
+
+impl fmt::Display for Aggregation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Aggregation::Percentile(p) => write!(f, "percentile({})", p.value()),
+            other => f.write_str(other.name()),
         }
     }
 }

@@ -50,11 +50,12 @@ column_types! {
     NaiveDateTime => Timestamp,
 }
 
-/// A column type `sum`, `avg` and `stddev_pop` can aggregate.
+/// A column type `sum`, `avg`, `stddev_pop`, `stddev_samp`, `var_pop`,
+/// `var_samp` and `percentile` can aggregate.
 #[diagnostic::on_unimplemented(
     message = "this aggregation needs a numeric column, but the column is `{Self}`",
     label = "not a numeric column",
-    note = "`sum`, `avg` and `stddev_pop` take `i32`, `i64`, `f32`, `f64` or `Option` of one; `count` takes any column"
+    note = "`sum`, `avg`, `stddev_pop`, `stddev_samp`, `var_pop`, `var_samp` and `percentile` take `i32`, `i64`, `f32`, `f64` or `Option` of one; `count`, `count_distinct`, `approx_count_distinct`, `first`, `last` and `mode` take any column"
 )]
 pub trait Numeric: ColumnType {}
 
@@ -91,9 +92,29 @@ pub trait TimestampType: ColumnType {}
 /// A declared output type of an aggregated feature.
 #[diagnostic::on_unimplemented(
     message = "an aggregated feature must be declared as `i32`, `i64`, `f32` or `f64`, not `{Self}`",
-    label = "not a numeric output type"
+    label = "not a numeric output type",
+    note = "only `first`, `last` and `mode` return values of other types: those of their column"
 )]
 pub trait NumericOutput: ColumnType {}
+
+/// A declared output type that holds the values of a column of type `C`:
+/// the type of `first`, `last` and `mode`.
+#[diagnostic::on_unimplemented(
+    message = "`first`, `last` and `mode` return values of their column, of type `{C}`, but the feature is declared `{Self}`",
+    label = "not the column's type",
+    note = "declare the feature with the column's type (without `Option`, it is added unless `fill_null` is set)"
+)]
+pub trait ValueOf<C> {}
+
+macro_rules! value_of {
+    ($($ty:ty),*) => {$(
+        impl ValueOf<$ty> for $ty {}
+        impl ValueOf<Option<$ty>> for $ty {}
+        impl ValueOf<$ty> for Option<$ty> {}
+        impl ValueOf<Option<$ty>> for Option<$ty> {}
+    )*};
+}
+value_of!(bool, i32, i64, f32, f64, String, NaiveDate, NaiveDateTime);
 
 /// An output type `fill_null` with an integer literal can fill.
 #[diagnostic::on_unimplemented(

@@ -342,9 +342,10 @@ pub fn output_description(set: &FeatureSet<'_>, output: &Output) -> String {
         None => "per key and timestamp".to_string(),
     };
     let mut text = format!(
-        "`{}` of `{}` {over}.",
-        function.aggregation.name(),
-        function.column_name()
+        "`{}` of `{}` {over}: the {}.",
+        function.aggregation.display(),
+        function.column_name(),
+        function.aggregation.describe()
     );
     if !feature.description.is_empty() {
         text.push(' ');

@@ -151,10 +151,7 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
             .first()
             .map(|f| f.column_name())
             .unwrap_or_default();
-        let aggregations = feature.functions.iter().map(|f| {
-            let variant = format_ident!("{}", f.aggregation.variant());
-            quote!(#rt::spec::Aggregation::#variant)
-        });
+        let aggregations = feature.functions.iter().map(|f| aggregation(f.aggregation));
         let dtype = column_type_item(feature.ty, quote!(DTYPE));
         let description = &feature.description;
         quote! {
@@ -172,10 +169,7 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
         let feature = &set.features[output.feature];
         let name = &output.name;
         let index = output.feature;
-        let variant = format_ident!(
-            "{}",
-            feature.functions[output.function].aggregation.variant()
-        );
+        let aggregation = aggregation(feature.functions[output.function].aggregation);
         let window = match output.window {
             Some(w) => {
                 let w = window(w);
@@ -188,7 +182,7 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
             #rt::spec::OutputColumn {
                 name: #name,
                 feature: #index,
-                aggregation: #rt::spec::Aggregation::#variant,
+                aggregation: #aggregation,
                 window: #window,
                 dtype: #dtype,
                 nullable: #nullable,
@@ -209,6 +203,18 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
             features: &[#(#features),*],
             outputs: &[#(#outputs),*],
         }
+    }
+}
+
+/// A `spec::Aggregation` literal.
+fn aggregation(aggregation: model::Aggregation) -> TokenStream {
+    let rt = runtime();
+    let variant = format_ident!("{}", aggregation.variant());
+    match aggregation {
+        model::Aggregation::Percentile(millionths) => quote! {
+            #rt::spec::Aggregation::#variant(#rt::spec::Percentage { millionths: #millionths })
+        },
+        _ => quote!(#rt::spec::Aggregation::#variant),
     }
 }
 
@@ -367,7 +373,24 @@ fn checks(set: &FeatureSet<'_>) -> Vec<TokenStream> {
         let ty = feature.ty;
         let span = ty.span();
         let declared = respan(quote!(#ty), span);
-        checks.push(quote_spanned!(span=> #rt::__private::assert_numeric_output::<#declared>();));
+        if feature
+            .functions
+            .iter()
+            .any(|f| !f.aggregation.returns_a_value())
+        {
+            checks
+                .push(quote_spanned!(span=> #rt::__private::assert_numeric_output::<#declared>();));
+        }
+        for function in feature
+            .functions
+            .iter()
+            .filter(|f| f.aggregation.returns_a_value())
+        {
+            let column = column_type(set, &function.column_name(), span);
+            checks.push(quote_spanned! {span=>
+                #rt::__private::assert_value_of::<#declared, #column>();
+            });
+        }
         if let Some(fill) = &set.fill {
             let span = fill.span;
             let assert = format_ident!(

@@ -27,6 +27,10 @@ pub(crate) enum Values {
     Int(Vec<Option<i64>>),
     /// Float column.
     Float(Vec<Option<f64>>),
+    /// Any column, each value replaced by its rank among the column's
+    /// distinct values (equal values, equal ids; smaller values, smaller
+    /// ids), for the functions that compare or return values.
+    Ids(Vec<Option<u32>>),
 }
 
 impl Values {
@@ -226,6 +230,17 @@ impl Acc {
         Some((num as f64 / (self.n as f64 * self.n as f64)).sqrt())
     }
 
+    /// `Σ(x − mean)²` of integers from exact integer moments,
+    /// `(n·Σx² − (Σx)²) / n`, so equal windows give equal bits whatever the
+    /// order of the events. `None` if the moments overflow.
+    fn exact_m2(&self) -> Option<f64> {
+        let n = i128::from(self.n);
+        let num = n
+            .checked_mul(self.sum_sq_i?)?
+            .checked_sub(self.sum_i.checked_mul(self.sum_i)?)?;
+        Some(num as f64 / self.n as f64)
+    }
+
     /// The aggregate, or null when the window has no event. NaN becomes null.
     fn finish(&self, agg: Aggregation, int: bool) -> Cell {
         if self.rows == 0 {
@@ -255,6 +270,34 @@ impl Acc {
                 Cell::Float(self.exact_stddev().unwrap_or_else(|| self.moment_stddev()))
             }
             (Aggregation::StddevPop, false) => Cell::Float(self.moment_stddev()),
+            (Aggregation::VarPop, true) => match self.exact_m2() {
+                Some(m2) => Cell::Float(m2 / self.n as f64),
+                None => Cell::Float(self.m2 / self.n as f64),
+            },
+            (Aggregation::VarPop, false) => Cell::Float(self.m2 / self.n as f64),
+            (Aggregation::VarSamp | Aggregation::StddevSamp, _) if self.n == 1 => Cell::Null,
+            (Aggregation::VarSamp, true) => {
+                Cell::Float(self.exact_m2().unwrap_or(self.m2) / (self.n - 1) as f64)
+            }
+            (Aggregation::VarSamp, false) => Cell::Float(self.m2 / (self.n - 1) as f64),
+            (Aggregation::StddevSamp, true) => Cell::Float(
+                (self.exact_m2().unwrap_or(self.m2) / (self.n - 1) as f64)
+                    .max(0.0)
+                    .sqrt(),
+            ),
+            (Aggregation::StddevSamp, false) => {
+                Cell::Float((self.m2 / (self.n - 1) as f64).max(0.0).sqrt())
+            }
+            // Computed from the window's events by `holistic`, never from buckets.
+            (
+                Aggregation::CountDistinct
+                | Aggregation::ApproxCountDistinct
+                | Aggregation::First
+                | Aggregation::Last
+                | Aggregation::Mode
+                | Aggregation::Percentile(_),
+                _,
+            ) => Cell::Null,
             (Aggregation::Count, _) => unreachable!("handled above"),
         };
         match cell {
@@ -386,8 +429,12 @@ pub(crate) fn run_groups(
                 s.merged[pi] = acc;
             }
             for (oi, o) in outputs.iter().enumerate() {
-                s.row[oi] =
-                    s.merged[pair_of[oi]].finish(o.aggregation, input.columns[o.column].is_int());
+                s.row[oi] = if is_holistic(o.aggregation) {
+                    let events = window_events(input, start..end, mode, at, o.window_days);
+                    holistic(input, o, events)
+                } else {
+                    s.merged[pair_of[oi]].finish(o.aggregation, input.columns[o.column].is_int())
+                };
             }
             if first || s.row != s.prev {
                 out.group.push(g as u32);
@@ -428,11 +475,116 @@ fn fill_buckets(input: &KernelInput, start: usize, end: usize, width: i64, s: &m
                 Values::Validity(v) => acc.push_valid(v[i]),
                 Values::Int(v) => acc.push_int(v[i]),
                 Values::Float(v) => acc.push_float(v[i]),
+                Values::Ids(v) => acc.push_valid(v[i].is_some()),
             }
         }
     }
     if s.accs.is_empty() {
         // No aggregated column: nothing to fold (not reachable from a valid spec).
+    }
+}
+
+/// Whether `agg` needs the window's events themselves, rather than
+/// buckets folded into an [`Acc`].
+pub(crate) fn is_holistic(agg: Aggregation) -> bool {
+    matches!(
+        agg,
+        Aggregation::CountDistinct
+            | Aggregation::ApproxCountDistinct
+            | Aggregation::First
+            | Aggregation::Last
+            | Aggregation::Mode
+            | Aggregation::Percentile(_)
+    )
+}
+
+/// The events of `group` inside the window of the row at `at`: times in
+/// `[at − window, at)` (days) in daily mode, equal to `at` in exact mode.
+fn window_events(
+    input: &KernelInput,
+    group: std::ops::Range<usize>,
+    mode: Mode,
+    at: i64,
+    window_days: i64,
+) -> std::ops::Range<usize> {
+    let (lo, hi) = match mode {
+        Mode::Daily { .. } => ((at - window_days) * DAY_US, at * DAY_US),
+        Mode::Exact { .. } => (at, at.saturating_add(1)),
+    };
+    // Sorted by time with null times first; `None < Some(_)` keeps them out.
+    let ts = &input.ts[group.clone()];
+    let first = ts.partition_point(|t| *t < Some(lo));
+    let last = ts.partition_point(|t| *t < Some(hi));
+    group.start + first..group.start + last
+}
+
+/// A holistic function over the events `events` of one window: null when
+/// the window has no event.
+fn holistic(input: &KernelInput, o: &KernelOutput, events: std::ops::Range<usize>) -> Cell {
+    if events.is_empty() {
+        return Cell::Null;
+    }
+    match (o.aggregation, &input.columns[o.column]) {
+        (Aggregation::Percentile(p), Values::Int(v)) => {
+            percentile(v[events].iter().flatten().map(|&x| x as f64), p.value())
+        }
+        (Aggregation::Percentile(p), Values::Float(v)) => {
+            percentile(v[events].iter().flatten().copied(), p.value())
+        }
+        (agg, Values::Ids(ids)) => {
+            let values = events.clone().filter_map(|i| Some((input.ts[i]?, ids[i]?)));
+            match agg {
+                Aggregation::First => values
+                    .min()
+                    .map_or(Cell::Null, |(_, id)| Cell::Int(id.into())),
+                Aggregation::Last => values
+                    .max()
+                    .map_or(Cell::Null, |(_, id)| Cell::Int(id.into())),
+                Aggregation::Mode => {
+                    let mut sorted: Vec<u32> = values.map(|(_, id)| id).collect();
+                    sorted.sort_unstable();
+                    // Runs of equal ids, smallest first: the first longest run wins.
+                    let mut best: Option<(usize, u32)> = None;
+                    for run in sorted.chunk_by(|a, b| a == b) {
+                        if best.is_none_or(|(n, _)| run.len() > n) {
+                            best = Some((run.len(), run[0]));
+                        }
+                    }
+                    best.map_or(Cell::Null, |(_, id)| Cell::Int(id.into()))
+                }
+                _ => {
+                    let mut sorted: Vec<u32> = values.map(|(_, id)| id).collect();
+                    sorted.sort_unstable();
+                    sorted.dedup();
+                    Cell::Int(sorted.len() as i64)
+                }
+            }
+        }
+        // The engine gives holistic functions the column they need.
+        _ => Cell::Null,
+    }
+}
+
+/// Spark's exact `percentile`: linear interpolation between the two values
+/// nearest to position `p·(n − 1)` of the sorted values; NaN sorts last.
+fn percentile(values: impl Iterator<Item = f64>, p: f64) -> Cell {
+    let mut sorted: Vec<f64> = values.collect();
+    if sorted.is_empty() {
+        return Cell::Null;
+    }
+    sorted.sort_unstable_by(|a, b| a.total_cmp(b));
+    let position = p * (sorted.len() - 1) as f64;
+    let (lower, higher) = (position.floor(), position.ceil());
+    let (lo, hi) = (sorted[lower as usize], sorted[higher as usize]);
+    let value = if lower == higher {
+        lo
+    } else {
+        (higher - position) * lo + (position - lower) * hi
+    };
+    if value.is_nan() {
+        Cell::Null
+    } else {
+        Cell::Float(value)
     }
 }
 

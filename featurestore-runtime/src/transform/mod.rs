@@ -165,7 +165,7 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
         }
     }
 
-    let input = kernel_input(spec, &df, &inputs)?;
+    let (input, ids) = kernel_input(spec, &df, &inputs)?;
     let ts_col = df.column(TS).ctx(|| "event time".into())?;
     let min_ts = ts_col
         .datetime()
@@ -214,18 +214,24 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
     let outputs: Vec<KernelOutput> = spec
         .outputs
         .iter()
-        .map(|o| KernelOutput {
-            column: inputs
+        .map(|o| {
+            let input = inputs
                 .iter()
                 .position(|c| *c == spec.features[o.feature].column)
-                .expect("every feature column is an input"),
-            aggregation: o.aggregation,
-            window_days: o.window.and_then(|w| w.days()).unwrap_or(0),
+                .expect("every feature column is an input");
+            KernelOutput {
+                column: match ids.get(&input) {
+                    Some(ids) if by_id(o.aggregation) => ids.column,
+                    _ => input,
+                },
+                aggregation: o.aggregation,
+                window_days: o.window.and_then(|w| w.days()).unwrap_or(0),
+            }
         })
         .collect();
     let result = run_parallel(&input, &outputs, mode);
 
-    let frame = output_frame(spec, &df, &input, result, mode)?;
+    let frame = output_frame(spec, &df, &input, result, mode, &inputs, &ids)?;
     Ok(Computed { frame, days })
 }
 
@@ -262,7 +268,103 @@ fn run_parallel(input: &KernelInput, outputs: &[KernelOutput], mode: Mode) -> ke
     all
 }
 
-fn kernel_input(spec: &FeatureSetSpec, df: &DataFrame, inputs: &[&str]) -> Result<KernelInput> {
+/// Whether the kernel computes `agg` on the ids of a column's values.
+fn by_id(agg: Aggregation) -> bool {
+    matches!(
+        agg,
+        Aggregation::CountDistinct
+            | Aggregation::ApproxCountDistinct
+            | Aggregation::First
+            | Aggregation::Last
+            | Aggregation::Mode
+    )
+}
+
+/// Whether `agg` needs the numbers of its column, not just which are null.
+fn needs_numbers(agg: Aggregation) -> bool {
+    !by_id(agg) && agg != Aggregation::Count
+}
+
+/// An input column encoded as ids of its distinct values.
+#[derive(Debug)]
+struct IdColumn {
+    /// Index of the ids in [`KernelInput::columns`].
+    column: usize,
+    /// For each id, in value order, a row holding that value.
+    rows: Vec<IdxSize>,
+}
+
+/// Totally ordered floats: `-0.0` is `0.0` and every NaN is one value,
+/// greater than all numbers, as Spark groups them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct TotalF64(f64);
+
+impl Eq for TotalF64 {}
+
+impl PartialOrd for TotalF64 {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for TotalF64 {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let norm = |x: f64| {
+            if x.is_nan() {
+                f64::NAN
+            } else if x == 0.0 {
+                0.0
+            } else {
+                x
+            }
+        };
+        norm(self.0).total_cmp(&norm(other.0))
+    }
+}
+
+/// Ranks the distinct values of a column: the id of each row's value, and
+/// for each id a row holding its value.
+fn encode<K: Ord>(values: &[Option<K>]) -> (Vec<Option<u32>>, Vec<IdxSize>) {
+    let mut order: Vec<usize> = (0..values.len()).filter(|&i| values[i].is_some()).collect();
+    order.sort_by(|&a, &b| values[a].cmp(&values[b]));
+    let mut ids = vec![None; values.len()];
+    let mut rows: Vec<IdxSize> = Vec::new();
+    let mut previous: Option<usize> = None;
+    for i in order {
+        if previous.is_none_or(|p| values[p] != values[i]) {
+            rows.push(i as IdxSize);
+            previous = Some(i);
+        }
+        ids[i] = Some((rows.len() - 1) as u32);
+    }
+    (ids, rows)
+}
+
+/// The ids of a column's values (see [`encode`]).
+fn value_ids(c: &Column) -> PolarsResult<(Vec<Option<u32>>, Vec<IdxSize>)> {
+    let dtype = c.dtype();
+    if dtype.is_float() {
+        let f = c.cast(&DataType::Float64)?;
+        let values: Vec<Option<TotalF64>> = f.f64()?.iter().map(|v| v.map(TotalF64)).collect();
+        Ok(encode(&values))
+    } else if dtype == &DataType::String {
+        let values: Vec<Option<&str>> = c.str()?.iter().collect();
+        Ok(encode(&values))
+    } else {
+        // Integers, booleans, dates and times: ordered as their physical integers.
+        let i = c.to_physical_repr().cast(&DataType::Int64)?;
+        let values: Vec<Option<i64>> = i.i64()?.iter().collect();
+        Ok(encode(&values))
+    }
+}
+
+type Ids = std::collections::HashMap<usize, IdColumn>;
+
+fn kernel_input(
+    spec: &FeatureSetSpec,
+    df: &DataFrame,
+    inputs: &[&str],
+) -> Result<(KernelInput, Ids)> {
     let n = df.height();
     let mut group_offsets = Vec::new();
     let new_group = df.column(NEW_GROUP).ctx(|| "key groups".into())?;
@@ -294,7 +396,7 @@ fn kernel_input(spec: &FeatureSetSpec, df: &DataFrame, inputs: &[&str]) -> Resul
             .outputs
             .iter()
             .filter(|o| spec.features[o.feature].column == *name)
-            .all(|o| o.aggregation == Aggregation::Count);
+            .all(|o| !needs_numbers(o.aggregation));
         let c = df
             .column(&format!("__fs_in{i}"))
             .ctx(|| format!("column `{name}`"))?;
@@ -322,11 +424,37 @@ fn kernel_input(spec: &FeatureSetSpec, df: &DataFrame, inputs: &[&str]) -> Resul
         };
         columns.push(values);
     }
-    Ok(KernelInput {
-        group_offsets,
-        ts,
-        columns,
-    })
+    // Columns some function reads by value id get a second, encoded, input.
+    let mut ids = Ids::new();
+    for (i, name) in inputs.iter().enumerate() {
+        let wanted = spec
+            .outputs
+            .iter()
+            .any(|o| spec.features[o.feature].column == *name && by_id(o.aggregation));
+        if !wanted {
+            continue;
+        }
+        let c = df
+            .column(&format!("__fs_in{i}"))
+            .ctx(|| format!("column `{name}`"))?;
+        let (values, rows) = value_ids(c).ctx(|| format!("column `{name}`"))?;
+        ids.insert(
+            i,
+            IdColumn {
+                column: columns.len(),
+                rows,
+            },
+        );
+        columns.push(Values::Ids(values));
+    }
+    Ok((
+        KernelInput {
+            group_offsets,
+            ts,
+            columns,
+        },
+        ids,
+    ))
 }
 
 fn output_frame(
@@ -335,6 +463,8 @@ fn output_frame(
     input: &KernelInput,
     result: kernel::KernelResult,
     mode: Mode,
+    inputs: &[&str],
+    ids: &Ids,
 ) -> Result<DataFrame> {
     let rows = result.group.len();
     let idx: IdxCa = result
@@ -359,7 +489,11 @@ fn output_frame(
             .into_column(),
     );
     for (o, cells) in spec.outputs.iter().zip(result.cells) {
-        let series = cells_to_series(o.name, cells);
+        let series = if o.aggregation.returns_a_value() {
+            value_series(spec, df, o, cells, inputs, ids)?
+        } else {
+            cells_to_series(o.name, cells)
+        };
         let target = polars_dtype(o.dtype);
         let cast = series.strict_cast(&target).map_err(|e| {
             data_error(
@@ -391,6 +525,39 @@ fn output_frame(
             .ctx(|| "fill_null".into()),
         None => Ok(frame),
     }
+}
+
+/// The values whose ids a function returned, taken from the input column.
+fn value_series(
+    spec: &FeatureSetSpec,
+    df: &DataFrame,
+    o: &crate::spec::OutputColumn,
+    cells: Vec<Cell>,
+    inputs: &[&str],
+    ids: &Ids,
+) -> Result<Series> {
+    let column = spec.features[o.feature].column;
+    let input = inputs
+        .iter()
+        .position(|c| *c == column)
+        .expect("every feature column is an input");
+    let encoded = ids.get(&input).expect("value functions read ids");
+    let rows: IdxCa = cells
+        .into_iter()
+        .map(|c| match c {
+            Cell::Int(id) => Some(encoded.rows[id as usize]),
+            _ => None,
+        })
+        .collect_ca(o.name.into());
+    let values = df
+        .column(&format!("__fs_in{input}"))
+        .ctx(|| format!("column `{column}`"))?
+        .take(&rows)
+        .ctx(|| format!("column `{column}`"))?;
+    Ok(values
+        .as_materialized_series()
+        .clone()
+        .with_name(o.name.into()))
 }
 
 fn cells_to_series(name: &str, cells: Vec<Cell>) -> Series {

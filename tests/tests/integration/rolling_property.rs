@@ -254,6 +254,8 @@ fn aggregate(agg: Aggregation, any_event: bool, values: &[i128], scale: i128) ->
             Exact::Sqrt(n * sq - sum * sum, n * n * scale * scale)
         }
         Aggregation::Count => unreachable!(),
+        // Sampled by `catalog_property`.
+        other => unreachable!("{other} is not sampled here"),
     }
 }
 
