@@ -226,6 +226,7 @@ pub enum Aggregation {
     First,
     Last,
     Mode,
+    MostFrequentSet,
     /// `percentile(x, p)`, `p` in millionths.
     Percentile(u32),
 }
@@ -233,7 +234,7 @@ pub enum Aggregation {
 impl Aggregation {
     /// Every function without arguments, and `percentile` with a
     /// placeholder percentage (for name lookup only).
-    const ALL: [Aggregation; 15] = [
+    const ALL: [Aggregation; 16] = [
         Aggregation::Count,
         Aggregation::Sum,
         Aggregation::Avg,
@@ -248,6 +249,7 @@ impl Aggregation {
         Aggregation::First,
         Aggregation::Last,
         Aggregation::Mode,
+        Aggregation::MostFrequentSet,
         Aggregation::Percentile(0),
     ];
 
@@ -267,6 +269,7 @@ impl Aggregation {
             Aggregation::First => symbol::FIRST,
             Aggregation::Last => symbol::LAST,
             Aggregation::Mode => symbol::MODE,
+            Aggregation::MostFrequentSet => symbol::MOST_FREQUENT_SET,
             Aggregation::Percentile(_) => symbol::PERCENTILE,
         }
     }
@@ -314,6 +317,7 @@ impl Aggregation {
             Aggregation::First => "First",
             Aggregation::Last => "Last",
             Aggregation::Mode => "Mode",
+            Aggregation::MostFrequentSet => "MostFrequentSet",
             Aggregation::Percentile(_) => "Percentile",
         }
     }
@@ -326,7 +330,8 @@ impl Aggregation {
             | Aggregation::ApproxCountDistinct
             | Aggregation::First
             | Aggregation::Last
-            | Aggregation::Mode => "assert_countable",
+            | Aggregation::Mode
+            | Aggregation::MostFrequentSet => "assert_countable",
             Aggregation::Sum
             | Aggregation::Avg
             | Aggregation::StddevPop
@@ -345,6 +350,16 @@ impl Aggregation {
             self,
             Aggregation::First | Aggregation::Last | Aggregation::Mode
         )
+    }
+
+    /// Whether the function returns lists of its column's values.
+    pub fn returns_a_set(self) -> bool {
+        self == Aggregation::MostFrequentSet
+    }
+
+    /// Whether the function returns a number.
+    pub fn returns_a_number(self) -> bool {
+        !self.returns_a_value() && !self.returns_a_set()
     }
 
     /// What the function computes, in words, for docs.
@@ -366,6 +381,9 @@ impl Aggregation {
             Aggregation::First => "value of the earliest event (ties: the smallest value)".into(),
             Aggregation::Last => "value of the latest event (ties: the largest value)".into(),
             Aggregation::Mode => "most frequent value (ties: the smallest value)".into(),
+            Aggregation::MostFrequentSet => {
+                "distinct values, most frequent first (ties: ascending values)".into()
+            }
             Aggregation::Percentile(p) => format!(
                 "exact {} percentile, interpolated linearly between the nearest values",
                 f64::from(p) / 1_000_000.0

@@ -53,6 +53,7 @@ pub const VAR_SAMP: Symbol = Symbol("var_samp");
 pub const FIRST: Symbol = Symbol("first");
 pub const LAST: Symbol = Symbol("last");
 pub const MODE: Symbol = Symbol("mode");
+pub const MOST_FREQUENT_SET: Symbol = Symbol("most_frequent_set");
 pub const PERCENTILE: Symbol = Symbol("percentile");
 
 // Source formats.
@@ -109,6 +110,7 @@ pub const AGGREGATIONS: &[Symbol] = &[
     FIRST,
     LAST,
     MODE,
+    MOST_FREQUENT_SET,
     PERCENTILE,
 ];
 

@@ -637,6 +637,8 @@ fn catalog_aggregations_expand() {
                 x: f64,
                 #[feature(first(s), last(s), mode(s))]
                 s: String,
+                #[feature(most_frequent_set(s))]
+                m: Vec<String>,
             }
         },
     );
@@ -654,6 +656,7 @@ fn catalog_aggregations_expand() {
         "s__first_over_2_days_rolling_windows",
         "s__last_over_2_days_rolling_windows",
         "s__mode_over_2_days_rolling_windows",
+        "m__most_frequent_set_over_2_days_rolling_windows",
     ] {
         assert!(text.contains(&format!("name:\"{name}\"")), "{name}");
     }
@@ -665,6 +668,9 @@ fn catalog_aggregations_expand() {
     assert!(text.contains("assert_value_of::<String,"));
     assert!(!text.contains("assert_numeric_output::<String>"));
     assert!(text.contains("assert_numeric_output::<f64>"));
+    assert!(text.contains("assert_set_of::<Vec<String>,"));
+    assert!(!text.contains("assert_numeric_output::<Vec<String>>"));
+    assert!(out.to_string().contains("list<text>"));
     // Docs say what each function computes.
     assert!(out
         .to_string()

@@ -15,7 +15,7 @@ pub use serde;
 
 pub use crate::types::{
     ColumnType, Countable, FillBool, FillFloat, FillInt, FillStr, KeyType, Numeric, NumericOutput,
-    Ordered, TimestampType, ValueOf,
+    Ordered, SetOf, TimestampType, ValueOf,
 };
 
 /// Implemented by `#[source]` for each field: `HasColumn<{fnv1a64(name)}>`.
@@ -59,6 +59,8 @@ pub fn assert_timestamp<T: TimestampType>() {}
 pub fn assert_numeric_output<T: NumericOutput>() {}
 /// `Declared` holds the values of a column of type `Column`.
 pub fn assert_value_of<Declared: ValueOf<Column>, Column>() {}
+/// `Declared` holds lists of the values of a column of type `Column`.
+pub fn assert_set_of<Declared: SetOf<Column>, Column>() {}
 /// See [`FillInt`].
 pub fn assert_fill_int<T: FillInt>() {}
 /// See [`FillFloat`].

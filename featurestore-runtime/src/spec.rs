@@ -29,6 +29,8 @@ pub enum DataType {
     Date,
     /// `chrono::NaiveDateTime`, UTC, microsecond precision.
     Timestamp,
+    /// `Vec<T>` of one of the types above: the output of `most_frequent_set`.
+    List(&'static DataType),
 }
 
 impl DataType {
@@ -43,6 +45,17 @@ impl DataType {
             DataType::String => "text",
             DataType::Date => "date",
             DataType::Timestamp => "timestamp",
+            DataType::List(inner) => match inner {
+                DataType::Bool => "list<boolean>",
+                DataType::Int32 => "list<int>",
+                DataType::Int64 => "list<bigint>",
+                DataType::Float32 => "list<float>",
+                DataType::Float64 => "list<double>",
+                DataType::String => "list<text>",
+                DataType::Date => "list<date>",
+                DataType::Timestamp => "list<timestamp>",
+                DataType::List(_) => "list<blob>",
+            },
         }
     }
 
@@ -57,6 +70,17 @@ impl DataType {
             DataType::String => "String",
             DataType::Date => "NaiveDate",
             DataType::Timestamp => "NaiveDateTime",
+            DataType::List(inner) => match inner {
+                DataType::Bool => "Vec<bool>",
+                DataType::Int32 => "Vec<i32>",
+                DataType::Int64 => "Vec<i64>",
+                DataType::Float32 => "Vec<f32>",
+                DataType::Float64 => "Vec<f64>",
+                DataType::String => "Vec<String>",
+                DataType::Date => "Vec<NaiveDate>",
+                DataType::Timestamp => "Vec<NaiveDateTime>",
+                DataType::List(_) => "Vec<Vec<_>>",
+            },
         }
     }
 
@@ -189,6 +213,9 @@ pub enum Aggregation {
     Last,
     /// The most frequent value; among equally frequent values, the smallest.
     Mode,
+    /// Every distinct non-null value, most frequent first; equally frequent
+    /// values in ascending order. An empty list when every value is null.
+    MostFrequentSet,
     /// Spark's exact `percentile(x, p)`: over the sorted values `v₀ … vₙ₋₁`,
     /// at position `r = p·(n − 1)`, `(⌈r⌉ − r)·v⌊r⌋ + (r − ⌊r⌋)·v⌈r⌉`.
     Percentile(Percentage),
@@ -227,6 +254,7 @@ impl Aggregation {
             Aggregation::First => "first",
             Aggregation::Last => "last",
             Aggregation::Mode => "mode",
+            Aggregation::MostFrequentSet => "most_frequent_set",
             Aggregation::Percentile(_) => "percentile",
         }
     }
@@ -263,6 +291,9 @@ impl Aggregation {
             Aggregation::First => "value of the earliest event (ties: the smallest value)".into(),
             Aggregation::Last => "value of the latest event (ties: the largest value)".into(),
             Aggregation::Mode => "most frequent value (ties: the smallest value)".into(),
+            Aggregation::MostFrequentSet => {
+                "distinct values, most frequent first (ties: ascending values)".into()
+            }
             Aggregation::Percentile(p) => format!(
                 "exact {} percentile, interpolated linearly between the nearest values",
                 p.value()

@@ -39,6 +39,46 @@ macro_rules! column_types {
     )*};
 }
 
+/// `Vec<T>`: the output of `most_frequent_set`, never a source column.
+macro_rules! list_types {
+    ($($ty:ty => $dt:ident),* $(,)?) => {$(
+        impl ColumnType for Vec<$ty> {
+            const DTYPE: DataType = DataType::List(&DataType::$dt);
+            const NULLABLE: bool = false;
+            type Inner = Vec<$ty>;
+        }
+        impl ColumnType for Option<Vec<$ty>> {
+            const DTYPE: DataType = DataType::List(&DataType::$dt);
+            const NULLABLE: bool = true;
+            type Inner = Vec<$ty>;
+        }
+        impl SetOf<$ty> for Vec<$ty> {}
+        impl SetOf<Option<$ty>> for Vec<$ty> {}
+        impl SetOf<$ty> for Option<Vec<$ty>> {}
+        impl SetOf<Option<$ty>> for Option<Vec<$ty>> {}
+    )*};
+}
+
+list_types! {
+    bool => Bool,
+    i32 => Int32,
+    i64 => Int64,
+    f32 => Float32,
+    f64 => Float64,
+    String => String,
+    NaiveDate => Date,
+    NaiveDateTime => Timestamp,
+}
+
+/// A declared output type that holds lists of the values of a column of
+/// type `C`: the type of `most_frequent_set`.
+#[diagnostic::on_unimplemented(
+    message = "`most_frequent_set` returns lists of its column's values, `Vec<{C}>`, but the feature is declared `{Self}`",
+    label = "not a list of the column's type",
+    note = "declare the feature as `Vec<T>` with `T` the column's type (without `Option`)"
+)]
+pub trait SetOf<C> {}
+
 column_types! {
     bool => Bool,
     i32 => Int32,

@@ -419,7 +419,25 @@ fn cql_type(ty: &Type) -> String {
         Some("String") => "text".to_string(),
         Some("NaiveDate") => "date".to_string(),
         Some("NaiveDateTime") => "timestamp".to_string(),
+        Some("Vec") => match generic_argument(ty) {
+            Some(inner) => format!("list<{}>", cql_type(inner)),
+            None => format!("<CQL type of {}>", type_string(ty)),
+        },
         _ => format!("<CQL type of {}>", type_string(ty)),
+    }
+}
+
+/// `T` in `Vec<T>` (or any `Name<T>`).
+fn generic_argument(ty: &Type) -> Option<&Type> {
+    let Type::Path(p) = ty else {
+        return None;
+    };
+    let PathArguments::AngleBracketed(args) = &p.path.segments.last()?.arguments else {
+        return None;
+    };
+    match args.args.first()? {
+        GenericArgument::Type(inner) => Some(inner),
+        _ => None,
     }
 }
 
@@ -592,6 +610,7 @@ mod tests {
         assert_eq!(cql_type(&ty("Option<f64>")), "double");
         assert_eq!(cql_type(&ty("std::primitive::i64")), "bigint");
         assert_eq!(cql_type(&ty("MyAlias")), "<CQL type of MyAlias>");
+        assert_eq!(cql_type(&ty("Option<Vec<String>>")), "list<text>");
     }
 
     #[test]

@@ -376,19 +376,22 @@ fn checks(set: &FeatureSet<'_>) -> Vec<TokenStream> {
         if feature
             .functions
             .iter()
-            .any(|f| !f.aggregation.returns_a_value())
+            .any(|f| f.aggregation.returns_a_number())
         {
             checks
                 .push(quote_spanned!(span=> #rt::__private::assert_numeric_output::<#declared>();));
         }
-        for function in feature
-            .functions
-            .iter()
-            .filter(|f| f.aggregation.returns_a_value())
-        {
+        for function in &feature.functions {
+            let assert = if function.aggregation.returns_a_value() {
+                format_ident!("assert_value_of", span = span)
+            } else if function.aggregation.returns_a_set() {
+                format_ident!("assert_set_of", span = span)
+            } else {
+                continue;
+            };
             let column = column_type(set, &function.column_name(), span);
             checks.push(quote_spanned! {span=>
-                #rt::__private::assert_value_of::<#declared, #column>();
+                #rt::__private::#assert::<#declared, #column>();
             });
         }
         if let Some(fill) = &set.fill {

@@ -30,7 +30,45 @@ pub(crate) enum Values {
     /// Any column, each value replaced by its rank among the column's
     /// distinct values (equal values, equal ids; smaller values, smaller
     /// ids), for the functions that compare or return values.
-    Ids(Vec<Option<u32>>),
+    Ids {
+        ids: Vec<Option<u32>>,
+        /// The lists of ids `most_frequent_set` returned, each under one id.
+        sets: SetTable,
+    },
+}
+
+/// Lists of value ids, each stored once under a number, so that a list is a
+/// [`Cell`] and equal lists are equal cells.
+#[derive(Debug, Default)]
+pub(crate) struct SetTable(std::sync::Mutex<SetTableInner>);
+
+#[derive(Debug, Default)]
+struct SetTableInner {
+    numbers: std::collections::HashMap<Vec<u32>, u32>,
+    lists: Vec<Vec<u32>>,
+}
+
+impl SetTable {
+    /// The number of `list`, new or already stored.
+    fn number(&self, list: Vec<u32>) -> u32 {
+        let mut table = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(&n) = table.numbers.get(&list) {
+            return n;
+        }
+        let n = table.lists.len() as u32;
+        table.lists.push(list.clone());
+        table.numbers.insert(list, n);
+        n
+    }
+
+    /// Every list stored, by number.
+    pub(crate) fn lists(&self) -> Vec<Vec<u32>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .lists
+            .clone()
+    }
 }
 
 impl Values {
@@ -295,6 +333,7 @@ impl Acc {
                 | Aggregation::First
                 | Aggregation::Last
                 | Aggregation::Mode
+                | Aggregation::MostFrequentSet
                 | Aggregation::Percentile(_),
                 _,
             ) => Cell::Null,
@@ -475,7 +514,7 @@ fn fill_buckets(input: &KernelInput, start: usize, end: usize, width: i64, s: &m
                 Values::Validity(v) => acc.push_valid(v[i]),
                 Values::Int(v) => acc.push_int(v[i]),
                 Values::Float(v) => acc.push_float(v[i]),
-                Values::Ids(v) => acc.push_valid(v[i].is_some()),
+                Values::Ids { ids, .. } => acc.push_valid(ids[i].is_some()),
             }
         }
     }
@@ -494,6 +533,7 @@ pub(crate) fn is_holistic(agg: Aggregation) -> bool {
             | Aggregation::First
             | Aggregation::Last
             | Aggregation::Mode
+            | Aggregation::MostFrequentSet
             | Aggregation::Percentile(_)
     )
 }
@@ -531,7 +571,7 @@ fn holistic(input: &KernelInput, o: &KernelOutput, events: std::ops::Range<usize
         (Aggregation::Percentile(p), Values::Float(v)) => {
             percentile(v[events].iter().flatten().copied(), p.value())
         }
-        (agg, Values::Ids(ids)) => {
+        (agg, Values::Ids { ids, sets }) => {
             let values = events.clone().filter_map(|i| Some((input.ts[i]?, ids[i]?)));
             match agg {
                 Aggregation::First => values
@@ -551,6 +591,18 @@ fn holistic(input: &KernelInput, o: &KernelOutput, events: std::ops::Range<usize
                         }
                     }
                     best.map_or(Cell::Null, |(_, id)| Cell::Int(id.into()))
+                }
+                Aggregation::MostFrequentSet => {
+                    let mut sorted: Vec<u32> = values.map(|(_, id)| id).collect();
+                    sorted.sort_unstable();
+                    let mut runs: Vec<(usize, u32)> = sorted
+                        .chunk_by(|a, b| a == b)
+                        .map(|run| (run.len(), run[0]))
+                        .collect();
+                    // Most frequent first, then ascending values.
+                    runs.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+                    let list = runs.into_iter().map(|(_, id)| id).collect();
+                    Cell::Int(sets.number(list).into())
                 }
                 _ => {
                     let mut sorted: Vec<u32> = values.map(|(_, id)| id).collect();

@@ -277,6 +277,7 @@ fn by_id(agg: Aggregation) -> bool {
             | Aggregation::First
             | Aggregation::Last
             | Aggregation::Mode
+            | Aggregation::MostFrequentSet
     )
 }
 
@@ -445,7 +446,10 @@ fn kernel_input(
                 rows,
             },
         );
-        columns.push(Values::Ids(values));
+        columns.push(Values::Ids {
+            ids: values,
+            sets: kernel::SetTable::default(),
+        });
     }
     Ok((
         KernelInput {
@@ -491,6 +495,8 @@ fn output_frame(
     for (o, cells) in spec.outputs.iter().zip(result.cells) {
         let series = if o.aggregation.returns_a_value() {
             value_series(spec, df, o, cells, inputs, ids)?
+        } else if o.aggregation == Aggregation::MostFrequentSet {
+            set_series(spec, df, input, o, cells, inputs, ids)?
         } else {
             cells_to_series(o.name, cells)
         };
@@ -558,6 +564,53 @@ fn value_series(
         .as_materialized_series()
         .clone()
         .with_name(o.name.into()))
+}
+
+/// The lists of values whose numbers `most_frequent_set` returned.
+fn set_series(
+    spec: &FeatureSetSpec,
+    df: &DataFrame,
+    kernel_input: &KernelInput,
+    o: &crate::spec::OutputColumn,
+    cells: Vec<Cell>,
+    inputs: &[&str],
+    ids: &Ids,
+) -> Result<Series> {
+    let column = spec.features[o.feature].column;
+    let input = inputs
+        .iter()
+        .position(|c| *c == column)
+        .expect("every feature column is an input");
+    let encoded = ids.get(&input).expect("most_frequent_set reads ids");
+    let Values::Ids { sets, .. } = &kernel_input.columns[encoded.column] else {
+        unreachable!("an id column holds ids");
+    };
+    let lists = sets.lists();
+    let values = df
+        .column(&format!("__fs_in{input}"))
+        .ctx(|| format!("column `{column}`"))?
+        .as_materialized_series()
+        .clone();
+    let mut out: Vec<Option<Series>> = Vec::with_capacity(cells.len());
+    for cell in cells {
+        out.push(match cell {
+            Cell::Int(n) => {
+                let rows: IdxCa = lists[n as usize]
+                    .iter()
+                    .map(|&id| encoded.rows[id as usize])
+                    .collect_ca("".into());
+                Some(values.take(&rows).ctx(|| format!("column `{column}`"))?)
+            }
+            _ => None,
+        });
+    }
+    let mut list: ListChunked = out.into_iter().collect();
+    list.rename(o.name.into());
+    let target = polars_dtype(o.dtype);
+    // An all-null column has no element type yet.
+    list.into_series()
+        .cast(&target)
+        .ctx(|| format!("column `{}`", o.name))
 }
 
 fn cells_to_series(name: &str, cells: Vec<Cell>) -> Series {

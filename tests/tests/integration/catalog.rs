@@ -35,6 +35,8 @@ pub struct PaymentStats {
     pub method: String,
     #[feature(last(paid_on))]
     pub paid: NaiveDate,
+    #[feature(most_frequent_set(method))]
+    pub methods: Vec<String>,
 }
 
 fn at(s: &str) -> i64 {
@@ -135,6 +137,7 @@ fn columns_and_types_follow_the_declaration() {
             "method__last_over_2_days_rolling_windows",
             "method__mode_over_2_days_rolling_windows",
             "paid__last_over_2_days_rolling_windows",
+            "methods__most_frequent_set_over_2_days_rolling_windows",
         ]
     );
     assert_eq!(
@@ -156,6 +159,7 @@ fn columns_and_types_follow_the_declaration() {
         method__last_over_2_days_rolling_windows: None,
         method__mode_over_2_days_rolling_windows: None,
         paid__last_over_2_days_rolling_windows: Some(NaiveDate::default()),
+        methods__most_frequent_set_over_2_days_rolling_windows: Some(vec![String::from("pix")]),
     };
     assert_eq!(row.uid, "u1");
 }
@@ -168,148 +172,45 @@ fn distinct_counts_variances_percentiles_first_last_mode() {
     };
     let computed = compute(&PaymentStats::SPEC, payments(), range).expect("computes");
     let (_, rows) = frame_rows(&computed.frame);
-    let expected: Vec<Vec<&str>> = vec![
+    // Columns: uid | timestamp | count_distinct | approx_count_distinct |
+    // var_pop | var_samp | stddev_samp | percentile 0.5 | percentile 0.25 |
+    // first | last | mode (method) | last (paid_on) | most_frequent_set.
+    let expected = [
         // Window [Dec 30, Jan 1): no event.
-        vec![
-            "u1",
-            "2024-01-01 00:00:00",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-        ],
+        "u1 | 2024-01-01 00:00:00 |  |  |  |  |  |  |  |  |  |  |  | ",
         // [Dec 31, Jan 2): 10 (pix) at 00:00 and 30 (card) at 23:59:59.999999.
         // Mean 20, Σ(x − mean)² = 200: var_pop 100, var_samp 200, stddev_samp
         // √200. Percentiles at positions 0.5 and 0.25 of [10, 30]: 20 and 15.
-        // Mode: pix and card once each, the smaller wins: card. Last paid_on:
-        // the later event has none, so the earlier one's.
-        vec![
-            "u1",
-            "2024-01-02 00:00:00",
-            "2",
-            "2",
-            "100.0",
-            "200.0",
-            "14.142136",
-            "20.0",
-            "15.0",
-            "pix",
-            "card",
-            "card",
-            "2023-12-31",
-        ],
+        // Mode: pix and card once each, the smaller wins: card, which also
+        // leads the most frequent set. Last paid_on: the later event has
+        // none, so the earlier one's.
+        "u1 | 2024-01-02 00:00:00 | 2 | 2 | 100.0 | 200.0 | 14.142136 | 20.0 | 15.0 \
+         | pix | card | card | 2023-12-31 | [card, pix]",
         // [Jan 1, Jan 3): amounts 10, 30, null, 10: 2 distinct; n = 3, Σx = 50,
         // Σx² = 1100, Σ(x − mean)² = 800/3: var_pop 800/9, var_samp 400/3,
         // stddev_samp √(400/3). Sorted [10, 10, 30]: position 1 → 10,
         // position 0.5 → 10. The last instant holds boleto and card: the
-        // larger, card, is last; card is also the mode (twice). Last paid_on:
-        // at the last instant, Jan 1 and Jan 2: the larger.
-        vec![
-            "u1",
-            "2024-01-03 00:00:00",
-            "2",
-            "2",
-            "88.888889",
-            "133.333333",
-            "11.547005",
-            "10.0",
-            "10.0",
-            "pix",
-            "card",
-            "card",
-            "2024-01-02",
-        ],
+        // larger, card, is last; card is also the mode (twice), then boleto
+        // and pix once each. Last paid_on: at the last instant, Jan 1 and
+        // Jan 2: the larger.
+        "u1 | 2024-01-03 00:00:00 | 2 | 2 | 88.888889 | 133.333333 | 11.547005 | 10.0 | 10.0 \
+         | pix | card | card | 2024-01-02 | [card, boleto, pix]",
         // [Jan 2, Jan 4): the two events of Jan 2 00:00 only. One amount (10):
         // var_pop 0, the sample statistics of one value are null. First: of
         // boleto and card at the same instant, the smaller; mode: a tie, the
         // smaller.
-        vec![
-            "u1",
-            "2024-01-04 00:00:00",
-            "1",
-            "1",
-            "0.0",
-            "",
-            "",
-            "10.0",
-            "10.0",
-            "boleto",
-            "card",
-            "boleto",
-            "2024-01-02",
-        ],
+        "u1 | 2024-01-04 00:00:00 | 1 | 1 | 0.0 |  |  | 10.0 | 10.0 \
+         | boleto | card | boleto | 2024-01-02 | [boleto, card]",
         // [Jan 3, Jan 5): empty again.
-        vec![
-            "u1",
-            "2024-01-05 00:00:00",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-        ],
-        vec![
-            "u2",
-            "2024-01-01 00:00:00",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-        ],
-        // One event, every value null: no distinct value (0), every other
-        // function null. Unchanged on Jan 3, so no row then.
-        vec![
-            "u2",
-            "2024-01-02 00:00:00",
-            "0",
-            "0",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-        ],
-        vec![
-            "u2",
-            "2024-01-04 00:00:00",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-        ],
+        "u1 | 2024-01-05 00:00:00 |  |  |  |  |  |  |  |  |  |  |  | ",
+        "u2 | 2024-01-01 00:00:00 |  |  |  |  |  |  |  |  |  |  |  | ",
+        // One event, every value null: no distinct value (0), an empty most
+        // frequent set, every other function null. Unchanged on Jan 3, so no
+        // row then.
+        "u2 | 2024-01-02 00:00:00 | 0 | 0 |  |  |  |  |  |  |  |  |  | []",
+        "u2 | 2024-01-04 00:00:00 |  |  |  |  |  |  |  |  |  |  |  | ",
     ];
-    let rounded: Vec<Vec<String>> = rows
+    let rounded: Vec<String> = rows
         .iter()
         .map(|r| {
             r.iter()
@@ -318,8 +219,54 @@ fn distinct_counts_variances_percentiles_first_last_mode() {
                     Ok(f) if c.contains('.') && c.len() > 9 => format!("{f:.6}"),
                     _ => c.clone(),
                 })
-                .collect()
+                .collect::<Vec<_>>()
+                .join(" | ")
         })
         .collect();
     assert_eq!(rounded, expected);
+}
+
+#[test]
+fn value_and_list_features_round_trip_through_the_online_store() {
+    use featurestore_runtime::sink::online::{self, MemoryStore, OnlineStore, Value};
+    let range = DateRange {
+        start: None,
+        end: NaiveDate::from_ymd_opt(2024, 1, 4),
+    };
+    let computed = compute(&PaymentStats::SPEC, payments(), range).expect("computes");
+    let store = MemoryStore::default();
+    let records = online::latest_records(&PaymentStats::SPEC, &computed.frame).unwrap();
+    store.write_latest(&PaymentStats::SPEC, &records).unwrap();
+    let row = online::get_row::<PaymentStats>(&store, &[Value::from("u1")])
+        .unwrap()
+        .expect("u1 has a row");
+    // The row of Jan 4 (see the hand-worked rows above).
+    assert_eq!(
+        row.timestamp,
+        NaiveDate::from_ymd_opt(2024, 1, 4)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+    );
+    assert_eq!(
+        row.method__first_over_2_days_rolling_windows.as_deref(),
+        Some("boleto")
+    );
+    assert_eq!(
+        row.paid__last_over_2_days_rolling_windows,
+        NaiveDate::from_ymd_opt(2024, 1, 2)
+    );
+    assert_eq!(
+        row.methods__most_frequent_set_over_2_days_rolling_windows,
+        Some(vec!["boleto".to_string(), "card".to_string()])
+    );
+    assert_eq!(row.spread__var_samp_over_2_days_rolling_windows, None);
+    // The store's frame view rebuilds the list column.
+    let frame = online::records_frame(
+        &PaymentStats::SPEC,
+        &store.scan(&PaymentStats::SPEC).unwrap(),
+    )
+    .unwrap();
+    let (_, rows) = frame_rows(&frame);
+    assert_eq!(rows[0].last().map(String::as_str), Some("[boleto, card]"));
 }

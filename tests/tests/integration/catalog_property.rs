@@ -110,6 +110,18 @@ const FEATURES: &[(&str, &str, &[Aggregation], DataType)] = &[
         &[Aggregation::First, Aggregation::Last, Aggregation::Mode],
         DataType::String,
     ),
+    (
+        "ms",
+        "vs",
+        &[Aggregation::MostFrequentSet],
+        DataType::List(&DataType::String),
+    ),
+    (
+        "mi",
+        "vi",
+        &[Aggregation::MostFrequentSet],
+        DataType::List(&DataType::Int64),
+    ),
 ];
 
 fn spec_for(case: &Case) -> FeatureSetSpec {
@@ -217,6 +229,21 @@ fn aggregate<V: Ord + Clone>(
         Aggregation::CountDistinct | Aggregation::ApproxCountDistinct
     ) {
         return Value::Num(distinct.len() as f64);
+    }
+    if agg == Aggregation::MostFrequentSet {
+        // Distinct values by descending count, then ascending value.
+        let count = |d: &V| values.iter().filter(|(_, v)| v == d).count();
+        let mut by_count: Vec<(usize, &V)> = distinct.iter().map(|d| (count(d), *d)).collect();
+        by_count.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        let texts: Vec<String> = by_count
+            .iter()
+            .map(|(_, v)| match out(v) {
+                Value::Num(x) => format!("{x}"),
+                Value::Str(s) => s,
+                other => format!("{other:?}"),
+            })
+            .collect();
+        return Value::Str(format!("[{}]", texts.join(", ")));
     }
     if values.is_empty() {
         return Value::Null;
@@ -347,7 +374,19 @@ fn engine(case: &Case, spec: &FeatureSetSpec) -> Vec<Row> {
         .iter()
         .map(|o| {
             let c = f.column(o.name).unwrap();
-            if o.dtype == DataType::String {
+            if let DataType::List(_) = o.dtype {
+                let list = c.list().unwrap();
+                (0..list.len())
+                    .map(|i| match list.get_as_series(i) {
+                        None => Value::Null,
+                        Some(items) => {
+                            let items = items.cast(&polars::prelude::DataType::String).unwrap();
+                            let texts: Vec<&str> = items.str().unwrap().iter().flatten().collect();
+                            Value::Str(format!("[{}]", texts.join(", ")))
+                        }
+                    })
+                    .collect()
+            } else if o.dtype == DataType::String {
                 c.str()
                     .unwrap()
                     .iter()
