@@ -44,6 +44,7 @@ pub struct FeatureSetAttr {
     pub filter: Option<LitStr>,
     pub query: Option<LitStr>,
     pub fill_null: Option<FillLit>,
+    pub pivot: Option<PivotAttr>,
     pub name: Option<LitStr>,
     pub description: Option<LitStr>,
     /// The keys written, valid or not: a key with a bad value is not also
@@ -51,6 +52,13 @@ pub struct FeatureSetAttr {
     pub written: Vec<Symbol>,
     /// The whole argument list, to point at when a key is missing.
     pub args: TokenStream,
+}
+
+/// `pivot(method, ["pix", "card"])`.
+pub struct PivotAttr {
+    pub keyword: Path,
+    pub column: Ident,
+    pub values: Vec<Lit>,
 }
 
 /// The arguments of `#[dataset(...)]`.
@@ -119,9 +127,10 @@ pub struct Field<'a> {
     pub feature: Option<FeatureAttr>,
 }
 
-/// `#[feature(count(order_id), ...)]`.
+/// `#[feature(count(order_id), ..., filter = "...")]`.
 pub struct FeatureAttr {
     pub functions: Vec<RawFunction>,
+    pub filter: Option<LitStr>,
 }
 
 /// `count(order_id)`, `percentile(amount, 0.5)`: the function name and the
@@ -185,6 +194,7 @@ impl FeatureSetAttr {
             filter: None,
             query: None,
             fill_null: None,
+            pivot: None,
             name: None,
             description: None,
             written: Vec::new(),
@@ -216,6 +226,10 @@ impl FeatureSetAttr {
                     attr.timestamp = column_ident(meta, key, errors);
                     continue;
                 }
+                symbol::PIVOT => {
+                    attr.pivot = pivot(meta, errors);
+                    continue;
+                }
                 _ => {
                     attr.fill_null = fill_lit(meta, errors);
                     continue;
@@ -226,6 +240,99 @@ impl FeatureSetAttr {
         attr.written = seen.written();
         Ok(attr)
     }
+}
+
+/// `pivot(method, ["pix", "card"])`.
+fn pivot(meta: &Meta, errors: &mut Errors) -> Option<PivotAttr> {
+    let example = "`pivot(method, [\"pix\", \"card\"])`";
+    let Meta::List(list) = meta else {
+        errors.spanned(
+            meta,
+            format!("`pivot` takes a column and its values: {example}"),
+        );
+        return None;
+    };
+    let args = match list.parse_args_with(Punctuated::<Expr, Token![,]>::parse_terminated) {
+        Ok(args) => args,
+        Err(e) => {
+            errors.push(syn::Error::new(
+                e.span(),
+                format!("expected a column and its values, as in {example}"),
+            ));
+            return None;
+        }
+    };
+    let mut args = args.into_iter();
+    let column = match args.next() {
+        Some(Expr::Path(p)) if p.qself.is_none() && p.path.get_ident().is_some() => {
+            p.path.get_ident().cloned()
+        }
+        Some(other) => {
+            errors.spanned(
+                &other,
+                format!("the first argument of `pivot` is a column of the source, as in {example}"),
+            );
+            None
+        }
+        None => {
+            errors.spanned(
+                &list.path,
+                format!("`pivot` needs a column and its values: {example}"),
+            );
+            return None;
+        }
+    };
+    let values = match args.next() {
+        Some(Expr::Array(array)) => {
+            let mut values = Vec::new();
+            for element in &array.elems {
+                match element {
+                    Expr::Lit(ExprLit {
+                        lit: lit @ (Lit::Str(_) | Lit::Int(_) | Lit::Bool(_)),
+                        ..
+                    }) => values.push(lit.clone()),
+                    other => errors.spanned(
+                        other,
+                        "a pivot value is a string, integer or boolean literal",
+                    ),
+                }
+            }
+            if array.elems.is_empty() {
+                errors.spanned(
+                    &array,
+                    format!("`pivot` needs at least one value, as in {example}"),
+                );
+            }
+            values
+        }
+        Some(other) => {
+            errors.spanned(
+                &other,
+                format!(
+                    "the values of `pivot` are a list of literals in brackets, as in {example}"
+                ),
+            );
+            return None;
+        }
+        None => {
+            errors.spanned(
+                &list.path,
+                format!("`pivot` needs the values to pivot on after the column: {example}"),
+            );
+            return None;
+        }
+    };
+    if let Some(extra) = args.next() {
+        errors.spanned(
+            &extra,
+            format!("`pivot` takes a column and one list of values, as in {example}"),
+        );
+    }
+    Some(PivotAttr {
+        keyword: list.path.clone(),
+        column: column?,
+        values,
+    })
 }
 
 impl DatasetAttr {
@@ -811,7 +918,10 @@ fn feature_attr(attr: &Attribute, errors: &mut Errors) -> FeatureAttr {
             attr,
             format!("`#[feature]` lists the feature's aggregations, e.g. {FEATURE_EXAMPLE}"),
         );
-        return FeatureAttr { functions };
+        return FeatureAttr {
+            functions,
+            filter: None,
+        };
     };
     let metas = match list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
         Ok(metas) => metas,
@@ -820,9 +930,13 @@ fn feature_attr(attr: &Attribute, errors: &mut Errors) -> FeatureAttr {
                 e.span(),
                 format!("expected aggregations such as {FEATURE_EXAMPLE}: {e}"),
             ));
-            return FeatureAttr { functions };
+            return FeatureAttr {
+                functions,
+                filter: None,
+            };
         }
     };
+    let mut filter = None;
     if metas.is_empty() {
         errors.spanned(
             attr,
@@ -830,6 +944,24 @@ fn feature_attr(attr: &Attribute, errors: &mut Errors) -> FeatureAttr {
         );
     }
     for meta in metas {
+        if let Meta::NameValue(nv) = &meta {
+            if nv.path == symbol::FILTER {
+                if filter.is_some() {
+                    errors.spanned(&nv.path, "duplicate `filter`: set it once");
+                }
+                filter = lit_str(&meta, symbol::FILTER, errors);
+            } else {
+                errors.spanned(
+                    &nv.path,
+                    format!(
+                        "unknown option `{}` in `#[feature]`: the only option is `filter = \"...\"`, \
+                         after the aggregations",
+                        path_string(&nv.path)
+                    ),
+                );
+            }
+            continue;
+        }
         let Some(name) = meta.path().get_ident().cloned() else {
             errors.spanned(
                 meta.path(),
@@ -886,7 +1018,7 @@ fn feature_attr(attr: &Attribute, errors: &mut Errors) -> FeatureAttr {
             args: args.collect(),
         });
     }
-    FeatureAttr { functions }
+    FeatureAttr { functions, filter }
 }
 
 /// A doc comment: the `#[doc = "..."]` lines, trimmed and joined with `\n`,

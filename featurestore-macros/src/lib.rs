@@ -153,6 +153,14 @@ fn source_inner(
 /// - `fill_null = 0`: a literal (integer, float, boolean or string) that
 ///   replaces nulls in every feature column; it must suit every feature's
 ///   type. Without it, feature columns are `Option`.
+/// - `pivot(method, ["pix", "card"])`: every feature once per value of a
+///   source column (string, integer or boolean literals), over the events
+///   holding that value; the value starts the names of its columns
+///   (`pix_amount__sum_over_3_days_rolling_windows`), and columns are
+///   ordered values × features × functions × windows. As with a feature's
+///   `filter`, the values of other events count as nulls: a `count` is `0`
+///   in a window whose events all hold other values, null only in a window
+///   without events.
 /// - `name = "..."`: default: the struct name in snake case
 ///   (`UserOrders` → `user_orders`).
 /// - `description = "..."`: default: the struct's doc comment.
@@ -161,13 +169,30 @@ fn source_inner(
 ///
 /// - `#[feature(count(order_id))]` (required on every field): the
 ///   aggregations of the feature, all of the same source column:
-///   `#[feature(avg(amount), max(amount))]`. The functions are `count` (any
-///   column), `sum`, `avg`, `stddev_pop` (numeric columns), `min` and `max`
-///   (numeric columns).
+///   `#[feature(avg(amount), max(amount))]`, and optionally, last,
+///   `filter = "type = 'a'"`: a SQL boolean expression over the source's
+///   row; the values of rows where it is not true count as nulls
+///   (Butterfree's `filter_expression`). Nulls are skipped by every
+///   function; a window without events is null. The functions:
+///   - any column: `count` (non-null values), `count_distinct`,
+///     `approx_count_distinct` (optionally with Spark's relative error,
+///     `approx_count_distinct(x, 0.05)`: the count is exact, error 0);
+///   - numeric columns: `sum`, `avg`, `min`, `max`, `stddev_pop`,
+///     `var_pop`, `stddev_samp` and `var_samp` (null for a single value, as
+///     Spark 3), `percentile(x, p)` with `0 <= p <= 1` (Spark's exact
+///     percentile: linear interpolation at position `p·(n − 1)` of the
+///     sorted values; output `percentile_50` for `0.5`);
+///   - any column, returning its values: `first` and `last` (by event
+///     time; at the same time, the smallest value is first and the largest
+///     last), `mode` (most frequent; ties: the smallest value);
+///   - any column, returning a list: `most_frequent_set` (every distinct
+///     value, most frequent first, ties in ascending order; an empty list
+///     when every value is null).
 ///
 /// The field's type is the type of its output columns: `i32`, `i64`, `f32`
-/// or `f64`. Its doc comment is appended to each output column's
-/// description.
+/// or `f64` for numeric results, the column's type for `first`, `last` and
+/// `mode`, `Vec` of it for `most_frequent_set`. Its doc comment is appended
+/// to each output column's description.
 ///
 /// # Generated
 ///

@@ -100,6 +100,28 @@ pub struct FeatureSet<'a> {
     pub windows: Vec<Window>,
     pub fill: Option<Fill>,
     pub features: Vec<Feature<'a>>,
+    pub pivot: Option<Pivot>,
+}
+
+/// `pivot(method, ["pix", "card"])`.
+pub struct Pivot {
+    pub column: Ident,
+    pub values: Vec<PivotValue>,
+}
+
+/// One value of a pivot.
+pub struct PivotValue {
+    pub value: PivotLit,
+    /// The value as its columns' names start: `pix` for `"pix"`.
+    pub text: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PivotLit {
+    Int(i64),
+    Bool(bool),
+    Str(String),
 }
 
 /// A key column of a feature set or a dataset, a column of its source.
@@ -186,6 +208,8 @@ pub struct Feature<'a> {
     pub description: String,
     /// In declaration order; empty only if all were invalid.
     pub functions: Vec<Function>,
+    /// `filter = "..."`: the rows whose values the feature aggregates.
+    pub filter: Option<String>,
 }
 
 impl Feature<'_> {
@@ -404,26 +428,41 @@ pub struct Output {
     /// Index into the feature's functions.
     pub function: usize,
     pub window: Option<Window>,
+    /// Index into the pivot's values.
+    pub pivot: Option<usize>,
 }
 
 impl FeatureSet<'_> {
-    /// Output columns: features × functions × windows, in declaration order.
+    /// Output columns: (pivot values ×) features × functions × windows, in
+    /// declaration order.
     pub fn outputs(&self) -> Vec<Output> {
         let windows: Vec<Option<Window>> = if self.windows.is_empty() {
             vec![None]
         } else {
             self.windows.iter().copied().map(Some).collect()
         };
+        let pivots: Vec<Option<usize>> = match &self.pivot {
+            Some(pivot) => (0..pivot.values.len()).map(Some).collect(),
+            None => vec![None],
+        };
         let mut outputs = Vec::new();
-        for (f, feature) in self.features.iter().enumerate() {
-            for (g, function) in feature.functions.iter().enumerate() {
-                for window in &windows {
-                    outputs.push(Output {
-                        name: output_name(&feature.name, function.aggregation, *window),
-                        feature: f,
-                        function: g,
-                        window: *window,
-                    });
+        for pivot in pivots {
+            let prefix = match (pivot, &self.pivot) {
+                (Some(i), Some(p)) => format!("{}_", p.values[i].text),
+                _ => String::new(),
+            };
+            for (f, feature) in self.features.iter().enumerate() {
+                for (g, function) in feature.functions.iter().enumerate() {
+                    for window in &windows {
+                        let name = output_name(&feature.name, function.aggregation, *window);
+                        outputs.push(Output {
+                            name: format!("{prefix}{name}"),
+                            feature: f,
+                            function: g,
+                            window: *window,
+                            pivot,
+                        });
+                    }
                 }
             }
         }
@@ -730,10 +769,16 @@ pub fn feature_set<'a>(
     let fill = attr.fill_null.as_ref().and_then(|lit| fill(lit, errors));
     let name = name(attr.name.as_ref(), &item.ident, errors);
     let (description, description_key) = description(attr.description.as_ref(), item);
+    let pivot = attr.pivot.as_ref().map(|p| pivot(p, errors));
     let features = container
         .fields
         .iter()
         .map(|field| {
+            let filter = field.feature.as_ref().and_then(|f| f.filter.as_ref());
+            if let Some(filter) = filter {
+                sql(filter, symbol::FILTER, sql::check_expr, errors);
+            }
+            let filter = filter.map(LitStr::value);
             let functions = match &field.feature {
                 Some(feature) => functions(&feature.functions, errors),
                 None => {
@@ -754,6 +799,7 @@ pub fn feature_set<'a>(
                 ty: field.ty,
                 description: field.doc.clone(),
                 functions,
+                filter,
             }
         })
         .collect();
@@ -772,7 +818,51 @@ pub fn feature_set<'a>(
         windows,
         fill,
         features,
+        pivot,
     })
+}
+
+fn pivot(attr: &attr::PivotAttr, errors: &mut Errors) -> Pivot {
+    let mut values: Vec<PivotValue> = Vec::new();
+    for lit in &attr.values {
+        let (value, text) = match lit {
+            Lit::Str(s) => (PivotLit::Str(s.value()), s.value()),
+            Lit::Bool(b) => (PivotLit::Bool(b.value), b.value.to_string()),
+            Lit::Int(i) => match i.base10_parse::<i64>() {
+                Ok(v) => (PivotLit::Int(v), v.to_string()),
+                Err(_) => {
+                    errors.at(i.span(), "a pivot value does not fit in an `i64`");
+                    continue;
+                }
+            },
+            other => {
+                errors.at(
+                    other.span(),
+                    "a pivot value is a string, integer or boolean literal",
+                );
+                continue;
+            }
+        };
+        if values.iter().any(|v| v.value == value) {
+            errors.at(
+                lit.span(),
+                format!("the pivot value `{text}` is listed twice"),
+            );
+            continue;
+        }
+        values.push(PivotValue {
+            value,
+            text,
+            span: lit.span(),
+        });
+    }
+    if attr.values.is_empty() {
+        errors.spanned(&attr.keyword, "`pivot` needs at least one value");
+    }
+    Pivot {
+        column: attr.column.clone(),
+        values,
+    }
 }
 
 /// The comma-separated columns of `key = "..."`, columns of `of`.

@@ -23,6 +23,7 @@ pub const SOURCE: Symbol = Symbol("source");
 pub const TIMESTAMP: Symbol = Symbol("timestamp");
 pub const FILTER: Symbol = Symbol("filter");
 pub const FILL_NULL: Symbol = Symbol("fill_null");
+pub const PIVOT: Symbol = Symbol("pivot");
 
 // `#[dataset(...)]`
 pub const SPINE: Symbol = Symbol("spine");
@@ -73,6 +74,7 @@ pub const FEATURE_SET_KEYS: &[Symbol] = &[
     FILTER,
     QUERY,
     FILL_NULL,
+    PIVOT,
     NAME,
     DESCRIPTION,
 ];

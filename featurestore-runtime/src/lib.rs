@@ -39,5 +39,5 @@ pub use traits::{Dataset, FeatureSet, Source};
 pub use transform::{compute, Computed, DateRange};
 pub use types::{
     ColumnType, Countable, FillBool, FillFloat, FillInt, FillStr, KeyType, Numeric, NumericOutput,
-    Ordered, SetOf, TimestampType, ValueOf,
+    Ordered, PivotOn, SetOf, TimestampType, ValueOf,
 };

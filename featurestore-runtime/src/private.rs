@@ -15,7 +15,7 @@ pub use serde;
 
 pub use crate::types::{
     ColumnType, Countable, FillBool, FillFloat, FillInt, FillStr, KeyType, Numeric, NumericOutput,
-    Ordered, SetOf, TimestampType, ValueOf,
+    Ordered, PivotOn, SetOf, TimestampType, ValueOf,
 };
 
 /// Implemented by `#[source]` for each field: `HasColumn<{fnv1a64(name)}>`.
@@ -59,6 +59,8 @@ pub fn assert_timestamp<T: TimestampType>() {}
 pub fn assert_numeric_output<T: NumericOutput>() {}
 /// `Declared` holds the values of a column of type `Column`.
 pub fn assert_value_of<Declared: ValueOf<Column>, Column>() {}
+/// A pivot column of type `Column` can be compared with values of type `L`.
+pub fn assert_pivot_on<Column: PivotOn<L>, L: ?Sized>() {}
 /// `Declared` holds lists of the values of a column of type `Column`.
 pub fn assert_set_of<Declared: SetOf<Column>, Column>() {}
 /// See [`FillInt`].
@@ -102,6 +104,7 @@ pub const FALLBACK_FEATURE_SET: FeatureSetSpec = FeatureSetSpec {
     fill_null: None,
     features: &[],
     outputs: &[],
+    pivot: None,
 };
 
 /// The spec of a dataset whose declaration has errors (see [`FALLBACK_SOURCE`]).

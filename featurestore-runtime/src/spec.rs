@@ -417,6 +417,42 @@ pub struct FeatureSpec {
     pub dtype: DataType,
     /// Doc comment of the field, or empty.
     pub description: &'static str,
+    /// A SQL boolean expression over the source's row: the values of rows
+    /// where it is not true are left out, as nulls (Butterfree's
+    /// `filter_expression`): `count` is then `0`, not null, in a window with
+    /// events of which none passes.
+    pub filter: Option<&'static str>,
+}
+
+/// `pivot(column, [values])`: every feature once per value, over the rows
+/// whose pivot column holds that value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PivotSpec {
+    /// The source column compared with the values.
+    pub column: &'static str,
+    /// The values, in declaration order; each prefixes its output columns.
+    pub values: &'static [PivotValue],
+}
+
+/// One value of a pivot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PivotValue {
+    /// An integer.
+    Int(i64),
+    /// `true` or `false`.
+    Bool(bool),
+    /// A string.
+    Str(&'static str),
+}
+
+impl fmt::Display for PivotValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PivotValue::Int(i) => write!(f, "{i}"),
+            PivotValue::Bool(b) => write!(f, "{b}"),
+            PivotValue::Str(s) => f.write_str(s),
+        }
+    }
 }
 
 /// One output column of a feature set (keys and `timestamp` excluded).
@@ -434,6 +470,10 @@ pub struct OutputColumn {
     pub dtype: DataType,
     /// Whether the column may be null (no `fill_null` declared).
     pub nullable: bool,
+    /// Index into the values of [`FeatureSetSpec::pivot`]: the column
+    /// aggregates the rows whose pivot column holds that value (the values of
+    /// other rows count as nulls, as with a feature's `filter`).
+    pub pivot: Option<usize>,
 }
 
 /// What `#[feature_set]` declares.
@@ -459,8 +499,11 @@ pub struct FeatureSetSpec {
     pub fill_null: Option<FillValue>,
     /// Declared features, in declaration order.
     pub features: &'static [FeatureSpec],
-    /// Output feature columns: features × aggregations × windows, in that order.
+    /// Output feature columns: (pivot values ×) features × aggregations ×
+    /// windows, in that order.
     pub outputs: &'static [OutputColumn],
+    /// Every feature once per value of a column.
+    pub pivot: Option<PivotSpec>,
 }
 
 /// Name of the time column of every feature set's output.

@@ -181,6 +181,14 @@ pub trait FillBool {}
 )]
 pub trait FillStr {}
 
+/// A column type a pivot's values of type `L` can be compared with.
+#[diagnostic::on_unimplemented(
+    message = "the values of `pivot` are `{L}` literals, but the pivot column is `{Self}`",
+    label = "cannot hold the pivot values",
+    note = "string values pivot a `String` column, integers an `i32` or `i64` column, booleans a `bool` column (each possibly `Option`)"
+)]
+pub trait PivotOn<L: ?Sized> {}
+
 macro_rules! marker {
     ($tr:ident: $($ty:ty),*) => {$(
         impl $tr for $ty {}
@@ -198,3 +206,13 @@ marker!(FillInt: i32, i64, f32, f64);
 marker!(FillFloat: f32, f64);
 marker!(FillBool: bool);
 marker!(FillStr: String);
+
+macro_rules! pivot_on {
+    ($l:ty: $($ty:ty),*) => {$(
+        impl PivotOn<$l> for $ty {}
+        impl PivotOn<$l> for Option<$ty> {}
+    )*};
+}
+pivot_on!(str: String);
+pivot_on!(i64: i32, i64);
+pivot_on!(bool: bool);

@@ -110,6 +110,16 @@ pub fn feature_set(
             doc.line("- **Fill value**: none, a feature is null when its window holds no events")
         }
     }
+    if let Some(pivot) = &set.pivot {
+        let values: Vec<String> = pivot.values.iter().map(|v| code(&v.text)).collect();
+        doc.line(format!(
+            "- **Pivot** on {}: every feature once per value ({}), over the events whose {} \
+             holds the value; each value's columns start with it",
+            code(&model::unraw(&pivot.column)),
+            values.join(", "),
+            code(&model::unraw(&pivot.column)),
+        ));
+    }
     doc.blank();
     doc.line("## Output columns");
     doc.blank();
@@ -347,6 +357,20 @@ pub fn output_description(set: &FeatureSet<'_>, output: &Output) -> String {
         function.column_name(),
         function.aggregation.describe()
     );
+    if let Some(filter) = &feature.filter {
+        text.push_str(&format!(
+            " Only the events where {} count; the values of others are left out.",
+            code(filter)
+        ));
+    }
+    if let (Some(i), Some(pivot)) = (output.pivot, &set.pivot) {
+        text.push_str(&format!(
+            " Pivot value {}: only the events whose {} is {} count.",
+            code(&pivot.values[i].text),
+            code(&model::unraw(&pivot.column)),
+            code(&pivot.values[i].text)
+        ));
+    }
     if !feature.description.is_empty() {
         text.push(' ');
         text.push_str(&feature.description);

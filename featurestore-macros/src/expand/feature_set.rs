@@ -154,6 +154,7 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
         let aggregations = feature.functions.iter().map(|f| aggregation(f.aggregation));
         let dtype = column_type_item(feature.ty, quote!(DTYPE));
         let description = &feature.description;
+        let filter = option(feature.filter.as_ref());
         quote! {
             #rt::spec::FeatureSpec {
                 name: #name,
@@ -161,6 +162,7 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
                 aggregations: &[#(#aggregations),*],
                 dtype: #dtype,
                 description: #description,
+                filter: #filter,
             }
         }
     });
@@ -178,6 +180,10 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
             None => quote!(::core::option::Option::None),
         };
         let dtype = column_type_item(feature.ty, quote!(DTYPE));
+        let pivot = match output.pivot {
+            Some(i) => quote!(::core::option::Option::Some(#i)),
+            None => quote!(::core::option::Option::None),
+        };
         quote! {
             #rt::spec::OutputColumn {
                 name: #name,
@@ -186,9 +192,27 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
                 window: #window,
                 dtype: #dtype,
                 nullable: #nullable,
+                pivot: #pivot,
             }
         }
     });
+    let pivot = match &set.pivot {
+        Some(pivot) => {
+            let column = model::unraw(&pivot.column);
+            let values = pivot.values.iter().map(|v| match &v.value {
+                model::PivotLit::Int(i) => quote!(#rt::spec::PivotValue::Int(#i)),
+                model::PivotLit::Bool(b) => quote!(#rt::spec::PivotValue::Bool(#b)),
+                model::PivotLit::Str(s) => quote!(#rt::spec::PivotValue::Str(#s)),
+            });
+            quote! {
+                ::core::option::Option::Some(#rt::spec::PivotSpec {
+                    column: #column,
+                    values: &[#(#values),*],
+                })
+            }
+        }
+        None => quote!(::core::option::Option::None),
+    };
     quote! {
         #rt::spec::FeatureSetSpec {
             name: #name,
@@ -202,6 +226,7 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
             fill_null: #fill,
             features: &[#(#features),*],
             outputs: &[#(#outputs),*],
+            pivot: #pivot,
         }
     }
 }
@@ -363,6 +388,24 @@ fn checks(set: &FeatureSet<'_>) -> Vec<TokenStream> {
     let span = set.timestamp.span();
     let ty = column_type(set, &model::unraw(&set.timestamp), span);
     checks.push(quote_spanned!(span=> #rt::__private::assert_timestamp::<#ty>();));
+    if let Some(pivot) = &set.pivot {
+        let span = pivot.column.span();
+        let ty = column_type(set, &model::unraw(&pivot.column), span);
+        let mut kinds: Vec<TokenStream> = Vec::new();
+        for value in &pivot.values {
+            let kind = match value.value {
+                model::PivotLit::Int(_) => quote!(i64),
+                model::PivotLit::Bool(_) => quote!(bool),
+                model::PivotLit::Str(_) => quote!(str),
+            };
+            if kinds.iter().any(|k| k.to_string() == kind.to_string()) {
+                continue;
+            }
+            let kind = respan(kind.clone(), span);
+            checks.push(quote_spanned!(span=> #rt::__private::assert_pivot_on::<#ty, #kind>();));
+            kinds.push(kind);
+        }
+    }
     for feature in &set.features {
         for function in &feature.functions {
             let span = function.column.span();

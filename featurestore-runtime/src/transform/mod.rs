@@ -97,17 +97,19 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
         .collect_schema()
         .map_err(|e| data_error(spec, format!("cannot plan the events: {e}")))?;
 
-    // Distinct aggregated input columns, each read once.
-    let mut inputs: Vec<&'static str> = Vec::new();
-    for f in spec.features {
-        if !inputs.contains(&f.column) {
-            inputs.push(f.column);
+    // Distinct aggregated inputs, each read once.
+    let mut inputs: Vec<Input> = Vec::new();
+    for o in spec.outputs {
+        let input = input_of(spec, o);
+        if !inputs.contains(&input) {
+            inputs.push(input);
         }
     }
     for name in spec
         .key_names()
         .chain(std::iter::once(spec.timestamp))
-        .chain(inputs.iter().copied())
+        .chain(inputs.iter().map(|i| i.column))
+        .chain(spec.pivot.map(|p| p.column))
     {
         if schema.get(name).is_none() {
             return Err(data_error(
@@ -124,8 +126,8 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
             .cast(DataType::Datetime(TimeUnit::Microseconds, None))
             .alias(TS),
     );
-    for (i, c) in inputs.iter().enumerate() {
-        select.push(col(*c).alias(format!("__fs_in{i}")));
+    for (i, input) in inputs.iter().enumerate() {
+        select.push(input_expr(spec, input)?.alias(format!("__fs_in{i}")));
     }
     let mut new_group: Option<Expr> = None;
     for k in spec.key_names() {
@@ -215,10 +217,7 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
         .outputs
         .iter()
         .map(|o| {
-            let input = inputs
-                .iter()
-                .position(|c| *c == spec.features[o.feature].column)
-                .expect("every feature column is an input");
+            let input = input_index(spec, &inputs, o);
             KernelOutput {
                 column: match ids.get(&input) {
                     Some(ids) if by_id(o.aggregation) => ids.column,
@@ -266,6 +265,77 @@ fn run_parallel(input: &KernelInput, outputs: &[KernelOutput], mode: Mode) -> ke
         }
     }
     all
+}
+
+/// An aggregated input: a source column whose values, on the rows a
+/// feature's `filter` or a pivot value leaves out, are nulls.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Input {
+    column: &'static str,
+    filter: Option<&'static str>,
+    /// Index into the pivot's values.
+    pivot: Option<usize>,
+}
+
+impl std::fmt::Display for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.column)
+    }
+}
+
+fn input_of(spec: &FeatureSetSpec, o: &crate::spec::OutputColumn) -> Input {
+    let feature = &spec.features[o.feature];
+    Input {
+        column: feature.column,
+        filter: feature.filter,
+        pivot: o.pivot,
+    }
+}
+
+fn input_index(spec: &FeatureSetSpec, inputs: &[Input], o: &crate::spec::OutputColumn) -> usize {
+    let input = input_of(spec, o);
+    inputs
+        .iter()
+        .position(|i| *i == input)
+        .expect("every output's input is read")
+}
+
+/// The column, with nulls where the feature's filter or the pivot value
+/// leaves a row out (Butterfree's `when(filter, column)`).
+fn input_expr(spec: &FeatureSetSpec, input: &Input) -> Result<Expr> {
+    let mut keep: Option<Expr> = None;
+    if let Some(filter) = input.filter {
+        let expr = polars::sql::sql_expr(filter).map_err(|e| {
+            data_error(
+                spec,
+                format!(
+                    "the `filter` of a feature on `{}` is not a valid expression: {}",
+                    input.column,
+                    polars_message(&e)
+                ),
+            )
+        })?;
+        keep = Some(expr);
+    }
+    if let (Some(pivot), Some(i)) = (spec.pivot, input.pivot) {
+        let value = match pivot.values[i] {
+            crate::spec::PivotValue::Int(v) => lit(v),
+            crate::spec::PivotValue::Bool(v) => lit(v),
+            crate::spec::PivotValue::Str(v) => lit(v),
+        };
+        let is_value = col(pivot.column).eq(value);
+        keep = Some(match keep {
+            Some(k) => k.and(is_value),
+            None => is_value,
+        });
+    }
+    Ok(match keep {
+        // A null condition leaves the row out, as SQL's `WHERE` does.
+        Some(keep) => when(keep.fill_null(lit(false)))
+            .then(col(input.column))
+            .otherwise(lit(NULL)),
+        None => col(input.column),
+    })
 }
 
 /// Whether the kernel computes `agg` on the ids of a column's values.
@@ -364,7 +434,7 @@ type Ids = std::collections::HashMap<usize, IdColumn>;
 fn kernel_input(
     spec: &FeatureSetSpec,
     df: &DataFrame,
-    inputs: &[&str],
+    inputs: &[Input],
 ) -> Result<(KernelInput, Ids)> {
     let n = df.height();
     let mut group_offsets = Vec::new();
@@ -396,7 +466,7 @@ fn kernel_input(
         let only_count = spec
             .outputs
             .iter()
-            .filter(|o| spec.features[o.feature].column == *name)
+            .filter(|o| input_of(spec, o) == *name)
             .all(|o| !needs_numbers(o.aggregation));
         let c = df
             .column(&format!("__fs_in{i}"))
@@ -431,7 +501,7 @@ fn kernel_input(
         let wanted = spec
             .outputs
             .iter()
-            .any(|o| spec.features[o.feature].column == *name && by_id(o.aggregation));
+            .any(|o| input_of(spec, o) == *name && by_id(o.aggregation));
         if !wanted {
             continue;
         }
@@ -467,7 +537,7 @@ fn output_frame(
     input: &KernelInput,
     result: kernel::KernelResult,
     mode: Mode,
-    inputs: &[&str],
+    inputs: &[Input],
     ids: &Ids,
 ) -> Result<DataFrame> {
     let rows = result.group.len();
@@ -539,14 +609,11 @@ fn value_series(
     df: &DataFrame,
     o: &crate::spec::OutputColumn,
     cells: Vec<Cell>,
-    inputs: &[&str],
+    inputs: &[Input],
     ids: &Ids,
 ) -> Result<Series> {
     let column = spec.features[o.feature].column;
-    let input = inputs
-        .iter()
-        .position(|c| *c == column)
-        .expect("every feature column is an input");
+    let input = input_index(spec, inputs, o);
     let encoded = ids.get(&input).expect("value functions read ids");
     let rows: IdxCa = cells
         .into_iter()
@@ -573,14 +640,11 @@ fn set_series(
     kernel_input: &KernelInput,
     o: &crate::spec::OutputColumn,
     cells: Vec<Cell>,
-    inputs: &[&str],
+    inputs: &[Input],
     ids: &Ids,
 ) -> Result<Series> {
     let column = spec.features[o.feature].column;
-    let input = inputs
-        .iter()
-        .position(|c| *c == column)
-        .expect("every feature column is an input");
+    let input = input_index(spec, inputs, o);
     let encoded = ids.get(&input).expect("most_frequent_set reads ids");
     let Values::Ids { sets, .. } = &kernel_input.columns[encoded.column] else {
         unreachable!("an id column holds ids");

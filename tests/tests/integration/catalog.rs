@@ -270,3 +270,104 @@ fn value_and_list_features_round_trip_through_the_online_store() {
     let (_, rows) = frame_rows(&frame);
     assert_eq!(rows[0].last().map(String::as_str), Some("[boleto, card]"));
 }
+
+/// Payments per method, and the big ones: a pivot, and a filter on one
+/// feature.
+#[derive(Debug)]
+#[feature_set(entity = "uid", window = "2d", source = Payments, timestamp = at,
+              pivot(method, ["pix", "card"]))]
+pub struct PaymentsByMethod {
+    #[feature(count(amount), sum(amount))]
+    pub paid: i64,
+    #[feature(count(amount), filter = "amount > 10")]
+    pub big: i64,
+}
+
+/// Without windows: one row per key and exact timestamp.
+#[derive(Debug)]
+#[feature_set(entity = "uid", source = Payments, timestamp = at)]
+pub struct PaymentsPerInstant {
+    #[feature(count_distinct(method), filter = "amount IS NOT NULL")]
+    pub methods: i64,
+    #[feature(last(method))]
+    pub method: String,
+    #[feature(percentile(amount, 0.5))]
+    pub amount: f64,
+}
+
+fn joined(frame: &DataFrame) -> Vec<String> {
+    frame_rows(frame)
+        .1
+        .into_iter()
+        .map(|r| r.join(" | "))
+        .collect()
+}
+
+#[test]
+fn pivot_values_prefix_their_columns() {
+    let names: Vec<&str> = PaymentsByMethod::SPEC
+        .outputs
+        .iter()
+        .map(|o| o.name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "pix_paid__count_over_2_days_rolling_windows",
+            "pix_paid__sum_over_2_days_rolling_windows",
+            "pix_big__count_over_2_days_rolling_windows",
+            "card_paid__count_over_2_days_rolling_windows",
+            "card_paid__sum_over_2_days_rolling_windows",
+            "card_big__count_over_2_days_rolling_windows",
+        ]
+    );
+}
+
+#[test]
+fn pivot_and_feature_filter() {
+    let range = DateRange {
+        start: None,
+        end: NaiveDate::from_ymd_opt(2024, 1, 5),
+    };
+    let computed = compute(&PaymentsByMethod::SPEC, payments(), range).expect("computes");
+    // Columns: uid | timestamp | pix: count, sum, big count | card: count,
+    // sum, big count. Values of other methods, and of amounts not above 10
+    // for `big`, are left out as nulls: a count is 0, not null, in a window
+    // whose events all are left out.
+    assert_eq!(
+        joined(&computed.frame),
+        [
+            "u1 | 2024-01-01 00:00:00 |  |  |  |  |  | ",
+            // [Dec 31, Jan 2): pix 10; card 30 (above 10).
+            "u1 | 2024-01-02 00:00:00 | 1 | 10 | 0 | 1 | 30 | 1",
+            // [Jan 1, Jan 3): pix 10; card 30 and 10; boleto left out.
+            "u1 | 2024-01-03 00:00:00 | 1 | 10 | 0 | 2 | 40 | 1",
+            // [Jan 2, Jan 4): boleto (null amount) and card 10: no pix value.
+            "u1 | 2024-01-04 00:00:00 | 0 |  | 0 | 1 | 10 | 0",
+            "u1 | 2024-01-05 00:00:00 |  |  |  |  |  | ",
+            "u2 | 2024-01-01 00:00:00 |  |  |  |  |  | ",
+            // An event without a method: every value left out.
+            "u2 | 2024-01-02 00:00:00 | 0 |  | 0 | 0 |  | 0",
+            "u2 | 2024-01-04 00:00:00 |  |  |  |  |  | ",
+        ]
+    );
+}
+
+#[test]
+fn without_windows_rows_are_per_exact_timestamp() {
+    let computed =
+        compute(&PaymentsPerInstant::SPEC, payments(), DateRange::default()).expect("computes");
+    assert_eq!(
+        joined(&computed.frame),
+        [
+            // Each instant alone: distinct methods of payments with an
+            // amount, the last method (a tie at one instant: the larger),
+            // the median amount.
+            "u1 | 2024-01-01 00:00:00 | 1 | pix | 10.0",
+            "u1 | 2024-01-01 23:59:59 | 1 | card | 30.0",
+            // boleto has no amount: left out of the distinct count.
+            "u1 | 2024-01-02 00:00:00 | 1 | card | 10.0",
+            "u2 | 2024-01-01 12:00:00 | 0 |  | ",
+        ]
+    );
+}

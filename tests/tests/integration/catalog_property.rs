@@ -142,6 +142,7 @@ fn spec_for(case: &Case) -> FeatureSetSpec {
             aggregations: aggs,
             dtype: *dtype,
             description: "",
+            filter: None,
         })
         .collect();
     let mut outputs = Vec::new();
@@ -157,6 +158,7 @@ fn spec_for(case: &Case) -> FeatureSetSpec {
                     window: Some(*w),
                     dtype: *dtype,
                     nullable: true,
+                    pivot: None,
                 });
             }
         }
@@ -178,6 +180,7 @@ fn spec_for(case: &Case) -> FeatureSetSpec {
         fill_null: None,
         features: Box::leak(features.into_boxed_slice()),
         outputs: Box::leak(outputs.into_boxed_slice()),
+        pivot: None,
     }
 }
 

@@ -133,6 +133,7 @@ fn spec_for(case: &Case) -> FeatureSetSpec {
             aggregations: aggs,
             dtype: *dtype,
             description: "",
+            filter: None,
         })
         .collect();
     let mut outputs = Vec::new();
@@ -148,6 +149,7 @@ fn spec_for(case: &Case) -> FeatureSetSpec {
                     window: Some(*w),
                     dtype: *dtype,
                     nullable: !case.fill,
+                    pivot: None,
                 });
             }
         }
@@ -169,6 +171,7 @@ fn spec_for(case: &Case) -> FeatureSetSpec {
         fill_null: case.fill.then_some(FillValue::Int(0)),
         features: Box::leak(features.into_boxed_slice()),
         outputs: Box::leak(outputs.into_boxed_slice()),
+        pivot: None,
     }
 }
 
