@@ -45,6 +45,7 @@ pub struct FeatureSetAttr {
     pub query: Option<LitStr>,
     pub fill_null: Option<FillLit>,
     pub pivot: Option<PivotAttr>,
+    pub distinct: Option<DistinctAttr>,
     pub name: Option<LitStr>,
     pub description: Option<LitStr>,
     /// The keys written, valid or not: a key with a bad value is not also
@@ -52,6 +53,13 @@ pub struct FeatureSetAttr {
     pub written: Vec<Symbol>,
     /// The whole argument list, to point at when a key is missing.
     pub args: TokenStream,
+}
+
+/// `distinct(order_id, keep = last)`.
+pub struct DistinctAttr {
+    pub subset: Vec<Ident>,
+    /// `first` or `last`, not checked yet.
+    pub keep: Option<Ident>,
 }
 
 /// `pivot(method, ["pix", "card"])`.
@@ -195,6 +203,7 @@ impl FeatureSetAttr {
             query: None,
             fill_null: None,
             pivot: None,
+            distinct: None,
             name: None,
             description: None,
             written: Vec::new(),
@@ -230,6 +239,10 @@ impl FeatureSetAttr {
                     attr.pivot = pivot(meta, errors);
                     continue;
                 }
+                symbol::DISTINCT => {
+                    attr.distinct = distinct(meta, errors);
+                    continue;
+                }
                 _ => {
                     attr.fill_null = fill_lit(meta, errors);
                     continue;
@@ -240,6 +253,59 @@ impl FeatureSetAttr {
         attr.written = seen.written();
         Ok(attr)
     }
+}
+
+/// `distinct(order_id, keep = last)`.
+fn distinct(meta: &Meta, errors: &mut Errors) -> Option<DistinctAttr> {
+    let example = "`distinct(order_id, keep = last)`";
+    let Meta::List(list) = meta else {
+        errors.spanned(
+            meta,
+            format!("`distinct` lists the columns that make events duplicates: {example}"),
+        );
+        return None;
+    };
+    let metas = match list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
+        Ok(metas) => metas,
+        Err(e) => {
+            errors.push(syn::Error::new(
+                e.span(),
+                format!("expected columns, then optionally `keep`, as in {example}"),
+            ));
+            return None;
+        }
+    };
+    let mut attr = DistinctAttr {
+        subset: Vec::new(),
+        keep: None,
+    };
+    for meta in metas {
+        match &meta {
+            Meta::Path(p) if p.get_ident().is_some() => {
+                attr.subset.extend(p.get_ident().cloned());
+            }
+            Meta::NameValue(nv) if nv.path == symbol::KEEP => match &nv.value {
+                Expr::Path(p) if p.path.get_ident().is_some() => {
+                    attr.keep = p.path.get_ident().cloned();
+                }
+                other => errors.spanned(
+                    other,
+                    "`keep` is `first` or `last`, without quotes: `keep = last`",
+                ),
+            },
+            other => errors.spanned(
+                other,
+                format!("expected a column of the source or `keep = first|last`, as in {example}"),
+            ),
+        }
+    }
+    if attr.subset.is_empty() {
+        errors.spanned(
+            &list.path,
+            format!("`distinct` needs at least one column, as in {example}"),
+        );
+    }
+    Some(attr)
 }
 
 /// `pivot(method, ["pix", "card"])`.

@@ -161,6 +161,13 @@ fn source_inner(
 ///   `filter`, the values of other events count as nulls: a `count` is `0`
 ///   in a window whose events all hold other values, null only in a window
 ///   without events.
+/// - `distinct(order_id, keep = last)`: in each window, of the events with
+///   equal values in the listed columns (nulls equal), only the `first` or
+///   the `last` (the default, as Butterfree's `with_distinct`) by event
+///   time counts; of several at that time, the one with the feature's
+///   smallest (`first`) or largest (`last`) value, nulls smallest.
+///   Deduplicating per window, rather than once over all events, keeps a
+///   window from losing an event to a duplicate outside it.
 /// - `name = "..."`: default: the struct name in snake case
 ///   (`UserOrders` → `user_orders`).
 /// - `description = "..."`: default: the struct's doc comment.

@@ -101,6 +101,13 @@ pub struct FeatureSet<'a> {
     pub fill: Option<Fill>,
     pub features: Vec<Feature<'a>>,
     pub pivot: Option<Pivot>,
+    pub distinct: Option<Distinct>,
+}
+
+/// `distinct(order_id, keep = last)`.
+pub struct Distinct {
+    pub subset: Vec<Ident>,
+    pub keep_last: bool,
 }
 
 /// `pivot(method, ["pix", "card"])`.
@@ -770,6 +777,34 @@ pub fn feature_set<'a>(
     let name = name(attr.name.as_ref(), &item.ident, errors);
     let (description, description_key) = description(attr.description.as_ref(), item);
     let pivot = attr.pivot.as_ref().map(|p| pivot(p, errors));
+    let distinct = attr.distinct.as_ref().map(|d| {
+        let keep_last = match &d.keep {
+            None => true,
+            Some(k) if k == symbol::LAST_KEEP => true,
+            Some(k) if k == symbol::FIRST_KEEP => false,
+            Some(k) => {
+                errors.at(
+                    k.span(),
+                    format!(
+                        "unknown `keep = {k}`: `distinct` keeps the `first` or the `last` event"
+                    ),
+                );
+                true
+            }
+        };
+        let mut subset: Vec<Ident> = Vec::new();
+        for column in &d.subset {
+            if subset.iter().any(|c| c.unraw() == column.unraw()) {
+                errors.at(
+                    column.span(),
+                    format!("`{column}` is listed twice in `distinct`"),
+                );
+            } else {
+                subset.push(column.clone());
+            }
+        }
+        Distinct { subset, keep_last }
+    });
     let features = container
         .fields
         .iter()
@@ -819,6 +854,7 @@ pub fn feature_set<'a>(
         fill,
         features,
         pivot,
+        distinct,
     })
 }
 

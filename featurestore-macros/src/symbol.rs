@@ -24,6 +24,9 @@ pub const TIMESTAMP: Symbol = Symbol("timestamp");
 pub const FILTER: Symbol = Symbol("filter");
 pub const FILL_NULL: Symbol = Symbol("fill_null");
 pub const PIVOT: Symbol = Symbol("pivot");
+pub const DISTINCT: Symbol = Symbol("distinct");
+pub const FIRST_KEEP: Symbol = Symbol("first");
+pub const LAST_KEEP: Symbol = Symbol("last");
 
 // `#[dataset(...)]`
 pub const SPINE: Symbol = Symbol("spine");
@@ -75,6 +78,7 @@ pub const FEATURE_SET_KEYS: &[Symbol] = &[
     QUERY,
     FILL_NULL,
     PIVOT,
+    DISTINCT,
     NAME,
     DESCRIPTION,
 ];

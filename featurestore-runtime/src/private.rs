@@ -105,6 +105,7 @@ pub const FALLBACK_FEATURE_SET: FeatureSetSpec = FeatureSetSpec {
     features: &[],
     outputs: &[],
     pivot: None,
+    distinct: None,
 };
 
 /// The spec of a dataset whose declaration has errors (see [`FALLBACK_SOURCE`]).

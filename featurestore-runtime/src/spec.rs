@@ -504,6 +504,30 @@ pub struct FeatureSetSpec {
     pub outputs: &'static [OutputColumn],
     /// Every feature once per value of a column.
     pub pivot: Option<PivotSpec>,
+    /// In each window, one event per value of some columns.
+    pub distinct: Option<DistinctSpec>,
+}
+
+/// `distinct(a, b, keep = last)`: in each window, of the events with equal
+/// values in the subset columns (nulls equal), only the first or the last by
+/// event time counts. Of several at that time, the one kept for a feature is
+/// the one with its smallest value (`first`) or largest (`last`), nulls
+/// smallest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DistinctSpec {
+    /// The columns whose values make events duplicates.
+    pub subset: &'static [&'static str],
+    /// Which duplicate counts.
+    pub keep: Keep,
+}
+
+/// Which of duplicate events a `distinct` keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Keep {
+    /// The earliest.
+    First,
+    /// The latest (Butterfree's default).
+    Last,
 }
 
 /// Name of the time column of every feature set's output.

@@ -110,6 +110,24 @@ pub fn feature_set(
             doc.line("- **Fill value**: none, a feature is null when its window holds no events")
         }
     }
+    if let Some(distinct) = &set.distinct {
+        let subset: Vec<String> = distinct
+            .subset
+            .iter()
+            .map(|c| code(&model::unraw(c)))
+            .collect();
+        doc.line(format!(
+            "- **Distinct**: in each window, of the events with equal {} (nulls equal), only \
+             the {} by event time counts (at equal times, the one with a feature's {} value)",
+            subset.join(", "),
+            if distinct.keep_last { "last" } else { "first" },
+            if distinct.keep_last {
+                "largest"
+            } else {
+                "smallest"
+            },
+        ));
+    }
     if let Some(pivot) = &set.pivot {
         let values: Vec<String> = pivot.values.iter().map(|v| code(&v.text)).collect();
         doc.line(format!(

@@ -213,6 +213,23 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
         }
         None => quote!(::core::option::Option::None),
     };
+    let distinct = match &set.distinct {
+        Some(d) => {
+            let subset = d.subset.iter().map(model::unraw);
+            let keep = if d.keep_last {
+                quote!(Last)
+            } else {
+                quote!(First)
+            };
+            quote! {
+                ::core::option::Option::Some(#rt::spec::DistinctSpec {
+                    subset: &[#(#subset),*],
+                    keep: #rt::spec::Keep::#keep,
+                })
+            }
+        }
+        None => quote!(::core::option::Option::None),
+    };
     quote! {
         #rt::spec::FeatureSetSpec {
             name: #name,
@@ -227,6 +244,7 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
             features: &[#(#features),*],
             outputs: &[#(#outputs),*],
             pivot: #pivot,
+            distinct: #distinct,
         }
     }
 }
@@ -388,6 +406,11 @@ fn checks(set: &FeatureSet<'_>) -> Vec<TokenStream> {
     let span = set.timestamp.span();
     let ty = column_type(set, &model::unraw(&set.timestamp), span);
     checks.push(quote_spanned!(span=> #rt::__private::assert_timestamp::<#ty>();));
+    for column in set.distinct.iter().flat_map(|d| &d.subset) {
+        let span = column.span();
+        let ty = column_type(set, &model::unraw(column), span);
+        checks.push(quote_spanned!(span=> #rt::__private::assert_column::<#ty>();));
+    }
     if let Some(pivot) = &set.pivot {
         let span = pivot.column.span();
         let ty = column_type(set, &model::unraw(&pivot.column), span);

@@ -35,6 +35,13 @@ pub(crate) enum Values {
         /// The lists of ids `most_frequent_set` returned, each under one id.
         sets: SetTable,
     },
+    /// Column `of`, of which each window counts one event per subset id
+    /// (`distinct`): the first, or the last, by time.
+    Distinct {
+        of: usize,
+        subset: std::sync::Arc<Vec<u32>>,
+        keep_last: bool,
+    },
 }
 
 /// Lists of value ids, each stored once under a number, so that a list is a
@@ -468,7 +475,8 @@ pub(crate) fn run_groups(
                 s.merged[pi] = acc;
             }
             for (oi, o) in outputs.iter().enumerate() {
-                s.row[oi] = if is_holistic(o.aggregation) {
+                let distinct = matches!(input.columns[o.column], Values::Distinct { .. });
+                s.row[oi] = if distinct || is_holistic(o.aggregation) {
                     let events = window_events(input, start..end, mode, at, o.window_days);
                     holistic(input, o, events)
                 } else {
@@ -515,6 +523,8 @@ fn fill_buckets(input: &KernelInput, start: usize, end: usize, width: i64, s: &m
                 Values::Int(v) => acc.push_int(v[i]),
                 Values::Float(v) => acc.push_float(v[i]),
                 Values::Ids { ids, .. } => acc.push_valid(ids[i].is_some()),
+                // Read per window, by `holistic`.
+                Values::Distinct { .. } => {}
             }
         }
     }
@@ -558,21 +568,106 @@ fn window_events(
     group.start + first..group.start + last
 }
 
-/// A holistic function over the events `events` of one window: null when
-/// the window has no event.
+/// A function computed from the events `events` of one window rather than
+/// from buckets (holistic functions, and any function under `distinct`):
+/// null when the window has no event.
 fn holistic(input: &KernelInput, o: &KernelOutput, events: std::ops::Range<usize>) -> Cell {
     if events.is_empty() {
         return Cell::Null;
     }
-    match (o.aggregation, &input.columns[o.column]) {
+    match &input.columns[o.column] {
+        Values::Distinct {
+            of,
+            subset,
+            keep_last,
+        } => {
+            let kept = distinct_events(input, *of, subset, *keep_last, events);
+            evaluate(input, o.aggregation, *of, kept.iter().copied())
+        }
+        _ => evaluate(input, o.aggregation, o.column, events),
+    }
+}
+
+/// Of the events with equal subset ids, the first or last by time (then by
+/// the value of column `of`, nulls smallest), in event order.
+fn distinct_events(
+    input: &KernelInput,
+    of: usize,
+    subset: &[u32],
+    keep_last: bool,
+    events: std::ops::Range<usize>,
+) -> Vec<usize> {
+    let column = &input.columns[of];
+    let mut kept: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+    for i in events {
+        match kept.get(&subset[i]) {
+            Some(&j) => {
+                let order = input.ts[i]
+                    .cmp(&input.ts[j])
+                    .then_with(|| value_order(column, i, j));
+                let better = if keep_last {
+                    order.is_gt()
+                } else {
+                    order.is_lt()
+                };
+                if better {
+                    kept.insert(subset[i], i);
+                }
+            }
+            None => {
+                kept.insert(subset[i], i);
+            }
+        }
+    }
+    let mut kept: Vec<usize> = kept.into_values().collect();
+    kept.sort_unstable();
+    kept
+}
+
+/// The order of the values of rows `a` and `b`, nulls first.
+fn value_order(column: &Values, a: usize, b: usize) -> std::cmp::Ordering {
+    match column {
+        Values::Validity(v) => v[a].cmp(&v[b]),
+        Values::Int(v) => v[a].cmp(&v[b]),
+        Values::Float(v) => match (v[a], v[b]) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            (x, y) => x.is_some().cmp(&y.is_some()),
+        },
+        Values::Ids { ids, .. } => ids[a].cmp(&ids[b]),
+        Values::Distinct { .. } => std::cmp::Ordering::Equal,
+    }
+}
+
+/// `agg` over the events `events` (not empty) of column `column`.
+fn evaluate<I: Iterator<Item = usize> + Clone>(
+    input: &KernelInput,
+    agg: Aggregation,
+    column: usize,
+    events: I,
+) -> Cell {
+    let values = &input.columns[column];
+    if !is_holistic(agg) {
+        let mut acc = Acc::EMPTY;
+        for i in events {
+            match values {
+                Values::Validity(v) => acc.push_valid(v[i]),
+                Values::Int(v) => acc.push_int(v[i]),
+                Values::Float(v) => acc.push_float(v[i]),
+                Values::Ids { ids, .. } => acc.push_valid(ids[i].is_some()),
+                Values::Distinct { .. } => {}
+            }
+        }
+        return acc.finish(agg, values.is_int());
+    }
+    match (agg, values) {
         (Aggregation::Percentile(p), Values::Int(v)) => {
-            percentile(v[events].iter().flatten().map(|&x| x as f64), p.value())
+            percentile(events.filter_map(|i| v[i]).map(|x| x as f64), p.value())
         }
         (Aggregation::Percentile(p), Values::Float(v)) => {
-            percentile(v[events].iter().flatten().copied(), p.value())
+            percentile(events.filter_map(|i| v[i]), p.value())
         }
         (agg, Values::Ids { ids, sets }) => {
-            let values = events.clone().filter_map(|i| Some((input.ts[i]?, ids[i]?)));
+            let values = events.filter_map(|i| Some((input.ts[i]?, ids[i]?)));
             match agg {
                 Aggregation::First => values
                     .min()

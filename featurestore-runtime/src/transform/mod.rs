@@ -110,6 +110,7 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
         .chain(std::iter::once(spec.timestamp))
         .chain(inputs.iter().map(|i| i.column))
         .chain(spec.pivot.map(|p| p.column))
+        .chain(spec.distinct.iter().flat_map(|d| d.subset.iter().copied()))
     {
         if schema.get(name).is_none() {
             return Err(data_error(
@@ -128,6 +129,11 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
     );
     for (i, input) in inputs.iter().enumerate() {
         select.push(input_expr(spec, input)?.alias(format!("__fs_in{i}")));
+    }
+    if let Some(distinct) = spec.distinct {
+        for (j, c) in distinct.subset.iter().enumerate() {
+            select.push(col(*c).alias(format!("__fs_d{j}")));
+        }
     }
     let mut new_group: Option<Expr> = None;
     for k in spec.key_names() {
@@ -167,7 +173,7 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
         }
     }
 
-    let (input, ids) = kernel_input(spec, &df, &inputs)?;
+    let (mut input, ids) = kernel_input(spec, &df, &inputs)?;
     let ts_col = df.column(TS).ctx(|| "event time".into())?;
     let min_ts = ts_col
         .datetime()
@@ -213,21 +219,40 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
         }
     };
 
-    let outputs: Vec<KernelOutput> = spec
-        .outputs
-        .iter()
-        .map(|o| {
-            let input = input_index(spec, &inputs, o);
-            KernelOutput {
-                column: match ids.get(&input) {
-                    Some(ids) if by_id(o.aggregation) => ids.column,
-                    _ => input,
-                },
-                aggregation: o.aggregation,
-                window_days: o.window.and_then(|w| w.days()).unwrap_or(0),
-            }
-        })
-        .collect();
+    let subset = match spec.distinct {
+        Some(distinct) => Some(subset_ids(spec, &df, distinct.subset)?),
+        None => None,
+    };
+    // With `distinct`, each output reads a view of its column that keeps one
+    // event per subset value in each window.
+    let mut views: Vec<(usize, usize)> = Vec::new();
+    let mut outputs: Vec<KernelOutput> = Vec::with_capacity(spec.outputs.len());
+    for o in spec.outputs {
+        let i = input_index(spec, &inputs, o);
+        let mut column = match ids.get(&i) {
+            Some(ids) if by_id(o.aggregation) => ids.column,
+            _ => i,
+        };
+        if let (Some(subset), Some(distinct)) = (&subset, spec.distinct) {
+            column = match views.iter().find(|(of, _)| *of == column) {
+                Some(&(_, view)) => view,
+                None => {
+                    input.columns.push(Values::Distinct {
+                        of: column,
+                        subset: subset.clone(),
+                        keep_last: distinct.keep == crate::spec::Keep::Last,
+                    });
+                    views.push((column, input.columns.len() - 1));
+                    input.columns.len() - 1
+                }
+            };
+        }
+        outputs.push(KernelOutput {
+            column,
+            aggregation: o.aggregation,
+            window_days: o.window.and_then(|w| w.days()).unwrap_or(0),
+        });
+    }
     let result = run_parallel(&input, &outputs, mode);
 
     let frame = output_frame(spec, &df, &input, result, mode, &inputs, &ids)?;
@@ -336,6 +361,31 @@ fn input_expr(spec: &FeatureSetSpec, input: &Input) -> Result<Expr> {
             .otherwise(lit(NULL)),
         None => col(input.column),
     })
+}
+
+/// The id of each event's values in the `distinct` subset columns: equal
+/// values (nulls equal), equal ids.
+fn subset_ids(
+    spec: &FeatureSetSpec,
+    df: &DataFrame,
+    subset: &[&str],
+) -> Result<std::sync::Arc<Vec<u32>>> {
+    let mut tuples: Vec<Option<Vec<Option<u32>>>> = vec![Some(Vec::new()); df.height()];
+    for (j, name) in subset.iter().enumerate() {
+        let c = df
+            .column(&format!("__fs_d{j}"))
+            .ctx(|| format!("distinct column `{name}`"))?;
+        let (ids, _) = value_ids(c).ctx(|| format!("distinct column `{name}`"))?;
+        for (tuple, id) in tuples.iter_mut().zip(ids) {
+            if let Some(t) = tuple {
+                t.push(id);
+            }
+        }
+    }
+    let (ids, _) = encode(&tuples);
+    let ids: Option<Vec<u32>> = ids.into_iter().collect();
+    ids.map(std::sync::Arc::new)
+        .ok_or_else(|| data_error(spec, "cannot tell duplicate events apart"))
 }
 
 /// Whether the kernel computes `agg` on the ids of a column's values.

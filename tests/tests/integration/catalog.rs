@@ -371,3 +371,37 @@ fn without_windows_rows_are_per_exact_timestamp() {
         ]
     );
 }
+
+/// One payment per method in each window: the last one.
+#[derive(Debug)]
+#[feature_set(entity = "uid", window = "2d", source = Payments, timestamp = at,
+              distinct(method, keep = last))]
+pub struct LastPaymentPerMethod {
+    #[feature(count(amount), sum(amount))]
+    pub paid: i64,
+}
+
+#[test]
+fn distinct_keeps_one_event_per_subset_in_each_window() {
+    let range = DateRange {
+        start: NaiveDate::from_ymd_opt(2024, 1, 2),
+        end: NaiveDate::from_ymd_opt(2024, 1, 4),
+    };
+    let computed = compute(&LastPaymentPerMethod::SPEC, payments(), range).expect("computes");
+    assert_eq!(
+        joined(&computed.frame),
+        [
+            // [Dec 31, Jan 2): pix 10, card 30: distinct methods already.
+            "u1 | 2024-01-02 00:00:00 | 2 | 40",
+            // [Jan 1, Jan 3): card twice, the last (Jan 2, 10) counts; pix 10;
+            // boleto without an amount.
+            "u1 | 2024-01-03 00:00:00 | 2 | 20",
+            // [Jan 2, Jan 4): boleto (no amount) and card 10.
+            "u1 | 2024-01-04 00:00:00 | 1 | 10",
+            // One event, its method null (nulls are equal), without an amount.
+            "u2 | 2024-01-02 00:00:00 | 0 | ",
+            // Its window [Jan 2, Jan 4) no longer holds it.
+            "u2 | 2024-01-04 00:00:00 |  | ",
+        ]
+    );
+}

@@ -5,8 +5,8 @@
 //! nulls, repeated values and events at the same instant, so ties happen.
 
 use featurestore_runtime::spec::{
-    Aggregation, ColumnSpec, DataType, FeatureSetSpec, FeatureSpec, Format, OutputColumn,
-    Percentage, SourceKind, SourceSpec, Window, WindowUnit,
+    Aggregation, ColumnSpec, DataType, DistinctSpec, FeatureSetSpec, FeatureSpec, Format, Keep,
+    OutputColumn, Percentage, SourceKind, SourceSpec, Window, WindowUnit,
 };
 use featurestore_runtime::{compute, DateRange};
 use polars::prelude::*;
@@ -124,7 +124,30 @@ const FEATURES: &[(&str, &str, &[Aggregation], DataType)] = &[
     ),
 ];
 
+/// Under `distinct(vs)`: functions of `vi` (a float output holds them all).
+const DISTINCT_FEATURES: &[(&str, &str, &[Aggregation], DataType)] = &[(
+    "dv",
+    "vi",
+    &[
+        Aggregation::Count,
+        Aggregation::Sum,
+        Aggregation::Max,
+        Aggregation::CountDistinct,
+        Aggregation::Mode,
+        p(500_000),
+    ],
+    DataType::Float64,
+)];
+
 fn spec_for(case: &Case) -> FeatureSetSpec {
+    spec_with(case, FEATURES, None)
+}
+
+fn spec_with(
+    case: &Case,
+    features: &'static [(&'static str, &'static str, &'static [Aggregation], DataType)],
+    distinct: Option<DistinctSpec>,
+) -> FeatureSetSpec {
     let windows: Vec<Window> = case
         .windows
         .iter()
@@ -134,7 +157,7 @@ fn spec_for(case: &Case) -> FeatureSetSpec {
         })
         .collect();
     let windows: &'static [Window] = Box::leak(windows.into_boxed_slice());
-    let features: Vec<FeatureSpec> = FEATURES
+    let specs: Vec<FeatureSpec> = features
         .iter()
         .map(|(name, column, aggs, dtype)| FeatureSpec {
             name,
@@ -146,7 +169,7 @@ fn spec_for(case: &Case) -> FeatureSetSpec {
         })
         .collect();
     let mut outputs = Vec::new();
-    for (fi, (name, _, aggs, dtype)) in FEATURES.iter().enumerate() {
+    for (fi, (name, _, aggs, dtype)) in features.iter().enumerate() {
         for agg in aggs.iter() {
             for w in windows {
                 outputs.push(OutputColumn {
@@ -178,9 +201,10 @@ fn spec_for(case: &Case) -> FeatureSetSpec {
         query: None,
         windows,
         fill_null: None,
-        features: Box::leak(features.into_boxed_slice()),
+        features: Box::leak(specs.into_boxed_slice()),
         outputs: Box::leak(outputs.into_boxed_slice()),
         pivot: None,
+        distinct,
     }
 }
 
@@ -233,6 +257,9 @@ fn aggregate<V: Ord + Clone>(
     ) {
         return Value::Num(distinct.len() as f64);
     }
+    if agg == Aggregation::Count {
+        return Value::Num(values.len() as f64);
+    }
     if agg == Aggregation::MostFrequentSet {
         // Distinct values by descending count, then ascending value.
         let count = |d: &V| values.iter().filter(|(_, v)| v == d).count();
@@ -270,6 +297,8 @@ fn aggregate<V: Ord + Clone>(
                 });
             out(best.unwrap().0)
         }
+        Aggregation::Sum => Value::Num(sum as f64),
+        Aggregation::Max => out(values.iter().map(|(_, v)| v).max().unwrap()),
         Aggregation::VarPop => Value::Num(n_m2 as f64 / (n * n) as f64),
         Aggregation::VarSamp if n == 1 => Value::Null,
         Aggregation::StddevSamp if n == 1 => Value::Null,
@@ -295,6 +324,24 @@ fn aggregate<V: Ord + Clone>(
 
 type Row = (String, i64, Vec<Value>);
 
+/// One event per `vs` value (nulls equal): the first or last by time, then
+/// by `vi` (nulls smallest).
+fn dedup(events: Vec<&Event>, keep_last: bool) -> Vec<&Event> {
+    let mut kept: Vec<&Event> = Vec::new();
+    for e in events {
+        match kept.iter().position(|k| k.vs == e.vs) {
+            Some(i) => {
+                let order = (e.ts, e.vi).cmp(&(kept[i].ts, kept[i].vi));
+                if (keep_last && order.is_gt()) || (!keep_last && order.is_lt()) {
+                    kept[i] = e;
+                }
+            }
+            None => kept.push(e),
+        }
+    }
+    kept
+}
+
 fn naive(case: &Case, spec: &FeatureSetSpec) -> Vec<Row> {
     let mut keys: Vec<&str> = case.events.iter().map(|e| e.key).collect();
     keys.sort();
@@ -316,6 +363,10 @@ fn naive(case: &Case, spec: &FeatureSetSpec) -> Vec<Row> {
                     .filter(|e| e.key == key)
                     .filter(|e| e.ts.is_some_and(|t| (day - w) * DAY <= t && t < day * DAY))
                     .collect();
+                let in_window = match spec.distinct {
+                    Some(d) => dedup(in_window, d.keep == Keep::Last),
+                    None => in_window,
+                };
                 let any = !in_window.is_empty();
                 let value = if spec.features[o.feature].column == "vi" {
                     let values: Vec<(i64, i64)> = in_window
@@ -434,6 +485,26 @@ proptest! {
     #[test]
     fn catalog_aggregations_match_the_naive_grid(case in case()) {
         let spec = spec_for(&case);
+        let want = naive(&case, &spec);
+        let got = engine(&case, &spec);
+        prop_assert_eq!(got.len(), want.len(), "rows: engine {:?}\nnaive {:?}", got, want);
+        for (g, w) in got.iter().zip(&want) {
+            prop_assert_eq!(&g.0, &w.0);
+            prop_assert_eq!(g.1, w.1, "timestamps of key {}", g.0);
+            for (i, (a, b)) in g.2.iter().zip(&w.2).enumerate() {
+                prop_assert!(close(a, b), "{} at {}: engine {:?}, naive {:?}", spec.outputs[i].name, g.1, a, b);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+
+    #[test]
+    fn distinct_windows_match_the_naive_grid(case in case(), keep_last in any::<bool>()) {
+        let keep = if keep_last { Keep::Last } else { Keep::First };
+        let spec = spec_with(&case, DISTINCT_FEATURES, Some(DistinctSpec { subset: &["vs"], keep }));
         let want = naive(&case, &spec);
         let got = engine(&case, &spec);
         prop_assert_eq!(got.len(), want.len(), "rows: engine {:?}\nnaive {:?}", got, want);

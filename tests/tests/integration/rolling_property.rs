@@ -172,6 +172,7 @@ fn spec_for(case: &Case) -> FeatureSetSpec {
         features: Box::leak(features.into_boxed_slice()),
         outputs: Box::leak(outputs.into_boxed_slice()),
         pivot: None,
+        distinct: None,
     }
 }
 
