@@ -46,6 +46,8 @@ pub struct FeatureSetAttr {
     pub fill_null: Option<FillLit>,
     pub pivot: Option<PivotAttr>,
     pub distinct: Option<DistinctAttr>,
+    pub pre_hooks: Vec<Path>,
+    pub post_hooks: Vec<Path>,
     pub name: Option<LitStr>,
     pub description: Option<LitStr>,
     /// The keys written, valid or not: a key with a bad value is not also
@@ -204,6 +206,8 @@ impl FeatureSetAttr {
             fill_null: None,
             pivot: None,
             distinct: None,
+            pre_hooks: Vec::new(),
+            post_hooks: Vec::new(),
             name: None,
             description: None,
             written: Vec::new(),
@@ -243,6 +247,14 @@ impl FeatureSetAttr {
                     attr.distinct = distinct(meta, errors);
                     continue;
                 }
+                symbol::PRE_HOOKS => {
+                    attr.pre_hooks = hooks(meta, key, errors);
+                    continue;
+                }
+                symbol::POST_HOOKS => {
+                    attr.post_hooks = hooks(meta, key, errors);
+                    continue;
+                }
                 _ => {
                     attr.fill_null = fill_lit(meta, errors);
                     continue;
@@ -252,6 +264,38 @@ impl FeatureSetAttr {
         }
         attr.written = seen.written();
         Ok(attr)
+    }
+}
+
+/// `pre_hooks(dedup, crate::hooks::clean)`: paths of functions.
+fn hooks(meta: &Meta, key: Symbol, errors: &mut Errors) -> Vec<Path> {
+    let example = format!("`{key}(drop_test_users, crate::hooks::clean)`");
+    let Meta::List(list) = meta else {
+        errors.spanned(
+            meta,
+            format!(
+                "`{key}` lists functions `fn(LazyFrame) -> PolarsResult<LazyFrame>`: {example}"
+            ),
+        );
+        return Vec::new();
+    };
+    match list.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated) {
+        Ok(paths) => {
+            if paths.is_empty() {
+                errors.spanned(
+                    &list.path,
+                    format!("`{key}` is empty: list functions, as in {example}, or remove it"),
+                );
+            }
+            paths.into_iter().collect()
+        }
+        Err(e) => {
+            errors.push(syn::Error::new(
+                e.span(),
+                format!("expected paths of functions, as in {example}"),
+            ));
+            Vec::new()
+        }
     }
 }
 

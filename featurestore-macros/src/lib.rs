@@ -168,6 +168,12 @@ fn source_inner(
 ///   smallest (`first`) or largest (`last`) value, nulls smallest.
 ///   Deduplicating per window, rather than once over all events, keeps a
 ///   window from losing an event to a duplicate outside it.
+/// - `pre_hooks(drop_tests, crate::hooks::clean)`: functions
+///   `fn(LazyFrame) -> PolarsResult<LazyFrame>` run in this order on the
+///   source's events, before `query` and `filter`. A function of another
+///   signature is a compile error under its path.
+/// - `post_hooks(...)`: the same, run on the computed rows after
+///   `fill_null`; they must keep the declared columns (checked at run time).
 /// - `name = "..."`: default: the struct name in snake case
 ///   (`UserOrders` → `user_orders`).
 /// - `description = "..."`: default: the struct's doc comment.

@@ -102,6 +102,9 @@ pub struct FeatureSet<'a> {
     pub features: Vec<Feature<'a>>,
     pub pivot: Option<Pivot>,
     pub distinct: Option<Distinct>,
+    /// Functions on the events, then on the rows, in declaration order.
+    pub pre_hooks: Vec<Path>,
+    pub post_hooks: Vec<Path>,
 }
 
 /// `distinct(order_id, keep = last)`.
@@ -855,6 +858,8 @@ pub fn feature_set<'a>(
         features,
         pivot,
         distinct,
+        pre_hooks: attr.pre_hooks.clone(),
+        post_hooks: attr.post_hooks.clone(),
     })
 }
 

@@ -25,6 +25,8 @@ pub const FILTER: Symbol = Symbol("filter");
 pub const FILL_NULL: Symbol = Symbol("fill_null");
 pub const PIVOT: Symbol = Symbol("pivot");
 pub const DISTINCT: Symbol = Symbol("distinct");
+pub const PRE_HOOKS: Symbol = Symbol("pre_hooks");
+pub const POST_HOOKS: Symbol = Symbol("post_hooks");
 pub const FIRST_KEEP: Symbol = Symbol("first");
 pub const LAST_KEEP: Symbol = Symbol("last");
 
@@ -79,6 +81,8 @@ pub const FEATURE_SET_KEYS: &[Symbol] = &[
     FILL_NULL,
     PIVOT,
     DISTINCT,
+    PRE_HOOKS,
+    POST_HOOKS,
     NAME,
     DESCRIPTION,
 ];

@@ -106,6 +106,8 @@ pub const FALLBACK_FEATURE_SET: FeatureSetSpec = FeatureSetSpec {
     outputs: &[],
     pivot: None,
     distinct: None,
+    pre_hooks: &[],
+    post_hooks: &[],
 };
 
 /// The spec of a dataset whose declaration has errors (see [`FALLBACK_SOURCE`]).

@@ -506,6 +506,39 @@ pub struct FeatureSetSpec {
     pub pivot: Option<PivotSpec>,
     /// In each window, one event per value of some columns.
     pub distinct: Option<DistinctSpec>,
+    /// Run on the source's events, in order, before the feature set's
+    /// `query` and `filter`.
+    pub pre_hooks: &'static [HookSpec],
+    /// Run on the computed rows, in order, after `fill_null`; they must keep
+    /// the declared columns.
+    pub post_hooks: &'static [HookSpec],
+}
+
+/// A user function on a lazy frame: `fn(LazyFrame) -> PolarsResult<LazyFrame>`.
+pub type Hook =
+    fn(polars::prelude::LazyFrame) -> polars::prelude::PolarsResult<polars::prelude::LazyFrame>;
+
+/// A hook, with its path as declared (for messages and docs).
+#[derive(Clone, Copy)]
+pub struct HookSpec {
+    /// The function's path, as written in the attribute.
+    pub name: &'static str,
+    /// The function.
+    pub run: Hook,
+}
+
+impl fmt::Debug for HookSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl PartialEq for HookSpec {
+    /// Hooks are the same when declared with the same path: function
+    /// addresses are not reliable identities.
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
 }
 
 /// `distinct(a, b, keep = last)`: in each window, of the events with equal

@@ -110,6 +110,25 @@ pub fn feature_set(
             doc.line("- **Fill value**: none, a feature is null when its window holds no events")
         }
     }
+    for (kind, hooks, when) in [
+        (
+            "Pre-hooks",
+            &set.pre_hooks,
+            "on the source's events, before the filter and query",
+        ),
+        ("Post-hooks", &set.post_hooks, "on the computed rows"),
+    ] {
+        if !hooks.is_empty() {
+            let names: Vec<String> = hooks
+                .iter()
+                .map(|p| format!("[`{}`]", path_string(p)))
+                .collect();
+            doc.line(format!(
+                "- **{kind}**, in this order, {when}: {}",
+                names.join(", ")
+            ));
+        }
+    }
     if let Some(distinct) = &set.distinct {
         let subset: Vec<String> = distinct
             .subset

@@ -213,6 +213,18 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
         }
         None => quote!(::core::option::Option::None),
     };
+    // A function of another signature fails to coerce to `Hook`: rustc's
+    // error is under the path in the attribute.
+    let hook = |path: &syn::Path| {
+        let name = path_string(path);
+        let span = path.span();
+        let run = respan(quote!(#path), span);
+        quote_spanned! {span=>
+            #rt::spec::HookSpec { name: #name, run: #run }
+        }
+    };
+    let pre_hooks: Vec<TokenStream> = set.pre_hooks.iter().map(hook).collect();
+    let post_hooks: Vec<TokenStream> = set.post_hooks.iter().map(hook).collect();
     let distinct = match &set.distinct {
         Some(d) => {
             let subset = d.subset.iter().map(model::unraw);
@@ -245,6 +257,8 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
             outputs: &[#(#outputs),*],
             pivot: #pivot,
             distinct: #distinct,
+            pre_hooks: &[#(#pre_hooks),*],
+            post_hooks: &[#(#post_hooks),*],
         }
     }
 }

@@ -92,6 +92,7 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
             )));
         }
     }
+    let events = run_hooks(spec, spec.pre_hooks, "pre_hooks", events)?;
     let mut lf = prepare_events(spec, events)?;
     let schema = lf
         .collect_schema()
@@ -255,8 +256,52 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
     }
     let result = run_parallel(&input, &outputs, mode);
 
-    let frame = output_frame(spec, &df, &input, result, mode, &inputs, &ids)?;
+    let mut frame = output_frame(spec, &df, &input, result, mode, &inputs, &ids)?;
+    if !spec.post_hooks.is_empty() {
+        frame = run_hooks(spec, spec.post_hooks, "post_hooks", frame.lazy())?
+            .collect()
+            .map_err(|e| {
+                data_error(spec, format!("`post_hooks` failed: {}", polars_message(&e)))
+            })?;
+        let names: Vec<&str> = frame
+            .get_column_names()
+            .iter()
+            .map(|n| n.as_str())
+            .collect();
+        if names != spec.column_names() {
+            return Err(data_error(
+                spec,
+                format!(
+                    "`post_hooks` changed the columns to {names:?}; they must keep the declared \
+                     columns {:?}",
+                    spec.column_names()
+                ),
+            ));
+        }
+    }
     Ok(Computed { frame, days })
+}
+
+/// Applies `hooks` in order.
+fn run_hooks(
+    spec: &FeatureSetSpec,
+    hooks: &[crate::spec::HookSpec],
+    kind: &str,
+    mut lf: LazyFrame,
+) -> Result<LazyFrame> {
+    for hook in hooks {
+        lf = (hook.run)(lf).map_err(|e| {
+            data_error(
+                spec,
+                format!(
+                    "`{kind}` hook `{}` failed: {}",
+                    hook.name,
+                    polars_message(&e)
+                ),
+            )
+        })?;
+    }
+    Ok(lf)
 }
 
 /// Splits the keys into chunks run in parallel.

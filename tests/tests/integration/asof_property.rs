@@ -62,6 +62,8 @@ fn feature_set(name: &'static str, column: &'static str) -> FeatureSetSpec {
         outputs: Box::leak(outputs.into_boxed_slice()),
         pivot: None,
         distinct: None,
+        pre_hooks: &[],
+        post_hooks: &[],
     }
 }
 

@@ -405,3 +405,72 @@ fn distinct_keeps_one_event_per_subset_in_each_window() {
         ]
     );
 }
+
+fn double_amounts(lf: LazyFrame) -> PolarsResult<LazyFrame> {
+    Ok(lf.with_column(col("amount") * lit(2)))
+}
+
+fn add_one(lf: LazyFrame) -> PolarsResult<LazyFrame> {
+    Ok(lf.with_column(col("amount") + lit(1)))
+}
+
+fn drop_empty_rows(lf: LazyFrame) -> PolarsResult<LazyFrame> {
+    Ok(lf.filter(col("amount__sum_over_2_days_rolling_windows").is_not_null()))
+}
+
+fn drop_a_column(lf: LazyFrame) -> PolarsResult<LazyFrame> {
+    Ok(lf.drop(by_name(["uid"], true, false)))
+}
+
+/// Amounts doubled then plus one (in that order), rows without a sum dropped.
+#[derive(Debug)]
+#[feature_set(entity = "uid", window = "2d", source = Payments, timestamp = at,
+              pre_hooks(double_amounts, add_one), post_hooks(drop_empty_rows))]
+pub struct HookedPayments {
+    #[feature(sum(amount))]
+    pub amount: i64,
+}
+
+#[derive(Debug)]
+#[feature_set(entity = "uid", window = "2d", source = Payments, timestamp = at,
+              post_hooks(drop_a_column))]
+pub struct BadPostHook {
+    #[feature(sum(amount))]
+    pub amount: i64,
+}
+
+#[test]
+fn hooks_run_in_declaration_order() {
+    let range = DateRange {
+        start: None,
+        end: NaiveDate::from_ymd_opt(2024, 1, 5),
+    };
+    let computed = compute(&HookedPayments::SPEC, payments(), range).expect("computes");
+    assert_eq!(
+        joined(&computed.frame),
+        [
+            // 10 → 21, 30 → 61 (doubled, then plus one; the other order gives 22, 62).
+            "u1 | 2024-01-02 00:00:00 | 82",
+            // 21 + 61 + 21 (the null amount stays null).
+            "u1 | 2024-01-03 00:00:00 | 103",
+            "u1 | 2024-01-04 00:00:00 | 21",
+            // The rows whose windows are empty or hold only null amounts are
+            // dropped by the post-hook.
+        ]
+    );
+    assert_eq!(
+        HookedPayments::SPEC
+            .pre_hooks
+            .iter()
+            .map(|h| h.name)
+            .collect::<Vec<_>>(),
+        ["double_amounts", "add_one"]
+    );
+    let error = compute(&BadPostHook::SPEC, payments(), range).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("`post_hooks` changed the columns"),
+        "{error}"
+    );
+}

@@ -205,6 +205,8 @@ fn spec_with(
         outputs: Box::leak(outputs.into_boxed_slice()),
         pivot: None,
         distinct,
+        pre_hooks: &[],
+        post_hooks: &[],
     }
 }
 

@@ -173,6 +173,8 @@ fn spec_for(case: &Case) -> FeatureSetSpec {
         outputs: Box::leak(outputs.into_boxed_slice()),
         pivot: None,
         distinct: None,
+        pre_hooks: &[],
+        post_hooks: &[],
     }
 }
 
