@@ -162,7 +162,7 @@ fn outputs_in_declaration_order() {
     // No fill: nullable outputs, Option in the row.
     assert!(compact(&out).contains("nullable:true"));
     assert!(compact(&out).contains(
-        "::core::option::Option<<f64as::featurestore_runtime::__private::ColumnType>::Inner>"
+        "::core::option::Option<<f64as::featurestore_runtime::__private::FeatureType>::Inner>"
     ));
 }
 

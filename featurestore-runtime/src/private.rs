@@ -14,8 +14,8 @@ pub use chrono::NaiveDateTime;
 pub use serde;
 
 pub use crate::types::{
-    ColumnType, Countable, FillBool, FillFloat, FillInt, FillStr, KeyType, Numeric, NumericOutput,
-    Ordered, PivotOn, SetOf, TimestampType, ValueOf,
+    ColumnType, Countable, FeatureType, FillBool, FillFloat, FillInt, FillStr, KeyType, Numeric,
+    NumericOutput, Ordered, PivotOn, SetOf, TimestampType, ValueOf,
 };
 
 /// Implemented by `#[source]` for each field: `HasColumn<{fnv1a64(name)}>`.

@@ -39,15 +39,37 @@ macro_rules! column_types {
     )*};
 }
 
+/// A Rust type that can be the declared type of a feature: a column type,
+/// or a list of one (`most_frequent_set`), which no source column can be.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the type of a feature",
+    label = "unsupported feature type",
+    note = "features are `bool`, `i32`, `i64`, `f32`, `f64`, `String`, `NaiveDate`, `NaiveDateTime`, `Vec` of one of them, or `Option` of those"
+)]
+pub trait FeatureType {
+    /// The logical type.
+    const DTYPE: DataType;
+    /// Whether the column may be null.
+    const NULLABLE: bool;
+    /// The type without `Option`.
+    type Inner;
+}
+
+impl<T: ColumnType> FeatureType for T {
+    const DTYPE: DataType = T::DTYPE;
+    const NULLABLE: bool = T::NULLABLE;
+    type Inner = T::Inner;
+}
+
 /// `Vec<T>`: the output of `most_frequent_set`, never a source column.
 macro_rules! list_types {
     ($($ty:ty => $dt:ident),* $(,)?) => {$(
-        impl ColumnType for Vec<$ty> {
+        impl FeatureType for Vec<$ty> {
             const DTYPE: DataType = DataType::List(&DataType::$dt);
             const NULLABLE: bool = false;
             type Inner = Vec<$ty>;
         }
-        impl ColumnType for Option<Vec<$ty>> {
+        impl FeatureType for Option<Vec<$ty>> {
             const DTYPE: DataType = DataType::List(&DataType::$dt);
             const NULLABLE: bool = true;
             type Inner = Vec<$ty>;

@@ -104,11 +104,11 @@ fn key_type(set: &FeatureSet<'_>, name: &str, item: TokenStream) -> TokenStream 
     respan(quote!(<#ty as #rt::__private::ColumnType>::#item), span)
 }
 
-/// `<T as ColumnType>::#item` at the field's type.
+/// `<T as FeatureType>::#item` at the field's type.
 fn column_type_item(ty: &syn::Type, item: TokenStream) -> TokenStream {
     let rt = runtime();
     respan(
-        quote!(<#ty as #rt::__private::ColumnType>::#item),
+        quote!(<#ty as #rt::__private::FeatureType>::#item),
         ty.span(),
     )
 }
@@ -488,7 +488,7 @@ fn checks(set: &FeatureSet<'_>) -> Vec<TokenStream> {
             );
             let declared = respan(quote!(#ty), span);
             checks.push(quote_spanned! {span=>
-                #rt::__private::#assert::<<#declared as #rt::__private::ColumnType>::Inner>();
+                #rt::__private::#assert::<<#declared as #rt::__private::FeatureType>::Inner>();
             });
         }
     }
