@@ -117,7 +117,7 @@ column_types! {
 #[diagnostic::on_unimplemented(
     message = "this aggregation needs a numeric column, but the column is `{Self}`",
     label = "not a numeric column",
-    note = "`sum`, `avg`, `stddev_pop`, `stddev_samp`, `var_pop`, `var_samp` and `percentile` take `i32`, `i64`, `f32`, `f64` or `Option` of one; `count`, `count_distinct`, `approx_count_distinct`, `first`, `last` and `mode` take any column"
+    note = "`sum`, `avg`, `stddev_pop`, `stddev_samp`, `var_pop`, `var_samp` and `percentile` take `i32`, `i64`, `f32`, `f64` or `Option` of one; `count`, `count_distinct`, `approx_count_distinct`, `first`, `last`, `mode` and `most_frequent_set` take any column"
 )]
 pub trait Numeric: ColumnType {}
 
