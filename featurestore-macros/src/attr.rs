@@ -141,6 +141,21 @@ pub struct Field<'a> {
 pub struct FeatureAttr {
     pub functions: Vec<RawFunction>,
     pub filter: Option<LitStr>,
+    pub plain: PlainAttr,
+}
+
+/// The keys of a plain feature: `column = x`, `sql = "..."`, `function = f`.
+#[derive(Default)]
+pub struct PlainAttr {
+    pub column: Option<Ident>,
+    pub sql: Option<LitStr>,
+    pub function: Option<Path>,
+}
+
+impl PlainAttr {
+    pub fn is_empty(&self) -> bool {
+        self.column.is_none() && self.sql.is_none() && self.function.is_none()
+    }
 }
 
 /// `count(order_id)`, `percentile(amount, 0.5)`: the function name and the
@@ -1031,6 +1046,7 @@ fn feature_attr(attr: &Attribute, errors: &mut Errors) -> FeatureAttr {
         return FeatureAttr {
             functions,
             filter: None,
+            plain: PlainAttr::default(),
         };
     };
     let metas = match list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
@@ -1043,10 +1059,12 @@ fn feature_attr(attr: &Attribute, errors: &mut Errors) -> FeatureAttr {
             return FeatureAttr {
                 functions,
                 filter: None,
+                plain: PlainAttr::default(),
             };
         }
     };
     let mut filter = None;
+    let mut plain = PlainAttr::default();
     if metas.is_empty() {
         errors.spanned(
             attr,
@@ -1055,17 +1073,42 @@ fn feature_attr(attr: &Attribute, errors: &mut Errors) -> FeatureAttr {
     }
     for meta in metas {
         if let Meta::NameValue(nv) = &meta {
-            if nv.path == symbol::FILTER {
-                if filter.is_some() {
-                    errors.spanned(&nv.path, "duplicate `filter`: set it once");
+            let duplicate = |errors: &mut Errors, set: bool| {
+                if set {
+                    errors.spanned(
+                        &nv.path,
+                        format!("duplicate `{}`: set it once", path_string(&nv.path)),
+                    );
                 }
+            };
+            if nv.path == symbol::FILTER {
+                duplicate(errors, filter.is_some());
                 filter = lit_str(&meta, symbol::FILTER, errors);
+            } else if nv.path == symbol::SQL {
+                duplicate(errors, plain.sql.is_some());
+                plain.sql = lit_str(&meta, symbol::SQL, errors);
+            } else if nv.path == symbol::COLUMN {
+                duplicate(errors, plain.column.is_some());
+                plain.column = column_ident(&meta, symbol::COLUMN, errors);
+            } else if nv.path == symbol::FUNCTION {
+                duplicate(errors, plain.function.is_some());
+                match &nv.value {
+                    Expr::Path(p) if p.qself.is_none() && plain_path(&p.path) => {
+                        plain.function = Some(p.path.clone());
+                    }
+                    other => errors.spanned(
+                        other,
+                        "`function` takes the path of a function `fn(Expr) -> Expr`, e.g. \
+                         `function = crate::features::normalize`",
+                    ),
+                }
             } else {
                 errors.spanned(
                     &nv.path,
                     format!(
-                        "unknown option `{}` in `#[feature]`: the only option is `filter = \"...\"`, \
-                         after the aggregations",
+                        "unknown option `{}` in `#[feature]`: the options are `filter = \"...\"` \
+                         (after aggregations), and for a plain feature `column = x`, \
+                         `sql = \"...\"` or `function = path, column = x`",
                         path_string(&nv.path)
                     ),
                 );
@@ -1128,7 +1171,11 @@ fn feature_attr(attr: &Attribute, errors: &mut Errors) -> FeatureAttr {
             args: args.collect(),
         });
     }
-    FeatureAttr { functions, filter }
+    FeatureAttr {
+        functions,
+        filter,
+        plain,
+    }
 }
 
 /// A doc comment: the `#[doc = "..."]` lines, trimmed and joined with `\n`,

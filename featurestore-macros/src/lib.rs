@@ -207,6 +207,22 @@ fn source_inner(
 /// `mode`, `Vec` of it for `most_frequent_set`. Its doc comment is appended
 /// to each output column's description.
 ///
+/// # Plain feature sets
+///
+/// A feature set whose features all take a value of each event's row,
+/// rather than aggregate, has one output row per event (keys, the event's
+/// `timestamp`, the features, sorted by key and time; events without a time
+/// are left out, and `--start-date`/`--end-date` select whole days). It has
+/// no `window`, `pivot` or `distinct`. Each output column is named as the
+/// field and cast to the field's type:
+///
+/// - `#[feature(column = amount)]`: a source column, renamed and cast;
+/// - `#[feature(sql = "amount * 2")]`: a polars SQL expression over the
+///   row, its syntax checked at compile time;
+/// - `#[feature(function = crate::cents, column = amount)]`: a function
+///   `fn(Expr) -> Expr` that receives the column; another signature is a
+///   compile error under the path.
+///
 /// # Generated
 ///
 /// - `impl featurestore_runtime::FeatureSet` with the declaration as

@@ -220,6 +220,29 @@ pub struct Feature<'a> {
     pub functions: Vec<Function>,
     /// `filter = "..."`: the rows whose values the feature aggregates.
     pub filter: Option<String>,
+    /// How a plain feature computes its value; `None` if it aggregates.
+    pub plain: Option<Plain>,
+}
+
+/// A plain feature: a value of each event's row.
+pub enum Plain {
+    /// `column = amount`: the column, renamed and cast.
+    Column(Ident),
+    /// `sql = "amount * 2"`.
+    Sql { sql: String, span: Span },
+    /// `function = path, column = amount`: `path(col("amount"))`.
+    Function { path: Path, column: Ident },
+}
+
+impl Plain {
+    /// The token the feature's value comes from.
+    pub fn span(&self) -> Span {
+        match self {
+            Plain::Column(c) => c.span(),
+            Plain::Sql { span, .. } => *span,
+            Plain::Function { path, .. } => syn::spanned::Spanned::span(path),
+        }
+    }
 }
 
 impl Feature<'_> {
@@ -261,6 +284,8 @@ pub enum Aggregation {
     Last,
     Mode,
     MostFrequentSet,
+    /// No aggregation: a plain feature's value (never written by users).
+    Value,
     /// `percentile(x, p)`, `p` in millionths.
     Percentile(u32),
 }
@@ -304,6 +329,7 @@ impl Aggregation {
             Aggregation::Last => symbol::LAST,
             Aggregation::Mode => symbol::MODE,
             Aggregation::MostFrequentSet => symbol::MOST_FREQUENT_SET,
+            Aggregation::Value => Symbol("value"),
             Aggregation::Percentile(_) => symbol::PERCENTILE,
         }
     }
@@ -352,6 +378,7 @@ impl Aggregation {
             Aggregation::Last => "Last",
             Aggregation::Mode => "Mode",
             Aggregation::MostFrequentSet => "MostFrequentSet",
+            Aggregation::Value => "Value",
             Aggregation::Percentile(_) => "Percentile",
         }
     }
@@ -365,7 +392,8 @@ impl Aggregation {
             | Aggregation::First
             | Aggregation::Last
             | Aggregation::Mode
-            | Aggregation::MostFrequentSet => "assert_countable",
+            | Aggregation::MostFrequentSet
+            | Aggregation::Value => "assert_countable",
             Aggregation::Sum
             | Aggregation::Avg
             | Aggregation::StddevPop
@@ -418,6 +446,7 @@ impl Aggregation {
             Aggregation::MostFrequentSet => {
                 "distinct values, most frequent first (ties: ascending values)".into()
             }
+            Aggregation::Value => "value of the event's row".into(),
             Aggregation::Percentile(p) => format!(
                 "exact {} percentile, interpolated linearly between the nearest values",
                 f64::from(p) / 1_000_000.0
@@ -443,9 +472,25 @@ pub struct Output {
 }
 
 impl FeatureSet<'_> {
+    /// Whether the feature set is plain: one row per event.
+    pub fn is_plain(&self) -> bool {
+        !self.features.is_empty() && self.features.iter().all(|f| f.plain.is_some())
+    }
+
     /// Output columns: (pivot values ×) features × functions × windows, in
-    /// declaration order.
+    /// declaration order; a plain feature set's are its features.
     pub fn outputs(&self) -> Vec<Output> {
+        if self.is_plain() {
+            return (0..self.features.len())
+                .map(|f| Output {
+                    name: self.features[f].name.clone(),
+                    feature: f,
+                    function: 0,
+                    window: None,
+                    pivot: None,
+                })
+                .collect();
+        }
         let windows: Vec<Option<Window>> = if self.windows.is_empty() {
             vec![None]
         } else {
@@ -816,10 +861,23 @@ pub fn feature_set<'a>(
             if let Some(filter) = filter {
                 sql(filter, symbol::FILTER, sql::check_expr, errors);
             }
+            let filter_lit = filter;
             let filter = filter.map(LitStr::value);
-            let functions = match &field.feature {
-                Some(feature) => functions(&feature.functions, errors),
-                None => {
+            let plain = field
+                .feature
+                .as_ref()
+                .and_then(|f| plain_feature(f, filter_lit, errors));
+            let functions = match (&field.feature, &plain) {
+                (Some(_), Some(plain)) => vec![Function {
+                    aggregation: Aggregation::Value,
+                    span: plain.span(),
+                    column: match plain {
+                        Plain::Column(c) | Plain::Function { column: c, .. } => c.clone(),
+                        Plain::Sql { .. } => field.ident.clone(),
+                    },
+                }],
+                (Some(feature), None) => functions(&feature.functions, errors),
+                (None, _) => {
                     errors.at(
                         field.ident.span(),
                         format!(
@@ -838,9 +896,44 @@ pub fn feature_set<'a>(
                 description: field.doc.clone(),
                 functions,
                 filter,
+                plain,
             }
         })
-        .collect();
+        .collect::<Vec<Feature>>();
+    let plain = features.iter().filter(|f| f.plain.is_some()).count();
+    if plain > 0 && plain < features.len() {
+        if let (Some(p), Some(a)) = (
+            features.iter().find(|f| f.plain.is_some()),
+            features.iter().find(|f| f.plain.is_none()),
+        ) {
+            errors.at(
+                p.ident.span(),
+                format!(
+                    "`{}` is a plain feature (one row per event) but `{}` aggregates: a feature \
+                     set is either plain or aggregated; declare them in two feature sets",
+                    p.ident, a.ident
+                ),
+            );
+        }
+    }
+    if plain > 0 && plain == features.len() {
+        let why = "a plain feature set has one row per event";
+        if let Some(window) = &attr.window {
+            errors.at(window.span(), format!("{why}: remove `window`"));
+        }
+        if let Some(pivot) = &attr.pivot {
+            errors.spanned(
+                &pivot.keyword,
+                format!("{why}: `pivot` goes with aggregations"),
+            );
+        }
+        if attr.distinct.is_some() {
+            errors.at(
+                attr::args_error(&attr.args, String::new()).span(),
+                format!("{why}: `distinct` goes with aggregations"),
+            );
+        }
+    }
     let (entity_span, keys) = entity?;
     Some(FeatureSet {
         item,
@@ -1110,6 +1203,61 @@ fn fill(fill: &FillLit, errors: &mut Errors) -> Option<Fill> {
         value,
         span: fill.lit.span(),
     })
+}
+
+/// The plain feature `#[feature(...)]` declares, if it declares one.
+fn plain_feature(
+    feature: &attr::FeatureAttr,
+    filter: Option<&LitStr>,
+    errors: &mut Errors,
+) -> Option<Plain> {
+    let p = &feature.plain;
+    if p.is_empty() {
+        return None;
+    }
+    if let Some(first) = feature.functions.first() {
+        errors.at(
+            first.name.span(),
+            "a plain feature (`column`, `sql` or `function`) takes no aggregation: aggregate \
+             in a feature set of its own",
+        );
+    }
+    if let Some(filter) = filter {
+        errors.at(
+            filter.span(),
+            "a plain feature has one row per event: filter the events with the feature set's \
+             `filter`",
+        );
+    }
+    match (&p.sql, &p.function, &p.column) {
+        (Some(sql_lit), None, None) => {
+            sql(sql_lit, symbol::SQL, sql::check_expr, errors);
+            Some(Plain::Sql {
+                sql: sql_lit.value(),
+                span: sql_lit.span(),
+            })
+        }
+        (Some(sql_lit), _, _) => {
+            errors.at(
+                sql_lit.span(),
+                "`sql` computes the value from the row alone: remove `column` and `function`",
+            );
+            None
+        }
+        (None, Some(path), Some(column)) => Some(Plain::Function {
+            path: path.clone(),
+            column: column.clone(),
+        }),
+        (None, Some(path), None) => {
+            errors.spanned(
+                path,
+                "`function` needs the column it receives: `function = path, column = amount`",
+            );
+            None
+        }
+        (None, None, Some(column)) => Some(Plain::Column(column.clone())),
+        (None, None, None) => None,
+    }
 }
 
 fn functions(raw: &[attr::RawFunction], errors: &mut Errors) -> Vec<Function> {

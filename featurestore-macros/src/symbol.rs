@@ -43,6 +43,10 @@ pub const PREFIX: Symbol = Symbol("prefix");
 // Field attributes.
 pub const FEATURE: Symbol = Symbol("feature");
 pub const DOC: Symbol = Symbol("doc");
+// Plain features: `#[feature(column = x)]`, `sql = "..."`, `function = path`.
+pub const COLUMN: Symbol = Symbol("column");
+pub const SQL: Symbol = Symbol("sql");
+pub const FUNCTION: Symbol = Symbol("function");
 
 // Aggregation functions.
 pub const COUNT: Symbol = Symbol("count");

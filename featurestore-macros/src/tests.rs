@@ -715,3 +715,62 @@ fn catalog_aggregation_arguments() {
         &["duplicate output column `x__percentile_50"],
     );
 }
+
+#[test]
+fn plain_feature_sets() {
+    let out = feature_set_inner(
+        quote!(entity = "k", source = S, timestamp = t),
+        quote! {
+            struct F {
+                #[feature(column = amount)] a: f64,
+                #[feature(sql = "amount * 2")] b: i64,
+                #[feature(function = crate::f, column = amount)] c: i64,
+            }
+        },
+    );
+    assert!(errors(&out).is_empty(), "{:?}", errors(&out));
+    let text = compact(&out);
+    for name in ["name:\"a\"", "name:\"b\"", "name:\"c\""] {
+        assert!(text.contains(name), "{name}");
+    }
+    assert!(text.contains("PlainSpec::Sql(\"amount*2\")"));
+    assert!(text.contains("ExprFunction{name:\"crate::f\",run:crate::f}"));
+    assert!(out
+        .to_string()
+        .contains("one per event, without aggregation"));
+
+    let fs = |args: TokenStream, fields: TokenStream| {
+        feature_set_inner(args, quote!(struct F { #fields }))
+    };
+    let args = || quote!(entity = "k", source = S, timestamp = t);
+    expect_errors(
+        fs(
+            args(),
+            quote!(#[feature(column = x)] a: i64, #[feature(count(x))] b: i64,),
+        ),
+        &["`a` is a plain feature (one row per event) but `b` aggregates"],
+    );
+    expect_errors(
+        fs(
+            quote!(entity = "k", source = S, timestamp = t, window = "1d"),
+            quote!(#[feature(column = x)] a: i64,),
+        ),
+        &["a plain feature set has one row per event: remove `window`"],
+    );
+    expect_errors(
+        fs(args(), quote!(#[feature(function = f)] a: i64,)),
+        &["`function` needs the column it receives"],
+    );
+    expect_errors(
+        fs(args(), quote!(#[feature(sql = "x +", column = x)] a: i64,)),
+        &["`sql` computes the value from the row alone"],
+    );
+    expect_errors(
+        fs(args(), quote!(#[feature(sql = "x +")] a: i64,)),
+        &["invalid SQL in `sql`"],
+    );
+    expect_errors(
+        fs(args(), quote!(#[feature(count(x), column = x)] a: i64,)),
+        &["a plain feature (`column`, `sql` or `function`) takes no aggregation"],
+    );
+}

@@ -42,12 +42,21 @@ pub fn columns(spec: &FeatureSetSpec) -> Vec<ColumnDoc> {
     });
     for o in spec.outputs {
         let f = &spec.features[o.feature];
-        let what = match o.window {
-            Some(w) => format!(
+        let what = match (f.plain, o.window) {
+            (Some(crate::spec::PlainSpec::Column), _) => {
+                format!("the event's `{}`, cast", f.column)
+            }
+            (Some(crate::spec::PlainSpec::Sql(sql)), _) => {
+                format!("SQL `{sql}` over the event's row")
+            }
+            (Some(crate::spec::PlainSpec::Function(func)), _) => {
+                format!("`{}` of the event's `{}`", func.name, f.column)
+            }
+            (None, Some(w)) => format!(
                 "{} of `{}` over {} rolling windows",
                 o.aggregation, f.column, w
             ),
-            None => format!("{} of `{}` per key and timestamp", o.aggregation, f.column),
+            (None, None) => format!("{} of `{}` per key and timestamp", o.aggregation, f.column),
         };
         let description = if f.description.is_empty() {
             what

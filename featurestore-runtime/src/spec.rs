@@ -216,6 +216,9 @@ pub enum Aggregation {
     /// Every distinct non-null value, most frequent first; equally frequent
     /// values in ascending order. An empty list when every value is null.
     MostFrequentSet,
+    /// No aggregation: the feature of a plain feature set, one row per
+    /// event, holds a value of that event's row (see [`PlainSpec`]).
+    Value,
     /// Spark's exact `percentile(x, p)`: over the sorted values `v₀ … vₙ₋₁`,
     /// at position `r = p·(n − 1)`, `(⌈r⌉ − r)·v⌊r⌋ + (r − ⌊r⌋)·v⌈r⌉`.
     Percentile(Percentage),
@@ -255,6 +258,7 @@ impl Aggregation {
             Aggregation::Last => "last",
             Aggregation::Mode => "mode",
             Aggregation::MostFrequentSet => "most_frequent_set",
+            Aggregation::Value => "value",
             Aggregation::Percentile(_) => "percentile",
         }
     }
@@ -294,6 +298,7 @@ impl Aggregation {
             Aggregation::MostFrequentSet => {
                 "distinct values, most frequent first (ties: ascending values)".into()
             }
+            Aggregation::Value => "value of the event's row".into(),
             Aggregation::Percentile(p) => format!(
                 "exact {} percentile, interpolated linearly between the nearest values",
                 p.value()
@@ -417,11 +422,48 @@ pub struct FeatureSpec {
     pub dtype: DataType,
     /// Doc comment of the field, or empty.
     pub description: &'static str,
+    /// How a plain feature (no aggregation) computes its value from each
+    /// event's row; `None` for an aggregated feature.
+    pub plain: Option<PlainSpec>,
     /// A SQL boolean expression over the source's row: the values of rows
     /// where it is not true are left out, as nulls (Butterfree's
     /// `filter_expression`): `count` is then `0`, not null, in a window with
     /// events of which none passes.
     pub filter: Option<&'static str>,
+}
+
+/// The value of a plain feature, from each event's row, cast to the
+/// feature's type.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PlainSpec {
+    /// The source column [`FeatureSpec::column`], renamed to the feature.
+    Column,
+    /// A polars SQL expression over the row, checked for syntax at build time.
+    Sql(&'static str),
+    /// A Rust function of the column [`FeatureSpec::column`].
+    Function(ExprFunction),
+}
+
+/// `fn(Expr) -> Expr`, with its path as declared.
+#[derive(Clone, Copy)]
+pub struct ExprFunction {
+    /// The function's path, as written in the attribute.
+    pub name: &'static str,
+    /// The function: receives the column, returns the feature's expression.
+    pub run: fn(polars::prelude::Expr) -> polars::prelude::Expr,
+}
+
+impl fmt::Debug for ExprFunction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl PartialEq for ExprFunction {
+    /// The same path, the same function: addresses are no reliable identity.
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
 }
 
 /// `pivot(column, [values])`: every feature once per value, over the rows
@@ -567,6 +609,11 @@ pub enum Keep {
 pub const TIMESTAMP_COLUMN: &str = "timestamp";
 
 impl FeatureSetSpec {
+    /// Whether the feature set is plain: one row per event, no aggregation.
+    pub fn is_plain(&self) -> bool {
+        !self.features.is_empty() && self.features.iter().all(|f| f.plain.is_some())
+    }
+
     /// Names of the key columns.
     pub fn key_names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.keys.iter().map(|k| k.name)

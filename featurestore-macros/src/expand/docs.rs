@@ -92,7 +92,9 @@ pub fn feature_set(
         doc.code_block("sql", query);
         doc.blank();
     }
-    if set.windows.is_empty() {
+    if set.is_plain() {
+        doc.line("- **Rows**: one per event, without aggregation");
+    } else if set.windows.is_empty() {
         doc.line("- **Windows**: none, one row per key and event timestamp");
     } else {
         let windows: Vec<String> = set.windows.iter().map(ToString::to_string).collect();
@@ -369,7 +371,9 @@ pub fn key_description(source: &str, key: &str) -> String {
 }
 
 pub fn timestamp_description(set: &FeatureSet<'_>) -> String {
-    if set.windows.is_empty() {
+    if set.is_plain() {
+        format!("Time of the event (the source's `{}`).", set.timestamp)
+    } else if set.windows.is_empty() {
         format!(
             "Time of the aggregated events (the source's `{}`).",
             set.timestamp
@@ -383,6 +387,28 @@ pub fn timestamp_description(set: &FeatureSet<'_>) -> String {
 /// "`count` of `order_id` over 3 days rolling windows. " and the field's doc.
 pub fn output_description(set: &FeatureSet<'_>, output: &Output) -> String {
     let feature = &set.features[output.feature];
+    if let Some(plain) = &feature.plain {
+        let mut text = match plain {
+            model::Plain::Column(column) => format!(
+                "The event's {}, cast to the declared type.",
+                code(&model::unraw(column))
+            ),
+            model::Plain::Sql { sql, .. } => format!(
+                "The SQL expression {} over the event's row, cast to the declared type.",
+                code(sql)
+            ),
+            model::Plain::Function { path, column } => format!(
+                "[`{}`] applied to the event's {}, cast to the declared type.",
+                path_string(path),
+                code(&model::unraw(column))
+            ),
+        };
+        if !feature.description.is_empty() {
+            text.push(' ');
+            text.push_str(&feature.description);
+        }
+        return text;
+    }
     let function = &feature.functions[output.function];
     let over = match output.window {
         Some(w) => format!("over {w} rolling windows"),

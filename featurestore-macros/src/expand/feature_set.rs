@@ -146,12 +146,44 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
     };
     let features = set.features.iter().map(|feature| {
         let name = &feature.name;
-        let column = feature
-            .functions
-            .first()
-            .map(|f| f.column_name())
-            .unwrap_or_default();
-        let aggregations = feature.functions.iter().map(|f| aggregation(f.aggregation));
+        let column = match &feature.plain {
+            Some(model::Plain::Sql { .. }) => String::new(),
+            _ => feature
+                .functions
+                .first()
+                .map(|f| f.column_name())
+                .unwrap_or_default(),
+        };
+        let plain = match &feature.plain {
+            None => quote!(::core::option::Option::None),
+            Some(model::Plain::Column(_)) => {
+                quote!(::core::option::Option::Some(#rt::spec::PlainSpec::Column))
+            }
+            Some(model::Plain::Sql { sql, .. }) => {
+                quote!(::core::option::Option::Some(#rt::spec::PlainSpec::Sql(#sql)))
+            }
+            Some(model::Plain::Function { path, .. }) => {
+                // A function of another signature fails to coerce: rustc's
+                // error is under the path in the attribute.
+                let name = path_string(path);
+                let span = path.span();
+                let run = respan(quote!(#path), span);
+                quote_spanned! {span=>
+                    ::core::option::Option::Some(#rt::spec::PlainSpec::Function(
+                        #rt::spec::ExprFunction { name: #name, run: #run }
+                    ))
+                }
+            }
+        };
+        let aggregations: Vec<TokenStream> = if feature.plain.is_some() {
+            Vec::new()
+        } else {
+            feature
+                .functions
+                .iter()
+                .map(|f| aggregation(f.aggregation))
+                .collect()
+        };
         let dtype = column_type_item(feature.ty, quote!(DTYPE));
         let description = &feature.description;
         let filter = option(feature.filter.as_ref());
@@ -162,6 +194,7 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
                 aggregations: &[#(#aggregations),*],
                 dtype: #dtype,
                 description: #description,
+                plain: #plain,
                 filter: #filter,
             }
         }
@@ -444,7 +477,15 @@ fn checks(set: &FeatureSet<'_>) -> Vec<TokenStream> {
         }
     }
     for feature in &set.features {
-        for function in &feature.functions {
+        match &feature.plain {
+            Some(model::Plain::Column(column) | model::Plain::Function { column, .. }) => {
+                let span = column.span();
+                let ty = column_type(set, &model::unraw(column), span);
+                checks.push(quote_spanned!(span=> #rt::__private::assert_column::<#ty>();));
+            }
+            Some(model::Plain::Sql { .. }) | None => {}
+        }
+        for function in feature.functions.iter().filter(|_| feature.plain.is_none()) {
             let span = function.column.span();
             let ty = column_type(set, &function.column_name(), span);
             let assert = format_ident!("{}", function.aggregation.assertion(), span = span);
@@ -453,15 +494,16 @@ fn checks(set: &FeatureSet<'_>) -> Vec<TokenStream> {
         let ty = feature.ty;
         let span = ty.span();
         let declared = respan(quote!(#ty), span);
-        if feature
-            .functions
-            .iter()
-            .any(|f| f.aggregation.returns_a_number())
+        if feature.plain.is_none()
+            && feature
+                .functions
+                .iter()
+                .any(|f| f.aggregation.returns_a_number())
         {
             checks
                 .push(quote_spanned!(span=> #rt::__private::assert_numeric_output::<#declared>();));
         }
-        for function in &feature.functions {
+        for function in feature.functions.iter().filter(|_| feature.plain.is_none()) {
             let assert = if function.aggregation.returns_a_value() {
                 format_ident!("assert_value_of", span = span)
             } else if function.aggregation.returns_a_set() {

@@ -344,6 +344,8 @@ impl Acc {
                 | Aggregation::Percentile(_),
                 _,
             ) => Cell::Null,
+            // Plain feature sets never reach the kernel.
+            (Aggregation::Value, _) => Cell::Null,
             (Aggregation::Count, _) => unreachable!("handled above"),
         };
         match cell {

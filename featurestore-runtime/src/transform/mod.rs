@@ -93,6 +93,9 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
         }
     }
     let events = run_hooks(spec, spec.pre_hooks, "pre_hooks", events)?;
+    if spec.is_plain() {
+        return plain(spec, prepare_events(spec, events)?, range);
+    }
     let mut lf = prepare_events(spec, events)?;
     let schema = lf
         .collect_schema()
@@ -256,30 +259,131 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
     }
     let result = run_parallel(&input, &outputs, mode);
 
-    let mut frame = output_frame(spec, &df, &input, result, mode, &inputs, &ids)?;
-    if !spec.post_hooks.is_empty() {
-        frame = run_hooks(spec, spec.post_hooks, "post_hooks", frame.lazy())?
-            .collect()
-            .map_err(|e| {
-                data_error(spec, format!("`post_hooks` failed: {}", polars_message(&e)))
-            })?;
-        let names: Vec<&str> = frame
-            .get_column_names()
-            .iter()
-            .map(|n| n.as_str())
-            .collect();
-        if names != spec.column_names() {
+    let frame = output_frame(spec, &df, &input, result, mode, &inputs, &ids)?;
+    let frame = post_hooks(spec, frame)?;
+    Ok(Computed { frame, days })
+}
+
+/// A plain feature set: one row per event with a time, in `range` (whole
+/// days, inclusive), sorted by key and time; each feature cast to its type.
+fn plain(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Result<Computed> {
+    let mut select: Vec<Expr> = spec.key_names().map(col).collect();
+    select.push(
+        col(spec.timestamp)
+            .cast(DataType::Datetime(TimeUnit::Microseconds, None))
+            .alias(TIMESTAMP_COLUMN),
+    );
+    for (feature, output) in spec.features.iter().zip(spec.outputs) {
+        let expr = match feature.plain {
+            Some(crate::spec::PlainSpec::Sql(sql)) => polars::sql::sql_expr(sql).map_err(|e| {
+                data_error(
+                    spec,
+                    format!(
+                        "the SQL of `{}` is not a valid expression: {}",
+                        feature.name,
+                        polars_message(&e)
+                    ),
+                )
+            })?,
+            Some(crate::spec::PlainSpec::Function(f)) => (f.run)(col(feature.column)),
+            _ => col(feature.column),
+        };
+        select.push(
+            expr.strict_cast(polars_dtype(output.dtype))
+                .alias(output.name),
+        );
+    }
+    let ts = col(TIMESTAMP_COLUMN);
+    let mut keep = ts.clone().is_not_null();
+    if let Some(start) = range.start {
+        keep = keep.and(
+            ts.clone()
+                .gt_eq(lit(start.and_hms_opt(0, 0, 0).unwrap_or_default())),
+        );
+    }
+    if let Some(end) = range.end {
+        let after = end + chrono::Duration::days(1);
+        keep = keep.and(ts.lt(lit(after.and_hms_opt(0, 0, 0).unwrap_or_default())));
+    }
+    let mut sort_by: Vec<&str> = spec.key_names().collect();
+    sort_by.push(TIMESTAMP_COLUMN);
+    let mut lf = events.select(select).filter(keep).sort(
+        sort_by,
+        SortMultipleOptions::default().with_maintain_order(true),
+    );
+    if let Some(fill) = spec.fill_null {
+        lf = lf.with_columns(
+            spec.outputs
+                .iter()
+                .map(|o| {
+                    col(o.name)
+                        .fill_null(fill_literal(fill))
+                        .strict_cast(polars_dtype(o.dtype))
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
+    let frame = lf.collect().map_err(|e| {
+        data_error(
+            spec,
+            format!("cannot compute the rows: {}", polars_message(&e)),
+        )
+    })?;
+    for k in spec.key_names() {
+        let nulls = frame
+            .column(k)
+            .ctx(|| format!("key column `{k}`"))?
+            .null_count();
+        if nulls > 0 {
             return Err(data_error(
                 spec,
-                format!(
-                    "`post_hooks` changed the columns to {names:?}; they must keep the declared \
-                     columns {:?}",
-                    spec.column_names()
-                ),
+                format!("{nulls} event(s) have a null key `{k}`; keys must not be null"),
             ));
         }
     }
+    let times = frame
+        .column(TIMESTAMP_COLUMN)
+        .ctx(|| "event time".into())?
+        .datetime()
+        .ctx(|| "event time".into())?
+        .physical()
+        .clone();
+    let day = |t: Option<i64>| t.map(|t| day_to_date(t.div_euclid(DAY_US)));
+    let days = match (
+        range.start.or(day(times.min())),
+        range.end.or(day(times.max())),
+    ) {
+        (Some(s), Some(e)) => Some((s, e)),
+        _ => None,
+    };
+    let frame = post_hooks(spec, frame)?;
     Ok(Computed { frame, days })
+}
+
+/// Runs the post-hooks, which must keep the declared columns.
+fn post_hooks(spec: &FeatureSetSpec, frame: DataFrame) -> Result<DataFrame> {
+    if spec.post_hooks.is_empty() {
+        return Ok(frame);
+    }
+    let frame = run_hooks(spec, spec.post_hooks, "post_hooks", frame.lazy())?
+        .collect()
+        .map_err(|e| data_error(spec, format!("`post_hooks` failed: {}", polars_message(&e))))?;
+    let names: Vec<&str> = frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.as_str())
+        .collect();
+    if names != spec.column_names() {
+        return Err(data_error(
+            spec,
+            format!(
+                "`post_hooks` changed the columns to {names:?}; they must keep the declared \
+                 columns {:?}",
+                spec.column_names()
+            ),
+        ));
+    }
+    Ok(frame)
 }
 
 /// Applies `hooks` in order.

@@ -57,6 +57,7 @@ fn feature_set(name: &'static str, column: &'static str) -> FeatureSetSpec {
             aggregations: &[Aggregation::Sum],
             dtype: DataType::Int64,
             description: "",
+            plain: None,
             filter: None,
         }])),
         outputs: Box::leak(outputs.into_boxed_slice()),

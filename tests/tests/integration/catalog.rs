@@ -474,3 +474,60 @@ fn hooks_run_in_declaration_order() {
         "{error}"
     );
 }
+
+fn cents(amount: Expr) -> Expr {
+    amount * lit(100)
+}
+
+/// Each payment as it is: no aggregation.
+#[derive(Debug)]
+#[feature_set(entity = "uid", source = Payments, timestamp = at)]
+pub struct PaymentRows {
+    /// The amount, as a float.
+    #[feature(column = amount)]
+    pub amount_f: f64,
+    #[feature(sql = "amount * 2 + 1")]
+    pub doubled: i64,
+    #[feature(function = cents, column = amount)]
+    pub cents: i64,
+    #[feature(column = method)]
+    pub how: String,
+}
+
+#[test]
+fn plain_features_have_one_row_per_event() {
+    assert_eq!(
+        PaymentRows::SPEC.column_names(),
+        ["uid", "timestamp", "amount_f", "doubled", "cents", "how"]
+    );
+    let computed = compute(&PaymentRows::SPEC, payments(), DateRange::default()).expect("computes");
+    assert_eq!(
+        joined(&computed.frame),
+        [
+            "u1 | 2024-01-01 00:00:00 | 10.0 | 21 | 1000 | pix",
+            "u1 | 2024-01-01 23:59:59 | 30.0 | 61 | 3000 | card",
+            // Two events at one instant: both kept, in input order; nulls stay null.
+            "u1 | 2024-01-02 00:00:00 |  |  |  | boleto",
+            "u1 | 2024-01-02 00:00:00 | 10.0 | 21 | 1000 | card",
+            "u2 | 2024-01-01 12:00:00 |  |  |  | ",
+        ]
+    );
+    // The dates of a run are whole days: Jan 1 holds its last microsecond.
+    let jan_1 = NaiveDate::from_ymd_opt(2024, 1, 1);
+    let range = DateRange {
+        start: jan_1,
+        end: jan_1,
+    };
+    let computed = compute(&PaymentRows::SPEC, payments(), range).expect("computes");
+    assert_eq!(computed.days, jan_1.zip(jan_1));
+    assert_eq!(computed.frame.height(), 3);
+    let row = PaymentRowsRow {
+        uid: "u1".into(),
+        timestamp: NaiveDateTime::default(),
+        amount_f: Some(10.0),
+        doubled: Some(21),
+        cents: Some(1000),
+        how: Some("pix".into()),
+    };
+    assert_eq!(row.how.as_deref(), Some("pix"));
+}

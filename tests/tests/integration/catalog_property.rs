@@ -166,6 +166,7 @@ fn spec_with(
             dtype: *dtype,
             description: "",
             filter: None,
+            plain: None,
         })
         .collect();
     let mut outputs = Vec::new();

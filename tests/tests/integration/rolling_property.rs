@@ -134,6 +134,7 @@ fn spec_for(case: &Case) -> FeatureSetSpec {
             dtype: *dtype,
             description: "",
             filter: None,
+            plain: None,
         })
         .collect();
     let mut outputs = Vec::new();
