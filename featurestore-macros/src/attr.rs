@@ -142,6 +142,10 @@ pub struct FeatureAttr {
     pub functions: Vec<RawFunction>,
     pub filter: Option<LitStr>,
     pub plain: PlainAttr,
+    /// `over = "2m"`: a fixed (time) window of a window function.
+    pub over: Option<LitStr>,
+    /// `rows = 2`: a row window of a window function.
+    pub rows: Option<syn::LitInt>,
 }
 
 /// The keys of a plain feature: `column = x`, `sql = "..."`, `function = f`.
@@ -1047,6 +1051,8 @@ fn feature_attr(attr: &Attribute, errors: &mut Errors) -> FeatureAttr {
             functions,
             filter: None,
             plain: PlainAttr::default(),
+            over: None,
+            rows: None,
         };
     };
     let metas = match list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
@@ -1060,11 +1066,15 @@ fn feature_attr(attr: &Attribute, errors: &mut Errors) -> FeatureAttr {
                 functions,
                 filter: None,
                 plain: PlainAttr::default(),
+                over: None,
+                rows: None,
             };
         }
     };
     let mut filter = None;
     let mut plain = PlainAttr::default();
+    let mut over = None;
+    let mut rows = None;
     if metas.is_empty() {
         errors.spanned(
             attr,
@@ -1084,6 +1094,20 @@ fn feature_attr(attr: &Attribute, errors: &mut Errors) -> FeatureAttr {
             if nv.path == symbol::FILTER {
                 duplicate(errors, filter.is_some());
                 filter = lit_str(&meta, symbol::FILTER, errors);
+            } else if nv.path == symbol::OVER {
+                duplicate(errors, over.is_some());
+                over = lit_str(&meta, symbol::OVER, errors);
+            } else if nv.path == symbol::ROWS {
+                duplicate(errors, rows.is_some());
+                match &nv.value {
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Int(n), ..
+                    }) => rows = Some(n.clone()),
+                    other => errors.spanned(
+                        other,
+                        "`rows` takes the number of events of a row window, e.g. `rows = 2`",
+                    ),
+                }
             } else if nv.path == symbol::SQL {
                 duplicate(errors, plain.sql.is_some());
                 plain.sql = lit_str(&meta, symbol::SQL, errors);
@@ -1107,8 +1131,9 @@ fn feature_attr(attr: &Attribute, errors: &mut Errors) -> FeatureAttr {
                     &nv.path,
                     format!(
                         "unknown option `{}` in `#[feature]`: the options are `filter = \"...\"` \
-                         (after aggregations), and for a plain feature `column = x`, \
-                         `sql = \"...\"` or `function = path, column = x`",
+                         (after aggregations), for a plain feature `column = x`, \
+                         `sql = \"...\"` or `function = path, column = x`, and for window \
+                         functions `over = \"2m\"` or `rows = 2`",
                         path_string(&nv.path)
                     ),
                 );
@@ -1175,6 +1200,8 @@ fn feature_attr(attr: &Attribute, errors: &mut Errors) -> FeatureAttr {
         functions,
         filter,
         plain,
+        over,
+        rows,
     }
 }
 

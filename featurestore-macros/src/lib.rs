@@ -223,6 +223,26 @@ fn source_inner(
 ///   `fn(Expr) -> Expr` that receives the column; another signature is a
 ///   compile error under the path.
 ///
+/// Window functions per key (Butterfree's `SparkFunctionTransform`) are
+/// plain features too, one value per event:
+///
+/// - `#[feature(avg(amount), sum(amount), over = "2m")]`: fixed windows, the
+///   events at most 2 minutes before the event up to every event at its
+///   time (Spark's `rangeBetween(-120 s, 0)`), named
+///   `{feature}__avg_over_2_minutes_fixed_windows`;
+/// - `#[feature(avg(amount), rows = 2)]`: row windows, the event and the one
+///   before it in time order (events at one time in input order), named
+///   `{feature}__avg_over_2_events_row_windows`;
+///
+///   with `count`, `sum`, `avg`, `min`, `max`, `stddev_pop`, `var_pop`,
+///   `stddev_samp`, `var_samp` and `percentile`, as above;
+/// - `#[feature(lag(amount), lead(amount, 2))]`: the value of the event 1
+///   before and 2 after, by time (null if none), named `{feature}__lag_1`,
+///   `{feature}__lead_2`, of the column's type.
+///
+/// Windows and lags see every event; `--start-date`/`--end-date` then select
+/// the rows.
+///
 /// # Generated
 ///
 /// - `impl featurestore_runtime::FeatureSet` with the declaration as

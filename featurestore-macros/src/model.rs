@@ -222,6 +222,30 @@ pub struct Feature<'a> {
     pub filter: Option<String>,
     /// How a plain feature computes its value; `None` if it aggregates.
     pub plain: Option<Plain>,
+    /// `over = "2m"` or `rows = 2`: the functions are window functions.
+    pub frame: Option<Frame>,
+    /// Whether `over` or `rows` is written, valid or not.
+    pub declares_frame: bool,
+}
+
+/// The events a window function aggregates for each event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame {
+    /// `over = "2m"`: the events up to this long before (fixed windows).
+    Range(Window),
+    /// `rows = 2`: the event and the ones before it (row windows).
+    Rows(u32),
+}
+
+impl Feature<'_> {
+    /// Whether the feature has a value per event: a plain value, window
+    /// functions, or `lag`/`lead`.
+    pub fn is_row_level(&self) -> bool {
+        self.plain.is_some()
+            || self.declares_frame
+            || (!self.functions.is_empty()
+                && self.functions.iter().all(|f| f.aggregation.is_shift()))
+    }
 }
 
 /// A plain feature: a value of each event's row.
@@ -286,6 +310,9 @@ pub enum Aggregation {
     MostFrequentSet,
     /// No aggregation: a plain feature's value (never written by users).
     Value,
+    /// `lag(x, n)`, `lead(x, n)`: in plain feature sets.
+    Lag(u32),
+    Lead(u32),
     /// `percentile(x, p)`, `p` in millionths.
     Percentile(u32),
 }
@@ -293,7 +320,7 @@ pub enum Aggregation {
 impl Aggregation {
     /// Every function without arguments, and `percentile` with a
     /// placeholder percentage (for name lookup only).
-    const ALL: [Aggregation; 16] = [
+    const ALL: [Aggregation; 18] = [
         Aggregation::Count,
         Aggregation::Sum,
         Aggregation::Avg,
@@ -310,6 +337,8 @@ impl Aggregation {
         Aggregation::Mode,
         Aggregation::MostFrequentSet,
         Aggregation::Percentile(0),
+        Aggregation::Lag(1),
+        Aggregation::Lead(1),
     ];
 
     pub fn symbol(self) -> Symbol {
@@ -330,6 +359,8 @@ impl Aggregation {
             Aggregation::Mode => symbol::MODE,
             Aggregation::MostFrequentSet => symbol::MOST_FREQUENT_SET,
             Aggregation::Value => Symbol("value"),
+            Aggregation::Lag(_) => symbol::LAG,
+            Aggregation::Lead(_) => symbol::LEAD,
             Aggregation::Percentile(_) => symbol::PERCENTILE,
         }
     }
@@ -348,6 +379,8 @@ impl Aggregation {
                 let percent = format!("{}", f64::from(p) / 10_000.0);
                 format!("percentile_{}", percent.replace('.', "_"))
             }
+            Aggregation::Lag(n) => format!("lag_{n}"),
+            Aggregation::Lead(n) => format!("lead_{n}"),
             other => other.name().to_string(),
         }
     }
@@ -355,6 +388,8 @@ impl Aggregation {
     /// The function as written: `percentile(0.5)`, `count`.
     pub fn display(self) -> String {
         match self {
+            Aggregation::Lag(n) => format!("lag({n})"),
+            Aggregation::Lead(n) => format!("lead({n})"),
             Aggregation::Percentile(p) => format!("percentile({})", f64::from(p) / 1_000_000.0),
             other => other.name().to_string(),
         }
@@ -379,6 +414,8 @@ impl Aggregation {
             Aggregation::Mode => "Mode",
             Aggregation::MostFrequentSet => "MostFrequentSet",
             Aggregation::Value => "Value",
+            Aggregation::Lag(_) => "Lag",
+            Aggregation::Lead(_) => "Lead",
             Aggregation::Percentile(_) => "Percentile",
         }
     }
@@ -393,7 +430,9 @@ impl Aggregation {
             | Aggregation::Last
             | Aggregation::Mode
             | Aggregation::MostFrequentSet
-            | Aggregation::Value => "assert_countable",
+            | Aggregation::Value
+            | Aggregation::Lag(_)
+            | Aggregation::Lead(_) => "assert_countable",
             Aggregation::Sum
             | Aggregation::Avg
             | Aggregation::StddevPop
@@ -410,7 +449,33 @@ impl Aggregation {
     pub fn returns_a_value(self) -> bool {
         matches!(
             self,
-            Aggregation::First | Aggregation::Last | Aggregation::Mode
+            Aggregation::First
+                | Aggregation::Last
+                | Aggregation::Mode
+                | Aggregation::Lag(_)
+                | Aggregation::Lead(_)
+        )
+    }
+
+    /// Whether the function is `lag` or `lead`.
+    pub fn is_shift(self) -> bool {
+        matches!(self, Aggregation::Lag(_) | Aggregation::Lead(_))
+    }
+
+    /// Whether a window function (`over`, `rows`) can compute it.
+    pub fn in_frames(self) -> bool {
+        matches!(
+            self,
+            Aggregation::Count
+                | Aggregation::Sum
+                | Aggregation::Avg
+                | Aggregation::Min
+                | Aggregation::Max
+                | Aggregation::StddevPop
+                | Aggregation::VarPop
+                | Aggregation::StddevSamp
+                | Aggregation::VarSamp
+                | Aggregation::Percentile(_)
         )
     }
 
@@ -447,6 +512,8 @@ impl Aggregation {
                 "distinct values, most frequent first (ties: ascending values)".into()
             }
             Aggregation::Value => "value of the event's row".into(),
+            Aggregation::Lag(n) => format!("value of the event {n} before, by time (null if none)"),
+            Aggregation::Lead(n) => format!("value of the event {n} after, by time (null if none)"),
             Aggregation::Percentile(p) => format!(
                 "exact {} percentile, interpolated linearly between the nearest values",
                 f64::from(p) / 1_000_000.0
@@ -474,22 +541,35 @@ pub struct Output {
 impl FeatureSet<'_> {
     /// Whether the feature set is plain: one row per event.
     pub fn is_plain(&self) -> bool {
-        !self.features.is_empty() && self.features.iter().all(|f| f.plain.is_some())
+        !self.features.is_empty() && self.features.iter().all(|f| f.is_row_level())
     }
 
     /// Output columns: (pivot values ×) features × functions × windows, in
     /// declaration order; a plain feature set's are its features.
     pub fn outputs(&self) -> Vec<Output> {
         if self.is_plain() {
-            return (0..self.features.len())
-                .map(|f| Output {
-                    name: self.features[f].name.clone(),
-                    feature: f,
-                    function: 0,
-                    window: None,
-                    pivot: None,
-                })
-                .collect();
+            let mut outputs = Vec::new();
+            for (f, feature) in self.features.iter().enumerate() {
+                for (g, function) in feature.functions.iter().enumerate() {
+                    let name = match (&feature.plain, feature.frame) {
+                        (Some(_), _) => feature.name.clone(),
+                        (None, Some(frame)) => {
+                            frame_output_name(&feature.name, function.aggregation, frame)
+                        }
+                        (None, None) => {
+                            format!("{}__{}", feature.name, function.aggregation.label())
+                        }
+                    };
+                    outputs.push(Output {
+                        name,
+                        feature: f,
+                        function: g,
+                        window: None,
+                        pivot: None,
+                    });
+                }
+            }
+            return outputs;
         }
         let windows: Vec<Option<Window>> = if self.windows.is_empty() {
             vec![None]
@@ -535,6 +615,23 @@ pub fn output_name(feature: &str, aggregation: Aggregation, window: Option<Windo
             w.name()
         ),
         None => format!("{feature}__{}", aggregation.label()),
+    }
+}
+
+/// `amount__avg_over_2_minutes_fixed_windows`,
+/// `amount__sum_over_2_events_row_windows`.
+pub fn frame_output_name(feature: &str, aggregation: Aggregation, frame: Frame) -> String {
+    match frame {
+        Frame::Range(w) => format!(
+            "{feature}__{}_over_{}_fixed_windows",
+            aggregation.label(),
+            w.name()
+        ),
+        Frame::Rows(n) => format!(
+            "{feature}__{}_over_{n}_{}_row_windows",
+            aggregation.label(),
+            if n == 1 { "event" } else { "events" }
+        ),
     }
 }
 
@@ -889,6 +986,10 @@ pub fn feature_set<'a>(
                     Vec::new()
                 }
             };
+            let frame = field
+                .feature
+                .as_ref()
+                .and_then(|f| frame(f, plain.is_some(), &functions, errors));
             Feature {
                 ident: field.ident,
                 name: field.ident.unraw().to_string(),
@@ -897,14 +998,42 @@ pub fn feature_set<'a>(
                 functions,
                 filter,
                 plain,
+                frame,
+                declares_frame: field
+                    .feature
+                    .as_ref()
+                    .is_some_and(|f| f.over.is_some() || f.rows.is_some()),
             }
         })
         .collect::<Vec<Feature>>();
-    let plain = features.iter().filter(|f| f.plain.is_some()).count();
-    if plain > 0 && plain < features.len() {
+    for feature in features.iter().filter(|f| !f.is_row_level()) {
+        for function in feature
+            .functions
+            .iter()
+            .filter(|f| f.aggregation.is_shift())
+        {
+            errors.at(
+                function.span,
+                format!(
+                    "`{}` is a window function of plain feature sets (one row per event): \
+                     declare it on a field of its own, in a feature set without `window`",
+                    function.aggregation.name()
+                ),
+            );
+        }
+    }
+    let plain = features.iter().filter(|f| f.is_row_level()).count();
+    // A feature whose every function was refused has its errors already.
+    let aggregated = features
+        .iter()
+        .filter(|f| !f.is_row_level() && !f.functions.is_empty())
+        .count();
+    if plain > 0 && aggregated > 0 {
         if let (Some(p), Some(a)) = (
-            features.iter().find(|f| f.plain.is_some()),
-            features.iter().find(|f| f.plain.is_none()),
+            features.iter().find(|f| f.is_row_level()),
+            features
+                .iter()
+                .find(|f| !f.is_row_level() && !f.functions.is_empty()),
         ) {
             errors.at(
                 p.ident.span(),
@@ -916,7 +1045,7 @@ pub fn feature_set<'a>(
             );
         }
     }
-    if plain > 0 && plain == features.len() {
+    if plain > 0 && aggregated == 0 {
         let why = "a plain feature set has one row per event";
         if let Some(window) = &attr.window {
             errors.at(window.span(), format!("{why}: remove `window`"));
@@ -1205,6 +1334,63 @@ fn fill(fill: &FillLit, errors: &mut Errors) -> Option<Fill> {
     })
 }
 
+/// The frame of a feature's window functions, `over = "2m"` or `rows = 2`.
+fn frame(
+    feature: &attr::FeatureAttr,
+    plain: bool,
+    functions: &[Function],
+    errors: &mut Errors,
+) -> Option<Frame> {
+    let frame = match (&feature.over, &feature.rows) {
+        (None, None) => return None,
+        (Some(_), Some(rows)) => {
+            errors.at(
+                rows.span(),
+                "a window function has either a time window (`over`) or a row window (`rows`)",
+            );
+            return None;
+        }
+        (Some(over), None) => match window::parse_duration(&over.value(), symbol::OVER.0) {
+            Ok(w) => Frame::Range(w),
+            Err(message) => {
+                errors.at(over.span(), message);
+                return None;
+            }
+        },
+        (None, Some(rows)) => match rows.base10_parse::<u32>() {
+            Ok(n) if n >= 1 => Frame::Rows(n),
+            _ => {
+                errors.at(rows.span(), "`rows` is a number of events, at least 1");
+                return None;
+            }
+        },
+    };
+    if plain {
+        errors.at(
+            feature
+                .over
+                .as_ref()
+                .map(LitStr::span)
+                .or(feature.rows.as_ref().map(syn::LitInt::span))
+                .unwrap_or_else(Span::call_site),
+            "`over` and `rows` frame window functions, not a plain value",
+        );
+        return None;
+    }
+    for function in functions.iter().filter(|f| !f.aggregation.in_frames()) {
+        errors.at(
+            function.span,
+            format!(
+                "`{}` is no window function: `over` and `rows` take `count`, `sum`, `avg`, \
+                 `min`, `max`, `stddev_pop`, `var_pop`, `stddev_samp`, `var_samp` and \
+                 `percentile`",
+                function.aggregation.name()
+            ),
+        );
+    }
+    Some(frame)
+}
+
 /// The plain feature `#[feature(...)]` declares, if it declares one.
 fn plain_feature(
     feature: &attr::FeatureAttr,
@@ -1299,8 +1485,10 @@ fn arguments(
     let mut args = f.args.iter();
     let first = args.next();
     let unexpected = match aggregation {
-        Aggregation::Percentile(_) => args.next(),
-        Aggregation::ApproxCountDistinct => args.next(),
+        Aggregation::Percentile(_)
+        | Aggregation::ApproxCountDistinct
+        | Aggregation::Lag(_)
+        | Aggregation::Lead(_) => args.next(),
         _ => first,
     };
     if let Some(extra) = unexpected {
@@ -1319,6 +1507,9 @@ fn arguments(
                 Aggregation::ApproxCountDistinct => format!(
                     "`approx_count_distinct` takes a column and an optional relative error: \
                      `approx_count_distinct({column}, 0.05)`"
+                ),
+                Aggregation::Lag(_) | Aggregation::Lead(_) => format!(
+                    "`{name}` takes a column and an optional number of events: `{name}({column}, 1)`"
                 ),
                 _ => format!("`{name}` takes only a column: `{name}({column})`"),
             },
@@ -1364,6 +1555,34 @@ fn arguments(
                 }
             }
             Some(aggregation)
+        }
+        Aggregation::Lag(_) | Aggregation::Lead(_) => {
+            let n = match first {
+                None => 1,
+                Some(syn::Expr::Lit(syn::ExprLit {
+                    lit: Lit::Int(n), ..
+                })) => match n.base10_parse::<u32>() {
+                    Ok(n) if n >= 1 => n,
+                    _ => {
+                        errors.spanned(n, format!("`{name}` moves by at least 1 event"));
+                        return None;
+                    }
+                },
+                Some(other) => {
+                    errors.spanned(
+                        other,
+                        format!("`{name}` takes a number of events after the column: `{name}({column}, 1)`"),
+                    );
+                    return None;
+                }
+            };
+            Some(
+                if aggregation.is_shift() && matches!(aggregation, Aggregation::Lag(_)) {
+                    Aggregation::Lag(n)
+                } else {
+                    Aggregation::Lead(n)
+                },
+            )
         }
         other => Some(other),
     }

@@ -47,6 +47,11 @@ pub const DOC: Symbol = Symbol("doc");
 pub const COLUMN: Symbol = Symbol("column");
 pub const SQL: Symbol = Symbol("sql");
 pub const FUNCTION: Symbol = Symbol("function");
+// Window functions of plain feature sets: `over = "2m"`, `rows = 2`.
+pub const OVER: Symbol = Symbol("over");
+pub const ROWS: Symbol = Symbol("rows");
+pub const LAG: Symbol = Symbol("lag");
+pub const LEAD: Symbol = Symbol("lead");
 
 // Aggregation functions.
 pub const COUNT: Symbol = Symbol("count");
@@ -126,6 +131,8 @@ pub const AGGREGATIONS: &[Symbol] = &[
     MODE,
     MOST_FREQUENT_SET,
     PERCENTILE,
+    LAG,
+    LEAD,
 ];
 
 /// The formats `format = "..."` accepts.

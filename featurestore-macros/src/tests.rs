@@ -774,3 +774,57 @@ fn plain_feature_sets() {
         &["a plain feature (`column`, `sql` or `function`) takes no aggregation"],
     );
 }
+
+#[test]
+fn window_functions_of_plain_feature_sets() {
+    let fs = |fields: TokenStream| {
+        feature_set_inner(
+            quote!(entity = "k", source = S, timestamp = t),
+            quote!(struct F { #fields }),
+        )
+    };
+    let out = fs(quote!(
+        #[feature(avg(x), over = "2m")] a: f64,
+        #[feature(sum(x), rows = 1)] b: i64,
+        #[feature(lag(x), lead(x, 3))] c: i64,
+    ));
+    assert!(errors(&out).is_empty(), "{:?}", errors(&out));
+    let text = compact(&out);
+    for name in [
+        "a__avg_over_2_minutes_fixed_windows",
+        "b__sum_over_1_event_row_windows",
+        "c__lag_1",
+        "c__lead_3",
+    ] {
+        assert!(text.contains(&format!("name:\"{name}\"")), "{name}");
+    }
+    assert!(text.contains("Frame::Rows(1u32)"));
+    expect_errors(
+        fs(quote!(#[feature(mode(x), over = "2m")] a: f64,)),
+        &["`mode` is no window function"],
+    );
+    expect_errors(
+        fs(quote!(#[feature(sum(x), over = "2m", rows = 2)] a: f64,)),
+        &["either a time window (`over`) or a row window (`rows`)"],
+    );
+    expect_errors(
+        fs(quote!(#[feature(sum(x), over = "2x")] a: f64,)),
+        &["unknown unit `x`"],
+    );
+    expect_errors(
+        fs(quote!(#[feature(lag(x, 0))] a: f64,)),
+        &["`lag` moves by at least 1 event"],
+    );
+    expect_errors(
+        feature_set_inner(
+            quote!(entity = "k", source = S, timestamp = t, window = "1d"),
+            quote!(
+                struct F {
+                    #[feature(count(x), lag(x))]
+                    a: i64,
+                }
+            ),
+        ),
+        &["`lag` is a window function of plain feature sets"],
+    );
+}

@@ -52,6 +52,24 @@ pub fn columns(spec: &FeatureSetSpec) -> Vec<ColumnDoc> {
             (Some(crate::spec::PlainSpec::Function(func)), _) => {
                 format!("`{}` of the event's `{}`", func.name, f.column)
             }
+            (None, _) if f.frame.is_some() => match f.frame {
+                Some(crate::spec::Frame::Range(w)) => format!(
+                    "{} of `{}` over the {w} up to each event (fixed windows)",
+                    o.aggregation, f.column
+                ),
+                _ => format!(
+                    "{} of `{}` over row windows of each event",
+                    o.aggregation, f.column
+                ),
+            },
+            (None, _)
+                if matches!(
+                    o.aggregation,
+                    crate::spec::Aggregation::Lag(_) | crate::spec::Aggregation::Lead(_)
+                ) =>
+            {
+                format!("{} of `{}` per event", o.aggregation.label(), f.column)
+            }
             (None, Some(w)) => format!(
                 "{} of `{}` over {} rolling windows",
                 o.aggregation, f.column, w

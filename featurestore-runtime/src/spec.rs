@@ -219,6 +219,11 @@ pub enum Aggregation {
     /// No aggregation: the feature of a plain feature set, one row per
     /// event, holds a value of that event's row (see [`PlainSpec`]).
     Value,
+    /// In a plain feature set: the value of the event `n` before, in the
+    /// key's time order (null if there is none).
+    Lag(u32),
+    /// In a plain feature set: the value of the event `n` after.
+    Lead(u32),
     /// Spark's exact `percentile(x, p)`: over the sorted values `v₀ … vₙ₋₁`,
     /// at position `r = p·(n − 1)`, `(⌈r⌉ − r)·v⌊r⌋ + (r − ⌊r⌋)·v⌈r⌉`.
     Percentile(Percentage),
@@ -259,6 +264,8 @@ impl Aggregation {
             Aggregation::Mode => "mode",
             Aggregation::MostFrequentSet => "most_frequent_set",
             Aggregation::Value => "value",
+            Aggregation::Lag(_) => "lag",
+            Aggregation::Lead(_) => "lead",
             Aggregation::Percentile(_) => "percentile",
         }
     }
@@ -272,6 +279,8 @@ impl Aggregation {
                 let percent = format!("{}", f64::from(p.millionths) / 10_000.0);
                 format!("percentile_{}", percent.replace('.', "_"))
             }
+            Aggregation::Lag(n) => format!("lag_{n}"),
+            Aggregation::Lead(n) => format!("lead_{n}"),
             other => other.name().to_string(),
         }
     }
@@ -299,6 +308,8 @@ impl Aggregation {
                 "distinct values, most frequent first (ties: ascending values)".into()
             }
             Aggregation::Value => "value of the event's row".into(),
+            Aggregation::Lag(n) => format!("value of the event {n} before, by time"),
+            Aggregation::Lead(n) => format!("value of the event {n} after, by time"),
             Aggregation::Percentile(p) => format!(
                 "exact {} percentile, interpolated linearly between the nearest values",
                 p.value()
@@ -311,7 +322,11 @@ impl Aggregation {
     pub const fn returns_a_value(self) -> bool {
         matches!(
             self,
-            Aggregation::First | Aggregation::Last | Aggregation::Mode
+            Aggregation::First
+                | Aggregation::Last
+                | Aggregation::Mode
+                | Aggregation::Lag(_)
+                | Aggregation::Lead(_)
         )
     }
 }
@@ -425,11 +440,26 @@ pub struct FeatureSpec {
     /// How a plain feature (no aggregation) computes its value from each
     /// event's row; `None` for an aggregated feature.
     pub plain: Option<PlainSpec>,
+    /// In a plain feature set, the events each of the feature's functions
+    /// aggregates for each event (Butterfree's `SparkFunctionTransform`
+    /// windows).
+    pub frame: Option<Frame>,
     /// A SQL boolean expression over the source's row: the values of rows
     /// where it is not true are left out, as nulls (Butterfree's
     /// `filter_expression`): `count` is then `0`, not null, in a window with
     /// events of which none passes.
     pub filter: Option<&'static str>,
+}
+
+/// The events a window function aggregates for each event of its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Frame {
+    /// `fixed_windows`: the events at most this long before the event, up to
+    /// and including the events at its time.
+    Range(Window),
+    /// `row_windows`: the event and the `n − 1` before it in time order
+    /// (events at one time in input order).
+    Rows(u32),
 }
 
 /// The value of a plain feature, from each event's row, cast to the
@@ -611,7 +641,15 @@ pub const TIMESTAMP_COLUMN: &str = "timestamp";
 impl FeatureSetSpec {
     /// Whether the feature set is plain: one row per event, no aggregation.
     pub fn is_plain(&self) -> bool {
-        !self.features.is_empty() && self.features.iter().all(|f| f.plain.is_some())
+        !self.features.is_empty()
+            && self.features.iter().all(|f| {
+                f.plain.is_some()
+                    || f.frame.is_some()
+                    || (!f.aggregations.is_empty()
+                        && f.aggregations
+                            .iter()
+                            .all(|a| matches!(a, Aggregation::Lag(_) | Aggregation::Lead(_))))
+            })
     }
 
     /// Names of the key columns.

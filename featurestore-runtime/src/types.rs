@@ -155,14 +155,14 @@ pub trait TimestampType: ColumnType {}
 #[diagnostic::on_unimplemented(
     message = "an aggregated feature must be declared as `i32`, `i64`, `f32` or `f64`, not `{Self}`",
     label = "not a numeric output type",
-    note = "only `first`, `last` and `mode` return values of other types: those of their column"
+    note = "only `first`, `last`, `mode`, `lag` and `lead` return values of other types: those of their column"
 )]
 pub trait NumericOutput: ColumnType {}
 
 /// A declared output type that holds the values of a column of type `C`:
 /// the type of `first`, `last` and `mode`.
 #[diagnostic::on_unimplemented(
-    message = "`first`, `last` and `mode` return values of their column, of type `{C}`, but the feature is declared `{Self}`",
+    message = "`first`, `last`, `mode`, `lag` and `lead` return values of their column, of type `{C}`, but the feature is declared `{Self}`",
     label = "not the column's type",
     note = "declare the feature with the column's type (without `Option`, it is added unless `fill_null` is set)"
 )]

@@ -410,9 +410,19 @@ pub fn output_description(set: &FeatureSet<'_>, output: &Output) -> String {
         return text;
     }
     let function = &feature.functions[output.function];
-    let over = match output.window {
-        Some(w) => format!("over {w} rolling windows"),
-        None => "per key and timestamp".to_string(),
+    let over = match (feature.frame, output.window) {
+        (Some(model::Frame::Range(w)), _) => {
+            format!("over the {w} up to each event (fixed windows, per key)")
+        }
+        (Some(model::Frame::Rows(n)), _) => format!(
+            "over each event and the {} before it (row windows, per key)",
+            n - 1
+        ),
+        (None, _) if function.aggregation.is_shift() => {
+            "per event, in key and time order".to_string()
+        }
+        (None, Some(w)) => format!("over {w} rolling windows"),
+        (None, None) => "per key and timestamp".to_string(),
     };
     let mut text = format!(
         "`{}` of `{}` {over}: the {}.",

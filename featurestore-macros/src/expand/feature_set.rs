@@ -175,6 +175,16 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
                 }
             }
         };
+        let frame = match feature.frame {
+            Some(model::Frame::Range(w)) => {
+                let w = window(w);
+                quote!(::core::option::Option::Some(#rt::spec::Frame::Range(#w)))
+            }
+            Some(model::Frame::Rows(n)) => {
+                quote!(::core::option::Option::Some(#rt::spec::Frame::Rows(#n)))
+            }
+            None => quote!(::core::option::Option::None),
+        };
         let aggregations: Vec<TokenStream> = if feature.plain.is_some() {
             Vec::new()
         } else {
@@ -195,6 +205,7 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
                 dtype: #dtype,
                 description: #description,
                 plain: #plain,
+                frame: #frame,
                 filter: #filter,
             }
         }
@@ -304,6 +315,9 @@ fn aggregation(aggregation: model::Aggregation) -> TokenStream {
         model::Aggregation::Percentile(millionths) => quote! {
             #rt::spec::Aggregation::#variant(#rt::spec::Percentage { millionths: #millionths })
         },
+        model::Aggregation::Lag(n) | model::Aggregation::Lead(n) => {
+            quote!(#rt::spec::Aggregation::#variant(#n))
+        }
         _ => quote!(#rt::spec::Aggregation::#variant),
     }
 }

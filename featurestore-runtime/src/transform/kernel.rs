@@ -345,7 +345,7 @@ impl Acc {
                 _,
             ) => Cell::Null,
             // Plain feature sets never reach the kernel.
-            (Aggregation::Value, _) => Cell::Null,
+            (Aggregation::Value | Aggregation::Lag(_) | Aggregation::Lead(_), _) => Cell::Null,
             (Aggregation::Count, _) => unreachable!("handled above"),
         };
         match cell {
@@ -641,7 +641,7 @@ fn value_order(column: &Values, a: usize, b: usize) -> std::cmp::Ordering {
 }
 
 /// `agg` over the events `events` (not empty) of column `column`.
-fn evaluate<I: Iterator<Item = usize> + Clone>(
+pub(crate) fn evaluate<I: Iterator<Item = usize> + Clone>(
     input: &KernelInput,
     agg: Aggregation,
     column: usize,

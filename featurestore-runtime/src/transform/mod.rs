@@ -273,7 +273,16 @@ fn plain(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Result<C
             .cast(DataType::Datetime(TimeUnit::Microseconds, None))
             .alias(TIMESTAMP_COLUMN),
     );
-    for (feature, output) in spec.features.iter().zip(spec.outputs) {
+    // Columns read by window functions and lag/lead, each once.
+    let mut raw: Vec<&'static str> = Vec::new();
+    for output in spec.outputs {
+        let feature = &spec.features[output.feature];
+        if feature.plain.is_none() && !raw.contains(&feature.column) {
+            raw.push(feature.column);
+        }
+    }
+    for output in spec.outputs {
+        let feature = &spec.features[output.feature];
         let expr = match feature.plain {
             Some(crate::spec::PlainSpec::Sql(sql)) => polars::sql::sql_expr(sql).map_err(|e| {
                 data_error(
@@ -286,15 +295,19 @@ fn plain(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Result<C
                 )
             })?,
             Some(crate::spec::PlainSpec::Function(f)) => (f.run)(col(feature.column)),
-            _ => col(feature.column),
+            Some(crate::spec::PlainSpec::Column) => col(feature.column),
+            None => continue,
         };
         select.push(
             expr.strict_cast(polars_dtype(output.dtype))
                 .alias(output.name),
         );
     }
+    for (k, c) in raw.iter().enumerate() {
+        select.push(col(*c).alias(format!("__fs_w{k}")));
+    }
     let ts = col(TIMESTAMP_COLUMN);
-    let mut keep = ts.clone().is_not_null();
+    let mut keep = lit(true);
     if let Some(start) = range.start {
         keep = keep.and(
             ts.clone()
@@ -307,10 +320,61 @@ fn plain(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Result<C
     }
     let mut sort_by: Vec<&str> = spec.key_names().collect();
     sort_by.push(TIMESTAMP_COLUMN);
-    let mut lf = events.select(select).filter(keep).sort(
-        sort_by,
-        SortMultipleOptions::default().with_maintain_order(true),
-    );
+    let keys: Vec<Expr> = spec.key_names().map(col).collect();
+    let mut new_group: Option<Expr> = None;
+    for k in spec.key_names() {
+        let changed = col(k).neq_missing(col(k).shift(lit(1)));
+        new_group = Some(match new_group {
+            Some(e) => e.or(changed),
+            None => changed,
+        });
+    }
+    let mut shifts: Vec<Expr> = Vec::new();
+    for output in spec.outputs {
+        let feature = &spec.features[output.feature];
+        let by = match output.aggregation {
+            Aggregation::Lag(n) => i64::from(n),
+            Aggregation::Lead(n) => -i64::from(n),
+            _ => continue,
+        };
+        if feature.frame.is_some() {
+            continue;
+        }
+        let k = raw.iter().position(|c| *c == feature.column).unwrap_or(0);
+        let shifted = col(format!("__fs_w{k}"))
+            .shift(lit(by))
+            .over(keys.clone())
+            .map_err(|e| data_error(spec, format!("`{}`: {}", output.name, polars_message(&e))))?;
+        shifts.push(
+            shifted
+                .strict_cast(polars_dtype(output.dtype))
+                .alias(output.name),
+        );
+    }
+    // Windows and lags see every event; the rows of the run's days are
+    // selected after them.
+    let mut lf = events
+        .select(select)
+        .filter(col(TIMESTAMP_COLUMN).is_not_null())
+        .sort(
+            sort_by,
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
+        .with_column(new_group.unwrap_or_else(|| lit(true)).alias(NEW_GROUP));
+    if !shifts.is_empty() {
+        lf = lf.with_columns(shifts);
+    }
+    let mut all = lf.collect().map_err(|e| {
+        data_error(
+            spec,
+            format!("cannot compute the rows: {}", polars_message(&e)),
+        )
+    })?;
+    window_functions(spec, &mut all, &raw)?;
+    let mut columns: Vec<Expr> = spec.key_names().map(col).collect();
+    columns.push(col(TIMESTAMP_COLUMN));
+    columns.extend(spec.outputs.iter().map(|o| col(o.name)));
+    let mut lf = all.lazy().filter(keep).select(columns);
     if let Some(fill) = spec.fill_null {
         lf = lf.with_columns(
             spec.outputs
@@ -384,6 +448,102 @@ fn post_hooks(spec: &FeatureSetSpec, frame: DataFrame) -> Result<DataFrame> {
         ));
     }
     Ok(frame)
+}
+
+/// Adds the columns of the window functions of a plain feature set to its
+/// events, sorted by key and time: each aggregates the events of the
+/// event's frame (Butterfree's `SparkFunctionTransform` windows).
+fn window_functions(spec: &FeatureSetSpec, frame: &mut DataFrame, raw: &[&str]) -> Result<()> {
+    if !spec.features.iter().any(|f| f.frame.is_some()) {
+        return Ok(());
+    }
+    let mut group_offsets = Vec::new();
+    let groups = frame.column(NEW_GROUP).ctx(|| "key groups".into())?;
+    for (i, g) in groups
+        .bool()
+        .ctx(|| "key groups".into())?
+        .iter()
+        .enumerate()
+    {
+        if g.unwrap_or(true) {
+            group_offsets.push(i);
+        }
+    }
+    group_offsets.push(frame.height());
+    let ts: Vec<Option<i64>> = frame
+        .column(TIMESTAMP_COLUMN)
+        .ctx(|| "event time".into())?
+        .datetime()
+        .ctx(|| "event time".into())?
+        .physical()
+        .iter()
+        .collect();
+    let mut columns = Vec::with_capacity(raw.len());
+    for (k, name) in raw.iter().enumerate() {
+        let c = frame
+            .column(&format!("__fs_w{k}"))
+            .ctx(|| format!("column `{name}`"))?;
+        let values = if c.dtype().is_integer() {
+            let c = c
+                .cast(&DataType::Int64)
+                .ctx(|| format!("column `{name}`"))?;
+            Values::Int(c.i64().ctx(|| format!("column `{name}`"))?.iter().collect())
+        } else if c.dtype().is_float() {
+            let c = c
+                .cast(&DataType::Float64)
+                .ctx(|| format!("column `{name}`"))?;
+            Values::Float(c.f64().ctx(|| format!("column `{name}`"))?.iter().collect())
+        } else {
+            Values::Validity(c.is_not_null().iter().map(|v| v.unwrap_or(false)).collect())
+        };
+        columns.push(values);
+    }
+    let input = KernelInput {
+        group_offsets,
+        ts,
+        columns,
+    };
+    for output in spec.outputs {
+        let feature = &spec.features[output.feature];
+        let Some(frame_of) = feature.frame else {
+            continue;
+        };
+        let column = raw.iter().position(|c| *c == feature.column).unwrap_or(0);
+        let mut cells = Vec::with_capacity(input.ts.len());
+        for g in 0..input.group_offsets.len().saturating_sub(1) {
+            let (start, end) = (input.group_offsets[g], input.group_offsets[g + 1]);
+            let times = &input.ts[start..end];
+            for i in start..end {
+                let events = match frame_of {
+                    crate::spec::Frame::Range(w) => {
+                        let at = input.ts[i];
+                        let from = at.map(|t| t - w.micros());
+                        start + times.partition_point(|t| *t < from)
+                            ..start + times.partition_point(|t| *t <= at)
+                    }
+                    crate::spec::Frame::Rows(n) => {
+                        (i + 1).saturating_sub(n as usize).max(start)..i + 1
+                    }
+                };
+                cells.push(kernel::evaluate(&input, output.aggregation, column, events));
+            }
+        }
+        let series = cells_to_series(output.name, cells)
+            .strict_cast(&polars_dtype(output.dtype))
+            .map_err(|e| {
+                data_error(
+                    spec,
+                    format!(
+                        "`{}` does not fit its declared type {}: {e}",
+                        output.name, output.dtype
+                    ),
+                )
+            })?;
+        frame
+            .with_column(series.into_column())
+            .ctx(|| format!("column `{}`", output.name))?;
+    }
+    Ok(())
 }
 
 /// Applies `hooks` in order.

@@ -58,6 +58,7 @@ fn feature_set(name: &'static str, column: &'static str) -> FeatureSetSpec {
             dtype: DataType::Int64,
             description: "",
             plain: None,
+            frame: None,
             filter: None,
         }])),
         outputs: Box::leak(outputs.into_boxed_slice()),

@@ -531,3 +531,65 @@ fn plain_features_have_one_row_per_event() {
     };
     assert_eq!(row.how.as_deref(), Some("pix"));
 }
+
+/// Window functions per key over time or rows, and lag/lead: one row per
+/// event (Butterfree's `SparkFunctionTransform`).
+#[derive(Debug)]
+#[feature_set(entity = "uid", source = Payments, timestamp = at)]
+pub struct PaymentWindows {
+    #[feature(sum(amount), count(amount), over = "1h")]
+    pub recent: i64,
+    #[feature(avg(amount), max(amount), rows = 2)]
+    pub last_two: f64,
+    #[feature(lag(amount), lead(amount, 2))]
+    pub amount: i64,
+}
+
+#[test]
+fn window_functions_over_time_and_rows_and_lag_lead() {
+    assert_eq!(
+        PaymentWindows::SPEC.column_names(),
+        [
+            "uid",
+            "timestamp",
+            "recent__sum_over_1_hour_fixed_windows",
+            "recent__count_over_1_hour_fixed_windows",
+            "last_two__avg_over_2_events_row_windows",
+            "last_two__max_over_2_events_row_windows",
+            "amount__lag_1",
+            "amount__lead_2",
+        ]
+    );
+    let computed =
+        compute(&PaymentWindows::SPEC, payments(), DateRange::default()).expect("computes");
+    // Events of u1 in time order (the two of Jan 2 00:00 in input order):
+    // 10, 30, null, 10. The hour up to an event includes the events at its
+    // very time; a row window is the event and the one before it.
+    assert_eq!(
+        joined(&computed.frame),
+        [
+            "u1 | 2024-01-01 00:00:00 | 10 | 1 | 10.0 | 10.0 |  | ",
+            // Lead 2: the fourth event's 10.
+            "u1 | 2024-01-01 23:59:59 | 30 | 1 | 20.0 | 30.0 | 10 | 10",
+            // The hour up to Jan 2 00:00 holds 30 (23:59:59.999999), null and 10.
+            "u1 | 2024-01-02 00:00:00 | 40 | 2 | 30.0 | 30.0 | 30 | ",
+            "u1 | 2024-01-02 00:00:00 | 40 | 2 | 10.0 | 10.0 |  | ",
+            // Only a null amount: no sum, a count of 0.
+            "u2 | 2024-01-01 12:00:00 |  | 0 |  |  |  | ",
+        ]
+    );
+    // The run's days select rows after the windows saw every event.
+    let jan_2 = NaiveDate::from_ymd_opt(2024, 1, 2);
+    let range = DateRange {
+        start: jan_2,
+        end: jan_2,
+    };
+    let computed = compute(&PaymentWindows::SPEC, payments(), range).expect("computes");
+    assert_eq!(
+        joined(&computed.frame),
+        [
+            "u1 | 2024-01-02 00:00:00 | 40 | 2 | 30.0 | 30.0 | 30 | ",
+            "u1 | 2024-01-02 00:00:00 | 40 | 2 | 10.0 | 10.0 |  | ",
+        ]
+    );
+}

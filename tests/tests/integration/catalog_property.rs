@@ -167,6 +167,7 @@ fn spec_with(
             description: "",
             filter: None,
             plain: None,
+            frame: None,
         })
         .collect();
     let mut outputs = Vec::new();

@@ -135,6 +135,7 @@ fn spec_for(case: &Case) -> FeatureSetSpec {
             description: "",
             filter: None,
             plain: None,
+            frame: None,
         })
         .collect();
     let mut outputs = Vec::new();
