@@ -5,8 +5,8 @@
 //! nulls, repeated values and events at the same instant, so ties happen.
 
 use featurestore_runtime::spec::{
-    Aggregation, ColumnSpec, DataType, DistinctSpec, FeatureSetSpec, FeatureSpec, Format, Keep,
-    OutputColumn, Percentage, SourceKind, SourceSpec, Window, WindowUnit,
+    Aggregation, ColumnSpec, DataType, DistinctSpec, FeatureSetSpec, FeatureSpec, Format, Frame,
+    Keep, OutputColumn, Percentage, SourceKind, SourceSpec, Window, WindowUnit,
 };
 use featurestore_runtime::{compute, DateRange};
 use polars::prelude::*;
@@ -302,6 +302,7 @@ fn aggregate<V: Ord + Clone>(
             out(best.unwrap().0)
         }
         Aggregation::Sum => Value::Num(sum as f64),
+        Aggregation::Avg => Value::Num(sum as f64 / n as f64),
         Aggregation::Max => out(values.iter().map(|(_, v)| v).max().unwrap()),
         Aggregation::VarPop => Value::Num(n_m2 as f64 / (n * n) as f64),
         Aggregation::VarSamp if n == 1 => Value::Null,
@@ -418,7 +419,11 @@ fn engine(case: &Case, spec: &FeatureSetSpec) -> Vec<Row> {
         },
     )
     .expect("engine runs");
-    let f = computed.frame;
+    rows_of(&computed.frame, spec)
+}
+
+/// A frame's rows: key, time and every output as a [`Value`].
+fn rows_of(f: &DataFrame, spec: &FeatureSetSpec) -> Vec<Row> {
     let k = f.column("k").unwrap().str().unwrap().clone();
     let ts = f
         .column("timestamp")
@@ -515,6 +520,178 @@ proptest! {
         for (g, w) in got.iter().zip(&want) {
             prop_assert_eq!(&g.0, &w.0);
             prop_assert_eq!(g.1, w.1, "timestamps of key {}", g.0);
+            for (i, (a, b)) in g.2.iter().zip(&w.2).enumerate() {
+                prop_assert!(close(a, b), "{} at {}: engine {:?}, naive {:?}", spec.outputs[i].name, g.1, a, b);
+            }
+        }
+    }
+}
+
+/// Plain window functions: (name, aggregation, frame); all over `vi`.
+fn window_spec(
+    frames: &[(Frame, &'static [Aggregation])],
+    shifts: &'static [Aggregation],
+) -> FeatureSetSpec {
+    let mut features = Vec::new();
+    let mut outputs = Vec::new();
+    for (fi, (frame, aggs)) in frames.iter().enumerate() {
+        features.push(FeatureSpec {
+            name: Box::leak(format!("w{fi}").into_boxed_str()),
+            column: "vi",
+            aggregations: aggs,
+            dtype: DataType::Float64,
+            description: "",
+            plain: None,
+            frame: Some(*frame),
+            filter: None,
+        });
+        for agg in aggs.iter() {
+            outputs.push(OutputColumn {
+                name: Box::leak(format!("w{fi}__{}", agg.label()).into_boxed_str()),
+                feature: fi,
+                aggregation: *agg,
+                window: None,
+                dtype: DataType::Float64,
+                nullable: true,
+                pivot: None,
+            });
+        }
+    }
+    features.push(FeatureSpec {
+        name: "s",
+        column: "vi",
+        aggregations: shifts,
+        dtype: DataType::Int64,
+        description: "",
+        plain: None,
+        frame: None,
+        filter: None,
+    });
+    for agg in shifts {
+        outputs.push(OutputColumn {
+            name: Box::leak(format!("s__{}", agg.label()).into_boxed_str()),
+            feature: frames.len(),
+            aggregation: *agg,
+            window: None,
+            dtype: DataType::Int64,
+            nullable: true,
+            pivot: None,
+        });
+    }
+    FeatureSetSpec {
+        name: "windows",
+        description: "",
+        keys: &[ColumnSpec {
+            name: "k",
+            dtype: DataType::String,
+            nullable: false,
+            description: "",
+        }],
+        timestamp: "ts",
+        source: &SOURCE,
+        filter: None,
+        query: None,
+        windows: &[],
+        fill_null: None,
+        features: Box::leak(features.into_boxed_slice()),
+        outputs: Box::leak(outputs.into_boxed_slice()),
+        pivot: None,
+        distinct: None,
+        pre_hooks: &[],
+        post_hooks: &[],
+    }
+}
+
+/// Each event's functions over its frame, scanning every event.
+fn naive_windows(events: &[Event], spec: &FeatureSetSpec) -> Vec<Row> {
+    let mut sorted: Vec<&Event> = events.iter().filter(|e| e.ts.is_some()).collect();
+    // Stable: events of one key and time stay in input order.
+    sorted.sort_by(|a, b| (a.key, a.ts).cmp(&(b.key, b.ts)));
+    let mut out = Vec::new();
+    for (i, e) in sorted.iter().enumerate() {
+        let key_events: Vec<(usize, &&Event)> = sorted
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| x.key == e.key)
+            .collect();
+        let position = key_events.iter().position(|(j, _)| *j == i).unwrap();
+        let mut row = Vec::new();
+        for o in spec.outputs {
+            let feature = &spec.features[o.feature];
+            let value = match (feature.frame, o.aggregation) {
+                (None, Aggregation::Lag(n)) => position
+                    .checked_sub(n as usize)
+                    .and_then(|p| key_events[p].1.vi)
+                    .map_or(Value::Null, |v| Value::Num(v as f64)),
+                (None, Aggregation::Lead(n)) => key_events
+                    .get(position + n as usize)
+                    .and_then(|(_, x)| x.vi)
+                    .map_or(Value::Null, |v| Value::Num(v as f64)),
+                (Some(frame), agg) => {
+                    let in_frame: Vec<&Event> = match frame {
+                        Frame::Range(w) => key_events
+                            .iter()
+                            .map(|(_, x)| **x)
+                            .filter(|x| {
+                                let (t, at) = (x.ts.unwrap(), e.ts.unwrap());
+                                at - w.micros() <= t && t <= at
+                            })
+                            .collect(),
+                        Frame::Rows(n) => key_events
+                            [(position + 1).saturating_sub(n as usize)..=position]
+                            .iter()
+                            .map(|(_, x)| **x)
+                            .collect(),
+                    };
+                    let values: Vec<(i64, i64)> = in_frame
+                        .iter()
+                        .filter_map(|x| Some((x.ts?, x.vi?)))
+                        .collect();
+                    aggregate(
+                        agg,
+                        true,
+                        &values,
+                        |v| Value::Num(*v as f64),
+                        |v| i128::from(*v),
+                    )
+                }
+                (None, other) => unreachable!("{other} is not sampled here"),
+            };
+            row.push(value);
+        }
+        out.push((e.key.to_string(), e.ts.unwrap(), row));
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+
+    #[test]
+    fn window_functions_match_a_scan(case in case(), hours in 1u32..30, rows in 1u32..4) {
+        const FUNCTIONS: &[Aggregation] = &[
+            Aggregation::Count,
+            Aggregation::Sum,
+            Aggregation::Max,
+            Aggregation::Avg,
+            Aggregation::VarSamp,
+            p(500_000),
+        ];
+        let spec = window_spec(
+            &[
+                (Frame::Range(Window { amount: hours, unit: WindowUnit::Hours }), FUNCTIONS),
+                (Frame::Rows(rows), FUNCTIONS),
+            ],
+            &[Aggregation::Lag(1), Aggregation::Lead(2)],
+        );
+        let want = naive_windows(&case.events, &spec);
+        let computed = compute(&spec, events_frame(&case.events), DateRange::default())
+            .expect("engine runs");
+        let got = rows_of(&computed.frame, &spec);
+        prop_assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            prop_assert_eq!(&g.0, &w.0);
+            prop_assert_eq!(g.1, w.1);
             for (i, (a, b)) in g.2.iter().zip(&w.2).enumerate() {
                 prop_assert!(close(a, b), "{} at {}: engine {:?}, naive {:?}", spec.outputs[i].name, g.1, a, b);
             }
