@@ -44,6 +44,10 @@ pub struct FeatureSetAttr {
     pub filter: Option<LitStr>,
     pub query: Option<LitStr>,
     pub fill_null: Option<FillLit>,
+    pub pivot: Option<PivotAttr>,
+    pub distinct: Option<DistinctAttr>,
+    pub pre_hooks: Vec<Path>,
+    pub post_hooks: Vec<Path>,
     pub name: Option<LitStr>,
     pub description: Option<LitStr>,
     /// The keys written, valid or not: a key with a bad value is not also
@@ -51,6 +55,20 @@ pub struct FeatureSetAttr {
     pub written: Vec<Symbol>,
     /// The whole argument list, to point at when a key is missing.
     pub args: TokenStream,
+}
+
+/// `distinct(order_id, keep = last)`.
+pub struct DistinctAttr {
+    pub subset: Vec<Ident>,
+    /// `first` or `last`, not checked yet.
+    pub keep: Option<Ident>,
+}
+
+/// `pivot(method, ["pix", "card"])`.
+pub struct PivotAttr {
+    pub keyword: Path,
+    pub column: Ident,
+    pub values: Vec<Lit>,
 }
 
 /// The arguments of `#[dataset(...)]`.
@@ -119,15 +137,38 @@ pub struct Field<'a> {
     pub feature: Option<FeatureAttr>,
 }
 
-/// `#[feature(count(order_id), ...)]`.
+/// `#[feature(count(order_id), ..., filter = "...")]`.
 pub struct FeatureAttr {
     pub functions: Vec<RawFunction>,
+    pub filter: Option<LitStr>,
+    pub plain: PlainAttr,
+    /// `over = "2m"`: a fixed (time) window of a window function.
+    pub over: Option<LitStr>,
+    /// `rows = 2`: a row window of a window function.
+    pub rows: Option<syn::LitInt>,
 }
 
-/// `count(order_id)`: the function name is not checked yet.
+/// The keys of a plain feature: `column = x`, `sql = "..."`, `function = f`.
+#[derive(Default)]
+pub struct PlainAttr {
+    pub column: Option<Ident>,
+    pub sql: Option<LitStr>,
+    pub function: Option<Path>,
+}
+
+impl PlainAttr {
+    pub fn is_empty(&self) -> bool {
+        self.column.is_none() && self.sql.is_none() && self.function.is_none()
+    }
+}
+
+/// `count(order_id)`, `percentile(amount, 0.5)`: the function name and the
+/// arguments after the column are not checked yet.
 pub struct RawFunction {
     pub name: Ident,
     pub column: Ident,
+    /// The arguments after the column.
+    pub args: Vec<Expr>,
 }
 
 const FEATURE_EXAMPLE: &str = "`#[feature(count(order_id))]`";
@@ -182,6 +223,10 @@ impl FeatureSetAttr {
             filter: None,
             query: None,
             fill_null: None,
+            pivot: None,
+            distinct: None,
+            pre_hooks: Vec::new(),
+            post_hooks: Vec::new(),
             name: None,
             description: None,
             written: Vec::new(),
@@ -213,6 +258,22 @@ impl FeatureSetAttr {
                     attr.timestamp = column_ident(meta, key, errors);
                     continue;
                 }
+                symbol::PIVOT => {
+                    attr.pivot = pivot(meta, errors);
+                    continue;
+                }
+                symbol::DISTINCT => {
+                    attr.distinct = distinct(meta, errors);
+                    continue;
+                }
+                symbol::PRE_HOOKS => {
+                    attr.pre_hooks = hooks(meta, key, errors);
+                    continue;
+                }
+                symbol::POST_HOOKS => {
+                    attr.post_hooks = hooks(meta, key, errors);
+                    continue;
+                }
                 _ => {
                     attr.fill_null = fill_lit(meta, errors);
                     continue;
@@ -223,6 +284,184 @@ impl FeatureSetAttr {
         attr.written = seen.written();
         Ok(attr)
     }
+}
+
+/// `pre_hooks(dedup, crate::hooks::clean)`: paths of functions.
+fn hooks(meta: &Meta, key: Symbol, errors: &mut Errors) -> Vec<Path> {
+    let example = format!("`{key}(drop_test_users, crate::hooks::clean)`");
+    let Meta::List(list) = meta else {
+        errors.spanned(
+            meta,
+            format!(
+                "`{key}` lists functions `fn(LazyFrame) -> PolarsResult<LazyFrame>`: {example}"
+            ),
+        );
+        return Vec::new();
+    };
+    match list.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated) {
+        Ok(paths) => {
+            if paths.is_empty() {
+                errors.spanned(
+                    &list.path,
+                    format!("`{key}` is empty: list functions, as in {example}, or remove it"),
+                );
+            }
+            paths.into_iter().collect()
+        }
+        Err(e) => {
+            errors.push(syn::Error::new(
+                e.span(),
+                format!("expected paths of functions, as in {example}"),
+            ));
+            Vec::new()
+        }
+    }
+}
+
+/// `distinct(order_id, keep = last)`.
+fn distinct(meta: &Meta, errors: &mut Errors) -> Option<DistinctAttr> {
+    let example = "`distinct(order_id, keep = last)`";
+    let Meta::List(list) = meta else {
+        errors.spanned(
+            meta,
+            format!("`distinct` lists the columns that make events duplicates: {example}"),
+        );
+        return None;
+    };
+    let metas = match list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
+        Ok(metas) => metas,
+        Err(e) => {
+            errors.push(syn::Error::new(
+                e.span(),
+                format!("expected columns, then optionally `keep`, as in {example}"),
+            ));
+            return None;
+        }
+    };
+    let mut attr = DistinctAttr {
+        subset: Vec::new(),
+        keep: None,
+    };
+    for meta in metas {
+        match &meta {
+            Meta::Path(p) if p.get_ident().is_some() => {
+                attr.subset.extend(p.get_ident().cloned());
+            }
+            Meta::NameValue(nv) if nv.path == symbol::KEEP => match &nv.value {
+                Expr::Path(p) if p.path.get_ident().is_some() => {
+                    attr.keep = p.path.get_ident().cloned();
+                }
+                other => errors.spanned(
+                    other,
+                    "`keep` is `first` or `last`, without quotes: `keep = last`",
+                ),
+            },
+            other => errors.spanned(
+                other,
+                format!("expected a column of the source or `keep = first|last`, as in {example}"),
+            ),
+        }
+    }
+    if attr.subset.is_empty() {
+        errors.spanned(
+            &list.path,
+            format!("`distinct` needs at least one column, as in {example}"),
+        );
+    }
+    Some(attr)
+}
+
+/// `pivot(method, ["pix", "card"])`.
+fn pivot(meta: &Meta, errors: &mut Errors) -> Option<PivotAttr> {
+    let example = "`pivot(method, [\"pix\", \"card\"])`";
+    let Meta::List(list) = meta else {
+        errors.spanned(
+            meta,
+            format!("`pivot` takes a column and its values: {example}"),
+        );
+        return None;
+    };
+    let args = match list.parse_args_with(Punctuated::<Expr, Token![,]>::parse_terminated) {
+        Ok(args) => args,
+        Err(e) => {
+            errors.push(syn::Error::new(
+                e.span(),
+                format!("expected a column and its values, as in {example}"),
+            ));
+            return None;
+        }
+    };
+    let mut args = args.into_iter();
+    let column = match args.next() {
+        Some(Expr::Path(p)) if p.qself.is_none() && p.path.get_ident().is_some() => {
+            p.path.get_ident().cloned()
+        }
+        Some(other) => {
+            errors.spanned(
+                &other,
+                format!("the first argument of `pivot` is a column of the source, as in {example}"),
+            );
+            None
+        }
+        None => {
+            errors.spanned(
+                &list.path,
+                format!("`pivot` needs a column and its values: {example}"),
+            );
+            return None;
+        }
+    };
+    let values = match args.next() {
+        Some(Expr::Array(array)) => {
+            let mut values = Vec::new();
+            for element in &array.elems {
+                match element {
+                    Expr::Lit(ExprLit {
+                        lit: lit @ (Lit::Str(_) | Lit::Int(_) | Lit::Bool(_)),
+                        ..
+                    }) => values.push(lit.clone()),
+                    other => errors.spanned(
+                        other,
+                        "a pivot value is a string, integer or boolean literal",
+                    ),
+                }
+            }
+            if array.elems.is_empty() {
+                errors.spanned(
+                    &array,
+                    format!("`pivot` needs at least one value, as in {example}"),
+                );
+            }
+            values
+        }
+        Some(other) => {
+            errors.spanned(
+                &other,
+                format!(
+                    "the values of `pivot` are a list of literals in brackets, as in {example}"
+                ),
+            );
+            return None;
+        }
+        None => {
+            errors.spanned(
+                &list.path,
+                format!("`pivot` needs the values to pivot on after the column: {example}"),
+            );
+            return None;
+        }
+    };
+    if let Some(extra) = args.next() {
+        errors.spanned(
+            &extra,
+            format!("`pivot` takes a column and one list of values, as in {example}"),
+        );
+    }
+    Some(PivotAttr {
+        keyword: list.path.clone(),
+        column: column?,
+        values,
+    })
 }
 
 impl DatasetAttr {
@@ -808,7 +1047,13 @@ fn feature_attr(attr: &Attribute, errors: &mut Errors) -> FeatureAttr {
             attr,
             format!("`#[feature]` lists the feature's aggregations, e.g. {FEATURE_EXAMPLE}"),
         );
-        return FeatureAttr { functions };
+        return FeatureAttr {
+            functions,
+            filter: None,
+            plain: PlainAttr::default(),
+            over: None,
+            rows: None,
+        };
     };
     let metas = match list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
         Ok(metas) => metas,
@@ -817,9 +1062,19 @@ fn feature_attr(attr: &Attribute, errors: &mut Errors) -> FeatureAttr {
                 e.span(),
                 format!("expected aggregations such as {FEATURE_EXAMPLE}: {e}"),
             ));
-            return FeatureAttr { functions };
+            return FeatureAttr {
+                functions,
+                filter: None,
+                plain: PlainAttr::default(),
+                over: None,
+                rows: None,
+            };
         }
     };
+    let mut filter = None;
+    let mut plain = PlainAttr::default();
+    let mut over = None;
+    let mut rows = None;
     if metas.is_empty() {
         errors.spanned(
             attr,
@@ -827,6 +1082,64 @@ fn feature_attr(attr: &Attribute, errors: &mut Errors) -> FeatureAttr {
         );
     }
     for meta in metas {
+        if let Meta::NameValue(nv) = &meta {
+            let duplicate = |errors: &mut Errors, set: bool| {
+                if set {
+                    errors.spanned(
+                        &nv.path,
+                        format!("duplicate `{}`: set it once", path_string(&nv.path)),
+                    );
+                }
+            };
+            if nv.path == symbol::FILTER {
+                duplicate(errors, filter.is_some());
+                filter = lit_str(&meta, symbol::FILTER, errors);
+            } else if nv.path == symbol::OVER {
+                duplicate(errors, over.is_some());
+                over = lit_str(&meta, symbol::OVER, errors);
+            } else if nv.path == symbol::ROWS {
+                duplicate(errors, rows.is_some());
+                match &nv.value {
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Int(n), ..
+                    }) => rows = Some(n.clone()),
+                    other => errors.spanned(
+                        other,
+                        "`rows` takes the number of events of a row window, e.g. `rows = 2`",
+                    ),
+                }
+            } else if nv.path == symbol::SQL {
+                duplicate(errors, plain.sql.is_some());
+                plain.sql = lit_str(&meta, symbol::SQL, errors);
+            } else if nv.path == symbol::COLUMN {
+                duplicate(errors, plain.column.is_some());
+                plain.column = column_ident(&meta, symbol::COLUMN, errors);
+            } else if nv.path == symbol::FUNCTION {
+                duplicate(errors, plain.function.is_some());
+                match &nv.value {
+                    Expr::Path(p) if p.qself.is_none() && plain_path(&p.path) => {
+                        plain.function = Some(p.path.clone());
+                    }
+                    other => errors.spanned(
+                        other,
+                        "`function` takes the path of a function `fn(Expr) -> Expr`, e.g. \
+                         `function = crate::features::normalize`",
+                    ),
+                }
+            } else {
+                errors.spanned(
+                    &nv.path,
+                    format!(
+                        "unknown option `{}` in `#[feature]`: the options are `filter = \"...\"` \
+                         (after aggregations), for a plain feature `column = x`, \
+                         `sql = \"...\"` or `function = path, column = x`, and for window \
+                         functions `over = \"2m\"` or `rows = 2`",
+                        path_string(&nv.path)
+                    ),
+                );
+            }
+            continue;
+        }
         let Some(name) = meta.path().get_ident().cloned() else {
             errors.spanned(
                 meta.path(),
@@ -843,39 +1156,53 @@ fn feature_attr(attr: &Attribute, errors: &mut Errors) -> FeatureAttr {
             );
             continue;
         };
-        let columns =
-            match Punctuated::<Ident, Token![,]>::parse_terminated.parse2(call.tokens.clone()) {
-                Ok(columns) => columns,
-                Err(e) => {
-                    errors.push(syn::Error::new(
-                        e.span(),
-                        format!(
-                            "`{name}` takes one column name of the source, e.g. `{name}(order_id)`"
-                        ),
-                    ));
-                    continue;
-                }
-            };
-        let mut columns = columns.into_iter();
-        let Some(column) = columns.next() else {
+        let args = match Punctuated::<Expr, Token![,]>::parse_terminated.parse2(call.tokens.clone())
+        {
+            Ok(args) => args,
+            Err(e) => {
+                errors.push(syn::Error::new(
+                    e.span(),
+                    format!(
+                        "`{name}` takes one column name of the source, e.g. `{name}(order_id)`"
+                    ),
+                ));
+                continue;
+            }
+        };
+        let mut args = args.into_iter();
+        let Some(first) = args.next() else {
             errors.at(
                 call.delimiter.span().join(),
                 format!("`{name}` needs a column of the source, e.g. `{name}(order_id)`"),
             );
             continue;
         };
-        if let Some(extra) = columns.next() {
-            errors.at(
-                extra.span(),
+        let column = match &first {
+            Expr::Path(p) if p.qself.is_none() && p.attrs.is_empty() => p.path.get_ident().cloned(),
+            _ => None,
+        };
+        let Some(column) = column else {
+            errors.spanned(
+                &first,
                 format!(
-                    "`{name}` takes one column: to aggregate `{extra}` too, declare it on \
-                     another field"
+                    "`{name}` takes a column name of the source first, e.g. `{name}(order_id)`"
                 ),
             );
-        }
-        functions.push(RawFunction { name, column });
+            continue;
+        };
+        functions.push(RawFunction {
+            name,
+            column,
+            args: args.collect(),
+        });
     }
-    FeatureAttr { functions }
+    FeatureAttr {
+        functions,
+        filter,
+        plain,
+        over,
+        rows,
+    }
 }
 
 /// A doc comment: the `#[doc = "..."]` lines, trimmed and joined with `\n`,

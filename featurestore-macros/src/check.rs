@@ -90,9 +90,27 @@ pub fn feature_set(set: &FeatureSet<'_>, errors: &mut Errors) {
             }
             continue;
         }
+        if model::ident(&output.name, function.span).is_none() {
+            let span = match (output.pivot, &set.pivot) {
+                (Some(i), Some(pivot)) => pivot.values[i].span,
+                _ => function.span,
+            };
+            if reported.insert((output.feature, output.function)) {
+                errors.at(
+                    span,
+                    format!(
+                        "`{}` cannot be a column name: names are made of ASCII letters, digits \
+                         and `_`, and do not start with a digit (a pivot value starts the names \
+                         of its columns)",
+                        output.name
+                    ),
+                );
+            }
+            continue;
+        }
         let description = format!(
             "the output of `{}({})` on `{}`",
-            function.aggregation.name(),
+            function.aggregation.display(),
             function.column,
             feature.ident
         );

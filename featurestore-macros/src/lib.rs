@@ -153,6 +153,27 @@ fn source_inner(
 /// - `fill_null = 0`: a literal (integer, float, boolean or string) that
 ///   replaces nulls in every feature column; it must suit every feature's
 ///   type. Without it, feature columns are `Option`.
+/// - `pivot(method, ["pix", "card"])`: every feature once per value of a
+///   source column (string, integer or boolean literals), over the events
+///   holding that value; the value starts the names of its columns
+///   (`pix_amount__sum_over_3_days_rolling_windows`), and columns are
+///   ordered values × features × functions × windows. As with a feature's
+///   `filter`, the values of other events count as nulls: a `count` is `0`
+///   in a window whose events all hold other values, null only in a window
+///   without events.
+/// - `distinct(order_id, keep = last)`: in each window, of the events with
+///   equal values in the listed columns (nulls equal), only the `first` or
+///   the `last` (the default, as Butterfree's `with_distinct`) by event
+///   time counts; of several at that time, the one with the feature's
+///   smallest (`first`) or largest (`last`) value, nulls smallest.
+///   Deduplicating per window, rather than once over all events, keeps a
+///   window from losing an event to a duplicate outside it.
+/// - `pre_hooks(drop_tests, crate::hooks::clean)`: functions
+///   `fn(LazyFrame) -> PolarsResult<LazyFrame>` run in this order on the
+///   source's events, before `query` and `filter`. A function of another
+///   signature is a compile error under its path.
+/// - `post_hooks(...)`: the same, run on the computed rows after
+///   `fill_null`; they must keep the declared columns (checked at run time).
 /// - `name = "..."`: default: the struct name in snake case
 ///   (`UserOrders` → `user_orders`).
 /// - `description = "..."`: default: the struct's doc comment.
@@ -161,13 +182,66 @@ fn source_inner(
 ///
 /// - `#[feature(count(order_id))]` (required on every field): the
 ///   aggregations of the feature, all of the same source column:
-///   `#[feature(avg(amount), max(amount))]`. The functions are `count` (any
-///   column), `sum`, `avg`, `stddev_pop` (numeric columns), `min` and `max`
-///   (numeric columns).
+///   `#[feature(avg(amount), max(amount))]`, and optionally, last,
+///   `filter = "type = 'a'"`: a SQL boolean expression over the source's
+///   row; the values of rows where it is not true count as nulls
+///   (Butterfree's `filter_expression`). Nulls are skipped by every
+///   function; a window without events is null. The functions:
+///   - any column: `count` (non-null values), `count_distinct`,
+///     `approx_count_distinct` (optionally with Spark's relative error,
+///     `approx_count_distinct(x, 0.05)`: the count is exact, error 0);
+///   - numeric columns: `sum`, `avg`, `min`, `max`, `stddev_pop`,
+///     `var_pop`, `stddev_samp` and `var_samp` (null for a single value, as
+///     Spark 3), `percentile(x, p)` with `0 <= p <= 1` (Spark's exact
+///     percentile: linear interpolation at position `p·(n − 1)` of the
+///     sorted values; output `percentile_50` for `0.5`);
+///   - any column, returning its values: `first` and `last` (by event
+///     time; at the same time, the smallest value is first and the largest
+///     last), `mode` (most frequent; ties: the smallest value);
+///   - any column, returning a list: `most_frequent_set` (every distinct
+///     value, most frequent first, ties in ascending order; an empty list
+///     when every value is null).
 ///
 /// The field's type is the type of its output columns: `i32`, `i64`, `f32`
-/// or `f64`. Its doc comment is appended to each output column's
-/// description.
+/// or `f64` for numeric results, the column's type for `first`, `last` and
+/// `mode`, `Vec` of it for `most_frequent_set`. Its doc comment is appended
+/// to each output column's description.
+///
+/// # Plain feature sets
+///
+/// A feature set whose features all take a value of each event's row,
+/// rather than aggregate, has one output row per event (keys, the event's
+/// `timestamp`, the features, sorted by key and time; events without a time
+/// are left out, and `--start-date`/`--end-date` select whole days). It has
+/// no `window`, `pivot` or `distinct`. Each output column is named as the
+/// field and cast to the field's type:
+///
+/// - `#[feature(column = amount)]`: a source column, renamed and cast;
+/// - `#[feature(sql = "amount * 2")]`: a polars SQL expression over the
+///   row, its syntax checked at compile time;
+/// - `#[feature(function = crate::cents, column = amount)]`: a function
+///   `fn(Expr) -> Expr` that receives the column; another signature is a
+///   compile error under the path.
+///
+/// Window functions per key (Butterfree's `SparkFunctionTransform`) are
+/// plain features too, one value per event:
+///
+/// - `#[feature(avg(amount), sum(amount), over = "2m")]`: fixed windows, the
+///   events at most 2 minutes before the event up to every event at its
+///   time (Spark's `rangeBetween(-120 s, 0)`), named
+///   `{feature}__avg_over_2_minutes_fixed_windows`;
+/// - `#[feature(avg(amount), rows = 2)]`: row windows, the event and the one
+///   before it in time order (events at one time in input order), named
+///   `{feature}__avg_over_2_events_row_windows`;
+///
+///   with `count`, `sum`, `avg`, `min`, `max`, `stddev_pop`, `var_pop`,
+///   `stddev_samp`, `var_samp` and `percentile`, as above;
+/// - `#[feature(lag(amount), lead(amount, 2))]`: the value of the event 1
+///   before and 2 after, by time (null if none), named `{feature}__lag_1`,
+///   `{feature}__lead_2`, of the column's type.
+///
+/// Windows and lags see every event; `--start-date`/`--end-date` then select
+/// the rows.
 ///
 /// # Generated
 ///

@@ -100,6 +100,38 @@ pub struct FeatureSet<'a> {
     pub windows: Vec<Window>,
     pub fill: Option<Fill>,
     pub features: Vec<Feature<'a>>,
+    pub pivot: Option<Pivot>,
+    pub distinct: Option<Distinct>,
+    /// Functions on the events, then on the rows, in declaration order.
+    pub pre_hooks: Vec<Path>,
+    pub post_hooks: Vec<Path>,
+}
+
+/// `distinct(order_id, keep = last)`.
+pub struct Distinct {
+    pub subset: Vec<Ident>,
+    pub keep_last: bool,
+}
+
+/// `pivot(method, ["pix", "card"])`.
+pub struct Pivot {
+    pub column: Ident,
+    pub values: Vec<PivotValue>,
+}
+
+/// One value of a pivot.
+pub struct PivotValue {
+    pub value: PivotLit,
+    /// The value as its columns' names start: `pix` for `"pix"`.
+    pub text: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PivotLit {
+    Int(i64),
+    Bool(bool),
+    Str(String),
 }
 
 /// A key column of a feature set or a dataset, a column of its source.
@@ -186,6 +218,55 @@ pub struct Feature<'a> {
     pub description: String,
     /// In declaration order; empty only if all were invalid.
     pub functions: Vec<Function>,
+    /// `filter = "..."`: the rows whose values the feature aggregates.
+    pub filter: Option<String>,
+    /// How a plain feature computes its value; `None` if it aggregates.
+    pub plain: Option<Plain>,
+    /// `over = "2m"` or `rows = 2`: the functions are window functions.
+    pub frame: Option<Frame>,
+    /// Whether `over` or `rows` is written, valid or not.
+    pub declares_frame: bool,
+}
+
+/// The events a window function aggregates for each event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame {
+    /// `over = "2m"`: the events up to this long before (fixed windows).
+    Range(Window),
+    /// `rows = 2`: the event and the ones before it (row windows).
+    Rows(u32),
+}
+
+impl Feature<'_> {
+    /// Whether the feature has a value per event: a plain value, window
+    /// functions, or `lag`/`lead`.
+    pub fn is_row_level(&self) -> bool {
+        self.plain.is_some()
+            || self.declares_frame
+            || (!self.functions.is_empty()
+                && self.functions.iter().all(|f| f.aggregation.is_shift()))
+    }
+}
+
+/// A plain feature: a value of each event's row.
+pub enum Plain {
+    /// `column = amount`: the column, renamed and cast.
+    Column(Ident),
+    /// `sql = "amount * 2"`.
+    Sql { sql: String, span: Span },
+    /// `function = path, column = amount`: `path(col("amount"))`.
+    Function { path: Path, column: Ident },
+}
+
+impl Plain {
+    /// The token the feature's value comes from.
+    pub fn span(&self) -> Span {
+        match self {
+            Plain::Column(c) => c.span(),
+            Plain::Sql { span, .. } => *span,
+            Plain::Function { path, .. } => syn::spanned::Spanned::span(path),
+        }
+    }
 }
 
 impl Feature<'_> {
@@ -218,16 +299,46 @@ pub enum Aggregation {
     Min,
     Max,
     StddevPop,
+    CountDistinct,
+    ApproxCountDistinct,
+    VarPop,
+    StddevSamp,
+    VarSamp,
+    First,
+    Last,
+    Mode,
+    MostFrequentSet,
+    /// No aggregation: a plain feature's value (never written by users).
+    Value,
+    /// `lag(x, n)`, `lead(x, n)`: in plain feature sets.
+    Lag(u32),
+    Lead(u32),
+    /// `percentile(x, p)`, `p` in millionths.
+    Percentile(u32),
 }
 
 impl Aggregation {
-    const ALL: [Aggregation; 6] = [
+    /// Every function without arguments, and `percentile` with a
+    /// placeholder percentage (for name lookup only).
+    const ALL: [Aggregation; 18] = [
         Aggregation::Count,
         Aggregation::Sum,
         Aggregation::Avg,
         Aggregation::Min,
         Aggregation::Max,
         Aggregation::StddevPop,
+        Aggregation::CountDistinct,
+        Aggregation::ApproxCountDistinct,
+        Aggregation::VarPop,
+        Aggregation::StddevSamp,
+        Aggregation::VarSamp,
+        Aggregation::First,
+        Aggregation::Last,
+        Aggregation::Mode,
+        Aggregation::MostFrequentSet,
+        Aggregation::Percentile(0),
+        Aggregation::Lag(1),
+        Aggregation::Lead(1),
     ];
 
     pub fn symbol(self) -> Symbol {
@@ -238,15 +349,53 @@ impl Aggregation {
             Aggregation::Min => symbol::MIN,
             Aggregation::Max => symbol::MAX,
             Aggregation::StddevPop => symbol::STDDEV_POP,
+            Aggregation::CountDistinct => symbol::COUNT_DISTINCT,
+            Aggregation::ApproxCountDistinct => symbol::APPROX_COUNT_DISTINCT,
+            Aggregation::VarPop => symbol::VAR_POP,
+            Aggregation::StddevSamp => symbol::STDDEV_SAMP,
+            Aggregation::VarSamp => symbol::VAR_SAMP,
+            Aggregation::First => symbol::FIRST,
+            Aggregation::Last => symbol::LAST,
+            Aggregation::Mode => symbol::MODE,
+            Aggregation::MostFrequentSet => symbol::MOST_FREQUENT_SET,
+            Aggregation::Value => Symbol("value"),
+            Aggregation::Lag(_) => symbol::LAG,
+            Aggregation::Lead(_) => symbol::LEAD,
+            Aggregation::Percentile(_) => symbol::PERCENTILE,
         }
     }
 
-    /// The name in attributes and output columns.
+    /// The name in attributes.
     pub fn name(self) -> &'static str {
         self.symbol().0
     }
 
-    /// The variant of `spec::Aggregation`.
+    /// The name in output columns: the name, and for a percentile its
+    /// percentage with `_` for the decimal point (`percentile_99_9`). Must
+    /// agree with `spec::Aggregation::label`.
+    pub fn label(self) -> String {
+        match self {
+            Aggregation::Percentile(p) => {
+                let percent = format!("{}", f64::from(p) / 10_000.0);
+                format!("percentile_{}", percent.replace('.', "_"))
+            }
+            Aggregation::Lag(n) => format!("lag_{n}"),
+            Aggregation::Lead(n) => format!("lead_{n}"),
+            other => other.name().to_string(),
+        }
+    }
+
+    /// The function as written: `percentile(0.5)`, `count`.
+    pub fn display(self) -> String {
+        match self {
+            Aggregation::Lag(n) => format!("lag({n})"),
+            Aggregation::Lead(n) => format!("lead({n})"),
+            Aggregation::Percentile(p) => format!("percentile({})", f64::from(p) / 1_000_000.0),
+            other => other.name().to_string(),
+        }
+    }
+
+    /// The variant of `spec::Aggregation`, without the percentage.
     pub fn variant(self) -> &'static str {
         match self {
             Aggregation::Count => "Count",
@@ -255,15 +404,120 @@ impl Aggregation {
             Aggregation::Min => "Min",
             Aggregation::Max => "Max",
             Aggregation::StddevPop => "StddevPop",
+            Aggregation::CountDistinct => "CountDistinct",
+            Aggregation::ApproxCountDistinct => "ApproxCountDistinct",
+            Aggregation::VarPop => "VarPop",
+            Aggregation::StddevSamp => "StddevSamp",
+            Aggregation::VarSamp => "VarSamp",
+            Aggregation::First => "First",
+            Aggregation::Last => "Last",
+            Aggregation::Mode => "Mode",
+            Aggregation::MostFrequentSet => "MostFrequentSet",
+            Aggregation::Value => "Value",
+            Aggregation::Lag(_) => "Lag",
+            Aggregation::Lead(_) => "Lead",
+            Aggregation::Percentile(_) => "Percentile",
         }
     }
 
     /// The `__private` function asserting the column type it accepts.
     pub fn assertion(self) -> &'static str {
         match self {
-            Aggregation::Count => "assert_countable",
-            Aggregation::Sum | Aggregation::Avg | Aggregation::StddevPop => "assert_numeric",
+            Aggregation::Count
+            | Aggregation::CountDistinct
+            | Aggregation::ApproxCountDistinct
+            | Aggregation::First
+            | Aggregation::Last
+            | Aggregation::Mode
+            | Aggregation::MostFrequentSet
+            | Aggregation::Value
+            | Aggregation::Lag(_)
+            | Aggregation::Lead(_) => "assert_countable",
+            Aggregation::Sum
+            | Aggregation::Avg
+            | Aggregation::StddevPop
+            | Aggregation::VarPop
+            | Aggregation::StddevSamp
+            | Aggregation::VarSamp
+            | Aggregation::Percentile(_) => "assert_numeric",
             Aggregation::Min | Aggregation::Max => "assert_ordered",
+        }
+    }
+
+    /// Whether the function returns one of its column's values, of the
+    /// column's type, rather than a number.
+    pub fn returns_a_value(self) -> bool {
+        matches!(
+            self,
+            Aggregation::First
+                | Aggregation::Last
+                | Aggregation::Mode
+                | Aggregation::Lag(_)
+                | Aggregation::Lead(_)
+        )
+    }
+
+    /// Whether the function is `lag` or `lead`.
+    pub fn is_shift(self) -> bool {
+        matches!(self, Aggregation::Lag(_) | Aggregation::Lead(_))
+    }
+
+    /// Whether a window function (`over`, `rows`) can compute it.
+    pub fn in_frames(self) -> bool {
+        matches!(
+            self,
+            Aggregation::Count
+                | Aggregation::Sum
+                | Aggregation::Avg
+                | Aggregation::Min
+                | Aggregation::Max
+                | Aggregation::StddevPop
+                | Aggregation::VarPop
+                | Aggregation::StddevSamp
+                | Aggregation::VarSamp
+                | Aggregation::Percentile(_)
+        )
+    }
+
+    /// Whether the function returns lists of its column's values.
+    pub fn returns_a_set(self) -> bool {
+        self == Aggregation::MostFrequentSet
+    }
+
+    /// Whether the function returns a number.
+    pub fn returns_a_number(self) -> bool {
+        !self.returns_a_value() && !self.returns_a_set()
+    }
+
+    /// What the function computes, in words, for docs.
+    pub fn describe(self) -> String {
+        match self {
+            Aggregation::Count => "number of non-null values".into(),
+            Aggregation::Sum => "sum".into(),
+            Aggregation::Avg => "mean".into(),
+            Aggregation::Min => "smallest value".into(),
+            Aggregation::Max => "largest value".into(),
+            Aggregation::StddevPop => "population standard deviation".into(),
+            Aggregation::CountDistinct => "number of distinct non-null values".into(),
+            Aggregation::ApproxCountDistinct => {
+                "number of distinct non-null values, computed exactly (error 0)".into()
+            }
+            Aggregation::VarPop => "population variance".into(),
+            Aggregation::StddevSamp => "sample standard deviation (null for a single value)".into(),
+            Aggregation::VarSamp => "sample variance (null for a single value)".into(),
+            Aggregation::First => "value of the earliest event (ties: the smallest value)".into(),
+            Aggregation::Last => "value of the latest event (ties: the largest value)".into(),
+            Aggregation::Mode => "most frequent value (ties: the smallest value)".into(),
+            Aggregation::MostFrequentSet => {
+                "distinct values, most frequent first (ties: ascending values)".into()
+            }
+            Aggregation::Value => "value of the event's row".into(),
+            Aggregation::Lag(n) => format!("value of the event {n} before, by time (null if none)"),
+            Aggregation::Lead(n) => format!("value of the event {n} after, by time (null if none)"),
+            Aggregation::Percentile(p) => format!(
+                "exact {} percentile, interpolated linearly between the nearest values",
+                f64::from(p) / 1_000_000.0
+            ),
         }
     }
 
@@ -280,26 +534,70 @@ pub struct Output {
     /// Index into the feature's functions.
     pub function: usize,
     pub window: Option<Window>,
+    /// Index into the pivot's values.
+    pub pivot: Option<usize>,
 }
 
 impl FeatureSet<'_> {
-    /// Output columns: features × functions × windows, in declaration order.
+    /// Whether the feature set is plain: one row per event.
+    pub fn is_plain(&self) -> bool {
+        !self.features.is_empty() && self.features.iter().all(|f| f.is_row_level())
+    }
+
+    /// Output columns: (pivot values ×) features × functions × windows, in
+    /// declaration order; a plain feature set's are its features.
     pub fn outputs(&self) -> Vec<Output> {
+        if self.is_plain() {
+            let mut outputs = Vec::new();
+            for (f, feature) in self.features.iter().enumerate() {
+                for (g, function) in feature.functions.iter().enumerate() {
+                    let name = match (&feature.plain, feature.frame) {
+                        (Some(_), _) => feature.name.clone(),
+                        (None, Some(frame)) => {
+                            frame_output_name(&feature.name, function.aggregation, frame)
+                        }
+                        (None, None) => {
+                            format!("{}__{}", feature.name, function.aggregation.label())
+                        }
+                    };
+                    outputs.push(Output {
+                        name,
+                        feature: f,
+                        function: g,
+                        window: None,
+                        pivot: None,
+                    });
+                }
+            }
+            return outputs;
+        }
         let windows: Vec<Option<Window>> = if self.windows.is_empty() {
             vec![None]
         } else {
             self.windows.iter().copied().map(Some).collect()
         };
+        let pivots: Vec<Option<usize>> = match &self.pivot {
+            Some(pivot) => (0..pivot.values.len()).map(Some).collect(),
+            None => vec![None],
+        };
         let mut outputs = Vec::new();
-        for (f, feature) in self.features.iter().enumerate() {
-            for (g, function) in feature.functions.iter().enumerate() {
-                for window in &windows {
-                    outputs.push(Output {
-                        name: output_name(&feature.name, function.aggregation, *window),
-                        feature: f,
-                        function: g,
-                        window: *window,
-                    });
+        for pivot in pivots {
+            let prefix = match (pivot, &self.pivot) {
+                (Some(i), Some(p)) => format!("{}_", p.values[i].text),
+                _ => String::new(),
+            };
+            for (f, feature) in self.features.iter().enumerate() {
+                for (g, function) in feature.functions.iter().enumerate() {
+                    for window in &windows {
+                        let name = output_name(&feature.name, function.aggregation, *window);
+                        outputs.push(Output {
+                            name: format!("{prefix}{name}"),
+                            feature: f,
+                            function: g,
+                            window: *window,
+                            pivot,
+                        });
+                    }
                 }
             }
         }
@@ -313,10 +611,27 @@ pub fn output_name(feature: &str, aggregation: Aggregation, window: Option<Windo
     match window {
         Some(w) => format!(
             "{feature}__{}_over_{}_rolling_windows",
-            aggregation.name(),
+            aggregation.label(),
             w.name()
         ),
-        None => format!("{feature}__{}", aggregation.name()),
+        None => format!("{feature}__{}", aggregation.label()),
+    }
+}
+
+/// `amount__avg_over_2_minutes_fixed_windows`,
+/// `amount__sum_over_2_events_row_windows`.
+pub fn frame_output_name(feature: &str, aggregation: Aggregation, frame: Frame) -> String {
+    match frame {
+        Frame::Range(w) => format!(
+            "{feature}__{}_over_{}_fixed_windows",
+            aggregation.label(),
+            w.name()
+        ),
+        Frame::Rows(n) => format!(
+            "{feature}__{}_over_{n}_{}_row_windows",
+            aggregation.label(),
+            if n == 1 { "event" } else { "events" }
+        ),
     }
 }
 
@@ -606,13 +921,60 @@ pub fn feature_set<'a>(
     let fill = attr.fill_null.as_ref().and_then(|lit| fill(lit, errors));
     let name = name(attr.name.as_ref(), &item.ident, errors);
     let (description, description_key) = description(attr.description.as_ref(), item);
+    let pivot = attr.pivot.as_ref().map(|p| pivot(p, errors));
+    let distinct = attr.distinct.as_ref().map(|d| {
+        let keep_last = match &d.keep {
+            None => true,
+            Some(k) if k == symbol::LAST_KEEP => true,
+            Some(k) if k == symbol::FIRST_KEEP => false,
+            Some(k) => {
+                errors.at(
+                    k.span(),
+                    format!(
+                        "unknown `keep = {k}`: `distinct` keeps the `first` or the `last` event"
+                    ),
+                );
+                true
+            }
+        };
+        let mut subset: Vec<Ident> = Vec::new();
+        for column in &d.subset {
+            if subset.iter().any(|c| c.unraw() == column.unraw()) {
+                errors.at(
+                    column.span(),
+                    format!("`{column}` is listed twice in `distinct`"),
+                );
+            } else {
+                subset.push(column.clone());
+            }
+        }
+        Distinct { subset, keep_last }
+    });
     let features = container
         .fields
         .iter()
         .map(|field| {
-            let functions = match &field.feature {
-                Some(feature) => functions(&feature.functions, errors),
-                None => {
+            let filter = field.feature.as_ref().and_then(|f| f.filter.as_ref());
+            if let Some(filter) = filter {
+                sql(filter, symbol::FILTER, sql::check_expr, errors);
+            }
+            let filter_lit = filter;
+            let filter = filter.map(LitStr::value);
+            let plain = field
+                .feature
+                .as_ref()
+                .and_then(|f| plain_feature(f, filter_lit, errors));
+            let functions = match (&field.feature, &plain) {
+                (Some(_), Some(plain)) => vec![Function {
+                    aggregation: Aggregation::Value,
+                    span: plain.span(),
+                    column: match plain {
+                        Plain::Column(c) | Plain::Function { column: c, .. } => c.clone(),
+                        Plain::Sql { .. } => field.ident.clone(),
+                    },
+                }],
+                (Some(feature), None) => functions(&feature.functions, errors),
+                (None, _) => {
                     errors.at(
                         field.ident.span(),
                         format!(
@@ -624,15 +986,83 @@ pub fn feature_set<'a>(
                     Vec::new()
                 }
             };
+            let frame = field
+                .feature
+                .as_ref()
+                .and_then(|f| frame(f, plain.is_some(), &functions, errors));
             Feature {
                 ident: field.ident,
                 name: field.ident.unraw().to_string(),
                 ty: field.ty,
                 description: field.doc.clone(),
                 functions,
+                filter,
+                plain,
+                frame,
+                declares_frame: field
+                    .feature
+                    .as_ref()
+                    .is_some_and(|f| f.over.is_some() || f.rows.is_some()),
             }
         })
-        .collect();
+        .collect::<Vec<Feature>>();
+    for feature in features.iter().filter(|f| !f.is_row_level()) {
+        for function in feature
+            .functions
+            .iter()
+            .filter(|f| f.aggregation.is_shift())
+        {
+            errors.at(
+                function.span,
+                format!(
+                    "`{}` is a window function of plain feature sets (one row per event): \
+                     declare it on a field of its own, in a feature set without `window`",
+                    function.aggregation.name()
+                ),
+            );
+        }
+    }
+    let plain = features.iter().filter(|f| f.is_row_level()).count();
+    // A feature whose every function was refused has its errors already.
+    let aggregated = features
+        .iter()
+        .filter(|f| !f.is_row_level() && !f.functions.is_empty())
+        .count();
+    if plain > 0 && aggregated > 0 {
+        if let (Some(p), Some(a)) = (
+            features.iter().find(|f| f.is_row_level()),
+            features
+                .iter()
+                .find(|f| !f.is_row_level() && !f.functions.is_empty()),
+        ) {
+            errors.at(
+                p.ident.span(),
+                format!(
+                    "`{}` is a plain feature (one row per event) but `{}` aggregates: a feature \
+                     set is either plain or aggregated; declare them in two feature sets",
+                    p.ident, a.ident
+                ),
+            );
+        }
+    }
+    if plain > 0 && aggregated == 0 {
+        let why = "a plain feature set has one row per event";
+        if let Some(window) = &attr.window {
+            errors.at(window.span(), format!("{why}: remove `window`"));
+        }
+        if let Some(pivot) = &attr.pivot {
+            errors.spanned(
+                &pivot.keyword,
+                format!("{why}: `pivot` goes with aggregations"),
+            );
+        }
+        if attr.distinct.is_some() {
+            errors.at(
+                attr::args_error(&attr.args, String::new()).span(),
+                format!("{why}: `distinct` goes with aggregations"),
+            );
+        }
+    }
     let (entity_span, keys) = entity?;
     Some(FeatureSet {
         item,
@@ -648,7 +1078,54 @@ pub fn feature_set<'a>(
         windows,
         fill,
         features,
+        pivot,
+        distinct,
+        pre_hooks: attr.pre_hooks.clone(),
+        post_hooks: attr.post_hooks.clone(),
     })
+}
+
+fn pivot(attr: &attr::PivotAttr, errors: &mut Errors) -> Pivot {
+    let mut values: Vec<PivotValue> = Vec::new();
+    for lit in &attr.values {
+        let (value, text) = match lit {
+            Lit::Str(s) => (PivotLit::Str(s.value()), s.value()),
+            Lit::Bool(b) => (PivotLit::Bool(b.value), b.value.to_string()),
+            Lit::Int(i) => match i.base10_parse::<i64>() {
+                Ok(v) => (PivotLit::Int(v), v.to_string()),
+                Err(_) => {
+                    errors.at(i.span(), "a pivot value does not fit in an `i64`");
+                    continue;
+                }
+            },
+            other => {
+                errors.at(
+                    other.span(),
+                    "a pivot value is a string, integer or boolean literal",
+                );
+                continue;
+            }
+        };
+        if values.iter().any(|v| v.value == value) {
+            errors.at(
+                lit.span(),
+                format!("the pivot value `{text}` is listed twice"),
+            );
+            continue;
+        }
+        values.push(PivotValue {
+            value,
+            text,
+            span: lit.span(),
+        });
+    }
+    if attr.values.is_empty() {
+        errors.spanned(&attr.keyword, "`pivot` needs at least one value");
+    }
+    Pivot {
+        column: attr.column.clone(),
+        values,
+    }
 }
 
 /// The comma-separated columns of `key = "..."`, columns of `of`.
@@ -857,6 +1334,118 @@ fn fill(fill: &FillLit, errors: &mut Errors) -> Option<Fill> {
     })
 }
 
+/// The frame of a feature's window functions, `over = "2m"` or `rows = 2`.
+fn frame(
+    feature: &attr::FeatureAttr,
+    plain: bool,
+    functions: &[Function],
+    errors: &mut Errors,
+) -> Option<Frame> {
+    let frame = match (&feature.over, &feature.rows) {
+        (None, None) => return None,
+        (Some(_), Some(rows)) => {
+            errors.at(
+                rows.span(),
+                "a window function has either a time window (`over`) or a row window (`rows`)",
+            );
+            return None;
+        }
+        (Some(over), None) => match window::parse_duration(&over.value(), symbol::OVER.0) {
+            Ok(w) => Frame::Range(w),
+            Err(message) => {
+                errors.at(over.span(), message);
+                return None;
+            }
+        },
+        (None, Some(rows)) => match rows.base10_parse::<u32>() {
+            Ok(n) if n >= 1 => Frame::Rows(n),
+            _ => {
+                errors.at(rows.span(), "`rows` is a number of events, at least 1");
+                return None;
+            }
+        },
+    };
+    if plain {
+        errors.at(
+            feature
+                .over
+                .as_ref()
+                .map(LitStr::span)
+                .or(feature.rows.as_ref().map(syn::LitInt::span))
+                .unwrap_or_else(Span::call_site),
+            "`over` and `rows` frame window functions, not a plain value",
+        );
+        return None;
+    }
+    for function in functions.iter().filter(|f| !f.aggregation.in_frames()) {
+        errors.at(
+            function.span,
+            format!(
+                "`{}` is no window function: `over` and `rows` take `count`, `sum`, `avg`, \
+                 `min`, `max`, `stddev_pop`, `var_pop`, `stddev_samp`, `var_samp` and \
+                 `percentile`",
+                function.aggregation.name()
+            ),
+        );
+    }
+    Some(frame)
+}
+
+/// The plain feature `#[feature(...)]` declares, if it declares one.
+fn plain_feature(
+    feature: &attr::FeatureAttr,
+    filter: Option<&LitStr>,
+    errors: &mut Errors,
+) -> Option<Plain> {
+    let p = &feature.plain;
+    if p.is_empty() {
+        return None;
+    }
+    if let Some(first) = feature.functions.first() {
+        errors.at(
+            first.name.span(),
+            "a plain feature (`column`, `sql` or `function`) takes no aggregation: aggregate \
+             in a feature set of its own",
+        );
+    }
+    if let Some(filter) = filter {
+        errors.at(
+            filter.span(),
+            "a plain feature has one row per event: filter the events with the feature set's \
+             `filter`",
+        );
+    }
+    match (&p.sql, &p.function, &p.column) {
+        (Some(sql_lit), None, None) => {
+            sql(sql_lit, symbol::SQL, sql::check_expr, errors);
+            Some(Plain::Sql {
+                sql: sql_lit.value(),
+                span: sql_lit.span(),
+            })
+        }
+        (Some(sql_lit), _, _) => {
+            errors.at(
+                sql_lit.span(),
+                "`sql` computes the value from the row alone: remove `column` and `function`",
+            );
+            None
+        }
+        (None, Some(path), Some(column)) => Some(Plain::Function {
+            path: path.clone(),
+            column: column.clone(),
+        }),
+        (None, Some(path), None) => {
+            errors.spanned(
+                path,
+                "`function` needs the column it receives: `function = path, column = amount`",
+            );
+            None
+        }
+        (None, None, Some(column)) => Some(Plain::Column(column.clone())),
+        (None, None, None) => None,
+    }
+}
+
 fn functions(raw: &[attr::RawFunction], errors: &mut Errors) -> Vec<Function> {
     raw.iter()
         .filter_map(|f| {
@@ -874,6 +1463,7 @@ fn functions(raw: &[attr::RawFunction], errors: &mut Errors) -> Vec<Function> {
                 );
                 return None;
             };
+            let aggregation = arguments(aggregation, f, errors)?;
             Some(Function {
                 aggregation,
                 span: f.name.span(),
@@ -881,6 +1471,148 @@ fn functions(raw: &[attr::RawFunction], errors: &mut Errors) -> Vec<Function> {
             })
         })
         .collect()
+}
+
+/// Checks the arguments after the column: the percentage of `percentile`,
+/// the optional error bound of `approx_count_distinct`, none for the rest.
+fn arguments(
+    aggregation: Aggregation,
+    f: &attr::RawFunction,
+    errors: &mut Errors,
+) -> Option<Aggregation> {
+    let name = &f.name;
+    let column = &f.column;
+    let mut args = f.args.iter();
+    let first = args.next();
+    let unexpected = match aggregation {
+        Aggregation::Percentile(_)
+        | Aggregation::ApproxCountDistinct
+        | Aggregation::Lag(_)
+        | Aggregation::Lead(_) => args.next(),
+        _ => first,
+    };
+    if let Some(extra) = unexpected {
+        let message = match extra {
+            syn::Expr::Path(p) if p.path.get_ident().is_some() => format!(
+                "`{name}` takes one column: to aggregate `{}` too, declare it on another field",
+                p.path
+                    .get_ident()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            ),
+            _ => match aggregation {
+                Aggregation::Percentile(_) => format!(
+                    "`percentile` takes a column and a percentage: `percentile({column}, 0.5)`"
+                ),
+                Aggregation::ApproxCountDistinct => format!(
+                    "`approx_count_distinct` takes a column and an optional relative error: \
+                     `approx_count_distinct({column}, 0.05)`"
+                ),
+                Aggregation::Lag(_) | Aggregation::Lead(_) => format!(
+                    "`{name}` takes a column and an optional number of events: `{name}({column}, 1)`"
+                ),
+                _ => format!("`{name}` takes only a column: `{name}({column})`"),
+            },
+        };
+        errors.spanned(extra, message);
+        return None;
+    }
+    match aggregation {
+        Aggregation::Percentile(_) => {
+            let Some(p) = first else {
+                errors.at(
+                    name.span(),
+                    format!(
+                        "`percentile` needs a percentage after the column, from 0 to 1: \
+                         `percentile({column}, 0.5)`"
+                    ),
+                );
+                return None;
+            };
+            let millionths = fraction(p).filter(|m| *m <= 1_000_000);
+            match millionths {
+                Some(m) => Some(Aggregation::Percentile(m)),
+                None => {
+                    errors.spanned(
+                        p,
+                        "the percentage of `percentile` is a number from 0 to 1 with at most \
+                         6 decimals, e.g. `0.5` or `0.999`",
+                    );
+                    None
+                }
+            }
+        }
+        Aggregation::ApproxCountDistinct => {
+            if let Some(rsd) = first {
+                if !fraction(rsd).is_some_and(|m| m > 0 && m < 1_000_000) {
+                    errors.spanned(
+                        rsd,
+                        "the relative error of `approx_count_distinct` is a number between 0 \
+                         and 1 with at most 6 decimals, e.g. `0.05` (the count is exact: \
+                         its error is 0, within any bound)",
+                    );
+                    return None;
+                }
+            }
+            Some(aggregation)
+        }
+        Aggregation::Lag(_) | Aggregation::Lead(_) => {
+            let n = match first {
+                None => 1,
+                Some(syn::Expr::Lit(syn::ExprLit {
+                    lit: Lit::Int(n), ..
+                })) => match n.base10_parse::<u32>() {
+                    Ok(n) if n >= 1 => n,
+                    _ => {
+                        errors.spanned(n, format!("`{name}` moves by at least 1 event"));
+                        return None;
+                    }
+                },
+                Some(other) => {
+                    errors.spanned(
+                        other,
+                        format!("`{name}` takes a number of events after the column: `{name}({column}, 1)`"),
+                    );
+                    return None;
+                }
+            };
+            Some(
+                if aggregation.is_shift() && matches!(aggregation, Aggregation::Lag(_)) {
+                    Aggregation::Lag(n)
+                } else {
+                    Aggregation::Lead(n)
+                },
+            )
+        }
+        other => Some(other),
+    }
+}
+
+/// A non-negative decimal literal (`0.5`, `1`), in millionths, if it has at
+/// most 6 decimals.
+fn fraction(expr: &syn::Expr) -> Option<u32> {
+    let syn::Expr::Lit(syn::ExprLit { lit, .. }) = expr else {
+        return None;
+    };
+    let digits = match lit {
+        Lit::Float(f) if f.suffix().is_empty() => f.base10_digits().to_string(),
+        Lit::Int(i) if i.suffix().is_empty() => i.base10_digits().to_string(),
+        _ => return None,
+    };
+    if digits.contains(['e', 'E']) {
+        return None;
+    }
+    let (whole, decimals) = digits.split_once('.').unwrap_or((&digits, ""));
+    if decimals.len() > 6 {
+        return None;
+    }
+    let whole: u64 = whole.parse().ok()?;
+    let decimals: u64 = if decimals.is_empty() {
+        0
+    } else {
+        format!("{decimals:0<6}").parse().ok()?
+    };
+    u32::try_from(whole.checked_mul(1_000_000)?.checked_add(decimals)?).ok()
 }
 
 #[cfg(test)]

@@ -23,6 +23,12 @@ pub const SOURCE: Symbol = Symbol("source");
 pub const TIMESTAMP: Symbol = Symbol("timestamp");
 pub const FILTER: Symbol = Symbol("filter");
 pub const FILL_NULL: Symbol = Symbol("fill_null");
+pub const PIVOT: Symbol = Symbol("pivot");
+pub const DISTINCT: Symbol = Symbol("distinct");
+pub const PRE_HOOKS: Symbol = Symbol("pre_hooks");
+pub const POST_HOOKS: Symbol = Symbol("post_hooks");
+pub const FIRST_KEEP: Symbol = Symbol("first");
+pub const LAST_KEEP: Symbol = Symbol("last");
 
 // `#[dataset(...)]`
 pub const SPINE: Symbol = Symbol("spine");
@@ -37,6 +43,15 @@ pub const PREFIX: Symbol = Symbol("prefix");
 // Field attributes.
 pub const FEATURE: Symbol = Symbol("feature");
 pub const DOC: Symbol = Symbol("doc");
+// Plain features: `#[feature(column = x)]`, `sql = "..."`, `function = path`.
+pub const COLUMN: Symbol = Symbol("column");
+pub const SQL: Symbol = Symbol("sql");
+pub const FUNCTION: Symbol = Symbol("function");
+// Window functions of plain feature sets: `over = "2m"`, `rows = 2`.
+pub const OVER: Symbol = Symbol("over");
+pub const ROWS: Symbol = Symbol("rows");
+pub const LAG: Symbol = Symbol("lag");
+pub const LEAD: Symbol = Symbol("lead");
 
 // Aggregation functions.
 pub const COUNT: Symbol = Symbol("count");
@@ -45,6 +60,16 @@ pub const AVG: Symbol = Symbol("avg");
 pub const MIN: Symbol = Symbol("min");
 pub const MAX: Symbol = Symbol("max");
 pub const STDDEV_POP: Symbol = Symbol("stddev_pop");
+pub const COUNT_DISTINCT: Symbol = Symbol("count_distinct");
+pub const APPROX_COUNT_DISTINCT: Symbol = Symbol("approx_count_distinct");
+pub const VAR_POP: Symbol = Symbol("var_pop");
+pub const STDDEV_SAMP: Symbol = Symbol("stddev_samp");
+pub const VAR_SAMP: Symbol = Symbol("var_samp");
+pub const FIRST: Symbol = Symbol("first");
+pub const LAST: Symbol = Symbol("last");
+pub const MODE: Symbol = Symbol("mode");
+pub const MOST_FREQUENT_SET: Symbol = Symbol("most_frequent_set");
+pub const PERCENTILE: Symbol = Symbol("percentile");
 
 // Source formats.
 pub const CSV: Symbol = Symbol("csv");
@@ -63,6 +88,10 @@ pub const FEATURE_SET_KEYS: &[Symbol] = &[
     FILTER,
     QUERY,
     FILL_NULL,
+    PIVOT,
+    DISTINCT,
+    PRE_HOOKS,
+    POST_HOOKS,
     NAME,
     DESCRIPTION,
 ];
@@ -85,7 +114,26 @@ pub const DATASET_KEYS: &[Symbol] = &[
 pub const JOIN_KEYS: &[Symbol] = &[TTL, PREFIX];
 
 /// The aggregation functions `#[feature(...)]` accepts.
-pub const AGGREGATIONS: &[Symbol] = &[COUNT, SUM, AVG, MIN, MAX, STDDEV_POP];
+pub const AGGREGATIONS: &[Symbol] = &[
+    COUNT,
+    SUM,
+    AVG,
+    MIN,
+    MAX,
+    STDDEV_POP,
+    COUNT_DISTINCT,
+    APPROX_COUNT_DISTINCT,
+    VAR_POP,
+    STDDEV_SAMP,
+    VAR_SAMP,
+    FIRST,
+    LAST,
+    MODE,
+    MOST_FREQUENT_SET,
+    PERCENTILE,
+    LAG,
+    LEAD,
+];
 
 /// The formats `format = "..."` accepts.
 pub const FORMATS: &[Symbol] = &[CSV, PARQUET, NDJSON];

@@ -162,7 +162,7 @@ fn outputs_in_declaration_order() {
     // No fill: nullable outputs, Option in the row.
     assert!(compact(&out).contains("nullable:true"));
     assert!(compact(&out).contains(
-        "::core::option::Option<<f64as::featurestore_runtime::__private::ColumnType>::Inner>"
+        "::core::option::Option<<f64as::featurestore_runtime::__private::FeatureType>::Inner>"
     ));
 }
 
@@ -623,4 +623,208 @@ fn feature_sets_have_features_and_key_types() {
         })
         .unwrap();
     assert_eq!(features.fields.len(), 3);
+}
+
+#[test]
+fn catalog_aggregations_expand() {
+    let out = feature_set_inner(
+        quote!(entity = "k", window = "2d", source = S, timestamp = t),
+        quote! {
+            struct F {
+                #[feature(count_distinct(x), approx_count_distinct(x, 0.05), var_pop(x),
+                          stddev_samp(x), var_samp(x), percentile(x, 0.5), percentile(x, 0.999),
+                          percentile(x, 1))]
+                x: f64,
+                #[feature(first(s), last(s), mode(s))]
+                s: String,
+                #[feature(most_frequent_set(s))]
+                m: Vec<String>,
+            }
+        },
+    );
+    assert!(errors(&out).is_empty(), "{:?}", errors(&out));
+    let text = compact(&out);
+    for name in [
+        "x__count_distinct_over_2_days_rolling_windows",
+        "x__approx_count_distinct_over_2_days_rolling_windows",
+        "x__var_pop_over_2_days_rolling_windows",
+        "x__stddev_samp_over_2_days_rolling_windows",
+        "x__var_samp_over_2_days_rolling_windows",
+        "x__percentile_50_over_2_days_rolling_windows",
+        "x__percentile_99_9_over_2_days_rolling_windows",
+        "x__percentile_100_over_2_days_rolling_windows",
+        "s__first_over_2_days_rolling_windows",
+        "s__last_over_2_days_rolling_windows",
+        "s__mode_over_2_days_rolling_windows",
+        "m__most_frequent_set_over_2_days_rolling_windows",
+    ] {
+        assert!(text.contains(&format!("name:\"{name}\"")), "{name}");
+    }
+    assert!(
+        text.contains("Percentile(::featurestore_runtime::spec::Percentage{millionths:500000u32})")
+    );
+    // Value functions check the declared type against the column's, and
+    // need no numeric output.
+    assert!(text.contains("assert_value_of::<String,"));
+    assert!(!text.contains("assert_numeric_output::<String>"));
+    assert!(text.contains("assert_numeric_output::<f64>"));
+    assert!(text.contains("assert_set_of::<Vec<String>,"));
+    assert!(!text.contains("assert_numeric_output::<Vec<String>>"));
+    assert!(out.to_string().contains("list<text>"));
+    // Docs say what each function computes.
+    assert!(out
+        .to_string()
+        .contains("most frequent value (ties: the smallest value)"));
+}
+
+#[test]
+fn catalog_aggregation_arguments() {
+    let fs = |feature: TokenStream| {
+        feature_set_inner(
+            quote!(entity = "k", window = "2d", source = S, timestamp = t),
+            quote!(
+                struct F {
+                    #[feature(#feature)]
+                    x: f64,
+                }
+            ),
+        )
+    };
+    expect_errors(
+        fs(quote!(percentile(x))),
+        &["`percentile` needs a percentage"],
+    );
+    expect_errors(fs(quote!(percentile(x, 1.5))), &["a number from 0 to 1"]);
+    expect_errors(
+        fs(quote!(percentile(x, 0.1234567))),
+        &["at most 6 decimals"],
+    );
+    expect_errors(
+        fs(quote!(percentile(x, 0.5, 0.6))),
+        &["a column and a percentage"],
+    );
+    expect_errors(fs(quote!(approx_count_distinct(x, 2))), &["relative error"]);
+    expect_errors(fs(quote!(mode(x, 2))), &["`mode` takes only a column"]);
+    expect_errors(fs(quote!(sum(x, y))), &["declare it on another field"]);
+    expect_errors(
+        fs(quote!(first("x"))),
+        &["takes a column name of the source first"],
+    );
+    expect_errors(
+        fs(quote!(percentile(x, 0.5), percentile(x, 0.50))),
+        &["duplicate output column `x__percentile_50"],
+    );
+}
+
+#[test]
+fn plain_feature_sets() {
+    let out = feature_set_inner(
+        quote!(entity = "k", source = S, timestamp = t),
+        quote! {
+            struct F {
+                #[feature(column = amount)] a: f64,
+                #[feature(sql = "amount * 2")] b: i64,
+                #[feature(function = crate::f, column = amount)] c: i64,
+            }
+        },
+    );
+    assert!(errors(&out).is_empty(), "{:?}", errors(&out));
+    let text = compact(&out);
+    for name in ["name:\"a\"", "name:\"b\"", "name:\"c\""] {
+        assert!(text.contains(name), "{name}");
+    }
+    assert!(text.contains("PlainSpec::Sql(\"amount*2\")"));
+    assert!(text.contains("ExprFunction{name:\"crate::f\",run:crate::f}"));
+    assert!(out
+        .to_string()
+        .contains("one per event, without aggregation"));
+
+    let fs = |args: TokenStream, fields: TokenStream| {
+        feature_set_inner(args, quote!(struct F { #fields }))
+    };
+    let args = || quote!(entity = "k", source = S, timestamp = t);
+    expect_errors(
+        fs(
+            args(),
+            quote!(#[feature(column = x)] a: i64, #[feature(count(x))] b: i64,),
+        ),
+        &["`a` is a plain feature (one row per event) but `b` aggregates"],
+    );
+    expect_errors(
+        fs(
+            quote!(entity = "k", source = S, timestamp = t, window = "1d"),
+            quote!(#[feature(column = x)] a: i64,),
+        ),
+        &["a plain feature set has one row per event: remove `window`"],
+    );
+    expect_errors(
+        fs(args(), quote!(#[feature(function = f)] a: i64,)),
+        &["`function` needs the column it receives"],
+    );
+    expect_errors(
+        fs(args(), quote!(#[feature(sql = "x +", column = x)] a: i64,)),
+        &["`sql` computes the value from the row alone"],
+    );
+    expect_errors(
+        fs(args(), quote!(#[feature(sql = "x +")] a: i64,)),
+        &["invalid SQL in `sql`"],
+    );
+    expect_errors(
+        fs(args(), quote!(#[feature(count(x), column = x)] a: i64,)),
+        &["a plain feature (`column`, `sql` or `function`) takes no aggregation"],
+    );
+}
+
+#[test]
+fn window_functions_of_plain_feature_sets() {
+    let fs = |fields: TokenStream| {
+        feature_set_inner(
+            quote!(entity = "k", source = S, timestamp = t),
+            quote!(struct F { #fields }),
+        )
+    };
+    let out = fs(quote!(
+        #[feature(avg(x), over = "2m")] a: f64,
+        #[feature(sum(x), rows = 1)] b: i64,
+        #[feature(lag(x), lead(x, 3))] c: i64,
+    ));
+    assert!(errors(&out).is_empty(), "{:?}", errors(&out));
+    let text = compact(&out);
+    for name in [
+        "a__avg_over_2_minutes_fixed_windows",
+        "b__sum_over_1_event_row_windows",
+        "c__lag_1",
+        "c__lead_3",
+    ] {
+        assert!(text.contains(&format!("name:\"{name}\"")), "{name}");
+    }
+    assert!(text.contains("Frame::Rows(1u32)"));
+    expect_errors(
+        fs(quote!(#[feature(mode(x), over = "2m")] a: f64,)),
+        &["`mode` is no window function"],
+    );
+    expect_errors(
+        fs(quote!(#[feature(sum(x), over = "2m", rows = 2)] a: f64,)),
+        &["either a time window (`over`) or a row window (`rows`)"],
+    );
+    expect_errors(
+        fs(quote!(#[feature(sum(x), over = "2x")] a: f64,)),
+        &["unknown unit `x`"],
+    );
+    expect_errors(
+        fs(quote!(#[feature(lag(x, 0))] a: f64,)),
+        &["`lag` moves by at least 1 event"],
+    );
+    expect_errors(
+        feature_set_inner(
+            quote!(entity = "k", source = S, timestamp = t, window = "1d"),
+            quote!(
+                struct F {
+                    #[feature(count(x), lag(x))]
+                    a: i64,
+                }
+            ),
+        ),
+        &["`lag` is a window function of plain feature sets"],
+    );
 }

@@ -42,18 +42,39 @@ pub fn columns(spec: &FeatureSetSpec) -> Vec<ColumnDoc> {
     });
     for o in spec.outputs {
         let f = &spec.features[o.feature];
-        let what = match o.window {
-            Some(w) => format!(
+        let what = match (f.plain, o.window) {
+            (Some(crate::spec::PlainSpec::Column), _) => {
+                format!("the event's `{}`, cast", f.column)
+            }
+            (Some(crate::spec::PlainSpec::Sql(sql)), _) => {
+                format!("SQL `{sql}` over the event's row")
+            }
+            (Some(crate::spec::PlainSpec::Function(func)), _) => {
+                format!("`{}` of the event's `{}`", func.name, f.column)
+            }
+            (None, _) if f.frame.is_some() => match f.frame {
+                Some(crate::spec::Frame::Range(w)) => format!(
+                    "{} of `{}` over the {w} up to each event (fixed windows)",
+                    o.aggregation, f.column
+                ),
+                _ => format!(
+                    "{} of `{}` over row windows of each event",
+                    o.aggregation, f.column
+                ),
+            },
+            (None, _)
+                if matches!(
+                    o.aggregation,
+                    crate::spec::Aggregation::Lag(_) | crate::spec::Aggregation::Lead(_)
+                ) =>
+            {
+                format!("{} of `{}` per event", o.aggregation.label(), f.column)
+            }
+            (None, Some(w)) => format!(
                 "{} of `{}` over {} rolling windows",
-                o.aggregation.name(),
-                f.column,
-                w
+                o.aggregation, f.column, w
             ),
-            None => format!(
-                "{} of `{}` per key and timestamp",
-                o.aggregation.name(),
-                f.column
-            ),
+            (None, None) => format!("{} of `{}` per key and timestamp", o.aggregation, f.column),
         };
         let description = if f.description.is_empty() {
             what

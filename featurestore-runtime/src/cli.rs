@@ -430,6 +430,32 @@ fn csv_cell(s: String) -> String {
 }
 
 /// Every cell of a frame as text (`None` for null).
+/// A list column as text: `[a, b]`, its items formatted as columns are.
+fn list_strings(s: &Series) -> PolarsResult<Series> {
+    let mut out: Vec<Option<String>> = Vec::with_capacity(s.len());
+    let list = s.list()?;
+    for item in (0..list.len()).map(|i| list.get_as_series(i)) {
+        out.push(match item {
+            Some(items) => {
+                let frame = DataFrame::new(items.len(), vec![items.into_column()])?;
+                let texts = frame_strings(&frame).map_err(|e| polars_err!(ComputeError: "{e}"))?;
+                let texts: Vec<String> = texts
+                    .into_iter()
+                    .map(|r| {
+                        r.into_iter()
+                            .next()
+                            .flatten()
+                            .unwrap_or_else(|| "null".into())
+                    })
+                    .collect();
+                Some(format!("[{}]", texts.join(", ")))
+            }
+            None => None,
+        });
+    }
+    Ok(Series::new(s.name().clone(), out))
+}
+
 pub fn frame_strings(frame: &DataFrame) -> Result<Vec<Vec<Option<String>>>> {
     let formatted: Vec<Series> = frame
         .columns()
@@ -440,6 +466,7 @@ pub fn frame_strings(frame: &DataFrame) -> Result<Vec<Vec<Option<String>>>> {
                 DataType::Datetime(_, _) => s
                     .datetime()
                     .and_then(|d| d.to_string("%Y-%m-%d %H:%M:%S").map(|c| c.into_series())),
+                DataType::List(_) => list_strings(s),
                 _ => s.cast(&DataType::String),
             }
         })

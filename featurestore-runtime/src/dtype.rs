@@ -15,5 +15,6 @@ pub(crate) fn polars_dtype(dt: DataType) -> Pl {
         DataType::String => Pl::String,
         DataType::Date => Pl::Date,
         DataType::Timestamp => Pl::Datetime(TimeUnit::Microseconds, None),
+        DataType::List(inner) => Pl::List(Box::new(polars_dtype(*inner))),
     }
 }

@@ -38,6 +38,6 @@ pub use spec::{DataType, DatasetSpec, FeatureSetSpec, SourceSpec};
 pub use traits::{Dataset, FeatureSet, Source};
 pub use transform::{compute, Computed, DateRange};
 pub use types::{
-    ColumnType, Countable, FillBool, FillFloat, FillInt, FillStr, KeyType, Numeric, NumericOutput,
-    Ordered, TimestampType,
+    ColumnType, Countable, FeatureType, FillBool, FillFloat, FillInt, FillStr, KeyType, Numeric,
+    NumericOutput, Ordered, PivotOn, SetOf, TimestampType, ValueOf,
 };

@@ -14,8 +14,8 @@ pub use chrono::NaiveDateTime;
 pub use serde;
 
 pub use crate::types::{
-    ColumnType, Countable, FillBool, FillFloat, FillInt, FillStr, KeyType, Numeric, NumericOutput,
-    Ordered, TimestampType,
+    ColumnType, Countable, FeatureType, FillBool, FillFloat, FillInt, FillStr, KeyType, Numeric,
+    NumericOutput, Ordered, PivotOn, SetOf, TimestampType, ValueOf,
 };
 
 /// Implemented by `#[source]` for each field: `HasColumn<{fnv1a64(name)}>`.
@@ -57,6 +57,12 @@ pub fn assert_key<T: KeyType>() {}
 pub fn assert_timestamp<T: TimestampType>() {}
 /// See [`NumericOutput`].
 pub fn assert_numeric_output<T: NumericOutput>() {}
+/// `Declared` holds the values of a column of type `Column`.
+pub fn assert_value_of<Declared: ValueOf<Column>, Column>() {}
+/// A pivot column of type `Column` can be compared with values of type `L`.
+pub fn assert_pivot_on<Column: PivotOn<L>, L: ?Sized>() {}
+/// `Declared` holds lists of the values of a column of type `Column`.
+pub fn assert_set_of<Declared: SetOf<Column>, Column>() {}
 /// See [`FillInt`].
 pub fn assert_fill_int<T: FillInt>() {}
 /// See [`FillFloat`].
@@ -98,6 +104,10 @@ pub const FALLBACK_FEATURE_SET: FeatureSetSpec = FeatureSetSpec {
     fill_null: None,
     features: &[],
     outputs: &[],
+    pivot: None,
+    distinct: None,
+    pre_hooks: &[],
+    post_hooks: &[],
 };
 
 /// The spec of a dataset whose declaration has errors (see [`FALLBACK_SOURCE`]).

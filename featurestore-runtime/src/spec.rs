@@ -29,6 +29,8 @@ pub enum DataType {
     Date,
     /// `chrono::NaiveDateTime`, UTC, microsecond precision.
     Timestamp,
+    /// `Vec<T>` of one of the types above: the output of `most_frequent_set`.
+    List(&'static DataType),
 }
 
 impl DataType {
@@ -43,6 +45,17 @@ impl DataType {
             DataType::String => "text",
             DataType::Date => "date",
             DataType::Timestamp => "timestamp",
+            DataType::List(inner) => match inner {
+                DataType::Bool => "list<boolean>",
+                DataType::Int32 => "list<int>",
+                DataType::Int64 => "list<bigint>",
+                DataType::Float32 => "list<float>",
+                DataType::Float64 => "list<double>",
+                DataType::String => "list<text>",
+                DataType::Date => "list<date>",
+                DataType::Timestamp => "list<timestamp>",
+                DataType::List(_) => "list<blob>",
+            },
         }
     }
 
@@ -57,6 +70,17 @@ impl DataType {
             DataType::String => "String",
             DataType::Date => "NaiveDate",
             DataType::Timestamp => "NaiveDateTime",
+            DataType::List(inner) => match inner {
+                DataType::Bool => "Vec<bool>",
+                DataType::Int32 => "Vec<i32>",
+                DataType::Int64 => "Vec<i64>",
+                DataType::Float32 => "Vec<f32>",
+                DataType::Float64 => "Vec<f64>",
+                DataType::String => "Vec<String>",
+                DataType::Date => "Vec<NaiveDate>",
+                DataType::Timestamp => "Vec<NaiveDateTime>",
+                DataType::List(_) => "Vec<Vec<_>>",
+            },
         }
     }
 
@@ -151,6 +175,10 @@ impl SourceSpec {
 }
 
 /// An aggregation function of a windowed feature.
+///
+/// Nulls are skipped by every function; a window without events is null,
+/// a window whose events all have a null value is `0` for the counts and
+/// null for the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Aggregation {
     /// Number of non-null values.
@@ -165,10 +193,59 @@ pub enum Aggregation {
     Max,
     /// Population standard deviation.
     StddevPop,
+    /// Number of distinct non-null values (Spark's `count(DISTINCT x)`).
+    CountDistinct,
+    /// Spark's `approx_count_distinct`, computed exactly: its error is 0,
+    /// within any relative standard deviation Spark's HyperLogLog++ allows.
+    ApproxCountDistinct,
+    /// Population variance: `Σ(x − mean)² / n`.
+    VarPop,
+    /// Sample standard deviation: `sqrt(Σ(x − mean)² / (n − 1))`; null for one
+    /// value (Spark 3's default, not its legacy NaN).
+    StddevSamp,
+    /// Sample variance: `Σ(x − mean)² / (n − 1)`; null for one value.
+    VarSamp,
+    /// The value of the earliest event, by event time; among events of the
+    /// same time, the smallest value.
+    First,
+    /// The value of the latest event, by event time; among events of the
+    /// same time, the largest value.
+    Last,
+    /// The most frequent value; among equally frequent values, the smallest.
+    Mode,
+    /// Every distinct non-null value, most frequent first; equally frequent
+    /// values in ascending order. An empty list when every value is null.
+    MostFrequentSet,
+    /// No aggregation: the feature of a plain feature set, one row per
+    /// event, holds a value of that event's row (see [`PlainSpec`]).
+    Value,
+    /// In a plain feature set: the value of the event `n` before, in the
+    /// key's time order (null if there is none).
+    Lag(u32),
+    /// In a plain feature set: the value of the event `n` after.
+    Lead(u32),
+    /// Spark's exact `percentile(x, p)`: over the sorted values `v₀ … vₙ₋₁`,
+    /// at position `r = p·(n − 1)`, `(⌈r⌉ − r)·v⌊r⌋ + (r − ⌊r⌋)·v⌈r⌉`.
+    Percentile(Percentage),
+}
+
+/// The `p` of `percentile(x, p)`, in millionths: `0.5` is `500_000`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Percentage {
+    /// `p × 1 000 000`, from `0` to `1 000 000`.
+    pub millionths: u32,
+}
+
+impl Percentage {
+    /// `p` as a float.
+    pub fn value(self) -> f64 {
+        f64::from(self.millionths) / 1_000_000.0
+    }
 }
 
 impl Aggregation {
-    /// The name used in attributes and output column names.
+    /// The function's name in attributes; output column names add the
+    /// percentage of a percentile (see [`Aggregation::label`]).
     pub const fn name(self) -> &'static str {
         match self {
             Aggregation::Count => "count",
@@ -177,6 +254,88 @@ impl Aggregation {
             Aggregation::Min => "min",
             Aggregation::Max => "max",
             Aggregation::StddevPop => "stddev_pop",
+            Aggregation::CountDistinct => "count_distinct",
+            Aggregation::ApproxCountDistinct => "approx_count_distinct",
+            Aggregation::VarPop => "var_pop",
+            Aggregation::StddevSamp => "stddev_samp",
+            Aggregation::VarSamp => "var_samp",
+            Aggregation::First => "first",
+            Aggregation::Last => "last",
+            Aggregation::Mode => "mode",
+            Aggregation::MostFrequentSet => "most_frequent_set",
+            Aggregation::Value => "value",
+            Aggregation::Lag(_) => "lag",
+            Aggregation::Lead(_) => "lead",
+            Aggregation::Percentile(_) => "percentile",
+        }
+    }
+
+    /// The function as output column names spell it: the name, and for a
+    /// percentile its percentage with `_` for the decimal point
+    /// (`percentile_50`, `percentile_99_9`).
+    pub fn label(self) -> String {
+        match self {
+            Aggregation::Percentile(p) => {
+                let percent = format!("{}", f64::from(p.millionths) / 10_000.0);
+                format!("percentile_{}", percent.replace('.', "_"))
+            }
+            Aggregation::Lag(n) => format!("lag_{n}"),
+            Aggregation::Lead(n) => format!("lead_{n}"),
+            other => other.name().to_string(),
+        }
+    }
+
+    /// What the function computes, in words, for docs.
+    pub fn describe(self) -> String {
+        match self {
+            Aggregation::Count => "number of non-null values".into(),
+            Aggregation::Sum => "sum".into(),
+            Aggregation::Avg => "mean".into(),
+            Aggregation::Min => "smallest value".into(),
+            Aggregation::Max => "largest value".into(),
+            Aggregation::StddevPop => "population standard deviation".into(),
+            Aggregation::CountDistinct => "number of distinct non-null values".into(),
+            Aggregation::ApproxCountDistinct => {
+                "number of distinct non-null values, computed exactly (error 0)".into()
+            }
+            Aggregation::VarPop => "population variance".into(),
+            Aggregation::StddevSamp => "sample standard deviation (null for a single value)".into(),
+            Aggregation::VarSamp => "sample variance (null for a single value)".into(),
+            Aggregation::First => "value of the earliest event (ties: the smallest value)".into(),
+            Aggregation::Last => "value of the latest event (ties: the largest value)".into(),
+            Aggregation::Mode => "most frequent value (ties: the smallest value)".into(),
+            Aggregation::MostFrequentSet => {
+                "distinct values, most frequent first (ties: ascending values)".into()
+            }
+            Aggregation::Value => "value of the event's row".into(),
+            Aggregation::Lag(n) => format!("value of the event {n} before, by time"),
+            Aggregation::Lead(n) => format!("value of the event {n} after, by time"),
+            Aggregation::Percentile(p) => format!(
+                "exact {} percentile, interpolated linearly between the nearest values",
+                p.value()
+            ),
+        }
+    }
+
+    /// Whether the function returns one of the column's values (so the
+    /// output has the column's type) rather than a number.
+    pub const fn returns_a_value(self) -> bool {
+        matches!(
+            self,
+            Aggregation::First
+                | Aggregation::Last
+                | Aggregation::Mode
+                | Aggregation::Lag(_)
+                | Aggregation::Lead(_)
+        )
+    }
+}
+
+impl fmt::Display for Aggregation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Aggregation::Percentile(p) => write!(f, "percentile({})", p.value()),
+            other => f.write_str(other.name()),
         }
     }
 }
@@ -278,6 +437,94 @@ pub struct FeatureSpec {
     pub dtype: DataType,
     /// Doc comment of the field, or empty.
     pub description: &'static str,
+    /// How a plain feature (no aggregation) computes its value from each
+    /// event's row; `None` for an aggregated feature.
+    pub plain: Option<PlainSpec>,
+    /// In a plain feature set, the events each of the feature's functions
+    /// aggregates for each event (Butterfree's `SparkFunctionTransform`
+    /// windows).
+    pub frame: Option<Frame>,
+    /// A SQL boolean expression over the source's row: the values of rows
+    /// where it is not true are left out, as nulls (Butterfree's
+    /// `filter_expression`): `count` is then `0`, not null, in a window with
+    /// events of which none passes.
+    pub filter: Option<&'static str>,
+}
+
+/// The events a window function aggregates for each event of its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Frame {
+    /// `fixed_windows`: the events at most this long before the event, up to
+    /// and including the events at its time.
+    Range(Window),
+    /// `row_windows`: the event and the `n − 1` before it in time order
+    /// (events at one time in input order).
+    Rows(u32),
+}
+
+/// The value of a plain feature, from each event's row, cast to the
+/// feature's type.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PlainSpec {
+    /// The source column [`FeatureSpec::column`], renamed to the feature.
+    Column,
+    /// A polars SQL expression over the row, checked for syntax at build time.
+    Sql(&'static str),
+    /// A Rust function of the column [`FeatureSpec::column`].
+    Function(ExprFunction),
+}
+
+/// `fn(Expr) -> Expr`, with its path as declared.
+#[derive(Clone, Copy)]
+pub struct ExprFunction {
+    /// The function's path, as written in the attribute.
+    pub name: &'static str,
+    /// The function: receives the column, returns the feature's expression.
+    pub run: fn(polars::prelude::Expr) -> polars::prelude::Expr,
+}
+
+impl fmt::Debug for ExprFunction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl PartialEq for ExprFunction {
+    /// The same path, the same function: addresses are no reliable identity.
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+/// `pivot(column, [values])`: every feature once per value, over the rows
+/// whose pivot column holds that value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PivotSpec {
+    /// The source column compared with the values.
+    pub column: &'static str,
+    /// The values, in declaration order; each prefixes its output columns.
+    pub values: &'static [PivotValue],
+}
+
+/// One value of a pivot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PivotValue {
+    /// An integer.
+    Int(i64),
+    /// `true` or `false`.
+    Bool(bool),
+    /// A string.
+    Str(&'static str),
+}
+
+impl fmt::Display for PivotValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PivotValue::Int(i) => write!(f, "{i}"),
+            PivotValue::Bool(b) => write!(f, "{b}"),
+            PivotValue::Str(s) => f.write_str(s),
+        }
+    }
 }
 
 /// One output column of a feature set (keys and `timestamp` excluded).
@@ -295,6 +542,10 @@ pub struct OutputColumn {
     pub dtype: DataType,
     /// Whether the column may be null (no `fill_null` declared).
     pub nullable: bool,
+    /// Index into the values of [`FeatureSetSpec::pivot`]: the column
+    /// aggregates the rows whose pivot column holds that value (the values of
+    /// other rows count as nulls, as with a feature's `filter`).
+    pub pivot: Option<usize>,
 }
 
 /// What `#[feature_set]` declares.
@@ -320,14 +571,87 @@ pub struct FeatureSetSpec {
     pub fill_null: Option<FillValue>,
     /// Declared features, in declaration order.
     pub features: &'static [FeatureSpec],
-    /// Output feature columns: features × aggregations × windows, in that order.
+    /// Output feature columns: (pivot values ×) features × aggregations ×
+    /// windows, in that order.
     pub outputs: &'static [OutputColumn],
+    /// Every feature once per value of a column.
+    pub pivot: Option<PivotSpec>,
+    /// In each window, one event per value of some columns.
+    pub distinct: Option<DistinctSpec>,
+    /// Run on the source's events, in order, before the feature set's
+    /// `query` and `filter`.
+    pub pre_hooks: &'static [HookSpec],
+    /// Run on the computed rows, in order, after `fill_null`; they must keep
+    /// the declared columns.
+    pub post_hooks: &'static [HookSpec],
+}
+
+/// A user function on a lazy frame: `fn(LazyFrame) -> PolarsResult<LazyFrame>`.
+pub type Hook =
+    fn(polars::prelude::LazyFrame) -> polars::prelude::PolarsResult<polars::prelude::LazyFrame>;
+
+/// A hook, with its path as declared (for messages and docs).
+#[derive(Clone, Copy)]
+pub struct HookSpec {
+    /// The function's path, as written in the attribute.
+    pub name: &'static str,
+    /// The function.
+    pub run: Hook,
+}
+
+impl fmt::Debug for HookSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl PartialEq for HookSpec {
+    /// Hooks are the same when declared with the same path: function
+    /// addresses are not reliable identities.
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+/// `distinct(a, b, keep = last)`: in each window, of the events with equal
+/// values in the subset columns (nulls equal), only the first or the last by
+/// event time counts. Of several at that time, the one kept for a feature is
+/// the one with its smallest value (`first`) or largest (`last`), nulls
+/// smallest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DistinctSpec {
+    /// The columns whose values make events duplicates.
+    pub subset: &'static [&'static str],
+    /// Which duplicate counts.
+    pub keep: Keep,
+}
+
+/// Which of duplicate events a `distinct` keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Keep {
+    /// The earliest.
+    First,
+    /// The latest (Butterfree's default).
+    Last,
 }
 
 /// Name of the time column of every feature set's output.
 pub const TIMESTAMP_COLUMN: &str = "timestamp";
 
 impl FeatureSetSpec {
+    /// Whether the feature set is plain: one row per event, no aggregation.
+    pub fn is_plain(&self) -> bool {
+        !self.features.is_empty()
+            && self.features.iter().all(|f| {
+                f.plain.is_some()
+                    || f.frame.is_some()
+                    || (!f.aggregations.is_empty()
+                        && f.aggregations
+                            .iter()
+                            .all(|a| matches!(a, Aggregation::Lag(_) | Aggregation::Lead(_))))
+            })
+    }
+
     /// Names of the key columns.
     pub fn key_names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.keys.iter().map(|k| k.name)

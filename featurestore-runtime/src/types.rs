@@ -39,6 +39,68 @@ macro_rules! column_types {
     )*};
 }
 
+/// A Rust type that can be the declared type of a feature: a column type,
+/// or a list of one (`most_frequent_set`), which no source column can be.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the type of a feature",
+    label = "unsupported feature type",
+    note = "features are `bool`, `i32`, `i64`, `f32`, `f64`, `String`, `NaiveDate`, `NaiveDateTime`, `Vec` of one of them, or `Option` of those"
+)]
+pub trait FeatureType {
+    /// The logical type.
+    const DTYPE: DataType;
+    /// Whether the column may be null.
+    const NULLABLE: bool;
+    /// The type without `Option`.
+    type Inner;
+}
+
+impl<T: ColumnType> FeatureType for T {
+    const DTYPE: DataType = T::DTYPE;
+    const NULLABLE: bool = T::NULLABLE;
+    type Inner = T::Inner;
+}
+
+/// `Vec<T>`: the output of `most_frequent_set`, never a source column.
+macro_rules! list_types {
+    ($($ty:ty => $dt:ident),* $(,)?) => {$(
+        impl FeatureType for Vec<$ty> {
+            const DTYPE: DataType = DataType::List(&DataType::$dt);
+            const NULLABLE: bool = false;
+            type Inner = Vec<$ty>;
+        }
+        impl FeatureType for Option<Vec<$ty>> {
+            const DTYPE: DataType = DataType::List(&DataType::$dt);
+            const NULLABLE: bool = true;
+            type Inner = Vec<$ty>;
+        }
+        impl SetOf<$ty> for Vec<$ty> {}
+        impl SetOf<Option<$ty>> for Vec<$ty> {}
+        impl SetOf<$ty> for Option<Vec<$ty>> {}
+        impl SetOf<Option<$ty>> for Option<Vec<$ty>> {}
+    )*};
+}
+
+list_types! {
+    bool => Bool,
+    i32 => Int32,
+    i64 => Int64,
+    f32 => Float32,
+    f64 => Float64,
+    String => String,
+    NaiveDate => Date,
+    NaiveDateTime => Timestamp,
+}
+
+/// A declared output type that holds lists of the values of a column of
+/// type `C`: the type of `most_frequent_set`.
+#[diagnostic::on_unimplemented(
+    message = "`most_frequent_set` returns lists of its column's values, `Vec<{C}>`, but the feature is declared `{Self}`",
+    label = "not a list of the column's type",
+    note = "declare the feature as `Vec<T>` with `T` the column's type (without `Option`)"
+)]
+pub trait SetOf<C> {}
+
 column_types! {
     bool => Bool,
     i32 => Int32,
@@ -50,11 +112,12 @@ column_types! {
     NaiveDateTime => Timestamp,
 }
 
-/// A column type `sum`, `avg` and `stddev_pop` can aggregate.
+/// A column type `sum`, `avg`, `stddev_pop`, `stddev_samp`, `var_pop`,
+/// `var_samp` and `percentile` can aggregate.
 #[diagnostic::on_unimplemented(
     message = "this aggregation needs a numeric column, but the column is `{Self}`",
     label = "not a numeric column",
-    note = "`sum`, `avg` and `stddev_pop` take `i32`, `i64`, `f32`, `f64` or `Option` of one; `count` takes any column"
+    note = "`sum`, `avg`, `stddev_pop`, `stddev_samp`, `var_pop`, `var_samp` and `percentile` take `i32`, `i64`, `f32`, `f64` or `Option` of one; `count`, `count_distinct`, `approx_count_distinct`, `first`, `last`, `mode` and `most_frequent_set` take any column"
 )]
 pub trait Numeric: ColumnType {}
 
@@ -91,9 +154,29 @@ pub trait TimestampType: ColumnType {}
 /// A declared output type of an aggregated feature.
 #[diagnostic::on_unimplemented(
     message = "an aggregated feature must be declared as `i32`, `i64`, `f32` or `f64`, not `{Self}`",
-    label = "not a numeric output type"
+    label = "not a numeric output type",
+    note = "only `first`, `last`, `mode`, `lag` and `lead` return values of other types: those of their column"
 )]
 pub trait NumericOutput: ColumnType {}
+
+/// A declared output type that holds the values of a column of type `C`:
+/// the type of `first`, `last` and `mode`.
+#[diagnostic::on_unimplemented(
+    message = "`first`, `last`, `mode`, `lag` and `lead` return values of their column, of type `{C}`, but the feature is declared `{Self}`",
+    label = "not the column's type",
+    note = "declare the feature with the column's type (without `Option`, it is added unless `fill_null` is set)"
+)]
+pub trait ValueOf<C> {}
+
+macro_rules! value_of {
+    ($($ty:ty),*) => {$(
+        impl ValueOf<$ty> for $ty {}
+        impl ValueOf<Option<$ty>> for $ty {}
+        impl ValueOf<$ty> for Option<$ty> {}
+        impl ValueOf<Option<$ty>> for Option<$ty> {}
+    )*};
+}
+value_of!(bool, i32, i64, f32, f64, String, NaiveDate, NaiveDateTime);
 
 /// An output type `fill_null` with an integer literal can fill.
 #[diagnostic::on_unimplemented(
@@ -120,6 +203,14 @@ pub trait FillBool {}
 )]
 pub trait FillStr {}
 
+/// A column type a pivot's values of type `L` can be compared with.
+#[diagnostic::on_unimplemented(
+    message = "the values of `pivot` are `{L}` literals, but the pivot column is `{Self}`",
+    label = "cannot hold the pivot values",
+    note = "string values pivot a `String` column, integers an `i32` or `i64` column, booleans a `bool` column (each possibly `Option`)"
+)]
+pub trait PivotOn<L: ?Sized> {}
+
 macro_rules! marker {
     ($tr:ident: $($ty:ty),*) => {$(
         impl $tr for $ty {}
@@ -137,3 +228,13 @@ marker!(FillInt: i32, i64, f32, f64);
 marker!(FillFloat: f32, f64);
 marker!(FillBool: bool);
 marker!(FillStr: String);
+
+macro_rules! pivot_on {
+    ($l:ty: $($ty:ty),*) => {$(
+        impl PivotOn<$l> for $ty {}
+        impl PivotOn<$l> for Option<$ty> {}
+    )*};
+}
+pivot_on!(str: String);
+pivot_on!(i64: i32, i64);
+pivot_on!(bool: bool);

@@ -92,7 +92,9 @@ pub fn feature_set(
         doc.code_block("sql", query);
         doc.blank();
     }
-    if set.windows.is_empty() {
+    if set.is_plain() {
+        doc.line("- **Rows**: one per event, without aggregation");
+    } else if set.windows.is_empty() {
         doc.line("- **Windows**: none, one row per key and event timestamp");
     } else {
         let windows: Vec<String> = set.windows.iter().map(ToString::to_string).collect();
@@ -109,6 +111,53 @@ pub fn feature_set(
         None => {
             doc.line("- **Fill value**: none, a feature is null when its window holds no events")
         }
+    }
+    for (kind, hooks, when) in [
+        (
+            "Pre-hooks",
+            &set.pre_hooks,
+            "on the source's events, before the filter and query",
+        ),
+        ("Post-hooks", &set.post_hooks, "on the computed rows"),
+    ] {
+        if !hooks.is_empty() {
+            let names: Vec<String> = hooks
+                .iter()
+                .map(|p| format!("[`{}`]", path_string(p)))
+                .collect();
+            doc.line(format!(
+                "- **{kind}**, in this order, {when}: {}",
+                names.join(", ")
+            ));
+        }
+    }
+    if let Some(distinct) = &set.distinct {
+        let subset: Vec<String> = distinct
+            .subset
+            .iter()
+            .map(|c| code(&model::unraw(c)))
+            .collect();
+        doc.line(format!(
+            "- **Distinct**: in each window, of the events with equal {} (nulls equal), only \
+             the {} by event time counts (at equal times, the one with a feature's {} value)",
+            subset.join(", "),
+            if distinct.keep_last { "last" } else { "first" },
+            if distinct.keep_last {
+                "largest"
+            } else {
+                "smallest"
+            },
+        ));
+    }
+    if let Some(pivot) = &set.pivot {
+        let values: Vec<String> = pivot.values.iter().map(|v| code(&v.text)).collect();
+        doc.line(format!(
+            "- **Pivot** on {}: every feature once per value ({}), over the events whose {} \
+             holds the value; each value's columns start with it",
+            code(&model::unraw(&pivot.column)),
+            values.join(", "),
+            code(&model::unraw(&pivot.column)),
+        ));
     }
     doc.blank();
     doc.line("## Output columns");
@@ -322,7 +371,9 @@ pub fn key_description(source: &str, key: &str) -> String {
 }
 
 pub fn timestamp_description(set: &FeatureSet<'_>) -> String {
-    if set.windows.is_empty() {
+    if set.is_plain() {
+        format!("Time of the event (the source's `{}`).", set.timestamp)
+    } else if set.windows.is_empty() {
         format!(
             "Time of the aggregated events (the source's `{}`).",
             set.timestamp
@@ -336,16 +387,63 @@ pub fn timestamp_description(set: &FeatureSet<'_>) -> String {
 /// "`count` of `order_id` over 3 days rolling windows. " and the field's doc.
 pub fn output_description(set: &FeatureSet<'_>, output: &Output) -> String {
     let feature = &set.features[output.feature];
+    if let Some(plain) = &feature.plain {
+        let mut text = match plain {
+            model::Plain::Column(column) => format!(
+                "The event's {}, cast to the declared type.",
+                code(&model::unraw(column))
+            ),
+            model::Plain::Sql { sql, .. } => format!(
+                "The SQL expression {} over the event's row, cast to the declared type.",
+                code(sql)
+            ),
+            model::Plain::Function { path, column } => format!(
+                "[`{}`] applied to the event's {}, cast to the declared type.",
+                path_string(path),
+                code(&model::unraw(column))
+            ),
+        };
+        if !feature.description.is_empty() {
+            text.push(' ');
+            text.push_str(&feature.description);
+        }
+        return text;
+    }
     let function = &feature.functions[output.function];
-    let over = match output.window {
-        Some(w) => format!("over {w} rolling windows"),
-        None => "per key and timestamp".to_string(),
+    let over = match (feature.frame, output.window) {
+        (Some(model::Frame::Range(w)), _) => {
+            format!("over the {w} up to each event (fixed windows, per key)")
+        }
+        (Some(model::Frame::Rows(n)), _) => format!(
+            "over each event and the {} before it (row windows, per key)",
+            n - 1
+        ),
+        (None, _) if function.aggregation.is_shift() => {
+            "per event, in key and time order".to_string()
+        }
+        (None, Some(w)) => format!("over {w} rolling windows"),
+        (None, None) => "per key and timestamp".to_string(),
     };
     let mut text = format!(
-        "`{}` of `{}` {over}.",
-        function.aggregation.name(),
-        function.column_name()
+        "`{}` of `{}` {over}: the {}.",
+        function.aggregation.display(),
+        function.column_name(),
+        function.aggregation.describe()
     );
+    if let Some(filter) = &feature.filter {
+        text.push_str(&format!(
+            " Only the events where {} count; the values of others are left out.",
+            code(filter)
+        ));
+    }
+    if let (Some(i), Some(pivot)) = (output.pivot, &set.pivot) {
+        text.push_str(&format!(
+            " Pivot value {}: only the events whose {} is {} count.",
+            code(&pivot.values[i].text),
+            code(&model::unraw(&pivot.column)),
+            code(&pivot.values[i].text)
+        ));
+    }
     if !feature.description.is_empty() {
         text.push(' ');
         text.push_str(&feature.description);
@@ -418,7 +516,25 @@ fn cql_type(ty: &Type) -> String {
         Some("String") => "text".to_string(),
         Some("NaiveDate") => "date".to_string(),
         Some("NaiveDateTime") => "timestamp".to_string(),
+        Some("Vec") => match generic_argument(ty) {
+            Some(inner) => format!("list<{}>", cql_type(inner)),
+            None => format!("<CQL type of {}>", type_string(ty)),
+        },
         _ => format!("<CQL type of {}>", type_string(ty)),
+    }
+}
+
+/// `T` in `Vec<T>` (or any `Name<T>`).
+fn generic_argument(ty: &Type) -> Option<&Type> {
+    let Type::Path(p) = ty else {
+        return None;
+    };
+    let PathArguments::AngleBracketed(args) = &p.path.segments.last()?.arguments else {
+        return None;
+    };
+    match args.args.first()? {
+        GenericArgument::Type(inner) => Some(inner),
+        _ => None,
     }
 }
 
@@ -591,6 +707,7 @@ mod tests {
         assert_eq!(cql_type(&ty("Option<f64>")), "double");
         assert_eq!(cql_type(&ty("std::primitive::i64")), "bigint");
         assert_eq!(cql_type(&ty("MyAlias")), "<CQL type of MyAlias>");
+        assert_eq!(cql_type(&ty("Option<Vec<String>>")), "list<text>");
     }
 
     #[test]

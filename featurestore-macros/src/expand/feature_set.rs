@@ -104,11 +104,11 @@ fn key_type(set: &FeatureSet<'_>, name: &str, item: TokenStream) -> TokenStream 
     respan(quote!(<#ty as #rt::__private::ColumnType>::#item), span)
 }
 
-/// `<T as ColumnType>::#item` at the field's type.
+/// `<T as FeatureType>::#item` at the field's type.
 fn column_type_item(ty: &syn::Type, item: TokenStream) -> TokenStream {
     let rt = runtime();
     respan(
-        quote!(<#ty as #rt::__private::ColumnType>::#item),
+        quote!(<#ty as #rt::__private::FeatureType>::#item),
         ty.span(),
     )
 }
@@ -146,17 +146,57 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
     };
     let features = set.features.iter().map(|feature| {
         let name = &feature.name;
-        let column = feature
-            .functions
-            .first()
-            .map(|f| f.column_name())
-            .unwrap_or_default();
-        let aggregations = feature.functions.iter().map(|f| {
-            let variant = format_ident!("{}", f.aggregation.variant());
-            quote!(#rt::spec::Aggregation::#variant)
-        });
+        let column = match &feature.plain {
+            Some(model::Plain::Sql { .. }) => String::new(),
+            _ => feature
+                .functions
+                .first()
+                .map(|f| f.column_name())
+                .unwrap_or_default(),
+        };
+        let plain = match &feature.plain {
+            None => quote!(::core::option::Option::None),
+            Some(model::Plain::Column(_)) => {
+                quote!(::core::option::Option::Some(#rt::spec::PlainSpec::Column))
+            }
+            Some(model::Plain::Sql { sql, .. }) => {
+                quote!(::core::option::Option::Some(#rt::spec::PlainSpec::Sql(#sql)))
+            }
+            Some(model::Plain::Function { path, .. }) => {
+                // A function of another signature fails to coerce: rustc's
+                // error is under the path in the attribute.
+                let name = path_string(path);
+                let span = path.span();
+                let run = respan(quote!(#path), span);
+                quote_spanned! {span=>
+                    ::core::option::Option::Some(#rt::spec::PlainSpec::Function(
+                        #rt::spec::ExprFunction { name: #name, run: #run }
+                    ))
+                }
+            }
+        };
+        let frame = match feature.frame {
+            Some(model::Frame::Range(w)) => {
+                let w = window(w);
+                quote!(::core::option::Option::Some(#rt::spec::Frame::Range(#w)))
+            }
+            Some(model::Frame::Rows(n)) => {
+                quote!(::core::option::Option::Some(#rt::spec::Frame::Rows(#n)))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        let aggregations: Vec<TokenStream> = if feature.plain.is_some() {
+            Vec::new()
+        } else {
+            feature
+                .functions
+                .iter()
+                .map(|f| aggregation(f.aggregation))
+                .collect()
+        };
         let dtype = column_type_item(feature.ty, quote!(DTYPE));
         let description = &feature.description;
+        let filter = option(feature.filter.as_ref());
         quote! {
             #rt::spec::FeatureSpec {
                 name: #name,
@@ -164,6 +204,9 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
                 aggregations: &[#(#aggregations),*],
                 dtype: #dtype,
                 description: #description,
+                plain: #plain,
+                frame: #frame,
+                filter: #filter,
             }
         }
     });
@@ -172,10 +215,7 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
         let feature = &set.features[output.feature];
         let name = &output.name;
         let index = output.feature;
-        let variant = format_ident!(
-            "{}",
-            feature.functions[output.function].aggregation.variant()
-        );
+        let aggregation = aggregation(feature.functions[output.function].aggregation);
         let window = match output.window {
             Some(w) => {
                 let w = window(w);
@@ -184,17 +224,68 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
             None => quote!(::core::option::Option::None),
         };
         let dtype = column_type_item(feature.ty, quote!(DTYPE));
+        let pivot = match output.pivot {
+            Some(i) => quote!(::core::option::Option::Some(#i)),
+            None => quote!(::core::option::Option::None),
+        };
         quote! {
             #rt::spec::OutputColumn {
                 name: #name,
                 feature: #index,
-                aggregation: #rt::spec::Aggregation::#variant,
+                aggregation: #aggregation,
                 window: #window,
                 dtype: #dtype,
                 nullable: #nullable,
+                pivot: #pivot,
             }
         }
     });
+    let pivot = match &set.pivot {
+        Some(pivot) => {
+            let column = model::unraw(&pivot.column);
+            let values = pivot.values.iter().map(|v| match &v.value {
+                model::PivotLit::Int(i) => quote!(#rt::spec::PivotValue::Int(#i)),
+                model::PivotLit::Bool(b) => quote!(#rt::spec::PivotValue::Bool(#b)),
+                model::PivotLit::Str(s) => quote!(#rt::spec::PivotValue::Str(#s)),
+            });
+            quote! {
+                ::core::option::Option::Some(#rt::spec::PivotSpec {
+                    column: #column,
+                    values: &[#(#values),*],
+                })
+            }
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    // A function of another signature fails to coerce to `Hook`: rustc's
+    // error is under the path in the attribute.
+    let hook = |path: &syn::Path| {
+        let name = path_string(path);
+        let span = path.span();
+        let run = respan(quote!(#path), span);
+        quote_spanned! {span=>
+            #rt::spec::HookSpec { name: #name, run: #run }
+        }
+    };
+    let pre_hooks: Vec<TokenStream> = set.pre_hooks.iter().map(hook).collect();
+    let post_hooks: Vec<TokenStream> = set.post_hooks.iter().map(hook).collect();
+    let distinct = match &set.distinct {
+        Some(d) => {
+            let subset = d.subset.iter().map(model::unraw);
+            let keep = if d.keep_last {
+                quote!(Last)
+            } else {
+                quote!(First)
+            };
+            quote! {
+                ::core::option::Option::Some(#rt::spec::DistinctSpec {
+                    subset: &[#(#subset),*],
+                    keep: #rt::spec::Keep::#keep,
+                })
+            }
+        }
+        None => quote!(::core::option::Option::None),
+    };
     quote! {
         #rt::spec::FeatureSetSpec {
             name: #name,
@@ -208,7 +299,26 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
             fill_null: #fill,
             features: &[#(#features),*],
             outputs: &[#(#outputs),*],
+            pivot: #pivot,
+            distinct: #distinct,
+            pre_hooks: &[#(#pre_hooks),*],
+            post_hooks: &[#(#post_hooks),*],
         }
+    }
+}
+
+/// A `spec::Aggregation` literal.
+fn aggregation(aggregation: model::Aggregation) -> TokenStream {
+    let rt = runtime();
+    let variant = format_ident!("{}", aggregation.variant());
+    match aggregation {
+        model::Aggregation::Percentile(millionths) => quote! {
+            #rt::spec::Aggregation::#variant(#rt::spec::Percentage { millionths: #millionths })
+        },
+        model::Aggregation::Lag(n) | model::Aggregation::Lead(n) => {
+            quote!(#rt::spec::Aggregation::#variant(#n))
+        }
+        _ => quote!(#rt::spec::Aggregation::#variant),
     }
 }
 
@@ -357,8 +467,39 @@ fn checks(set: &FeatureSet<'_>) -> Vec<TokenStream> {
     let span = set.timestamp.span();
     let ty = column_type(set, &model::unraw(&set.timestamp), span);
     checks.push(quote_spanned!(span=> #rt::__private::assert_timestamp::<#ty>();));
+    for column in set.distinct.iter().flat_map(|d| &d.subset) {
+        let span = column.span();
+        let ty = column_type(set, &model::unraw(column), span);
+        checks.push(quote_spanned!(span=> #rt::__private::assert_column::<#ty>();));
+    }
+    if let Some(pivot) = &set.pivot {
+        let span = pivot.column.span();
+        let ty = column_type(set, &model::unraw(&pivot.column), span);
+        let mut kinds: Vec<TokenStream> = Vec::new();
+        for value in &pivot.values {
+            let kind = match value.value {
+                model::PivotLit::Int(_) => quote!(i64),
+                model::PivotLit::Bool(_) => quote!(bool),
+                model::PivotLit::Str(_) => quote!(str),
+            };
+            if kinds.iter().any(|k| k.to_string() == kind.to_string()) {
+                continue;
+            }
+            let kind = respan(kind.clone(), span);
+            checks.push(quote_spanned!(span=> #rt::__private::assert_pivot_on::<#ty, #kind>();));
+            kinds.push(kind);
+        }
+    }
     for feature in &set.features {
-        for function in &feature.functions {
+        match &feature.plain {
+            Some(model::Plain::Column(column) | model::Plain::Function { column, .. }) => {
+                let span = column.span();
+                let ty = column_type(set, &model::unraw(column), span);
+                checks.push(quote_spanned!(span=> #rt::__private::assert_column::<#ty>();));
+            }
+            Some(model::Plain::Sql { .. }) | None => {}
+        }
+        for function in feature.functions.iter().filter(|_| feature.plain.is_none()) {
             let span = function.column.span();
             let ty = column_type(set, &function.column_name(), span);
             let assert = format_ident!("{}", function.aggregation.assertion(), span = span);
@@ -367,7 +508,28 @@ fn checks(set: &FeatureSet<'_>) -> Vec<TokenStream> {
         let ty = feature.ty;
         let span = ty.span();
         let declared = respan(quote!(#ty), span);
-        checks.push(quote_spanned!(span=> #rt::__private::assert_numeric_output::<#declared>();));
+        if feature.plain.is_none()
+            && feature
+                .functions
+                .iter()
+                .any(|f| f.aggregation.returns_a_number())
+        {
+            checks
+                .push(quote_spanned!(span=> #rt::__private::assert_numeric_output::<#declared>();));
+        }
+        for function in feature.functions.iter().filter(|_| feature.plain.is_none()) {
+            let assert = if function.aggregation.returns_a_value() {
+                format_ident!("assert_value_of", span = span)
+            } else if function.aggregation.returns_a_set() {
+                format_ident!("assert_set_of", span = span)
+            } else {
+                continue;
+            };
+            let column = column_type(set, &function.column_name(), span);
+            checks.push(quote_spanned! {span=>
+                #rt::__private::#assert::<#declared, #column>();
+            });
+        }
         if let Some(fill) = &set.fill {
             let span = fill.span;
             let assert = format_ident!(
@@ -382,7 +544,7 @@ fn checks(set: &FeatureSet<'_>) -> Vec<TokenStream> {
             );
             let declared = respan(quote!(#ty), span);
             checks.push(quote_spanned! {span=>
-                #rt::__private::#assert::<<#declared as #rt::__private::ColumnType>::Inner>();
+                #rt::__private::#assert::<<#declared as #rt::__private::FeatureType>::Inner>();
             });
         }
     }

@@ -27,6 +27,55 @@ pub(crate) enum Values {
     Int(Vec<Option<i64>>),
     /// Float column.
     Float(Vec<Option<f64>>),
+    /// Any column, each value replaced by its rank among the column's
+    /// distinct values (equal values, equal ids; smaller values, smaller
+    /// ids), for the functions that compare or return values.
+    Ids {
+        ids: Vec<Option<u32>>,
+        /// The lists of ids `most_frequent_set` returned, each under one id.
+        sets: SetTable,
+    },
+    /// Column `of`, of which each window counts one event per subset id
+    /// (`distinct`): the first, or the last, by time.
+    Distinct {
+        of: usize,
+        subset: std::sync::Arc<Vec<u32>>,
+        keep_last: bool,
+    },
+}
+
+/// Lists of value ids, each stored once under a number, so that a list is a
+/// [`Cell`] and equal lists are equal cells.
+#[derive(Debug, Default)]
+pub(crate) struct SetTable(std::sync::Mutex<SetTableInner>);
+
+#[derive(Debug, Default)]
+struct SetTableInner {
+    numbers: std::collections::HashMap<Vec<u32>, u32>,
+    lists: Vec<Vec<u32>>,
+}
+
+impl SetTable {
+    /// The number of `list`, new or already stored.
+    fn number(&self, list: Vec<u32>) -> u32 {
+        let mut table = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(&n) = table.numbers.get(&list) {
+            return n;
+        }
+        let n = table.lists.len() as u32;
+        table.lists.push(list.clone());
+        table.numbers.insert(list, n);
+        n
+    }
+
+    /// Every list stored, by number.
+    pub(crate) fn lists(&self) -> Vec<Vec<u32>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .lists
+            .clone()
+    }
 }
 
 impl Values {
@@ -226,6 +275,17 @@ impl Acc {
         Some((num as f64 / (self.n as f64 * self.n as f64)).sqrt())
     }
 
+    /// `Σ(x − mean)²` of integers from exact integer moments,
+    /// `(n·Σx² − (Σx)²) / n`, so equal windows give equal bits whatever the
+    /// order of the events. `None` if the moments overflow.
+    fn exact_m2(&self) -> Option<f64> {
+        let n = i128::from(self.n);
+        let num = n
+            .checked_mul(self.sum_sq_i?)?
+            .checked_sub(self.sum_i.checked_mul(self.sum_i)?)?;
+        Some(num as f64 / self.n as f64)
+    }
+
     /// The aggregate, or null when the window has no event. NaN becomes null.
     fn finish(&self, agg: Aggregation, int: bool) -> Cell {
         if self.rows == 0 {
@@ -255,6 +315,37 @@ impl Acc {
                 Cell::Float(self.exact_stddev().unwrap_or_else(|| self.moment_stddev()))
             }
             (Aggregation::StddevPop, false) => Cell::Float(self.moment_stddev()),
+            (Aggregation::VarPop, true) => match self.exact_m2() {
+                Some(m2) => Cell::Float(m2 / self.n as f64),
+                None => Cell::Float(self.m2 / self.n as f64),
+            },
+            (Aggregation::VarPop, false) => Cell::Float(self.m2 / self.n as f64),
+            (Aggregation::VarSamp | Aggregation::StddevSamp, _) if self.n == 1 => Cell::Null,
+            (Aggregation::VarSamp, true) => {
+                Cell::Float(self.exact_m2().unwrap_or(self.m2) / (self.n - 1) as f64)
+            }
+            (Aggregation::VarSamp, false) => Cell::Float(self.m2 / (self.n - 1) as f64),
+            (Aggregation::StddevSamp, true) => Cell::Float(
+                (self.exact_m2().unwrap_or(self.m2) / (self.n - 1) as f64)
+                    .max(0.0)
+                    .sqrt(),
+            ),
+            (Aggregation::StddevSamp, false) => {
+                Cell::Float((self.m2 / (self.n - 1) as f64).max(0.0).sqrt())
+            }
+            // Computed from the window's events by `holistic`, never from buckets.
+            (
+                Aggregation::CountDistinct
+                | Aggregation::ApproxCountDistinct
+                | Aggregation::First
+                | Aggregation::Last
+                | Aggregation::Mode
+                | Aggregation::MostFrequentSet
+                | Aggregation::Percentile(_),
+                _,
+            ) => Cell::Null,
+            // Plain feature sets never reach the kernel.
+            (Aggregation::Value | Aggregation::Lag(_) | Aggregation::Lead(_), _) => Cell::Null,
             (Aggregation::Count, _) => unreachable!("handled above"),
         };
         match cell {
@@ -515,8 +606,13 @@ pub(crate) fn run_groups(
                 };
             }
             for (oi, o) in outputs.iter().enumerate() {
-                s.row[oi] =
-                    s.merged[pair_of[oi]].finish(o.aggregation, input.columns[o.column].is_int());
+                let distinct = matches!(input.columns[o.column], Values::Distinct { .. });
+                s.row[oi] = if distinct || is_holistic(o.aggregation) {
+                    let events = window_events(input, start..end, mode, at, o.window_days);
+                    holistic(input, o, events)
+                } else {
+                    s.merged[pair_of[oi]].finish(o.aggregation, input.columns[o.column].is_int())
+                };
             }
             if first || s.row != s.prev {
                 out.group.push(g as u32);
@@ -557,11 +653,216 @@ fn fill_buckets(input: &KernelInput, start: usize, end: usize, width: i64, s: &m
                 Values::Validity(v) => acc.push_valid(v[i]),
                 Values::Int(v) => acc.push_int(v[i]),
                 Values::Float(v) => acc.push_float(v[i]),
+                Values::Ids { ids, .. } => acc.push_valid(ids[i].is_some()),
+                // Read per window, by `holistic`.
+                Values::Distinct { .. } => {}
             }
         }
     }
     if s.accs.is_empty() {
         // No aggregated column: nothing to fold (not reachable from a valid spec).
+    }
+}
+
+/// Whether `agg` needs the window's events themselves, rather than
+/// buckets folded into an [`Acc`].
+pub(crate) fn is_holistic(agg: Aggregation) -> bool {
+    matches!(
+        agg,
+        Aggregation::CountDistinct
+            | Aggregation::ApproxCountDistinct
+            | Aggregation::First
+            | Aggregation::Last
+            | Aggregation::Mode
+            | Aggregation::MostFrequentSet
+            | Aggregation::Percentile(_)
+    )
+}
+
+/// The events of `group` inside the window of the row at `at`: times in
+/// `[at − window, at)` (days) in daily mode, equal to `at` in exact mode.
+fn window_events(
+    input: &KernelInput,
+    group: std::ops::Range<usize>,
+    mode: Mode,
+    at: i64,
+    window_days: i64,
+) -> std::ops::Range<usize> {
+    let (lo, hi) = match mode {
+        Mode::Daily { .. } => ((at - window_days) * DAY_US, at * DAY_US),
+        Mode::Exact { .. } => (at, at.saturating_add(1)),
+    };
+    // Sorted by time with null times first; `None < Some(_)` keeps them out.
+    let ts = &input.ts[group.clone()];
+    let first = ts.partition_point(|t| *t < Some(lo));
+    let last = ts.partition_point(|t| *t < Some(hi));
+    group.start + first..group.start + last
+}
+
+/// A function computed from the events `events` of one window rather than
+/// from buckets (holistic functions, and any function under `distinct`):
+/// null when the window has no event.
+fn holistic(input: &KernelInput, o: &KernelOutput, events: std::ops::Range<usize>) -> Cell {
+    if events.is_empty() {
+        return Cell::Null;
+    }
+    match &input.columns[o.column] {
+        Values::Distinct {
+            of,
+            subset,
+            keep_last,
+        } => {
+            let kept = distinct_events(input, *of, subset, *keep_last, events);
+            evaluate(input, o.aggregation, *of, kept.iter().copied())
+        }
+        _ => evaluate(input, o.aggregation, o.column, events),
+    }
+}
+
+/// Of the events with equal subset ids, the first or last by time (then by
+/// the value of column `of`, nulls smallest), in event order.
+fn distinct_events(
+    input: &KernelInput,
+    of: usize,
+    subset: &[u32],
+    keep_last: bool,
+    events: std::ops::Range<usize>,
+) -> Vec<usize> {
+    let column = &input.columns[of];
+    let mut kept: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+    for i in events {
+        match kept.get(&subset[i]) {
+            Some(&j) => {
+                let order = input.ts[i]
+                    .cmp(&input.ts[j])
+                    .then_with(|| value_order(column, i, j));
+                let better = if keep_last {
+                    order.is_gt()
+                } else {
+                    order.is_lt()
+                };
+                if better {
+                    kept.insert(subset[i], i);
+                }
+            }
+            None => {
+                kept.insert(subset[i], i);
+            }
+        }
+    }
+    let mut kept: Vec<usize> = kept.into_values().collect();
+    kept.sort_unstable();
+    kept
+}
+
+/// The order of the values of rows `a` and `b`, nulls first.
+fn value_order(column: &Values, a: usize, b: usize) -> std::cmp::Ordering {
+    match column {
+        Values::Validity(v) => v[a].cmp(&v[b]),
+        Values::Int(v) => v[a].cmp(&v[b]),
+        Values::Float(v) => match (v[a], v[b]) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            (x, y) => x.is_some().cmp(&y.is_some()),
+        },
+        Values::Ids { ids, .. } => ids[a].cmp(&ids[b]),
+        Values::Distinct { .. } => std::cmp::Ordering::Equal,
+    }
+}
+
+/// `agg` over the events `events` (not empty) of column `column`.
+pub(crate) fn evaluate<I: Iterator<Item = usize> + Clone>(
+    input: &KernelInput,
+    agg: Aggregation,
+    column: usize,
+    events: I,
+) -> Cell {
+    let values = &input.columns[column];
+    if !is_holistic(agg) {
+        let mut acc = Acc::EMPTY;
+        for i in events {
+            match values {
+                Values::Validity(v) => acc.push_valid(v[i]),
+                Values::Int(v) => acc.push_int(v[i]),
+                Values::Float(v) => acc.push_float(v[i]),
+                Values::Ids { ids, .. } => acc.push_valid(ids[i].is_some()),
+                Values::Distinct { .. } => {}
+            }
+        }
+        return acc.finish(agg, values.is_int());
+    }
+    match (agg, values) {
+        (Aggregation::Percentile(p), Values::Int(v)) => {
+            percentile(events.filter_map(|i| v[i]).map(|x| x as f64), p.value())
+        }
+        (Aggregation::Percentile(p), Values::Float(v)) => {
+            percentile(events.filter_map(|i| v[i]), p.value())
+        }
+        (agg, Values::Ids { ids, sets }) => {
+            let values = events.filter_map(|i| Some((input.ts[i]?, ids[i]?)));
+            match agg {
+                Aggregation::First => values
+                    .min()
+                    .map_or(Cell::Null, |(_, id)| Cell::Int(id.into())),
+                Aggregation::Last => values
+                    .max()
+                    .map_or(Cell::Null, |(_, id)| Cell::Int(id.into())),
+                Aggregation::Mode => {
+                    let mut sorted: Vec<u32> = values.map(|(_, id)| id).collect();
+                    sorted.sort_unstable();
+                    // Runs of equal ids, smallest first: the first longest run wins.
+                    let mut best: Option<(usize, u32)> = None;
+                    for run in sorted.chunk_by(|a, b| a == b) {
+                        if best.is_none_or(|(n, _)| run.len() > n) {
+                            best = Some((run.len(), run[0]));
+                        }
+                    }
+                    best.map_or(Cell::Null, |(_, id)| Cell::Int(id.into()))
+                }
+                Aggregation::MostFrequentSet => {
+                    let mut sorted: Vec<u32> = values.map(|(_, id)| id).collect();
+                    sorted.sort_unstable();
+                    let mut runs: Vec<(usize, u32)> = sorted
+                        .chunk_by(|a, b| a == b)
+                        .map(|run| (run.len(), run[0]))
+                        .collect();
+                    // Most frequent first, then ascending values.
+                    runs.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+                    let list = runs.into_iter().map(|(_, id)| id).collect();
+                    Cell::Int(sets.number(list).into())
+                }
+                _ => {
+                    let mut sorted: Vec<u32> = values.map(|(_, id)| id).collect();
+                    sorted.sort_unstable();
+                    sorted.dedup();
+                    Cell::Int(sorted.len() as i64)
+                }
+            }
+        }
+        // The engine gives holistic functions the column they need.
+        _ => Cell::Null,
+    }
+}
+
+/// Spark's exact `percentile`: linear interpolation between the two values
+/// nearest to position `p·(n − 1)` of the sorted values; NaN sorts last.
+fn percentile(values: impl Iterator<Item = f64>, p: f64) -> Cell {
+    let mut sorted: Vec<f64> = values.collect();
+    if sorted.is_empty() {
+        return Cell::Null;
+    }
+    sorted.sort_unstable_by(|a, b| a.total_cmp(b));
+    let position = p * (sorted.len() - 1) as f64;
+    let (lower, higher) = (position.floor(), position.ceil());
+    let (lo, hi) = (sorted[lower as usize], sorted[higher as usize]);
+    let value = if lower == higher {
+        lo
+    } else {
+        (higher - position) * lo + (position - lower) * hi
+    };
+    if value.is_nan() {
+        Cell::Null
+    } else {
+        Cell::Float(value)
     }
 }
 

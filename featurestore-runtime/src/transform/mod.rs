@@ -12,6 +12,7 @@ use crate::spec::{Aggregation, FeatureSetSpec, FillValue, TIMESTAMP_COLUMN};
 use kernel::{Cell, KernelInput, KernelOutput, Mode, Values, DAY_US};
 
 const TS: &str = "__fs_ts";
+const NEW_GROUP: &str = "__fs_new_group";
 
 /// The dates a run covers, inclusive; `end` is required with windows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -91,22 +92,29 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
             )));
         }
     }
+    let events = run_hooks(spec, spec.pre_hooks, "pre_hooks", events)?;
+    if spec.is_plain() {
+        return plain(spec, prepare_events(spec, events)?, range);
+    }
     let mut lf = prepare_events(spec, events)?;
     let schema = lf
         .collect_schema()
         .map_err(|e| data_error(spec, format!("cannot plan the events: {e}")))?;
 
-    // Distinct aggregated input columns, each read once.
-    let mut inputs: Vec<&'static str> = Vec::new();
-    for f in spec.features {
-        if !inputs.contains(&f.column) {
-            inputs.push(f.column);
+    // Distinct aggregated inputs, each read once.
+    let mut inputs: Vec<Input> = Vec::new();
+    for o in spec.outputs {
+        let input = input_of(spec, o);
+        if !inputs.contains(&input) {
+            inputs.push(input);
         }
     }
     for name in spec
         .key_names()
         .chain(std::iter::once(spec.timestamp))
-        .chain(inputs.iter().copied())
+        .chain(inputs.iter().map(|i| i.column))
+        .chain(spec.pivot.map(|p| p.column))
+        .chain(spec.distinct.iter().flat_map(|d| d.subset.iter().copied()))
     {
         if schema.get(name).is_none() {
             return Err(data_error(
@@ -123,15 +131,21 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
             .cast(DataType::Datetime(TimeUnit::Microseconds, None))
             .alias(TS),
     );
-    for (i, c) in inputs.iter().enumerate() {
-        // A column only counted is only needed as its validity: sorting a
+    for (i, input) in inputs.iter().enumerate() {
+        let e = input_expr(spec, input)?;
+        // An input only counted is only needed as its validity: sorting a
         // boolean is far cheaper than sorting the values (often strings).
-        let input = if only_counted(spec, c) {
-            col(*c).is_not_null()
+        let e = if only_counted(spec, input) {
+            e.is_not_null()
         } else {
-            col(*c)
+            e
         };
-        select.push(input.alias(format!("__fs_in{i}")));
+        select.push(e.alias(format!("__fs_in{i}")));
+    }
+    if let Some(distinct) = spec.distinct {
+        for (j, c) in distinct.subset.iter().enumerate() {
+            select.push(col(*c).alias(format!("__fs_d{j}")));
+        }
     }
     let keys_of: Vec<&str> = spec.key_names().collect();
     let (df, group_offsets) = lf
@@ -158,7 +172,7 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
         }
     }
 
-    let input = kernel_input(spec, &df, &inputs, group_offsets)?;
+    let (mut input, ids) = kernel_input(spec, &df, &inputs, group_offsets)?;
     let ts_col = df.column(TS).ctx(|| "event time".into())?;
     let min_ts = ts_col
         .datetime()
@@ -204,22 +218,349 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
         }
     };
 
-    let outputs: Vec<KernelOutput> = spec
-        .outputs
-        .iter()
-        .map(|o| KernelOutput {
-            column: inputs
-                .iter()
-                .position(|c| *c == spec.features[o.feature].column)
-                .expect("every feature column is an input"),
+    let subset = match spec.distinct {
+        Some(distinct) => Some(subset_ids(spec, &df, distinct.subset)?),
+        None => None,
+    };
+    // With `distinct`, each output reads a view of its column that keeps one
+    // event per subset value in each window.
+    let mut views: Vec<(usize, usize)> = Vec::new();
+    let mut outputs: Vec<KernelOutput> = Vec::with_capacity(spec.outputs.len());
+    for o in spec.outputs {
+        let i = input_index(spec, &inputs, o);
+        let mut column = match ids.get(&i) {
+            Some(ids) if by_id(o.aggregation) => ids.column,
+            _ => i,
+        };
+        if let (Some(subset), Some(distinct)) = (&subset, spec.distinct) {
+            column = match views.iter().find(|(of, _)| *of == column) {
+                Some(&(_, view)) => view,
+                None => {
+                    input.columns.push(Values::Distinct {
+                        of: column,
+                        subset: subset.clone(),
+                        keep_last: distinct.keep == crate::spec::Keep::Last,
+                    });
+                    views.push((column, input.columns.len() - 1));
+                    input.columns.len() - 1
+                }
+            };
+        }
+        outputs.push(KernelOutput {
+            column,
             aggregation: o.aggregation,
             window_days: o.window.and_then(|w| w.days()).unwrap_or(0),
-        })
-        .collect();
+        });
+    }
     let result = run_parallel(&input, &outputs, mode);
 
-    let frame = output_frame(spec, &df, &input, result, mode)?;
+    let frame = output_frame(spec, &df, &input, result, mode, &inputs, &ids)?;
+    let frame = post_hooks(spec, frame)?;
     Ok(Computed { frame, days })
+}
+
+/// A plain feature set: one row per event with a time, in `range` (whole
+/// days, inclusive), sorted by key and time; each feature cast to its type.
+fn plain(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Result<Computed> {
+    let mut select: Vec<Expr> = spec.key_names().map(col).collect();
+    select.push(
+        col(spec.timestamp)
+            .cast(DataType::Datetime(TimeUnit::Microseconds, None))
+            .alias(TIMESTAMP_COLUMN),
+    );
+    // Columns read by window functions and lag/lead, each once.
+    let mut raw: Vec<&'static str> = Vec::new();
+    for output in spec.outputs {
+        let feature = &spec.features[output.feature];
+        if feature.plain.is_none() && !raw.contains(&feature.column) {
+            raw.push(feature.column);
+        }
+    }
+    for output in spec.outputs {
+        let feature = &spec.features[output.feature];
+        let expr = match feature.plain {
+            Some(crate::spec::PlainSpec::Sql(sql)) => polars::sql::sql_expr(sql).map_err(|e| {
+                data_error(
+                    spec,
+                    format!(
+                        "the SQL of `{}` is not a valid expression: {}",
+                        feature.name,
+                        polars_message(&e)
+                    ),
+                )
+            })?,
+            Some(crate::spec::PlainSpec::Function(f)) => (f.run)(col(feature.column)),
+            Some(crate::spec::PlainSpec::Column) => col(feature.column),
+            None => continue,
+        };
+        select.push(
+            expr.strict_cast(polars_dtype(output.dtype))
+                .alias(output.name),
+        );
+    }
+    for (k, c) in raw.iter().enumerate() {
+        select.push(col(*c).alias(format!("__fs_w{k}")));
+    }
+    let ts = col(TIMESTAMP_COLUMN);
+    let mut keep = lit(true);
+    if let Some(start) = range.start {
+        keep = keep.and(
+            ts.clone()
+                .gt_eq(lit(start.and_hms_opt(0, 0, 0).unwrap_or_default())),
+        );
+    }
+    if let Some(end) = range.end {
+        let after = end + chrono::Duration::days(1);
+        keep = keep.and(ts.lt(lit(after.and_hms_opt(0, 0, 0).unwrap_or_default())));
+    }
+    let mut sort_by: Vec<&str> = spec.key_names().collect();
+    sort_by.push(TIMESTAMP_COLUMN);
+    let keys: Vec<Expr> = spec.key_names().map(col).collect();
+    let mut new_group: Option<Expr> = None;
+    for k in spec.key_names() {
+        let changed = col(k).neq_missing(col(k).shift(lit(1)));
+        new_group = Some(match new_group {
+            Some(e) => e.or(changed),
+            None => changed,
+        });
+    }
+    let mut shifts: Vec<Expr> = Vec::new();
+    for output in spec.outputs {
+        let feature = &spec.features[output.feature];
+        let by = match output.aggregation {
+            Aggregation::Lag(n) => i64::from(n),
+            Aggregation::Lead(n) => -i64::from(n),
+            _ => continue,
+        };
+        if feature.frame.is_some() {
+            continue;
+        }
+        let k = raw.iter().position(|c| *c == feature.column).unwrap_or(0);
+        let shifted = col(format!("__fs_w{k}"))
+            .shift(lit(by))
+            .over(keys.clone())
+            .map_err(|e| data_error(spec, format!("`{}`: {}", output.name, polars_message(&e))))?;
+        shifts.push(
+            shifted
+                .strict_cast(polars_dtype(output.dtype))
+                .alias(output.name),
+        );
+    }
+    // Windows and lags see every event; the rows of the run's days are
+    // selected after them.
+    let mut lf = events
+        .select(select)
+        .filter(col(TIMESTAMP_COLUMN).is_not_null())
+        .sort(
+            sort_by,
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
+        .with_column(new_group.unwrap_or_else(|| lit(true)).alias(NEW_GROUP));
+    if !shifts.is_empty() {
+        lf = lf.with_columns(shifts);
+    }
+    let mut all = lf.collect().map_err(|e| {
+        data_error(
+            spec,
+            format!("cannot compute the rows: {}", polars_message(&e)),
+        )
+    })?;
+    window_functions(spec, &mut all, &raw)?;
+    let mut columns: Vec<Expr> = spec.key_names().map(col).collect();
+    columns.push(col(TIMESTAMP_COLUMN));
+    columns.extend(spec.outputs.iter().map(|o| col(o.name)));
+    let mut lf = all.lazy().filter(keep).select(columns);
+    if let Some(fill) = spec.fill_null {
+        lf = lf.with_columns(
+            spec.outputs
+                .iter()
+                .map(|o| {
+                    col(o.name)
+                        .fill_null(fill_literal(fill))
+                        .strict_cast(polars_dtype(o.dtype))
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
+    let frame = lf.collect().map_err(|e| {
+        data_error(
+            spec,
+            format!("cannot compute the rows: {}", polars_message(&e)),
+        )
+    })?;
+    for k in spec.key_names() {
+        let nulls = frame
+            .column(k)
+            .ctx(|| format!("key column `{k}`"))?
+            .null_count();
+        if nulls > 0 {
+            return Err(data_error(
+                spec,
+                format!("{nulls} event(s) have a null key `{k}`; keys must not be null"),
+            ));
+        }
+    }
+    let times = frame
+        .column(TIMESTAMP_COLUMN)
+        .ctx(|| "event time".into())?
+        .datetime()
+        .ctx(|| "event time".into())?
+        .physical()
+        .clone();
+    let day = |t: Option<i64>| t.map(|t| day_to_date(t.div_euclid(DAY_US)));
+    let days = match (
+        range.start.or(day(times.min())),
+        range.end.or(day(times.max())),
+    ) {
+        (Some(s), Some(e)) => Some((s, e)),
+        _ => None,
+    };
+    let frame = post_hooks(spec, frame)?;
+    Ok(Computed { frame, days })
+}
+
+/// Runs the post-hooks, which must keep the declared columns.
+fn post_hooks(spec: &FeatureSetSpec, frame: DataFrame) -> Result<DataFrame> {
+    if spec.post_hooks.is_empty() {
+        return Ok(frame);
+    }
+    let frame = run_hooks(spec, spec.post_hooks, "post_hooks", frame.lazy())?
+        .collect()
+        .map_err(|e| data_error(spec, format!("`post_hooks` failed: {}", polars_message(&e))))?;
+    let names: Vec<&str> = frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.as_str())
+        .collect();
+    if names != spec.column_names() {
+        return Err(data_error(
+            spec,
+            format!(
+                "`post_hooks` changed the columns to {names:?}; they must keep the declared \
+                 columns {:?}",
+                spec.column_names()
+            ),
+        ));
+    }
+    Ok(frame)
+}
+
+/// Adds the columns of the window functions of a plain feature set to its
+/// events, sorted by key and time: each aggregates the events of the
+/// event's frame (Butterfree's `SparkFunctionTransform` windows).
+fn window_functions(spec: &FeatureSetSpec, frame: &mut DataFrame, raw: &[&str]) -> Result<()> {
+    if !spec.features.iter().any(|f| f.frame.is_some()) {
+        return Ok(());
+    }
+    let mut group_offsets = Vec::new();
+    let groups = frame.column(NEW_GROUP).ctx(|| "key groups".into())?;
+    for (i, g) in groups
+        .bool()
+        .ctx(|| "key groups".into())?
+        .iter()
+        .enumerate()
+    {
+        if g.unwrap_or(true) {
+            group_offsets.push(i);
+        }
+    }
+    group_offsets.push(frame.height());
+    let ts: Vec<Option<i64>> = frame
+        .column(TIMESTAMP_COLUMN)
+        .ctx(|| "event time".into())?
+        .datetime()
+        .ctx(|| "event time".into())?
+        .physical()
+        .iter()
+        .collect();
+    let mut columns = Vec::with_capacity(raw.len());
+    for (k, name) in raw.iter().enumerate() {
+        let c = frame
+            .column(&format!("__fs_w{k}"))
+            .ctx(|| format!("column `{name}`"))?;
+        let values = if c.dtype().is_integer() {
+            let c = c
+                .cast(&DataType::Int64)
+                .ctx(|| format!("column `{name}`"))?;
+            Values::Int(c.i64().ctx(|| format!("column `{name}`"))?.iter().collect())
+        } else if c.dtype().is_float() {
+            let c = c
+                .cast(&DataType::Float64)
+                .ctx(|| format!("column `{name}`"))?;
+            Values::Float(c.f64().ctx(|| format!("column `{name}`"))?.iter().collect())
+        } else {
+            Values::Validity(c.is_not_null().iter().map(|v| v.unwrap_or(false)).collect())
+        };
+        columns.push(values);
+    }
+    let input = KernelInput {
+        group_offsets,
+        ts,
+        columns,
+    };
+    for output in spec.outputs {
+        let feature = &spec.features[output.feature];
+        let Some(frame_of) = feature.frame else {
+            continue;
+        };
+        let column = raw.iter().position(|c| *c == feature.column).unwrap_or(0);
+        let mut cells = Vec::with_capacity(input.ts.len());
+        for g in 0..input.group_offsets.len().saturating_sub(1) {
+            let (start, end) = (input.group_offsets[g], input.group_offsets[g + 1]);
+            let times = &input.ts[start..end];
+            for i in start..end {
+                let events = match frame_of {
+                    crate::spec::Frame::Range(w) => {
+                        let at = input.ts[i];
+                        let from = at.map(|t| t - w.micros());
+                        start + times.partition_point(|t| *t < from)
+                            ..start + times.partition_point(|t| *t <= at)
+                    }
+                    crate::spec::Frame::Rows(n) => {
+                        (i + 1).saturating_sub(n as usize).max(start)..i + 1
+                    }
+                };
+                cells.push(kernel::evaluate(&input, output.aggregation, column, events));
+            }
+        }
+        let series = cells_to_series(output.name, cells)
+            .strict_cast(&polars_dtype(output.dtype))
+            .map_err(|e| {
+                data_error(
+                    spec,
+                    format!(
+                        "`{}` does not fit its declared type {}: {e}",
+                        output.name, output.dtype
+                    ),
+                )
+            })?;
+        frame
+            .with_column(series.into_column())
+            .ctx(|| format!("column `{}`", output.name))?;
+    }
+    Ok(())
+}
+
+/// Applies `hooks` in order.
+fn run_hooks(
+    spec: &FeatureSetSpec,
+    hooks: &[crate::spec::HookSpec],
+    kind: &str,
+    mut lf: LazyFrame,
+) -> Result<LazyFrame> {
+    for hook in hooks {
+        lf = (hook.run)(lf).map_err(|e| {
+            data_error(
+                spec,
+                format!(
+                    "`{kind}` hook `{}` failed: {}",
+                    hook.name,
+                    polars_message(&e)
+                ),
+            )
+        })?;
+    }
+    Ok(lf)
 }
 
 /// Splits the keys into chunks run in parallel.
@@ -255,12 +596,201 @@ fn run_parallel(input: &KernelInput, outputs: &[KernelOutput], mode: Mode) -> ke
     all
 }
 
+/// An aggregated input: a source column whose values, on the rows a
+/// feature's `filter` or a pivot value leaves out, are nulls.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Input {
+    column: &'static str,
+    filter: Option<&'static str>,
+    /// Index into the pivot's values.
+    pivot: Option<usize>,
+}
+
+impl std::fmt::Display for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.column)
+    }
+}
+
+fn input_of(spec: &FeatureSetSpec, o: &crate::spec::OutputColumn) -> Input {
+    let feature = &spec.features[o.feature];
+    Input {
+        column: feature.column,
+        filter: feature.filter,
+        pivot: o.pivot,
+    }
+}
+
+fn input_index(spec: &FeatureSetSpec, inputs: &[Input], o: &crate::spec::OutputColumn) -> usize {
+    let input = input_of(spec, o);
+    inputs
+        .iter()
+        .position(|i| *i == input)
+        .expect("every output's input is read")
+}
+
+/// The column, with nulls where the feature's filter or the pivot value
+/// leaves a row out (Butterfree's `when(filter, column)`).
+fn input_expr(spec: &FeatureSetSpec, input: &Input) -> Result<Expr> {
+    let mut keep: Option<Expr> = None;
+    if let Some(filter) = input.filter {
+        let expr = polars::sql::sql_expr(filter).map_err(|e| {
+            data_error(
+                spec,
+                format!(
+                    "the `filter` of a feature on `{}` is not a valid expression: {}",
+                    input.column,
+                    polars_message(&e)
+                ),
+            )
+        })?;
+        keep = Some(expr);
+    }
+    if let (Some(pivot), Some(i)) = (spec.pivot, input.pivot) {
+        let value = match pivot.values[i] {
+            crate::spec::PivotValue::Int(v) => lit(v),
+            crate::spec::PivotValue::Bool(v) => lit(v),
+            crate::spec::PivotValue::Str(v) => lit(v),
+        };
+        let is_value = col(pivot.column).eq(value);
+        keep = Some(match keep {
+            Some(k) => k.and(is_value),
+            None => is_value,
+        });
+    }
+    Ok(match keep {
+        // A null condition leaves the row out, as SQL's `WHERE` does.
+        Some(keep) => when(keep.fill_null(lit(false)))
+            .then(col(input.column))
+            .otherwise(lit(NULL)),
+        None => col(input.column),
+    })
+}
+
+/// The id of each event's values in the `distinct` subset columns: equal
+/// values (nulls equal), equal ids.
+fn subset_ids(
+    spec: &FeatureSetSpec,
+    df: &DataFrame,
+    subset: &[&str],
+) -> Result<std::sync::Arc<Vec<u32>>> {
+    let mut tuples: Vec<Option<Vec<Option<u32>>>> = vec![Some(Vec::new()); df.height()];
+    for (j, name) in subset.iter().enumerate() {
+        let c = df
+            .column(&format!("__fs_d{j}"))
+            .ctx(|| format!("distinct column `{name}`"))?;
+        let (ids, _) = value_ids(c).ctx(|| format!("distinct column `{name}`"))?;
+        for (tuple, id) in tuples.iter_mut().zip(ids) {
+            if let Some(t) = tuple {
+                t.push(id);
+            }
+        }
+    }
+    let (ids, _) = encode(&tuples);
+    let ids: Option<Vec<u32>> = ids.into_iter().collect();
+    ids.map(std::sync::Arc::new)
+        .ok_or_else(|| data_error(spec, "cannot tell duplicate events apart"))
+}
+
+/// Whether the kernel computes `agg` on the ids of a column's values.
+fn by_id(agg: Aggregation) -> bool {
+    matches!(
+        agg,
+        Aggregation::CountDistinct
+            | Aggregation::ApproxCountDistinct
+            | Aggregation::First
+            | Aggregation::Last
+            | Aggregation::Mode
+            | Aggregation::MostFrequentSet
+    )
+}
+
+/// Whether `agg` needs the numbers of its column, not just which are null.
+fn needs_numbers(agg: Aggregation) -> bool {
+    !by_id(agg) && agg != Aggregation::Count
+}
+
+/// An input column encoded as ids of its distinct values.
+#[derive(Debug)]
+struct IdColumn {
+    /// Index of the ids in [`KernelInput::columns`].
+    column: usize,
+    /// For each id, in value order, a row holding that value.
+    rows: Vec<IdxSize>,
+}
+
+/// Totally ordered floats: `-0.0` is `0.0` and every NaN is one value,
+/// greater than all numbers, as Spark groups them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct TotalF64(f64);
+
+impl Eq for TotalF64 {}
+
+impl PartialOrd for TotalF64 {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for TotalF64 {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let norm = |x: f64| {
+            if x.is_nan() {
+                f64::NAN
+            } else if x == 0.0 {
+                0.0
+            } else {
+                x
+            }
+        };
+        norm(self.0).total_cmp(&norm(other.0))
+    }
+}
+
+/// Ranks the distinct values of a column: the id of each row's value, and
+/// for each id a row holding its value.
+fn encode<K: Ord>(values: &[Option<K>]) -> (Vec<Option<u32>>, Vec<IdxSize>) {
+    let mut order: Vec<usize> = (0..values.len()).filter(|&i| values[i].is_some()).collect();
+    order.sort_by(|&a, &b| values[a].cmp(&values[b]));
+    let mut ids = vec![None; values.len()];
+    let mut rows: Vec<IdxSize> = Vec::new();
+    let mut previous: Option<usize> = None;
+    for i in order {
+        if previous.is_none_or(|p| values[p] != values[i]) {
+            rows.push(i as IdxSize);
+            previous = Some(i);
+        }
+        ids[i] = Some((rows.len() - 1) as u32);
+    }
+    (ids, rows)
+}
+
+/// The ids of a column's values (see [`encode`]).
+fn value_ids(c: &Column) -> PolarsResult<(Vec<Option<u32>>, Vec<IdxSize>)> {
+    let dtype = c.dtype();
+    if dtype.is_float() {
+        let f = c.cast(&DataType::Float64)?;
+        let values: Vec<Option<TotalF64>> = f.f64()?.iter().map(|v| v.map(TotalF64)).collect();
+        Ok(encode(&values))
+    } else if dtype == &DataType::String {
+        let values: Vec<Option<&str>> = c.str()?.iter().collect();
+        Ok(encode(&values))
+    } else {
+        // Integers, booleans, dates and times: ordered as their physical integers.
+        let i = c.to_physical_repr().cast(&DataType::Int64)?;
+        let values: Vec<Option<i64>> = i.i64()?.iter().collect();
+        Ok(encode(&values))
+    }
+}
+
+type Ids = std::collections::HashMap<usize, IdColumn>;
+
 fn kernel_input(
     spec: &FeatureSetSpec,
     df: &DataFrame,
-    inputs: &[&str],
+    inputs: &[Input],
     group_offsets: Vec<usize>,
-) -> Result<KernelInput> {
+) -> Result<(KernelInput, Ids)> {
     let ts: Vec<Option<i64>> = df
         .column(TS)
         .ctx(|| "event time".into())?
@@ -271,11 +801,20 @@ fn kernel_input(
         .collect();
     let mut columns = Vec::with_capacity(inputs.len());
     for (i, name) in inputs.iter().enumerate() {
+        let only_count = spec
+            .outputs
+            .iter()
+            .filter(|o| input_of(spec, o) == *name)
+            .all(|o| !needs_numbers(o.aggregation));
         let c = df
             .column(&format!("__fs_in{i}"))
             .ctx(|| format!("column `{name}`"))?;
         let values = if only_counted(spec, name) {
+            // Selected as its validity already.
             let valid = c.bool().ctx(|| format!("validity of `{name}`"))?;
+            Values::Validity(valid.iter().map(|v| v.unwrap_or(false)).collect())
+        } else if only_count {
+            let valid = c.is_not_null();
             Values::Validity(valid.iter().map(|v| v.unwrap_or(false)).collect())
         } else if c.dtype().is_integer() {
             let c = c
@@ -298,11 +837,40 @@ fn kernel_input(
         };
         columns.push(values);
     }
-    Ok(KernelInput {
-        group_offsets,
-        ts,
-        columns,
-    })
+    // Columns some function reads by value id get a second, encoded, input.
+    let mut ids = Ids::new();
+    for (i, name) in inputs.iter().enumerate() {
+        let wanted = spec
+            .outputs
+            .iter()
+            .any(|o| input_of(spec, o) == *name && by_id(o.aggregation));
+        if !wanted {
+            continue;
+        }
+        let c = df
+            .column(&format!("__fs_in{i}"))
+            .ctx(|| format!("column `{name}`"))?;
+        let (values, rows) = value_ids(c).ctx(|| format!("column `{name}`"))?;
+        ids.insert(
+            i,
+            IdColumn {
+                column: columns.len(),
+                rows,
+            },
+        );
+        columns.push(Values::Ids {
+            ids: values,
+            sets: kernel::SetTable::default(),
+        });
+    }
+    Ok((
+        KernelInput {
+            group_offsets,
+            ts,
+            columns,
+        },
+        ids,
+    ))
 }
 
 /// Sorts events by key, then time (nulls first), then input order, and
@@ -370,10 +938,10 @@ fn sort_events(df: DataFrame, keys: &[&str]) -> PolarsResult<(DataFrame, Vec<usi
 }
 
 /// Whether every aggregation of an input column is a count.
-fn only_counted(spec: &FeatureSetSpec, column: &str) -> bool {
+fn only_counted(spec: &FeatureSetSpec, input: &Input) -> bool {
     spec.outputs
         .iter()
-        .filter(|o| spec.features[o.feature].column == column)
+        .filter(|o| input_of(spec, o) == *input)
         .all(|o| o.aggregation == Aggregation::Count)
 }
 
@@ -383,6 +951,8 @@ fn output_frame(
     input: &KernelInput,
     result: kernel::KernelResult,
     mode: Mode,
+    inputs: &[Input],
+    ids: &Ids,
 ) -> Result<DataFrame> {
     let rows = result.group.len();
     let idx: IdxCa = result
@@ -407,7 +977,13 @@ fn output_frame(
             .into_column(),
     );
     for (o, cells) in spec.outputs.iter().zip(result.cells) {
-        let series = cells_to_series(o.name, cells);
+        let series = if o.aggregation.returns_a_value() {
+            value_series(spec, df, o, cells, inputs, ids)?
+        } else if o.aggregation == Aggregation::MostFrequentSet {
+            set_series(spec, df, input, o, cells, inputs, ids)?
+        } else {
+            cells_to_series(o.name, cells)
+        };
         let target = polars_dtype(o.dtype);
         let cast = series.strict_cast(&target).map_err(|e| {
             data_error(
@@ -439,6 +1015,80 @@ fn output_frame(
             .ctx(|| "fill_null".into()),
         None => Ok(frame),
     }
+}
+
+/// The values whose ids a function returned, taken from the input column.
+fn value_series(
+    spec: &FeatureSetSpec,
+    df: &DataFrame,
+    o: &crate::spec::OutputColumn,
+    cells: Vec<Cell>,
+    inputs: &[Input],
+    ids: &Ids,
+) -> Result<Series> {
+    let column = spec.features[o.feature].column;
+    let input = input_index(spec, inputs, o);
+    let encoded = ids.get(&input).expect("value functions read ids");
+    let rows: IdxCa = cells
+        .into_iter()
+        .map(|c| match c {
+            Cell::Int(id) => Some(encoded.rows[id as usize]),
+            _ => None,
+        })
+        .collect_ca(o.name.into());
+    let values = df
+        .column(&format!("__fs_in{input}"))
+        .ctx(|| format!("column `{column}`"))?
+        .take(&rows)
+        .ctx(|| format!("column `{column}`"))?;
+    Ok(values
+        .as_materialized_series()
+        .clone()
+        .with_name(o.name.into()))
+}
+
+/// The lists of values whose numbers `most_frequent_set` returned.
+fn set_series(
+    spec: &FeatureSetSpec,
+    df: &DataFrame,
+    kernel_input: &KernelInput,
+    o: &crate::spec::OutputColumn,
+    cells: Vec<Cell>,
+    inputs: &[Input],
+    ids: &Ids,
+) -> Result<Series> {
+    let column = spec.features[o.feature].column;
+    let input = input_index(spec, inputs, o);
+    let encoded = ids.get(&input).expect("most_frequent_set reads ids");
+    let Values::Ids { sets, .. } = &kernel_input.columns[encoded.column] else {
+        unreachable!("an id column holds ids");
+    };
+    let lists = sets.lists();
+    let values = df
+        .column(&format!("__fs_in{input}"))
+        .ctx(|| format!("column `{column}`"))?
+        .as_materialized_series()
+        .clone();
+    let mut out: Vec<Option<Series>> = Vec::with_capacity(cells.len());
+    for cell in cells {
+        out.push(match cell {
+            Cell::Int(n) => {
+                let rows: IdxCa = lists[n as usize]
+                    .iter()
+                    .map(|&id| encoded.rows[id as usize])
+                    .collect_ca("".into());
+                Some(values.take(&rows).ctx(|| format!("column `{column}`"))?)
+            }
+            _ => None,
+        });
+    }
+    let mut list: ListChunked = out.into_iter().collect();
+    list.rename(o.name.into());
+    let target = polars_dtype(o.dtype);
+    // An all-null column has no element type yet.
+    list.into_series()
+        .cast(&target)
+        .ctx(|| format!("column `{}`", o.name))
 }
 
 fn cells_to_series(name: &str, cells: Vec<Cell>) -> Series {

@@ -39,6 +39,7 @@ fn feature_set(name: &'static str, column: &'static str) -> FeatureSetSpec {
         window: None,
         dtype: DataType::Int64,
         nullable: true,
+        pivot: None,
     }];
     FeatureSetSpec {
         name,
@@ -56,8 +57,15 @@ fn feature_set(name: &'static str, column: &'static str) -> FeatureSetSpec {
             aggregations: &[Aggregation::Sum],
             dtype: DataType::Int64,
             description: "",
+            plain: None,
+            frame: None,
+            filter: None,
         }])),
         outputs: Box::leak(outputs.into_boxed_slice()),
+        pivot: None,
+        distinct: None,
+        pre_hooks: &[],
+        post_hooks: &[],
     }
 }
 

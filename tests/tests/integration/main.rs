@@ -1,6 +1,8 @@
 //! End-to-end and property tests of the runtime through the `features` crate.
 
 mod asof_property;
+mod catalog;
+mod catalog_property;
 mod dataset;
 mod legiti;
 mod rolling_property;

@@ -133,6 +133,9 @@ fn spec_for(case: &Case) -> FeatureSetSpec {
             aggregations: aggs,
             dtype: *dtype,
             description: "",
+            filter: None,
+            plain: None,
+            frame: None,
         })
         .collect();
     let mut outputs = Vec::new();
@@ -148,6 +151,7 @@ fn spec_for(case: &Case) -> FeatureSetSpec {
                     window: Some(*w),
                     dtype: *dtype,
                     nullable: !case.fill,
+                    pivot: None,
                 });
             }
         }
@@ -169,6 +173,10 @@ fn spec_for(case: &Case) -> FeatureSetSpec {
         fill_null: case.fill.then_some(FillValue::Int(0)),
         features: Box::leak(features.into_boxed_slice()),
         outputs: Box::leak(outputs.into_boxed_slice()),
+        pivot: None,
+        distinct: None,
+        pre_hooks: &[],
+        post_hooks: &[],
     }
 }
 
@@ -254,6 +262,8 @@ fn aggregate(agg: Aggregation, any_event: bool, values: &[i128], scale: i128) ->
             Exact::Sqrt(n * sq - sum * sum, n * n * scale * scale)
         }
         Aggregation::Count => unreachable!(),
+        // Sampled by `catalog_property`.
+        other => unreachable!("{other} is not sampled here"),
     }
 }
 

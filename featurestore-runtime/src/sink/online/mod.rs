@@ -149,7 +149,10 @@ pub fn records_of(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<Vec<Record
 
 fn column_values(frame: &DataFrame, name: &str) -> Result<Vec<Value>> {
     let c = frame.column(name).ctx(|| format!("column `{name}`"))?;
-    let s = c.as_materialized_series();
+    series_values(c.as_materialized_series(), name)
+}
+
+fn series_values(s: &Series, name: &str) -> Result<Vec<Value>> {
     let ctx = || format!("column `{name}`");
     Ok(match s.dtype() {
         DataType::Boolean => s
@@ -204,6 +207,17 @@ fn column_values(frame: &DataFrame, name: &str) -> Result<Vec<Value>> {
             .iter()
             .map(|v| v.map_or(Value::Null, Value::Float))
             .collect(),
+        DataType::List(_) => {
+            let mut out = Vec::with_capacity(s.len());
+            let list = s.list().ctx(ctx)?;
+            for item in (0..list.len()).map(|i| list.get_as_series(i)) {
+                out.push(match item {
+                    Some(items) => Value::List(series_values(&items, name)?),
+                    None => Value::Null,
+                });
+            }
+            out
+        }
         other => {
             return Err(Error::Invalid(format!(
                 "column `{name}` has type {other}, which the online store does not hold"
@@ -267,8 +281,21 @@ fn values_column<'a>(
     dtype: crate::spec::DataType,
     values: impl Iterator<Item = &'a Value>,
 ) -> Result<Column> {
-    let any: Vec<AnyValue> = values
-        .map(|v| match v {
+    values_series(name, dtype, values).map(Series::into_column)
+}
+
+fn values_series<'a>(
+    name: &str,
+    dtype: crate::spec::DataType,
+    values: impl Iterator<Item = &'a Value>,
+) -> Result<Series> {
+    let element = match dtype {
+        crate::spec::DataType::List(inner) => *inner,
+        other => other,
+    };
+    let mut any: Vec<AnyValue> = Vec::new();
+    for v in values {
+        any.push(match v {
             Value::Null => AnyValue::Null,
             Value::Bool(b) => AnyValue::Boolean(*b),
             Value::Int(i) => AnyValue::Int64(*i),
@@ -276,12 +303,12 @@ fn values_column<'a>(
             Value::Str(s) => AnyValue::StringOwned(s.as_str().into()),
             Value::Date(d) => AnyValue::Date(*d),
             Value::Timestamp(t) => AnyValue::Datetime(*t, TimeUnit::Microseconds, None),
-        })
-        .collect();
+            Value::List(items) => AnyValue::List(values_series("", element, items.iter())?),
+        });
+    }
     let target = crate::dtype::polars_dtype(dtype);
     Series::from_any_values_and_dtype(name.into(), &any, &target, true)
         .ctx(|| format!("column `{name}`"))
-        .map(Series::into_column)
 }
 
 /// Looks up `key` and returns the generated row type of feature set `F`.

@@ -22,6 +22,8 @@ pub enum Value {
     Date(i32),
     /// A timestamp, microseconds since the epoch (UTC).
     Timestamp(i64),
+    /// A list of values (`most_frequent_set`).
+    List(Vec<Value>),
 }
 
 impl fmt::Display for Value {
@@ -40,6 +42,16 @@ impl fmt::Display for Value {
                 Some(t) => write!(f, "{}", t.format("%Y-%m-%d %H:%M:%S%.f")),
                 None => write!(f, "{t}"),
             },
+            Value::List(items) => {
+                f.write_str("[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_str("]")
+            }
         }
     }
 }
@@ -113,6 +125,9 @@ impl<'de> de::Deserializer<'de> for Value {
                 Some(t) => visitor.visit_string(t.format("%Y-%m-%dT%H:%M:%S%.f").to_string()),
                 None => Err(de::Error::custom(format!("timestamp out of range: {t}"))),
             },
+            Value::List(items) => {
+                visitor.visit_seq(de::value::SeqDeserializer::new(items.into_iter()))
+            }
         }
     }
 

@@ -1,0 +1,35 @@
+use chrono::NaiveDateTime;
+use featurestore_runtime::{feature_set, source};
+
+#[source(path = "data/order_events/input.csv")]
+pub struct OrderEvents {
+    pub order_id: String,
+    pub order_timestamp: NaiveDateTime,
+    pub cpf: String,
+    pub chargeback_timestamp: Option<NaiveDateTime>,
+    pub amount: f64,
+    pub score: Option<f64>,
+}
+
+#[feature_set(entity = "cpf", window = "3d", source = OrderEvents, timestamp = order_timestamp,
+              pivot(order_id))]
+pub struct NoValues {
+    #[feature(count(order_id))]
+    pub orders: i64,
+}
+
+#[feature_set(entity = "cpf", window = "3d", source = OrderEvents, timestamp = order_timestamp,
+              pivot(order_id, ["a b", "ok"]))]
+pub struct BadName {
+    #[feature(count(order_id))]
+    pub orders: i64,
+}
+
+#[feature_set(entity = "cpf", window = "3d", source = OrderEvents, timestamp = order_timestamp,
+              pivot(amount, ["pix"]))]
+pub struct WrongType {
+    #[feature(count(order_id))]
+    pub orders: i64,
+}
+
+fn main() {}

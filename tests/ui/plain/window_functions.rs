@@ -1,0 +1,24 @@
+use chrono::NaiveDateTime;
+use featurestore_runtime::{feature_set, source};
+
+#[source(path = "data/order_events/input.csv")]
+pub struct OrderEvents {
+    pub order_id: String,
+    pub order_timestamp: NaiveDateTime,
+    pub cpf: String,
+    pub chargeback_timestamp: Option<NaiveDateTime>,
+    pub amount: f64,
+    pub score: Option<f64>,
+}
+
+#[feature_set(entity = "cpf", source = OrderEvents, timestamp = order_timestamp)]
+pub struct Windows {
+    #[feature(mode(amount), over = "2m")]
+    pub usual: f64,
+    #[feature(sum(amount), over = "2 minutes")]
+    pub recent: f64,
+    #[feature(lag(amount, 0))]
+    pub previous: f64,
+}
+
+fn main() {}

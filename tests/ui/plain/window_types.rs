@@ -1,0 +1,22 @@
+use chrono::NaiveDateTime;
+use featurestore_runtime::{feature_set, source};
+
+#[source(path = "data/order_events/input.csv")]
+pub struct OrderEvents {
+    pub order_id: String,
+    pub order_timestamp: NaiveDateTime,
+    pub cpf: String,
+    pub chargeback_timestamp: Option<NaiveDateTime>,
+    pub amount: f64,
+    pub score: Option<f64>,
+}
+
+#[feature_set(entity = "cpf", source = OrderEvents, timestamp = order_timestamp)]
+pub struct Windows {
+    #[feature(avg(order_id), rows = 2)]
+    pub ids: f64,
+    #[feature(lag(order_id))]
+    pub previous: i64,
+}
+
+fn main() {}
