@@ -373,8 +373,9 @@ mod tests {
         // The baseline is an independent statement of the semantics (a dense
         // keys × days grid): on generated data, the engine must agree with it.
         let dir = tempfile::tempdir().unwrap();
+        // 5000 users: above the size where keys are run in parallel chunks.
         let shape = Shape {
-            events: 4_000,
+            events: 100_000,
             days: 45,
             seed: 3,
         };
@@ -388,7 +389,7 @@ mod tests {
         };
         let r = baseline(&work).unwrap();
         assert!(r.same_rows);
-        assert!(r.rows > 4_000, "{}", r.rows);
+        assert!(r.rows > 50_000, "{}", r.rows);
     }
 
     #[test]

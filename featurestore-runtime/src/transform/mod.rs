@@ -252,9 +252,7 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
             window_days: o.window.and_then(|w| w.days()).unwrap_or(0),
         });
     }
-    let result = run_parallel(&input, &outputs, mode);
-
-    let frame = output_frame(spec, &df, &input, result, mode, &inputs, &ids)?;
+    let frame = run_to_frame(spec, &df, &input, &outputs, mode, &inputs, &ids)?;
     let frame = post_hooks(spec, frame)?;
     Ok(Computed { frame, days })
 }
@@ -563,37 +561,51 @@ fn run_hooks(
     Ok(lf)
 }
 
-/// Splits the keys into chunks run in parallel.
-fn run_parallel(input: &KernelInput, outputs: &[KernelOutput], mode: Mode) -> kernel::KernelResult {
+/// Runs the kernel over the keys in parallel chunks and builds the rows.
+///
+/// Chunks are run a wave at a time (one chunk per thread), and each chunk's
+/// cells become typed columns before the next wave: the wide per-cell form
+/// never holds more than a wave's rows, whatever the size of the input.
+fn run_to_frame(
+    spec: &FeatureSetSpec,
+    df: &DataFrame,
+    input: &KernelInput,
+    outputs: &[KernelOutput],
+    mode: Mode,
+    inputs: &[Input],
+    ids: &Ids,
+) -> Result<DataFrame> {
     let groups = input.group_offsets.len().saturating_sub(1);
     let threads = rayon::current_num_threads().max(1);
     if groups < 4096 || threads == 1 {
-        return kernel::run(input, outputs, mode);
+        let result = kernel::run(input, outputs, mode);
+        return output_frame(spec, df, input, result, mode, inputs, ids);
     }
-    let chunk = groups.div_ceil(threads * 4);
+    // About 16 chunks per thread: waves stay small, chunks stay balanced.
+    let chunk = groups.div_ceil(threads * 16).max(1024);
     let ranges: Vec<std::ops::Range<usize>> = (0..groups)
         .step_by(chunk)
         .map(|s| s..(s + chunk).min(groups))
         .collect();
-    let parts: Vec<kernel::KernelResult> = {
-        use rayon::prelude::*;
-        ranges
-            .into_par_iter()
-            .map(|r| kernel::run_groups(input, outputs, mode, r))
-            .collect()
-    };
-    let mut all = kernel::KernelResult {
-        cells: vec![Vec::new(); outputs.len()],
-        ..Default::default()
-    };
-    for p in parts {
-        all.group.extend(p.group);
-        all.at.extend(p.at);
-        for (a, c) in all.cells.iter_mut().zip(p.cells) {
-            a.extend(c);
+    let mut frame: Option<DataFrame> = None;
+    for wave in ranges.chunks(threads) {
+        let parts: Vec<kernel::KernelResult> = {
+            use rayon::prelude::*;
+            wave.par_iter()
+                .map(|r| kernel::run_groups(input, outputs, mode, r.clone()))
+                .collect()
+        };
+        for part in parts {
+            let rows = output_frame(spec, df, input, part, mode, inputs, ids)?;
+            match &mut frame {
+                Some(f) => {
+                    f.vstack_mut_owned(rows).ctx(|| "output rows".into())?;
+                }
+                None => frame = Some(rows),
+            }
         }
     }
-    all
+    Ok(frame.expect("at least one chunk"))
 }
 
 /// An aggregated input: a source column whose values, on the rows a
