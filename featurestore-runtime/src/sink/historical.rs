@@ -136,10 +136,15 @@ impl HistoricalStore {
             // bound the encoded bytes held at once; within a batch, encoding
             // is parallel (CPU) and the puts are concurrent (I/O).
             let mut staged = Vec::with_capacity(partitions.len());
-            let mut partitions = partitions.into_iter().peekable();
-            while partitions.peek().is_some() {
-                let batch: Vec<(NaiveDate, DataFrame)> =
-                    partitions.by_ref().take(STAGE_BATCH).collect();
+            for batch in partitions.chunks(STAGE_BATCH) {
+                // Rows are copied out a batch of days at a time, not all at once.
+                let batch: Vec<(NaiveDate, DataFrame)> = batch
+                    .iter()
+                    .map(|(day, rows)| {
+                        let part = frame.take(rows).ctx(|| "partitioning by day".into())?;
+                        Ok((*day, part))
+                    })
+                    .collect::<Result<_>>()?;
                 let encoded = encode_partitions(batch)?;
                 let puts = encoded.into_iter().map(|(day, buf)| {
                     // Flat: one directory per run, not a day tree to create and remove.
@@ -385,8 +390,8 @@ fn parse_partition(parts: &[String]) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(y, m, d)
 }
 
-/// Splits rows by the day of their `timestamp`, keeping their order within a day.
-fn split_by_day(frame: &DataFrame) -> Result<Vec<(NaiveDate, DataFrame)>> {
+/// The rows of each day of `timestamp`, in their order within the day.
+fn split_by_day(frame: &DataFrame) -> Result<Vec<(NaiveDate, IdxCa)>> {
     if frame.height() == 0 {
         return Ok(Vec::new());
     }
@@ -415,8 +420,7 @@ fn split_by_day(frame: &DataFrame) -> Result<Vec<(NaiveDate, DataFrame)>> {
             return Err(Error::Invalid("a row has a null timestamp".to_string()));
         }
         let idx = IdxCa::from_vec("idx".into(), order[start..end].to_vec());
-        let part = frame.take(&idx).ctx(|| "partitioning by day".into())?;
-        out.push((day_to_date(day), part));
+        out.push((day_to_date(day), idx));
         start = end;
     }
     Ok(out)
