@@ -20,6 +20,8 @@ pub mod config;
 pub mod dataset;
 pub(crate) mod dtype;
 pub mod error;
+pub mod fail;
+pub mod lock;
 pub mod pipeline;
 pub mod registry;
 pub mod sink;

@@ -3,10 +3,11 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use polars::prelude::{DataFrame, IntoLazy};
+use polars::prelude::*;
 
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, PolarsContext, Result};
+use crate::lock::RunLock;
 use crate::sink::historical::{HistoricalStore, HistoricalWrite};
 use crate::sink::online::{self, OnlineStore, OnlineWrite};
 use crate::source;
@@ -69,11 +70,25 @@ pub struct RunReport {
     pub latest: DataFrame,
     /// Stage timings.
     pub times: StageTimes,
+    /// Source rows left out by an `on_bad_rows` policy.
+    pub rejected: Vec<source::Rejected>,
+    /// Events (after `query`/`filter`) dated after the end date: in no
+    /// window of this run.
+    pub events_after_end: usize,
+    /// Events dated after the time of the run.
+    pub events_in_future: usize,
+}
+
+/// Locks the feature sets a run of pipeline `names` writes (see [`RunLock`]).
+pub fn lock(config: &Config, names: &[&str]) -> Result<RunLock> {
+    RunLock::acquire(&config.historical_location(), names)
 }
 
 /// Runs a feature set for a date range and writes both stores.
 ///
-/// The historical partitions of the run's days are replaced (see
+/// The feature set is locked for the run: a second run of it, in another
+/// process, fails at once. Every source row is checked before any store is
+/// written. The historical partitions of the run's days are replaced (see
 /// [`HistoricalStore::write`]); then the latest row of each key is upserted
 /// newest-wins into the online store in one transaction.
 pub fn execute(
@@ -83,13 +98,17 @@ pub fn execute(
     range: DateRange,
     progress: &dyn Fn(&str),
 ) -> Result<RunReport> {
+    let _lock = lock(config, &[spec.name])?;
     let t0 = Instant::now();
     progress(&format!(
         "reading `{}` and computing `{}`",
         spec.source.name, spec.name
     ));
     let locations = config.source_locations();
-    let events = source::scan(spec.source, &locations)?;
+    let extract = source::read(spec.source, &locations)?;
+    let events = extract.frame;
+    crate::fail::point(|| "source:read".to_string());
+    let (events_after_end, events_in_future) = late_events(spec, events.clone(), range)?;
     let computed = transform::compute(spec, events, range).map_err(|e| match e {
         Error::Source {
             source_name,
@@ -161,7 +180,45 @@ pub fn execute(
             historical: historical_time,
             online: online_time,
         },
+        rejected: extract.rejected,
+        events_after_end,
+        events_in_future,
     })
+}
+
+/// How many events (after `query`/`filter`) are dated after the end date,
+/// and after now. Events after the end date are in no window of the run,
+/// by design; they are counted so a wrong `--end-date` or a clock gone
+/// wrong upstream is visible.
+fn late_events(
+    spec: &FeatureSetSpec,
+    events: LazyFrame,
+    range: DateRange,
+) -> Result<(usize, usize)> {
+    let micros = |m: i64| lit(m).cast(DataType::Datetime(TimeUnit::Microseconds, None));
+    let ts = || col(spec.timestamp).cast(DataType::Datetime(TimeUnit::Microseconds, None));
+    let now = chrono::Utc::now().timestamp_micros();
+    let after_end = range
+        .end
+        .and_then(|e| e.succ_opt())
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(i64::MAX, |t| t.and_utc().timestamp_micros());
+    let counts = transform::prepare_events(spec, events)?
+        .select([
+            ts().gt_eq(micros(after_end)).sum().alias("after_end"),
+            ts().gt(micros(now)).sum().alias("future"),
+        ])
+        .collect()
+        .ctx(|| format!("counting the late events of `{}`", spec.name))?;
+    let get = |name: &str| -> usize {
+        counts
+            .column(name)
+            .ok()
+            .and_then(|c| c.get(0).ok())
+            .and_then(|v| v.extract::<u64>())
+            .unwrap_or(0) as usize
+    };
+    Ok((get("after_end"), get("future")))
 }
 
 /// How a dataset gets its feature rows.
@@ -213,6 +270,8 @@ pub fn execute_dataset(
 ) -> Result<DatasetReport> {
     let locations = config.source_locations();
     let mut runs = Vec::new();
+    let names: Vec<&str> = spec.joins.iter().map(|j| j.feature_set.name).collect();
+    let _lock = lock(config, &names)?;
     if rows == FeatureRows::Run {
         // Declaration order is a valid dependency order: feature sets depend
         // only on sources. A feature set joined twice runs once.

@@ -121,6 +121,9 @@ impl HistoricalStore {
             }
         }
         let result = self.runtime.block_on(async {
+            // Staging left by a run that crashed is never read: drop it. The
+            // run lock guarantees no other run of this feature set is staging.
+            self.remove_prefix(&table.clone().join(STAGING)).await?;
             let existing = self.list_partitions(&table).await?;
             // Stage every partition before touching any live file.
             let mut staged = Vec::with_capacity(partitions.len());
@@ -136,6 +139,7 @@ impl HistoricalStore {
                     .map_err(|e| self.err(e))?;
                 staged.push((day, path));
             }
+            crate::fail::point(|| "historical:staged".to_string());
             // Swap: one rename per partition.
             let mut written = BTreeSet::new();
             for (day, from) in &staged {
@@ -145,6 +149,7 @@ impl HistoricalStore {
                     .await
                     .map_err(|e| self.err(e))?;
                 written.insert(*day);
+                crate::fail::point(|| format!("historical:swapped:{}", written.len()));
             }
             // Other files of the range's partitions, and partitions the run has no rows for.
             let mut deleted = BTreeSet::new();
@@ -162,6 +167,7 @@ impl HistoricalStore {
                     }
                 }
             }
+            crate::fail::point(|| "historical:deleted".to_string());
             self.remove_prefix(&staging).await?;
             Ok::<_, Error>(HistoricalWrite {
                 rows: frame.height(),
