@@ -106,6 +106,12 @@ pub fn execute(
     ));
     let locations = config.source_locations();
     let extract = source::read(spec.source, &locations)?;
+    tracing::info!(
+        source = spec.source.name,
+        rejected = extract.rejected.iter().map(|r| r.rows).sum::<usize>(),
+        elapsed_ms = t0.elapsed().as_millis() as u64,
+        "source read and checked"
+    );
     let events = extract.frame;
     crate::fail::point(|| "source:read".to_string());
     let (events_after_end, events_in_future) = late_events(spec, events.clone(), range)?;

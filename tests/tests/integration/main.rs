@@ -3,6 +3,7 @@
 mod asof_property;
 mod dataset;
 mod legiti;
+mod reliability;
 mod rolling_property;
 mod sources;
 mod stores;
