@@ -448,7 +448,7 @@ fn csv_structure(spec: &SourceSpec, location: &str) -> Result<Vec<BadRow>> {
 fn record_line(record: &csv::ByteRecord) -> Vec<u8> {
     let mut w = csv::WriterBuilder::new()
         .has_headers(false)
-        .terminator(csv::Terminator::Any(b' '))
+        .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());
     let _ = w.write_byte_record(record);
     let mut out = w.into_inner().unwrap_or_default();
