@@ -288,26 +288,121 @@ fn a_value_of_the_wrong_type_names_line_column_and_type() {
     assert_eq!(st.online.scan(&ClickTime::SPEC).unwrap().len(), 1);
 }
 
+#[derive(Debug)]
+#[feature_set(entity = "uid", window = "2d", source = ClicksParquet, timestamp = at)]
+pub struct ParquetClickTime {
+    #[feature(sum(ms))]
+    pub ms: i64,
+}
+
 #[test]
 fn a_parquet_file_of_another_schema_names_the_columns_that_differ() {
     let dir = tempfile::tempdir().unwrap();
-    let mut df = df!(
-        "uid" => ["u1"],
-        "at" => ["2024-01-01 10:00:00"],
-        "ms" => ["5"],
-    )
-    .unwrap();
-    let f = std::fs::File::create(dir.path().join("clicks.parquet")).unwrap();
-    ParquetWriter::new(f).finish(&mut df).unwrap();
-    let Err(err) = read(&ClicksParquet::SPEC, &SourceLocations::new(dir.path())) else {
-        panic!("a Parquet file with `ms` as text was read as integers");
+    let config = clicks_config(dir.path());
+    let st = tests::stores(&config);
+    let write = |mut df: DataFrame| {
+        let f = std::fs::File::create(dir.path().join("clicks.parquet")).unwrap();
+        ParquetWriter::new(f).finish(&mut df).unwrap();
     };
-    let err = err.to_string();
+    let at = Int64Chunked::from_vec("at".into(), vec![1_704_103_200_000_000])
+        .into_datetime(TimeUnit::Microseconds, None)
+        .into_column();
+    write(
+        DataFrame::new(
+            1,
+            vec![
+                Column::new("uid".into(), ["u1"]),
+                at,
+                Column::new("ms".into(), [5i64]),
+            ],
+        )
+        .unwrap(),
+    );
+    let run = || {
+        pipeline::execute(
+            &ParquetClickTime::SPEC,
+            &config,
+            &st,
+            range("2024-01-03"),
+            &|_| {},
+        )
+    };
+    run().expect("the good file runs");
+    let before = st.historical.read(&ParquetClickTime::SPEC, None).unwrap();
+    let online_before = st.online.scan(&ParquetClickTime::SPEC).unwrap();
+    assert_eq!(before.height(), 2);
+
+    // The producer changed: `ms` is now text, `at` too.
+    write(
+        df!(
+            "uid" => ["u1"],
+            "at" => [true],
+            "ms" => ["5"],
+        )
+        .unwrap(),
+    );
+    let err = run().unwrap_err().to_string();
     assert!(err.contains("clicks.parquet"), "{err}");
     assert!(
-        err.contains("the Parquet schema differs from the declaration: column `ms` is str in the file, declared i64"),
+        err.contains(
+            "the Parquet schema differs from the declaration: column `at` is bool in the file, \
+             declared NaiveDateTime; column `ms` is str in the file, declared i64"
+        ),
         "{err}"
     );
+    assert!(before.equals_missing(&st.historical.read(&ParquetClickTime::SPEC, None).unwrap()));
+    assert_eq!(
+        st.online.scan(&ParquetClickTime::SPEC).unwrap(),
+        online_before
+    );
+}
+
+#[test]
+fn a_write_failure_while_staging_leaves_every_partition_as_it_was() {
+    let (_dir, config) = temp_config();
+    let st = tests::stores(&config);
+    pipeline::execute(
+        &UserOrders::SPEC,
+        &config,
+        &st,
+        range("2020-07-17"),
+        &|_| {},
+    )
+    .unwrap();
+    let before = snapshot(&st);
+    // A file where the staging directory goes: every staged write fails, as
+    // on a full disk.
+    let staging = Path::new(&config.historical_location()).join("cpf/user_orders/_staging");
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::write(&staging, "in the way").unwrap();
+    let err = pipeline::execute(
+        &UserOrders::SPEC,
+        &config,
+        &st,
+        range("2020-09-01"),
+        &|_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("historical store at"), "{err}");
+    let after = snapshot(&st);
+    assert!(
+        before.0.equals_missing(&after.0),
+        "historical store changed"
+    );
+    assert_eq!(before.1, after.1, "online store changed");
+    // Once the disk is fixed, the run goes through.
+    std::fs::remove_file(&staging).unwrap();
+    pipeline::execute(
+        &UserOrders::SPEC,
+        &config,
+        &st,
+        range("2020-09-01"),
+        &|_| {},
+    )
+    .unwrap();
+    // By September every window of every key has emptied: new rows.
+    assert!(snapshot(&st).0.height() > before.0.height());
 }
 
 const DIRTY: &str = "uid,at,ms\n\
