@@ -102,12 +102,19 @@ pub struct Rejected {
 
 /// A source read: its typed rows, and the rows left out.
 #[derive(Clone)]
-#[allow(missing_debug_implementations)]
 pub struct Extract {
     /// The typed rows (the declared columns, in order).
     pub frame: LazyFrame,
     /// Rows left out, per file source read (empty under `"fail"`).
     pub rejected: Vec<Rejected>,
+}
+
+impl std::fmt::Debug for Extract {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Extract")
+            .field("rejected", &self.rejected)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Scans a source: its columns, cast to their declared types. Rows left out
@@ -671,7 +678,7 @@ fn locate(spec: &SourceSpec, raw: &DataFrame) -> Result<Vec<BadRow>> {
     for (i, reason) in reasons.into_iter().enumerate() {
         let Some(reason) = reason else { continue };
         let record = records.get(i).unwrap_or(i as u64) as usize;
-        let raw_row: Vec<String> = spec
+        let raw_row: csv::StringRecord = spec
             .columns
             .iter()
             .filter_map(|c| raw.column(c.name).ok())
@@ -688,7 +695,7 @@ fn locate(spec: &SourceSpec, raw: &DataFrame) -> Result<Vec<BadRow>> {
         out.push(BadRow {
             record,
             place: String::new(),
-            raw: raw_row.join(","),
+            raw: String::from_utf8_lossy(&record_line(raw_row.as_byte_record())).into_owned(),
             reason,
         });
     }
