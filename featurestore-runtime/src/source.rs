@@ -229,7 +229,8 @@ fn read_file(
         result => {
             // The slow path: only after a failure, find the rows at fault.
             let raw = read_raw(spec, location, path, format)?;
-            let mut bad = locate(spec, &raw)?;
+            let mut bad =
+                locate(spec, &raw).map_err(|e| source_error(spec, location, e.to_string()))?;
             if bad.is_empty() {
                 let message = match result {
                     Err(e) => format!("cannot read as {}: {}", format.name(), polars_message(&e)),
