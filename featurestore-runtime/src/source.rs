@@ -281,7 +281,8 @@ fn read_file(
             OnBadRows::Quarantine => Some(write_quarantine(spec, location, locations, &rejected)?),
             _ => None,
         };
-        tracing::warn!(
+        // Reported by the caller: a run's report, or `scan`'s warning.
+        tracing::info!(
             source = spec.name,
             location,
             rows = rejected.len(),
