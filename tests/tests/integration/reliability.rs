@@ -490,8 +490,7 @@ fn quarantine_writes_the_bad_rows_with_their_reasons() {
     // Under the default policy the same file fails: a broken record is
     // found by the first pass, before any value is parsed.
     let err = read(&Clicks::SPEC, &SourceLocations::new(dir.path()))
-        .err()
-        .expect("fails")
+        .expect_err("fails")
         .to_string();
     assert!(
         err.contains("line 5: 2 field(s), expected 3 as in the header; fix the data"),
@@ -504,8 +503,7 @@ fn quarantine_writes_the_bad_rows_with_their_reasons() {
     )
     .unwrap();
     let err = read(&Clicks::SPEC, &SourceLocations::new(dir.path()))
-        .err()
-        .expect("fails")
+        .expect_err("fails")
         .to_string();
     assert!(
         err.contains(
