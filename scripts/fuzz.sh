@@ -20,13 +20,13 @@ case "$target" in
     csv_source) cp ../tests/fixtures/legiti/input.csv "$corpus/seed-legiti.csv" 2>/dev/null || true
                 printf 'id,at,n,x,day\na,2024-01-01 10:00:00,1,1.5,2024-01-01\n' >"$corpus/seed-typed.csv" ;;
 esac
-# `window` is plain Rust: built without the runtime (and polars), in a
-# build directory of its own so the others' is not rebuilt.
+# `window` and `date_arg` are plain Rust: built without the runtime (and
+# polars), in a build directory of their own so csv_source's is not rebuilt.
 features=()
 build="$CARGO_TARGET_DIR/fuzz"
-if [ "$target" = window ]; then
+if [ "$target" != csv_source ]; then
     features=(--no-default-features)
-    build="$CARGO_TARGET_DIR/fuzz-window"
+    build="$CARGO_TARGET_DIR/fuzz-light"
 fi
 RUSTC_BOOTSTRAP=1 exec cargo fuzz run --sanitizer none "${features[@]}" \
     --target-dir "$build" \

@@ -118,11 +118,7 @@ pub enum Command {
     },
 }
 
-/// Parses a `YYYY-MM-DD` date argument.
-pub fn parse_date(s: &str) -> std::result::Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|e| format!("`{s}` is not a date in the form YYYY-MM-DD ({e})"))
-}
+pub use crate::date_arg::parse_date;
 
 /// Parses the arguments of the process and runs; the exit code reports success.
 pub fn main(registry: Registry, crate_dir: Option<&str>) -> ExitCode {

@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod dataset;
+mod date_arg;
 pub(crate) mod dtype;
 pub mod error;
 pub mod fail;

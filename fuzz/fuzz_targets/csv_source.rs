@@ -4,9 +4,7 @@
 #![no_main]
 
 use featurestore_runtime::source::{read, SourceLocations};
-use featurestore_runtime::spec::{
-    ColumnSpec, DataType, Format, OnBadRows, SourceKind, SourceSpec,
-};
+use featurestore_runtime::spec::{ColumnSpec, DataType, Format, OnBadRows, SourceKind, SourceSpec};
 use libfuzzer_sys::fuzz_target;
 
 const fn column(name: &'static str, dtype: DataType, nullable: bool) -> ColumnSpec {

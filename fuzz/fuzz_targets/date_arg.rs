@@ -3,8 +3,13 @@
 //! error quotes the argument.
 #![no_main]
 
-use featurestore_runtime::cli::parse_date;
 use libfuzzer_sys::fuzz_target;
+
+// The parser `featurestore_runtime::cli::parse_date` is, without the rest of
+// the runtime (and polars) to build.
+#[path = "../../featurestore-runtime/src/date_arg.rs"]
+mod date_arg;
+use date_arg::parse_date;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
