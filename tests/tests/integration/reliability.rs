@@ -636,3 +636,72 @@ fn a_second_run_of_a_locked_feature_set_is_refused_with_the_holder() {
         "{text}"
     );
 }
+
+mod any_input {
+    use featurestore_runtime::source::{read, SourceLocations};
+    use featurestore_runtime::spec::OnBadRows;
+    use featurestore_runtime::Source;
+    use proptest::prelude::*;
+
+    /// Text made of what CSV, numbers and times are made of.
+    fn csv_text() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just(","),
+            Just("\n"),
+            Just("\r\n"),
+            Just("\""),
+            Just("u1"),
+            Just("7"),
+            Just("-3"),
+            Just("1e3"),
+            Just("2024-01-01 10:00:00"),
+            Just("2024-02-30 10:00:00"),
+            Just("2024-01-01T10:00"),
+            Just(" "),
+            Just("é"),
+            Just("\u{0}"),
+        ];
+        (any::<bool>(), prop::collection::vec(piece, 0..40)).prop_map(|(header, pieces)| {
+            let body: String = pieces.concat();
+            if header {
+                format!("uid,at,ms\n{body}")
+            } else {
+                body
+            }
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Whatever the bytes and the policy, a read never panics: it gives
+        /// rows with no null in a non-`Option` column, or an error naming
+        /// the file. (The same property as the `csv_source` fuzz target.)
+        #[test]
+        fn any_csv_text_reads_or_fails_naming_the_file(text in csv_text(), policy in 0usize..3) {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("clicks.csv"), &text).unwrap();
+            let spec = featurestore_runtime::SourceSpec {
+                on_bad_rows: OnBadRows::ALL[policy],
+                ..super::Clicks::SPEC
+            };
+            let mut locations = SourceLocations::new(dir.path());
+            locations.quarantine_dir = Some(dir.path().join("q"));
+            match read(&spec, &locations) {
+                Ok(extract) => {
+                    let df = extract.frame.collect().unwrap();
+                    prop_assert!(df.height() > 0);
+                    prop_assert_eq!(df.column("uid").unwrap().null_count(), 0);
+                    prop_assert_eq!(df.column("at").unwrap().null_count(), 0);
+                    if policy == 0 {
+                        prop_assert!(extract.rejected.is_empty());
+                    }
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    prop_assert!(message.contains("clicks.csv"), "{}", message);
+                }
+            }
+        }
+    }
+}
