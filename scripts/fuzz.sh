@@ -28,6 +28,8 @@ if [ "$target" != csv_source ]; then
     features=(--no-default-features)
     build="$CARGO_TARGET_DIR/fuzz-light"
 fi
-RUSTC_BOOTSTRAP=1 exec cargo fuzz run --sanitizer none "${features[@]}" \
+# cargo-fuzz builds with one codegen unit unless told otherwise: rustc then
+# needs about 20 GB for polars-ops alone (killed for lack of memory here).
+RUSTC_BOOTSTRAP=1 exec cargo fuzz run --sanitizer none --codegen-units 16 "${features[@]}" \
     --target-dir "$build" \
     "$target" "$corpus" -- -max_total_time="$seconds" -print_final_stats=1
