@@ -231,12 +231,12 @@ pub fn baseline(work: &Work) -> Result<BaselineResult, BoxError> {
     let [orders, chargebacks] = feature_sets();
 
     let t = Instant::now();
-    let events = source::read(orders.source, &locations)?;
+    let events = source::read(orders.source, &locations)?.frame;
     let engine_read = t.elapsed();
     let t = Instant::now();
     let mine = [
-        transform::compute(orders, events.clone().lazy(), work.range())?.frame,
-        transform::compute(chargebacks, events.lazy(), work.range())?.frame,
+        transform::compute(orders, events.clone(), work.range())?.frame,
+        transform::compute(chargebacks, events, work.range())?.frame,
     ];
     let engine_compute = t.elapsed();
 

@@ -22,6 +22,7 @@ pub struct SourceAttr {
     pub inputs: Option<Inputs>,
     pub name: Option<LitStr>,
     pub description: Option<LitStr>,
+    pub on_bad_rows: Option<LitStr>,
     /// The keys written, valid or not: a key with a bad value is not also
     /// reported missing.
     pub written: Vec<Symbol>,
@@ -185,6 +186,7 @@ impl SourceAttr {
             inputs: None,
             name: None,
             description: None,
+            on_bad_rows: None,
             written: Vec::new(),
             args,
         };
@@ -200,6 +202,7 @@ impl SourceAttr {
                 symbol::QUERY => &mut attr.query,
                 symbol::NAME => &mut attr.name,
                 symbol::DESCRIPTION => &mut attr.description,
+                symbol::ON_BAD_ROWS => &mut attr.on_bad_rows,
                 _ => {
                     attr.inputs = inputs(meta, errors);
                     continue;

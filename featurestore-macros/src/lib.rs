@@ -64,6 +64,13 @@ use proc_macro::TokenStream;
 ///   `--source NAME=PATH` overrides. Default: the struct name in snake case
 ///   (`OrderEvents` → `order_events`).
 /// - `description = "..."`: default: the struct's doc comment.
+/// - `on_bad_rows = "fail" | "skip" | "quarantine"`: what a run does with a
+///   row that does not fit the declaration (wrong field count, wrong type,
+///   unparsable time, null in a non-`Option` field). `fail` (the default)
+///   stops the run with an error naming the file, line and column; `skip`
+///   drops and counts such rows; `quarantine` also writes them, with the
+///   reason, under the historical root's `_quarantine/`. File sources only;
+///   `[sources.NAME] on_bad_rows = "..."` in `featurestore.toml` overrides it.
 ///
 /// # Field attributes
 ///

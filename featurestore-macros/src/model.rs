@@ -20,6 +20,35 @@ pub struct Source<'a> {
     pub description_key: Option<String>,
     pub kind: SourceKind,
     pub columns: Vec<Column<'a>>,
+    pub on_bad_rows: OnBadRows,
+}
+
+/// `on_bad_rows = "fail" | "skip" | "quarantine"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnBadRows {
+    Fail,
+    Skip,
+    Quarantine,
+}
+
+impl OnBadRows {
+    /// The variant of `spec::OnBadRows`.
+    pub fn variant(self) -> &'static str {
+        match self {
+            OnBadRows::Fail => "Fail",
+            OnBadRows::Skip => "Skip",
+            OnBadRows::Quarantine => "Quarantine",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<OnBadRows> {
+        match name {
+            n if n == symbol::FAIL.0 => Some(OnBadRows::Fail),
+            n if n == symbol::SKIP.0 => Some(OnBadRows::Skip),
+            n if n == symbol::QUARANTINE.0 => Some(OnBadRows::Quarantine),
+            _ => None,
+        }
+    }
 }
 
 pub enum SourceKind {
@@ -802,6 +831,7 @@ pub fn source<'a>(
             None
         }
     };
+    let on_bad_rows = on_bad_rows(attr, errors);
     let name = name(attr.name.as_ref(), &item.ident, errors);
     let (description, description_key) = description(attr.description.as_ref(), item);
     let columns = container
@@ -821,6 +851,31 @@ pub fn source<'a>(
         description_key,
         kind: kind?,
         columns,
+        on_bad_rows,
+    })
+}
+
+fn on_bad_rows(attr: &SourceAttr, errors: &mut Errors) -> OnBadRows {
+    let Some(lit) = &attr.on_bad_rows else {
+        return OnBadRows::Fail;
+    };
+    if attr.query.is_some() {
+        errors.at(
+            lit.span(),
+            "`on_bad_rows` goes with `path`: a source with a `query` reads no files; \
+             set it on the sources in `inputs`",
+        );
+    }
+    OnBadRows::from_name(&lit.value()).unwrap_or_else(|| {
+        errors.at(
+            lit.span(),
+            format!(
+                "unknown `on_bad_rows` policy `{}`: the policies are {}",
+                lit.value(),
+                symbol::list(symbol::BAD_ROW_POLICIES)
+            ),
+        );
+        OnBadRows::Fail
     })
 }
 

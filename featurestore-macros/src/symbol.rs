@@ -15,6 +15,7 @@ pub const QUERY: Symbol = Symbol("query");
 pub const INPUTS: Symbol = Symbol("inputs");
 pub const NAME: Symbol = Symbol("name");
 pub const DESCRIPTION: Symbol = Symbol("description");
+pub const ON_BAD_ROWS: Symbol = Symbol("on_bad_rows");
 
 // `#[feature_set(...)]`
 pub const ENTITY: Symbol = Symbol("entity");
@@ -76,8 +77,16 @@ pub const CSV: Symbol = Symbol("csv");
 pub const PARQUET: Symbol = Symbol("parquet");
 pub const NDJSON: Symbol = Symbol("ndjson");
 
+// `on_bad_rows` policies.
+pub const FAIL: Symbol = Symbol("fail");
+pub const SKIP: Symbol = Symbol("skip");
+pub const QUARANTINE: Symbol = Symbol("quarantine");
+
+/// The values `on_bad_rows` accepts.
+pub const BAD_ROW_POLICIES: &[Symbol] = &[FAIL, SKIP, QUARANTINE];
+
 /// The keys `#[source(...)]` accepts.
-pub const SOURCE_KEYS: &[Symbol] = &[PATH, FORMAT, QUERY, INPUTS, NAME, DESCRIPTION];
+pub const SOURCE_KEYS: &[Symbol] = &[PATH, FORMAT, QUERY, INPUTS, NAME, DESCRIPTION, ON_BAD_ROWS];
 
 /// The keys `#[feature_set(...)]` accepts.
 pub const FEATURE_SET_KEYS: &[Symbol] = &[

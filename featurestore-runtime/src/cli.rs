@@ -118,11 +118,7 @@ pub enum Command {
     },
 }
 
-/// Parses a `YYYY-MM-DD` date argument.
-pub fn parse_date(s: &str) -> std::result::Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|e| format!("`{s}` is not a date in the form YYYY-MM-DD ({e})"))
-}
+pub use crate::date_arg::parse_date;
 
 /// Parses the arguments of the process and runs; the exit code reports success.
 pub fn main(registry: Registry, crate_dir: Option<&str>) -> ExitCode {
@@ -251,6 +247,22 @@ pub fn run(
                 start: start_date,
                 end: end_date,
             };
+            if let (Some(s), Some(e)) = (start_date, end_date) {
+                if s > e {
+                    return Err(Error::Invalid(format!(
+                        "the start date {s} is after the end date {e}"
+                    )));
+                }
+            }
+            // Locked before the stores are opened, so a second run is told
+            // who holds the feature set rather than that a file is busy.
+            let _lock = match registry.find(&name)? {
+                Pipeline::FeatureSet(spec) => pipeline::lock(&config, &[spec.name])?,
+                Pipeline::Dataset(spec) => {
+                    let names: Vec<&str> = spec.joins.iter().map(|j| j.feature_set.name).collect();
+                    pipeline::lock(&config, &names)?
+                }
+            };
             let stores = Stores::open(&config)?;
             let spec = match registry.find(&name)? {
                 Pipeline::FeatureSet(spec) => spec,
@@ -272,6 +284,7 @@ pub fn run(
                     let report = report?;
                     for run in &report.feature_sets {
                         eprintln!("{}: {} rows", run.feature_set, run.rows.height());
+                        warn_run(run, range);
                     }
                     let files: Vec<String> = report
                         .files
@@ -308,6 +321,7 @@ pub fn run(
                 report.online.written,
                 report.online.kept_newer,
             );
+            warn_run(&report, range);
             print_frame(&report.latest, format, out)?;
         }
         Command::Get { name, key, format } => {
@@ -328,6 +342,41 @@ pub fn run(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a user must know about a run that succeeded: rows left out, and
+/// events no window of the run holds.
+fn warn_run(report: &pipeline::RunReport, range: DateRange) {
+    for r in &report.rejected {
+        match &r.quarantine {
+            Some(file) => eprintln!(
+                "warning: {}: {} bad row(s) of {} left out and quarantined to {}",
+                r.source_name,
+                r.rows,
+                r.location,
+                file.display()
+            ),
+            None => eprintln!(
+                "warning: {}: {} bad row(s) of {} skipped (on_bad_rows = \"skip\")",
+                r.source_name, r.rows, r.location
+            ),
+        }
+    }
+    if report.events_after_end > 0 {
+        let end = range.end.map_or_else(String::new, |e| e.to_string());
+        eprintln!(
+            "warning: {}: {} event(s) dated after the end date {end} are in no window of this run",
+            report.feature_set, report.events_after_end
+        );
+    }
+    if report.events_in_future > 0 {
+        eprintln!(
+            "warning: {}: {} event(s) are dated in the future (after {} UTC); check the clock of their producer",
+            report.feature_set,
+            report.events_in_future,
+            chrono::Utc::now().format("%Y-%m-%d %H:%M:%S")
+        );
+    }
 }
 
 fn spinner() -> indicatif::ProgressBar {

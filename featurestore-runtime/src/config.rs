@@ -13,6 +13,7 @@
 //!
 //! [sources.order_events]
 //! path = "data/order_events/input.csv"
+//! on_bad_rows = "quarantine"   # or "fail" (the default) or "skip"
 //! ```
 //!
 //! Relative paths are resolved against the directory of the configuration
@@ -26,6 +27,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::source::{resolve_path, SourceLocations};
+use crate::spec::OnBadRows;
 
 /// Default historical store root, relative to the base directory.
 pub const DEFAULT_HISTORICAL_ROOT: &str = "data/feature_store/historical";
@@ -82,6 +84,7 @@ struct OnlineSection {
 #[serde(deny_unknown_fields)]
 struct SourceSection {
     path: Option<String>,
+    on_bad_rows: Option<String>,
 }
 
 /// The resolved configuration of a run.
@@ -99,6 +102,8 @@ pub struct Config {
     pub datasets_root: String,
     /// Source path overrides by source name.
     pub sources: HashMap<String, String>,
+    /// `on_bad_rows` overrides by source name.
+    pub on_bad_rows: HashMap<String, OnBadRows>,
 }
 
 impl Config {
@@ -111,6 +116,7 @@ impl Config {
             online_url: DEFAULT_ONLINE_URL.to_string(),
             datasets_root: DEFAULT_DATASETS_DIR.to_string(),
             sources: HashMap::new(),
+            on_bad_rows: HashMap::new(),
         }
     }
 
@@ -141,7 +147,21 @@ impl Config {
         }
         for (name, s) in file.sources {
             if let Some(p) = s.path {
-                config.sources.insert(name, p);
+                config.sources.insert(name.clone(), p);
+            }
+            if let Some(policy) = s.on_bad_rows {
+                let Some(policy) = OnBadRows::from_name(&policy) else {
+                    return Err(Error::Config {
+                        path: path.to_path_buf(),
+                        message: format!(
+                            "[sources.{name}] on_bad_rows = \"{policy}\": expected one of {}",
+                            OnBadRows::ALL
+                                .map(|p| format!("\"{}\"", p.name()))
+                                .join(", ")
+                        ),
+                    });
+                };
+                config.on_bad_rows.insert(name, policy);
             }
         }
         Ok(config)
@@ -206,6 +226,10 @@ impl Config {
         SourceLocations {
             base_dir: self.base_dir.clone(),
             overrides: self.sources.clone(),
+            on_bad_rows: self.on_bad_rows.clone(),
+            quarantine_dir: Some(
+                PathBuf::from(self.historical_location()).join(crate::source::QUARANTINE_DIR),
+            ),
         }
     }
 }

@@ -61,6 +61,20 @@ pub enum Error {
         /// What failed.
         message: String,
     },
+    /// Another process is running the same feature set.
+    #[error(
+        "feature set `{feature_set}` is being run by another process ({holder}); lock file {}: \
+         wait for that run to end (the lock is released when it exits, even if it is killed)",
+        path.display()
+    )]
+    Locked {
+        /// The feature set.
+        feature_set: String,
+        /// Who holds the lock, e.g. `pid 1234`.
+        holder: String,
+        /// The lock file.
+        path: PathBuf,
+    },
     /// A polars operation failed.
     #[error("{context}: {source}")]
     Polars {

@@ -3,10 +3,11 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use polars::prelude::{DataFrame, IntoLazy};
+use polars::prelude::*;
 
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, PolarsContext, Result};
+use crate::lock::RunLock;
 use crate::sink::historical::{HistoricalStore, HistoricalWrite};
 use crate::sink::online::{self, OnlineStore, OnlineWrite};
 use crate::source;
@@ -72,11 +73,25 @@ pub struct RunReport {
     pub latest: DataFrame,
     /// Stage timings.
     pub times: StageTimes,
+    /// Source rows left out by an `on_bad_rows` policy.
+    pub rejected: Vec<source::Rejected>,
+    /// Events (after `query`/`filter`) dated after the end date: in no
+    /// window of this run.
+    pub events_after_end: usize,
+    /// Events dated after the time of the run.
+    pub events_in_future: usize,
+}
+
+/// Locks the feature sets a run of pipeline `names` writes (see [`RunLock`]).
+pub fn lock(config: &Config, names: &[&str]) -> Result<RunLock> {
+    RunLock::acquire(&config.historical_location(), names)
 }
 
 /// Runs a feature set for a date range and writes both stores.
 ///
-/// The historical partitions of the run's days are replaced (see
+/// The feature set is locked for the run: a second run of it, in another
+/// process, fails at once. Every source row is checked before any store is
+/// written. The historical partitions of the run's days are replaced (see
 /// [`HistoricalStore::write`]); then the latest row of each key is upserted
 /// newest-wins into the online store in one transaction.
 pub fn execute(
@@ -102,27 +117,30 @@ pub fn execute_all(
     range: DateRange,
     progress: &dyn Fn(&str),
 ) -> Result<Vec<RunReport>> {
+    let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
+    let _lock = lock(config, &names)?;
     let locations = config.source_locations();
-    let mut read: Vec<(&str, DataFrame, Duration)> = Vec::new();
+    let mut read: Vec<(&str, source::Extract, Duration)> = Vec::new();
     let mut reports = Vec::with_capacity(specs.len());
     for (i, spec) in specs.iter().enumerate() {
         if !read.iter().any(|(name, ..)| *name == spec.source.name) {
             progress(&format!("reading `{}`", spec.source.name));
             let t = Instant::now();
-            let events = source::read(spec.source, &locations)?;
+            let extract = source::read(spec.source, &locations)?;
             let elapsed = t.elapsed();
             tracing::info!(
                 source = spec.source.name,
-                rows = events.height(),
+                rejected = extract.rejected.iter().map(|r| r.rows).sum::<usize>(),
                 elapsed_ms = elapsed.as_millis() as u64,
-                "source read"
+                "source read and checked"
             );
-            read.push((spec.source.name, events, elapsed));
+            crate::fail::point(|| "source:read".to_string());
+            read.push((spec.source.name, extract, elapsed));
         }
-        let (events, read_time) = read
+        let (extract, read_time) = read
             .iter()
             .find(|(name, ..)| *name == spec.source.name)
-            .map(|(_, df, t)| (df.clone(), *t))
+            .map(|(_, extract, t)| (extract.clone(), *t))
             .expect("read above");
         // The events of a source nobody else needs are dropped before the
         // stores are written.
@@ -132,7 +150,7 @@ pub fn execute_all(
         {
             read.retain(|(name, ..)| *name != spec.source.name);
         }
-        let mut report = execute_events(spec, events, stores, range, progress)
+        let mut report = execute_events(spec, extract, stores, range, progress)
             .map_err(|e| with_location(e, spec, &locations))?;
         report.times.read = read_time;
         reports.push(report);
@@ -160,14 +178,16 @@ fn with_location(e: Error, spec: &FeatureSetSpec, locations: &source::SourceLoca
 /// stores.
 fn execute_events(
     spec: &FeatureSetSpec,
-    events: DataFrame,
+    extract: source::Extract,
     stores: &Stores,
     range: DateRange,
     progress: &dyn Fn(&str),
 ) -> Result<RunReport> {
     let t0 = Instant::now();
     progress(&format!("computing `{}`", spec.name));
-    let computed = transform::compute(spec, events.lazy(), range)?;
+    let events = extract.frame;
+    let (events_after_end, events_in_future) = late_events(spec, events.clone(), range)?;
+    let computed = transform::compute(spec, events, range)?;
     let compute = t0.elapsed();
     tracing::info!(
         feature_set = spec.name,
@@ -228,7 +248,45 @@ fn execute_events(
             historical: historical_time,
             online: online_time,
         },
+        rejected: extract.rejected,
+        events_after_end,
+        events_in_future,
     })
+}
+
+/// How many events (after `query`/`filter`) are dated after the end date,
+/// and after now. Events after the end date are in no window of the run,
+/// by design; they are counted so a wrong `--end-date` or a clock gone
+/// wrong upstream is visible.
+fn late_events(
+    spec: &FeatureSetSpec,
+    events: LazyFrame,
+    range: DateRange,
+) -> Result<(usize, usize)> {
+    let micros = |m: i64| lit(m).cast(DataType::Datetime(TimeUnit::Microseconds, None));
+    let ts = || col(spec.timestamp).cast(DataType::Datetime(TimeUnit::Microseconds, None));
+    let now = chrono::Utc::now().timestamp_micros();
+    let after_end = range
+        .end
+        .and_then(|e| e.succ_opt())
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(i64::MAX, |t| t.and_utc().timestamp_micros());
+    let counts = transform::prepare_events(spec, events)?
+        .select([
+            ts().gt_eq(micros(after_end)).sum().alias("after_end"),
+            ts().gt(micros(now)).sum().alias("future"),
+        ])
+        .collect()
+        .ctx(|| format!("counting the late events of `{}`", spec.name))?;
+    let get = |name: &str| -> usize {
+        counts
+            .column(name)
+            .ok()
+            .and_then(|c| c.get(0).ok())
+            .and_then(|v| v.extract::<u64>())
+            .unwrap_or(0) as usize
+    };
+    Ok((get("after_end"), get("future")))
 }
 
 /// How a dataset gets its feature rows.
@@ -280,6 +338,8 @@ pub fn execute_dataset(
 ) -> Result<DatasetReport> {
     let locations = config.source_locations();
     let mut runs = Vec::new();
+    let names: Vec<&str> = spec.joins.iter().map(|j| j.feature_set.name).collect();
+    let _lock = lock(config, &names)?;
     if rows == FeatureRows::Run {
         // Declaration order is a valid dependency order: feature sets depend
         // only on sources. A feature set joined twice runs once.

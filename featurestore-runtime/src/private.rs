@@ -89,6 +89,7 @@ pub const FALLBACK_SOURCE: SourceSpec = SourceSpec {
         inputs: &[],
     },
     columns: &[],
+    on_bad_rows: crate::spec::OnBadRows::Fail,
 };
 
 /// The spec of a feature set whose declaration has errors (see [`FALLBACK_SOURCE`]).
@@ -636,6 +637,7 @@ mod tests {
                     description: "",
                 },
             ],
+            on_bad_rows: crate::spec::OnBadRows::Fail,
         };
         const COLUMNS: [DatasetColumn; 2] = spine_columns::<2>(&SPINE, "at");
         assert_eq!(COLUMNS[0].origin, ColumnOrigin::Spine { column: "id" });

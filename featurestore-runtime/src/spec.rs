@@ -165,6 +165,45 @@ pub struct SourceSpec {
     pub kind: SourceKind,
     /// The columns, in field order.
     pub columns: &'static [ColumnSpec],
+    /// What a run does with rows that do not fit the declaration.
+    pub on_bad_rows: OnBadRows,
+}
+
+/// What a run does with a source row that does not fit the declaration (a
+/// wrong field count, a value of the wrong type, an unparsable time, a null
+/// in a non-`Option` column): `on_bad_rows = "fail"` (the default), `"skip"`
+/// or `"quarantine"` in `#[source(...)]`, overridable per source in
+/// `featurestore.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnBadRows {
+    /// Stop the run with an error naming the file, line, column and the
+    /// expected value; no store is written.
+    #[default]
+    Fail,
+    /// Drop bad rows, counting them in the run's report.
+    Skip,
+    /// Drop bad rows and write them, with the reason, to a quarantine file
+    /// next to the run's output.
+    Quarantine,
+}
+
+impl OnBadRows {
+    /// The policies, by their names in attributes and configuration.
+    pub const ALL: [OnBadRows; 3] = [OnBadRows::Fail, OnBadRows::Skip, OnBadRows::Quarantine];
+
+    /// The name used in attributes and configuration.
+    pub const fn name(self) -> &'static str {
+        match self {
+            OnBadRows::Fail => "fail",
+            OnBadRows::Skip => "skip",
+            OnBadRows::Quarantine => "quarantine",
+        }
+    }
+
+    /// The policy named `name`.
+    pub fn from_name(name: &str) -> Option<OnBadRows> {
+        OnBadRows::ALL.into_iter().find(|p| p.name() == name)
+    }
 }
 
 impl SourceSpec {

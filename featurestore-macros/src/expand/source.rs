@@ -22,6 +22,7 @@ pub fn expand(source: &Source<'_>) -> TokenStream {
     let name = &source.name;
     let description = &source.description;
     let kind = kind(&source.kind);
+    let on_bad_rows = format_ident!("{}", source.on_bad_rows.variant());
     let columns = source.columns.iter().map(|c| column_spec(c));
     let has_columns = source.columns.iter().map(|c| has_column(ident, c));
     let constants = constants(&source.columns);
@@ -36,6 +37,7 @@ pub fn expand(source: &Source<'_>) -> TokenStream {
                     description: #description,
                     kind: #kind,
                     columns: &[#(#columns),*],
+                    on_bad_rows: #rt::spec::OnBadRows::#on_bad_rows,
                 };
             }
 

@@ -131,6 +131,9 @@ impl HistoricalStore {
             }
         }
         let result = self.runtime.block_on(async {
+            // Staging left by a run that crashed is never read: drop it. The
+            // run lock guarantees no other run of this feature set is staging.
+            self.remove_prefix(&table.clone().join(STAGING)).await?;
             let existing = self.list_partitions(&table).await?;
             // Stage every partition before touching any live file. Batches
             // bound the encoded bytes held at once; within a batch, encoding
@@ -163,14 +166,19 @@ impl HistoricalStore {
                     .await?;
                 staged.extend(done);
             }
+            crate::fail::point(|| "historical:staged".to_string());
             // Swap: one rename per partition, each atomic.
+            let swapped = std::sync::atomic::AtomicUsize::new(0);
             let renames = staged.iter().map(|(day, from)| {
                 let to = partition_path(&table, *day).join(PART_FILE);
+                let swapped = &swapped;
                 async move {
                     self.store
                         .rename(from, &to)
                         .await
                         .map_err(|e| self.err(e))?;
+                    let n = swapped.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    crate::fail::point(|| format!("historical:swapped:{n}"));
                     Ok::<_, Error>(*day)
                 }
             });
@@ -194,6 +202,7 @@ impl HistoricalStore {
                     }
                 }
             }
+            crate::fail::point(|| "historical:deleted".to_string());
             self.remove_prefix(&staging).await?;
             Ok::<_, Error>(HistoricalWrite {
                 rows: frame.height(),
@@ -228,10 +237,10 @@ impl HistoricalStore {
             let dir = prefix.parts().fold(root.clone(), |d, p| d.join(p.as_ref()));
             match std::fs::remove_dir_all(&dir) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(Error::Io {
-                        context: format!("removing the staging directory {}", dir.display()),
-                        source: e,
-                    })
+                    return Err(self.err(format!(
+                        "removing the staging directory {}: {e}",
+                        dir.display()
+                    )))
                 }
                 _ => {}
             }

@@ -22,6 +22,7 @@ static SPINE: SourceSpec = SourceSpec {
         format: Format::Csv,
     },
     columns: &[],
+    on_bad_rows: featurestore_runtime::spec::OnBadRows::Fail,
 };
 
 const KEY: &[ColumnSpec] = &[ColumnSpec {

@@ -23,6 +23,7 @@ static SOURCE: SourceSpec = SourceSpec {
         format: Format::Csv,
     },
     columns: &[],
+    on_bad_rows: featurestore_runtime::spec::OnBadRows::Fail,
 };
 
 #[derive(Debug, Clone)]

@@ -277,7 +277,10 @@ fn read_times(times: &[&str]) -> featurestore_runtime::Result<Vec<Option<i64>>> 
         text.push_str(&format!("u,{t},1\n"));
     }
     std::fs::write(dir.path().join("clicks.csv"), text).unwrap();
-    let df = source::read(&Clicks::SPEC, &SourceLocations::new(dir.path()))?;
+    let df = source::read(&Clicks::SPEC, &SourceLocations::new(dir.path()))?
+        .frame
+        .collect()
+        .unwrap();
     Ok(df
         .column("at")
         .unwrap()
@@ -301,10 +304,9 @@ fn micros(s: &str, fmt: &str) -> Option<i64> {
 fn text_times_parse_in_each_common_format() {
     let plain = "%Y-%m-%d %H:%M:%S";
     assert_eq!(
-        read_times(&["2020-05-10 00:00:01", "", "2020-05-11 12:30:00"]).unwrap(),
+        read_times(&["2020-05-10 00:00:01", "2020-05-11 12:30:00"]).unwrap(),
         vec![
             micros("2020-05-10 00:00:01", plain),
-            None,
             micros("2020-05-11 12:30:00", plain)
         ]
     );

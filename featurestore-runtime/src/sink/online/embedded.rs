@@ -56,7 +56,12 @@ impl EmbeddedStore {
         }
         let db = Database::create(path).map_err(|e| Error::Online {
             location: path.display().to_string(),
-            message: format!("cannot open: {e}"),
+            message: match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => "the store file is open in another \
+                    process (another run?); wait for it to end, or point `--online-url` elsewhere"
+                    .to_string(),
+                e => format!("cannot open: {e}"),
+            },
         })?;
         Ok(EmbeddedStore {
             db,
@@ -163,7 +168,9 @@ impl OnlineStore for EmbeddedStore {
         }
         // Dropping an uncommitted transaction aborts it: an error above
         // leaves the store as it was.
+        crate::fail::point(|| "online:before-commit".to_string());
         txn.commit().map_err(|e| self.err(e))?;
+        crate::fail::point(|| "online:committed".to_string());
         Ok(out)
     }
 

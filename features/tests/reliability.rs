@@ -1,0 +1,514 @@
+//! Failure atomicity of a run, with the real binary: a run killed at any
+//! point leaves each historical partition entirely old or entirely new and
+//! the online store entirely old or entirely new; running it again gives
+//! exactly what an uninterrupted run gives. Also: a second run of a
+//! feature set while one holds it is refused, and a bad input leaves every
+//! store byte for byte as it was.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use features::UserOrders;
+use featurestore_runtime::sink::online::{EmbeddedStore, OnlineStore, Record};
+use featurestore_runtime::FeatureSet;
+
+const HEADER: &str = "order_id,order_timestamp,cpf,chargeback_timestamp\n";
+
+/// `n` orders of 4,000 users over the 60 days from 2020-01-01, from a fixed
+/// linear congruential sequence: the same bytes on every run.
+fn events(n: usize, seed: u64, first_id: usize) -> String {
+    let mut state = seed;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        state >> 33
+    };
+    let start = chrono::NaiveDate::from_ymd_opt(2020, 1, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let mut out = String::with_capacity(n * 48);
+    for i in 0..n {
+        let user = next() % 4_000;
+        let at = start + chrono::Duration::seconds((next() % (60 * 86_400)) as i64);
+        out.push_str(&format!(
+            "o{},{},u{user},\n",
+            first_id + i,
+            at.format("%Y-%m-%d %H:%M:%S")
+        ));
+    }
+    out
+}
+
+/// The binary on stores in `dir`, reading orders from `input`.
+fn features(dir: &Path, input: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_features"));
+    cmd.arg("--historical-root")
+        .arg(dir.join("historical"))
+        .arg("--online-url")
+        .arg(format!("redb://{}", dir.join("online.redb").display()))
+        .arg("--source")
+        .arg(format!("order_events={}", input.display()))
+        .args([
+            "execute",
+            "feature_store.user_orders",
+            "--end-date",
+            "2020-03-01",
+            "--format",
+            "csv",
+        ])
+        .env_remove("FEATURESTORE_CONFIG")
+        .env_remove("FEATURESTORE_HISTORICAL_ROOT")
+        .env_remove("FEATURESTORE_ONLINE_URL")
+        .env_remove("FEATURESTORE_FAIL_AT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn succeed(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("the binary runs");
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Every file under `dir`, by path relative to it, with its bytes.
+fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.insert(
+                    p.strip_prefix(root).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// The day partitions of user_orders: `year=/month=/day=` → the file's bytes.
+fn partitions(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    files(&dir.join("historical/cpf/user_orders"))
+        .into_iter()
+        .filter(|(p, _)| p.starts_with("year=2020"))
+        .collect()
+}
+
+fn online(dir: &Path) -> Vec<Record> {
+    EmbeddedStore::open(&dir.join("online.redb"))
+        .expect("the online store opens after a crash")
+        .scan(&UserOrders::SPEC)
+        .expect("the online store is readable")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for (rel, bytes) in files(from) {
+        let dest = to.join(rel);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::write(dest, bytes).unwrap();
+    }
+}
+
+#[test]
+fn a_run_killed_anywhere_leaves_old_or_new_state_and_a_rerun_converges() {
+    let tmp = tempfile::tempdir().unwrap();
+    let old_input = tmp.path().join("old.csv");
+    let new_input = tmp.path().join("new.csv");
+    let old_events = events(200_000, 7, 0);
+    std::fs::write(&old_input, format!("{HEADER}{old_events}")).unwrap();
+    // The new export has every old order and 40,000 more, over the same days.
+    std::fs::write(
+        &new_input,
+        format!("{HEADER}{old_events}{}", events(40_000, 11, 200_000)),
+    )
+    .unwrap();
+
+    // The reference states: after the old run, then after the new one.
+    let old = tmp.path().join("old");
+    succeed(&mut features(&old, &old_input));
+    let new = tmp.path().join("new");
+    copy_dir(&old, &new);
+    let new_out = succeed(&mut features(&new, &new_input));
+    let (old_parts, new_parts) = (partitions(&old), partitions(&new));
+    let (old_online, new_online) = (online(&old), online(&new));
+    // Days 2020-01-01 to 2020-03-01: one partition each, in both states.
+    assert_eq!(old_parts.len(), 61);
+    assert_eq!(new_parts.len(), 61);
+    let changed = old_parts
+        .iter()
+        .filter(|(p, bytes)| new_parts[*p] != **bytes)
+        .count();
+    assert!(changed >= 50, "only {changed} partitions differ");
+    assert_ne!(old_online, new_online);
+
+    let points = [
+        "source:read",
+        "historical:staged",
+        "historical:swapped:1",
+        "historical:swapped:30",
+        "historical:deleted",
+        "online:before-commit",
+        "online:committed",
+    ];
+    let mut kills: Vec<(String, Option<Duration>)> =
+        points.iter().map(|p| (p.to_string(), None)).collect();
+    // And plain SIGKILLs at moments that fall wherever the run is.
+    kills.push(("sigkill".to_string(), Some(Duration::from_millis(300))));
+    kills.push(("sigkill".to_string(), Some(Duration::from_millis(1500))));
+    for (i, (point, after)) in kills.iter().enumerate() {
+        let dir = tmp.path().join(format!("kill{i}"));
+        copy_dir(&old, &dir);
+        let mut cmd = features(&dir, &new_input);
+        let status = match after {
+            None => {
+                cmd.env("FEATURESTORE_FAIL_AT", point)
+                    .output()
+                    .unwrap()
+                    .status
+            }
+            Some(after) => {
+                let mut child = cmd.spawn().unwrap();
+                std::thread::sleep(*after);
+                let _ = child.kill();
+                child.wait().unwrap()
+            }
+        };
+        if after.is_none() {
+            assert!(!status.success(), "{point}: the run was not stopped");
+        }
+
+        let parts = partitions(&dir);
+        for (day, bytes) in &parts {
+            assert!(
+                old_parts.get(day) == Some(bytes) || new_parts.get(day) == Some(bytes),
+                "{point}: partition {} is neither the old nor the new one",
+                day.display()
+            );
+        }
+        assert_eq!(parts.len(), 61, "{point}: a partition was lost");
+        let stored = online(&dir);
+        assert!(
+            stored == old_online || stored == new_online,
+            "{point}: the online store is neither the old nor the new state"
+        );
+        match point.as_str() {
+            "source:read" | "historical:staged" => {
+                assert_eq!(parts, old_parts, "{point}");
+                assert_eq!(stored, old_online, "{point}");
+            }
+            "historical:swapped:30" => {
+                let new_count = parts.iter().filter(|(d, b)| new_parts[*d] == **b).count();
+                assert!((30..61).contains(&new_count), "{point}: {new_count} new");
+                assert_eq!(stored, old_online, "{point}");
+            }
+            "online:before-commit" => {
+                assert_eq!(parts, new_parts, "{point}");
+                assert_eq!(stored, old_online, "{point}");
+            }
+            "online:committed" => {
+                assert_eq!(parts, new_parts, "{point}");
+                assert_eq!(stored, new_online, "{point}");
+            }
+            _ => {}
+        }
+
+        // The same run again converges to the uninterrupted result, and
+        // leaves no staged file behind.
+        let out = succeed(&mut features(&dir, &new_input));
+        assert_eq!(out.stdout, new_out.stdout, "{point}: rerun output");
+        assert_eq!(partitions(&dir), new_parts, "{point}: rerun partitions");
+        assert_eq!(online(&dir), new_online, "{point}: rerun online store");
+        let staged = files(&dir.join("historical/cpf/user_orders/_staging"));
+        assert!(staged.is_empty(), "{point}: staged files left: {staged:?}");
+    }
+}
+
+/// The binary on stores in `dir`, with no configuration from the caller.
+fn bare(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_features"));
+    cmd.arg("--historical-root")
+        .arg(dir.join("historical"))
+        .arg("--online-url")
+        .arg(format!("redb://{}", dir.join("online.redb").display()))
+        .env_remove("FEATURESTORE_CONFIG")
+        .env_remove("FEATURESTORE_HISTORICAL_ROOT")
+        .env_remove("FEATURESTORE_ONLINE_URL")
+        .env_remove("FEATURESTORE_SOURCE_ORDER_EVENTS")
+        .env_remove("FEATURESTORE_FAIL_AT");
+    cmd
+}
+
+/// Stores in a fresh directory holding a run of user_orders on `input`.
+fn stores_with_a_good_run(input: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("orders.csv");
+    std::fs::write(&path, input).unwrap();
+    succeed(bare(dir.path()).args([
+        "--source",
+        &format!("order_events={}", path.display()),
+        "execute",
+        "user_orders",
+        "--end-date",
+        "2020-05-05",
+    ]));
+    (dir, path)
+}
+
+/// Both stores: the historical files byte for byte, and the online rows of
+/// both feature sets (redb rewrites its file header whenever the file is
+/// opened and closed, so the online store is compared by content).
+fn store_files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = files(&dir.join("historical"));
+    out.retain(|p, _| !p.starts_with("_locks"));
+    let store = EmbeddedStore::open(&dir.join("online.redb")).unwrap();
+    for spec in [&UserOrders::SPEC, &features::UserChargebacks::SPEC] {
+        let rows = format!("{:?}", store.scan(spec).unwrap());
+        out.insert(
+            PathBuf::from(format!("online:{}", spec.name)),
+            rows.into_bytes(),
+        );
+    }
+    out
+}
+
+fn fails(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("the binary runs");
+    assert!(
+        out.status.code().is_some_and(|c| c != 0),
+        "exit {:?}, stdout: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stderr).unwrap()
+}
+
+/// Fails naming the store files that differ (not their bytes).
+fn assert_same_files(
+    now: &BTreeMap<PathBuf, Vec<u8>>,
+    before: &BTreeMap<PathBuf, Vec<u8>>,
+    what: &str,
+) {
+    let differ: Vec<&PathBuf> = now
+        .keys()
+        .chain(before.keys())
+        .filter(|k| now.get(*k) != before.get(*k))
+        .collect();
+    assert!(differ.is_empty(), "{what}: store files changed: {differ:?}");
+}
+
+const GOOD: &str = "order_id,order_timestamp,cpf,chargeback_timestamp\n\
+a,2020-05-01 10:00:00,x,\n\
+b,2020-05-02 10:00:00,y,\n";
+
+#[test]
+fn bad_input_through_the_cli_names_file_line_and_column_and_changes_no_store() {
+    let (dir, input) = stores_with_a_good_run(GOOD);
+    let before = store_files(dir.path());
+    assert!(before.len() > 4, "{:?}", before.keys());
+    let cases: [(&str, &str); 4] = [
+        (
+            "a,2020-05-01 10:00:00,x,\nb,2020-05-02,y\n",
+            "line 3: 3 field(s), expected 4 as in the header",
+        ),
+        (
+            "a,2020-05-01 10:00:00,x,\nb,2020-05-02 25:00:00,y,\n",
+            "line 3: column `order_timestamp`: `2020-05-02 25:00:00` is not a timestamp",
+        ),
+        (
+            "a,2020-05-01 10:00:00,,\n",
+            "line 2: column `cpf` is empty, expected text",
+        ),
+        ("", "no rows: the file has no data"),
+    ];
+    for (rows, message) in cases {
+        std::fs::write(&input, format!("{HEADER}{rows}")).unwrap();
+        let err = fails(bare(dir.path()).args([
+            "--source",
+            &format!("order_events={}", input.display()),
+            "execute",
+            "user_orders",
+            "--end-date",
+            "2020-05-05",
+        ]));
+        assert!(
+            err.contains(&format!(
+                "error: source `order_events` ({})",
+                input.display()
+            )),
+            "{err}"
+        );
+        assert!(err.contains(message), "expected {message:?} in {err}");
+        assert_same_files(&store_files(dir.path()), &before, message);
+    }
+}
+
+#[test]
+fn bad_dates_are_refused_before_any_store_is_opened() {
+    let (dir, input) = stores_with_a_good_run(GOOD);
+    let before = store_files(dir.path());
+    let source = format!("order_events={}", input.display());
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--end-date", "2020-5-5x"],
+            "`2020-5-5x` is not a date in the form YYYY-MM-DD",
+        ),
+        (
+            &["--end-date", "05/05/2020"],
+            "`05/05/2020` is not a date in the form YYYY-MM-DD",
+        ),
+        (
+            &["--end-date", "2020-02-30"],
+            "`2020-02-30` is not a date in the form YYYY-MM-DD",
+        ),
+        (
+            &["--start-date", "2020-05-06", "--end-date", "2020-05-05"],
+            "the start date 2020-05-06 is after the end date 2020-05-05",
+        ),
+    ];
+    for (dates, message) in cases {
+        let err = fails(
+            bare(dir.path())
+                .args(["--source", &source, "execute", "user_orders"])
+                .args(dates),
+        );
+        assert!(err.contains(message), "expected {message:?} in {err}");
+        assert_same_files(&store_files(dir.path()), &before, message);
+    }
+    // The dataset command checks its dates the same way.
+    let err = fails(bare(dir.path()).args([
+        "--source",
+        &source,
+        "execute",
+        "dataset.awesome_dataset",
+        "--start-date",
+        "2020-05-06",
+        "--end-date",
+        "2020-05-05",
+    ]));
+    assert!(err.contains("after the end date"), "{err}");
+    assert_same_files(&store_files(dir.path()), &before, "");
+}
+
+#[test]
+fn a_second_run_of_the_same_feature_set_is_told_who_runs_it() {
+    let (dir, input) = stores_with_a_good_run(GOOD);
+    let before = store_files(dir.path());
+    let root = dir.path().join("historical");
+    let lock =
+        featurestore_runtime::lock::RunLock::acquire(&root.to_string_lossy(), &["user_orders"])
+            .unwrap();
+    let run = || {
+        let mut cmd = bare(dir.path());
+        cmd.args([
+            "--source",
+            &format!("order_events={}", input.display()),
+            "execute",
+            "user_orders",
+            "--end-date",
+            "2020-05-06",
+        ]);
+        cmd
+    };
+    let err = fails(&mut run());
+    let lock_file = root.join("_locks/user_orders.lock");
+    assert!(
+        err.contains(&format!(
+            "feature set `user_orders` is being run by another process (pid {}); lock file {}",
+            std::process::id(),
+            lock_file.display()
+        )),
+        "{err}"
+    );
+    assert_same_files(&store_files(dir.path()), &before, "");
+    // Another feature set is not held.
+    succeed(
+        bare(dir.path())
+            .args(["--source", &format!("order_events={}", input.display())])
+            .args(["execute", "user_chargebacks", "--end-date", "2020-05-06"]),
+    );
+    // The lock goes with its holder.
+    drop(lock);
+    succeed(&mut run());
+}
+
+#[test]
+fn quarantine_from_the_configuration_file_reports_the_rows_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("orders.csv");
+    std::fs::write(
+        &input,
+        format!("{GOOD}c,2020-05-02 11:00:00,x,never\nd,2020-05-03 10:00:00\n"),
+    )
+    .unwrap();
+    let config = dir.path().join("featurestore.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sources.order_events]\npath = \"{}\"\non_bad_rows = \"quarantine\"\n",
+            input.display()
+        ),
+    )
+    .unwrap();
+    let out = succeed(bare(dir.path()).arg("--config").arg(&config).args([
+        "execute",
+        "user_orders",
+        "--end-date",
+        "2020-05-05",
+        "--format",
+        "csv",
+    ]));
+    let err = String::from_utf8(out.stderr).unwrap();
+    let dir_q = dir.path().join("historical/_quarantine/order_events");
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir_q)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let [file] = &files[..] else {
+        panic!("{files:?}")
+    };
+    assert!(
+        err.contains(&format!(
+            "warning: order_events: 2 bad row(s) of {} left out and quarantined to {}",
+            input.display(),
+            file.display()
+        )),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[1].contains(",line 4,\"column `chargeback_timestamp`: `never` is not a timestamp"),
+        "{text}"
+    );
+    assert!(
+        lines[2].ends_with(
+            ",line 5,\"2 field(s), expected 4 as in the header\",\"d,2020-05-03 10:00:00\""
+        ),
+        "{text}"
+    );
+    // The good rows ran: x has one order, y one.
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "cpf,timestamp,cpf_orders__count_over_3_days_rolling_windows,cpf_orders__count_over_7_days_rolling_windows,cpf_orders__count_over_30_days_rolling_windows\n\
+         x,2020-05-05 00:00:00,0,1,1\n\
+         y,2020-05-03 00:00:00,1,1,1\n"
+    );
+}
