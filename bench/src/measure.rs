@@ -272,7 +272,7 @@ pub fn baseline(work: &Work) -> Result<BaselineResult, BoxError> {
 }
 
 /// The example's dataset over every order, from the stored feature rows
-/// (run [`pipeline`] on the same work directory first). Parquet output.
+/// (run [`pipeline()`] on the same work directory first). Parquet output.
 pub fn dataset(work: &Work) -> Result<DatasetResult, BoxError> {
     let config = work.config();
     let stores = Stores::open(&config)?;
@@ -300,7 +300,7 @@ pub fn dataset(work: &Work) -> Result<DatasetResult, BoxError> {
 }
 
 /// Single-key and batched lookups of `user_orders` in the embedded store
-/// written by [`pipeline`], over every stored key in a seeded random order.
+/// written by [`pipeline()`], over every stored key in a seeded random order.
 pub fn lookups(work: &Work, seed: u64) -> Result<LookupResult, BoxError> {
     const SINGLE: usize = 100_000;
     const BATCHES: usize = 5_000;
