@@ -118,6 +118,13 @@ pub fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// The peak of a run: the largest stage peak (the process peak is reset
+/// between stages), or the process peak where it cannot be reset.
+fn run_peak(stages: &[Stage]) -> f64 {
+    let now = peak_rss_mib().unwrap_or(f64::NAN);
+    stages.iter().filter_map(|s| s.peak_mib).fold(now, f64::max)
+}
+
 /// Resets the peak RSS to the current RSS (Linux ≥ 4.0: `clear_refs` 5).
 fn reset_peak() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
@@ -213,13 +220,14 @@ pub fn pipeline(work: &Work) -> Result<PipelineResult, BoxError> {
         recorder.enter(m)
     })?;
     let secs = t.elapsed().as_secs_f64();
+    let stages = recorder.finish();
     Ok(PipelineResult {
         secs,
-        stages: recorder.finish(),
+        peak_mib: run_peak(&stages),
+        stages,
         rows_out: runs.iter().map(|r| r.rows.height()).sum(),
         partitions: runs.iter().map(|r| r.historical.partitions_written).sum(),
         online_rows: runs.iter().map(|r| r.online.written).sum(),
-        peak_mib: peak_rss_mib().unwrap_or(f64::NAN),
     })
 }
 
@@ -291,11 +299,12 @@ pub fn dataset(work: &Work) -> Result<DatasetResult, BoxError> {
         &|m| recorder.enter(m),
     )?;
     let secs = t.elapsed().as_secs_f64();
+    let stages = recorder.finish();
     Ok(DatasetResult {
         secs,
-        stages: recorder.finish(),
+        peak_mib: run_peak(&stages),
+        stages,
         spine_rows: report.rows.height(),
-        peak_mib: peak_rss_mib().unwrap_or(f64::NAN),
     })
 }
 
