@@ -238,14 +238,17 @@ fn read_file(
                 };
                 return Err(source_error(spec, location, message));
             }
-            name_places(location, path, format, &rejected, &mut bad)?;
-            if policy == OnBadRows::Fail {
-                return Err(bad_rows_error(spec, location, &bad[0], bad.len()));
-            }
+            // Which rows of `raw` to keep, by their index in `raw`: naming
+            // places maps `record` back to the original file, whose rows
+            // differ from `raw`'s when broken records were removed first.
             let keep = BooleanChunked::from_iter_values(
                 "keep".into(),
                 (0..raw.height()).map(|i| bad.binary_search_by_key(&i, |b| b.record).is_err()),
             );
+            name_places(location, path, format, &rejected, &mut bad)?;
+            if policy == OnBadRows::Fail {
+                return Err(bad_rows_error(spec, location, &bad[0], bad.len()));
+            }
             let good = raw
                 .drop(ROW)
                 .and_then(|df| df.filter(&keep))

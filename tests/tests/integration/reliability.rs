@@ -705,3 +705,29 @@ mod any_input {
         }
     }
 }
+
+#[test]
+fn skipping_a_broken_record_and_a_null_key_keeps_exactly_the_good_rows() {
+    use featurestore_runtime::source::{read, SourceLocations};
+    use featurestore_runtime::Source;
+    // Line 2 has one field (removed before the typed read); line 3 has an
+    // empty key and time. Only line 4 fits the declaration.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("clicks.csv"),
+        "uid,at,ms\nu1\n,,\nu2,2024-01-01 10:00:00,7\n",
+    )
+    .unwrap();
+    let spec = featurestore_runtime::SourceSpec {
+        on_bad_rows: featurestore_runtime::spec::OnBadRows::Skip,
+        ..Clicks::SPEC
+    };
+    let extract = read(&spec, &SourceLocations::new(dir.path())).unwrap();
+    assert_eq!(extract.rejected.len(), 1);
+    assert_eq!(extract.rejected[0].rows, 2);
+    let df = extract.frame.collect().unwrap();
+    let uids: Vec<Option<&str>> = df.column("uid").unwrap().str().unwrap().iter().collect();
+    assert_eq!(uids, vec![Some("u2")]);
+    let ms: Vec<Option<i64>> = df.column("ms").unwrap().i64().unwrap().iter().collect();
+    assert_eq!(ms, vec![Some(7)]);
+}
