@@ -463,14 +463,7 @@ fn window_functions(spec: &FeatureSetSpec, frame: &mut DataFrame, raw: &[&str]) 
         }
     }
     group_offsets.push(frame.height());
-    let ts: Vec<Option<i64>> = frame
-        .column(TIMESTAMP_COLUMN)
-        .ctx(|| "event time".into())?
-        .datetime()
-        .ctx(|| "event time".into())?
-        .physical()
-        .iter()
-        .collect();
+    let ts = event_times(frame, TIMESTAMP_COLUMN)?;
     let mut columns = Vec::with_capacity(raw.len());
     for (k, name) in raw.iter().enumerate() {
         let c = frame
@@ -803,14 +796,7 @@ fn kernel_input(
     inputs: &[Input],
     group_offsets: Vec<usize>,
 ) -> Result<(KernelInput, Ids)> {
-    let ts: Vec<Option<i64>> = df
-        .column(TS)
-        .ctx(|| "event time".into())?
-        .datetime()
-        .ctx(|| "event time".into())?
-        .physical()
-        .iter()
-        .collect();
+    let ts = event_times(df, TS)?;
     let mut columns = Vec::with_capacity(inputs.len());
     for (i, name) in inputs.iter().enumerate() {
         let only_count = spec
@@ -947,6 +933,18 @@ fn sort_events(df: DataFrame, keys: &[&str]) -> PolarsResult<(DataFrame, Vec<usi
     offsets.push(n);
     let idx = IdxCa::from_vec("idx".into(), order.into_iter().map(|o| o.2).collect());
     Ok((df.take(&idx)?, offsets))
+}
+
+/// A time column's microseconds, in row order.
+fn event_times(frame: &DataFrame, column: &str) -> Result<Vec<Option<i64>>> {
+    Ok(frame
+        .column(column)
+        .ctx(|| "event time".into())?
+        .datetime()
+        .ctx(|| "event time".into())?
+        .physical()
+        .iter()
+        .collect())
 }
 
 /// Whether every aggregation of an input column is a count.
