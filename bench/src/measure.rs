@@ -427,6 +427,5 @@ mod tests {
         assert_eq!(d.spine_rows, 2_000);
         let l = lookups(&work, 1).unwrap();
         assert!(l.keys > 0 && l.keys <= shape.users(), "{}", l.keys);
-        assert!(l.single_p50_us <= l.single_p99_us);
     }
 }
