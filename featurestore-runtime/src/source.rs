@@ -223,7 +223,7 @@ fn read_file(
         }
     }
     let path = cleaned.as_ref().map_or(location, |t| t.path_str());
-    let typed_read = scan_typed(spec, location, path, format)?.collect();
+    let typed_read = collect_guarded(scan_typed(spec, location, path, format)?);
     let (frame, bad) = match typed_read {
         Ok(df) if non_nullable_nulls(spec, &df) == 0 => (df, Vec::new()),
         result => {
@@ -534,6 +534,22 @@ fn scan_typed(spec: &SourceSpec, location: &str, path: &str, format: Format) -> 
     typed(spec, location, lf)
 }
 
+/// Collects a read of a file. polars' CSV reader can panic on malformed
+/// text that the record check lets through (a quote left open at the end of
+/// the file): that becomes an error of the read, not a crash of the run.
+fn collect_guarded(lf: LazyFrame) -> PolarsResult<DataFrame> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lf.collect())).unwrap_or_else(|p| {
+        let what = p
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| p.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown failure");
+        Err(polars_err!(
+            ComputeError: "the file's text cannot be parsed (an unclosed quote?): {}", what
+        ))
+    })
+}
+
 /// Formats polars parses with its byte-level parser, tried in this order on
 /// a sample value. Anything else is parsed with inferred formats (slower).
 const FAST_DATETIME_FORMATS: &[&str] = &[
@@ -555,9 +571,8 @@ fn time_format(lf: &LazyFrame, column: &str, dtype: Dt) -> Option<&'static str> 
     let sample = lf
         .clone()
         .slice(0, 1000)
-        .select([col(column).drop_nulls().first()])
-        .collect()
-        .ok()?;
+        .select([col(column).drop_nulls().first()]);
+    let sample = collect_guarded(sample).ok()?;
     let value = sample.column(column).ok()?.str().ok()?.get(0)?.to_string();
     match dtype {
         Dt::Timestamp => FAST_DATETIME_FORMATS
@@ -603,7 +618,7 @@ fn read_raw(spec: &SourceSpec, location: &str, path: &str, format: Format) -> Re
             .with_schema(Some(SchemaRef::new(text_schema(spec, false))))
             .finish(),
     };
-    lf.and_then(|lf| lf.with_row_index(ROW, None).collect())
+    lf.and_then(|lf| collect_guarded(lf.with_row_index(ROW, None)))
         .map_err(|e| {
             source_error(
                 spec,

@@ -731,3 +731,20 @@ fn skipping_a_broken_record_and_a_null_key_keeps_exactly_the_good_rows() {
     let ms: Vec<Option<i64>> = df.column("ms").unwrap().i64().unwrap().iter().collect();
     assert_eq!(ms, vec![Some(7)]);
 }
+
+#[test]
+fn a_quote_left_open_at_the_end_of_the_file_is_an_error_naming_the_file() {
+    use featurestore_runtime::source::{read, SourceLocations};
+    use featurestore_runtime::Source;
+    // The CSV record check accepts this (the open quote runs to the end of
+    // the file); polars' reader panics on it.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("clicks.csv");
+    std::fs::write(&file, "uid,at,ms\n,u1,\"").unwrap();
+    let err = read(&Clicks::SPEC, &SourceLocations::new(dir.path()))
+        .expect_err("an open quote cannot be read")
+        .to_string();
+    assert!(err.contains(&file.display().to_string()), "{err}");
+    // The stray quote is quoted back to the user.
+    assert!(err.contains("`\"`"), "{err}");
+}
