@@ -108,8 +108,11 @@ pub fn execute(
 /// Runs several feature sets, in the order given, reading each distinct
 /// source once: feature sets over the same events share one parse of them.
 ///
-/// Each feature set is computed and written (historical, then online) before
-/// the next one starts, so a failure leaves the earlier ones complete.
+/// When a source is read, every feature set over it runs its hooks, `query`
+/// and `filter` and keeps only the columns it reads; the source is then
+/// dropped, so its memory is never held while a feature set is computed.
+/// Each feature set is then computed and written (historical, then online)
+/// before the next one starts, so a failure leaves the earlier ones complete.
 pub fn execute_all(
     specs: &[&FeatureSetSpec],
     config: &Config,
@@ -120,10 +123,12 @@ pub fn execute_all(
     let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
     let _lock = lock(config, &names)?;
     let locations = config.source_locations();
-    let mut read: Vec<(&str, source::Extract, Duration)> = Vec::new();
+    // Per feature set, once its source is read: its prepared events, what
+    // the read rejected, how long it took, and its late-event counts.
+    let mut ready: Vec<Option<Ready>> = specs.iter().map(|_| None).collect();
     let mut reports = Vec::with_capacity(specs.len());
     for (i, spec) in specs.iter().enumerate() {
-        if !read.iter().any(|(name, ..)| *name == spec.source.name) {
+        if ready[i].is_none() {
             progress(&format!("reading `{}`", spec.source.name));
             let t = Instant::now();
             let extract = source::read(spec.source, &locations)?;
@@ -135,27 +140,44 @@ pub fn execute_all(
                 "source read and checked"
             );
             crate::fail::point(|| "source:read".to_string());
-            read.push((spec.source.name, extract, elapsed));
+            // Every feature set of this run over the source takes what it
+            // reads now; the source itself is dropped before any of them is
+            // computed.
+            for (j, other) in specs.iter().enumerate().skip(i) {
+                if other.source.name != spec.source.name {
+                    continue;
+                }
+                let (prepared, late) = late_events(other, extract.frame.clone(), range)
+                    .and_then(|late| {
+                        Ok((
+                            transform::prepare(other, extract.frame.clone(), range)?,
+                            late,
+                        ))
+                    })
+                    .map_err(|e| with_location(e, other, &locations))?;
+                ready[j] = Some(Ready {
+                    prepared,
+                    late,
+                    rejected: extract.rejected.clone(),
+                    read: elapsed,
+                });
+            }
         }
-        let (extract, read_time) = read
-            .iter()
-            .find(|(name, ..)| *name == spec.source.name)
-            .map(|(_, extract, t)| (extract.clone(), *t))
-            .expect("read above");
-        // The events of a source nobody else needs are dropped before the
-        // stores are written.
-        if !specs[i + 1..]
-            .iter()
-            .any(|s| s.source.name == spec.source.name)
-        {
-            read.retain(|(name, ..)| *name != spec.source.name);
-        }
-        let mut report = execute_events(spec, extract, stores, range, progress)
+        let ready = ready[i].take().expect("prepared when its source was read");
+        let report = execute_prepared(spec, ready, stores, range, progress)
             .map_err(|e| with_location(e, spec, &locations))?;
-        report.times.read = read_time;
         reports.push(report);
     }
     Ok(reports)
+}
+
+/// A feature set's events, ready to compute once its source was read.
+struct Ready {
+    prepared: transform::Prepared,
+    /// Events after the end date, and in the future.
+    late: (usize, usize),
+    rejected: Vec<source::Rejected>,
+    read: Duration,
 }
 
 /// Attributes an error of reading events to where the source was read from.
@@ -174,20 +196,18 @@ fn with_location(e: Error, spec: &FeatureSetSpec, locations: &source::SourceLoca
     }
 }
 
-/// Computes a feature set from its source's events in memory and writes both
-/// stores.
-fn execute_events(
+/// Computes a feature set from its prepared events and writes both stores.
+fn execute_prepared(
     spec: &FeatureSetSpec,
-    extract: source::Extract,
+    ready: Ready,
     stores: &Stores,
     range: DateRange,
     progress: &dyn Fn(&str),
 ) -> Result<RunReport> {
     let t0 = Instant::now();
     progress(&format!("computing `{}`", spec.name));
-    let events = extract.frame;
-    let (events_after_end, events_in_future) = late_events(spec, events.clone(), range)?;
-    let computed = transform::compute(spec, events, range)?;
+    let (events_after_end, events_in_future) = ready.late;
+    let computed = transform::compute_prepared(spec, ready.prepared, range)?;
     let compute = t0.elapsed();
     tracing::info!(
         feature_set = spec.name,
@@ -243,12 +263,12 @@ fn execute_events(
         online: online_write,
         latest: latest_frame,
         times: StageTimes {
-            read: Duration::ZERO,
+            read: ready.read,
             compute,
             historical: historical_time,
             online: online_time,
         },
-        rejected: extract.rejected,
+        rejected: ready.rejected,
         events_after_end,
         events_in_future,
     })

@@ -77,8 +77,39 @@ pub fn prepare_events(spec: &FeatureSetSpec, events: LazyFrame) -> Result<LazyFr
     apply_sql(events, spec.source.name, spec.query, spec.filter).map_err(|m| data_error(spec, m))
 }
 
+/// A feature set's events, reduced to what computing it reads.
+///
+/// Built by [`prepare`] while the source is in memory; once every feature set
+/// over a source is prepared, the source can be dropped before any of them is
+/// computed, so a run never holds a whole source and a feature set's working
+/// memory at once.
+pub struct Prepared(PreparedEvents);
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            PreparedEvents::Plain(_) => f.write_str("Prepared(plain events)"),
+            PreparedEvents::Aggregated(df) => write!(f, "Prepared({} events)", df.height()),
+        }
+    }
+}
+
+enum PreparedEvents {
+    /// A plain feature set: its events after hooks, `query` and `filter`.
+    Plain(Box<LazyFrame>),
+    /// An aggregated one: keys, event time and the aggregated inputs only
+    /// (an input only counted as its validity), unsorted.
+    Aggregated(DataFrame),
+}
+
 /// Computes a feature set's rows from its source's events (before `query`/`filter`).
 pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Result<Computed> {
+    compute_prepared(spec, prepare(spec, events, range)?, range)
+}
+
+/// Runs a feature set's pre-hooks, `query` and `filter` on its source's
+/// events and keeps only the columns its computation reads.
+pub fn prepare(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Result<Prepared> {
     if !spec.windows.is_empty() && range.end.is_none() {
         return Err(Error::Invalid(format!(
             "feature set `{}` has rolling windows: an end date is required (`--end-date YYYY-MM-DD`)",
@@ -94,21 +125,15 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
     }
     let events = run_hooks(spec, spec.pre_hooks, "pre_hooks", events)?;
     if spec.is_plain() {
-        return plain(spec, prepare_events(spec, events)?, range);
+        return Ok(Prepared(PreparedEvents::Plain(Box::new(prepare_events(
+            spec, events,
+        )?))));
     }
     let mut lf = prepare_events(spec, events)?;
     let schema = lf
         .collect_schema()
         .map_err(|e| data_error(spec, format!("cannot plan the events: {e}")))?;
-
-    // Distinct aggregated inputs, each read once.
-    let mut inputs: Vec<Input> = Vec::new();
-    for o in spec.outputs {
-        let input = input_of(spec, o);
-        if !inputs.contains(&input) {
-            inputs.push(input);
-        }
-    }
+    let inputs = aggregated_inputs(spec);
     for name in spec
         .key_names()
         .chain(std::iter::once(spec.timestamp))
@@ -124,8 +149,7 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
         }
     }
 
-    let keys: Vec<Expr> = spec.key_names().map(col).collect();
-    let mut select = keys.clone();
+    let mut select: Vec<Expr> = spec.key_names().map(col).collect();
     select.push(
         col(spec.timestamp)
             .cast(DataType::Datetime(TimeUnit::Microseconds, None))
@@ -147,17 +171,44 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
             select.push(col(*c).alias(format!("__fs_d{j}")));
         }
     }
+    let df = lf.select(select).collect().map_err(|e| Error::Source {
+        source_name: spec.source.name.to_string(),
+        // Filled in by the caller, which knows where the source was read from.
+        location: String::new(),
+        message: polars_message(&e),
+    })?;
+    Ok(Prepared(PreparedEvents::Aggregated(df)))
+}
+
+/// Distinct aggregated inputs, each read once, in output order.
+fn aggregated_inputs(spec: &FeatureSetSpec) -> Vec<Input> {
+    let mut inputs: Vec<Input> = Vec::new();
+    for o in spec.outputs {
+        let input = input_of(spec, o);
+        if !inputs.contains(&input) {
+            inputs.push(input);
+        }
+    }
+    inputs
+}
+
+/// Computes a feature set's rows from its [`prepare`]d events.
+pub fn compute_prepared(
+    spec: &FeatureSetSpec,
+    prepared: Prepared,
+    range: DateRange,
+) -> Result<Computed> {
+    let df = match prepared.0 {
+        PreparedEvents::Plain(events) => return plain(spec, *events, range),
+        PreparedEvents::Aggregated(df) => df,
+    };
+    let inputs = aggregated_inputs(spec);
     let keys_of: Vec<&str> = spec.key_names().collect();
-    let (df, group_offsets) = lf
-        .select(select)
-        .collect()
-        .and_then(|df| sort_events(df, &keys_of))
-        .map_err(|e| Error::Source {
-            source_name: spec.source.name.to_string(),
-            // Filled in by the caller, which knows where the source was read from.
-            location: String::new(),
-            message: polars_message(&e),
-        })?;
+    let (df, group_offsets) = sort_events(df, &keys_of).map_err(|e| Error::Source {
+        source_name: spec.source.name.to_string(),
+        location: String::new(),
+        message: polars_message(&e),
+    })?;
 
     for k in spec.key_names() {
         let nulls = df
@@ -252,6 +303,12 @@ pub fn compute(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
             window_days: o.window.and_then(|w| w.days()).unwrap_or(0),
         });
     }
+    // The kernel holds its own copy of the times and values: the rows are
+    // built from the keys, and from the inputs whose values are returned by
+    // id. The rest is freed before the output grows.
+    let mut kept: Vec<String> = spec.key_names().map(str::to_string).collect();
+    kept.extend(ids.keys().map(|i| format!("__fs_in{i}")));
+    let df = df.select(kept).ctx(|| "key columns".into())?;
     let frame = run_to_frame(spec, &df, &input, &outputs, mode, &inputs, &ids)?;
     let frame = post_hooks(spec, frame)?;
     Ok(Computed { frame, days })
