@@ -12,6 +12,11 @@
 
 mod baseline;
 mod generate;
+// The allocator of the feature crate's binary (see `features/src/main.rs`),
+// so the engine is measured as it runs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod measure;
 
 use std::path::{Path, PathBuf};
