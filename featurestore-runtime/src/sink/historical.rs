@@ -411,26 +411,99 @@ fn split_by_day(frame: &DataFrame) -> Result<Vec<(NaiveDate, IdxCa)>> {
         .ctx(|| "timestamp column".into())?
         .physical()
         .clone();
+    if ts.null_count() > 0 {
+        return Err(Error::Invalid("a row has a null timestamp".to_string()));
+    }
     let days: Vec<i64> = ts
-        .iter()
-        .map(|t| t.map_or(i64::MIN, |t| t.div_euclid(DAY_US)))
+        .into_no_null_iter()
+        .map(|t| t.div_euclid(DAY_US))
         .collect();
-    let mut order: Vec<IdxSize> = (0..frame.height() as IdxSize).collect();
-    order.sort_by_key(|&i| days[i as usize]);
+    // A counting sort: a run spans few days and many rows, and it keeps
+    // each day's rows in their order.
+    let (first, last) = days
+        .iter()
+        .fold((i64::MAX, i64::MIN), |(lo, hi), &d| (lo.min(d), hi.max(d)));
+    let mut starts = vec![0 as IdxSize; (last - first) as usize + 2];
+    for &d in &days {
+        starts[(d - first) as usize + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut next = starts.clone();
+    let mut order = vec![0 as IdxSize; days.len()];
+    for (row, &d) in days.iter().enumerate() {
+        let slot = &mut next[(d - first) as usize];
+        order[*slot as usize] = row as IdxSize;
+        *slot += 1;
+    }
     let mut out = Vec::new();
-    let mut start = 0;
-    while start < order.len() {
-        let day = days[order[start] as usize];
-        let mut end = start;
-        while end < order.len() && days[order[end] as usize] == day {
-            end += 1;
+    for (i, bounds) in starts.windows(2).enumerate() {
+        let (start, end) = (bounds[0] as usize, bounds[1] as usize);
+        if start < end {
+            let idx = IdxCa::from_vec("idx".into(), order[start..end].to_vec());
+            out.push((day_to_date(first + i as i64), idx));
         }
-        if day == i64::MIN {
-            return Err(Error::Invalid("a row has a null timestamp".to_string()));
-        }
-        let idx = IdxCa::from_vec("idx".into(), order[start..end].to_vec());
-        out.push((day_to_date(day), idx));
-        start = end;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(day: &str, hour: u32) -> i64 {
+        NaiveDate::parse_from_str(day, "%Y-%m-%d")
+            .expect("a date")
+            .and_hms_opt(hour, 0, 0)
+            .expect("a time")
+            .and_utc()
+            .timestamp_micros()
+    }
+
+    #[test]
+    fn rows_split_by_day_keep_their_order_within_each_day() {
+        // Rows sorted by key then time, so the days interleave; a day
+        // between them has no row, and one row is before the epoch.
+        let times = [
+            at("2020-01-03", 5),
+            at("2020-01-01", 0),
+            at("2020-01-03", 1),
+            at("1969-12-31", 23),
+            at("2020-01-01", 23),
+            at("2020-01-03", 0),
+        ];
+        let frame = DataFrame::new(
+            times.len(),
+            vec![
+                Int64Chunked::from_vec(TIMESTAMP_COLUMN.into(), times.to_vec())
+                    .into_datetime(TimeUnit::Microseconds, None)
+                    .into_column(),
+            ],
+        )
+        .expect("a frame");
+        let got: Vec<(String, Vec<IdxSize>)> = split_by_day(&frame)
+            .expect("splits")
+            .into_iter()
+            .map(|(day, idx)| (day.to_string(), idx.into_no_null_iter().collect()))
+            .collect();
+        let expected = vec![
+            ("1969-12-31".to_string(), vec![3]),
+            ("2020-01-01".to_string(), vec![1, 4]),
+            ("2020-01-03".to_string(), vec![0, 2, 5]),
+        ];
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn a_null_timestamp_is_refused() {
+        let frame = DataFrame::new(
+            2,
+            vec![Int64Chunked::new(TIMESTAMP_COLUMN.into(), [Some(0), None])
+                .into_datetime(TimeUnit::Microseconds, None)
+                .into_column()],
+        )
+        .expect("a frame");
+        assert!(split_by_day(&frame).is_err());
+    }
 }
