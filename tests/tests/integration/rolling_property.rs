@@ -171,6 +171,7 @@ fn spec_for(case: &Case) -> FeatureSetSpec {
         filter: None,
         query: None,
         windows,
+        slide: Window::DAY,
         fill_null: case.fill.then_some(FillValue::Int(0)),
         features: Box::leak(features.into_boxed_slice()),
         outputs: Box::leak(outputs.into_boxed_slice()),
