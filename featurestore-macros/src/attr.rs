@@ -40,6 +40,7 @@ pub struct Inputs {
 pub struct FeatureSetAttr {
     pub entity: Option<LitStr>,
     pub window: Option<LitStr>,
+    pub slide: Option<LitStr>,
     pub source: Option<Path>,
     pub timestamp: Option<Ident>,
     pub filter: Option<LitStr>,
@@ -221,6 +222,7 @@ impl FeatureSetAttr {
         let mut attr = FeatureSetAttr {
             entity: None,
             window: None,
+            slide: None,
             source: None,
             timestamp: None,
             filter: None,
@@ -249,6 +251,7 @@ impl FeatureSetAttr {
             let slot = match key {
                 symbol::ENTITY => &mut attr.entity,
                 symbol::WINDOW => &mut attr.window,
+                symbol::SLIDE => &mut attr.slide,
                 symbol::FILTER => &mut attr.filter,
                 symbol::QUERY => &mut attr.query,
                 symbol::NAME => &mut attr.name,

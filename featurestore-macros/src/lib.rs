@@ -149,9 +149,17 @@ fn source_inner(
 ///   output's time column is always named `timestamp`.
 /// - `window = "3d,7d,30d"`: rolling window lengths, comma-separated: a
 ///   positive integer and a unit, `m` (minutes), `h` (hours), `d` (days) or
-///   `w` (weeks). Windows slide daily, so each must be a whole number of
-///   days (`48h` is fine, `12h` is not). Without `window`, rows are grouped
-///   by key and exact timestamp.
+///   `w` (weeks). Windows slide daily unless `slide` says otherwise, so each
+///   must then be a whole number of days (`48h` is fine, `12h` is not).
+///   Without `window`, rows are grouped by key and exact timestamp.
+/// - `slide = "1h"`: how far apart the rows of the windows are, e.g.
+///   `window = "1h,6h,1d", slide = "1h"`. It divides a day (`15m`, `1h`,
+///   `6h`; `1d`, the default, at most, so every midnight has a row and a day
+///   partition holds whole slides) and every window. The row at `T`, a
+///   multiple of the slide since the epoch (UTC), aggregates the events with
+///   `T − W <= ts < T`; a run's rows go from the slide of the first event
+///   (or the start date's first slide) to the end date's last slide, with a
+///   row wherever a value changes, also when a window empties.
 /// - `filter = "..."`: a SQL boolean expression the source's rows must
 ///   satisfy, e.g. `"chargeback_timestamp IS NOT NULL"`.
 /// - `query = "..."`: a SQL query over the source, registered as a table
@@ -258,13 +266,14 @@ fn source_inner(
 ///   `Serialize` and `Deserialize`, and `UserOrdersFeatures`: the outputs
 ///   alone, as datasets join them;
 /// - output columns `{feature}__{function}_over_{n}_{unit}_rolling_windows`
-///   (`cpf_orders__count_over_3_days_rolling_windows`), or
+///   (`cpf_orders__count_over_3_days_rolling_windows`, `…_over_6_hours_…`,
+///   `…_over_30_minutes_…`; the slide is not part of the name), or
 ///   `{feature}__{function}` without windows: features × functions ×
 ///   windows, in declaration order;
 /// - a constant per column name:
 ///   `UserOrders::CPF_ORDERS__COUNT_OVER_3_DAYS_ROLLING_WINDOWS`;
-/// - docs on the struct: keys, source, windows, output columns, and the
-///   online table's `CREATE TABLE`.
+/// - docs on the struct: keys, source, windows and their slide, output
+///   columns, and the online table's `CREATE TABLE`.
 ///
 /// Columns that the source lacks, or whose type does not suit the key, the
 /// timestamp or the aggregation, are compile errors under the column's name.

@@ -127,6 +127,8 @@ pub struct FeatureSet<'a> {
     pub filter: Option<String>,
     pub query: Option<String>,
     pub windows: Vec<Window>,
+    /// `slide = "1h"`; `None` slides daily.
+    pub slide: Option<Window>,
     pub fill: Option<Fill>,
     pub features: Vec<Feature<'a>>,
     pub pivot: Option<Pivot>,
@@ -972,6 +974,28 @@ pub fn feature_set<'a>(
         }),
         None => Vec::new(),
     };
+    let slide = attr.slide.as_ref().and_then(|lit| {
+        if attr.window.is_none() && !attr.written.contains(&symbol::WINDOW) {
+            errors.at(
+                lit.span(),
+                "`slide` spaces the rows of rolling windows, and there is no `window`: declare \
+                 the windows, e.g. `window = \"1h,6h,1d\"`, or remove `slide`",
+            );
+            return None;
+        }
+        window::parse_slide(&lit.value())
+            .map_err(|message| errors.at(lit.span(), message))
+            .ok()
+    });
+    // A bad slide is reported once, not again under every window.
+    let slide_valid = attr.slide.is_none() || slide.is_some();
+    if let Some(lit) = attr.window.as_ref().filter(|_| slide_valid) {
+        for message in window::check_slide(&windows, slide) {
+            errors.at(lit.span(), message);
+        }
+    }
+    // `slide = "1d"` is the default slide, written out.
+    let slide = slide.filter(|s| !s.is_day());
     check_sql(attr.filter.as_ref(), attr.query.as_ref(), errors);
     let fill = attr.fill_null.as_ref().and_then(|lit| fill(lit, errors));
     let name = name(attr.name.as_ref(), &item.ident, errors);
@@ -1131,6 +1155,7 @@ pub fn feature_set<'a>(
         filter: attr.filter.as_ref().map(LitStr::value),
         query: attr.query.as_ref().map(LitStr::value),
         windows,
+        slide,
         fill,
         features,
         pivot,

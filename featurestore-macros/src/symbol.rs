@@ -20,6 +20,7 @@ pub const ON_BAD_ROWS: Symbol = Symbol("on_bad_rows");
 // `#[feature_set(...)]`
 pub const ENTITY: Symbol = Symbol("entity");
 pub const WINDOW: Symbol = Symbol("window");
+pub const SLIDE: Symbol = Symbol("slide");
 pub const SOURCE: Symbol = Symbol("source");
 pub const TIMESTAMP: Symbol = Symbol("timestamp");
 pub const FILTER: Symbol = Symbol("filter");
@@ -92,6 +93,7 @@ pub const SOURCE_KEYS: &[Symbol] = &[PATH, FORMAT, QUERY, INPUTS, NAME, DESCRIPT
 pub const FEATURE_SET_KEYS: &[Symbol] = &[
     ENTITY,
     WINDOW,
+    SLIDE,
     SOURCE,
     TIMESTAMP,
     FILTER,

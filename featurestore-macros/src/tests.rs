@@ -208,6 +208,58 @@ fn window_errors() {
 }
 
 #[test]
+fn slides() {
+    let fs = |args: TokenStream| {
+        feature_set_inner(
+            quote!(entity = "cpf", #args, source = S, timestamp = t),
+            quote!(
+                pub struct F {
+                    #[feature(count(x))]
+                    pub x: i32,
+                }
+            ),
+        )
+    };
+    let out = fs(quote!(window = "1h,6h,1d", slide = "1h"));
+    assert!(errors(&out).is_empty(), "{:?}", errors(&out));
+    let text = compact(&out);
+    assert!(text.contains(
+        "slide:::featurestore_runtime::spec::Window{amount:1,unit:::featurestore_runtime::spec::WindowUnit::Hours,}"
+    ), "{text}");
+    assert!(text.contains("x__count_over_6_hours_rolling_windows"));
+    assert!(text.contains("1hour,6hours,1day,slidingevery1hour"));
+    // The default slide, written out, is the default.
+    let text = compact(&fs(quote!(window = "3d", slide = "24h")));
+    assert!(text.contains("slide:::featurestore_runtime::spec::Window::DAY"));
+    assert!(text.contains("slidingdaily"));
+
+    expect_errors(
+        fs(quote!(window = "1h,90m", slide = "1h")),
+        &["window `90m` is not a multiple of the slide `1h`"],
+    );
+    expect_errors(
+        fs(quote!(window = "1h", slide = "0h")),
+        &["slide `0h` is empty"],
+    );
+    expect_errors(
+        fs(quote!(window = "1w", slide = "2d")),
+        &["slide `2d` is longer than a day"],
+    );
+    expect_errors(
+        fs(quote!(window = "1d", slide = "7h")),
+        &["slide `7h` does not divide a day"],
+    );
+    expect_errors(fs(quote!(slide = "1h")), &["there is no `window`"]);
+    expect_errors(
+        fs(quote!(window = "6h,12h")),
+        &[
+            "window `6h` is not a whole number",
+            "window `12h` is not a whole number",
+        ],
+    );
+}
+
+#[test]
 fn attribute_errors_are_collected() {
     let out = feature_set_inner(
         quote!(windows = "3d", filter = "a = = 1", fill_null = 1.0e999),

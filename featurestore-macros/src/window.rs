@@ -1,5 +1,5 @@
-//! The `window = "3d,7d,30d"` mini-language: a pure parser, so it is unit
-//! tested without a compiler.
+//! The `window = "3d,7d,30d"` and `slide = "1h"` mini-language: pure
+//! parsers and checks, so they are unit tested without a compiler.
 
 use std::fmt;
 
@@ -46,6 +46,16 @@ impl Unit {
         }
     }
 
+    /// The unit as written: `m`, `h`, `d`, `w`.
+    fn suffix(self) -> &'static str {
+        match self {
+            Unit::Minutes => "m",
+            Unit::Hours => "h",
+            Unit::Days => "d",
+            Unit::Weeks => "w",
+        }
+    }
+
     /// The variant of `spec::WindowUnit`.
     pub fn variant(self) -> &'static str {
         match self {
@@ -73,6 +83,16 @@ impl Window {
     fn micros(self) -> Option<i64> {
         i64::from(self.amount).checked_mul(self.unit.micros())
     }
+
+    /// `7d`: the length as written in attributes.
+    fn text(self) -> String {
+        format!("{}{}", self.amount, self.unit.suffix())
+    }
+
+    /// Whether this is one day, the slide unless one is declared.
+    pub fn is_day(self) -> bool {
+        self.micros() == Some(Unit::Days.micros())
+    }
 }
 
 impl fmt::Display for Window {
@@ -86,7 +106,7 @@ const UNITS: &str = "`m` (minutes), `h` (hours), `d` (days) or `w` (weeks)";
 
 /// Parses a comma-separated list of window lengths, e.g. `"3d, 7d, 30d"`.
 ///
-/// Windows slide daily, so each must be a whole number of days. On error,
+/// Whether each suits the slide is [`check_slide`]'s to say. On error,
 /// returns one message per problem, each quoting the offending piece.
 pub fn parse(text: &str) -> Result<Vec<Window>, Vec<String>> {
     if text.trim().is_empty() {
@@ -117,14 +137,6 @@ pub fn parse(text: &str) -> Result<Vec<Window>, Vec<String>> {
             errors.push(format!("window `{item}` is too long"));
             continue;
         };
-        if micros % Unit::Days.micros() != 0 {
-            errors.push(format!(
-                "window `{item}` is not a whole number of days: windows slide daily, so \
-                 sub-day windows need a `slide`, which is not supported yet; use days or \
-                 weeks, e.g. `1d`"
-            ));
-            continue;
-        }
         if let Some((_, first, _)) = windows.iter().find(|(_, _, m)| *m == micros) {
             let same = if *first == item {
                 format!("window `{item}` is listed twice")
@@ -141,6 +153,61 @@ pub fn parse(text: &str) -> Result<Vec<Window>, Vec<String>> {
     } else {
         Err(errors)
     }
+}
+
+/// Parses `slide = "1h"`: how far apart the rows of rolling windows are.
+///
+/// A slide divides a day, so that every day starts with a row and a day's
+/// partition holds whole slides; a day (the default) is the longest.
+pub fn parse_slide(text: &str) -> Result<Window, String> {
+    let slide = parse_duration(text, "slide")?;
+    let day = Unit::Days.micros();
+    match slide.micros() {
+        Some(m) if m > day => Err(format!(
+            "slide `{}` is longer than a day: rows are at most a day apart; use `1d` (the \
+             default) or a slide that divides a day, e.g. `1h`",
+            text.trim()
+        )),
+        Some(m) if day % m != 0 => Err(format!(
+            "slide `{}` does not divide a day: rows fall on every midnight (UTC), so the \
+             slide must divide 24 hours, e.g. `15m`, `1h` or `6h`",
+            text.trim()
+        )),
+        _ => Ok(slide),
+    }
+}
+
+/// The windows that do not suit the slide, one message each: without a
+/// declared slide (a day), every window must be whole days; with one, a
+/// whole number of slides, so that each row's window covers whole slides.
+pub fn check_slide(windows: &[Window], slide: Option<Window>) -> Vec<String> {
+    let mut errors = Vec::new();
+    for w in windows {
+        let Some(micros) = w.micros() else { continue };
+        match slide {
+            None if micros % Unit::Days.micros() != 0 => errors.push(format!(
+                "window `{}` is not a whole number of days: windows slide daily unless a \
+                 `slide` is declared; add one that divides every window, e.g. `slide = \"1h\"`, \
+                 or use days or weeks",
+                w.text()
+            )),
+            Some(slide) => {
+                let Some(step) = slide.micros() else { continue };
+                if micros % step != 0 {
+                    errors.push(format!(
+                        "window `{}` is not a multiple of the slide `{}`: each row's window \
+                         covers whole slides; use a multiple of `{}` or a slide that divides \
+                         every window",
+                        w.text(),
+                        slide.text(),
+                        slide.text()
+                    ));
+                }
+            }
+            None => {}
+        }
+    }
+    errors
 }
 
 /// One duration, e.g. a join's `ttl = "30d"`: any number of units, whole
@@ -272,15 +339,55 @@ mod tests {
 
     #[test]
     fn sub_day_windows_need_a_slide() {
-        let e = err("12h");
+        let windows = parse("12h,36h,30m,24h,2d").unwrap();
+        let e = check_slide(&windows, None);
+        assert_eq!(e.len(), 3, "{e:?}");
         assert!(
-            e.contains("window `12h` is not a whole number of days"),
-            "{e}"
+            e[0].contains("window `12h` is not a whole number of days"),
+            "{e:?}"
         );
-        assert!(e.contains("`slide`"));
-        assert!(err("36h").contains("`36h` is not a whole number of days"));
-        assert!(err("30m").contains("`30m`"));
-        assert_eq!(parse("24h").unwrap(), vec![w(24, Unit::Hours)]);
+        assert!(e[0].contains("`slide = \"1h\"`"));
+        assert!(e[1].contains("`36h`"));
+        assert!(e[2].contains("`30m`"));
+    }
+
+    #[test]
+    fn windows_are_whole_slides() {
+        let hour = w(1, Unit::Hours);
+        let windows = parse("1h,6h,1d,90m,1w").unwrap();
+        let e = check_slide(&windows, Some(hour));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains("window `90m` is not a multiple of the slide `1h`"),
+            "{e:?}"
+        );
+        assert!(check_slide(&windows, Some(w(30, Unit::Minutes))).is_empty());
+        assert!(check_slide(&parse("3d,7d").unwrap(), Some(w(24, Unit::Hours))).is_empty());
+    }
+
+    #[test]
+    fn slides_divide_a_day() {
+        assert_eq!(parse_slide("1h").unwrap(), w(1, Unit::Hours));
+        assert_eq!(parse_slide(" 15m ").unwrap(), w(15, Unit::Minutes));
+        assert!(parse_slide("1d").unwrap().is_day());
+        assert!(parse_slide("24h").unwrap().is_day());
+        assert!(parse_slide("1440m").unwrap().is_day());
+        let e = parse_slide("7h").unwrap_err();
+        assert!(e.contains("slide `7h` does not divide a day"), "{e}");
+        let e = parse_slide("2d").unwrap_err();
+        assert!(e.contains("slide `2d` is longer than a day"), "{e}");
+        assert!(parse_slide("1w").unwrap_err().contains("longer than a day"));
+        assert!(parse_slide("0h")
+            .unwrap_err()
+            .contains("slide `0h` is empty"));
+        assert!(parse_slide("").unwrap_err().contains("`slide` is empty"));
+        assert!(parse_slide("1x")
+            .unwrap_err()
+            .contains("unknown unit `x` in slide `1x`"));
+        assert!(parse_slide("1h,2h").is_err());
+        assert!(parse_slide("99999999999m")
+            .unwrap_err()
+            .contains("too long"));
     }
 
     #[test]

@@ -36,8 +36,14 @@ pub fn columns(spec: &FeatureSetSpec) -> Vec<ColumnDoc> {
         cql_type: "timestamp",
         description: if spec.windows.is_empty() {
             format!("time of the events (`{}`)", spec.timestamp)
-        } else {
+        } else if spec.slides_daily() {
             "day the values hold from (UTC midnight); windows end just before it".to_string()
+        } else {
+            format!(
+                "time the values hold from (a multiple of {} since the epoch, UTC); windows \
+                 end just before it",
+                spec.slide
+            )
         },
     });
     for o in spec.outputs {
@@ -128,6 +134,16 @@ fn source_json(s: &SourceSpec, location: &dyn Fn(&SourceSpec) -> Option<String>)
     })
 }
 
+/// How the rows of rolling windows slide, in words: `sliding daily`,
+/// `sliding every 1 hour`.
+fn sliding(spec: &FeatureSetSpec) -> String {
+    if spec.slides_daily() {
+        "sliding daily".to_string()
+    } else {
+        format!("sliding every {}", spec.slide)
+    }
+}
+
 /// A feature set as JSON; `location` resolves a file source's configured path.
 pub fn feature_set_json(
     spec: &FeatureSetSpec,
@@ -141,7 +157,7 @@ pub fn feature_set_json(
         "keys": spec.key_names().collect::<Vec<_>>(),
         "timestamp": spec.timestamp,
         "windows": spec.windows.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
-        "slide": if spec.windows.is_empty() { Json::Null } else { json!("1 day") },
+        "slide": if spec.windows.is_empty() { Json::Null } else { json!(spec.slide.to_string()) },
         "filter": spec.filter,
         "query": spec.query,
         "fill_null": spec.fill_null.map(fill_text),
@@ -203,7 +219,7 @@ pub fn feature_set_text(
         let _ = writeln!(s, "windows      none (grouped by key and exact timestamp)");
     } else {
         let w: Vec<String> = spec.windows.iter().map(|w| w.to_string()).collect();
-        let _ = writeln!(s, "windows      {}, sliding daily", w.join(", "));
+        let _ = writeln!(s, "windows      {}, {}", w.join(", "), sliding(spec));
     }
     if let Some(f) = spec.fill_null {
         let _ = writeln!(s, "fill_null    {}", fill_text(f));

@@ -102,6 +102,7 @@ pub const FALLBACK_FEATURE_SET: FeatureSetSpec = FeatureSetSpec {
     filter: None,
     query: None,
     windows: &[],
+    slide: crate::spec::Window::DAY,
     fill_null: None,
     features: &[],
     outputs: &[],

@@ -428,6 +428,12 @@ pub struct Window {
 }
 
 impl Window {
+    /// One day: the slide of rolling windows unless `slide` is declared.
+    pub const DAY: Window = Window {
+        amount: 1,
+        unit: WindowUnit::Days,
+    };
+
     /// Length in microseconds.
     pub const fn micros(self) -> i64 {
         self.amount as i64 * self.unit.micros()
@@ -606,6 +612,10 @@ pub struct FeatureSetSpec {
     pub query: Option<&'static str>,
     /// Rolling windows, in declaration order; empty for group-by-timestamp.
     pub windows: &'static [Window],
+    /// How far apart the rows of rolling windows are: [`Window::DAY`] unless
+    /// `slide` is declared. It divides a day and every window; rows are at
+    /// its multiples since the epoch. Unused without windows.
+    pub slide: Window,
     /// Value that replaces nulls in the output after dedup.
     pub fill_null: Option<FillValue>,
     /// Declared features, in declaration order.
@@ -689,6 +699,11 @@ impl FeatureSetSpec {
                             .iter()
                             .all(|a| matches!(a, Aggregation::Lag(_) | Aggregation::Lead(_))))
             })
+    }
+
+    /// Whether the rows of rolling windows are a day apart (the default slide).
+    pub fn slides_daily(&self) -> bool {
+        self.slide.micros() == Window::DAY.micros()
     }
 
     /// Names of the key columns.

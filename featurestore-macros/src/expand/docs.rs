@@ -98,10 +98,11 @@ pub fn feature_set(
         doc.line("- **Windows**: none, one row per key and event timestamp");
     } else {
         let windows: Vec<String> = set.windows.iter().map(ToString::to_string).collect();
-        doc.line(format!(
-            "- **Windows**: {}, sliding daily",
-            windows.join(", ")
-        ));
+        let sliding = match set.slide {
+            Some(slide) => format!("sliding every {slide}"),
+            None => "sliding daily".to_string(),
+        };
+        doc.line(format!("- **Windows**: {}, {sliding}", windows.join(", ")));
     }
     match &set.fill {
         Some(fill) => doc.line(format!(
@@ -377,6 +378,11 @@ pub fn timestamp_description(set: &FeatureSet<'_>) -> String {
         format!(
             "Time of the aggregated events (the source's `{}`).",
             set.timestamp
+        )
+    } else if let Some(slide) = set.slide {
+        format!(
+            "Time the row's values hold from, a multiple of {slide} since the epoch (UTC); each \
+             window ends just before it."
         )
     } else {
         "Day the row's values hold from, at UTC midnight; each window ends just before it."

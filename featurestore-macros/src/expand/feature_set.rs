@@ -137,6 +137,10 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
     let filter = option(set.filter.as_ref());
     let query = option(set.query.as_ref());
     let windows = set.windows.iter().map(|w| window(*w));
+    let slide = match set.slide {
+        Some(slide) => window(slide),
+        None => quote!(#rt::spec::Window::DAY),
+    };
     let fill = match &set.fill {
         Some(fill) => {
             let value = fill_value(&fill.value);
@@ -296,6 +300,7 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
             filter: #filter,
             query: #query,
             windows: &[#(#windows),*],
+            slide: #slide,
             fill_null: #fill,
             features: &[#(#features),*],
             outputs: &[#(#outputs),*],

@@ -1,17 +1,20 @@
 //! The aggregation kernel: change points of rolling windows, computed from
-//! events sorted by key and time, without the keys × days grid.
+//! events sorted by key and time, without the keys × slides grid.
 //!
-//! For a daily slide, the row of day `T` aggregates the events with
-//! `T − W <= ts < T`. An event of day `D` is inside the rows `D+1 ..= D+W`,
-//! so a key's values can only change on days `D+1` and `D+W+1` of its events,
-//! plus the first day of the run. The kernel evaluates the windows on those
-//! candidate days only and keeps a row where the values differ from the
-//! previous candidate's (null equals null), which is exactly the change-point
-//! dedup of the dense grid. Cost grows with events × windows.
+//! Rows are at multiples of the slide `S` (a day unless declared) since the
+//! epoch; the row at `T` aggregates the events with `T − W <= ts < T`. An
+//! event in slide bucket `B` (times `B·S ..< (B+1)·S`) is inside the rows
+//! `B+1 ..= B+W/S`, so a key's values can only change at buckets `B+1` and
+//! `B+W/S+1` of its events, plus the first row of the run. The kernel
+//! evaluates the windows at those candidates only and keeps a row where the
+//! values differ from the previous candidate's (null equals null), which is
+//! exactly the change-point dedup of the dense grid, an emptied window
+//! included. Cost grows with events × windows, whatever the slide.
 //!
-//! Events are first folded into one accumulator per key and day (or per key
-//! and exact timestamp without windows); a window value merges the buckets in
-//! its range, so sums are recomputed rather than slid, and never drift.
+//! Events are first folded into one accumulator per key and slide bucket (or
+//! per key and exact timestamp without windows); a window value merges the
+//! buckets in its range, so sums are recomputed rather than slid, and never
+//! drift.
 
 use crate::spec::Aggregation;
 
@@ -91,8 +94,8 @@ pub(crate) struct KernelOutput {
     pub column: usize,
     /// The aggregation.
     pub aggregation: Aggregation,
-    /// Window length in days; ignored without windows.
-    pub window_days: i64,
+    /// Window length in slides; ignored without windows.
+    pub window: i64,
 }
 
 /// Events sorted by key then time.
@@ -109,13 +112,15 @@ pub(crate) struct KernelInput {
 /// Which rows to produce.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Mode {
-    /// Rolling windows with a daily slide, rows dated `first_day ..= end_day`
-    /// (days since the epoch).
-    Daily {
-        /// First day of the run.
-        first_day: i64,
-        /// Last day of the run.
-        end_day: i64,
+    /// Rolling windows, rows at `first ..= last` times `slide` (rows are
+    /// numbered in slides since the epoch).
+    Sliding {
+        /// The slide in microseconds (a day, or a divisor of it).
+        slide: i64,
+        /// First row of the run.
+        first: i64,
+        /// Last row of the run.
+        last: i64,
     },
     /// Group by key and exact timestamp, keeping timestamps in `[from, until)`.
     Exact {
@@ -151,7 +156,8 @@ impl PartialEq for Cell {
 pub(crate) struct KernelResult {
     /// Index of the key's group.
     pub group: Vec<u32>,
-    /// Day (daily mode) or timestamp in microseconds (exact mode).
+    /// Row number in slides (sliding mode) or timestamp in microseconds
+    /// (exact mode).
     pub at: Vec<i64>,
     /// One vector per output, each `group.len()` long.
     pub cells: Vec<Vec<Cell>>,
@@ -470,12 +476,12 @@ pub(crate) fn run_groups(
     mode: Mode,
     groups: std::ops::Range<usize>,
 ) -> KernelResult {
-    // Distinct (column, window) pairs: each is merged once per candidate day.
+    // Distinct (column, window) pairs: each is merged once per candidate row.
     let mut pairs: Vec<(usize, i64)> = Vec::new();
     let pair_of: Vec<usize> = outputs
         .iter()
         .map(|o| {
-            let key = (o.column, o.window_days);
+            let key = (o.column, o.window);
             match pairs.iter().position(|p| *p == key) {
                 Some(i) => i,
                 None => {
@@ -527,7 +533,7 @@ pub(crate) fn run_groups(
         ..Scratch::default()
     };
     let bucket_width = match mode {
-        Mode::Daily { .. } => DAY_US,
+        Mode::Sliding { slide, .. } => slide,
         Mode::Exact { .. } => 1,
     };
     for g in groups {
@@ -543,15 +549,15 @@ pub(crate) fn run_groups(
         s.bounds.iter_mut().for_each(|b| *b = (0, 0));
         s.candidates.clear();
         match mode {
-            Mode::Daily { first_day, end_day } => {
-                if first_day > end_day {
+            Mode::Sliding { first, last, .. } => {
+                if first > last {
                     continue;
                 }
-                s.candidates.push(first_day);
-                for &d in &s.buckets {
+                s.candidates.push(first);
+                for &b in &s.buckets {
                     for &w in &windows {
-                        for c in [d + 1, d + w + 1] {
-                            if c > first_day && c <= end_day {
+                        for c in [b + 1, b + w + 1] {
+                            if c > first && c <= last {
                                 s.candidates.push(c);
                             }
                         }
@@ -572,7 +578,7 @@ pub(crate) fn run_groups(
             let at = s.candidates[ci];
             for (pi, &(col, w)) in pairs.iter().enumerate() {
                 let (lo, hi) = match mode {
-                    Mode::Daily { .. } => {
+                    Mode::Sliding { .. } => {
                         // Candidates increase, so both edges only move forward.
                         let (mut lo, mut hi) = s.bounds[pi];
                         while lo < s.buckets.len() && s.buckets[lo] < at - w {
@@ -608,7 +614,7 @@ pub(crate) fn run_groups(
             for (oi, o) in outputs.iter().enumerate() {
                 let distinct = matches!(input.columns[o.column], Values::Distinct { .. });
                 s.row[oi] = if distinct || is_holistic(o.aggregation) {
-                    let events = window_events(input, start..end, mode, at, o.window_days);
+                    let events = window_events(input, start..end, mode, at, o.window);
                     holistic(input, o, events)
                 } else {
                     s.merged[pair_of[oi]].finish(o.aggregation, input.columns[o.column].is_int())
@@ -680,16 +686,16 @@ pub(crate) fn is_holistic(agg: Aggregation) -> bool {
 }
 
 /// The events of `group` inside the window of the row at `at`: times in
-/// `[at − window, at)` (days) in daily mode, equal to `at` in exact mode.
+/// `[at − window, at)` (slides) in sliding mode, equal to `at` in exact mode.
 fn window_events(
     input: &KernelInput,
     group: std::ops::Range<usize>,
     mode: Mode,
     at: i64,
-    window_days: i64,
+    window: i64,
 ) -> std::ops::Range<usize> {
     let (lo, hi) = match mode {
-        Mode::Daily { .. } => ((at - window_days) * DAY_US, at * DAY_US),
+        Mode::Sliding { slide, .. } => ((at - window) * slide, at * slide),
         Mode::Exact { .. } => (at, at.saturating_add(1)),
     };
     // Sorted by time with null times first; `None < Some(_)` keeps them out.
@@ -874,6 +880,14 @@ mod tests {
         d * DAY_US
     }
 
+    fn daily(first: i64, last: i64) -> Mode {
+        Mode::Sliding {
+            slide: DAY_US,
+            first,
+            last,
+        }
+    }
+
     #[test]
     fn count_change_points_follow_the_window_edges() {
         // One key, events on days 10 and 11; 3-day window; run days 5..=20.
@@ -885,16 +899,9 @@ mod tests {
         let outs = [KernelOutput {
             column: 0,
             aggregation: Aggregation::Count,
-            window_days: 3,
+            window: 3,
         }];
-        let r = run(
-            &input,
-            &outs,
-            Mode::Daily {
-                first_day: 5,
-                end_day: 20,
-            },
-        );
+        let r = run(&input, &outs, daily(5, 20));
         // day 5: empty (null); 11: {10} = 1; 12: {10,11} = 2; 14: {11} = 1; 15: empty.
         assert_eq!(r.at, vec![5, 11, 12, 14, 15]);
         assert_eq!(
@@ -910,6 +917,36 @@ mod tests {
     }
 
     #[test]
+    fn an_hourly_slide_is_the_daily_kernel_in_hours() {
+        // Events at 10:00 sharp and 10:30; 2-hour window, hourly rows
+        // 08:00 ..= 15:00: row T holds [T − 2h, T).
+        const HOUR: i64 = DAY_US / 24;
+        let input = KernelInput {
+            group_offsets: vec![0, 2],
+            ts: vec![Some(10 * HOUR), Some(10 * HOUR + HOUR / 2)],
+            columns: vec![Values::Int(vec![Some(3), Some(4)])],
+        };
+        let outs = [KernelOutput {
+            column: 0,
+            aggregation: Aggregation::Sum,
+            window: 2,
+        }];
+        let r = run(
+            &input,
+            &outs,
+            Mode::Sliding {
+                slide: HOUR,
+                first: 8,
+                last: 15,
+            },
+        );
+        // 08:00 empty; 11:00 and 12:00 both hold the two events; 13:00 the
+        // window has emptied.
+        assert_eq!(r.at, vec![8, 11, 13]);
+        assert_eq!(r.cells[0], vec![Cell::Null, Cell::Int(7), Cell::Null]);
+    }
+
+    #[test]
     fn count_of_nulls_is_zero_but_no_event_is_null() {
         let input = KernelInput {
             group_offsets: vec![0, 1],
@@ -919,16 +956,9 @@ mod tests {
         let outs = [KernelOutput {
             column: 0,
             aggregation: Aggregation::Count,
-            window_days: 1,
+            window: 1,
         }];
-        let r = run(
-            &input,
-            &outs,
-            Mode::Daily {
-                first_day: 1,
-                end_day: 3,
-            },
-        );
+        let r = run(&input, &outs, daily(1, 3));
         assert_eq!(r.at, vec![1, 2, 3]);
         assert_eq!(r.cells[0], vec![Cell::Null, Cell::Int(0), Cell::Null]);
     }
@@ -944,27 +974,20 @@ mod tests {
             KernelOutput {
                 column: 0,
                 aggregation: Aggregation::Avg,
-                window_days: 7,
+                window: 7,
             },
             KernelOutput {
                 column: 0,
                 aggregation: Aggregation::StddevPop,
-                window_days: 7,
+                window: 7,
             },
             KernelOutput {
                 column: 0,
                 aggregation: Aggregation::Sum,
-                window_days: 7,
+                window: 7,
             },
         ];
-        let r = run(
-            &input,
-            &outs,
-            Mode::Daily {
-                first_day: 2,
-                end_day: 2,
-            },
-        );
+        let r = run(&input, &outs, daily(2, 2));
         assert_eq!(r.cells[0], vec![Cell::Float(3.0)]);
         assert_eq!(r.cells[1], vec![Cell::Float(1.0)]);
         assert_eq!(r.cells[2], vec![Cell::Int(6)]);
@@ -989,22 +1012,15 @@ mod tests {
             KernelOutput {
                 column: 0,
                 aggregation: Aggregation::StddevPop,
-                window_days: 7,
+                window: 7,
             },
             KernelOutput {
                 column: 0,
                 aggregation: Aggregation::Count,
-                window_days: 7,
+                window: 7,
             },
         ];
-        let r = run(
-            &input,
-            &outs,
-            Mode::Daily {
-                first_day: 2,
-                end_day: 2,
-            },
-        );
+        let r = run(&input, &outs, daily(2, 2));
         // Mean 0, every value 4e18 away from it: the deviation is 4e18.
         let Cell::Float(sd) = r.cells[0][0] else {
             panic!("{:?}", r.cells[0]);
@@ -1023,7 +1039,7 @@ mod tests {
         let outs = [KernelOutput {
             column: 0,
             aggregation: Aggregation::Sum,
-            window_days: 0,
+            window: 0,
         }];
         let r = run(
             &input,

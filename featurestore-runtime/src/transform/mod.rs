@@ -241,28 +241,47 @@ pub fn compute_prepared(
         };
         (Mode::Exact { from, until }, days)
     } else {
+        // Checked by `#[feature_set]`; a spec built by hand is checked here.
+        let slide = spec.slide.micros();
+        if slide <= 0 || DAY_US % slide != 0 {
+            return Err(Error::Invalid(format!(
+                "feature set `{}` slides by {}, which does not divide a day",
+                spec.name, spec.slide
+            )));
+        }
+        if let Some(w) = spec.windows.iter().find(|w| w.micros() % slide != 0) {
+            return Err(Error::Invalid(format!(
+                "feature set `{}` has a window of {w}, not a multiple of its slide of {}",
+                spec.name, spec.slide
+            )));
+        }
+        let per_day = DAY_US / slide;
         let end_day = epoch_day(range.end.expect("checked above"));
+        // The end date's every slide: its day partition is whole. With the
+        // daily slide, that is the row dated the end date.
+        let last = (end_day + 1) * per_day - 1;
         match min_ts {
             Some(m) => {
-                let mut first_day = m.div_euclid(DAY_US);
+                let mut first = m.div_euclid(slide);
                 if let Some(s) = range.start {
-                    first_day = first_day.max(epoch_day(s));
+                    first = first.max(epoch_day(s) * per_day);
                 }
                 // Every event after the end date: Butterfree's day sequence
                 // then runs backwards from the first event to the end date,
                 // and the dedup keeps its earliest row, dated the end date
                 // (every window empty). Keep that row: it is the keys' true
-                // state on that day.
-                first_day = first_day.min(end_day);
-                let days =
-                    (first_day <= end_day).then(|| (day_to_date(first_day), day_to_date(end_day)));
-                (Mode::Daily { first_day, end_day }, days)
+                // state on that day. With a shorter slide, the row is the
+                // end date's last.
+                first = first.min(last);
+                let days = Some((day_to_date(first.div_euclid(per_day)), day_to_date(end_day)));
+                (Mode::Sliding { slide, first, last }, days)
             }
             // No event has a time: no output row, and no day is covered.
             None => (
-                Mode::Daily {
-                    first_day: 1,
-                    end_day: 0,
+                Mode::Sliding {
+                    slide,
+                    first: 1,
+                    last: 0,
                 },
                 None,
             ),
@@ -300,7 +319,8 @@ pub fn compute_prepared(
         outputs.push(KernelOutput {
             column,
             aggregation: o.aggregation,
-            window_days: o.window.and_then(|w| w.days()).unwrap_or(0),
+            // The declaration checks that the slide divides every window.
+            window: o.window.map_or(0, |w| w.micros() / spec.slide.micros()),
         });
     }
     // The kernel holds its own copy of the times and values: the rows are
@@ -1035,7 +1055,7 @@ fn output_frame(
         .ctx(|| "key columns".into())?
         .into_columns();
     let ts: Vec<i64> = match mode {
-        Mode::Daily { .. } => result.at.iter().map(|d| d * DAY_US).collect(),
+        Mode::Sliding { slide, .. } => result.at.iter().map(|r| r * slide).collect(),
         Mode::Exact { .. } => result.at,
     };
     columns.push(

@@ -51,6 +51,7 @@ fn feature_set(name: &'static str, column: &'static str) -> FeatureSetSpec {
         filter: None,
         query: None,
         windows: &[],
+        slide: Window::DAY,
         fill_null: None,
         features: Box::leak(Box::new([FeatureSpec {
             name: column,

@@ -7,5 +7,7 @@ mod dataset;
 mod legiti;
 mod reliability;
 mod rolling_property;
+mod slide;
+mod slide_property;
 mod sources;
 mod stores;

@@ -12,8 +12,8 @@ use featurestore_runtime::{compute, DateRange};
 use polars::prelude::*;
 use proptest::prelude::*;
 
-const DAY: i64 = 86_400_000_000;
-const BASE_DAY: i64 = 18_000; // 2019-04-14
+pub(crate) const DAY: i64 = 86_400_000_000;
+pub(crate) const BASE_DAY: i64 = 18_000; // 2019-04-14
 
 static SOURCE: SourceSpec = SourceSpec {
     name: "events",
@@ -27,12 +27,12 @@ static SOURCE: SourceSpec = SourceSpec {
 };
 
 #[derive(Debug, Clone)]
-struct Event {
-    key: &'static str,
-    ts: Option<i64>,
-    vi: Option<i64>,
+pub(crate) struct Event {
+    pub key: &'static str,
+    pub ts: Option<i64>,
+    pub vi: Option<i64>,
     /// Quarter units: the float column holds `vq / 4`, exact in binary.
-    vq: Option<i64>,
+    pub vq: Option<i64>,
 }
 
 fn event() -> impl Strategy<Value = Event> {
@@ -84,7 +84,7 @@ fn case() -> impl Strategy<Value = Case> {
 }
 
 /// Features: (name, column, aggregations, declared type).
-const FEATURES: &[(&str, &str, &[Aggregation], DataType)] = &[
+pub(crate) const FEATURES: &[(&str, &str, &[Aggregation], DataType)] = &[
     (
         "fi",
         "vi",
@@ -125,6 +125,11 @@ fn spec_for(case: &Case) -> FeatureSetSpec {
             unit: WindowUnit::Days,
         })
         .collect();
+    spec_with(windows, Window::DAY, case.fill)
+}
+
+/// A feature set of [`FEATURES`] over `windows`, rows `slide` apart.
+pub(crate) fn spec_with(windows: Vec<Window>, slide: Window, fill: bool) -> FeatureSetSpec {
     let windows: &'static [Window] = Box::leak(windows.into_boxed_slice());
     let features: Vec<FeatureSpec> = FEATURES
         .iter()
@@ -151,7 +156,7 @@ fn spec_for(case: &Case) -> FeatureSetSpec {
                     aggregation: *agg,
                     window: Some(*w),
                     dtype: *dtype,
-                    nullable: !case.fill,
+                    nullable: !fill,
                     pivot: None,
                 });
             }
@@ -171,7 +176,8 @@ fn spec_for(case: &Case) -> FeatureSetSpec {
         filter: None,
         query: None,
         windows,
-        fill_null: case.fill.then_some(FillValue::Int(0)),
+        slide,
+        fill_null: fill.then_some(FillValue::Int(0)),
         features: Box::leak(features.into_boxed_slice()),
         outputs: Box::leak(outputs.into_boxed_slice()),
         pivot: None,
@@ -181,7 +187,7 @@ fn spec_for(case: &Case) -> FeatureSetSpec {
     }
 }
 
-fn events_frame(events: &[Event]) -> LazyFrame {
+pub(crate) fn events_frame(events: &[Event]) -> LazyFrame {
     let k: Vec<&str> = events.iter().map(|e| e.key).collect();
     let ts: Vec<Option<i64>> = events.iter().map(|e| e.ts).collect();
     let vi: Vec<Option<i64>> = events.iter().map(|e| e.vi).collect();
@@ -207,7 +213,7 @@ fn events_frame(events: &[Event]) -> LazyFrame {
 
 /// An exact value: null, an integer, or a rational `num / den` (den > 0).
 #[derive(Debug, Clone, Copy)]
-enum Exact {
+pub(crate) enum Exact {
     Null,
     Int(i128),
     Ratio(i128, i128),
@@ -229,7 +235,7 @@ impl PartialEq for Exact {
 }
 
 impl Exact {
-    fn as_f64(self) -> Option<f64> {
+    pub(crate) fn as_f64(self) -> Option<f64> {
         match self {
             Exact::Null => None,
             Exact::Int(i) => Some(i as f64),
@@ -240,7 +246,7 @@ impl Exact {
 }
 
 /// Aggregates values (in units of `scale`) of the events in a window.
-fn aggregate(agg: Aggregation, any_event: bool, values: &[i128], scale: i128) -> Exact {
+pub(crate) fn aggregate(agg: Aggregation, any_event: bool, values: &[i128], scale: i128) -> Exact {
     if !any_event {
         return Exact::Null;
     }
@@ -268,7 +274,7 @@ fn aggregate(agg: Aggregation, any_event: bool, values: &[i128], scale: i128) ->
     }
 }
 
-type Row = (String, i64, Vec<Option<f64>>);
+pub(crate) type Row = (String, i64, Vec<Option<f64>>);
 
 fn naive(case: &Case, spec: &FeatureSetSpec) -> Vec<Row> {
     let mut keys: Vec<&str> = case.events.iter().map(|e| e.key).collect();
@@ -288,40 +294,7 @@ fn naive(case: &Case, spec: &FeatureSetSpec) -> Vec<Row> {
     for key in keys {
         let mut prev: Option<Vec<Exact>> = None;
         for day in first..=case.end {
-            let mut exact = Vec::new();
-            for o in spec.outputs {
-                let w = o.window.unwrap().amount as i64;
-                let in_window: Vec<&Event> = case
-                    .events
-                    .iter()
-                    .filter(|e| e.key == key)
-                    .filter(|e| e.ts.is_some_and(|t| (day - w) * DAY <= t && t < day * DAY))
-                    .collect();
-                let column = spec.features[o.feature].column;
-                let (values, scale): (Vec<i128>, i128) = if column == "vi" {
-                    (
-                        in_window
-                            .iter()
-                            .filter_map(|e| e.vi.map(i128::from))
-                            .collect(),
-                        1,
-                    )
-                } else {
-                    (
-                        in_window
-                            .iter()
-                            .filter_map(|e| e.vq.map(i128::from))
-                            .collect(),
-                        4,
-                    )
-                };
-                exact.push(aggregate(
-                    o.aggregation,
-                    !in_window.is_empty(),
-                    &values,
-                    scale,
-                ));
-            }
+            let exact = row_at(&case.events, key, spec, day * DAY);
             if prev.as_ref() != Some(&exact) {
                 let values = exact
                     .iter()
@@ -335,16 +308,56 @@ fn naive(case: &Case, spec: &FeatureSetSpec) -> Vec<Row> {
     out
 }
 
+/// The exact values of the row of `key` at `at` (microseconds): each window
+/// aggregates the key's events in `[at − window, at)` by scanning them all.
+pub(crate) fn row_at(events: &[Event], key: &str, spec: &FeatureSetSpec, at: i64) -> Vec<Exact> {
+    let mut exact = Vec::new();
+    for o in spec.outputs {
+        let w = o.window.unwrap().micros();
+        let in_window: Vec<&Event> = events
+            .iter()
+            .filter(|e| e.key == key)
+            .filter(|e| e.ts.is_some_and(|t| at - w <= t && t < at))
+            .collect();
+        let column = spec.features[o.feature].column;
+        let (values, scale): (Vec<i128>, i128) = if column == "vi" {
+            (
+                in_window
+                    .iter()
+                    .filter_map(|e| e.vi.map(i128::from))
+                    .collect(),
+                1,
+            )
+        } else {
+            (
+                in_window
+                    .iter()
+                    .filter_map(|e| e.vq.map(i128::from))
+                    .collect(),
+                4,
+            )
+        };
+        exact.push(aggregate(
+            o.aggregation,
+            !in_window.is_empty(),
+            &values,
+            scale,
+        ));
+    }
+    exact
+}
+
 fn engine(case: &Case, spec: &FeatureSetSpec) -> Vec<Row> {
-    let computed = compute(
-        spec,
-        events_frame(&case.events),
-        DateRange {
-            start: case.start.map(day_date),
-            end: Some(day_date(case.end)),
-        },
-    )
-    .expect("engine runs");
+    let range = DateRange {
+        start: case.start.map(day_date),
+        end: Some(day_date(case.end)),
+    };
+    engine_rows(spec, &case.events, range)
+}
+
+/// The engine's rows, values as floats.
+pub(crate) fn engine_rows(spec: &FeatureSetSpec, events: &[Event], range: DateRange) -> Vec<Row> {
+    let computed = compute(spec, events_frame(events), range).expect("engine runs");
     let f = computed.frame;
     let k = f.column("k").unwrap().str().unwrap().clone();
     let ts = f
@@ -379,11 +392,11 @@ fn engine(case: &Case, spec: &FeatureSetSpec) -> Vec<Row> {
         .collect()
 }
 
-fn day_date(day: i64) -> chrono::NaiveDate {
+pub(crate) fn day_date(day: i64) -> chrono::NaiveDate {
     chrono::NaiveDate::default() + chrono::Duration::days(day)
 }
 
-fn close(a: Option<f64>, b: Option<f64>) -> bool {
+pub(crate) fn close(a: Option<f64>, b: Option<f64>) -> bool {
     match (a, b) {
         (None, None) => true,
         (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
