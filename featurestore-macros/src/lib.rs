@@ -13,6 +13,7 @@ mod attr;
 mod check;
 mod ctxt;
 mod expand;
+mod keys;
 mod model;
 mod sql;
 mod symbol;
@@ -74,10 +75,39 @@ use proc_macro::TokenStream;
 ///
 /// # Field attributes
 ///
-/// None: every named field is a column, named as the field. Its type is one
-/// of `bool`, `i32`, `i64`, `f32`, `f64`, `String`, `NaiveDate`,
+/// Every named field is a column, named as the field. Its type is one of
+/// `bool`, `i32`, `i64`, `f32`, `f64`, `String`, `NaiveDate`,
 /// `NaiveDateTime`, or `Option` of one (a nullable column). Its doc comment
 /// is the column's description.
+///
+/// Times written other than as dates or timestamps are declared with
+/// `#[column(...)]`; feature sets and datasets then see a `NaiveDateTime`
+/// column (`Option` if the field is), usable as their `timestamp`:
+///
+/// - `#[column(epoch = "ms")] pub at: i64`: an integer count of seconds
+///   (`"s"`), milliseconds (`"ms"`) or microseconds (`"us"`) since
+///   1970-01-01 00:00:00 UTC. The field is `i32` or `i64`, or `Option` of
+///   one.
+/// - `#[column(format = "%d/%m/%Y %H:%M")] pub at: String`: text parsed with
+///   a chrono `strftime` format, in UTC; a format without a time of day
+///   gives midnight. The field is `String` or `Option<String>`. The format
+///   is checked at build time: it must be valid and name a whole date.
+///
+/// A value that does not parse is a bad row under `on_bad_rows`: with
+/// `fail`, the error names the file, line, column and expected format. A
+/// `NaiveDate` column used as a `timestamp` is its day's midnight, UTC.
+///
+/// ```ignore
+/// #[source(path = "data/payments.csv")]
+/// pub struct Payments {
+///     pub user: String,
+///     pub account: i64,
+///     #[column(epoch = "ms")]
+///     pub paid_at: i64,
+///     #[column(format = "%d/%m/%Y")]
+///     pub due: Option<String>,
+/// }
+/// ```
 ///
 /// # Generated
 ///

@@ -7,6 +7,7 @@ use syn::{Ident, ItemStruct, Lit, LitStr, Path, Type};
 
 use crate::attr::{self, Container, DatasetAttr, FeatureSetAttr, FillLit, KeyArg, SourceAttr};
 use crate::ctxt::Errors;
+use crate::keys;
 use crate::sql;
 use crate::symbol::{self, Symbol};
 use crate::window::{self, Window};
@@ -110,6 +111,9 @@ pub struct Column<'a> {
     pub name: String,
     pub ty: &'a Type,
     pub description: String,
+    /// `#[column(epoch = "...")]` or `#[column(format = "...")]`: times
+    /// written as integers or text, read as timestamps.
+    pub time: Option<keys::TimeEncoding>,
 }
 
 /// What `#[feature_set]` declares.
@@ -837,11 +841,19 @@ pub fn source<'a>(
     let columns = container
         .fields
         .iter()
-        .map(|f| Column {
-            ident: f.ident,
-            name: f.ident.unraw().to_string(),
-            ty: f.ty,
-            description: f.doc.clone(),
+        .map(|f| {
+            let attrs = item
+                .fields
+                .iter()
+                .find(|field| field.ident.as_ref() == Some(f.ident))
+                .map_or(&[][..], |field| &field.attrs[..]);
+            Column {
+                ident: f.ident,
+                name: f.ident.unraw().to_string(),
+                ty: f.ty,
+                description: f.doc.clone(),
+                time: keys::time_encoding(&keys::column_attr(attrs, errors), errors),
+            }
         })
         .collect();
     Some(Source {

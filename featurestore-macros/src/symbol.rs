@@ -16,6 +16,8 @@ pub const INPUTS: Symbol = Symbol("inputs");
 pub const NAME: Symbol = Symbol("name");
 pub const DESCRIPTION: Symbol = Symbol("description");
 pub const ON_BAD_ROWS: Symbol = Symbol("on_bad_rows");
+// `#[column(...)]` on a source field: `epoch = "ms"`, `format = "..."`.
+pub const EPOCH: Symbol = Symbol("epoch");
 
 // `#[feature_set(...)]`
 pub const ENTITY: Symbol = Symbol("entity");

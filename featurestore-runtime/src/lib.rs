@@ -27,6 +27,7 @@ pub mod pipeline;
 pub mod registry;
 pub mod sink;
 pub mod source;
+mod time_encoding;
 pub mod transform;
 
 #[doc(hidden)]

@@ -14,8 +14,9 @@ pub use chrono::NaiveDateTime;
 pub use serde;
 
 pub use crate::types::{
-    ColumnType, Countable, FeatureType, FillBool, FillFloat, FillInt, FillStr, KeyType, Numeric,
-    NumericOutput, Ordered, PivotOn, SetOf, TimestampType, ValueOf,
+    ColumnType, Countable, EpochColumn, FeatureType, FillBool, FillFloat, FillInt, FillStr,
+    FormattedColumn, KeyType, Numeric, NumericOutput, Ordered, PivotOn, SetOf, TimestampType,
+    ValueOf,
 };
 
 /// Implemented by `#[source]` for each field: `HasColumn<{fnv1a64(name)}>`.
@@ -90,6 +91,7 @@ pub const FALLBACK_SOURCE: SourceSpec = SourceSpec {
     },
     columns: &[],
     on_bad_rows: crate::spec::OnBadRows::Fail,
+    time_columns: &[],
 };
 
 /// The spec of a feature set whose declaration has errors (see [`FALLBACK_SOURCE`]).
@@ -638,6 +640,7 @@ mod tests {
                 },
             ],
             on_bad_rows: crate::spec::OnBadRows::Fail,
+            time_columns: &[],
         };
         const COLUMNS: [DatasetColumn; 2] = spine_columns::<2>(&SPINE, "at");
         assert_eq!(COLUMNS[0].origin, ColumnOrigin::Spine { column: "id" });

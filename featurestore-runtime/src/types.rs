@@ -238,3 +238,40 @@ macro_rules! pivot_on {
 pivot_on!(str: String);
 pivot_on!(i64: i32, i64);
 pivot_on!(bool: bool);
+
+/// A column type `#[column(epoch = "...")]` reads: integer counts since
+/// the epoch, read as timestamps.
+#[diagnostic::on_unimplemented(
+    message = "`epoch` reads integer counts since 1970-01-01, but the column is `{Self}`",
+    label = "not an integer column",
+    note = "declare the field `i64` (or `i32`, or `Option` of one)"
+)]
+pub trait EpochColumn: ColumnType {
+    /// The column once read.
+    type Time: ColumnType;
+}
+
+/// A column type `#[column(format = "...")]` reads: text in a format, read
+/// as timestamps.
+#[diagnostic::on_unimplemented(
+    message = "`format` parses text, but the column is `{Self}`",
+    label = "not a `String` column",
+    note = "declare the field `String` or `Option<String>`"
+)]
+pub trait FormattedColumn: ColumnType {
+    /// The column once read.
+    type Time: ColumnType;
+}
+
+macro_rules! read_as_time {
+    ($tr:ident: $($ty:ty),*) => {$(
+        impl $tr for $ty {
+            type Time = NaiveDateTime;
+        }
+        impl $tr for Option<$ty> {
+            type Time = Option<NaiveDateTime>;
+        }
+    )*};
+}
+read_as_time!(EpochColumn: i32, i64);
+read_as_time!(FormattedColumn: String);

@@ -49,11 +49,17 @@ pub fn source(source: &Source<'_>) -> Vec<String> {
         } else {
             "no"
         };
+        let (ty, description) = match &column.time {
+            Some(time) => (
+                format!("{} → `NaiveDateTime`", code(&type_string(column.ty))),
+                format!("{}. {}", capitalize(&time.describe()), column.description),
+            ),
+            None => (code(&type_string(column.ty)), column.description.clone()),
+        };
         doc.line(format!(
-            "| {} | {} | {nullable} | {} |",
+            "| {} | {ty} | {nullable} | {} |",
             code(&column.name),
-            code(&type_string(column.ty)),
-            cell(&column.description)
+            cell(description.trim_end())
         ));
     }
     doc.lines
@@ -716,4 +722,13 @@ mod tests {
         assert_eq!(code("a`b"), "`` a`b ``");
         assert_eq!(cell("a|b\nc"), "a\\|b c");
     }
+}
+
+/// `text` with its first letter upper case.
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }

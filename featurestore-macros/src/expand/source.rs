@@ -7,6 +7,7 @@ use syn::spanned::Spanned;
 
 use super::{docs, respan, runtime};
 use crate::check::{const_name, SPEC_CONST};
+use crate::keys;
 use crate::model::{self, Column, Source, SourceKind};
 
 pub fn expand(source: &Source<'_>) -> TokenStream {
@@ -18,6 +19,9 @@ pub fn expand(source: &Source<'_>) -> TokenStream {
     // The fields are a declaration, read by the macro: never reading them
     // at run time is the normal case, not dead code.
     item.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
+    for field in item.fields.iter_mut() {
+        field.attrs.retain(|a| !keys::is_column(a));
+    }
     let ident = &item.ident;
     let name = &source.name;
     let description = &source.description;
@@ -26,6 +30,7 @@ pub fn expand(source: &Source<'_>) -> TokenStream {
     let columns = source.columns.iter().map(|c| column_spec(c));
     let has_columns = source.columns.iter().map(|c| has_column(ident, c));
     let constants = constants(&source.columns);
+    let time_columns = source.columns.iter().filter_map(time_column);
     quote! {
         #item
 
@@ -38,6 +43,7 @@ pub fn expand(source: &Source<'_>) -> TokenStream {
                     kind: #kind,
                     columns: &[#(#columns),*],
                     on_bad_rows: #rt::spec::OnBadRows::#on_bad_rows,
+                    time_columns: &[#(#time_columns),*],
                 };
             }
 
@@ -88,7 +94,11 @@ fn column_spec(column: &Column<'_>) -> TokenStream {
             ty.span(),
         )
     };
-    let dtype = item(quote!(DTYPE));
+    // A column of times written as integers or text is a timestamp once read.
+    let dtype = match column.time {
+        Some(_) => quote!(#rt::spec::DataType::Timestamp),
+        None => item(quote!(DTYPE)),
+    };
     let nullable = item(quote!(NULLABLE));
     quote! {
         #rt::spec::ColumnSpec {
@@ -106,7 +116,18 @@ pub fn has_column(source: &Ident, column: &Column<'_>) -> TokenStream {
     let rt = runtime();
     let ty = column.ty;
     let name = &column.name;
-    quote_spanned! {ty.span()=>
+    // Feature sets see the column as read: a time. The projection also
+    // reports a field of a type the encoding cannot read, under the type.
+    let ty = match &column.time {
+        Some(keys::TimeEncoding::Epoch { .. }) => {
+            quote_spanned!(ty.span()=> <#ty as #rt::__private::EpochColumn>::Time)
+        }
+        Some(keys::TimeEncoding::Format(_)) => {
+            quote_spanned!(ty.span()=> <#ty as #rt::__private::FormattedColumn>::Time)
+        }
+        None => quote!(#ty),
+    };
+    quote_spanned! {column.ty.span()=>
         // Keeps rustc from listing every column's hash when a column is
         // missing, and rustdoc from listing the impls.
         #[diagnostic::do_not_recommend]
@@ -136,4 +157,23 @@ pub fn constants(columns: &[Column<'_>]) -> Vec<TokenStream> {
             })
         })
         .collect()
+}
+
+/// `TimeColumn { column, encoding }` of a column declared with `#[column(...)]`.
+fn time_column(column: &Column<'_>) -> Option<TokenStream> {
+    let rt = runtime();
+    let name = &column.name;
+    let encoding = match column.time.as_ref()? {
+        keys::TimeEncoding::Epoch { variant, .. } => {
+            let variant = format_ident!("{}", variant);
+            quote!(#rt::spec::TimeEncoding::Epoch(#rt::spec::EpochUnit::#variant))
+        }
+        keys::TimeEncoding::Format(mask) => quote!(#rt::spec::TimeEncoding::Format(#mask)),
+    };
+    Some(quote! {
+        #rt::spec::TimeColumn {
+            column: #name,
+            encoding: #encoding,
+        }
+    })
 }

@@ -23,6 +23,7 @@ static SPINE: SourceSpec = SourceSpec {
     },
     columns: &[],
     on_bad_rows: featurestore_runtime::spec::OnBadRows::Fail,
+    time_columns: &[],
 };
 
 const KEY: &[ColumnSpec] = &[ColumnSpec {

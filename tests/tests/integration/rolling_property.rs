@@ -24,6 +24,7 @@ static SOURCE: SourceSpec = SourceSpec {
     },
     columns: &[],
     on_bad_rows: featurestore_runtime::spec::OnBadRows::Fail,
+    time_columns: &[],
 };
 
 #[derive(Debug, Clone)]
