@@ -544,7 +544,7 @@ pub(crate) struct Seen(Vec<Symbol>, Vec<Symbol>);
 impl Seen {
     /// The keys written, valid or not (a misspelled key counts as the one
     /// it looks like): none of them is also reported missing.
-    fn written(self) -> Vec<Symbol> {
+    pub(crate) fn written(self) -> Vec<Symbol> {
         let Seen(mut keys, misspelled) = self;
         keys.extend(misspelled);
         keys

@@ -9,9 +9,10 @@ use syn::{Attribute, LitStr, Meta};
 
 use crate::attr::{key_of, lit_str, parse_metas, Seen};
 use crate::ctxt::Errors;
+use crate::derived;
 use crate::symbol::{self, Symbol};
 
-const COLUMN_KEYS: &[Symbol] = &[symbol::EPOCH, symbol::FORMAT];
+const COLUMN_KEYS: &[Symbol] = &[symbol::EPOCH, symbol::FORMAT, symbol::H3, symbol::STACK];
 
 /// The epoch units, by their names in `epoch = "..."`, with the variant of
 /// `spec::EpochUnit` and the unit in words.
@@ -26,6 +27,8 @@ const EPOCH_UNITS: &[(&str, &str, &str)] = &[
 pub struct ColumnAttr {
     pub epoch: Option<LitStr>,
     pub format: Option<LitStr>,
+    /// `h3(...)` or `stack(...)`.
+    pub derived: Option<derived::RawDerived>,
 }
 
 /// Whether `attr` is `#[column(...)]`.
@@ -56,6 +59,21 @@ pub fn column_attr(attrs: &[Attribute], errors: &mut Errors) -> ColumnAttr {
             match key_of(meta, "`#[column]`", COLUMN_KEYS, &mut seen, errors) {
                 Some(k) if k == symbol::EPOCH => out.epoch = lit_str(meta, k, errors),
                 Some(k) if k == symbol::FORMAT => out.format = lit_str(meta, k, errors),
+                Some(k) if k == symbol::H3 || k == symbol::STACK => {
+                    let raw = if k == symbol::H3 {
+                        derived::h3(meta, errors)
+                    } else {
+                        derived::stack(meta, errors)
+                    };
+                    match (&out.derived, raw) {
+                        (Some(_), Some(raw)) => errors.at(
+                            raw.keyword(),
+                            "`h3` and `stack` cannot both be set: a column is computed one way",
+                        ),
+                        (None, raw) => out.derived = raw,
+                        (Some(_), None) => {}
+                    }
+                }
                 _ => {}
             }
         }
@@ -90,6 +108,13 @@ impl TimeEncoding {
 
 /// The validated encoding of a `#[column(...)]`, if it declares one.
 pub fn time_encoding(attr: &ColumnAttr, errors: &mut Errors) -> Option<TimeEncoding> {
+    if let (Some(_), Some(time)) = (&attr.derived, attr.epoch.as_ref().or(attr.format.as_ref())) {
+        errors.at(
+            time.span(),
+            "a computed column (`h3`, `stack`) is not read, so it has no `epoch` or `format`",
+        );
+        return None;
+    }
     match (&attr.epoch, &attr.format) {
         (Some(_), Some(format)) => {
             errors.at(

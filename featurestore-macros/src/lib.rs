@@ -12,6 +12,7 @@
 mod attr;
 mod check;
 mod ctxt;
+mod derived;
 mod expand;
 mod keys;
 mod model;
@@ -96,6 +97,25 @@ use proc_macro::TokenStream;
 /// A value that does not parse is a bad row under `on_bad_rows`: with
 /// `fail`, the error names the file, line, column and expected format. A
 /// `NaiveDate` column used as a `timestamp` is its day's midnight, UTC.
+///
+/// Key columns can be computed from other columns of the row instead of
+/// read (Butterfree's `H3HashTransform` and `StackTransform`); each row read
+/// then gives one row per value, the other columns repeated:
+///
+/// - `#[column(h3(lat = lat, lng = lng, resolutions = "6..=12"))] pub
+///   h3_id: String`: the H3 cell holding the point (degrees; the inputs are
+///   `f64` or `f32`, possibly `Option`) at each resolution, as its id in
+///   15 lower-case hexadecimal digits (`88a8100ea1fffff`). Resolutions are
+///   0 to 15, an inclusive range `"6..=12"` or a list `"7, 9"`. With
+///   `entity = "h3_id"`, each event counts once per resolution. Needs the
+///   runtime's `h3` feature.
+/// - `#[column(stack(id_a, id_b))] pub id: i64`: the value of each listed
+///   column, in order, in a field of their type.
+///
+/// A computed value that is null (a row without both coordinates, a null
+/// stacked value) gives no row when the field is no `Option`, and a null
+/// when it is. Inputs are columns read from the data, checked at build
+/// time, as are their types.
 ///
 /// ```ignore
 /// #[source(path = "data/payments.csv")]

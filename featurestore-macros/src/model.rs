@@ -7,6 +7,7 @@ use syn::{Ident, ItemStruct, Lit, LitStr, Path, Type};
 
 use crate::attr::{self, Container, DatasetAttr, FeatureSetAttr, FillLit, KeyArg, SourceAttr};
 use crate::ctxt::Errors;
+use crate::derived;
 use crate::keys;
 use crate::sql;
 use crate::symbol::{self, Symbol};
@@ -114,6 +115,10 @@ pub struct Column<'a> {
     /// `#[column(epoch = "...")]` or `#[column(format = "...")]`: times
     /// written as integers or text, read as timestamps.
     pub time: Option<keys::TimeEncoding>,
+    /// `#[column(h3(...))]` or `#[column(stack(...))]`: computed, not read.
+    pub derived: Option<derived::Derived>,
+    /// The `h3`/`stack` keyword.
+    pub derived_span: Option<Span>,
 }
 
 /// What `#[feature_set]` declares.
@@ -847,12 +852,21 @@ pub fn source<'a>(
                 .iter()
                 .find(|field| field.ident.as_ref() == Some(f.ident))
                 .map_or(&[][..], |field| &field.attrs[..]);
+            let column_attr = keys::column_attr(attrs, errors);
             Column {
                 ident: f.ident,
                 name: f.ident.unraw().to_string(),
                 ty: f.ty,
                 description: f.doc.clone(),
-                time: keys::time_encoding(&keys::column_attr(attrs, errors), errors),
+                time: keys::time_encoding(&column_attr, errors),
+                derived: column_attr
+                    .derived
+                    .as_ref()
+                    .and_then(|raw| derived::validate(raw, errors)),
+                derived_span: column_attr
+                    .derived
+                    .as_ref()
+                    .map(derived::RawDerived::keyword),
             }
         })
         .collect();

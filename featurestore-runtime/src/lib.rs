@@ -22,6 +22,7 @@ mod date_arg;
 pub(crate) mod dtype;
 pub mod error;
 pub mod fail;
+mod keys;
 pub mod lock;
 pub mod pipeline;
 pub mod registry;

@@ -11,7 +11,7 @@ use crate::error::{polars_message, Error, PolarsContext, Result};
 use crate::spec::{
     ColumnSpec, DataType as Dt, Format, OnBadRows, SourceKind, SourceSpec, TimeEncoding,
 };
-use crate::time_encoding;
+use crate::{keys, time_encoding};
 
 /// Where each source's files are, after configuration and overrides.
 #[derive(Debug, Clone, Default)]
@@ -143,7 +143,11 @@ pub fn read(spec: &SourceSpec, locations: &SourceLocations) -> Result<Extract> {
     match spec.kind {
         SourceKind::File { path, format } => {
             let location = locations.resolve(spec, path);
-            read_file(spec, &location, format, locations)
+            let extract = read_file(spec, &location, format, locations)?;
+            Ok(Extract {
+                frame: keys::derive(spec, &location, extract.frame)?,
+                rejected: extract.rejected,
+            })
         }
         SourceKind::Query { sql, inputs } => {
             let mut ctx = SQLContext::new();
@@ -158,8 +162,9 @@ pub fn read(spec: &SourceSpec, locations: &SourceLocations) -> Result<Extract> {
                 location: "query".to_string(),
                 message: format!("the query failed: {e}"),
             })?;
+            let frame = typed(spec, "query", lf)?;
             Ok(Extract {
-                frame: typed(spec, "query", lf)?,
+                frame: keys::derive(spec, "query", frame)?,
                 rejected,
             })
         }
@@ -504,7 +509,7 @@ fn scan_typed(spec: &SourceSpec, location: &str, path: &str, format: Format) -> 
             // Time columns are read as text and parsed strictly afterwards, so a
             // bad value is an error rather than a silent null.
             let mut overwrite = Schema::default();
-            for c in spec.columns {
+            for c in read_columns(spec) {
                 overwrite.insert(c.name.into(), read_dtype(spec, c));
             }
             LazyCsvReader::new(PlRefPath::from(path))
@@ -597,10 +602,17 @@ fn read_dtype(spec: &SourceSpec, c: &ColumnSpec) -> DataType {
     }
 }
 
+/// The declared columns the data holds: all but the derived ones.
+fn read_columns(spec: &SourceSpec) -> impl Iterator<Item = &'static ColumnSpec> + '_ {
+    spec.columns
+        .iter()
+        .filter(|c| spec.derivation(c.name).is_none())
+}
+
 /// Each declared column as text (times always; every column with `all`).
 fn text_schema(spec: &SourceSpec, times_only: bool) -> Schema {
     let mut schema = Schema::default();
-    for c in spec.columns {
+    for c in read_columns(spec) {
         let dt = if times_only {
             read_dtype(spec, c)
         } else {
@@ -962,7 +974,7 @@ fn typed(spec: &SourceSpec, location: &str, mut lf: LazyFrame) -> Result<LazyFra
     // A sample of a query's output could cost as much as the query.
     let sampled = matches!(spec.kind, SourceKind::File { .. });
     let mut exprs = Vec::with_capacity(spec.columns.len());
-    for c in spec.columns {
+    for c in read_columns(spec) {
         let Some(found) = schema.get(c.name) else {
             let have: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
             return Err(source_error(

@@ -49,12 +49,20 @@ pub fn source(source: &Source<'_>) -> Vec<String> {
         } else {
             "no"
         };
-        let (ty, description) = match &column.time {
-            Some(time) => (
+        let (ty, description) = match (&column.time, &column.derived) {
+            (_, Some(derived)) => (
+                code(&type_string(column.ty)),
+                format!(
+                    "{}. {}",
+                    capitalize(&derived.describe()),
+                    column.description
+                ),
+            ),
+            (Some(time), None) => (
                 format!("{} → `NaiveDateTime`", code(&type_string(column.ty))),
                 format!("{}. {}", capitalize(&time.describe()), column.description),
             ),
-            None => (code(&type_string(column.ty)), column.description.clone()),
+            (None, None) => (code(&type_string(column.ty)), column.description.clone()),
         };
         doc.line(format!(
             "| {} | {ty} | {nullable} | {} |",
@@ -684,6 +692,15 @@ impl Doc {
     }
 }
 
+/// `text` with its first letter upper case.
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -722,13 +739,4 @@ mod tests {
         assert_eq!(code("a`b"), "`` a`b ``");
         assert_eq!(cell("a|b\nc"), "a\\|b c");
     }
-}
-
-/// `text` with its first letter upper case.
-fn capitalize(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }

@@ -36,6 +36,8 @@ pub fn source(item: &Item, error: syn::Error) -> TokenStream {
                         ty: &f.ty,
                         description: docs(&f.attrs),
                         time: keys::fallback_encoding(&f.attrs),
+                        derived: None,
+                        derived_span: None,
                     })
                 })
                 .collect(),

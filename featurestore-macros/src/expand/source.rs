@@ -7,6 +7,7 @@ use syn::spanned::Spanned;
 
 use super::{docs, respan, runtime};
 use crate::check::{const_name, SPEC_CONST};
+use crate::derived::Derived;
 use crate::keys;
 use crate::model::{self, Column, Source, SourceKind};
 
@@ -31,6 +32,8 @@ pub fn expand(source: &Source<'_>) -> TokenStream {
     let has_columns = source.columns.iter().map(|c| has_column(ident, c));
     let constants = constants(&source.columns);
     let time_columns = source.columns.iter().filter_map(time_column);
+    let derived = source.columns.iter().filter_map(derived_column);
+    let derived_checks = derived_checks(source);
     quote! {
         #item
 
@@ -44,10 +47,13 @@ pub fn expand(source: &Source<'_>) -> TokenStream {
                     columns: &[#(#columns),*],
                     on_bad_rows: #rt::spec::OnBadRows::#on_bad_rows,
                     time_columns: &[#(#time_columns),*],
+                    derived: &[#(#derived),*],
                 };
             }
 
             #(#has_columns)*
+
+            #derived_checks
 
             #[allow(non_upper_case_globals)]
             impl #ident {
@@ -176,4 +182,97 @@ fn time_column(column: &Column<'_>) -> Option<TokenStream> {
             encoding: #encoding,
         }
     })
+}
+
+/// `DerivedColumn { column, derivation }` of an `h3` or `stack` column.
+fn derived_column(column: &Column<'_>) -> Option<TokenStream> {
+    let rt = runtime();
+    let name = &column.name;
+    let derivation = match column.derived.as_ref()? {
+        Derived::H3 {
+            lat,
+            lng,
+            resolutions,
+        } => {
+            let (lat, lng) = (model::unraw(lat), model::unraw(lng));
+            quote! {
+                #rt::spec::Derivation::H3 {
+                    lat: #lat,
+                    lng: #lng,
+                    resolutions: &[#(#resolutions),*],
+                }
+            }
+        }
+        Derived::Stack { columns } => {
+            let columns = columns.iter().map(model::unraw);
+            quote!(#rt::spec::Derivation::Stack { columns: &[#(#columns),*] })
+        }
+    };
+    Some(quote! {
+        #rt::spec::DerivedColumn {
+            column: #name,
+            derivation: #derivation,
+        }
+    })
+}
+
+/// Type assertions of computed columns, each at the token it is about:
+/// coordinates are floats (at `lat = ...`), cells text (at the field's
+/// type), stacked columns of the stack's type (at each column); and the
+/// runtime computes H3 cells only with its `h3` feature (at `h3`).
+fn derived_checks(source: &Source<'_>) -> TokenStream {
+    let rt = runtime();
+    let type_of = |ident: &Ident| {
+        let name = model::unraw(ident);
+        source.columns.iter().find(|c| c.name == name).map(|c| {
+            let ty = c.ty;
+            respan(quote!(#ty), ident.span())
+        })
+    };
+    let mut checks = Vec::new();
+    let mut needs_h3 = None;
+    for column in &source.columns {
+        let declared = column.ty;
+        let declared = respan(quote!(#declared), column.ty.span());
+        match &column.derived {
+            Some(Derived::H3 { lat, lng, .. }) => {
+                needs_h3 = needs_h3.or(column.derived_span);
+                for input in [lat, lng] {
+                    if let Some(ty) = type_of(input) {
+                        checks.push(
+                            quote_spanned!(input.span()=> #rt::__private::assert_degrees::<#ty>();),
+                        );
+                    }
+                }
+                checks.push(quote_spanned!(column.ty.span()=> #rt::__private::assert_cell_id::<#declared>();));
+            }
+            Some(Derived::Stack { columns }) => {
+                for input in columns {
+                    if let Some(ty) = type_of(input) {
+                        checks.push(quote_spanned!(input.span()=> #rt::__private::assert_stack_of::<#declared, #ty>();));
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+    if checks.is_empty() {
+        return TokenStream::new();
+    }
+    let h3 = needs_h3.map(|span| {
+        quote_spanned! {span=>
+            const _: () = ::core::assert!(
+                #rt::__private::H3,
+                "`h3` columns need the `h3` feature of featurestore-runtime: add \
+                 `features = [\"h3\"]` to its dependency"
+            );
+        }
+    });
+    quote! {
+        #h3
+        #[allow(dead_code)]
+        fn __derived_columns() {
+            #(#checks)*
+        }
+    }
 }

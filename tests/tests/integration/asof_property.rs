@@ -24,6 +24,7 @@ static SPINE: SourceSpec = SourceSpec {
     columns: &[],
     on_bad_rows: featurestore_runtime::spec::OnBadRows::Fail,
     time_columns: &[],
+    derived: &[],
 };
 
 const KEY: &[ColumnSpec] = &[ColumnSpec {

@@ -468,3 +468,188 @@ fn a_dataset_joins_on_two_keys_as_of_each_event() {
         ])
     );
 }
+
+/// Visits to places; `h3_id` holds the cell of each visit at resolutions 6
+/// to 12, one row per resolution.
+#[derive(Debug)]
+#[source(path = "visits.csv")]
+pub struct Visits {
+    pub visit: String,
+    pub at: NaiveDateTime,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    #[column(h3(lat = lat, lng = lng, resolutions = "6..=12"))]
+    pub h3_id: String,
+}
+
+/// The same visits, one cell each at resolution 8; visits without a point
+/// keep a null cell.
+#[derive(Debug)]
+#[source(path = "visits.csv", name = "visits_at_8")]
+pub struct VisitsAt8 {
+    pub visit: String,
+    pub at: NaiveDateTime,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    #[column(h3(lat = lat, lng = lng, resolutions = "8"))]
+    pub cell: Option<String>,
+}
+
+/// Visits per cell over a day, at every resolution.
+#[derive(Debug)]
+#[feature_set(entity = "h3_id", window = "1d", source = Visits, timestamp = at)]
+pub struct VisitsPerCell {
+    #[feature(count(visit))]
+    pub visits: i64,
+}
+
+/// Butterfree's `StackTransform` example: two ids per row, stacked.
+#[derive(Debug)]
+#[source(path = "pairs.csv")]
+pub struct Pairs {
+    pub feature: i64,
+    pub id_a: i64,
+    pub id_b: Option<i64>,
+    #[column(stack(id_a, id_b))]
+    pub id: i64,
+}
+
+/// São Paulo, with Butterfree's expected cells (its H3 test fixtures).
+const SAO_PAULO: (f64, f64) = (-23.554190, -46.670723);
+const SAO_PAULO_CELLS: [&str; 7] = [
+    "86a8100efffffff",
+    "87a8100eaffffff",
+    "88a8100ea1fffff",
+    "89a8100ea0fffff",
+    "8aa8100ea0d7fff",
+    "8ba8100ea0d5fff",
+    "8ca8100ea0d57ff",
+];
+/// The Brandenburg Gate at resolution 8, a reference value of the H3
+/// library's documented examples.
+const BERLIN: (f64, f64) = (52.516262, 13.377704);
+const BERLIN_AT_8: &str = "881f1d4887fffff";
+
+fn write_visits(dir: &std::path::Path) {
+    let text = format!(
+        "visit,at,lat,lng\n\
+         v1,2024-01-01 10:00:00,{sp_lat},{sp_lng}\n\
+         v2,2024-01-01 11:00:00,,{sp_lng}\n\
+         v3,2024-01-01 12:00:00,{b_lat},{b_lng}\n\
+         v4,2024-01-02 09:00:00,{sp_lat},{sp_lng}\n",
+        sp_lat = SAO_PAULO.0,
+        sp_lng = SAO_PAULO.1,
+        b_lat = BERLIN.0,
+        b_lng = BERLIN.1,
+    );
+    std::fs::write(dir.join("visits.csv"), text).unwrap();
+}
+
+#[test]
+fn h3_cells_at_each_resolution_are_butterfrees() {
+    let dir = tempfile::tempdir().unwrap();
+    write_visits(dir.path());
+    let df = scan(&Visits::SPEC, &SourceLocations::new(dir.path()))
+        .unwrap()
+        .collect()
+        .unwrap();
+    let (header, got) = frame_rows(&df);
+    assert_eq!(header, ["visit", "at", "lat", "lng", "h3_id"]);
+    let cells = |visit: &str| -> Vec<String> {
+        got.iter()
+            .filter(|r| r[0] == visit)
+            .map(|r| r[4].clone())
+            .collect()
+    };
+    // One row per resolution, in order; v2 has no latitude, so no cell and
+    // (`h3_id` being no `Option`) no row.
+    assert_eq!(cells("v1"), SAO_PAULO_CELLS);
+    assert_eq!(cells("v4"), SAO_PAULO_CELLS);
+    assert!(cells("v2").is_empty());
+    assert_eq!(cells("v3")[2], BERLIN_AT_8);
+    assert_eq!(got.len(), 3 * 7);
+    // Rows stay in input order, each repeated once per resolution.
+    let visits: Vec<&str> = got.iter().map(|r| r[0].as_str()).collect();
+    let expected: Vec<&str> = ["v1", "v3", "v4"].iter().flat_map(|v| [*v; 7]).collect();
+    assert_eq!(visits, expected);
+}
+
+#[test]
+fn a_single_resolution_keeps_every_row_with_a_null_cell_for_no_point() {
+    let dir = tempfile::tempdir().unwrap();
+    write_visits(dir.path());
+    let df = scan(&VisitsAt8::SPEC, &SourceLocations::new(dir.path()))
+        .unwrap()
+        .collect()
+        .unwrap();
+    let cells: Vec<String> = frame_rows(&df)
+        .1
+        .into_iter()
+        .map(|r| r[4].clone())
+        .collect();
+    assert_eq!(
+        cells,
+        [SAO_PAULO_CELLS[2], "", BERLIN_AT_8, SAO_PAULO_CELLS[2]]
+    );
+}
+
+#[test]
+fn each_visit_counts_once_per_resolution_under_its_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    write_visits(dir.path());
+    let got = run::<VisitsPerCell>(&SourceLocations::new(dir.path()), until("2024-01-03"));
+    // Per cell: São Paulo cells have v1 on 01-01 and v4 on 01-02, so 1d
+    // windows hold one visit on 01-02 and on 01-03; Berlin's cells have v3
+    // on 01-01: one visit on 01-02, none on 01-03.
+    let mut expected: Vec<Vec<String>> = Vec::new();
+    let row = |cell: &str, day: &str, n: &str| {
+        vec![cell.to_string(), format!("{day} 00:00:00"), n.to_string()]
+    };
+    let mut berlin: Vec<String> = got
+        .iter()
+        .filter(|r| !SAO_PAULO_CELLS.contains(&r[0].as_str()))
+        .map(|r| r[0].clone())
+        .collect();
+    berlin.dedup();
+    assert_eq!(berlin.len(), 7, "one Berlin cell per resolution");
+    assert!(berlin.contains(&BERLIN_AT_8.to_string()));
+    for cell in SAO_PAULO_CELLS {
+        expected.push(row(cell, "2024-01-01", ""));
+        expected.push(row(cell, "2024-01-02", "1"));
+    }
+    for cell in &berlin {
+        expected.push(row(cell, "2024-01-01", ""));
+        expected.push(row(cell, "2024-01-02", "1"));
+        expected.push(row(cell, "2024-01-03", ""));
+    }
+    expected.sort();
+    let mut sorted = got.clone();
+    sorted.sort();
+    assert_eq!(sorted, expected);
+}
+
+#[test]
+fn stacked_ids_give_one_row_per_column_as_butterfrees_example() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pairs.csv"),
+        "feature,id_a,id_b\n100,1,2\n120,3,4\n130,5,\n",
+    )
+    .unwrap();
+    let df = scan(&Pairs::SPEC, &SourceLocations::new(dir.path()))
+        .unwrap()
+        .collect()
+        .unwrap();
+    // Butterfree's rows for its two input rows; the third row's null `id_b`
+    // gives no row, `id` being no `Option`.
+    assert_eq!(
+        frame_rows(&df).1,
+        rows(&[
+            &["100", "1", "2", "1"],
+            &["100", "1", "2", "2"],
+            &["120", "3", "4", "3"],
+            &["120", "3", "4", "4"],
+            &["130", "5", "", "5"],
+        ])
+    );
+}
