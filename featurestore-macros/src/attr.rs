@@ -535,19 +535,19 @@ impl DatasetAttr {
     }
 }
 
-fn parse_metas(args: TokenStream) -> syn::Result<Punctuated<Meta, Token![,]>> {
+pub(crate) fn parse_metas(args: TokenStream) -> syn::Result<Punctuated<Meta, Token![,]>> {
     Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args)
 }
 
 /// Keys seen so far, to report duplicates, and the keys that unknown keys
 /// look like misspellings of.
 #[derive(Default)]
-struct Seen(Vec<Symbol>, Vec<Symbol>);
+pub(crate) struct Seen(Vec<Symbol>, Vec<Symbol>);
 
 impl Seen {
     /// The keys written, valid or not (a misspelled key counts as the one
     /// it looks like): none of them is also reported missing.
-    fn written(self) -> Vec<Symbol> {
+    pub(crate) fn written(self) -> Vec<Symbol> {
         let Seen(mut keys, misspelled) = self;
         keys.extend(misspelled);
         keys
@@ -556,7 +556,7 @@ impl Seen {
 
 /// The known key `meta` sets, or `None` (with an error) for an unknown or
 /// repeated key. `context` is where the key is, for messages: `` `#[source]` ``.
-fn key_of(
+pub(crate) fn key_of(
     meta: &Meta,
     context: &str,
     keys: &[Symbol],
@@ -599,7 +599,7 @@ fn value<'m>(meta: &'m Meta, key: Symbol, example: &str, errors: &mut Errors) ->
     }
 }
 
-fn lit_str(meta: &Meta, key: Symbol, errors: &mut Errors) -> Option<LitStr> {
+pub(crate) fn lit_str(meta: &Meta, key: Symbol, errors: &mut Errors) -> Option<LitStr> {
     let example = "\"...\"";
     match value(meta, key, example, errors)? {
         Expr::Lit(ExprLit {

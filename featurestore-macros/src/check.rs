@@ -25,6 +25,7 @@ pub fn source(source: &Source<'_>, errors: &mut Errors) {
     for column in &source.columns {
         constants.add(&column.name, column.ident.span(), errors);
     }
+    crate::derived::check_inputs(&source.columns, errors);
 }
 
 pub fn feature_set(set: &FeatureSet<'_>, errors: &mut Errors) {

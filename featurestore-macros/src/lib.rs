@@ -12,7 +12,9 @@
 mod attr;
 mod check;
 mod ctxt;
+mod derived;
 mod expand;
+mod keys;
 mod model;
 mod sql;
 mod symbol;
@@ -74,10 +76,58 @@ use proc_macro::TokenStream;
 ///
 /// # Field attributes
 ///
-/// None: every named field is a column, named as the field. Its type is one
-/// of `bool`, `i32`, `i64`, `f32`, `f64`, `String`, `NaiveDate`,
+/// Every named field is a column, named as the field. Its type is one of
+/// `bool`, `i32`, `i64`, `f32`, `f64`, `String`, `NaiveDate`,
 /// `NaiveDateTime`, or `Option` of one (a nullable column). Its doc comment
 /// is the column's description.
+///
+/// Times written other than as dates or timestamps are declared with
+/// `#[column(...)]`; feature sets and datasets then see a `NaiveDateTime`
+/// column (`Option` if the field is), usable as their `timestamp`:
+///
+/// - `#[column(epoch = "ms")] pub at: i64`: an integer count of seconds
+///   (`"s"`), milliseconds (`"ms"`) or microseconds (`"us"`) since
+///   1970-01-01 00:00:00 UTC. The field is `i32` or `i64`, or `Option` of
+///   one.
+/// - `#[column(format = "%d/%m/%Y %H:%M")] pub at: String`: text parsed with
+///   a chrono `strftime` format, in UTC; a format without a time of day
+///   gives midnight. The field is `String` or `Option<String>`. The format
+///   is checked at build time: it must be valid and name a whole date.
+///
+/// A value that does not parse is a bad row under `on_bad_rows`: with
+/// `fail`, the error names the file, line, column and expected format. A
+/// `NaiveDate` column used as a `timestamp` is its day's midnight, UTC.
+///
+/// Key columns can be computed from other columns of the row instead of
+/// read (Butterfree's `H3HashTransform` and `StackTransform`); each row read
+/// then gives one row per value, the other columns repeated:
+///
+/// - `#[column(h3(lat = lat, lng = lng, resolutions = "6..=12"))] pub
+///   h3_id: String`: the H3 cell holding the point (degrees; the inputs are
+///   `f64` or `f32`, possibly `Option`) at each resolution, as its id in
+///   15 lower-case hexadecimal digits (`88a8100ea1fffff`). Resolutions are
+///   0 to 15, an inclusive range `"6..=12"` or a list `"7, 9"`. With
+///   `entity = "h3_id"`, each event counts once per resolution. Needs the
+///   runtime's `h3` feature.
+/// - `#[column(stack(id_a, id_b))] pub id: i64`: the value of each listed
+///   column, in order, in a field of their type.
+///
+/// A computed value that is null (a row without both coordinates, a null
+/// stacked value) gives no row when the field is no `Option`, and a null
+/// when it is. Inputs are columns read from the data, checked at build
+/// time, as are their types.
+///
+/// ```ignore
+/// #[source(path = "data/payments.csv")]
+/// pub struct Payments {
+///     pub user: String,
+///     pub account: i64,
+///     #[column(epoch = "ms")]
+///     pub paid_at: i64,
+///     #[column(format = "%d/%m/%Y")]
+///     pub due: Option<String>,
+/// }
+/// ```
 ///
 /// # Generated
 ///

@@ -7,6 +7,8 @@ use syn::{Ident, ItemStruct, Lit, LitStr, Path, Type};
 
 use crate::attr::{self, Container, DatasetAttr, FeatureSetAttr, FillLit, KeyArg, SourceAttr};
 use crate::ctxt::Errors;
+use crate::derived;
+use crate::keys;
 use crate::sql;
 use crate::symbol::{self, Symbol};
 use crate::window::{self, Window};
@@ -110,6 +112,13 @@ pub struct Column<'a> {
     pub name: String,
     pub ty: &'a Type,
     pub description: String,
+    /// `#[column(epoch = "...")]` or `#[column(format = "...")]`: times
+    /// written as integers or text, read as timestamps.
+    pub time: Option<keys::TimeEncoding>,
+    /// `#[column(h3(...))]` or `#[column(stack(...))]`: computed, not read.
+    pub derived: Option<derived::Derived>,
+    /// The `h3`/`stack` keyword.
+    pub derived_span: Option<Span>,
 }
 
 /// What `#[feature_set]` declares.
@@ -839,11 +848,28 @@ pub fn source<'a>(
     let columns = container
         .fields
         .iter()
-        .map(|f| Column {
-            ident: f.ident,
-            name: f.ident.unraw().to_string(),
-            ty: f.ty,
-            description: f.doc.clone(),
+        .map(|f| {
+            let attrs = item
+                .fields
+                .iter()
+                .find(|field| field.ident.as_ref() == Some(f.ident))
+                .map_or(&[][..], |field| &field.attrs[..]);
+            let column_attr = keys::column_attr(attrs, errors);
+            Column {
+                ident: f.ident,
+                name: f.ident.unraw().to_string(),
+                ty: f.ty,
+                description: f.doc.clone(),
+                time: keys::time_encoding(&column_attr, errors),
+                derived: column_attr
+                    .derived
+                    .as_ref()
+                    .and_then(|raw| derived::validate(raw, errors)),
+                derived_span: column_attr
+                    .derived
+                    .as_ref()
+                    .map(derived::RawDerived::keyword),
+            }
         })
         .collect();
     Some(Source {

@@ -16,6 +16,14 @@ pub const INPUTS: Symbol = Symbol("inputs");
 pub const NAME: Symbol = Symbol("name");
 pub const DESCRIPTION: Symbol = Symbol("description");
 pub const ON_BAD_ROWS: Symbol = Symbol("on_bad_rows");
+// `#[column(...)]` on a source field: `epoch = "ms"`, `format = "..."`.
+pub const EPOCH: Symbol = Symbol("epoch");
+// `#[column(h3(lat = lat, lng = lng, resolutions = "6..=12"))]`, `#[column(stack(a, b))]`.
+pub const H3: Symbol = Symbol("h3");
+pub const LAT: Symbol = Symbol("lat");
+pub const LNG: Symbol = Symbol("lng");
+pub const RESOLUTIONS: Symbol = Symbol("resolutions");
+pub const STACK: Symbol = Symbol("stack");
 
 // `#[feature_set(...)]`
 pub const ENTITY: Symbol = Symbol("entity");

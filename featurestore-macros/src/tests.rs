@@ -880,3 +880,70 @@ fn window_functions_of_plain_feature_sets() {
         &["`lag` is a window function of plain feature sets"],
     );
 }
+
+#[test]
+fn keys_and_times_are_documented_and_specified() {
+    let out = source_inner(
+        quote!(path = "visits.csv"),
+        quote! {
+            pub struct Visits {
+                pub user: String,
+                #[column(epoch = "ms")]
+                pub at: i64,
+                #[column(format = "%d/%m/%Y")]
+                pub day: Option<String>,
+                pub lat: f64,
+                pub lng: f64,
+                #[column(h3(lat = lat, lng = lng, resolutions = "6..=8"))]
+                pub h3_id: String,
+                #[column(stack(user, user))]
+                pub who: String,
+            }
+        },
+    );
+    assert!(errors(&out).is_empty(), "{:?}", errors(&out));
+    let text = compact(&out);
+    // The columns as read are times, and the attributes are gone.
+    assert!(text.contains("typeType=<i64as::featurestore_runtime::__private::EpochColumn>::Time;"));
+    assert!(text.contains("TimeEncoding::Epoch(::featurestore_runtime::spec::EpochUnit::Millis)"));
+    assert!(text.contains("TimeEncoding::Format(\"%d/%m/%Y\")"));
+    assert!(text.contains("resolutions:&[6u8,7u8,8u8]"));
+    assert!(text.contains("Derivation::Stack{columns:&[\"user\",\"user\"]}"));
+    assert!(!text.contains("#[column"));
+    // The rustdoc says what each does, in words.
+    assert!(text.contains("|`at`|`i64`→`NaiveDateTime`|no|Millisecondssince1970-01-0100:00:00UTC,readasaUTCtimestamp.|"), "{text}");
+    assert!(text.contains("Textintheformat`%d/%m/%Y`,readasaUTCtimestamp."));
+    assert!(text.contains("Computed:theH3cell(hexadecimalid)of`lat`,`lng`atresolutions6,7,8;onerowperresolutionforeachrowread."));
+    assert!(text.contains("Computed:thevaluesof`user`,`user`stacked"));
+}
+
+#[test]
+fn key_and_time_attribute_errors_are_collected() {
+    let out = source_inner(
+        quote!(path = "visits.csv"),
+        quote! {
+            pub struct Visits {
+                #[column(epoch = "ns")]
+                pub at: i64,
+                #[column(format = "%Y-%m-%d %Q")]
+                pub day: String,
+                #[column(h3(lat = la, lng = at, resolutions = "6..12"))]
+                pub h3_id: String,
+                #[column(unit = "ms")]
+                pub other: i64,
+            }
+        },
+    );
+    let errors = errors(&out);
+    let expected = [
+        "unknown epoch unit `ns`",
+        "invalid time format `%Y-%m-%d %Q`",
+        "write an inclusive range, `\"6..=12\"`",
+        "unknown key `unit` in `#[column]`",
+        "no column `la` in this source",
+    ];
+    assert_eq!(errors.len(), expected.len(), "{errors:?}");
+    for (error, start) in errors.iter().zip(expected) {
+        assert!(error.starts_with(start), "{errors:?}");
+    }
+}

@@ -22,11 +22,13 @@ mod date_arg;
 pub(crate) mod dtype;
 pub mod error;
 pub mod fail;
+mod keys;
 pub mod lock;
 pub mod pipeline;
 pub mod registry;
 pub mod sink;
 pub mod source;
+mod time_encoding;
 pub mod transform;
 
 #[doc(hidden)]

@@ -14,8 +14,9 @@ pub use chrono::NaiveDateTime;
 pub use serde;
 
 pub use crate::types::{
-    ColumnType, Countable, FeatureType, FillBool, FillFloat, FillInt, FillStr, KeyType, Numeric,
-    NumericOutput, Ordered, PivotOn, SetOf, TimestampType, ValueOf,
+    CellId, ColumnType, Countable, Degrees, EpochColumn, FeatureType, FillBool, FillFloat, FillInt,
+    FillStr, FormattedColumn, KeyType, Numeric, NumericOutput, Ordered, PivotOn, SetOf, StackOf,
+    TimestampType, ValueOf,
 };
 
 /// Implemented by `#[source]` for each field: `HasColumn<{fnv1a64(name)}>`.
@@ -73,6 +74,14 @@ pub fn assert_fill_bool<T: FillBool>() {}
 pub fn assert_fill_str<T: FillStr>() {}
 /// Any declared column type.
 pub fn assert_column<T: ColumnType>() {}
+/// See [`Degrees`].
+pub fn assert_degrees<T: Degrees>() {}
+/// See [`CellId`].
+pub fn assert_cell_id<T: CellId>() {}
+/// See [`StackOf`].
+pub fn assert_stack_of<Declared: StackOf<Column>, Column>() {}
+/// Whether the runtime computes H3 cells (its `h3` feature).
+pub const H3: bool = cfg!(feature = "h3");
 
 use crate::spec::{
     ColumnOrigin, DataType, DatasetColumn, DatasetSpec, FeatureSetSpec, SourceKind, SourceSpec,
@@ -90,6 +99,8 @@ pub const FALLBACK_SOURCE: SourceSpec = SourceSpec {
     },
     columns: &[],
     on_bad_rows: crate::spec::OnBadRows::Fail,
+    time_columns: &[],
+    derived: &[],
 };
 
 /// The spec of a feature set whose declaration has errors (see [`FALLBACK_SOURCE`]).
@@ -639,6 +650,8 @@ mod tests {
                 },
             ],
             on_bad_rows: crate::spec::OnBadRows::Fail,
+            time_columns: &[],
+            derived: &[],
         };
         const COLUMNS: [DatasetColumn; 2] = spine_columns::<2>(&SPINE, "at");
         assert_eq!(COLUMNS[0].origin, ColumnOrigin::Spine { column: "id" });

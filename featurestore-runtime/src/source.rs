@@ -8,7 +8,10 @@ use polars::sql::SQLContext;
 
 use crate::dtype::polars_dtype;
 use crate::error::{polars_message, Error, PolarsContext, Result};
-use crate::spec::{ColumnSpec, DataType as Dt, Format, OnBadRows, SourceKind, SourceSpec};
+use crate::spec::{
+    ColumnSpec, DataType as Dt, Format, OnBadRows, SourceKind, SourceSpec, TimeEncoding,
+};
+use crate::{keys, time_encoding};
 
 /// Where each source's files are, after configuration and overrides.
 #[derive(Debug, Clone, Default)]
@@ -140,7 +143,11 @@ pub fn read(spec: &SourceSpec, locations: &SourceLocations) -> Result<Extract> {
     match spec.kind {
         SourceKind::File { path, format } => {
             let location = locations.resolve(spec, path);
-            read_file(spec, &location, format, locations)
+            let extract = read_file(spec, &location, format, locations)?;
+            Ok(Extract {
+                frame: keys::derive(spec, &location, extract.frame)?,
+                rejected: extract.rejected,
+            })
         }
         SourceKind::Query { sql, inputs } => {
             let mut ctx = SQLContext::new();
@@ -155,8 +162,9 @@ pub fn read(spec: &SourceSpec, locations: &SourceLocations) -> Result<Extract> {
                 location: "query".to_string(),
                 message: format!("the query failed: {e}"),
             })?;
+            let frame = typed(spec, "query", lf)?;
             Ok(Extract {
-                frame: typed(spec, "query", lf)?,
+                frame: keys::derive(spec, "query", frame)?,
                 rejected,
             })
         }
@@ -501,12 +509,8 @@ fn scan_typed(spec: &SourceSpec, location: &str, path: &str, format: Format) -> 
             // Time columns are read as text and parsed strictly afterwards, so a
             // bad value is an error rather than a silent null.
             let mut overwrite = Schema::default();
-            for c in spec.columns {
-                let dt = match c.dtype {
-                    Dt::Date | Dt::Timestamp => DataType::String,
-                    other => polars_dtype(other),
-                };
-                overwrite.insert(c.name.into(), dt);
+            for c in read_columns(spec) {
+                overwrite.insert(c.name.into(), read_dtype(spec, c));
             }
             LazyCsvReader::new(PlRefPath::from(path))
                 .with_has_header(true)
@@ -587,14 +591,32 @@ fn time_format(lf: &LazyFrame, column: &str, dtype: Dt) -> Option<&'static str> 
     }
 }
 
+/// The type a text file's column is read as: times as text (parsed
+/// strictly afterwards, so a bad value is an error rather than a silent
+/// null), epoch counts as integers, the rest as declared.
+fn read_dtype(spec: &SourceSpec, c: &ColumnSpec) -> DataType {
+    match (spec.time_encoding(c.name), c.dtype) {
+        (Some(encoding), _) => time_encoding::raw_dtype(encoding),
+        (None, Dt::Date | Dt::Timestamp) => DataType::String,
+        (None, other) => polars_dtype(other),
+    }
+}
+
+/// The declared columns the data holds: all but the derived ones.
+fn read_columns(spec: &SourceSpec) -> impl Iterator<Item = &'static ColumnSpec> + '_ {
+    spec.columns
+        .iter()
+        .filter(|c| spec.derivation(c.name).is_none())
+}
+
 /// Each declared column as text (times always; every column with `all`).
 fn text_schema(spec: &SourceSpec, times_only: bool) -> Schema {
     let mut schema = Schema::default();
-    for c in spec.columns {
-        let dt = match c.dtype {
-            Dt::Date | Dt::Timestamp => DataType::String,
-            _ if !times_only => DataType::String,
-            other => polars_dtype(other),
+    for c in read_columns(spec) {
+        let dt = if times_only {
+            read_dtype(spec, c)
+        } else {
+            DataType::String
         };
         schema.insert(c.name.into(), dt);
     }
@@ -657,7 +679,14 @@ fn parses_as_time(value: &str, dtype: Dt) -> bool {
     }
 }
 
-fn expected(dtype: Dt) -> &'static str {
+fn expected(dtype: Dt, encoding: Option<TimeEncoding>) -> String {
+    match encoding {
+        Some(encoding) => time_encoding::expected(encoding),
+        None => expected_of_type(dtype).to_string(),
+    }
+}
+
+fn expected_of_type(dtype: Dt) -> &'static str {
     match dtype {
         Dt::Bool => "a boolean (true or false)",
         Dt::Int32 => "a 32-bit integer",
@@ -686,7 +715,9 @@ fn locate(spec: &SourceSpec, raw: &DataFrame) -> Result<Vec<BadRow>> {
         };
         let values = text(column)?;
         let values = values.str().ctx(|| "formatting values".into())?;
+        let encoding = spec.time_encoding(c.name);
         let parsed: Option<Series> = match (c.dtype, column.dtype()) {
+            _ if encoding.is_some() => None,
             (Dt::Date | Dt::Timestamp, DataType::String) => None,
             (dt, _) => Some(
                 column
@@ -706,20 +737,21 @@ fn locate(spec: &SourceSpec, raw: &DataFrame) -> Result<Vec<BadRow>> {
                 None | Some("") if !c.nullable => Some(format!(
                     "column `{}` is empty, expected {} (the field is not an `Option`)",
                     c.name,
-                    expected(c.dtype)
+                    expected(c.dtype, encoding)
                 )),
                 None => None,
                 Some(v) => {
-                    let ok = match &parsed {
-                        None => parses_as_time(v, c.dtype),
-                        Some(p) => p.get(i).is_ok_and(|a| !a.is_null()),
+                    let ok = match (&parsed, encoding) {
+                        (None, Some(encoding)) => time_encoding::parses(v, encoding),
+                        (None, None) => parses_as_time(v, c.dtype),
+                        (Some(p), _) => p.get(i).is_ok_and(|a| !a.is_null()),
                     };
                     (!ok).then(|| {
                         format!(
                             "column `{}`: `{}` is not {}",
                             c.name,
                             shorten(v),
-                            expected(c.dtype)
+                            expected(c.dtype, encoding)
                         )
                     })
                 }
@@ -883,6 +915,15 @@ fn check_parquet_schema(spec: &SourceSpec, location: &str, mut lf: LazyFrame) ->
         let Some(found) = schema.get(c.name) else {
             continue;
         };
+        if let Some(encoding) = spec.time_encoding(c.name) {
+            if *found != DataType::Null && !time_encoding::accepts(encoding, found) {
+                wrong.push(format!(
+                    "column `{}` is {found} in the file, declared as {encoding}",
+                    c.name
+                ));
+            }
+            continue;
+        }
         let ok = match (c.dtype, found) {
             (_, DataType::Null) => true,
             (Dt::Bool, DataType::Boolean) | (Dt::String, DataType::String) => true,
@@ -933,7 +974,7 @@ fn typed(spec: &SourceSpec, location: &str, mut lf: LazyFrame) -> Result<LazyFra
     // A sample of a query's output could cost as much as the query.
     let sampled = matches!(spec.kind, SourceKind::File { .. });
     let mut exprs = Vec::with_capacity(spec.columns.len());
-    for c in spec.columns {
+    for c in read_columns(spec) {
         let Some(found) = schema.get(c.name) else {
             let have: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
             return Err(source_error(
@@ -947,6 +988,10 @@ fn typed(spec: &SourceSpec, location: &str, mut lf: LazyFrame) -> Result<LazyFra
                 ),
             ));
         };
+        if let Some(encoding) = spec.time_encoding(c.name) {
+            exprs.push(time_encoding::to_timestamp(c.name, encoding));
+            continue;
+        }
         let format = match (c.dtype, found) {
             (Dt::Timestamp | Dt::Date, DataType::String) if sampled => {
                 time_format(&lf, c.name, c.dtype)

@@ -167,6 +167,145 @@ pub struct SourceSpec {
     pub columns: &'static [ColumnSpec],
     /// What a run does with rows that do not fit the declaration.
     pub on_bad_rows: OnBadRows,
+    /// Columns holding times written as epoch counts or as text in a
+    /// declared format (`#[column(epoch = "ms")]`, `#[column(format =
+    /// "...")]`): read as written, then parsed into timestamps.
+    pub time_columns: &'static [TimeColumn],
+    /// Columns computed from other columns of the row rather than read
+    /// (`#[column(h3(...))]`, `#[column(stack(...))]`), each giving several
+    /// rows per row read.
+    pub derived: &'static [DerivedColumn],
+}
+
+/// A source column computed from other columns of the same row, in the
+/// manner of Butterfree's `H3HashTransform` and `StackTransform`: each row
+/// read gives one row per value computed, the other columns repeated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DerivedColumn {
+    /// The column.
+    pub column: &'static str,
+    /// How its values are computed.
+    pub derivation: Derivation,
+}
+
+/// How a derived column's values are computed from a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Derivation {
+    /// The H3 cell holding the point (`lat`, `lng`, degrees) at each
+    /// resolution, as the 15-digit lower-case hexadecimal id (`8928308280fffff`).
+    H3 {
+        /// Latitude column.
+        lat: &'static str,
+        /// Longitude column.
+        lng: &'static str,
+        /// Resolutions, 0 to 15, in output order.
+        resolutions: &'static [u8],
+    },
+    /// The value of each column, in order.
+    Stack {
+        /// The stacked columns.
+        columns: &'static [&'static str],
+    },
+}
+
+impl Derivation {
+    /// In words, for docs and messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Derivation::H3 {
+                lat,
+                lng,
+                resolutions,
+            } => {
+                let res: Vec<String> = resolutions.iter().map(u8::to_string).collect();
+                format!(
+                    "the H3 cell of (`{lat}`, `{lng}`) at resolution{} {}, one row each",
+                    if res.len() == 1 { "" } else { "s" },
+                    res.join(", ")
+                )
+            }
+            Derivation::Stack { columns } => {
+                let cols: Vec<String> = columns.iter().map(|c| format!("`{c}`")).collect();
+                format!("the values of {}, one row each", cols.join(", "))
+            }
+        }
+    }
+}
+
+/// A source column of times written other than as a date or a timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeColumn {
+    /// The column.
+    pub column: &'static str,
+    /// How its values are written.
+    pub encoding: TimeEncoding,
+}
+
+/// How a time is written in the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeEncoding {
+    /// An integer count of units since 1970-01-01 00:00:00 UTC.
+    Epoch(EpochUnit),
+    /// Text in a chrono `strftime` format, UTC; a format without a time of
+    /// day gives midnight.
+    Format(&'static str),
+}
+
+/// The unit of an epoch count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EpochUnit {
+    /// `"s"`
+    Seconds,
+    /// `"ms"`
+    Millis,
+    /// `"us"`
+    Micros,
+}
+
+impl EpochUnit {
+    /// The units, by their names in attributes.
+    pub const ALL: [EpochUnit; 3] = [EpochUnit::Seconds, EpochUnit::Millis, EpochUnit::Micros];
+
+    /// The name used in attributes.
+    pub const fn name(self) -> &'static str {
+        match self {
+            EpochUnit::Seconds => "s",
+            EpochUnit::Millis => "ms",
+            EpochUnit::Micros => "us",
+        }
+    }
+
+    /// Microseconds in one unit.
+    pub const fn micros(self) -> i64 {
+        match self {
+            EpochUnit::Seconds => 1_000_000,
+            EpochUnit::Millis => 1_000,
+            EpochUnit::Micros => 1,
+        }
+    }
+
+    /// The unit as a word, plural.
+    pub const fn word(self) -> &'static str {
+        match self {
+            EpochUnit::Seconds => "seconds",
+            EpochUnit::Millis => "milliseconds",
+            EpochUnit::Micros => "microseconds",
+        }
+    }
+}
+
+impl fmt::Display for TimeEncoding {
+    /// In words, for docs and messages.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TimeEncoding::Epoch(unit) => write!(
+                f,
+                "an integer count of {} since 1970-01-01 00:00:00 UTC",
+                unit.word()
+            ),
+            TimeEncoding::Format(mask) => write!(f, "text in the format `{mask}` (UTC)"),
+        }
+    }
 }
 
 /// What a run does with a source row that does not fit the declaration (a
@@ -210,6 +349,23 @@ impl SourceSpec {
     /// The column named `name`, if the source has one.
     pub fn column(&self, name: &str) -> Option<&'static ColumnSpec> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// How column `name` is computed, if it is derived from other columns.
+    pub fn derivation(&self, name: &str) -> Option<Derivation> {
+        self.derived
+            .iter()
+            .find(|d| d.column == name)
+            .map(|d| d.derivation)
+    }
+
+    /// How column `name` is written, if it holds times written as epoch
+    /// counts or formatted text.
+    pub fn time_encoding(&self, name: &str) -> Option<TimeEncoding> {
+        self.time_columns
+            .iter()
+            .find(|t| t.column == name)
+            .map(|t| t.encoding)
     }
 }
 

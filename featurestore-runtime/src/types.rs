@@ -238,3 +238,76 @@ macro_rules! pivot_on {
 pivot_on!(str: String);
 pivot_on!(i64: i32, i64);
 pivot_on!(bool: bool);
+
+/// A column type `#[column(epoch = "...")]` reads: integer counts since
+/// the epoch, read as timestamps.
+#[diagnostic::on_unimplemented(
+    message = "`epoch` reads integer counts since 1970-01-01, but the column is `{Self}`",
+    label = "not an integer column",
+    note = "declare the field `i64` (or `i32`, or `Option` of one)"
+)]
+pub trait EpochColumn: ColumnType {
+    /// The column once read.
+    type Time: ColumnType;
+}
+
+/// A column type `#[column(format = "...")]` reads: text in a format, read
+/// as timestamps.
+#[diagnostic::on_unimplemented(
+    message = "`format` parses text, but the column is `{Self}`",
+    label = "not a `String` column",
+    note = "declare the field `String` or `Option<String>`"
+)]
+pub trait FormattedColumn: ColumnType {
+    /// The column once read.
+    type Time: ColumnType;
+}
+
+macro_rules! read_as_time {
+    ($tr:ident: $($ty:ty),*) => {$(
+        impl $tr for $ty {
+            type Time = NaiveDateTime;
+        }
+        impl $tr for Option<$ty> {
+            type Time = Option<NaiveDateTime>;
+        }
+    )*};
+}
+read_as_time!(EpochColumn: i32, i64);
+read_as_time!(FormattedColumn: String);
+
+/// A column type `h3(lat = ..., lng = ...)` reads as degrees.
+#[diagnostic::on_unimplemented(
+    message = "`h3` reads latitudes and longitudes in degrees, but this column is `{Self}`",
+    label = "not a float column",
+    note = "declare the field `f64` or `f32`, or `Option` of one"
+)]
+pub trait Degrees: ColumnType {}
+marker!(Degrees: f32, f64, Option<f32>, Option<f64>);
+
+/// A column type that holds H3 cell ids: their hexadecimal text.
+#[diagnostic::on_unimplemented(
+    message = "an `h3` column holds cell ids as text, but it is declared `{Self}`",
+    label = "not a `String` column",
+    note = "declare the field `String` (rows without a point are left out) or `Option<String>` (they keep a null cell)"
+)]
+pub trait CellId: ColumnType {}
+marker!(CellId: String, Option<String>);
+
+/// A column type that can hold the values of a stacked column of type `C`.
+#[diagnostic::on_unimplemented(
+    message = "a `stack` column holds the values of the stacked columns, of type `{C}`, but it is declared `{Self}`",
+    label = "not the stacked column's type",
+    note = "stacked columns and the stack have one type, each possibly `Option`"
+)]
+pub trait StackOf<C> {}
+
+macro_rules! stack_of {
+    ($($ty:ty),*) => {$(
+        impl StackOf<$ty> for $ty {}
+        impl StackOf<Option<$ty>> for $ty {}
+        impl StackOf<$ty> for Option<$ty> {}
+        impl StackOf<Option<$ty>> for Option<$ty> {}
+    )*};
+}
+stack_of!(bool, i32, i64, f32, f64, String, NaiveDate, NaiveDateTime);

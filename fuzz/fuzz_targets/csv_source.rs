@@ -48,6 +48,8 @@ fuzz_target!(|data: &[u8]| {
         },
         columns: COLUMNS,
         on_bad_rows: policy,
+        time_columns: &[],
+        derived: &[],
     };
     let mut locations = SourceLocations::new(&dir);
     locations.quarantine_dir = Some(dir.join("quarantine"));

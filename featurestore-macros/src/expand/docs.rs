@@ -49,11 +49,25 @@ pub fn source(source: &Source<'_>) -> Vec<String> {
         } else {
             "no"
         };
+        let (ty, description) = match (&column.time, &column.derived) {
+            (_, Some(derived)) => (
+                code(&type_string(column.ty)),
+                format!(
+                    "{}. {}",
+                    capitalize(&derived.describe()),
+                    column.description
+                ),
+            ),
+            (Some(time), None) => (
+                format!("{} → `NaiveDateTime`", code(&type_string(column.ty))),
+                format!("{}. {}", capitalize(&time.describe()), column.description),
+            ),
+            (None, None) => (code(&type_string(column.ty)), column.description.clone()),
+        };
         doc.line(format!(
-            "| {} | {} | {nullable} | {} |",
+            "| {} | {ty} | {nullable} | {} |",
             code(&column.name),
-            code(&type_string(column.ty)),
-            cell(&column.description)
+            cell(description.trim_end())
         ));
     }
     doc.lines
@@ -682,6 +696,15 @@ impl Doc {
         }
         self.line(fence);
     }
+}
+
+/// `text` with its first letter upper case.
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

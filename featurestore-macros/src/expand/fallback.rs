@@ -12,6 +12,7 @@ use super::feature_set::strip_feature_attrs;
 use super::runtime;
 use super::source::{constants, has_column};
 use crate::attr::docs;
+use crate::keys;
 use crate::model::Column;
 
 pub fn source(item: &Item, error: syn::Error) -> TokenStream {
@@ -34,6 +35,9 @@ pub fn source(item: &Item, error: syn::Error) -> TokenStream {
                         name: ident.unraw().to_string(),
                         ty: &f.ty,
                         description: docs(&f.attrs),
+                        time: keys::fallback_encoding(&f.attrs),
+                        derived: None,
+                        derived_span: None,
                     })
                 })
                 .collect(),
@@ -43,6 +47,12 @@ pub fn source(item: &Item, error: syn::Error) -> TokenStream {
     };
     let has_columns = columns.iter().map(|c| has_column(ident, c));
     let constants = constants(&columns);
+    let mut item = item.clone();
+    if let Item::Struct(s) = &mut item {
+        for field in s.fields.iter_mut() {
+            field.attrs.retain(|a| !keys::is_column(a));
+        }
+    }
     quote! {
         #item
         #error

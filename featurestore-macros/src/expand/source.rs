@@ -7,6 +7,8 @@ use syn::spanned::Spanned;
 
 use super::{docs, respan, runtime};
 use crate::check::{const_name, SPEC_CONST};
+use crate::derived::Derived;
+use crate::keys;
 use crate::model::{self, Column, Source, SourceKind};
 
 pub fn expand(source: &Source<'_>) -> TokenStream {
@@ -18,6 +20,9 @@ pub fn expand(source: &Source<'_>) -> TokenStream {
     // The fields are a declaration, read by the macro: never reading them
     // at run time is the normal case, not dead code.
     item.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
+    for field in item.fields.iter_mut() {
+        field.attrs.retain(|a| !keys::is_column(a));
+    }
     let ident = &item.ident;
     let name = &source.name;
     let description = &source.description;
@@ -26,6 +31,9 @@ pub fn expand(source: &Source<'_>) -> TokenStream {
     let columns = source.columns.iter().map(|c| column_spec(c));
     let has_columns = source.columns.iter().map(|c| has_column(ident, c));
     let constants = constants(&source.columns);
+    let time_columns = source.columns.iter().filter_map(time_column);
+    let derived = source.columns.iter().filter_map(derived_column);
+    let derived_checks = derived_checks(source);
     quote! {
         #item
 
@@ -38,10 +46,14 @@ pub fn expand(source: &Source<'_>) -> TokenStream {
                     kind: #kind,
                     columns: &[#(#columns),*],
                     on_bad_rows: #rt::spec::OnBadRows::#on_bad_rows,
+                    time_columns: &[#(#time_columns),*],
+                    derived: &[#(#derived),*],
                 };
             }
 
             #(#has_columns)*
+
+            #derived_checks
 
             #[allow(non_upper_case_globals)]
             impl #ident {
@@ -88,7 +100,11 @@ fn column_spec(column: &Column<'_>) -> TokenStream {
             ty.span(),
         )
     };
-    let dtype = item(quote!(DTYPE));
+    // A column of times written as integers or text is a timestamp once read.
+    let dtype = match column.time {
+        Some(_) => quote!(#rt::spec::DataType::Timestamp),
+        None => item(quote!(DTYPE)),
+    };
     let nullable = item(quote!(NULLABLE));
     quote! {
         #rt::spec::ColumnSpec {
@@ -106,7 +122,18 @@ pub fn has_column(source: &Ident, column: &Column<'_>) -> TokenStream {
     let rt = runtime();
     let ty = column.ty;
     let name = &column.name;
-    quote_spanned! {ty.span()=>
+    // Feature sets see the column as read: a time. The projection also
+    // reports a field of a type the encoding cannot read, under the type.
+    let ty = match &column.time {
+        Some(keys::TimeEncoding::Epoch { .. }) => {
+            quote_spanned!(ty.span()=> <#ty as #rt::__private::EpochColumn>::Time)
+        }
+        Some(keys::TimeEncoding::Format(_)) => {
+            quote_spanned!(ty.span()=> <#ty as #rt::__private::FormattedColumn>::Time)
+        }
+        None => quote!(#ty),
+    };
+    quote_spanned! {column.ty.span()=>
         // Keeps rustc from listing every column's hash when a column is
         // missing, and rustdoc from listing the impls.
         #[diagnostic::do_not_recommend]
@@ -136,4 +163,116 @@ pub fn constants(columns: &[Column<'_>]) -> Vec<TokenStream> {
             })
         })
         .collect()
+}
+
+/// `TimeColumn { column, encoding }` of a column declared with `#[column(...)]`.
+fn time_column(column: &Column<'_>) -> Option<TokenStream> {
+    let rt = runtime();
+    let name = &column.name;
+    let encoding = match column.time.as_ref()? {
+        keys::TimeEncoding::Epoch { variant, .. } => {
+            let variant = format_ident!("{}", variant);
+            quote!(#rt::spec::TimeEncoding::Epoch(#rt::spec::EpochUnit::#variant))
+        }
+        keys::TimeEncoding::Format(mask) => quote!(#rt::spec::TimeEncoding::Format(#mask)),
+    };
+    Some(quote! {
+        #rt::spec::TimeColumn {
+            column: #name,
+            encoding: #encoding,
+        }
+    })
+}
+
+/// `DerivedColumn { column, derivation }` of an `h3` or `stack` column.
+fn derived_column(column: &Column<'_>) -> Option<TokenStream> {
+    let rt = runtime();
+    let name = &column.name;
+    let derivation = match column.derived.as_ref()? {
+        Derived::H3 {
+            lat,
+            lng,
+            resolutions,
+        } => {
+            let (lat, lng) = (model::unraw(lat), model::unraw(lng));
+            quote! {
+                #rt::spec::Derivation::H3 {
+                    lat: #lat,
+                    lng: #lng,
+                    resolutions: &[#(#resolutions),*],
+                }
+            }
+        }
+        Derived::Stack { columns } => {
+            let columns = columns.iter().map(model::unraw);
+            quote!(#rt::spec::Derivation::Stack { columns: &[#(#columns),*] })
+        }
+    };
+    Some(quote! {
+        #rt::spec::DerivedColumn {
+            column: #name,
+            derivation: #derivation,
+        }
+    })
+}
+
+/// Type assertions of computed columns, each at the token it is about:
+/// coordinates are floats (at `lat = ...`), cells text (at the field's
+/// type), stacked columns of the stack's type (at each column); and the
+/// runtime computes H3 cells only with its `h3` feature (at `h3`).
+fn derived_checks(source: &Source<'_>) -> TokenStream {
+    let rt = runtime();
+    let type_of = |ident: &Ident| {
+        let name = model::unraw(ident);
+        source.columns.iter().find(|c| c.name == name).map(|c| {
+            let ty = c.ty;
+            respan(quote!(#ty), ident.span())
+        })
+    };
+    let mut checks = Vec::new();
+    let mut needs_h3 = None;
+    for column in &source.columns {
+        let declared = column.ty;
+        let declared = respan(quote!(#declared), column.ty.span());
+        match &column.derived {
+            Some(Derived::H3 { lat, lng, .. }) => {
+                needs_h3 = needs_h3.or(column.derived_span);
+                for input in [lat, lng] {
+                    if let Some(ty) = type_of(input) {
+                        checks.push(
+                            quote_spanned!(input.span()=> #rt::__private::assert_degrees::<#ty>();),
+                        );
+                    }
+                }
+                checks.push(quote_spanned!(column.ty.span()=> #rt::__private::assert_cell_id::<#declared>();));
+            }
+            Some(Derived::Stack { columns }) => {
+                for input in columns {
+                    if let Some(ty) = type_of(input) {
+                        checks.push(quote_spanned!(input.span()=> #rt::__private::assert_stack_of::<#declared, #ty>();));
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+    if checks.is_empty() {
+        return TokenStream::new();
+    }
+    let h3 = needs_h3.map(|span| {
+        quote_spanned! {span=>
+            const _: () = ::core::assert!(
+                #rt::__private::H3,
+                "`h3` columns need the `h3` feature of featurestore-runtime: add \
+                 `features = [\"h3\"]` to its dependency"
+            );
+        }
+    });
+    quote! {
+        #h3
+        #[allow(dead_code)]
+        fn __derived_columns() {
+            #(#checks)*
+        }
+    }
 }

@@ -23,6 +23,8 @@ static SPINE: SourceSpec = SourceSpec {
     },
     columns: &[],
     on_bad_rows: featurestore_runtime::spec::OnBadRows::Fail,
+    time_columns: &[],
+    derived: &[],
 };
 
 const KEY: &[ColumnSpec] = &[ColumnSpec {

@@ -25,6 +25,8 @@ static SOURCE: SourceSpec = SourceSpec {
     },
     columns: &[],
     on_bad_rows: featurestore_runtime::spec::OnBadRows::Fail,
+    time_columns: &[],
+    derived: &[],
 };
 
 #[derive(Debug, Clone)]

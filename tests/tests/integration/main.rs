@@ -4,6 +4,7 @@ mod asof_property;
 mod catalog;
 mod catalog_property;
 mod dataset;
+mod keys;
 mod legiti;
 mod reliability;
 mod rolling_property;
