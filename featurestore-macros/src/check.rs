@@ -25,6 +25,9 @@ pub fn source(source: &Source<'_>, errors: &mut Errors) {
     for column in &source.columns {
         constants.add(&column.name, column.ident.span(), errors);
     }
+    for column in source.preprocess.iter().flat_map(|p| &p.columns) {
+        constants.add(&column.name, column.ident.span(), errors);
+    }
 }
 
 pub fn feature_set(set: &FeatureSet<'_>, errors: &mut Errors) {

@@ -14,6 +14,7 @@ mod check;
 mod ctxt;
 mod expand;
 mod model;
+mod preprocess;
 mod sql;
 mod symbol;
 mod window;

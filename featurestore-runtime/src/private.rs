@@ -73,6 +73,12 @@ pub fn assert_fill_bool<T: FillBool>() {}
 pub fn assert_fill_str<T: FillStr>() {}
 /// Any declared column type.
 pub fn assert_column<T: ColumnType>() {}
+/// `replace` can put values of type `L` in a column of type `Column`.
+pub fn assert_replace<Column: crate::preprocess::ReplaceIn<L>, L: ?Sized>() {}
+/// See [`Nullable`](crate::preprocess::Nullable).
+pub fn assert_nullable<T: crate::preprocess::Nullable>() {}
+/// See [`JsonText`](crate::preprocess::JsonText).
+pub fn assert_json_text<T: crate::preprocess::JsonText>() {}
 
 use crate::spec::{
     ColumnOrigin, DataType, DatasetColumn, DatasetSpec, FeatureSetSpec, SourceKind, SourceSpec,
@@ -90,6 +96,7 @@ pub const FALLBACK_SOURCE: SourceSpec = SourceSpec {
     },
     columns: &[],
     on_bad_rows: crate::spec::OnBadRows::Fail,
+    preprocess: crate::spec::Preprocessing::NONE,
 };
 
 /// The spec of a feature set whose declaration has errors (see [`FALLBACK_SOURCE`]).
@@ -638,6 +645,7 @@ mod tests {
                 },
             ],
             on_bad_rows: crate::spec::OnBadRows::Fail,
+            preprocess: crate::spec::Preprocessing::NONE,
         };
         const COLUMNS: [DatasetColumn; 2] = spine_columns::<2>(&SPINE, "at");
         assert_eq!(COLUMNS[0].origin, ColumnOrigin::Spine { column: "id" });

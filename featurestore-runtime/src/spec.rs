@@ -7,6 +7,10 @@
 
 use std::fmt;
 
+pub use crate::preprocess::{
+    ForwardFillStep, PivotAggregation, PivotStep, Preprocess, Preprocessing,
+};
+
 /// The logical type of a column, as declared by the Rust type of a field.
 ///
 /// Mapped from Rust types by [`ColumnType`](crate::ColumnType), to polars
@@ -163,10 +167,13 @@ pub struct SourceSpec {
     pub description: &'static str,
     /// File or query.
     pub kind: SourceKind,
-    /// The columns, in field order.
+    /// The columns feature sets and datasets see: the fields, in order, or
+    /// with pre-processing the columns after its last step.
     pub columns: &'static [ColumnSpec],
     /// What a run does with rows that do not fit the declaration.
     pub on_bad_rows: OnBadRows,
+    /// Steps run on the rows right after they are read and checked.
+    pub preprocess: Preprocessing,
 }
 
 /// What a run does with a source row that does not fit the declaration (a

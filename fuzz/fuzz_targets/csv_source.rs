@@ -48,6 +48,7 @@ fuzz_target!(|data: &[u8]| {
         },
         columns: COLUMNS,
         on_bad_rows: policy,
+        preprocess: featurestore_runtime::spec::Preprocessing::NONE,
     };
     let mut locations = SourceLocations::new(&dir);
     locations.quarantine_dir = Some(dir.join("quarantine"));

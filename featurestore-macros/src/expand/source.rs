@@ -5,7 +5,7 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::{docs, respan, runtime};
+use super::{docs, preprocess, respan, runtime};
 use crate::check::{const_name, SPEC_CONST};
 use crate::model::{self, Column, Source, SourceKind};
 
@@ -23,9 +23,34 @@ pub fn expand(source: &Source<'_>) -> TokenStream {
     let description = &source.description;
     let kind = kind(&source.kind);
     let on_bad_rows = format_ident!("{}", source.on_bad_rows.variant());
-    let columns = source.columns.iter().map(|c| column_spec(c));
-    let has_columns = source.columns.iter().map(|c| has_column(ident, c));
-    let constants = constants(&source.columns);
+    let fields: Vec<TokenStream> = source.columns.iter().map(column_spec).collect();
+    // With pre-processing, feature sets see the columns after its last step.
+    let (rows, preprocess, checks) = match &source.preprocess {
+        Some(pre) => (
+            pre.columns.iter().map(preprocess::column).collect(),
+            preprocess::spec(pre, &fields),
+            preprocess::checks(pre),
+        ),
+        None => (
+            Vec::new(),
+            quote!(#rt::spec::Preprocessing::NONE),
+            Vec::new(),
+        ),
+    };
+    let rows: &[Column<'_>] = if source.preprocess.is_some() {
+        &rows
+    } else {
+        &source.columns
+    };
+    let columns = rows.iter().map(column_spec);
+    let has_columns = rows.iter().map(|c| has_column(ident, c));
+    let mut named: Vec<Column<'_>> = source.columns.iter().map(copy).collect();
+    named.extend(
+        rows.iter()
+            .filter(|r| !source.columns.iter().any(|c| c.name == r.name))
+            .map(copy),
+    );
+    let constants = constants(&named);
     quote! {
         #item
 
@@ -38,6 +63,7 @@ pub fn expand(source: &Source<'_>) -> TokenStream {
                     kind: #kind,
                     columns: &[#(#columns),*],
                     on_bad_rows: #rt::spec::OnBadRows::#on_bad_rows,
+                    preprocess: #preprocess,
                 };
             }
 
@@ -47,7 +73,21 @@ pub fn expand(source: &Source<'_>) -> TokenStream {
             impl #ident {
                 #(#constants)*
             }
+
+            #[allow(dead_code, clippy::all)]
+            fn __check() {
+                #(#checks)*
+            }
         };
+    }
+}
+
+fn copy<'a>(c: &Column<'a>) -> Column<'a> {
+    Column {
+        ident: c.ident,
+        name: c.name.clone(),
+        ty: c.ty,
+        description: c.description.clone(),
     }
 }
 
@@ -77,7 +117,7 @@ fn kind(kind: &SourceKind) -> TokenStream {
     }
 }
 
-fn column_spec(column: &Column<'_>) -> TokenStream {
+pub fn column_spec(column: &Column<'_>) -> TokenStream {
     let rt = runtime();
     let ty = column.ty;
     let name = &column.name;

@@ -23,6 +23,7 @@ static SPINE: SourceSpec = SourceSpec {
     },
     columns: &[],
     on_bad_rows: featurestore_runtime::spec::OnBadRows::Fail,
+    preprocess: featurestore_runtime::spec::Preprocessing::NONE,
 };
 
 const KEY: &[ColumnSpec] = &[ColumnSpec {

@@ -5,6 +5,7 @@ mod catalog;
 mod catalog_property;
 mod dataset;
 mod legiti;
+mod preprocess;
 mod reliability;
 mod rolling_property;
 mod sources;

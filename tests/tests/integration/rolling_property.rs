@@ -24,6 +24,7 @@ static SOURCE: SourceSpec = SourceSpec {
     },
     columns: &[],
     on_bad_rows: featurestore_runtime::spec::OnBadRows::Fail,
+    preprocess: featurestore_runtime::spec::Preprocessing::NONE,
 };
 
 #[derive(Debug, Clone)]
