@@ -648,19 +648,13 @@ pub fn check(raw: &[RawStep], fields: Vec<Col>, errors: &mut Errors) -> Preproce
                 let kept_refs: Vec<&Col> = kept.iter().collect();
                 let new = rows.new_columns(columns, &kept_refs, &describe, errors);
                 for col in &new {
-                    let span = col.ty.span();
-                    checks.push(Check {
-                        assert: "assert_value_of",
-                        ty: col.ty.clone(),
-                        with: Some(value_col.ty.clone()),
-                        span,
-                    });
-                    checks.push(Check {
-                        assert: "assert_nullable",
-                        ty: col.ty.clone(),
-                        with: None,
-                        span,
-                    });
+                    add(
+                        &mut checks,
+                        "assert_pivot_column",
+                        &col.ty,
+                        Some(value_col.ty.clone()),
+                        col.ty.span(),
+                    );
                 }
                 steps.push(Step::Pivot {
                     keys: kept[..kept.len() - 1]

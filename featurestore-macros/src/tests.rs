@@ -866,7 +866,7 @@ fn preprocessed_sources_expose_the_columns_after_their_steps() {
     assert!(text.contains("pubconstAMENITY:&'staticstr=\"amenity\""));
     assert!(text.contains("pubconstPOOL:&'staticstr=\"pool\""));
     assert!(text.contains("assert_replace::<String,str>()"));
-    assert!(text.contains("assert_nullable::<Option<bool>>()"));
+    assert!(text.contains("assert_pivot_column::<Option<bool>,Option<bool>>()"));
     // The steps in words, in order.
     assert!(text.contains("1.**filter**:keepstherowswhere`hasISNOTNULL`."));
     assert!(text.contains("2.**replace**in`amenity`:`\\\"piscina\\\"`→`\\\"pool\\\"`"));

@@ -532,15 +532,32 @@ replace_in!(i64: i32, i64, f32, f64);
 replace_in!(f64: f32, f64);
 replace_in!(bool: bool);
 
-/// A column type that holds nulls: the type of a pivot's new columns.
+/// The declared type of a column `pivot` makes from a `value` column of
+/// type `C`: `Option` of `C`'s type, as a key may have no row with the
+/// column's value at a time.
 #[diagnostic::on_unimplemented(
-    message = "a column made by `pivot` is null where a key has no row with its value, but it is declared `{Self}`",
-    label = "declare it `Option<...>`",
-    note = "declare the new columns of `pivot` as `Option` of the aggregated column's type"
+    message = "`pivot` makes columns of its `value` column's type, `{C}`, which are null where a key has no row with the column's value, but this one is declared `{Self}`",
+    label = "not `Option` of the value column's type",
+    note = "declare each new column of `pivot` as `Option<T>`, `T` the type of the `value` column without `Option`"
 )]
-pub trait Nullable {}
+pub trait PivotColumnOf<C> {}
 
-impl<T: crate::ColumnType> Nullable for Option<T> where Option<T>: crate::ColumnType {}
+macro_rules! pivot_column_of {
+    ($($ty:ty),*) => {$(
+        impl PivotColumnOf<$ty> for Option<$ty> {}
+        impl PivotColumnOf<Option<$ty>> for Option<$ty> {}
+    )*};
+}
+pivot_column_of!(
+    bool,
+    i32,
+    i64,
+    f32,
+    f64,
+    String,
+    chrono::NaiveDate,
+    chrono::NaiveDateTime
+);
 
 /// A column type that can hold JSON text: `explode_json`'s column.
 #[diagnostic::on_unimplemented(

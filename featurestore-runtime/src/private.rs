@@ -75,8 +75,8 @@ pub fn assert_fill_str<T: FillStr>() {}
 pub fn assert_column<T: ColumnType>() {}
 /// `replace` can put values of type `L` in a column of type `Column`.
 pub fn assert_replace<Column: crate::preprocess::ReplaceIn<L>, L: ?Sized>() {}
-/// See [`Nullable`](crate::preprocess::Nullable).
-pub fn assert_nullable<T: crate::preprocess::Nullable>() {}
+/// `Declared` is a column `pivot` can make from a column of type `Value`.
+pub fn assert_pivot_column<Declared: crate::preprocess::PivotColumnOf<Value>, Value>() {}
 /// See [`JsonText`](crate::preprocess::JsonText).
 pub fn assert_json_text<T: crate::preprocess::JsonText>() {}
 
