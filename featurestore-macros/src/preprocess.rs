@@ -740,10 +740,10 @@ pub fn check(raw: &[RawStep], fields: Vec<Col>, errors: &mut Errors) -> Preproce
                         ),
                     );
                 }
-                let mut names = Vec::new();
+                let mut filled = Vec::new();
                 for ident in columns {
                     if let Some(col) = rows.find(ident, keyword, errors) {
-                        names.push(col.name.clone());
+                        filled.push((ident, col.name.clone()));
                     }
                 }
                 let mut key_names = Vec::new();
@@ -762,7 +762,7 @@ pub fn check(raw: &[RawStep], fields: Vec<Col>, errors: &mut Errors) -> Preproce
                     None,
                     timestamp.span(),
                 );
-                for (ident, name) in columns.iter().zip(&names) {
+                for (ident, name) in &filled {
                     if key_names.contains(name) || *name == ts.name {
                         errors.at(
                             ident.span(),
@@ -774,7 +774,7 @@ pub fn check(raw: &[RawStep], fields: Vec<Col>, errors: &mut Errors) -> Preproce
                     }
                 }
                 steps.push(Step::ForwardFill {
-                    columns: names,
+                    columns: filled.into_iter().map(|(_, name)| name).collect(),
                     keys: key_names,
                     timestamp: ts.name,
                 });

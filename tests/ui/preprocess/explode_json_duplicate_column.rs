@@ -5,7 +5,7 @@ use featurestore_runtime::source;
 pub struct Events {
     pub id: String,
     pub at: NaiveDateTime,
-    pub payload: i64,
+    pub payload: Option<String>,
 }
 
 fn main() {}
