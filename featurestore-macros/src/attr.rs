@@ -23,6 +23,8 @@ pub struct SourceAttr {
     pub name: Option<LitStr>,
     pub description: Option<LitStr>,
     pub on_bad_rows: Option<LitStr>,
+    /// Pre-processing steps, in declaration order.
+    pub preprocess: Vec<crate::preprocess::RawStep>,
     /// The keys written, valid or not: a key with a bad value is not also
     /// reported missing.
     pub written: Vec<Symbol>,
@@ -188,11 +190,18 @@ impl SourceAttr {
             name: None,
             description: None,
             on_bad_rows: None,
+            preprocess: Vec::new(),
             written: Vec::new(),
             args,
         };
         let mut seen = Seen::default();
         for meta in &metas {
+            // Steps may repeat: they run in the order written.
+            if crate::preprocess::is_step(meta) {
+                attr.preprocess
+                    .extend(crate::preprocess::parse_step(meta, errors));
+                continue;
+            }
             let Some(key) = key_of(meta, "`#[source]`", symbol::SOURCE_KEYS, &mut seen, errors)
             else {
                 continue;

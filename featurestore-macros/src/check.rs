@@ -26,6 +26,9 @@ pub fn source(source: &Source<'_>, errors: &mut Errors) {
         constants.add(&column.name, column.ident.span(), errors);
     }
     crate::derived::check_inputs(&source.columns, errors);
+    for column in source.preprocess.iter().flat_map(|p| &p.columns) {
+        constants.add(&column.name, column.ident.span(), errors);
+    }
 }
 
 pub fn feature_set(set: &FeatureSet<'_>, errors: &mut Errors) {

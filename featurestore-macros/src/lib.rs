@@ -16,6 +16,7 @@ mod derived;
 mod expand;
 mod keys;
 mod model;
+mod preprocess;
 mod sql;
 mod symbol;
 mod window;
@@ -73,6 +74,45 @@ use proc_macro::TokenStream;
 ///   drops and counts such rows; `quarantine` also writes them, with the
 ///   reason, under the historical root's `_quarantine/`. File sources only;
 ///   `[sources.NAME] on_bad_rows = "..."` in `featurestore.toml` overrides it.
+///
+/// ## Pre-processing
+///
+/// Steps run in the order written, right after the rows are read and
+/// checked, so every feature set and dataset over the source sees their
+/// output. Each may be written several times. The fields are the columns as
+/// read; `pivot` and `explode_json` declare the columns they make, as
+/// fields, and the columns after the last step are those feature sets can
+/// name (listed in the generated docs).
+///
+/// - `filter = "amount > 0"`: keeps the rows where the SQL condition holds;
+///   its syntax is checked at compile time.
+/// - `replace(status, {"a": "approved", "r": "refused"})`: each listed value
+///   of the column becomes its replacement; other values and nulls stay.
+///   Literals must suit the column's type: strings for `String`, integers
+///   for integer and float columns, floats for float columns, booleans for
+///   `bool`.
+/// - `pivot(on = amenity, value = first(has), keys(id), timestamp = ts,
+///   columns(pool: Option<bool>, oven: Option<bool>), forward_fill)`: one
+///   row per key and time, sorted, with a column per value of `on` (a
+///   `String` column), named as the value, holding `first`, `last`, `sum`,
+///   `min` or `max` of `value` over the rows with that value (`first` and
+///   `last` in input order); null without such rows. The columns are
+///   declared `Option` of `value`'s type. With `forward_fill`, a null takes
+///   the key's last non-null value in time order. The rows then have the
+///   keys, the timestamp and the new columns only.
+/// - `explode_json(payload, columns(a: Option<i64>, b: Option<String>))`:
+///   the fields of the JSON object in a `String` column, as new columns
+///   named as the fields (null when absent or `null`; a JSON string is read
+///   as the column's type, `"123"` as `123`; another value read as text is
+///   its JSON). A row whose text is not a JSON object, or whose field does
+///   not fit its type, is a bad row for `on_bad_rows`.
+/// - `forward_fill(columns(temperature), keys(sensor), timestamp = ts)`: a
+///   null takes the last non-null value of the rows with the same keys, in
+///   time order (rows at one time in input order); `keys` is optional.
+///
+/// A column a step names that the rows do not have at that step, a literal
+/// or declared type that does not suit its column, and SQL that does not
+/// parse are compile errors under the offending token.
 ///
 /// # Field attributes
 ///
@@ -133,10 +173,12 @@ use proc_macro::TokenStream;
 ///
 /// - `impl featurestore_runtime::Source` with the whole declaration as
 ///   `SOURCE::SPEC`;
-/// - a constant per column name: `OrderEvents::ORDER_ID == "order_id"`;
-/// - docs on the struct: location or query, and a table of the columns;
+/// - a constant per column name, read or made by a step:
+///   `OrderEvents::ORDER_ID == "order_id"`;
+/// - docs on the struct: location or query, a table of the columns, and
+///   with pre-processing its steps in words and the columns after them;
 /// - for feature sets to look columns up: one hidden `HasColumn` impl per
-///   field.
+///   column (after pre-processing).
 #[proc_macro_attribute]
 pub fn source(args: TokenStream, input: TokenStream) -> TokenStream {
     source_inner(args.into(), input.into()).into()

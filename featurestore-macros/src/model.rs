@@ -21,8 +21,11 @@ pub struct Source<'a> {
     /// `description = "..."`, which the generated docs add to the struct's.
     pub description_key: Option<String>,
     pub kind: SourceKind,
+    /// The fields: the columns as read.
     pub columns: Vec<Column<'a>>,
     pub on_bad_rows: OnBadRows,
+    /// Pre-processing steps, if any, and the columns after them.
+    pub preprocess: Option<crate::preprocess::Preprocessing>,
 }
 
 /// `on_bad_rows = "fail" | "skip" | "quarantine"`.
@@ -872,6 +875,19 @@ pub fn source<'a>(
             }
         })
         .collect();
+    let preprocess = (!attr.preprocess.is_empty()).then(|| {
+        let fields = container
+            .fields
+            .iter()
+            .map(|f| crate::preprocess::Col {
+                ident: f.ident.clone(),
+                name: f.ident.unraw().to_string(),
+                ty: f.ty.clone(),
+                description: f.doc.clone(),
+            })
+            .collect();
+        crate::preprocess::check(&attr.preprocess, fields, errors)
+    });
     Some(Source {
         item,
         name,
@@ -880,6 +896,7 @@ pub fn source<'a>(
         kind: kind?,
         columns,
         on_bad_rows,
+        preprocess,
     })
 }
 

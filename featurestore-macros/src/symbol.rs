@@ -24,6 +24,15 @@ pub const LAT: Symbol = Symbol("lat");
 pub const LNG: Symbol = Symbol("lng");
 pub const RESOLUTIONS: Symbol = Symbol("resolutions");
 pub const STACK: Symbol = Symbol("stack");
+// Pre-processing steps of `#[source(...)]`, besides `filter` and `pivot`.
+pub const REPLACE: Symbol = Symbol("replace");
+pub const EXPLODE_JSON: Symbol = Symbol("explode_json");
+pub const FORWARD_FILL: Symbol = Symbol("forward_fill");
+// Their options.
+pub const ON: Symbol = Symbol("on");
+pub const VALUE: Symbol = Symbol("value");
+pub const KEYS: Symbol = Symbol("keys");
+pub const COLUMNS: Symbol = Symbol("columns");
 
 // `#[feature_set(...)]`
 pub const ENTITY: Symbol = Symbol("entity");
@@ -95,7 +104,35 @@ pub const QUARANTINE: Symbol = Symbol("quarantine");
 pub const BAD_ROW_POLICIES: &[Symbol] = &[FAIL, SKIP, QUARANTINE];
 
 /// The keys `#[source(...)]` accepts.
-pub const SOURCE_KEYS: &[Symbol] = &[PATH, FORMAT, QUERY, INPUTS, NAME, DESCRIPTION, ON_BAD_ROWS];
+pub const SOURCE_KEYS: &[Symbol] = &[
+    PATH,
+    FORMAT,
+    QUERY,
+    INPUTS,
+    NAME,
+    DESCRIPTION,
+    ON_BAD_ROWS,
+    FILTER,
+    REPLACE,
+    PIVOT,
+    EXPLODE_JSON,
+    FORWARD_FILL,
+];
+
+/// The pre-processing steps of `#[source(...)]`, each allowed many times.
+pub const PREPROCESS_STEPS: &[Symbol] = &[FILTER, REPLACE, PIVOT, EXPLODE_JSON, FORWARD_FILL];
+
+/// The options of a source's `pivot(...)`.
+pub const PIVOT_KEYS: &[Symbol] = &[ON, VALUE, KEYS, TIMESTAMP, COLUMNS, FORWARD_FILL];
+
+/// The aggregations of a source's `pivot(...)`.
+pub const PIVOT_AGGREGATIONS: &[Symbol] = &[FIRST, LAST, SUM, MIN, MAX];
+
+/// The options of a source's `forward_fill(...)`.
+pub const FORWARD_FILL_KEYS: &[Symbol] = &[COLUMNS, KEYS, TIMESTAMP];
+
+/// The options of a source's `explode_json(...)` after its column.
+pub const EXPLODE_JSON_KEYS: &[Symbol] = &[COLUMNS];
 
 /// The keys `#[feature_set(...)]` accepts.
 pub const FEATURE_SET_KEYS: &[Symbol] = &[

@@ -947,3 +947,73 @@ fn key_and_time_attribute_errors_are_collected() {
         assert!(error.starts_with(start), "{errors:?}");
     }
 }
+
+fn amenities(args: TokenStream) -> TokenStream {
+    source_inner(
+        args,
+        quote!(
+            pub struct Amenities {
+                pub id: String,
+                pub ts: NaiveDateTime,
+                pub amenity: String,
+                pub has: Option<bool>,
+                pub payload: Option<String>,
+            }
+        ),
+    )
+}
+
+#[test]
+fn preprocessed_sources_expose_the_columns_after_their_steps() {
+    let out = amenities(quote!(
+        path = "a.csv",
+        filter = "has IS NOT NULL",
+        replace(amenity, {"piscina": "pool"}),
+        explode_json(payload, columns(floor: Option<i64>)),
+        pivot(on = amenity, value = last(has), keys(id), timestamp = ts,
+              columns(pool: Option<bool>, oven: Option<bool>), forward_fill),
+        forward_fill(columns(pool), keys(id), timestamp = ts),
+    ));
+    assert!(errors(&out).is_empty(), "{:?}", errors(&out));
+    let text = compact(&out);
+    // Feature sets see the pivot's rows; the fields are what is read.
+    assert!(text.contains("HasColumn<{::featurestore_runtime::__private::column_hash(\"pool\")}>forAmenities{typeType=Option<bool>;}"));
+    assert!(!text.contains("column_hash(\"amenity\")"));
+    assert!(!text.contains("column_hash(\"floor\")"));
+    assert!(text.contains("read:&[::featurestore_runtime::spec::ColumnSpec{name:\"id\""));
+    assert!(text.contains("aggregation:::featurestore_runtime::spec::PivotAggregation::Last"));
+    assert!(text.contains("pubconstAMENITY:&'staticstr=\"amenity\""));
+    assert!(text.contains("pubconstPOOL:&'staticstr=\"pool\""));
+    assert!(text.contains("assert_replace::<String,str>()"));
+    assert!(text.contains("assert_pivot_column::<Option<bool>,Option<bool>>()"));
+    // The steps in words, in order.
+    assert!(text.contains("1.**filter**:keepstherowswhere`hasISNOTNULL`."));
+    assert!(text.contains("2.**replace**in`amenity`:`\\\"piscina\\\"`→`\\\"pool\\\"`"));
+    assert!(text.contains("4.**pivot**:onerowper`id`and`ts`"));
+    assert!(text.contains("5.**forward_fill**`pool`"));
+}
+
+#[test]
+fn preprocessing_errors_are_collected() {
+    expect_errors(
+        amenities(quote!(
+            path = "a.csv",
+            filter = "has IS",
+            replace(amenty, {"a": "b"}),
+            pivot(on = amenity, value = mean(has), keys(id), timestamp = ts, columns(pool: Option<bool>)),
+            pivot(on = amenity, value = first(has), key(id), columns(pool: Option<bool>)),
+            explode_json(payload, columns(id: Option<String>)),
+            forward_fill(columns(id), keys(id), timestamp = ts),
+        )),
+        &[
+            "invalid SQL in `filter`",
+            "no column `amenty` in the rows `replace` receives: they have `id`, `ts`, `amenity`, `has`, `payload`",
+            "unknown aggregation `mean` in `pivot`: the aggregations are `first`, `last`, `sum`, `min`, `max`",
+            "unknown option `key` in `pivot`: did you mean `keys`?",
+            "`pivot` needs `keys(...)`",
+            "`pivot` needs `timestamp = column`",
+            "column `id` is declared twice",
+            "`id` orders or groups the rows of `forward_fill`",
+        ],
+    );
+}

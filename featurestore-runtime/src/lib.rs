@@ -4,6 +4,7 @@
 //!
 //! - [`spec`]: what the macros compile a declaration into (`'static` data).
 //! - [`mod@source`]: reading declared sources into typed lazy frames.
+//! - [`preprocess`]: a source's declared pre-processing steps.
 //! - [`transform`]: the rolling-window kernel (change points, no grid).
 //! - [`sink`]: the historical store (partitioned Parquet) and online stores.
 //! - [`mod@dataset`]: point-in-time joins of feature sets onto a spine.
@@ -25,6 +26,7 @@ pub mod fail;
 mod keys;
 pub mod lock;
 pub mod pipeline;
+pub mod preprocess;
 pub mod registry;
 pub mod sink;
 pub mod source;

@@ -82,6 +82,12 @@ pub fn assert_cell_id<T: CellId>() {}
 pub fn assert_stack_of<Declared: StackOf<Column>, Column>() {}
 /// Whether the runtime computes H3 cells (its `h3` feature).
 pub const H3: bool = cfg!(feature = "h3");
+/// `replace` can put values of type `L` in a column of type `Column`.
+pub fn assert_replace<Column: crate::preprocess::ReplaceIn<L>, L: ?Sized>() {}
+/// `Declared` is a column `pivot` can make from a column of type `Value`.
+pub fn assert_pivot_column<Declared: crate::preprocess::PivotColumnOf<Value>, Value>() {}
+/// See [`JsonText`](crate::preprocess::JsonText).
+pub fn assert_json_text<T: crate::preprocess::JsonText>() {}
 
 use crate::spec::{
     ColumnOrigin, DataType, DatasetColumn, DatasetSpec, FeatureSetSpec, SourceKind, SourceSpec,
@@ -101,6 +107,7 @@ pub const FALLBACK_SOURCE: SourceSpec = SourceSpec {
     on_bad_rows: crate::spec::OnBadRows::Fail,
     time_columns: &[],
     derived: &[],
+    preprocess: crate::spec::Preprocessing::NONE,
 };
 
 /// The spec of a feature set whose declaration has errors (see [`FALLBACK_SOURCE`]).
@@ -652,6 +659,7 @@ mod tests {
             on_bad_rows: crate::spec::OnBadRows::Fail,
             time_columns: &[],
             derived: &[],
+            preprocess: crate::spec::Preprocessing::NONE,
         };
         const COLUMNS: [DatasetColumn; 2] = spine_columns::<2>(&SPINE, "at");
         assert_eq!(COLUMNS[0].origin, ColumnOrigin::Spine { column: "id" });

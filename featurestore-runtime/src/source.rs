@@ -9,7 +9,8 @@ use polars::sql::SQLContext;
 use crate::dtype::polars_dtype;
 use crate::error::{polars_message, Error, PolarsContext, Result};
 use crate::spec::{
-    ColumnSpec, DataType as Dt, Format, OnBadRows, SourceKind, SourceSpec, TimeEncoding,
+    ColumnSpec, DataType as Dt, Format, OnBadRows, Preprocessing, SourceKind, SourceSpec,
+    TimeEncoding,
 };
 use crate::{keys, time_encoding};
 
@@ -140,6 +141,63 @@ pub fn scan(spec: &SourceSpec, locations: &SourceLocations) -> Result<LazyFrame>
 /// `on_bad_rows` policy. File sources are read whole here, so a bad value
 /// is found before any store is written.
 pub fn read(spec: &SourceSpec, locations: &SourceLocations) -> Result<Extract> {
+    if spec.preprocess.steps.is_empty() {
+        return read_declared(spec, locations);
+    }
+    let as_read = SourceSpec {
+        columns: spec.preprocess.read,
+        preprocess: Preprocessing::NONE,
+        ..*spec
+    };
+    let extract = read_declared(&as_read, locations)?;
+    preprocessed(spec, extract, locations)
+}
+
+/// The source's pre-processing steps on its rows as read; rows whose JSON
+/// `explode_json` cannot read follow the source's `on_bad_rows`.
+fn preprocessed(spec: &SourceSpec, read: Extract, locations: &SourceLocations) -> Result<Extract> {
+    let location = describe_location(spec, locations);
+    let policy = locations.policy(spec);
+    let (frame, bad) = crate::preprocess::apply(spec, read.frame, policy == OnBadRows::Fail)
+        .map_err(|e| match e {
+            Error::Source {
+                source_name,
+                message,
+                ..
+            } => Error::Source {
+                source_name,
+                location: location.clone(),
+                message,
+            },
+            other => other,
+        })?;
+    let mut rejected = read.rejected;
+    if !bad.is_empty() {
+        let bad: Vec<BadRow> = bad
+            .into_iter()
+            .map(|b| BadRow {
+                record: b.row,
+                place: format!("row {} after the earlier pre-processing steps", b.row + 1),
+                raw: b.raw,
+                reason: b.reason,
+            })
+            .collect();
+        let quarantine = match policy {
+            OnBadRows::Quarantine => Some(write_quarantine(spec, &location, locations, &bad)?),
+            _ => None,
+        };
+        rejected.push(Rejected {
+            source_name: spec.name.to_string(),
+            location,
+            rows: bad.len(),
+            quarantine,
+        });
+    }
+    Ok(Extract { frame, rejected })
+}
+
+/// Reads a source's rows as declared by its columns, without pre-processing.
+fn read_declared(spec: &SourceSpec, locations: &SourceLocations) -> Result<Extract> {
     match spec.kind {
         SourceKind::File { path, format } => {
             let location = locations.resolve(spec, path);

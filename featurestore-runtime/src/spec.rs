@@ -7,6 +7,10 @@
 
 use std::fmt;
 
+pub use crate::preprocess::{
+    ForwardFillStep, PivotAggregation, PivotStep, Preprocess, Preprocessing,
+};
+
 /// The logical type of a column, as declared by the Rust type of a field.
 ///
 /// Mapped from Rust types by [`ColumnType`](crate::ColumnType), to polars
@@ -163,7 +167,8 @@ pub struct SourceSpec {
     pub description: &'static str,
     /// File or query.
     pub kind: SourceKind,
-    /// The columns, in field order.
+    /// The columns feature sets and datasets see: the fields, in order, or
+    /// with pre-processing the columns after its last step.
     pub columns: &'static [ColumnSpec],
     /// What a run does with rows that do not fit the declaration.
     pub on_bad_rows: OnBadRows,
@@ -175,6 +180,8 @@ pub struct SourceSpec {
     /// (`#[column(h3(...))]`, `#[column(stack(...))]`), each giving several
     /// rows per row read.
     pub derived: &'static [DerivedColumn],
+    /// Steps run on the rows right after they are read and checked.
+    pub preprocess: Preprocessing,
 }
 
 /// A source column computed from other columns of the same row, in the

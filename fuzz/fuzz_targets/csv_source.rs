@@ -50,6 +50,7 @@ fuzz_target!(|data: &[u8]| {
         on_bad_rows: policy,
         time_columns: &[],
         derived: &[],
+        preprocess: featurestore_runtime::spec::Preprocessing::NONE,
     };
     let mut locations = SourceLocations::new(&dir);
     locations.quarantine_dir = Some(dir.join("quarantine"));

@@ -21,6 +21,7 @@ fn ui() {
     t.compile_fail("ui/dataset/*.rs");
     t.compile_fail("ui/plain/*.rs");
     t.compile_fail("ui/keys/*.rs");
+    t.compile_fail("ui/preprocess/*.rs");
 }
 
 /// trybuild builds its cases as a workspace of its own, which does not see

@@ -70,6 +70,31 @@ pub fn source(source: &Source<'_>) -> Vec<String> {
             cell(description.trim_end())
         ));
     }
+    if let Some(pre) = &source.preprocess {
+        doc.blank();
+        doc.line("## Pre-processing");
+        doc.blank();
+        doc.line(
+            "Run in this order on the rows as read, before any feature set or dataset sees them:",
+        );
+        doc.blank();
+        for line in super::preprocess::docs(pre) {
+            doc.line(line);
+        }
+        doc.blank();
+        doc.line("The columns after pre-processing, which feature sets and datasets read:");
+        doc.blank();
+        doc.line("| Column | Type | Description |");
+        doc.line("|---|---|---|");
+        for column in &pre.columns {
+            doc.line(format!(
+                "| {} | {} | {} |",
+                code(&column.name),
+                code(&type_string(&column.ty)),
+                cell(&column.description)
+            ));
+        }
+    }
     doc.lines
 }
 

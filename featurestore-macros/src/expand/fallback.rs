@@ -46,7 +46,7 @@ pub fn source(item: &Item, error: syn::Error) -> TokenStream {
         _ => Vec::new(),
     };
     let has_columns = columns.iter().map(|c| has_column(ident, c));
-    let constants = constants(&columns);
+    let constants = constants(&columns.iter().collect::<Vec<_>>());
     let mut item = item.clone();
     if let Item::Struct(s) = &mut item {
         for field in s.fields.iter_mut() {

@@ -4,6 +4,7 @@ pub mod dataset;
 pub mod docs;
 pub mod fallback;
 pub mod feature_set;
+pub mod preprocess;
 pub mod row;
 pub mod source;
 

@@ -5,7 +5,7 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::{docs, respan, runtime};
+use super::{docs, preprocess, respan, runtime};
 use crate::check::{const_name, SPEC_CONST};
 use crate::derived::Derived;
 use crate::keys;
@@ -28,9 +28,43 @@ pub fn expand(source: &Source<'_>) -> TokenStream {
     let description = &source.description;
     let kind = kind(&source.kind);
     let on_bad_rows = format_ident!("{}", source.on_bad_rows.variant());
-    let columns = source.columns.iter().map(|c| column_spec(c));
-    let has_columns = source.columns.iter().map(|c| has_column(ident, c));
-    let constants = constants(&source.columns);
+    let fields: Vec<TokenStream> = source.columns.iter().map(column_spec).collect();
+    // With pre-processing, feature sets see the columns after its last step:
+    // the fields it keeps (as read: times are times) and the ones it makes.
+    let (made, preprocess, checks): (Vec<Column<'_>>, _, _) = match &source.preprocess {
+        Some(pre) => (
+            pre.columns
+                .iter()
+                .filter(|c| !source.columns.iter().any(|f| f.name == c.name))
+                .map(preprocess::column)
+                .collect(),
+            preprocess::spec(pre, &fields),
+            preprocess::checks(pre),
+        ),
+        None => (
+            Vec::new(),
+            quote!(#rt::spec::Preprocessing::NONE),
+            Vec::new(),
+        ),
+    };
+    let rows: Vec<&Column<'_>> = match &source.preprocess {
+        Some(pre) => pre
+            .columns
+            .iter()
+            .filter_map(|c| {
+                source
+                    .columns
+                    .iter()
+                    .chain(&made)
+                    .find(|f| f.name == c.name)
+            })
+            .collect(),
+        None => source.columns.iter().collect(),
+    };
+    let columns = rows.iter().map(|c| column_spec(c));
+    let has_columns = rows.iter().map(|c| has_column(ident, c));
+    let named: Vec<&Column<'_>> = source.columns.iter().chain(&made).collect();
+    let constants = constants(&named);
     let time_columns = source.columns.iter().filter_map(time_column);
     let derived = source.columns.iter().filter_map(derived_column);
     let derived_checks = derived_checks(source);
@@ -48,6 +82,7 @@ pub fn expand(source: &Source<'_>) -> TokenStream {
                     on_bad_rows: #rt::spec::OnBadRows::#on_bad_rows,
                     time_columns: &[#(#time_columns),*],
                     derived: &[#(#derived),*],
+                    preprocess: #preprocess,
                 };
             }
 
@@ -58,6 +93,11 @@ pub fn expand(source: &Source<'_>) -> TokenStream {
             #[allow(non_upper_case_globals)]
             impl #ident {
                 #(#constants)*
+            }
+
+            #[allow(dead_code, clippy::all)]
+            fn __check() {
+                #(#checks)*
             }
         };
     }
@@ -89,7 +129,7 @@ fn kind(kind: &SourceKind) -> TokenStream {
     }
 }
 
-fn column_spec(column: &Column<'_>) -> TokenStream {
+pub fn column_spec(column: &Column<'_>) -> TokenStream {
     let rt = runtime();
     let ty = column.ty;
     let name = &column.name;
@@ -146,7 +186,7 @@ pub fn has_column(source: &Ident, column: &Column<'_>) -> TokenStream {
 }
 
 /// `pub const ORDER_ID: &'static str = "order_id";` for every column.
-pub fn constants(columns: &[Column<'_>]) -> Vec<TokenStream> {
+pub fn constants(columns: &[&Column<'_>]) -> Vec<TokenStream> {
     columns
         .iter()
         .filter_map(|column| {

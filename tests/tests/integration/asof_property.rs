@@ -25,6 +25,7 @@ static SPINE: SourceSpec = SourceSpec {
     on_bad_rows: featurestore_runtime::spec::OnBadRows::Fail,
     time_columns: &[],
     derived: &[],
+    preprocess: featurestore_runtime::spec::Preprocessing::NONE,
 };
 
 const KEY: &[ColumnSpec] = &[ColumnSpec {

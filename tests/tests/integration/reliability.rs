@@ -683,6 +683,7 @@ mod any_input {
             std::fs::write(dir.path().join("clicks.csv"), &text).unwrap();
             let spec = featurestore_runtime::SourceSpec {
                 on_bad_rows: OnBadRows::ALL[policy],
+                preprocess: featurestore_runtime::spec::Preprocessing::NONE,
                 ..super::Clicks::SPEC
             };
             let mut locations = SourceLocations::new(dir.path());
@@ -720,6 +721,7 @@ fn skipping_a_broken_record_and_a_null_key_keeps_exactly_the_good_rows() {
     .unwrap();
     let spec = featurestore_runtime::SourceSpec {
         on_bad_rows: featurestore_runtime::spec::OnBadRows::Skip,
+        preprocess: featurestore_runtime::spec::Preprocessing::NONE,
         ..Clicks::SPEC
     };
     let extract = read(&spec, &SourceLocations::new(dir.path())).unwrap();

@@ -26,6 +26,7 @@ static SOURCE: SourceSpec = SourceSpec {
     on_bad_rows: featurestore_runtime::spec::OnBadRows::Fail,
     time_columns: &[],
     derived: &[],
+    preprocess: featurestore_runtime::spec::Preprocessing::NONE,
 };
 
 #[derive(Debug, Clone)]

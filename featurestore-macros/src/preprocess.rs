@@ -1,0 +1,839 @@
+//! A source's pre-processing steps: `filter`, `replace`, `pivot`,
+//! `explode_json` and `forward_fill` in `#[source(...)]`, from their raw
+//! tokens (`RawStep`, parsed with the other keys in `attr.rs`) to checked
+//! steps (`Step`), following the source's columns from step to step so that
+//! every column a step names exists at that step, and the columns after the
+//! last step are known: those are the source's columns for feature sets.
+
+use proc_macro2::Span;
+use syn::ext::IdentExt;
+use syn::parse::ParseStream;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{braced, Expr, ExprLit, Ident, Lit, LitStr, Meta, Token, Type};
+
+use crate::attr::{did_you_mean, path_string};
+use crate::ctxt::Errors;
+use crate::model::FillValue;
+use crate::sql;
+use crate::symbol::{self, Symbol};
+
+/// A step as written.
+pub enum RawStep {
+    /// `filter = "..."`.
+    Filter(LitStr),
+    /// `replace(column, {"a": "x"})`.
+    Replace {
+        keyword: Ident,
+        column: Ident,
+        pairs: Vec<(RawValue, RawValue)>,
+    },
+    /// `pivot(on = c, value = first(v), keys(k), timestamp = t, columns(a: T), forward_fill)`.
+    Pivot {
+        keyword: Ident,
+        on: Option<Ident>,
+        value: Option<(Ident, Ident)>,
+        keys: Vec<Ident>,
+        timestamp: Option<Ident>,
+        columns: Vec<(Ident, Type)>,
+        forward_fill: bool,
+    },
+    /// `explode_json(column, columns(a: T))`.
+    ExplodeJson {
+        keyword: Ident,
+        column: Option<Ident>,
+        columns: Vec<(Ident, Type)>,
+    },
+    /// `forward_fill(columns(a), keys(k), timestamp = t)`.
+    ForwardFill {
+        keyword: Ident,
+        columns: Vec<Ident>,
+        keys: Vec<Ident>,
+        timestamp: Option<Ident>,
+    },
+}
+
+/// A literal of `replace`, possibly negative.
+pub struct RawValue {
+    negative: bool,
+    lit: Lit,
+}
+
+/// A column of the rows at some step.
+#[derive(Clone)]
+pub struct Col {
+    /// Spanned where the column was declared (a field or a step).
+    pub ident: Ident,
+    pub name: String,
+    pub ty: Type,
+    pub description: String,
+}
+
+/// A value of `replace`, checked.
+pub struct Value {
+    pub value: FillValue,
+    pub span: Span,
+}
+
+/// A checked step. Type assertions, which rustc checks, are `checks`.
+pub enum Step {
+    Filter {
+        sql: String,
+    },
+    Replace {
+        column: String,
+        pairs: Vec<(Value, Value)>,
+    },
+    Pivot {
+        keys: Vec<String>,
+        timestamp: String,
+        on: String,
+        aggregation: Symbol,
+        value: String,
+        columns: Vec<Col>,
+        forward_fill: bool,
+    },
+    ExplodeJson {
+        column: String,
+        columns: Vec<Col>,
+    },
+    ForwardFill {
+        columns: Vec<String>,
+        keys: Vec<String>,
+        timestamp: String,
+    },
+}
+
+/// What rustc must check about a step: `assert::<ty>()` or, with a kind of
+/// literal, `assert::<ty, kind>()`, reported at `span`.
+pub struct Check {
+    pub assert: &'static str,
+    pub ty: Type,
+    pub with: Option<Type>,
+    pub span: Span,
+}
+
+/// A source's checked steps and the columns after the last one.
+pub struct Preprocessing {
+    pub steps: Vec<Step>,
+    /// The source's columns after the last step.
+    pub columns: Vec<Col>,
+    pub checks: Vec<Check>,
+}
+
+/// Whether `meta` is a pre-processing step.
+pub fn is_step(meta: &Meta) -> bool {
+    symbol::PREPROCESS_STEPS.iter().any(|s| meta.path() == s)
+}
+
+/// Parses a step (`is_step` is true of `meta`).
+pub fn parse_step(meta: &Meta, errors: &mut Errors) -> Option<RawStep> {
+    let path = meta.path();
+    let keyword = path.get_ident()?.clone();
+    if path == symbol::FILTER {
+        return match meta {
+            Meta::NameValue(syn::MetaNameValue {
+                value:
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Str(s), ..
+                    }),
+                ..
+            }) => Some(RawStep::Filter(s.clone())),
+            _ => {
+                errors.spanned(
+                    meta,
+                    "`filter` takes a SQL condition on the source's rows: \
+                     `filter = \"amount > 0\"`",
+                );
+                None
+            }
+        };
+    }
+    let example = example(&keyword);
+    let Meta::List(list) = meta else {
+        errors.spanned(meta, format!("`{keyword}` takes arguments: {example}"));
+        return None;
+    };
+    if path == symbol::REPLACE {
+        return match list.parse_args_with(|input: ParseStream| replace_args(input)) {
+            Ok((column, pairs)) => Some(RawStep::Replace {
+                keyword,
+                column,
+                pairs,
+            }),
+            Err(e) => {
+                errors.push(syn::Error::new(
+                    e.span(),
+                    format!("expected a column and a map of values, as in {example}"),
+                ));
+                None
+            }
+        };
+    }
+    let metas = match list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
+        Ok(metas) => metas,
+        Err(e) => {
+            errors.push(syn::Error::new(
+                e.span(),
+                format!("expected options of `{keyword}`, as in {example}"),
+            ));
+            return None;
+        }
+    };
+    if path == symbol::PIVOT {
+        Some(pivot(keyword, &metas, errors))
+    } else if path == symbol::EXPLODE_JSON {
+        Some(explode_json(keyword, &metas, errors))
+    } else {
+        Some(forward_fill(keyword, &metas, errors))
+    }
+}
+
+fn example(keyword: &Ident) -> &'static str {
+    if keyword == symbol::REPLACE {
+        "`replace(status, {\"a\": \"approved\", \"r\": \"refused\"})`"
+    } else if keyword == symbol::PIVOT {
+        "`pivot(on = amenity, value = first(has), keys(id), timestamp = ts, \
+         columns(pool: Option<bool>, oven: Option<bool>), forward_fill)`"
+    } else if keyword == symbol::EXPLODE_JSON {
+        "`explode_json(payload, columns(amount: Option<f64>, kind: Option<String>))`"
+    } else {
+        "`forward_fill(columns(temperature), keys(sensor), timestamp = ts)`"
+    }
+}
+
+fn replace_args(input: ParseStream) -> syn::Result<(Ident, Vec<(RawValue, RawValue)>)> {
+    let column = input.call(Ident::parse_any)?;
+    input.parse::<Token![,]>()?;
+    let content;
+    braced!(content in input);
+    let mut pairs = Vec::new();
+    while !content.is_empty() {
+        let from = raw_value(&content)?;
+        content.parse::<Token![:]>()?;
+        let to = raw_value(&content)?;
+        pairs.push((from, to));
+        if content.is_empty() {
+            break;
+        }
+        content.parse::<Token![,]>()?;
+    }
+    if !input.is_empty() {
+        input.parse::<Token![,]>()?;
+    }
+    Ok((column, pairs))
+}
+
+fn raw_value(input: ParseStream) -> syn::Result<RawValue> {
+    let negative = input.parse::<Option<Token![-]>>()?.is_some();
+    Ok(RawValue {
+        negative,
+        lit: input.parse()?,
+    })
+}
+
+/// The known option `meta` sets in `step`, or `None` with an error.
+fn option_of(meta: &Meta, step: &Ident, keys: &[Symbol], errors: &mut Errors) -> Option<Symbol> {
+    let path = meta.path();
+    if let Some(key) = keys.iter().copied().find(|k| path == k) {
+        return Some(key);
+    }
+    let written = path_string(path);
+    let hint = did_you_mean(&written, keys)
+        .map(|k| format!("did you mean `{k}`? "))
+        .unwrap_or_default();
+    errors.spanned(
+        path,
+        format!(
+            "unknown option `{written}` in `{step}`: {hint}the options are {}",
+            symbol::list(keys)
+        ),
+    );
+    None
+}
+
+/// `keys(a, b)`, `columns(a, b)`: column names.
+fn idents(meta: &Meta, key: Symbol, errors: &mut Errors) -> Vec<Ident> {
+    let parsed = match meta {
+        Meta::List(list) => list
+            .parse_args_with(Punctuated::<Ident, Token![,]>::parse_terminated)
+            .ok(),
+        _ => None,
+    };
+    match parsed {
+        Some(idents) if !idents.is_empty() => idents.into_iter().collect(),
+        _ => {
+            errors.spanned(
+                meta,
+                format!("`{key}` lists column names in parentheses: `{key}(a, b)`"),
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// `columns(a: Option<i64>, b: Option<String>)`: new columns and their types.
+fn typed_columns(meta: &Meta, errors: &mut Errors) -> Vec<(Ident, Type)> {
+    let parse = |input: ParseStream| {
+        let fields = Punctuated::<syn::Field, Token![,]>::parse_terminated_with(
+            input,
+            syn::Field::parse_named,
+        )?;
+        Ok(fields
+            .into_iter()
+            .filter_map(|f| Some((f.ident?, f.ty)))
+            .collect::<Vec<_>>())
+    };
+    let parsed = match meta {
+        Meta::List(list) => list.parse_args_with(parse).ok(),
+        _ => None,
+    };
+    match parsed {
+        Some(columns) if !columns.is_empty() => columns,
+        _ => {
+            errors.spanned(
+                meta,
+                "`columns` declares the new columns with their types, as fields: \
+                 `columns(pool: Option<bool>, oven: Option<bool>)`",
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// `key = column`.
+fn column_value(meta: &Meta, key: Symbol, errors: &mut Errors) -> Option<Ident> {
+    if let Meta::NameValue(nv) = meta {
+        if let Expr::Path(p) = &nv.value {
+            if let Some(ident) = p.path.get_ident() {
+                return Some(ident.clone());
+            }
+        }
+    }
+    errors.spanned(
+        meta,
+        format!("`{key}` takes a column name, without quotes: `{key} = column`"),
+    );
+    None
+}
+
+fn pivot(keyword: Ident, metas: &Punctuated<Meta, Token![,]>, errors: &mut Errors) -> RawStep {
+    let (mut on, mut value, mut keys, mut timestamp, mut columns, mut forward_fill) =
+        (None, None, Vec::new(), None, Vec::new(), false);
+    for meta in metas {
+        let Some(key) = option_of(meta, &keyword, symbol::PIVOT_KEYS, errors) else {
+            continue;
+        };
+        match key {
+            symbol::ON => on = column_value(meta, key, errors),
+            symbol::TIMESTAMP => timestamp = column_value(meta, key, errors),
+            symbol::KEYS => keys = idents(meta, key, errors),
+            symbol::COLUMNS => columns = typed_columns(meta, errors),
+            symbol::FORWARD_FILL => match meta {
+                Meta::Path(_) => forward_fill = true,
+                other => errors.spanned(
+                    other,
+                    "`forward_fill` in `pivot` is a flag, without a value: `forward_fill`",
+                ),
+            },
+            _ => value = aggregation(meta, errors),
+        }
+    }
+    RawStep::Pivot {
+        keyword,
+        on,
+        value,
+        keys,
+        timestamp,
+        columns,
+        forward_fill,
+    }
+}
+
+/// `value = first(has)`.
+fn aggregation(meta: &Meta, errors: &mut Errors) -> Option<(Ident, Ident)> {
+    if let Meta::NameValue(nv) = meta {
+        if let Expr::Call(call) = &nv.value {
+            let function = match &*call.func {
+                Expr::Path(p) => p.path.get_ident().cloned(),
+                _ => None,
+            };
+            let column = match call.args.first() {
+                Some(Expr::Path(p)) if call.args.len() == 1 => p.path.get_ident().cloned(),
+                _ => None,
+            };
+            if let (Some(function), Some(column)) = (function, column) {
+                return Some((function, column));
+            }
+        }
+    }
+    errors.spanned(
+        meta,
+        format!(
+            "`value` is an aggregation of a column: `value = first(has)`, with {}",
+            symbol::list(symbol::PIVOT_AGGREGATIONS)
+        ),
+    );
+    None
+}
+
+fn explode_json(
+    keyword: Ident,
+    metas: &Punctuated<Meta, Token![,]>,
+    errors: &mut Errors,
+) -> RawStep {
+    let mut metas = metas.iter();
+    let column = match metas.next() {
+        Some(Meta::Path(p)) if p.get_ident().is_some() => p.get_ident().cloned(),
+        other => {
+            let message = format!(
+                "`explode_json` takes the JSON column first, as in {}",
+                example(&keyword)
+            );
+            match other {
+                Some(meta) => errors.spanned(meta, message),
+                None => errors.at(keyword.span(), message),
+            }
+            None
+        }
+    };
+    let mut columns = Vec::new();
+    for meta in metas {
+        if option_of(meta, &keyword, symbol::EXPLODE_JSON_KEYS, errors).is_some() {
+            columns = typed_columns(meta, errors);
+        }
+    }
+    RawStep::ExplodeJson {
+        keyword,
+        column,
+        columns,
+    }
+}
+
+fn forward_fill(
+    keyword: Ident,
+    metas: &Punctuated<Meta, Token![,]>,
+    errors: &mut Errors,
+) -> RawStep {
+    let (mut columns, mut keys, mut timestamp) = (Vec::new(), Vec::new(), None);
+    for meta in metas {
+        match option_of(meta, &keyword, symbol::FORWARD_FILL_KEYS, errors) {
+            Some(symbol::COLUMNS) => columns = idents(meta, symbol::COLUMNS, errors),
+            Some(symbol::KEYS) => keys = idents(meta, symbol::KEYS, errors),
+            Some(key) => timestamp = column_value(meta, key, errors),
+            None => {}
+        }
+    }
+    RawStep::ForwardFill {
+        keyword,
+        columns,
+        keys,
+        timestamp,
+    }
+}
+
+/// The columns a step works on, at that step.
+struct Rows {
+    columns: Vec<Col>,
+}
+
+impl Rows {
+    /// The column `ident` names, or an error under it listing the columns.
+    fn find(&self, ident: &Ident, step: &Ident, errors: &mut Errors) -> Option<&Col> {
+        let name = ident.unraw().to_string();
+        let found = self.columns.iter().find(|c| c.name == name);
+        if found.is_none() {
+            let names: Vec<String> = self
+                .columns
+                .iter()
+                .map(|c| format!("`{}`", c.name))
+                .collect();
+            errors.at(
+                ident.span(),
+                format!(
+                    "no column `{name}` in the rows `{step}` receives: they have {}",
+                    names.join(", ")
+                ),
+            );
+        }
+        found
+    }
+
+    /// Checks that new columns do not exist yet and are not declared twice.
+    fn new_columns(
+        &self,
+        declared: &[(Ident, Type)],
+        keep: &[&Col],
+        describe: &dyn Fn(&str) -> String,
+        errors: &mut Errors,
+    ) -> Vec<Col> {
+        let mut out: Vec<Col> = Vec::new();
+        for (ident, ty) in declared {
+            let name = ident.unraw().to_string();
+            if keep.iter().any(|c| c.name == name) || out.iter().any(|c| c.name == name) {
+                errors.at(
+                    ident.span(),
+                    format!("column `{name}` is declared twice: name each new column once"),
+                );
+                continue;
+            }
+            out.push(Col {
+                ident: ident.clone(),
+                name: name.clone(),
+                ty: ty.clone(),
+                description: describe(&name),
+            });
+        }
+        out
+    }
+}
+
+/// Checks the steps in order over `fields`, the columns as read.
+pub fn check(raw: &[RawStep], fields: Vec<Col>, errors: &mut Errors) -> Preprocessing {
+    let mut rows = Rows { columns: fields };
+    let mut steps = Vec::new();
+    let mut checks = Vec::new();
+    for step in raw {
+        match step {
+            RawStep::Filter(lit) => {
+                if let Err(message) = sql::check_expr(&lit.value()) {
+                    errors.at(lit.span(), format!("invalid SQL in `filter`: {message}"));
+                }
+                steps.push(Step::Filter { sql: lit.value() });
+            }
+            RawStep::Replace {
+                keyword,
+                column,
+                pairs,
+            } => {
+                let Some(col) = rows.find(column, keyword, errors).cloned() else {
+                    continue;
+                };
+                if pairs.is_empty() {
+                    errors.at(
+                        keyword.span(),
+                        format!(
+                            "`replace` needs at least one value to replace, as in {}",
+                            example(keyword)
+                        ),
+                    );
+                }
+                let mut checked: Vec<(Value, Value)> = Vec::new();
+                for (from, to) in pairs {
+                    let (Some(from), Some(to)) = (value(from, errors), value(to, errors)) else {
+                        continue;
+                    };
+                    if checked.iter().any(|(f, _)| f.value == from.value) {
+                        errors.at(
+                            from.span,
+                            "this value is listed twice in `replace`: list each value once",
+                        );
+                        continue;
+                    }
+                    for v in [&from, &to] {
+                        add(
+                            &mut checks,
+                            "assert_replace",
+                            &col.ty,
+                            Some(literal_type(&v.value)),
+                            v.span,
+                        );
+                    }
+                    checked.push((from, to));
+                }
+                steps.push(Step::Replace {
+                    column: col.name,
+                    pairs: checked,
+                });
+            }
+            RawStep::Pivot {
+                keyword,
+                on,
+                value,
+                keys,
+                timestamp,
+                columns,
+                forward_fill,
+            } => {
+                let missing = |errors: &mut Errors, what: &str| {
+                    errors.at(
+                        keyword.span(),
+                        format!("`pivot` needs {what}, as in {}", example(keyword)),
+                    );
+                };
+                if on.is_none() {
+                    missing(
+                        errors,
+                        "`on = column`: the column whose values name the new columns",
+                    );
+                }
+                if value.is_none() {
+                    missing(
+                        errors,
+                        "`value = first(column)`: the values of the new columns",
+                    );
+                }
+                if keys.is_empty() {
+                    missing(errors, "`keys(...)`: the key columns rows are grouped by");
+                }
+                if timestamp.is_none() {
+                    missing(errors, "`timestamp = column`: the time rows are grouped by");
+                }
+                if columns.is_empty() {
+                    missing(errors, "`columns(...)`: the new columns, one per value");
+                }
+                let (Some(on), Some((function, value)), Some(timestamp)) = (on, value, timestamp)
+                else {
+                    continue;
+                };
+                let Some(aggregation) = symbol::PIVOT_AGGREGATIONS
+                    .iter()
+                    .copied()
+                    .find(|s| function == s)
+                else {
+                    errors.at(
+                        function.span(),
+                        format!(
+                            "unknown aggregation `{function}` in `pivot`: the aggregations are {}",
+                            symbol::list(symbol::PIVOT_AGGREGATIONS)
+                        ),
+                    );
+                    continue;
+                };
+                let mut kept = Vec::new();
+                for key in keys {
+                    kept.extend(rows.find(key, keyword, errors).cloned());
+                }
+                let ts = rows.find(timestamp, keyword, errors).cloned();
+                let on_col = rows.find(on, keyword, errors).cloned();
+                let value_col = rows.find(value, keyword, errors).cloned();
+                let (Some(ts), Some(on_col), Some(value_col)) = (ts, on_col, value_col) else {
+                    continue;
+                };
+                if kept.len() != keys.len() {
+                    continue;
+                }
+                add(
+                    &mut checks,
+                    "assert_timestamp",
+                    &ts.ty,
+                    None,
+                    timestamp.span(),
+                );
+                add(
+                    &mut checks,
+                    "assert_pivot_on",
+                    &on_col.ty,
+                    Some(syn::parse_quote!(str)),
+                    on.span(),
+                );
+                let assert = match aggregation {
+                    symbol::SUM => "assert_numeric",
+                    symbol::MIN | symbol::MAX => "assert_ordered",
+                    _ => "assert_countable",
+                };
+                add(&mut checks, assert, &value_col.ty, None, value.span());
+                kept.push(ts.clone());
+                let filled = if *forward_fill {
+                    ", forward filled"
+                } else {
+                    ""
+                };
+                let describe = |name: &str| {
+                    format!(
+                        "`{aggregation}` of `{}` over the rows whose `{}` is `\"{name}\"`{filled}.",
+                        value_col.name, on_col.name
+                    )
+                };
+                let kept_refs: Vec<&Col> = kept.iter().collect();
+                let new = rows.new_columns(columns, &kept_refs, &describe, errors);
+                for col in &new {
+                    add(
+                        &mut checks,
+                        "assert_pivot_column",
+                        &col.ty,
+                        Some(value_col.ty.clone()),
+                        col.ty.span(),
+                    );
+                }
+                steps.push(Step::Pivot {
+                    keys: kept[..kept.len() - 1]
+                        .iter()
+                        .map(|c| c.name.clone())
+                        .collect(),
+                    timestamp: ts.name.clone(),
+                    on: on_col.name.clone(),
+                    aggregation,
+                    value: value_col.name.clone(),
+                    columns: new.clone(),
+                    forward_fill: *forward_fill,
+                });
+                kept.extend(new);
+                rows.columns = kept;
+            }
+            RawStep::ExplodeJson {
+                keyword,
+                column,
+                columns,
+            } => {
+                if columns.is_empty() {
+                    errors.at(
+                        keyword.span(),
+                        format!(
+                            "`explode_json` needs `columns(...)`: the fields to extract, as in {}",
+                            example(keyword)
+                        ),
+                    );
+                }
+                let Some(column) = column else { continue };
+                let Some(json) = rows.find(column, keyword, errors).cloned() else {
+                    continue;
+                };
+                add(
+                    &mut checks,
+                    "assert_json_text",
+                    &json.ty,
+                    None,
+                    column.span(),
+                );
+                let describe =
+                    |name: &str| format!("Field `{name}` of the JSON in `{}`.", json.name);
+                let existing: Vec<&Col> = rows.columns.iter().collect();
+                let new = rows.new_columns(columns, &existing, &describe, errors);
+                for col in &new {
+                    checks.push(Check {
+                        assert: "assert_column",
+                        ty: col.ty.clone(),
+                        with: None,
+                        span: col.ty.span(),
+                    });
+                }
+                steps.push(Step::ExplodeJson {
+                    column: json.name.clone(),
+                    columns: new.clone(),
+                });
+                rows.columns.extend(new);
+            }
+            RawStep::ForwardFill {
+                keyword,
+                columns,
+                keys,
+                timestamp,
+            } => {
+                let Some(timestamp) = timestamp else {
+                    errors.at(
+                        keyword.span(),
+                        format!(
+                            "`forward_fill` needs `timestamp = column`: the time that orders \
+                             each key's rows, as in {}",
+                            example(keyword)
+                        ),
+                    );
+                    continue;
+                };
+                if columns.is_empty() {
+                    errors.at(
+                        keyword.span(),
+                        format!(
+                            "`forward_fill` needs `columns(...)`: the columns to fill, as in {}",
+                            example(keyword)
+                        ),
+                    );
+                }
+                let mut filled = Vec::new();
+                for ident in columns {
+                    if let Some(col) = rows.find(ident, keyword, errors) {
+                        filled.push((ident, col.name.clone()));
+                    }
+                }
+                let mut key_names = Vec::new();
+                for ident in keys {
+                    if let Some(col) = rows.find(ident, keyword, errors) {
+                        key_names.push(col.name.clone());
+                    }
+                }
+                let Some(ts) = rows.find(timestamp, keyword, errors).cloned() else {
+                    continue;
+                };
+                add(
+                    &mut checks,
+                    "assert_timestamp",
+                    &ts.ty,
+                    None,
+                    timestamp.span(),
+                );
+                for (ident, name) in &filled {
+                    if key_names.contains(name) || *name == ts.name {
+                        errors.at(
+                            ident.span(),
+                            format!(
+                                "`{name}` orders or groups the rows of `forward_fill`: it cannot \
+                                 also be filled"
+                            ),
+                        );
+                    }
+                }
+                steps.push(Step::ForwardFill {
+                    columns: filled.into_iter().map(|(_, name)| name).collect(),
+                    keys: key_names,
+                    timestamp: ts.name,
+                });
+            }
+        }
+    }
+    Preprocessing {
+        steps,
+        columns: rows.columns,
+        checks,
+    }
+}
+
+fn add(checks: &mut Vec<Check>, assert: &'static str, ty: &Type, with: Option<Type>, span: Span) {
+    checks.push(Check {
+        assert,
+        ty: ty.clone(),
+        with,
+        span,
+    });
+}
+
+/// The Rust type of a literal's kind, for `PivotOn`-like assertions.
+fn literal_type(value: &FillValue) -> Type {
+    match value {
+        FillValue::Int(_) => syn::parse_quote!(i64),
+        FillValue::Float(_) => syn::parse_quote!(f64),
+        FillValue::Bool(_) => syn::parse_quote!(bool),
+        FillValue::Str(_) => syn::parse_quote!(str),
+    }
+}
+
+fn value(raw: &RawValue, errors: &mut Errors) -> Option<Value> {
+    let sign = if raw.negative { "-" } else { "" };
+    let span = raw.lit.span();
+    let value = match &raw.lit {
+        Lit::Int(int) => match format!("{sign}{}", int.base10_digits()).parse::<i64>() {
+            Ok(v) => FillValue::Int(v),
+            Err(_) => {
+                errors.at(span, "this value of `replace` does not fit in an `i64`");
+                return None;
+            }
+        },
+        Lit::Float(float) => match format!("{sign}{}", float.base10_digits()).parse::<f64>() {
+            Ok(v) if v.is_finite() => FillValue::Float(v),
+            _ => {
+                errors.at(span, "this value of `replace` is not a finite `f64`");
+                return None;
+            }
+        },
+        Lit::Bool(b) if !raw.negative => FillValue::Bool(b.value),
+        Lit::Str(s) if !raw.negative => FillValue::Str(s.value()),
+        _ => {
+            errors.at(
+                span,
+                "the values of `replace` are string, integer, float or boolean literals",
+            );
+            return None;
+        }
+    };
+    Some(Value { value, span })
+}

@@ -1,0 +1,11 @@
+use chrono::NaiveDateTime;
+use featurestore_runtime::source;
+
+#[source(path = "sensors.csv", forwardfill(columns(temperature), keys(sensor), timestamp = ts))]
+pub struct Sensors {
+    pub sensor: String,
+    pub ts: NaiveDateTime,
+    pub temperature: Option<f64>,
+}
+
+fn main() {}
