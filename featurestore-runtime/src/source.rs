@@ -220,7 +220,7 @@ fn read_declared(spec: &SourceSpec, locations: &SourceLocations) -> Result<Extra
                 location: "query".to_string(),
                 message: format!("the query failed: {e}"),
             })?;
-            let frame = typed(spec, "query", lf)?;
+            let frame = typed(spec, "query", lf, false)?;
             Ok(Extract {
                 frame: keys::derive(spec, "query", frame)?,
                 rejected,
@@ -289,7 +289,18 @@ fn read_file(
         }
     }
     let path = cleaned.as_ref().map_or(location, |t| t.path_str());
-    let typed_read = collect_guarded(scan_typed(spec, location, path, format)?);
+    let fits = |read: &PolarsResult<DataFrame>| matches!(read, Ok(df) if non_nullable_nulls(spec, df) == 0);
+    let mut typed_read = collect_guarded(scan_typed(spec, location, path, format, false)?);
+    if !fits(&typed_read) && has_text_times(spec) {
+        // Exporters such as Spark write a fraction of a second only when it
+        // is not zero: times sampled with whole seconds may have fractions
+        // further down. Read again, accepting an optional fraction (parsed
+        // per value, so slower), before looking for bad rows.
+        let again = collect_guarded(scan_typed(spec, location, path, format, true)?);
+        if fits(&again) {
+            typed_read = again;
+        }
+    }
     let (frame, bad) = match typed_read {
         Ok(df) if non_nullable_nulls(spec, &df) == 0 => (df, Vec::new()),
         result => {
@@ -319,7 +330,7 @@ fn read_file(
                 .drop(ROW)
                 .and_then(|df| df.filter(&keep))
                 .map_err(|e| source_error(spec, location, polars_message(&e)))?;
-            let df = typed(spec, location, good.lazy())?
+            let df = typed(spec, location, good.lazy(), true)?
                 .collect()
                 .map_err(|e| source_error(spec, location, polars_message(&e)))?;
             (df, bad)
@@ -561,7 +572,14 @@ fn csv_without(spec: &SourceSpec, location: &str, bad: &[BadRow]) -> Result<Temp
 }
 
 /// The fast path: the file read with the declared types, lazily.
-fn scan_typed(spec: &SourceSpec, location: &str, path: &str, format: Format) -> Result<LazyFrame> {
+/// `fractions`: see [`typed`].
+fn scan_typed(
+    spec: &SourceSpec,
+    location: &str,
+    path: &str,
+    format: Format,
+    fractions: bool,
+) -> Result<LazyFrame> {
     let lf = match format {
         Format::Csv => {
             // Time columns are read as text and parsed strictly afterwards, so a
@@ -593,7 +611,7 @@ fn scan_typed(spec: &SourceSpec, location: &str, path: &str, format: Format) -> 
     if format == Format::Parquet {
         check_parquet_schema(spec, location, lf.clone())?;
     }
-    typed(spec, location, lf)
+    typed(spec, location, lf, fractions)
 }
 
 /// Collects a read of a file. polars' CSV reader can panic on malformed
@@ -647,6 +665,12 @@ fn time_format(lf: &LazyFrame, column: &str, dtype: Dt) -> Option<&'static str> 
             .find(|f| chrono::NaiveDate::parse_from_str(&value, f).is_ok()),
         _ => None,
     }
+}
+
+/// Whether a source has a time column read from text in a sampled format.
+fn has_text_times(spec: &SourceSpec) -> bool {
+    read_columns(spec)
+        .any(|c| matches!(c.dtype, Dt::Timestamp) && spec.time_encoding(c.name).is_none())
 }
 
 /// The type a text file's column is read as: times as text (parsed
@@ -1025,7 +1049,14 @@ fn check_parquet_schema(spec: &SourceSpec, location: &str, mut lf: LazyFrame) ->
 }
 
 /// Selects the declared columns, checking they exist, with declared types.
-fn typed(spec: &SourceSpec, location: &str, mut lf: LazyFrame) -> Result<LazyFrame> {
+/// The declared columns, typed. With `fractions`, a text time column whose
+/// sampled format has whole seconds also accepts a fraction of a second.
+fn typed(
+    spec: &SourceSpec,
+    location: &str,
+    mut lf: LazyFrame,
+    fractions: bool,
+) -> Result<LazyFrame> {
     let schema = lf
         .collect_schema()
         .map_err(|e| source_error(spec, location, format!("cannot read the schema: {e}")))?;
@@ -1052,7 +1083,11 @@ fn typed(spec: &SourceSpec, location: &str, mut lf: LazyFrame) -> Result<LazyFra
         }
         let format = match (c.dtype, found) {
             (Dt::Timestamp | Dt::Date, DataType::String) if sampled => {
-                time_format(&lf, c.name, c.dtype)
+                time_format(&lf, c.name, c.dtype).map(|f| match f {
+                    "%Y-%m-%d %H:%M:%S" if fractions => "%Y-%m-%d %H:%M:%S%.f",
+                    "%Y-%m-%dT%H:%M:%S" if fractions => "%Y-%m-%dT%H:%M:%S%.f",
+                    f => f,
+                })
             }
             _ => None,
         };

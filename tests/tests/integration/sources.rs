@@ -333,3 +333,35 @@ fn a_time_in_another_format_than_the_column_is_an_error_not_a_null() {
     assert!(text.contains("clicks"), "{text}");
     assert!(text.contains("10/05/2020"), "{text}");
 }
+
+#[test]
+fn whole_seconds_then_fractions_in_one_column_read_exactly() {
+    // As Spark writes them: a fraction only when it is not zero, here first
+    // after the sampled rows' whole seconds.
+    let midnight = micros("2020-05-10 00:00:00", "%Y-%m-%d %H:%M:%S").unwrap();
+    assert_eq!(
+        read_times(&[
+            "2020-05-10 00:00:01",
+            "2020-05-10 00:00:02.5",
+            "2020-05-10 00:00:03",
+            "2020-05-10 23:59:59.999999",
+        ])
+        .unwrap(),
+        vec![
+            Some(midnight + 1_000_000),
+            Some(midnight + 2_500_000),
+            Some(midnight + 3_000_000),
+            Some(midnight + 86_400_000_000 - 1),
+        ]
+    );
+    let t = "2020-05-10T00:00:01";
+    assert_eq!(
+        read_times(&[t, "2020-05-10T00:00:01.000002"]).unwrap(),
+        vec![Some(midnight + 1_000_000), Some(midnight + 1_000_002)]
+    );
+    // Still strict: another format among them is an error naming it.
+    let err = read_times(&["2020-05-10 00:00:01", "2020-05-10 00:00:02.5", "10/05/2020"])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("10/05/2020"), "{err}");
+}
