@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use polars::prelude::*;
 
 use crate::config::Config;
-use crate::error::{Error, PolarsContext, Result};
+use crate::error::{Error, Result};
 use crate::lock::RunLock;
 use crate::sink::historical::{HistoricalStore, HistoricalWrite};
 use crate::sink::online::{self, OnlineStore, OnlineWrite};
@@ -147,12 +147,10 @@ pub fn execute_all(
                 if other.source.name != spec.source.name {
                     continue;
                 }
-                let (prepared, late) = late_events(other, extract.frame.clone(), range)
-                    .and_then(|late| {
-                        Ok((
-                            transform::prepare(other, extract.frame.clone(), range)?,
-                            late,
-                        ))
+                let (prepared, late) = transform::prepare(other, extract.frame.clone(), range)
+                    .and_then(|prepared| {
+                        let late = transform::late_events(other, &prepared, range)?;
+                        Ok((prepared, late))
                     })
                     .map_err(|e| with_location(e, other, &locations))?;
                 ready[j] = Some(Ready {
@@ -272,41 +270,6 @@ fn execute_prepared(
         events_after_end,
         events_in_future,
     })
-}
-
-/// How many events (after `query`/`filter`) are dated after the end date,
-/// and after now. Events after the end date are in no window of the run,
-/// by design; they are counted so a wrong `--end-date` or a clock gone
-/// wrong upstream is visible.
-fn late_events(
-    spec: &FeatureSetSpec,
-    events: LazyFrame,
-    range: DateRange,
-) -> Result<(usize, usize)> {
-    let micros = |m: i64| lit(m).cast(DataType::Datetime(TimeUnit::Microseconds, None));
-    let ts = || col(spec.timestamp).cast(DataType::Datetime(TimeUnit::Microseconds, None));
-    let now = chrono::Utc::now().timestamp_micros();
-    let after_end = range
-        .end
-        .and_then(|e| e.succ_opt())
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map_or(i64::MAX, |t| t.and_utc().timestamp_micros());
-    let counts = transform::prepare_events(spec, events)?
-        .select([
-            ts().gt_eq(micros(after_end)).sum().alias("after_end"),
-            ts().gt(micros(now)).sum().alias("future"),
-        ])
-        .collect()
-        .ctx(|| format!("counting the late events of `{}`", spec.name))?;
-    let get = |name: &str| -> usize {
-        counts
-            .column(name)
-            .ok()
-            .and_then(|c| c.get(0).ok())
-            .and_then(|v| v.extract::<u64>())
-            .unwrap_or(0) as usize
-    };
-    Ok((get("after_end"), get("future")))
 }
 
 /// How a dataset gets its feature rows.

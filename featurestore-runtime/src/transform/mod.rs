@@ -48,6 +48,16 @@ fn data_error(spec: &FeatureSetSpec, message: impl Into<String>) -> Error {
     }
 }
 
+/// A failure reading a feature set's events, attributed to its source; the
+/// caller, which knows where the source was read from, fills in the location.
+fn events_error(spec: &FeatureSetSpec, e: &PolarsError) -> Error {
+    Error::Source {
+        source_name: spec.source.name.to_string(),
+        location: String::new(),
+        message: polars_message(e),
+    }
+}
+
 /// Applies a declared `query` (over the source, registered as `table`) and
 /// `filter`; the error is a message for the caller to attribute.
 pub(crate) fn apply_sql(
@@ -171,13 +181,69 @@ pub fn prepare(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
             select.push(col(*c).alias(format!("__fs_d{j}")));
         }
     }
-    let df = lf.select(select).collect().map_err(|e| Error::Source {
-        source_name: spec.source.name.to_string(),
-        // Filled in by the caller, which knows where the source was read from.
-        location: String::new(),
-        message: polars_message(&e),
-    })?;
+    let df = lf
+        .select(select)
+        .collect()
+        .map_err(|e| events_error(spec, &e))?;
     Ok(Prepared(PreparedEvents::Aggregated(df)))
+}
+
+/// How many prepared events are dated after the end date, and after now.
+/// Events after the end date are in no window of the run, by design; they
+/// are counted so a wrong `--end-date` or a clock gone wrong upstream is
+/// visible.
+pub(crate) fn late_events(
+    spec: &FeatureSetSpec,
+    prepared: &Prepared,
+    range: DateRange,
+) -> Result<(usize, usize)> {
+    let (events, ts) = match &prepared.0 {
+        PreparedEvents::Plain(events) => (
+            (**events).clone(),
+            col(spec.timestamp).cast(DataType::Datetime(TimeUnit::Microseconds, None)),
+        ),
+        PreparedEvents::Aggregated(df) => (df.clone().lazy(), col(TS)),
+    };
+    let micros = |m: i64| lit(m).cast(DataType::Datetime(TimeUnit::Microseconds, None));
+    let now = chrono::Utc::now().timestamp_micros();
+    let after_end = range
+        .end
+        .and_then(|e| e.succ_opt())
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(i64::MAX, |t| t.and_utc().timestamp_micros());
+    let counts = events
+        .select([
+            ts.clone().gt_eq(micros(after_end)).sum().alias("after_end"),
+            ts.gt(micros(now)).sum().alias("future"),
+        ])
+        .collect()
+        .ctx(|| format!("counting the late events of `{}`", spec.name))?;
+    let get = |name: &str| -> usize {
+        counts
+            .column(name)
+            .ok()
+            .and_then(|c| c.get(0).ok())
+            .and_then(|v| v.extract::<u64>())
+            .unwrap_or(0) as usize
+    };
+    Ok((get("after_end"), get("future")))
+}
+
+/// Refuses events with a null key: no row can be keyed by it.
+fn no_null_keys(spec: &FeatureSetSpec, events: &DataFrame) -> Result<()> {
+    for k in spec.key_names() {
+        let nulls = events
+            .column(k)
+            .ctx(|| format!("key column `{k}`"))?
+            .null_count();
+        if nulls > 0 {
+            return Err(data_error(
+                spec,
+                format!("{nulls} event(s) have a null key `{k}`; keys must not be null (filter them out with `filter = \"{k} IS NOT NULL\"`)"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Distinct aggregated inputs, each read once, in output order.
@@ -204,24 +270,9 @@ pub fn compute_prepared(
     };
     let inputs = aggregated_inputs(spec);
     let keys_of: Vec<&str> = spec.key_names().collect();
-    let (df, group_offsets) = sort_events(df, &keys_of).map_err(|e| Error::Source {
-        source_name: spec.source.name.to_string(),
-        location: String::new(),
-        message: polars_message(&e),
-    })?;
+    let (df, group_offsets) = sort_events(df, &keys_of).map_err(|e| events_error(spec, &e))?;
 
-    for k in spec.key_names() {
-        let nulls = df
-            .column(k)
-            .ctx(|| format!("key column `{k}`"))?
-            .null_count();
-        if nulls > 0 {
-            return Err(data_error(
-                spec,
-                format!("{nulls} event(s) have a null key `{k}`; keys must not be null (filter them out with `filter = \"{k} IS NOT NULL\"`)"),
-            ));
-        }
-    }
+    no_null_keys(spec, &df)?;
 
     let (mut input, ids) = kernel_input(spec, &df, &inputs, group_offsets)?;
     let ts_col = df.column(TS).ctx(|| "event time".into())?;
@@ -463,18 +514,7 @@ fn plain(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Result<C
             format!("cannot compute the rows: {}", polars_message(&e)),
         )
     })?;
-    for k in spec.key_names() {
-        let nulls = frame
-            .column(k)
-            .ctx(|| format!("key column `{k}`"))?
-            .null_count();
-        if nulls > 0 {
-            return Err(data_error(
-                spec,
-                format!("{nulls} event(s) have a null key `{k}`; keys must not be null"),
-            ));
-        }
-    }
+    no_null_keys(spec, &frame)?;
     let times = frame
         .column(TIMESTAMP_COLUMN)
         .ctx(|| "event time".into())?
