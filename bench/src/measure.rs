@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use featurestore_runtime::config::Config;
 use featurestore_runtime::pipeline::{self, DatasetOutput, FeatureRows, Stores};
-use featurestore_runtime::sink::online::{self, Value};
+use featurestore_runtime::store::online::{self, Value};
 use featurestore_runtime::transform::{self, DateRange};
 use featurestore_runtime::{source, Dataset, FeatureSet, FeatureSetSpec};
 use polars::prelude::*;

@@ -9,7 +9,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use featurestore_runtime::cli::{print_frame, Format};
 use featurestore_runtime::config::Config;
 use featurestore_runtime::pipeline::{self, Stores};
-use featurestore_runtime::sink::online::Value;
+use featurestore_runtime::store::online::Value;
 use featurestore_runtime::{feature_set, get_row, source, DateRange};
 
 /// Card payments.

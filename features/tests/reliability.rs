@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use features::UserOrders;
-use featurestore_runtime::sink::online::{EmbeddedStore, OnlineStore, Record};
+use featurestore_runtime::store::online::{EmbeddedStore, OnlineStore, Record};
 use featurestore_runtime::FeatureSet;
 
 const HEADER: &str = "order_id,order_timestamp,cpf,chargeback_timestamp\n";
@@ -411,9 +411,11 @@ fn a_second_run_of_the_same_feature_set_is_told_who_runs_it() {
     let (dir, input) = stores_with_a_good_run(GOOD);
     let before = store_files(dir.path());
     let root = dir.path().join("historical");
-    let lock =
-        featurestore_runtime::lock::RunLock::acquire(&root.to_string_lossy(), &["user_orders"])
-            .unwrap();
+    let lock = featurestore_runtime::pipeline::lock::RunLock::acquire(
+        &root.to_string_lossy(),
+        &["user_orders"],
+    )
+    .unwrap();
     let run = || {
         let mut cmd = bare(dir.path());
         cmd.args([

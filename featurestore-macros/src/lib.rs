@@ -391,7 +391,7 @@ fn feature_set_inner(
 /// feature row from after the event).
 ///
 /// ```ignore
-/// use featurestore_runtime::dataset;
+/// use featurestore_runtime::pipeline::dataset;
 ///
 /// /// Orders enriched with both feature sets as of each order's time.
 /// #[dataset(spine = OrderEvents, key = cpf, timestamp = order_timestamp,

@@ -21,8 +21,8 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::pipeline::{self, DatasetOutput, FeatureRows, Stores};
 use crate::registry::{Pipeline, Registry};
-use crate::sink::online::{self, Value};
 use crate::spec::{DataType as Dt, FeatureSetSpec, SourceKind, SourceSpec};
+use crate::store::online::{self, Value};
 use crate::transform::DateRange;
 
 /// Runs and inspects the feature sets of this crate.

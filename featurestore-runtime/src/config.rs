@@ -26,7 +26,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::source::{resolve_path, SourceLocations};
+use crate::location::resolve as resolve_path;
+use crate::source::SourceLocations;
 use crate::spec::OnBadRows;
 
 /// Default historical store root, relative to the base directory.

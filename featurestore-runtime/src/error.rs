@@ -1,6 +1,31 @@
 //! The runtime's one error type.
+//!
+//! Errors keep their causes ([`std::error::Error::source`]) and each has an
+//! [`ErrorKind`], so a retry loop or a server can tell a timeout from bad
+//! data without reading messages.
 
 use std::path::PathBuf;
+
+/// A boxed cause from a backend.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What kind of failure an [`Error`] is: what a caller can do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// May succeed if tried again: a timeout, a refused or dropped
+    /// connection, a server that is starting or overloaded.
+    Transient,
+    /// Will fail again until something outside the call changes: a missing
+    /// bucket, wrong credentials, a corrupted file, a bug.
+    Permanent,
+    /// Another writer got there first: a held lock, a changed object, a
+    /// store written under another declaration.
+    Conflict,
+    /// The request or the data is wrong: a bad argument, a bad row, an
+    /// unknown name.
+    InvalidInput,
+}
 
 /// Everything that can go wrong when running a declaration.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +100,29 @@ pub enum Error {
         /// The lock file.
         path: PathBuf,
     },
+    /// A location (path or URL) cannot be used.
+    #[error("location `{location}`: {message}")]
+    Location {
+        /// The location, without secrets.
+        location: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// A store's backend failed; the backend's own error is the source.
+    #[error("{store} at {location}: {message}")]
+    Store {
+        /// Which store: `historical store`, `online store (redb)`, …
+        store: &'static str,
+        /// The store, table or object, without secrets.
+        location: String,
+        /// What was being done, and what failed.
+        message: String,
+        /// What kind of failure it is.
+        kind: ErrorKind,
+        /// The backend's error.
+        #[source]
+        source: BoxError,
+    },
     /// A polars operation failed.
     #[error("{context}: {source}")]
     Polars {
@@ -93,6 +141,104 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl Error {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Store { kind, .. } => *kind,
+            Error::Locked { .. } => ErrorKind::Conflict,
+            Error::Source { .. }
+            | Error::Data { .. }
+            | Error::Invalid(_)
+            | Error::Unknown { .. }
+            | Error::Config { .. }
+            | Error::Location { .. } => ErrorKind::InvalidInput,
+            Error::Io { source, .. } => io_kind(source),
+            Error::Historical { .. } | Error::Online { .. } | Error::Polars { .. } => {
+                ErrorKind::Permanent
+            }
+        }
+    }
+
+    /// Whether trying again may succeed.
+    pub fn is_transient(&self) -> bool {
+        self.kind() == ErrorKind::Transient
+    }
+
+    /// A backend error of `store` at `location`, its kind read from the
+    /// error itself.
+    pub fn store(
+        store: &'static str,
+        location: impl Into<String>,
+        message: impl Into<String>,
+        source: impl Into<BoxError>,
+    ) -> Error {
+        let source = source.into();
+        Error::Store {
+            store,
+            location: location.into(),
+            message: message.into(),
+            kind: kind_of(source.as_ref()),
+            source,
+        }
+    }
+}
+
+/// The kind of an I/O error.
+pub(crate) fn io_kind(e: &std::io::Error) -> ErrorKind {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::TimedOut
+        | K::Interrupted
+        | K::WouldBlock
+        | K::ConnectionRefused
+        | K::ConnectionReset
+        | K::ConnectionAborted
+        | K::NotConnected
+        | K::BrokenPipe
+        | K::UnexpectedEof => ErrorKind::Transient,
+        K::AlreadyExists => ErrorKind::Conflict,
+        K::InvalidInput | K::InvalidData => ErrorKind::InvalidInput,
+        _ => ErrorKind::Permanent,
+    }
+}
+
+/// The kind of a backend error: from `object_store`'s variants, else from
+/// the first I/O error in its chain; an error that says nothing is permanent.
+pub(crate) fn kind_of(e: &(dyn std::error::Error + 'static)) -> ErrorKind {
+    if let Some(os) = e.downcast_ref::<object_store::Error>() {
+        match os {
+            object_store::Error::AlreadyExists { .. }
+            | object_store::Error::Precondition { .. }
+            | object_store::Error::NotModified { .. } => return ErrorKind::Conflict,
+            object_store::Error::InvalidPath { .. } => return ErrorKind::InvalidInput,
+            object_store::Error::NotFound { .. }
+            | object_store::Error::NotSupported { .. }
+            | object_store::Error::NotImplemented { .. }
+            | object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. } => return ErrorKind::Permanent,
+            _ => {}
+        }
+    }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            return io_kind(io);
+        }
+        let text = c.to_string().to_ascii_lowercase();
+        if text.contains("timed out")
+            || text.contains("timeout")
+            || text.contains("connection refused")
+            || text.contains("connection reset")
+            || text.contains("error sending request")
+        {
+            return ErrorKind::Transient;
+        }
+        cause = c.source();
+    }
+    ErrorKind::Permanent
 }
 
 /// `Result` with [`Error`].

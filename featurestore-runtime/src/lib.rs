@@ -2,49 +2,59 @@
 //! the [`macro@source`], [`macro@feature_set`] and [`macro@dataset`] macros,
 //! then run them.
 //!
-//! - [`spec`]: what the macros compile a declaration into (`'static` data).
-//! - [`mod@source`]: reading declared sources into typed lazy frames.
-//! - [`preprocess`]: a source's declared pre-processing steps.
+//! The modules follow the pipeline, each importing only the ones above it:
+//!
+//! - [`spec`]: what the macros compile a declaration into (`'static` data,
+//!   no execution, no backend dialect).
+//! - [`location`]: one grammar for every path and URL the runtime reads or
+//!   writes; [`io`]: the process's async runtime and the bridge into it;
+//!   [`time`]: day arithmetic.
+//! - [`mod@source`]: extract — reading declared sources from any location
+//!   into typed lazy frames, pre-processing, derived columns.
 //! - [`transform`]: the rolling-window kernel (change points, no grid).
-//! - [`sink`]: the historical store (partitioned Parquet) and online stores.
-//! - [`mod@dataset`]: point-in-time joins of feature sets onto a spine.
-//! - [`pipeline`]: a whole run, extract to both stores.
+//! - [`store`]: load — the historical store (partitioned Parquet) and the
+//!   online stores, read back by lookups and servers.
+//! - [`pipeline`]: whole runs, extract to both stores; datasets; run locks.
 //! - [`cli`]: the command line a feature crate's binary is made of.
+//!
+//! `python3 scripts/layers.py` checks that no module imports one above it
+//! and that no two modules import each other.
 
 pub mod spec;
-mod traits;
-mod types;
+
+pub mod io;
+pub mod location;
+pub mod time;
+
+pub(crate) mod dtype;
+pub(crate) mod expr;
+
+pub mod source;
+pub mod transform;
+
+pub mod store;
+
+pub mod pipeline;
 
 pub mod catalog;
 pub mod cli;
 pub mod config;
-pub mod dataset;
 mod date_arg;
-pub(crate) mod dtype;
 pub mod error;
 pub mod fail;
-mod keys;
-pub mod lock;
-pub mod pipeline;
-pub mod preprocess;
 pub mod registry;
-pub mod sink;
-pub mod source;
-mod time_encoding;
-pub mod transform;
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use featurestore_macros::{dataset, feature_set, source};
 pub use registry::Registry;
-pub use sink::online::{get_row, OnlineStore};
-pub use spec::{DataType, DatasetSpec, FeatureSetSpec, SourceSpec};
-pub use traits::{Dataset, FeatureSet, Source};
-pub use transform::{compute, Computed, DateRange};
-pub use types::{
-    ColumnType, Countable, FeatureType, FillBool, FillFloat, FillInt, FillStr, KeyType, Numeric,
-    NumericOutput, Ordered, PivotOn, SetOf, TimestampType, ValueOf,
+pub use spec::{
+    ColumnType, Countable, DataType, Dataset, DatasetSpec, FeatureSet, FeatureSetSpec, FeatureType,
+    FillBool, FillFloat, FillInt, FillStr, KeyType, Numeric, NumericOutput, Ordered, PivotOn,
+    SetOf, Source, SourceSpec, TimestampType, ValueOf,
 };
+pub use store::online::{get_row, OnlineStore};
+pub use transform::{compute, Computed, DateRange};

@@ -1,8 +1,8 @@
 //! The catalog of a feature crate: its declared feature sets, by name.
 
 use crate::error::{Error, Result};
+use crate::spec::{Dataset, FeatureSet, Source};
 use crate::spec::{DatasetSpec, FeatureSetSpec, SourceKind, SourceSpec};
-use crate::traits::{Dataset, FeatureSet, Source};
 
 /// Prefix of feature-set pipeline names on the command line.
 pub const FEATURE_SET_PREFIX: &str = "feature_store.";

@@ -12,8 +12,8 @@ use polars::prelude::*;
 
 use crate::dtype::polars_dtype;
 use crate::error::{polars_message, Error, PolarsContext, Result};
+use crate::expr::{apply_sql, fill_literal};
 use crate::spec::{ColumnOrigin, DatasetSpec, WindowUnit, TIMESTAMP_COLUMN};
-use crate::transform::{apply_sql, fill_literal};
 
 const ROW: &str = "__fs_row";
 const SPINE_TS: &str = "__fs_spine_ts";

@@ -7,12 +7,15 @@ use polars::prelude::*;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::lock::RunLock;
-use crate::sink::historical::{HistoricalStore, HistoricalWrite};
-use crate::sink::online::{self, OnlineStore, OnlineWrite};
+pub mod dataset;
+pub mod lock;
+
 use crate::source;
 use crate::spec::{DatasetSpec, FeatureSetSpec};
+use crate::store::historical::{HistoricalStore, HistoricalWrite};
+use crate::store::online::{self, OnlineStore, OnlineWrite};
 use crate::transform::{self, DateRange};
+use lock::RunLock;
 
 /// The stores a run writes to.
 #[derive(Debug)]
@@ -35,7 +38,10 @@ impl Stores {
     /// Opens stores at explicit locations (relative paths against `base_dir`).
     pub fn at(historical_root: &str, online_url: &str, base_dir: &Path) -> Result<Self> {
         Ok(Stores {
-            historical: HistoricalStore::open(&source::resolve_path(base_dir, historical_root))?,
+            historical: HistoricalStore::open(&crate::location::resolve(
+                base_dir,
+                historical_root,
+            ))?,
             online: online::open(online_url, base_dir)?,
         })
     }
@@ -364,14 +370,14 @@ pub fn execute_dataset(
         Some(pred) => spine.filter(pred),
         None => spine,
     };
-    let frame = crate::dataset::build(spec, spine, features)?;
+    let frame = dataset::build(spec, spine, features)?;
     let dir = config.dataset_dir(spec.name);
     progress(&format!(
         "writing {} rows to {}",
         frame.height(),
         dir.display()
     ));
-    let files = crate::dataset::write(spec, &frame, &dir, output.csv, output.parquet)?;
+    let files = dataset::write(spec, &frame, &dir, output.csv, output.parquet)?;
     Ok(DatasetReport {
         dataset: spec.name,
         feature_sets: runs,

@@ -12,7 +12,9 @@ use crate::spec::{
     ColumnSpec, DataType as Dt, Format, OnBadRows, Preprocessing, SourceKind, SourceSpec,
     TimeEncoding,
 };
-use crate::{keys, time_encoding};
+mod derive;
+pub mod preprocess;
+mod time_encoding;
 
 /// Where each source's files are, after configuration and overrides.
 #[derive(Debug, Clone, Default)]
@@ -56,7 +58,7 @@ impl SourceLocations {
             .get(spec.name)
             .map(String::as_str)
             .unwrap_or(declared);
-        resolve_path(&self.base_dir, raw)
+        crate::location::resolve(&self.base_dir, raw)
     }
 
     /// The `on_bad_rows` policy of a source: configured, else declared.
@@ -78,17 +80,6 @@ impl SourceLocations {
 /// Name of the directory quarantined rows are written to, under the
 /// historical store's root.
 pub const QUARANTINE_DIR: &str = "_quarantine";
-
-/// Resolves a relative path against `base`; URLs and absolute paths are kept.
-pub(crate) fn resolve_path(base: &Path, raw: &str) -> String {
-    if let Some(local) = raw.strip_prefix("file://") {
-        return local.to_string();
-    }
-    if raw.contains("://") || Path::new(raw).is_absolute() {
-        return raw.to_string();
-    }
-    base.join(raw).to_string_lossy().into_owned()
-}
 
 /// Rows of one source a read left out under `on_bad_rows = "skip"` or
 /// `"quarantine"`.
@@ -158,8 +149,8 @@ pub fn read(spec: &SourceSpec, locations: &SourceLocations) -> Result<Extract> {
 fn preprocessed(spec: &SourceSpec, read: Extract, locations: &SourceLocations) -> Result<Extract> {
     let location = describe_location(spec, locations);
     let policy = locations.policy(spec);
-    let (frame, bad) = crate::preprocess::apply(spec, read.frame, policy == OnBadRows::Fail)
-        .map_err(|e| match e {
+    let (frame, bad) =
+        preprocess::apply(spec, read.frame, policy == OnBadRows::Fail).map_err(|e| match e {
             Error::Source {
                 source_name,
                 message,
@@ -203,7 +194,7 @@ fn read_declared(spec: &SourceSpec, locations: &SourceLocations) -> Result<Extra
             let location = locations.resolve(spec, path);
             let extract = read_file(spec, &location, format, locations)?;
             Ok(Extract {
-                frame: keys::derive(spec, &location, extract.frame)?,
+                frame: derive::derive(spec, &location, extract.frame)?,
                 rejected: extract.rejected,
             })
         }
@@ -222,7 +213,7 @@ fn read_declared(spec: &SourceSpec, locations: &SourceLocations) -> Result<Extra
             })?;
             let frame = typed(spec, "query", lf, false)?;
             Ok(Extract {
-                frame: keys::derive(spec, "query", frame)?,
+                frame: derive::derive(spec, "query", frame)?,
                 rejected,
             })
         }

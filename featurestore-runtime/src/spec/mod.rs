@@ -7,9 +7,13 @@
 
 use std::fmt;
 
-pub use crate::preprocess::{
-    ForwardFillStep, PivotAggregation, PivotStep, Preprocess, Preprocessing,
-};
+mod preprocess;
+mod traits;
+mod types;
+
+pub use preprocess::{ForwardFillStep, PivotAggregation, PivotStep, Preprocess, Preprocessing};
+pub use traits::{Dataset, FeatureSet, Source};
+pub use types::*;
 
 /// The logical type of a column, as declared by the Rust type of a field.
 ///

@@ -311,3 +311,60 @@ macro_rules! stack_of {
     )*};
 }
 stack_of!(bool, i32, i64, f32, f64, String, NaiveDate, NaiveDateTime);
+
+/// A column type `replace` can replace values of type `L` in.
+#[diagnostic::on_unimplemented(
+    message = "the values of `replace` are `{L}` literals, but the column is `{Self}`",
+    label = "not a value of the column's type",
+    note = "`replace` takes string literals for a `String` column, integers for an integer column, numbers for a float column, booleans for a `bool` column (each possibly `Option`)"
+)]
+pub trait ReplaceIn<L: ?Sized> {}
+
+macro_rules! replace_in {
+    ($l:ty: $($ty:ty),*) => {$(
+        impl ReplaceIn<$l> for $ty {}
+        impl ReplaceIn<$l> for Option<$ty> {}
+    )*};
+}
+replace_in!(str: String);
+replace_in!(i64: i32, i64, f32, f64);
+replace_in!(f64: f32, f64);
+replace_in!(bool: bool);
+
+/// The declared type of a column `pivot` makes from a `value` column of
+/// type `C`: `Option` of `C`'s type, as a key may have no row with the
+/// column's value at a time.
+#[diagnostic::on_unimplemented(
+    message = "`pivot` makes columns of its `value` column's type, `{C}`, which are null where a key has no row with the column's value, but this one is declared `{Self}`",
+    label = "not `Option` of the value column's type",
+    note = "declare each new column of `pivot` as `Option<T>`, `T` the type of the `value` column without `Option`"
+)]
+pub trait PivotColumnOf<C> {}
+
+macro_rules! pivot_column_of {
+    ($($ty:ty),*) => {$(
+        impl PivotColumnOf<$ty> for Option<$ty> {}
+        impl PivotColumnOf<Option<$ty>> for Option<$ty> {}
+    )*};
+}
+pivot_column_of!(
+    bool,
+    i32,
+    i64,
+    f32,
+    f64,
+    String,
+    chrono::NaiveDate,
+    chrono::NaiveDateTime
+);
+
+/// A column type that can hold JSON text: `explode_json`'s column.
+#[diagnostic::on_unimplemented(
+    message = "`explode_json` reads JSON text, but the column is `{Self}`",
+    label = "not a text column",
+    note = "the column of `explode_json` is a `String` or `Option<String>`"
+)]
+pub trait JsonText {}
+
+impl JsonText for String {}
+impl JsonText for Option<String> {}

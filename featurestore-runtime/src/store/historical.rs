@@ -24,8 +24,7 @@ use polars::prelude::*;
 
 use crate::error::{Error, PolarsContext, Result};
 use crate::spec::{FeatureSetSpec, TIMESTAMP_COLUMN};
-use crate::transform::day_to_date;
-use crate::transform::kernel::DAY_US;
+use crate::time::{day_to_date, DAY_US};
 
 const PART_FILE: &str = "part-00000.parquet";
 const STAGING: &str = "_staging";

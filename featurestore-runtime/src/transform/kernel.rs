@@ -18,9 +18,6 @@
 
 use crate::spec::Aggregation;
 
-/// Microseconds in a day.
-pub(crate) const DAY_US: i64 = 86_400_000_000;
-
 /// The values of one aggregated input column, in event order.
 #[derive(Debug)]
 pub(crate) enum Values {
@@ -875,6 +872,7 @@ fn percentile(values: impl Iterator<Item = f64>, p: f64) -> Cell {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::DAY_US;
 
     fn day(d: i64) -> i64 {
         d * DAY_US

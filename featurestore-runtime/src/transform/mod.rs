@@ -4,12 +4,13 @@ pub(crate) mod kernel;
 
 use chrono::NaiveDate;
 use polars::prelude::*;
-use polars::sql::SQLContext;
 
 use crate::dtype::polars_dtype;
 use crate::error::{polars_message, Error, PolarsContext, Result};
-use crate::spec::{Aggregation, FeatureSetSpec, FillValue, TIMESTAMP_COLUMN};
-use kernel::{Cell, KernelInput, KernelOutput, Mode, Values, DAY_US};
+use crate::expr::{apply_sql, fill_literal};
+use crate::spec::{Aggregation, FeatureSetSpec, TIMESTAMP_COLUMN};
+use crate::time::{day_to_date, epoch_day, DAY_US};
+use kernel::{Cell, KernelInput, KernelOutput, Mode, Values};
 
 const TS: &str = "__fs_ts";
 const NEW_GROUP: &str = "__fs_new_group";
@@ -33,14 +34,6 @@ pub struct Computed {
     pub days: Option<(NaiveDate, NaiveDate)>,
 }
 
-fn epoch_day(d: NaiveDate) -> i64 {
-    d.signed_duration_since(NaiveDate::default()).num_days()
-}
-
-pub(crate) fn day_to_date(day: i64) -> NaiveDate {
-    NaiveDate::default() + chrono::Duration::days(day)
-}
-
 fn data_error(spec: &FeatureSetSpec, message: impl Into<String>) -> Error {
     Error::Data {
         feature_set: spec.name.to_string(),
@@ -56,30 +49,6 @@ fn events_error(spec: &FeatureSetSpec, e: &PolarsError) -> Error {
         location: String::new(),
         message: polars_message(e),
     }
-}
-
-/// Applies a declared `query` (over the source, registered as `table`) and
-/// `filter`; the error is a message for the caller to attribute.
-pub(crate) fn apply_sql(
-    events: LazyFrame,
-    table: &str,
-    query: Option<&str>,
-    filter: Option<&str>,
-) -> std::result::Result<LazyFrame, String> {
-    let mut lf = events;
-    if let Some(query) = query {
-        let mut ctx = SQLContext::new();
-        ctx.register(table, lf);
-        lf = ctx
-            .execute(query)
-            .map_err(|e| format!("`query` failed: {}", polars_message(&e)))?;
-    }
-    if let Some(filter) = filter {
-        let expr = polars::sql::sql_expr(filter)
-            .map_err(|e| format!("`filter` is not a valid expression: {}", polars_message(&e)))?;
-        lf = lf.filter(expr);
-    }
-    Ok(lf)
 }
 
 /// Applies the feature set's `query` and `filter` to its source's events.
@@ -1241,14 +1210,5 @@ fn cells_to_series(name: &str, cells: Vec<Cell>) -> Series {
             .collect::<Int64Chunked>()
             .with_name(name.into())
             .into_series()
-    }
-}
-
-pub(crate) fn fill_literal(fill: FillValue) -> Expr {
-    match fill {
-        FillValue::Int(i) => lit(i),
-        FillValue::Float(f) => lit(f),
-        FillValue::Bool(b) => lit(b),
-        FillValue::Str(s) => lit(s),
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use featurestore_runtime::dataset::build;
+use featurestore_runtime::pipeline::dataset::build;
 use featurestore_runtime::spec::{
     Aggregation, ColumnOrigin, ColumnSpec, DataType, DatasetColumn, DatasetSpec, FeatureSetSpec,
     FeatureSpec, Format, JoinSpec, OutputColumn, SourceKind, SourceSpec, Window, WindowUnit,

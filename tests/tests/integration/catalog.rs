@@ -228,7 +228,7 @@ fn distinct_counts_variances_percentiles_first_last_mode() {
 
 #[test]
 fn value_and_list_features_round_trip_through_the_online_store() {
-    use featurestore_runtime::sink::online::{self, MemoryStore, OnlineStore, Value};
+    use featurestore_runtime::store::online::{self, MemoryStore, OnlineStore, Value};
     let range = DateRange {
         start: None,
         end: NaiveDate::from_ymd_opt(2024, 1, 4),

@@ -6,8 +6,8 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use featurestore_runtime::config::Config;
 use featurestore_runtime::pipeline::{execute, execute_dataset, DatasetOutput, FeatureRows};
-use featurestore_runtime::sink::online::{get_row, Value};
 use featurestore_runtime::source::{read, scan, SourceLocations};
+use featurestore_runtime::store::online::{get_row, Value};
 use featurestore_runtime::{
     compute, dataset, feature_set, source, Dataset, DateRange, FeatureSet, Source,
 };

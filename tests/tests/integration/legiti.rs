@@ -4,7 +4,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use features::{UserChargebacks, UserChargebacksRow, UserOrders, UserOrdersRow};
 use featurestore_runtime::pipeline::{self, RunReport};
-use featurestore_runtime::sink::online::{get_row, Value};
+use featurestore_runtime::store::online::{get_row, Value};
 use featurestore_runtime::{DateRange, FeatureSet};
 use tests::{fixture_csv, frame_rows, stores, temp_config};
 
@@ -166,7 +166,7 @@ fn an_older_interval_never_replaces_newer_online_rows() {
     assert_eq!(older.online.kept_newer, 2);
     assert_eq!(older.online.written, 1);
 
-    let stored = featurestore_runtime::sink::online::records_frame(
+    let stored = featurestore_runtime::store::online::records_frame(
         &UserOrders::SPEC,
         &st.online.scan(&UserOrders::SPEC).unwrap(),
     )

@@ -5,9 +5,9 @@
 
 use chrono::NaiveDateTime;
 use featurestore_runtime::pipeline::{execute, Stores};
-use featurestore_runtime::sink::online::Value;
 use featurestore_runtime::source::{read, scan, SourceLocations};
 use featurestore_runtime::spec::OnBadRows;
+use featurestore_runtime::store::online::Value;
 use featurestore_runtime::{feature_set, source, DateRange, FeatureSet, Source};
 use tests::frame_rows;
 

@@ -29,7 +29,7 @@ fn range(end: &str) -> DateRange {
 }
 
 /// Both stores, as far as a reader can tell.
-fn snapshot(st: &Stores) -> (DataFrame, Vec<featurestore_runtime::sink::online::Record>) {
+fn snapshot(st: &Stores) -> (DataFrame, Vec<featurestore_runtime::store::online::Record>) {
     let mut online = st.online.scan(&UserOrders::SPEC).unwrap();
     online.sort_by_key(|r| r.key[0].to_string());
     (st.historical.read(&UserOrders::SPEC, None).unwrap(), online)

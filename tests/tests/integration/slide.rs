@@ -207,7 +207,7 @@ fn half_hour_slides_with_a_day_long_window() {
 
 #[test]
 fn day_partitions_hold_every_slide_and_the_online_store_the_newest() {
-    use featurestore_runtime::sink::online::Value;
+    use featurestore_runtime::store::online::Value;
     let (dir, mut config) = tests::temp_config();
     let csv = dir.path().join("logins.csv");
     let mut text = String::from("uid,at,amount\n");

@@ -2,7 +2,7 @@
 
 use features::UserOrders;
 use featurestore_runtime::pipeline::Stores;
-use featurestore_runtime::sink::online::{
+use featurestore_runtime::store::online::{
     self, EmbeddedStore, MemoryStore, OnlineStore, Record, Value,
 };
 use featurestore_runtime::FeatureSet;

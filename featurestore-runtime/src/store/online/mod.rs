@@ -21,9 +21,8 @@ pub use memory::MemoryStore;
 pub use value::Value;
 
 use crate::error::{Error, PolarsContext, Result};
-use crate::source::resolve_path;
+use crate::spec::FeatureSet;
 use crate::spec::{FeatureSetSpec, TIMESTAMP_COLUMN};
-use crate::traits::FeatureSet;
 use value::{datetime_of, RowDeserializer};
 
 /// One row of a feature set in the online store.
@@ -79,7 +78,7 @@ pub fn open(url: &str, base_dir: &Path) -> Result<Box<dyn OnlineStore>> {
         return Ok(Box::new(MemoryStore::default()));
     }
     if let Some(path) = url.strip_prefix("redb://") {
-        let path = resolve_path(base_dir, path);
+        let path = crate::location::resolve(base_dir, path);
         return Ok(Box::new(EmbeddedStore::open(Path::new(&path))?));
     }
     Err(Error::Online {
