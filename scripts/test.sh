@@ -12,9 +12,34 @@ unset TRYBUILD
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# rust-toolchain.toml pins 1.95.0; a machine whose stable toolchain is 1.95
+# under another name gets it linked rather than a failed build.
+want=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
+if command -v rustup >/dev/null && ! rustup toolchain list | grep -q "^$want"; then
+    if rustc +stable --version 2>/dev/null | grep -q " $want "; then
+        rustup toolchain link "$want" "$(rustc +stable --print sysroot)"
+    fi
+fi
+
 step "toolchain: $(rustc --version)"
 step "cargo fmt --check"
 cargo fmt --all --check
+
+step "import structure (scripts/layers.py)"
+python3 scripts/layers.py
+
+step "the runtime's default build has no backend client or server library"
+# polars' Parquet support always compiles object_store's HTTP plumbing
+# (reqwest), so that cannot be the test; the backends' own clients and
+# object_store's cloud builders can: each comes only with its cargo feature.
+tree=$(cargo tree --locked -p featurestore-runtime -e normal --prefix none)
+features=$(cargo tree --locked -p featurestore-runtime -e features -i object_store --prefix none)
+banned='^(rdkafka|rdkafka-sys|scylla|redis|axum|tonic|tower-http|spark-connect[a-z-]*) '
+if grep -E "$banned" <<<"$tree" >&2 || grep -E 'object_store feature "(aws|gcp|azure)"' <<<"$features" >&2; then
+    echo "featurestore-runtime's default features pull in the backend code above" >&2
+    exit 1
+fi
+echo "ok: $(sort -u <<<"$tree" | wc -l) crates, no Kafka, Cassandra, Redis, cloud-store or server library"
 
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
