@@ -18,6 +18,7 @@ use polars::prelude::*;
 
 use crate::catalog;
 use crate::config::Config;
+use crate::engine::EngineKind;
 use crate::error::{Error, Result};
 use crate::pipeline::{self, DatasetOutput, FeatureRows, Stores};
 use crate::registry::{Pipeline, Registry};
@@ -44,6 +45,12 @@ pub struct Cli {
     /// Directory datasets are written under [env: FEATURESTORE_DATASETS_ROOT]
     #[arg(long, global = true)]
     pub datasets_root: Option<String>,
+    /// Engine computing feature sets: polars (here) or spark (a Spark Connect cluster)
+    #[arg(long, global = true, value_parser = parse_engine, env = "FEATURESTORE_ENGINE")]
+    pub engine: Option<EngineKind>,
+    /// Spark Connect endpoint, sc://HOST:PORT[/;token=…] [env: FEATURESTORE_SPARK_REMOTE]
+    #[arg(long, global = true)]
+    pub spark_remote: Option<String>,
     /// More logging (-v: info, -vv: debug); RUST_LOG overrides
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
@@ -120,6 +127,10 @@ pub enum Command {
 
 pub use crate::date_arg::parse_date;
 
+fn parse_engine(s: &str) -> std::result::Result<EngineKind, String> {
+    EngineKind::from_name(s).map_err(|e| e.to_string())
+}
+
 /// Parses the arguments of the process and runs; the exit code reports success.
 pub fn main(registry: Registry, crate_dir: Option<&str>) -> ExitCode {
     let cli = Cli::parse();
@@ -176,6 +187,12 @@ pub fn resolve_config(registry: &Registry, cli: &Cli, crate_dir: Option<&Path>) 
     if let Some(url) = &cli.online_url {
         config.online_url = crate::config::absolute_url(&cwd, url);
     }
+    if let Some(kind) = cli.engine {
+        config.engine.kind = kind;
+    }
+    if let Some(remote) = &cli.spark_remote {
+        config.engine.spark_remote = Some(remote.clone());
+    }
     for s in &cli.sources {
         let Some((name, path)) = s.split_once('=') else {
             return Err(Error::Invalid(format!(
@@ -186,6 +203,23 @@ pub fn resolve_config(registry: &Registry, cli: &Cli, crate_dir: Option<&Path>) 
         config.sources.insert(name.to_string(), absolute(path));
     }
     Ok(config)
+}
+
+/// The Spark SQL a run of pipeline `name` sends (ending today).
+#[cfg(feature = "spark")]
+fn spark_plan(registry: &Registry, name: &str, config: &Config) -> Result<String> {
+    let spec = registry.find_feature_set(name)?;
+    let range = DateRange::default();
+    let plan = crate::engine::spark::describe(spec, &config.source_locations(), range)?;
+    Ok(format!(
+        "\nSpark plan (Spark SQL sent through Spark Connect; `execute` uses its own dates):\n\n{}",
+        plan.script()
+    ))
+}
+
+#[cfg(not(feature = "spark"))]
+fn spark_plan(_: &Registry, _: &str, _: &Config) -> Result<String> {
+    Err(crate::engine::spark_not_built())
 }
 
 fn source_location(config: &Config) -> impl Fn(&SourceSpec) -> Option<String> + '_ {
@@ -234,6 +268,9 @@ pub fn run(
                 .map_err(io)?;
             } else {
                 write!(out, "{text}").map_err(io)?;
+            }
+            if config.engine.kind == EngineKind::Spark {
+                write!(out, "{}", spark_plan(registry, &name, &config)?).map_err(io)?;
             }
         }
         Command::Execute {

@@ -11,6 +11,10 @@
 //! [datasets]
 //! root = "data/datasets"   # each dataset in {root}/{name}/
 //!
+//! [engine]
+//! kind = "polars"                     # or "spark"
+//! spark_remote = "sc://spark:15002"   # the Spark Connect endpoint
+//!
 //! [sources.order_events]
 //! path = "data/order_events/input.csv"
 //! on_bad_rows = "quarantine"   # or "fail" (the default) or "skip"
@@ -25,6 +29,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::engine::{EngineConfig, EngineKind};
 use crate::error::{Error, Result};
 use crate::location::resolve as resolve_path;
 use crate::source::SourceLocations;
@@ -47,6 +52,8 @@ pub const ENV_HISTORICAL_ROOT: &str = "FEATURESTORE_HISTORICAL_ROOT";
 pub const ENV_DATASETS_ROOT: &str = "FEATURESTORE_DATASETS_ROOT";
 /// Environment variable overriding the online store URL.
 pub const ENV_ONLINE_URL: &str = "FEATURESTORE_ONLINE_URL";
+/// Environment variable giving the Spark Connect endpoint.
+pub const ENV_SPARK_REMOTE: &str = "FEATURESTORE_SPARK_REMOTE";
 /// Prefix of the variables overriding a source's path: `FEATURESTORE_SOURCE_ORDER_EVENTS`.
 pub const ENV_SOURCE_PREFIX: &str = "FEATURESTORE_SOURCE_";
 
@@ -61,6 +68,15 @@ struct File {
     datasets: Option<DatasetsSection>,
     #[serde(default)]
     sources: BTreeMap<String, SourceSection>,
+    #[serde(default)]
+    engine: Option<EngineSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EngineSection {
+    kind: Option<String>,
+    spark_remote: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,6 +121,8 @@ pub struct Config {
     pub sources: HashMap<String, String>,
     /// `on_bad_rows` overrides by source name.
     pub on_bad_rows: HashMap<String, OnBadRows>,
+    /// The engine that computes feature sets.
+    pub engine: EngineConfig,
 }
 
 impl Config {
@@ -118,6 +136,7 @@ impl Config {
             datasets_root: DEFAULT_DATASETS_DIR.to_string(),
             sources: HashMap::new(),
             on_bad_rows: HashMap::new(),
+            engine: EngineConfig::default(),
         }
     }
 
@@ -145,6 +164,15 @@ impl Config {
         }
         if let Some(root) = file.datasets.and_then(|d| d.root) {
             config.datasets_root = root;
+        }
+        if let Some(engine) = file.engine {
+            if let Some(kind) = engine.kind {
+                config.engine.kind = EngineKind::from_name(&kind).map_err(|e| Error::Config {
+                    path: path.to_path_buf(),
+                    message: format!("[engine] kind: {e}"),
+                })?;
+            }
+            config.engine.spark_remote = engine.spark_remote;
         }
         for (name, s) in file.sources {
             if let Some(p) = s.path {
@@ -203,6 +231,8 @@ impl Config {
                 self.historical_root = absolute(cwd, &v);
             } else if k == ENV_ONLINE_URL {
                 self.online_url = absolute_url(cwd, &v);
+            } else if k == ENV_SPARK_REMOTE {
+                self.engine.spark_remote = Some(v);
             } else if k == ENV_DATASETS_ROOT {
                 self.datasets_root = absolute(cwd, &v);
             } else if let Some(name) = k.strip_prefix(ENV_SOURCE_PREFIX) {

@@ -14,6 +14,8 @@
 //! - [`transform`]: the rolling-window kernel (change points, no grid).
 //! - [`store`]: load — the historical store (partitioned Parquet) and the
 //!   online stores, read back by lookups and servers.
+//! - [`engine`]: which engine computes the rows: polars here, or (feature
+//!   `spark`) a Spark cluster through Spark Connect.
 //! - [`pipeline`]: whole runs, extract to both stores; datasets; run locks.
 //! - [`cli`]: the command line a feature crate's binary is made of.
 //!
@@ -33,6 +35,8 @@ pub mod source;
 pub mod transform;
 
 pub mod store;
+
+pub mod engine;
 
 pub mod pipeline;
 

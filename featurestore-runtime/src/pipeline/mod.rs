@@ -128,6 +128,9 @@ pub fn execute_all(
 ) -> Result<Vec<RunReport>> {
     let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
     let _lock = lock(config, &names)?;
+    if config.engine.kind == crate::engine::EngineKind::Spark {
+        return execute_on_spark(specs, config, stores, range, progress);
+    }
     let locations = config.source_locations();
     // Per feature set, once its source is read: its prepared events, what
     // the read rejected, how long it took, and its late-event counts.
@@ -173,6 +176,73 @@ pub fn execute_all(
         reports.push(report);
     }
     Ok(reports)
+}
+
+/// [`execute_all`] on a Spark cluster: every feature set is checked first
+/// (one Spark cannot run is refused before any work), then each is computed
+/// and its historical partitions written by Spark, and the latest rows that
+/// come back are upserted into the online store here.
+#[cfg(feature = "spark")]
+fn execute_on_spark(
+    specs: &[&FeatureSetSpec],
+    config: &Config,
+    stores: &Stores,
+    range: DateRange,
+    progress: &dyn Fn(&str),
+) -> Result<Vec<RunReport>> {
+    use crate::engine::spark;
+    for spec in specs {
+        spark::plan::check(spec)?;
+        stores.online.check(spec)?;
+    }
+    progress("connecting to Spark");
+    let client = spark::SparkClient::connect(config.engine.spark_remote()?)?;
+    let locations = config.source_locations();
+    let mut reports = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let run = spark::execute(
+            spec,
+            &client,
+            &locations,
+            &stores.historical,
+            &config.base_dir,
+            range,
+            progress,
+        )?;
+        let t = Instant::now();
+        progress("upserting the online store");
+        let online_write = stores.online.write_latest(spec, &run.latest)?;
+        let latest = online::records_frame(spec, &run.latest)?;
+        reports.push(RunReport {
+            feature_set: spec.name,
+            rows: run.rows,
+            days: run.days,
+            historical: run.historical,
+            online: online_write,
+            latest,
+            times: StageTimes {
+                read: Duration::ZERO,
+                compute: run.compute,
+                historical: run.write,
+                online: t.elapsed(),
+            },
+            rejected: Vec::new(),
+            events_after_end: 0,
+            events_in_future: 0,
+        });
+    }
+    Ok(reports)
+}
+
+#[cfg(not(feature = "spark"))]
+fn execute_on_spark(
+    _: &[&FeatureSetSpec],
+    _: &Config,
+    _: &Stores,
+    _: DateRange,
+    _: &dyn Fn(&str),
+) -> Result<Vec<RunReport>> {
+    Err(crate::engine::spark_not_built())
 }
 
 /// A feature set's events, ready to compute once its source was read.

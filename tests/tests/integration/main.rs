@@ -12,4 +12,6 @@ mod rolling_property;
 mod slide;
 mod slide_property;
 mod sources;
+#[cfg(feature = "spark")]
+mod spark;
 mod stores;

@@ -1,0 +1,136 @@
+//! The Spark Connect session: Apache's client (`apache-spark-connect`),
+//! SQL in, Arrow out.
+//!
+//! The client is synchronous over a tokio runtime of its own; its calls
+//! must not be made from a thread already inside a runtime (tokio refuses
+//! to block one runtime's worker on another), so each call runs on a scoped
+//! thread when the caller is inside one.
+
+use arrow::record_batch::RecordBatch;
+use spark_connect::{SparkError, SparkSession};
+
+use crate::error::{Error, Result};
+use crate::location::redact;
+
+const STORE: &str = "Spark Connect";
+
+/// Session settings every run relies on.
+const SESSION_CONF: &[(&str, &str)] = &[
+    // The declaration's times are UTC: `to_date`, day arithmetic and the
+    // casts between dates and timestamps follow the session time zone.
+    ("spark.sql.session.timeZone", "UTC"),
+    // A run replaces the day partitions it writes and no other.
+    ("spark.sql.sources.partitionOverwriteMode", "dynamic"),
+    // Microsecond timestamps, as the polars engine writes them (Spark's
+    // default INT96 is deprecated in Parquet).
+    ("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS"),
+    // Snappy, as the polars engine writes the store.
+    ("spark.sql.parquet.compression.codec", "snappy"),
+];
+
+/// A connected Spark Connect session.
+pub struct SparkClient {
+    session: SparkSession,
+    remote: String,
+}
+
+impl std::fmt::Debug for SparkClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SparkClient")
+            .field("remote", &self.remote)
+            .finish()
+    }
+}
+
+/// Runs `f` off any tokio runtime the caller is in.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        std::thread::scope(|s| match s.spawn(f).join() {
+            Ok(v) => v,
+            Err(panic) => std::panic::resume_unwind(panic),
+        })
+    } else {
+        f()
+    }
+}
+
+impl SparkClient {
+    /// Connects to `remote` (`sc://HOST:PORT[/;token=…]`) and sets the
+    /// session's configuration.
+    pub fn connect(remote: &str) -> Result<Self> {
+        let shown = redact(remote);
+        if !remote.starts_with("sc://") {
+            return Err(Error::Location {
+                location: shown,
+                message: "a Spark Connect endpoint is `sc://HOST:PORT[/;token=…]`".to_string(),
+            });
+        }
+        let session = off_runtime(|| SparkSession::builder().remote(remote).get_or_create())
+            .map_err(|e| spark_error(&shown, "connecting", e))?;
+        let client = SparkClient {
+            session,
+            remote: shown,
+        };
+        for (key, value) in SESSION_CONF {
+            off_runtime(|| client.session.conf().set(key, value))
+                .map_err(|e| client.err(&format!("setting {key}"), e))?;
+        }
+        Ok(client)
+    }
+
+    /// The endpoint, without secrets.
+    pub fn remote(&self) -> &str {
+        &self.remote
+    }
+
+    pub(crate) fn err(&self, doing: &str, e: SparkError) -> Error {
+        spark_error(&self.remote, doing, e)
+    }
+
+    /// Runs a SQL statement or query; a query's rows come back as Arrow.
+    pub fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        tracing::debug!(remote = %self.remote, sql, "Spark SQL");
+        off_runtime(|| {
+            self.session
+                .sql(sql)
+                .and_then(|df| df.collect_record_batches())
+        })
+        .map_err(|e| self.err("running SQL", e))
+    }
+
+    /// Runs a query returning one count.
+    pub fn count(&self, sql: &str) -> Result<i64> {
+        let batches = self.sql(sql)?;
+        let value = batches.iter().find(|b| b.num_rows() > 0).and_then(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .and_then(|a| a.iter().next().flatten())
+        });
+        value.ok_or_else(|| Error::Store {
+            store: STORE,
+            location: self.remote.clone(),
+            message: format!("expected one count from `{sql}`"),
+            kind: crate::error::ErrorKind::Permanent,
+            source: "no row".into(),
+        })
+    }
+
+    /// Runs `f` with the session, off any tokio runtime.
+    pub(crate) fn with_session<T: Send>(
+        &self,
+        doing: &str,
+        f: impl FnOnce(&SparkSession) -> std::result::Result<T, SparkError> + Send,
+    ) -> Result<T> {
+        off_runtime(|| f(&self.session)).map_err(|e| self.err(doing, e))
+    }
+
+    /// The server's Spark version.
+    pub fn version(&self) -> Result<String> {
+        self.with_session("asking the version", |s| s.version())
+    }
+}
+
+fn spark_error(remote: &str, doing: &str, e: SparkError) -> Error {
+    Error::store(STORE, remote, doing.to_string(), e)
+}

@@ -1,0 +1,317 @@
+//! The Spark engine against a real Spark Connect server on 127.0.0.1
+//! (`eval "$(scripts/servers.sh start spark)"` sets `FEATURESTORE_TEST_SPARK`):
+//! every run is compared row by row with the polars engine's run of the same
+//! declaration, and the chargeback runs with Butterfree's fixtures.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use features::{UserChargebacks, UserOrders};
+use featurestore_runtime::config::Config;
+use featurestore_runtime::engine::spark::SparkClient;
+use featurestore_runtime::engine::{EngineConfig, EngineKind};
+use featurestore_runtime::pipeline::{self, RunReport, Stores};
+use featurestore_runtime::{feature_set, DateRange, FeatureSet};
+use tests::{fixture_csv, frame_rows, stores, temp_config};
+
+use crate::catalog::{Payments, PaymentsByMethod};
+
+/// The Spark Connect endpoint of the tests; a test needing it fails
+/// without it, never skips.
+fn remote() -> String {
+    std::env::var("FEATURESTORE_TEST_SPARK").unwrap_or_else(|_| {
+        panic!(
+            "FEATURESTORE_TEST_SPARK is not set: start a Spark Connect server with \
+             `eval \"$(scripts/servers.sh start spark)\"` (scripts/servers.sh start spark)"
+        )
+    })
+}
+
+fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+fn range(start: Option<&str>, end: &str) -> DateRange {
+    DateRange {
+        start: start.map(date),
+        end: Some(date(end)),
+    }
+}
+
+fn on_spark(mut config: Config) -> Config {
+    config.engine = EngineConfig {
+        kind: EngineKind::Spark,
+        spark_remote: Some(remote()),
+    };
+    config
+}
+
+fn run<F: FeatureSet>(config: &Config, st: &Stores, r: DateRange) -> RunReport {
+    pipeline::execute(&F::SPEC, config, st, r, &|_| {}).expect("run succeeds")
+}
+
+fn sorted(mut rows: Vec<Vec<String>>) -> Vec<Vec<String>> {
+    rows.sort();
+    rows
+}
+
+/// Both stores of a feature set after a run: the historical rows (with
+/// `year`, `month`, `day`) and the online rows.
+fn stored<F: FeatureSet>(st: &Stores) -> (Vec<String>, Vec<Vec<String>>, Vec<Vec<String>>) {
+    let historical = st.historical.read(&F::SPEC, None).expect("historical read");
+    let (header, rows) = frame_rows(&historical);
+    let mut online = st.online.scan(&F::SPEC).expect("online scan");
+    online.sort_by(|a, b| format!("{:?}", a.key).cmp(&format!("{:?}", b.key)));
+    let online =
+        featurestore_runtime::store::online::records_frame(&F::SPEC, &online).expect("online rows");
+    (header, sorted(rows), sorted(frame_rows(&online).1))
+}
+
+/// Runs `F` on polars and on Spark, each into fresh stores, over the
+/// same input; asserts both runs' rows and stores are equal, and returns
+/// the Spark run.
+fn same_as_polars<F: FeatureSet>(config: &Config, runs: &[DateRange]) -> RunReport {
+    let (_pdir, mut polars_config) = temp_config();
+    let (_sdir, mut spark_config) = temp_config();
+    polars_config.sources = config.sources.clone();
+    spark_config.sources = config.sources.clone();
+    let spark_config = on_spark(spark_config);
+    let polars_stores = stores(&polars_config);
+    let spark_stores = stores(&spark_config);
+    let mut last = None;
+    for r in runs {
+        let p = run::<F>(&polars_config, &polars_stores, *r);
+        let s = run::<F>(&spark_config, &spark_stores, *r);
+        assert_eq!(
+            s.rows.schema(),
+            p.rows.schema(),
+            "{}: column names and types",
+            F::SPEC.name
+        );
+        assert_eq!(
+            frame_rows(&s.rows),
+            frame_rows(&p.rows),
+            "{}: the run's rows, {r:?}",
+            F::SPEC.name
+        );
+        assert_eq!(s.days, p.days, "{}: the run's days", F::SPEC.name);
+        assert_eq!(
+            frame_rows(&s.latest),
+            frame_rows(&p.latest),
+            "{}: the latest rows",
+            F::SPEC.name
+        );
+        assert_eq!(
+            (
+                s.historical.partitions_written,
+                s.historical.partitions_deleted
+            ),
+            (
+                p.historical.partitions_written,
+                p.historical.partitions_deleted
+            ),
+            "{}: partitions written and deleted",
+            F::SPEC.name
+        );
+        last = Some(s);
+    }
+    assert_eq!(
+        stored::<F>(&spark_stores),
+        stored::<F>(&polars_stores),
+        "{}: both stores after the runs",
+        F::SPEC.name
+    );
+    last.expect("at least one run")
+}
+
+#[test]
+fn spark_connect_answers_sql() {
+    let client = SparkClient::connect(&remote()).expect("connects");
+    let version = client.version().expect("version");
+    let major: u32 = version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    assert!(major >= 4 || version.starts_with("3.5"), "Spark {version}");
+    assert_eq!(client.count("SELECT CAST(1 AS BIGINT)").unwrap(), 1);
+}
+
+#[test]
+fn user_orders_on_spark_are_the_polars_rows_and_butterfree_s() {
+    let (_dir, config) = temp_config();
+    let report = same_as_polars::<UserOrders>(&config, &[range(None, "2020-07-17")]);
+    let (header, rows) = fixture_csv("user_orders.csv");
+    assert_eq!(frame_rows(&report.rows), (header, rows));
+    let (header, rows) = fixture_csv("user_orders_online.csv");
+    assert_eq!(frame_rows(&report.latest), (header, rows));
+}
+
+#[test]
+fn user_chargebacks_on_spark_are_the_polars_rows_and_butterfree_s() {
+    let (_dir, config) = temp_config();
+    let report = same_as_polars::<UserChargebacks>(&config, &[range(None, "2020-07-17")]);
+    let (header, rows) = fixture_csv("user_chargebacks.csv");
+    assert_eq!(frame_rows(&report.rows), (header, rows));
+    let (header, rows) = fixture_csv("user_chargebacks_online.csv");
+    assert_eq!(frame_rows(&report.latest), (header, rows));
+}
+
+#[test]
+fn a_rerun_on_spark_replaces_exactly_its_days() {
+    let (_dir, config) = temp_config();
+    // A full run, then a shorter one inside it, then one starting later:
+    // each replaces its days only, and deletes those left without rows.
+    same_as_polars::<UserOrders>(
+        &config,
+        &[
+            range(None, "2020-07-17"),
+            range(Some("2020-05-10"), "2020-05-20"),
+            range(Some("2020-06-01"), "2020-07-30"),
+        ],
+    );
+}
+
+/// Every aggregation the Spark engine compiles, on the catalog's payments.
+#[derive(Debug)]
+#[feature_set(entity = "uid", window = "1d,2d,5d", source = Payments, timestamp = at)]
+pub struct SparkPaymentStats {
+    #[feature(
+        count(amount),
+        sum(amount),
+        min(amount),
+        max(amount),
+        count_distinct(amount),
+        approx_count_distinct(amount, 0.05)
+    )]
+    pub amounts: i64,
+    #[feature(
+        avg(amount),
+        var_pop(amount),
+        var_samp(amount),
+        stddev_pop(amount),
+        stddev_samp(amount),
+        percentile(amount, 0.5),
+        percentile(amount, 0.25)
+    )]
+    pub spread: f64,
+    #[feature(first(method), last(method), mode(method))]
+    pub method: String,
+    #[feature(first(paid_on), last(paid_on))]
+    pub paid: NaiveDate,
+}
+
+/// Filled with zeros after the dedup.
+#[derive(Debug)]
+#[feature_set(entity = "uid", window = "3d", source = Payments, timestamp = at, fill_null = 0,
+              filter = "amount IS NULL OR amount < 90")]
+pub struct SparkPaymentCounts {
+    #[feature(count(amount), sum(amount), max(amount))]
+    pub amounts: i64,
+    #[feature(count(method), filter = "method = 'pix'")]
+    pub pix: i32,
+}
+
+/// Deterministic payments over a month: several users, ties at one instant,
+/// nulls, gaps longer than the windows.
+fn payments_csv(dir: &std::path::Path) -> String {
+    let mut text = String::from("uid,at,amount,method,paid_on\n");
+    let methods = ["pix", "card", "boleto", ""];
+    let mut x: u64 = 7;
+    let mut next = |m: u64| {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) % m
+    };
+    for i in 0..400 {
+        let uid = format!("u{}", next(6));
+        let day = 1 + next(30);
+        // Some events at exactly midnight, some in the last microsecond.
+        let time = match next(5) {
+            0 => "00:00:00".to_string(),
+            1 => "23:59:59.999999".to_string(),
+            _ => format!("{:02}:{:02}:{:02}", next(24), next(60), next(60)),
+        };
+        let amount = if next(7) == 0 {
+            String::new()
+        } else {
+            (next(100) as i64 - 5).to_string()
+        };
+        let method = methods[next(4) as usize];
+        let paid = if next(3) == 0 {
+            String::new()
+        } else {
+            format!("2024-01-{:02}", 1 + next(28))
+        };
+        let at = NaiveDateTime::parse_from_str(
+            &format!("2024-01-{day:02} {time}"),
+            "%Y-%m-%d %H:%M:%S%.f",
+        )
+        .unwrap();
+        text.push_str(&format!(
+            "{uid},{},{amount},{method},{paid}\n",
+            at.format("%Y-%m-%d %H:%M:%S%.6f")
+        ));
+        if i % 50 == 0 {
+            // The same instant again, with another value.
+            text.push_str(&format!(
+                "{uid},{},7,card,\n",
+                at.format("%Y-%m-%d %H:%M:%S%.6f")
+            ));
+        }
+    }
+    let path = dir.join("payments.csv");
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+fn payments_config(dir: &std::path::Path) -> Config {
+    let (_unused, mut config) = temp_config();
+    config
+        .sources
+        .insert("payments".to_string(), payments_csv(dir));
+    config
+}
+
+#[test]
+fn catalog_aggregations_on_spark_are_the_polars_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = payments_config(dir.path());
+    let runs = [
+        range(None, "2024-02-10"),
+        range(Some("2024-01-10"), "2024-01-20"),
+    ];
+    same_as_polars::<SparkPaymentStats>(&config, &runs);
+    same_as_polars::<SparkPaymentCounts>(&config, &runs);
+    same_as_polars::<PaymentsByMethod>(&config, &runs);
+}
+
+#[test]
+fn what_spark_cannot_run_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = on_spark(payments_config(dir.path()));
+    let st = stores(&config);
+    let cases: [(&featurestore_runtime::FeatureSetSpec, &str); 3] = [
+        (&crate::catalog::PaymentStats::SPEC, "most_frequent_set"),
+        (&crate::catalog::HookedPayments::SPEC, "pre-hook"),
+        (
+            &crate::catalog::PaymentsPerInstant::SPEC,
+            "no rolling windows",
+        ),
+    ];
+    for (spec, reason) in cases {
+        let err = pipeline::execute(spec, &config, &st, range(None, "2024-02-10"), &|_| {})
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            err.contains(spec.name) && err.contains(reason),
+            "{}: {err}",
+            spec.name
+        );
+        assert_eq!(
+            st.historical.read(spec, None).unwrap().height(),
+            0,
+            "{}: nothing written",
+            spec.name
+        );
+    }
+}
