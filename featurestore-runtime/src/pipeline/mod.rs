@@ -231,6 +231,8 @@ fn execute_on_spark(
             events_in_future: 0,
         });
     }
+    // Best effort: the server drops an idle session on its own later.
+    let _ = client.close();
     Ok(reports)
 }
 

@@ -125,6 +125,12 @@ impl SparkClient {
         off_runtime(|| f(&self.session)).map_err(|e| self.err(doing, e))
     }
 
+    /// Releases the session on the server, with its views and cached
+    /// tables (a session left open holds them until it times out).
+    pub fn close(self) -> Result<()> {
+        self.with_session("closing the session", |s| s.stop())
+    }
+
     /// The server's Spark version.
     pub fn version(&self) -> Result<String> {
         self.with_session("asking the version", |s| s.version())
