@@ -1,7 +1,8 @@
 //! A source read from an object store (`memory://`, the in-process store)
 //! is read by the same code as a file on disk: the same rows, the same
 //! bad rows under each `on_bad_rows` policy, the same messages but for the
-//! location, the same quarantine files.
+//! location, the same quarantine files. Also what the reader refuses
+//! about a file as a whole.
 
 use std::path::Path;
 
@@ -287,4 +288,29 @@ fn a_missing_object_is_an_error_naming_its_url() {
         assert_eq!(location, url);
         assert!(message.starts_with(needle), "{message}");
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_refused_without_waiting_for_a_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("clicks.csv");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let locations = SourceLocations::new(dir.path());
+    // Opening a FIFO blocks until a writer comes: a reader that opened it
+    // would never answer, so the answer is awaited with a deadline.
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = send.send(read(&Clicks::SPEC, &locations).map(|_| ()));
+    });
+    let result = receive
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the read answers without a writer");
+    let (location, message) = source_error(result.unwrap_err());
+    assert_eq!(location, fifo.to_string_lossy());
+    assert!(message.starts_with("is not a regular file"), "{message}");
 }

@@ -202,7 +202,8 @@ fn a_directory(spec: &SourceSpec, location: &str) -> Error {
     source_error(spec, location, "is a directory; give the path of a file")
 }
 
-/// Checks a local source and returns its size.
+/// Checks a local source and returns its size. The type is checked before
+/// the file is opened: opening a FIFO waits for a writer, maybe forever.
 fn check_local(spec: &SourceSpec, location: &str, path: &std::path::Path) -> Result<u64> {
     let meta = match std::fs::metadata(path) {
         Ok(meta) => meta,
@@ -219,6 +220,14 @@ fn check_local(spec: &SourceSpec, location: &str, path: &std::path::Path) -> Res
     };
     if meta.is_dir() {
         return Err(a_directory(spec, location));
+    }
+    if !meta.is_file() {
+        return Err(source_error(
+            spec,
+            location,
+            "is not a regular file (a FIFO, a socket or a device?): a source is read whole and \
+             checked before any store is written, so give the path of a file",
+        ));
     }
     // Opened once now, so a file that cannot be read says why up front.
     std::fs::File::open(path)
