@@ -314,3 +314,27 @@ fn a_fifo_is_refused_without_waiting_for_a_writer() {
     assert_eq!(location, fifo.to_string_lossy());
     assert!(message.starts_with("is not a regular file"), "{message}");
 }
+
+#[test]
+fn a_declared_column_named_twice_in_the_header_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("clicks.csv"),
+        "uid,at,ms,uid\nu1,2024-01-01 10:00:00,5,u2\n",
+    )
+    .unwrap();
+    let locations = SourceLocations::new(dir.path()).with_policy("clicks", OnBadRows::Skip);
+    let (_, message) = source_error(read(&Clicks::SPEC, &locations).unwrap_err());
+    assert_eq!(
+        message,
+        "line 1: the header names column `uid` in fields 1 and 4; keep one, or rename the others"
+    );
+    // A column the source does not declare is not read: twice is harmless.
+    std::fs::write(
+        dir.path().join("clicks.csv"),
+        "x,uid,at,ms,x\n1,u1,2024-01-01 10:00:00,5,2\n",
+    )
+    .unwrap();
+    let extract = read(&Clicks::SPEC, &locations).unwrap();
+    assert_eq!(rows(&extract), [["u1", "2024-01-01 10:00:00", "5"]]);
+}

@@ -124,7 +124,8 @@ fn reader<R: std::io::Read>(data: R) -> csv::Reader<BufReader<R>> {
 
 /// CSV records polars would misread: a field count other than the
 /// header's (polars fills a short row with nulls), or bytes that are not
-/// UTF-8. One streaming pass; nothing is kept for good records.
+/// UTF-8. One streaming pass; nothing is kept for good records. A header
+/// that names a declared column twice is an error.
 fn structure(spec: &SourceSpec, file: &SourceFile) -> Result<Vec<BadRow>> {
     let location = file.location();
     let mut reader = reader(file.read(spec)?);
@@ -132,6 +133,7 @@ fn structure(spec: &SourceSpec, file: &SourceFile) -> Result<Vec<BadRow>> {
         .byte_headers()
         .map_err(|e| source_error(spec, location, format!("cannot read the header: {e}")))?
         .clone();
+    check_header(spec, location, &header)?;
     let width = header.len();
     let mut bad = Vec::new();
     let mut record = ByteRecord::new();
@@ -185,4 +187,33 @@ fn misfit(record: &ByteRecord, width: usize) -> Option<String> {
         .iter()
         .position(|f| std::str::from_utf8(f).is_err())
         .map(|i| format!("field {} is not valid UTF-8 text", i + 1))
+}
+
+/// A declared column named twice in the header is an error: which of the
+/// two holds it is anyone's guess (polars would take the first).
+fn check_header(spec: &SourceSpec, location: &str, header: &ByteRecord) -> Result<()> {
+    for c in read_columns(spec) {
+        let fields: Vec<String> = header
+            .iter()
+            .enumerate()
+            .filter(|(_, name)| *name == c.name.as_bytes())
+            .map(|(i, _)| (i + 1).to_string())
+            .collect();
+        match &fields[..] {
+            [init @ .., last] if !init.is_empty() => {
+                return Err(source_error(
+                    spec,
+                    location,
+                    format!(
+                        "line 1: the header names column `{}` in fields {} and {last}; keep \
+                         one, or rename the others",
+                        c.name,
+                        init.join(", ")
+                    ),
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
