@@ -2,7 +2,7 @@
 //! is read by the same code as a file on disk: the same rows, the same
 //! bad rows under each `on_bad_rows` policy, the same messages but for the
 //! location, the same quarantine files. Also what the reader refuses
-//! about a file as a whole.
+//! about a file as a whole, and line numbers in files with `\r\n` ends.
 
 use std::path::Path;
 
@@ -337,4 +337,35 @@ fn a_declared_column_named_twice_in_the_header_is_an_error_naming_it() {
     .unwrap();
     let extract = read(&Clicks::SPEC, &locations).unwrap();
     assert_eq!(rows(&extract), [["u1", "2024-01-01 10:00:00", "5"]]);
+}
+
+#[test]
+fn lines_of_a_crlf_file_are_counted_as_in_an_lf_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let crlf = DIRTY.replace('\n', "\r\n");
+    let (path, url, local, object) = both(dir.path(), "crlf", "clicks.csv", crlf.as_bytes());
+    let quarantined = |locations: SourceLocations, quarantine: &str| {
+        let locations = locations
+            .with_policy("clicks", OnBadRows::Quarantine)
+            .with_quarantine(quarantine);
+        let extract = read(&Clicks::SPEC, &locations).unwrap();
+        assert_eq!(rows(&extract), GOOD.map(|r| r.map(String::from).to_vec()));
+        extract.rejected[0].quarantine.clone().unwrap()
+    };
+    let expected = |location: &str| {
+        format!(
+            "file,place,reason,row\n\
+             {location},line 3,\"2 field(s), expected 3 as in the header\",\"u2,2024-01-01 11:00:00\"\n\
+             {location},line 5,column `ms`: `oops` is not an integer,\"u1,2024-01-02 10:00:00,oops\"\n\
+             {location},line 6,\"column `at`: `noon` is not a timestamp (YYYY-MM-DD HH:MM:SS[.ffffff], UTC)\",\"u3,noon,4\"\n"
+        )
+    };
+    let q = dir.path().join("q").to_string_lossy().into_owned();
+    let on_disk = quarantined(local.clone(), &q);
+    assert_eq!(std::fs::read_to_string(on_disk).unwrap(), expected(&path));
+    let in_store = quarantined(object, "memory://crlf/q");
+    assert_eq!(String::from_utf8(get(&in_store)).unwrap(), expected(&url));
+    // The first bad row, as "fail" names it.
+    let (_, message) = source_error(read(&Clicks::SPEC, &local).unwrap_err());
+    assert!(message.starts_with("line 3: 2 field(s)"), "{message}");
 }

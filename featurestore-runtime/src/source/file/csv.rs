@@ -2,9 +2,9 @@
 //! the file, since polars fills a short row with nulls and cannot say
 //! which line it misread; then the typed read with polars.
 
-use std::io::BufReader;
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
 
-use csv::ByteRecord;
+use csv::{ByteRecord, Position};
 use polars::prelude::*;
 
 use super::{FileFormat, SourceFile};
@@ -95,15 +95,15 @@ impl FileFormat for Csv {
     fn places(&self, file: &SourceFile, records: &[usize]) -> Result<Vec<String>> {
         let mut out = Vec::with_capacity(records.len());
         let mut wanted = records.iter().copied().peekable();
-        if let Ok(data) = std::fs::File::open(file.path()) {
+        if let (Ok(data), Ok(mut lines)) = (std::fs::File::open(file.path()), Lines::open(file)) {
             let mut reader = reader(data);
             let mut record = ByteRecord::new();
             let mut index = 0;
             while wanted.peek().is_some() && reader.read_byte_record(&mut record).unwrap_or(false) {
                 if wanted.next_if_eq(&index).is_some() {
-                    out.push(match record.position() {
-                        Some(p) => format!("line {}", p.line()),
-                        None => format!("record {}", index + 1),
+                    out.push(match record.position().map(|p| lines.start(p)) {
+                        Some(Ok(line)) => format!("line {line}"),
+                        _ => format!("record {}", index + 1),
                     });
                 }
                 index += 1;
@@ -135,6 +135,8 @@ fn structure(spec: &SourceSpec, file: &SourceFile) -> Result<Vec<BadRow>> {
         .clone();
     check_header(spec, location, &header)?;
     let width = header.len();
+    let mut lines = Lines::open(file)
+        .map_err(|e| source_error(spec, location, format!("cannot open the file: {e}")))?;
     let mut bad = Vec::new();
     let mut record = ByteRecord::new();
     let mut index = 0;
@@ -152,7 +154,12 @@ fn structure(spec: &SourceSpec, file: &SourceFile) -> Result<Vec<BadRow>> {
             }
         }
         if let Some(reason) = misfit(&record, width) {
-            let line = record.position().map_or(0, |p| p.line());
+            let line = match record.position() {
+                Some(p) => lines.start(p).map_err(|e| {
+                    source_error(spec, location, format!("cannot read the file: {e}"))
+                })?,
+                None => 0,
+            };
             bad.push(BadRow {
                 record: index,
                 place: format!("line {line}"),
@@ -216,4 +223,52 @@ fn check_header(spec: &SourceSpec, location: &str, header: &ByteRecord) -> Resul
         }
     }
     Ok(())
+}
+
+/// The lines records start on. The `csv` crate gives a record the position
+/// where reading it began: before the blank lines it skipped, and before
+/// the `\n` of the `\r\n` that ended the record before it (so one line
+/// short in a CRLF file). The newlines between that position and the
+/// record's first byte are counted here, from the file.
+struct Lines {
+    file: BufReader<std::fs::File>,
+    /// The byte offset `file` is at.
+    at: u64,
+}
+
+impl Lines {
+    fn open(file: &SourceFile) -> std::io::Result<Lines> {
+        Ok(Lines {
+            file: BufReader::new(std::fs::File::open(file.path())?),
+            at: 0,
+        })
+    }
+
+    /// The line the record read from `position` starts on.
+    fn start(&mut self, position: &Position) -> std::io::Result<u64> {
+        let target = position.byte();
+        // Records are looked up in order: move forward within the buffer.
+        match target.checked_sub(self.at).map(i64::try_from) {
+            Some(Ok(ahead)) => self.file.seek_relative(ahead)?,
+            _ => {
+                self.file.seek(SeekFrom::Start(target))?;
+            }
+        }
+        self.at = target;
+        let mut line = position.line();
+        loop {
+            let buf = self.file.fill_buf()?;
+            let skipped = buf
+                .iter()
+                .take_while(|b| matches!(b, b'\r' | b'\n'))
+                .count();
+            line += buf[..skipped].iter().filter(|&&b| b == b'\n').count() as u64;
+            let done = skipped < buf.len() || buf.is_empty();
+            self.file.consume(skipped);
+            self.at += skipped as u64;
+            if done {
+                return Ok(line);
+            }
+        }
+    }
 }
