@@ -351,10 +351,7 @@ fn warn_run(report: &pipeline::RunReport, range: DateRange) {
         match &r.quarantine {
             Some(file) => eprintln!(
                 "warning: {}: {} bad row(s) of {} left out and quarantined to {}",
-                r.source_name,
-                r.rows,
-                r.location,
-                file.display()
+                r.source_name, r.rows, r.location, file
             ),
             None => eprintln!(
                 "warning: {}: {} bad row(s) of {} skipped (on_bad_rows = \"skip\")",

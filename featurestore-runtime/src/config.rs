@@ -12,7 +12,7 @@
 //! root = "data/datasets"   # each dataset in {root}/{name}/
 //!
 //! [sources.order_events]
-//! path = "data/order_events/input.csv"
+//! path = "data/order_events/input.csv"   # or a URL: s3://bucket/orders.csv
 //! on_bad_rows = "quarantine"   # or "fail" (the default) or "skip"
 //! ```
 //!
@@ -228,9 +228,10 @@ impl Config {
             base_dir: self.base_dir.clone(),
             overrides: self.sources.clone(),
             on_bad_rows: self.on_bad_rows.clone(),
-            quarantine_dir: Some(
-                PathBuf::from(self.historical_location()).join(crate::source::QUARANTINE_DIR),
-            ),
+            quarantine_dir: Some(crate::location::child(
+                &self.historical_location(),
+                crate::source::QUARANTINE_DIR,
+            )),
         }
     }
 }

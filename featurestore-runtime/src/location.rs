@@ -185,6 +185,19 @@ pub fn resolve(base: &Path, raw: &str) -> String {
     base.join(raw).to_string_lossy().into_owned()
 }
 
+/// The location `segment` below `raw`, a path or a URL (whose query, if
+/// any, is kept at the end).
+pub fn child(raw: &str, segment: &str) -> String {
+    if scheme_of(raw).is_none() {
+        return Path::new(raw).join(segment).to_string_lossy().into_owned();
+    }
+    let (base, query) = match raw.find(['?', '#']) {
+        Some(i) => raw.split_at(i),
+        None => (raw, ""),
+    };
+    format!("{}/{segment}{query}", base.trim_end_matches('/'))
+}
+
 /// `raw` with a relative local path (also after `redb://`) made absolute
 /// against `cwd`; other URLs are kept.
 pub fn absolute(cwd: &Path, raw: &str) -> String {
@@ -518,6 +531,9 @@ mod tests {
         assert_eq!(resolve(base, "s3://b/in.csv"), "s3://b/in.csv");
         assert_eq!(absolute(base, "redb://o.redb"), "redb:///crate/o.redb");
         assert_eq!(absolute(base, "memory://"), "memory://");
+        assert_eq!(child("/h/", "_q"), "/h/_q");
+        assert_eq!(child("s3://b/h/", "_q"), "s3://b/h/_q");
+        assert_eq!(child("s3://b/h?region=x", "_q"), "s3://b/h/_q?region=x");
     }
 
     #[test]

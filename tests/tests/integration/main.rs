@@ -11,5 +11,6 @@ mod reliability;
 mod rolling_property;
 mod slide;
 mod slide_property;
+mod source_stores;
 mod sources;
 mod stores;
