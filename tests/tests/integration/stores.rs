@@ -3,9 +3,11 @@
 use std::sync::Arc;
 
 use features::UserOrders;
+use featurestore_runtime::location::OnlineLocation;
 use featurestore_runtime::pipeline::Stores;
 use featurestore_runtime::store::online::{
-    self, BlockingOnlineStore, EmbeddedStore, MemoryStore, OnlineStore, Record, Value,
+    self, conformance, BlockingOnlineStore, EmbeddedStore, MemoryStore, OnlineStore, OpenMode,
+    Record, Value,
 };
 use featurestore_runtime::{ErrorKind, FeatureSet};
 
@@ -79,6 +81,31 @@ fn embedded_store_upserts_newest_wins_and_persists() {
             .unwrap(),
         Some(record("y", 20, 2))
     );
+}
+
+/// The conformance suite through the public API, as a backend crate runs
+/// it: every case on a fresh store opened by URL.
+fn conforms(url: impl Fn(usize) -> String + Sync) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opened = 0;
+    let fresh = || {
+        opened += 1;
+        let location = OnlineLocation::parse(&url(opened), dir.path());
+        async move { online::open(&location?, OpenMode::Write).await }
+    };
+    let outcome = featurestore_runtime::io::block_on(conformance::run_all(fresh));
+    assert_eq!(outcome, Ok(()));
+    assert_eq!(opened, conformance::Case::ALL.len());
+}
+
+#[test]
+fn memory_store_conforms() {
+    conforms(|_| "memory://".to_string());
+}
+
+#[test]
+fn embedded_store_conforms() {
+    conforms(|i| format!("redb://stores/{i}.redb"));
 }
 
 #[test]

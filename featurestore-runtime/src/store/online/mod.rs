@@ -17,14 +17,20 @@
 //! the newer rows in place, and a retried run converges. Every backend
 //! refuses a feature set whose declared columns differ from the ones its
 //! table was written with ([`ErrorKind::Conflict`](crate::ErrorKind::Conflict)).
+//! `conformance` (cargo feature `test-util`) checks all of this for any
+//! backend.
 //!
 //! Synchronous code (the CLI, the batch pipeline) goes through
 //! [`BlockingOnlineStore`], which waits on the process's I/O runtime
 //! ([`crate::io::block_on`]) and so works inside an async runtime too.
 
 mod blocking;
+#[cfg(any(test, feature = "test-util"))]
+pub mod conformance;
 mod embedded;
 mod memory;
+#[cfg(test)]
+mod mutants;
 mod record;
 mod value;
 
@@ -83,7 +89,8 @@ pub enum OpenMode {
 /// A store of the latest row per key.
 ///
 /// Implementations are cheap to share (`Arc<dyn OnlineStore>`), and every
-/// method may be called concurrently.
+/// method may be called concurrently. The `conformance` module (cargo
+/// feature `test-util`) holds the checks every implementation must pass.
 #[async_trait]
 pub trait OnlineStore: Send + Sync + fmt::Debug {
     /// The backend's name, for messages and metrics: `memory`, `redb`, …
