@@ -16,7 +16,7 @@
 //! with an older timestamp, so running an old interval after a new one leaves
 //! the newer rows in place, and a retried run converges. Every backend
 //! refuses a feature set whose declared columns differ from the ones its
-//! table was written with ([`ErrorKind::Conflict`](crate::ErrorKind::Conflict)).
+//! table was written with ([`ErrorKind::Conflict`]).
 //! `conformance` (cargo feature `test-util`) checks all of this for any
 //! backend.
 //!
@@ -107,7 +107,9 @@ pub trait OnlineStore: Send + Sync + fmt::Debug {
     /// Upserts `records` (at most one per key) all at once, or not at all: a
     /// record replaces the stored row of its key unless that row is newer
     /// (an equal timestamp replaces, so a re-run converges). Refuses, before
-    /// writing anything, what [`check`](Self::check) refuses.
+    /// writing anything, what [`check`](Self::check) refuses. A write whose
+    /// future is dropped early may or may not have been applied, never in
+    /// part; newest-wins makes trying it again safe.
     async fn write_latest(&self, spec: &FeatureSetSpec, records: &[Record]) -> Result<OnlineWrite>;
 
     /// The stored rows of `keys`, one entry per key in the order given
@@ -250,7 +252,8 @@ pub(crate) fn changed_declaration(
     }
 }
 
-/// The cause of a [`changed_declaration`] refusal.
+/// The cause of the refusal of a feature set declared with other columns
+/// than its online table was written with.
 #[derive(Debug, thiserror::Error)]
 #[error("the feature set's declaration changed since its online table was written")]
 pub struct ChangedDeclaration;
