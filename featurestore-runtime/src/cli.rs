@@ -19,10 +19,11 @@ use polars::prelude::*;
 use crate::catalog;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::location::OnlineLocation;
 use crate::pipeline::{self, DatasetOutput, FeatureRows, Stores};
 use crate::registry::{Pipeline, Registry};
 use crate::spec::{DataType as Dt, FeatureSetSpec, SourceKind, SourceSpec};
-use crate::store::online::{self, Value};
+use crate::store::online::{self, BlockingOnlineStore, OpenMode, Value};
 use crate::transform::DateRange;
 
 /// Runs and inspects the feature sets of this crate.
@@ -327,7 +328,9 @@ pub fn run(
         Command::Get { name, key, format } => {
             let spec = registry.find_feature_set(&name)?;
             let key = parse_key(spec, &key)?;
-            let store = online::open(&config.online_url, &config.base_dir)?;
+            // For reading: a mistyped path is an error, not a new empty store.
+            let location = OnlineLocation::parse(&config.online_url, &config.base_dir)?;
+            let store = BlockingOnlineStore::open(&location, OpenMode::Read)?;
             match store.get(spec, &key)? {
                 Some(record) => {
                     let frame = online::records_frame(spec, &[record])?;

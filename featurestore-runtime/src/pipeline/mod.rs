@@ -10,10 +10,11 @@ use crate::error::{Error, Result};
 pub mod dataset;
 pub mod lock;
 
+use crate::location::OnlineLocation;
 use crate::source;
 use crate::spec::{DatasetSpec, FeatureSetSpec};
 use crate::store::historical::{HistoricalStore, HistoricalWrite};
-use crate::store::online::{self, OnlineStore, OnlineWrite};
+use crate::store::online::{self, BlockingOnlineStore, OnlineWrite, OpenMode};
 use crate::transform::{self, DateRange};
 use lock::RunLock;
 
@@ -22,8 +23,9 @@ use lock::RunLock;
 pub struct Stores {
     /// Partitioned Parquet.
     pub historical: HistoricalStore,
-    /// Latest row per key.
-    pub online: Box<dyn OnlineStore>,
+    /// Latest row per key, opened for writing. `&*stores.online` is the
+    /// async store.
+    pub online: BlockingOnlineStore,
 }
 
 impl Stores {
@@ -31,7 +33,10 @@ impl Stores {
     pub fn open(config: &Config) -> Result<Self> {
         Ok(Stores {
             historical: HistoricalStore::open(&config.historical_location())?,
-            online: online::open(&config.online_url, &config.base_dir)?,
+            online: BlockingOnlineStore::open(
+                &OnlineLocation::parse(&config.online_url, &config.base_dir)?,
+                OpenMode::Write,
+            )?,
         })
     }
 
@@ -42,7 +47,10 @@ impl Stores {
                 base_dir,
                 historical_root,
             ))?,
-            online: online::open(online_url, base_dir)?,
+            online: BlockingOnlineStore::open(
+                &OnlineLocation::parse(online_url, base_dir)?,
+                OpenMode::Write,
+            )?,
         })
     }
 }
