@@ -27,7 +27,7 @@ pub struct BadJson {
 }
 
 /// Runs the source's steps on its rows as read (the columns of
-/// [`Preprocessing::read`]). Rows whose JSON `explode_json` cannot read are
+/// [`Preprocessing::read`](crate::spec::Preprocessing::read)). Rows whose JSON `explode_json` cannot read are
 /// returned, left out, unless `fail` is set: then the first is an error.
 pub fn apply(
     spec: &SourceSpec,
