@@ -113,6 +113,11 @@ impl RedisStore {
         &self.config
     }
 
+    fn encode<T: serde::Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>> {
+        postcard::to_stdvec(value)
+            .map_err(|e| Error::store(STORE, self.config.shown(), "encoding a value", e))
+    }
+
     fn error(&self, doing: &str, e: RedisError) -> Error {
         redis_error(&self.config.shown(), doing, e)
     }
@@ -179,9 +184,9 @@ impl RedisStore {
                 .arg(row_key(&self.config.prefix, spec.name, &r.key))
                 .arg(r.timestamp.to_string())
                 .arg(KEY_FIELD)
-                .arg(encode(&r.key, spec)?);
+                .arg(self.encode(&r.key)?);
             for (output, value) in spec.outputs.iter().zip(&r.values) {
-                cmd.arg(output.name).arg(encode(value, spec)?);
+                cmd.arg(output.name).arg(self.encode(value)?);
             }
         }
         let mut conn = self.conn.clone();
@@ -289,10 +294,6 @@ impl RedisStore {
     }
 }
 
-fn encode<T: serde::Serialize + ?Sized>(value: &T, spec: &FeatureSetSpec) -> Result<Vec<u8>> {
-    postcard::to_stdvec(value).map_err(|e| Error::store(STORE, spec.name, "encoding a value", e))
-}
-
 /// A Redis error as a store error: unreachable or slow servers are
 /// transient, a refused login says so.
 fn redis_error(shown: &str, doing: &str, e: RedisError) -> Error {
@@ -375,7 +376,7 @@ impl OnlineStore for RedisStore {
         let columns = serde_json::to_string(&spec.column_names())
             .map_err(|e| Error::store(STORE, self.config.shown(), "encoding the declaration", e))?;
         let mut conn = self.conn.clone();
-        let (_, stored): ((), String) = redis::pipe()
+        let (stored,): (String,) = redis::pipe()
             .cmd("SET")
             .arg(schema_key(&self.config.prefix, spec.name))
             .arg(&columns)
@@ -383,9 +384,8 @@ impl OnlineStore for RedisStore {
             .ignore()
             .cmd("GET")
             .arg(schema_key(&self.config.prefix, spec.name))
-            .query_async::<(String,)>(&mut conn)
+            .query_async(&mut conn)
             .await
-            .map(|(s,)| ((), s))
             .map_err(|e| self.error("recording the declaration", e))?;
         let stored: Vec<String> = serde_json::from_str(&stored).map_err(|e| {
             self.corrupt(
@@ -435,8 +435,10 @@ impl OnlineStore for RedisStore {
                     .query_async(&mut conn)
                     .await
                     .map_err(|e| self.error("scanning keys", e))?;
-                // SCAN may return a key twice across pages (when the table
-                // is rehashed); the rows are deduplicated below.
+                // SCAN may return a key twice across pages (when the server
+                // rehashes its table meanwhile); the rows are deduplicated
+                // below, by their encoded keys, which are kept for the whole
+                // scan: far smaller than the rows, but not bounded.
                 let rows = self.read_rows(spec, names.into_iter()).await?;
                 Ok(Some((rows, (next != 0).then_some(next))))
             }
