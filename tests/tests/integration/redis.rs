@@ -27,17 +27,44 @@ fn server() -> String {
     }
 }
 
-/// The server's URL with a key prefix no other test (or earlier run) uses.
-fn fresh_url() -> String {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let base = server();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}prefix=test-{}-{nanos}-{n}:", std::process::id())
+/// The server's URL with a key prefix no other test (or earlier run) uses;
+/// its keys are deleted when it is dropped, so runs do not pile up rows in
+/// the test server (every `SCAN` walks the whole database).
+struct Fresh {
+    url: String,
+    prefix: String,
+}
+
+impl Fresh {
+    fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let prefix = format!("test-{}-{nanos}-{n}:", std::process::id());
+        let base = server();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        Fresh {
+            url: format!("{base}{sep}prefix={prefix}"),
+            prefix,
+        }
+    }
+}
+
+impl Drop for Fresh {
+    fn drop(&mut self) {
+        // Best effort: a leftover only costs the server some memory.
+        let url = server();
+        let _ = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(r#"redis-cli -u "$1" --scan --pattern "$2*" | xargs -r -n 1000 redis-cli -u "$1" UNLINK >/dev/null"#)
+            .arg("sh")
+            .arg(&url)
+            .arg(&self.prefix)
+            .status();
+    }
 }
 
 fn open(url: &str) -> Result<BlockingOnlineStore, Error> {
@@ -58,15 +85,16 @@ fn chain(e: &Error) -> String {
 
 #[test]
 fn redis_store_conforms() {
-    let mut opened = 0;
+    let mut prefixes = Vec::new();
     let fresh = || {
-        opened += 1;
-        let location = OnlineLocation::parse(&fresh_url(), std::path::Path::new("/"));
+        let prefix = Fresh::new();
+        let location = OnlineLocation::parse(&prefix.url, std::path::Path::new("/"));
+        prefixes.push(prefix);
         async move { online::open(&location?, OpenMode::Write).await }
     };
     let outcome = featurestore_runtime::io::block_on(conformance::run_all(fresh));
     assert_eq!(outcome, Ok(()));
-    assert_eq!(opened, conformance::Case::ALL.len());
+    assert_eq!(prefixes.len(), conformance::Case::ALL.len());
 }
 
 fn run(config: &featurestore_runtime::config::Config, stores: &Stores, end: &str) {
@@ -87,7 +115,8 @@ fn run(config: &featurestore_runtime::config::Config, stores: &Stores, end: &str
 #[test]
 fn redis_store_holds_the_chargeback_online_rows() {
     let (_dir, mut config) = temp_config();
-    config.online_url = fresh_url();
+    let prefix = Fresh::new();
+    config.online_url = prefix.url.clone();
     let stores = Stores::open(&config).unwrap();
     assert_eq!(stores.online.backend(), "redis");
     run(&config, &stores, "2020-07-17");
@@ -151,7 +180,8 @@ static TWO_KEYS: FeatureSetSpec = FeatureSetSpec {
 
 #[test]
 fn redis_key_parts_with_separators_do_not_collide() {
-    let store = open(&fresh_url()).unwrap();
+    let prefix = Fresh::new();
+    let store = open(&prefix.url).unwrap();
     let record = |a: &str, b: &str, v: i64| Record {
         key: vec![Value::from(a), Value::from(b)],
         timestamp: 1,
@@ -207,7 +237,8 @@ fn a_wrong_redis_password_is_refused_and_not_printed() {
 
 #[test]
 fn a_changed_declaration_is_refused_before_writing() {
-    let store = open(&fresh_url()).unwrap();
+    let prefix = Fresh::new();
+    let store = open(&prefix.url).unwrap();
     let spec = &UserOrders::SPEC;
     let record = Record {
         key: vec![Value::from("x")],
@@ -226,4 +257,57 @@ fn a_changed_declaration_is_refused_before_writing() {
         "{err}"
     );
     assert_eq!(store.get(spec, &[Value::from("x")]).unwrap(), Some(record));
+}
+
+fn counts(key: &str, timestamp: i64, v: i64) -> Record {
+    Record {
+        key: vec![Value::from(key)],
+        timestamp,
+        values: vec![Value::Int(v); UserOrders::SPEC.outputs.len()],
+    }
+}
+
+#[test]
+fn redis_newest_wins_compares_timestamps_exactly() {
+    // 2^53 + 1 and 2^53 are the same Lua number (a double): a comparison
+    // of numbers in the script would let the older row replace the newer.
+    let prefix = Fresh::new();
+    let store = open(&prefix.url).unwrap();
+    let spec = &UserOrders::SPEC;
+    let newer = (1_i64 << 53) + 1;
+    store.write_latest(spec, &[counts("x", newer, 1)]).unwrap();
+    let w = store
+        .write_latest(spec, &[counts("x", newer - 1, 2)])
+        .unwrap();
+    assert_eq!((w.written, w.kept_newer), (0, 1));
+    assert_eq!(
+        store.get(spec, &[Value::from("x")]).unwrap(),
+        Some(counts("x", newer, 1))
+    );
+    // Negative times of different lengths: -10 is older than -9.
+    store.write_latest(spec, &[counts("n", -9, 1)]).unwrap();
+    let w = store.write_latest(spec, &[counts("n", -10, 2)]).unwrap();
+    assert_eq!((w.written, w.kept_newer), (0, 1));
+}
+
+#[test]
+fn redis_writes_survive_the_server_forgetting_its_scripts() {
+    let prefix = Fresh::new();
+    let store = open(&prefix.url).unwrap();
+    let spec = &UserOrders::SPEC;
+    store.write_latest(spec, &[counts("x", 1, 1)]).unwrap();
+    // What a server restart does to the loaded script.
+    let flushed = std::process::Command::new("redis-cli")
+        .args(["-u", &server(), "SCRIPT", "FLUSH"])
+        .output()
+        .expect("redis-cli runs (scripts/servers.sh installs it)");
+    assert!(flushed.status.success(), "{flushed:?}");
+    let w = store
+        .write_latest(spec, &[counts("x", 2, 2), counts("y", 1, 1)])
+        .unwrap();
+    assert_eq!((w.written, w.kept_newer), (2, 0));
+    assert_eq!(
+        store.get(spec, &[Value::from("x")]).unwrap(),
+        Some(counts("x", 2, 2))
+    );
 }

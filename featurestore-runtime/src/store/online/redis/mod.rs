@@ -6,11 +6,15 @@
 //! the stored `__ts` with the incoming row's and writes only an equal or
 //! newer row, so concurrent writers and re-runs of old intervals converge
 //! without a read-modify-write race. A batch goes in pipelined chunks
-//! ([`RedisConfig::write_chunk`] rows per round trip); each row is applied
+//! ([`RedisConfig::write_chunk`] rows per round trip, a few chunks in
+//! flight); each row is applied
 //! whole by the script, and a batch interrupted between chunks leaves the
 //! chunks already sent applied, which newest-wins makes safe to send again.
 //! Lookups are one pipelined round trip of `HMGET`s; scans walk `SCAN MATCH`
-//! (never `KEYS`, which blocks the server).
+//! (never `KEYS`, which blocks the server). `SCAN` visits every key of the
+//! database to find a feature set's, so a scan of a small table in a large
+//! shared database is slow: give the feature store a database of its own
+//! (`redis://host/N`) where scans matter.
 //!
 //! TTL: the declaration has no expiry yet. When it gets one, the script is
 //! the place to set it (`PEXPIRE KEYS[1]` after the `HSET`, from one more
@@ -38,6 +42,9 @@ const STORE: &str = "online store (redis)";
 /// Keys asked for per `SCAN` call: a hint to the server, which answers
 /// about that many per round trip.
 const SCAN_COUNT: usize = 1000;
+
+/// Write chunks sent before the first reply is awaited.
+const CHUNKS_IN_FLIGHT: usize = 4;
 
 /// An online store in a Redis server.
 ///
@@ -397,9 +404,20 @@ impl OnlineStore for RedisStore {
             )
         })?;
         self.check_declaration(spec, Some(&stored))?;
+        // A few chunks in flight on the multiplexed connection: the server
+        // runs the scripts of one while the next is on the wire. Records have
+        // one row per key, so the order of chunks does not matter.
+        // Made before they are streamed: a closure in the stream would ask
+        // the compiler for a `Send` proof over every lifetime, which it
+        // cannot give for these borrowed chunks.
+        let writes: Vec<_> = records
+            .chunks(self.config.write_chunk)
+            .map(|chunk| self.write_chunk(spec, chunk))
+            .collect();
+        let mut replies = stream::iter(writes).buffer_unordered(CHUNKS_IN_FLIGHT);
         let mut out = OnlineWrite::default();
-        for chunk in records.chunks(self.config.write_chunk) {
-            let w = self.write_chunk(spec, chunk).await?;
+        while let Some(w) = replies.next().await {
+            let w = w?;
             out.written += w.written;
             out.kept_newer += w.kept_newer;
         }
