@@ -569,6 +569,10 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(e.contains("`redis` cargo feature"), "{e}");
+        } else {
+            let l = OnlineLocation::parse("rediss://u:pw@h:1/0", base).unwrap();
+            assert!(matches!(&l, OnlineLocation::Server { scheme, .. } if scheme == "rediss"));
+            assert_eq!(l.to_string(), "rediss://***@h:1/0");
         }
         if !cfg!(feature = "s3") {
             let e = FileLocation::parse("s3://b/p", base)

@@ -1,15 +1,17 @@
 //! `redis://` / `rediss://`: the latest rows in a Redis server (cargo
 //! feature `redis`).
 //!
-//! One hash per key; the layout is in [`codec`]. Writes are newest-wins in
-//! the server: a Lua script, loaded once and called with `EVALSHA`, compares
-//! the stored `__ts` with the incoming row's and writes only an equal or
-//! newer row, so concurrent writers and re-runs of old intervals converge
-//! without a read-modify-write race. A batch goes in pipelined chunks
-//! ([`RedisConfig::write_chunk`] rows per round trip, a few chunks in
-//! flight); each row is applied
-//! whole by the script, and a batch interrupted between chunks leaves the
-//! chunks already sent applied, which newest-wins makes safe to send again.
+//! One hash per key, `{prefix}{feature_set}:{escaped key parts}`, its row
+//! time in `__ts` (the layout in full: `codec.rs`, and the README). Writes
+//! are newest-wins in the server: a Lua script, loaded once and called with
+//! `EVALSHA`, compares the stored `__ts` with the incoming row's and writes
+//! only an equal or newer row, so concurrent writers and re-runs of old
+//! intervals converge without a read-modify-write race. A batch goes in
+//! pipelined chunks ([`RedisConfig::write_chunk`] rows per round trip, a few
+//! chunks in flight); each row is applied whole by the script, and a batch
+//! interrupted between chunks leaves the chunks already sent applied, which
+//! newest-wins makes safe to send again.
+//!
 //! Lookups are one pipelined round trip of `HMGET`s; scans walk `SCAN MATCH`
 //! (never `KEYS`, which blocks the server). `SCAN` visits every key of the
 //! database to find a feature set's, so a scan of a small table in a large
