@@ -44,6 +44,9 @@ echo "ok: $(sort -u <<<"$tree" | wc -l) crates, no Kafka, Cassandra, Redis, clou
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "servers the tests need: redis"
+eval "$(scripts/servers.sh start redis)"
+
 step "cargo test"
 cargo test --workspace --locked
 

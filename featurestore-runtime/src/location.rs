@@ -89,6 +89,7 @@ impl Scheme {
             Some("s3") => cfg!(feature = "s3"),
             Some("gcs") => cfg!(feature = "gcs"),
             Some("azure") => cfg!(feature = "azure"),
+            Some("redis") => cfg!(feature = "redis"),
             Some(_) => false,
         }
     }
@@ -563,10 +564,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("names an online store"), "{e}");
-        let e = OnlineLocation::parse("redis://h:1/0", base)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("`redis` cargo feature"), "{e}");
+        if !cfg!(feature = "redis") {
+            let e = OnlineLocation::parse("redis://h:1/0", base)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("`redis` cargo feature"), "{e}");
+        } else {
+            let l = OnlineLocation::parse("rediss://u:pw@h:1/0", base).unwrap();
+            assert!(matches!(&l, OnlineLocation::Server { scheme, .. } if scheme == "rediss"));
+            assert_eq!(l.to_string(), "rediss://***@h:1/0");
+        }
         if !cfg!(feature = "s3") {
             let e = FileLocation::parse("s3://b/p", base)
                 .unwrap_err()

@@ -7,6 +7,7 @@ mod dataset;
 mod keys;
 mod legiti;
 mod preprocess;
+mod redis;
 mod reliability;
 mod rolling_property;
 mod slide;

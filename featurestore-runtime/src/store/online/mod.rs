@@ -8,8 +8,9 @@
 //! server backends answer a batch in one round trip (Redis `MGET`,
 //! concurrent prepared CQL reads), and one key is a batch of one.
 //!
-//! The backends: `memory://` ([`MemoryStore`], for debugging and tests) and
-//! `redb://PATH` ([`EmbeddedStore`], the persistent default). [`open`]
+//! The backends: `memory://` ([`MemoryStore`], for debugging and tests),
+//! `redb://PATH` ([`EmbeddedStore`], the persistent default) and, with the
+//! cargo feature `redis`, `redis://` / `rediss://` (`redis::RedisStore`). [`open`]
 //! picks one from an [`OnlineLocation`].
 //!
 //! Every backend upserts newest-wins: a stored row is never replaced by one
@@ -32,6 +33,8 @@ mod memory;
 #[cfg(test)]
 mod mutants;
 mod record;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod value;
 
 use std::fmt;
@@ -192,6 +195,10 @@ pub async fn open(location: &OnlineLocation, mode: OpenMode) -> Result<Arc<dyn O
             })
             .await?;
             Ok(Arc::new(store))
+        }
+        #[cfg(feature = "redis")]
+        OnlineLocation::Server { scheme, url } if scheme == "redis" || scheme == "rediss" => {
+            Ok(Arc::new(redis::RedisStore::open(url, mode).await?))
         }
         OnlineLocation::Server { scheme, .. } => Err(Error::Location {
             location: location.to_string(),
