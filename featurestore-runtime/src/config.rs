@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! [historical]
-//! root = "data/feature_store/historical"   # a directory or file:// URL
+//! root = "data/feature_store/historical"   # a directory, or a URL: s3://bucket/prefix, …
 //!
 //! [online]
 //! url = "redb://data/online/online_store.redb"   # or memory://
@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::location::resolve as resolve_path;
+use crate::location::{resolve as resolve_path, FileLocation};
 use crate::source::SourceLocations;
 use crate::spec::OnBadRows;
 
@@ -215,6 +215,12 @@ impl Config {
     /// The historical root, resolved against the base directory.
     pub fn historical_location(&self) -> String {
         resolve_path(&self.base_dir, &self.historical_root)
+    }
+
+    /// The historical root as a location (a directory or an object store;
+    /// see [`crate::location`]), resolved against the base directory.
+    pub fn historical_root_location(&self) -> Result<FileLocation> {
+        FileLocation::parse(&self.historical_root, &self.base_dir)
     }
 
     /// The directory dataset `name` is written to.

@@ -335,6 +335,18 @@ impl FileLocation {
         })
     }
 
+    /// A location in a store built by the caller (a client configured in
+    /// code, a wrapper that counts or fails requests), shown as `display`
+    /// in messages (give it without secrets).
+    pub fn from_store(display: &str, store: Arc<dyn ObjectStore>, path: ObjectPath) -> Self {
+        FileLocation {
+            display: display.to_string(),
+            store,
+            path,
+            local: None,
+        }
+    }
+
     /// The store holding this location.
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.store

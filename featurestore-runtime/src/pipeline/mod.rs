@@ -7,6 +7,7 @@ use polars::prelude::*;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::location::FileLocation;
 pub mod dataset;
 pub mod lock;
 
@@ -30,7 +31,7 @@ impl Stores {
     /// Opens the stores named by a configuration.
     pub fn open(config: &Config) -> Result<Self> {
         Ok(Stores {
-            historical: HistoricalStore::open(&config.historical_location())?,
+            historical: HistoricalStore::open(&config.historical_root_location()?)?,
             online: online::open(&config.online_url, &config.base_dir)?,
         })
     }
@@ -38,10 +39,7 @@ impl Stores {
     /// Opens stores at explicit locations (relative paths against `base_dir`).
     pub fn at(historical_root: &str, online_url: &str, base_dir: &Path) -> Result<Self> {
         Ok(Stores {
-            historical: HistoricalStore::open(&crate::location::resolve(
-                base_dir,
-                historical_root,
-            ))?,
+            historical: HistoricalStore::open(&FileLocation::parse(historical_root, base_dir)?)?,
             online: online::open(online_url, base_dir)?,
         })
     }
