@@ -88,7 +88,7 @@ pub struct RunReport {
 
 /// Locks the feature sets a run of pipeline `names` writes (see [`RunLock`]).
 pub fn lock(config: &Config, names: &[&str]) -> Result<RunLock> {
-    RunLock::acquire(&config.historical_location(), names)
+    RunLock::acquire(&config.historical_root_location()?, names)
 }
 
 /// Runs a feature set for a date range and writes both stores.
@@ -125,7 +125,7 @@ pub fn execute_all(
     progress: &dyn Fn(&str),
 ) -> Result<Vec<RunReport>> {
     let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
-    let _lock = lock(config, &names)?;
+    let lock = lock(config, &names)?;
     let locations = config.source_locations();
     // Per feature set, once its source is read: its prepared events, what
     // the read rejected, how long it took, and its late-event counts.
@@ -166,7 +166,7 @@ pub fn execute_all(
             }
         }
         let ready = ready[i].take().expect("prepared when its source was read");
-        let report = execute_prepared(spec, ready, stores, range, progress)
+        let report = execute_prepared(spec, ready, stores, &lock, range, progress)
             .map_err(|e| with_location(e, spec, &locations))?;
         reports.push(report);
     }
@@ -203,6 +203,7 @@ fn execute_prepared(
     spec: &FeatureSetSpec,
     ready: Ready,
     stores: &Stores,
+    lock: &RunLock,
     range: DateRange,
     progress: &dyn Fn(&str),
 ) -> Result<RunReport> {
@@ -231,7 +232,10 @@ fn execute_prepared(
                 days.0,
                 days.1
             ));
-            stores.historical.write(spec, &computed.frame, days)?
+            // A run that lost its lock to another replaces nothing.
+            stores
+                .historical
+                .write_checked(spec, &computed.frame, days, &|| lock.still_held())?
         }
         None => HistoricalWrite::default(),
     };
@@ -246,6 +250,7 @@ fn execute_prepared(
 
     let t2 = Instant::now();
     progress("upserting the online store");
+    lock.still_held()?;
     let online_write = stores.online.write_latest(spec, &latest)?;
     let latest_frame = online::records_frame(spec, &latest)?;
     let online_time = t2.elapsed();
