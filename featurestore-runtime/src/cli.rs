@@ -286,11 +286,7 @@ pub fn run(
                         eprintln!("{}: {} rows", run.feature_set, run.rows.height());
                         warn_run(run, range);
                     }
-                    let files: Vec<String> = report
-                        .files
-                        .iter()
-                        .map(|f| f.display().to_string())
-                        .collect();
+                    let files: Vec<String> = report.files.iter().map(ToString::to_string).collect();
                     eprintln!(
                         "{}: {} rows written to {}",
                         spec.name,

@@ -9,7 +9,7 @@
 //! url = "redb://data/online/online_store.redb"   # or memory://
 //!
 //! [datasets]
-//! root = "data/datasets"   # each dataset in {root}/{name}/
+//! root = "data/datasets"   # each dataset in {root}/{name}/; a directory or a URL
 //!
 //! [sources.order_events]
 //! path = "data/order_events/input.csv"
@@ -99,7 +99,7 @@ pub struct Config {
     pub historical_root: String,
     /// Online store URL, as given.
     pub online_url: String,
-    /// Directory datasets are written under (`{root}/{name}/`), as given.
+    /// Directory or URL datasets are written under (`{root}/{name}/`), as given.
     pub datasets_root: String,
     /// Source path overrides by source name.
     pub sources: HashMap<String, String>,
@@ -223,9 +223,10 @@ impl Config {
         FileLocation::parse(&self.historical_root, &self.base_dir)
     }
 
-    /// The directory dataset `name` is written to.
-    pub fn dataset_dir(&self, name: &str) -> PathBuf {
-        PathBuf::from(resolve_path(&self.base_dir, &self.datasets_root)).join(name)
+    /// Where dataset `name` is written: `{datasets root}/{name}`, a
+    /// directory or an object-store location.
+    pub fn dataset_location(&self, name: &str) -> Result<FileLocation> {
+        Ok(FileLocation::parse(&self.datasets_root, &self.base_dir)?.join(name))
     }
 
     /// Where each source is read from.

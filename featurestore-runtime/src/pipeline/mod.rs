@@ -310,8 +310,8 @@ pub struct DatasetReport {
     pub feature_sets: Vec<RunReport>,
     /// The dataset's rows.
     pub rows: DataFrame,
-    /// The files written.
-    pub files: Vec<std::path::PathBuf>,
+    /// The files written: paths on a disk, or objects of an object store.
+    pub files: Vec<FileLocation>,
 }
 
 /// Builds a dataset: its feature sets first (with [`FeatureRows::Run`]),
@@ -374,12 +374,8 @@ pub fn execute_dataset(
         None => spine,
     };
     let frame = dataset::build(spec, spine, features)?;
-    let dir = config.dataset_dir(spec.name);
-    progress(&format!(
-        "writing {} rows to {}",
-        frame.height(),
-        dir.display()
-    ));
+    let dir = config.dataset_location(spec.name)?;
+    progress(&format!("writing {} rows to {dir}", frame.height()));
     let files = dataset::write(spec, &frame, &dir, output.csv, output.parquet)?;
     Ok(DatasetReport {
         dataset: spec.name,
