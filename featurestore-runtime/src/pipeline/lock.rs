@@ -891,3 +891,34 @@ mod tests {
         }
     }
 }
+
+/// Against a server speaking the S3 API (`scripts/servers.sh start s3`),
+/// with the `s3` feature; skipped unless `FEATURESTORE_TEST_S3` is set.
+#[cfg(all(test, feature = "s3"))]
+mod s3 {
+    use super::*;
+
+    #[test]
+    fn conditional_puts_keep_one_holder_on_s3() {
+        let Ok(bucket) = std::env::var("FEATURESTORE_TEST_S3_BUCKET") else {
+            return;
+        };
+        let lock = FileLocation::parse(
+            &format!("s3://{bucket}/lock-{}/_locks/fs.lock", uuid::Uuid::new_v4()),
+            Path::new("/"),
+        )
+        .unwrap();
+        let acquire = |ttl| block_on(ObjectLock::try_acquire(&lock, "fs", ttl));
+        let first = acquire(Duration::from_millis(500)).expect("creates the lock");
+        let err = acquire(DEFAULT_TTL).unwrap_err();
+        assert!(matches!(err, Error::Locked { .. }), "{err}");
+        block_on(first.renew()).expect("renews");
+        // Stalled past its lease: the next run takes it over.
+        std::thread::sleep(Duration::from_millis(800));
+        let second = acquire(DEFAULT_TTL).expect("takes the expired lock over");
+        assert!(block_on(first.renew()).is_err());
+        block_on(first.release()).expect("leaves it");
+        block_on(second.release()).expect("releases");
+        acquire(DEFAULT_TTL).expect("acquires after the release");
+    }
+}

@@ -341,7 +341,7 @@ mod tests {
         nullable: false,
         description: "",
     }];
-    const SPEC: FeatureSetSpec = FeatureSetSpec {
+    pub(super) const SPEC: FeatureSetSpec = FeatureSetSpec {
         name: "amounts",
         keys: KEYS,
         ..crate::__private::FALLBACK_FEATURE_SET
@@ -352,7 +352,7 @@ mod tests {
     }
 
     /// Rows `(id, day of January, hour, value)`.
-    fn frame(rows: &[(&str, u32, u32, i64)]) -> DataFrame {
+    pub(super) fn frame(rows: &[(&str, u32, u32, i64)]) -> DataFrame {
         let ts: Vec<i64> = rows
             .iter()
             .map(|(_, d, h, _)| {
@@ -419,7 +419,7 @@ mod tests {
             .collect()
     }
 
-    const FIRST: &[(&str, u32, u32, i64)] = &[
+    pub(super) const FIRST: &[(&str, u32, u32, i64)] = &[
         ("a", 1, 10, 1),
         ("b", 1, 11, 2),
         ("a", 2, 9, 3),
@@ -578,6 +578,19 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_url_of_a_backend_not_compiled_in_names_the_feature_to_enable() {
+        if cfg!(feature = "s3") {
+            return;
+        }
+        let err = HistoricalStore::open_path("s3://bucket/historical").unwrap_err();
+        assert!(
+            err.to_string().contains("needs the `s3` cargo feature"),
+            "{err}"
+        );
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidInput);
+    }
+
     /// The synchronous API from async code: a server handler or a stream
     /// loop calls it on a runtime's thread.
     fn write_and_read_on(runtime: tokio::runtime::Runtime, name: &str) {
@@ -608,5 +621,40 @@ mod tests {
             .build()
             .unwrap();
         write_and_read_on(rt, "historical-multi-thread");
+    }
+}
+
+/// Against a server speaking the S3 API (`scripts/servers.sh start s3`),
+/// with the `s3` feature; skipped unless `FEATURESTORE_TEST_S3` is set.
+#[cfg(all(test, feature = "s3"))]
+mod s3 {
+    use super::tests::{frame, FIRST, SPEC};
+    use super::*;
+
+    #[test]
+    fn a_rerun_on_s3_replaces_exactly_its_range() {
+        let Ok(bucket) = std::env::var("FEATURESTORE_TEST_S3_BUCKET") else {
+            return;
+        };
+        let root = FileLocation::parse(
+            &format!("s3://{bucket}/historical-{}", uuid::Uuid::new_v4()),
+            std::path::Path::new("/"),
+        )
+        .unwrap();
+        let store = HistoricalStore::open(&root).unwrap();
+        let day = |d| NaiveDate::from_ymd_opt(2020, 1, d).unwrap();
+        store.write(&SPEC, &frame(FIRST), (day(1), day(5))).unwrap();
+        let second = store
+            .write(&SPEC, &frame(&[("c", 3, 1, 7)]), (day(3), day(4)))
+            .unwrap();
+        assert_eq!(
+            (second.partitions_written, second.partitions_deleted),
+            (1, 1)
+        );
+        let rows = store.read(&SPEC, None).unwrap();
+        assert_eq!(rows.height(), FIRST.len() - 2 + 1);
+        let listed: Vec<_> =
+            block_on(root.store().list(Some(root.path())).try_collect::<Vec<_>>()).unwrap();
+        assert_eq!(listed.len(), 4, "{listed:?}");
     }
 }
