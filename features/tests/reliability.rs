@@ -414,7 +414,7 @@ fn a_second_run_of_the_same_feature_set_is_told_who_runs_it() {
     let before = store_files(dir.path());
     let root = dir.path().join("historical");
     let lock = featurestore_runtime::pipeline::lock::RunLock::acquire(
-        &root.to_string_lossy(),
+        &featurestore_runtime::location::FileLocation::local(&root),
         &["user_orders"],
     )
     .unwrap();

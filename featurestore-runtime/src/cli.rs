@@ -167,7 +167,7 @@ pub fn resolve_config(registry: &Registry, cli: &Cli, crate_dir: Option<&Path>) 
         source: e,
     })?;
     config.apply_env(std::env::vars(), &cwd);
-    let absolute = |p: &str| crate::config::absolute(&cwd, p);
+    let absolute = |p: &str| crate::location::absolute(&cwd, p);
     if let Some(root) = &cli.historical_root {
         config.historical_root = absolute(root);
     }
@@ -175,7 +175,7 @@ pub fn resolve_config(registry: &Registry, cli: &Cli, crate_dir: Option<&Path>) 
         config.datasets_root = absolute(root);
     }
     if let Some(url) = &cli.online_url {
-        config.online_url = crate::config::absolute_url(&cwd, url);
+        config.online_url = crate::location::absolute(&cwd, url);
     }
     for s in &cli.sources {
         let Some((name, path)) = s.split_once('=') else {
@@ -287,11 +287,7 @@ pub fn run(
                         eprintln!("{}: {} rows", run.feature_set, run.rows.height());
                         warn_run(run, range);
                     }
-                    let files: Vec<String> = report
-                        .files
-                        .iter()
-                        .map(|f| f.display().to_string())
-                        .collect();
+                    let files: Vec<String> = report.files.iter().map(ToString::to_string).collect();
                     eprintln!(
                         "{}: {} rows written to {}",
                         spec.name,

@@ -202,6 +202,11 @@ pub fn child(raw: &str, segment: &str) -> String {
 /// `raw` with a relative local path (also after `redb://`) made absolute
 /// against `cwd`; other URLs are kept.
 pub fn absolute(cwd: &Path, raw: &str) -> String {
+    // An empty location stays empty, to be refused where it is used: joined
+    // to `cwd` it would silently name the current directory.
+    if raw.trim().is_empty() {
+        return raw.to_string();
+    }
     if let Some(path) = raw.strip_prefix("redb://") {
         return format!("redb://{}", absolute(cwd, path));
     }
@@ -347,6 +352,18 @@ impl FileLocation {
             path,
             local: None,
         })
+    }
+
+    /// A location in a store built by the caller (a client configured in
+    /// code, a wrapper that counts or fails requests), shown as `display`
+    /// in messages (give it without secrets).
+    pub fn from_store(display: &str, store: Arc<dyn ObjectStore>, path: ObjectPath) -> Self {
+        FileLocation {
+            display: display.to_string(),
+            store,
+            path,
+            local: None,
+        }
     }
 
     /// The store holding this location.
@@ -532,6 +549,7 @@ mod tests {
         assert_eq!(resolve(base, "s3://b/in.csv"), "s3://b/in.csv");
         assert_eq!(absolute(base, "redb://o.redb"), "redb:///crate/o.redb");
         assert_eq!(absolute(base, "memory://"), "memory://");
+        assert_eq!(absolute(base, ""), "");
         assert_eq!(child("/h/", "_q"), "/h/_q");
         assert_eq!(child("s3://b/h/", "_q"), "s3://b/h/_q");
         assert_eq!(child("s3://b/h?region=x", "_q"), "s3://b/h/_q?region=x");

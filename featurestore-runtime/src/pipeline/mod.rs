@@ -7,6 +7,7 @@ use polars::prelude::*;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::location::FileLocation;
 pub mod dataset;
 pub mod lock;
 
@@ -32,7 +33,7 @@ impl Stores {
     /// Opens the stores named by a configuration.
     pub fn open(config: &Config) -> Result<Self> {
         Ok(Stores {
-            historical: HistoricalStore::open(&config.historical_location())?,
+            historical: HistoricalStore::open(&config.historical_root_location()?)?,
             online: BlockingOnlineStore::open(
                 &OnlineLocation::parse(&config.online_url, &config.base_dir)?,
                 OpenMode::Write,
@@ -43,10 +44,7 @@ impl Stores {
     /// Opens stores at explicit locations (relative paths against `base_dir`).
     pub fn at(historical_root: &str, online_url: &str, base_dir: &Path) -> Result<Self> {
         Ok(Stores {
-            historical: HistoricalStore::open(&crate::location::resolve(
-                base_dir,
-                historical_root,
-            ))?,
+            historical: HistoricalStore::open(&FileLocation::parse(historical_root, base_dir)?)?,
             online: BlockingOnlineStore::open(
                 &OnlineLocation::parse(online_url, base_dir)?,
                 OpenMode::Write,
@@ -98,7 +96,7 @@ pub struct RunReport {
 
 /// Locks the feature sets a run of pipeline `names` writes (see [`RunLock`]).
 pub fn lock(config: &Config, names: &[&str]) -> Result<RunLock> {
-    RunLock::acquire(&config.historical_location(), names)
+    RunLock::acquire(&config.historical_root_location()?, names)
 }
 
 /// Runs a feature set for a date range and writes both stores.
@@ -135,7 +133,7 @@ pub fn execute_all(
     progress: &dyn Fn(&str),
 ) -> Result<Vec<RunReport>> {
     let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
-    let _lock = lock(config, &names)?;
+    let lock = lock(config, &names)?;
     let locations = config.source_locations();
     // Per feature set, once its source is read: its prepared events, what
     // the read rejected, how long it took, and its late-event counts.
@@ -176,7 +174,7 @@ pub fn execute_all(
             }
         }
         let ready = ready[i].take().expect("prepared when its source was read");
-        let report = execute_prepared(spec, ready, stores, range, progress)
+        let report = execute_prepared(spec, ready, stores, &lock, range, progress)
             .map_err(|e| with_location(e, spec, &locations))?;
         reports.push(report);
     }
@@ -213,6 +211,7 @@ fn execute_prepared(
     spec: &FeatureSetSpec,
     ready: Ready,
     stores: &Stores,
+    lock: &RunLock,
     range: DateRange,
     progress: &dyn Fn(&str),
 ) -> Result<RunReport> {
@@ -241,7 +240,10 @@ fn execute_prepared(
                 days.0,
                 days.1
             ));
-            stores.historical.write(spec, &computed.frame, days)?
+            // A run that lost its lock to another replaces nothing.
+            stores
+                .historical
+                .write_checked(spec, &computed.frame, days, &|| lock.still_held())?
         }
         None => HistoricalWrite::default(),
     };
@@ -256,6 +258,7 @@ fn execute_prepared(
 
     let t2 = Instant::now();
     progress("upserting the online store");
+    lock.still_held()?;
     let online_write = stores.online.write_latest(spec, &latest)?;
     let latest_frame = online::records_frame(spec, &latest)?;
     let online_time = t2.elapsed();
@@ -315,8 +318,8 @@ pub struct DatasetReport {
     pub feature_sets: Vec<RunReport>,
     /// The dataset's rows.
     pub rows: DataFrame,
-    /// The files written.
-    pub files: Vec<std::path::PathBuf>,
+    /// The files written: paths on a disk, or objects of an object store.
+    pub files: Vec<FileLocation>,
 }
 
 /// Builds a dataset: its feature sets first (with [`FeatureRows::Run`]),
@@ -379,12 +382,8 @@ pub fn execute_dataset(
         None => spine,
     };
     let frame = dataset::build(spec, spine, features)?;
-    let dir = config.dataset_dir(spec.name);
-    progress(&format!(
-        "writing {} rows to {}",
-        frame.height(),
-        dir.display()
-    ));
+    let dir = config.dataset_location(spec.name)?;
+    progress(&format!("writing {} rows to {dir}", frame.height()));
     let files = dataset::write(spec, &frame, &dir, output.csv, output.parquet)?;
     Ok(DatasetReport {
         dataset: spec.name,

@@ -6,6 +6,7 @@ mod catalog_property;
 mod dataset;
 mod keys;
 mod legiti;
+mod locations;
 mod preprocess;
 mod redis;
 mod reliability;
