@@ -44,11 +44,15 @@ echo "ok: $(sort -u <<<"$tree" | wc -l) crates, no Kafka, Cassandra, Redis, clou
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "servers the tests need: redis"
+step "servers the tests need: redis, s3"
 eval "$(scripts/servers.sh start redis)"
+eval "$(scripts/servers.sh start s3)"
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "object-store tests against the S3 server (cargo feature s3)"
+cargo test --locked -p featurestore-runtime --features s3 --lib s3
 
 step "cargo doc (the feature catalog)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
