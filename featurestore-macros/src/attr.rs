@@ -878,12 +878,12 @@ pub fn path_string(path: &Path) -> String {
 }
 
 /// The closest known word to a misspelled one, if any is close.
-pub fn did_you_mean(written: &str, known: &[Symbol]) -> Option<Symbol> {
+pub fn did_you_mean<K: Copy + Into<&'static str>>(written: &str, known: &[K]) -> Option<K> {
     known
         .iter()
         .copied()
-        .map(|k| (edit_distance(written, k.0), k))
-        .filter(|(d, k)| *d <= 2 || (written.len() >= 3 && k.0.starts_with(written)))
+        .map(|k| (edit_distance(written, k.into()), k))
+        .filter(|(d, k)| *d <= 2 || (written.len() >= 3 && (*k).into().starts_with(written)))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
 }
@@ -1269,8 +1269,8 @@ mod tests {
         assert_eq!(did_you_mean("fill", keys), Some(symbol::FILL_NULL));
         assert_eq!(did_you_mean("zzzzzzzz", keys), None);
         assert_eq!(
-            did_you_mean("stddev", symbol::AGGREGATIONS),
-            Some(symbol::STDDEV_POP)
+            did_you_mean("stddev", &featurestore_core::Aggregation::NAMES),
+            Some("stddev_pop")
         );
     }
 

@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use featurestore_core::{snake_case, TIMESTAMP_COLUMN};
 use proc_macro2::Span;
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
@@ -9,7 +10,6 @@ use syn::spanned::Spanned;
 use crate::attr::path_string;
 use crate::ctxt::Errors;
 use crate::model::{self, Dataset, FeatureSet, Source};
-use crate::symbol::TIMESTAMP_COLUMN;
 
 /// The associated const every declaration already has from its trait; a
 /// column constant of that name would shadow it, so none is generated.
@@ -114,9 +114,7 @@ pub fn feature_set(set: &FeatureSet<'_>, errors: &mut Errors) {
         }
         let description = format!(
             "the output of `{}({})` on `{}`",
-            function.aggregation.display(),
-            function.column,
-            feature.ident
+            function.aggregation, function.column, feature.ident
         );
         columns.insert(output.name.clone(), description);
         constants.add(&output.name, function.span, errors);
@@ -208,7 +206,7 @@ fn joins(set: &Dataset<'_>, mut fields: HashMap<String, String>, errors: &mut Er
                 format!(
                     "`{path}` is joined twice: join it once, or give each a different `prefix`, \
                      e.g. `{path}(prefix = \"{}_\")`",
-                    model::snake_case(&last_segment(&join.path))
+                    snake_case(&last_segment(&join.path))
                 ),
             );
             continue;
@@ -221,7 +219,7 @@ fn joins(set: &Dataset<'_>, mut fields: HashMap<String, String>, errors: &mut Er
                 format!(
                     "the row's field for `{path}` would be `{field}`, like {other}: give the \
                      join a `prefix`, e.g. `{path}(prefix = \"{}_\")`",
-                    model::snake_case(&last_segment(&join.path))
+                    snake_case(&last_segment(&join.path))
                 ),
             );
             continue;

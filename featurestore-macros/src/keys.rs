@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use chrono::format::{Item, StrftimeItems};
+use featurestore_core::EpochUnit;
 use syn::{Attribute, LitStr, Meta};
 
 use crate::attr::{key_of, lit_str, parse_metas, Seen};
@@ -13,14 +14,6 @@ use crate::derived;
 use crate::symbol::{self, Symbol};
 
 const COLUMN_KEYS: &[Symbol] = &[symbol::EPOCH, symbol::FORMAT, symbol::H3, symbol::STACK];
-
-/// The epoch units, by their names in `epoch = "..."`, with the variant of
-/// `spec::EpochUnit` and the unit in words.
-const EPOCH_UNITS: &[(&str, &str, &str)] = &[
-    ("s", "Seconds", "seconds"),
-    ("ms", "Millis", "milliseconds"),
-    ("us", "Micros", "microseconds"),
-];
 
 /// `#[column(epoch = "ms")]` or `#[column(format = "...")]`, as written.
 #[derive(Default)]
@@ -83,11 +76,8 @@ pub fn column_attr(attrs: &[Attribute], errors: &mut Errors) -> ColumnAttr {
 
 /// How a source column's times are written, validated.
 pub enum TimeEncoding {
-    /// `epoch = "ms"`: the variant of `spec::EpochUnit` and the unit in words.
-    Epoch {
-        variant: &'static str,
-        word: &'static str,
-    },
+    /// `epoch = "ms"`.
+    Epoch(EpochUnit),
     /// `format = "..."`, a valid chrono format naming at least a date.
     Format(String),
 }
@@ -96,9 +86,10 @@ impl TimeEncoding {
     /// In words, for docs.
     pub fn describe(&self) -> String {
         match self {
-            TimeEncoding::Epoch { word, .. } => {
-                format!("{word} since 1970-01-01 00:00:00 UTC, read as a UTC timestamp")
-            }
+            TimeEncoding::Epoch(unit) => format!(
+                "{} since 1970-01-01 00:00:00 UTC, read as a UTC timestamp",
+                unit.word()
+            ),
             TimeEncoding::Format(mask) => {
                 format!("text in the format `{mask}`, read as a UTC timestamp")
             }
@@ -126,20 +117,19 @@ pub fn time_encoding(attr: &ColumnAttr, errors: &mut Errors) -> Option<TimeEncod
         }
         (Some(epoch), None) => {
             let unit = epoch.value();
-            let Some(&(_, variant, word)) = EPOCH_UNITS.iter().find(|(name, ..)| *name == unit)
-            else {
-                let units: Vec<String> = EPOCH_UNITS.iter().map(|u| format!("`{}`", u.0)).collect();
+            let Some(unit) = EpochUnit::from_name(&unit) else {
+                let words: Vec<&str> = EpochUnit::ALL.iter().map(|u| u.word()).collect();
                 errors.at(
                     epoch.span(),
                     format!(
-                        "unknown epoch unit `{unit}`: the units are {} (seconds, milliseconds, \
-                         microseconds)",
-                        units.join(", ")
+                        "unknown epoch unit `{unit}`: the units are {} ({})",
+                        symbol::list(EpochUnit::ALL.map(EpochUnit::name)),
+                        words.join(", ")
                     ),
                 );
                 return None;
             };
-            Some(TimeEncoding::Epoch { variant, word })
+            Some(TimeEncoding::Epoch(unit))
         }
         (None, Some(format)) => {
             let mask = format.value();
@@ -160,10 +150,7 @@ pub fn time_encoding(attr: &ColumnAttr, errors: &mut Errors) -> Option<TimeEncod
 pub fn fallback_encoding(attrs: &[Attribute]) -> Option<TimeEncoding> {
     let attr = column_attr(attrs, &mut Errors::new());
     match (&attr.epoch, &attr.format) {
-        (Some(_), _) => Some(TimeEncoding::Epoch {
-            variant: "Millis",
-            word: "milliseconds",
-        }),
+        (Some(_), _) => Some(TimeEncoding::Epoch(EpochUnit::Millis)),
         (None, Some(_)) => Some(TimeEncoding::Format(String::new())),
         (None, None) => None,
     }

@@ -19,7 +19,6 @@ mod model;
 mod preprocess;
 mod sql;
 mod symbol;
-mod window;
 
 use proc_macro::TokenStream;
 

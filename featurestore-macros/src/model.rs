@@ -11,7 +11,11 @@ use crate::derived;
 use crate::keys;
 use crate::sql;
 use crate::symbol::{self, Symbol};
-use crate::window::{self, Window};
+use featurestore_core::window::{self, Window};
+use featurestore_core::{
+    frame_output_name, is_plain, is_row_level, output_name, snake_case, Accepts, Aggregation,
+    Format, Frame, Keep, OnBadRows, Percentage, TIMESTAMP_COLUMN,
+};
 
 /// What `#[source]` declares.
 pub struct Source<'a> {
@@ -28,84 +32,9 @@ pub struct Source<'a> {
     pub preprocess: Option<crate::preprocess::Preprocessing>,
 }
 
-/// `on_bad_rows = "fail" | "skip" | "quarantine"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnBadRows {
-    Fail,
-    Skip,
-    Quarantine,
-}
-
-impl OnBadRows {
-    /// The variant of `spec::OnBadRows`.
-    pub fn variant(self) -> &'static str {
-        match self {
-            OnBadRows::Fail => "Fail",
-            OnBadRows::Skip => "Skip",
-            OnBadRows::Quarantine => "Quarantine",
-        }
-    }
-
-    fn from_name(name: &str) -> Option<OnBadRows> {
-        match name {
-            n if n == symbol::FAIL.0 => Some(OnBadRows::Fail),
-            n if n == symbol::SKIP.0 => Some(OnBadRows::Skip),
-            n if n == symbol::QUARANTINE.0 => Some(OnBadRows::Quarantine),
-            _ => None,
-        }
-    }
-}
-
 pub enum SourceKind {
     File { path: String, format: Format },
     Query { sql: String, inputs: Vec<Path> },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Csv,
-    Parquet,
-    NdJson,
-}
-
-impl Format {
-    /// The variant of `spec::Format`.
-    pub fn variant(self) -> &'static str {
-        match self {
-            Format::Csv => "Csv",
-            Format::Parquet => "Parquet",
-            Format::NdJson => "NdJson",
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Csv => symbol::CSV.0,
-            Format::Parquet => symbol::PARQUET.0,
-            Format::NdJson => symbol::NDJSON.0,
-        }
-    }
-
-    fn from_name(name: &str) -> Option<Format> {
-        match name {
-            n if n == symbol::CSV.0 => Some(Format::Csv),
-            n if n == symbol::PARQUET.0 => Some(Format::Parquet),
-            n if n == symbol::NDJSON.0 => Some(Format::NdJson),
-            _ => None,
-        }
-    }
-
-    /// The format a path's extension implies.
-    fn from_path(path: &str) -> Option<Format> {
-        let file = path.rsplit(['/', '\\']).next().unwrap_or(path);
-        let (_, extension) = file.rsplit_once('.')?;
-        match extension.to_ascii_lowercase().as_str() {
-            "csv" => Some(Format::Csv),
-            "parquet" => Some(Format::Parquet),
-            "ndjson" | "jsonl" => Some(Format::NdJson),
-            _ => None,
-        }
-    }
 }
 
 /// A field of a source: one column.
@@ -153,7 +82,7 @@ pub struct FeatureSet<'a> {
 /// `distinct(order_id, keep = last)`.
 pub struct Distinct {
     pub subset: Vec<Ident>,
-    pub keep_last: bool,
+    pub keep: Keep,
 }
 
 /// `pivot(method, ["pix", "card"])`.
@@ -217,7 +146,7 @@ impl Dataset<'_> {
     /// output as `timestamp`.
     pub fn output_name(&self, column: &Ident) -> String {
         if column.unraw() == self.timestamp.unraw() {
-            symbol::TIMESTAMP_COLUMN.to_string()
+            TIMESTAMP_COLUMN.to_string()
         } else {
             unraw(column)
         }
@@ -271,23 +200,15 @@ pub struct Feature<'a> {
     pub declares_frame: bool,
 }
 
-/// The events a window function aggregates for each event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Frame {
-    /// `over = "2m"`: the events up to this long before (fixed windows).
-    Range(Window),
-    /// `rows = 2`: the event and the ones before it (row windows).
-    Rows(u32),
-}
-
 impl Feature<'_> {
     /// Whether the feature has a value per event: a plain value, window
     /// functions, or `lag`/`lead`.
     pub fn is_row_level(&self) -> bool {
-        self.plain.is_some()
-            || self.declares_frame
-            || (!self.functions.is_empty()
-                && self.functions.iter().all(|f| f.aggregation.is_shift()))
+        is_row_level(
+            self.plain.is_some(),
+            self.declares_frame,
+            self.functions.iter().map(|f| f.aggregation),
+        )
     }
 }
 
@@ -334,238 +255,13 @@ impl Function {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Aggregation {
-    Count,
-    Sum,
-    Avg,
-    Min,
-    Max,
-    StddevPop,
-    CountDistinct,
-    ApproxCountDistinct,
-    VarPop,
-    StddevSamp,
-    VarSamp,
-    First,
-    Last,
-    Mode,
-    MostFrequentSet,
-    /// No aggregation: a plain feature's value (never written by users).
-    Value,
-    /// `lag(x, n)`, `lead(x, n)`: in plain feature sets.
-    Lag(u32),
-    Lead(u32),
-    /// `percentile(x, p)`, `p` in millionths.
-    Percentile(u32),
-}
-
-impl Aggregation {
-    /// Every function without arguments, and `percentile` with a
-    /// placeholder percentage (for name lookup only).
-    const ALL: [Aggregation; 18] = [
-        Aggregation::Count,
-        Aggregation::Sum,
-        Aggregation::Avg,
-        Aggregation::Min,
-        Aggregation::Max,
-        Aggregation::StddevPop,
-        Aggregation::CountDistinct,
-        Aggregation::ApproxCountDistinct,
-        Aggregation::VarPop,
-        Aggregation::StddevSamp,
-        Aggregation::VarSamp,
-        Aggregation::First,
-        Aggregation::Last,
-        Aggregation::Mode,
-        Aggregation::MostFrequentSet,
-        Aggregation::Percentile(0),
-        Aggregation::Lag(1),
-        Aggregation::Lead(1),
-    ];
-
-    pub fn symbol(self) -> Symbol {
-        match self {
-            Aggregation::Count => symbol::COUNT,
-            Aggregation::Sum => symbol::SUM,
-            Aggregation::Avg => symbol::AVG,
-            Aggregation::Min => symbol::MIN,
-            Aggregation::Max => symbol::MAX,
-            Aggregation::StddevPop => symbol::STDDEV_POP,
-            Aggregation::CountDistinct => symbol::COUNT_DISTINCT,
-            Aggregation::ApproxCountDistinct => symbol::APPROX_COUNT_DISTINCT,
-            Aggregation::VarPop => symbol::VAR_POP,
-            Aggregation::StddevSamp => symbol::STDDEV_SAMP,
-            Aggregation::VarSamp => symbol::VAR_SAMP,
-            Aggregation::First => symbol::FIRST,
-            Aggregation::Last => symbol::LAST,
-            Aggregation::Mode => symbol::MODE,
-            Aggregation::MostFrequentSet => symbol::MOST_FREQUENT_SET,
-            Aggregation::Value => Symbol("value"),
-            Aggregation::Lag(_) => symbol::LAG,
-            Aggregation::Lead(_) => symbol::LEAD,
-            Aggregation::Percentile(_) => symbol::PERCENTILE,
-        }
-    }
-
-    /// The name in attributes.
-    pub fn name(self) -> &'static str {
-        self.symbol().0
-    }
-
-    /// The name in output columns: the name, and for a percentile its
-    /// percentage with `_` for the decimal point (`percentile_99_9`). Must
-    /// agree with `spec::Aggregation::label`.
-    pub fn label(self) -> String {
-        match self {
-            Aggregation::Percentile(p) => {
-                let percent = format!("{}", f64::from(p) / 10_000.0);
-                format!("percentile_{}", percent.replace('.', "_"))
-            }
-            Aggregation::Lag(n) => format!("lag_{n}"),
-            Aggregation::Lead(n) => format!("lead_{n}"),
-            other => other.name().to_string(),
-        }
-    }
-
-    /// The function as written: `percentile(0.5)`, `count`.
-    pub fn display(self) -> String {
-        match self {
-            Aggregation::Lag(n) => format!("lag({n})"),
-            Aggregation::Lead(n) => format!("lead({n})"),
-            Aggregation::Percentile(p) => format!("percentile({})", f64::from(p) / 1_000_000.0),
-            other => other.name().to_string(),
-        }
-    }
-
-    /// The variant of `spec::Aggregation`, without the percentage.
-    pub fn variant(self) -> &'static str {
-        match self {
-            Aggregation::Count => "Count",
-            Aggregation::Sum => "Sum",
-            Aggregation::Avg => "Avg",
-            Aggregation::Min => "Min",
-            Aggregation::Max => "Max",
-            Aggregation::StddevPop => "StddevPop",
-            Aggregation::CountDistinct => "CountDistinct",
-            Aggregation::ApproxCountDistinct => "ApproxCountDistinct",
-            Aggregation::VarPop => "VarPop",
-            Aggregation::StddevSamp => "StddevSamp",
-            Aggregation::VarSamp => "VarSamp",
-            Aggregation::First => "First",
-            Aggregation::Last => "Last",
-            Aggregation::Mode => "Mode",
-            Aggregation::MostFrequentSet => "MostFrequentSet",
-            Aggregation::Value => "Value",
-            Aggregation::Lag(_) => "Lag",
-            Aggregation::Lead(_) => "Lead",
-            Aggregation::Percentile(_) => "Percentile",
-        }
-    }
-
-    /// The `__private` function asserting the column type it accepts.
-    pub fn assertion(self) -> &'static str {
-        match self {
-            Aggregation::Count
-            | Aggregation::CountDistinct
-            | Aggregation::ApproxCountDistinct
-            | Aggregation::First
-            | Aggregation::Last
-            | Aggregation::Mode
-            | Aggregation::MostFrequentSet
-            | Aggregation::Value
-            | Aggregation::Lag(_)
-            | Aggregation::Lead(_) => "assert_countable",
-            Aggregation::Sum
-            | Aggregation::Avg
-            | Aggregation::StddevPop
-            | Aggregation::VarPop
-            | Aggregation::StddevSamp
-            | Aggregation::VarSamp
-            | Aggregation::Percentile(_) => "assert_numeric",
-            Aggregation::Min | Aggregation::Max => "assert_ordered",
-        }
-    }
-
-    /// Whether the function returns one of its column's values, of the
-    /// column's type, rather than a number.
-    pub fn returns_a_value(self) -> bool {
-        matches!(
-            self,
-            Aggregation::First
-                | Aggregation::Last
-                | Aggregation::Mode
-                | Aggregation::Lag(_)
-                | Aggregation::Lead(_)
-        )
-    }
-
-    /// Whether the function is `lag` or `lead`.
-    pub fn is_shift(self) -> bool {
-        matches!(self, Aggregation::Lag(_) | Aggregation::Lead(_))
-    }
-
-    /// Whether a window function (`over`, `rows`) can compute it.
-    pub fn in_frames(self) -> bool {
-        matches!(
-            self,
-            Aggregation::Count
-                | Aggregation::Sum
-                | Aggregation::Avg
-                | Aggregation::Min
-                | Aggregation::Max
-                | Aggregation::StddevPop
-                | Aggregation::VarPop
-                | Aggregation::StddevSamp
-                | Aggregation::VarSamp
-                | Aggregation::Percentile(_)
-        )
-    }
-
-    /// Whether the function returns lists of its column's values.
-    pub fn returns_a_set(self) -> bool {
-        self == Aggregation::MostFrequentSet
-    }
-
-    /// Whether the function returns a number.
-    pub fn returns_a_number(self) -> bool {
-        !self.returns_a_value() && !self.returns_a_set()
-    }
-
-    /// What the function computes, in words, for docs.
-    pub fn describe(self) -> String {
-        match self {
-            Aggregation::Count => "number of non-null values".into(),
-            Aggregation::Sum => "sum".into(),
-            Aggregation::Avg => "mean".into(),
-            Aggregation::Min => "smallest value".into(),
-            Aggregation::Max => "largest value".into(),
-            Aggregation::StddevPop => "population standard deviation".into(),
-            Aggregation::CountDistinct => "number of distinct non-null values".into(),
-            Aggregation::ApproxCountDistinct => {
-                "number of distinct non-null values, computed exactly (error 0)".into()
-            }
-            Aggregation::VarPop => "population variance".into(),
-            Aggregation::StddevSamp => "sample standard deviation (null for a single value)".into(),
-            Aggregation::VarSamp => "sample variance (null for a single value)".into(),
-            Aggregation::First => "value of the earliest event (ties: the smallest value)".into(),
-            Aggregation::Last => "value of the latest event (ties: the largest value)".into(),
-            Aggregation::Mode => "most frequent value (ties: the smallest value)".into(),
-            Aggregation::MostFrequentSet => {
-                "distinct values, most frequent first (ties: ascending values)".into()
-            }
-            Aggregation::Value => "value of the event's row".into(),
-            Aggregation::Lag(n) => format!("value of the event {n} before, by time (null if none)"),
-            Aggregation::Lead(n) => format!("value of the event {n} after, by time (null if none)"),
-            Aggregation::Percentile(p) => format!(
-                "exact {} percentile, interpolated linearly between the nearest values",
-                f64::from(p) / 1_000_000.0
-            ),
-        }
-    }
-
-    fn from_ident(ident: &Ident) -> Option<Aggregation> {
-        Self::ALL.into_iter().find(|a| ident == a.symbol())
+/// The `__private` function asserting that a column's type is one the
+/// function accepts.
+pub fn assertion(accepts: Accepts) -> &'static str {
+    match accepts {
+        Accepts::Countable => "assert_countable",
+        Accepts::Numeric => "assert_numeric",
+        Accepts::Ordered => "assert_ordered",
     }
 }
 
@@ -584,7 +280,7 @@ pub struct Output {
 impl FeatureSet<'_> {
     /// Whether the feature set is plain: one row per event.
     pub fn is_plain(&self) -> bool {
-        !self.features.is_empty() && self.features.iter().all(|f| f.is_row_level())
+        is_plain(self.features.iter().map(Feature::is_row_level))
     }
 
     /// Output columns: (pivot values ×) features × functions × windows, in
@@ -646,61 +342,6 @@ impl FeatureSet<'_> {
         }
         outputs
     }
-}
-
-/// `cpf_orders__count_over_3_days_rolling_windows`, or `cpf_orders__count`
-/// without windows.
-pub fn output_name(feature: &str, aggregation: Aggregation, window: Option<Window>) -> String {
-    match window {
-        Some(w) => format!(
-            "{feature}__{}_over_{}_rolling_windows",
-            aggregation.label(),
-            w.name()
-        ),
-        None => format!("{feature}__{}", aggregation.label()),
-    }
-}
-
-/// `amount__avg_over_2_minutes_fixed_windows`,
-/// `amount__sum_over_2_events_row_windows`.
-pub fn frame_output_name(feature: &str, aggregation: Aggregation, frame: Frame) -> String {
-    match frame {
-        Frame::Range(w) => format!(
-            "{feature}__{}_over_{}_fixed_windows",
-            aggregation.label(),
-            w.name()
-        ),
-        Frame::Rows(n) => format!(
-            "{feature}__{}_over_{n}_{}_row_windows",
-            aggregation.label(),
-            if n == 1 { "event" } else { "events" }
-        ),
-    }
-}
-
-/// `OrderEvents` → `order_events`, `HTTPRequests` → `http_requests`.
-pub fn snake_case(name: &str) -> String {
-    let chars: Vec<char> = name.chars().collect();
-    let mut out = String::new();
-    for (i, &c) in chars.iter().enumerate() {
-        if c.is_uppercase() {
-            let prev = i.checked_sub(1).map(|p| chars[p]);
-            let next = chars.get(i + 1);
-            let boundary = match prev {
-                None | Some('_') => false,
-                Some(p) if p.is_lowercase() || p.is_ascii_digit() => true,
-                Some(p) if p.is_uppercase() => next.is_some_and(|n| n.is_lowercase()),
-                Some(_) => false,
-            };
-            if boundary {
-                out.push('_');
-            }
-            out.extend(c.to_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// `name` as a Rust identifier (raw if it is a keyword), or `None` if it
@@ -902,7 +543,7 @@ pub fn source<'a>(
 
 fn on_bad_rows(attr: &SourceAttr, errors: &mut Errors) -> OnBadRows {
     let Some(lit) = &attr.on_bad_rows else {
-        return OnBadRows::Fail;
+        return OnBadRows::default();
     };
     if attr.query.is_some() {
         errors.at(
@@ -917,10 +558,10 @@ fn on_bad_rows(attr: &SourceAttr, errors: &mut Errors) -> OnBadRows {
             format!(
                 "unknown `on_bad_rows` policy `{}`: the policies are {}",
                 lit.value(),
-                symbol::list(symbol::BAD_ROW_POLICIES)
+                symbol::list(OnBadRows::ALL.map(OnBadRows::name))
             ),
         );
-        OnBadRows::Fail
+        OnBadRows::default()
     })
 }
 
@@ -941,7 +582,7 @@ fn file_kind(path: &LitStr, format: Option<&LitStr>, errors: &mut Errors) -> Opt
                     format!(
                         "unknown format `{}`: the formats are {}",
                         lit.value(),
-                        symbol::list(symbol::FORMATS)
+                        symbol::list(Format::ALL.map(Format::name))
                     ),
                 );
                 return None;
@@ -1045,19 +686,17 @@ pub fn feature_set<'a>(
     let (description, description_key) = description(attr.description.as_ref(), item);
     let pivot = attr.pivot.as_ref().map(|p| pivot(p, errors));
     let distinct = attr.distinct.as_ref().map(|d| {
-        let keep_last = match &d.keep {
-            None => true,
-            Some(k) if k == symbol::LAST_KEEP => true,
-            Some(k) if k == symbol::FIRST_KEEP => false,
-            Some(k) => {
+        let keep = match &d.keep {
+            None => Keep::default(),
+            Some(k) => Keep::from_name(&k.to_string()).unwrap_or_else(|| {
                 errors.at(
                     k.span(),
                     format!(
                         "unknown `keep = {k}`: `distinct` keeps the `first` or the `last` event"
                     ),
                 );
-                true
-            }
+                Keep::default()
+            }),
         };
         let mut subset: Vec<Ident> = Vec::new();
         for column in &d.subset {
@@ -1070,7 +709,7 @@ pub fn feature_set<'a>(
                 subset.push(column.clone());
             }
         }
-        Distinct { subset, keep_last }
+        Distinct { subset, keep }
     });
     let features = container
         .fields
@@ -1572,8 +1211,9 @@ fn plain_feature(
 fn functions(raw: &[attr::RawFunction], errors: &mut Errors) -> Vec<Function> {
     raw.iter()
         .filter_map(|f| {
-            let Some(aggregation) = Aggregation::from_ident(&f.name) else {
-                let hint = attr::did_you_mean(&f.name.to_string(), symbol::AGGREGATIONS)
+            let name = f.name.to_string();
+            let Some(aggregation) = Aggregation::from_name(&name) else {
+                let hint = attr::did_you_mean(&name, &Aggregation::NAMES)
                     .map(|s| format!("did you mean `{s}`? "))
                     .unwrap_or_default();
                 errors.at(
@@ -1581,7 +1221,7 @@ fn functions(raw: &[attr::RawFunction], errors: &mut Errors) -> Vec<Function> {
                     format!(
                         "unknown aggregation `{}`: {hint}the aggregations are {}",
                         f.name,
-                        symbol::list(symbol::AGGREGATIONS)
+                        symbol::list(Aggregation::NAMES)
                     ),
                 );
                 return None;
@@ -1654,7 +1294,7 @@ fn arguments(
             };
             let millionths = fraction(p).filter(|m| *m <= 1_000_000);
             match millionths {
-                Some(m) => Some(Aggregation::Percentile(m)),
+                Some(millionths) => Some(Aggregation::Percentile(Percentage { millionths })),
                 None => {
                     errors.spanned(
                         p,
@@ -1741,40 +1381,6 @@ fn fraction(expr: &syn::Expr) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::window::Unit;
-
-    #[test]
-    fn snake_case_names() {
-        assert_eq!(snake_case("OrderEvents"), "order_events");
-        assert_eq!(snake_case("UserOrders"), "user_orders");
-        assert_eq!(snake_case("HTTPRequests"), "http_requests");
-        assert_eq!(snake_case("Users2Orders"), "users2_orders");
-        assert_eq!(snake_case("already_snake"), "already_snake");
-        assert_eq!(snake_case("A"), "a");
-    }
-
-    #[test]
-    fn output_names() {
-        let w = |amount, unit| Some(Window { amount, unit });
-        assert_eq!(
-            output_name("cpf_orders", Aggregation::Count, w(3, Unit::Days)),
-            "cpf_orders__count_over_3_days_rolling_windows"
-        );
-        assert_eq!(
-            output_name("x", Aggregation::StddevPop, w(1, Unit::Weeks)),
-            "x__stddev_pop_over_1_week_rolling_windows"
-        );
-        assert_eq!(output_name("x", Aggregation::Avg, None), "x__avg");
-    }
-
-    #[test]
-    fn formats_from_extensions() {
-        assert_eq!(Format::from_path("data/a.csv"), Some(Format::Csv));
-        assert_eq!(Format::from_path("s3://b/x.PARQUET"), Some(Format::Parquet));
-        assert_eq!(Format::from_path("a.jsonl"), Some(Format::NdJson));
-        assert_eq!(Format::from_path("dir.v2/file"), None);
-        assert_eq!(Format::from_path("data/"), None);
-    }
 
     #[test]
     fn idents() {

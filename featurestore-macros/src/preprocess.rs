@@ -12,9 +12,11 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{braced, Expr, ExprLit, Ident, Lit, LitStr, Meta, Token, Type};
 
+use featurestore_core::Aggregation;
+
 use crate::attr::{did_you_mean, path_string};
 use crate::ctxt::Errors;
-use crate::model::FillValue;
+use crate::model::{assertion, FillValue};
 use crate::sql;
 use crate::symbol::{self, Symbol};
 
@@ -88,7 +90,7 @@ pub enum Step {
         keys: Vec<String>,
         timestamp: String,
         on: String,
-        aggregation: Symbol,
+        aggregation: Aggregation,
         value: String,
         columns: Vec<Col>,
         forward_fill: bool,
@@ -371,7 +373,7 @@ fn aggregation(meta: &Meta, errors: &mut Errors) -> Option<(Ident, Ident)> {
         meta,
         format!(
             "`value` is an aggregation of a column: `value = first(has)`, with {}",
-            symbol::list(symbol::PIVOT_AGGREGATIONS)
+            symbol::list(symbol::PIVOT_AGGREGATIONS.iter().map(|a| a.name()))
         ),
     );
     None
@@ -589,13 +591,13 @@ pub fn check(raw: &[RawStep], fields: Vec<Col>, errors: &mut Errors) -> Preproce
                 let Some(aggregation) = symbol::PIVOT_AGGREGATIONS
                     .iter()
                     .copied()
-                    .find(|s| function == s)
+                    .find(|a| function == a.name())
                 else {
                     errors.at(
                         function.span(),
                         format!(
                             "unknown aggregation `{function}` in `pivot`: the aggregations are {}",
-                            symbol::list(symbol::PIVOT_AGGREGATIONS)
+                            symbol::list(symbol::PIVOT_AGGREGATIONS.iter().map(|a| a.name()))
                         ),
                     );
                     continue;
@@ -627,11 +629,7 @@ pub fn check(raw: &[RawStep], fields: Vec<Col>, errors: &mut Errors) -> Preproce
                     Some(syn::parse_quote!(str)),
                     on.span(),
                 );
-                let assert = match aggregation {
-                    symbol::SUM => "assert_numeric",
-                    symbol::MIN | symbol::MAX => "assert_ordered",
-                    _ => "assert_countable",
-                };
+                let assert = assertion(aggregation.accepts());
                 add(&mut checks, assert, &value_col.ty, None, value.span());
                 kept.push(ts.clone());
                 let filled = if *forward_fill {

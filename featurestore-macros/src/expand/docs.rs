@@ -5,13 +5,14 @@
 //! declared type's name for display only (the online store itself uses
 //! `DataType::cql` from the spec).
 
+use featurestore_core::{Frame, Keep, TIMESTAMP_COLUMN};
 use proc_macro2::{Delimiter, Spacing, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::{GenericArgument, PathArguments, Type};
 
 use crate::attr::path_string;
 use crate::model::{self, Dataset, FeatureSet, Join, Output, Source, SourceKind};
-use crate::symbol::{self, TIMESTAMP_COLUMN};
+use crate::symbol;
 
 /// The lines appended to a `#[source]` struct's docs.
 pub fn source(source: &Source<'_>) -> Vec<String> {
@@ -181,11 +182,10 @@ pub fn feature_set(
             "- **Distinct**: in each window, of the events with equal {} (nulls equal), only \
              the {} by event time counts (at equal times, the one with a feature's {} value)",
             subset.join(", "),
-            if distinct.keep_last { "last" } else { "first" },
-            if distinct.keep_last {
-                "largest"
-            } else {
-                "smallest"
+            distinct.keep.name(),
+            match distinct.keep {
+                Keep::Last => "largest",
+                Keep::First => "smallest",
             },
         ));
     }
@@ -456,10 +456,10 @@ pub fn output_description(set: &FeatureSet<'_>, output: &Output) -> String {
     }
     let function = &feature.functions[output.function];
     let over = match (feature.frame, output.window) {
-        (Some(model::Frame::Range(w)), _) => {
+        (Some(Frame::Range(w)), _) => {
             format!("over the {w} up to each event (fixed windows, per key)")
         }
-        (Some(model::Frame::Rows(n)), _) => format!(
+        (Some(Frame::Rows(n)), _) => format!(
             "over each event and the {} before it (row windows, per key)",
             n - 1
         ),
@@ -471,7 +471,7 @@ pub fn output_description(set: &FeatureSet<'_>, output: &Output) -> String {
     };
     let mut text = format!(
         "`{}` of `{}` {over}: the {}.",
-        function.aggregation.display(),
+        function.aggregation,
         function.column_name(),
         function.aggregation.describe()
     );

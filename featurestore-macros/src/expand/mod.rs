@@ -8,6 +8,7 @@ pub mod preprocess;
 pub mod row;
 pub mod source;
 
+use featurestore_core::{Aggregation, Window, WindowUnit};
 use proc_macro2::{Group, Literal, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote};
 use syn::Item;
@@ -16,7 +17,6 @@ use crate::attr::{self, DatasetAttr, FeatureSetAttr, SourceAttr};
 use crate::check;
 use crate::ctxt::Errors;
 use crate::model::{self, FillValue};
-use crate::window::Window;
 
 /// `#[source(args)] item`, or every error found in it.
 pub fn source(args: TokenStream, item: &Item) -> syn::Result<TokenStream> {
@@ -127,12 +127,64 @@ pub fn option(value: Option<&String>) -> TokenStream {
 pub fn window(w: Window) -> TokenStream {
     let rt = runtime();
     let amount = Literal::u32_unsuffixed(w.amount);
-    let unit = format_ident!("{}", w.unit.variant());
+    let unit = format_ident!(
+        "{}",
+        match w.unit {
+            WindowUnit::Minutes => "Minutes",
+            WindowUnit::Hours => "Hours",
+            WindowUnit::Days => "Days",
+            WindowUnit::Weeks => "Weeks",
+        }
+    );
     quote! {
         #rt::spec::Window {
             amount: #amount,
             unit: #rt::spec::WindowUnit::#unit,
         }
+    }
+}
+
+/// The variant of `spec::Aggregation` (and of `spec::PivotAggregation`,
+/// whose variants are a few of its) without its argument.
+pub fn variant(aggregation: Aggregation) -> &'static str {
+    match aggregation {
+        Aggregation::Count => "Count",
+        Aggregation::Sum => "Sum",
+        Aggregation::Avg => "Avg",
+        Aggregation::Min => "Min",
+        Aggregation::Max => "Max",
+        Aggregation::StddevPop => "StddevPop",
+        Aggregation::CountDistinct => "CountDistinct",
+        Aggregation::ApproxCountDistinct => "ApproxCountDistinct",
+        Aggregation::VarPop => "VarPop",
+        Aggregation::StddevSamp => "StddevSamp",
+        Aggregation::VarSamp => "VarSamp",
+        Aggregation::First => "First",
+        Aggregation::Last => "Last",
+        Aggregation::Mode => "Mode",
+        Aggregation::MostFrequentSet => "MostFrequentSet",
+        Aggregation::Value => "Value",
+        Aggregation::Lag(_) => "Lag",
+        Aggregation::Lead(_) => "Lead",
+        Aggregation::Percentile(_) => "Percentile",
+    }
+}
+
+/// A `spec::Aggregation` literal.
+pub fn aggregation(aggregation: Aggregation) -> TokenStream {
+    let rt = runtime();
+    let variant = format_ident!("{}", variant(aggregation));
+    match aggregation {
+        Aggregation::Percentile(p) => {
+            let millionths = p.millionths;
+            quote! {
+                #rt::spec::Aggregation::#variant(#rt::spec::Percentage { millionths: #millionths })
+            }
+        }
+        Aggregation::Lag(n) | Aggregation::Lead(n) => {
+            quote!(#rt::spec::Aggregation::#variant(#n))
+        }
+        _ => quote!(#rt::spec::Aggregation::#variant),
     }
 }
 

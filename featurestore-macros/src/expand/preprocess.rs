@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 
-use super::{fill_value, respan, runtime};
+use super::{fill_value, respan, runtime, variant};
 use crate::expand::docs::type_string;
 use crate::model::{Column, FillValue};
 use crate::preprocess::{Col, Preprocessing, Step};
@@ -43,7 +43,7 @@ pub fn spec(pre: &Preprocessing, read: &[TokenStream]) -> TokenStream {
             columns,
             forward_fill,
         } => {
-            let aggregation = format_ident!("{}", variant(aggregation.0));
+            let aggregation = format_ident!("{}", variant(*aggregation));
             let columns = columns
                 .iter()
                 .map(|c| super::source::column_spec(&column(c)));
@@ -86,14 +86,6 @@ pub fn spec(pre: &Preprocessing, read: &[TokenStream]) -> TokenStream {
             steps: &[#(#steps),*],
         }
     }
-}
-
-fn variant(aggregation: &str) -> String {
-    let mut chars = aggregation.chars();
-    chars
-        .next()
-        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-        .unwrap_or_default()
 }
 
 /// The steps' type assertions, each under the user's token it is about.

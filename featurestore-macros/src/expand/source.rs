@@ -1,6 +1,7 @@
 //! `#[source]`: the struct with its docs, `impl Source`, one `HasColumn` per
 //! column, and the column-name constants.
 
+use featurestore_core::{EpochUnit, Format, OnBadRows};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
@@ -27,7 +28,14 @@ pub fn expand(source: &Source<'_>) -> TokenStream {
     let name = &source.name;
     let description = &source.description;
     let kind = kind(&source.kind);
-    let on_bad_rows = format_ident!("{}", source.on_bad_rows.variant());
+    let on_bad_rows = format_ident!(
+        "{}",
+        match source.on_bad_rows {
+            OnBadRows::Fail => "Fail",
+            OnBadRows::Skip => "Skip",
+            OnBadRows::Quarantine => "Quarantine",
+        }
+    );
     let fields: Vec<TokenStream> = source.columns.iter().map(column_spec).collect();
     // With pre-processing, feature sets see the columns after its last step:
     // the fields it keeps (as read: times are times) and the ones it makes.
@@ -107,7 +115,14 @@ fn kind(kind: &SourceKind) -> TokenStream {
     let rt = runtime();
     match kind {
         SourceKind::File { path, format } => {
-            let format = format_ident!("{}", format.variant());
+            let format = format_ident!(
+                "{}",
+                match format {
+                    Format::Csv => "Csv",
+                    Format::Parquet => "Parquet",
+                    Format::NdJson => "NdJson",
+                }
+            );
             quote! {
                 #rt::spec::SourceKind::File {
                     path: #path,
@@ -165,7 +180,7 @@ pub fn has_column(source: &Ident, column: &Column<'_>) -> TokenStream {
     // Feature sets see the column as read: a time. The projection also
     // reports a field of a type the encoding cannot read, under the type.
     let ty = match &column.time {
-        Some(keys::TimeEncoding::Epoch { .. }) => {
+        Some(keys::TimeEncoding::Epoch(_)) => {
             quote_spanned!(ty.span()=> <#ty as #rt::__private::EpochColumn>::Time)
         }
         Some(keys::TimeEncoding::Format(_)) => {
@@ -210,8 +225,15 @@ fn time_column(column: &Column<'_>) -> Option<TokenStream> {
     let rt = runtime();
     let name = &column.name;
     let encoding = match column.time.as_ref()? {
-        keys::TimeEncoding::Epoch { variant, .. } => {
-            let variant = format_ident!("{}", variant);
+        keys::TimeEncoding::Epoch(unit) => {
+            let variant = format_ident!(
+                "{}",
+                match unit {
+                    EpochUnit::Seconds => "Seconds",
+                    EpochUnit::Millis => "Millis",
+                    EpochUnit::Micros => "Micros",
+                }
+            );
             quote!(#rt::spec::TimeEncoding::Epoch(#rt::spec::EpochUnit::#variant))
         }
         keys::TimeEncoding::Format(mask) => quote!(#rt::spec::TimeEncoding::Format(#mask)),
