@@ -9,7 +9,7 @@ use syn::spanned::Spanned;
 
 use crate::attr::path_string;
 use crate::ctxt::Errors;
-use crate::model::{self, Dataset, FeatureSet, Source};
+use crate::model::{self, Column, Dataset, FeatureSet, Source};
 
 /// The associated const every declaration already has from its trait; a
 /// column constant of that name would shadow it, so none is generated.
@@ -25,9 +25,42 @@ pub fn source(source: &Source<'_>, errors: &mut Errors) {
     for column in &source.columns {
         constants.add(&column.name, column.ident.span(), errors);
     }
-    crate::derived::check_inputs(&source.columns, errors);
+    derived_inputs(&source.columns, errors);
     for column in source.preprocess.iter().flat_map(|p| &p.columns) {
         constants.add(&column.name, column.ident.span(), errors);
+    }
+}
+
+/// Each input of a computed column is a column of the source that is read
+/// (not computed itself).
+fn derived_inputs(columns: &[Column<'_>], errors: &mut Errors) {
+    let read: Vec<&str> = columns
+        .iter()
+        .filter(|c| c.derived_span.is_none())
+        .map(|c| c.name.as_str())
+        .collect();
+    for column in columns {
+        let Some(derived) = &column.derived else {
+            continue;
+        };
+        for input in derived.inputs() {
+            let name = model::unraw(input);
+            if read.contains(&name.as_str()) {
+                continue;
+            }
+            let why = if columns.iter().any(|c| c.name == name) {
+                format!("`{name}` is computed too: computed columns read columns that are read")
+            } else {
+                format!(
+                    "no column `{name}` in this source: the columns read are {}",
+                    read.iter()
+                        .map(|c| format!("`{c}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            errors.at(input.span(), why);
+        }
     }
 }
 

@@ -12,11 +12,8 @@
 mod attr;
 mod check;
 mod ctxt;
-mod derived;
 mod expand;
-mod keys;
 mod model;
-mod preprocess;
 mod sql;
 mod symbol;
 

@@ -6,8 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 
 use super::{fill_value, respan, runtime, variant};
 use crate::expand::docs::type_string;
-use crate::model::{Column, FillValue};
-use crate::preprocess::{Col, Preprocessing, Step};
+use crate::model::{Col, Column, FillValue, Preprocessing, Step};
 
 /// A step's column as a source column, for the code shared with fields.
 pub fn column(col: &Col) -> Column<'_> {

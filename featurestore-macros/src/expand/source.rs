@@ -7,10 +7,9 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::{docs, preprocess, respan, runtime};
+use crate::attr::is_column;
 use crate::check::{const_name, SPEC_CONST};
-use crate::derived::Derived;
-use crate::keys;
-use crate::model::{self, Column, Source, SourceKind};
+use crate::model::{self, Column, Derived, Source, SourceKind, TimeEncoding};
 
 pub fn expand(source: &Source<'_>) -> TokenStream {
     let rt = runtime();
@@ -22,7 +21,7 @@ pub fn expand(source: &Source<'_>) -> TokenStream {
     // at run time is the normal case, not dead code.
     item.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
     for field in item.fields.iter_mut() {
-        field.attrs.retain(|a| !keys::is_column(a));
+        field.attrs.retain(|a| !is_column(a));
     }
     let ident = &item.ident;
     let name = &source.name;
@@ -180,10 +179,10 @@ pub fn has_column(source: &Ident, column: &Column<'_>) -> TokenStream {
     // Feature sets see the column as read: a time. The projection also
     // reports a field of a type the encoding cannot read, under the type.
     let ty = match &column.time {
-        Some(keys::TimeEncoding::Epoch(_)) => {
+        Some(TimeEncoding::Epoch(_)) => {
             quote_spanned!(ty.span()=> <#ty as #rt::__private::EpochColumn>::Time)
         }
-        Some(keys::TimeEncoding::Format(_)) => {
+        Some(TimeEncoding::Format(_)) => {
             quote_spanned!(ty.span()=> <#ty as #rt::__private::FormattedColumn>::Time)
         }
         None => quote!(#ty),
@@ -225,7 +224,7 @@ fn time_column(column: &Column<'_>) -> Option<TokenStream> {
     let rt = runtime();
     let name = &column.name;
     let encoding = match column.time.as_ref()? {
-        keys::TimeEncoding::Epoch(unit) => {
+        TimeEncoding::Epoch(unit) => {
             let variant = format_ident!(
                 "{}",
                 match unit {
@@ -236,7 +235,7 @@ fn time_column(column: &Column<'_>) -> Option<TokenStream> {
             );
             quote!(#rt::spec::TimeEncoding::Epoch(#rt::spec::EpochUnit::#variant))
         }
-        keys::TimeEncoding::Format(mask) => quote!(#rt::spec::TimeEncoding::Format(#mask)),
+        TimeEncoding::Format(mask) => quote!(#rt::spec::TimeEncoding::Format(#mask)),
     };
     Some(quote! {
         #rt::spec::TimeColumn {

@@ -1,77 +1,139 @@
-//! Field attribute `#[column(...)]` of `#[source]`: times written as epoch
-//! counts (`epoch = "ms"`) or as text in a format (`format = "%d/%m/%Y"`),
-//! from the raw attribute to the validated encoding.
+//! A source column's `#[column(...)]`, validated: how its times are
+//! written, or how it is computed from other columns.
 
 use std::fmt::Write as _;
 
 use chrono::format::{Item, StrftimeItems};
 use featurestore_core::EpochUnit;
-use syn::{Attribute, LitStr, Meta};
+use syn::{Attribute, Ident, LitStr};
 
-use crate::attr::{key_of, lit_str, parse_metas, Seen};
+use crate::attr::{column_attr, ColumnAttr, RawDerived};
 use crate::ctxt::Errors;
-use crate::derived;
-use crate::symbol::{self, Symbol};
+use crate::symbol;
 
-const COLUMN_KEYS: &[Symbol] = &[symbol::EPOCH, symbol::FORMAT, symbol::H3, symbol::STACK];
-
-/// `#[column(epoch = "ms")]` or `#[column(format = "...")]`, as written.
-#[derive(Default)]
-pub struct ColumnAttr {
-    pub epoch: Option<LitStr>,
-    pub format: Option<LitStr>,
-    /// `h3(...)` or `stack(...)`.
-    pub derived: Option<derived::RawDerived>,
+/// A validated derived column: its inputs are named, not yet resolved
+/// against the struct's fields (see [`check`]).
+pub enum Derived {
+    H3 {
+        lat: Ident,
+        lng: Ident,
+        resolutions: Vec<u8>,
+    },
+    Stack {
+        columns: Vec<Ident>,
+    },
 }
 
-/// Whether `attr` is `#[column(...)]`.
-pub fn is_column(attr: &Attribute) -> bool {
-    attr.path() == symbol::COLUMN
-}
+impl Derived {
+    /// The columns it reads.
+    pub fn inputs(&self) -> Vec<&Ident> {
+        match self {
+            Derived::H3 { lat, lng, .. } => vec![lat, lng],
+            Derived::Stack { columns } => columns.iter().collect(),
+        }
+    }
 
-/// The `#[column(...)]` attributes of a source field, merged.
-pub fn column_attr(attrs: &[Attribute], errors: &mut Errors) -> ColumnAttr {
-    let mut out = ColumnAttr::default();
-    let mut seen = Seen::default();
-    for attr in attrs.iter().filter(|a| is_column(a)) {
-        let Meta::List(list) = &attr.meta else {
-            errors.spanned(
-                attr,
-                "expected `#[column(epoch = \"ms\")]` or `#[column(format = \"%d/%m/%Y %H:%M\")]`",
-            );
-            continue;
-        };
-        let metas = match parse_metas(list.tokens.clone()) {
-            Ok(metas) => metas,
-            Err(e) => {
-                errors.push(e);
-                continue;
+    /// In words, for docs.
+    pub fn describe(&self) -> String {
+        match self {
+            Derived::H3 {
+                lat,
+                lng,
+                resolutions,
+            } => {
+                let res: Vec<String> = resolutions.iter().map(u8::to_string).collect();
+                format!(
+                    "computed: the H3 cell (hexadecimal id) of `{lat}`, `{lng}` at resolution{} {}; \
+                     one row per resolution for each row read",
+                    if res.len() == 1 { "" } else { "s" },
+                    res.join(", ")
+                )
             }
-        };
-        for meta in &metas {
-            match key_of(meta, "`#[column]`", COLUMN_KEYS, &mut seen, errors) {
-                Some(k) if k == symbol::EPOCH => out.epoch = lit_str(meta, k, errors),
-                Some(k) if k == symbol::FORMAT => out.format = lit_str(meta, k, errors),
-                Some(k) if k == symbol::H3 || k == symbol::STACK => {
-                    let raw = if k == symbol::H3 {
-                        derived::h3(meta, errors)
-                    } else {
-                        derived::stack(meta, errors)
-                    };
-                    match (&out.derived, raw) {
-                        (Some(_), Some(raw)) => errors.at(
-                            raw.keyword(),
-                            "`h3` and `stack` cannot both be set: a column is computed one way",
-                        ),
-                        (None, raw) => out.derived = raw,
-                        (Some(_), None) => {}
-                    }
-                }
-                _ => {}
+            Derived::Stack { columns } => {
+                let cols: Vec<String> = columns.iter().map(|c| format!("`{c}`")).collect();
+                format!(
+                    "computed: the values of {} stacked, one row per column for each row read",
+                    cols.join(", ")
+                )
             }
         }
     }
-    out
+}
+
+/// Validates the values of a derived column on its own.
+pub fn validate(raw: &RawDerived, errors: &mut Errors) -> Option<Derived> {
+    match raw {
+        RawDerived::H3 {
+            lat,
+            lng,
+            resolutions,
+            ..
+        } => {
+            // Invalid or missing resolutions are reported already; the
+            // columns are still checked, so both mistakes show at once.
+            let resolutions = resolutions
+                .as_ref()
+                .and_then(|r| parse_resolutions(r, errors))
+                .unwrap_or_default();
+            Some(Derived::H3 {
+                lat: lat.clone()?,
+                lng: lng.clone()?,
+                resolutions,
+            })
+        }
+        RawDerived::Stack { columns, .. } if !columns.is_empty() => Some(Derived::Stack {
+            columns: columns.clone(),
+        }),
+        RawDerived::Stack { .. } => None,
+    }
+}
+
+/// `"6..=12"` or `"7, 9"`: resolutions 0 to 15, each once.
+fn parse_resolutions(lit: &LitStr, errors: &mut Errors) -> Option<Vec<u8>> {
+    let text = lit.value();
+    let number = |s: &str| -> Option<u8> { s.trim().parse::<u8>().ok().filter(|r| *r <= 15) };
+    let bad = |why: &str| {
+        format!("{why} in `resolutions = \"{text}\"`: H3 resolutions are 0 to 15, as a range `\"6..=12\"` or a list `\"7, 9\"`")
+    };
+    let out: Vec<u8> = if let Some((a, b)) = text.split_once("..=") {
+        let (Some(a), Some(b)) = (number(a), number(b)) else {
+            errors.at(lit.span(), bad("a bound is not a resolution"));
+            return None;
+        };
+        if a > b {
+            errors.at(lit.span(), bad("an empty range"));
+            return None;
+        }
+        (a..=b).collect()
+    } else if text.contains("..") {
+        errors.at(
+            lit.span(),
+            format!(
+                "write an inclusive range, `\"{}\"`: `..` alone would leave out the last \
+                 resolution, which Butterfree includes",
+                text.replacen("..", "..=", 1)
+            ),
+        );
+        return None;
+    } else {
+        let mut out = Vec::new();
+        for part in text.split(',') {
+            let Some(r) = number(part) else {
+                errors.at(
+                    lit.span(),
+                    bad(&format!("`{}` is not a resolution", part.trim())),
+                );
+                return None;
+            };
+            if out.contains(&r) {
+                errors.at(lit.span(), bad(&format!("resolution {r} is listed twice")));
+                return None;
+            }
+            out.push(r);
+        }
+        out
+    };
+    Some(out)
 }
 
 /// How a source column's times are written, validated.
