@@ -10,6 +10,7 @@
 //! - [`mod@dataset`]: point-in-time joins of feature sets onto a spine.
 //! - [`pipeline`]: a whole run, extract to both stores.
 //! - [`cli`]: the command line a feature crate's binary is made of.
+//! - [`cql`]: a feature set's online table in CQL (Cassandra, ScyllaDB).
 
 pub mod spec;
 mod traits;
@@ -18,6 +19,7 @@ mod types;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod cql;
 pub mod dataset;
 mod date_arg;
 pub(crate) mod dtype;
