@@ -361,7 +361,8 @@ fn source_inner(
 /// - a constant per column name:
 ///   `UserOrders::CPF_ORDERS__COUNT_OVER_3_DAYS_ROLLING_WINDOWS`;
 /// - docs on the struct: keys, source, windows and their slide, output
-///   columns, and the online table's `CREATE TABLE`.
+///   columns, and the online row (primary key and columns, with their Rust
+///   types).
 ///
 /// Columns that the source lacks, or whose type does not suit the key, the
 /// timestamp or the aggregation, are compile errors under the column's name.

@@ -9,8 +9,9 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, LitStr};
 
+use super::docs;
 use super::row::{Row, RowField};
-use super::{docs, fill_value, option, respan, runtime, window};
+use super::tokens::{fill_value, option, respan, runtime, window};
 use crate::attr::path_string;
 use crate::check::{const_name, SPEC_CONST};
 use crate::model::{self, Dataset, Join};

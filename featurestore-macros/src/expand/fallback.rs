@@ -9,8 +9,8 @@ use syn::ext::IdentExt;
 use syn::{Fields, Item};
 
 use super::feature_set::strip_feature_attrs;
-use super::runtime;
 use super::source::{constants, has_column};
+use super::tokens::runtime;
 use crate::attr::{docs, is_column};
 use crate::model::{fallback_encoding, Column};
 

@@ -8,8 +8,9 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::Ident;
 
+use super::docs;
 use super::row::{Row, RowField};
-use super::{aggregation, docs, fill_value, option, respan, runtime, window};
+use super::tokens::{aggregation, fill_value, option, respan, runtime, window};
 use crate::attr::{is_feature, path_string};
 use crate::check::{const_name, SPEC_CONST};
 use crate::model::{self, FeatureSet, FillValue, Output};

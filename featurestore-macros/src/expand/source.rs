@@ -6,7 +6,8 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::{docs, preprocess, respan, runtime};
+use super::tokens::{column_spec, respan, runtime};
+use super::{docs, preprocess};
 use crate::attr::is_column;
 use crate::check::{const_name, SPEC_CONST};
 use crate::model::{self, Column, Derived, Source, SourceKind, TimeEncoding};
@@ -139,33 +140,6 @@ fn kind(kind: &SourceKind) -> TokenStream {
                     inputs: &[#(#inputs),*],
                 }
             }
-        }
-    }
-}
-
-pub fn column_spec(column: &Column<'_>) -> TokenStream {
-    let rt = runtime();
-    let ty = column.ty;
-    let name = &column.name;
-    let description = &column.description;
-    let item = |item| {
-        respan(
-            quote!(<#ty as #rt::__private::ColumnType>::#item),
-            ty.span(),
-        )
-    };
-    // A column of times written as integers or text is a timestamp once read.
-    let dtype = match column.time {
-        Some(_) => quote!(#rt::spec::DataType::Timestamp),
-        None => item(quote!(DTYPE)),
-    };
-    let nullable = item(quote!(NULLABLE));
-    quote! {
-        #rt::spec::ColumnSpec {
-            name: #name,
-            dtype: #dtype,
-            nullable: #nullable,
-            description: #description,
         }
     }
 }
