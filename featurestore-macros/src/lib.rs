@@ -493,4 +493,6 @@ fn unparsed(input: proc_macro2::TokenStream, error: syn::Error) -> proc_macro2::
 }
 
 #[cfg(test)]
+mod expansion;
+#[cfg(test)]
 mod tests;
