@@ -18,5 +18,7 @@ pub use self::dataset::{DatasetAttr, KeyArg};
 pub use self::feature::{is_feature, FeatureAttr, RawFunction};
 pub use self::feature_set::{DistinctAttr, FeatureSetAttr, PivotAttr};
 pub use self::meta::{args_error, did_you_mean, path_string, FillLit};
-pub use self::preprocess::{step_example, RawStep, RawValue};
+pub use self::preprocess::{
+    step_example, RawExplodeJson, RawForwardFill, RawPivot, RawReplace, RawStep, RawValue,
+};
 pub use self::source::SourceAttr;

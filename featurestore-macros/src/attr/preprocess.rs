@@ -16,35 +16,44 @@ use crate::symbol::{self, Symbol};
 pub enum RawStep {
     /// `filter = "..."`.
     Filter(LitStr),
-    /// `replace(column, {"a": "x"})`.
-    Replace {
-        keyword: Ident,
-        column: Ident,
-        pairs: Vec<(RawValue, RawValue)>,
-    },
-    /// `pivot(on = c, value = first(v), keys(k), timestamp = t, columns(a: T), forward_fill)`.
-    Pivot {
-        keyword: Ident,
-        on: Option<Ident>,
-        value: Option<(Ident, Ident)>,
-        keys: Vec<Ident>,
-        timestamp: Option<Ident>,
-        columns: Vec<(Ident, Type)>,
-        forward_fill: bool,
-    },
-    /// `explode_json(column, columns(a: T))`.
-    ExplodeJson {
-        keyword: Ident,
-        column: Option<Ident>,
-        columns: Vec<(Ident, Type)>,
-    },
-    /// `forward_fill(columns(a), keys(k), timestamp = t)`.
-    ForwardFill {
-        keyword: Ident,
-        columns: Vec<Ident>,
-        keys: Vec<Ident>,
-        timestamp: Option<Ident>,
-    },
+    Replace(RawReplace),
+    Pivot(RawPivot),
+    ExplodeJson(RawExplodeJson),
+    ForwardFill(RawForwardFill),
+}
+
+/// `replace(column, {"a": "x"})`.
+pub struct RawReplace {
+    pub keyword: Ident,
+    pub column: Ident,
+    pub pairs: Vec<(RawValue, RawValue)>,
+}
+
+/// `pivot(on = c, value = first(v), keys(k), timestamp = t, columns(a: T), forward_fill)`.
+pub struct RawPivot {
+    pub keyword: Ident,
+    pub on: Option<Ident>,
+    /// The function and its column.
+    pub value: Option<(Ident, Ident)>,
+    pub keys: Vec<Ident>,
+    pub timestamp: Option<Ident>,
+    pub columns: Vec<(Ident, Type)>,
+    pub forward_fill: bool,
+}
+
+/// `explode_json(column, columns(a: T))`.
+pub struct RawExplodeJson {
+    pub keyword: Ident,
+    pub column: Option<Ident>,
+    pub columns: Vec<(Ident, Type)>,
+}
+
+/// `forward_fill(columns(a), keys(k), timestamp = t)`.
+pub struct RawForwardFill {
+    pub keyword: Ident,
+    pub columns: Vec<Ident>,
+    pub keys: Vec<Ident>,
+    pub timestamp: Option<Ident>,
 }
 
 /// A literal of `replace`, possibly negative.
@@ -88,11 +97,11 @@ pub fn parse_step(meta: &Meta, errors: &mut Errors) -> Option<RawStep> {
     };
     if path == symbol::REPLACE {
         return match list.parse_args_with(|input: ParseStream| replace_args(input)) {
-            Ok((column, pairs)) => Some(RawStep::Replace {
+            Ok((column, pairs)) => Some(RawStep::Replace(RawReplace {
                 keyword,
                 column,
                 pairs,
-            }),
+            })),
             Err(e) => {
                 errors.push(syn::Error::new(
                     e.span(),
@@ -272,7 +281,7 @@ fn pivot(keyword: Ident, metas: &Punctuated<Meta, Token![,]>, errors: &mut Error
             _ => value = aggregation(meta, errors),
         }
     }
-    RawStep::Pivot {
+    RawStep::Pivot(RawPivot {
         keyword,
         on,
         value,
@@ -280,7 +289,7 @@ fn pivot(keyword: Ident, metas: &Punctuated<Meta, Token![,]>, errors: &mut Error
         timestamp,
         columns,
         forward_fill,
-    }
+    })
 }
 
 /// `value = first(has)`.
@@ -336,11 +345,11 @@ fn explode_json(
             columns = typed_columns(meta, errors);
         }
     }
-    RawStep::ExplodeJson {
+    RawStep::ExplodeJson(RawExplodeJson {
         keyword,
         column,
         columns,
-    }
+    })
 }
 
 fn forward_fill(
@@ -357,10 +366,10 @@ fn forward_fill(
             None => {}
         }
     }
-    RawStep::ForwardFill {
+    RawStep::ForwardFill(RawForwardFill {
         keyword,
         columns,
         keys,
         timestamp,
-    }
+    })
 }

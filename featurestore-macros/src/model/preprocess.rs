@@ -10,7 +10,9 @@ use syn::{Ident, Lit, Type};
 
 use super::aggregation::assertion;
 use super::declaration::FillValue;
-use crate::attr::{step_example, RawStep, RawValue};
+use crate::attr::{
+    step_example, RawExplodeJson, RawForwardFill, RawPivot, RawReplace, RawStep, RawValue,
+};
 use crate::ctxt::Errors;
 use crate::sql;
 use crate::symbol;
@@ -77,14 +79,34 @@ pub struct Preprocessing {
     pub checks: Vec<Check>,
 }
 
-/// The columns a step works on, at that step.
-struct Rows {
-    columns: Vec<Col>,
+/// Checks the steps in order over `fields`, the columns as read.
+pub fn check(raw: &[RawStep], fields: Vec<Col>, errors: &mut Errors) -> Preprocessing {
+    let mut pre = Preprocessing {
+        steps: Vec::new(),
+        columns: fields,
+        checks: Vec::new(),
+    };
+    for step in raw {
+        match step {
+            RawStep::Filter(lit) => {
+                if let Err(message) = sql::check_expr(&lit.value()) {
+                    errors.at(lit.span(), format!("invalid SQL in `filter`: {message}"));
+                }
+                pre.steps.push(Step::Filter { sql: lit.value() });
+            }
+            RawStep::Replace(step) => pre.replace(step, errors),
+            RawStep::Pivot(step) => pre.pivot(step, errors),
+            RawStep::ExplodeJson(step) => pre.explode_json(step, errors),
+            RawStep::ForwardFill(step) => pre.forward_fill(step, errors),
+        }
+    }
+    pre
 }
 
-impl Rows {
+/// While the steps are checked, `columns` are those the next step receives.
+impl Preprocessing {
     /// The column `ident` names, or an error under it listing the columns.
-    fn find(&self, ident: &Ident, step: &Ident, errors: &mut Errors) -> Option<&Col> {
+    fn find(&self, ident: &Ident, step: &Ident, errors: &mut Errors) -> Option<Col> {
         let name = ident.unraw().to_string();
         let found = self.columns.iter().find(|c| c.name == name);
         if found.is_none() {
@@ -101,14 +123,14 @@ impl Rows {
                 ),
             );
         }
-        found
+        found.cloned()
     }
 
-    /// Checks that new columns do not exist yet and are not declared twice.
+    /// The columns a step declares, none of which exists in `keep` or is
+    /// declared twice.
     fn new_columns(
-        &self,
         declared: &[(Ident, Type)],
-        keep: &[&Col],
+        keep: &[Col],
         describe: &dyn Fn(&str) -> String,
         errors: &mut Errors,
     ) -> Vec<Col> {
@@ -131,311 +153,268 @@ impl Rows {
         }
         out
     }
-}
 
-/// Checks the steps in order over `fields`, the columns as read.
-pub fn check(raw: &[RawStep], fields: Vec<Col>, errors: &mut Errors) -> Preprocessing {
-    let mut rows = Rows { columns: fields };
-    let mut steps = Vec::new();
-    let mut checks = Vec::new();
-    for step in raw {
-        match step {
-            RawStep::Filter(lit) => {
-                if let Err(message) = sql::check_expr(&lit.value()) {
-                    errors.at(lit.span(), format!("invalid SQL in `filter`: {message}"));
-                }
-                steps.push(Step::Filter { sql: lit.value() });
-            }
-            RawStep::Replace {
-                keyword,
-                column,
-                pairs,
-            } => {
-                let Some(col) = rows.find(column, keyword, errors).cloned() else {
-                    continue;
-                };
-                if pairs.is_empty() {
-                    errors.at(
-                        keyword.span(),
-                        format!(
-                            "`replace` needs at least one value to replace, as in {}",
-                            step_example(keyword)
-                        ),
-                    );
-                }
-                let mut checked: Vec<(Value, Value)> = Vec::new();
-                for (from, to) in pairs {
-                    let (Some(from), Some(to)) = (value(from, errors), value(to, errors)) else {
-                        continue;
-                    };
-                    if checked.iter().any(|(f, _)| f.value == from.value) {
-                        errors.at(
-                            from.span,
-                            "this value is listed twice in `replace`: list each value once",
-                        );
-                        continue;
-                    }
-                    for v in [&from, &to] {
-                        add(
-                            &mut checks,
-                            "assert_replace",
-                            &col.ty,
-                            Some(literal_type(&v.value)),
-                            v.span,
-                        );
-                    }
-                    checked.push((from, to));
-                }
-                steps.push(Step::Replace {
-                    column: col.name,
-                    pairs: checked,
-                });
-            }
-            RawStep::Pivot {
-                keyword,
-                on,
-                value,
-                keys,
-                timestamp,
-                columns,
-                forward_fill,
-            } => {
-                let missing = |errors: &mut Errors, what: &str| {
-                    errors.at(
-                        keyword.span(),
-                        format!("`pivot` needs {what}, as in {}", step_example(keyword)),
-                    );
-                };
-                if on.is_none() {
-                    missing(
-                        errors,
-                        "`on = column`: the column whose values name the new columns",
-                    );
-                }
-                if value.is_none() {
-                    missing(
-                        errors,
-                        "`value = first(column)`: the values of the new columns",
-                    );
-                }
-                if keys.is_empty() {
-                    missing(errors, "`keys(...)`: the key columns rows are grouped by");
-                }
-                if timestamp.is_none() {
-                    missing(errors, "`timestamp = column`: the time rows are grouped by");
-                }
-                if columns.is_empty() {
-                    missing(errors, "`columns(...)`: the new columns, one per value");
-                }
-                let (Some(on), Some((function, value)), Some(timestamp)) = (on, value, timestamp)
-                else {
-                    continue;
-                };
-                let Some(aggregation) = symbol::PIVOT_AGGREGATIONS
-                    .iter()
-                    .copied()
-                    .find(|a| function == a.name())
-                else {
-                    errors.at(
-                        function.span(),
-                        format!(
-                            "unknown aggregation `{function}` in `pivot`: the aggregations are {}",
-                            symbol::list(symbol::PIVOT_AGGREGATIONS.iter().map(|a| a.name()))
-                        ),
-                    );
-                    continue;
-                };
-                let mut kept = Vec::new();
-                for key in keys {
-                    kept.extend(rows.find(key, keyword, errors).cloned());
-                }
-                let ts = rows.find(timestamp, keyword, errors).cloned();
-                let on_col = rows.find(on, keyword, errors).cloned();
-                let value_col = rows.find(value, keyword, errors).cloned();
-                let (Some(ts), Some(on_col), Some(value_col)) = (ts, on_col, value_col) else {
-                    continue;
-                };
-                if kept.len() != keys.len() {
-                    continue;
-                }
-                add(
-                    &mut checks,
-                    "assert_timestamp",
-                    &ts.ty,
-                    None,
-                    timestamp.span(),
+    /// Asks rustc to check `assert::<ty>()` (or `assert::<ty, with>()`) at `span`.
+    fn assert(&mut self, assert: &'static str, ty: &Type, with: Option<Type>, span: Span) {
+        self.checks.push(Check {
+            assert,
+            ty: ty.clone(),
+            with,
+            span,
+        });
+    }
+
+    fn replace(&mut self, step: &RawReplace, errors: &mut Errors) {
+        let RawReplace {
+            keyword,
+            column,
+            pairs,
+        } = step;
+        let Some(col) = self.find(column, keyword, errors) else {
+            return;
+        };
+        if pairs.is_empty() {
+            errors.at(
+                keyword.span(),
+                format!(
+                    "`replace` needs at least one value to replace, as in {}",
+                    step_example(keyword)
+                ),
+            );
+        }
+        let mut checked: Vec<(Value, Value)> = Vec::new();
+        for (from, to) in pairs {
+            let (Some(from), Some(to)) = (value(from, errors), value(to, errors)) else {
+                continue;
+            };
+            if checked.iter().any(|(f, _)| f.value == from.value) {
+                errors.at(
+                    from.span,
+                    "this value is listed twice in `replace`: list each value once",
                 );
-                add(
-                    &mut checks,
-                    "assert_pivot_on",
-                    &on_col.ty,
-                    Some(syn::parse_quote!(str)),
-                    on.span(),
-                );
-                let assert = assertion(aggregation.accepts());
-                add(&mut checks, assert, &value_col.ty, None, value.span());
-                kept.push(ts.clone());
-                let filled = if *forward_fill {
-                    ", forward filled"
-                } else {
-                    ""
-                };
-                let describe = |name: &str| {
-                    format!(
-                        "`{aggregation}` of `{}` over the rows whose `{}` is `\"{name}\"`{filled}.",
-                        value_col.name, on_col.name
-                    )
-                };
-                let kept_refs: Vec<&Col> = kept.iter().collect();
-                let new = rows.new_columns(columns, &kept_refs, &describe, errors);
-                for col in &new {
-                    add(
-                        &mut checks,
-                        "assert_pivot_column",
-                        &col.ty,
-                        Some(value_col.ty.clone()),
-                        col.ty.span(),
-                    );
-                }
-                steps.push(Step::Pivot {
-                    keys: kept[..kept.len() - 1]
-                        .iter()
-                        .map(|c| c.name.clone())
-                        .collect(),
-                    timestamp: ts.name.clone(),
-                    on: on_col.name.clone(),
-                    aggregation,
-                    value: value_col.name.clone(),
-                    columns: new.clone(),
-                    forward_fill: *forward_fill,
-                });
-                kept.extend(new);
-                rows.columns = kept;
+                continue;
             }
-            RawStep::ExplodeJson {
-                keyword,
-                column,
-                columns,
-            } => {
-                if columns.is_empty() {
-                    errors.at(
-                        keyword.span(),
-                        format!(
-                            "`explode_json` needs `columns(...)`: the fields to extract, as in {}",
-                            step_example(keyword)
-                        ),
-                    );
-                }
-                let Some(column) = column else { continue };
-                let Some(json) = rows.find(column, keyword, errors).cloned() else {
-                    continue;
-                };
-                add(
-                    &mut checks,
-                    "assert_json_text",
-                    &json.ty,
-                    None,
-                    column.span(),
+            for v in [&from, &to] {
+                self.assert(
+                    "assert_replace",
+                    &col.ty,
+                    Some(literal_type(&v.value)),
+                    v.span,
                 );
-                let describe =
-                    |name: &str| format!("Field `{name}` of the JSON in `{}`.", json.name);
-                let existing: Vec<&Col> = rows.columns.iter().collect();
-                let new = rows.new_columns(columns, &existing, &describe, errors);
-                for col in &new {
-                    checks.push(Check {
-                        assert: "assert_column",
-                        ty: col.ty.clone(),
-                        with: None,
-                        span: col.ty.span(),
-                    });
-                }
-                steps.push(Step::ExplodeJson {
-                    column: json.name.clone(),
-                    columns: new.clone(),
-                });
-                rows.columns.extend(new);
             }
-            RawStep::ForwardFill {
-                keyword,
-                columns,
-                keys,
-                timestamp,
-            } => {
-                let Some(timestamp) = timestamp else {
-                    errors.at(
-                        keyword.span(),
-                        format!(
-                            "`forward_fill` needs `timestamp = column`: the time that orders \
-                             each key's rows, as in {}",
-                            step_example(keyword)
-                        ),
-                    );
-                    continue;
-                };
-                if columns.is_empty() {
-                    errors.at(
-                        keyword.span(),
-                        format!(
-                            "`forward_fill` needs `columns(...)`: the columns to fill, as in {}",
-                            step_example(keyword)
-                        ),
-                    );
-                }
-                let mut filled = Vec::new();
-                for ident in columns {
-                    if let Some(col) = rows.find(ident, keyword, errors) {
-                        filled.push((ident, col.name.clone()));
-                    }
-                }
-                let mut key_names = Vec::new();
-                for ident in keys {
-                    if let Some(col) = rows.find(ident, keyword, errors) {
-                        key_names.push(col.name.clone());
-                    }
-                }
-                let Some(ts) = rows.find(timestamp, keyword, errors).cloned() else {
-                    continue;
-                };
-                add(
-                    &mut checks,
-                    "assert_timestamp",
-                    &ts.ty,
-                    None,
-                    timestamp.span(),
-                );
-                for (ident, name) in &filled {
-                    if key_names.contains(name) || *name == ts.name {
-                        errors.at(
-                            ident.span(),
-                            format!(
-                                "`{name}` orders or groups the rows of `forward_fill`: it cannot \
-                                 also be filled"
-                            ),
-                        );
-                    }
-                }
-                steps.push(Step::ForwardFill {
-                    columns: filled.into_iter().map(|(_, name)| name).collect(),
-                    keys: key_names,
-                    timestamp: ts.name,
-                });
+            checked.push((from, to));
+        }
+        self.steps.push(Step::Replace {
+            column: col.name,
+            pairs: checked,
+        });
+    }
+
+    fn pivot(&mut self, step: &RawPivot, errors: &mut Errors) {
+        let RawPivot {
+            keyword,
+            on,
+            value,
+            keys,
+            timestamp,
+            columns,
+            forward_fill,
+        } = step;
+        let missing = |errors: &mut Errors, what: &str| {
+            errors.at(
+                keyword.span(),
+                format!("`pivot` needs {what}, as in {}", step_example(keyword)),
+            );
+        };
+        if on.is_none() {
+            missing(
+                errors,
+                "`on = column`: the column whose values name the new columns",
+            );
+        }
+        if value.is_none() {
+            missing(
+                errors,
+                "`value = first(column)`: the values of the new columns",
+            );
+        }
+        if keys.is_empty() {
+            missing(errors, "`keys(...)`: the key columns rows are grouped by");
+        }
+        if timestamp.is_none() {
+            missing(errors, "`timestamp = column`: the time rows are grouped by");
+        }
+        if columns.is_empty() {
+            missing(errors, "`columns(...)`: the new columns, one per value");
+        }
+        let (Some(on), Some((function, value)), Some(timestamp)) = (on, value, timestamp) else {
+            return;
+        };
+        let Some(aggregation) = symbol::PIVOT_AGGREGATIONS
+            .iter()
+            .copied()
+            .find(|a| function == a.name())
+        else {
+            errors.at(
+                function.span(),
+                format!(
+                    "unknown aggregation `{function}` in `pivot`: the aggregations are {}",
+                    symbol::list(symbol::PIVOT_AGGREGATIONS.iter().map(|a| a.name()))
+                ),
+            );
+            return;
+        };
+        let mut kept = Vec::new();
+        for key in keys {
+            kept.extend(self.find(key, keyword, errors));
+        }
+        let ts = self.find(timestamp, keyword, errors);
+        let on_col = self.find(on, keyword, errors);
+        let value_col = self.find(value, keyword, errors);
+        let (Some(ts), Some(on_col), Some(value_col)) = (ts, on_col, value_col) else {
+            return;
+        };
+        if kept.len() != keys.len() {
+            return;
+        }
+        self.assert("assert_timestamp", &ts.ty, None, timestamp.span());
+        self.assert(
+            "assert_pivot_on",
+            &on_col.ty,
+            Some(syn::parse_quote!(str)),
+            on.span(),
+        );
+        let assert = assertion(aggregation.accepts());
+        self.assert(assert, &value_col.ty, None, value.span());
+        let key_names = kept.iter().map(|c| c.name.clone()).collect();
+        kept.push(ts.clone());
+        let filled = if *forward_fill {
+            ", forward filled"
+        } else {
+            ""
+        };
+        let describe = |name: &str| {
+            format!(
+                "`{aggregation}` of `{}` over the rows whose `{}` is `\"{name}\"`{filled}.",
+                value_col.name, on_col.name
+            )
+        };
+        let new = Self::new_columns(columns, &kept, &describe, errors);
+        for col in &new {
+            self.assert(
+                "assert_pivot_column",
+                &col.ty,
+                Some(value_col.ty.clone()),
+                col.ty.span(),
+            );
+        }
+        self.steps.push(Step::Pivot {
+            keys: key_names,
+            timestamp: ts.name.clone(),
+            on: on_col.name.clone(),
+            aggregation,
+            value: value_col.name.clone(),
+            columns: new.clone(),
+            forward_fill: *forward_fill,
+        });
+        kept.extend(new);
+        self.columns = kept;
+    }
+
+    fn explode_json(&mut self, step: &RawExplodeJson, errors: &mut Errors) {
+        let RawExplodeJson {
+            keyword,
+            column,
+            columns,
+        } = step;
+        if columns.is_empty() {
+            errors.at(
+                keyword.span(),
+                format!(
+                    "`explode_json` needs `columns(...)`: the fields to extract, as in {}",
+                    step_example(keyword)
+                ),
+            );
+        }
+        let Some(column) = column else {
+            return;
+        };
+        let Some(json) = self.find(column, keyword, errors) else {
+            return;
+        };
+        self.assert("assert_json_text", &json.ty, None, column.span());
+        let describe = |name: &str| format!("Field `{name}` of the JSON in `{}`.", json.name);
+        let new = Self::new_columns(columns, &self.columns, &describe, errors);
+        for col in &new {
+            self.assert("assert_column", &col.ty, None, col.ty.span());
+        }
+        self.steps.push(Step::ExplodeJson {
+            column: json.name.clone(),
+            columns: new.clone(),
+        });
+        self.columns.extend(new);
+    }
+
+    fn forward_fill(&mut self, step: &RawForwardFill, errors: &mut Errors) {
+        let RawForwardFill {
+            keyword,
+            columns,
+            keys,
+            timestamp,
+        } = step;
+        let Some(timestamp) = timestamp else {
+            errors.at(
+                keyword.span(),
+                format!(
+                    "`forward_fill` needs `timestamp = column`: the time that orders \
+                     each key's rows, as in {}",
+                    step_example(keyword)
+                ),
+            );
+            return;
+        };
+        if columns.is_empty() {
+            errors.at(
+                keyword.span(),
+                format!(
+                    "`forward_fill` needs `columns(...)`: the columns to fill, as in {}",
+                    step_example(keyword)
+                ),
+            );
+        }
+        let mut filled = Vec::new();
+        for ident in columns {
+            if let Some(col) = self.find(ident, keyword, errors) {
+                filled.push((ident, col.name));
             }
         }
+        let mut key_names = Vec::new();
+        for ident in keys {
+            if let Some(col) = self.find(ident, keyword, errors) {
+                key_names.push(col.name);
+            }
+        }
+        let Some(ts) = self.find(timestamp, keyword, errors) else {
+            return;
+        };
+        self.assert("assert_timestamp", &ts.ty, None, timestamp.span());
+        for (ident, name) in &filled {
+            if key_names.contains(name) || *name == ts.name {
+                errors.at(
+                    ident.span(),
+                    format!(
+                        "`{name}` orders or groups the rows of `forward_fill`: it cannot \
+                         also be filled"
+                    ),
+                );
+            }
+        }
+        self.steps.push(Step::ForwardFill {
+            columns: filled.into_iter().map(|(_, name)| name).collect(),
+            keys: key_names,
+            timestamp: ts.name,
+        });
     }
-    Preprocessing {
-        steps,
-        columns: rows.columns,
-        checks,
-    }
-}
-
-fn add(checks: &mut Vec<Check>, assert: &'static str, ty: &Type, with: Option<Type>, span: Span) {
-    checks.push(Check {
-        assert,
-        ty: ty.clone(),
-        with,
-        span,
-    });
 }
 
 /// The Rust type of a literal's kind, for `PivotOn`-like assertions.
