@@ -1,13 +1,16 @@
 //! Procedural macros of the featurestore framework: [`macro@source`],
-//! [`macro@feature_set`] and [`macro@dataset`]. Use them through `featurestore_runtime`, which
-//! re-exports them and holds everything the generated code refers to.
+//! [`macro@feature_set`] and [`macro@dataset`]. Use them through
+//! `featurestore_runtime`, which re-exports them and holds everything the
+//! generated code refers to.
 //!
-//! Each macro runs four stages, one file each: `attr` (raw attributes with
-//! their spans) → `model` (validated values) → `check` (checks across
-//! values) → `expand` (generated code). Errors of all stages are collected
-//! and reported together; a declaration with errors still expands to its
-//! struct and a stub impl (`expand/fallback.rs`), so one typo does not
-//! cascade.
+//! Each macro runs four stages, each importing only the ones before it:
+//! `attr/` (raw attributes with their spans) → `model/` (validated values)
+//! → `check.rs` (checks across values) → `expand/` (generated code). The
+//! vocabulary they share with the runtime (aggregations, windows, output
+//! names, formats) is `featurestore-core`'s. Errors of all stages are
+//! collected and reported together; a declaration with errors still expands
+//! to its struct and a stub impl (`expand/fallback.rs`), so one typo does
+//! not cascade.
 
 mod attr;
 mod check;

@@ -1,5 +1,4 @@
 //! Stage 4: code generation, from a checked model only.
-
 //!
 //! Each entry point runs the stages on one item: its raw attributes, the
 //! model, the checks, then the expansion of `source.rs`, `feature_set.rs`
