@@ -91,8 +91,7 @@ pub const PREPROCESS_STEPS: &[Symbol] = &[FILTER, REPLACE, PIVOT, EXPLODE_JSON, 
 /// The options of a source's `pivot(...)`.
 pub const PIVOT_KEYS: &[Symbol] = &[ON, VALUE, KEYS, TIMESTAMP, COLUMNS, FORWARD_FILL];
 
-/// The aggregations of a source's `pivot(...)`: those of the runtime's
-/// `PivotAggregation`.
+/// The aggregations a source's `pivot(...)` takes.
 pub const PIVOT_AGGREGATIONS: &[Aggregation] = &[
     Aggregation::First,
     Aggregation::Last,
