@@ -7,7 +7,7 @@
 //!
 //! A run replaces exactly the day partitions of its range. Every new
 //! partition is staged first, then moved over the old file, one object per
-//! partition ([`staging`] says how on a disk and in an object store), so a
+//! partition (`staging.rs` says how on a disk and in an object store), so a
 //! partition is always either entirely old or entirely new; partitions of
 //! the range that now have no rows are deleted last. A run that fails
 //! before the swap leaves every partition as it was.

@@ -28,6 +28,7 @@
 mod blocking;
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;
+pub mod cql;
 mod embedded;
 mod memory;
 #[cfg(test)]
