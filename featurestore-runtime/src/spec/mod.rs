@@ -9,11 +9,16 @@ use std::fmt;
 
 mod preprocess;
 mod traits;
-mod types;
+/// The column-type traits; the markers only generated code names are
+/// re-exported by `__private`, so messages name them there.
+pub(crate) mod types;
 
 pub use preprocess::{ForwardFillStep, PivotAggregation, PivotStep, Preprocess, Preprocessing};
 pub use traits::{Dataset, FeatureSet, Source};
-pub use types::*;
+pub use types::{
+    ColumnType, Countable, FeatureType, FillBool, FillFloat, FillInt, FillStr, KeyType, Numeric,
+    NumericOutput, Ordered, PivotOn, SetOf, TimestampType, ValueOf,
+};
 
 pub use featurestore_core::{
     Aggregation, DataType, EpochUnit, Format, Frame, Keep, OnBadRows, Percentage, Window,
