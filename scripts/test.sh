@@ -34,7 +34,7 @@ step "the runtime's default build has no backend client or server library"
 # object_store's cloud builders can: each comes only with its cargo feature.
 tree=$(cargo tree --locked -p featurestore-runtime -e normal --prefix none)
 features=$(cargo tree --locked -p featurestore-runtime -e features -i object_store --prefix none)
-banned='^(rdkafka|rdkafka-sys|scylla|redis|axum|tonic|tower-http|spark-connect[a-z-]*) '
+banned='^(rdkafka|rdkafka-sys|scylla|redis|axum|tonic|apache-spark-connect|spark-connect[a-z-]*) '
 if grep -E "$banned" <<<"$tree" >&2 || grep -E 'object_store feature "(aws|gcp|azure)"' <<<"$features" >&2; then
     echo "featurestore-runtime's default features pull in the backend code above" >&2
     exit 1
