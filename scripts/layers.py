@@ -47,6 +47,11 @@ CFG_TEST_MOD_RE = re.compile(r"#\[cfg\(test\)\]\s*(?:pub(?:\([^)]*\))?\s+)?mod\s
 
 
 def strip_comments(text):
+    """Removes comments and the text of literals: a path inside a message
+    (`"see crate::hooks::clean"`) is not an import."""
+    text = re.sub(r'r(#+)".*?"\1', '""', text, flags=re.S)
+    text = re.sub(r"'(?:\\.|[^'\\\n])'", "' '", text)
+    text = re.sub(r'"(?:\\.|[^"\\])*"', '""', text, flags=re.S)
     text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
     return re.sub(r"//[^\n]*", "", text)
 

@@ -34,7 +34,7 @@ step "the runtime's default build has no backend client or server library"
 # object_store's cloud builders can: each comes only with its cargo feature.
 tree=$(cargo tree --locked -p featurestore-runtime -e normal --prefix none)
 features=$(cargo tree --locked -p featurestore-runtime -e features -i object_store --prefix none)
-banned='^(rdkafka|rdkafka-sys|scylla|redis|axum|tonic|tower-http|spark-connect[a-z-]*) '
+banned='^(rdkafka|rdkafka-sys|scylla|redis|axum|tonic|apache-spark-connect|spark-connect[a-z-]*) '
 if grep -E "$banned" <<<"$tree" >&2 || grep -E 'object_store feature "(aws|gcp|azure)"' <<<"$features" >&2; then
     echo "featurestore-runtime's default features pull in the backend code above" >&2
     exit 1
@@ -44,8 +44,15 @@ echo "ok: $(sort -u <<<"$tree" | wc -l) crates, no Kafka, Cassandra, Redis, clou
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "servers the tests need: redis, s3"
+eval "$(scripts/servers.sh start redis)"
+eval "$(scripts/servers.sh start s3)"
+
 step "cargo test"
 cargo test --workspace --locked
+
+step "object-store tests against the S3 server (cargo feature s3)"
+cargo test --locked -p featurestore-runtime --features s3 --lib s3
 
 step "cargo doc (the feature catalog)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked

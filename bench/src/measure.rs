@@ -315,7 +315,7 @@ pub fn lookups(work: &Work, seed: u64) -> Result<LookupResult, BoxError> {
     const BATCHES: usize = 5_000;
     const BATCH: usize = 100;
     let config = work.config();
-    let store = online::open(&config.online_url, Path::new(&work.dir))?;
+    let store = online::open_url(&config.online_url, Path::new(&work.dir))?;
     let spec = feature_sets()[0];
     let mut keys: Vec<Vec<Value>> = store.scan(spec)?.into_iter().map(|r| r.key).collect();
     if keys.is_empty() {

@@ -3,7 +3,7 @@
 //! enriched with both, point in time.
 //!
 //! Run `cargo doc -p features --open` for the catalog: each feature set's
-//! page lists its output columns, their types, and its online table.
+//! page lists its output columns, their types, and its online row.
 
 use chrono::NaiveDateTime;
 use featurestore_runtime::{dataset, feature_set, source, Registry};

@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use features::UserOrders;
-use featurestore_runtime::store::online::{EmbeddedStore, OnlineStore, Record};
+use featurestore_runtime::store::online::{BlockingOnlineStore, EmbeddedStore, Record};
 use featurestore_runtime::FeatureSet;
 
 const HEADER: &str = "order_id,order_timestamp,cpf,chargeback_timestamp\n";
@@ -112,10 +112,12 @@ fn partitions(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 }
 
 fn online(dir: &Path) -> Vec<Record> {
-    EmbeddedStore::open(&dir.join("online.redb"))
-        .expect("the online store opens after a crash")
-        .scan(&UserOrders::SPEC)
-        .expect("the online store is readable")
+    BlockingOnlineStore::from(
+        EmbeddedStore::open(&dir.join("online.redb"))
+            .expect("the online store opens after a crash"),
+    )
+    .scan(&UserOrders::SPEC)
+    .expect("the online store is readable")
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -277,7 +279,7 @@ fn stores_with_a_good_run(input: &str) -> (tempfile::TempDir, PathBuf) {
 fn store_files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = files(&dir.join("historical"));
     out.retain(|p, _| !p.starts_with("_locks"));
-    let store = EmbeddedStore::open(&dir.join("online.redb")).unwrap();
+    let store = BlockingOnlineStore::from(EmbeddedStore::open(&dir.join("online.redb")).unwrap());
     for spec in [&UserOrders::SPEC, &features::UserChargebacks::SPEC] {
         let rows = format!("{:?}", store.scan(spec).unwrap());
         out.insert(
@@ -412,7 +414,7 @@ fn a_second_run_of_the_same_feature_set_is_told_who_runs_it() {
     let before = store_files(dir.path());
     let root = dir.path().join("historical");
     let lock = featurestore_runtime::pipeline::lock::RunLock::acquire(
-        &root.to_string_lossy(),
+        &featurestore_runtime::location::FileLocation::local(&root),
         &["user_orders"],
     )
     .unwrap();

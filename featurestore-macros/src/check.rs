@@ -2,14 +2,14 @@
 
 use std::collections::{HashMap, HashSet};
 
+use featurestore_core::{snake_case, TIMESTAMP_COLUMN};
 use proc_macro2::Span;
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 use crate::attr::path_string;
 use crate::ctxt::Errors;
-use crate::model::{self, Dataset, FeatureSet, Source};
-use crate::symbol::TIMESTAMP_COLUMN;
+use crate::model::{self, Column, Dataset, FeatureSet, Source};
 
 /// The associated const every declaration already has from its trait; a
 /// column constant of that name would shadow it, so none is generated.
@@ -25,9 +25,42 @@ pub fn source(source: &Source<'_>, errors: &mut Errors) {
     for column in &source.columns {
         constants.add(&column.name, column.ident.span(), errors);
     }
-    crate::derived::check_inputs(&source.columns, errors);
+    derived_inputs(&source.columns, errors);
     for column in source.preprocess.iter().flat_map(|p| &p.columns) {
         constants.add(&column.name, column.ident.span(), errors);
+    }
+}
+
+/// Each input of a computed column is a column of the source that is read
+/// (not computed itself).
+fn derived_inputs(columns: &[Column<'_>], errors: &mut Errors) {
+    let read: Vec<&str> = columns
+        .iter()
+        .filter(|c| c.derived_span.is_none())
+        .map(|c| c.name.as_str())
+        .collect();
+    for column in columns {
+        let Some(derived) = &column.derived else {
+            continue;
+        };
+        for input in derived.inputs() {
+            let name = model::unraw(input);
+            if read.contains(&name.as_str()) {
+                continue;
+            }
+            let why = if columns.iter().any(|c| c.name == name) {
+                format!("`{name}` is computed too: computed columns read columns that are read")
+            } else {
+                format!(
+                    "no column `{name}` in this source: the columns read are {}",
+                    read.iter()
+                        .map(|c| format!("`{c}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            errors.at(input.span(), why);
+        }
     }
 }
 
@@ -114,9 +147,7 @@ pub fn feature_set(set: &FeatureSet<'_>, errors: &mut Errors) {
         }
         let description = format!(
             "the output of `{}({})` on `{}`",
-            function.aggregation.display(),
-            function.column,
-            feature.ident
+            function.aggregation, function.column, feature.ident
         );
         columns.insert(output.name.clone(), description);
         constants.add(&output.name, function.span, errors);
@@ -208,7 +239,7 @@ fn joins(set: &Dataset<'_>, mut fields: HashMap<String, String>, errors: &mut Er
                 format!(
                     "`{path}` is joined twice: join it once, or give each a different `prefix`, \
                      e.g. `{path}(prefix = \"{}_\")`",
-                    model::snake_case(&last_segment(&join.path))
+                    snake_case(&last_segment(&join.path))
                 ),
             );
             continue;
@@ -221,7 +252,7 @@ fn joins(set: &Dataset<'_>, mut fields: HashMap<String, String>, errors: &mut Er
                 format!(
                     "the row's field for `{path}` would be `{field}`, like {other}: give the \
                      join a `prefix`, e.g. `{path}(prefix = \"{}_\")`",
-                    model::snake_case(&last_segment(&join.path))
+                    snake_case(&last_segment(&join.path))
                 ),
             );
             continue;

@@ -1,25 +1,24 @@
 //! Procedural macros of the featurestore framework: [`macro@source`],
-//! [`macro@feature_set`] and [`macro@dataset`]. Use them through `featurestore_runtime`, which
-//! re-exports them and holds everything the generated code refers to.
+//! [`macro@feature_set`] and [`macro@dataset`]. Use them through
+//! `featurestore_runtime`, which re-exports them and holds everything the
+//! generated code refers to.
 //!
-//! Each macro runs four stages, one file each: `attr` (raw attributes with
-//! their spans) → `model` (validated values) → `check` (checks across
-//! values) → `expand` (generated code). Errors of all stages are collected
-//! and reported together; a declaration with errors still expands to its
-//! struct and a stub impl (`expand/fallback.rs`), so one typo does not
-//! cascade.
+//! Each macro runs four stages, each importing only the ones before it:
+//! `attr/` (raw attributes with their spans) → `model/` (validated values)
+//! → `check.rs` (checks across values) → `expand/` (generated code). The
+//! vocabulary they share with the runtime (aggregations, windows, output
+//! names, formats) is `featurestore-core`'s. Errors of all stages are
+//! collected and reported together; a declaration with errors still expands
+//! to its struct and a stub impl (`expand/fallback.rs`), so one typo does
+//! not cascade.
 
 mod attr;
 mod check;
 mod ctxt;
-mod derived;
 mod expand;
-mod keys;
 mod model;
-mod preprocess;
 mod sql;
 mod symbol;
-mod window;
 
 use proc_macro::TokenStream;
 
@@ -365,7 +364,8 @@ fn source_inner(
 /// - a constant per column name:
 ///   `UserOrders::CPF_ORDERS__COUNT_OVER_3_DAYS_ROLLING_WINDOWS`;
 /// - docs on the struct: keys, source, windows and their slide, output
-///   columns, and the online table's `CREATE TABLE`.
+///   columns, and the online row (primary key and columns, with their Rust
+///   types).
 ///
 /// Columns that the source lacks, or whose type does not suit the key, the
 /// timestamp or the aggregation, are compile errors under the column's name.
@@ -495,5 +495,7 @@ fn unparsed(input: proc_macro2::TokenStream, error: syn::Error) -> proc_macro2::
     quote::quote!(#input #error)
 }
 
+#[cfg(test)]
+mod expansion;
 #[cfg(test)]
 mod tests;

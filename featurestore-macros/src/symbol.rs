@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use featurestore_core::Aggregation;
 use syn::{Ident, Path};
 
 /// A keyword of our attributes.
@@ -46,8 +47,6 @@ pub const PIVOT: Symbol = Symbol("pivot");
 pub const DISTINCT: Symbol = Symbol("distinct");
 pub const PRE_HOOKS: Symbol = Symbol("pre_hooks");
 pub const POST_HOOKS: Symbol = Symbol("post_hooks");
-pub const FIRST_KEEP: Symbol = Symbol("first");
-pub const LAST_KEEP: Symbol = Symbol("last");
 
 // `#[dataset(...)]`
 pub const SPINE: Symbol = Symbol("spine");
@@ -69,39 +68,6 @@ pub const FUNCTION: Symbol = Symbol("function");
 // Window functions of plain feature sets: `over = "2m"`, `rows = 2`.
 pub const OVER: Symbol = Symbol("over");
 pub const ROWS: Symbol = Symbol("rows");
-pub const LAG: Symbol = Symbol("lag");
-pub const LEAD: Symbol = Symbol("lead");
-
-// Aggregation functions.
-pub const COUNT: Symbol = Symbol("count");
-pub const SUM: Symbol = Symbol("sum");
-pub const AVG: Symbol = Symbol("avg");
-pub const MIN: Symbol = Symbol("min");
-pub const MAX: Symbol = Symbol("max");
-pub const STDDEV_POP: Symbol = Symbol("stddev_pop");
-pub const COUNT_DISTINCT: Symbol = Symbol("count_distinct");
-pub const APPROX_COUNT_DISTINCT: Symbol = Symbol("approx_count_distinct");
-pub const VAR_POP: Symbol = Symbol("var_pop");
-pub const STDDEV_SAMP: Symbol = Symbol("stddev_samp");
-pub const VAR_SAMP: Symbol = Symbol("var_samp");
-pub const FIRST: Symbol = Symbol("first");
-pub const LAST: Symbol = Symbol("last");
-pub const MODE: Symbol = Symbol("mode");
-pub const MOST_FREQUENT_SET: Symbol = Symbol("most_frequent_set");
-pub const PERCENTILE: Symbol = Symbol("percentile");
-
-// Source formats.
-pub const CSV: Symbol = Symbol("csv");
-pub const PARQUET: Symbol = Symbol("parquet");
-pub const NDJSON: Symbol = Symbol("ndjson");
-
-// `on_bad_rows` policies.
-pub const FAIL: Symbol = Symbol("fail");
-pub const SKIP: Symbol = Symbol("skip");
-pub const QUARANTINE: Symbol = Symbol("quarantine");
-
-/// The values `on_bad_rows` accepts.
-pub const BAD_ROW_POLICIES: &[Symbol] = &[FAIL, SKIP, QUARANTINE];
 
 /// The keys `#[source(...)]` accepts.
 pub const SOURCE_KEYS: &[Symbol] = &[
@@ -125,8 +91,14 @@ pub const PREPROCESS_STEPS: &[Symbol] = &[FILTER, REPLACE, PIVOT, EXPLODE_JSON, 
 /// The options of a source's `pivot(...)`.
 pub const PIVOT_KEYS: &[Symbol] = &[ON, VALUE, KEYS, TIMESTAMP, COLUMNS, FORWARD_FILL];
 
-/// The aggregations of a source's `pivot(...)`.
-pub const PIVOT_AGGREGATIONS: &[Symbol] = &[FIRST, LAST, SUM, MIN, MAX];
+/// The aggregations a source's `pivot(...)` takes.
+pub const PIVOT_AGGREGATIONS: &[Aggregation] = &[
+    Aggregation::First,
+    Aggregation::Last,
+    Aggregation::Sum,
+    Aggregation::Min,
+    Aggregation::Max,
+];
 
 /// The options of a source's `forward_fill(...)`.
 pub const FORWARD_FILL_KEYS: &[Symbol] = &[COLUMNS, KEYS, TIMESTAMP];
@@ -169,41 +141,19 @@ pub const DATASET_KEYS: &[Symbol] = &[
 /// The options of one joined feature set.
 pub const JOIN_KEYS: &[Symbol] = &[TTL, PREFIX];
 
-/// The aggregation functions `#[feature(...)]` accepts.
-pub const AGGREGATIONS: &[Symbol] = &[
-    COUNT,
-    SUM,
-    AVG,
-    MIN,
-    MAX,
-    STDDEV_POP,
-    COUNT_DISTINCT,
-    APPROX_COUNT_DISTINCT,
-    VAR_POP,
-    STDDEV_SAMP,
-    VAR_SAMP,
-    FIRST,
-    LAST,
-    MODE,
-    MOST_FREQUENT_SET,
-    PERCENTILE,
-    LAG,
-    LEAD,
-];
-
-/// The formats `format = "..."` accepts.
-pub const FORMATS: &[Symbol] = &[CSV, PARQUET, NDJSON];
-
-/// The name of the time column of every feature set's output.
-pub const TIMESTAMP_COLUMN: &str = "timestamp";
-
 /// `` `a`, `b`, `c` ``: a list of keywords for messages.
-pub fn list(symbols: &[Symbol]) -> String {
-    symbols
-        .iter()
+pub fn list<T: fmt::Display>(words: impl IntoIterator<Item = T>) -> String {
+    words
+        .into_iter()
         .map(|s| format!("`{s}`"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+impl From<Symbol> for &'static str {
+    fn from(symbol: Symbol) -> &'static str {
+        symbol.0
+    }
 }
 
 impl fmt::Display for Symbol {

@@ -117,13 +117,19 @@ fn legiti_feature_sets_expand() {
         "cpf_orders__count_over_30_days_rolling_windows",
         "CPF_ORDERS__COUNT_OVER_30_DAYS_ROLLING_WINDOWS",
         "UserOrdersRow",
-        "PRIMARY KEY ((cpf))",
-        "cpf <type of OrderEvents.cpf>",
+        "## Online row",
+        "- **Primary key**: `cpf`",
+        "  - `cpf`: same type as [`OrderEvents`]'s `cpf` column",
+        "  - `cpf_orders__count_over_30_days_rolling_windows`: `i32`",
         "3 days, 7 days, 30 days, sliding daily",
     ] {
         assert!(text.contains(name), "{name} not in {text}");
     }
     assert!(!text.contains("# [feature"), "#[feature] not stripped");
+    assert!(
+        !text.contains("CREATE TABLE"),
+        "the docs name no backend's DDL"
+    );
 
     let out = user_chargebacks();
     assert!(errors(&out).is_empty(), "{:?}", errors(&out));
@@ -158,7 +164,7 @@ fn outputs_in_declaration_order() {
         .map(|n| text.find(&format!("name : \"{n}\"")).expect(n))
         .collect();
     assert!(positions.windows(2).all(|p| p[0] < p[1]), "{positions:?}");
-    assert!(text.contains("PRIMARY KEY ((a, b))"));
+    assert!(text.contains("- **Primary key**: `a`, `b`"));
     // No fill: nullable outputs, Option in the row.
     assert!(compact(&out).contains("nullable:true"));
     assert!(compact(&out).contains(
@@ -722,7 +728,9 @@ fn catalog_aggregations_expand() {
     assert!(text.contains("assert_numeric_output::<f64>"));
     assert!(text.contains("assert_set_of::<Vec<String>,"));
     assert!(!text.contains("assert_numeric_output::<Vec<String>>"));
-    assert!(out.to_string().contains("list<text>"));
+    assert!(out
+        .to_string()
+        .contains("  - `m__most_frequent_set_over_2_days_rolling_windows`: `Option<Vec<String>>`"));
     // Docs say what each function computes.
     assert!(out
         .to_string()

@@ -5,6 +5,7 @@ use serde_json::{json, Value as Json};
 use crate::spec::{
     ColumnOrigin, DatasetSpec, FeatureSetSpec, FillValue, SourceKind, SourceSpec, TIMESTAMP_COLUMN,
 };
+use crate::store::online::cql;
 
 /// One column of a feature set's output, described.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,7 +27,7 @@ pub fn columns(spec: &FeatureSetSpec) -> Vec<ColumnDoc> {
         out.push(ColumnDoc {
             name: k.name.to_string(),
             rust_type: k.dtype.rust().to_string(),
-            cql_type: k.dtype.cql(),
+            cql_type: cql::cql_type(k.dtype),
             description: "entity key".to_string(),
         });
     }
@@ -95,7 +96,7 @@ pub fn columns(spec: &FeatureSetSpec) -> Vec<ColumnDoc> {
             } else {
                 ty.to_string()
             },
-            cql_type: o.dtype.cql(),
+            cql_type: cql::cql_type(o.dtype),
             description,
         });
     }
@@ -168,7 +169,7 @@ pub fn feature_set_json(
             "cql_type": c.cql_type,
             "description": c.description,
         })).collect::<Vec<_>>(),
-        "online_table_ddl": spec.cql_create_table(None),
+        "online_table_ddl": cql::create_table(spec, None),
     })
 }
 
@@ -232,7 +233,17 @@ pub fn feature_set_text(
         table.add_row([c.name, c.rust_type, c.description]);
     }
     let _ = writeln!(s, "{table}");
-    let _ = writeln!(s, "\nonline table:\n{}", spec.cql_create_table(None));
+    let keys: Vec<&str> = spec.key_names().collect();
+    let _ = writeln!(
+        s,
+        "\nonline row: one per ({}), the latest by `timestamp`, with the columns above",
+        keys.join(", ")
+    );
+    let _ = writeln!(
+        s,
+        "\nas a Cassandra/ScyllaDB table (CQL):\n{}",
+        cql::create_table(spec, None)
+    );
     s
 }
 

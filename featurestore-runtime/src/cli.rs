@@ -20,10 +20,11 @@ use crate::catalog;
 use crate::config::Config;
 use crate::engine::EngineKind;
 use crate::error::{Error, Result};
+use crate::location::OnlineLocation;
 use crate::pipeline::{self, DatasetOutput, FeatureRows, Stores};
 use crate::registry::{Pipeline, Registry};
 use crate::spec::{DataType as Dt, FeatureSetSpec, SourceKind, SourceSpec};
-use crate::store::online::{self, Value};
+use crate::store::online::{self, BlockingOnlineStore, OpenMode, Value};
 use crate::transform::DateRange;
 
 /// Runs and inspects the feature sets of this crate.
@@ -177,7 +178,7 @@ pub fn resolve_config(registry: &Registry, cli: &Cli, crate_dir: Option<&Path>) 
         source: e,
     })?;
     config.apply_env(std::env::vars(), &cwd);
-    let absolute = |p: &str| crate::config::absolute(&cwd, p);
+    let absolute = |p: &str| crate::location::absolute(&cwd, p);
     if let Some(root) = &cli.historical_root {
         config.historical_root = absolute(root);
     }
@@ -185,7 +186,7 @@ pub fn resolve_config(registry: &Registry, cli: &Cli, crate_dir: Option<&Path>) 
         config.datasets_root = absolute(root);
     }
     if let Some(url) = &cli.online_url {
-        config.online_url = crate::config::absolute_url(&cwd, url);
+        config.online_url = crate::location::absolute(&cwd, url);
     }
     if let Some(kind) = cli.engine {
         config.engine.kind = kind;
@@ -323,11 +324,7 @@ pub fn run(
                         eprintln!("{}: {} rows", run.feature_set, run.rows.height());
                         warn_run(run, range);
                     }
-                    let files: Vec<String> = report
-                        .files
-                        .iter()
-                        .map(|f| f.display().to_string())
-                        .collect();
+                    let files: Vec<String> = report.files.iter().map(ToString::to_string).collect();
                     eprintln!(
                         "{}: {} rows written to {}",
                         spec.name,
@@ -364,7 +361,9 @@ pub fn run(
         Command::Get { name, key, format } => {
             let spec = registry.find_feature_set(&name)?;
             let key = parse_key(spec, &key)?;
-            let store = online::open(&config.online_url, &config.base_dir)?;
+            // For reading: a mistyped path is an error, not a new empty store.
+            let location = OnlineLocation::parse(&config.online_url, &config.base_dir)?;
+            let store = BlockingOnlineStore::open(&location, OpenMode::Read)?;
             match store.get(spec, &key)? {
                 Some(record) => {
                     let frame = online::records_frame(spec, &[record])?;
@@ -388,10 +387,7 @@ fn warn_run(report: &pipeline::RunReport, range: DateRange) {
         match &r.quarantine {
             Some(file) => eprintln!(
                 "warning: {}: {} bad row(s) of {} left out and quarantined to {}",
-                r.source_name,
-                r.rows,
-                r.location,
-                file.display()
+                r.source_name, r.rows, r.location, file
             ),
             None => eprintln!(
                 "warning: {}: {} bad row(s) of {} skipped (on_bad_rows = \"skip\")",

@@ -3,20 +3,20 @@
 //!
 //! ```toml
 //! [historical]
-//! root = "data/feature_store/historical"   # a directory or file:// URL
+//! root = "data/feature_store/historical"   # a directory, or a URL: s3://bucket/prefix, …
 //!
 //! [online]
 //! url = "redb://data/online/online_store.redb"   # or memory://
 //!
 //! [datasets]
-//! root = "data/datasets"   # each dataset in {root}/{name}/
+//! root = "data/datasets"   # each dataset in {root}/{name}/; a directory or a URL
 //!
 //! [engine]
 //! kind = "polars"                     # or "spark"
 //! spark_remote = "sc://spark:15002"   # the Spark Connect endpoint
 //!
 //! [sources.order_events]
-//! path = "data/order_events/input.csv"
+//! path = "data/order_events/input.csv"   # or a URL: s3://bucket/orders.csv
 //! on_bad_rows = "quarantine"   # or "fail" (the default) or "skip"
 //! ```
 //!
@@ -31,7 +31,7 @@ use serde::Deserialize;
 
 use crate::engine::{EngineConfig, EngineKind};
 use crate::error::{Error, Result};
-use crate::location::resolve as resolve_path;
+use crate::location::{absolute, resolve as resolve_path, FileLocation};
 use crate::source::SourceLocations;
 use crate::spec::OnBadRows;
 
@@ -115,7 +115,7 @@ pub struct Config {
     pub historical_root: String,
     /// Online store URL, as given.
     pub online_url: String,
-    /// Directory datasets are written under (`{root}/{name}/`), as given.
+    /// Directory or URL datasets are written under (`{root}/{name}/`), as given.
     pub datasets_root: String,
     /// Source path overrides by source name.
     pub sources: HashMap<String, String>,
@@ -230,7 +230,7 @@ impl Config {
             if k == ENV_HISTORICAL_ROOT {
                 self.historical_root = absolute(cwd, &v);
             } else if k == ENV_ONLINE_URL {
-                self.online_url = absolute_url(cwd, &v);
+                self.online_url = absolute(cwd, &v);
             } else if k == ENV_SPARK_REMOTE {
                 self.engine.spark_remote = Some(v);
             } else if k == ENV_DATASETS_ROOT {
@@ -247,9 +247,16 @@ impl Config {
         resolve_path(&self.base_dir, &self.historical_root)
     }
 
-    /// The directory dataset `name` is written to.
-    pub fn dataset_dir(&self, name: &str) -> PathBuf {
-        PathBuf::from(resolve_path(&self.base_dir, &self.datasets_root)).join(name)
+    /// The historical root as a location (a directory or an object store;
+    /// see [`crate::location`]), resolved against the base directory.
+    pub fn historical_root_location(&self) -> Result<FileLocation> {
+        FileLocation::parse(&self.historical_root, &self.base_dir)
+    }
+
+    /// Where dataset `name` is written: `{datasets root}/{name}`, a
+    /// directory or an object-store location.
+    pub fn dataset_location(&self, name: &str) -> Result<FileLocation> {
+        Ok(FileLocation::parse(&self.datasets_root, &self.base_dir)?.join(name))
     }
 
     /// Where each source is read from.
@@ -258,27 +265,11 @@ impl Config {
             base_dir: self.base_dir.clone(),
             overrides: self.sources.clone(),
             on_bad_rows: self.on_bad_rows.clone(),
-            quarantine_dir: Some(
-                PathBuf::from(self.historical_location()).join(crate::source::QUARANTINE_DIR),
-            ),
+            quarantine_dir: Some(crate::location::child(
+                &self.historical_location(),
+                crate::source::QUARANTINE_DIR,
+            )),
         }
-    }
-}
-
-/// `path` made absolute against `cwd`; URLs and absolute paths are kept.
-pub fn absolute(cwd: &Path, path: &str) -> String {
-    if path.contains("://") || Path::new(path).is_absolute() {
-        path.to_string()
-    } else {
-        cwd.join(path).to_string_lossy().into_owned()
-    }
-}
-
-/// An online store URL with a relative `redb://` path made absolute against `cwd`.
-pub fn absolute_url(cwd: &Path, url: &str) -> String {
-    match url.strip_prefix("redb://") {
-        Some(p) => format!("redb://{}", absolute(cwd, p)),
-        None => url.to_string(),
     }
 }
 

@@ -88,17 +88,20 @@ pub enum Error {
     },
     /// Another process is running the same feature set.
     #[error(
-        "feature set `{feature_set}` is being run by another process ({holder}); lock file {}: \
-         wait for that run to end (the lock is released when it exits, even if it is killed)",
-        path.display()
+        "feature set `{feature_set}` is being run by another process ({holder}); lock file \
+         {location}: wait for that run to end ({released})"
     )]
     Locked {
         /// The feature set.
         feature_set: String,
-        /// Who holds the lock, e.g. `pid 1234`.
+        /// Who holds the lock, e.g. `pid 1234`, or `host h, pid 1234, run …,
+        /// since …, until …` for a lock in an object store.
         holder: String,
-        /// The lock file.
-        path: PathBuf,
+        /// The lock file's path or the lock object's URL, without secrets.
+        location: String,
+        /// When the lock goes away: with its holder's process on a local
+        /// disk; at the latest when it expires in an object store.
+        released: String,
     },
     /// A location (path or URL) cannot be used.
     #[error("location `{location}`: {message}")]

@@ -13,10 +13,10 @@ pub use chrono;
 pub use chrono::NaiveDateTime;
 pub use serde;
 
-pub use crate::spec::{
+pub use crate::spec::types::{
     CellId, ColumnType, Countable, Degrees, EpochColumn, FeatureType, FillBool, FillFloat, FillInt,
-    FillStr, FormattedColumn, KeyType, Numeric, NumericOutput, Ordered, PivotOn, SetOf, StackOf,
-    TimestampType, ValueOf,
+    FillStr, FormattedColumn, JsonText, KeyType, Numeric, NumericOutput, Ordered, PivotColumnOf,
+    PivotOn, ReplaceIn, SetOf, StackOf, TimestampType, ValueOf,
 };
 
 /// Implemented by `#[source]` for each field: `HasColumn<{fnv1a64(name)}>`.
@@ -83,11 +83,11 @@ pub fn assert_stack_of<Declared: StackOf<Column>, Column>() {}
 /// Whether the runtime computes H3 cells (its `h3` feature).
 pub const H3: bool = cfg!(feature = "h3");
 /// `replace` can put values of type `L` in a column of type `Column`.
-pub fn assert_replace<Column: crate::spec::ReplaceIn<L>, L: ?Sized>() {}
+pub fn assert_replace<Column: ReplaceIn<L>, L: ?Sized>() {}
 /// `Declared` is a column `pivot` can make from a column of type `Value`.
-pub fn assert_pivot_column<Declared: crate::spec::PivotColumnOf<Value>, Value>() {}
-/// See [`JsonText`](crate::spec::JsonText).
-pub fn assert_json_text<T: crate::spec::JsonText>() {}
+pub fn assert_pivot_column<Declared: PivotColumnOf<Value>, Value>() {}
+/// See [`JsonText`].
+pub fn assert_json_text<T: JsonText>() {}
 
 use crate::spec::{
     ColumnOrigin, DataType, DatasetColumn, DatasetSpec, FeatureSetSpec, SourceKind, SourceSpec,

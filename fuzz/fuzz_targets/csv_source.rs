@@ -52,8 +52,8 @@ fuzz_target!(|data: &[u8]| {
         derived: &[],
         preprocess: featurestore_runtime::spec::Preprocessing::NONE,
     };
-    let mut locations = SourceLocations::new(&dir);
-    locations.quarantine_dir = Some(dir.join("quarantine"));
+    let locations =
+        SourceLocations::new(&dir).with_quarantine(dir.join("quarantine").to_string_lossy());
     match read(&spec, &locations).and_then(|extract| {
         extract
             .frame

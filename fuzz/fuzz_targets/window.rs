@@ -1,22 +1,18 @@
-//! The `window = "..."`, `slide = "..."` and duration parsers of the macros,
-//! on any text: they never panic, what they accept prints back to what it
-//! parses to, and the slide check refuses exactly the windows that are not
-//! whole slides (whole days without a slide).
+//! The `window = "..."`, `slide = "..."` and duration parsers of
+//! featurestore-core, on any text: they never panic, what they accept
+//! prints back to what it parses to, and the slide check refuses exactly
+//! the windows that are not whole slides (whole days without a slide).
 #![no_main]
 
+use featurestore_core::window::{self, WindowUnit};
 use libfuzzer_sys::fuzz_target;
 
-// The parser is plain Rust in the proc-macro crate, which cannot export it.
-#[allow(dead_code)]
-#[path = "../../featurestore-macros/src/window.rs"]
-mod window;
-
-fn suffix(unit: window::Unit) -> &'static str {
+fn suffix(unit: WindowUnit) -> &'static str {
     match unit {
-        window::Unit::Minutes => "m",
-        window::Unit::Hours => "h",
-        window::Unit::Days => "d",
-        window::Unit::Weeks => "w",
+        WindowUnit::Minutes => "m",
+        WindowUnit::Hours => "h",
+        WindowUnit::Days => "d",
+        WindowUnit::Weeks => "w",
     }
 }
 

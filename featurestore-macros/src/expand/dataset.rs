@@ -3,17 +3,18 @@
 //! checks of what only the joined feature sets' specs know (their keys and
 //! output column names).
 
+use featurestore_core::{snake_case, TIMESTAMP_COLUMN};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, LitStr};
 
+use super::docs;
 use super::row::{Row, RowField};
-use super::{docs, fill_value, option, respan, runtime, window};
+use super::tokens::{fill_value, option, respan, runtime, window};
 use crate::attr::path_string;
 use crate::check::{const_name, SPEC_CONST};
 use crate::model::{self, Dataset, Join};
-use crate::symbol::TIMESTAMP_COLUMN;
 
 pub fn expand(set: &Dataset<'_>) -> TokenStream {
     let rt = runtime();
@@ -517,7 +518,7 @@ fn suggest_prefix(join: &Join) -> String {
         .path
         .segments
         .last()
-        .map(|s| model::snake_case(&s.ident.to_string()))
+        .map(|s| snake_case(&s.ident.to_string()))
         .unwrap_or_default();
     if join.prefix.is_empty() {
         format!("give the join a prefix, e.g. `{path}(prefix = \"{last}_\")`")

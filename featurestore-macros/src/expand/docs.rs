@@ -1,17 +1,19 @@
 //! Generated rustdoc: `cargo doc` is the feature catalog.
 //!
 //! Docs are static text, so they cannot ask the compiler for types: a type
-//! is shown as written, and the CQL type of a feature is read off the
-//! declared type's name for display only (the online store itself uses
-//! `DataType::cql` from the spec).
+//! is shown as written. They name no backend: a feature set's online row is
+//! described by its columns and Rust types, not by any store's DDL.
 
+use featurestore_core::{Frame, Keep, TIMESTAMP_COLUMN};
 use proc_macro2::{Delimiter, Spacing, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::{GenericArgument, PathArguments, Type};
 
 use crate::attr::path_string;
-use crate::model::{self, Dataset, FeatureSet, Join, Output, Source, SourceKind};
-use crate::symbol::{self, TIMESTAMP_COLUMN};
+use crate::model::{
+    self, Dataset, FeatureSet, FillValue, Join, Output, Preprocessing, Source, SourceKind, Step,
+};
+use crate::symbol;
 
 /// The lines appended to a `#[source]` struct's docs.
 pub fn source(source: &Source<'_>) -> Vec<String> {
@@ -78,7 +80,7 @@ pub fn source(source: &Source<'_>) -> Vec<String> {
             "Run in this order on the rows as read, before any feature set or dataset sees them:",
         );
         doc.blank();
-        for line in super::preprocess::docs(pre) {
+        for line in steps(pre) {
             doc.line(line);
         }
         doc.blank();
@@ -96,6 +98,92 @@ pub fn source(source: &Source<'_>) -> Vec<String> {
         }
     }
     doc.lines
+}
+
+/// The steps in words, one markdown list item each.
+fn steps(pre: &Preprocessing) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (i, step) in pre.steps.iter().enumerate() {
+        let n = i + 1;
+        let line = match step {
+            Step::Filter { sql } => format!("{n}. **filter**: keeps the rows where {}.", code(sql)),
+            Step::Replace { column, pairs } => {
+                let pairs: Vec<String> = pairs
+                    .iter()
+                    .map(|(from, to)| {
+                        format!(
+                            "{} → {}",
+                            code(&fill_string(&from.value)),
+                            code(&fill_string(&to.value))
+                        )
+                    })
+                    .collect();
+                format!(
+                    "{n}. **replace** in `{column}`: {}; other values, and nulls, stay.",
+                    pairs.join(", ")
+                )
+            }
+            Step::Pivot {
+                keys,
+                timestamp,
+                on,
+                aggregation,
+                value,
+                columns,
+                forward_fill,
+            } => {
+                let names: Vec<String> = columns.iter().map(|c| format!("`{}`", c.name)).collect();
+                let keys: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
+                let fill = if *forward_fill {
+                    format!(
+                        "; a null then takes the last non-null value of its column for the same \
+                         {} in `{timestamp}` order",
+                        keys.join(", ")
+                    )
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{n}. **pivot**: one row per {} and `{timestamp}`, with a column per value \
+                     of `{on}` ({}) holding the `{aggregation}` of `{value}` over the rows with \
+                     that value (null without such rows){fill}. Other columns are dropped.",
+                    keys.join(", "),
+                    names.join(", ")
+                )
+            }
+            Step::ExplodeJson { column, columns } => {
+                let fields: Vec<String> = columns
+                    .iter()
+                    .map(|c| format!("`{}` ({})", c.name, code(&type_string(&c.ty))))
+                    .collect();
+                format!(
+                    "{n}. **explode_json**: the fields {} of the JSON object in `{column}`, as \
+                     columns (null when absent); a row whose JSON cannot be read is a bad row.",
+                    fields.join(", ")
+                )
+            }
+            Step::ForwardFill {
+                columns,
+                keys,
+                timestamp,
+            } => {
+                let columns: Vec<String> = columns.iter().map(|c| format!("`{c}`")).collect();
+                let per = if keys.is_empty() {
+                    String::new()
+                } else {
+                    let keys: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
+                    format!(" of the same {}", keys.join(", "))
+                };
+                format!(
+                    "{n}. **forward_fill** {}: a null takes the last non-null value of the rows{per} \
+                     in `{timestamp}` order.",
+                    columns.join(", ")
+                )
+            }
+        };
+        lines.push(line);
+    }
+    lines
 }
 
 /// The lines appended to a `#[feature_set]` struct's docs.
@@ -181,11 +269,10 @@ pub fn feature_set(
             "- **Distinct**: in each window, of the events with equal {} (nulls equal), only \
              the {} by event time counts (at equal times, the one with a feature's {} value)",
             subset.join(", "),
-            if distinct.keep_last { "last" } else { "first" },
-            if distinct.keep_last {
-                "largest"
-            } else {
-                "smallest"
+            distinct.keep.name(),
+            match distinct.keep {
+                Keep::Last => "largest",
+                Keep::First => "smallest",
             },
         ));
     }
@@ -229,9 +316,7 @@ pub fn feature_set(
         ));
     }
     doc.blank();
-    doc.line("## Online table");
-    doc.blank();
-    doc.code_block("cql", &cql(set, outputs, &source));
+    online_row(&mut doc, set, outputs, &source, row);
     doc.lines
 }
 
@@ -456,10 +541,10 @@ pub fn output_description(set: &FeatureSet<'_>, output: &Output) -> String {
     }
     let function = &feature.functions[output.function];
     let over = match (feature.frame, output.window) {
-        (Some(model::Frame::Range(w)), _) => {
+        (Some(Frame::Range(w)), _) => {
             format!("over the {w} up to each event (fixed windows, per key)")
         }
-        (Some(model::Frame::Rows(n)), _) => format!(
+        (Some(Frame::Rows(n)), _) => format!(
             "over each event and the {} before it (row windows, per key)",
             n - 1
         ),
@@ -471,7 +556,7 @@ pub fn output_description(set: &FeatureSet<'_>, output: &Output) -> String {
     };
     let mut text = format!(
         "`{}` of `{}` {over}: the {}.",
-        function.aggregation.display(),
+        function.aggregation,
         function.column_name(),
         function.aggregation.describe()
     );
@@ -501,6 +586,35 @@ fn column_type(source: &str, column: &str) -> String {
     format!("same type as [`{source}`]'s `{column}` column")
 }
 
+/// What the online store keeps of a feature set, whatever the backend: the
+/// latest row of each key, with its key columns as primary key.
+fn online_row(doc: &mut Doc, set: &FeatureSet<'_>, outputs: &[Output], source: &str, row: &str) {
+    doc.line("## Online row");
+    doc.blank();
+    doc.line(format!(
+        "The online store keeps the latest row of each key, a [`{row}`]:"
+    ));
+    doc.blank();
+    let keys: Vec<String> = set.keys.iter().map(|k| code(&k.name)).collect();
+    doc.line(format!("- **Primary key**: {}", keys.join(", ")));
+    doc.line("- **Columns**:");
+    for key in &set.keys {
+        doc.line(format!(
+            "  - {}: {}",
+            code(&key.name),
+            column_type(source, &key.name)
+        ));
+    }
+    doc.line(format!("  - `{TIMESTAMP_COLUMN}`: `NaiveDateTime`"));
+    for output in outputs {
+        doc.line(format!(
+            "  - {}: {}",
+            code(&output.name),
+            code(&output_type(set, output))
+        ));
+    }
+}
+
 /// The Rust type of an output column in the row.
 fn output_type(set: &FeatureSet<'_>, output: &Output) -> String {
     let ty = set.features[output.feature].ty;
@@ -512,74 +626,13 @@ fn output_type(set: &FeatureSet<'_>, output: &Output) -> String {
     }
 }
 
-fn fill_string(value: &crate::model::FillValue) -> String {
-    use crate::model::FillValue;
+/// A literal as written in Rust.
+fn fill_string(value: &FillValue) -> String {
     match value {
         FillValue::Int(v) => v.to_string(),
         FillValue::Float(v) => format!("{v:?}"),
         FillValue::Bool(v) => v.to_string(),
         FillValue::Str(v) => format!("{v:?}"),
-    }
-}
-
-/// The `CREATE TABLE` of the online store, as `FeatureSetSpec::cql_create_table`
-/// writes it, with key types the macro cannot know spelled out in words.
-fn cql(set: &FeatureSet<'_>, outputs: &[Output], source: &str) -> String {
-    let mut columns: Vec<String> = set
-        .keys
-        .iter()
-        .map(|k| format!("    {} <type of {source}.{}>", k.name, k.name))
-        .collect();
-    columns.push(format!("    {TIMESTAMP_COLUMN} timestamp"));
-    columns.extend(
-        outputs
-            .iter()
-            .map(|o| format!("    {} {}", o.name, cql_type(set.features[o.feature].ty))),
-    );
-    let keys: Vec<&str> = set.keys.iter().map(|k| k.name.as_str()).collect();
-    format!(
-        "CREATE TABLE IF NOT EXISTS {} (\n{},\n    PRIMARY KEY (({}))\n);",
-        set.name,
-        columns.join(",\n"),
-        keys.join(", ")
-    )
-}
-
-/// The CQL type of a declared feature type, for display.
-fn cql_type(ty: &Type) -> String {
-    let ty = option_inner(ty).unwrap_or(ty);
-    let name = match ty {
-        Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| s.ident.to_string()),
-        _ => None,
-    };
-    match name.as_deref() {
-        Some("i32") => "int".to_string(),
-        Some("i64") => "bigint".to_string(),
-        Some("f32") => "float".to_string(),
-        Some("f64") => "double".to_string(),
-        Some("bool") => "boolean".to_string(),
-        Some("String") => "text".to_string(),
-        Some("NaiveDate") => "date".to_string(),
-        Some("NaiveDateTime") => "timestamp".to_string(),
-        Some("Vec") => match generic_argument(ty) {
-            Some(inner) => format!("list<{}>", cql_type(inner)),
-            None => format!("<CQL type of {}>", type_string(ty)),
-        },
-        _ => format!("<CQL type of {}>", type_string(ty)),
-    }
-}
-
-/// `T` in `Vec<T>` (or any `Name<T>`).
-fn generic_argument(ty: &Type) -> Option<&Type> {
-    let Type::Path(p) = ty else {
-        return None;
-    };
-    let PathArguments::AngleBracketed(args) = &p.path.segments.last()?.arguments else {
-        return None;
-    };
-    match args.args.first()? {
-        GenericArgument::Type(inner) => Some(inner),
-        _ => None,
     }
 }
 
@@ -753,15 +806,6 @@ mod tests {
         ] {
             assert_eq!(type_string(&ty(text)), text);
         }
-    }
-
-    #[test]
-    fn cql_types_for_display() {
-        assert_eq!(cql_type(&ty("i32")), "int");
-        assert_eq!(cql_type(&ty("Option<f64>")), "double");
-        assert_eq!(cql_type(&ty("std::primitive::i64")), "bigint");
-        assert_eq!(cql_type(&ty("MyAlias")), "<CQL type of MyAlias>");
-        assert_eq!(cql_type(&ty("Option<Vec<String>>")), "list<text>");
     }
 
     #[test]

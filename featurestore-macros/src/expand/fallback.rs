@@ -9,11 +9,10 @@ use syn::ext::IdentExt;
 use syn::{Fields, Item};
 
 use super::feature_set::strip_feature_attrs;
-use super::runtime;
 use super::source::{constants, has_column};
-use crate::attr::docs;
-use crate::keys;
-use crate::model::Column;
+use super::tokens::runtime;
+use crate::attr::{docs, is_column};
+use crate::model::{fallback_encoding, Column};
 
 pub fn source(item: &Item, error: syn::Error) -> TokenStream {
     let rt = runtime();
@@ -35,7 +34,7 @@ pub fn source(item: &Item, error: syn::Error) -> TokenStream {
                         name: ident.unraw().to_string(),
                         ty: &f.ty,
                         description: docs(&f.attrs),
-                        time: keys::fallback_encoding(&f.attrs),
+                        time: fallback_encoding(&f.attrs),
                         derived: None,
                         derived_span: None,
                     })
@@ -50,7 +49,7 @@ pub fn source(item: &Item, error: syn::Error) -> TokenStream {
     let mut item = item.clone();
     if let Item::Struct(s) = &mut item {
         for field in s.fields.iter_mut() {
-            field.attrs.retain(|a| !keys::is_column(a));
+            field.attrs.retain(|a| !is_column(a));
         }
     }
     quote! {

@@ -2,17 +2,18 @@
 //! row and features, the column-name constants and the spanned type
 //! assertions.
 
+use featurestore_core::{Frame, Keep, TIMESTAMP_COLUMN};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::Ident;
 
+use super::docs;
 use super::row::{Row, RowField};
-use super::{docs, fill_value, option, respan, runtime, window};
+use super::tokens::{aggregation, fill_value, option, respan, runtime, window};
 use crate::attr::{is_feature, path_string};
 use crate::check::{const_name, SPEC_CONST};
 use crate::model::{self, FeatureSet, FillValue, Output};
-use crate::symbol::TIMESTAMP_COLUMN;
 
 pub fn expand(set: &FeatureSet<'_>) -> TokenStream {
     let rt = runtime();
@@ -180,11 +181,11 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
             }
         };
         let frame = match feature.frame {
-            Some(model::Frame::Range(w)) => {
+            Some(Frame::Range(w)) => {
                 let w = window(w);
                 quote!(::core::option::Option::Some(#rt::spec::Frame::Range(#w)))
             }
-            Some(model::Frame::Rows(n)) => {
+            Some(Frame::Rows(n)) => {
                 quote!(::core::option::Option::Some(#rt::spec::Frame::Rows(#n)))
             }
             None => quote!(::core::option::Option::None),
@@ -276,10 +277,9 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
     let distinct = match &set.distinct {
         Some(d) => {
             let subset = d.subset.iter().map(model::unraw);
-            let keep = if d.keep_last {
-                quote!(Last)
-            } else {
-                quote!(First)
+            let keep = match d.keep {
+                Keep::Last => quote!(Last),
+                Keep::First => quote!(First),
             };
             quote! {
                 ::core::option::Option::Some(#rt::spec::DistinctSpec {
@@ -309,21 +309,6 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
             pre_hooks: &[#(#pre_hooks),*],
             post_hooks: &[#(#post_hooks),*],
         }
-    }
-}
-
-/// A `spec::Aggregation` literal.
-fn aggregation(aggregation: model::Aggregation) -> TokenStream {
-    let rt = runtime();
-    let variant = format_ident!("{}", aggregation.variant());
-    match aggregation {
-        model::Aggregation::Percentile(millionths) => quote! {
-            #rt::spec::Aggregation::#variant(#rt::spec::Percentage { millionths: #millionths })
-        },
-        model::Aggregation::Lag(n) | model::Aggregation::Lead(n) => {
-            quote!(#rt::spec::Aggregation::#variant(#n))
-        }
-        _ => quote!(#rt::spec::Aggregation::#variant),
     }
 }
 
@@ -507,7 +492,11 @@ fn checks(set: &FeatureSet<'_>) -> Vec<TokenStream> {
         for function in feature.functions.iter().filter(|_| feature.plain.is_none()) {
             let span = function.column.span();
             let ty = column_type(set, &function.column_name(), span);
-            let assert = format_ident!("{}", function.aggregation.assertion(), span = span);
+            let assert = format_ident!(
+                "{}",
+                model::assertion(function.aggregation.accepts()),
+                span = span
+            );
             checks.push(quote_spanned!(span=> #rt::__private::#assert::<#ty>();));
         }
         let ty = feature.ty;

@@ -1,22 +1,25 @@
 //! Stage 4: code generation, from a checked model only.
+//!
+//! Each entry point runs the stages on one item: its raw attributes, the
+//! model, the checks, then the expansion of `source.rs`, `feature_set.rs`
+//! or `dataset.rs`; any error gives `fallback.rs`'s stub instead.
 
-pub mod dataset;
-pub mod docs;
+mod dataset;
+mod docs;
 pub mod fallback;
-pub mod feature_set;
-pub mod preprocess;
-pub mod row;
-pub mod source;
+mod feature_set;
+mod preprocess;
+mod row;
+mod source;
+mod tokens;
 
-use proc_macro2::{Group, Literal, Span, TokenStream, TokenTree};
-use quote::{format_ident, quote};
+use proc_macro2::TokenStream;
 use syn::Item;
 
 use crate::attr::{self, DatasetAttr, FeatureSetAttr, SourceAttr};
 use crate::check;
 use crate::ctxt::Errors;
-use crate::model::{self, FillValue};
-use crate::window::Window;
+use crate::model;
 
 /// `#[source(args)] item`, or every error found in it.
 pub fn source(args: TokenStream, item: &Item) -> syn::Result<TokenStream> {
@@ -89,66 +92,4 @@ fn unexplained(item: &Item) -> syn::Error {
         "featurestore-macros could not expand this item but found no error to report; \
          please file a bug",
     )
-}
-
-/// `::featurestore_runtime`.
-fn runtime() -> TokenStream {
-    quote!(::featurestore_runtime)
-}
-
-/// `tokens` with every span set to `span`, so that rustc reports an error
-/// in code built from tokens of several places under one user token.
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|tree| match tree {
-            TokenTree::Group(group) => {
-                let mut out = Group::new(group.delimiter(), respan(group.stream(), span));
-                out.set_span(span);
-                TokenTree::Group(out)
-            }
-            mut other => {
-                other.set_span(span);
-                other
-            }
-        })
-        .collect()
-}
-
-/// `Some("...")` or `None`.
-pub fn option(value: Option<&String>) -> TokenStream {
-    match value {
-        Some(v) => quote!(::core::option::Option::Some(#v)),
-        None => quote!(::core::option::Option::None),
-    }
-}
-
-/// A `spec::Window` literal.
-pub fn window(w: Window) -> TokenStream {
-    let rt = runtime();
-    let amount = Literal::u32_unsuffixed(w.amount);
-    let unit = format_ident!("{}", w.unit.variant());
-    quote! {
-        #rt::spec::Window {
-            amount: #amount,
-            unit: #rt::spec::WindowUnit::#unit,
-        }
-    }
-}
-
-/// A `spec::FillValue` literal.
-pub fn fill_value(value: &FillValue) -> TokenStream {
-    let rt = runtime();
-    match value {
-        FillValue::Int(v) => {
-            let v = Literal::i64_suffixed(*v);
-            quote!(#rt::spec::FillValue::Int(#v))
-        }
-        FillValue::Float(v) => {
-            let v = Literal::f64_suffixed(*v);
-            quote!(#rt::spec::FillValue::Float(#v))
-        }
-        FillValue::Bool(v) => quote!(#rt::spec::FillValue::Bool(#v)),
-        FillValue::Str(v) => quote!(#rt::spec::FillValue::Str(#v)),
-    }
 }

@@ -1,13 +1,11 @@
-//! A source's pre-processing: the `spec::Preprocessing` literal, the type
-//! assertions of its steps, and its docs.
+//! A source's pre-processing: the `spec::Preprocessing` literal and the
+//! type assertions of its steps (their docs are `docs.rs`'s).
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 
-use super::{fill_value, respan, runtime};
-use crate::expand::docs::type_string;
-use crate::model::{Column, FillValue};
-use crate::preprocess::{Col, Preprocessing, Step};
+use super::tokens::{column_spec, fill_value, respan, runtime, variant};
+use crate::model::{Col, Column, Preprocessing, Step};
 
 /// A step's column as a source column, for the code shared with fields.
 pub fn column(col: &Col) -> Column<'_> {
@@ -43,10 +41,8 @@ pub fn spec(pre: &Preprocessing, read: &[TokenStream]) -> TokenStream {
             columns,
             forward_fill,
         } => {
-            let aggregation = format_ident!("{}", variant(aggregation.0));
-            let columns = columns
-                .iter()
-                .map(|c| super::source::column_spec(&column(c)));
+            let aggregation = format_ident!("{}", variant(*aggregation));
+            let columns = columns.iter().map(|c| column_spec(&column(c)));
             quote! {
                 #rt::spec::Preprocess::Pivot(#rt::spec::PivotStep {
                     keys: &[#(#keys),*],
@@ -63,9 +59,7 @@ pub fn spec(pre: &Preprocessing, read: &[TokenStream]) -> TokenStream {
             column: json,
             columns,
         } => {
-            let fields = columns
-                .iter()
-                .map(|c| super::source::column_spec(&column(c)));
+            let fields = columns.iter().map(|c| column_spec(&column(c)));
             quote!(#rt::spec::Preprocess::ExplodeJson { column: #json, fields: &[#(#fields),*] })
         }
         Step::ForwardFill {
@@ -88,14 +82,6 @@ pub fn spec(pre: &Preprocessing, read: &[TokenStream]) -> TokenStream {
     }
 }
 
-fn variant(aggregation: &str) -> String {
-    let mut chars = aggregation.chars();
-    chars
-        .next()
-        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-        .unwrap_or_default()
-}
-
 /// The steps' type assertions, each under the user's token it is about.
 pub fn checks(pre: &Preprocessing) -> Vec<TokenStream> {
     let rt = runtime();
@@ -115,101 +101,4 @@ pub fn checks(pre: &Preprocessing) -> Vec<TokenStream> {
             }
         })
         .collect()
-}
-
-/// The steps in words, one markdown list item each.
-pub fn docs(pre: &Preprocessing) -> Vec<String> {
-    let mut lines = Vec::new();
-    for (i, step) in pre.steps.iter().enumerate() {
-        let n = i + 1;
-        let line = match step {
-            Step::Filter { sql } => format!("{n}. **filter**: keeps the rows where {}.", code(sql)),
-            Step::Replace { column, pairs } => {
-                let pairs: Vec<String> = pairs
-                    .iter()
-                    .map(|(from, to)| format!("{} → {}", literal(&from.value), literal(&to.value)))
-                    .collect();
-                format!(
-                    "{n}. **replace** in `{column}`: {}; other values, and nulls, stay.",
-                    pairs.join(", ")
-                )
-            }
-            Step::Pivot {
-                keys,
-                timestamp,
-                on,
-                aggregation,
-                value,
-                columns,
-                forward_fill,
-            } => {
-                let names: Vec<String> = columns.iter().map(|c| format!("`{}`", c.name)).collect();
-                let keys: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
-                let fill = if *forward_fill {
-                    format!(
-                        "; a null then takes the last non-null value of its column for the same \
-                         {} in `{timestamp}` order",
-                        keys.join(", ")
-                    )
-                } else {
-                    String::new()
-                };
-                format!(
-                    "{n}. **pivot**: one row per {} and `{timestamp}`, with a column per value \
-                     of `{on}` ({}) holding the `{aggregation}` of `{value}` over the rows with \
-                     that value (null without such rows){fill}. Other columns are dropped.",
-                    keys.join(", "),
-                    names.join(", ")
-                )
-            }
-            Step::ExplodeJson { column, columns } => {
-                let fields: Vec<String> = columns
-                    .iter()
-                    .map(|c| format!("`{}` ({})", c.name, code(&type_string(&c.ty))))
-                    .collect();
-                format!(
-                    "{n}. **explode_json**: the fields {} of the JSON object in `{column}`, as \
-                     columns (null when absent); a row whose JSON cannot be read is a bad row.",
-                    fields.join(", ")
-                )
-            }
-            Step::ForwardFill {
-                columns,
-                keys,
-                timestamp,
-            } => {
-                let columns: Vec<String> = columns.iter().map(|c| format!("`{c}`")).collect();
-                let per = if keys.is_empty() {
-                    String::new()
-                } else {
-                    let keys: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
-                    format!(" of the same {}", keys.join(", "))
-                };
-                format!(
-                    "{n}. **forward_fill** {}: a null takes the last non-null value of the rows{per} \
-                     in `{timestamp}` order.",
-                    columns.join(", ")
-                )
-            }
-        };
-        lines.push(line);
-    }
-    lines
-}
-
-fn literal(value: &FillValue) -> String {
-    match value {
-        FillValue::Int(v) => format!("`{v}`"),
-        FillValue::Float(v) => format!("`{v:?}`"),
-        FillValue::Bool(v) => format!("`{v}`"),
-        FillValue::Str(v) => code(&format!("{v:?}")),
-    }
-}
-
-fn code(text: &str) -> String {
-    if text.contains('`') {
-        format!("`` {} ``", text.replace('\n', " "))
-    } else {
-        format!("`{}`", text.replace('\n', " "))
-    }
 }

@@ -12,7 +12,7 @@ use quote::{format_ident, quote};
 use syn::ext::IdentExt;
 use syn::{Ident, Visibility};
 
-use super::{respan, runtime};
+use super::tokens::{respan, runtime};
 
 /// A field of a row struct.
 pub struct RowField {

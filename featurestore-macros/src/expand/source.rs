@@ -1,15 +1,16 @@
 //! `#[source]`: the struct with its docs, `impl Source`, one `HasColumn` per
 //! column, and the column-name constants.
 
+use featurestore_core::{EpochUnit, Format, OnBadRows};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::{docs, preprocess, respan, runtime};
+use super::tokens::{column_spec, respan, runtime};
+use super::{docs, preprocess};
+use crate::attr::is_column;
 use crate::check::{const_name, SPEC_CONST};
-use crate::derived::Derived;
-use crate::keys;
-use crate::model::{self, Column, Source, SourceKind};
+use crate::model::{self, Column, Derived, Source, SourceKind, TimeEncoding};
 
 pub fn expand(source: &Source<'_>) -> TokenStream {
     let rt = runtime();
@@ -21,13 +22,20 @@ pub fn expand(source: &Source<'_>) -> TokenStream {
     // at run time is the normal case, not dead code.
     item.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
     for field in item.fields.iter_mut() {
-        field.attrs.retain(|a| !keys::is_column(a));
+        field.attrs.retain(|a| !is_column(a));
     }
     let ident = &item.ident;
     let name = &source.name;
     let description = &source.description;
     let kind = kind(&source.kind);
-    let on_bad_rows = format_ident!("{}", source.on_bad_rows.variant());
+    let on_bad_rows = format_ident!(
+        "{}",
+        match source.on_bad_rows {
+            OnBadRows::Fail => "Fail",
+            OnBadRows::Skip => "Skip",
+            OnBadRows::Quarantine => "Quarantine",
+        }
+    );
     let fields: Vec<TokenStream> = source.columns.iter().map(column_spec).collect();
     // With pre-processing, feature sets see the columns after its last step:
     // the fields it keeps (as read: times are times) and the ones it makes.
@@ -107,7 +115,14 @@ fn kind(kind: &SourceKind) -> TokenStream {
     let rt = runtime();
     match kind {
         SourceKind::File { path, format } => {
-            let format = format_ident!("{}", format.variant());
+            let format = format_ident!(
+                "{}",
+                match format {
+                    Format::Csv => "Csv",
+                    Format::Parquet => "Parquet",
+                    Format::NdJson => "NdJson",
+                }
+            );
             quote! {
                 #rt::spec::SourceKind::File {
                     path: #path,
@@ -129,33 +144,6 @@ fn kind(kind: &SourceKind) -> TokenStream {
     }
 }
 
-pub fn column_spec(column: &Column<'_>) -> TokenStream {
-    let rt = runtime();
-    let ty = column.ty;
-    let name = &column.name;
-    let description = &column.description;
-    let item = |item| {
-        respan(
-            quote!(<#ty as #rt::__private::ColumnType>::#item),
-            ty.span(),
-        )
-    };
-    // A column of times written as integers or text is a timestamp once read.
-    let dtype = match column.time {
-        Some(_) => quote!(#rt::spec::DataType::Timestamp),
-        None => item(quote!(DTYPE)),
-    };
-    let nullable = item(quote!(NULLABLE));
-    quote! {
-        #rt::spec::ColumnSpec {
-            name: #name,
-            dtype: #dtype,
-            nullable: #nullable,
-            description: #description,
-        }
-    }
-}
-
 /// `impl HasColumn<{hash}> for Source`; an unsupported field type is
 /// reported by the `Type: ColumnType` bound, under the field's type.
 pub fn has_column(source: &Ident, column: &Column<'_>) -> TokenStream {
@@ -165,10 +153,10 @@ pub fn has_column(source: &Ident, column: &Column<'_>) -> TokenStream {
     // Feature sets see the column as read: a time. The projection also
     // reports a field of a type the encoding cannot read, under the type.
     let ty = match &column.time {
-        Some(keys::TimeEncoding::Epoch { .. }) => {
+        Some(TimeEncoding::Epoch(_)) => {
             quote_spanned!(ty.span()=> <#ty as #rt::__private::EpochColumn>::Time)
         }
-        Some(keys::TimeEncoding::Format(_)) => {
+        Some(TimeEncoding::Format(_)) => {
             quote_spanned!(ty.span()=> <#ty as #rt::__private::FormattedColumn>::Time)
         }
         None => quote!(#ty),
@@ -210,11 +198,18 @@ fn time_column(column: &Column<'_>) -> Option<TokenStream> {
     let rt = runtime();
     let name = &column.name;
     let encoding = match column.time.as_ref()? {
-        keys::TimeEncoding::Epoch { variant, .. } => {
-            let variant = format_ident!("{}", variant);
+        TimeEncoding::Epoch(unit) => {
+            let variant = format_ident!(
+                "{}",
+                match unit {
+                    EpochUnit::Seconds => "Seconds",
+                    EpochUnit::Millis => "Millis",
+                    EpochUnit::Micros => "Micros",
+                }
+            );
             quote!(#rt::spec::TimeEncoding::Epoch(#rt::spec::EpochUnit::#variant))
         }
-        keys::TimeEncoding::Format(mask) => quote!(#rt::spec::TimeEncoding::Format(#mask)),
+        TimeEncoding::Format(mask) => quote!(#rt::spec::TimeEncoding::Format(#mask)),
     };
     Some(quote! {
         #rt::spec::TimeColumn {

@@ -8,11 +8,14 @@
 //! by the inputs, never by their product. Spine rows are neither dropped nor
 //! duplicated; a row without a match gets nulls, or the declared fill.
 
+use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
 use polars::prelude::*;
 
 use crate::dtype::polars_dtype;
 use crate::error::{polars_message, Error, PolarsContext, Result};
 use crate::expr::{apply_sql, fill_literal};
+use crate::io::block_on;
+use crate::location::FileLocation;
 use crate::spec::{ColumnOrigin, DatasetSpec, WindowUnit, TIMESTAMP_COLUMN};
 
 const ROW: &str = "__fs_row";
@@ -150,37 +153,45 @@ pub fn build(spec: &DatasetSpec, spine: LazyFrame, features: Vec<LazyFrame>) -> 
 }
 
 /// Writes a dataset's rows to `{dir}/{name}.csv` and/or `{dir}/{name}.parquet`,
-/// each through a temporary file renamed into place, so a reader never sees
-/// half a file. Returns the paths written.
+/// in a local directory or an object store. A reader never sees half a
+/// file: each is encoded into a temporary local file first, then on a disk
+/// renamed into place, in an object store uploaded as one object (in parts
+/// when large), which appears only once whole. Returns the files written.
 pub fn write(
     spec: &DatasetSpec,
     frame: &DataFrame,
-    dir: &std::path::Path,
+    dir: &FileLocation,
     csv: bool,
     parquet: bool,
-) -> Result<Vec<std::path::PathBuf>> {
+) -> Result<Vec<FileLocation>> {
     let io = |context: String| move |e: std::io::Error| Error::Io { context, source: e };
-    std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+    // Beside the target on a disk, so the rename stays on one file system.
+    let scratch = match dir.local_path() {
+        Some(local) => {
+            std::fs::create_dir_all(local).map_err(io(format!("creating {}", local.display())))?;
+            local.to_path_buf()
+        }
+        None => std::env::temp_dir(),
+    };
     let mut written = Vec::new();
     let mut put = |ext: &str, f: &dyn Fn(&mut std::fs::File) -> PolarsResult<()>| -> Result<()> {
-        let path = dir.join(format!("{}.{ext}", spec.name));
-        let tmp = dir.join(format!(".{}.{ext}.{}", spec.name, uuid::Uuid::new_v4()));
+        let target = dir.join(&format!("{}.{ext}", spec.name));
+        let tmp = scratch.join(format!(".{}.{ext}.{}", spec.name, uuid::Uuid::new_v4()));
         let mut file =
             std::fs::File::create(&tmp).map_err(io(format!("creating {}", tmp.display())))?;
         let result = f(&mut file)
-            .ctx(|| format!("writing {}", path.display()))
-            .and_then(|()| {
-                file.sync_all()
-                    .map_err(io(format!("writing {}", path.display())))
-            })
-            .and_then(|()| {
-                std::fs::rename(&tmp, &path).map_err(io(format!("renaming to {}", path.display())))
+            .ctx(|| format!("writing {target}"))
+            .and_then(|()| file.sync_all().map_err(io(format!("writing {target}"))))
+            .and_then(|()| match target.local_path() {
+                Some(path) => std::fs::rename(&tmp, path)
+                    .map_err(io(format!("renaming to {}", path.display()))),
+                None => upload(&tmp, &target, UPLOAD_PART),
             });
-        if result.is_err() {
+        if result.is_err() || target.local_path().is_none() {
             let _ = std::fs::remove_file(&tmp);
         }
         result?;
-        written.push(path);
+        written.push(target);
         Ok(())
     };
     if csv {
@@ -201,6 +212,61 @@ pub fn write(
     Ok(written)
 }
 
+/// Parts of a multipart upload, and the size above which a file is sent in
+/// parts rather than with one put (S3 takes up to 5 GiB in one put, and
+/// parts of 5 MiB to 5 GiB).
+const UPLOAD_PART: usize = 16 * 1024 * 1024;
+/// Parts of one upload in flight at once.
+const UPLOAD_CONCURRENCY: usize = 4;
+
+/// Uploads the local file `file` as the object `target`, in parts of
+/// `part` bytes when it is larger than one part; a failed multipart upload
+/// is aborted, so no partial object is left.
+fn upload(file: &std::path::Path, target: &FileLocation, part: usize) -> Result<()> {
+    use std::io::Read;
+    let failed =
+        |e: object_store::Error| Error::store("datasets", target.to_string(), "uploading", e);
+    let io = |e: std::io::Error| Error::Io {
+        context: format!("reading {} to upload it to {target}", file.display()),
+        source: e,
+    };
+    let len = std::fs::metadata(file).map_err(io)?.len();
+    let store = target.store();
+    if len <= part as u64 {
+        let bytes = std::fs::read(file).map_err(io)?;
+        return block_on(store.put(target.path(), PutPayload::from(bytes)))
+            .map(|_| ())
+            .map_err(failed);
+    }
+    let mut reader = std::fs::File::open(file).map_err(io)?;
+    // One future for the whole upload: the parts are sent by tasks of the
+    // I/O runtime, which must be current when they are spawned.
+    block_on(async {
+        let mut upload = WriteMultipart::new_with_chunk_size(
+            store.put_multipart(target.path()).await.map_err(failed)?,
+            part,
+        );
+        let mut buf = vec![0u8; part];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let _ = upload.abort().await;
+                    return Err(io(e));
+                }
+            };
+            if let Err(e) = upload.wait_for_capacity(UPLOAD_CONCURRENCY).await {
+                let _ = upload.abort().await;
+                return Err(failed(e));
+            }
+            upload.write(&buf[..n]);
+        }
+        upload.finish().await.map(|_| ()).map_err(failed)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,5 +279,24 @@ mod tests {
         assert_eq!(tolerance(w(2, WindowUnit::Weeks)), "2w");
         assert_eq!(tolerance(w(12, WindowUnit::Hours)), "12h");
         assert_eq!(tolerance(w(5, WindowUnit::Minutes)), "5m");
+    }
+
+    #[test]
+    fn a_file_uploaded_whole_or_in_parts_arrives_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("rows");
+        let bytes: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&file, &bytes).unwrap();
+        for (name, part) in [("whole", 1 << 20), ("parts", 1000), ("one-part", 10_000)] {
+            let target = FileLocation::parse(
+                &format!("memory://dataset-upload/{name}.bin"),
+                std::path::Path::new("/"),
+            )
+            .unwrap();
+            upload(&file, &target, part).unwrap();
+            let got =
+                block_on(async { target.store().get(target.path()).await?.bytes().await }).unwrap();
+            assert_eq!(got.as_ref(), bytes.as_slice(), "{name}");
+        }
     }
 }

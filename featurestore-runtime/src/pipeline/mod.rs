@@ -7,13 +7,15 @@ use polars::prelude::*;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::location::FileLocation;
 pub mod dataset;
 pub mod lock;
 
+use crate::location::OnlineLocation;
 use crate::source;
 use crate::spec::{DatasetSpec, FeatureSetSpec};
 use crate::store::historical::{HistoricalStore, HistoricalWrite};
-use crate::store::online::{self, OnlineStore, OnlineWrite};
+use crate::store::online::{self, BlockingOnlineStore, OnlineWrite, OpenMode};
 use crate::transform::{self, DateRange};
 use lock::RunLock;
 
@@ -22,27 +24,31 @@ use lock::RunLock;
 pub struct Stores {
     /// Partitioned Parquet.
     pub historical: HistoricalStore,
-    /// Latest row per key.
-    pub online: Box<dyn OnlineStore>,
+    /// Latest row per key, opened for writing. `&*stores.online` is the
+    /// async store.
+    pub online: BlockingOnlineStore,
 }
 
 impl Stores {
     /// Opens the stores named by a configuration.
     pub fn open(config: &Config) -> Result<Self> {
         Ok(Stores {
-            historical: HistoricalStore::open(&config.historical_location())?,
-            online: online::open(&config.online_url, &config.base_dir)?,
+            historical: HistoricalStore::open(&config.historical_root_location()?)?,
+            online: BlockingOnlineStore::open(
+                &OnlineLocation::parse(&config.online_url, &config.base_dir)?,
+                OpenMode::Write,
+            )?,
         })
     }
 
     /// Opens stores at explicit locations (relative paths against `base_dir`).
     pub fn at(historical_root: &str, online_url: &str, base_dir: &Path) -> Result<Self> {
         Ok(Stores {
-            historical: HistoricalStore::open(&crate::location::resolve(
-                base_dir,
-                historical_root,
-            ))?,
-            online: online::open(online_url, base_dir)?,
+            historical: HistoricalStore::open(&FileLocation::parse(historical_root, base_dir)?)?,
+            online: BlockingOnlineStore::open(
+                &OnlineLocation::parse(online_url, base_dir)?,
+                OpenMode::Write,
+            )?,
         })
     }
 }
@@ -90,7 +96,7 @@ pub struct RunReport {
 
 /// Locks the feature sets a run of pipeline `names` writes (see [`RunLock`]).
 pub fn lock(config: &Config, names: &[&str]) -> Result<RunLock> {
-    RunLock::acquire(&config.historical_location(), names)
+    RunLock::acquire(&config.historical_root_location()?, names)
 }
 
 /// Runs a feature set for a date range and writes both stores.
@@ -127,7 +133,7 @@ pub fn execute_all(
     progress: &dyn Fn(&str),
 ) -> Result<Vec<RunReport>> {
     let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
-    let _lock = lock(config, &names)?;
+    let lock = lock(config, &names)?;
     if config.engine.kind == crate::engine::EngineKind::Spark {
         return execute_on_spark(specs, config, stores, range, progress);
     }
@@ -171,7 +177,7 @@ pub fn execute_all(
             }
         }
         let ready = ready[i].take().expect("prepared when its source was read");
-        let report = execute_prepared(spec, ready, stores, range, progress)
+        let report = execute_prepared(spec, ready, stores, &lock, range, progress)
             .map_err(|e| with_location(e, spec, &locations))?;
         reports.push(report);
     }
@@ -277,6 +283,7 @@ fn execute_prepared(
     spec: &FeatureSetSpec,
     ready: Ready,
     stores: &Stores,
+    lock: &RunLock,
     range: DateRange,
     progress: &dyn Fn(&str),
 ) -> Result<RunReport> {
@@ -305,7 +312,10 @@ fn execute_prepared(
                 days.0,
                 days.1
             ));
-            stores.historical.write(spec, &computed.frame, days)?
+            // A run that lost its lock to another replaces nothing.
+            stores
+                .historical
+                .write_checked(spec, &computed.frame, days, &|| lock.still_held())?
         }
         None => HistoricalWrite::default(),
     };
@@ -320,6 +330,7 @@ fn execute_prepared(
 
     let t2 = Instant::now();
     progress("upserting the online store");
+    lock.still_held()?;
     let online_write = stores.online.write_latest(spec, &latest)?;
     let latest_frame = online::records_frame(spec, &latest)?;
     let online_time = t2.elapsed();
@@ -379,8 +390,8 @@ pub struct DatasetReport {
     pub feature_sets: Vec<RunReport>,
     /// The dataset's rows.
     pub rows: DataFrame,
-    /// The files written.
-    pub files: Vec<std::path::PathBuf>,
+    /// The files written: paths on a disk, or objects of an object store.
+    pub files: Vec<FileLocation>,
 }
 
 /// Builds a dataset: its feature sets first (with [`FeatureRows::Run`]),
@@ -443,12 +454,8 @@ pub fn execute_dataset(
         None => spine,
     };
     let frame = dataset::build(spec, spine, features)?;
-    let dir = config.dataset_dir(spec.name);
-    progress(&format!(
-        "writing {} rows to {}",
-        frame.height(),
-        dir.display()
-    ));
+    let dir = config.dataset_location(spec.name)?;
+    progress(&format!("writing {} rows to {dir}", frame.height()));
     let files = dataset::write(spec, &frame, &dir, output.csv, output.parquet)?;
     Ok(DatasetReport {
         dataset: spec.name,

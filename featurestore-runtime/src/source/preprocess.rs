@@ -8,6 +8,7 @@
 
 use polars::prelude::*;
 
+use super::bad_rows::shorten;
 use crate::dtype::polars_dtype;
 use crate::error::{polars_message, Error, Result};
 use crate::spec::{
@@ -26,7 +27,7 @@ pub struct BadJson {
 }
 
 /// Runs the source's steps on its rows as read (the columns of
-/// [`Preprocessing::read`]). Rows whose JSON `explode_json` cannot read are
+/// [`Preprocessing::read`](crate::spec::Preprocessing::read)). Rows whose JSON `explode_json` cannot read are
 /// returned, left out, unless `fail` is set: then the first is an error.
 pub fn apply(
     spec: &SourceSpec,
@@ -303,7 +304,10 @@ fn explode_json(
                 values.iter_mut().for_each(Values::push_null);
                 None
             }
-            Some(Err(e)) => Some(format!("`{}` is not JSON: {e}", shorten(text))),
+            Some(Err(e)) => Some(format!(
+                "`{}` is not JSON: {e}",
+                shorten(text.unwrap_or_default())
+            )),
             Some(Ok(serde_json::Value::Object(object))) => {
                 let mut reason = None;
                 for (f, out) in fields.iter().zip(values.iter_mut()) {
@@ -322,7 +326,7 @@ fn explode_json(
                                 reason.get_or_insert(format!(
                                     "field `{}`: `{}` is not {expected}",
                                     f.name,
-                                    shorten(Some(&value.to_string()))
+                                    shorten(&value.to_string())
                                 ));
                             }
                         }
@@ -330,7 +334,10 @@ fn explode_json(
                 }
                 reason
             }
-            Some(Ok(_)) => Some(format!("`{}` is not a JSON object", shorten(text))),
+            Some(Ok(_)) => Some(format!(
+                "`{}` is not a JSON object",
+                shorten(text.unwrap_or_default())
+            )),
         };
         if let Some(reason) = reason {
             // Keep every field's values aligned with the rows.
@@ -395,13 +402,4 @@ fn parse_times(series: Series, field: &ColumnSpec) -> PolarsResult<Series> {
     let df = DataFrame::new(series.len(), vec![series.into_column()])?;
     let out = df.lazy().select([expr]).collect()?;
     Ok(out.column(field.name)?.as_materialized_series().clone())
-}
-
-fn shorten(text: Option<&str>) -> String {
-    let text = text.unwrap_or_default();
-    if text.chars().count() > 60 {
-        format!("{}…", text.chars().take(60).collect::<String>())
-    } else {
-        text.to_string()
-    }
 }

@@ -9,103 +9,21 @@ use std::fmt;
 
 mod preprocess;
 mod traits;
-mod types;
+/// The column-type traits; the markers only generated code names are
+/// re-exported by `__private`, so messages name them there.
+pub(crate) mod types;
 
 pub use preprocess::{ForwardFillStep, PivotAggregation, PivotStep, Preprocess, Preprocessing};
 pub use traits::{Dataset, FeatureSet, Source};
-pub use types::*;
+pub use types::{
+    ColumnType, Countable, FeatureType, FillBool, FillFloat, FillInt, FillStr, KeyType, Numeric,
+    NumericOutput, Ordered, PivotOn, SetOf, TimestampType, ValueOf,
+};
 
-/// The logical type of a column, as declared by the Rust type of a field.
-///
-/// Mapped from Rust types by [`ColumnType`](crate::ColumnType), to polars
-/// types by the engine and to CQL types by [`DataType::cql`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DataType {
-    /// `bool`
-    Bool,
-    /// `i32`
-    Int32,
-    /// `i64`
-    Int64,
-    /// `f32`
-    Float32,
-    /// `f64`
-    Float64,
-    /// `String`
-    String,
-    /// `chrono::NaiveDate`
-    Date,
-    /// `chrono::NaiveDateTime`, UTC, microsecond precision.
-    Timestamp,
-    /// `Vec<T>` of one of the types above: the output of `most_frequent_set`.
-    List(&'static DataType),
-}
-
-impl DataType {
-    /// The Cassandra/ScyllaDB type used for this column in the online table.
-    pub const fn cql(self) -> &'static str {
-        match self {
-            DataType::Bool => "boolean",
-            DataType::Int32 => "int",
-            DataType::Int64 => "bigint",
-            DataType::Float32 => "float",
-            DataType::Float64 => "double",
-            DataType::String => "text",
-            DataType::Date => "date",
-            DataType::Timestamp => "timestamp",
-            DataType::List(inner) => match inner {
-                DataType::Bool => "list<boolean>",
-                DataType::Int32 => "list<int>",
-                DataType::Int64 => "list<bigint>",
-                DataType::Float32 => "list<float>",
-                DataType::Float64 => "list<double>",
-                DataType::String => "list<text>",
-                DataType::Date => "list<date>",
-                DataType::Timestamp => "list<timestamp>",
-                DataType::List(_) => "list<blob>",
-            },
-        }
-    }
-
-    /// The Rust type a column of this type has in a generated row.
-    pub const fn rust(self) -> &'static str {
-        match self {
-            DataType::Bool => "bool",
-            DataType::Int32 => "i32",
-            DataType::Int64 => "i64",
-            DataType::Float32 => "f32",
-            DataType::Float64 => "f64",
-            DataType::String => "String",
-            DataType::Date => "NaiveDate",
-            DataType::Timestamp => "NaiveDateTime",
-            DataType::List(inner) => match inner {
-                DataType::Bool => "Vec<bool>",
-                DataType::Int32 => "Vec<i32>",
-                DataType::Int64 => "Vec<i64>",
-                DataType::Float32 => "Vec<f32>",
-                DataType::Float64 => "Vec<f64>",
-                DataType::String => "Vec<String>",
-                DataType::Date => "Vec<NaiveDate>",
-                DataType::Timestamp => "Vec<NaiveDateTime>",
-                DataType::List(_) => "Vec<Vec<_>>",
-            },
-        }
-    }
-
-    /// Whether values of this type are integers or floats.
-    pub const fn is_numeric(self) -> bool {
-        matches!(
-            self,
-            DataType::Int32 | DataType::Int64 | DataType::Float32 | DataType::Float64
-        )
-    }
-}
-
-impl fmt::Display for DataType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.rust())
-    }
-}
+pub use featurestore_core::{
+    Aggregation, DataType, EpochUnit, Format, Frame, Keep, OnBadRows, Percentage, Window,
+    WindowUnit, TIMESTAMP_COLUMN,
+};
 
 /// One column of a source or of a feature set's output.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -118,28 +36,6 @@ pub struct ColumnSpec {
     pub nullable: bool,
     /// Doc comment of the field, or empty.
     pub description: &'static str,
-}
-
-/// The file format of a source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// Comma-separated values with a header row.
-    Csv,
-    /// Apache Parquet.
-    Parquet,
-    /// Newline-delimited JSON, one object per line.
-    NdJson,
-}
-
-impl Format {
-    /// The name used in attributes and configuration.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Format::Csv => "csv",
-            Format::Parquet => "parquet",
-            Format::NdJson => "ndjson",
-        }
-    }
 }
 
 /// Where a source's rows come from.
@@ -262,49 +158,6 @@ pub enum TimeEncoding {
     Format(&'static str),
 }
 
-/// The unit of an epoch count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EpochUnit {
-    /// `"s"`
-    Seconds,
-    /// `"ms"`
-    Millis,
-    /// `"us"`
-    Micros,
-}
-
-impl EpochUnit {
-    /// The units, by their names in attributes.
-    pub const ALL: [EpochUnit; 3] = [EpochUnit::Seconds, EpochUnit::Millis, EpochUnit::Micros];
-
-    /// The name used in attributes.
-    pub const fn name(self) -> &'static str {
-        match self {
-            EpochUnit::Seconds => "s",
-            EpochUnit::Millis => "ms",
-            EpochUnit::Micros => "us",
-        }
-    }
-
-    /// Microseconds in one unit.
-    pub const fn micros(self) -> i64 {
-        match self {
-            EpochUnit::Seconds => 1_000_000,
-            EpochUnit::Millis => 1_000,
-            EpochUnit::Micros => 1,
-        }
-    }
-
-    /// The unit as a word, plural.
-    pub const fn word(self) -> &'static str {
-        match self {
-            EpochUnit::Seconds => "seconds",
-            EpochUnit::Millis => "milliseconds",
-            EpochUnit::Micros => "microseconds",
-        }
-    }
-}
-
 impl fmt::Display for TimeEncoding {
     /// In words, for docs and messages.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -316,43 +169,6 @@ impl fmt::Display for TimeEncoding {
             ),
             TimeEncoding::Format(mask) => write!(f, "text in the format `{mask}` (UTC)"),
         }
-    }
-}
-
-/// What a run does with a source row that does not fit the declaration (a
-/// wrong field count, a value of the wrong type, an unparsable time, a null
-/// in a non-`Option` column): `on_bad_rows = "fail"` (the default), `"skip"`
-/// or `"quarantine"` in `#[source(...)]`, overridable per source in
-/// `featurestore.toml`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OnBadRows {
-    /// Stop the run with an error naming the file, line, column and the
-    /// expected value; no store is written.
-    #[default]
-    Fail,
-    /// Drop bad rows, counting them in the run's report.
-    Skip,
-    /// Drop bad rows and write them, with the reason, to a quarantine file
-    /// next to the run's output.
-    Quarantine,
-}
-
-impl OnBadRows {
-    /// The policies, by their names in attributes and configuration.
-    pub const ALL: [OnBadRows; 3] = [OnBadRows::Fail, OnBadRows::Skip, OnBadRows::Quarantine];
-
-    /// The name used in attributes and configuration.
-    pub const fn name(self) -> &'static str {
-        match self {
-            OnBadRows::Fail => "fail",
-            OnBadRows::Skip => "skip",
-            OnBadRows::Quarantine => "quarantine",
-        }
-    }
-
-    /// The policy named `name`.
-    pub fn from_name(name: &str) -> Option<OnBadRows> {
-        OnBadRows::ALL.into_iter().find(|p| p.name() == name)
     }
 }
 
@@ -377,249 +193,6 @@ impl SourceSpec {
             .iter()
             .find(|t| t.column == name)
             .map(|t| t.encoding)
-    }
-}
-
-/// An aggregation function of a windowed feature.
-///
-/// Nulls are skipped by every function; a window without events is null,
-/// a window whose events all have a null value is `0` for the counts and
-/// null for the others.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Aggregation {
-    /// Number of non-null values.
-    Count,
-    /// Sum of the values.
-    Sum,
-    /// Arithmetic mean of the values.
-    Avg,
-    /// Smallest value.
-    Min,
-    /// Largest value.
-    Max,
-    /// Population standard deviation.
-    StddevPop,
-    /// Number of distinct non-null values (Spark's `count(DISTINCT x)`).
-    CountDistinct,
-    /// Spark's `approx_count_distinct`, computed exactly: its error is 0,
-    /// within any relative standard deviation Spark's HyperLogLog++ allows.
-    ApproxCountDistinct,
-    /// Population variance: `Σ(x − mean)² / n`.
-    VarPop,
-    /// Sample standard deviation: `sqrt(Σ(x − mean)² / (n − 1))`; null for one
-    /// value (Spark 3's default, not its legacy NaN).
-    StddevSamp,
-    /// Sample variance: `Σ(x − mean)² / (n − 1)`; null for one value.
-    VarSamp,
-    /// The value of the earliest event, by event time; among events of the
-    /// same time, the smallest value.
-    First,
-    /// The value of the latest event, by event time; among events of the
-    /// same time, the largest value.
-    Last,
-    /// The most frequent value; among equally frequent values, the smallest.
-    Mode,
-    /// Every distinct non-null value, most frequent first; equally frequent
-    /// values in ascending order. An empty list when every value is null.
-    MostFrequentSet,
-    /// No aggregation: the feature of a plain feature set, one row per
-    /// event, holds a value of that event's row (see [`PlainSpec`]).
-    Value,
-    /// In a plain feature set: the value of the event `n` before, in the
-    /// key's time order (null if there is none).
-    Lag(u32),
-    /// In a plain feature set: the value of the event `n` after.
-    Lead(u32),
-    /// Spark's exact `percentile(x, p)`: over the sorted values `v₀ … vₙ₋₁`,
-    /// at position `r = p·(n − 1)`, `(⌈r⌉ − r)·v⌊r⌋ + (r − ⌊r⌋)·v⌈r⌉`.
-    Percentile(Percentage),
-}
-
-/// The `p` of `percentile(x, p)`, in millionths: `0.5` is `500_000`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Percentage {
-    /// `p × 1 000 000`, from `0` to `1 000 000`.
-    pub millionths: u32,
-}
-
-impl Percentage {
-    /// `p` as a float.
-    pub fn value(self) -> f64 {
-        f64::from(self.millionths) / 1_000_000.0
-    }
-}
-
-impl Aggregation {
-    /// The function's name in attributes; output column names add the
-    /// percentage of a percentile (see [`Aggregation::label`]).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Aggregation::Count => "count",
-            Aggregation::Sum => "sum",
-            Aggregation::Avg => "avg",
-            Aggregation::Min => "min",
-            Aggregation::Max => "max",
-            Aggregation::StddevPop => "stddev_pop",
-            Aggregation::CountDistinct => "count_distinct",
-            Aggregation::ApproxCountDistinct => "approx_count_distinct",
-            Aggregation::VarPop => "var_pop",
-            Aggregation::StddevSamp => "stddev_samp",
-            Aggregation::VarSamp => "var_samp",
-            Aggregation::First => "first",
-            Aggregation::Last => "last",
-            Aggregation::Mode => "mode",
-            Aggregation::MostFrequentSet => "most_frequent_set",
-            Aggregation::Value => "value",
-            Aggregation::Lag(_) => "lag",
-            Aggregation::Lead(_) => "lead",
-            Aggregation::Percentile(_) => "percentile",
-        }
-    }
-
-    /// The function as output column names spell it: the name, and for a
-    /// percentile its percentage with `_` for the decimal point
-    /// (`percentile_50`, `percentile_99_9`).
-    pub fn label(self) -> String {
-        match self {
-            Aggregation::Percentile(p) => {
-                let percent = format!("{}", f64::from(p.millionths) / 10_000.0);
-                format!("percentile_{}", percent.replace('.', "_"))
-            }
-            Aggregation::Lag(n) => format!("lag_{n}"),
-            Aggregation::Lead(n) => format!("lead_{n}"),
-            other => other.name().to_string(),
-        }
-    }
-
-    /// What the function computes, in words, for docs.
-    pub fn describe(self) -> String {
-        match self {
-            Aggregation::Count => "number of non-null values".into(),
-            Aggregation::Sum => "sum".into(),
-            Aggregation::Avg => "mean".into(),
-            Aggregation::Min => "smallest value".into(),
-            Aggregation::Max => "largest value".into(),
-            Aggregation::StddevPop => "population standard deviation".into(),
-            Aggregation::CountDistinct => "number of distinct non-null values".into(),
-            Aggregation::ApproxCountDistinct => {
-                "number of distinct non-null values, computed exactly (error 0)".into()
-            }
-            Aggregation::VarPop => "population variance".into(),
-            Aggregation::StddevSamp => "sample standard deviation (null for a single value)".into(),
-            Aggregation::VarSamp => "sample variance (null for a single value)".into(),
-            Aggregation::First => "value of the earliest event (ties: the smallest value)".into(),
-            Aggregation::Last => "value of the latest event (ties: the largest value)".into(),
-            Aggregation::Mode => "most frequent value (ties: the smallest value)".into(),
-            Aggregation::MostFrequentSet => {
-                "distinct values, most frequent first (ties: ascending values)".into()
-            }
-            Aggregation::Value => "value of the event's row".into(),
-            Aggregation::Lag(n) => format!("value of the event {n} before, by time"),
-            Aggregation::Lead(n) => format!("value of the event {n} after, by time"),
-            Aggregation::Percentile(p) => format!(
-                "exact {} percentile, interpolated linearly between the nearest values",
-                p.value()
-            ),
-        }
-    }
-
-    /// Whether the function returns one of the column's values (so the
-    /// output has the column's type) rather than a number.
-    pub const fn returns_a_value(self) -> bool {
-        matches!(
-            self,
-            Aggregation::First
-                | Aggregation::Last
-                | Aggregation::Mode
-                | Aggregation::Lag(_)
-                | Aggregation::Lead(_)
-        )
-    }
-}
-
-impl fmt::Display for Aggregation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Aggregation::Percentile(p) => write!(f, "percentile({})", p.value()),
-            other => f.write_str(other.name()),
-        }
-    }
-}
-
-/// The unit of a window length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum WindowUnit {
-    /// `m`
-    Minutes,
-    /// `h`
-    Hours,
-    /// `d`
-    Days,
-    /// `w`
-    Weeks,
-}
-
-impl WindowUnit {
-    /// Length of one unit in microseconds.
-    pub const fn micros(self) -> i64 {
-        match self {
-            WindowUnit::Minutes => 60_000_000,
-            WindowUnit::Hours => 3_600_000_000,
-            WindowUnit::Days => 86_400_000_000,
-            WindowUnit::Weeks => 7 * 86_400_000_000,
-        }
-    }
-
-    /// The unit as a word in output column names.
-    pub const fn word(self, plural: bool) -> &'static str {
-        match (self, plural) {
-            (WindowUnit::Minutes, false) => "minute",
-            (WindowUnit::Minutes, true) => "minutes",
-            (WindowUnit::Hours, false) => "hour",
-            (WindowUnit::Hours, true) => "hours",
-            (WindowUnit::Days, false) => "day",
-            (WindowUnit::Days, true) => "days",
-            (WindowUnit::Weeks, false) => "week",
-            (WindowUnit::Weeks, true) => "weeks",
-        }
-    }
-}
-
-/// A rolling window length, e.g. `3d`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Window {
-    /// Number of units, at least 1.
-    pub amount: u32,
-    /// The unit.
-    pub unit: WindowUnit,
-}
-
-impl Window {
-    /// One day: the slide of rolling windows unless `slide` is declared.
-    pub const DAY: Window = Window {
-        amount: 1,
-        unit: WindowUnit::Days,
-    };
-
-    /// Length in microseconds.
-    pub const fn micros(self) -> i64 {
-        self.amount as i64 * self.unit.micros()
-    }
-
-    /// Length in whole days, if it is a whole number of days.
-    pub const fn days(self) -> Option<i64> {
-        let m = self.micros();
-        if m % WindowUnit::Days.micros() == 0 {
-            Some(m / WindowUnit::Days.micros())
-        } else {
-            None
-        }
-    }
-}
-
-impl fmt::Display for Window {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.amount, self.unit.word(self.amount != 1))
     }
 }
 
@@ -661,17 +234,6 @@ pub struct FeatureSpec {
     /// `filter_expression`): `count` is then `0`, not null, in a window with
     /// events of which none passes.
     pub filter: Option<&'static str>,
-}
-
-/// The events a window function aggregates for each event of its key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Frame {
-    /// `fixed_windows`: the events at most this long before the event, up to
-    /// and including the events at its time.
-    Range(Window),
-    /// `row_windows`: the event and the `n − 1` before it in time order
-    /// (events at one time in input order).
-    Rows(u32),
 }
 
 /// The value of a plain feature, from each event's row, cast to the
@@ -842,30 +404,16 @@ pub struct DistinctSpec {
     pub keep: Keep,
 }
 
-/// Which of duplicate events a `distinct` keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Keep {
-    /// The earliest.
-    First,
-    /// The latest (Butterfree's default).
-    Last,
-}
-
-/// Name of the time column of every feature set's output.
-pub const TIMESTAMP_COLUMN: &str = "timestamp";
-
 impl FeatureSetSpec {
     /// Whether the feature set is plain: one row per event, no aggregation.
     pub fn is_plain(&self) -> bool {
-        !self.features.is_empty()
-            && self.features.iter().all(|f| {
-                f.plain.is_some()
-                    || f.frame.is_some()
-                    || (!f.aggregations.is_empty()
-                        && f.aggregations
-                            .iter()
-                            .all(|a| matches!(a, Aggregation::Lag(_) | Aggregation::Lead(_))))
-            })
+        featurestore_core::is_plain(self.features.iter().map(|f| {
+            featurestore_core::is_row_level(
+                f.plain.is_some(),
+                f.frame.is_some(),
+                f.aggregations.iter().copied(),
+            )
+        }))
     }
 
     /// Whether the rows of rolling windows are a day apart (the default slide).
@@ -890,31 +438,6 @@ impl FeatureSetSpec {
             .chain(std::iter::once(TIMESTAMP_COLUMN))
             .chain(self.outputs.iter().map(|o| o.name))
             .collect()
-    }
-
-    /// The CQL statement that creates this feature set's online table.
-    pub fn cql_create_table(&self, keyspace: Option<&str>) -> String {
-        let table = match keyspace {
-            Some(ks) => format!("{ks}.{}", self.name),
-            None => self.name.to_string(),
-        };
-        let mut cols: Vec<String> = self
-            .keys
-            .iter()
-            .map(|k| format!("    {} {}", k.name, k.dtype.cql()))
-            .collect();
-        cols.push(format!("    {TIMESTAMP_COLUMN} timestamp"));
-        cols.extend(
-            self.outputs
-                .iter()
-                .map(|o| format!("    {} {}", o.name, o.dtype.cql())),
-        );
-        let keys: Vec<&str> = self.key_names().collect();
-        format!(
-            "CREATE TABLE IF NOT EXISTS {table} (\n{},\n    PRIMARY KEY (({}))\n);",
-            cols.join(",\n"),
-            keys.join(", ")
-        )
     }
 }
 

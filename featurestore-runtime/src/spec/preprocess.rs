@@ -1,5 +1,5 @@
 //! A source's pre-processing steps as declared: data only. They run in
-//! [`crate::source`].
+//! [`crate::source`](mod@crate::source).
 
 use super::{ColumnSpec, FillValue};
 
@@ -8,7 +8,7 @@ use super::{ColumnSpec, FillValue};
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Preprocessing {
     /// The columns as read (the struct's fields, in order); empty when there
-    /// are no steps, the rows as read then being [`SourceSpec::columns`].
+    /// are no steps, the rows as read then being [`SourceSpec::columns`](super::SourceSpec::columns).
     pub read: &'static [ColumnSpec],
     /// The steps, in declaration order.
     pub steps: &'static [Preprocess],

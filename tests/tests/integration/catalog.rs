@@ -228,16 +228,16 @@ fn distinct_counts_variances_percentiles_first_last_mode() {
 
 #[test]
 fn value_and_list_features_round_trip_through_the_online_store() {
-    use featurestore_runtime::store::online::{self, MemoryStore, OnlineStore, Value};
+    use featurestore_runtime::store::online::{self, BlockingOnlineStore, MemoryStore, Value};
     let range = DateRange {
         start: None,
         end: NaiveDate::from_ymd_opt(2024, 1, 4),
     };
     let computed = compute(&PaymentStats::SPEC, payments(), range).expect("computes");
-    let store = MemoryStore::default();
+    let store = BlockingOnlineStore::from(MemoryStore::default());
     let records = online::latest_records(&PaymentStats::SPEC, &computed.frame).unwrap();
     store.write_latest(&PaymentStats::SPEC, &records).unwrap();
-    let row = online::get_row::<PaymentStats>(&store, &[Value::from("u1")])
+    let row = online::get_row::<PaymentStats>(&*store, &[Value::from("u1")])
         .unwrap()
         .expect("u1 has a row");
     // The row of Jan 4 (see the hand-worked rows above).

@@ -7,6 +7,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use featurestore_runtime::config::Config;
 use featurestore_runtime::pipeline::{execute, execute_dataset, DatasetOutput, FeatureRows};
 use featurestore_runtime::source::{read, scan, SourceLocations};
+use featurestore_runtime::store::online::cql::create_table;
 use featurestore_runtime::store::online::{get_row, Value};
 use featurestore_runtime::{
     compute, dataset, feature_set, source, Dataset, DateRange, FeatureSet, Source,
@@ -412,7 +413,7 @@ fn two_keys_through_the_historical_and_online_stores() {
 #[test]
 fn the_online_table_has_a_composite_partition_key() {
     assert_eq!(
-        EpochAmounts::SPEC.cql_create_table(None),
+        create_table(&EpochAmounts::SPEC, None),
         "CREATE TABLE IF NOT EXISTS epoch_amounts (\n    user text,\n    account bigint,\n    \
          timestamp timestamp,\n    amount__count_over_1_day_rolling_windows bigint,\n    \
          amount__count_over_2_days_rolling_windows bigint,\n    \

@@ -6,11 +6,14 @@ mod catalog_property;
 mod dataset;
 mod keys;
 mod legiti;
+mod locations;
 mod preprocess;
+mod redis;
 mod reliability;
 mod rolling_property;
 mod slide;
 mod slide_property;
+mod source_stores;
 mod sources;
 #[cfg(feature = "spark")]
 mod spark;

@@ -1,11 +1,15 @@
 //! The stores on their own: newest-wins upserts, persistence, atomicity.
 
+use std::sync::Arc;
+
 use features::UserOrders;
+use featurestore_runtime::location::OnlineLocation;
 use featurestore_runtime::pipeline::Stores;
 use featurestore_runtime::store::online::{
-    self, EmbeddedStore, MemoryStore, OnlineStore, Record, Value,
+    self, conformance, BlockingOnlineStore, EmbeddedStore, MemoryStore, OnlineStore, OpenMode,
+    Record, Value,
 };
-use featurestore_runtime::FeatureSet;
+use featurestore_runtime::{ErrorKind, FeatureSet};
 
 fn record(key: &str, ts: i64, v: i64) -> Record {
     Record {
@@ -15,7 +19,10 @@ fn record(key: &str, ts: i64, v: i64) -> Record {
     }
 }
 
-fn newest_wins(store: &dyn OnlineStore) {
+/// The first checks of newest-wins, on the chargeback feature set; the
+/// conformance suite has them (`older_never_replaces`,
+/// `equal_timestamp_replaces`) for every backend.
+fn newest_wins(store: &BlockingOnlineStore) {
     let spec = &UserOrders::SPEC;
     let w = store
         .write_latest(spec, &[record("x", 10, 1), record("y", 10, 1)])
@@ -59,15 +66,15 @@ fn newest_wins(store: &dyn OnlineStore) {
 
 #[test]
 fn memory_store_upserts_newest_wins() {
-    newest_wins(&MemoryStore::default());
+    newest_wins(&MemoryStore::default().into());
 }
 
 #[test]
 fn embedded_store_upserts_newest_wins_and_persists() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("online.redb");
-    newest_wins(&EmbeddedStore::open(&path).unwrap());
-    let reopened = EmbeddedStore::open(&path).unwrap();
+    newest_wins(&EmbeddedStore::open(&path).unwrap().into());
+    let reopened = BlockingOnlineStore::from(EmbeddedStore::open(&path).unwrap());
     assert_eq!(
         reopened
             .get(&UserOrders::SPEC, &[Value::from("y")])
@@ -76,10 +83,36 @@ fn embedded_store_upserts_newest_wins_and_persists() {
     );
 }
 
+/// The conformance suite through the public API, as a backend crate runs
+/// it: every case on a fresh store opened by URL.
+fn conforms(url: impl Fn(usize) -> String + Sync) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opened = 0;
+    let fresh = || {
+        opened += 1;
+        let location = OnlineLocation::parse(&url(opened), dir.path());
+        async move { online::open(&location?, OpenMode::Write).await }
+    };
+    let outcome = featurestore_runtime::io::block_on(conformance::run_all(fresh));
+    assert_eq!(outcome, Ok(()));
+    assert_eq!(opened, conformance::Case::ALL.len());
+}
+
+#[test]
+fn memory_store_conforms() {
+    conforms(|_| "memory://".to_string());
+}
+
+#[test]
+fn embedded_store_conforms() {
+    conforms(|i| format!("redb://stores/{i}.redb"));
+}
+
 #[test]
 fn embedded_store_refuses_rows_of_another_declaration() {
     let dir = tempfile::tempdir().unwrap();
-    let store = EmbeddedStore::open(&dir.path().join("online.redb")).unwrap();
+    let store =
+        BlockingOnlineStore::from(EmbeddedStore::open(&dir.path().join("online.redb")).unwrap());
     store
         .write_latest(&UserOrders::SPEC, &[record("x", 1, 1)])
         .unwrap();
@@ -93,6 +126,7 @@ fn embedded_store_refuses_rows_of_another_declaration() {
         err.to_string().contains("was written with columns"),
         "{err}"
     );
+    assert_eq!(err.kind(), ErrorKind::Conflict);
     // The failed write left the stored row as it was.
     assert_eq!(
         store.get(&UserOrders::SPEC, &[Value::from("x")]).unwrap(),
@@ -103,14 +137,46 @@ fn embedded_store_refuses_rows_of_another_declaration() {
 #[test]
 fn online_urls_open_their_backends() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(online::open("memory://", dir.path()).is_ok());
-    assert!(online::open("redb://sub/online.redb", dir.path()).is_ok());
+    assert!(online::open_url("memory://", dir.path()).is_ok());
+    assert!(online::open_url("redb://sub/online.redb", dir.path()).is_ok());
     assert!(dir.path().join("sub/online.redb").exists());
-    let err = online::open("cassandra://x", dir.path()).unwrap_err();
+    let err = online::open_url("cassandra://x", dir.path()).unwrap_err();
     assert!(
         err.to_string().contains("unsupported online store URL"),
         "{err}"
     );
+}
+
+#[test]
+fn get_on_a_store_file_that_does_not_exist_names_it_and_creates_nothing() {
+    use featurestore_runtime::cli::{self, Cli, Command, Format};
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("mistyped/online.redb");
+    let get = Cli {
+        config: None,
+        sources: Vec::new(),
+        historical_root: Some(dir.path().join("historical").display().to_string()),
+        online_url: Some(format!("redb://{}", missing.display())),
+        datasets_root: None,
+        verbose: 0,
+        command: Command::Get {
+            name: "user_orders".to_string(),
+            key: vec!["x".to_string()],
+            format: Format::Csv,
+        },
+    };
+    let mut out = Vec::new();
+    let err = cli::run(&features::registry(), get, None, &mut out).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains(&missing.display().to_string()),
+        "{message}"
+    );
+    assert!(message.contains("there is no store file here"), "{message}");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(!missing.exists());
+    assert!(!missing.parent().unwrap().exists());
+    assert!(out.is_empty());
 }
 
 #[test]
@@ -292,9 +358,10 @@ fn feature_sets_run_together_give_the_rows_of_separate_runs() {
 #[test]
 fn batched_lookups_return_each_key_in_order() {
     let dir = tempfile::tempdir().unwrap();
-    let embedded = EmbeddedStore::open(&dir.path().join("o.redb")).unwrap();
-    let memory = MemoryStore::default();
-    for store in [&embedded as &dyn OnlineStore, &memory] {
+    let embedded =
+        BlockingOnlineStore::from(EmbeddedStore::open(&dir.path().join("o.redb")).unwrap());
+    let memory = BlockingOnlineStore::from(MemoryStore::default());
+    for store in [&embedded, &memory] {
         let spec = &UserOrders::SPEC;
         // Nothing written yet: every key is missing.
         let none = store.get_many(spec, &[vec![Value::from("x")]]).unwrap();
@@ -319,4 +386,23 @@ fn batched_lookups_return_each_key_in_order() {
             ]
         );
     }
+}
+
+/// The async store behind `Stores` is the one its blocking methods use.
+#[test]
+fn the_stores_online_store_is_shared_with_async_code() {
+    let (_dir, config) = tests::temp_config();
+    let stores = Stores::open(&config).unwrap();
+    let shared: Arc<dyn OnlineStore> = Arc::clone(stores.online.inner());
+    stores
+        .online
+        .write_latest(&UserOrders::SPEC, &[record("x", 3, 4)])
+        .unwrap();
+    let got = featurestore_runtime::io::block_on(async {
+        use featurestore_runtime::store::online::OnlineStoreExt;
+        shared.get(&UserOrders::SPEC, &[Value::from("x")]).await
+    })
+    .unwrap();
+    assert_eq!(got, Some(record("x", 3, 4)));
+    assert_eq!(shared.backend(), "redb");
 }

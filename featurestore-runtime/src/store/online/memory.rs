@@ -1,45 +1,86 @@
 //! `memory://`: rows in a map of this process, for debugging and tests.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
-use super::{newer_or_equal, OnlineStore, OnlineWrite, Record, Value};
+use async_trait::async_trait;
+use futures::stream::{self, BoxStream, StreamExt};
+
+use super::{changed_declaration, newer_or_equal, OnlineStore, OnlineWrite, Record, Value};
 use crate::error::{Error, Result};
 use crate::spec::FeatureSetSpec;
+
+const STORE: &str = "online store (memory)";
+const LOCATION: &str = "memory://";
 
 /// An online store held in memory; lost when the process ends.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    tables: Mutex<HashMap<String, HashMap<Vec<u8>, Record>>>,
+    tables: Mutex<HashMap<&'static str, Table>>,
+}
+
+/// A feature set's rows, and the columns they were written with.
+#[derive(Debug)]
+struct Table {
+    columns: Vec<&'static str>,
+    rows: HashMap<Vec<u8>, Record>,
 }
 
 fn key_bytes(key: &[Value]) -> Result<Vec<u8>> {
-    postcard::to_stdvec(key).map_err(|e| Error::Online {
-        location: "memory://".to_string(),
-        message: format!("cannot encode a key: {e}"),
-    })
+    postcard::to_stdvec(key).map_err(|e| Error::store(STORE, LOCATION, "encoding a key", e))
 }
 
 impl MemoryStore {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<Vec<u8>, Record>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<&'static str, Table>> {
         // A panic while holding the lock cannot leave a table half-updated
-        // (each write builds its changes first), so the data is still sound.
+        // (each write checks and encodes everything first), so the data is
+        // still sound.
         self.tables.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn check_table(spec: &FeatureSetSpec, table: Option<&Table>) -> Result<()> {
+        match table {
+            Some(t) if t.columns != spec.column_names() => Err(changed_declaration(
+                STORE,
+                LOCATION.to_string(),
+                spec,
+                &t.columns,
+                "the rows of this process are kept under the declaration they were written with",
+            )),
+            _ => Ok(()),
+        }
     }
 }
 
+#[async_trait]
 impl OnlineStore for MemoryStore {
-    fn write_latest(&self, spec: &FeatureSetSpec, records: &[Record]) -> Result<OnlineWrite> {
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+
+    fn location(&self) -> String {
+        LOCATION.to_string()
+    }
+
+    async fn check(&self, spec: &FeatureSetSpec) -> Result<()> {
+        Self::check_table(spec, self.lock().get(spec.name))
+    }
+
+    async fn write_latest(&self, spec: &FeatureSetSpec, records: &[Record]) -> Result<OnlineWrite> {
         let encoded: Vec<Vec<u8>> = records
             .iter()
             .map(|r| key_bytes(&r.key))
             .collect::<Result<_>>()?;
         let mut tables = self.lock();
-        let table = tables.entry(spec.name.to_string()).or_default();
+        Self::check_table(spec, tables.get(spec.name))?;
+        let table = tables.entry(spec.name).or_insert_with(|| Table {
+            columns: spec.column_names(),
+            rows: HashMap::new(),
+        });
         let mut out = OnlineWrite::default();
         for (k, r) in encoded.into_iter().zip(records) {
-            if newer_or_equal(table.get(&k).map(|s| s.timestamp), r.timestamp) {
-                table.insert(k, r.clone());
+            if newer_or_equal(table.rows.get(&k).map(|s| s.timestamp), r.timestamp) {
+                table.rows.insert(k, r.clone());
                 out.written += 1;
             } else {
                 out.kept_newer += 1;
@@ -48,16 +89,27 @@ impl OnlineStore for MemoryStore {
         Ok(out)
     }
 
-    fn get(&self, spec: &FeatureSetSpec, key: &[Value]) -> Result<Option<Record>> {
-        let k = key_bytes(key)?;
-        Ok(self.lock().get(spec.name).and_then(|t| t.get(&k)).cloned())
+    async fn get_many(
+        &self,
+        spec: &FeatureSetSpec,
+        keys: &[Vec<Value>],
+    ) -> Result<Vec<Option<Record>>> {
+        let encoded: Vec<Vec<u8>> = keys.iter().map(|k| key_bytes(k)).collect::<Result<_>>()?;
+        let tables = self.lock();
+        let Some(table) = tables.get(spec.name) else {
+            return Ok(vec![None; keys.len()]);
+        };
+        Ok(encoded.iter().map(|k| table.rows.get(k).cloned()).collect())
     }
 
-    fn scan(&self, spec: &FeatureSetSpec) -> Result<Vec<Record>> {
-        Ok(self
+    fn scan<'a>(&'a self, spec: &'a FeatureSetSpec) -> BoxStream<'a, Result<Record>> {
+        // A copy taken under the lock: the lock is not held across the
+        // stream's awaits.
+        let rows: Vec<Record> = self
             .lock()
             .get(spec.name)
-            .map(|t| t.values().cloned().collect())
-            .unwrap_or_default())
+            .map(|t| t.rows.values().cloned().collect())
+            .unwrap_or_default();
+        stream::iter(rows.into_iter().map(Ok)).boxed()
     }
 }

@@ -1,26 +1,60 @@
 //! The online store: the latest row of each key, for low-latency lookups.
 //!
-//! Backends implement [`OnlineStore`]: `memory://` ([`MemoryStore`], for
-//! debugging) and `redb://PATH` ([`EmbeddedStore`], the persistent default).
+//! Backends implement [`OnlineStore`], an async trait of four primitives
+//! (write a batch, read a batch of keys, stream every row, check a
+//! declaration) in the manner of `object_store::ObjectStore`;
+//! [`OnlineStoreExt`] adds the conveniences on top of them (one key, typed
+//! rows) for every backend at once. Batches are the primitive because the
+//! server backends answer a batch in one round trip (Redis `MGET`,
+//! concurrent prepared CQL reads), and one key is a batch of one.
+//!
+//! The backends: `memory://` ([`MemoryStore`], for debugging and tests),
+//! `redb://PATH` ([`EmbeddedStore`], the persistent default) and, with the
+//! cargo feature `redis`, `redis://` / `rediss://` (`redis::RedisStore`). [`open`]
+//! picks one from an [`OnlineLocation`].
+//!
 //! Every backend upserts newest-wins: a stored row is never replaced by one
 //! with an older timestamp, so running an old interval after a new one leaves
-//! the newer rows in place, and a retried run converges.
+//! the newer rows in place, and a retried run converges. Every backend
+//! refuses a feature set whose declared columns differ from the ones its
+//! table was written with ([`ErrorKind::Conflict`]).
+//! `conformance` (cargo feature `test-util`) checks all of this for any
+//! backend.
+//!
+//! Synchronous code (the CLI, the batch pipeline) goes through
+//! [`BlockingOnlineStore`], which waits on the process's I/O runtime
+//! ([`crate::io::block_on`]) and so works inside an async runtime too.
 
+mod blocking;
+#[cfg(any(test, feature = "test-util"))]
+pub mod conformance;
+pub mod cql;
 mod embedded;
 mod memory;
+#[cfg(test)]
+mod mutants;
+mod record;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod value;
 
 use std::fmt;
+use std::future::Future;
 use std::path::Path;
+use std::sync::Arc;
 
-use polars::prelude::*;
+use async_trait::async_trait;
+use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
+pub use blocking::BlockingOnlineStore;
 pub use embedded::EmbeddedStore;
 pub use memory::MemoryStore;
+pub use record::{latest_records, records_frame, records_of};
 pub use value::Value;
 
-use crate::error::{Error, PolarsContext, Result};
+use crate::error::{BoxError, Error, ErrorKind, Result};
+use crate::location::OnlineLocation;
 use crate::spec::FeatureSet;
 use crate::spec::{FeatureSetSpec, TIMESTAMP_COLUMN};
 use value::{datetime_of, RowDeserializer};
@@ -45,282 +79,213 @@ pub struct OnlineWrite {
     pub kept_newer: usize,
 }
 
+/// What a store is opened for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Lookups: the store must exist already. Opening never creates one (a
+    /// mistyped path is an error, not a new empty store), and writes are
+    /// refused.
+    Read,
+    /// Runs: a store that does not exist yet is created.
+    Write,
+}
+
 /// A store of the latest row per key.
+///
+/// Implementations are cheap to share (`Arc<dyn OnlineStore>`), and every
+/// method may be called concurrently. The `conformance` module (cargo
+/// feature `test-util`) holds the checks every implementation must pass.
+#[async_trait]
 pub trait OnlineStore: Send + Sync + fmt::Debug {
-    /// Upserts `records` (at most one per key) in one transaction: a record
-    /// replaces the stored row of its key unless that row is newer.
-    fn write_latest(&self, spec: &FeatureSetSpec, records: &[Record]) -> Result<OnlineWrite>;
+    /// The backend's name, for messages and metrics: `memory`, `redb`, …
+    fn backend(&self) -> &'static str;
 
-    /// The stored row of `key`.
-    fn get(&self, spec: &FeatureSetSpec, key: &[Value]) -> Result<Option<Record>>;
+    /// Where the store is, for messages: its URL without secrets.
+    fn location(&self) -> String;
 
-    /// The stored rows of several keys, in the order of `keys`, read from one
+    /// Fails if a write of `spec` would be refused, without writing: a run
+    /// checks every store before it changes any of them. A table written
+    /// under other columns is an [`ErrorKind::Conflict`].
+    async fn check(&self, spec: &FeatureSetSpec) -> Result<()>;
+
+    /// Upserts `records` (at most one per key) all at once, or not at all: a
+    /// record replaces the stored row of its key unless that row is newer
+    /// (an equal timestamp replaces, so a re-run converges). Refuses, before
+    /// writing anything, what [`check`](Self::check) refuses. A write whose
+    /// future is dropped early may or may not have been applied, never in
+    /// part; newest-wins makes trying it again safe.
+    async fn write_latest(&self, spec: &FeatureSetSpec, records: &[Record]) -> Result<OnlineWrite>;
+
+    /// The stored rows of `keys`, one entry per key in the order given
+    /// (duplicates repeated), `None` for a key without a row; read from one
     /// consistent snapshot where the backend has snapshots.
-    fn get_many(&self, spec: &FeatureSetSpec, keys: &[Vec<Value>]) -> Result<Vec<Option<Record>>> {
-        keys.iter().map(|k| self.get(spec, k)).collect()
+    async fn get_many(
+        &self,
+        spec: &FeatureSetSpec,
+        keys: &[Vec<Value>],
+    ) -> Result<Vec<Option<Record>>>;
+
+    /// Every stored row of a feature set, once each, in no particular order,
+    /// as a stream: a table larger than memory can be read through.
+    fn scan<'a>(&'a self, spec: &'a FeatureSetSpec) -> BoxStream<'a, Result<Record>>;
+}
+
+/// Conveniences on every [`OnlineStore`], built on its primitives.
+pub trait OnlineStoreExt: OnlineStore {
+    /// The stored row of one key.
+    fn get(
+        &self,
+        spec: &FeatureSetSpec,
+        key: &[Value],
+    ) -> impl Future<Output = Result<Option<Record>>> + Send;
+
+    /// The stored row of one key as the generated row type of `F`.
+    ///
+    /// ```ignore
+    /// let row: Option<UserOrdersRow> = store.get_row::<UserOrders>(&["x".into()]).await?;
+    /// ```
+    fn get_row<F: FeatureSet>(
+        &self,
+        key: &[Value],
+    ) -> impl Future<Output = Result<Option<F::Row>>> + Send;
+}
+
+impl<T: OnlineStore + ?Sized> OnlineStoreExt for T {
+    async fn get(&self, spec: &FeatureSetSpec, key: &[Value]) -> Result<Option<Record>> {
+        let found = self.get_many(spec, &[key.to_vec()]).await?;
+        match <[Option<Record>; 1]>::try_from(found) {
+            Ok([record]) => Ok(record),
+            Err(found) => Err(broken_backend(
+                self,
+                format!("answered a lookup of 1 key with {} rows", found.len()),
+            )),
+        }
     }
 
-    /// Every stored row of a feature set, in no particular order.
-    fn scan(&self, spec: &FeatureSetSpec) -> Result<Vec<Record>>;
-
-    /// Fails if a write of `spec` would be refused (e.g. the stored table has
-    /// other columns), so a run can stop before it changes any store.
-    fn check(&self, spec: &FeatureSetSpec) -> Result<()> {
-        let _ = spec;
-        Ok(())
+    async fn get_row<F: FeatureSet>(&self, key: &[Value]) -> Result<Option<F::Row>> {
+        let spec = F::SPEC;
+        match self.get(&spec, key).await? {
+            Some(record) => row_of::<F>(record).map(Some),
+            None => Ok(None),
+        }
     }
 }
 
-/// Opens an online store from its URL: `memory://` or `redb://PATH`
-/// (relative paths are resolved against `base_dir`).
-pub fn open(url: &str, base_dir: &Path) -> Result<Box<dyn OnlineStore>> {
-    if url == "memory://" || url == "memory" {
-        return Ok(Box::new(MemoryStore::default()));
+/// A backend that broke its contract: a bug, not bad data.
+fn broken_backend<S: OnlineStore + ?Sized>(store: &S, what: String) -> Error {
+    Error::Store {
+        store: "online store",
+        location: store.location(),
+        message: format!("the `{}` backend {what}", store.backend()),
+        kind: ErrorKind::Permanent,
+        source: what.into(),
     }
-    if let Some(path) = url.strip_prefix("redb://") {
-        let path = crate::location::resolve(base_dir, path);
-        return Ok(Box::new(EmbeddedStore::open(Path::new(&path))?));
-    }
-    Err(Error::Online {
-        location: url.to_string(),
-        message: "unsupported online store URL; use `redb://PATH` or `memory://`".to_string(),
-    })
 }
 
-/// Whether `stored` must be replaced by a row dated `incoming`: never by an older row.
+/// Opens the online store at `location`.
+///
+/// Async because server backends connect when they open; synchronous
+/// callers use [`BlockingOnlineStore::open`].
+pub async fn open(location: &OnlineLocation, mode: OpenMode) -> Result<Arc<dyn OnlineStore>> {
+    match location {
+        OnlineLocation::Memory => Ok(Arc::new(MemoryStore::default())),
+        OnlineLocation::Redb(path) => {
+            let path = path.clone();
+            let store = embedded::blocking(location.to_string(), move || {
+                EmbeddedStore::open_with(&path, mode)
+            })
+            .await?;
+            Ok(Arc::new(store))
+        }
+        #[cfg(feature = "redis")]
+        OnlineLocation::Server { scheme, url } if scheme == "redis" || scheme == "rediss" => {
+            Ok(Arc::new(redis::RedisStore::open(url, mode).await?))
+        }
+        OnlineLocation::Server { scheme, .. } => Err(Error::Location {
+            location: location.to_string(),
+            message: format!("this build has no online store backend for `{scheme}://`"),
+        }),
+    }
+}
+
+/// Opens the online store at URL `url` for writing (relative `redb://`
+/// paths are resolved against `base_dir`), for synchronous callers.
+pub fn open_url(url: &str, base_dir: &Path) -> Result<BlockingOnlineStore> {
+    let location = OnlineLocation::parse(url, base_dir).map_err(|e| match e {
+        // Not a store this build can open (an unknown scheme, or a backend
+        // whose cargo feature is off): say so before the details.
+        Error::Location { location, message }
+            if !matches!(
+                crate::location::scheme_of(url.trim()),
+                Some("redb" | "memory")
+            ) =>
+        {
+            Error::Location {
+                location,
+                message: format!("unsupported online store URL: {message}"),
+            }
+        }
+        e => e,
+    })?;
+    BlockingOnlineStore::open(&location, OpenMode::Write)
+}
+
+/// Whether `stored` must be replaced by a row dated `incoming`: never by an
+/// older row. The one place the order of rows is decided.
 pub(crate) fn newer_or_equal(stored: Option<i64>, incoming: i64) -> bool {
     stored.is_none_or(|s| incoming >= s)
 }
 
-/// The last row of each key of a frame sorted by key and time, as records.
-pub fn latest_records(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<Vec<Record>> {
-    if frame.height() == 0 {
-        return Ok(Vec::new());
-    }
-    let mut is_last: Option<Expr> = None;
-    for k in spec.key_names() {
-        let changed = col(k).neq_missing(col(k).shift(lit(-1)));
-        is_last = Some(match is_last {
-            Some(e) => e.or(changed),
-            None => changed,
-        });
-    }
-    let latest = frame
-        .clone()
-        .lazy()
-        .filter(is_last.unwrap_or_else(|| lit(true)))
-        .collect()
-        .ctx(|| "latest rows".into())?;
-    records_of(spec, &latest)
-}
-
-/// Converts every row of a frame (keys, `timestamp`, outputs) to a record.
-pub fn records_of(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<Vec<Record>> {
-    let n = frame.height();
-    let keys: Vec<Vec<Value>> = spec
-        .key_names()
-        .map(|k| column_values(frame, k))
-        .collect::<Result<_>>()?;
-    let values: Vec<Vec<Value>> = spec
-        .outputs
-        .iter()
-        .map(|o| column_values(frame, o.name))
-        .collect::<Result<_>>()?;
-    let ts = column_values(frame, TIMESTAMP_COLUMN)?;
-    let mut key_iters: Vec<_> = keys.into_iter().map(Vec::into_iter).collect();
-    let mut value_iters: Vec<_> = values.into_iter().map(Vec::into_iter).collect();
-    let mut out = Vec::with_capacity(n);
-    for t in ts {
-        let Value::Timestamp(timestamp) = t else {
-            return Err(Error::Invalid(format!(
-                "feature set `{}`: a row has no timestamp",
-                spec.name
-            )));
-        };
-        out.push(Record {
-            key: key_iters.iter_mut().filter_map(Iterator::next).collect(),
-            timestamp,
-            values: value_iters.iter_mut().filter_map(Iterator::next).collect(),
-        });
-    }
-    Ok(out)
-}
-
-fn column_values(frame: &DataFrame, name: &str) -> Result<Vec<Value>> {
-    let c = frame.column(name).ctx(|| format!("column `{name}`"))?;
-    series_values(c.as_materialized_series(), name)
-}
-
-fn series_values(s: &Series, name: &str) -> Result<Vec<Value>> {
-    let ctx = || format!("column `{name}`");
-    Ok(match s.dtype() {
-        DataType::Boolean => s
-            .bool()
-            .ctx(ctx)?
-            .iter()
-            .map(|v| v.map_or(Value::Null, Value::Bool))
-            .collect(),
-        DataType::String => s
-            .str()
-            .ctx(ctx)?
-            .iter()
-            .map(|v| v.map_or(Value::Null, |v| Value::Str(v.to_string())))
-            .collect(),
-        DataType::Date => s
-            .date()
-            .ctx(ctx)?
-            .physical()
-            .iter()
-            .map(|v| v.map_or(Value::Null, Value::Date))
-            .collect(),
-        DataType::Datetime(tu, _) => {
-            let factor = match tu {
-                TimeUnit::Nanoseconds => -1000,
-                TimeUnit::Microseconds => 1,
-                TimeUnit::Milliseconds => 1000,
-            };
-            s.datetime()
-                .ctx(ctx)?
-                .physical()
-                .iter()
-                .map(|v| {
-                    v.map_or(Value::Null, |v| {
-                        Value::Timestamp(if factor < 0 { v / 1000 } else { v * factor })
-                    })
-                })
-                .collect()
-        }
-        dt if dt.is_integer() => s
-            .cast(&DataType::Int64)
-            .ctx(ctx)?
-            .i64()
-            .ctx(ctx)?
-            .iter()
-            .map(|v| v.map_or(Value::Null, Value::Int))
-            .collect(),
-        dt if dt.is_float() => s
-            .cast(&DataType::Float64)
-            .ctx(ctx)?
-            .f64()
-            .ctx(ctx)?
-            .iter()
-            .map(|v| v.map_or(Value::Null, Value::Float))
-            .collect(),
-        DataType::List(_) => {
-            let mut out = Vec::with_capacity(s.len());
-            let list = s.list().ctx(ctx)?;
-            for item in (0..list.len()).map(|i| list.get_as_series(i)) {
-                out.push(match item {
-                    Some(items) => Value::List(series_values(&items, name)?),
-                    None => Value::Null,
-                });
-            }
-            out
-        }
-        other => {
-            return Err(Error::Invalid(format!(
-                "column `{name}` has type {other}, which the online store does not hold"
-            )))
-        }
-    })
-}
-
-/// Records as a frame (keys, `timestamp`, outputs), sorted by key.
-pub fn records_frame(spec: &FeatureSetSpec, records: &[Record]) -> Result<DataFrame> {
-    let mut sorted: Vec<&Record> = records.iter().collect();
-    sorted.sort_by(|a, b| {
-        a.key
-            .iter()
-            .zip(&b.key)
-            .map(|(x, y)| cmp_values(x, y))
-            .find(|o| o.is_ne())
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
-    let mut columns = Vec::new();
-    for (i, k) in spec.keys.iter().enumerate() {
-        columns.push(values_column(
-            k.name,
-            k.dtype,
-            sorted.iter().map(|r| &r.key[i]),
-        )?);
-    }
-    columns.push(values_column(
-        TIMESTAMP_COLUMN,
-        crate::spec::DataType::Timestamp,
-        sorted
-            .iter()
-            .map(|r| Value::Timestamp(r.timestamp))
-            .collect::<Vec<_>>()
-            .iter(),
-    )?);
-    for (i, o) in spec.outputs.iter().enumerate() {
-        columns.push(values_column(
-            o.name,
-            o.dtype,
-            sorted.iter().map(|r| &r.values[i]),
-        )?);
-    }
-    DataFrame::new(sorted.len(), columns).ctx(|| "online rows".into())
-}
-
-fn cmp_values(a: &Value, b: &Value) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    match (a, b) {
-        (Value::Str(x), Value::Str(y)) => x.cmp(y),
-        (Value::Int(x), Value::Int(y)) => x.cmp(y),
-        (Value::Date(x), Value::Date(y)) => x.cmp(y),
-        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
-        (Value::Float(x), Value::Float(y)) => x.total_cmp(y),
-        _ => Ordering::Equal,
+/// The refusal of a feature set whose declared columns are not the ones its
+/// table was written with.
+pub(crate) fn changed_declaration(
+    store: &'static str,
+    location: String,
+    spec: &FeatureSetSpec,
+    stored: &[impl AsRef<str>],
+    remedy: &str,
+) -> Error {
+    let stored: Vec<&str> = stored.iter().map(AsRef::as_ref).collect();
+    Error::Store {
+        store,
+        location,
+        message: format!(
+            "table `{}` was written with columns [{}] but the feature set now declares [{}]; {remedy}",
+            spec.name,
+            stored.join(", "),
+            spec.column_names().join(", ")
+        ),
+        kind: ErrorKind::Conflict,
+        source: Box::new(ChangedDeclaration),
     }
 }
 
-fn values_column<'a>(
-    name: &str,
-    dtype: crate::spec::DataType,
-    values: impl Iterator<Item = &'a Value>,
-) -> Result<Column> {
-    values_series(name, dtype, values).map(Series::into_column)
-}
+/// The cause of the refusal of a feature set declared with other columns
+/// than its online table was written with.
+#[derive(Debug, thiserror::Error)]
+#[error("the feature set's declaration changed since its online table was written")]
+pub struct ChangedDeclaration;
 
-fn values_series<'a>(
-    name: &str,
-    dtype: crate::spec::DataType,
-    values: impl Iterator<Item = &'a Value>,
-) -> Result<Series> {
-    let element = match dtype {
-        crate::spec::DataType::List(inner) => *inner,
-        other => other,
-    };
-    let mut any: Vec<AnyValue> = Vec::new();
-    for v in values {
-        any.push(match v {
-            Value::Null => AnyValue::Null,
-            Value::Bool(b) => AnyValue::Boolean(*b),
-            Value::Int(i) => AnyValue::Int64(*i),
-            Value::Float(f) => AnyValue::Float64(*f),
-            Value::Str(s) => AnyValue::StringOwned(s.as_str().into()),
-            Value::Date(d) => AnyValue::Date(*d),
-            Value::Timestamp(t) => AnyValue::Datetime(*t, TimeUnit::Microseconds, None),
-            Value::List(items) => AnyValue::List(values_series("", element, items.iter())?),
-        });
+/// The refusal of a write to a store opened with [`OpenMode::Read`].
+pub(crate) fn read_only(store: &'static str, location: String) -> Error {
+    let cause: BoxError = "the store was opened for reading".into();
+    Error::Store {
+        store,
+        location,
+        message: "cannot write: the store was opened for lookups only".to_string(),
+        kind: ErrorKind::InvalidInput,
+        source: cause,
     }
-    let target = crate::dtype::polars_dtype(dtype);
-    Series::from_any_values_and_dtype(name.into(), &any, &target, true)
-        .ctx(|| format!("column `{name}`"))
 }
 
-/// Looks up `key` and returns the generated row type of feature set `F`.
+/// Looks up `key` and returns the generated row type of feature set `F`,
+/// from synchronous code.
 ///
 /// ```ignore
-/// let row: Option<UserOrdersRow> = get_row::<UserOrders>(&*store, &["x".into()])?;
+/// let row: Option<UserOrdersRow> = get_row::<UserOrders>(&*stores.online, &["x".into()])?;
 /// ```
 pub fn get_row<F: FeatureSet>(store: &dyn OnlineStore, key: &[Value]) -> Result<Option<F::Row>> {
-    let spec = &F::SPEC;
-    let Some(record) = store.get(spec, key)? else {
-        return Ok(None);
-    };
-    row_of::<F>(record).map(Some)
+    crate::io::block_on(store.get_row::<F>(key))
 }
 
 /// Converts a record to the generated row type of `F`.
@@ -334,11 +299,14 @@ pub fn row_of<F: FeatureSet>(record: Record) -> Result<F::Row> {
         entries: entries.into_iter(),
         pending: None,
     };
-    F::Row::deserialize(de).map_err(|e| Error::Online {
+    F::Row::deserialize(de).map_err(|e| Error::Store {
+        store: "online store",
         location: spec.name.to_string(),
         message: format!(
             "a stored row does not match the declaration ({e}); was the feature set changed? re-run it to refresh the online store"
         ),
+        kind: ErrorKind::Conflict,
+        source: Box::new(e),
     })
 }
 
@@ -348,4 +316,30 @@ pub fn format_timestamp(micros: i64) -> String {
         || micros.to_string(),
         |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::spec::{Aggregation, ColumnSpec, DataType, FeatureSetSpec, OutputColumn};
+
+    /// A feature set of one string key and one count, for the unit tests.
+    pub(super) static SPEC: FeatureSetSpec = FeatureSetSpec {
+        name: "unit",
+        keys: &[ColumnSpec {
+            name: "id",
+            dtype: DataType::String,
+            nullable: false,
+            description: "",
+        }],
+        outputs: &[OutputColumn {
+            name: "n",
+            feature: 0,
+            aggregation: Aggregation::Count,
+            window: None,
+            dtype: DataType::Int64,
+            nullable: false,
+            pivot: None,
+        }],
+        ..crate::__private::FALLBACK_FEATURE_SET
+    };
 }

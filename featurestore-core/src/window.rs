@@ -1,97 +1,121 @@
-//! The `window = "3d,7d,30d"` and `slide = "1h"` mini-language: pure
-//! parsers and checks, so they are unit tested without a compiler.
+//! Window lengths and frames, and the `window = "3d,7d,30d"` / `slide =
+//! "1h"` mini-language: pure parsers and checks returning messages, which
+//! the macros put under the offending literal.
 
 use std::fmt;
 
-/// The unit of a window length (mirrors `spec::WindowUnit`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unit {
+/// The unit of a window length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WindowUnit {
+    /// `m`
     Minutes,
+    /// `h`
     Hours,
+    /// `d`
     Days,
+    /// `w`
     Weeks,
 }
 
-impl Unit {
-    fn from_suffix(suffix: &str) -> Option<Unit> {
-        match suffix {
-            "m" => Some(Unit::Minutes),
-            "h" => Some(Unit::Hours),
-            "d" => Some(Unit::Days),
-            "w" => Some(Unit::Weeks),
-            _ => None,
-        }
-    }
+impl WindowUnit {
+    /// The units, by their suffixes in attributes.
+    pub const ALL: [WindowUnit; 4] = [
+        WindowUnit::Minutes,
+        WindowUnit::Hours,
+        WindowUnit::Days,
+        WindowUnit::Weeks,
+    ];
 
-    pub fn micros(self) -> i64 {
+    /// Length of one unit in microseconds.
+    pub const fn micros(self) -> i64 {
         match self {
-            Unit::Minutes => 60_000_000,
-            Unit::Hours => 3_600_000_000,
-            Unit::Days => 86_400_000_000,
-            Unit::Weeks => 7 * 86_400_000_000,
+            WindowUnit::Minutes => 60_000_000,
+            WindowUnit::Hours => 3_600_000_000,
+            WindowUnit::Days => 86_400_000_000,
+            WindowUnit::Weeks => 7 * 86_400_000_000,
         }
     }
 
     /// The unit as a word in output column names and docs.
-    pub fn word(self, plural: bool) -> &'static str {
+    pub const fn word(self, plural: bool) -> &'static str {
         match (self, plural) {
-            (Unit::Minutes, false) => "minute",
-            (Unit::Minutes, true) => "minutes",
-            (Unit::Hours, false) => "hour",
-            (Unit::Hours, true) => "hours",
-            (Unit::Days, false) => "day",
-            (Unit::Days, true) => "days",
-            (Unit::Weeks, false) => "week",
-            (Unit::Weeks, true) => "weeks",
+            (WindowUnit::Minutes, false) => "minute",
+            (WindowUnit::Minutes, true) => "minutes",
+            (WindowUnit::Hours, false) => "hour",
+            (WindowUnit::Hours, true) => "hours",
+            (WindowUnit::Days, false) => "day",
+            (WindowUnit::Days, true) => "days",
+            (WindowUnit::Weeks, false) => "week",
+            (WindowUnit::Weeks, true) => "weeks",
         }
     }
 
-    /// The unit as written: `m`, `h`, `d`, `w`.
-    fn suffix(self) -> &'static str {
+    /// The unit as written in attributes: `m`, `h`, `d`, `w`.
+    pub const fn suffix(self) -> &'static str {
         match self {
-            Unit::Minutes => "m",
-            Unit::Hours => "h",
-            Unit::Days => "d",
-            Unit::Weeks => "w",
+            WindowUnit::Minutes => "m",
+            WindowUnit::Hours => "h",
+            WindowUnit::Days => "d",
+            WindowUnit::Weeks => "w",
         }
     }
 
-    /// The variant of `spec::WindowUnit`.
-    pub fn variant(self) -> &'static str {
-        match self {
-            Unit::Minutes => "Minutes",
-            Unit::Hours => "Hours",
-            Unit::Days => "Days",
-            Unit::Weeks => "Weeks",
-        }
+    /// The unit written `suffix`.
+    pub fn from_suffix(suffix: &str) -> Option<WindowUnit> {
+        WindowUnit::ALL.into_iter().find(|u| u.suffix() == suffix)
     }
 }
 
 /// A window length exactly as written: `7d` stays 7 days, `1w` stays 1 week.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Window {
+    /// Number of units, at least 1.
     pub amount: u32,
-    pub unit: Unit,
+    /// The unit.
+    pub unit: WindowUnit,
 }
 
 impl Window {
+    /// One day: the slide of rolling windows unless `slide` is declared.
+    pub const DAY: Window = Window {
+        amount: 1,
+        unit: WindowUnit::Days,
+    };
+
+    /// Length in microseconds. The parsers accept only windows whose length
+    /// fits with room to spare; see [`Window::checked_micros`] for others.
+    pub const fn micros(self) -> i64 {
+        self.amount as i64 * self.unit.micros()
+    }
+
+    /// Length in microseconds, or `None` if it does not fit in an `i64`.
+    pub const fn checked_micros(self) -> Option<i64> {
+        (self.amount as i64).checked_mul(self.unit.micros())
+    }
+
+    /// Length in whole days, if it is a whole number of days.
+    pub const fn days(self) -> Option<i64> {
+        let m = self.micros();
+        if m % WindowUnit::Days.micros() == 0 {
+            Some(m / WindowUnit::Days.micros())
+        } else {
+            None
+        }
+    }
+
+    /// Whether the window is one day long, however written (`1d`, `24h`).
+    pub const fn is_day(self) -> bool {
+        matches!(self.checked_micros(), Some(m) if m == Window::DAY.micros())
+    }
+
     /// `3_days`, `1_week`: the window's part of an output column name.
     pub fn name(self) -> String {
         format!("{}_{}", self.amount, self.unit.word(self.amount != 1))
     }
 
-    fn micros(self) -> Option<i64> {
-        i64::from(self.amount).checked_mul(self.unit.micros())
-    }
-
     /// `7d`: the length as written in attributes.
-    fn text(self) -> String {
+    pub fn written(self) -> String {
         format!("{}{}", self.amount, self.unit.suffix())
-    }
-
-    /// Whether this is one day, the slide unless one is declared.
-    pub fn is_day(self) -> bool {
-        self.micros() == Some(Unit::Days.micros())
     }
 }
 
@@ -101,6 +125,21 @@ impl fmt::Display for Window {
         write!(f, "{} {}", self.amount, self.unit.word(self.amount != 1))
     }
 }
+
+/// The events a window function aggregates for each event of its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Frame {
+    /// `over = "2m"`, fixed windows: the events at most this long before
+    /// the event, up to and including the events at its time.
+    Range(Window),
+    /// `rows = 2`, row windows: the event and the `n − 1` before it in time
+    /// order (events at one time in input order).
+    Rows(u32),
+}
+
+/// The longest window or duration accepted, in microseconds: room to add
+/// and subtract lengths without overflow.
+const LONGEST: i64 = i64::MAX / 2;
 
 const UNITS: &str = "`m` (minutes), `h` (hours), `d` (days) or `w` (weeks)";
 
@@ -133,7 +172,7 @@ pub fn parse(text: &str) -> Result<Vec<Window>, Vec<String>> {
                 continue;
             }
         };
-        let Some(micros) = window.micros().filter(|m| *m < i64::MAX / 2) else {
+        let Some(micros) = window.checked_micros().filter(|m| *m < LONGEST) else {
             errors.push(format!("window `{item}` is too long"));
             continue;
         };
@@ -161,8 +200,8 @@ pub fn parse(text: &str) -> Result<Vec<Window>, Vec<String>> {
 /// partition holds whole slides; a day (the default) is the longest.
 pub fn parse_slide(text: &str) -> Result<Window, String> {
     let slide = parse_duration(text, "slide")?;
-    let day = Unit::Days.micros();
-    match slide.micros() {
+    let day = Window::DAY.micros();
+    match slide.checked_micros() {
         Some(m) if m > day => Err(format!(
             "slide `{}` is longer than a day: rows are at most a day apart; use `1d` (the \
              default) or a slide that divides a day, e.g. `1h`",
@@ -183,24 +222,28 @@ pub fn parse_slide(text: &str) -> Result<Window, String> {
 pub fn check_slide(windows: &[Window], slide: Option<Window>) -> Vec<String> {
     let mut errors = Vec::new();
     for w in windows {
-        let Some(micros) = w.micros() else { continue };
+        let Some(micros) = w.checked_micros() else {
+            continue;
+        };
         match slide {
-            None if micros % Unit::Days.micros() != 0 => errors.push(format!(
+            None if micros % Window::DAY.micros() != 0 => errors.push(format!(
                 "window `{}` is not a whole number of days: windows slide daily unless a \
                  `slide` is declared; add one that divides every window, e.g. `slide = \"1h\"`, \
                  or use days or weeks",
-                w.text()
+                w.written()
             )),
             Some(slide) => {
-                let Some(step) = slide.micros() else { continue };
+                let Some(step) = slide.checked_micros() else {
+                    continue;
+                };
                 if micros % step != 0 {
                     errors.push(format!(
                         "window `{}` is not a multiple of the slide `{}`: each row's window \
                          covers whole slides; use a multiple of `{}` or a slide that divides \
                          every window",
-                        w.text(),
-                        slide.text(),
-                        slide.text()
+                        w.written(),
+                        slide.written(),
+                        slide.written()
                     ));
                 }
             }
@@ -220,8 +263,8 @@ pub fn parse_duration(text: &str, what: &str) -> Result<Window, String> {
         ));
     }
     let window = parse_item(item, what)?;
-    match window.micros() {
-        Some(m) if m < i64::MAX / 2 => Ok(window),
+    match window.checked_micros() {
+        Some(m) if m < LONGEST => Ok(window),
         _ => Err(format!("{what} `{item}` is too long")),
     }
 }
@@ -238,7 +281,7 @@ fn parse_item(item: &str, what: &str) -> Result<Window, String> {
              e.g. `7d`; units are {UNITS}"
         ));
     }
-    let Some(unit) = Unit::from_suffix(suffix) else {
+    let Some(unit) = WindowUnit::from_suffix(suffix) else {
         let what = if suffix.is_empty() {
             format!("{what} `{item}` has no unit")
         } else {
@@ -261,7 +304,7 @@ fn parse_item(item: &str, what: &str) -> Result<Window, String> {
 mod tests {
     use super::*;
 
-    fn w(amount: u32, unit: Unit) -> Window {
+    fn w(amount: u32, unit: WindowUnit) -> Window {
         Window { amount, unit }
     }
 
@@ -276,7 +319,11 @@ mod tests {
     fn parses_the_promised_form() {
         assert_eq!(
             parse("3d,7d,30d").unwrap(),
-            vec![w(3, Unit::Days), w(7, Unit::Days), w(30, Unit::Days)]
+            vec![
+                w(3, WindowUnit::Days),
+                w(7, WindowUnit::Days),
+                w(30, WindowUnit::Days)
+            ]
         );
     }
 
@@ -285,22 +332,33 @@ mod tests {
         assert_eq!(
             parse(" 1w , 2d,72h ,5760m").unwrap(),
             vec![
-                w(1, Unit::Weeks),
-                w(2, Unit::Days),
-                w(72, Unit::Hours),
-                w(5760, Unit::Minutes)
+                w(1, WindowUnit::Weeks),
+                w(2, WindowUnit::Days),
+                w(72, WindowUnit::Hours),
+                w(5760, WindowUnit::Minutes)
             ]
         );
     }
 
     #[test]
     fn names() {
-        assert_eq!(w(3, Unit::Days).name(), "3_days");
-        assert_eq!(w(1, Unit::Days).name(), "1_day");
-        assert_eq!(w(1, Unit::Weeks).name(), "1_week");
-        assert_eq!(w(12, Unit::Hours).name(), "12_hours");
-        assert_eq!(w(30, Unit::Minutes).name(), "30_minutes");
-        assert_eq!(w(1, Unit::Minutes).to_string(), "1 minute");
+        assert_eq!(w(3, WindowUnit::Days).name(), "3_days");
+        assert_eq!(w(1, WindowUnit::Days).name(), "1_day");
+        assert_eq!(w(1, WindowUnit::Weeks).name(), "1_week");
+        assert_eq!(w(12, WindowUnit::Hours).name(), "12_hours");
+        assert_eq!(w(30, WindowUnit::Minutes).name(), "30_minutes");
+        assert_eq!(w(1, WindowUnit::Minutes).to_string(), "1 minute");
+        assert_eq!(w(90, WindowUnit::Minutes).written(), "90m");
+    }
+
+    #[test]
+    fn lengths() {
+        assert_eq!(Window::DAY.micros(), 86_400_000_000);
+        assert_eq!(w(2, WindowUnit::Weeks).days(), Some(14));
+        assert_eq!(w(36, WindowUnit::Hours).days(), None);
+        assert!(w(24, WindowUnit::Hours).is_day());
+        assert!(!w(2, WindowUnit::Days).is_day());
+        assert_eq!(w(u32::MAX, WindowUnit::Weeks).checked_micros(), None);
     }
 
     #[test]
@@ -353,7 +411,7 @@ mod tests {
 
     #[test]
     fn windows_are_whole_slides() {
-        let hour = w(1, Unit::Hours);
+        let hour = w(1, WindowUnit::Hours);
         let windows = parse("1h,6h,1d,90m,1w").unwrap();
         let e = check_slide(&windows, Some(hour));
         assert_eq!(e.len(), 1, "{e:?}");
@@ -361,14 +419,14 @@ mod tests {
             e[0].contains("window `90m` is not a multiple of the slide `1h`"),
             "{e:?}"
         );
-        assert!(check_slide(&windows, Some(w(30, Unit::Minutes))).is_empty());
-        assert!(check_slide(&parse("3d,7d").unwrap(), Some(w(24, Unit::Hours))).is_empty());
+        assert!(check_slide(&windows, Some(w(30, WindowUnit::Minutes))).is_empty());
+        assert!(check_slide(&parse("3d,7d").unwrap(), Some(w(24, WindowUnit::Hours))).is_empty());
     }
 
     #[test]
     fn slides_divide_a_day() {
-        assert_eq!(parse_slide("1h").unwrap(), w(1, Unit::Hours));
-        assert_eq!(parse_slide(" 15m ").unwrap(), w(15, Unit::Minutes));
+        assert_eq!(parse_slide("1h").unwrap(), w(1, WindowUnit::Hours));
+        assert_eq!(parse_slide(" 15m ").unwrap(), w(15, WindowUnit::Minutes));
         assert!(parse_slide("1d").unwrap().is_day());
         assert!(parse_slide("24h").unwrap().is_day());
         assert!(parse_slide("1440m").unwrap().is_day());
@@ -392,8 +450,14 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration(" 30d ", "ttl").unwrap(), w(30, Unit::Days));
-        assert_eq!(parse_duration("12h", "ttl").unwrap(), w(12, Unit::Hours));
+        assert_eq!(
+            parse_duration(" 30d ", "ttl").unwrap(),
+            w(30, WindowUnit::Days)
+        );
+        assert_eq!(
+            parse_duration("12h", "ttl").unwrap(),
+            w(12, WindowUnit::Hours)
+        );
         let e = parse_duration("30x", "ttl").unwrap_err();
         assert!(e.contains("unknown unit `x` in ttl `30x`"), "{e}");
         assert!(parse_duration("", "ttl")

@@ -1,0 +1,379 @@
+//! The catalog of aggregation functions: their names as written, as output
+//! column names spell them and in words; the column types each accepts and
+//! what each returns; and the rule that makes a feature set plain.
+
+use std::fmt;
+
+/// An aggregation function of a feature.
+///
+/// Nulls are skipped by every function; a window without events is null,
+/// a window whose events all have a null value is `0` for the counts and
+/// null for the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Aggregation {
+    /// Number of non-null values.
+    Count,
+    /// Sum of the values.
+    Sum,
+    /// Arithmetic mean of the values.
+    Avg,
+    /// Smallest value.
+    Min,
+    /// Largest value.
+    Max,
+    /// Population standard deviation.
+    StddevPop,
+    /// Number of distinct non-null values (Spark's `count(DISTINCT x)`).
+    CountDistinct,
+    /// Spark's `approx_count_distinct`, computed exactly: its error is 0,
+    /// within any relative standard deviation Spark's HyperLogLog++ allows.
+    ApproxCountDistinct,
+    /// Population variance: `Σ(x − mean)² / n`.
+    VarPop,
+    /// Sample standard deviation: `sqrt(Σ(x − mean)² / (n − 1))`; null for one
+    /// value (Spark 3's default, not its legacy NaN).
+    StddevSamp,
+    /// Sample variance: `Σ(x − mean)² / (n − 1)`; null for one value.
+    VarSamp,
+    /// The value of the earliest event, by event time; among events of the
+    /// same time, the smallest value.
+    First,
+    /// The value of the latest event, by event time; among events of the
+    /// same time, the largest value.
+    Last,
+    /// The most frequent value; among equally frequent values, the smallest.
+    Mode,
+    /// Every distinct non-null value, most frequent first; equally frequent
+    /// values in ascending order. An empty list when every value is null.
+    MostFrequentSet,
+    /// No aggregation: the feature of a plain feature set, one row per
+    /// event, holds a value of that event's row. Never written by users.
+    Value,
+    /// In a plain feature set: the value of the event `n` before, in the
+    /// key's time order (null if there is none).
+    Lag(u32),
+    /// In a plain feature set: the value of the event `n` after (null if
+    /// there is none).
+    Lead(u32),
+    /// Spark's exact `percentile(x, p)`: over the sorted values `v₀ … vₙ₋₁`,
+    /// at position `r = p·(n − 1)`, `(⌈r⌉ − r)·v⌊r⌋ + (r − ⌊r⌋)·v⌈r⌉`.
+    Percentile(Percentage),
+}
+
+/// The `p` of `percentile(x, p)`, in millionths: `0.5` is `500_000`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Percentage {
+    /// `p × 1 000 000`, from `0` to `1 000 000`.
+    pub millionths: u32,
+}
+
+impl Percentage {
+    /// `p` as a float.
+    pub fn value(self) -> f64 {
+        f64::from(self.millionths) / 1_000_000.0
+    }
+}
+
+/// The column types a function accepts, each checked by the compiler
+/// through a trait of the runtime's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Accepts {
+    /// Any column type: the function counts, compares or returns values.
+    Countable,
+    /// Integers and floats: the function computes with the values.
+    Numeric,
+    /// Types with an order: the function compares the values.
+    Ordered,
+}
+
+impl Aggregation {
+    /// Every function users write, in the order messages list them, with
+    /// default arguments (`lag` and `lead` by 1, `percentile` at 0): for
+    /// looking a name up, not for computing.
+    pub const ALL: [Aggregation; 18] = [
+        Aggregation::Count,
+        Aggregation::Sum,
+        Aggregation::Avg,
+        Aggregation::Min,
+        Aggregation::Max,
+        Aggregation::StddevPop,
+        Aggregation::CountDistinct,
+        Aggregation::ApproxCountDistinct,
+        Aggregation::VarPop,
+        Aggregation::StddevSamp,
+        Aggregation::VarSamp,
+        Aggregation::First,
+        Aggregation::Last,
+        Aggregation::Mode,
+        Aggregation::MostFrequentSet,
+        Aggregation::Percentile(Percentage { millionths: 0 }),
+        Aggregation::Lag(1),
+        Aggregation::Lead(1),
+    ];
+
+    /// The names of [`Aggregation::ALL`], for messages and "did you mean".
+    pub const NAMES: [&'static str; 18] = {
+        let mut names = [""; 18];
+        let mut i = 0;
+        while i < names.len() {
+            names[i] = Aggregation::ALL[i].name();
+            i += 1;
+        }
+        names
+    };
+
+    /// The function's name in attributes; output column names add its
+    /// argument (see [`Aggregation::label`]).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Aggregation::Count => "count",
+            Aggregation::Sum => "sum",
+            Aggregation::Avg => "avg",
+            Aggregation::Min => "min",
+            Aggregation::Max => "max",
+            Aggregation::StddevPop => "stddev_pop",
+            Aggregation::CountDistinct => "count_distinct",
+            Aggregation::ApproxCountDistinct => "approx_count_distinct",
+            Aggregation::VarPop => "var_pop",
+            Aggregation::StddevSamp => "stddev_samp",
+            Aggregation::VarSamp => "var_samp",
+            Aggregation::First => "first",
+            Aggregation::Last => "last",
+            Aggregation::Mode => "mode",
+            Aggregation::MostFrequentSet => "most_frequent_set",
+            Aggregation::Value => "value",
+            Aggregation::Lag(_) => "lag",
+            Aggregation::Lead(_) => "lead",
+            Aggregation::Percentile(_) => "percentile",
+        }
+    }
+
+    /// The function users write under `name`, with default arguments (see
+    /// [`Aggregation::ALL`]); `value` is not written, so not found.
+    pub fn from_name(name: &str) -> Option<Aggregation> {
+        Aggregation::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// The function as output column names spell it: the name, and its
+    /// argument after `_`, a percentile's percentage with `_` for the
+    /// decimal point (`percentile_50`, `percentile_99_9`, `lag_1`).
+    pub fn label(self) -> String {
+        match self {
+            Aggregation::Percentile(p) => {
+                let percent = format!("{}", f64::from(p.millionths) / 10_000.0);
+                format!("percentile_{}", percent.replace('.', "_"))
+            }
+            Aggregation::Lag(n) => format!("lag_{n}"),
+            Aggregation::Lead(n) => format!("lead_{n}"),
+            other => other.name().to_string(),
+        }
+    }
+
+    /// What the function computes, in words, for docs.
+    pub fn describe(self) -> String {
+        match self {
+            Aggregation::Count => "number of non-null values".into(),
+            Aggregation::Sum => "sum".into(),
+            Aggregation::Avg => "mean".into(),
+            Aggregation::Min => "smallest value".into(),
+            Aggregation::Max => "largest value".into(),
+            Aggregation::StddevPop => "population standard deviation".into(),
+            Aggregation::CountDistinct => "number of distinct non-null values".into(),
+            Aggregation::ApproxCountDistinct => {
+                "number of distinct non-null values, computed exactly (error 0)".into()
+            }
+            Aggregation::VarPop => "population variance".into(),
+            Aggregation::StddevSamp => "sample standard deviation (null for a single value)".into(),
+            Aggregation::VarSamp => "sample variance (null for a single value)".into(),
+            Aggregation::First => "value of the earliest event (ties: the smallest value)".into(),
+            Aggregation::Last => "value of the latest event (ties: the largest value)".into(),
+            Aggregation::Mode => "most frequent value (ties: the smallest value)".into(),
+            Aggregation::MostFrequentSet => {
+                "distinct values, most frequent first (ties: ascending values)".into()
+            }
+            Aggregation::Value => "value of the event's row".into(),
+            Aggregation::Lag(n) => format!("value of the event {n} before, by time (null if none)"),
+            Aggregation::Lead(n) => format!("value of the event {n} after, by time (null if none)"),
+            Aggregation::Percentile(p) => format!(
+                "exact {} percentile, interpolated linearly between the nearest values",
+                p.value()
+            ),
+        }
+    }
+
+    /// The column types the function accepts.
+    pub const fn accepts(self) -> Accepts {
+        match self {
+            Aggregation::Count
+            | Aggregation::CountDistinct
+            | Aggregation::ApproxCountDistinct
+            | Aggregation::First
+            | Aggregation::Last
+            | Aggregation::Mode
+            | Aggregation::MostFrequentSet
+            | Aggregation::Value
+            | Aggregation::Lag(_)
+            | Aggregation::Lead(_) => Accepts::Countable,
+            Aggregation::Sum
+            | Aggregation::Avg
+            | Aggregation::StddevPop
+            | Aggregation::VarPop
+            | Aggregation::StddevSamp
+            | Aggregation::VarSamp
+            | Aggregation::Percentile(_) => Accepts::Numeric,
+            Aggregation::Min | Aggregation::Max => Accepts::Ordered,
+        }
+    }
+
+    /// Whether the function returns one of its column's values (so the
+    /// output has the column's type) rather than a number.
+    pub const fn returns_a_value(self) -> bool {
+        matches!(
+            self,
+            Aggregation::First
+                | Aggregation::Last
+                | Aggregation::Mode
+                | Aggregation::Lag(_)
+                | Aggregation::Lead(_)
+        )
+    }
+
+    /// Whether the function returns lists of its column's values.
+    pub const fn returns_a_set(self) -> bool {
+        matches!(self, Aggregation::MostFrequentSet)
+    }
+
+    /// Whether the function returns a number.
+    pub const fn returns_a_number(self) -> bool {
+        !self.returns_a_value() && !self.returns_a_set()
+    }
+
+    /// Whether the function is `lag` or `lead`: a value of another event.
+    pub const fn is_shift(self) -> bool {
+        matches!(self, Aggregation::Lag(_) | Aggregation::Lead(_))
+    }
+
+    /// Whether a window function (`over`, `rows`) can compute it.
+    pub const fn in_frames(self) -> bool {
+        matches!(
+            self,
+            Aggregation::Count
+                | Aggregation::Sum
+                | Aggregation::Avg
+                | Aggregation::Min
+                | Aggregation::Max
+                | Aggregation::StddevPop
+                | Aggregation::VarPop
+                | Aggregation::StddevSamp
+                | Aggregation::VarSamp
+                | Aggregation::Percentile(_)
+        )
+    }
+}
+
+impl fmt::Display for Aggregation {
+    /// The function as written, with its argument: `count`,
+    /// `percentile(0.5)`, `lag(1)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Aggregation::Percentile(p) => write!(f, "percentile({})", p.value()),
+            Aggregation::Lag(n) => write!(f, "lag({n})"),
+            Aggregation::Lead(n) => write!(f, "lead({n})"),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+/// Whether a feature has a value per event rather than per window: a plain
+/// value (`column`, `sql`, `function`), window functions over a frame
+/// (`over`, `rows`), or only `lag`/`lead`.
+pub fn is_row_level(
+    has_plain: bool,
+    has_frame: bool,
+    aggregations: impl IntoIterator<Item = Aggregation>,
+) -> bool {
+    let mut aggregations = aggregations.into_iter().peekable();
+    has_plain
+        || has_frame
+        || (aggregations.peek().is_some() && aggregations.all(Aggregation::is_shift))
+}
+
+/// Whether a feature set is plain, one row per event without aggregation:
+/// it has features, and every one is row-level (see [`is_row_level`]).
+pub fn is_plain(row_level: impl IntoIterator<Item = bool>) -> bool {
+    let mut any = false;
+    for feature in row_level {
+        if !feature {
+            return false;
+        }
+        any = true;
+    }
+    any
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn percentile(millionths: u32) -> Aggregation {
+        Aggregation::Percentile(Percentage { millionths })
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for a in Aggregation::ALL {
+            assert_eq!(Aggregation::from_name(a.name()), Some(a));
+        }
+        assert_eq!(Aggregation::NAMES[0], "count");
+        assert_eq!(Aggregation::NAMES[17], "lead");
+        assert_eq!(Aggregation::from_name("value"), None);
+        assert_eq!(Aggregation::from_name("mean"), None);
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(Aggregation::StddevPop.label(), "stddev_pop");
+        assert_eq!(percentile(500_000).label(), "percentile_50");
+        assert_eq!(percentile(999_000).label(), "percentile_99_9");
+        assert_eq!(percentile(1_000_000).label(), "percentile_100");
+        assert_eq!(Aggregation::Lag(2).label(), "lag_2");
+        assert_eq!(Aggregation::Lead(1).label(), "lead_1");
+    }
+
+    #[test]
+    fn as_written() {
+        assert_eq!(Aggregation::Count.to_string(), "count");
+        assert_eq!(percentile(500_000).to_string(), "percentile(0.5)");
+        assert_eq!(Aggregation::Lag(3).to_string(), "lag(3)");
+        assert!(Aggregation::Lead(1).describe().ends_with("(null if none)"));
+        assert!(percentile(250_000)
+            .describe()
+            .starts_with("exact 0.25 percentile"));
+    }
+
+    #[test]
+    fn kinds() {
+        assert_eq!(Aggregation::Min.accepts(), Accepts::Ordered);
+        assert_eq!(percentile(1).accepts(), Accepts::Numeric);
+        assert_eq!(Aggregation::Mode.accepts(), Accepts::Countable);
+        assert!(Aggregation::Mode.returns_a_value());
+        assert!(Aggregation::MostFrequentSet.returns_a_set());
+        assert!(Aggregation::Count.returns_a_number());
+        assert!(!Aggregation::Lag(1).returns_a_number());
+        assert!(Aggregation::Percentile(Percentage { millionths: 0 }).in_frames());
+        assert!(!Aggregation::Mode.in_frames());
+    }
+
+    #[test]
+    fn row_level_features_and_plain_sets() {
+        use Aggregation::*;
+        assert!(is_row_level(true, false, []));
+        assert!(is_row_level(false, true, [Sum]));
+        assert!(is_row_level(false, false, [Lag(1), Lead(2)]));
+        assert!(!is_row_level(false, false, [Lag(1), Count]));
+        assert!(!is_row_level(false, false, []));
+        assert!(is_plain([true, true]));
+        assert!(!is_plain([true, false]));
+        assert!(!is_plain([]));
+    }
+}

@@ -1,0 +1,150 @@
+//! Token helpers of every expansion: the runtime's path, respanning, and
+//! the `spec` literals the expansions share.
+
+use featurestore_core::{Aggregation, Window, WindowUnit};
+use proc_macro2::{Group, Literal, Span, TokenStream, TokenTree};
+use quote::{format_ident, quote};
+use syn::spanned::Spanned;
+
+use crate::model::{Column, FillValue};
+
+/// `::featurestore_runtime`.
+pub fn runtime() -> TokenStream {
+    quote!(::featurestore_runtime)
+}
+
+/// `tokens` with every span set to `span`, so that rustc reports an error
+/// in code built from tokens of several places under one user token.
+pub fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|tree| match tree {
+            TokenTree::Group(group) => {
+                let mut out = Group::new(group.delimiter(), respan(group.stream(), span));
+                out.set_span(span);
+                TokenTree::Group(out)
+            }
+            mut other => {
+                other.set_span(span);
+                other
+            }
+        })
+        .collect()
+}
+
+/// `Some("...")` or `None`.
+pub fn option(value: Option<&String>) -> TokenStream {
+    match value {
+        Some(v) => quote!(::core::option::Option::Some(#v)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+/// A `spec::Window` literal.
+pub fn window(w: Window) -> TokenStream {
+    let rt = runtime();
+    let amount = Literal::u32_unsuffixed(w.amount);
+    let unit = format_ident!(
+        "{}",
+        match w.unit {
+            WindowUnit::Minutes => "Minutes",
+            WindowUnit::Hours => "Hours",
+            WindowUnit::Days => "Days",
+            WindowUnit::Weeks => "Weeks",
+        }
+    );
+    quote! {
+        #rt::spec::Window {
+            amount: #amount,
+            unit: #rt::spec::WindowUnit::#unit,
+        }
+    }
+}
+
+/// The variant of `spec::Aggregation` (and of `spec::PivotAggregation`,
+/// whose variants are a few of its) without its argument.
+pub fn variant(aggregation: Aggregation) -> &'static str {
+    match aggregation {
+        Aggregation::Count => "Count",
+        Aggregation::Sum => "Sum",
+        Aggregation::Avg => "Avg",
+        Aggregation::Min => "Min",
+        Aggregation::Max => "Max",
+        Aggregation::StddevPop => "StddevPop",
+        Aggregation::CountDistinct => "CountDistinct",
+        Aggregation::ApproxCountDistinct => "ApproxCountDistinct",
+        Aggregation::VarPop => "VarPop",
+        Aggregation::StddevSamp => "StddevSamp",
+        Aggregation::VarSamp => "VarSamp",
+        Aggregation::First => "First",
+        Aggregation::Last => "Last",
+        Aggregation::Mode => "Mode",
+        Aggregation::MostFrequentSet => "MostFrequentSet",
+        Aggregation::Value => "Value",
+        Aggregation::Lag(_) => "Lag",
+        Aggregation::Lead(_) => "Lead",
+        Aggregation::Percentile(_) => "Percentile",
+    }
+}
+
+/// A `spec::Aggregation` literal.
+pub fn aggregation(aggregation: Aggregation) -> TokenStream {
+    let rt = runtime();
+    let variant = format_ident!("{}", variant(aggregation));
+    match aggregation {
+        Aggregation::Percentile(p) => {
+            let millionths = p.millionths;
+            quote! {
+                #rt::spec::Aggregation::#variant(#rt::spec::Percentage { millionths: #millionths })
+            }
+        }
+        Aggregation::Lag(n) | Aggregation::Lead(n) => {
+            quote!(#rt::spec::Aggregation::#variant(#n))
+        }
+        _ => quote!(#rt::spec::Aggregation::#variant),
+    }
+}
+
+/// A `spec::FillValue` literal.
+pub fn fill_value(value: &FillValue) -> TokenStream {
+    let rt = runtime();
+    match value {
+        FillValue::Int(v) => {
+            let v = Literal::i64_suffixed(*v);
+            quote!(#rt::spec::FillValue::Int(#v))
+        }
+        FillValue::Float(v) => {
+            let v = Literal::f64_suffixed(*v);
+            quote!(#rt::spec::FillValue::Float(#v))
+        }
+        FillValue::Bool(v) => quote!(#rt::spec::FillValue::Bool(#v)),
+        FillValue::Str(v) => quote!(#rt::spec::FillValue::Str(#v)),
+    }
+}
+
+pub fn column_spec(column: &Column<'_>) -> TokenStream {
+    let rt = runtime();
+    let ty = column.ty;
+    let name = &column.name;
+    let description = &column.description;
+    let item = |item| {
+        respan(
+            quote!(<#ty as #rt::__private::ColumnType>::#item),
+            ty.span(),
+        )
+    };
+    // A column of times written as integers or text is a timestamp once read.
+    let dtype = match column.time {
+        Some(_) => quote!(#rt::spec::DataType::Timestamp),
+        None => item(quote!(DTYPE)),
+    };
+    let nullable = item(quote!(NULLABLE));
+    quote! {
+        #rt::spec::ColumnSpec {
+            name: #name,
+            dtype: #dtype,
+            nullable: #nullable,
+            description: #description,
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! A feature's functions: `count(order_id)`, `percentile(amount, 0.5)`,
+//! checked against the catalog of featurestore-core.
+
+use featurestore_core::{Accepts, Aggregation, Percentage};
+use proc_macro2::Span;
+use syn::ext::IdentExt;
+use syn::{Ident, Lit};
+
+use crate::attr::{self, RawFunction};
+use crate::ctxt::Errors;
+use crate::symbol;
+
+/// `count(order_id)`.
+pub struct Function {
+    pub aggregation: Aggregation,
+    /// The function name, e.g. `count`.
+    pub span: Span,
+    /// The source column.
+    pub column: Ident,
+}
+
+impl Function {
+    pub fn column_name(&self) -> String {
+        self.column.unraw().to_string()
+    }
+}
+
+/// The `__private` function asserting that a column's type is one the
+/// function accepts.
+pub fn assertion(accepts: Accepts) -> &'static str {
+    match accepts {
+        Accepts::Countable => "assert_countable",
+        Accepts::Numeric => "assert_numeric",
+        Accepts::Ordered => "assert_ordered",
+    }
+}
+
+pub fn functions(raw: &[RawFunction], errors: &mut Errors) -> Vec<Function> {
+    raw.iter()
+        .filter_map(|f| {
+            let name = f.name.to_string();
+            let Some(aggregation) = Aggregation::from_name(&name) else {
+                let hint = attr::did_you_mean(&name, &Aggregation::NAMES)
+                    .map(|s| format!("did you mean `{s}`? "))
+                    .unwrap_or_default();
+                errors.at(
+                    f.name.span(),
+                    format!(
+                        "unknown aggregation `{}`: {hint}the aggregations are {}",
+                        f.name,
+                        symbol::list(Aggregation::NAMES)
+                    ),
+                );
+                return None;
+            };
+            let aggregation = arguments(aggregation, f, errors)?;
+            Some(Function {
+                aggregation,
+                span: f.name.span(),
+                column: f.column.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Checks the arguments after the column: the percentage of `percentile`,
+/// the optional error bound of `approx_count_distinct`, none for the rest.
+fn arguments(
+    aggregation: Aggregation,
+    f: &RawFunction,
+    errors: &mut Errors,
+) -> Option<Aggregation> {
+    let name = &f.name;
+    let column = &f.column;
+    let mut args = f.args.iter();
+    let first = args.next();
+    let unexpected = match aggregation {
+        Aggregation::Percentile(_)
+        | Aggregation::ApproxCountDistinct
+        | Aggregation::Lag(_)
+        | Aggregation::Lead(_) => args.next(),
+        _ => first,
+    };
+    if let Some(extra) = unexpected {
+        let message = match extra {
+            syn::Expr::Path(p) if p.path.get_ident().is_some() => format!(
+                "`{name}` takes one column: to aggregate `{}` too, declare it on another field",
+                p.path
+                    .get_ident()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            ),
+            _ => match aggregation {
+                Aggregation::Percentile(_) => format!(
+                    "`percentile` takes a column and a percentage: `percentile({column}, 0.5)`"
+                ),
+                Aggregation::ApproxCountDistinct => format!(
+                    "`approx_count_distinct` takes a column and an optional relative error: \
+                     `approx_count_distinct({column}, 0.05)`"
+                ),
+                Aggregation::Lag(_) | Aggregation::Lead(_) => format!(
+                    "`{name}` takes a column and an optional number of events: `{name}({column}, 1)`"
+                ),
+                _ => format!("`{name}` takes only a column: `{name}({column})`"),
+            },
+        };
+        errors.spanned(extra, message);
+        return None;
+    }
+    match aggregation {
+        Aggregation::Percentile(_) => {
+            let Some(p) = first else {
+                errors.at(
+                    name.span(),
+                    format!(
+                        "`percentile` needs a percentage after the column, from 0 to 1: \
+                         `percentile({column}, 0.5)`"
+                    ),
+                );
+                return None;
+            };
+            let millionths = fraction(p).filter(|m| *m <= 1_000_000);
+            match millionths {
+                Some(millionths) => Some(Aggregation::Percentile(Percentage { millionths })),
+                None => {
+                    errors.spanned(
+                        p,
+                        "the percentage of `percentile` is a number from 0 to 1 with at most \
+                         6 decimals, e.g. `0.5` or `0.999`",
+                    );
+                    None
+                }
+            }
+        }
+        Aggregation::ApproxCountDistinct => {
+            if let Some(rsd) = first {
+                if !fraction(rsd).is_some_and(|m| m > 0 && m < 1_000_000) {
+                    errors.spanned(
+                        rsd,
+                        "the relative error of `approx_count_distinct` is a number between 0 \
+                         and 1 with at most 6 decimals, e.g. `0.05` (the count is exact: \
+                         its error is 0, within any bound)",
+                    );
+                    return None;
+                }
+            }
+            Some(aggregation)
+        }
+        Aggregation::Lag(_) | Aggregation::Lead(_) => {
+            let n = match first {
+                None => 1,
+                Some(syn::Expr::Lit(syn::ExprLit {
+                    lit: Lit::Int(n), ..
+                })) => match n.base10_parse::<u32>() {
+                    Ok(n) if n >= 1 => n,
+                    _ => {
+                        errors.spanned(n, format!("`{name}` moves by at least 1 event"));
+                        return None;
+                    }
+                },
+                Some(other) => {
+                    errors.spanned(
+                        other,
+                        format!("`{name}` takes a number of events after the column: `{name}({column}, 1)`"),
+                    );
+                    return None;
+                }
+            };
+            Some(
+                if aggregation.is_shift() && matches!(aggregation, Aggregation::Lag(_)) {
+                    Aggregation::Lag(n)
+                } else {
+                    Aggregation::Lead(n)
+                },
+            )
+        }
+        other => Some(other),
+    }
+}
+
+/// A non-negative decimal literal (`0.5`, `1`), in millionths, if it has at
+/// most 6 decimals.
+fn fraction(expr: &syn::Expr) -> Option<u32> {
+    let syn::Expr::Lit(syn::ExprLit { lit, .. }) = expr else {
+        return None;
+    };
+    let digits = match lit {
+        Lit::Float(f) if f.suffix().is_empty() => f.base10_digits().to_string(),
+        Lit::Int(i) if i.suffix().is_empty() => i.base10_digits().to_string(),
+        _ => return None,
+    };
+    if digits.contains(['e', 'E']) {
+        return None;
+    }
+    let (whole, decimals) = digits.split_once('.').unwrap_or((&digits, ""));
+    if decimals.len() > 6 {
+        return None;
+    }
+    let whole: u64 = whole.parse().ok()?;
+    let decimals: u64 = if decimals.is_empty() {
+        0
+    } else {
+        format!("{decimals:0<6}").parse().ok()?
+    };
+    u32::try_from(whole.checked_mul(1_000_000)?.checked_add(decimals)?).ok()
+}

@@ -1,0 +1,274 @@
+//! CSV: a pass with the `csv` crate over the records before polars reads
+//! the file, since polars fills a short row with nulls and cannot say
+//! which line it misread; then the typed read with polars.
+
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+
+use csv::{ByteRecord, Position};
+use polars::prelude::*;
+
+use super::{FileFormat, SourceFile};
+use crate::error::Result;
+use crate::source::bad_rows::{record_line, BadRow};
+use crate::source::source_error;
+use crate::source::typed::{read_columns, read_dtype};
+use crate::spec::{Format, SourceSpec};
+
+/// Comma-separated values with a header line.
+pub(super) struct Csv;
+
+impl FileFormat for Csv {
+    fn format(&self) -> Format {
+        Format::Csv
+    }
+
+    fn holds(&self) -> &'static str {
+        "a header line and rows"
+    }
+
+    fn misread(&self, spec: &SourceSpec, file: &SourceFile) -> Result<Vec<BadRow>> {
+        let t = std::time::Instant::now();
+        let bad = structure(spec, file);
+        tracing::debug!(
+            source = spec.name,
+            elapsed_ms = t.elapsed().as_millis() as u64,
+            "CSV structure checked"
+        );
+        bad
+    }
+
+    fn without(&self, spec: &SourceSpec, file: &SourceFile, bad: &[BadRow]) -> Result<SourceFile> {
+        let (copy, out) = SourceFile::copy(file.location())?;
+        let io = |e: &dyn std::fmt::Display| {
+            source_error(
+                spec,
+                file.location(),
+                format!("cannot copy the good rows: {e}"),
+            )
+        };
+        let mut reader = reader(file.read(spec)?);
+        let mut writer = csv::Writer::from_writer(std::io::BufWriter::new(out));
+        let header = reader.byte_headers().map_err(|e| io(&e))?.clone();
+        writer.write_byte_record(&header).map_err(|e| io(&e))?;
+        let mut record = ByteRecord::new();
+        let mut index = 0;
+        let mut skip = bad.iter().map(|b| b.record).peekable();
+        while reader.read_byte_record(&mut record).map_err(|e| io(&e))? {
+            if skip.next_if_eq(&index).is_none() {
+                writer.write_byte_record(&record).map_err(|e| io(&e))?;
+            }
+            index += 1;
+        }
+        writer.flush().map_err(|e| io(&e))?;
+        Ok(copy)
+    }
+
+    fn scan(&self, spec: &SourceSpec, file: &SourceFile) -> Result<LazyFrame> {
+        // Time columns are read as text and parsed strictly afterwards, so a
+        // bad value is an error rather than a silent null.
+        let mut overwrite = Schema::default();
+        for c in read_columns(spec) {
+            overwrite.insert(c.name.into(), read_dtype(spec, c));
+        }
+        file.polars_path()
+            .and_then(|path| {
+                LazyCsvReader::new(path)
+                    .with_has_header(true)
+                    .with_dtype_overwrite(Some(SchemaRef::new(overwrite)))
+                    .with_infer_schema_length(Some(0))
+                    .finish()
+            })
+            .map_err(|e| file.read_error(spec, self, &e))
+    }
+
+    fn scan_text(&self, spec: &SourceSpec, file: &SourceFile) -> Result<LazyFrame> {
+        file.polars_path()
+            .and_then(|path| {
+                LazyCsvReader::new(path)
+                    .with_has_header(true)
+                    .with_infer_schema_length(Some(0))
+                    .finish()
+            })
+            .map_err(|e| file.read_error(spec, self, &e))
+    }
+
+    fn places(&self, file: &SourceFile, records: &[usize]) -> Result<Vec<String>> {
+        let mut out = Vec::with_capacity(records.len());
+        let mut wanted = records.iter().copied().peekable();
+        if let (Ok(data), Ok(mut lines)) = (std::fs::File::open(file.path()), Lines::open(file)) {
+            let mut reader = reader(data);
+            let mut record = ByteRecord::new();
+            let mut index = 0;
+            while wanted.peek().is_some() && reader.read_byte_record(&mut record).unwrap_or(false) {
+                if wanted.next_if_eq(&index).is_some() {
+                    out.push(match record.position().map(|p| lines.start(p)) {
+                        Some(Ok(line)) => format!("line {line}"),
+                        _ => format!("record {}", index + 1),
+                    });
+                }
+                index += 1;
+            }
+        }
+        // Records the reader did not reach are named by their count.
+        out.extend(wanted.map(|r| format!("record {}", r + 1)));
+        Ok(out)
+    }
+}
+
+fn reader<R: std::io::Read>(data: R) -> csv::Reader<BufReader<R>> {
+    csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(BufReader::new(data))
+}
+
+/// CSV records polars would misread: a field count other than the
+/// header's (polars fills a short row with nulls), or bytes that are not
+/// UTF-8. One streaming pass; nothing is kept for good records. A header
+/// that names a declared column twice is an error.
+fn structure(spec: &SourceSpec, file: &SourceFile) -> Result<Vec<BadRow>> {
+    let location = file.location();
+    let mut reader = reader(file.read(spec)?);
+    let header = reader
+        .byte_headers()
+        .map_err(|e| source_error(spec, location, format!("cannot read the header: {e}")))?
+        .clone();
+    check_header(spec, location, &header)?;
+    let width = header.len();
+    let mut lines = Lines::open(file)
+        .map_err(|e| source_error(spec, location, format!("cannot open the file: {e}")))?;
+    let mut bad = Vec::new();
+    let mut record = ByteRecord::new();
+    let mut index = 0;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                return Err(source_error(
+                    spec,
+                    location,
+                    format!("line {line}: cannot read the CSV: {e}"),
+                ));
+            }
+        }
+        if let Some(reason) = misfit(&record, width) {
+            let line = match record.position() {
+                Some(p) => lines.start(p).map_err(|e| {
+                    source_error(spec, location, format!("cannot read the file: {e}"))
+                })?,
+                None => 0,
+            };
+            bad.push(BadRow {
+                record: index,
+                place: format!("line {line}"),
+                raw: String::from_utf8_lossy(&record_line(&record)).into_owned(),
+                reason,
+            });
+        }
+        index += 1;
+    }
+    Ok(bad)
+}
+
+/// Why polars would misread `record`, if it would.
+fn misfit(record: &ByteRecord, width: usize) -> Option<String> {
+    if record.len() != width {
+        // A quote the parser took as opening a field makes that field run
+        // on over the next lines.
+        let quote = if record
+            .iter()
+            .any(|f| f.contains(&b'\n') || f.contains(&b'"'))
+        {
+            " (an unclosed quote?)"
+        } else {
+            ""
+        };
+        return Some(format!(
+            "{} field(s), expected {width} as in the header{quote}",
+            record.len()
+        ));
+    }
+    record
+        .iter()
+        .position(|f| std::str::from_utf8(f).is_err())
+        .map(|i| format!("field {} is not valid UTF-8 text", i + 1))
+}
+
+/// A declared column named twice in the header is an error: which of the
+/// two holds it is anyone's guess (polars would take the first).
+fn check_header(spec: &SourceSpec, location: &str, header: &ByteRecord) -> Result<()> {
+    for c in read_columns(spec) {
+        let fields: Vec<String> = header
+            .iter()
+            .enumerate()
+            .filter(|(_, name)| *name == c.name.as_bytes())
+            .map(|(i, _)| (i + 1).to_string())
+            .collect();
+        match &fields[..] {
+            [init @ .., last] if !init.is_empty() => {
+                return Err(source_error(
+                    spec,
+                    location,
+                    format!(
+                        "line 1: the header names column `{}` in fields {} and {last}; keep \
+                         one, or rename the others",
+                        c.name,
+                        init.join(", ")
+                    ),
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The lines records start on. The `csv` crate gives a record the position
+/// where reading it began: before the blank lines it skipped, and before
+/// the `\n` of the `\r\n` that ended the record before it (so one line
+/// short in a CRLF file). The newlines between that position and the
+/// record's first byte are counted here, from the file.
+struct Lines {
+    file: BufReader<std::fs::File>,
+    /// The byte offset `file` is at.
+    at: u64,
+}
+
+impl Lines {
+    fn open(file: &SourceFile) -> std::io::Result<Lines> {
+        Ok(Lines {
+            file: BufReader::new(std::fs::File::open(file.path())?),
+            at: 0,
+        })
+    }
+
+    /// The line the record read from `position` starts on.
+    fn start(&mut self, position: &Position) -> std::io::Result<u64> {
+        let target = position.byte();
+        // Records are looked up in order: move forward within the buffer.
+        match target.checked_sub(self.at).map(i64::try_from) {
+            Some(Ok(ahead)) => self.file.seek_relative(ahead)?,
+            _ => {
+                self.file.seek(SeekFrom::Start(target))?;
+            }
+        }
+        self.at = target;
+        let mut line = position.line();
+        loop {
+            let buf = self.file.fill_buf()?;
+            let skipped = buf
+                .iter()
+                .take_while(|b| matches!(b, b'\r' | b'\n'))
+                .count();
+            line += buf[..skipped].iter().filter(|&&b| b == b'\n').count() as u64;
+            let done = skipped < buf.len() || buf.is_empty();
+            self.file.consume(skipped);
+            self.at += skipped as u64;
+            if done {
+                return Ok(line);
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Where a day's rows go: Hive-style day partitions
+//! (`year=Y/month=M/day=D/part-00000.parquet`), rows split by day, and each
+//! day encoded as one Parquet file.
+
+use bytes::Bytes;
+use chrono::{Datelike, NaiveDate};
+use object_store::path::Path as StorePath;
+use polars::prelude::*;
+
+use crate::error::{Error, PolarsContext, Result};
+use crate::spec::TIMESTAMP_COLUMN;
+use crate::time::{day_to_date, DAY_US};
+
+/// The one data file of a day partition.
+pub(super) const PART_FILE: &str = "part-00000.parquet";
+
+/// The directory of `day`'s partition in `table`.
+pub(super) fn partition_path(table: &StorePath, day: NaiveDate) -> StorePath {
+    table
+        .clone()
+        .join(format!("year={}", day.year()).as_str())
+        .join(format!("month={}", day.month()).as_str())
+        .join(format!("day={}", day.day()).as_str())
+}
+
+/// The day of a file of a table, from its path below the table
+/// (`year=…`, `month=…`, `day=…`, file name).
+pub(super) fn parse_partition(parts: &[String]) -> Option<NaiveDate> {
+    let [y, m, d, _file] = parts else { return None };
+    let y = y.strip_prefix("year=")?.parse().ok()?;
+    let m = m.strip_prefix("month=")?.parse().ok()?;
+    let d = d.strip_prefix("day=")?.parse().ok()?;
+    NaiveDate::from_ymd_opt(y, m, d)
+}
+
+/// The rows of each day of `timestamp`, in their order within the day.
+pub(super) fn split_by_day(frame: &DataFrame) -> Result<Vec<(NaiveDate, IdxCa)>> {
+    if frame.height() == 0 {
+        return Ok(Vec::new());
+    }
+    let ts = frame
+        .column(TIMESTAMP_COLUMN)
+        .ctx(|| "timestamp column".into())?
+        .datetime()
+        .ctx(|| "timestamp column".into())?
+        .physical()
+        .clone();
+    if ts.null_count() > 0 {
+        return Err(Error::Invalid("a row has a null timestamp".to_string()));
+    }
+    let days: Vec<i64> = ts
+        .into_no_null_iter()
+        .map(|t| t.div_euclid(DAY_US))
+        .collect();
+    // A counting sort: a run spans few days and many rows, and it keeps
+    // each day's rows in their order.
+    let (first, last) = days
+        .iter()
+        .fold((i64::MAX, i64::MIN), |(lo, hi), &d| (lo.min(d), hi.max(d)));
+    let mut starts = vec![0 as IdxSize; (last - first) as usize + 2];
+    for &d in &days {
+        starts[(d - first) as usize + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut next = starts.clone();
+    let mut order = vec![0 as IdxSize; days.len()];
+    for (row, &d) in days.iter().enumerate() {
+        let slot = &mut next[(d - first) as usize];
+        order[*slot as usize] = row as IdxSize;
+        *slot += 1;
+    }
+    let mut out = Vec::new();
+    for (i, bounds) in starts.windows(2).enumerate() {
+        let (start, end) = (bounds[0] as usize, bounds[1] as usize);
+        if start < end {
+            let idx = IdxCa::from_vec("idx".into(), order[start..end].to_vec());
+            out.push((day_to_date(first + i as i64), idx));
+        }
+    }
+    Ok(out)
+}
+
+/// Encodes day partitions as Parquet, in parallel.
+pub(super) fn encode_partitions(
+    batch: Vec<(NaiveDate, DataFrame)>,
+) -> Result<Vec<(NaiveDate, Bytes)>> {
+    use rayon::prelude::*;
+    batch
+        .into_par_iter()
+        .map(|(day, mut part)| {
+            let mut buf = Vec::new();
+            // Snappy, as Spark writes Parquet by default: several times
+            // cheaper to encode than zstd on many small day files.
+            ParquetWriter::new(&mut buf)
+                .with_compression(ParquetCompression::Snappy)
+                .finish(&mut part)
+                .ctx(|| format!("encoding the partition of {day}"))?;
+            Ok((day, Bytes::from(buf)))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(day: &str, hour: u32) -> i64 {
+        NaiveDate::parse_from_str(day, "%Y-%m-%d")
+            .expect("a date")
+            .and_hms_opt(hour, 0, 0)
+            .expect("a time")
+            .and_utc()
+            .timestamp_micros()
+    }
+
+    #[test]
+    fn rows_split_by_day_keep_their_order_within_each_day() {
+        // Rows sorted by key then time, so the days interleave; a day
+        // between them has no row, and one row is before the epoch.
+        let times = [
+            at("2020-01-03", 5),
+            at("2020-01-01", 0),
+            at("2020-01-03", 1),
+            at("1969-12-31", 23),
+            at("2020-01-01", 23),
+            at("2020-01-03", 0),
+        ];
+        let frame = DataFrame::new(
+            times.len(),
+            vec![
+                Int64Chunked::from_vec(TIMESTAMP_COLUMN.into(), times.to_vec())
+                    .into_datetime(TimeUnit::Microseconds, None)
+                    .into_column(),
+            ],
+        )
+        .expect("a frame");
+        let got: Vec<(String, Vec<IdxSize>)> = split_by_day(&frame)
+            .expect("splits")
+            .into_iter()
+            .map(|(day, idx)| (day.to_string(), idx.into_no_null_iter().collect()))
+            .collect();
+        let expected = vec![
+            ("1969-12-31".to_string(), vec![3]),
+            ("2020-01-01".to_string(), vec![1, 4]),
+            ("2020-01-03".to_string(), vec![0, 2, 5]),
+        ];
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn a_null_timestamp_is_refused() {
+        let frame = DataFrame::new(
+            2,
+            vec![Int64Chunked::new(TIMESTAMP_COLUMN.into(), [Some(0), None])
+                .into_datetime(TimeUnit::Microseconds, None)
+                .into_column()],
+        )
+        .expect("a frame");
+        assert!(split_by_day(&frame).is_err());
+    }
+}

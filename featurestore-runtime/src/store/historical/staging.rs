@@ -1,0 +1,168 @@
+//! Stage, then swap: how a run replaces its day partitions so that each one
+//! is always entirely old or entirely new.
+//!
+//! Every new partition is first written as `{table}/_staging/{run id}/{day}.parquet`
+//! (flat: one directory per run, not a day tree to create and remove). Only
+//! once every partition is staged is each moved over its live file, one
+//! object per partition:
+//!
+//! - on a local disk by a rename, atomic on a file system;
+//! - in an object store by a server-side copy, which makes the new object
+//!   appear whole (`object_store`'s `rename` is that copy followed by a
+//!   delete of the source). The staged objects are deleted once every
+//!   partition is swapped, with the rest of the run's staging: a delete
+//!   that fails in the middle of the swap would otherwise stop it half way
+//!   for an object nobody reads.
+//!
+//! Staging left by a run that died is never read, and the next run of the
+//! feature set removes it before it stages anything (the run lock makes
+//! sure no other run is staging then).
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::NaiveDate;
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStoreExt, PutPayload};
+use polars::prelude::*;
+
+use super::partition::{encode_partitions, partition_path, PART_FILE};
+use super::{HistoricalStore, IO_CONCURRENCY};
+use crate::error::{Error, PolarsContext, Result};
+use crate::io::block_on;
+
+/// The directory of every run's staging, below a table.
+pub(super) const STAGING: &str = "_staging";
+/// Partitions encoded and staged together: bounds the encoded bytes held
+/// in memory at once.
+const STAGE_BATCH: usize = 64;
+
+/// Where every run stages its partitions, below `table`.
+pub(super) fn staging_root(table: &StorePath) -> StorePath {
+    table.clone().join(STAGING)
+}
+
+/// A fresh staging directory for one run, below `table`.
+pub(super) fn run_dir(table: &StorePath) -> StorePath {
+    staging_root(table).join(uuid::Uuid::new_v4().to_string().as_str())
+}
+
+impl HistoricalStore {
+    /// Writes each day's rows of `frame` as `{dir}/{day}.parquet`; returns
+    /// the staged file of each day.
+    pub(super) fn stage(
+        &self,
+        dir: &StorePath,
+        frame: &DataFrame,
+        partitions: &[(NaiveDate, IdxCa)],
+    ) -> Result<Vec<(NaiveDate, StorePath)>> {
+        let mut staged = Vec::with_capacity(partitions.len());
+        for batch in partitions.chunks(STAGE_BATCH) {
+            // Rows are copied out a batch of days at a time, not all at
+            // once; encoding is parallel (CPU) and the puts concurrent (I/O).
+            let batch: Vec<(NaiveDate, DataFrame)> = batch
+                .iter()
+                .map(|(day, rows)| {
+                    let part = frame.take(rows).ctx(|| "partitioning by day".into())?;
+                    Ok((*day, part))
+                })
+                .collect::<Result<_>>()?;
+            let encoded = encode_partitions(batch)?;
+            let puts = encoded.into_iter().map(|(day, buf)| {
+                let path = dir.clone().join(format!("{day}.parquet").as_str());
+                async move {
+                    self.root
+                        .store()
+                        .put(&path, PutPayload::from(buf))
+                        .await
+                        .map_err(|e| {
+                            self.error(&path, format!("staging the partition of {day}"), e)
+                        })?;
+                    Ok::<_, Error>((day, path))
+                }
+            });
+            let done: Vec<(NaiveDate, StorePath)> = block_on(
+                futures::stream::iter(puts)
+                    .buffer_unordered(IO_CONCURRENCY)
+                    .try_collect(),
+            )?;
+            staged.extend(done);
+        }
+        Ok(staged)
+    }
+
+    /// Moves each staged file over its day's live file; returns the days
+    /// swapped.
+    pub(super) async fn swap(
+        &self,
+        table: &StorePath,
+        staged: &[(NaiveDate, StorePath)],
+    ) -> Result<BTreeSet<NaiveDate>> {
+        let swapped = AtomicUsize::new(0);
+        let local = self.root.is_local();
+        // Owned items: futures borrowing from the closure's argument are
+        // not provably `Send`, which `block_on` needs.
+        let moves = staged.iter().cloned().map(|(day, from)| {
+            let to = partition_path(table, day).join(PART_FILE);
+            let swapped = &swapped;
+            async move {
+                let store = self.root.store();
+                let moved = if local {
+                    store.rename(&from, &to).await
+                } else {
+                    store.copy(&from, &to).await
+                };
+                moved
+                    .map_err(|e| self.error(&to, format!("replacing the partition of {day}"), e))?;
+                let n = swapped.fetch_add(1, Ordering::SeqCst) + 1;
+                crate::fail::point(|| format!("historical:swapped:{n}"));
+                Ok::<_, Error>(day)
+            }
+        });
+        futures::stream::iter(moves)
+            .buffer_unordered(IO_CONCURRENCY)
+            .try_collect()
+            .await
+    }
+
+    /// Deletes every file under `prefix`; on a local disk, the directories
+    /// too (a rename leaves its source's directory behind, which only the
+    /// file system can remove).
+    pub(super) async fn remove_prefix(&self, prefix: &StorePath) -> Result<()> {
+        let store = self.root.store();
+        let files: Vec<_> = store
+            .list(Some(prefix))
+            .try_collect()
+            .await
+            .map_err(|e| self.error(prefix, "listing staged files", e))?;
+        futures::stream::iter(files.into_iter().map(|f| async move {
+            match store.delete(&f.location).await {
+                // Gone already: removed with an emptied directory.
+                Err(object_store::Error::NotFound { .. }) => Ok(()),
+                other => other.map_err(|e| self.error(&f.location, "removing a staged file", e)),
+            }
+        }))
+        .buffer_unordered(IO_CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
+        if let Some(dir) = self.local_dir(prefix) {
+            match std::fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::store(
+                        super::STORE,
+                        dir.display().to_string(),
+                        "removing the staging directory",
+                        e,
+                    ));
+                }
+                _ => {}
+            }
+            // `_staging` itself, once no other run is staging.
+            if let Some(parent) = dir.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
+        }
+        Ok(())
+    }
+}

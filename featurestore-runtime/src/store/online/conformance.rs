@@ -1,0 +1,1080 @@
+//! The checks every [`OnlineStore`] backend must pass (cargo feature
+//! `test-util`), in the manner of `object_store`'s `integration` module.
+//!
+//! Each case is a public async function taking the store under test and
+//! returning `Err` with a description of what broke, never panicking, so a
+//! backend's test can run them all and report every failure at once.
+//! Each case writes only feature sets of its own (named `conformance_…`),
+//! and expects them empty: give it a fresh store, or one in which nothing
+//! of this suite was written. [`run_all`] runs every case, each on a fresh
+//! store from a factory:
+//!
+//! ```ignore
+//! #[tokio::test(flavor = "multi_thread")]
+//! async fn redis_conforms() {
+//!     conformance::run_all(|| async {
+//!         Ok(Arc::new(RedisStore::connect(&fresh_database()).await?) as Arc<dyn OnlineStore>)
+//!     })
+//!     .await
+//!     .unwrap();
+//! }
+//! ```
+//!
+//! The cases only use the trait's primitives, so they hold for any backend:
+//! newest-wins by row timestamp (a newer or equal row replaces, an older one
+//! never does and is counted), batched reads that keep the order of the
+//! keys, refusal of a changed declaration before anything is written,
+//! concurrent writers, a large batch, scans, isolation of feature sets, and
+//! every kind of [`Value`].
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::TryStreamExt;
+
+use super::{OnlineStore, OnlineStoreExt, Record, Value};
+use crate::error::{Error, ErrorKind};
+use crate::spec::{
+    Aggregation, ColumnSpec, DataType, FeatureSetSpec, FeatureSpec, Format, OnBadRows,
+    OutputColumn, Preprocessing, SourceKind, SourceSpec, Window,
+};
+
+/// A case of the suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Case {
+    /// [`newer_replaces`]
+    NewerReplaces,
+    /// [`equal_timestamp_replaces`]
+    EqualTimestampReplaces,
+    /// [`older_never_replaces`]
+    OlderNeverReplaces,
+    /// [`get_many_keeps_order`]
+    GetManyKeepsOrder,
+    /// [`changed_declaration_is_refused`]
+    ChangedDeclarationIsRefused,
+    /// [`concurrent_writers_converge`]
+    ConcurrentWritersConverge,
+    /// [`large_batch_round_trips`]
+    LargeBatchRoundTrips,
+    /// [`scan_streams_every_row`]
+    ScanStreamsEveryRow,
+    /// [`feature_sets_are_isolated`]
+    FeatureSetsAreIsolated,
+    /// [`values_round_trip`]
+    ValuesRoundTrip,
+}
+
+impl Case {
+    /// Every case, in the order [`run_all`] runs them.
+    pub const ALL: [Case; 10] = [
+        Case::NewerReplaces,
+        Case::EqualTimestampReplaces,
+        Case::OlderNeverReplaces,
+        Case::GetManyKeepsOrder,
+        Case::ChangedDeclarationIsRefused,
+        Case::ConcurrentWritersConverge,
+        Case::LargeBatchRoundTrips,
+        Case::ScanStreamsEveryRow,
+        Case::FeatureSetsAreIsolated,
+        Case::ValuesRoundTrip,
+    ];
+
+    /// The case's function name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Case::NewerReplaces => "newer_replaces",
+            Case::EqualTimestampReplaces => "equal_timestamp_replaces",
+            Case::OlderNeverReplaces => "older_never_replaces",
+            Case::GetManyKeepsOrder => "get_many_keeps_order",
+            Case::ChangedDeclarationIsRefused => "changed_declaration_is_refused",
+            Case::ConcurrentWritersConverge => "concurrent_writers_converge",
+            Case::LargeBatchRoundTrips => "large_batch_round_trips",
+            Case::ScanStreamsEveryRow => "scan_streams_every_row",
+            Case::FeatureSetsAreIsolated => "feature_sets_are_isolated",
+            Case::ValuesRoundTrip => "values_round_trip",
+        }
+    }
+
+    /// Runs the case against `store`.
+    pub async fn run(self, store: &dyn OnlineStore) -> Result<(), String> {
+        match self {
+            Case::NewerReplaces => newer_replaces(store).await,
+            Case::EqualTimestampReplaces => equal_timestamp_replaces(store).await,
+            Case::OlderNeverReplaces => older_never_replaces(store).await,
+            Case::GetManyKeepsOrder => get_many_keeps_order(store).await,
+            Case::ChangedDeclarationIsRefused => changed_declaration_is_refused(store).await,
+            Case::ConcurrentWritersConverge => concurrent_writers_converge(store).await,
+            Case::LargeBatchRoundTrips => large_batch_round_trips(store).await,
+            Case::ScanStreamsEveryRow => scan_streams_every_row(store).await,
+            Case::FeatureSetsAreIsolated => feature_sets_are_isolated(store).await,
+            Case::ValuesRoundTrip => values_round_trip(store).await,
+        }
+    }
+}
+
+/// Runs every case, each on a fresh store from `fresh`; `Err` lists every
+/// case that failed, with what broke.
+pub async fn run_all<F, Fut>(mut fresh: F) -> Result<(), String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = crate::Result<Arc<dyn OnlineStore>>>,
+{
+    let mut failed = Vec::new();
+    for case in Case::ALL {
+        let outcome = match fresh().await {
+            Ok(store) => case.run(&*store).await,
+            Err(e) => Err(format!("opening a fresh store failed: {}", chain(&e))),
+        };
+        if let Err(what) = outcome {
+            failed.push(format!("{}: {what}", case.name()));
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} of {} online store conformance cases failed:\n{}",
+            failed.len(),
+            Case::ALL.len(),
+            failed.join("\n")
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The declarations the cases write: plain `'static` data, as the macros emit.
+
+const fn column(name: &'static str, dtype: DataType) -> ColumnSpec {
+    ColumnSpec {
+        name,
+        dtype,
+        nullable: true,
+        description: "",
+    }
+}
+
+const fn feature(name: &'static str, dtype: DataType) -> FeatureSpec {
+    FeatureSpec {
+        name,
+        column: name,
+        aggregations: &[Aggregation::Last],
+        dtype,
+        description: "",
+        plain: None,
+        frame: None,
+        filter: None,
+    }
+}
+
+const fn output(name: &'static str, feature: usize, dtype: DataType) -> OutputColumn {
+    OutputColumn {
+        name,
+        feature,
+        aggregation: Aggregation::Last,
+        window: None,
+        dtype,
+        nullable: true,
+        pivot: None,
+    }
+}
+
+const fn feature_set(
+    name: &'static str,
+    keys: &'static [ColumnSpec],
+    features: &'static [FeatureSpec],
+    outputs: &'static [OutputColumn],
+) -> FeatureSetSpec {
+    FeatureSetSpec {
+        name,
+        description: "A feature set of the online store conformance suite.",
+        keys,
+        timestamp: "event_time",
+        source: &EVENTS,
+        filter: None,
+        query: None,
+        windows: &[],
+        slide: Window::DAY,
+        fill_null: None,
+        features,
+        outputs,
+        pivot: None,
+        distinct: None,
+        pre_hooks: &[],
+        post_hooks: &[],
+    }
+}
+
+static EVENTS: SourceSpec = SourceSpec {
+    name: "conformance_events",
+    description: "The events the conformance feature sets are declared over.",
+    kind: SourceKind::File {
+        path: "conformance_events.csv",
+        format: Format::Csv,
+    },
+    columns: &[
+        column("id", DataType::String),
+        column("shop", DataType::Int64),
+        column("event_time", DataType::Timestamp),
+        column("orders", DataType::Int64),
+        column("refunds", DataType::Int64),
+        column("chargebacks", DataType::Int64),
+        column("note", DataType::String),
+        column("flag", DataType::Bool),
+        column("small", DataType::Int32),
+        column("ratio", DataType::Float64),
+        column("share", DataType::Float32),
+        column("day", DataType::Date),
+        column("seen", DataType::Timestamp),
+        column("tags", DataType::List(&DataType::String)),
+        column("amounts", DataType::List(&DataType::Int64)),
+    ],
+    on_bad_rows: OnBadRows::Fail,
+    time_columns: &[],
+    derived: &[],
+    preprocess: Preprocessing::NONE,
+};
+
+const ID: &[ColumnSpec] = &[column("id", DataType::String)];
+
+const COUNT_FEATURES: &[FeatureSpec] = &[
+    feature("orders", DataType::Int64),
+    feature("refunds", DataType::Int64),
+    feature("chargebacks", DataType::Int64),
+];
+
+const COUNTS: &[OutputColumn] = &[
+    output("orders__last", 0, DataType::Int64),
+    output("refunds__last", 1, DataType::Int64),
+    output("chargebacks__last", 2, DataType::Int64),
+];
+
+/// Three counts per `id`: the shape most cases write.
+const fn counts(name: &'static str) -> FeatureSetSpec {
+    feature_set(name, ID, COUNT_FEATURES, COUNTS)
+}
+
+static NEWER: FeatureSetSpec = counts("conformance_newer");
+static EQUAL: FeatureSetSpec = counts("conformance_equal");
+static OLDER: FeatureSetSpec = counts("conformance_older");
+static GET_MANY: FeatureSetSpec = counts("conformance_get_many");
+static CHANGED: FeatureSetSpec = counts("conformance_changed");
+/// [`CHANGED`] declared again with a column fewer.
+static CHANGED_FEWER: FeatureSetSpec = feature_set(
+    "conformance_changed",
+    ID,
+    COUNT_FEATURES,
+    COUNTS.split_at(2).0,
+);
+/// [`CHANGED`] declared again with a column renamed.
+static CHANGED_RENAMED: FeatureSetSpec = feature_set(
+    "conformance_changed",
+    ID,
+    COUNT_FEATURES,
+    &[
+        output("orders__last", 0, DataType::Int64),
+        output("refunds__last", 1, DataType::Int64),
+        output("chargebacks__first", 2, DataType::Int64),
+    ],
+);
+static CONCURRENT: FeatureSetSpec = counts("conformance_concurrent");
+static LARGE: FeatureSetSpec = counts("conformance_large");
+static SCAN: FeatureSetSpec = counts("conformance_scan");
+static ISOLATED: FeatureSetSpec = counts("conformance_isolated");
+/// A name that extends [`ISOLATED`]'s: a prefix match must not mix them.
+static ISOLATED_EXTENDED: FeatureSetSpec = counts("conformance_isolated_extended");
+/// The key of [`ISOLATED`] with other columns.
+static ISOLATED_OTHER: FeatureSetSpec = feature_set(
+    "conformance_isolated_other",
+    ID,
+    &[feature("note", DataType::String)],
+    &[output("note__last", 0, DataType::String)],
+);
+/// A column of every type, under a key of two columns.
+static VALUES: FeatureSetSpec = feature_set(
+    "conformance_values",
+    &[
+        column("id", DataType::String),
+        column("shop", DataType::Int64),
+    ],
+    &[
+        feature("flag", DataType::Bool),
+        feature("small", DataType::Int32),
+        feature("orders", DataType::Int64),
+        feature("ratio", DataType::Float64),
+        feature("share", DataType::Float32),
+        feature("note", DataType::String),
+        feature("day", DataType::Date),
+        feature("seen", DataType::Timestamp),
+        feature("tags", DataType::List(&DataType::String)),
+        feature("amounts", DataType::List(&DataType::Int64)),
+    ],
+    &[
+        output("flag__last", 0, DataType::Bool),
+        output("small__last", 1, DataType::Int32),
+        output("orders__last", 2, DataType::Int64),
+        output("ratio__last", 3, DataType::Float64),
+        output("share__last", 4, DataType::Float32),
+        output("note__last", 5, DataType::String),
+        output("day__last", 6, DataType::Date),
+        output("seen__last", 7, DataType::Timestamp),
+        output("tags__last", 8, DataType::List(&DataType::String)),
+        output("amounts__last", 9, DataType::List(&DataType::Int64)),
+    ],
+);
+
+// ---------------------------------------------------------------------------
+// Helpers.
+
+macro_rules! ensure {
+    ($cond:expr, $($what:tt)+) => {
+        if !$cond {
+            return Err(format!($($what)+));
+        }
+    };
+}
+
+/// An error with its causes, for a failure description.
+fn chain(e: &Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+fn failed(doing: &str) -> impl FnOnce(Error) -> String + '_ {
+    move |e| format!("{doing} failed: {}", chain(&e))
+}
+
+fn key(id: &str) -> Vec<Value> {
+    vec![Value::from(id)]
+}
+
+/// A row of a [`counts`] feature set.
+fn row(id: &str, timestamp: i64, v: i64) -> Record {
+    Record {
+        key: key(id),
+        timestamp,
+        values: vec![Value::Int(v), Value::Int(v), Value::Int(v)],
+    }
+}
+
+async fn write(
+    store: &dyn OnlineStore,
+    spec: &FeatureSetSpec,
+    records: &[Record],
+    expected: (usize, usize),
+) -> Result<(), String> {
+    let doing = format!("write_latest of {} rows to `{}`", records.len(), spec.name);
+    let w = store
+        .write_latest(spec, records)
+        .await
+        .map_err(failed(&doing))?;
+    ensure!(
+        (w.written, w.kept_newer) == expected,
+        "{doing}: (written, kept_newer) = ({}, {}), expected {expected:?}",
+        w.written,
+        w.kept_newer
+    );
+    Ok(())
+}
+
+async fn get(
+    store: &dyn OnlineStore,
+    spec: &FeatureSetSpec,
+    key: &[Value],
+) -> Result<Option<Record>, String> {
+    store
+        .get(spec, key)
+        .await
+        .map_err(failed(&format!("get of {key:?} in `{}`", spec.name)))
+}
+
+async fn expect_row(
+    store: &dyn OnlineStore,
+    spec: &FeatureSetSpec,
+    key: &[Value],
+    expected: Option<&Record>,
+    why: &str,
+) -> Result<(), String> {
+    let got = get(store, spec, key).await?;
+    ensure!(
+        same_row(got.as_ref(), expected),
+        "`{}` {key:?}: got {got:?}, expected {expected:?} ({why})",
+        spec.name
+    );
+    Ok(())
+}
+
+async fn scan(store: &dyn OnlineStore, spec: &FeatureSetSpec) -> Result<Vec<Record>, String> {
+    store
+        .scan(spec)
+        .try_collect()
+        .await
+        .map_err(failed(&format!("scan of `{}`", spec.name)))
+}
+
+/// Rows by their key's text, failing on a key scanned twice.
+fn by_key(rows: Vec<Record>, spec: &FeatureSetSpec) -> Result<BTreeMap<String, Record>, String> {
+    let mut out = BTreeMap::new();
+    for r in rows {
+        let k = format!("{:?}", r.key);
+        if let Some(earlier) = out.insert(k.clone(), r) {
+            return Err(format!(
+                "scan of `{}` returned key {k} twice (once as {earlier:?})",
+                spec.name
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Equal values, floats compared by their bits (so `-0.0` is not `0.0`) but
+/// any NaN equal to any NaN.
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Float(x), Value::Float(y)) => {
+            (x.is_nan() && y.is_nan()) || x.to_bits() == y.to_bits()
+        }
+        (Value::List(x), Value::List(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_value(a, b))
+        }
+        _ => a == b,
+    }
+}
+
+fn same_values(a: &[Value], b: &[Value]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same_value(a, b))
+}
+
+fn same_record(a: &Record, b: &Record) -> bool {
+    a.timestamp == b.timestamp && same_values(&a.key, &b.key) && same_values(&a.values, &b.values)
+}
+
+fn same_row(a: Option<&Record>, b: Option<&Record>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => same_record(a, b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// Gives the other futures of a `join` a turn, so concurrent writers
+/// interleave between their batches on any executor.
+struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The cases.
+
+/// A row with a newer timestamp replaces the stored one, also across the
+/// epoch (timestamps order as signed numbers), and a new key is inserted.
+pub async fn newer_replaces(store: &dyn OnlineStore) -> Result<(), String> {
+    let spec = &NEWER;
+    write(store, spec, &[row("x", 10, 1), row("y", 10, 1)], (2, 0)).await?;
+    write(store, spec, &[row("y", 20, 2), row("z", 1, 2)], (2, 0)).await?;
+    expect_row(store, spec, &key("x"), Some(&row("x", 10, 1)), "untouched").await?;
+    expect_row(
+        store,
+        spec,
+        &key("y"),
+        Some(&row("y", 20, 2)),
+        "20 is newer than 10",
+    )
+    .await?;
+    expect_row(store, spec, &key("z"), Some(&row("z", 1, 2)), "a new key").await?;
+    write(store, spec, &[row("old", -5, 1)], (1, 0)).await?;
+    write(store, spec, &[row("old", 3, 2)], (1, 0)).await?;
+    expect_row(
+        store,
+        spec,
+        &key("old"),
+        Some(&row("old", 3, 2)),
+        "3 is newer than -5",
+    )
+    .await?;
+    write(store, spec, &[row("edge", i64::MIN, 1)], (1, 0)).await?;
+    write(store, spec, &[row("edge", i64::MAX, 2)], (1, 0)).await?;
+    expect_row(
+        store,
+        spec,
+        &key("edge"),
+        Some(&row("edge", i64::MAX, 2)),
+        "i64::MAX is newer than i64::MIN",
+    )
+    .await
+}
+
+/// A row with the stored row's timestamp replaces it: a re-run of the same
+/// interval converges to its own rows.
+pub async fn equal_timestamp_replaces(store: &dyn OnlineStore) -> Result<(), String> {
+    let spec = &EQUAL;
+    write(store, spec, &[row("x", 10, 1), row("n", -3, 1)], (2, 0)).await?;
+    write(store, spec, &[row("x", 10, 7), row("n", -3, 8)], (2, 0)).await?;
+    expect_row(
+        store,
+        spec,
+        &key("x"),
+        Some(&row("x", 10, 7)),
+        "same timestamp",
+    )
+    .await?;
+    expect_row(
+        store,
+        spec,
+        &key("n"),
+        Some(&row("n", -3, 8)),
+        "same timestamp",
+    )
+    .await
+}
+
+/// A row older than the stored one never replaces it, and is counted in
+/// `kept_newer`, also across the epoch and at the extremes.
+pub async fn older_never_replaces(store: &dyn OnlineStore) -> Result<(), String> {
+    let spec = &OLDER;
+    write(store, spec, &[row("x", 10, 1), row("y", 10, 1)], (2, 0)).await?;
+    // x older: kept; y newer: replaced; z new.
+    write(
+        store,
+        spec,
+        &[row("x", 5, 2), row("y", 20, 2), row("z", 1, 2)],
+        (2, 1),
+    )
+    .await?;
+    expect_row(
+        store,
+        spec,
+        &key("x"),
+        Some(&row("x", 10, 1)),
+        "5 is older than 10",
+    )
+    .await?;
+    expect_row(
+        store,
+        spec,
+        &key("y"),
+        Some(&row("y", 20, 2)),
+        "20 is newer",
+    )
+    .await?;
+    expect_row(store, spec, &key("z"), Some(&row("z", 1, 2)), "a new key").await?;
+    write(store, spec, &[row("old", -5, 1)], (1, 0)).await?;
+    write(store, spec, &[row("old", -10, 2)], (0, 1)).await?;
+    expect_row(
+        store,
+        spec,
+        &key("old"),
+        Some(&row("old", -5, 1)),
+        "-10 is older than -5",
+    )
+    .await?;
+    write(store, spec, &[row("edge", i64::MAX, 1)], (1, 0)).await?;
+    write(store, spec, &[row("edge", i64::MIN, 2)], (0, 1)).await?;
+    expect_row(
+        store,
+        spec,
+        &key("edge"),
+        Some(&row("edge", i64::MAX, 1)),
+        "i64::MIN is older than i64::MAX",
+    )
+    .await
+}
+
+/// `get_many` answers one entry per key, in the order of the keys,
+/// duplicates repeated, `None` for a missing key; and nothing for no keys.
+pub async fn get_many_keeps_order(store: &dyn OnlineStore) -> Result<(), String> {
+    let spec = &GET_MANY;
+    let get_many = |keys: Vec<Vec<Value>>| async move {
+        store
+            .get_many(spec, &keys)
+            .await
+            .map_err(failed(&format!("get_many of {} keys", keys.len())))
+    };
+    // Nothing written yet: every key is missing.
+    let got = get_many(vec![key("x"), key("y")]).await?;
+    ensure!(
+        got == [None, None],
+        "before any write: got {got:?}, expected [None, None]"
+    );
+    let got = get_many(Vec::new()).await?;
+    ensure!(got.is_empty(), "no keys, before any write: got {got:?}");
+
+    write(store, spec, &[row("x", 10, 1), row("y", 11, 2)], (2, 0)).await?;
+    let got = get_many(vec![key("y"), key("missing"), key("x"), key("y")]).await?;
+    let expected = vec![
+        Some(row("y", 11, 2)),
+        None,
+        Some(row("x", 10, 1)),
+        Some(row("y", 11, 2)),
+    ];
+    ensure!(got == expected, "got {got:?}, expected {expected:?}");
+    let got = get_many(Vec::new()).await?;
+    ensure!(got.is_empty(), "no keys: got {got:?}");
+
+    // A larger batch, every third key missing, in an order unlike any
+    // the store keeps.
+    let rows: Vec<Record> = (0..600).map(|i| row(&format!("k{i}"), i, i)).collect();
+    write(store, spec, &rows, (600, 0)).await?;
+    let wanted: Vec<i64> = (0..900).map(|i| (i * 7919) % 900).collect();
+    let got = get_many(wanted.iter().map(|i| key(&format!("k{i}"))).collect()).await?;
+    ensure!(
+        got.len() == wanted.len(),
+        "{} keys: got {} rows",
+        wanted.len(),
+        got.len()
+    );
+    for (i, (w, g)) in wanted.iter().zip(&got).enumerate() {
+        let expected = (*w < 600).then(|| row(&format!("k{w}"), *w, *w));
+        ensure!(
+            g.as_ref() == expected.as_ref(),
+            "entry {i} (key k{w}): got {g:?}, expected {expected:?}"
+        );
+    }
+    Ok(())
+}
+
+/// A feature set declared again with other columns is refused by `check`
+/// and by `write_latest` with [`ErrorKind::Conflict`], before anything is
+/// written; the unchanged declaration is accepted.
+pub async fn changed_declaration_is_refused(store: &dyn OnlineStore) -> Result<(), String> {
+    let spec = &CHANGED;
+    store
+        .check(spec)
+        .await
+        .map_err(failed("check of a feature set never written"))?;
+    write(store, spec, &[row("x", 1, 1), row("y", 1, 1)], (2, 0)).await?;
+    store.check(spec).await.map_err(failed(
+        "check of the declaration the table was written with",
+    ))?;
+    let before = by_key(scan(store, spec).await?, spec)?;
+    for (changed, how) in [
+        (&CHANGED_FEWER, "a column fewer"),
+        (&CHANGED_RENAMED, "a column renamed"),
+    ] {
+        match store.check(changed).await {
+            Ok(()) => return Err(format!("check accepted the declaration with {how}")),
+            Err(e) => ensure!(
+                e.kind() == ErrorKind::Conflict,
+                "check of the declaration with {how}: kind {:?}, expected Conflict ({})",
+                e.kind(),
+                chain(&e)
+            ),
+        }
+        let record = |id: &str| Record {
+            key: key(id),
+            timestamp: 2,
+            values: vec![Value::Int(9); changed.outputs.len()],
+        };
+        match store
+            .write_latest(changed, &[record("x"), record("new")])
+            .await
+        {
+            Ok(w) => {
+                return Err(format!(
+                    "write_latest under the declaration with {how} was accepted: {w:?}"
+                ))
+            }
+            Err(e) => ensure!(
+                e.kind() == ErrorKind::Conflict,
+                "write_latest under the declaration with {how}: kind {:?}, expected Conflict ({})",
+                e.kind(),
+                chain(&e)
+            ),
+        }
+    }
+    let after = by_key(scan(store, spec).await?, spec)?;
+    ensure!(
+        after == before,
+        "refused writes changed the stored rows: {before:?} became {after:?}"
+    );
+    expect_row(
+        store,
+        spec,
+        &key("x"),
+        Some(&row("x", 1, 1)),
+        "refused writes",
+    )
+    .await?;
+    expect_row(store, spec, &key("new"), None, "refused writes").await
+}
+
+/// Two writers upserting interleaved batches of the same keys, each batch
+/// with other timestamps, leave the newest row of every key; each writer's
+/// rows are all counted, written or kept.
+pub async fn concurrent_writers_converge(store: &dyn OnlineStore) -> Result<(), String> {
+    const KEYS: i64 = 50;
+    const ROUNDS: i64 = 20;
+    let spec = &CONCURRENT;
+    // One schedule counts up through even timestamps, the other down through
+    // odd ones from the newest, so a store that lets an older write land
+    // after a newer one ends with the wrong row. Odd keys swap schedules, so
+    // each writer owns the newest row of half the keys.
+    let timestamp = |schedule: i64, round: i64| match schedule {
+        0 => 2 * round,
+        _ => 2 * (ROUNDS - 1 - round) + 1,
+    };
+    let writer = |w: i64| async move {
+        let mut counted = 0;
+        for round in 0..ROUNDS {
+            let batch: Vec<Record> = (0..KEYS)
+                .map(|k| {
+                    let ts = timestamp(w ^ (k % 2), round);
+                    Record {
+                        key: key(&format!("k{k}")),
+                        timestamp: ts,
+                        values: vec![Value::Int(w), Value::Int(round), Value::Int(ts)],
+                    }
+                })
+                .collect();
+            let done = store
+                .write_latest(spec, &batch)
+                .await
+                .map_err(failed(&format!("writer {w}, round {round}")))?;
+            counted += done.written + done.kept_newer;
+            YieldNow(false).await;
+        }
+        ensure!(
+            counted == (KEYS * ROUNDS) as usize,
+            "writer {w}: {counted} rows counted as written or kept, of {}",
+            KEYS * ROUNDS
+        );
+        Ok::<(), String>(())
+    };
+    let (a, b) = futures::join!(writer(0), writer(1));
+    a?;
+    b?;
+    let keys: Vec<Vec<Value>> = (0..KEYS).map(|k| key(&format!("k{k}"))).collect();
+    let got = store
+        .get_many(spec, &keys)
+        .await
+        .map_err(failed("get_many after the writers"))?;
+    ensure!(
+        got.len() == keys.len(),
+        "{} keys: got {} rows",
+        keys.len(),
+        got.len()
+    );
+    let newest = 2 * ROUNDS - 1;
+    for (k, g) in got.iter().enumerate() {
+        let winner = 1 ^ (k as i64 % 2);
+        let expected = Record {
+            key: key(&format!("k{k}")),
+            timestamp: newest,
+            values: vec![Value::Int(winner), Value::Int(0), Value::Int(newest)],
+        };
+        ensure!(
+            g.as_ref() == Some(&expected),
+            "key k{k}: got {g:?}, expected writer {winner}'s first row {expected:?}"
+        );
+    }
+    Ok(())
+}
+
+/// One batch of 100,000 rows is written whole and reads back whole.
+pub async fn large_batch_round_trips(store: &dyn OnlineStore) -> Result<(), String> {
+    const ROWS: i64 = 100_000;
+    let spec = &LARGE;
+    let make = |i: i64| Record {
+        key: key(&format!("key-{i:06}")),
+        timestamp: i,
+        values: vec![Value::Int(i), Value::Int(-i), Value::Int(i * 3)],
+    };
+    let rows: Vec<Record> = (0..ROWS).map(make).collect();
+    write(store, spec, &rows, (ROWS as usize, 0)).await?;
+    let keys: Vec<Vec<Value>> = rows.iter().rev().map(|r| r.key.clone()).collect();
+    let got = store
+        .get_many(spec, &keys)
+        .await
+        .map_err(failed("get_many of every key of the large batch"))?;
+    ensure!(
+        got.len() == keys.len(),
+        "{ROWS} keys: got {} rows",
+        got.len()
+    );
+    for (g, i) in got.iter().zip((0..ROWS).rev()) {
+        let expected = make(i);
+        ensure!(
+            g.as_ref() == Some(&expected),
+            "key-{i:06}: got {g:?}, expected {expected:?}"
+        );
+    }
+    let scanned = scan(store, spec).await?.len();
+    ensure!(
+        scanned == ROWS as usize,
+        "scan returned {scanned} rows of {ROWS}"
+    );
+    Ok(())
+}
+
+/// `scan` yields every stored row once, as last written, and nothing for a
+/// feature set never written.
+pub async fn scan_streams_every_row(store: &dyn OnlineStore) -> Result<(), String> {
+    let spec = &SCAN;
+    let empty = scan(store, spec).await?;
+    ensure!(empty.is_empty(), "scan before any write returned {empty:?}");
+    let first: Vec<Record> = (0..1000).map(|i| row(&format!("k{i}"), 1, i)).collect();
+    write(store, spec, &first, (1000, 0)).await?;
+    // Every tenth key rewritten, and some new ones.
+    let second: Vec<Record> = (0..1000)
+        .step_by(10)
+        .chain(1000..1050)
+        .map(|i| row(&format!("k{i}"), 2, -i))
+        .collect();
+    write(store, spec, &second, (second.len(), 0)).await?;
+    let expected: BTreeMap<String, Record> = (0..1050)
+        .map(|i| {
+            let r = if i % 10 == 0 || i >= 1000 {
+                row(&format!("k{i}"), 2, -i)
+            } else {
+                row(&format!("k{i}"), 1, i)
+            };
+            (format!("{:?}", r.key), r)
+        })
+        .collect();
+    let got = by_key(scan(store, spec).await?, spec)?;
+    if got != expected {
+        let missing: Vec<&String> = expected.keys().filter(|k| !got.contains_key(*k)).collect();
+        let wrong: Vec<&Record> = got
+            .iter()
+            .filter(|(k, r)| expected.get(*k) != Some(r))
+            .map(|(_, r)| r)
+            .collect();
+        return Err(format!(
+            "scan returned {} rows of {}; missing keys {missing:?}; unexpected rows {wrong:?}",
+            got.len(),
+            expected.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Rows of one feature set are never seen through another: not through the
+/// same key, not through a name that extends it, not through a feature set
+/// of other columns; a declaration checked is only its own.
+pub async fn feature_sets_are_isolated(store: &dyn OnlineStore) -> Result<(), String> {
+    let note = |id: &str, ts: i64, text: &str| Record {
+        key: key(id),
+        timestamp: ts,
+        values: vec![Value::from(text)],
+    };
+    write(store, &ISOLATED, &[row("x", 10, 1)], (1, 0)).await?;
+    // Older than the row of the other feature set: must still be written.
+    write(
+        store,
+        &ISOLATED_EXTENDED,
+        &[row("x", 5, 2), row("y", 5, 2)],
+        (2, 0),
+    )
+    .await?;
+    write(store, &ISOLATED_OTHER, &[note("x", 1, "other")], (1, 0)).await?;
+    expect_row(
+        store,
+        &ISOLATED,
+        &key("x"),
+        Some(&row("x", 10, 1)),
+        "its own row",
+    )
+    .await?;
+    expect_row(store, &ISOLATED, &key("y"), None, "written to another set").await?;
+    expect_row(
+        store,
+        &ISOLATED_EXTENDED,
+        &key("x"),
+        Some(&row("x", 5, 2)),
+        "its own row",
+    )
+    .await?;
+    expect_row(
+        store,
+        &ISOLATED_OTHER,
+        &key("x"),
+        Some(&note("x", 1, "other")),
+        "its own row",
+    )
+    .await?;
+    for (spec, n) in [
+        (&ISOLATED, 1),
+        (&ISOLATED_EXTENDED, 2),
+        (&ISOLATED_OTHER, 1),
+    ] {
+        let rows = scan(store, spec).await?;
+        ensure!(
+            rows.len() == n,
+            "scan of `{}` returned {} rows, expected its own {n}: {rows:?}",
+            spec.name,
+            rows.len()
+        );
+    }
+    for spec in [&ISOLATED, &ISOLATED_EXTENDED, &ISOLATED_OTHER] {
+        store.check(spec).await.map_err(failed(&format!(
+            "check of `{}` beside feature sets of other columns",
+            spec.name
+        )))?;
+    }
+    Ok(())
+}
+
+/// Every kind of [`Value`] reads back as written, in keys and in values:
+/// nulls, booleans, integers at their limits, floats with `-0.0`, NaN,
+/// infinities and subnormals, strings with any unicode, dates and
+/// timestamps far from the epoch, lists (empty, with nulls).
+pub async fn values_round_trip(store: &dyn OnlineStore) -> Result<(), String> {
+    use Value::{Bool, Date, Float, Int, List, Null, Str, Timestamp};
+    let spec = &VALUES;
+    let s = |t: &str| Str(t.to_string());
+    let rows = vec![
+        Record {
+            key: vec![s("plain"), Int(1)],
+            timestamp: 1_600_000_000_000_000,
+            values: vec![
+                Bool(true),
+                Int(42),
+                Int(7),
+                Float(0.1 + 0.2),
+                Float(0.5),
+                s("hello"),
+                Date(18_000),
+                Timestamp(1_600_000_000_123_456),
+                List(vec![s("a"), s("b")]),
+                List(vec![Int(1), Int(2)]),
+            ],
+        },
+        Record {
+            key: vec![s("ünïcödé ✓ 𝄞 日本語"), Int(-1)],
+            timestamp: -62_135_596_800_000_000,
+            values: vec![
+                Bool(false),
+                Int(i32::MIN.into()),
+                Int(i64::MIN),
+                Float(-0.0),
+                Float(-0.0),
+                s("line\nbreak\t\"quoted\" \\ 🦀 \u{0}"),
+                Date(-719_162),
+                Timestamp(-62_135_596_800_000_000),
+                List(vec![]),
+                List(vec![]),
+            ],
+        },
+        Record {
+            key: vec![s(""), Int(i64::MIN)],
+            timestamp: 253_402_300_799_999_999,
+            values: vec![
+                Null,
+                Int(i32::MAX.into()),
+                Int(i64::MAX),
+                Float(f64::NAN),
+                Float(f64::from(f32::NAN)),
+                s(""),
+                Date(2_932_896),
+                Timestamp(253_402_300_799_999_999),
+                List(vec![s(""), Null, s("ü")]),
+                List(vec![Int(i64::MIN), Null, Int(i64::MAX)]),
+            ],
+        },
+        Record {
+            key: vec![s("limits"), Int(i64::MAX)],
+            timestamp: 0,
+            values: vec![
+                Bool(true),
+                Int(0),
+                Int(-1),
+                Float(f64::INFINITY),
+                Float(f64::from(f32::MAX)),
+                s("x"),
+                Date(0),
+                Timestamp(-1),
+                List(vec![Null]),
+                List(vec![Null]),
+            ],
+        },
+        Record {
+            key: vec![s("tiny"), Int(0)],
+            timestamp: -1,
+            values: vec![
+                Bool(false),
+                Int(-1),
+                Int(1),
+                Float(f64::from_bits(1)),
+                Float(f64::from(f32::MIN_POSITIVE)),
+                s("y"),
+                Date(-1),
+                Timestamp(0),
+                List(vec![s("only")]),
+                List(vec![Int(0)]),
+            ],
+        },
+        Record {
+            key: vec![s("extremes"), Int(2)],
+            timestamp: 2,
+            values: vec![
+                Bool(true),
+                Int(1),
+                Int(2),
+                Float(f64::NEG_INFINITY),
+                Float(f64::from(f32::MIN)),
+                s("z"),
+                Date(1),
+                Timestamp(1),
+                List(vec![s("a"), s("a")]),
+                List(vec![Int(3), Int(3)]),
+            ],
+        },
+        Record {
+            key: vec![s("nulls"), Int(3)],
+            timestamp: 3,
+            values: vec![Null; spec.outputs.len()],
+        },
+    ];
+    write(store, spec, &rows, (rows.len(), 0)).await?;
+    let keys: Vec<Vec<Value>> = rows.iter().map(|r| r.key.clone()).collect();
+    let got = store
+        .get_many(spec, &keys)
+        .await
+        .map_err(failed("get_many of every row"))?;
+    ensure!(
+        got.len() == rows.len(),
+        "{} keys: got {} rows",
+        rows.len(),
+        got.len()
+    );
+    for (expected, g) in rows.iter().zip(&got) {
+        ensure!(
+            same_row(g.as_ref(), Some(expected)),
+            "got {g:?}, expected {expected:?}"
+        );
+    }
+    let scanned = scan(store, spec).await?;
+    ensure!(
+        scanned.len() == rows.len(),
+        "scan returned {} rows of {}",
+        scanned.len(),
+        rows.len()
+    );
+    for expected in &rows {
+        ensure!(
+            scanned.iter().any(|r| same_record(r, expected)),
+            "scan did not return {expected:?}; it returned {scanned:?}"
+        );
+    }
+    Ok(())
+}

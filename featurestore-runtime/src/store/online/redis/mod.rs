@@ -1,0 +1,476 @@
+//! `redis://` / `rediss://`: the latest rows in a Redis server (cargo
+//! feature `redis`).
+//!
+//! One hash per key, `{prefix}{feature_set}:{escaped key parts}`, its row
+//! time in `__ts` (the layout in full: `codec.rs`, and the README). Writes
+//! are newest-wins in the server: a Lua script, loaded once and called with
+//! `EVALSHA`, compares the stored `__ts` with the incoming row's and writes
+//! only an equal or newer row, so concurrent writers and re-runs of old
+//! intervals converge without a read-modify-write race. A batch goes in
+//! pipelined chunks ([`RedisConfig::write_chunk`] rows per round trip, a few
+//! chunks in flight); each row is applied whole by the script, and a batch
+//! interrupted between chunks leaves the chunks already sent applied, which
+//! newest-wins makes safe to send again.
+//!
+//! Lookups are one pipelined round trip of `HMGET`s; scans walk `SCAN MATCH`
+//! (never `KEYS`, which blocks the server). `SCAN` visits every key of the
+//! database to find a feature set's, so a scan of a small table in a large
+//! shared database is slow: give the feature store a database of its own
+//! (`redis://host/N`) where scans matter.
+//!
+//! TTL: the declaration has no expiry yet. When it gets one, the script is
+//! the place to set it (`PEXPIRE KEYS[1]` after the `HSET`, from one more
+//! argument), so that a kept newer row keeps its own expiry.
+
+mod codec;
+mod config;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Pipeline, RedisError, ServerErrorKind};
+
+pub use config::{RedisConfig, DEFAULT_PREFIX, DEFAULT_WRITE_CHUNK};
+
+use super::{changed_declaration, read_only, OnlineStore, OnlineWrite, OpenMode, Record, Value};
+use crate::error::{BoxError, Error, ErrorKind, Result};
+use crate::spec::FeatureSetSpec;
+use codec::{row_key, row_pattern, schema_key, KEY_FIELD, NEWEST_WINS, TS_FIELD};
+
+const STORE: &str = "online store (redis)";
+
+/// Keys asked for per `SCAN` call: a hint to the server, which answers
+/// about that many per round trip.
+const SCAN_COUNT: usize = 1000;
+
+/// Write chunks sent before the first reply is awaited.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// An online store in a Redis server.
+///
+/// Cheap to clone and share: one multiplexed connection, reconnected after
+/// it drops, carries every call.
+#[derive(Clone)]
+pub struct RedisStore {
+    config: Arc<RedisConfig>,
+    conn: ConnectionManager,
+    script: Arc<redis::Script>,
+    mode: OpenMode,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("config", &self.config)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Connects to the server of `config` and loads the newest-wins script.
+    ///
+    /// The connection's background task runs on the process's I/O runtime
+    /// ([`crate::io::runtime`]), so the store works from any runtime and from
+    /// synchronous code.
+    pub async fn connect(config: RedisConfig, mode: OpenMode) -> Result<Self> {
+        let shown = config.shown();
+        let connect = {
+            let config = config.clone();
+            async move {
+                let client = redis::Client::open(config.url.as_str())?;
+                let manager = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(config.connect_timeout))
+                    .set_response_timeout(Some(config.response_timeout))
+                    // Opening fails fast on a server that is down; the
+                    // caller (a run, a retry policy) decides to try again.
+                    .set_number_of_retries(1);
+                let mut conn = ConnectionManager::new_with_config(client, manager).await?;
+                let script = redis::Script::new(NEWEST_WINS);
+                script.load_async(&mut conn).await?;
+                Ok::<_, RedisError>((conn, script))
+            }
+        };
+        let (conn, script) = match crate::io::runtime().spawn(connect).await {
+            Ok(connected) => connected.map_err(|e| redis_error(&shown, "connecting", e))?,
+            Err(join) => {
+                return Err(Error::store(
+                    STORE,
+                    shown,
+                    "connecting was interrupted",
+                    join,
+                ))
+            }
+        };
+        Ok(RedisStore {
+            config: Arc::new(config),
+            conn,
+            script: Arc::new(script),
+            mode,
+        })
+    }
+
+    /// Opens the store at Redis URL `url` (see [`RedisConfig::from_url`]).
+    pub async fn open(url: &str, mode: OpenMode) -> Result<Self> {
+        Self::connect(RedisConfig::from_url(url)?, mode).await
+    }
+
+    /// The store's options.
+    pub fn config(&self) -> &RedisConfig {
+        &self.config
+    }
+
+    fn encode<T: serde::Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>> {
+        postcard::to_stdvec(value)
+            .map_err(|e| Error::store(STORE, self.config.shown(), "encoding a value", e))
+    }
+
+    fn error(&self, doing: &str, e: RedisError) -> Error {
+        redis_error(&self.config.shown(), doing, e)
+    }
+
+    /// The declaration `spec`'s rows were written with, if any.
+    async fn stored_declaration(&self, spec: &FeatureSetSpec) -> Result<Option<Vec<String>>> {
+        let mut conn = self.conn.clone();
+        let stored: Option<String> = redis::cmd("GET")
+            .arg(schema_key(&self.config.prefix, spec.name))
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.error("reading the declaration", e))?;
+        stored
+            .map(|s| {
+                serde_json::from_str(&s).map_err(|e| {
+                    self.corrupt(
+                        format!(
+                            "the declaration key of `{}` holds {s:?}, not a column list",
+                            spec.name
+                        ),
+                        e,
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    fn corrupt(&self, message: String, source: impl Into<BoxError>) -> Error {
+        Error::Store {
+            store: STORE,
+            location: self.config.shown(),
+            message,
+            kind: ErrorKind::Permanent,
+            source: source.into(),
+        }
+    }
+
+    fn check_declaration(&self, spec: &FeatureSetSpec, stored: Option<&[String]>) -> Result<()> {
+        match stored {
+            Some(columns) if columns != spec.column_names() => Err(changed_declaration(
+                STORE,
+                self.config.shown(),
+                spec,
+                columns,
+                &format!(
+                    "delete its keys (`{}*` and `{}`) to rebuild it, or use another key prefix",
+                    row_pattern(&self.config.prefix, spec.name),
+                    schema_key(&self.config.prefix, spec.name)
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Sends one chunk of rows through the script; the replies say which
+    /// were written.
+    async fn write_chunk(&self, spec: &FeatureSetSpec, records: &[Record]) -> Result<OnlineWrite> {
+        let mut pipe = Pipeline::with_capacity(records.len());
+        for r in records {
+            let cmd = pipe
+                .cmd("EVALSHA")
+                .arg(self.script.get_hash())
+                .arg(1)
+                .arg(row_key(&self.config.prefix, spec.name, &r.key))
+                .arg(r.timestamp.to_string())
+                .arg(KEY_FIELD)
+                .arg(self.encode(&r.key)?);
+            for (output, value) in spec.outputs.iter().zip(&r.values) {
+                cmd.arg(output.name).arg(self.encode(value)?);
+            }
+        }
+        let mut conn = self.conn.clone();
+        let replies: Vec<i64> = match pipe.query_async(&mut conn).await {
+            Ok(replies) => replies,
+            // The server lost its scripts (a restart, `SCRIPT FLUSH`): load
+            // it again and send the chunk again, which newest-wins makes
+            // harmless for the rows already written.
+            Err(e) if e.kind() == redis::ErrorKind::Server(ServerErrorKind::NoScript) => {
+                self.script
+                    .load_async(&mut conn)
+                    .await
+                    .map_err(|e| self.error("loading the newest-wins script", e))?;
+                pipe.query_async(&mut conn)
+                    .await
+                    .map_err(|e| self.error("writing rows", e))?
+            }
+            Err(e) => return Err(self.error("writing rows", e)),
+        };
+        let written = replies.iter().filter(|r| **r == 1).count();
+        Ok(OnlineWrite {
+            written,
+            kept_newer: replies.len() - written,
+        })
+    }
+
+    /// Reads the rows named `keys` (hash names) in one round trip.
+    async fn read_rows(
+        &self,
+        spec: &FeatureSetSpec,
+        names: impl Iterator<Item = String>,
+    ) -> Result<Vec<Option<Record>>> {
+        let mut fields: Vec<&str> = vec![TS_FIELD, KEY_FIELD];
+        fields.extend(spec.outputs.iter().map(|o| o.name));
+        let mut pipe = redis::pipe();
+        let mut n = 0;
+        for name in names {
+            pipe.cmd("HMGET").arg(name).arg(&fields);
+            n += 1;
+        }
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn.clone();
+        let replies: Vec<Vec<Option<Vec<u8>>>> = pipe
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.error("reading rows", e))?;
+        replies
+            .into_iter()
+            .map(|fields| self.decode_row(spec, fields))
+            .collect()
+    }
+
+    fn decode_row(
+        &self,
+        spec: &FeatureSetSpec,
+        fields: Vec<Option<Vec<u8>>>,
+    ) -> Result<Option<Record>> {
+        let mut fields = fields.into_iter();
+        let Some(ts) = fields.next().flatten() else {
+            return Ok(None);
+        };
+        let bad = |what: String| {
+            Error::Store {
+                store: STORE,
+                location: self.config.shown(),
+                message: format!(
+                    "a stored row of `{}` {what}; was the feature set changed? re-run it to refresh the online store",
+                    spec.name
+                ),
+                kind: ErrorKind::Conflict,
+                source: what.into(),
+            }
+        };
+        let timestamp = std::str::from_utf8(&ts)
+            .ok()
+            .and_then(|t| t.parse::<i64>().ok())
+            .ok_or_else(|| {
+                bad(format!(
+                    "has `{TS_FIELD}` {:?}, not a time",
+                    String::from_utf8_lossy(&ts)
+                ))
+            })?;
+        let key: Vec<Value> = fields
+            .next()
+            .flatten()
+            .and_then(|k| postcard::from_bytes(&k).ok())
+            .ok_or_else(|| bad(format!("has no readable `{KEY_FIELD}`")))?;
+        let values = spec
+            .outputs
+            .iter()
+            .zip(fields)
+            .map(|(output, field)| {
+                field
+                    .and_then(|v| postcard::from_bytes(&v).ok())
+                    .ok_or_else(|| bad(format!("has no readable `{}`", output.name)))
+            })
+            .collect::<Result<Vec<Value>>>()?;
+        Ok(Some(Record {
+            key,
+            timestamp,
+            values,
+        }))
+    }
+}
+
+/// A Redis error as a store error: unreachable or slow servers are
+/// transient, a refused login says so.
+fn redis_error(shown: &str, doing: &str, e: RedisError) -> Error {
+    use redis::ErrorKind as K;
+    let transient = e.is_timeout()
+        || e.is_connection_refusal()
+        || e.is_io_error()
+        || e.is_connection_dropped()
+        || matches!(
+            e.kind(),
+            K::Server(
+                ServerErrorKind::BusyLoading
+                    | ServerErrorKind::TryAgain
+                    | ServerErrorKind::MasterDown
+                    | ServerErrorKind::ClusterDown
+            )
+        );
+    let (kind, message) = match e.kind() {
+        _ if transient => (
+            ErrorKind::Transient,
+            format!("{doing} failed: the server is unreachable or busy"),
+        ),
+        K::AuthenticationFailed | K::Server(ServerErrorKind::NoPerm) => (
+            ErrorKind::Permanent,
+            format!("{doing} failed: the server refused the user name or password of the URL"),
+        ),
+        K::InvalidClientConfig => (
+            ErrorKind::InvalidInput,
+            format!("{doing} failed: invalid Redis URL"),
+        ),
+        _ => (ErrorKind::Permanent, format!("{doing} failed")),
+    };
+    Error::Store {
+        store: STORE,
+        location: shown.to_string(),
+        message,
+        kind,
+        source: Box::new(e),
+    }
+}
+
+#[async_trait]
+impl OnlineStore for RedisStore {
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+
+    fn location(&self) -> String {
+        self.config.shown()
+    }
+
+    async fn check(&self, spec: &FeatureSetSpec) -> Result<()> {
+        let stored = self.stored_declaration(spec).await?;
+        self.check_declaration(spec, stored.as_deref())
+    }
+
+    async fn write_latest(&self, spec: &FeatureSetSpec, records: &[Record]) -> Result<OnlineWrite> {
+        if self.mode == OpenMode::Read {
+            return Err(read_only(STORE, self.config.shown()));
+        }
+        if let Some(bad) = records
+            .iter()
+            .find(|r| r.values.len() != spec.outputs.len())
+        {
+            return Err(Error::Store {
+                store: STORE,
+                location: self.config.shown(),
+                message: format!(
+                    "a row of `{}` has {} values for {} columns",
+                    spec.name,
+                    bad.values.len(),
+                    spec.outputs.len()
+                ),
+                kind: ErrorKind::InvalidInput,
+                source: "row of the wrong width".into(),
+            });
+        }
+        // The declaration is recorded by the first write (`SET NX`: of two
+        // first writers, one wins and the other is checked against it).
+        let columns = serde_json::to_string(&spec.column_names())
+            .map_err(|e| Error::store(STORE, self.config.shown(), "encoding the declaration", e))?;
+        let mut conn = self.conn.clone();
+        let (stored,): (String,) = redis::pipe()
+            .cmd("SET")
+            .arg(schema_key(&self.config.prefix, spec.name))
+            .arg(&columns)
+            .arg("NX")
+            .ignore()
+            .cmd("GET")
+            .arg(schema_key(&self.config.prefix, spec.name))
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.error("recording the declaration", e))?;
+        let stored: Vec<String> = serde_json::from_str(&stored).map_err(|e| {
+            self.corrupt(
+                format!(
+                    "the declaration key of `{}` holds {stored:?}, not a column list",
+                    spec.name
+                ),
+                e,
+            )
+        })?;
+        self.check_declaration(spec, Some(&stored))?;
+        // A few chunks in flight on the multiplexed connection: the server
+        // runs the scripts of one while the next is on the wire. Records have
+        // one row per key, so the order of chunks does not matter.
+        // Made before they are streamed: a closure in the stream would ask
+        // the compiler for a `Send` proof over every lifetime, which it
+        // cannot give for these borrowed chunks.
+        let writes: Vec<_> = records
+            .chunks(self.config.write_chunk)
+            .map(|chunk| self.write_chunk(spec, chunk))
+            .collect();
+        let mut replies = stream::iter(writes).buffer_unordered(CHUNKS_IN_FLIGHT);
+        let mut out = OnlineWrite::default();
+        while let Some(w) = replies.next().await {
+            let w = w?;
+            out.written += w.written;
+            out.kept_newer += w.kept_newer;
+        }
+        Ok(out)
+    }
+
+    async fn get_many(
+        &self,
+        spec: &FeatureSetSpec,
+        keys: &[Vec<Value>],
+    ) -> Result<Vec<Option<Record>>> {
+        let prefix = &self.config.prefix;
+        self.read_rows(spec, keys.iter().map(|k| row_key(prefix, spec.name, k)))
+            .await
+    }
+
+    fn scan<'a>(&'a self, spec: &'a FeatureSetSpec) -> BoxStream<'a, Result<Record>> {
+        let pattern = row_pattern(&self.config.prefix, spec.name);
+        // `None` once the cursor has come back to 0.
+        let pages = stream::try_unfold(Some(0u64), move |cursor| {
+            let pattern = pattern.clone();
+            async move {
+                let Some(cursor) = cursor else {
+                    return Ok(None);
+                };
+                let mut conn = self.conn.clone();
+                let (next, names): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(SCAN_COUNT)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|e| self.error("scanning keys", e))?;
+                // SCAN may return a key twice across pages (when the server
+                // rehashes its table meanwhile); the rows are deduplicated
+                // below, by their encoded keys, which are kept for the whole
+                // scan: far smaller than the rows, but not bounded.
+                let rows = self.read_rows(spec, names.into_iter()).await?;
+                Ok(Some((rows, (next != 0).then_some(next))))
+            }
+        });
+        let mut seen = std::collections::HashSet::new();
+        pages
+            .map_ok(|rows| stream::iter(rows.into_iter().flatten().map(Ok)))
+            .try_flatten()
+            .try_filter(move |r| {
+                let fresh = postcard::to_stdvec(&r.key).map_or(true, |k| seen.insert(k));
+                futures::future::ready(fresh)
+            })
+            .boxed()
+    }
+}

@@ -1,0 +1,313 @@
+//! The Redis online store against a real server: the conformance suite, the
+//! chargeback example's online rows, the key layout, and its errors.
+//!
+//! Needs `FEATURESTORE_TEST_REDIS` (`eval "$(scripts/servers.sh start
+//! redis)"`); without it these tests fail rather than pass unchecked. Each
+//! test writes under a key prefix of its own, so they share one database.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use features::UserOrders;
+use featurestore_runtime::location::OnlineLocation;
+use featurestore_runtime::pipeline::{self, Stores};
+use featurestore_runtime::spec::{ColumnSpec, DataType, FeatureSetSpec};
+use featurestore_runtime::store::online::{
+    self, conformance, records_frame, BlockingOnlineStore, OpenMode, Record, Value,
+};
+use featurestore_runtime::{DateRange, Error, ErrorKind, FeatureSet};
+use tests::{fixture_csv, frame_rows, temp_config};
+
+/// The test server's URL.
+fn server() -> String {
+    match std::env::var("FEATURESTORE_TEST_REDIS") {
+        Ok(url) if !url.trim().is_empty() => url.trim().to_string(),
+        _ => {
+            panic!("set FEATURESTORE_TEST_REDIS (run `eval \"$(scripts/servers.sh start redis)\"`)")
+        }
+    }
+}
+
+/// The server's URL with a key prefix no other test (or earlier run) uses;
+/// its keys are deleted when it is dropped, so runs do not pile up rows in
+/// the test server (every `SCAN` walks the whole database).
+struct Fresh {
+    url: String,
+    prefix: String,
+}
+
+impl Fresh {
+    fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let prefix = format!("test-{}-{nanos}-{n}:", std::process::id());
+        let base = server();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        Fresh {
+            url: format!("{base}{sep}prefix={prefix}"),
+            prefix,
+        }
+    }
+}
+
+impl Drop for Fresh {
+    fn drop(&mut self) {
+        // Best effort: a leftover only costs the server some memory.
+        let url = server();
+        let _ = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(r#"redis-cli -u "$1" --scan --pattern "$2*" | xargs -r -n 1000 redis-cli -u "$1" UNLINK >/dev/null"#)
+            .arg("sh")
+            .arg(&url)
+            .arg(&self.prefix)
+            .status();
+    }
+}
+
+fn open(url: &str) -> Result<BlockingOnlineStore, Error> {
+    let location = OnlineLocation::parse(url, std::path::Path::new("/"))?;
+    BlockingOnlineStore::open(&location, OpenMode::Write)
+}
+
+fn chain(e: &Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+#[test]
+fn redis_store_conforms() {
+    let mut prefixes = Vec::new();
+    let fresh = || {
+        let prefix = Fresh::new();
+        let location = OnlineLocation::parse(&prefix.url, std::path::Path::new("/"));
+        prefixes.push(prefix);
+        async move { online::open(&location?, OpenMode::Write).await }
+    };
+    let outcome = featurestore_runtime::io::block_on(conformance::run_all(fresh));
+    assert_eq!(outcome, Ok(()));
+    assert_eq!(prefixes.len(), conformance::Case::ALL.len());
+}
+
+fn run(config: &featurestore_runtime::config::Config, stores: &Stores, end: &str) {
+    let end = chrono::NaiveDate::parse_from_str(end, "%Y-%m-%d").unwrap();
+    pipeline::execute(
+        &UserOrders::SPEC,
+        config,
+        stores,
+        DateRange {
+            start: None,
+            end: Some(end),
+        },
+        &|_| {},
+    )
+    .expect("run succeeds");
+}
+
+#[test]
+fn redis_store_holds_the_chargeback_online_rows() {
+    let (_dir, mut config) = temp_config();
+    let prefix = Fresh::new();
+    config.online_url = prefix.url.clone();
+    let stores = Stores::open(&config).unwrap();
+    assert_eq!(stores.online.backend(), "redis");
+    run(&config, &stores, "2020-07-17");
+
+    let spec = &UserOrders::SPEC;
+    let stored = records_frame(spec, &stores.online.scan(spec).unwrap()).unwrap();
+    assert_eq!(frame_rows(&stored), fixture_csv("user_orders_online.csv"));
+    // Each fixture row by lookup, in one batch and one by one.
+    let (_, expected) = fixture_csv("user_orders_online.csv");
+    let keys: Vec<Vec<Value>> = expected
+        .iter()
+        .map(|r| vec![Value::from(r[0].as_str())])
+        .collect();
+    let found: Vec<Record> = stores
+        .online
+        .get_many(spec, &keys)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.expect("every fixture key has a row"))
+        .collect();
+    assert_eq!(
+        frame_rows(&records_frame(spec, &found).unwrap()),
+        fixture_csv("user_orders_online.csv")
+    );
+    let x_before = stores.online.get(spec, &[Value::from("x")]).unwrap();
+    let row = stores
+        .online
+        .get_row::<UserOrders>(&[Value::from("x")])
+        .unwrap();
+    let row = row.expect("x has a row");
+    assert_eq!(row.cpf, "x");
+    assert_eq!(row.cpf_orders__count_over_3_days_rolling_windows, 2);
+
+    // An older interval afterwards: x keeps its row of 2020-07-17.
+    run(&config, &stores, "2020-06-01");
+    assert_eq!(
+        stores.online.get(spec, &[Value::from("x")]).unwrap(),
+        x_before
+    );
+    assert!(x_before.is_some());
+}
+
+static TWO_KEYS: FeatureSetSpec = FeatureSetSpec {
+    name: "two_keys",
+    keys: &[
+        ColumnSpec {
+            name: "a",
+            dtype: DataType::String,
+            nullable: false,
+            description: "",
+        },
+        ColumnSpec {
+            name: "b",
+            dtype: DataType::String,
+            nullable: false,
+            description: "",
+        },
+    ],
+    ..UserOrders::SPEC
+};
+
+#[test]
+fn redis_key_parts_with_separators_do_not_collide() {
+    let prefix = Fresh::new();
+    let store = open(&prefix.url).unwrap();
+    let record = |a: &str, b: &str, v: i64| Record {
+        key: vec![Value::from(a), Value::from(b)],
+        timestamp: 1,
+        values: vec![Value::Int(v); TWO_KEYS.outputs.len()],
+    };
+    let w = store
+        .write_latest(&TWO_KEYS, &[record("a:b", "c", 1), record("a", "b:c", 2)])
+        .unwrap();
+    assert_eq!((w.written, w.kept_newer), (2, 0));
+    let got = store
+        .get_many(
+            &TWO_KEYS,
+            &[
+                vec![Value::from("a:b"), Value::from("c")],
+                vec![Value::from("a"), Value::from("b:c")],
+                vec![Value::from("a"), Value::from("b")],
+            ],
+        )
+        .unwrap();
+    assert_eq!(
+        got,
+        [
+            Some(record("a:b", "c", 1)),
+            Some(record("a", "b:c", 2)),
+            None
+        ]
+    );
+    assert_eq!(store.scan(&TWO_KEYS).unwrap().len(), 2);
+}
+
+#[test]
+fn a_redis_server_that_is_down_is_a_transient_error_naming_the_store() {
+    // Port 1 (tcpmux) has no listener on a test machine: refused at once.
+    let err = open("redis://127.0.0.1:1/0").unwrap_err();
+    let text = chain(&err);
+    assert_eq!(err.kind(), ErrorKind::Transient, "{text}");
+    assert!(text.contains("online store (redis)"), "{text}");
+    assert!(text.contains("redis://127.0.0.1:1/0"), "{text}");
+}
+
+#[test]
+fn a_wrong_redis_password_is_refused_and_not_printed() {
+    let base = server();
+    let url = base.replacen("://", "://featurestore_nobody:s3cret-pw@", 1);
+    let err = open(&url).unwrap_err();
+    let text = chain(&err);
+    assert_eq!(err.kind(), ErrorKind::Permanent, "{text}");
+    assert!(text.contains("user name or password"), "{text}");
+    assert!(text.contains("online store (redis)"), "{text}");
+    assert!(!text.contains("s3cret-pw"), "{text}");
+    assert!(!format!("{err:?}").contains("s3cret-pw"), "{err:?}");
+}
+
+#[test]
+fn a_changed_declaration_is_refused_before_writing() {
+    let prefix = Fresh::new();
+    let store = open(&prefix.url).unwrap();
+    let spec = &UserOrders::SPEC;
+    let record = Record {
+        key: vec![Value::from("x")],
+        timestamp: 1,
+        values: vec![Value::Int(1); spec.outputs.len()],
+    };
+    store
+        .write_latest(spec, std::slice::from_ref(&record))
+        .unwrap();
+    let mut changed = UserOrders::SPEC;
+    changed.outputs = &UserOrders::SPEC.outputs[..2];
+    let err = store.check(&changed).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{}", chain(&err));
+    assert!(
+        err.to_string().contains("was written with columns"),
+        "{err}"
+    );
+    assert_eq!(store.get(spec, &[Value::from("x")]).unwrap(), Some(record));
+}
+
+fn counts(key: &str, timestamp: i64, v: i64) -> Record {
+    Record {
+        key: vec![Value::from(key)],
+        timestamp,
+        values: vec![Value::Int(v); UserOrders::SPEC.outputs.len()],
+    }
+}
+
+#[test]
+fn redis_newest_wins_compares_timestamps_exactly() {
+    // 2^53 + 1 and 2^53 are the same Lua number (a double): a comparison
+    // of numbers in the script would let the older row replace the newer.
+    let prefix = Fresh::new();
+    let store = open(&prefix.url).unwrap();
+    let spec = &UserOrders::SPEC;
+    let newer = (1_i64 << 53) + 1;
+    store.write_latest(spec, &[counts("x", newer, 1)]).unwrap();
+    let w = store
+        .write_latest(spec, &[counts("x", newer - 1, 2)])
+        .unwrap();
+    assert_eq!((w.written, w.kept_newer), (0, 1));
+    assert_eq!(
+        store.get(spec, &[Value::from("x")]).unwrap(),
+        Some(counts("x", newer, 1))
+    );
+    // Negative times of different lengths: -10 is older than -9.
+    store.write_latest(spec, &[counts("n", -9, 1)]).unwrap();
+    let w = store.write_latest(spec, &[counts("n", -10, 2)]).unwrap();
+    assert_eq!((w.written, w.kept_newer), (0, 1));
+}
+
+#[test]
+fn redis_writes_survive_the_server_forgetting_its_scripts() {
+    let prefix = Fresh::new();
+    let store = open(&prefix.url).unwrap();
+    let spec = &UserOrders::SPEC;
+    store.write_latest(spec, &[counts("x", 1, 1)]).unwrap();
+    // What a server restart does to the loaded script.
+    let flushed = std::process::Command::new("redis-cli")
+        .args(["-u", &server(), "SCRIPT", "FLUSH"])
+        .output()
+        .expect("redis-cli runs (scripts/servers.sh installs it)");
+    assert!(flushed.status.success(), "{flushed:?}");
+    let w = store
+        .write_latest(spec, &[counts("x", 2, 2), counts("y", 1, 1)])
+        .unwrap();
+    assert_eq!((w.written, w.kept_newer), (2, 0));
+    assert_eq!(
+        store.get(spec, &[Value::from("x")]).unwrap(),
+        Some(counts("x", 2, 2))
+    );
+}
