@@ -158,6 +158,8 @@ fn get_on_a_store_file_that_does_not_exist_names_it_and_creates_nothing() {
         historical_root: Some(dir.path().join("historical").display().to_string()),
         online_url: Some(format!("redb://{}", missing.display())),
         datasets_root: None,
+        engine: None,
+        spark_remote: None,
         verbose: 0,
         command: Command::Get {
             name: "user_orders".to_string(),
