@@ -51,9 +51,6 @@ eval "$(scripts/servers.sh start s3)"
 step "cargo test"
 cargo test --workspace --locked
 
-step "object-store tests against the S3 server (cargo feature s3)"
-cargo test --locked -p featurestore-runtime --features s3 --lib s3
-
 step "cargo doc (the feature catalog)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
