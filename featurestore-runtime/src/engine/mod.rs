@@ -1,7 +1,7 @@
 //! Engines: what computes a feature set's rows from its events.
 //!
 //! The default engine is polars, in this process ([`crate::transform`]). With
-//! the `spark` cargo feature, [`spark`] compiles a declaration into Spark SQL
+//! the `spark` cargo feature, `spark` compiles a declaration into Spark SQL
 //! and has a Spark cluster run it through Spark Connect: the cluster reads
 //! the source and writes the historical store, and only the latest row of
 //! each key comes back to fill the online store. Sources, stores and their
