@@ -33,6 +33,7 @@ mod embedded;
 mod memory;
 #[cfg(test)]
 mod mutants;
+mod order;
 mod record;
 #[cfg(feature = "redis")]
 pub mod redis;
@@ -50,6 +51,7 @@ use serde::{Deserialize, Serialize};
 pub use blocking::BlockingOnlineStore;
 pub use embedded::EmbeddedStore;
 pub use memory::MemoryStore;
+pub use order::WriteOrder;
 pub use record::{latest_records, records_frame, records_of};
 pub use value::Value;
 
