@@ -346,7 +346,7 @@ pub fn run(
                 |(s, e)| format!("{s} to {e}"),
             );
             eprintln!(
-                "{}: {} rows for {days}; historical: {} partitions written, {} emptied at {}; online: {} rows upserted, {} not replacing newer stored rows",
+                "{}: {} rows for {days}; historical: {} partitions written, {} emptied at {}; online: {} rows upserted, {} not replacing rows of later runs, {} removed",
                 spec.name,
                 report.rows.height(),
                 report.historical.partitions_written,
@@ -354,6 +354,7 @@ pub fn run(
                 stores.historical.location(),
                 report.online.written,
                 report.online.kept_newer,
+                report.online.removed,
             );
             warn_run(&report, range);
             print_frame(&report.latest, format, out)?;

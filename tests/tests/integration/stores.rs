@@ -7,9 +7,14 @@ use featurestore_runtime::location::OnlineLocation;
 use featurestore_runtime::pipeline::Stores;
 use featurestore_runtime::store::online::{
     self, conformance, BlockingOnlineStore, EmbeddedStore, MemoryStore, OnlineStore, OpenMode,
-    Record, Value,
+    Record, RunWrite, Value, WriteOrder,
 };
 use featurestore_runtime::{ErrorKind, FeatureSet};
+
+/// A write of some keys by a run of as-of `as_of`.
+fn run(as_of: i64) -> RunWrite {
+    RunWrite::some_keys(WriteOrder { as_of, run: 0 })
+}
 
 fn record(key: &str, ts: i64, v: i64) -> Record {
     Record {
@@ -19,23 +24,24 @@ fn record(key: &str, ts: i64, v: i64) -> Record {
     }
 }
 
-/// The first checks of newest-wins, on the chargeback feature set; the
-/// conformance suite has them (`older_never_replaces`,
-/// `equal_timestamp_replaces`) for every backend.
+/// The first checks of the order of runs, on the chargeback feature set;
+/// the conformance suite has them (`earlier_run_never_replaces`,
+/// `same_run_replaces`) for every backend.
 fn newest_wins(store: &BlockingOnlineStore) {
     let spec = &UserOrders::SPEC;
     let w = store
-        .write_latest(spec, &[record("x", 10, 1), record("y", 10, 1)])
+        .write_latest(spec, &[record("x", 10, 1), record("y", 10, 1)], run(10))
         .unwrap();
     assert_eq!((w.written, w.kept_newer), (2, 0));
-    // x older: kept; y newer: replaced; z new.
+    // x of an earlier run: kept; y of a later one: replaced; z new.
     let w = store
-        .write_latest(
-            spec,
-            &[record("x", 5, 2), record("y", 20, 2), record("z", 1, 2)],
-        )
+        .write_latest(spec, &[record("x", 5, 2)], run(5))
         .unwrap();
-    assert_eq!((w.written, w.kept_newer), (2, 1));
+    assert_eq!((w.written, w.kept_newer), (0, 1));
+    let w = store
+        .write_latest(spec, &[record("y", 20, 2), record("z", 1, 2)], run(20))
+        .unwrap();
+    assert_eq!((w.written, w.kept_newer), (2, 0));
     assert_eq!(
         store.get(spec, &[Value::from("x")]).unwrap(),
         Some(record("x", 10, 1))
@@ -48,8 +54,10 @@ fn newest_wins(store: &BlockingOnlineStore) {
         store.get(spec, &[Value::from("z")]).unwrap(),
         Some(record("z", 1, 2))
     );
-    // The same timestamp replaces: a re-run of the same interval converges.
-    store.write_latest(spec, &[record("x", 10, 7)]).unwrap();
+    // The same order replaces: a retried run converges.
+    store
+        .write_latest(spec, &[record("x", 10, 7)], run(10))
+        .unwrap();
     assert_eq!(
         store.get(spec, &[Value::from("x")]).unwrap(),
         Some(record("x", 10, 7))
@@ -114,13 +122,13 @@ fn embedded_store_refuses_rows_of_another_declaration() {
     let store =
         BlockingOnlineStore::from(EmbeddedStore::open(&dir.path().join("online.redb")).unwrap());
     store
-        .write_latest(&UserOrders::SPEC, &[record("x", 1, 1)])
+        .write_latest(&UserOrders::SPEC, &[record("x", 1, 1)], run(1))
         .unwrap();
     // Same table name, one column fewer: a changed declaration.
     let mut changed = UserOrders::SPEC;
     changed.outputs = &UserOrders::SPEC.outputs[..2];
     let err = store
-        .write_latest(&changed, &[record("x", 2, 1)])
+        .write_latest(&changed, &[record("x", 2, 1)], run(2))
         .unwrap_err();
     assert!(
         err.to_string().contains("was written with columns"),
@@ -233,7 +241,7 @@ fn an_online_table_of_another_declaration_stops_the_run_before_any_write() {
     };
     stores
         .online
-        .write_latest(&older, std::slice::from_ref(&old_row))
+        .write_latest(&older, std::slice::from_ref(&old_row), run(1))
         .unwrap();
 
     let end = chrono::NaiveDate::from_ymd_opt(2020, 7, 17);
@@ -369,7 +377,7 @@ fn batched_lookups_return_each_key_in_order() {
         let none = store.get_many(spec, &[vec![Value::from("x")]]).unwrap();
         assert_eq!(none, vec![None]);
         store
-            .write_latest(spec, &[record("x", 10, 1), record("y", 11, 2)])
+            .write_latest(spec, &[record("x", 10, 1), record("y", 11, 2)], run(11))
             .unwrap();
         let keys = vec![
             vec![Value::from("y")],
@@ -398,7 +406,7 @@ fn the_stores_online_store_is_shared_with_async_code() {
     let shared: Arc<dyn OnlineStore> = Arc::clone(stores.online.inner());
     stores
         .online
-        .write_latest(&UserOrders::SPEC, &[record("x", 3, 4)])
+        .write_latest(&UserOrders::SPEC, &[record("x", 3, 4)], run(3))
         .unwrap();
     let got = featurestore_runtime::io::block_on(async {
         use featurestore_runtime::store::online::OnlineStoreExt;
