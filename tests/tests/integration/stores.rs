@@ -416,3 +416,39 @@ fn the_stores_online_store_is_shared_with_async_code() {
     assert_eq!(got, Some(record("x", 3, 4)));
     assert_eq!(shared.backend(), "redb");
 }
+
+/// A run's place in the order of online writes, worked out by hand: as of
+/// the end of its end date, then its start; it covers every key without a
+/// start date.
+#[test]
+fn a_runs_order_is_the_end_of_its_end_date_then_its_start() {
+    use chrono::{NaiveDate, TimeZone, Utc};
+    use featurestore_runtime::pipeline::run_write;
+    let started = Utc.with_ymd_and_hms(2026, 12, 5, 22, 0, 0).unwrap();
+    // 2026-12-05T22:00:00Z = 1_796_508_000 s.
+    let run = 1_796_508_000_000_000;
+    let end = NaiveDate::from_ymd_opt(2020, 7, 17);
+    let full = run_write(
+        featurestore_runtime::DateRange { start: None, end },
+        started,
+    );
+    // 2020-07-18T00:00:00Z = 1_595_030_400 s.
+    assert_eq!(
+        full,
+        RunWrite::every_key(WriteOrder {
+            as_of: 1_595_030_400_000_000,
+            run
+        })
+    );
+    let interval = run_write(
+        featurestore_runtime::DateRange {
+            start: NaiveDate::from_ymd_opt(2020, 7, 1),
+            end,
+        },
+        started,
+    );
+    assert_eq!(interval, RunWrite::some_keys(full.order));
+    // Without an end date, as of its start.
+    let open = run_write(featurestore_runtime::DateRange::default(), started);
+    assert_eq!(open, RunWrite::every_key(WriteOrder { as_of: run, run }));
+}
