@@ -344,3 +344,46 @@ fn a_corrected_rerun_reaches_get_and_an_earlier_end_date_changes_nothing() {
     );
     assert_eq!(get_x(), expected);
 }
+
+/// `migrate plan` says there is nothing to do on a matching embedded store,
+/// and changes nothing; `migrate apply` of a feature set the registry does
+/// not have fails naming it.
+#[test]
+fn migrate_plan_on_the_embedded_store_has_nothing_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    stdout(&run(features(dir.path()).args([
+        "execute",
+        "user_orders",
+        "--end-date",
+        "2020-07-17",
+    ])));
+    let plan = stdout(&run(features(dir.path()).args(["migrate", "plan"])));
+    let store = format!("redb://{}", dir.path().join("online.redb").display());
+    assert_eq!(
+        plan,
+        format!(
+            "online store {store} (redb)\n\
+             user_orders: nothing to do (its table is made by its first run; every run checks its columns)\n\
+             user_chargebacks: nothing to do (its table is made by its first run; every run checks its columns)\n"
+        )
+    );
+    let applied = stdout(&run(features(dir.path()).args([
+        "migrate",
+        "apply",
+        "user_orders",
+    ])));
+    assert_eq!(
+        applied,
+        format!(
+            "online store {store} (redb)\n\
+             user_orders: nothing to do (its table is made by its first run; every run checks its columns)\n"
+        )
+    );
+    let unknown = run(features(dir.path()).args(["migrate", "apply", "nothing_such"]));
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("nothing_such"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+}

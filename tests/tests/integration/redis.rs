@@ -398,3 +398,40 @@ fn redis_takes_a_corrected_rerun() {
     run(&config, &stores, "2020-06-01");
     assert_eq!(rows(), (header, expected));
 }
+
+/// `migrate` on Redis: the declaration key of another declaration, and its
+/// rows, go only with `--allow-destructive` (the same checks as redb's).
+#[test]
+fn redis_migrate_removes_rows_of_another_declaration_only_when_allowed() {
+    let prefix = Fresh::new();
+    let store = open(&prefix.url).unwrap();
+    let spec = &UserOrders::SPEC;
+    let mut older = UserOrders::SPEC;
+    older.outputs = &UserOrders::SPEC.outputs[..1];
+    let old_row = Record {
+        key: vec![Value::from("x")],
+        timestamp: 1,
+        values: vec![Value::Int(9)],
+    };
+    store
+        .write_latest(&older, std::slice::from_ref(&old_row), order(1, 0))
+        .unwrap();
+    let migrate = |apply, allow| {
+        featurestore_runtime::io::block_on(online::migrate(&*store, spec, apply, allow))
+    };
+    let plan = migrate(false, false).unwrap();
+    assert!(plan.len() == 1 && plan[0].destructive, "{plan:?}");
+    let err = migrate(true, false).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert_eq!(store.scan(&older).unwrap(), vec![old_row]);
+    migrate(true, true).unwrap();
+    assert_eq!(store.scan(&older).unwrap(), vec![]);
+    assert_eq!(migrate(false, false).unwrap(), vec![]);
+    store
+        .write_latest(spec, &[counts("x", 2, 2)], order(2, 0))
+        .unwrap();
+    assert_eq!(
+        store.get(spec, &[Value::from("x")]).unwrap(),
+        Some(counts("x", 2, 2))
+    );
+}

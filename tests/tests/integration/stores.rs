@@ -452,3 +452,63 @@ fn a_runs_order_is_the_end_of_its_end_date_then_its_start() {
     let open = run_write(featurestore_runtime::DateRange::default(), started);
     assert_eq!(open, RunWrite::every_key(WriteOrder { as_of: run, run }));
 }
+
+/// `migrate` on a table written under another declaration (a column
+/// fewer): `plan` names the loss, `apply` refuses it without
+/// `--allow-destructive` and changes nothing, and with it removes the rows,
+/// after which the feature set's rows can be written; a matching table has
+/// nothing to do.
+fn migrate_removes_rows_of_another_declaration_only_when_allowed(store: &BlockingOnlineStore) {
+    let spec = &UserOrders::SPEC;
+    let mut older = UserOrders::SPEC;
+    older.outputs = &UserOrders::SPEC.outputs[..1];
+    let old_row = Record {
+        key: vec![Value::from("x")],
+        timestamp: 1,
+        values: vec![Value::Int(9)],
+    };
+    store
+        .write_latest(&older, std::slice::from_ref(&old_row), run(1))
+        .unwrap();
+    let migrate = |apply, allow| {
+        featurestore_runtime::io::block_on(online::migrate(&**store, spec, apply, allow))
+    };
+    let plan = migrate(false, false).unwrap();
+    assert_eq!(plan.len(), 1, "{plan:?}");
+    assert!(plan[0].destructive, "{plan:?}");
+    assert!(
+        plan[0]
+            .statement
+            .contains("delete every row of `user_orders`"),
+        "{plan:?}"
+    );
+    let err = migrate(true, false).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(
+        err.to_string()
+            .contains("features migrate apply user_orders --allow-destructive"),
+        "{err}"
+    );
+    assert_eq!(store.scan(&older).unwrap(), vec![old_row]);
+
+    assert_eq!(migrate(true, true).unwrap(), plan);
+    assert_eq!(store.scan(&older).unwrap(), vec![]);
+    assert_eq!(migrate(false, false).unwrap(), vec![]);
+    store
+        .write_latest(spec, &[record("x", 2, 2)], run(2))
+        .unwrap();
+    assert_eq!(migrate(false, false).unwrap(), vec![]);
+    assert_eq!(
+        store.get(spec, &[Value::from("x")]).unwrap(),
+        Some(record("x", 2, 2))
+    );
+}
+
+#[test]
+fn migrate_on_the_embedded_and_memory_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let embedded =
+        BlockingOnlineStore::from(EmbeddedStore::open(&dir.path().join("o.redb")).unwrap());
+    migrate_removes_rows_of_another_declaration_only_when_allowed(&embedded);
+    migrate_removes_rows_of_another_declaration_only_when_allowed(&MemoryStore::default().into());
+}

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -399,6 +399,31 @@ impl File {
         Ok(out)
     }
 
+    /// Deletes a feature set's tables and its recorded columns, in one
+    /// transaction; returns the number of rows deleted.
+    fn drop_rows(&self, spec: &FeatureSetSpec) -> Result<usize> {
+        let doing = format!("deleting the rows of `{}`", spec.name);
+        let name = table_name(spec);
+        let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&name);
+        let order_name = order_table_name(spec);
+        let order_def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&order_name);
+        let txn = self.db.begin_write().map_err(|e| self.failure(&doing, e))?;
+        let rows = txn
+            .open_table(def)
+            .map_err(|e| self.failure(&doing, e))?
+            .len()
+            .map_err(|e| self.failure(&doing, e))?;
+        txn.delete_table(def).map_err(|e| self.failure(&doing, e))?;
+        txn.delete_table(order_def)
+            .map_err(|e| self.failure(&doing, e))?;
+        txn.open_table(SCHEMAS)
+            .map_err(|e| self.failure(&doing, e))?
+            .remove(spec.name)
+            .map_err(|e| self.failure(&doing, e))?;
+        txn.commit().map_err(|e| self.failure(&doing, e))?;
+        Ok(usize::try_from(rows).unwrap_or(usize::MAX))
+    }
+
     /// A stored write order of the wrong length: only a damaged file has one.
     fn corrupted_order(&self, spec: &FeatureSetSpec) -> Error {
         let what = format!("a stored write order of `{}`", spec.name);
@@ -484,6 +509,15 @@ impl OnlineStore for EmbeddedStore {
         keys: &[Vec<Value>],
     ) -> Result<Vec<Option<Record>>> {
         self.file.get_many(spec, keys)
+    }
+
+    async fn drop_rows(&self, spec: &FeatureSetSpec) -> Result<usize> {
+        if self.mode == OpenMode::Read {
+            return Err(read_only(STORE, self.file.path.display().to_string()));
+        }
+        let file = Arc::clone(&self.file);
+        let spec = *spec;
+        blocking(self.location(), move || file.drop_rows(&spec)).await
     }
 
     fn scan<'a>(&'a self, spec: &'a FeatureSetSpec) -> BoxStream<'a, Result<Record>> {

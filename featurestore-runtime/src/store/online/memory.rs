@@ -119,6 +119,10 @@ impl OnlineStore for MemoryStore {
             .collect())
     }
 
+    async fn drop_rows(&self, spec: &FeatureSetSpec) -> Result<usize> {
+        Ok(self.lock().remove(spec.name).map_or(0, |t| t.rows.len()))
+    }
+
     fn scan<'a>(&'a self, spec: &'a FeatureSetSpec) -> BoxStream<'a, Result<Record>> {
         // A copy taken under the lock: the lock is not held across the
         // stream's awaits.

@@ -93,6 +93,49 @@ pub struct OnlineWrite {
     pub removed: usize,
 }
 
+/// One step of bringing a backend's table of a feature set in line with its
+/// declaration (`features migrate`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStep {
+    /// What the step does, in the backend's own terms.
+    pub statement: String,
+    /// Whether rows are lost.
+    pub destructive: bool,
+}
+
+/// Plans and, with `apply`, takes the steps that let `spec`'s rows be
+/// written to `store`. A destructive step is refused, before any step is
+/// taken, unless `allow_destructive`; the refusal names the steps and the
+/// flag. Returns the steps (taken, with `apply`).
+pub async fn migrate(
+    store: &dyn OnlineStore,
+    spec: &FeatureSetSpec,
+    apply: bool,
+    allow_destructive: bool,
+) -> Result<Vec<MigrationStep>> {
+    let steps = store.plan(spec).await?;
+    if !apply || steps.is_empty() {
+        return Ok(steps);
+    }
+    if !allow_destructive {
+        if let Some(step) = steps.iter().find(|s| s.destructive) {
+            return Err(Error::Store {
+                store: "online store",
+                location: store.location(),
+                message: format!(
+                    "refusing to {}: rows would be lost; run `features migrate apply {} \
+                     --allow-destructive` to accept that",
+                    step.statement, spec.name
+                ),
+                kind: ErrorKind::InvalidInput,
+                source: "a destructive migration step".into(),
+            });
+        }
+    }
+    store.apply(spec, &steps).await?;
+    Ok(steps)
+}
+
 /// What a store is opened for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenMode {
@@ -137,6 +180,52 @@ pub trait OnlineStore: Send + Sync + fmt::Debug {
         records: &[Record],
         run: RunWrite,
     ) -> Result<OnlineWrite>;
+
+    /// The steps `features migrate apply` would take so that `spec`'s rows
+    /// can be written, in the backend's own terms; none when there is
+    /// nothing to do. The default suits backends that make a feature set's
+    /// table at its first write and refuse only a changed declaration
+    /// ([`check`](Self::check)): the rows written under other columns must
+    /// go, which loses them until the next run writes them again.
+    async fn plan(&self, spec: &FeatureSetSpec) -> Result<Vec<MigrationStep>> {
+        match self.check(spec).await {
+            Ok(()) => Ok(Vec::new()),
+            Err(e) if e.kind() == ErrorKind::Conflict => Ok(vec![MigrationStep {
+                statement: format!(
+                    "delete every row of `{}` and its recorded columns (written under another \
+                     declaration); the feature set's next run writes its rows again",
+                    spec.name
+                ),
+                destructive: true,
+            }]),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Takes the steps of [`plan`](Self::plan). The default takes the
+    /// default plan's one step with [`drop_rows`](Self::drop_rows).
+    async fn apply(&self, spec: &FeatureSetSpec, steps: &[MigrationStep]) -> Result<()> {
+        if steps.iter().any(|s| s.destructive) {
+            self.drop_rows(spec).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes every row of `spec` and what the store recorded of its
+    /// declaration; returns the number of rows removed.
+    async fn drop_rows(&self, spec: &FeatureSetSpec) -> Result<usize> {
+        Err(Error::Store {
+            store: "online store",
+            location: self.location(),
+            message: format!(
+                "the `{}` backend cannot remove the rows of `{}`",
+                self.backend(),
+                spec.name
+            ),
+            kind: ErrorKind::Permanent,
+            source: "not supported by the backend".into(),
+        })
+    }
 
     /// Whether [`OnlineWrite`]'s counts are of rows applied and kept (the
     /// backend decides in one place, under a lock or in a script), rather

@@ -534,6 +534,27 @@ impl OnlineStore for RedisStore {
             .await
     }
 
+    async fn drop_rows(&self, spec: &FeatureSetSpec) -> Result<usize> {
+        if self.mode == OpenMode::Read {
+            return Err(read_only(STORE, self.config.shown()));
+        }
+        let names: Vec<String> = self.row_names(spec).await?.into_iter().collect();
+        let mut conn = self.conn.clone();
+        for chunk in names.chunks(self.config.write_chunk) {
+            redis::cmd("DEL")
+                .arg(chunk)
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(|e| self.error("deleting rows", e))?;
+        }
+        redis::cmd("DEL")
+            .arg(schema_key(&self.config.prefix, spec.name))
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| self.error("deleting the declaration", e))?;
+        Ok(names.len())
+    }
+
     fn scan<'a>(&'a self, spec: &'a FeatureSetSpec) -> BoxStream<'a, Result<Record>> {
         let pattern = row_pattern(&self.config.prefix, spec.name);
         // `None` once the cursor has come back to 0.
