@@ -285,3 +285,105 @@ fn one_command_builds_the_dataset_and_everything_it_needs() {
     );
     assert_eq!(v["feature_sets"][1]["feature_set"], "user_chargebacks");
 }
+
+/// The correction of the chargeback example from the command line: the
+/// same run on the events without order `i` replaces x's row with the
+/// earlier one it now has, says so, and an earlier end date afterwards
+/// leaves every row as it is.
+#[test]
+fn a_corrected_rerun_reaches_get_and_an_earlier_end_date_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let get_x = || {
+        stdout(&run(features(dir.path()).args([
+            "get",
+            "user_orders",
+            "x",
+            "--format",
+            "csv",
+        ])))
+    };
+    stdout(&run(features(dir.path()).args([
+        "execute",
+        "user_orders",
+        "--end-date",
+        "2020-07-17",
+    ])));
+    let without_i: String = fixture("input.csv")
+        .lines()
+        .filter(|l| !l.starts_with("i,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let corrected = dir.path().join("without_i.csv");
+    std::fs::write(&corrected, without_i).unwrap();
+    let out = run(features(dir.path())
+        .arg("--source")
+        .arg(format!("order_events={}", corrected.display()))
+        .args(["execute", "user_orders", "--end-date", "2020-07-17"]));
+    stdout(&out);
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        summary.contains("online: 3 rows upserted, 0 not replacing rows of later runs, 0 removed"),
+        "{summary}"
+    );
+    let header = fixture("user_orders_online.csv")
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    // By hand: only `h` (2020-07-15 02:00) is left in x's windows from 07-16.
+    let expected = format!("{header}\nx,2020-07-16 00:00:00,1,1,1\n");
+    assert_eq!(get_x(), expected);
+
+    let out =
+        run(features(dir.path()).args(["execute", "user_orders", "--end-date", "2020-06-01"]));
+    stdout(&out);
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        summary.contains("online: 0 rows upserted, 3 not replacing rows of later runs, 0 removed"),
+        "{summary}"
+    );
+    assert_eq!(get_x(), expected);
+}
+
+/// `migrate plan` says there is nothing to do on a matching embedded store,
+/// and changes nothing; `migrate apply` of a feature set the registry does
+/// not have fails naming it.
+#[test]
+fn migrate_plan_on_the_embedded_store_has_nothing_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    stdout(&run(features(dir.path()).args([
+        "execute",
+        "user_orders",
+        "--end-date",
+        "2020-07-17",
+    ])));
+    let plan = stdout(&run(features(dir.path()).args(["migrate", "plan"])));
+    let store = format!("redb://{}", dir.path().join("online.redb").display());
+    assert_eq!(
+        plan,
+        format!(
+            "online store {store} (redb)\n\
+             user_orders: nothing to do (its table is made by its first run; every run checks its columns)\n\
+             user_chargebacks: nothing to do (its table is made by its first run; every run checks its columns)\n"
+        )
+    );
+    let applied = stdout(&run(features(dir.path()).args([
+        "migrate",
+        "apply",
+        "user_orders",
+    ])));
+    assert_eq!(
+        applied,
+        format!(
+            "online store {store} (redb)\n\
+             user_orders: nothing to do (its table is made by its first run; every run checks its columns)\n"
+        )
+    );
+    let unknown = run(features(dir.path()).args(["migrate", "apply", "nothing_such"]));
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("nothing_such"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+}

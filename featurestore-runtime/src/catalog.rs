@@ -236,7 +236,7 @@ pub fn feature_set_text(
     let keys: Vec<&str> = spec.key_names().collect();
     let _ = writeln!(
         s,
-        "\nonline row: one per ({}), the latest by `timestamp`, with the columns above",
+        "\nonline row: one per ({}), the last row of the latest run (by end date, then start), with the columns above",
         keys.join(", ")
     );
     let _ = writeln!(

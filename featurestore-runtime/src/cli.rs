@@ -113,6 +113,12 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = DatasetFiles::Both)]
         output: DatasetFiles,
     },
+    /// Bring the online store's tables in line with the declarations:
+    /// `plan` prints what `apply` would do.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
     /// Look up the online row of a key.
     Get {
         /// Pipeline name, e.g. feature_store.user_orders
@@ -123,6 +129,24 @@ pub enum Command {
         /// How to print the row.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+}
+
+/// What `features migrate` does.
+#[derive(Debug, Clone, Subcommand)]
+pub enum MigrateAction {
+    /// Print the steps each feature set's online table needs, changing nothing.
+    Plan {
+        /// Feature sets to plan for [default: every one]
+        names: Vec<String>,
+    },
+    /// Take the steps `plan` prints.
+    Apply {
+        /// Feature sets to migrate [default: every one]
+        names: Vec<String>,
+        /// Take steps that lose rows (a removed output or a changed type).
+        #[arg(long)]
+        allow_destructive: bool,
     },
 }
 
@@ -346,7 +370,7 @@ pub fn run(
                 |(s, e)| format!("{s} to {e}"),
             );
             eprintln!(
-                "{}: {} rows for {days}; historical: {} partitions written, {} emptied at {}; online: {} rows upserted, {} not replacing newer stored rows",
+                "{}: {} rows for {days}; historical: {} partitions written, {} emptied at {}; online: {} rows upserted, {} not replacing rows of later runs, {} removed",
                 spec.name,
                 report.rows.height(),
                 report.historical.partitions_written,
@@ -354,9 +378,66 @@ pub fn run(
                 stores.historical.location(),
                 report.online.written,
                 report.online.kept_newer,
+                report.online.removed,
             );
             warn_run(&report, range);
             print_frame(&report.latest, format, out)?;
+        }
+        Command::Migrate { action } => {
+            let (names, apply, allow_destructive) = match action {
+                MigrateAction::Plan { names } => (names, false, false),
+                MigrateAction::Apply {
+                    names,
+                    allow_destructive,
+                } => (names, true, allow_destructive),
+            };
+            let specs: Vec<&crate::spec::FeatureSetSpec> = if names.is_empty() {
+                registry.feature_sets().iter().collect()
+            } else {
+                names
+                    .iter()
+                    .map(|n| registry.find_feature_set(n))
+                    .collect::<Result<_>>()?
+            };
+            let location = OnlineLocation::parse(&config.online_url, &config.base_dir)?;
+            // `plan` changes nothing, and never creates a store; `apply`
+            // holds the feature sets' run locks, so no run writes meanwhile.
+            let (mode, _lock) = if apply {
+                let locked: Vec<&str> = specs.iter().map(|s| s.name).collect();
+                (OpenMode::Write, Some(pipeline::lock(&config, &locked)?))
+            } else {
+                (OpenMode::Read, None)
+            };
+            let store = BlockingOnlineStore::open(&location, mode)?;
+            writeln!(
+                out,
+                "online store {} ({})",
+                store.location(),
+                store.backend()
+            )
+            .map_err(io)?;
+            for spec in specs {
+                let steps =
+                    crate::io::block_on(online::migrate(&*store, spec, apply, allow_destructive))?;
+                if steps.is_empty() {
+                    writeln!(
+                        out,
+                        "{}: nothing to do ({})",
+                        spec.name,
+                        nothing_to_do(store.backend())
+                    )
+                    .map_err(io)?;
+                }
+                for step in steps {
+                    let mark = if step.destructive {
+                        " [loses rows]"
+                    } else {
+                        ""
+                    };
+                    let done = if apply { "done: " } else { "" };
+                    writeln!(out, "{}: {done}{}{mark}", spec.name, step.statement).map_err(io)?;
+                }
+            }
         }
         Command::Get { name, key, format } => {
             let spec = registry.find_feature_set(&name)?;
@@ -382,6 +463,15 @@ pub fn run(
 
 /// What a user must know about a run that succeeded: rows left out, and
 /// events no window of the run holds.
+/// Why a backend has nothing to migrate for a feature set that matches.
+fn nothing_to_do(backend: &str) -> &'static str {
+    match backend {
+        "redb" | "memory" => "its table is made by its first run; every run checks its columns",
+        "redis" => "Redis has no tables: rows are hashes made by the first run; every run checks the recorded columns",
+        _ => "the table matches the declaration",
+    }
+}
+
 fn warn_run(report: &pipeline::RunReport, range: DateRange) {
     for r in &report.rejected {
         match &r.quarantine {

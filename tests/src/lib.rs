@@ -69,3 +69,27 @@ pub fn temp_config() -> (tempfile::TempDir, Config) {
 pub fn stores(config: &Config) -> Stores {
     Stores::open(config).expect("stores open")
 }
+
+/// The chargeback events without the orders of `ids`, in a temporary file
+/// the configuration reads `order_events` from.
+pub fn without_orders(
+    config: &mut featurestore_runtime::config::Config,
+    dir: &std::path::Path,
+    ids: &[&str],
+) {
+    let input = std::fs::read_to_string(fixtures_dir().join("input.csv")).unwrap();
+    let kept: Vec<&str> = input
+        .lines()
+        .filter(|line| !ids.iter().any(|id| line.starts_with(&format!("{id},"))))
+        .collect();
+    assert_eq!(
+        kept.len(),
+        input.lines().count() - ids.len(),
+        "{ids:?} found"
+    );
+    let path = dir.join(format!("without_{}.csv", ids.join("_")));
+    std::fs::write(&path, kept.join("\n") + "\n").unwrap();
+    config
+        .sources
+        .insert("order_events".to_string(), path.display().to_string());
+}

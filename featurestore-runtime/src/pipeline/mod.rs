@@ -15,7 +15,9 @@ use crate::location::OnlineLocation;
 use crate::source;
 use crate::spec::{DatasetSpec, FeatureSetSpec};
 use crate::store::historical::{HistoricalStore, HistoricalWrite};
-use crate::store::online::{self, BlockingOnlineStore, OnlineWrite, OpenMode};
+use crate::store::online::{
+    self, BlockingOnlineStore, OnlineWrite, OpenMode, RunWrite, WriteOrder,
+};
 use crate::transform::{self, DateRange};
 use lock::RunLock;
 
@@ -105,7 +107,7 @@ pub fn lock(config: &Config, names: &[&str]) -> Result<RunLock> {
 /// process, fails at once. Every source row is checked before any store is
 /// written. The historical partitions of the run's days are replaced (see
 /// [`HistoricalStore::write`]); then the latest row of each key is upserted
-/// newest-wins into the online store in one transaction.
+/// into the online store in the order of the run ([`run_write`]).
 pub fn execute(
     spec: &FeatureSetSpec,
     config: &Config,
@@ -134,8 +136,9 @@ pub fn execute_all(
 ) -> Result<Vec<RunReport>> {
     let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
     let lock = lock(config, &names)?;
+    let online_order = run_write(range, chrono::Utc::now());
     if config.engine.kind == crate::engine::EngineKind::Spark {
-        return execute_on_spark(specs, config, stores, range, progress);
+        return execute_on_spark(specs, config, stores, range, online_order, progress);
     }
     let locations = config.source_locations();
     // Per feature set, once its source is read: its prepared events, what
@@ -177,7 +180,7 @@ pub fn execute_all(
             }
         }
         let ready = ready[i].take().expect("prepared when its source was read");
-        let report = execute_prepared(spec, ready, stores, &lock, range, progress)
+        let report = execute_prepared(spec, ready, stores, &lock, range, online_order, progress)
             .map_err(|e| with_location(e, spec, &locations))?;
         reports.push(report);
     }
@@ -194,6 +197,7 @@ fn execute_on_spark(
     config: &Config,
     stores: &Stores,
     range: DateRange,
+    online_order: RunWrite,
     progress: &dyn Fn(&str),
 ) -> Result<Vec<RunReport>> {
     use crate::engine::spark;
@@ -217,7 +221,9 @@ fn execute_on_spark(
         )?;
         let t = Instant::now();
         progress("upserting the online store");
-        let online_write = stores.online.write_latest(spec, &run.latest)?;
+        let online_write = stores
+            .online
+            .write_latest(spec, &run.latest, online_order)?;
         let latest = online::records_frame(spec, &run.latest)?;
         reports.push(RunReport {
             feature_set: spec.name,
@@ -248,9 +254,28 @@ fn execute_on_spark(
     _: &Config,
     _: &Stores,
     _: DateRange,
+    _: RunWrite,
     _: &dyn Fn(&str),
 ) -> Result<Vec<RunReport>> {
     Err(crate::engine::spark_not_built())
+}
+
+/// Where a run's online write stands (see [`WriteOrder`]): as of the end of
+/// its end date (of its start, without one), after the runs of the same
+/// as-of that started before it. A run without a start date read every event
+/// of its sources up to its as-of, so its rows are every key's: it removes
+/// the stored keys it has none for.
+pub fn run_write(range: DateRange, started: chrono::DateTime<chrono::Utc>) -> RunWrite {
+    let run = started.timestamp_micros();
+    let as_of = range
+        .end
+        .and_then(|end| end.succ_opt())
+        .and_then(|next| next.and_hms_opt(0, 0, 0))
+        .map_or(run, |t| t.and_utc().timestamp_micros());
+    RunWrite {
+        order: WriteOrder { as_of, run },
+        covers_every_key: range.start.is_none(),
+    }
 }
 
 /// A feature set's events, ready to compute once its source was read.
@@ -285,6 +310,7 @@ fn execute_prepared(
     stores: &Stores,
     lock: &RunLock,
     range: DateRange,
+    online_order: RunWrite,
     progress: &dyn Fn(&str),
 ) -> Result<RunReport> {
     let t0 = Instant::now();
@@ -331,7 +357,7 @@ fn execute_prepared(
     let t2 = Instant::now();
     progress("upserting the online store");
     lock.still_held()?;
-    let online_write = stores.online.write_latest(spec, &latest)?;
+    let online_write = stores.online.write_latest(spec, &latest, online_order)?;
     let latest_frame = online::records_frame(spec, &latest)?;
     let online_time = t2.elapsed();
     tracing::info!(

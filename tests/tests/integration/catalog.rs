@@ -236,7 +236,10 @@ fn value_and_list_features_round_trip_through_the_online_store() {
     let computed = compute(&PaymentStats::SPEC, payments(), range).expect("computes");
     let store = BlockingOnlineStore::from(MemoryStore::default());
     let records = online::latest_records(&PaymentStats::SPEC, &computed.frame).unwrap();
-    store.write_latest(&PaymentStats::SPEC, &records).unwrap();
+    let run = online::RunWrite::every_key(online::WriteOrder { as_of: 1, run: 1 });
+    store
+        .write_latest(&PaymentStats::SPEC, &records, run)
+        .unwrap();
     let row = online::get_row::<PaymentStats>(&*store, &[Value::from("u1")])
         .unwrap()
         .expect("u1 has a row");

@@ -161,10 +161,11 @@ fn an_older_interval_never_replaces_newer_online_rows() {
     let st = stores(&config);
     run::<UserOrders>(&config, &st, None, "2020-07-17");
     let older = run::<UserOrders>(&config, &st, Some("2020-05-11"), "2020-05-13");
-    // x (07-17 stored vs 05-13) and z (06-11 vs 05-12) keep their newer rows;
-    // y's row is of the same day (05-13) and is rewritten.
-    assert_eq!(older.online.kept_newer, 2);
-    assert_eq!(older.online.written, 1);
+    // Every stored row is of the later run (as of 07-17, not 05-13), also
+    // y's, whose row is of the same day (05-13).
+    assert_eq!(older.online.kept_newer, 3);
+    assert_eq!(older.online.written, 0);
+    assert_eq!(older.online.removed, 0);
 
     let stored = featurestore_runtime::store::online::records_frame(
         &UserOrders::SPEC,
@@ -270,4 +271,90 @@ fn an_end_date_is_required_with_windows() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("after the end date"), "{err}");
+}
+
+fn online_rows(st: &featurestore_runtime::pipeline::Stores) -> (Vec<String>, Vec<Vec<String>>) {
+    let stored = featurestore_runtime::store::online::records_frame(
+        &UserOrders::SPEC,
+        &st.online.scan(&UserOrders::SPEC).unwrap(),
+    )
+    .unwrap();
+    frame_rows(&stored)
+}
+
+/// A corrected re-run of an interval reaches the online store even when it
+/// moves a key's last change earlier: without order `i` (x, 2020-07-16),
+/// x's last change is 2020-07-16 with one order in each window (only `h`,
+/// 2020-07-15 02:00, is left in them), not 2020-07-17 with two.
+#[test]
+fn a_corrected_rerun_replaces_rows_it_moves_earlier() {
+    let (dir, mut config) = temp_config();
+    let st = stores(&config);
+    run::<UserOrders>(&config, &st, None, "2020-07-17");
+    tests::without_orders(&mut config, dir.path(), &["i"]);
+    let corrected = run::<UserOrders>(&config, &st, None, "2020-07-17");
+    assert_eq!((corrected.online.written, corrected.online.removed), (3, 0));
+
+    let x = get_row::<UserOrders>(&*st.online, &[Value::from("x")])
+        .unwrap()
+        .expect("x has a row");
+    let july_16 = date("2020-07-16").and_hms_opt(0, 0, 0).unwrap();
+    assert_eq!(
+        (
+            x.timestamp,
+            x.cpf_orders__count_over_3_days_rolling_windows,
+            x.cpf_orders__count_over_7_days_rolling_windows,
+            x.cpf_orders__count_over_30_days_rolling_windows
+        ),
+        (july_16, 1, 1, 1)
+    );
+
+    // The same as a clean run on the corrected events.
+    let clean_dir = tempfile::tempdir().unwrap();
+    let mut clean_config = config.clone();
+    clean_config.historical_root = clean_dir.path().join("historical").display().to_string();
+    clean_config.online_url = format!("redb://{}", clean_dir.path().join("online.redb").display());
+    let clean_stores = stores(&clean_config);
+    run::<UserOrders>(&clean_config, &clean_stores, None, "2020-07-17");
+    let corrected_rows = online_rows(&st);
+    assert_eq!(corrected_rows, online_rows(&clean_stores));
+
+    // An earlier as-of afterwards changes nothing: every row is of a later run.
+    let earlier = run::<UserOrders>(&config, &st, None, "2020-06-01");
+    assert_eq!(
+        (
+            earlier.online.written,
+            earlier.online.kept_newer,
+            earlier.online.removed
+        ),
+        (0, 3, 0)
+    );
+    assert_eq!(online_rows(&st), corrected_rows);
+}
+
+/// A key whose events are all gone is removed by a run that read every
+/// event (no start date), never by a run of an interval.
+#[test]
+fn a_key_without_events_is_removed_by_a_run_of_every_event() {
+    let (dir, mut config) = temp_config();
+    let st = stores(&config);
+    run::<UserOrders>(&config, &st, None, "2020-07-17");
+    // z's only order.
+    tests::without_orders(&mut config, dir.path(), &["d"]);
+    let interval = run::<UserOrders>(&config, &st, Some("2020-07-01"), "2020-07-17");
+    assert_eq!(interval.online.removed, 0);
+    let z_row = |rows: (Vec<String>, Vec<Vec<String>>)| rows.1.into_iter().find(|r| r[0] == "z");
+    assert_eq!(
+        z_row(online_rows(&st)),
+        z_row(fixture_csv("user_orders_online.csv"))
+    );
+
+    let every = run::<UserOrders>(&config, &st, None, "2020-07-17");
+    assert_eq!(every.online.removed, 1);
+    let (header, mut expected) = fixture_csv("user_orders_online.csv");
+    expected.retain(|r| r[0] != "z");
+    assert_eq!(online_rows(&st), (header, expected));
+    assert!(get_row::<UserOrders>(&*st.online, &[Value::from("z")])
+        .unwrap()
+        .is_none());
 }

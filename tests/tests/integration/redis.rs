@@ -12,7 +12,8 @@ use featurestore_runtime::location::OnlineLocation;
 use featurestore_runtime::pipeline::{self, Stores};
 use featurestore_runtime::spec::{ColumnSpec, DataType, FeatureSetSpec};
 use featurestore_runtime::store::online::{
-    self, conformance, records_frame, BlockingOnlineStore, OpenMode, Record, Value,
+    self, conformance, records_frame, BlockingOnlineStore, OpenMode, Record, RunWrite, Value,
+    WriteOrder,
 };
 use featurestore_runtime::{DateRange, Error, ErrorKind, FeatureSet};
 use tests::{fixture_csv, frame_rows, temp_config};
@@ -188,7 +189,11 @@ fn redis_key_parts_with_separators_do_not_collide() {
         values: vec![Value::Int(v); TWO_KEYS.outputs.len()],
     };
     let w = store
-        .write_latest(&TWO_KEYS, &[record("a:b", "c", 1), record("a", "b:c", 2)])
+        .write_latest(
+            &TWO_KEYS,
+            &[record("a:b", "c", 1), record("a", "b:c", 2)],
+            order(1, 0),
+        )
         .unwrap();
     assert_eq!((w.written, w.kept_newer), (2, 0));
     let got = store
@@ -246,7 +251,7 @@ fn a_changed_declaration_is_refused_before_writing() {
         values: vec![Value::Int(1); spec.outputs.len()],
     };
     store
-        .write_latest(spec, std::slice::from_ref(&record))
+        .write_latest(spec, std::slice::from_ref(&record), order(1, 0))
         .unwrap();
     let mut changed = UserOrders::SPEC;
     changed.outputs = &UserOrders::SPEC.outputs[..2];
@@ -267,26 +272,45 @@ fn counts(key: &str, timestamp: i64, v: i64) -> Record {
     }
 }
 
+/// A write of some keys in the order (`as_of`, `run`).
+fn order(as_of: i64, run: i64) -> RunWrite {
+    RunWrite::some_keys(WriteOrder { as_of, run })
+}
+
 #[test]
-fn redis_newest_wins_compares_timestamps_exactly() {
+fn redis_compares_orders_exactly() {
     // 2^53 + 1 and 2^53 are the same Lua number (a double): a comparison
-    // of numbers in the script would let the older row replace the newer.
+    // of numbers in the script would let the earlier run replace the later.
     let prefix = Fresh::new();
     let store = open(&prefix.url).unwrap();
     let spec = &UserOrders::SPEC;
-    let newer = (1_i64 << 53) + 1;
-    store.write_latest(spec, &[counts("x", newer, 1)]).unwrap();
+    let later = (1_i64 << 53) + 1;
+    store
+        .write_latest(spec, &[counts("x", 1, 1)], order(later, 0))
+        .unwrap();
     let w = store
-        .write_latest(spec, &[counts("x", newer - 1, 2)])
+        .write_latest(spec, &[counts("x", 2, 2)], order(later - 1, 0))
+        .unwrap();
+    assert_eq!((w.written, w.kept_newer), (0, 1));
+    let w = store
+        .write_latest(spec, &[counts("x", 2, 2)], order(later, later - 1))
+        .unwrap();
+    assert_eq!((w.written, w.kept_newer), (1, 0));
+    let w = store
+        .write_latest(spec, &[counts("x", 3, 3)], order(later, later - 2))
         .unwrap();
     assert_eq!((w.written, w.kept_newer), (0, 1));
     assert_eq!(
         store.get(spec, &[Value::from("x")]).unwrap(),
-        Some(counts("x", newer, 1))
+        Some(counts("x", 2, 2))
     );
-    // Negative times of different lengths: -10 is older than -9.
-    store.write_latest(spec, &[counts("n", -9, 1)]).unwrap();
-    let w = store.write_latest(spec, &[counts("n", -10, 2)]).unwrap();
+    // Negative orders of different lengths: -10 is earlier than -9.
+    store
+        .write_latest(spec, &[counts("n", 1, 1)], order(-9, 0))
+        .unwrap();
+    let w = store
+        .write_latest(spec, &[counts("n", 2, 2)], order(-10, 5))
+        .unwrap();
     assert_eq!((w.written, w.kept_newer), (0, 1));
 }
 
@@ -295,7 +319,9 @@ fn redis_writes_survive_the_server_forgetting_its_scripts() {
     let prefix = Fresh::new();
     let store = open(&prefix.url).unwrap();
     let spec = &UserOrders::SPEC;
-    store.write_latest(spec, &[counts("x", 1, 1)]).unwrap();
+    store
+        .write_latest(spec, &[counts("x", 1, 1)], order(1, 0))
+        .unwrap();
     // What a server restart does to the loaded script.
     let flushed = std::process::Command::new("redis-cli")
         .args(["-u", &server(), "SCRIPT", "FLUSH"])
@@ -303,9 +329,107 @@ fn redis_writes_survive_the_server_forgetting_its_scripts() {
         .expect("redis-cli runs (scripts/servers.sh installs it)");
     assert!(flushed.status.success(), "{flushed:?}");
     let w = store
-        .write_latest(spec, &[counts("x", 2, 2), counts("y", 1, 1)])
+        .write_latest(spec, &[counts("x", 2, 2), counts("y", 1, 1)], order(2, 0))
         .unwrap();
     assert_eq!((w.written, w.kept_newer), (2, 0));
+    assert_eq!(
+        store.get(spec, &[Value::from("x")]).unwrap(),
+        Some(counts("x", 2, 2))
+    );
+}
+
+/// A row written before orders were kept has no `__as_of`/`__run`: it is
+/// the oldest, replaced (or removed) by any run.
+#[test]
+fn redis_rows_without_an_order_are_replaced_by_any_run() {
+    let prefix = Fresh::new();
+    let store = open(&prefix.url).unwrap();
+    let spec = &UserOrders::SPEC;
+    store
+        .write_latest(
+            spec,
+            &[counts("x", 5, 5), counts("gone", 5, 5)],
+            order(10, 10),
+        )
+        .unwrap();
+    for id in ["x", "gone"] {
+        let key = format!("{}user_orders:{id}", prefix.prefix);
+        let stripped = std::process::Command::new("redis-cli")
+            .args(["-u", &server(), "HDEL", &key, "__as_of", "__run"])
+            .output()
+            .expect("redis-cli runs (scripts/servers.sh installs it)");
+        assert_eq!(
+            String::from_utf8_lossy(&stripped.stdout).trim(),
+            "2",
+            "{stripped:?}"
+        );
+    }
+    let earliest = RunWrite::every_key(WriteOrder {
+        as_of: i64::MIN,
+        run: i64::MIN,
+    });
+    let w = store
+        .write_latest(spec, &[counts("x", 1, 1)], earliest)
+        .unwrap();
+    assert_eq!((w.written, w.kept_newer, w.removed), (1, 0, 1));
+    assert_eq!(store.scan(spec).unwrap(), vec![counts("x", 1, 1)]);
+}
+
+/// The corrected re-run of the chargeback example reaches Redis, and an
+/// earlier as-of afterwards changes nothing.
+#[test]
+fn redis_takes_a_corrected_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_config_dir, mut config) = temp_config();
+    let prefix = Fresh::new();
+    config.online_url = prefix.url.clone();
+    let stores = Stores::open(&config).unwrap();
+    run(&config, &stores, "2020-07-17");
+    tests::without_orders(&mut config, dir.path(), &["i"]);
+    run(&config, &stores, "2020-07-17");
+    let spec = &UserOrders::SPEC;
+    let rows = || frame_rows(&records_frame(spec, &stores.online.scan(spec).unwrap()).unwrap());
+    let (header, mut expected) = fixture_csv("user_orders_online.csv");
+    // Without `i`, x's last change is 2020-07-16, one order (`h`) in each window.
+    expected[0] = ["x", "2020-07-16 00:00:00", "1", "1", "1"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!(rows(), (header.clone(), expected.clone()));
+    run(&config, &stores, "2020-06-01");
+    assert_eq!(rows(), (header, expected));
+}
+
+/// `migrate` on Redis: the declaration key of another declaration, and its
+/// rows, go only with `--allow-destructive` (the same checks as redb's).
+#[test]
+fn redis_migrate_removes_rows_of_another_declaration_only_when_allowed() {
+    let prefix = Fresh::new();
+    let store = open(&prefix.url).unwrap();
+    let spec = &UserOrders::SPEC;
+    let mut older = UserOrders::SPEC;
+    older.outputs = &UserOrders::SPEC.outputs[..1];
+    let old_row = Record {
+        key: vec![Value::from("x")],
+        timestamp: 1,
+        values: vec![Value::Int(9)],
+    };
+    store
+        .write_latest(&older, std::slice::from_ref(&old_row), order(1, 0))
+        .unwrap();
+    let migrate = |apply, allow| {
+        featurestore_runtime::io::block_on(online::migrate(&*store, spec, apply, allow))
+    };
+    let plan = migrate(false, false).unwrap();
+    assert!(plan.len() == 1 && plan[0].destructive, "{plan:?}");
+    let err = migrate(true, false).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert_eq!(store.scan(&older).unwrap(), vec![old_row]);
+    migrate(true, true).unwrap();
+    assert_eq!(store.scan(&older).unwrap(), vec![]);
+    assert_eq!(migrate(false, false).unwrap(), vec![]);
+    store
+        .write_latest(spec, &[counts("x", 2, 2)], order(2, 0))
+        .unwrap();
     assert_eq!(
         store.get(spec, &[Value::from("x")]).unwrap(),
         Some(counts("x", 2, 2))

@@ -7,9 +7,14 @@ use featurestore_runtime::location::OnlineLocation;
 use featurestore_runtime::pipeline::Stores;
 use featurestore_runtime::store::online::{
     self, conformance, BlockingOnlineStore, EmbeddedStore, MemoryStore, OnlineStore, OpenMode,
-    Record, Value,
+    Record, RunWrite, Value, WriteOrder,
 };
 use featurestore_runtime::{ErrorKind, FeatureSet};
+
+/// A write of some keys by a run of as-of `as_of`.
+fn run(as_of: i64) -> RunWrite {
+    RunWrite::some_keys(WriteOrder { as_of, run: 0 })
+}
 
 fn record(key: &str, ts: i64, v: i64) -> Record {
     Record {
@@ -19,23 +24,24 @@ fn record(key: &str, ts: i64, v: i64) -> Record {
     }
 }
 
-/// The first checks of newest-wins, on the chargeback feature set; the
-/// conformance suite has them (`older_never_replaces`,
-/// `equal_timestamp_replaces`) for every backend.
+/// The first checks of the order of runs, on the chargeback feature set;
+/// the conformance suite has them (`earlier_run_never_replaces`,
+/// `same_run_replaces`) for every backend.
 fn newest_wins(store: &BlockingOnlineStore) {
     let spec = &UserOrders::SPEC;
     let w = store
-        .write_latest(spec, &[record("x", 10, 1), record("y", 10, 1)])
+        .write_latest(spec, &[record("x", 10, 1), record("y", 10, 1)], run(10))
         .unwrap();
     assert_eq!((w.written, w.kept_newer), (2, 0));
-    // x older: kept; y newer: replaced; z new.
+    // x of an earlier run: kept; y of a later one: replaced; z new.
     let w = store
-        .write_latest(
-            spec,
-            &[record("x", 5, 2), record("y", 20, 2), record("z", 1, 2)],
-        )
+        .write_latest(spec, &[record("x", 5, 2)], run(5))
         .unwrap();
-    assert_eq!((w.written, w.kept_newer), (2, 1));
+    assert_eq!((w.written, w.kept_newer), (0, 1));
+    let w = store
+        .write_latest(spec, &[record("y", 20, 2), record("z", 1, 2)], run(20))
+        .unwrap();
+    assert_eq!((w.written, w.kept_newer), (2, 0));
     assert_eq!(
         store.get(spec, &[Value::from("x")]).unwrap(),
         Some(record("x", 10, 1))
@@ -48,8 +54,10 @@ fn newest_wins(store: &BlockingOnlineStore) {
         store.get(spec, &[Value::from("z")]).unwrap(),
         Some(record("z", 1, 2))
     );
-    // The same timestamp replaces: a re-run of the same interval converges.
-    store.write_latest(spec, &[record("x", 10, 7)]).unwrap();
+    // The same order replaces: a retried run converges.
+    store
+        .write_latest(spec, &[record("x", 10, 7)], run(10))
+        .unwrap();
     assert_eq!(
         store.get(spec, &[Value::from("x")]).unwrap(),
         Some(record("x", 10, 7))
@@ -114,13 +122,13 @@ fn embedded_store_refuses_rows_of_another_declaration() {
     let store =
         BlockingOnlineStore::from(EmbeddedStore::open(&dir.path().join("online.redb")).unwrap());
     store
-        .write_latest(&UserOrders::SPEC, &[record("x", 1, 1)])
+        .write_latest(&UserOrders::SPEC, &[record("x", 1, 1)], run(1))
         .unwrap();
     // Same table name, one column fewer: a changed declaration.
     let mut changed = UserOrders::SPEC;
     changed.outputs = &UserOrders::SPEC.outputs[..2];
     let err = store
-        .write_latest(&changed, &[record("x", 2, 1)])
+        .write_latest(&changed, &[record("x", 2, 1)], run(2))
         .unwrap_err();
     assert!(
         err.to_string().contains("was written with columns"),
@@ -233,7 +241,7 @@ fn an_online_table_of_another_declaration_stops_the_run_before_any_write() {
     };
     stores
         .online
-        .write_latest(&older, std::slice::from_ref(&old_row))
+        .write_latest(&older, std::slice::from_ref(&old_row), run(1))
         .unwrap();
 
     let end = chrono::NaiveDate::from_ymd_opt(2020, 7, 17);
@@ -369,7 +377,7 @@ fn batched_lookups_return_each_key_in_order() {
         let none = store.get_many(spec, &[vec![Value::from("x")]]).unwrap();
         assert_eq!(none, vec![None]);
         store
-            .write_latest(spec, &[record("x", 10, 1), record("y", 11, 2)])
+            .write_latest(spec, &[record("x", 10, 1), record("y", 11, 2)], run(11))
             .unwrap();
         let keys = vec![
             vec![Value::from("y")],
@@ -398,7 +406,7 @@ fn the_stores_online_store_is_shared_with_async_code() {
     let shared: Arc<dyn OnlineStore> = Arc::clone(stores.online.inner());
     stores
         .online
-        .write_latest(&UserOrders::SPEC, &[record("x", 3, 4)])
+        .write_latest(&UserOrders::SPEC, &[record("x", 3, 4)], run(3))
         .unwrap();
     let got = featurestore_runtime::io::block_on(async {
         use featurestore_runtime::store::online::OnlineStoreExt;
@@ -407,4 +415,100 @@ fn the_stores_online_store_is_shared_with_async_code() {
     .unwrap();
     assert_eq!(got, Some(record("x", 3, 4)));
     assert_eq!(shared.backend(), "redb");
+}
+
+/// A run's place in the order of online writes, worked out by hand: as of
+/// the end of its end date, then its start; it covers every key without a
+/// start date.
+#[test]
+fn a_runs_order_is_the_end_of_its_end_date_then_its_start() {
+    use chrono::{NaiveDate, TimeZone, Utc};
+    use featurestore_runtime::pipeline::run_write;
+    let started = Utc.with_ymd_and_hms(2026, 12, 5, 22, 0, 0).unwrap();
+    // 2026-12-05T22:00:00Z = 1_796_508_000 s.
+    let run = 1_796_508_000_000_000;
+    let end = NaiveDate::from_ymd_opt(2020, 7, 17);
+    let full = run_write(
+        featurestore_runtime::DateRange { start: None, end },
+        started,
+    );
+    // 2020-07-18T00:00:00Z = 1_595_030_400 s.
+    assert_eq!(
+        full,
+        RunWrite::every_key(WriteOrder {
+            as_of: 1_595_030_400_000_000,
+            run
+        })
+    );
+    let interval = run_write(
+        featurestore_runtime::DateRange {
+            start: NaiveDate::from_ymd_opt(2020, 7, 1),
+            end,
+        },
+        started,
+    );
+    assert_eq!(interval, RunWrite::some_keys(full.order));
+    // Without an end date, as of its start.
+    let open = run_write(featurestore_runtime::DateRange::default(), started);
+    assert_eq!(open, RunWrite::every_key(WriteOrder { as_of: run, run }));
+}
+
+/// `migrate` on a table written under another declaration (a column
+/// fewer): `plan` names the loss, `apply` refuses it without
+/// `--allow-destructive` and changes nothing, and with it removes the rows,
+/// after which the feature set's rows can be written; a matching table has
+/// nothing to do.
+fn migrate_removes_rows_of_another_declaration_only_when_allowed(store: &BlockingOnlineStore) {
+    let spec = &UserOrders::SPEC;
+    let mut older = UserOrders::SPEC;
+    older.outputs = &UserOrders::SPEC.outputs[..1];
+    let old_row = Record {
+        key: vec![Value::from("x")],
+        timestamp: 1,
+        values: vec![Value::Int(9)],
+    };
+    store
+        .write_latest(&older, std::slice::from_ref(&old_row), run(1))
+        .unwrap();
+    let migrate = |apply, allow| {
+        featurestore_runtime::io::block_on(online::migrate(&**store, spec, apply, allow))
+    };
+    let plan = migrate(false, false).unwrap();
+    assert_eq!(plan.len(), 1, "{plan:?}");
+    assert!(plan[0].destructive, "{plan:?}");
+    assert!(
+        plan[0]
+            .statement
+            .contains("delete every row of `user_orders`"),
+        "{plan:?}"
+    );
+    let err = migrate(true, false).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(
+        err.to_string()
+            .contains("features migrate apply user_orders --allow-destructive"),
+        "{err}"
+    );
+    assert_eq!(store.scan(&older).unwrap(), vec![old_row]);
+
+    assert_eq!(migrate(true, true).unwrap(), plan);
+    assert_eq!(store.scan(&older).unwrap(), vec![]);
+    assert_eq!(migrate(false, false).unwrap(), vec![]);
+    store
+        .write_latest(spec, &[record("x", 2, 2)], run(2))
+        .unwrap();
+    assert_eq!(migrate(false, false).unwrap(), vec![]);
+    assert_eq!(
+        store.get(spec, &[Value::from("x")]).unwrap(),
+        Some(record("x", 2, 2))
+    );
+}
+
+#[test]
+fn migrate_on_the_embedded_and_memory_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let embedded =
+        BlockingOnlineStore::from(EmbeddedStore::open(&dir.path().join("o.redb")).unwrap());
+    migrate_removes_rows_of_another_declaration_only_when_allowed(&embedded);
+    migrate_removes_rows_of_another_declaration_only_when_allowed(&MemoryStore::default().into());
 }

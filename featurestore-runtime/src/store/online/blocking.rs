@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use futures::TryStreamExt;
 
-use super::{open, OnlineStore, OnlineStoreExt, OnlineWrite, OpenMode, Record, Value};
+use super::{open, OnlineStore, OnlineStoreExt, OnlineWrite, OpenMode, Record, RunWrite, Value};
 use crate::error::Result;
 use crate::io::block_on;
 use crate::location::OnlineLocation;
@@ -52,8 +52,13 @@ impl BlockingOnlineStore {
     }
 
     /// See [`OnlineStore::write_latest`].
-    pub fn write_latest(&self, spec: &FeatureSetSpec, records: &[Record]) -> Result<OnlineWrite> {
-        block_on(self.inner.write_latest(spec, records))
+    pub fn write_latest(
+        &self,
+        spec: &FeatureSetSpec,
+        records: &[Record],
+        run: RunWrite,
+    ) -> Result<OnlineWrite> {
+        block_on(self.inner.write_latest(spec, records, run))
     }
 
     /// See [`OnlineStore::get_many`].
@@ -133,12 +138,19 @@ mod tests {
     fn round_trip(location: &OnlineLocation, n: i64) {
         let store = BlockingOnlineStore::open(location, OpenMode::Write).unwrap();
         store.check(&SPEC).unwrap();
-        let w = store.write_latest(&SPEC, &[row("x", n, n)]).unwrap();
+        let w = store
+            .write_latest(
+                &SPEC,
+                &[row("x", n, n)],
+                crate::store::online::tests::run(n),
+            )
+            .unwrap();
         assert_eq!(
             w,
             OnlineWrite {
                 written: 1,
-                kept_newer: 0
+                kept_newer: 0,
+                removed: 0,
             }
         );
         assert_eq!(
@@ -207,7 +219,12 @@ mod tests {
             Ok(())
         }
 
-        async fn write_latest(&self, _: &FeatureSetSpec, _: &[Record]) -> Result<OnlineWrite> {
+        async fn write_latest(
+            &self,
+            _: &FeatureSetSpec,
+            _: &[Record],
+            _: RunWrite,
+        ) -> Result<OnlineWrite> {
             Ok(OnlineWrite::default())
         }
 
@@ -255,7 +272,12 @@ mod tests {
             Ok(())
         }
 
-        async fn write_latest(&self, _: &FeatureSetSpec, _: &[Record]) -> Result<OnlineWrite> {
+        async fn write_latest(
+            &self,
+            _: &FeatureSetSpec,
+            _: &[Record],
+            _: RunWrite,
+        ) -> Result<OnlineWrite> {
             Ok(OnlineWrite::default())
         }
 

@@ -21,8 +21,9 @@
 //! ```
 //!
 //! The cases only use the trait's primitives, so they hold for any backend:
-//! newest-wins by row timestamp (a newer or equal row replaces, an older one
-//! never does and is counted), batched reads that keep the order of the
+//! the order of runs (a write of an equal or later [`WriteOrder`] replaces,
+//! whatever the rows' own times; an earlier one never does and is counted; a
+//! run that covers every key removes the others), batched reads that keep the order of the
 //! keys, refusal of a changed declaration before anything is written,
 //! concurrent writers, a large batch, scans, isolation of feature sets, and
 //! every kind of [`Value`].
@@ -35,7 +36,7 @@ use std::task::{Context, Poll};
 
 use futures::TryStreamExt;
 
-use super::{OnlineStore, OnlineStoreExt, Record, Value};
+use super::{OnlineStore, OnlineStoreExt, Record, RunWrite, Value, WriteOrder};
 use crate::error::{Error, ErrorKind};
 use crate::spec::{
     Aggregation, ColumnSpec, DataType, FeatureSetSpec, FeatureSpec, Format, OnBadRows,
@@ -46,12 +47,14 @@ use crate::spec::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Case {
-    /// [`newer_replaces`]
-    NewerReplaces,
-    /// [`equal_timestamp_replaces`]
-    EqualTimestampReplaces,
-    /// [`older_never_replaces`]
-    OlderNeverReplaces,
+    /// [`later_run_replaces`]
+    LaterRunReplaces,
+    /// [`same_run_replaces`]
+    SameRunReplaces,
+    /// [`earlier_run_never_replaces`]
+    EarlierRunNeverReplaces,
+    /// [`complete_run_removes_absent_keys`]
+    CompleteRunRemovesAbsentKeys,
     /// [`get_many_keeps_order`]
     GetManyKeepsOrder,
     /// [`changed_declaration_is_refused`]
@@ -70,10 +73,11 @@ pub enum Case {
 
 impl Case {
     /// Every case, in the order [`run_all`] runs them.
-    pub const ALL: [Case; 10] = [
-        Case::NewerReplaces,
-        Case::EqualTimestampReplaces,
-        Case::OlderNeverReplaces,
+    pub const ALL: [Case; 11] = [
+        Case::LaterRunReplaces,
+        Case::SameRunReplaces,
+        Case::EarlierRunNeverReplaces,
+        Case::CompleteRunRemovesAbsentKeys,
         Case::GetManyKeepsOrder,
         Case::ChangedDeclarationIsRefused,
         Case::ConcurrentWritersConverge,
@@ -86,9 +90,10 @@ impl Case {
     /// The case's function name.
     pub fn name(self) -> &'static str {
         match self {
-            Case::NewerReplaces => "newer_replaces",
-            Case::EqualTimestampReplaces => "equal_timestamp_replaces",
-            Case::OlderNeverReplaces => "older_never_replaces",
+            Case::LaterRunReplaces => "later_run_replaces",
+            Case::SameRunReplaces => "same_run_replaces",
+            Case::EarlierRunNeverReplaces => "earlier_run_never_replaces",
+            Case::CompleteRunRemovesAbsentKeys => "complete_run_removes_absent_keys",
             Case::GetManyKeepsOrder => "get_many_keeps_order",
             Case::ChangedDeclarationIsRefused => "changed_declaration_is_refused",
             Case::ConcurrentWritersConverge => "concurrent_writers_converge",
@@ -102,9 +107,10 @@ impl Case {
     /// Runs the case against `store`.
     pub async fn run(self, store: &dyn OnlineStore) -> Result<(), String> {
         match self {
-            Case::NewerReplaces => newer_replaces(store).await,
-            Case::EqualTimestampReplaces => equal_timestamp_replaces(store).await,
-            Case::OlderNeverReplaces => older_never_replaces(store).await,
+            Case::LaterRunReplaces => later_run_replaces(store).await,
+            Case::SameRunReplaces => same_run_replaces(store).await,
+            Case::EarlierRunNeverReplaces => earlier_run_never_replaces(store).await,
+            Case::CompleteRunRemovesAbsentKeys => complete_run_removes_absent_keys(store).await,
             Case::GetManyKeepsOrder => get_many_keeps_order(store).await,
             Case::ChangedDeclarationIsRefused => changed_declaration_is_refused(store).await,
             Case::ConcurrentWritersConverge => concurrent_writers_converge(store).await,
@@ -257,9 +263,10 @@ const fn counts(name: &'static str) -> FeatureSetSpec {
     feature_set(name, ID, COUNT_FEATURES, COUNTS)
 }
 
-static NEWER: FeatureSetSpec = counts("conformance_newer");
-static EQUAL: FeatureSetSpec = counts("conformance_equal");
-static OLDER: FeatureSetSpec = counts("conformance_older");
+static LATER: FeatureSetSpec = counts("conformance_later");
+static SAME: FeatureSetSpec = counts("conformance_same");
+static EARLIER: FeatureSetSpec = counts("conformance_earlier");
+static COMPLETE: FeatureSetSpec = counts("conformance_complete");
 static GET_MANY: FeatureSetSpec = counts("conformance_get_many");
 static CHANGED: FeatureSetSpec = counts("conformance_changed");
 /// [`CHANGED`] declared again with a column fewer.
@@ -353,6 +360,12 @@ fn failed(doing: &str) -> impl FnOnce(Error) -> String + '_ {
     move |e| format!("{doing} failed: {}", chain(&e))
 }
 
+/// The as-of of the cases' runs: 2020-07-18T00:00:00Z, the end of the
+/// chargeback example's end date.
+const AS_OF: i64 = 1_595_030_400_000_000;
+/// When the cases' runs start: 2026-12-05T00:00:00Z.
+const RUN: i64 = 1_796_428_800_000_000;
+
 fn key(id: &str) -> Vec<Value> {
     vec![Value::from(id)]
 }
@@ -366,24 +379,60 @@ fn row(id: &str, timestamp: i64, v: i64) -> Record {
     }
 }
 
+/// Writes `records` in the order of `run`, expecting (written,
+/// kept_newer, removed); a backend that counts rows sent rather than kept
+/// (see [`OnlineStore::counts_kept_rows`]) must report every record written
+/// and none kept.
 async fn write(
     store: &dyn OnlineStore,
     spec: &FeatureSetSpec,
     records: &[Record],
-    expected: (usize, usize),
+    run: RunWrite,
+    expected: (usize, usize, usize),
 ) -> Result<(), String> {
-    let doing = format!("write_latest of {} rows to `{}`", records.len(), spec.name);
+    let doing = format!(
+        "write_latest of {} rows to `{}` in {run:?}",
+        records.len(),
+        spec.name
+    );
     let w = store
-        .write_latest(spec, records)
+        .write_latest(spec, records, run)
         .await
         .map_err(failed(&doing))?;
-    ensure!(
-        (w.written, w.kept_newer) == expected,
-        "{doing}: (written, kept_newer) = ({}, {}), expected {expected:?}",
-        w.written,
-        w.kept_newer
-    );
+    let got = (w.written, w.kept_newer, w.removed);
+    if store.counts_kept_rows() {
+        ensure!(
+            got == expected,
+            "{doing}: (written, kept_newer, removed) = {got:?}, expected {expected:?}"
+        );
+    } else {
+        ensure!(
+            (w.written, w.kept_newer) == (records.len(), 0),
+            "{doing}: (written, kept_newer) = ({}, {}), expected every row sent",
+            w.written,
+            w.kept_newer
+        );
+    }
     Ok(())
+}
+
+/// The run of as-of [`AS_OF`] + `days` days, started [`RUN`] + `seconds`
+/// seconds: whole seconds, the finest order every backend keeps.
+fn order(days: i64, seconds: i64) -> WriteOrder {
+    WriteOrder {
+        as_of: AS_OF + days * 86_400_000_000,
+        run: RUN + seconds * 1_000_000,
+    }
+}
+
+/// A write of some keys in [`order`]`(days, seconds)`.
+fn some(days: i64, seconds: i64) -> RunWrite {
+    RunWrite::some_keys(order(days, seconds))
+}
+
+/// A write of every key in [`order`]`(days, seconds)`.
+fn every(days: i64, seconds: i64) -> RunWrite {
+    RunWrite::every_key(order(days, seconds))
 }
 
 async fn get(
@@ -486,118 +535,158 @@ impl Future for YieldNow {
 // ---------------------------------------------------------------------------
 // The cases.
 
-/// A row with a newer timestamp replaces the stored one, also across the
-/// epoch (timestamps order as signed numbers), and a new key is inserted.
-pub async fn newer_replaces(store: &dyn OnlineStore) -> Result<(), String> {
-    let spec = &NEWER;
-    write(store, spec, &[row("x", 10, 1), row("y", 10, 1)], (2, 0)).await?;
-    write(store, spec, &[row("y", 20, 2), row("z", 1, 2)], (2, 0)).await?;
+/// A later run replaces the stored row, whatever the rows' own times: a run
+/// of the same as-of started later (a corrected re-run, whose row for a key
+/// may be older than the one it corrects), and a run of a later as-of even
+/// if it started earlier; a new key is inserted.
+pub async fn later_run_replaces(store: &dyn OnlineStore) -> Result<(), String> {
+    let spec = &LATER;
+    write(
+        store,
+        spec,
+        &[row("x", 10, 1), row("y", 10, 1)],
+        some(0, 0),
+        (2, 0, 0),
+    )
+    .await?;
+    write(
+        store,
+        spec,
+        &[row("y", 5, 2), row("z", 1, 2)],
+        some(0, 1),
+        (2, 0, 0),
+    )
+    .await?;
     expect_row(store, spec, &key("x"), Some(&row("x", 10, 1)), "untouched").await?;
     expect_row(
         store,
         spec,
         &key("y"),
-        Some(&row("y", 20, 2)),
-        "20 is newer than 10",
+        Some(&row("y", 5, 2)),
+        "a later run of the same as-of replaces, even with an older row",
     )
     .await?;
     expect_row(store, spec, &key("z"), Some(&row("z", 1, 2)), "a new key").await?;
-    write(store, spec, &[row("old", -5, 1)], (1, 0)).await?;
-    write(store, spec, &[row("old", 3, 2)], (1, 0)).await?;
-    expect_row(
-        store,
-        spec,
-        &key("old"),
-        Some(&row("old", 3, 2)),
-        "3 is newer than -5",
-    )
-    .await?;
-    write(store, spec, &[row("edge", i64::MIN, 1)], (1, 0)).await?;
-    write(store, spec, &[row("edge", i64::MAX, 2)], (1, 0)).await?;
-    expect_row(
-        store,
-        spec,
-        &key("edge"),
-        Some(&row("edge", i64::MAX, 2)),
-        "i64::MAX is newer than i64::MIN",
-    )
-    .await
-}
-
-/// A row with the stored row's timestamp replaces it: a re-run of the same
-/// interval converges to its own rows.
-pub async fn equal_timestamp_replaces(store: &dyn OnlineStore) -> Result<(), String> {
-    let spec = &EQUAL;
-    write(store, spec, &[row("x", 10, 1), row("n", -3, 1)], (2, 0)).await?;
-    write(store, spec, &[row("x", 10, 7), row("n", -3, 8)], (2, 0)).await?;
+    write(store, spec, &[row("x", 3, 3)], some(1, -3600), (1, 0, 0)).await?;
     expect_row(
         store,
         spec,
         &key("x"),
-        Some(&row("x", 10, 7)),
-        "same timestamp",
-    )
-    .await?;
-    expect_row(
-        store,
-        spec,
-        &key("n"),
-        Some(&row("n", -3, 8)),
-        "same timestamp",
+        Some(&row("x", 3, 3)),
+        "a later as-of replaces, even from a run started earlier",
     )
     .await
 }
 
-/// A row older than the stored one never replaces it, and is counted in
-/// `kept_newer`, also across the epoch and at the extremes.
-pub async fn older_never_replaces(store: &dyn OnlineStore) -> Result<(), String> {
-    let spec = &OLDER;
-    write(store, spec, &[row("x", 10, 1), row("y", 10, 1)], (2, 0)).await?;
-    // x older: kept; y newer: replaced; z new.
+/// A write in the stored row's order replaces it: a retried run
+/// converges. (The second write's values are the larger: a backend that
+/// keeps one write time per cell, as CQL does, breaks a tie between two
+/// different cells of one time by value, so only a retry, which writes the
+/// same rows, is the same on every backend.)
+pub async fn same_run_replaces(store: &dyn OnlineStore) -> Result<(), String> {
+    let spec = &SAME;
     write(
         store,
         spec,
-        &[row("x", 5, 2), row("y", 20, 2), row("z", 1, 2)],
-        (2, 1),
+        &[row("x", 10, 1), row("n", -3, 1)],
+        some(0, 0),
+        (2, 0, 0),
     )
     .await?;
+    write(
+        store,
+        spec,
+        &[row("x", 10, 7), row("n", -3, 8)],
+        some(0, 0),
+        (2, 0, 0),
+    )
+    .await?;
+    expect_row(store, spec, &key("x"), Some(&row("x", 10, 7)), "same order").await?;
+    expect_row(store, spec, &key("n"), Some(&row("n", -3, 8)), "same order").await
+}
+
+/// A row of an earlier run never replaces the stored one, and is counted
+/// in `kept_newer`, whatever the rows' own times: neither a run of the same
+/// as-of started earlier nor a run of an earlier as-of started later.
+pub async fn earlier_run_never_replaces(store: &dyn OnlineStore) -> Result<(), String> {
+    let spec = &EARLIER;
+    write(
+        store,
+        spec,
+        &[row("x", 10, 1), row("y", 10, 1)],
+        some(0, 10),
+        (2, 0, 0),
+    )
+    .await?;
+    // x and y from an earlier start, with newer rows: kept; z new.
+    write(
+        store,
+        spec,
+        &[row("x", 20, 2), row("y", 20, 2), row("z", 1, 2)],
+        some(0, 9),
+        (1, 2, 0),
+    )
+    .await?;
+    for id in ["x", "y"] {
+        expect_row(
+            store,
+            spec,
+            &key(id),
+            Some(&row(id, 10, 1)),
+            "a run of the same as-of started earlier",
+        )
+        .await?;
+    }
+    expect_row(store, spec, &key("z"), Some(&row("z", 1, 2)), "a new key").await?;
+    write(store, spec, &[row("x", 30, 3)], some(-1, 100), (0, 1, 0)).await?;
     expect_row(
         store,
         spec,
         &key("x"),
         Some(&row("x", 10, 1)),
-        "5 is older than 10",
-    )
-    .await?;
-    expect_row(
-        store,
-        spec,
-        &key("y"),
-        Some(&row("y", 20, 2)),
-        "20 is newer",
-    )
-    .await?;
-    expect_row(store, spec, &key("z"), Some(&row("z", 1, 2)), "a new key").await?;
-    write(store, spec, &[row("old", -5, 1)], (1, 0)).await?;
-    write(store, spec, &[row("old", -10, 2)], (0, 1)).await?;
-    expect_row(
-        store,
-        spec,
-        &key("old"),
-        Some(&row("old", -5, 1)),
-        "-10 is older than -5",
-    )
-    .await?;
-    write(store, spec, &[row("edge", i64::MAX, 1)], (1, 0)).await?;
-    write(store, spec, &[row("edge", i64::MIN, 2)], (0, 1)).await?;
-    expect_row(
-        store,
-        spec,
-        &key("edge"),
-        Some(&row("edge", i64::MAX, 1)),
-        "i64::MIN is older than i64::MAX",
+        "a run of an earlier as-of, started later",
     )
     .await
+}
+
+/// A run that covers every key removes the stored keys it has no row for,
+/// unless a later run wrote them; a run of an earlier as-of removes
+/// nothing, and a run of some keys never removes any.
+pub async fn complete_run_removes_absent_keys(store: &dyn OnlineStore) -> Result<(), String> {
+    let spec = &COMPLETE;
+    write(
+        store,
+        spec,
+        &[row("a", 1, 1), row("b", 1, 1), row("c", 1, 1)],
+        some(0, 0),
+        (3, 0, 0),
+    )
+    .await?;
+    write(store, spec, &[row("w", 1, 1)], some(2, 0), (1, 0, 0)).await?;
+    write(store, spec, &[row("a", 5, 9)], every(1, 0), (1, 0, 2)).await?;
+    expect_row(store, spec, &key("a"), Some(&row("a", 5, 9)), "in the run").await?;
+    for id in ["b", "c"] {
+        expect_row(store, spec, &key(id), None, "covered by the run, not in it").await?;
+    }
+    expect_row(
+        store,
+        spec,
+        &key("w"),
+        Some(&row("w", 1, 1)),
+        "written by a later run",
+    )
+    .await?;
+    write(store, spec, &[], every(0, 5), (0, 0, 0)).await?;
+    write(store, spec, &[], some(3, 0), (0, 0, 0)).await?;
+    let left = by_key(scan(store, spec).await?, spec)?;
+    ensure!(
+        left.len() == 2,
+        "an earlier run of every key, or a later run of some keys, removed rows: {left:?} left"
+    );
+    write(store, spec, &[], every(3, 0), (0, 0, 2)).await?;
+    let left = scan(store, spec).await?;
+    ensure!(left.is_empty(), "a later run of no key left rows: {left:?}");
+    Ok(())
 }
 
 /// `get_many` answers one entry per key, in the order of the keys,
@@ -619,7 +708,14 @@ pub async fn get_many_keeps_order(store: &dyn OnlineStore) -> Result<(), String>
     let got = get_many(Vec::new()).await?;
     ensure!(got.is_empty(), "no keys, before any write: got {got:?}");
 
-    write(store, spec, &[row("x", 10, 1), row("y", 11, 2)], (2, 0)).await?;
+    write(
+        store,
+        spec,
+        &[row("x", 10, 1), row("y", 11, 2)],
+        some(0, 0),
+        (2, 0, 0),
+    )
+    .await?;
     let got = get_many(vec![key("y"), key("missing"), key("x"), key("y")]).await?;
     let expected = vec![
         Some(row("y", 11, 2)),
@@ -634,7 +730,7 @@ pub async fn get_many_keeps_order(store: &dyn OnlineStore) -> Result<(), String>
     // A larger batch, every third key missing, in an order unlike any
     // the store keeps.
     let rows: Vec<Record> = (0..600).map(|i| row(&format!("k{i}"), i, i)).collect();
-    write(store, spec, &rows, (600, 0)).await?;
+    write(store, spec, &rows, some(0, 1), (600, 0, 0)).await?;
     let wanted: Vec<i64> = (0..900).map(|i| (i * 7919) % 900).collect();
     let got = get_many(wanted.iter().map(|i| key(&format!("k{i}"))).collect()).await?;
     ensure!(
@@ -662,7 +758,14 @@ pub async fn changed_declaration_is_refused(store: &dyn OnlineStore) -> Result<(
         .check(spec)
         .await
         .map_err(failed("check of a feature set never written"))?;
-    write(store, spec, &[row("x", 1, 1), row("y", 1, 1)], (2, 0)).await?;
+    write(
+        store,
+        spec,
+        &[row("x", 1, 1), row("y", 1, 1)],
+        some(0, 0),
+        (2, 0, 0),
+    )
+    .await?;
     store.check(spec).await.map_err(failed(
         "check of the declaration the table was written with",
     ))?;
@@ -686,7 +789,7 @@ pub async fn changed_declaration_is_refused(store: &dyn OnlineStore) -> Result<(
             values: vec![Value::Int(9); changed.outputs.len()],
         };
         match store
-            .write_latest(changed, &[record("x"), record("new")])
+            .write_latest(changed, &[record("x"), record("new")], every(1, 0))
             .await
         {
             Ok(w) => {
@@ -719,39 +822,40 @@ pub async fn changed_declaration_is_refused(store: &dyn OnlineStore) -> Result<(
 }
 
 /// Two writers upserting interleaved batches of the same keys, each batch
-/// with other timestamps, leave the newest row of every key; each writer's
-/// rows are all counted, written or kept.
+/// in another run's order, leave the row of the latest run of every key;
+/// each writer's rows are all counted, written or kept.
 pub async fn concurrent_writers_converge(store: &dyn OnlineStore) -> Result<(), String> {
     const KEYS: i64 = 50;
     const ROUNDS: i64 = 20;
     let spec = &CONCURRENT;
-    // One schedule counts up through even timestamps, the other down through
-    // odd ones from the newest, so a store that lets an older write land
-    // after a newer one ends with the wrong row. Odd keys swap schedules, so
-    // each writer owns the newest row of half the keys.
-    let timestamp = |schedule: i64, round: i64| match schedule {
+    // One schedule counts up through even run starts, the other down through
+    // odd ones from the latest, so a store that lets an earlier write land
+    // after a later one ends with the wrong row. Odd keys swap schedules, so
+    // each writer owns the latest row of half the keys.
+    let start = |schedule: i64, round: i64| match schedule {
         0 => 2 * round,
         _ => 2 * (ROUNDS - 1 - round) + 1,
     };
     let writer = |w: i64| async move {
         let mut counted = 0;
         for round in 0..ROUNDS {
-            let batch: Vec<Record> = (0..KEYS)
-                .map(|k| {
-                    let ts = timestamp(w ^ (k % 2), round);
-                    Record {
+            for parity in 0..2 {
+                let s = start(w ^ parity, round);
+                let batch: Vec<Record> = (0..KEYS)
+                    .filter(|k| k % 2 == parity)
+                    .map(|k| Record {
                         key: key(&format!("k{k}")),
-                        timestamp: ts,
-                        values: vec![Value::Int(w), Value::Int(round), Value::Int(ts)],
-                    }
-                })
-                .collect();
-            let done = store
-                .write_latest(spec, &batch)
-                .await
-                .map_err(failed(&format!("writer {w}, round {round}")))?;
-            counted += done.written + done.kept_newer;
-            YieldNow(false).await;
+                        timestamp: s,
+                        values: vec![Value::Int(w), Value::Int(round), Value::Int(s)],
+                    })
+                    .collect();
+                let done = store
+                    .write_latest(spec, &batch, some(0, s))
+                    .await
+                    .map_err(failed(&format!("writer {w}, round {round}")))?;
+                counted += done.written + done.kept_newer;
+                YieldNow(false).await;
+            }
         }
         ensure!(
             counted == (KEYS * ROUNDS) as usize,
@@ -800,7 +904,7 @@ pub async fn large_batch_round_trips(store: &dyn OnlineStore) -> Result<(), Stri
         values: vec![Value::Int(i), Value::Int(-i), Value::Int(i * 3)],
     };
     let rows: Vec<Record> = (0..ROWS).map(make).collect();
-    write(store, spec, &rows, (ROWS as usize, 0)).await?;
+    write(store, spec, &rows, some(0, 0), (ROWS as usize, 0, 0)).await?;
     let keys: Vec<Vec<Value>> = rows.iter().rev().map(|r| r.key.clone()).collect();
     let got = store
         .get_many(spec, &keys)
@@ -833,14 +937,14 @@ pub async fn scan_streams_every_row(store: &dyn OnlineStore) -> Result<(), Strin
     let empty = scan(store, spec).await?;
     ensure!(empty.is_empty(), "scan before any write returned {empty:?}");
     let first: Vec<Record> = (0..1000).map(|i| row(&format!("k{i}"), 1, i)).collect();
-    write(store, spec, &first, (1000, 0)).await?;
+    write(store, spec, &first, some(0, 0), (1000, 0, 0)).await?;
     // Every tenth key rewritten, and some new ones.
     let second: Vec<Record> = (0..1000)
         .step_by(10)
         .chain(1000..1050)
         .map(|i| row(&format!("k{i}"), 2, -i))
         .collect();
-    write(store, spec, &second, (second.len(), 0)).await?;
+    write(store, spec, &second, some(0, 1), (second.len(), 0, 0)).await?;
     let expected: BTreeMap<String, Record> = (0..1050)
         .map(|i| {
             let r = if i % 10 == 0 || i >= 1000 {
@@ -877,16 +981,25 @@ pub async fn feature_sets_are_isolated(store: &dyn OnlineStore) -> Result<(), St
         timestamp: ts,
         values: vec![Value::from(text)],
     };
-    write(store, &ISOLATED, &[row("x", 10, 1)], (1, 0)).await?;
-    // Older than the row of the other feature set: must still be written.
+    write(store, &ISOLATED, &[row("x", 10, 1)], some(0, 10), (1, 0, 0)).await?;
+    // Of an earlier run than the row of the other feature set, and covering
+    // every key: must still be written, and remove nothing of the other.
     write(
         store,
         &ISOLATED_EXTENDED,
         &[row("x", 5, 2), row("y", 5, 2)],
-        (2, 0),
+        every(0, 5),
+        (2, 0, 0),
     )
     .await?;
-    write(store, &ISOLATED_OTHER, &[note("x", 1, "other")], (1, 0)).await?;
+    write(
+        store,
+        &ISOLATED_OTHER,
+        &[note("x", 1, "other")],
+        every(0, 11),
+        (1, 0, 0),
+    )
+    .await?;
     expect_row(
         store,
         &ISOLATED,
@@ -1045,7 +1158,7 @@ pub async fn values_round_trip(store: &dyn OnlineStore) -> Result<(), String> {
             values: vec![Null; spec.outputs.len()],
         },
     ];
-    write(store, spec, &rows, (rows.len(), 0)).await?;
+    write(store, spec, &rows, some(0, 0), (rows.len(), 0, 0)).await?;
     let keys: Vec<Vec<Value>> = rows.iter().map(|r| r.key.clone()).collect();
     let got = store
         .get_many(spec, &keys)

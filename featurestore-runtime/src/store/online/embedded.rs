@@ -1,8 +1,11 @@
 //! `redb://PATH`: the default online store, embedded in one local file.
 //!
 //! redb is a pure-Rust, crash-safe B-tree store: no C library and no server.
-//! Each feature set is one table keyed by the encoded key columns; a run's
-//! upsert is one write transaction, so it is applied entirely or not at all.
+//! Each feature set is one table keyed by the encoded key columns, and one
+//! more, under the same keys, holding the [`WriteOrder`] of the run that
+//! wrote each row (kept apart so that rows written before orders were kept
+//! read as they are, without an order: the oldest). A run's upsert is one
+//! write transaction, so it is applied entirely or not at all.
 //! The columns each table was written with are recorded, so a row is never
 //! read back under a different declaration.
 //!
@@ -17,12 +20,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    changed_declaration, newer_or_equal, read_only, OnlineStore, OnlineWrite, OpenMode, Record,
-    Value,
+    changed_declaration, read_only, OnlineStore, OnlineWrite, OpenMode, Record, RunWrite, Value,
+    WriteOrder,
 };
 use crate::error::{io_kind, Error, ErrorKind, Result};
 use crate::spec::FeatureSetSpec;
@@ -35,8 +38,7 @@ const SCHEMAS: TableDefinition<&str, &[u8]> = TableDefinition::new("featurestore
 const REBUILD: &str = "delete it (or point `--online-url` elsewhere) and re-run the feature sets \
                        to rebuild it";
 
-/// A stored row's value. The timestamp comes first, so a write can read it
-/// without decoding the values.
+/// A stored row's value.
 #[derive(Serialize, Deserialize)]
 struct Stored {
     timestamp: i64,
@@ -72,6 +74,11 @@ struct File {
 
 fn table_name(spec: &FeatureSetSpec) -> String {
     format!("feature_set:{}", spec.name)
+}
+
+/// The table of the write orders of a feature set's rows.
+fn order_table_name(spec: &FeatureSetSpec) -> String {
+    format!("write_order:{}", spec.name)
 }
 
 /// Runs `f`, which blocks, on tokio's blocking threads when called inside a
@@ -302,15 +309,19 @@ impl File {
         self.check_schema(spec, stored.as_deref())
     }
 
-    /// Upserts encoded rows (key, timestamp, value) in one transaction.
+    /// Upserts encoded rows (key, value) in the order of `run`, and removes
+    /// the rows `run` covers but did not offer, in one transaction.
     fn write(
         &self,
         spec: &FeatureSetSpec,
-        rows: Vec<(Vec<u8>, i64, Vec<u8>)>,
+        rows: Vec<(Vec<u8>, Vec<u8>)>,
+        run: RunWrite,
     ) -> Result<OnlineWrite> {
         let doing = format!("writing `{}`", spec.name);
         let name = table_name(spec);
         let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&name);
+        let order_name = order_table_name(spec);
+        let order_def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&order_name);
         let txn = self.db.begin_write().map_err(|e| self.failure(&doing, e))?;
         let mut out = OnlineWrite::default();
         {
@@ -329,23 +340,50 @@ impl File {
                     .map_err(|e| self.failure(&doing, e))?;
             }
             let mut table = txn.open_table(def).map_err(|e| self.failure(&doing, e))?;
-            for (key, timestamp, value) in rows {
-                let current = match table
-                    .get(key.as_slice())
+            let mut orders = txn
+                .open_table(order_def)
+                .map_err(|e| self.failure(&doing, e))?;
+            let stored_order = |orders: &redb::Table<&[u8], &[u8]>, key: &[u8]| match orders
+                .get(key)
+                .map_err(|e| self.failure(&doing, e))?
+            {
+                Some(v) => WriteOrder::from_bytes(v.value())
+                    .map(Some)
+                    .ok_or_else(|| self.corrupted_order(spec)),
+                None => Ok(None),
+            };
+            if run.covers_every_key {
+                let offered: std::collections::HashSet<&[u8]> =
+                    rows.iter().map(|(k, _)| k.as_slice()).collect();
+                let mut gone = Vec::new();
+                for item in table
+                    .range::<&[u8]>(..)
                     .map_err(|e| self.failure(&doing, e))?
                 {
-                    Some(v) => {
-                        let (t, _values) =
-                            postcard::take_from_bytes::<i64>(v.value()).map_err(|e| {
-                                self.corrupted(&format!("a stored row of `{}`", spec.name), e)
-                            })?;
-                        Some(t)
+                    let (k, _) = item.map_err(|e| self.failure(&doing, e))?;
+                    let k = k.value();
+                    if !offered.contains(k) && run.order.replaces(stored_order(&orders, k)?) {
+                        gone.push(k.to_vec());
                     }
-                    None => None,
-                };
-                if newer_or_equal(current, timestamp) {
+                }
+                for k in &gone {
+                    table
+                        .remove(k.as_slice())
+                        .map_err(|e| self.failure(&doing, e))?;
+                    orders
+                        .remove(k.as_slice())
+                        .map_err(|e| self.failure(&doing, e))?;
+                }
+                out.removed = gone.len();
+            }
+            let order = run.order.to_bytes();
+            for (key, value) in rows {
+                if run.order.replaces(stored_order(&orders, &key)?) {
                     table
                         .insert(key.as_slice(), value.as_slice())
+                        .map_err(|e| self.failure(&doing, e))?;
+                    orders
+                        .insert(key.as_slice(), order.as_slice())
                         .map_err(|e| self.failure(&doing, e))?;
                     out.written += 1;
                 } else {
@@ -359,6 +397,43 @@ impl File {
         txn.commit().map_err(|e| self.failure(&doing, e))?;
         crate::fail::point(|| "online:committed".to_string());
         Ok(out)
+    }
+
+    /// Deletes a feature set's tables and its recorded columns, in one
+    /// transaction; returns the number of rows deleted.
+    fn drop_rows(&self, spec: &FeatureSetSpec) -> Result<usize> {
+        let doing = format!("deleting the rows of `{}`", spec.name);
+        let name = table_name(spec);
+        let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&name);
+        let order_name = order_table_name(spec);
+        let order_def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&order_name);
+        let txn = self.db.begin_write().map_err(|e| self.failure(&doing, e))?;
+        let rows = txn
+            .open_table(def)
+            .map_err(|e| self.failure(&doing, e))?
+            .len()
+            .map_err(|e| self.failure(&doing, e))?;
+        txn.delete_table(def).map_err(|e| self.failure(&doing, e))?;
+        txn.delete_table(order_def)
+            .map_err(|e| self.failure(&doing, e))?;
+        txn.open_table(SCHEMAS)
+            .map_err(|e| self.failure(&doing, e))?
+            .remove(spec.name)
+            .map_err(|e| self.failure(&doing, e))?;
+        txn.commit().map_err(|e| self.failure(&doing, e))?;
+        Ok(usize::try_from(rows).unwrap_or(usize::MAX))
+    }
+
+    /// A stored write order of the wrong length: only a damaged file has one.
+    fn corrupted_order(&self, spec: &FeatureSetSpec) -> Error {
+        let what = format!("a stored write order of `{}`", spec.name);
+        Error::Store {
+            store: STORE,
+            location: self.path.display().to_string(),
+            message: format!("the store file is corrupted: {what} cannot be decoded; {REBUILD}"),
+            kind: ErrorKind::Permanent,
+            source: what.into(),
+        }
     }
 
     fn scan(&self, spec: &FeatureSetSpec) -> Result<Option<ByteRange>> {
@@ -398,7 +473,12 @@ impl OnlineStore for EmbeddedStore {
         self.file.check(spec)
     }
 
-    async fn write_latest(&self, spec: &FeatureSetSpec, records: &[Record]) -> Result<OnlineWrite> {
+    async fn write_latest(
+        &self,
+        spec: &FeatureSetSpec,
+        records: &[Record],
+        run: RunWrite,
+    ) -> Result<OnlineWrite> {
         if self.mode == OpenMode::Read {
             return Err(read_only(STORE, self.file.path.display().to_string()));
         }
@@ -415,12 +495,12 @@ impl OnlineStore for EmbeddedStore {
                         values: &r.values,
                     },
                 )?;
-                Ok((key, r.timestamp, value))
+                Ok((key, value))
             })
             .collect::<Result<Vec<_>>>()?;
         let file = Arc::clone(&self.file);
         let spec = *spec;
-        blocking(self.location(), move || file.write(&spec, rows)).await
+        blocking(self.location(), move || file.write(&spec, rows, run)).await
     }
 
     async fn get_many(
@@ -429,6 +509,15 @@ impl OnlineStore for EmbeddedStore {
         keys: &[Vec<Value>],
     ) -> Result<Vec<Option<Record>>> {
         self.file.get_many(spec, keys)
+    }
+
+    async fn drop_rows(&self, spec: &FeatureSetSpec) -> Result<usize> {
+        if self.mode == OpenMode::Read {
+            return Err(read_only(STORE, self.file.path.display().to_string()));
+        }
+        let file = Arc::clone(&self.file);
+        let spec = *spec;
+        blocking(self.location(), move || file.drop_rows(&spec)).await
     }
 
     fn scan<'a>(&'a self, spec: &'a FeatureSetSpec) -> BoxStream<'a, Result<Record>> {
@@ -447,7 +536,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::store::online::tests::SPEC;
+    use crate::store::online::tests::{run, SPEC};
     use crate::store::online::{BlockingOnlineStore, OnlineStoreExt};
 
     fn row(id: &str, timestamp: i64, n: i64) -> Record {
@@ -476,7 +565,9 @@ mod tests {
         let path = dir.path().join("online.redb");
         {
             let store = BlockingOnlineStore::from(EmbeddedStore::open(&path).unwrap());
-            store.write_latest(&SPEC, &[row("x", 1, 2)]).unwrap();
+            store
+                .write_latest(&SPEC, &[row("x", 1, 2)], run(1))
+                .unwrap();
         }
         let store =
             BlockingOnlineStore::from(EmbeddedStore::open_with(&path, OpenMode::Read).unwrap());
@@ -484,7 +575,9 @@ mod tests {
             store.get(&SPEC, &[Value::from("x")]).unwrap(),
             Some(row("x", 1, 2))
         );
-        let err = store.write_latest(&SPEC, &[row("x", 5, 5)]).unwrap_err();
+        let err = store
+            .write_latest(&SPEC, &[row("x", 5, 5)], run(5))
+            .unwrap_err();
         assert!(err.to_string().contains("opened for lookups only"), "{err}");
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
         assert_eq!(
@@ -501,7 +594,9 @@ mod tests {
         let damaged = dir.path().join("damaged.redb");
         {
             let store = BlockingOnlineStore::from(EmbeddedStore::open(&damaged).unwrap());
-            store.write_latest(&SPEC, &[row("x", 1, 2)]).unwrap();
+            store
+                .write_latest(&SPEC, &[row("x", 1, 2)], run(1))
+                .unwrap();
         }
         let mut bytes = std::fs::read(&damaged).unwrap();
         bytes[9..512].fill(0xAA);
@@ -528,7 +623,9 @@ mod tests {
         let path = dir.path().join("online.redb");
         {
             let store = BlockingOnlineStore::from(EmbeddedStore::open(&path).unwrap());
-            store.write_latest(&SPEC, &[row("x", 1, 2)]).unwrap();
+            store
+                .write_latest(&SPEC, &[row("x", 1, 2)], run(1))
+                .unwrap();
         }
         {
             // Damage the row's bytes behind the store's back.
@@ -549,7 +646,6 @@ mod tests {
         let errors = [
             store.get(&SPEC, &[Value::from("x")]).unwrap_err(),
             store.scan(&SPEC).unwrap_err(),
-            store.write_latest(&SPEC, &[row("x", 9, 9)]).unwrap_err(),
         ];
         for err in errors {
             let message = err.to_string();
@@ -564,6 +660,108 @@ mod tests {
                 "{cause:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_damaged_row_is_replaced_by_a_later_run_and_a_damaged_order_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("online.redb");
+        let damage = |table: String, bytes: &[u8]| {
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&table);
+                let mut table = txn.open_table(def).unwrap();
+                let key = postcard::to_stdvec(&vec![Value::from("x")]).unwrap();
+                table.insert(key.as_slice(), bytes).unwrap();
+            }
+            txn.commit().unwrap();
+        };
+        {
+            let store = BlockingOnlineStore::from(EmbeddedStore::open(&path).unwrap());
+            store
+                .write_latest(&SPEC, &[row("x", 1, 2)], run(1))
+                .unwrap();
+        }
+        // A write never decodes the rows it replaces: the later run's row
+        // takes the damaged one's place.
+        damage(table_name(&SPEC), &[0xff; 3]);
+        {
+            let store = BlockingOnlineStore::from(EmbeddedStore::open(&path).unwrap());
+            store
+                .write_latest(&SPEC, &[row("x", 9, 9)], run(9))
+                .unwrap();
+            assert_eq!(
+                store.get(&SPEC, &[Value::from("x")]).unwrap(),
+                Some(row("x", 9, 9))
+            );
+        }
+        damage(order_table_name(&SPEC), &[1, 2, 3]);
+        let store = BlockingOnlineStore::from(EmbeddedStore::open(&path).unwrap());
+        let err = store
+            .write_latest(&SPEC, &[row("x", 10, 10)], run(10))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("the store file is corrupted: a stored write order of `unit`"),
+            "{err}"
+        );
+        assert_eq!(
+            store.get(&SPEC, &[Value::from("x")]).unwrap(),
+            Some(row("x", 9, 9))
+        );
+    }
+
+    /// Rows written before write orders were kept have none: the oldest.
+    #[test]
+    fn rows_without_an_order_are_replaced_by_any_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("online.redb");
+        {
+            // The layout of a store written before: rows and columns only.
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut schemas = txn.open_table(SCHEMAS).unwrap();
+                let cols = postcard::to_stdvec(&SPEC.column_names()).unwrap();
+                schemas.insert(SPEC.name, cols.as_slice()).unwrap();
+                let name = table_name(&SPEC);
+                let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&name);
+                let mut table = txn.open_table(def).unwrap();
+                for (id, n) in [("x", 5), ("gone", 6)] {
+                    let key = postcard::to_stdvec(&vec![Value::from(id)]).unwrap();
+                    let value = postcard::to_stdvec(&Stored {
+                        timestamp: 1_000,
+                        values: vec![Value::Int(n)],
+                    })
+                    .unwrap();
+                    table.insert(key.as_slice(), value.as_slice()).unwrap();
+                }
+            }
+            txn.commit().unwrap();
+        }
+        let store = BlockingOnlineStore::from(EmbeddedStore::open(&path).unwrap());
+        assert_eq!(
+            store.get(&SPEC, &[Value::from("x")]).unwrap(),
+            Some(row("x", 1_000, 5))
+        );
+        // The earliest order there is, with an older row: still replaces.
+        let earliest = RunWrite::every_key(WriteOrder {
+            as_of: i64::MIN,
+            run: i64::MIN,
+        });
+        let w = store
+            .write_latest(&SPEC, &[row("x", 1, 1)], earliest)
+            .unwrap();
+        assert_eq!(
+            w,
+            OnlineWrite {
+                written: 1,
+                kept_newer: 0,
+                removed: 1
+            }
+        );
+        assert_eq!(store.scan(&SPEC).unwrap(), vec![row("x", 1, 1)]);
     }
 
     #[test]
@@ -596,7 +794,7 @@ mod tests {
         let rows: Vec<Record> = (0..KEYS)
             .map(|i| row(&format!("k{i}"), 1, i as i64))
             .collect();
-        store.write_latest(&SPEC, &rows).unwrap();
+        store.write_latest(&SPEC, &rows, run(1)).unwrap();
         let keys: Vec<Vec<Value>> = (0..KEYS)
             .map(|i| vec![Value::from(format!("k{}", (i * 7919) % KEYS))])
             .collect();

@@ -1,12 +1,12 @@
 //! `memory://`: rows in a map of this process, for debugging and tests.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
 
-use super::{changed_declaration, newer_or_equal, OnlineStore, OnlineWrite, Record, Value};
+use super::{changed_declaration, OnlineStore, OnlineWrite, Record, RunWrite, Value, WriteOrder};
 use crate::error::{Error, Result};
 use crate::spec::FeatureSetSpec;
 
@@ -19,11 +19,12 @@ pub struct MemoryStore {
     tables: Mutex<HashMap<&'static str, Table>>,
 }
 
-/// A feature set's rows, and the columns they were written with.
+/// A feature set's rows with the order of the run that wrote each, and the
+/// columns they were written with.
 #[derive(Debug)]
 struct Table {
     columns: Vec<&'static str>,
-    rows: HashMap<Vec<u8>, Record>,
+    rows: HashMap<Vec<u8>, (Record, WriteOrder)>,
 }
 
 fn key_bytes(key: &[Value]) -> Result<Vec<u8>> {
@@ -66,7 +67,12 @@ impl OnlineStore for MemoryStore {
         Self::check_table(spec, self.lock().get(spec.name))
     }
 
-    async fn write_latest(&self, spec: &FeatureSetSpec, records: &[Record]) -> Result<OnlineWrite> {
+    async fn write_latest(
+        &self,
+        spec: &FeatureSetSpec,
+        records: &[Record],
+        run: RunWrite,
+    ) -> Result<OnlineWrite> {
         let encoded: Vec<Vec<u8>> = records
             .iter()
             .map(|r| key_bytes(&r.key))
@@ -78,9 +84,17 @@ impl OnlineStore for MemoryStore {
             rows: HashMap::new(),
         });
         let mut out = OnlineWrite::default();
+        if run.covers_every_key {
+            let offered: HashSet<&Vec<u8>> = encoded.iter().collect();
+            let before = table.rows.len();
+            table
+                .rows
+                .retain(|k, (_, stored)| offered.contains(k) || !run.order.replaces(Some(*stored)));
+            out.removed = before - table.rows.len();
+        }
         for (k, r) in encoded.into_iter().zip(records) {
-            if newer_or_equal(table.rows.get(&k).map(|s| s.timestamp), r.timestamp) {
-                table.rows.insert(k, r.clone());
+            if run.order.replaces(table.rows.get(&k).map(|(_, o)| *o)) {
+                table.rows.insert(k, (r.clone(), run.order));
                 out.written += 1;
             } else {
                 out.kept_newer += 1;
@@ -99,7 +113,14 @@ impl OnlineStore for MemoryStore {
         let Some(table) = tables.get(spec.name) else {
             return Ok(vec![None; keys.len()]);
         };
-        Ok(encoded.iter().map(|k| table.rows.get(k).cloned()).collect())
+        Ok(encoded
+            .iter()
+            .map(|k| table.rows.get(k).map(|(r, _)| r.clone()))
+            .collect())
+    }
+
+    async fn drop_rows(&self, spec: &FeatureSetSpec) -> Result<usize> {
+        Ok(self.lock().remove(spec.name).map_or(0, |t| t.rows.len()))
     }
 
     fn scan<'a>(&'a self, spec: &'a FeatureSetSpec) -> BoxStream<'a, Result<Record>> {
@@ -108,7 +129,7 @@ impl OnlineStore for MemoryStore {
         let rows: Vec<Record> = self
             .lock()
             .get(spec.name)
-            .map(|t| t.rows.values().cloned().collect())
+            .map(|t| t.rows.values().map(|(r, _)| r.clone()).collect())
             .unwrap_or_default();
         stream::iter(rows.into_iter().map(Ok)).boxed()
     }

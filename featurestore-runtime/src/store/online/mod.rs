@@ -13,11 +13,17 @@
 //! cargo feature `redis`, `redis://` / `rediss://` (`redis::RedisStore`). [`open`]
 //! picks one from an [`OnlineLocation`].
 //!
-//! Every backend upserts newest-wins: a stored row is never replaced by one
-//! with an older timestamp, so running an old interval after a new one leaves
-//! the newer rows in place, and a retried run converges. Every backend
-//! refuses a feature set whose declared columns differ from the ones its
-//! table was written with ([`ErrorKind::Conflict`]).
+//! Every backend orders writes by the run that made them, not by the rows'
+//! own times ([`WriteOrder`]: the run's as-of, then its start): a stored row
+//! is replaced by a run of an equal or later order and never by an earlier
+//! one, so running an old interval after a new one leaves the newer rows in
+//! place, a retried run converges, and a corrected re-run of an interval
+//! replaces the rows it corrects even when it moves a key's last change
+//! earlier. A run that covered every event of its source
+//! ([`RunWrite::covers_every_key`]) also removes the keys it has no row for.
+//! A row stored without an order (written before orders were kept) is the
+//! oldest. Every backend refuses a feature set whose declared columns differ
+//! from the ones its table was written with ([`ErrorKind::Conflict`]).
 //! `conformance` (cargo feature `test-util`) checks all of this for any
 //! backend.
 //!
@@ -51,7 +57,7 @@ use serde::{Deserialize, Serialize};
 pub use blocking::BlockingOnlineStore;
 pub use embedded::EmbeddedStore;
 pub use memory::MemoryStore;
-pub use order::WriteOrder;
+pub use order::{RunWrite, WriteOrder};
 pub use record::{latest_records, records_frame, records_of};
 pub use value::Value;
 
@@ -75,10 +81,59 @@ pub struct Record {
 /// What an upsert did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OnlineWrite {
-    /// Rows inserted or replaced.
+    /// Rows inserted or replaced (for a backend that does not read before
+    /// it writes, [`OnlineStore::counts_kept_rows`] is false: rows sent,
+    /// each applied unless a later run's row is stored).
     pub written: usize,
-    /// Rows not written because the store holds a newer row for the key.
+    /// Rows not written because the store holds a row of a later run.
     pub kept_newer: usize,
+    /// Stored rows removed because a run that covered every key had none
+    /// for theirs (or, without [`OnlineStore::counts_kept_rows`], removals
+    /// sent).
+    pub removed: usize,
+}
+
+/// One step of bringing a backend's table of a feature set in line with its
+/// declaration (`features migrate`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStep {
+    /// What the step does, in the backend's own terms.
+    pub statement: String,
+    /// Whether rows are lost.
+    pub destructive: bool,
+}
+
+/// Plans and, with `apply`, takes the steps that let `spec`'s rows be
+/// written to `store`. A destructive step is refused, before any step is
+/// taken, unless `allow_destructive`; the refusal names the steps and the
+/// flag. Returns the steps (taken, with `apply`).
+pub async fn migrate(
+    store: &dyn OnlineStore,
+    spec: &FeatureSetSpec,
+    apply: bool,
+    allow_destructive: bool,
+) -> Result<Vec<MigrationStep>> {
+    let steps = store.plan(spec).await?;
+    if !apply || steps.is_empty() {
+        return Ok(steps);
+    }
+    if !allow_destructive {
+        if let Some(step) = steps.iter().find(|s| s.destructive) {
+            return Err(Error::Store {
+                store: "online store",
+                location: store.location(),
+                message: format!(
+                    "refusing to {}: rows would be lost; run `features migrate apply {} \
+                     --allow-destructive` to accept that",
+                    step.statement, spec.name
+                ),
+                kind: ErrorKind::InvalidInput,
+                source: "a destructive migration step".into(),
+            });
+        }
+    }
+    store.apply(spec, &steps).await?;
+    Ok(steps)
 }
 
 /// What a store is opened for.
@@ -110,13 +165,75 @@ pub trait OnlineStore: Send + Sync + fmt::Debug {
     /// under other columns is an [`ErrorKind::Conflict`].
     async fn check(&self, spec: &FeatureSetSpec) -> Result<()>;
 
-    /// Upserts `records` (at most one per key) all at once, or not at all: a
-    /// record replaces the stored row of its key unless that row is newer
-    /// (an equal timestamp replaces, so a re-run converges). Refuses, before
-    /// writing anything, what [`check`](Self::check) refuses. A write whose
-    /// future is dropped early may or may not have been applied, never in
-    /// part; newest-wins makes trying it again safe.
-    async fn write_latest(&self, spec: &FeatureSetSpec, records: &[Record]) -> Result<OnlineWrite>;
+    /// Upserts `records` (at most one per key), stored with `run.order`: a
+    /// record replaces the stored row of its key iff
+    /// `run.order.replaces(stored order)` (an equal order replaces, so a
+    /// retried run converges; a row without an order is the oldest). With
+    /// `run.covers_every_key`, a stored row whose key has no record is
+    /// removed under the same condition. Refuses, before writing anything,
+    /// what [`check`](Self::check) refuses. A write whose future is dropped
+    /// early may have been applied in part, row by row (each row whole);
+    /// the order makes trying it again safe.
+    async fn write_latest(
+        &self,
+        spec: &FeatureSetSpec,
+        records: &[Record],
+        run: RunWrite,
+    ) -> Result<OnlineWrite>;
+
+    /// The steps `features migrate apply` would take so that `spec`'s rows
+    /// can be written, in the backend's own terms; none when there is
+    /// nothing to do. The default suits backends that make a feature set's
+    /// table at its first write and refuse only a changed declaration
+    /// ([`check`](Self::check)): the rows written under other columns must
+    /// go, which loses them until the next run writes them again.
+    async fn plan(&self, spec: &FeatureSetSpec) -> Result<Vec<MigrationStep>> {
+        match self.check(spec).await {
+            Ok(()) => Ok(Vec::new()),
+            Err(e) if e.kind() == ErrorKind::Conflict => Ok(vec![MigrationStep {
+                statement: format!(
+                    "delete every row of `{}` and its recorded columns (written under another \
+                     declaration); the feature set's next run writes its rows again",
+                    spec.name
+                ),
+                destructive: true,
+            }]),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Takes the steps of [`plan`](Self::plan). The default takes the
+    /// default plan's one step with [`drop_rows`](Self::drop_rows).
+    async fn apply(&self, spec: &FeatureSetSpec, steps: &[MigrationStep]) -> Result<()> {
+        if steps.iter().any(|s| s.destructive) {
+            self.drop_rows(spec).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes every row of `spec` and what the store recorded of its
+    /// declaration; returns the number of rows removed.
+    async fn drop_rows(&self, spec: &FeatureSetSpec) -> Result<usize> {
+        Err(Error::Store {
+            store: "online store",
+            location: self.location(),
+            message: format!(
+                "the `{}` backend cannot remove the rows of `{}`",
+                self.backend(),
+                spec.name
+            ),
+            kind: ErrorKind::Permanent,
+            source: "not supported by the backend".into(),
+        })
+    }
+
+    /// Whether [`OnlineWrite`]'s counts are of rows applied and kept (the
+    /// backend decides in one place, under a lock or in a script), rather
+    /// than of rows sent to a server that decides each row on its own
+    /// (CQL's write times).
+    fn counts_kept_rows(&self) -> bool {
+        true
+    }
 
     /// The stored rows of `keys`, one entry per key in the order given
     /// (duplicates repeated), `None` for a key without a row; read from one
@@ -232,12 +349,6 @@ pub fn open_url(url: &str, base_dir: &Path) -> Result<BlockingOnlineStore> {
     BlockingOnlineStore::open(&location, OpenMode::Write)
 }
 
-/// Whether `stored` must be replaced by a row dated `incoming`: never by an
-/// older row. The one place the order of rows is decided.
-pub(crate) fn newer_or_equal(stored: Option<i64>, incoming: i64) -> bool {
-    stored.is_none_or(|s| incoming >= s)
-}
-
 /// The refusal of a feature set whose declared columns are not the ones its
 /// table was written with.
 pub(crate) fn changed_declaration(
@@ -322,7 +433,13 @@ pub fn format_timestamp(micros: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::{RunWrite, WriteOrder};
     use crate::spec::{Aggregation, ColumnSpec, DataType, FeatureSetSpec, OutputColumn};
+
+    /// A write of some keys by the run of as-of `as_of`.
+    pub(super) fn run(as_of: i64) -> RunWrite {
+        RunWrite::some_keys(WriteOrder { as_of, run: 0 })
+    }
 
     /// A feature set of one string key and one count, for the unit tests.
     pub(super) static SPEC: FeatureSetSpec = FeatureSetSpec {

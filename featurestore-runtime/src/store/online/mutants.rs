@@ -13,7 +13,8 @@ use futures::stream::{self, BoxStream, StreamExt};
 
 use super::conformance::Case;
 use super::{
-    changed_declaration, EmbeddedStore, MemoryStore, OnlineStore, OnlineWrite, Record, Value,
+    changed_declaration, EmbeddedStore, MemoryStore, OnlineStore, OnlineWrite, Record, RunWrite,
+    Value, WriteOrder,
 };
 use crate::error::Result;
 use crate::spec::FeatureSetSpec;
@@ -23,12 +24,20 @@ use crate::spec::FeatureSetSpec;
 enum Mutation {
     /// None: a correct store, so a failure is the mutation's doing.
     Sound,
-    /// A write replaces the stored row whatever its timestamp.
+    /// A write replaces the stored row whatever its order.
     ReplacesRegardless,
-    /// A write replaces the stored row only when strictly newer.
-    ReplacesOnlyWhenNewer,
+    /// A write replaces the stored row only when strictly later.
+    ReplacesOnlyWhenLater,
     /// A stored row is never replaced.
     FirstWins,
+    /// Rows are ordered by their own timestamps, not by the runs' order
+    /// (newest row wins): a correction that moves a row earlier is lost.
+    OrdersByRowTime,
+    /// A run that covers every key removes nothing.
+    NeverRemoves,
+    /// A run that covers every key removes the other keys whatever their
+    /// order.
+    RemovesRegardless,
     /// Rows kept because the stored one is newer are reported as written.
     CountsKeptAsWritten,
     /// `get_many` answers in the reverse order of the keys.
@@ -54,13 +63,17 @@ enum Mutation {
 
 /// The mutations, each with the case that must catch it.
 const CAUGHT_BY: &[(Mutation, Case)] = &[
-    (Mutation::ReplacesRegardless, Case::OlderNeverReplaces),
+    (Mutation::ReplacesRegardless, Case::EarlierRunNeverReplaces),
+    (Mutation::ReplacesOnlyWhenLater, Case::SameRunReplaces),
+    (Mutation::FirstWins, Case::LaterRunReplaces),
+    (Mutation::OrdersByRowTime, Case::LaterRunReplaces),
+    (Mutation::OrdersByRowTime, Case::EarlierRunNeverReplaces),
+    (Mutation::NeverRemoves, Case::CompleteRunRemovesAbsentKeys),
     (
-        Mutation::ReplacesOnlyWhenNewer,
-        Case::EqualTimestampReplaces,
+        Mutation::RemovesRegardless,
+        Case::CompleteRunRemovesAbsentKeys,
     ),
-    (Mutation::FirstWins, Case::NewerReplaces),
-    (Mutation::CountsKeptAsWritten, Case::OlderNeverReplaces),
+    (Mutation::CountsKeptAsWritten, Case::EarlierRunNeverReplaces),
     (Mutation::ReversesGetMany, Case::GetManyKeepsOrder),
     (Mutation::CompactsGetMany, Case::GetManyKeepsOrder),
     (Mutation::ChecksNothing, Case::ChangedDeclarationIsRefused),
@@ -77,7 +90,7 @@ const CAUGHT_BY: &[(Mutation, Case)] = &[
 #[derive(Debug, Default)]
 struct Table {
     columns: Vec<&'static str>,
-    rows: BTreeMap<String, Record>,
+    rows: BTreeMap<String, (Record, WriteOrder)>,
 }
 
 /// An in-memory store with one [`Mutation`].
@@ -151,12 +164,31 @@ impl Mutant {
         }
     }
 
-    fn replaces(&self, stored: Option<i64>, incoming: i64) -> bool {
+    /// Whether `incoming` replaces `stored` (of order and row time each).
+    fn replaces(
+        &self,
+        stored: Option<&(Record, WriteOrder)>,
+        incoming: (&Record, WriteOrder),
+    ) -> bool {
+        let stored_order = stored.map(|(_, o)| *o);
         match self.mutation {
             Mutation::ReplacesRegardless => true,
-            Mutation::ReplacesOnlyWhenNewer => stored.is_none_or(|s| incoming > s),
+            Mutation::ReplacesOnlyWhenLater => stored_order.is_none_or(|s| incoming.1 > s),
             Mutation::FirstWins => stored.is_none(),
-            _ => stored.is_none_or(|s| incoming >= s),
+            Mutation::OrdersByRowTime => {
+                stored.is_none_or(|(s, _)| incoming.0.timestamp >= s.timestamp)
+            }
+            _ => incoming.1.replaces(stored_order),
+        }
+    }
+
+    /// Whether a run of every key in `order` removes a stored row it has
+    /// none for.
+    fn removes(&self, stored: WriteOrder, order: WriteOrder) -> bool {
+        match self.mutation {
+            Mutation::NeverRemoves => false,
+            Mutation::RemovesRegardless => true,
+            _ => order.replaces(Some(stored)),
         }
     }
 
@@ -176,6 +208,7 @@ impl Mutant {
         &self,
         spec: &FeatureSetSpec,
         records: &[Record],
+        run: RunWrite,
         mut replace: impl FnMut(&Table, &Record) -> bool,
     ) -> Result<OnlineWrite> {
         let mut tables = self.lock();
@@ -184,9 +217,19 @@ impl Mutant {
         let table = tables.entry(name).or_default();
         table.columns = spec.column_names();
         let mut out = OnlineWrite::default();
+        if run.covers_every_key {
+            let offered: Vec<String> = records.iter().map(|r| key_of(&r.key)).collect();
+            let before = table.rows.len();
+            table
+                .rows
+                .retain(|k, (_, o)| offered.contains(k) || !self.removes(*o, run.order));
+            out.removed = before - table.rows.len();
+        }
         for r in records {
             if replace(table, r) {
-                table.rows.insert(key_of(&r.key), self.stored(r));
+                table
+                    .rows
+                    .insert(key_of(&r.key), (self.stored(r), run.order));
                 out.written += 1;
             } else if self.mutation == Mutation::CountsKeptAsWritten {
                 out.written += 1;
@@ -212,7 +255,14 @@ impl OnlineStore for Mutant {
         self.check_columns(spec, self.lock().get(self.table_name(spec)))
     }
 
-    async fn write_latest(&self, spec: &FeatureSetSpec, records: &[Record]) -> Result<OnlineWrite> {
+    async fn write_latest(
+        &self,
+        spec: &FeatureSetSpec,
+        records: &[Record],
+        run: RunWrite,
+    ) -> Result<OnlineWrite> {
+        let decide =
+            |t: &Table, r: &Record| self.replaces(t.rows.get(&key_of(&r.key)), (r, run.order));
         match self.mutation {
             Mutation::UnlockedReadModifyWrite => {
                 let name = self.table_name(spec);
@@ -221,38 +271,25 @@ impl OnlineStore for Mutant {
                     records
                         .iter()
                         .map(|r| {
-                            let stored = tables
-                                .get(name)
-                                .and_then(|t| t.rows.get(&key_of(&r.key)))
-                                .map(|s| s.timestamp);
-                            self.replaces(stored, r.timestamp)
+                            let stored = tables.get(name).and_then(|t| t.rows.get(&key_of(&r.key)));
+                            self.replaces(stored, (r, run.order))
                         })
                         .collect()
                 };
                 YieldNow(false).await;
                 let mut i = 0;
-                self.apply(spec, records, |_, _| {
+                self.apply(spec, records, run, |_, _| {
                     i += 1;
                     decided[i - 1]
                 })
             }
             Mutation::TruncatesLargeBatches => {
                 let kept = &records[..records.len().min(65_536)];
-                let mut out = self.apply(spec, kept, |t, r| {
-                    self.replaces(
-                        t.rows.get(&key_of(&r.key)).map(|s| s.timestamp),
-                        r.timestamp,
-                    )
-                })?;
+                let mut out = self.apply(spec, kept, run, decide)?;
                 out.written += records.len() - kept.len();
                 Ok(out)
             }
-            _ => self.apply(spec, records, |t, r| {
-                self.replaces(
-                    t.rows.get(&key_of(&r.key)).map(|s| s.timestamp),
-                    r.timestamp,
-                )
-            }),
+            _ => self.apply(spec, records, run, decide),
         }
     }
 
@@ -265,7 +302,11 @@ impl OnlineStore for Mutant {
         let table = tables.get(self.table_name(spec));
         let mut found: Vec<Option<Record>> = keys
             .iter()
-            .map(|k| table.and_then(|t| t.rows.get(&key_of(k))).cloned())
+            .map(|k| {
+                table
+                    .and_then(|t| t.rows.get(&key_of(k)))
+                    .map(|(r, _)| r.clone())
+            })
             .collect();
         match self.mutation {
             Mutation::ReversesGetMany => found.reverse(),
@@ -279,7 +320,7 @@ impl OnlineStore for Mutant {
         let rows: Vec<Record> = self
             .lock()
             .get(self.table_name(spec))
-            .map(|t| t.rows.values().cloned().collect())
+            .map(|t| t.rows.values().map(|(r, _)| r.clone()).collect())
             .unwrap_or_default();
         let skip = usize::from(self.mutation == Mutation::ScanSkipsARow);
         stream::iter(rows.into_iter().skip(skip).map(Ok)).boxed()

@@ -12,6 +12,38 @@
 
 use crate::error::{Error, Result};
 
+/// What a run's write to the online store stands for: its place in the
+/// order of runs, and whether its rows are every key's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RunWrite {
+    /// Where the run stands among the runs that wrote the store.
+    pub order: WriteOrder,
+    /// The run covered every event of the feature set's source up to its
+    /// as-of, so its rows are the row of every key that has one as of then:
+    /// a stored key it has no row for is removed, if the run's order
+    /// replaces the stored row's (a key a later run wrote stays).
+    pub covers_every_key: bool,
+}
+
+impl RunWrite {
+    /// A write of some keys' rows only: no stored row is removed.
+    pub fn some_keys(order: WriteOrder) -> Self {
+        RunWrite {
+            order,
+            covers_every_key: false,
+        }
+    }
+
+    /// A write of every key's row: stored keys without a row in it are
+    /// removed where the order allows.
+    pub fn every_key(order: WriteOrder) -> Self {
+        RunWrite {
+            order,
+            covers_every_key: true,
+        }
+    }
+}
+
 /// Where a write stands in the order of runs. Compared as `(as_of, run)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct WriteOrder {
@@ -28,7 +60,9 @@ const RUN_BITS: u32 = 31;
 
 impl WriteOrder {
     /// Whether a write in this order replaces a stored row written in
-    /// `stored`: a row is never replaced by an earlier run's.
+    /// `stored`: a row is never replaced by an earlier run's. A row stored
+    /// without an order (written before orders were kept) is the oldest,
+    /// replaced by any run.
     pub fn replaces(self, stored: Option<WriteOrder>) -> bool {
         stored.is_none_or(|s| self >= s)
     }
@@ -51,6 +85,22 @@ impl WriteOrder {
             )));
         }
         Ok((as_of << RUN_BITS) | run)
+    }
+
+    /// The order as stored beside a row: `as_of` then `run`, each 8 bytes
+    /// big-endian.
+    pub(crate) fn to_bytes(self) -> [u8; 16] {
+        let mut out = [0; 16];
+        out[..8].copy_from_slice(&self.as_of.to_be_bytes());
+        out[8..].copy_from_slice(&self.run.to_be_bytes());
+        out
+    }
+
+    /// Reads [`to_bytes`](Self::to_bytes); `None` for bytes of another length.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let as_of = i64::from_be_bytes(bytes.get(..8)?.try_into().ok()?);
+        let run = i64::from_be_bytes(bytes.get(8..)?.try_into().ok()?);
+        Some(WriteOrder { as_of, run })
     }
 }
 
@@ -88,5 +138,13 @@ mod tests {
         assert!(a < later_run && later_run < later_as_of);
         assert!(order(-1, RUN).encode().is_err());
         assert!(order(JULY_17, 0).encode().is_err());
+    }
+
+    #[test]
+    fn the_stored_bytes_read_back_and_nothing_else_does() {
+        let o = order(-JULY_17, RUN);
+        assert_eq!(WriteOrder::from_bytes(&o.to_bytes()), Some(o));
+        assert_eq!(WriteOrder::from_bytes(&o.to_bytes()[..15]), None);
+        assert_eq!(WriteOrder::from_bytes(&[0; 17]), None);
     }
 }

@@ -1,12 +1,15 @@
 //! The layout of rows in Redis: key names, hash fields, values, and the
-//! newest-wins script.
+//! script that keeps the order of runs.
 //!
 //! - `{prefix}{feature_set}`: a string, the declaration the rows were
 //!   written with (the column names as a JSON array).
 //! - `{prefix}{feature_set}:{part}:{part}…`: one hash per key, one `part` per
 //!   key value, percent-encoded (below), with the fields
-//!   - `__ts`: the row's time, microseconds since the epoch, in decimal (the
-//!     script compares it);
+//!   - `__as_of`, `__run`: the [`WriteOrder`](super::super::WriteOrder) of
+//!     the run that wrote the row, microseconds since the epoch, in decimal
+//!     (the script compares them; a row without them, written before orders
+//!     were kept, is the oldest);
+//!   - `__ts`: the row's time, microseconds since the epoch, in decimal;
 //!   - `__key`: the key values, postcard-encoded, so a scan gives back the
 //!     exact typed key (the key name is for addressing and for people);
 //!   - one field per output column, named after it, its [`Value`]
@@ -31,29 +34,42 @@ pub(super) const TS_FIELD: &str = "__ts";
 /// The hash field of the row's key values.
 pub(super) const KEY_FIELD: &str = "__key";
 
-/// Newest-wins in the server: writes the row of `KEYS[1]` unless its stored
-/// `__ts` is newer than `ARGV[1]`; returns 1 if written, 0 if kept.
-/// `ARGV[2..]` are field/value pairs. Timestamps are compared as decimal
-/// text (sign, then length, then digits) because Lua numbers are doubles and
-/// would round microseconds of large `i64`s.
-pub(super) const NEWEST_WINS: &str = r"
-local function newer_or_equal(incoming, stored)
-  local ni = string.sub(incoming, 1, 1) == '-'
-  local ns = string.sub(stored, 1, 1) == '-'
-  if ni ~= ns then return ns end
-  if incoming == stored then return true end
-  if #incoming ~= #stored then
-    if ni then return #incoming < #stored end
-    return #incoming > #stored
+/// The order of runs, in the server: writes (or, given no fields, deletes)
+/// the row of `KEYS[1]` iff the order `(ARGV[1], ARGV[2])` (as-of, run
+/// start) is equal to or later than the stored row's `(__as_of, __run)`, or
+/// the row has no order; returns 1 if it did, 0 if it kept the stored row.
+/// `ARGV[3..]` are field/value pairs. Orders are compared as decimal text
+/// (sign, then length, then digits) because Lua numbers are doubles and would
+/// round microseconds of large `i64`s.
+pub(super) const IN_ORDER: &str = r"
+local function cmp(a, b)
+  local na = string.sub(a, 1, 1) == '-'
+  local nb = string.sub(b, 1, 1) == '-'
+  if na ~= nb then
+    if na then return -1 end
+    return 1
   end
-  if ni then return incoming < stored end
-  return incoming > stored
+  if a == b then return 0 end
+  local r
+  if #a ~= #b then
+    r = (#a > #b) and 1 or -1
+  else
+    r = (a > b) and 1 or -1
+  end
+  if na then return -r end
+  return r
 end
-local stored = redis.call('HGET', KEYS[1], '__ts')
-if stored and not newer_or_equal(ARGV[1], stored) then
-  return 0
+local stored = redis.call('HMGET', KEYS[1], '__as_of', '__run')
+if stored[1] and stored[2] then
+  local c = cmp(ARGV[1], stored[1])
+  if c == 0 then c = cmp(ARGV[2], stored[2]) end
+  if c < 0 then return 0 end
 end
-redis.call('HSET', KEYS[1], '__ts', unpack(ARGV))
+if #ARGV == 2 then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+redis.call('HSET', KEYS[1], '__as_of', ARGV[1], '__run', ARGV[2], unpack(ARGV, 3))
 return 1
 ";
 

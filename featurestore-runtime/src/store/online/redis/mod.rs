@@ -1,16 +1,19 @@
 //! `redis://` / `rediss://`: the latest rows in a Redis server (cargo
 //! feature `redis`).
 //!
-//! One hash per key, `{prefix}{feature_set}:{escaped key parts}`, its row
-//! time in `__ts` (the layout in full: `codec.rs`, and the README). Writes
-//! are newest-wins in the server: a Lua script, loaded once and called with
-//! `EVALSHA`, compares the stored `__ts` with the incoming row's and writes
-//! only an equal or newer row, so concurrent writers and re-runs of old
-//! intervals converge without a read-modify-write race. A batch goes in
+//! One hash per key, `{prefix}{feature_set}:{escaped key parts}`, with the
+//! order of the run that wrote it in `__as_of`/`__run` and its row time in
+//! `__ts` (the layout in full: `codec.rs`, and the README). Writes keep the
+//! order of runs in the server: a Lua script, loaded once and called with
+//! `EVALSHA`, compares the stored order with the write's and writes only
+//! when the write's is equal or later, so concurrent writers and re-runs of
+//! old intervals converge without a read-modify-write race. A batch goes in
 //! pipelined chunks ([`RedisConfig::write_chunk`] rows per round trip, a few
 //! chunks in flight); each row is applied whole by the script, and a batch
 //! interrupted between chunks leaves the chunks already sent applied, which
-//! newest-wins makes safe to send again.
+//! the order makes safe to send again. A run that covers every key then
+//! scans the feature set's keys and removes, through the same script, those
+//! it has no row for.
 //!
 //! Lookups are one pipelined round trip of `HMGET`s; scans walk `SCAN MATCH`
 //! (never `KEYS`, which blocks the server). `SCAN` visits every key of the
@@ -20,7 +23,7 @@
 //!
 //! TTL: the declaration has no expiry yet. When it gets one, the script is
 //! the place to set it (`PEXPIRE KEYS[1]` after the `HSET`, from one more
-//! argument), so that a kept newer row keeps its own expiry.
+//! argument), so that a kept row keeps its own expiry.
 
 mod codec;
 mod config;
@@ -34,10 +37,12 @@ use redis::{Pipeline, RedisError, ServerErrorKind};
 
 pub use config::{RedisConfig, DEFAULT_PREFIX, DEFAULT_WRITE_CHUNK};
 
-use super::{changed_declaration, read_only, OnlineStore, OnlineWrite, OpenMode, Record, Value};
+use super::{
+    changed_declaration, read_only, OnlineStore, OnlineWrite, OpenMode, Record, RunWrite, Value,
+};
 use crate::error::{BoxError, Error, ErrorKind, Result};
 use crate::spec::FeatureSetSpec;
-use codec::{row_key, row_pattern, schema_key, KEY_FIELD, NEWEST_WINS, TS_FIELD};
+use codec::{row_key, row_pattern, schema_key, IN_ORDER, KEY_FIELD, TS_FIELD};
 
 const STORE: &str = "online store (redis)";
 
@@ -70,7 +75,8 @@ impl std::fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// Connects to the server of `config` and loads the newest-wins script.
+    /// Connects to the server of `config` and loads the script that keeps
+    /// the order of runs.
     ///
     /// The connection's background task runs on the process's I/O runtime
     /// ([`crate::io::runtime`]), so the store works from any runtime and from
@@ -88,7 +94,7 @@ impl RedisStore {
                     // caller (a run, a retry policy) decides to try again.
                     .set_number_of_retries(1);
                 let mut conn = ConnectionManager::new_with_config(client, manager).await?;
-                let script = redis::Script::new(NEWEST_WINS);
+                let script = redis::Script::new(IN_ORDER);
                 script.load_async(&mut conn).await?;
                 Ok::<_, RedisError>((conn, script))
             }
@@ -183,14 +189,21 @@ impl RedisStore {
 
     /// Sends one chunk of rows through the script; the replies say which
     /// were written.
-    async fn write_chunk(&self, spec: &FeatureSetSpec, records: &[Record]) -> Result<OnlineWrite> {
+    async fn write_chunk(
+        &self,
+        spec: &FeatureSetSpec,
+        records: &[Record],
+        run: RunWrite,
+    ) -> Result<OnlineWrite> {
         let mut pipe = Pipeline::with_capacity(records.len());
         for r in records {
-            let cmd = pipe
-                .cmd("EVALSHA")
-                .arg(self.script.get_hash())
-                .arg(1)
-                .arg(row_key(&self.config.prefix, spec.name, &r.key))
+            let cmd = self
+                .in_order(
+                    &mut pipe,
+                    row_key(&self.config.prefix, spec.name, &r.key),
+                    run,
+                )
+                .arg(TS_FIELD)
                 .arg(r.timestamp.to_string())
                 .arg(KEY_FIELD)
                 .arg(self.encode(&r.key)?);
@@ -198,28 +211,100 @@ impl RedisStore {
                 cmd.arg(output.name).arg(self.encode(value)?);
             }
         }
-        let mut conn = self.conn.clone();
-        let replies: Vec<i64> = match pipe.query_async(&mut conn).await {
-            Ok(replies) => replies,
-            // The server lost its scripts (a restart, `SCRIPT FLUSH`): load
-            // it again and send the chunk again, which newest-wins makes
-            // harmless for the rows already written.
-            Err(e) if e.kind() == redis::ErrorKind::Server(ServerErrorKind::NoScript) => {
-                self.script
-                    .load_async(&mut conn)
-                    .await
-                    .map_err(|e| self.error("loading the newest-wins script", e))?;
-                pipe.query_async(&mut conn)
-                    .await
-                    .map_err(|e| self.error("writing rows", e))?
-            }
-            Err(e) => return Err(self.error("writing rows", e)),
-        };
+        let replies = self.run_scripts(&pipe, "writing rows").await?;
         let written = replies.iter().filter(|r| **r == 1).count();
         Ok(OnlineWrite {
             written,
             kept_newer: replies.len() - written,
+            removed: 0,
         })
+    }
+
+    /// Adds a call of the script on row `name` in the order of `run` to
+    /// `pipe`; the caller adds the fields (none to delete the row).
+    fn in_order<'p>(
+        &self,
+        pipe: &'p mut Pipeline,
+        name: String,
+        run: RunWrite,
+    ) -> &'p mut Pipeline {
+        pipe.cmd("EVALSHA")
+            .arg(self.script.get_hash())
+            .arg(1)
+            .arg(name)
+            .arg(run.order.as_of.to_string())
+            .arg(run.order.run.to_string())
+    }
+
+    /// Sends a pipeline of script calls, loading the script again if the
+    /// server lost it.
+    async fn run_scripts(&self, pipe: &Pipeline, doing: &str) -> Result<Vec<i64>> {
+        let mut conn = self.conn.clone();
+        match pipe.query_async(&mut conn).await {
+            Ok(replies) => Ok(replies),
+            // The server lost its scripts (a restart, `SCRIPT FLUSH`): load
+            // it again and send the pipeline again, which the order makes
+            // harmless for the rows already written.
+            Err(e) if e.kind() == redis::ErrorKind::Server(ServerErrorKind::NoScript) => {
+                self.script.load_async(&mut conn).await.map_err(|e| {
+                    self.error("loading the script that keeps the order of runs", e)
+                })?;
+                pipe.query_async(&mut conn)
+                    .await
+                    .map_err(|e| self.error(doing, e))
+            }
+            Err(e) => Err(self.error(doing, e)),
+        }
+    }
+
+    /// The names of every row of `spec`, through `SCAN MATCH`.
+    async fn row_names(&self, spec: &FeatureSetSpec) -> Result<std::collections::HashSet<String>> {
+        let pattern = row_pattern(&self.config.prefix, spec.name);
+        let mut names = std::collections::HashSet::new();
+        let mut cursor = 0u64;
+        let mut conn = self.conn.clone();
+        loop {
+            let (next, page): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(SCAN_COUNT)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| self.error("scanning keys", e))?;
+            names.extend(page);
+            if next == 0 {
+                return Ok(names);
+            }
+            cursor = next;
+        }
+    }
+
+    /// Removes, in the order of `run`, the rows of `spec` whose keys are
+    /// not among `kept` (the names of the rows the run wrote).
+    async fn remove_others(
+        &self,
+        spec: &FeatureSetSpec,
+        kept: &std::collections::HashSet<String>,
+        run: RunWrite,
+    ) -> Result<usize> {
+        let gone: Vec<String> = self
+            .row_names(spec)
+            .await?
+            .into_iter()
+            .filter(|name| !kept.contains(name))
+            .collect();
+        let mut removed = 0;
+        for chunk in gone.chunks(self.config.write_chunk) {
+            let mut pipe = Pipeline::with_capacity(chunk.len());
+            for name in chunk {
+                self.in_order(&mut pipe, name.clone(), run);
+            }
+            let replies = self.run_scripts(&pipe, "removing rows").await?;
+            removed += replies.iter().filter(|r| **r == 1).count();
+        }
+        Ok(removed)
     }
 
     /// Reads the rows named `keys` (hash names) in one round trip.
@@ -359,7 +444,12 @@ impl OnlineStore for RedisStore {
         self.check_declaration(spec, stored.as_deref())
     }
 
-    async fn write_latest(&self, spec: &FeatureSetSpec, records: &[Record]) -> Result<OnlineWrite> {
+    async fn write_latest(
+        &self,
+        spec: &FeatureSetSpec,
+        records: &[Record],
+        run: RunWrite,
+    ) -> Result<OnlineWrite> {
         if self.mode == OpenMode::Read {
             return Err(read_only(STORE, self.config.shown()));
         }
@@ -414,7 +504,7 @@ impl OnlineStore for RedisStore {
         // cannot give for these borrowed chunks.
         let writes: Vec<_> = records
             .chunks(self.config.write_chunk)
-            .map(|chunk| self.write_chunk(spec, chunk))
+            .map(|chunk| self.write_chunk(spec, chunk, run))
             .collect();
         let mut replies = stream::iter(writes).buffer_unordered(CHUNKS_IN_FLIGHT);
         let mut out = OnlineWrite::default();
@@ -422,6 +512,14 @@ impl OnlineStore for RedisStore {
             let w = w?;
             out.written += w.written;
             out.kept_newer += w.kept_newer;
+        }
+        if run.covers_every_key {
+            let prefix = &self.config.prefix;
+            let kept = records
+                .iter()
+                .map(|r| row_key(prefix, spec.name, &r.key))
+                .collect();
+            out.removed = self.remove_others(spec, &kept, run).await?;
         }
         Ok(out)
     }
@@ -434,6 +532,27 @@ impl OnlineStore for RedisStore {
         let prefix = &self.config.prefix;
         self.read_rows(spec, keys.iter().map(|k| row_key(prefix, spec.name, k)))
             .await
+    }
+
+    async fn drop_rows(&self, spec: &FeatureSetSpec) -> Result<usize> {
+        if self.mode == OpenMode::Read {
+            return Err(read_only(STORE, self.config.shown()));
+        }
+        let names: Vec<String> = self.row_names(spec).await?.into_iter().collect();
+        let mut conn = self.conn.clone();
+        for chunk in names.chunks(self.config.write_chunk) {
+            redis::cmd("DEL")
+                .arg(chunk)
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(|e| self.error("deleting rows", e))?;
+        }
+        redis::cmd("DEL")
+            .arg(schema_key(&self.config.prefix, spec.name))
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| self.error("deleting the declaration", e))?;
+        Ok(names.len())
     }
 
     fn scan<'a>(&'a self, spec: &'a FeatureSetSpec) -> BoxStream<'a, Result<Record>> {
