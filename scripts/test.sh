@@ -44,9 +44,11 @@ echo "ok: $(sort -u <<<"$tree" | wc -l) crates, no Kafka, Cassandra, Redis, clou
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "servers the tests need: redis, s3"
+step "servers the tests need: redis, s3, azure, gcs"
 eval "$(scripts/servers.sh start redis)"
 eval "$(scripts/servers.sh start s3)"
+eval "$(scripts/servers.sh start azure)"
+eval "$(scripts/servers.sh start gcs)"
 
 step "cargo test"
 cargo test --workspace --locked

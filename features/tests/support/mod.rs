@@ -1,0 +1,30 @@
+//! What the binary's test files share: generated order events.
+
+pub const HEADER: &str = "order_id,order_timestamp,cpf,chargeback_timestamp\n";
+
+/// `n` orders of 4,000 users over the 60 days from 2020-01-01, from a fixed
+/// linear congruential sequence: the same bytes on every run.
+pub fn events(n: usize, seed: u64, first_id: usize) -> String {
+    let mut state = seed;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        state >> 33
+    };
+    let start = chrono::NaiveDate::from_ymd_opt(2020, 1, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let mut out = String::with_capacity(n * 48);
+    for i in 0..n {
+        let user = next() % 4_000;
+        let at = start + chrono::Duration::seconds((next() % (60 * 86_400)) as i64);
+        out.push_str(&format!(
+            "o{},{},u{user},\n",
+            first_id + i,
+            at.format("%Y-%m-%d %H:%M:%S")
+        ));
+    }
+    out
+}
