@@ -383,6 +383,15 @@ pub fn run(
 /// What a user must know about a run that succeeded: rows left out, and
 /// events no window of the run holds.
 fn warn_run(report: &pipeline::RunReport, range: DateRange) {
+    let foreign = &report.historical.foreign;
+    if !foreign.is_empty() {
+        eprintln!(
+            "warning: {}: {} file(s) in the partitions of this run were not written by the historical store and were left as they are (other Parquet files there are read as data): {}",
+            report.feature_set,
+            foreign.len(),
+            foreign.join(", ")
+        );
+    }
     for r in &report.rejected {
         match &r.quarantine {
             Some(file) => eprintln!(
