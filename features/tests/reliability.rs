@@ -516,3 +516,81 @@ fn quarantine_from_the_configuration_file_reports_the_rows_left_out() {
          y,2020-05-03 00:00:00,1,1,1\n"
     );
 }
+
+/// The part files the historical store wrote: `month=M/day=D` of 2020.
+fn part_files(dir: &Path) -> Vec<PathBuf> {
+    partitions(dir)
+        .into_keys()
+        .filter(|p| p.ends_with("part-00000.parquet") && !p.starts_with("year=2020/month=05"))
+        .filter(|p| p.components().count() == 4)
+        .collect()
+}
+
+#[test]
+fn files_the_historical_store_did_not_write_are_left_alone_and_named() {
+    let (dir, input) = stores_with_a_good_run(GOOD);
+    let table = dir.path().join("historical/cpf/user_orders");
+    let before = part_files(dir.path());
+    assert!(before.len() >= 3, "{before:?}");
+    // Another tool's files beside the store's, in days the next run empties
+    // or replaces: a note, a Parquet file of its own (a copy of a part
+    // file, so it reads as this table's data) and a folder of another layout.
+    let part = std::fs::read(table.join("year=2020/month=5/day=1/part-00000.parquet")).unwrap();
+    let foreign: Vec<(PathBuf, Vec<u8>)> = vec![
+        (
+            table.join("year=2020/month=5/day=2/NOTES.txt"),
+            b"checked by hand\n".to_vec(),
+        ),
+        (
+            table.join("year=2020/month=5/day=1/part-00001-5e1d.c000.parquet"),
+            part.clone(),
+        ),
+        (
+            table.join("year=2020/month=05/day=3/part-00000.parquet"),
+            part,
+        ),
+    ];
+    for (path, bytes) in &foreign {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    // y's order is gone: the run over the same days empties some of them.
+    std::fs::write(&input, format!("{HEADER}a,2020-05-01 10:00:00,x,\n")).unwrap();
+    let out = succeed(bare(dir.path()).args([
+        "--source",
+        &format!("order_events={}", input.display()),
+        "execute",
+        "user_orders",
+        "--start-date",
+        "2020-05-01",
+        "--end-date",
+        "2020-05-05",
+    ]));
+    let err = String::from_utf8(out.stderr).unwrap();
+    for (path, bytes) in &foreign {
+        assert_eq!(&std::fs::read(path).unwrap(), bytes, "{}", path.display());
+    }
+    let mut named: Vec<String> = foreign
+        .iter()
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    named.sort();
+    assert!(
+        err.contains(&format!(
+            "warning: user_orders: 3 file(s) in the partitions of this run were not written by the historical store and were left as they are (other Parquet files there are read as data): {}",
+            named.join(", ")
+        )),
+        "{err}"
+    );
+    // The summary counts the store's own files that went away.
+    let after = part_files(dir.path());
+    let emptied = before.iter().filter(|p| !after.contains(p)).count();
+    assert!(emptied > 0, "{before:?} {after:?}");
+    assert!(
+        err.contains(&format!(
+            "historical: {} partitions written, {emptied} emptied",
+            after.len()
+        )),
+        "{err}"
+    );
+}
