@@ -594,3 +594,157 @@ fn files_the_historical_store_did_not_write_are_left_alone_and_named() {
         "{err}"
     );
 }
+
+/// The example's orders.
+fn example_input() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/order_events/input.csv")
+}
+
+/// A dataset run of the example on stores in `dir`.
+fn dataset_run(dir: &Path) -> Command {
+    let mut cmd = bare(dir);
+    cmd.arg("--source")
+        .arg(format!("order_events={}", example_input().display()))
+        .arg("--datasets-root")
+        .arg(dir.join("datasets"))
+        .args([
+            "execute",
+            "dataset.awesome_dataset",
+            "--end-date",
+            "2020-07-17",
+            "--format",
+            "csv",
+        ]);
+    cmd
+}
+
+/// The path in an strace line's first argument: `fsync(7</a/b>)` or
+/// `rename("/a/b", "/c/d")` (both paths).
+fn traced_paths(line: &str) -> Vec<String> {
+    let Some(args) = line.split_once('(').map(|(_, a)| a) else {
+        return Vec::new();
+    };
+    if let Some(fd) = args.split_once('<') {
+        return fd
+            .1
+            .split_once('>')
+            .map(|(p, _)| p.to_string())
+            .into_iter()
+            .collect();
+    }
+    args.split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn partitions_and_dataset_files_are_flushed_before_and_after_each_rename() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace");
+    let run = dataset_run(dir.path());
+    let program = run.get_program().to_owned();
+    let args: Vec<_> = run.get_args().map(ToOwned::to_owned).collect();
+    let mut traced = Command::new("strace");
+    traced
+        .args([
+            "-f",
+            "-qq",
+            "-y",
+            "-e",
+            "trace=fsync,fdatasync,rename,renameat,renameat2",
+            "-o",
+        ])
+        .arg(&trace)
+        .arg(program)
+        .args(args)
+        .envs(run.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .env_remove("FEATURESTORE_CONFIG")
+        .env_remove("FEATURESTORE_HISTORICAL_ROOT")
+        .env_remove("FEATURESTORE_ONLINE_URL")
+        .env_remove("FEATURESTORE_SOURCE_ORDER_EVENTS")
+        .env_remove("FEATURESTORE_FAIL_AT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = match traced.output() {
+        Ok(out) => out,
+        Err(e) => panic!(
+            "strace is needed to see the system calls of a run ({e}): apt-get install strace"
+        ),
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trace = std::fs::read_to_string(trace).unwrap();
+    // (syscall, paths) in the order the calls were made.
+    let calls: Vec<(bool, Vec<String>)> = trace
+        .lines()
+        .filter(|l| !l.contains("resumed>"))
+        .map(|l| (l.contains("rename"), traced_paths(l)))
+        .collect();
+    let published = |to: &str| {
+        to.ends_with("/part-00000.parquet")
+            || to.ends_with("/datasets/awesome_dataset/awesome_dataset.csv")
+            || to.ends_with("/datasets/awesome_dataset/awesome_dataset.parquet")
+    };
+    let mut renames = 0;
+    for (i, (is_rename, paths)) in calls.iter().enumerate() {
+        let [from, to] = &paths[..] else { continue };
+        if !is_rename || !published(to) {
+            continue;
+        }
+        renames += 1;
+        let synced_before = calls[..i].iter().any(|(r, p)| !r && p == &[from.clone()]);
+        assert!(
+            synced_before,
+            "{from} renamed to {to} without an fsync before"
+        );
+        let parent = Path::new(to).parent().unwrap().display().to_string();
+        let synced_after = calls[i + 1..]
+            .iter()
+            .any(|(r, p)| !r && p == &[parent.clone()]);
+        assert!(
+            synced_after,
+            "{to}: its directory is not flushed after the rename"
+        );
+    }
+    // Both feature sets' partitions and the two dataset files.
+    let parts = files(&dir.path().join("historical"))
+        .into_keys()
+        .filter(|p| p.ends_with("part-00000.parquet"))
+        .count();
+    assert!(parts > 2, "{parts}");
+    assert_eq!(renames, parts + 2, "{trace}");
+}
+
+#[test]
+fn a_killed_dataset_run_leaves_a_hidden_file_that_the_next_run_removes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dataset_run(dir.path())
+        .env("FEATURESTORE_FAIL_AT", "dataset:encoded:parquet")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let target = dir.path().join("datasets/awesome_dataset");
+    let names = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&target)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let left = names();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert_eq!(
+        left[0],
+        ".awesome_dataset.parquet.".to_string() + &left[0][25..]
+    );
+    assert_eq!(left[1], "awesome_dataset.csv");
+    assert!(std::fs::metadata(target.join(&left[0])).unwrap().len() > 0);
+    succeed(&mut dataset_run(dir.path()));
+    assert_eq!(names(), ["awesome_dataset.csv", "awesome_dataset.parquet"]);
+}

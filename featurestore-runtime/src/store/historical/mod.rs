@@ -563,7 +563,13 @@ mod tests {
         let at = path
             .split('/')
             .fold(store.root().path().clone(), |p, part| p.join(part));
-        block_on(store.root().store().put(&at, PutPayload::from_static(bytes))).expect("puts");
+        block_on(
+            store
+                .root()
+                .store()
+                .put(&at, PutPayload::from_static(bytes)),
+        )
+        .expect("puts");
     }
 
     fn get(store: &HistoricalStore, path: &str) -> Vec<u8> {

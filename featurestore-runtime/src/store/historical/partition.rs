@@ -77,9 +77,8 @@ fn canonical_day(y: &str, m: &str, d: &str) -> Option<NaiveDate> {
 /// `year=2020/month=05/` lies in May 2020.
 fn span(parts: &[String]) -> Option<(NaiveDate, NaiveDate)> {
     let folders = parts.get(..parts.len().saturating_sub(1))?;
-    let value = |i: usize, key: &str| -> Option<u32> {
-        folders.get(i)?.strip_prefix(key)?.parse().ok()
-    };
+    let value =
+        |i: usize, key: &str| -> Option<u32> { folders.get(i)?.strip_prefix(key)?.parse().ok() };
     let year = i32::try_from(value(0, "year=")?).ok()?;
     let Some(month) = value(1, "month=") else {
         return Some((
@@ -228,15 +227,36 @@ mod tests {
             NaiveDate::from_ymd_opt(2020, 12, 31).unwrap(),
         );
         let cases = [
-            ("year=2020/month=5/day=12/part-00000.parquet", Entry::Owned(may12)),
-            ("year=2020/month=5/day=12/part-00001-3f2a.c000.snappy.parquet", Entry::Data(may12)),
-            ("year=2020/month=5/day=12/NOTES.txt", Entry::Foreign(Some((may12, may12)))),
-            ("year=2020/month=5/day=12/.part-00000.parquet.crc", Entry::Foreign(Some((may12, may12)))),
-            ("year=2020/month=5/day=12/_SUCCESS", Entry::Foreign(Some((may12, may12)))),
+            (
+                "year=2020/month=5/day=12/part-00000.parquet",
+                Entry::Owned(may12),
+            ),
+            (
+                "year=2020/month=5/day=12/part-00001-3f2a.c000.snappy.parquet",
+                Entry::Data(may12),
+            ),
+            (
+                "year=2020/month=5/day=12/NOTES.txt",
+                Entry::Foreign(Some((may12, may12))),
+            ),
+            (
+                "year=2020/month=5/day=12/.part-00000.parquet.crc",
+                Entry::Foreign(Some((may12, may12))),
+            ),
+            (
+                "year=2020/month=5/day=12/_SUCCESS",
+                Entry::Foreign(Some((may12, may12))),
+            ),
             // Another layout of the same day is not ours.
-            ("year=2020/month=05/day=12/part-00000.parquet", Entry::Foreign(Some((may12, may12)))),
+            (
+                "year=2020/month=05/day=12/part-00000.parquet",
+                Entry::Foreign(Some((may12, may12))),
+            ),
             ("year=2020/month=05/data.csv", Entry::Foreign(Some(may))),
-            ("year=2020/month=5/day=12/month=05/part-00000.parquet", Entry::Foreign(Some((may12, may12)))),
+            (
+                "year=2020/month=5/day=12/month=05/part-00000.parquet",
+                Entry::Foreign(Some((may12, may12))),
+            ),
             ("year=2020/README", Entry::Foreign(Some(year))),
             ("README", Entry::Foreign(None)),
         ];

@@ -165,20 +165,19 @@ impl HistoricalStore {
         let swapped = AtomicUsize::new(0);
         // Owned items: futures borrowing from the closure's argument are
         // not provably `Send`, which `block_on` needs.
-        let moves = staged.iter().cloned().map(|(day, from)| {
-            let to = partition_path(table, day).join(PART_FILE);
-            let swapped = &swapped;
-            async move {
-                self.root
-                    .store()
-                    .copy(&from, &to)
-                    .await
-                    .map_err(|e| self.error(&to, format!("replacing the partition of {day}"), e))?;
-                let n = swapped.fetch_add(1, Ordering::SeqCst) + 1;
-                crate::fail::point(|| format!("historical:swapped:{n}"));
-                Ok::<_, Error>(day)
-            }
-        });
+        let moves =
+            staged.iter().cloned().map(|(day, from)| {
+                let to = partition_path(table, day).join(PART_FILE);
+                let swapped = &swapped;
+                async move {
+                    self.root.store().copy(&from, &to).await.map_err(|e| {
+                        self.error(&to, format!("replacing the partition of {day}"), e)
+                    })?;
+                    let n = swapped.fetch_add(1, Ordering::SeqCst) + 1;
+                    crate::fail::point(|| format!("historical:swapped:{n}"));
+                    Ok::<_, Error>(day)
+                }
+            });
         futures::stream::iter(moves)
             .buffer_unordered(IO_CONCURRENCY)
             .try_collect()
