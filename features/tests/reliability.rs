@@ -244,11 +244,18 @@ fn a_run_killed_anywhere_leaves_old_or_new_state_and_a_rerun_converges() {
 
 /// The binary on stores in `dir`, with no configuration from the caller.
 fn bare(dir: &Path) -> Command {
+    let mut cmd = bare_historical(dir);
+    cmd.arg("--online-url")
+        .arg(format!("redb://{}", dir.join("online.redb").display()));
+    cmd
+}
+
+/// The binary on the historical store in `dir`, with no configuration from
+/// the caller: the online store is given by the caller.
+fn bare_historical(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_features"));
     cmd.arg("--historical-root")
         .arg(dir.join("historical"))
-        .arg("--online-url")
-        .arg(format!("redb://{}", dir.join("online.redb").display()))
         .env_remove("FEATURESTORE_CONFIG")
         .env_remove("FEATURESTORE_HISTORICAL_ROOT")
         .env_remove("FEATURESTORE_ONLINE_URL")
@@ -747,4 +754,178 @@ fn a_killed_dataset_run_leaves_a_hidden_file_that_the_next_run_removes() {
     assert!(std::fs::metadata(target.join(&left[0])).unwrap().len() > 0);
     succeed(&mut dataset_run(dir.path()));
     assert_eq!(names(), ["awesome_dataset.csv", "awesome_dataset.parquet"]);
+}
+
+/// The test Redis server's URL, or a failure saying how to start it.
+fn redis_url() -> String {
+    std::env::var("FEATURESTORE_TEST_REDIS").unwrap_or_else(|_| {
+        panic!("set FEATURESTORE_TEST_REDIS (run `eval \"$(scripts/servers.sh start redis)\"`)")
+    })
+}
+
+#[test]
+fn an_online_write_refused_after_the_historical_write_is_recorded_reported_and_repaired() {
+    let server = redis_url();
+    let tag = uuid_like();
+    let prefix = format!("reliability-{tag}:");
+    let user = format!("reliability-reader-{tag}");
+    let mut admin = redis::Client::open(server.as_str())
+        .and_then(|c| c.get_connection())
+        .expect("the test Redis server answers");
+    // A user that may read this test's keys and load scripts, but not write.
+    redis::cmd("ACL")
+        .arg(&["SETUSER", user.as_str(), "on", ">secret", "resetkeys"])
+        .arg(format!("~{prefix}*"))
+        .arg(&[
+            "resetchannels",
+            "-@all",
+            "+@read",
+            "+@connection",
+            "+script|load",
+        ])
+        .query::<()>(&mut admin)
+        .unwrap();
+    let host = server.trim_start_matches("redis://").trim_end_matches('/');
+    let reader = format!("redis://{user}:secret@{host}/?prefix={prefix}");
+    let writer = format!("redis://{host}/?prefix={prefix}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let run = |online: &str, dates: &[&str]| {
+        let mut cmd = bare_historical(dir.path());
+        cmd.args(["--online-url", online])
+            .arg("--source")
+            .arg(format!("order_events={}", example_input().display()))
+            .args(["execute", "user_orders"])
+            .args(dates);
+        cmd
+    };
+    let status = || {
+        bare(dir.path())
+            .args(["status", "user_orders"])
+            .output()
+            .unwrap()
+    };
+    let err = fails(&mut run(&reader, &["--end-date", "2020-07-17"]));
+    let historical = dir.path().join("historical");
+    assert!(
+        err.contains(&format!(
+            "error: feature set `user_orders`: the historical store at {} was written (days 2018-05-12 to 2020-07-17), but the online store at redis://***@{host}/ was not changed; it is behind until the next run of `user_orders`, which re-writes its rows first (`features status user_orders` shows it)",
+            historical.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("no permissions to run the 'set' command"),
+        "{err}"
+    );
+    assert!(part_files(dir.path()).len() > 3);
+
+    let behind = status();
+    assert_eq!(behind.status.code(), Some(1));
+    let said = String::from_utf8(behind.stdout).unwrap();
+    assert!(
+        said.starts_with(
+            "user_orders: behind: the online store is behind the historical store since "
+        ),
+        "{said}"
+    );
+    assert!(
+        said.contains("the run of days 2018-05-12 to 2020-07-17 wrote the historical store but not the online store at redis://***@"),
+        "{said}"
+    );
+
+    // A later run over two days only: alone, it would leave the online
+    // store with rows as of 2020-05-01; it re-writes the failed run's first.
+    let out = succeed(&mut run(
+        &writer,
+        &["--start-date", "2020-05-01", "--end-date", "2020-05-02"],
+    ));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("this run re-wrote those online rows from the historical store first"),
+        "{err}"
+    );
+    let in_step = status();
+    assert_eq!(in_step.status.code(), Some(0));
+    assert!(String::from_utf8(in_step.stdout)
+        .unwrap()
+        .starts_with("user_orders: in step"));
+    // The rows of the README's run to 2020-07-17 (Butterfree's).
+    let header = "cpf,timestamp,cpf_orders__count_over_3_days_rolling_windows,cpf_orders__count_over_7_days_rolling_windows,cpf_orders__count_over_30_days_rolling_windows\n";
+    for (key, row) in [
+        ("x", "x,2020-07-17 00:00:00,2,2,2\n"),
+        ("y", "y,2020-05-13 00:00:00,0,0,0\n"),
+        ("z", "z,2020-06-11 00:00:00,0,0,0\n"),
+    ] {
+        let got = succeed(bare_historical(dir.path()).args([
+            "--online-url",
+            &writer,
+            "get",
+            "user_orders",
+            key,
+            "--format",
+            "csv",
+        ]));
+        assert_eq!(
+            String::from_utf8(got.stdout).unwrap(),
+            format!("{header}{row}")
+        );
+    }
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query(&mut admin)
+        .unwrap();
+    let _: () = redis::cmd("ACL")
+        .arg(&["DELUSER", user.as_str()])
+        .query(&mut admin)
+        .unwrap();
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL").arg(keys).query(&mut admin).unwrap();
+    }
+}
+
+/// A name part unique to this test process and moment.
+fn uuid_like() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{}-{nanos}", std::process::id())
+}
+
+#[test]
+fn a_run_killed_between_the_two_writes_is_shown_behind_and_repaired_by_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = || {
+        let mut cmd = bare(dir.path());
+        cmd.arg("--source")
+            .arg(format!("order_events={}", example_input().display()))
+            .args(["execute", "user_orders", "--end-date", "2020-07-17"]);
+        cmd
+    };
+    let killed = run()
+        .env("FEATURESTORE_FAIL_AT", "online:before-commit")
+        .output()
+        .unwrap();
+    assert!(!killed.status.success());
+    let status = || bare(dir.path()).args(["status"]).output().unwrap();
+    let behind = status();
+    assert_eq!(behind.status.code(), Some(1));
+    let said = String::from_utf8(behind.stdout).unwrap();
+    assert!(
+        said.contains("user_orders: behind: ")
+            && said.contains("(the run did not finish: killed, or still running)"),
+        "{said}"
+    );
+    assert!(said.contains("user_chargebacks: in step"), "{said}");
+    assert!(
+        online(dir.path()).is_empty(),
+        "the online store was not written"
+    );
+    let out = succeed(&mut run());
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("this run re-wrote those online rows from the historical store first"));
+    assert_eq!(status().status.code(), Some(0));
+    assert_eq!(online(dir.path()).len(), 3);
 }

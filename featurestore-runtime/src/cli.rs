@@ -113,6 +113,12 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = DatasetFiles::Both)]
         output: DatasetFiles,
     },
+    /// Say whether each feature set's online store is in step with its
+    /// historical store (exit 1 when one is behind).
+    Status {
+        /// Feature set or dataset name [default: every feature set]
+        name: Option<String>,
+    },
     /// Look up the online row of a key.
     Get {
         /// Pipeline name, e.g. feature_store.user_orders
@@ -358,6 +364,39 @@ pub fn run(
             warn_run(&report, range);
             print_frame(&report.latest, format, out)?;
         }
+        Command::Status { name } => {
+            let specs: Vec<&FeatureSetSpec> = match name {
+                None => registry.feature_sets().iter().collect(),
+                Some(name) => match registry.find(&name)? {
+                    Pipeline::FeatureSet(spec) => vec![spec],
+                    Pipeline::Dataset(spec) => spec.joins.iter().map(|j| j.feature_set).collect(),
+                },
+            };
+            let root = config.historical_root_location()?;
+            let mut behind = false;
+            for spec in specs {
+                match pipeline::status::read(&root, spec.name)? {
+                    Some(record) => {
+                        behind = true;
+                        writeln!(
+                            out,
+                            "{}: behind: {record}; the next run of `{}` re-writes those rows first",
+                            spec.name, spec.name
+                        )
+                        .map_err(io)?;
+                    }
+                    None => writeln!(
+                        out,
+                        "{}: in step: no run left the online store behind the historical store at {root}",
+                        spec.name
+                    )
+                    .map_err(io)?,
+                }
+            }
+            if behind {
+                return Ok(ExitCode::from(1));
+            }
+        }
         Command::Get { name, key, format } => {
             let spec = registry.find_feature_set(&name)?;
             let key = parse_key(spec, &key)?;
@@ -383,6 +422,12 @@ pub fn run(
 /// What a user must know about a run that succeeded: rows left out, and
 /// events no window of the run holds.
 fn warn_run(report: &pipeline::RunReport, range: DateRange) {
+    if let Some(behind) = &report.repaired {
+        eprintln!(
+            "warning: {}: {behind}; this run re-wrote those online rows from the historical store first",
+            report.feature_set
+        );
+    }
     let foreign = &report.historical.foreign;
     if !foreign.is_empty() {
         eprintln!(

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::location::FileLocation;
 pub mod dataset;
 pub mod lock;
+pub mod status;
 
 use crate::location::OnlineLocation;
 use crate::source;
@@ -92,6 +93,10 @@ pub struct RunReport {
     pub events_after_end: usize,
     /// Events dated after the time of the run.
     pub events_in_future: usize,
+    /// The online store was behind the historical store when the run began
+    /// (an earlier run failed between the two writes): the run re-wrote
+    /// the online rows of those days first.
+    pub repaired: Option<status::OnlineBehind>,
 }
 
 /// Locks the feature sets a run of pipeline `names` writes (see [`RunLock`]).
@@ -235,6 +240,7 @@ fn execute_on_spark(
             rejected: Vec::new(),
             events_after_end: 0,
             events_in_future: 0,
+            repaired: None,
         });
     }
     // Best effort: the server drops an idle session on its own later.
@@ -302,6 +308,8 @@ fn execute_prepared(
     // Everything that can be refused is checked before any store changes.
     let latest = online::latest_records(spec, &computed.frame)?;
     stores.online.check(spec)?;
+    let repaired = repair_online(spec, stores)?;
+    let root = stores.historical.root();
 
     let t1 = Instant::now();
     let historical = match computed.days {
@@ -312,10 +320,23 @@ fn execute_prepared(
                 days.0,
                 days.1
             ));
-            // A run that lost its lock to another replaces nothing.
+            // A run that lost its lock to another replaces nothing. Until
+            // the online write is committed, the record says the online
+            // store is behind.
+            let behind = status::OnlineBehind {
+                feature_set: spec.name.to_string(),
+                days,
+                since: status::now(),
+                online: stores.online.inner().location(),
+                reason: status::NOT_FINISHED.to_string(),
+            };
+            let before_swap = || {
+                lock.still_held()?;
+                status::write(root, &behind)
+            };
             stores
                 .historical
-                .write_checked(spec, &computed.frame, days, &|| lock.still_held())?
+                .write_checked(spec, &computed.frame, days, &before_swap)?
         }
         None => HistoricalWrite::default(),
     };
@@ -331,7 +352,17 @@ fn execute_prepared(
     let t2 = Instant::now();
     progress("upserting the online store");
     lock.still_held()?;
-    let online_write = stores.online.write_latest(spec, &latest)?;
+    let online_write = stores
+        .online
+        .write_latest(spec, &latest)
+        .map_err(|e| online_behind(spec, stores, computed.days, e))?;
+    if computed.days.is_some() {
+        // The stores are in step. A record left by a failure here only
+        // makes the next run re-write rows the online store has.
+        if let Err(e) = status::clear(root, spec.name) {
+            tracing::warn!(feature_set = spec.name, error = %e, "the online store's status was not cleared");
+        }
+    }
     let latest_frame = online::records_frame(spec, &latest)?;
     let online_time = t2.elapsed();
     tracing::info!(
@@ -358,7 +389,66 @@ fn execute_prepared(
         rejected: ready.rejected,
         events_after_end,
         events_in_future,
+        repaired,
     })
+}
+
+/// The error of an online write that failed after the historical write of
+/// `days`: it says which store changed, and the record says why.
+fn online_behind(
+    spec: &FeatureSetSpec,
+    stores: &Stores,
+    days: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+    e: Error,
+) -> Error {
+    let Some((from, to)) = days else { return e };
+    let root = stores.historical.root();
+    // Best effort: the record written before the swap already says the
+    // online store is behind; this only adds why.
+    if let Ok(Some(mut behind)) = status::read(root, spec.name) {
+        behind.reason = e.to_string();
+        let _ = status::write(root, &behind);
+    }
+    Error::OnlineBehind {
+        feature_set: spec.name.to_string(),
+        historical: stores.historical.location().to_string(),
+        online: stores.online.inner().location(),
+        from,
+        to,
+        source: Box::new(e),
+    }
+}
+
+/// Re-writes into the online store the latest rows of the days an earlier
+/// run wrote to the historical store only, when the record says so; returns
+/// that record.
+fn repair_online(spec: &FeatureSetSpec, stores: &Stores) -> Result<Option<status::OnlineBehind>> {
+    let root = stores.historical.root();
+    let Some(behind) = status::read(root, spec.name)? else {
+        return Ok(None);
+    };
+    let repair = || -> Result<()> {
+        let mut rows = stores.historical.read(spec, Some(behind.days))?;
+        for partition_column in ["year", "month", "day"] {
+            if rows.get_column_index(partition_column).is_some() {
+                rows = rows.drop(partition_column).map_err(|e| Error::Polars {
+                    context: "reading the rows to re-write".to_string(),
+                    source: e,
+                })?;
+            }
+        }
+        let latest = online::latest_records(spec, &rows)?;
+        stores.online.write_latest(spec, &latest)?;
+        status::clear(root, spec.name)
+    };
+    repair().map_err(|e| {
+        Error::Invalid(format!(
+            "feature set `{}`: {behind}; re-writing its online rows from the historical store failed: {e}",
+            spec.name
+        ))
+    })?;
+    tracing::info!(feature_set = spec.name, "online store repaired");
+    Ok(Some(behind))
 }
 
 /// How a dataset gets its feature rows.
