@@ -929,3 +929,105 @@ fn a_run_killed_between_the_two_writes_is_shown_behind_and_repaired_by_the_next(
     assert_eq!(status().status.code(), Some(0));
     assert_eq!(online(dir.path()).len(), 3);
 }
+
+#[test]
+fn an_end_date_before_every_event_writes_nothing_and_says_so() {
+    let (dir, input) = stores_with_a_good_run(GOOD);
+    let before = store_files(dir.path());
+    let out = succeed(bare(dir.path()).args([
+        "--source",
+        &format!("order_events={}", input.display()),
+        "execute",
+        "user_orders",
+        "--end-date",
+        "2020-04-30",
+    ]));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("user_orders: nothing to write: no event (after the feature set's query and filter) is dated on or before the end date 2020-04-30; no store was changed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("2 event(s) dated after the end date 2020-04-30"),
+        "{err}"
+    );
+    assert_same_files(&store_files(dir.path()), &before, "");
+}
+
+/// The days of user_chargebacks' part files, as `M-D` of 2020.
+fn chargeback_days(dir: &Path) -> Vec<String> {
+    let mut days: Vec<String> = files(&dir.join("historical/cpf/user_chargebacks"))
+        .into_keys()
+        .filter(|p| p.ends_with("part-00000.parquet"))
+        .map(|p| {
+            let parts: Vec<String> = p
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            format!(
+                "{}-{}",
+                parts[1].trim_start_matches("month="),
+                parts[2].trim_start_matches("day=")
+            )
+        })
+        .collect();
+    days.sort_by_key(|d| {
+        let (m, d) = d.split_once('-').unwrap();
+        (m.parse::<u32>().unwrap(), d.parse::<u32>().unwrap())
+    });
+    days
+}
+
+#[test]
+fn a_filter_leaving_no_event_or_one_replaces_the_same_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("orders.csv");
+    let run = |rows: &str, dates: &[&str]| {
+        std::fs::write(&input, format!("{HEADER}{rows}")).unwrap();
+        succeed(
+            bare(dir.path())
+                .arg("--source")
+                .arg(format!("order_events={}", input.display()))
+                .args(["execute", "user_chargebacks"])
+                .args(dates),
+        )
+    };
+    let range = ["--start-date", "2020-05-01", "--end-date", "2020-05-10"];
+    let first_state = || {
+        run(
+            "a,2020-04-20 10:00:00,x,2020-04-30 10:00:00\nb,2020-04-21 10:00:00,y,2020-05-01 10:00:00\n",
+            &["--end-date", "2020-05-10"],
+        );
+        chargeback_days(dir.path())
+    };
+    let first = first_state();
+    // Some of the first run's days lie in the range, before May 3rd.
+    assert!(
+        first.contains(&"5-1".to_string()) && first.contains(&"5-2".to_string()),
+        "{first:?}"
+    );
+    let before_range: Vec<String> = first.iter().filter(|d| d.as_str() < "5").cloned().collect();
+    assert_eq!(before_range, ["4-30"]);
+
+    // No chargeback left by the filter: the range's days have no rows.
+    let none = run(
+        "a,2020-04-20 10:00:00,x,\nb,2020-04-21 10:00:00,y,\n",
+        &range,
+    );
+    let err = String::from_utf8(none.stderr).unwrap();
+    assert!(
+        err.contains("user_chargebacks: no event (after the feature set's query and filter) is dated from 2020-05-01 to 2020-05-10: those days have no rows"),
+        "{err}"
+    );
+    assert_eq!(chargeback_days(dir.path()), ["4-30"]);
+
+    // One chargeback, on May 3rd at 10:00: x's rows are on the 3rd (windows
+    // empty), the 4th (1 in every window) and the 7th (the 3-day window
+    // empties); the 1st and the 2nd have none, as with no event.
+    first_state();
+    run(
+        "a,2020-04-20 10:00:00,x,2020-05-03 10:00:00\nb,2020-04-21 10:00:00,y,\n",
+        &range,
+    );
+    assert_eq!(chargeback_days(dir.path()), ["4-30", "5-3", "5-4", "5-7"]);
+}

@@ -347,10 +347,26 @@ pub fn run(
             });
             bar.finish_and_clear();
             let report = report?;
-            let days = report.days.map_or_else(
-                || "no days (no events)".to_string(),
-                |(s, e)| format!("{s} to {e}"),
-            );
+            let Some((first, last)) = report.days else {
+                // Exit 0: an interval without data is a fact, not a fault.
+                let before = range
+                    .end
+                    .map_or_else(String::new, |e| format!(" on or before the end date {e}"));
+                eprintln!(
+                    "{}: nothing to write: no event (after the feature set's query and filter) is dated{before}; no store was changed",
+                    spec.name
+                );
+                warn_run(&report, range);
+                print_frame(&report.latest, format, out)?;
+                return Ok(ExitCode::SUCCESS);
+            };
+            let days = format!("{first} to {last}");
+            if report.rows.height() == 0 {
+                eprintln!(
+                    "{}: no event (after the feature set's query and filter) is dated from {first} to {last}: those days have no rows",
+                    spec.name
+                );
+            }
             eprintln!(
                 "{}: {} rows for {days}; historical: {} partitions written, {} emptied at {}; online: {} rows upserted, {} not replacing newer stored rows",
                 spec.name,

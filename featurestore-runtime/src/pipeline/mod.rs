@@ -262,8 +262,8 @@ fn execute_on_spark(
 /// A feature set's events, ready to compute once its source was read.
 struct Ready {
     prepared: transform::Prepared,
-    /// Events after the end date, and in the future.
-    late: (usize, usize),
+    /// Events after the end date, in the future, and up to the end date.
+    late: (usize, usize, usize),
     rejected: Vec<source::Rejected>,
     read: Duration,
 }
@@ -295,8 +295,25 @@ fn execute_prepared(
 ) -> Result<RunReport> {
     let t0 = Instant::now();
     progress(&format!("computing `{}`", spec.name));
-    let (events_after_end, events_in_future) = ready.late;
-    let computed = transform::compute_prepared(spec, ready.prepared, range)?;
+    let (events_after_end, events_in_future, events_until_end) = ready.late;
+    let mut computed = transform::compute_prepared(spec, ready.prepared, range)?;
+    if let (Some(end), 0) = (range.end, events_until_end) {
+        // No event up to the end date: no key has a state to state. (The
+        // engine, as Butterfree, would date a row of empty windows on the
+        // end date for keys whose events all come later.) With a start
+        // date the run still covers its days, which have no rows; without
+        // one it covers none, and writes nothing.
+        computed.frame = computed.frame.clear();
+        computed.days = range.start.map(|start| (start, end));
+    }
+    if let (Some(start), Some((first, end))) = (range.start, computed.days) {
+        // The days from the start date to the first event's have no rows:
+        // the run covers them too, so that zero events and one event left
+        // by a filter replace the same days.
+        if first > start {
+            computed.days = Some((start, end));
+        }
+    }
     let compute = t0.elapsed();
     tracing::info!(
         feature_set = spec.name,
