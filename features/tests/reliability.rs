@@ -1031,3 +1031,77 @@ fn a_filter_leaving_no_event_or_one_replaces_the_same_days() {
     );
     assert_eq!(chargeback_days(dir.path()), ["4-30", "5-3", "5-4", "5-7"]);
 }
+
+#[test]
+fn messages_say_what_a_dataset_a_link_and_a_parquet_file_are() {
+    let (dir, input) = stores_with_a_good_run(GOOD);
+    let run_on = |path: &Path| {
+        fails(bare(dir.path()).args([
+            "--source",
+            &format!("order_events={}", path.display()),
+            "execute",
+            "user_orders",
+            "--end-date",
+            "2020-05-05",
+        ]))
+    };
+    // A dataset is not served online: say so, not "unknown pipeline".
+    let err = fails(bare(dir.path()).args(["get", "dataset.awesome_dataset", "x"]));
+    assert!(
+        err.contains("error: `dataset.awesome_dataset` is a dataset: datasets are files for training, not served online; `features execute dataset.awesome_dataset --end-date YYYY-MM-DD` writes it under the datasets root"),
+        "{err}"
+    );
+    assert!(!err.contains("unknown"), "{err}");
+    // Links: one to a missing file, two that lead to each other.
+    let dangling = dir.path().join("dangling.csv");
+    std::os::unix::fs::symlink(dir.path().join("gone.csv"), &dangling).unwrap();
+    let err = run_on(&dangling);
+    assert!(
+        err.contains(&format!(
+            "is a symbolic link to {}, which does not exist",
+            dir.path().join("gone.csv").display()
+        )),
+        "{err}"
+    );
+    let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    std::os::unix::fs::symlink(&b, &a).unwrap();
+    std::os::unix::fs::symlink(&a, &b).unwrap();
+    let err = run_on(&a);
+    assert!(
+        err.contains("that cannot be followed (a loop of links?)") && !err.contains("no such file"),
+        "{err}"
+    );
+    // A partition of the store, named as CSV.
+    let parquet = dir.path().join("orders-export.csv");
+    std::fs::copy(
+        dir.path()
+            .join("historical/cpf/user_orders/year=2020/month=5/day=1/part-00000.parquet"),
+        &parquet,
+    )
+    .unwrap();
+    let err = run_on(&parquet);
+    assert!(
+        err.contains("the file is Parquet (it starts with `PAR1`), not CSV: declare `format = \"parquet\"` on the source, or give a path ending in `.parquet`"),
+        "{err}"
+    );
+    drop(input);
+}
+
+#[test]
+fn json_output_prints_numbers_as_numbers() {
+    let (dir, _) = stores_with_a_good_run(GOOD);
+    let out = succeed(bare(dir.path()).args(["get", "user_orders", "x", "--format", "json"]));
+    let row: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // x's order on May 1st at 10:00 is in every window of May 2nd; on May
+    // 5th the 3-day window [May 2nd, 5th) no longer holds it.
+    assert_eq!(
+        row,
+        serde_json::json!({
+            "cpf": "x",
+            "timestamp": "2020-05-05 00:00:00",
+            "cpf_orders__count_over_3_days_rolling_windows": 0,
+            "cpf_orders__count_over_7_days_rolling_windows": 1,
+            "cpf_orders__count_over_30_days_rolling_windows": 1,
+        })
+    );
+}

@@ -557,20 +557,62 @@ pub fn print_frame(frame: &DataFrame, format: Format, out: &mut dyn Write) -> Re
             }
         }
         Format::Json => {
-            for r in rows {
+            let columns: Vec<Vec<serde_json::Value>> = frame
+                .columns()
+                .iter()
+                .enumerate()
+                .map(|(i, c)| json_values(c.as_materialized_series(), &rows, i))
+                .collect();
+            for row in 0..frame.height() {
                 let obj: serde_json::Map<String, serde_json::Value> = names
                     .iter()
                     .cloned()
-                    .zip(
-                        r.into_iter()
-                            .map(|c| c.map_or(serde_json::Value::Null, serde_json::Value::String)),
-                    )
+                    .zip(columns.iter().map(|c| c[row].clone()))
                     .collect();
                 writeln!(out, "{}", serde_json::Value::Object(obj)).map_err(io)?;
             }
         }
     }
     Ok(())
+}
+
+/// A column's values as JSON: numbers and booleans as themselves, lists as
+/// arrays; times, dates and the rest as the text the other formats print
+/// (`texts[row][column]`). A float that is not finite (NaN, infinity), which
+/// JSON cannot hold as a number, is its text (`"NaN"`).
+fn json_values(s: &Series, texts: &[Vec<Option<String>>], column: usize) -> Vec<serde_json::Value> {
+    use serde_json::Value as J;
+    let text = |row: usize| texts[row][column].clone().map_or(J::Null, J::String);
+    (0..s.len())
+        .map(|row| match s.get(row) {
+            Ok(AnyValue::Null) => J::Null,
+            Ok(AnyValue::Boolean(b)) => J::Bool(b),
+            Ok(AnyValue::Int8(v)) => J::from(v),
+            Ok(AnyValue::Int16(v)) => J::from(v),
+            Ok(AnyValue::Int32(v)) => J::from(v),
+            Ok(AnyValue::Int64(v)) => J::from(v),
+            Ok(AnyValue::UInt8(v)) => J::from(v),
+            Ok(AnyValue::UInt16(v)) => J::from(v),
+            Ok(AnyValue::UInt32(v)) => J::from(v),
+            Ok(AnyValue::UInt64(v)) => J::from(v),
+            Ok(AnyValue::Float32(v)) => {
+                serde_json::Number::from_f64(f64::from(v)).map_or_else(|| text(row), J::Number)
+            }
+            Ok(AnyValue::Float64(v)) => {
+                serde_json::Number::from_f64(v).map_or_else(|| text(row), J::Number)
+            }
+            Ok(AnyValue::List(items)) => {
+                let inner = DataFrame::new(items.len(), vec![items.clone().into_column()])
+                    .ok()
+                    .and_then(|f| frame_strings(&f).ok());
+                match inner {
+                    Some(inner) => J::Array(json_values(&items, &inner, 0)),
+                    None => text(row),
+                }
+            }
+            _ => text(row),
+        })
+        .collect()
 }
 
 fn csv_cell(s: String) -> String {

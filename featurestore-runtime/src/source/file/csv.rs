@@ -128,6 +128,16 @@ fn reader<R: std::io::Read>(data: R) -> csv::Reader<BufReader<R>> {
 /// that names a declared column twice is an error.
 fn structure(spec: &SourceSpec, file: &SourceFile) -> Result<Vec<BadRow>> {
     let location = file.location();
+    // Parquet's binary header would be reported as a field count.
+    let mut magic = [0u8; 4];
+    if std::io::Read::read_exact(&mut file.read(spec)?, &mut magic).is_ok() && &magic == b"PAR1" {
+        return Err(source_error(
+            spec,
+            location,
+            "the file is Parquet (it starts with `PAR1`), not CSV: declare `format = \"parquet\"` \
+             on the source, or give a path ending in `.parquet`",
+        ));
+    }
     let mut reader = reader(file.read(spec)?);
     let header = reader
         .byte_headers()
