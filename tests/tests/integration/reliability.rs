@@ -827,3 +827,50 @@ fn times_in_another_iso_form_are_skipped_and_quarantined_by_line() {
         "{text}"
     );
 }
+
+#[test]
+fn a_stray_quote_inside_a_field_is_a_bad_row_named_by_line_and_column() {
+    let stray = "a,2020-05-01 10:00:00,x,\nb,2020-05-02 10:00:00,x\"y,\nc,2020-05-03 10:00:00,x,\n";
+    fails_leaving_stores_untouched(
+        "stray.csv",
+        format!("{HEADER}{stray}").as_bytes(),
+        &["line 3: column `cpf`: `x\"y` holds a quote in a field that is not quoted; quote the field and double the quote: `\"x\"\"y\"`"],
+    );
+    // Skipped, it leaves exactly the other rows; a quote quoted and
+    // doubled is a character of the key.
+    let dir = tempfile::tempdir().unwrap();
+    let read_as = |name: &str, rows: &str, policy| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!("{HEADER}{rows}")).unwrap();
+        let mut config = Config::defaults(dir.path());
+        config
+            .sources
+            .insert("order_events".into(), path.to_string_lossy().into_owned());
+        config.on_bad_rows.insert("order_events".into(), policy);
+        read(&features::OrderEvents::SPEC, &config.source_locations()).unwrap()
+    };
+    let skipped = read_as("stray.csv", stray, OnBadRows::Skip);
+    assert_eq!(skipped.rejected[0].rows, 1);
+    let clean = read_as(
+        "clean.csv",
+        "a,2020-05-01 10:00:00,x,\nc,2020-05-03 10:00:00,x,\n",
+        OnBadRows::Fail,
+    );
+    let (got, want) = (
+        skipped.frame.collect().unwrap(),
+        clean.frame.collect().unwrap(),
+    );
+    assert!(got.equals_missing(&want), "{got}\n{want}");
+    let quoted = read_as(
+        "quoted.csv",
+        "b,2020-05-02 10:00:00,\"x\"\"y\",\n",
+        OnBadRows::Fail,
+    )
+    .frame
+    .collect()
+    .unwrap();
+    assert_eq!(
+        quoted.column("cpf").unwrap().str().unwrap().get(0),
+        Some("x\"y")
+    );
+}
