@@ -704,7 +704,9 @@ fn partitions_and_dataset_files_are_flushed_before_and_after_each_rename() {
             continue;
         }
         renames += 1;
-        let synced_before = calls[..i].iter().any(|(r, p)| !r && p == &[from.clone()]);
+        let synced_before = calls[..i]
+            .iter()
+            .any(|(r, p)| !r && p == std::slice::from_ref(from));
         assert!(
             synced_before,
             "{from} renamed to {to} without an fsync before"
@@ -712,7 +714,7 @@ fn partitions_and_dataset_files_are_flushed_before_and_after_each_rename() {
         let parent = Path::new(to).parent().unwrap().display().to_string();
         let synced_after = calls[i + 1..]
             .iter()
-            .any(|(r, p)| !r && p == &[parent.clone()]);
+            .any(|(r, p)| !r && p == std::slice::from_ref(&parent));
         assert!(
             synced_after,
             "{to}: its directory is not flushed after the rename"

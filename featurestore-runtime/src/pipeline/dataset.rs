@@ -190,10 +190,7 @@ pub fn write(
         let result = f(&mut file)
             .ctx(|| format!("writing {target}"))
             .and_then(|()| file.sync_all().map_err(io(format!("writing {target}"))))
-            .and_then(|()| {
-                crate::fail::point(|| format!("dataset:encoded:{ext}"));
-                Ok(())
-            })
+            .map(|()| crate::fail::point(|| format!("dataset:encoded:{ext}")))
             .and_then(|()| match target.local_path() {
                 Some(path) => crate::durable::publish(&tmp, path, &scratch)
                     .map_err(io(format!("renaming to {}", path.display()))),

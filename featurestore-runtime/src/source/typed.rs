@@ -143,11 +143,11 @@ pub(super) fn format_of(value: &str, dtype: Dt) -> Option<&'static str> {
         Dt::Timestamp => FAST_DATETIME_FORMATS
             .iter()
             .copied()
-            .find(|f| chrono::NaiveDateTime::parse_from_str(&value, f).is_ok()),
+            .find(|f| chrono::NaiveDateTime::parse_from_str(value, f).is_ok()),
         Dt::Date => FAST_DATE_FORMATS
             .iter()
             .copied()
-            .find(|f| chrono::NaiveDate::parse_from_str(&value, f).is_ok()),
+            .find(|f| chrono::NaiveDate::parse_from_str(value, f).is_ok()),
         _ => None,
     }
 }
