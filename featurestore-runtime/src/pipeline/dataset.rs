@@ -157,7 +157,7 @@ pub fn build(spec: &DatasetSpec, spine: LazyFrame, features: Vec<LazyFrame>) -> 
 /// file: each is encoded into a temporary local file first, then on a disk
 /// renamed into place, in an object store uploaded as one object (in parts
 /// when large), which appears only once whole. On a disk the file is
-/// flushed before the rename and its directory after ([`crate::durable`]),
+/// flushed before the rename and its directory after (`durable.rs`),
 /// and the temporary files a killed run of the dataset left beside the
 /// targets are removed first. Returns the files written.
 pub fn write(

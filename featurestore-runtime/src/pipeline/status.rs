@@ -13,7 +13,7 @@
 //! re-writes rows the online store already has: harmless.
 //!
 //! The record is written as one object: on a disk a flushed temporary file
-//! renamed over it ([`crate::durable`]), in an object store one put, which
+//! renamed over it (`durable.rs`), in an object store one put, which
 //! appears whole.
 
 use chrono::NaiveDate;
