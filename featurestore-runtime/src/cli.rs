@@ -119,6 +119,12 @@ pub enum Command {
         #[command(subcommand)]
         action: MigrateAction,
     },
+    /// Say whether each feature set's online store is in step with its
+    /// historical store (exit 1 when one is behind).
+    Status {
+        /// Feature set or dataset name [default: every feature set]
+        name: Option<String>,
+    },
     /// Look up the online row of a key.
     Get {
         /// Pipeline name, e.g. feature_store.user_orders
@@ -365,10 +371,26 @@ pub fn run(
             });
             bar.finish_and_clear();
             let report = report?;
-            let days = report.days.map_or_else(
-                || "no days (no events)".to_string(),
-                |(s, e)| format!("{s} to {e}"),
-            );
+            let Some((first, last)) = report.days else {
+                // Exit 0: an interval without data is a fact, not a fault.
+                let before = range
+                    .end
+                    .map_or_else(String::new, |e| format!(" on or before the end date {e}"));
+                eprintln!(
+                    "{}: nothing to write: no event (after the feature set's query and filter) is dated{before}; no store was changed",
+                    spec.name
+                );
+                warn_run(&report, range);
+                print_frame(&report.latest, format, out)?;
+                return Ok(ExitCode::SUCCESS);
+            };
+            let days = format!("{first} to {last}");
+            if report.rows.height() == 0 {
+                eprintln!(
+                    "{}: no event (after the feature set's query and filter) is dated from {first} to {last}: those days have no rows",
+                    spec.name
+                );
+            }
             eprintln!(
                 "{}: {} rows for {days}; historical: {} partitions written, {} emptied at {}; online: {} rows upserted, {} not replacing rows of later runs, {} removed",
                 spec.name,
@@ -439,6 +461,39 @@ pub fn run(
                 }
             }
         }
+        Command::Status { name } => {
+            let specs: Vec<&FeatureSetSpec> = match name {
+                None => registry.feature_sets().iter().collect(),
+                Some(name) => match registry.find(&name)? {
+                    Pipeline::FeatureSet(spec) => vec![spec],
+                    Pipeline::Dataset(spec) => spec.joins.iter().map(|j| j.feature_set).collect(),
+                },
+            };
+            let root = config.historical_root_location()?;
+            let mut behind = false;
+            for spec in specs {
+                match pipeline::status::read(&root, spec.name)? {
+                    Some(record) => {
+                        behind = true;
+                        writeln!(
+                            out,
+                            "{}: behind: {record}; the next run of `{}` re-writes those rows first",
+                            spec.name, spec.name
+                        )
+                        .map_err(io)?;
+                    }
+                    None => writeln!(
+                        out,
+                        "{}: in step: no run left the online store behind the historical store at {root}",
+                        spec.name
+                    )
+                    .map_err(io)?,
+                }
+            }
+            if behind {
+                return Ok(ExitCode::from(1));
+            }
+        }
         Command::Get { name, key, format } => {
             let spec = registry.find_feature_set(&name)?;
             let key = parse_key(spec, &key)?;
@@ -473,6 +528,21 @@ fn nothing_to_do(backend: &str) -> &'static str {
 }
 
 fn warn_run(report: &pipeline::RunReport, range: DateRange) {
+    if let Some(behind) = &report.repaired {
+        eprintln!(
+            "warning: {}: {behind}; this run re-wrote those online rows from the historical store first",
+            report.feature_set
+        );
+    }
+    let foreign = &report.historical.foreign;
+    if !foreign.is_empty() {
+        eprintln!(
+            "warning: {}: {} file(s) in the partitions of this run were not written by the historical store and were left as they are (other Parquet files there are read as data): {}",
+            report.feature_set,
+            foreign.len(),
+            foreign.join(", ")
+        );
+    }
     for r in &report.rejected {
         match &r.quarantine {
             Some(file) => eprintln!(
@@ -577,20 +647,62 @@ pub fn print_frame(frame: &DataFrame, format: Format, out: &mut dyn Write) -> Re
             }
         }
         Format::Json => {
-            for r in rows {
+            let columns: Vec<Vec<serde_json::Value>> = frame
+                .columns()
+                .iter()
+                .enumerate()
+                .map(|(i, c)| json_values(c.as_materialized_series(), &rows, i))
+                .collect();
+            for row in 0..frame.height() {
                 let obj: serde_json::Map<String, serde_json::Value> = names
                     .iter()
                     .cloned()
-                    .zip(
-                        r.into_iter()
-                            .map(|c| c.map_or(serde_json::Value::Null, serde_json::Value::String)),
-                    )
+                    .zip(columns.iter().map(|c| c[row].clone()))
                     .collect();
                 writeln!(out, "{}", serde_json::Value::Object(obj)).map_err(io)?;
             }
         }
     }
     Ok(())
+}
+
+/// A column's values as JSON: numbers and booleans as themselves, lists as
+/// arrays; times, dates and the rest as the text the other formats print
+/// (`texts[row][column]`). A float that is not finite (NaN, infinity), which
+/// JSON cannot hold as a number, is its text (`"NaN"`).
+fn json_values(s: &Series, texts: &[Vec<Option<String>>], column: usize) -> Vec<serde_json::Value> {
+    use serde_json::Value as J;
+    let text = |row: usize| texts[row][column].clone().map_or(J::Null, J::String);
+    (0..s.len())
+        .map(|row| match s.get(row) {
+            Ok(AnyValue::Null) => J::Null,
+            Ok(AnyValue::Boolean(b)) => J::Bool(b),
+            Ok(AnyValue::Int8(v)) => J::from(v),
+            Ok(AnyValue::Int16(v)) => J::from(v),
+            Ok(AnyValue::Int32(v)) => J::from(v),
+            Ok(AnyValue::Int64(v)) => J::from(v),
+            Ok(AnyValue::UInt8(v)) => J::from(v),
+            Ok(AnyValue::UInt16(v)) => J::from(v),
+            Ok(AnyValue::UInt32(v)) => J::from(v),
+            Ok(AnyValue::UInt64(v)) => J::from(v),
+            Ok(AnyValue::Float32(v)) => {
+                serde_json::Number::from_f64(f64::from(v)).map_or_else(|| text(row), J::Number)
+            }
+            Ok(AnyValue::Float64(v)) => {
+                serde_json::Number::from_f64(v).map_or_else(|| text(row), J::Number)
+            }
+            Ok(AnyValue::List(items)) => {
+                let inner = DataFrame::new(items.len(), vec![items.clone().into_column()])
+                    .ok()
+                    .and_then(|f| frame_strings(&f).ok());
+                match inner {
+                    Some(inner) => J::Array(json_values(&items, &inner, 0)),
+                    None => text(row),
+                }
+            }
+            _ => text(row),
+        })
+        .collect()
 }
 
 fn csv_cell(s: String) -> String {

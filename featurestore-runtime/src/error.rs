@@ -126,6 +126,25 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// A run wrote the historical store and then failed to write the
+    /// online store: the two differ until the next run of the feature set,
+    /// which re-writes the online rows first.
+    #[error("feature set `{feature_set}`: the historical store at {historical} was written (days {from} to {to}), but the online store at {online} was not changed; it is behind until the next run of `{feature_set}`, which re-writes its rows first (`features status {feature_set}` shows it)")]
+    OnlineBehind {
+        /// The feature set.
+        feature_set: String,
+        /// The historical store, as printed.
+        historical: String,
+        /// The online store, as printed.
+        online: String,
+        /// The first day written.
+        from: chrono::NaiveDate,
+        /// The last day written.
+        to: chrono::NaiveDate,
+        /// Why the online write failed.
+        #[source]
+        source: Box<Error>,
+    },
     /// A polars operation failed.
     #[error("{context}: {source}")]
     Polars {
@@ -152,6 +171,7 @@ impl Error {
         match self {
             Error::Store { kind, .. } => *kind,
             Error::Locked { .. } => ErrorKind::Conflict,
+            Error::OnlineBehind { source, .. } => source.kind(),
             Error::Source { .. }
             | Error::Data { .. }
             | Error::Invalid(_)

@@ -24,6 +24,7 @@
 
 pub mod spec;
 
+pub(crate) mod durable;
 pub mod io;
 pub mod location;
 pub mod time;

@@ -118,17 +118,33 @@ impl Registry {
             .ok_or_else(unknown)
     }
 
-    /// Finds a feature set by pipeline name (`feature_store.user_orders`) or bare name.
+    /// Finds a feature set by pipeline name (`feature_store.user_orders`) or
+    /// bare name. A dataset's name is refused saying what a dataset is.
     pub fn find_feature_set(&self, name: &str) -> Result<&FeatureSetSpec> {
         let bare = name.strip_prefix(FEATURE_SET_PREFIX).unwrap_or(name);
-        self.feature_sets
-            .iter()
-            .find(|f| f.name == bare)
-            .ok_or_else(|| Error::Unknown {
-                kind: "pipeline",
-                name: name.to_string(),
-                known: self.pipeline_names().join(", "),
-            })
+        if let Some(found) = self.feature_sets.iter().find(|f| f.name == bare) {
+            return Ok(found);
+        }
+        let dataset = name.strip_prefix(DATASET_PREFIX).unwrap_or(name);
+        if self.datasets.iter().any(|d| d.name == dataset) {
+            let feature_sets: Vec<String> = self
+                .feature_sets
+                .iter()
+                .map(|f| format!("{FEATURE_SET_PREFIX}{}", f.name))
+                .collect();
+            return Err(Error::Invalid(format!(
+                "`{name}` is a dataset: datasets are files for training, not served online; \
+                 `features execute {DATASET_PREFIX}{dataset} --end-date YYYY-MM-DD` writes it \
+                 under the datasets root ({dataset}/{dataset}.csv and .parquet). Online rows \
+                 are kept per feature set: {}",
+                feature_sets.join(", ")
+            )));
+        }
+        Err(Error::Unknown {
+            kind: "pipeline",
+            name: name.to_string(),
+            known: self.pipeline_names().join(", "),
+        })
     }
 
     /// Checks that `name` is a declared source.

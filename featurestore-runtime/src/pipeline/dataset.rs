@@ -156,7 +156,10 @@ pub fn build(spec: &DatasetSpec, spine: LazyFrame, features: Vec<LazyFrame>) -> 
 /// in a local directory or an object store. A reader never sees half a
 /// file: each is encoded into a temporary local file first, then on a disk
 /// renamed into place, in an object store uploaded as one object (in parts
-/// when large), which appears only once whole. Returns the files written.
+/// when large), which appears only once whole. On a disk the file is
+/// flushed before the rename and its directory after (`durable.rs`),
+/// and the temporary files a killed run of the dataset left beside the
+/// targets are removed first. Returns the files written.
 pub fn write(
     spec: &DatasetSpec,
     frame: &DataFrame,
@@ -169,6 +172,7 @@ pub fn write(
     let scratch = match dir.local_path() {
         Some(local) => {
             std::fs::create_dir_all(local).map_err(io(format!("creating {}", local.display())))?;
+            remove_leftovers(spec, local)?;
             local.to_path_buf()
         }
         None => std::env::temp_dir(),
@@ -176,14 +180,19 @@ pub fn write(
     let mut written = Vec::new();
     let mut put = |ext: &str, f: &dyn Fn(&mut std::fs::File) -> PolarsResult<()>| -> Result<()> {
         let target = dir.join(&format!("{}.{ext}", spec.name));
-        let tmp = scratch.join(format!(".{}.{ext}.{}", spec.name, uuid::Uuid::new_v4()));
+        let tmp = scratch.join(format!(
+            "{}{}",
+            temporary_prefix(spec, ext),
+            uuid::Uuid::new_v4()
+        ));
         let mut file =
             std::fs::File::create(&tmp).map_err(io(format!("creating {}", tmp.display())))?;
         let result = f(&mut file)
             .ctx(|| format!("writing {target}"))
             .and_then(|()| file.sync_all().map_err(io(format!("writing {target}"))))
+            .map(|()| crate::fail::point(|| format!("dataset:encoded:{ext}")))
             .and_then(|()| match target.local_path() {
-                Some(path) => std::fs::rename(&tmp, path)
+                Some(path) => crate::durable::publish(&tmp, path, &scratch)
                     .map_err(io(format!("renaming to {}", path.display()))),
                 None => upload(&tmp, &target, UPLOAD_PART),
             });
@@ -210,6 +219,39 @@ pub fn write(
         })?;
     }
     Ok(written)
+}
+
+/// The start of the name of a temporary file of `spec`'s `ext` file: hidden
+/// (a leading dot), so that no reader of the directory takes it for data.
+fn temporary_prefix(spec: &DatasetSpec, ext: &str) -> String {
+    format!(".{}.{ext}.", spec.name)
+}
+
+/// Removes the temporary files of `spec` in `dir`: left by a run that was
+/// killed before its rename. Runs of one dataset hold the locks of the same
+/// feature sets, so none is writing them now.
+fn remove_leftovers(spec: &DatasetSpec, dir: &std::path::Path) -> Result<()> {
+    let prefixes = [
+        temporary_prefix(spec, "csv"),
+        temporary_prefix(spec, "parquet"),
+    ];
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::Io {
+        context: format!("listing {}", dir.display()),
+        source: e,
+    })?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if prefixes.iter().any(|p| name.starts_with(p.as_str())) {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(|e| Error::Io {
+                context: format!("removing {}, left by a run that was killed", path.display()),
+                source: e,
+            })?;
+            tracing::info!(file = %path.display(), "removed a killed run's temporary file");
+        }
+    }
+    Ok(())
 }
 
 /// Parts of a multipart upload, and the size above which a file is sent in

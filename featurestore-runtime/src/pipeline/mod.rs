@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::location::FileLocation;
 pub mod dataset;
 pub mod lock;
+pub mod status;
 
 use crate::location::OnlineLocation;
 use crate::source;
@@ -94,6 +95,10 @@ pub struct RunReport {
     pub events_after_end: usize,
     /// Events dated after the time of the run.
     pub events_in_future: usize,
+    /// The online store was behind the historical store when the run began
+    /// (an earlier run failed between the two writes): the run re-wrote
+    /// the online rows of those days first.
+    pub repaired: Option<status::OnlineBehind>,
 }
 
 /// Locks the feature sets a run of pipeline `names` writes (see [`RunLock`]).
@@ -241,6 +246,7 @@ fn execute_on_spark(
             rejected: Vec::new(),
             events_after_end: 0,
             events_in_future: 0,
+            repaired: None,
         });
     }
     // Best effort: the server drops an idle session on its own later.
@@ -281,8 +287,8 @@ pub fn run_write(range: DateRange, started: chrono::DateTime<chrono::Utc>) -> Ru
 /// A feature set's events, ready to compute once its source was read.
 struct Ready {
     prepared: transform::Prepared,
-    /// Events after the end date, and in the future.
-    late: (usize, usize),
+    /// Events after the end date, in the future, and up to the end date.
+    late: (usize, usize, usize),
     rejected: Vec<source::Rejected>,
     read: Duration,
 }
@@ -315,8 +321,25 @@ fn execute_prepared(
 ) -> Result<RunReport> {
     let t0 = Instant::now();
     progress(&format!("computing `{}`", spec.name));
-    let (events_after_end, events_in_future) = ready.late;
-    let computed = transform::compute_prepared(spec, ready.prepared, range)?;
+    let (events_after_end, events_in_future, events_until_end) = ready.late;
+    let mut computed = transform::compute_prepared(spec, ready.prepared, range)?;
+    if let (Some(end), 0) = (range.end, events_until_end) {
+        // No event up to the end date: no key has a state to state. (The
+        // engine, as Butterfree, would date a row of empty windows on the
+        // end date for keys whose events all come later.) With a start
+        // date the run still covers its days, which have no rows; without
+        // one it covers none, and writes nothing.
+        computed.frame = computed.frame.clear();
+        computed.days = range.start.map(|start| (start, end));
+    }
+    if let (Some(start), Some((first, end))) = (range.start, computed.days) {
+        // The days from the start date to the first event's have no rows:
+        // the run covers them too, so that zero events and one event left
+        // by a filter replace the same days.
+        if first > start {
+            computed.days = Some((start, end));
+        }
+    }
     let compute = t0.elapsed();
     tracing::info!(
         feature_set = spec.name,
@@ -328,6 +351,8 @@ fn execute_prepared(
     // Everything that can be refused is checked before any store changes.
     let latest = online::latest_records(spec, &computed.frame)?;
     stores.online.check(spec)?;
+    let repaired = repair_online(spec, stores)?;
+    let root = stores.historical.root();
 
     let t1 = Instant::now();
     let historical = match computed.days {
@@ -338,10 +363,23 @@ fn execute_prepared(
                 days.0,
                 days.1
             ));
-            // A run that lost its lock to another replaces nothing.
+            // A run that lost its lock to another replaces nothing. Until
+            // the online write is committed, the record says the online
+            // store is behind.
+            let behind = status::OnlineBehind {
+                feature_set: spec.name.to_string(),
+                days,
+                since: status::now(),
+                online: stores.online.inner().location(),
+                reason: status::NOT_FINISHED.to_string(),
+            };
+            let before_swap = || {
+                lock.still_held()?;
+                status::write(root, &behind)
+            };
             stores
                 .historical
-                .write_checked(spec, &computed.frame, days, &|| lock.still_held())?
+                .write_checked(spec, &computed.frame, days, &before_swap)?
         }
         None => HistoricalWrite::default(),
     };
@@ -357,7 +395,17 @@ fn execute_prepared(
     let t2 = Instant::now();
     progress("upserting the online store");
     lock.still_held()?;
-    let online_write = stores.online.write_latest(spec, &latest, online_order)?;
+    let online_write = stores
+        .online
+        .write_latest(spec, &latest, online_order)
+        .map_err(|e| online_behind(spec, stores, computed.days, e))?;
+    if computed.days.is_some() {
+        // The stores are in step. A record left by a failure here only
+        // makes the next run re-write rows the online store has.
+        if let Err(e) = status::clear(root, spec.name) {
+            tracing::warn!(feature_set = spec.name, error = %e, "the online store's status was not cleared");
+        }
+    }
     let latest_frame = online::records_frame(spec, &latest)?;
     let online_time = t2.elapsed();
     tracing::info!(
@@ -384,7 +432,81 @@ fn execute_prepared(
         rejected: ready.rejected,
         events_after_end,
         events_in_future,
+        repaired,
     })
+}
+
+/// The error of an online write that failed after the historical write of
+/// `days`: it says which store changed, and the record says why.
+fn online_behind(
+    spec: &FeatureSetSpec,
+    stores: &Stores,
+    days: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+    e: Error,
+) -> Error {
+    let Some((from, to)) = days else { return e };
+    let root = stores.historical.root();
+    // Best effort: the record written before the swap already says the
+    // online store is behind; this only adds why.
+    if let Ok(Some(mut behind)) = status::read(root, spec.name) {
+        behind.reason = e.to_string();
+        let _ = status::write(root, &behind);
+    }
+    Error::OnlineBehind {
+        feature_set: spec.name.to_string(),
+        historical: stores.historical.location().to_string(),
+        online: stores.online.inner().location(),
+        from,
+        to,
+        source: Box::new(e),
+    }
+}
+
+/// Re-writes into the online store the latest rows of the days an earlier
+/// run wrote to the historical store only, when the record says so; returns
+/// that record.
+fn repair_online(spec: &FeatureSetSpec, stores: &Stores) -> Result<Option<status::OnlineBehind>> {
+    let root = stores.historical.root();
+    let Some(behind) = status::read(root, spec.name)? else {
+        return Ok(None);
+    };
+    let repair = || -> Result<()> {
+        let mut rows = stores.historical.read(spec, Some(behind.days))?;
+        for partition_column in ["year", "month", "day"] {
+            if rows.get_column_index(partition_column).is_some() {
+                rows = rows.drop(partition_column).map_err(|e| Error::Polars {
+                    context: "reading the rows to re-write".to_string(),
+                    source: e,
+                })?;
+            }
+        }
+        let latest = online::latest_records(spec, &rows)?;
+        // In the failed run's place in the order of runs: as of its end date,
+        // started no later than it began replacing partitions. Runs after it
+        // (each repaired first) come later, so a row they wrote is kept. It
+        // writes the rows of some keys only: keys that run would have removed
+        // are removed by the next run without a start date.
+        let began = chrono::NaiveDateTime::parse_from_str(&behind.since, "%Y-%m-%d %H:%M:%S")
+            .map_err(|e| Error::Invalid(format!("the recorded time `{}`: {e}", behind.since)))?
+            .and_utc();
+        let order = run_write(
+            DateRange {
+                start: Some(behind.days.0),
+                end: Some(behind.days.1),
+            },
+            began,
+        );
+        stores.online.write_latest(spec, &latest, order)?;
+        status::clear(root, spec.name)
+    };
+    repair().map_err(|e| {
+        Error::Invalid(format!(
+            "feature set `{}`: {behind}; re-writing its online rows from the historical store failed: {e}",
+            spec.name
+        ))
+    })?;
+    tracing::info!(feature_set = spec.name, "online store repaired");
+    Ok(Some(behind))
 }
 
 /// How a dataset gets its feature rows.

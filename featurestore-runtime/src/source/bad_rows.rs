@@ -58,6 +58,19 @@ pub(super) fn locate(spec: &SourceSpec, raw: &DataFrame) -> Result<Vec<BadRow>> 
         let values = text(column)?;
         let values = values.str().ctx(|| "formatting values".into())?;
         let encoding = spec.time_encoding(c.name);
+        // The typed read parses a text time column in the format of its
+        // first value (with an optional fraction of a second): a value in
+        // another form (`T`, `Z`, a date alone) is a bad row, named here,
+        // rather than a failure of the whole read.
+        let detected = match (c.dtype, column.dtype(), encoding) {
+            (Dt::Date | Dt::Timestamp, DataType::String, None) => values
+                .iter()
+                .flatten()
+                .find(|v| !v.is_empty())
+                .and_then(|v| super::typed::format_of(v, c.dtype))
+                .map(super::typed::with_fraction),
+            _ => None,
+        };
         let parsed: Option<Series> = match (c.dtype, column.dtype()) {
             _ if encoding.is_some() => None,
             (Dt::Date | Dt::Timestamp, DataType::String) => None,
@@ -83,19 +96,28 @@ pub(super) fn locate(spec: &SourceSpec, raw: &DataFrame) -> Result<Vec<BadRow>> 
                 )),
                 None => None,
                 Some(v) => {
-                    let ok = match (&parsed, encoding) {
-                        (None, Some(encoding)) => time_encoding::parses(v, encoding),
-                        (None, None) => parses_as_time(v, c.dtype),
-                        (Some(p), _) => p.get(i).is_ok_and(|a| !a.is_null()),
+                    let ok = match (&parsed, encoding, detected) {
+                        (None, Some(encoding), _) => time_encoding::parses(v, encoding),
+                        (None, None, Some(format)) => parses_in(v, format, c.dtype),
+                        (None, None, None) => parses_as_time(v, c.dtype),
+                        (Some(p), _, _) => p.get(i).is_ok_and(|a| !a.is_null()),
                     };
-                    (!ok).then(|| {
-                        format!(
-                            "column `{}`: `{}` is not {}",
+                    match detected {
+                        Some(format) if !ok && parses_as_time(v, c.dtype) => Some(format!(
+                            "column `{}`: `{}` is not in the column's form {}, the form of its first value (UTC)",
                             c.name,
                             shorten(v),
-                            expected(c.dtype, encoding)
-                        )
-                    })
+                            super::typed::human_format(format)
+                        )),
+                        _ => (!ok).then(|| {
+                            format!(
+                                "column `{}`: `{}` is not {}",
+                                c.name,
+                                shorten(v),
+                                expected(c.dtype, encoding)
+                            )
+                        }),
+                    }
                 }
             };
             reasons[i] = reason;
@@ -164,6 +186,14 @@ const TIME_FORMATS: [&str; 4] = [
     "%Y-%m-%d %H:%M",
     "%Y-%m-%dT%H:%M",
 ];
+
+/// Whether `value` is a time of `dtype` in exactly `format`.
+fn parses_in(value: &str, format: &str, dtype: Dt) -> bool {
+    match dtype {
+        Dt::Date => chrono::NaiveDate::parse_from_str(value, format).is_ok(),
+        _ => chrono::NaiveDateTime::parse_from_str(value, format).is_ok(),
+    }
+}
 
 fn parses_as_time(value: &str, dtype: Dt) -> bool {
     let v = value.trim_end_matches('Z');

@@ -42,11 +42,8 @@ pub(super) fn typed(
         }
         let format = match (c.dtype, found) {
             (Dt::Timestamp | Dt::Date, DataType::String) if sampled => {
-                time_format(&lf, c.name, c.dtype).map(|f| match f {
-                    "%Y-%m-%d %H:%M:%S" if fractions => "%Y-%m-%d %H:%M:%S%.f",
-                    "%Y-%m-%dT%H:%M:%S" if fractions => "%Y-%m-%dT%H:%M:%S%.f",
-                    f => f,
-                })
+                time_format(&lf, c.name, c.dtype)
+                    .map(|f| if fractions { with_fraction(f) } else { f })
             }
             _ => None,
         };
@@ -102,6 +99,31 @@ const FAST_DATETIME_FORMATS: &[&str] = &[
 ];
 const FAST_DATE_FORMATS: &[&str] = &["%Y-%m-%d"];
 
+/// A whole-seconds format that also accepts a fraction of a second (as the
+/// second read does); other formats as they are.
+pub(super) fn with_fraction(format: &'static str) -> &'static str {
+    match format {
+        "%Y-%m-%d %H:%M:%S" => "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S" => "%Y-%m-%dT%H:%M:%S%.f",
+        f => f,
+    }
+}
+
+/// A time format as a person writes it: `YYYY-MM-DD HH:MM:SS[.fffffffff]`.
+pub(super) fn human_format(format: &str) -> String {
+    format
+        .replace("%.f", "[.fffffffff]")
+        .replace(".%3f", ".fff")
+        .replace(".%6f", ".ffffff")
+        .replace(".%9f", ".fffffffff")
+        .replace("%Y", "YYYY")
+        .replace("%m", "MM")
+        .replace("%d", "DD")
+        .replace("%H", "HH")
+        .replace("%M", "MM")
+        .replace("%S", "SS")
+}
+
 /// The format of a text time column, from its first non-null value among
 /// the first rows. Every row must then have that format: a row in another
 /// one is an error, never a silent null.
@@ -112,15 +134,20 @@ fn time_format(lf: &LazyFrame, column: &str, dtype: Dt) -> Option<&'static str> 
         .select([col(column).drop_nulls().first()]);
     let sample = collect_guarded(sample).ok()?;
     let value = sample.column(column).ok()?.str().ok()?.get(0)?.to_string();
+    format_of(&value, dtype)
+}
+
+/// The fast format `value` is written in, if one.
+pub(super) fn format_of(value: &str, dtype: Dt) -> Option<&'static str> {
     match dtype {
         Dt::Timestamp => FAST_DATETIME_FORMATS
             .iter()
             .copied()
-            .find(|f| chrono::NaiveDateTime::parse_from_str(&value, f).is_ok()),
+            .find(|f| chrono::NaiveDateTime::parse_from_str(value, f).is_ok()),
         Dt::Date => FAST_DATE_FORMATS
             .iter()
             .copied()
-            .find(|f| chrono::NaiveDate::parse_from_str(&value, f).is_ok()),
+            .find(|f| chrono::NaiveDate::parse_from_str(value, f).is_ok()),
         _ => None,
     }
 }

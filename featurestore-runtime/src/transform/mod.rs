@@ -157,15 +157,16 @@ pub fn prepare(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
     Ok(Prepared(PreparedEvents::Aggregated(df)))
 }
 
-/// How many prepared events are dated after the end date, and after now.
-/// Events after the end date are in no window of the run, by design; they
-/// are counted so a wrong `--end-date` or a clock gone wrong upstream is
-/// visible.
+/// How many prepared events are dated after the end date, after now, and
+/// on or before the end date. Events after the end date are in no window of
+/// the run, by design; they are counted so a wrong `--end-date` or a clock
+/// gone wrong upstream is visible, and a run without any event up to its
+/// end date writes nothing.
 pub(crate) fn late_events(
     spec: &FeatureSetSpec,
     prepared: &Prepared,
     range: DateRange,
-) -> Result<(usize, usize)> {
+) -> Result<(usize, usize, usize)> {
     let (events, ts) = match &prepared.0 {
         PreparedEvents::Plain(events) => (
             (**events).clone(),
@@ -183,7 +184,8 @@ pub(crate) fn late_events(
     let counts = events
         .select([
             ts.clone().gt_eq(micros(after_end)).sum().alias("after_end"),
-            ts.gt(micros(now)).sum().alias("future"),
+            ts.clone().gt(micros(now)).sum().alias("future"),
+            ts.lt(micros(after_end)).sum().alias("until_end"),
         ])
         .collect()
         .ctx(|| format!("counting the late events of `{}`", spec.name))?;
@@ -195,7 +197,7 @@ pub(crate) fn late_events(
             .and_then(|v| v.extract::<u64>())
             .unwrap_or(0) as usize
     };
-    Ok((get("after_end"), get("future")))
+    Ok((get("after_end"), get("future"), get("until_end")))
 }
 
 /// Refuses events with a null key: no row can be keyed by it.

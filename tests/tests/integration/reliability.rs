@@ -749,3 +749,128 @@ fn a_quote_left_open_at_the_end_of_the_file_is_an_error_naming_the_file() {
     // The stray quote is quoted back to the user.
     assert!(err.contains("`\"`"), "{err}");
 }
+
+/// Times in other ISO forms than the column's first value: `T`, `Z`, a
+/// date alone. The fraction of a second stays optional.
+const OTHER_FORMS: &str = "a,2020-05-01 10:00:00,x,\n\
+b,2020-05-02T10:00:00,y,\n\
+c,2020-05-03 10:00:00Z,x,\n\
+d,2020-05-03,x,\n\
+e,2020-05-03 11:00:00.5,y,\n";
+
+#[test]
+fn times_in_another_iso_form_are_bad_rows_named_by_line_and_column() {
+    fails_leaving_stores_untouched(
+        "forms.csv",
+        format!("{HEADER}{OTHER_FORMS}").as_bytes(),
+        &[
+            "line 3: column `order_timestamp`: `2020-05-02T10:00:00` is not in the column's form YYYY-MM-DD HH:MM:SS[.fffffffff], the form of its first value (UTC)",
+            "(3 bad rows in all; the first is shown)",
+            "on_bad_rows",
+        ],
+    );
+}
+
+#[test]
+fn times_in_another_iso_form_are_skipped_and_quarantined_by_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dirty, clean) = (dir.path().join("forms.csv"), dir.path().join("clean.csv"));
+    std::fs::write(&dirty, format!("{HEADER}{OTHER_FORMS}")).unwrap();
+    // The good rows alone: lines 2 and 6.
+    std::fs::write(
+        &clean,
+        format!("{HEADER}a,2020-05-01 10:00:00,x,\ne,2020-05-03 11:00:00.5,y,\n"),
+    )
+    .unwrap();
+    let locations = |path: &Path, policy| {
+        let mut config = Config::defaults(dir.path());
+        config
+            .sources
+            .insert("order_events".into(), path.to_string_lossy().into_owned());
+        config.on_bad_rows.insert("order_events".into(), policy);
+        config
+            .source_locations()
+            .with_quarantine(dir.path().join("q").to_string_lossy())
+    };
+    let skipped = read(
+        &features::OrderEvents::SPEC,
+        &locations(&dirty, OnBadRows::Skip),
+    )
+    .unwrap();
+    assert_eq!(skipped.rejected[0].rows, 3);
+    let expected = read(
+        &features::OrderEvents::SPEC,
+        &locations(&clean, OnBadRows::Fail),
+    )
+    .unwrap();
+    let (got, want) = (
+        skipped.frame.collect().unwrap(),
+        expected.frame.collect().unwrap(),
+    );
+    assert!(got.equals_missing(&want), "{got}\n{want}");
+
+    let quarantined = read(
+        &features::OrderEvents::SPEC,
+        &locations(&dirty, OnBadRows::Quarantine),
+    )
+    .unwrap();
+    let file = quarantined.rejected[0].quarantine.clone().unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let places: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert_eq!(places, ["line 3", "line 4", "line 5"], "{text}");
+    assert!(
+        text.contains("`2020-05-03` is not in the column's form"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_stray_quote_inside_a_field_is_a_bad_row_named_by_line_and_column() {
+    let stray = "a,2020-05-01 10:00:00,x,\nb,2020-05-02 10:00:00,x\"y,\nc,2020-05-03 10:00:00,x,\n";
+    fails_leaving_stores_untouched(
+        "stray.csv",
+        format!("{HEADER}{stray}").as_bytes(),
+        &["line 3: column `cpf`: `x\"y` holds a quote in a field that is not quoted; quote the field and double the quote: `\"x\"\"y\"`"],
+    );
+    // Skipped, it leaves exactly the other rows; a quote quoted and
+    // doubled is a character of the key.
+    let dir = tempfile::tempdir().unwrap();
+    let read_as = |name: &str, rows: &str, policy| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!("{HEADER}{rows}")).unwrap();
+        let mut config = Config::defaults(dir.path());
+        config
+            .sources
+            .insert("order_events".into(), path.to_string_lossy().into_owned());
+        config.on_bad_rows.insert("order_events".into(), policy);
+        read(&features::OrderEvents::SPEC, &config.source_locations()).unwrap()
+    };
+    let skipped = read_as("stray.csv", stray, OnBadRows::Skip);
+    assert_eq!(skipped.rejected[0].rows, 1);
+    let clean = read_as(
+        "clean.csv",
+        "a,2020-05-01 10:00:00,x,\nc,2020-05-03 10:00:00,x,\n",
+        OnBadRows::Fail,
+    );
+    let (got, want) = (
+        skipped.frame.collect().unwrap(),
+        clean.frame.collect().unwrap(),
+    );
+    assert!(got.equals_missing(&want), "{got}\n{want}");
+    let quoted = read_as(
+        "quoted.csv",
+        "b,2020-05-02 10:00:00,\"x\"\"y\",\n",
+        OnBadRows::Fail,
+    )
+    .frame
+    .collect()
+    .unwrap();
+    assert_eq!(
+        quoted.column("cpf").unwrap().str().unwrap().get(0),
+        Some("x\"y")
+    );
+}

@@ -128,6 +128,16 @@ fn reader<R: std::io::Read>(data: R) -> csv::Reader<BufReader<R>> {
 /// that names a declared column twice is an error.
 fn structure(spec: &SourceSpec, file: &SourceFile) -> Result<Vec<BadRow>> {
     let location = file.location();
+    // Parquet's binary header would be reported as a field count.
+    let mut magic = [0u8; 4];
+    if std::io::Read::read_exact(&mut file.read(spec)?, &mut magic).is_ok() && &magic == b"PAR1" {
+        return Err(source_error(
+            spec,
+            location,
+            "the file is Parquet (it starts with `PAR1`), not CSV: declare `format = \"parquet\"` \
+             on the source, or give a path ending in `.parquet`",
+        ));
+    }
     let mut reader = reader(file.read(spec)?);
     let header = reader
         .byte_headers()
@@ -137,6 +147,7 @@ fn structure(spec: &SourceSpec, file: &SourceFile) -> Result<Vec<BadRow>> {
     let width = header.len();
     let mut lines = Lines::open(file)
         .map_err(|e| source_error(spec, location, format!("cannot open the file: {e}")))?;
+    let mut raw = file.read(spec)?;
     let mut bad = Vec::new();
     let mut record = ByteRecord::new();
     let mut index = 0;
@@ -153,7 +164,12 @@ fn structure(spec: &SourceSpec, file: &SourceFile) -> Result<Vec<BadRow>> {
                 ));
             }
         }
-        if let Some(reason) = misfit(&record, width) {
+        let reason = match misfit(&record, width) {
+            Some(reason) => Some(reason),
+            None => stray_quote(&record, &header, &mut raw)
+                .map_err(|e| source_error(spec, location, format!("cannot read the file: {e}")))?,
+        };
+        if let Some(reason) = reason {
             let line = match record.position() {
                 Some(p) => lines.start(p).map_err(|e| {
                     source_error(spec, location, format!("cannot read the file: {e}"))
@@ -170,6 +186,54 @@ fn structure(spec: &SourceSpec, file: &SourceFile) -> Result<Vec<BadRow>> {
         index += 1;
     }
     Ok(bad)
+}
+
+/// A field holding a quote that the file does not quote and escape (`x"y`
+/// rather than `"x""y"`): the `csv` crate takes it as a character, polars
+/// as the start of a quoted field that runs on over the next records. Only
+/// records with a quote in a field are looked at in the file's bytes.
+fn stray_quote(
+    record: &ByteRecord,
+    header: &ByteRecord,
+    raw: &mut std::fs::File,
+) -> std::io::Result<Option<String>> {
+    use std::io::Read;
+    let Some(position) = record.position() else {
+        return Ok(None);
+    };
+    let with_quotes: Vec<(usize, &[u8])> = record
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.contains(&b'"'))
+        .collect();
+    if with_quotes.is_empty() {
+        return Ok(None);
+    }
+    // The record's bytes are at most every field quoted with its quotes
+    // doubled, and the separators.
+    let bound: usize = record.iter().map(|f| 2 * f.len() + 3).sum::<usize>() + 2;
+    raw.seek(SeekFrom::Start(position.byte()))?;
+    let mut bytes = Vec::with_capacity(bound);
+    raw.take(bound as u64).read_to_end(&mut bytes)?;
+    for (i, field) in with_quotes {
+        let escaped = record_line(&ByteRecord::from(vec![field]));
+        if !bytes
+            .windows(escaped.len())
+            .any(|w| w == escaped.as_slice())
+        {
+            let name = header
+                .get(i)
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            return Ok(Some(format!(
+                "column `{name}`: `{}` holds a quote in a field that is not quoted; \
+                 quote the field and double the quote: `{}`",
+                String::from_utf8_lossy(field),
+                String::from_utf8_lossy(&escaped)
+            )));
+        }
+    }
+    Ok(None)
 }
 
 /// Why polars would misread `record`, if it would.

@@ -207,6 +207,17 @@ fn a_directory(spec: &SourceSpec, location: &str) -> Error {
 fn check_local(spec: &SourceSpec, location: &str, path: &std::path::Path) -> Result<u64> {
     let meta = match std::fs::metadata(path) {
         Ok(meta) => meta,
+        Err(e) if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink()) => {
+            // A link whose target is missing is not a missing file.
+            let target = std::fs::read_link(path)
+                .map_or_else(|_| "?".to_string(), |t| t.display().to_string());
+            let why = if e.kind() == std::io::ErrorKind::NotFound {
+                format!("is a symbolic link to {target}, which does not exist")
+            } else {
+                format!("is a symbolic link to {target} that cannot be followed (a loop of links?): {e}")
+            };
+            return Err(source_error(spec, location, why));
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(no_such_file(spec, location))
         }

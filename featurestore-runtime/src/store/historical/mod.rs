@@ -12,6 +12,14 @@
 //! the range that now have no rows are deleted last. A run that fails
 //! before the swap leaves every partition as it was.
 //!
+//! The store owns only what it writes: in each day partition, the file
+//! `part-00000.parquet` (and its own `_staging/`). Any other file below a
+//! table, even another Parquet file of a day it writes, is never replaced
+//! nor deleted; those in the days of a run are listed in
+//! [`HistoricalWrite::foreign`] for the run to report. Other Parquet files
+//! of a day partition (Spark's) are read as the day's data, as Hive readers
+//! read them.
+//!
 //! The methods are synchronous, and safe to call from inside an async
 //! runtime: the I/O runs on the process's I/O runtime ([`crate::io`]).
 
@@ -31,7 +39,7 @@ use crate::error::{Error, PolarsContext, Result};
 use crate::io::block_on;
 use crate::location::FileLocation;
 use crate::spec::{FeatureSetSpec, TIMESTAMP_COLUMN};
-use partition::{parse_partition, split_by_day, PART_FILE};
+use partition::{classify, split_by_day, Entry};
 use staging::{run_dir, staging_root, STAGING};
 
 /// The store's name in errors.
@@ -46,8 +54,23 @@ pub struct HistoricalWrite {
     pub rows: usize,
     /// Day partitions written (replaced or new).
     pub partitions_written: usize,
-    /// Day partitions of the range deleted because the run has no rows for them.
+    /// Day partitions of the range deleted because the run has no rows for
+    /// them: days whose file this store wrote was deleted.
     pub partitions_deleted: usize,
+    /// Files in the days of the run that this store did not write, left
+    /// alone: URLs (or paths on disk), sorted.
+    pub foreign: Vec<String>,
+}
+
+/// The files below a table, by what they are to the store.
+#[derive(Debug, Default)]
+struct Listing {
+    /// The file this store wrote for each day.
+    owned: BTreeMap<NaiveDate, StorePath>,
+    /// Other Parquet files of day partitions: read, never touched.
+    data: BTreeMap<NaiveDate, Vec<StorePath>>,
+    /// Everything else, with the days its path lies in.
+    foreign: Vec<(StorePath, Option<(NaiveDate, NaiveDate)>)>,
 }
 
 /// A historical store rooted at a local directory or an object-store location.
@@ -107,8 +130,9 @@ impl HistoricalStore {
         Error::store(STORE, self.root.display_of(object), doing, e)
     }
 
-    /// The directory on disk of `prefix`, when the store is local.
-    fn local_dir(&self, prefix: &StorePath) -> Option<PathBuf> {
+    /// The path on disk of `prefix` (a file or a directory), when the store
+    /// is local.
+    fn local_path(&self, prefix: &StorePath) -> Option<PathBuf> {
         let root = self.root.local_path()?;
         let below = prefix.prefix_match(self.root.path())?;
         Some(below.fold(root.to_path_buf(), |dir, part| dir.join(part.as_ref())))
@@ -168,56 +192,67 @@ impl HistoricalStore {
         // Staging left by a run that died is never read: drop it. The run
         // lock guarantees no other run of this feature set is staging.
         block_on(self.remove_prefix(&staging_root(table)))?;
-        let existing = block_on(self.list_partitions(table))?;
+        let existing = block_on(self.list(table))?;
         // Every partition is staged before any live file is touched.
         let staged = self.stage(run, frame, partitions)?;
         crate::fail::point(|| "historical:staged".to_string());
         before_swap()?;
-        let written = block_on(self.swap(table, &staged))?;
+        let written = if self.root.is_local() {
+            self.swap_local(table, &staged)?
+        } else {
+            block_on(self.swap(table, &staged))?
+        };
         let deleted = block_on(self.delete_unwritten(&existing, &written, days))?;
         crate::fail::point(|| "historical:deleted".to_string());
         block_on(self.remove_prefix(run))?;
+        let mut foreign: Vec<String> = existing
+            .foreign
+            .iter()
+            .filter(|(_, span)| span.is_some_and(|(s, e)| s <= days.1 && days.0 <= e))
+            .map(|(f, _)| f)
+            .chain(
+                existing
+                    .data
+                    .range(days.0..=days.1)
+                    .flat_map(|(_, files)| files),
+            )
+            .map(|f| self.root.display_of(f))
+            .collect();
+        foreign.sort();
         Ok(HistoricalWrite {
             rows: frame.height(),
             partitions_written: written.len(),
             partitions_deleted: deleted.len(),
+            foreign,
         })
     }
 
-    /// Deletes the files of the range's partitions that the swap did not
-    /// write: whole partitions the run has no rows for, and stray files
-    /// beside a written part file. Returns the days emptied.
+    /// Deletes this store's file of each day of the range that the swap did
+    /// not write; returns the days emptied. No other file is touched.
     async fn delete_unwritten(
         &self,
-        existing: &BTreeMap<NaiveDate, Vec<StorePath>>,
+        existing: &Listing,
         written: &BTreeSet<NaiveDate>,
         days: (NaiveDate, NaiveDate),
     ) -> Result<BTreeSet<NaiveDate>> {
         let mut deleted = BTreeSet::new();
-        let in_range = existing
-            .iter()
-            .filter(|(day, _)| days.0 <= **day && **day <= days.1);
-        for (day, files) in in_range {
-            for f in files {
-                let keep = written.contains(day) && f.filename() == Some(PART_FILE);
-                if !keep {
-                    self.root.store().delete(f).await.map_err(|e| {
-                        self.error(f, format!("deleting the partition of {day}"), e)
-                    })?;
-                    if !written.contains(day) {
-                        deleted.insert(*day);
-                    }
-                }
+        for (day, f) in existing.owned.range(days.0..=days.1) {
+            if written.contains(day) {
+                continue;
             }
+            self.root
+                .store()
+                .delete(f)
+                .await
+                .map_err(|e| self.error(f, format!("deleting the partition of {day}"), e))?;
+            deleted.insert(*day);
         }
         Ok(deleted)
     }
 
-    /// Data files of each day partition of a table (staging excluded).
-    async fn list_partitions(
-        &self,
-        table: &StorePath,
-    ) -> Result<BTreeMap<NaiveDate, Vec<StorePath>>> {
+    /// Every file below a table (staging excluded), by what it is to the
+    /// store.
+    async fn list(&self, table: &StorePath) -> Result<Listing> {
         let files: Vec<_> = self
             .root
             .store()
@@ -225,7 +260,7 @@ impl HistoricalStore {
             .try_collect()
             .await
             .map_err(|e| self.error(table, "listing the partitions", e))?;
-        let mut out: BTreeMap<NaiveDate, Vec<StorePath>> = BTreeMap::new();
+        let mut out = Listing::default();
         for f in files {
             let parts: Vec<String> = f
                 .location
@@ -235,8 +270,12 @@ impl HistoricalStore {
             if parts.first().map(String::as_str) == Some(STAGING) {
                 continue;
             }
-            if let Some(day) = parse_partition(&parts) {
-                out.entry(day).or_default().push(f.location.clone());
+            match classify(&parts) {
+                Entry::Owned(day) => {
+                    out.owned.insert(day, f.location);
+                }
+                Entry::Data(day) => out.data.entry(day).or_default().push(f.location),
+                Entry::Foreign(span) => out.foreign.push((f.location, span)),
             }
         }
         Ok(out)
@@ -270,11 +309,17 @@ impl HistoricalStore {
     ) -> Result<DataFrame> {
         let table = self.table(spec);
         let fetched = block_on(async {
-            let partitions = self.list_partitions(&table).await?;
-            let files = partitions
+            let listing = self.list(&table).await?;
+            let files = listing
+                .owned
                 .into_iter()
-                .filter(|(day, _)| !range.is_some_and(|(s, e)| *day < s || *day > e))
-                .flat_map(|(day, files)| files.into_iter().map(move |f| (day, f)));
+                .chain(
+                    listing
+                        .data
+                        .into_iter()
+                        .flat_map(|(day, files)| files.into_iter().map(move |f| (day, f))),
+                )
+                .filter(|(day, _)| !range.is_some_and(|(s, e)| *day < s || *day > e));
             let gets = files.map(|(day, f)| async move {
                 let bytes = async { self.root.store().get(&f).await?.bytes().await }
                     .await
@@ -511,6 +556,90 @@ mod tests {
             };
             assert_eq!(bytes(&local), bytes(&memory), "{f}");
         }
+    }
+
+    /// Writes `bytes` at `path` below the store's root.
+    fn put(store: &HistoricalStore, path: &str, bytes: &'static [u8]) {
+        let at = path
+            .split('/')
+            .fold(store.root().path().clone(), |p, part| p.join(part));
+        block_on(
+            store
+                .root()
+                .store()
+                .put(&at, PutPayload::from_static(bytes)),
+        )
+        .expect("puts");
+    }
+
+    fn get(store: &HistoricalStore, path: &str) -> Vec<u8> {
+        let at = path
+            .split('/')
+            .fold(store.root().path().clone(), |p, part| p.join(part));
+        block_on(async { store.root().store().get(&at).await?.bytes().await })
+            .expect("reads")
+            .to_vec()
+    }
+
+    /// Files under a table that the store did not write survive a run over
+    /// their days, are reported, and do not count as emptied partitions.
+    fn foreign_files_are_left_alone_and_reported(store: &HistoricalStore) {
+        store
+            .write(&SPEC, &frame(FIRST), (day(1), day(5)))
+            .expect("writes");
+        let table = "id/amounts/year=2020";
+        let foreign = [
+            // Beside a partition the run replaces, and beside ones it empties.
+            format!("{table}/month=1/day=3/NOTES.txt"),
+            format!("{table}/month=1/day=4/.hidden"),
+            // Another layout of day 2's folder, and a folder inside a day.
+            format!("{table}/month=01/day=2/part-00000.parquet"),
+            format!("{table}/month=1/day=5/month=05/part-00000.parquet"),
+        ];
+        for f in &foreign {
+            put(store, f, b"not written by the store");
+        }
+        // Outside the second run's days: neither touched nor reported.
+        let outside = format!("{table}/month=1/day=1/NOTES.txt");
+        put(store, &outside, b"a note");
+
+        let second = store
+            .write(&SPEC, &frame(&[("c", 3, 1, 7)]), (day(2), day(5)))
+            .expect("writes");
+        // Days 2, 4 and 5 had a part file of the store and now have no row.
+        assert_eq!(
+            (second.partitions_written, second.partitions_deleted),
+            (1, 3)
+        );
+        let mut reported: Vec<String> = foreign
+            .iter()
+            .map(|f| format!("{}/{f}", store.location().trim_end_matches('/')))
+            .collect();
+        reported.sort();
+        assert_eq!(second.foreign, reported);
+        for f in foreign.iter().chain([&outside]) {
+            assert!(!get(store, f).is_empty(), "{f} is left as it was");
+        }
+        assert_eq!(get(store, &foreign[0]), b"not written by the store");
+        // Only the store's files are read: day 1's rows and the new row.
+        let expected: Vec<(String, u32, i64)> = [("a", 1, 1), ("b", 1, 2), ("c", 3, 7)]
+            .iter()
+            .map(|(i, d, v)| (i.to_string(), *d, *v))
+            .collect();
+        assert_eq!(stored(store), expected);
+    }
+
+    #[test]
+    fn foreign_files_in_an_object_store_are_left_alone_and_reported() {
+        foreign_files_are_left_alone_and_reported(&memory("historical-foreign"));
+    }
+
+    #[test]
+    fn foreign_files_on_disk_are_left_alone_and_reported() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store =
+            HistoricalStore::open(&FileLocation::local(&dir.path().join("h"))).expect("opens");
+        foreign_files_are_left_alone_and_reported(&store);
     }
 
     #[test]

@@ -23,14 +23,76 @@ pub(super) fn partition_path(table: &StorePath, day: NaiveDate) -> StorePath {
         .join(format!("day={}", day.day()).as_str())
 }
 
-/// The day of a file of a table, from its path below the table
-/// (`year=…`, `month=…`, `day=…`, file name).
-pub(super) fn parse_partition(parts: &[String]) -> Option<NaiveDate> {
-    let [y, m, d, _file] = parts else { return None };
-    let y = y.strip_prefix("year=")?.parse().ok()?;
-    let m = m.strip_prefix("month=")?.parse().ok()?;
-    let d = d.strip_prefix("day=")?.parse().ok()?;
-    NaiveDate::from_ymd_opt(y, m, d)
+/// What a file below a table is, from its path below the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Entry {
+    /// The one file this store writes for a day:
+    /// `year=Y/month=M/day=D/part-00000.parquet`, the numbers written as
+    /// [`partition_path`] writes them. Only these are replaced or deleted.
+    Owned(NaiveDate),
+    /// Another Parquet file of a day partition (another writer's, or
+    /// Spark's `part-…-….c000.snappy.parquet`): read as the day's data, as
+    /// every Hive reader does, but never replaced or deleted.
+    Data(NaiveDate),
+    /// Anything else (a text file, a hidden file, a folder of another
+    /// layout such as `month=05/`), with the days its path lies in, when it
+    /// lies in a `year=`, `month=` or `day=` folder: never read nor touched.
+    Foreign(Option<(NaiveDate, NaiveDate)>),
+}
+
+/// Classifies a file of a table by its path below the table.
+pub(super) fn classify(parts: &[String]) -> Entry {
+    if let [y, m, d, file] = parts {
+        if let Some(day) = canonical_day(y, m, d) {
+            if file == PART_FILE {
+                return Entry::Owned(day);
+            }
+            // Names starting with `_` or `.` are not data to Hive readers
+            // (`_SUCCESS`, checksums, temporary files).
+            if file.ends_with(".parquet") && !file.starts_with(['_', '.']) {
+                return Entry::Data(day);
+            }
+        }
+    }
+    Entry::Foreign(span(parts))
+}
+
+/// The day of a partition directory written exactly as [`partition_path`]
+/// writes it (`month=5`, not `month=05`).
+fn canonical_day(y: &str, m: &str, d: &str) -> Option<NaiveDate> {
+    let year: i32 = y.strip_prefix("year=")?.parse().ok()?;
+    let month: u32 = m.strip_prefix("month=")?.parse().ok()?;
+    let day: u32 = d.strip_prefix("day=")?.parse().ok()?;
+    let date = NaiveDate::from_ymd_opt(year, month, day)?;
+    let canonical = [
+        format!("year={year}"),
+        format!("month={month}"),
+        format!("day={day}"),
+    ];
+    (canonical == [y, m, d]).then_some(date)
+}
+
+/// The days a path lies in, read leniently from its leading `year=`,
+/// `month=`, `day=` folders (`month=05` is May): a foreign file in
+/// `year=2020/month=05/` lies in May 2020.
+fn span(parts: &[String]) -> Option<(NaiveDate, NaiveDate)> {
+    let folders = parts.get(..parts.len().saturating_sub(1))?;
+    let value =
+        |i: usize, key: &str| -> Option<u32> { folders.get(i)?.strip_prefix(key)?.parse().ok() };
+    let year = i32::try_from(value(0, "year=")?).ok()?;
+    let Some(month) = value(1, "month=") else {
+        return Some((
+            NaiveDate::from_ymd_opt(year, 1, 1)?,
+            NaiveDate::from_ymd_opt(year, 12, 31)?,
+        ));
+    };
+    let first = NaiveDate::from_ymd_opt(year, month, 1)?;
+    if let Some(day) = value(2, "day=") {
+        let day = NaiveDate::from_ymd_opt(year, month, day)?;
+        return Some((day, day));
+    }
+    let next = first.checked_add_months(chrono::Months::new(1))?;
+    Some((first, next.pred_opt()?))
 }
 
 /// The rows of each day of `timestamp`, in their order within the day.
@@ -147,6 +209,60 @@ mod tests {
             ("2020-01-03".to_string(), vec![0, 2, 5]),
         ];
         assert_eq!(got, expected);
+    }
+
+    fn parts(path: &str) -> Vec<String> {
+        path.split('/').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn only_the_part_file_of_a_canonical_day_partition_is_owned() {
+        let may12 = NaiveDate::from_ymd_opt(2020, 5, 12).unwrap();
+        let may = (
+            NaiveDate::from_ymd_opt(2020, 5, 1).unwrap(),
+            NaiveDate::from_ymd_opt(2020, 5, 31).unwrap(),
+        );
+        let year = (
+            NaiveDate::from_ymd_opt(2020, 1, 1).unwrap(),
+            NaiveDate::from_ymd_opt(2020, 12, 31).unwrap(),
+        );
+        let cases = [
+            (
+                "year=2020/month=5/day=12/part-00000.parquet",
+                Entry::Owned(may12),
+            ),
+            (
+                "year=2020/month=5/day=12/part-00001-3f2a.c000.snappy.parquet",
+                Entry::Data(may12),
+            ),
+            (
+                "year=2020/month=5/day=12/NOTES.txt",
+                Entry::Foreign(Some((may12, may12))),
+            ),
+            (
+                "year=2020/month=5/day=12/.part-00000.parquet.crc",
+                Entry::Foreign(Some((may12, may12))),
+            ),
+            (
+                "year=2020/month=5/day=12/_SUCCESS",
+                Entry::Foreign(Some((may12, may12))),
+            ),
+            // Another layout of the same day is not ours.
+            (
+                "year=2020/month=05/day=12/part-00000.parquet",
+                Entry::Foreign(Some((may12, may12))),
+            ),
+            ("year=2020/month=05/data.csv", Entry::Foreign(Some(may))),
+            (
+                "year=2020/month=5/day=12/month=05/part-00000.parquet",
+                Entry::Foreign(Some((may12, may12))),
+            ),
+            ("year=2020/README", Entry::Foreign(Some(year))),
+            ("README", Entry::Foreign(None)),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(classify(&parts(path)), expected, "{path}");
+        }
     }
 
     #[test]

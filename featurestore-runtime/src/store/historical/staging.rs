@@ -6,7 +6,10 @@
 //! once every partition is staged is each moved over its live file, one
 //! object per partition:
 //!
-//! - on a local disk by a rename, atomic on a file system;
+//! - on a local disk by a rename, atomic on a file system; the staged file
+//!   is flushed to the disk before it (`fsync`) and the partition's
+//!   directory after it, so a power loss leaves the old file or the whole
+//!   new one, never an empty or truncated one ([`crate::durable`]);
 //! - in an object store by a server-side copy, which makes the new object
 //!   appear whole (`object_store`'s `rename` is that copy followed by a
 //!   delete of the source). The staged objects are deleted once every
@@ -69,6 +72,10 @@ impl HistoricalStore {
                 })
                 .collect::<Result<_>>()?;
             let encoded = encode_partitions(batch)?;
+            if self.root.is_local() {
+                staged.extend(self.stage_local(dir, encoded)?);
+                continue;
+            }
             let puts = encoded.into_iter().map(|(day, buf)| {
                 let path = dir.clone().join(format!("{day}.parquet").as_str());
                 async move {
@@ -92,34 +99,85 @@ impl HistoricalStore {
         Ok(staged)
     }
 
-    /// Moves each staged file over its day's live file; returns the days
-    /// swapped.
+    /// [`stage`](Self::stage)'s writes on a local disk, each file flushed to
+    /// the disk before it counts as staged. (`object_store`'s local puts
+    /// rename without flushing.)
+    fn stage_local(
+        &self,
+        dir: &StorePath,
+        encoded: Vec<(NaiveDate, bytes::Bytes)>,
+    ) -> Result<Vec<(NaiveDate, StorePath)>> {
+        use rayon::prelude::*;
+        encoded
+            .into_par_iter()
+            .map(|(day, buf)| {
+                let path = dir.clone().join(format!("{day}.parquet").as_str());
+                let file = self.local_path(&path).expect("a local store");
+                crate::durable::write_synced(&file, &buf).map_err(|e| {
+                    Error::store(
+                        super::STORE,
+                        file.display().to_string(),
+                        format!("staging the partition of {day}"),
+                        e,
+                    )
+                })?;
+                Ok((day, path))
+            })
+            .collect()
+    }
+
+    /// [`swap`](Self::swap) on a local disk: each staged file (already
+    /// flushed) is renamed over its day's file, and the rename flushed.
+    pub(super) fn swap_local(
+        &self,
+        table: &StorePath,
+        staged: &[(NaiveDate, StorePath)],
+    ) -> Result<BTreeSet<NaiveDate>> {
+        let root = self.local_path(table).expect("a local store");
+        let mut swapped = BTreeSet::new();
+        for (n, (day, from)) in staged.iter().enumerate() {
+            let to = partition_path(table, *day).join(PART_FILE);
+            let (from, to) = (
+                self.local_path(from).expect("a local store"),
+                self.local_path(&to).expect("a local store"),
+            );
+            crate::durable::publish(&from, &to, &root).map_err(|e| {
+                Error::store(
+                    super::STORE,
+                    to.display().to_string(),
+                    format!("replacing the partition of {day}"),
+                    e,
+                )
+            })?;
+            swapped.insert(*day);
+            crate::fail::point(|| format!("historical:swapped:{}", n + 1));
+        }
+        Ok(swapped)
+    }
+
+    /// Copies each staged object over its day's live object, in an object
+    /// store; returns the days swapped.
     pub(super) async fn swap(
         &self,
         table: &StorePath,
         staged: &[(NaiveDate, StorePath)],
     ) -> Result<BTreeSet<NaiveDate>> {
         let swapped = AtomicUsize::new(0);
-        let local = self.root.is_local();
         // Owned items: futures borrowing from the closure's argument are
         // not provably `Send`, which `block_on` needs.
-        let moves = staged.iter().cloned().map(|(day, from)| {
-            let to = partition_path(table, day).join(PART_FILE);
-            let swapped = &swapped;
-            async move {
-                let store = self.root.store();
-                let moved = if local {
-                    store.rename(&from, &to).await
-                } else {
-                    store.copy(&from, &to).await
-                };
-                moved
-                    .map_err(|e| self.error(&to, format!("replacing the partition of {day}"), e))?;
-                let n = swapped.fetch_add(1, Ordering::SeqCst) + 1;
-                crate::fail::point(|| format!("historical:swapped:{n}"));
-                Ok::<_, Error>(day)
-            }
-        });
+        let moves =
+            staged.iter().cloned().map(|(day, from)| {
+                let to = partition_path(table, day).join(PART_FILE);
+                let swapped = &swapped;
+                async move {
+                    self.root.store().copy(&from, &to).await.map_err(|e| {
+                        self.error(&to, format!("replacing the partition of {day}"), e)
+                    })?;
+                    let n = swapped.fetch_add(1, Ordering::SeqCst) + 1;
+                    crate::fail::point(|| format!("historical:swapped:{n}"));
+                    Ok::<_, Error>(day)
+                }
+            });
         futures::stream::iter(moves)
             .buffer_unordered(IO_CONCURRENCY)
             .try_collect()
@@ -146,7 +204,7 @@ impl HistoricalStore {
         .buffer_unordered(IO_CONCURRENCY)
         .try_collect::<Vec<()>>()
         .await?;
-        if let Some(dir) = self.local_dir(prefix) {
+        if let Some(dir) = self.local_path(prefix) {
             match std::fs::remove_dir_all(&dir) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     return Err(Error::store(
