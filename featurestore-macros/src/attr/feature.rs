@@ -21,6 +21,8 @@ pub struct FeatureAttr {
     pub over: Option<LitStr>,
     /// `rows = 2`: a row window of a window function.
     pub rows: Option<syn::LitInt>,
+    /// `truncate`: an integer feature keeps the whole part of fractions.
+    pub truncate: Option<Path>,
 }
 
 /// The keys of a plain feature: `column = x`, `sql = "..."`, `function = f`.
@@ -80,6 +82,12 @@ pub(super) fn feature_attr(attr: &Attribute, errors: &mut Errors) -> FeatureAttr
     for meta in &metas {
         match meta {
             Meta::NameValue(nv) => feature.option(meta, nv, errors),
+            Meta::Path(path) if path == symbol::TRUNCATE => {
+                if feature.truncate.is_some() {
+                    errors.spanned(path, "duplicate `truncate`: write it once");
+                }
+                feature.truncate = Some(path.clone());
+            }
             _ => feature.functions.extend(raw_function(meta, errors)),
         }
     }
@@ -139,8 +147,8 @@ impl FeatureAttr {
                 format!(
                     "unknown option `{}` in `#[feature]`: the options are `filter = \"...\"` \
                      (after aggregations), for a plain feature `column = x`, \
-                     `sql = \"...\"` or `function = path, column = x`, and for window \
-                     functions `over = \"2m\"` or `rows = 2`",
+                     `sql = \"...\"` or `function = path, column = x`, for window \
+                     functions `over = \"2m\"` or `rows = 2`, and `truncate`",
                     path_string(&nv.path)
                 ),
             );

@@ -450,6 +450,9 @@ pub struct JoinSpec {
     pub ttl: Option<Window>,
     /// Prepended to every joined column name (resolves collisions); may be empty.
     pub prefix: &'static str,
+    /// The spine columns matched, in order, to the feature set's keys: the
+    /// join's own `key`, or the dataset's.
+    pub keys: &'static [&'static str],
 }
 
 /// Where a dataset column comes from.
@@ -501,7 +504,8 @@ pub struct DatasetSpec {
     pub filter: Option<&'static str>,
     /// A SQL query over the spine source (registered under its name).
     pub query: Option<&'static str>,
-    /// Spine columns matched, in order, to each feature set's keys.
+    /// The spine's key columns: matched, in order, to the keys of each
+    /// feature set joined without a `key` of its own (see [`JoinSpec::keys`]).
     pub keys: &'static [&'static str],
     /// The spine column holding each event's time.
     pub timestamp: &'static str,

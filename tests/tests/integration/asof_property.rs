@@ -131,6 +131,7 @@ fn spec_for(case: &Case) -> DatasetSpec {
                 unit: WindowUnit::Hours,
             }),
             prefix: "",
+            keys: &["k"],
         })
         .collect();
     let column = |name, dtype, origin| DatasetColumn {
