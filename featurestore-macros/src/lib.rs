@@ -293,8 +293,11 @@ fn source_inner(
 ///   `#[feature(avg(amount), max(amount))]`, and optionally, last,
 ///   `filter = "type = 'a'"`: a SQL boolean expression over the source's
 ///   row; the values of rows where it is not true count as nulls
-///   (Butterfree's `filter_expression`); and `truncate`, to declare an
-///   integer feature of functions that return fractions (see below). Nulls are skipped by every
+///   (Butterfree's `filter_expression`); `fill_null = 0`, replacing this
+///   feature's nulls instead of the feature set's `fill_null` (so a count
+///   and a `String` feature can each have theirs); and `truncate`, to
+///   declare an integer feature of functions that return fractions (see
+///   below). Nulls are skipped by every
 ///   function; a window without events is null. The functions:
 ///   - any column: `count` (non-null values), `count_distinct`,
 ///     `approx_count_distinct` (optionally with Spark's relative error,

@@ -5,7 +5,7 @@ use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Expr, ExprLit, Ident, Lit, LitStr, Meta, MetaNameValue, Path, Token};
 
-use super::meta::{column_ident, lit_str, path_string, plain_path};
+use super::meta::{column_ident, fill_lit, lit_str, path_string, plain_path, FillLit};
 use crate::ctxt::Errors;
 use crate::symbol;
 
@@ -23,6 +23,8 @@ pub struct FeatureAttr {
     pub rows: Option<syn::LitInt>,
     /// `truncate`: an integer feature keeps the whole part of fractions.
     pub truncate: Option<Path>,
+    /// `fill_null = 0`: replaces this feature's nulls.
+    pub fill_null: Option<FillLit>,
 }
 
 /// The keys of a plain feature: `column = x`, `sql = "..."`, `function = f`.
@@ -123,6 +125,9 @@ impl FeatureAttr {
                     "`rows` takes the number of events of a row window, e.g. `rows = 2`",
                 ),
             }
+        } else if nv.path == symbol::FILL_NULL {
+            duplicate(errors, self.fill_null.is_some());
+            self.fill_null = fill_lit(meta, errors);
         } else if nv.path == symbol::SQL {
             duplicate(errors, self.plain.sql.is_some());
             self.plain.sql = lit_str(meta, symbol::SQL, errors);
@@ -148,7 +153,7 @@ impl FeatureAttr {
                     "unknown option `{}` in `#[feature]`: the options are `filter = \"...\"` \
                      (after aggregations), for a plain feature `column = x`, \
                      `sql = \"...\"` or `function = path, column = x`, for window \
-                     functions `over = \"2m\"` or `rows = 2`, and `truncate`",
+                     functions `over = \"2m\"` or `rows = 2`, `fill_null = 0` and `truncate`",
                     path_string(&nv.path)
                 ),
             );

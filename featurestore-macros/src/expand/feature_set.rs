@@ -391,6 +391,13 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
         let dtype = column_type_item(feature.ty, quote!(DTYPE));
         let description = &feature.description;
         let filter = option(feature.filter.as_ref());
+        let feature_fill = match &feature.fill {
+            Some(fill) => {
+                let value = fill_value(&fill.value);
+                quote!(::core::option::Option::Some(#value))
+            }
+            None => quote!(::core::option::Option::None),
+        };
         quote! {
             #rt::spec::FeatureSpec {
                 name: #name,
@@ -401,12 +408,13 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
                 plain: #plain,
                 frame: #frame,
                 filter: #filter,
+                fill_null: #feature_fill,
             }
         }
     });
-    let nullable = set.fill.is_none();
     let outputs = outputs.iter().map(|output| {
         let feature = &set.features[output.feature];
+        let nullable = feature.fill(set).is_none();
         let name = &output.name;
         let index = output.feature;
         let aggregation = aggregation(feature.functions[output.function].aggregation);
@@ -533,7 +541,7 @@ fn row_structs(
             let feature = &set.features[output.feature];
             let name = model::ident(&output.name, Span::call_site())?;
             let inner = column_type_item(feature.ty, quote!(Inner));
-            let ty = if set.fill.is_some() {
+            let ty = if feature.fill(set).is_some() {
                 inner
             } else {
                 respan(quote!(::core::option::Option<#inner>), feature.ty.span())
@@ -713,7 +721,7 @@ fn checks(set: &FeatureSet<'_>) -> Vec<TokenStream> {
                 #rt::__private::#assert::<#declared, #column>();
             });
         }
-        if let Some(fill) = &set.fill {
+        if let Some(fill) = feature.fill(set) {
             let span = fill.span;
             let assert = format_ident!(
                 "{}",

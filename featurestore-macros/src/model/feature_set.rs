@@ -92,6 +92,16 @@ pub struct Feature<'a> {
     pub declares_frame: bool,
     /// `truncate`: an integer feature may hold the whole part of fractions.
     pub truncate: Option<Span>,
+    /// `fill_null = 0` on the feature: replaces its nulls, instead of the
+    /// feature set's `fill_null`.
+    pub fill: Option<Fill>,
+}
+
+impl Feature<'_> {
+    /// The value replacing the feature's nulls: its own, or the set's.
+    pub fn fill<'s>(&'s self, set: &'s FeatureSet<'_>) -> Option<&'s Fill> {
+        self.fill.as_ref().or(set.fill.as_ref())
+    }
 }
 
 impl Feature<'_> {
@@ -418,6 +428,11 @@ fn feature<'a>(field: &Field<'a>, errors: &mut Errors) -> Feature<'a> {
             .as_ref()
             .is_some_and(|f| f.over.is_some() || f.rows.is_some()),
         truncate,
+        fill: field
+            .feature
+            .as_ref()
+            .and_then(|f| f.fill_null.as_ref())
+            .and_then(|lit| fill(lit, errors)),
     }
 }
 

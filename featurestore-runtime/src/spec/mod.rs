@@ -234,6 +234,9 @@ pub struct FeatureSpec {
     /// `filter_expression`): `count` is then `0`, not null, in a window with
     /// events of which none passes.
     pub filter: Option<&'static str>,
+    /// `#[feature(..., fill_null = 0)]`: replaces nulls in this feature's
+    /// columns, instead of the feature set's `fill_null`.
+    pub fill_null: Option<FillValue>,
 }
 
 /// The value of a plain feature, from each event's row, cast to the
@@ -414,6 +417,15 @@ impl FeatureSetSpec {
                 f.aggregations.iter().copied(),
             )
         }))
+    }
+
+    /// The value that replaces nulls in an output column: its feature's
+    /// `fill_null`, or the feature set's.
+    pub fn fill_of(&self, output: &OutputColumn) -> Option<FillValue> {
+        self.features
+            .get(output.feature)
+            .and_then(|f| f.fill_null)
+            .or(self.fill_null)
     }
 
     /// Whether the rows of rolling windows are a day apart (the default slide).

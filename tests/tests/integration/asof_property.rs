@@ -65,6 +65,7 @@ fn feature_set(name: &'static str, column: &'static str) -> FeatureSetSpec {
             plain: None,
             frame: None,
             filter: None,
+            fill_null: None,
         }])),
         outputs: Box::leak(outputs.into_boxed_slice()),
         pivot: None,

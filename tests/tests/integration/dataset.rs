@@ -151,8 +151,20 @@ pub struct MerchantPayments {
           keep(payment_id, paid_at, user_id, merchant_id))]
 pub struct PaymentsAtMerchants;
 
-#[test]
-fn a_dataset_joins_each_entity_on_its_own_spine_column() {
+/// Each feature with its own fill value: a count and a text cannot share one.
+#[feature_set(entity = "user_id", window = "1d", source = Payments, timestamp = paid_at)]
+pub struct UserMerchants {
+    #[feature(count(payment_id), fill_null = 0)]
+    pub payments: i64,
+    #[feature(last(merchant_id), fill_null = "none")]
+    pub merchant: String,
+    /// Not filled: null for an empty window.
+    #[feature(max(amount))]
+    pub largest: f64,
+}
+
+/// The payments fixture in a fresh directory, and a configuration there.
+fn payments() -> (tempfile::TempDir, featurestore_runtime::config::Config) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("payments.csv"),
@@ -167,6 +179,62 @@ fn a_dataset_joins_each_entity_on_its_own_spine_column() {
     let mut config = featurestore_runtime::config::Config::defaults(dir.path());
     config.historical_root = dir.path().join("historical").to_string_lossy().into_owned();
     config.online_url = format!("redb://{}", dir.path().join("online.redb").display());
+    (dir, config)
+}
+
+#[test]
+fn each_feature_fills_its_nulls_with_its_own_value() {
+    let (_dir, config) = payments();
+    let st = stores(&config);
+    let report = featurestore_runtime::pipeline::execute(
+        &UserMerchants::SPEC,
+        &config,
+        &st,
+        DateRange {
+            start: None,
+            end: NaiveDate::from_ymd_opt(2024, 1, 3),
+        },
+        &|_| {},
+    )
+    .expect("the feature set runs");
+    let (header, mut got) = frame_rows(&report.rows);
+    assert_eq!(
+        header,
+        [
+            "user_id",
+            "timestamp",
+            "payments__count_over_1_day_rolling_windows",
+            "merchant__last_over_1_day_rolling_windows",
+            "largest__max_over_1_day_rolling_windows",
+        ]
+    );
+    got.sort();
+    // By hand: the first day's windows are empty, so the count is 0 and the
+    // merchant "none" but the unfilled maximum null; then each day holds the
+    // day before's payment of the user.
+    let expected: Vec<Vec<String>> = [
+        ["u1", "2024-01-01 00:00:00", "0", "none", ""],
+        ["u1", "2024-01-02 00:00:00", "1", "m1", "10.5"],
+        ["u1", "2024-01-03 00:00:00", "1", "m2", "-5.75"],
+        ["u2", "2024-01-01 00:00:00", "0", "none", ""],
+        ["u2", "2024-01-02 00:00:00", "1", "m1", "20.25"],
+        ["u2", "2024-01-03 00:00:00", "1", "m1", "7.0"],
+    ]
+    .iter()
+    .map(|r| r.iter().map(|c| c.to_string()).collect())
+    .collect();
+    assert_eq!(got, expected);
+    let nullable: Vec<bool> = UserMerchants::SPEC
+        .outputs
+        .iter()
+        .map(|o| o.nullable)
+        .collect();
+    assert_eq!(nullable, [false, false, true]);
+}
+
+#[test]
+fn a_dataset_joins_each_entity_on_its_own_spine_column() {
+    let (_dir, config) = payments();
     let st = stores(&config);
     let report = execute_dataset(
         &PaymentsAtMerchants::SPEC,
