@@ -86,6 +86,20 @@ pub enum Accepts {
     Ordered,
 }
 
+/// The kind of number a function returns, which decides whether an integer
+/// feature can hold it without truncating it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NumberKind {
+    /// Whole numbers whatever the column (the counts).
+    Whole,
+    /// Fractions whatever the column (means, deviations, variances,
+    /// percentiles, ratios): an integer feature would truncate them.
+    Fraction,
+    /// Numbers of the column's kind: whole for an integer column, fractions
+    /// for a float column (`sum`, `min`, `max`).
+    OfColumn,
+}
+
 impl Aggregation {
     /// Every function users write, in the order messages list them, with
     /// default arguments (`lag` and `lead` by 1, `percentile` at 0): for
@@ -248,6 +262,32 @@ impl Aggregation {
         !self.returns_a_value() && !self.returns_a_set()
     }
 
+    /// The kind of number the function returns; `None` for the functions
+    /// that return their column's values or lists of them (see
+    /// [`Aggregation::returns_a_value`]). Every function is classified
+    /// here, so that an integer feature never silently truncates a new one.
+    pub const fn number_kind(self) -> Option<NumberKind> {
+        match self {
+            Aggregation::Count | Aggregation::CountDistinct | Aggregation::ApproxCountDistinct => {
+                Some(NumberKind::Whole)
+            }
+            Aggregation::Avg
+            | Aggregation::StddevPop
+            | Aggregation::VarPop
+            | Aggregation::StddevSamp
+            | Aggregation::VarSamp
+            | Aggregation::Percentile(_) => Some(NumberKind::Fraction),
+            Aggregation::Sum | Aggregation::Min | Aggregation::Max => Some(NumberKind::OfColumn),
+            Aggregation::First
+            | Aggregation::Last
+            | Aggregation::Mode
+            | Aggregation::MostFrequentSet
+            | Aggregation::Value
+            | Aggregation::Lag(_)
+            | Aggregation::Lead(_) => None,
+        }
+    }
+
     /// Whether the function is `lag` or `lead`: a value of another event.
     pub const fn is_shift(self) -> bool {
         matches!(self, Aggregation::Lag(_) | Aggregation::Lead(_))
@@ -362,6 +402,21 @@ mod tests {
         assert!(!Aggregation::Lag(1).returns_a_number());
         assert!(Aggregation::Percentile(Percentage { millionths: 0 }).in_frames());
         assert!(!Aggregation::Mode.in_frames());
+    }
+
+    #[test]
+    fn number_kinds_agree_with_what_the_functions_return() {
+        use NumberKind::*;
+        assert_eq!(Aggregation::Count.number_kind(), Some(Whole));
+        assert_eq!(Aggregation::Avg.number_kind(), Some(Fraction));
+        assert_eq!(percentile(500_000).number_kind(), Some(Fraction));
+        assert_eq!(Aggregation::VarSamp.number_kind(), Some(Fraction));
+        assert_eq!(Aggregation::Sum.number_kind(), Some(OfColumn));
+        assert_eq!(Aggregation::Mode.number_kind(), None);
+        // A number kind exactly for the functions that return numbers.
+        for a in Aggregation::ALL {
+            assert_eq!(a.number_kind().is_some(), a.returns_a_number(), "{a}");
+        }
     }
 
     #[test]

@@ -54,6 +54,11 @@ impl DataType {
         }
     }
 
+    /// Whether values of this type are integers: they hold no fractions.
+    pub const fn is_integer(self) -> bool {
+        matches!(self, DataType::Int32 | DataType::Int64)
+    }
+
     /// Whether values of this type are integers or floats.
     pub const fn is_numeric(self) -> bool {
         matches!(
@@ -81,6 +86,8 @@ mod tests {
         assert_eq!(DataType::List(&DataType::String).rust(), "Vec<String>");
         assert!(DataType::Float32.is_numeric());
         assert!(!DataType::String.is_numeric());
+        assert!(DataType::Int64.is_integer());
+        assert!(!DataType::Float64.is_integer());
         assert!(!DataType::List(&DataType::Int64).is_numeric());
     }
 }

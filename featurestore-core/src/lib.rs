@@ -15,9 +15,10 @@ pub mod data_type;
 pub mod format;
 pub mod naming;
 pub mod policy;
+pub mod suggest;
 pub mod window;
 
-pub use aggregation::{is_plain, is_row_level, Accepts, Aggregation, Percentage};
+pub use aggregation::{is_plain, is_row_level, Accepts, Aggregation, NumberKind, Percentage};
 pub use data_type::DataType;
 pub use format::{EpochUnit, Format};
 pub use naming::{frame_output_name, output_name, snake_case, TIMESTAMP_COLUMN};

@@ -65,24 +65,9 @@ fn derived_inputs(columns: &[Column<'_>], errors: &mut Errors) {
 }
 
 pub fn feature_set(set: &FeatureSet<'_>, errors: &mut Errors) {
-    // One feature, one column: the outputs of a feature share its name prefix.
-    for feature in &set.features {
-        let Some(first) = feature.column() else {
-            continue;
-        };
-        for function in &feature.functions[1..] {
-            if function.column.unraw() != first.unraw() {
-                errors.at(
-                    function.column.span(),
-                    format!(
-                        "all aggregations of `{}` must take the same column: `{}` here, \
-                         `{}` before; declare another field for `{}`",
-                        feature.ident, function.column, first, function.column
-                    ),
-                );
-            }
-        }
-    }
+    // That the functions of a feature take one column (the outputs of a
+    // feature share its name prefix) is checked with the source's columns
+    // known, by rustc: see `expand::feature_set`.
 
     // Output names: keys, `timestamp`, then every output column.
     let mut columns: HashMap<String, String> = HashMap::new();
@@ -155,21 +140,28 @@ pub fn feature_set(set: &FeatureSet<'_>, errors: &mut Errors) {
 }
 
 pub fn dataset(set: &Dataset<'_>, errors: &mut Errors) {
-    let mut keys: HashSet<String> = HashSet::new();
-    for key in &set.keys {
-        if !keys.insert(key.name.clone()) {
-            errors.at(
-                key.ident.span(),
-                format!("`{}` is listed twice in `key`", key.name),
-            );
-        } else if key.name == model::unraw(&set.timestamp) {
-            errors.at(
-                key.ident.span(),
-                format!(
-                    "`{}` is the `timestamp` column: it cannot also be a key",
-                    key.name
-                ),
-            );
+    let keys = set
+        .joins
+        .iter()
+        .filter_map(|join| join.keys.as_deref())
+        .chain([set.keys.as_slice()]);
+    for list in keys {
+        let mut seen: HashSet<String> = HashSet::new();
+        for key in list {
+            if !seen.insert(key.name.clone()) {
+                errors.at(
+                    key.ident.span(),
+                    format!("`{}` is listed twice in `key`", key.name),
+                );
+            } else if key.name == model::unraw(&set.timestamp) {
+                errors.at(
+                    key.ident.span(),
+                    format!(
+                        "`{}` is the `timestamp` column: it cannot also be a key",
+                        key.name
+                    ),
+                );
+            }
         }
     }
 

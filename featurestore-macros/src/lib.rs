@@ -176,8 +176,10 @@ use proc_macro::TokenStream;
 ///   `OrderEvents::ORDER_ID == "order_id"`;
 /// - docs on the struct: location or query, a table of the columns, and
 ///   with pre-processing its steps in words and the columns after them;
-/// - for feature sets to look columns up: one hidden `HasColumn` impl per
-///   column (after pre-processing).
+/// - one hidden `HasColumn` impl per column (after pre-processing), which
+///   checks its type. Feature sets and datasets look columns up by name in
+///   `SOURCE::SPEC`, so that an unknown column is reported with its name,
+///   the closest column and the source's columns.
 #[proc_macro_attribute]
 pub fn source(args: TokenStream, input: TokenStream) -> TokenStream {
     source_inner(args.into(), input.into()).into()
@@ -291,7 +293,11 @@ fn source_inner(
 ///   `#[feature(avg(amount), max(amount))]`, and optionally, last,
 ///   `filter = "type = 'a'"`: a SQL boolean expression over the source's
 ///   row; the values of rows where it is not true count as nulls
-///   (Butterfree's `filter_expression`). Nulls are skipped by every
+///   (Butterfree's `filter_expression`); `fill_null = 0`, replacing this
+///   feature's nulls instead of the feature set's `fill_null` (so a count
+///   and a `String` feature can each have theirs); and `truncate`, to
+///   declare an integer feature of functions that return fractions (see
+///   below). Nulls are skipped by every
 ///   function; a window without events is null. The functions:
 ///   - any column: `count` (non-null values), `count_distinct`,
 ///     `approx_count_distinct` (optionally with Spark's relative error,
@@ -310,7 +316,12 @@ fn source_inner(
 ///
 /// The field's type is the type of its output columns: `i32`, `i64`, `f32`
 /// or `f64` for numeric results, the column's type for `first`, `last` and
-/// `mode`, `Vec` of it for `most_frequent_set`. Its doc comment is appended
+/// `mode`, `Vec` of it for `most_frequent_set`. An integer type holds no
+/// fractions: `avg`, `stddev_*`, `var_*` and `percentile`, and `sum`, `min`
+/// and `max` of a float column, into `i32` or `i64` are a compile error
+/// under the type, unless the feature says `truncate`
+/// (`#[feature(avg(amount), truncate)]`), which keeps the whole part,
+/// towards zero, as Butterfree's `DataType.INTEGER` cast did. Its doc comment is appended
 /// to each output column's description.
 ///
 /// # Plain feature sets
@@ -416,8 +427,9 @@ fn feature_set_inner(
 ///   are the rows of the dataset.
 /// - `key = cpf` (required): the spine column matched to each feature set's
 ///   entity key, or several in a string, `key = "cpf,merchant_id"`, matched
-///   in order to each feature set's `entity` keys. Types must match (a
-///   nullable spine key is fine).
+///   in order to each feature set's `entity` keys. Names and types must
+///   match (a nullable spine key is fine); a feature set of another entity
+///   names its own spine columns with `key` in `features(...)`.
 /// - `timestamp = order_timestamp` (required): the spine column with each
 ///   event's time (`NaiveDateTime` or `NaiveDate`, possibly `Option`). Each
 ///   feature set's columns are those of its latest row at or before it. It
@@ -429,6 +441,11 @@ fn feature_set_inner(
 ///     the ttl counts as missing; a positive integer and a unit, `m`, `h`,
 ///     `d` or `w`.
 ///   - `prefix = "b_"`: prepended to every column of the join.
+///   - `key = merchant_id` (or `key = "a,b"`): the spine column(s) holding
+///     this feature set's entity keys, in order, when they are not the
+///     dataset's `key`: `features(UserSpend, MerchantApproval(key =
+///     merchant_id))` joins each row to its user's and its merchant's
+///     features. Types must match the entity's; names need not.
 ///
 ///   A feature set is joined once, unless each time with its own prefix.
 ///   Two joins, or a join and a kept spine column, cannot output columns of

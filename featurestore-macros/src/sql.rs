@@ -3,8 +3,9 @@
 
 use sqlparser::ast::Statement;
 use sqlparser::dialect::GenericDialect;
+use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
-use sqlparser::tokenizer::Token;
+use sqlparser::tokenizer::{Token, Tokenizer};
 
 /// sqlparser is built without `std`, which also drops its recursion limit:
 /// refuse absurd nesting before it can overflow the compiler's stack.
@@ -39,6 +40,44 @@ pub fn check_query(sql: &str) -> Result<(), String> {
             statements.len()
         )),
     }
+}
+
+/// The column names a valid SQL expression over one row reads, in order of
+/// appearance, each once: the identifiers that are no keyword, no function
+/// name (before `(`) and not part of a qualified name (`t.a`), whose table
+/// the macro cannot know; quoted identifiers always. Empty if the SQL does
+/// not parse (its syntax error is reported already).
+pub fn columns(sql: &str) -> Vec<String> {
+    if check_expr(sql).is_err() {
+        return Vec::new();
+    }
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
+        return Vec::new();
+    };
+    let tokens: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    let mut columns: Vec<String> = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let Token::Word(word) = token else {
+            continue;
+        };
+        let quoted = word.quote_style.is_some();
+        let next = tokens.get(i + 1);
+        let previous = i.checked_sub(1).and_then(|p| tokens.get(p));
+        let function = matches!(next, Some(Token::LParen));
+        let qualified =
+            matches!(next, Some(Token::Period)) || matches!(previous, Some(Token::Period));
+        let keyword = word.keyword != Keyword::NoKeyword;
+        if qualified || (!quoted && (keyword || function)) {
+            continue;
+        }
+        if !columns.contains(&word.value) {
+            columns.push(word.value.clone());
+        }
+    }
+    columns
 }
 
 fn precheck(sql: &str) -> Result<(), String> {
@@ -96,6 +135,25 @@ mod tests {
         assert!(check_query("DROP TABLE t")
             .unwrap_err()
             .contains("another kind"));
+    }
+
+    #[test]
+    fn columns_of_expressions() {
+        assert_eq!(
+            columns("chargeback_timestamp IS NOT NULL"),
+            ["chargeback_timestamp"]
+        );
+        assert_eq!(
+            columns("amount > 10 AND (currency = 'BRL' OR lower(kind) = 'a') AND amount < 99"),
+            ["amount", "currency", "kind"]
+        );
+        // A keyword (`status`) used as a name is not told apart: not checked.
+        assert_eq!(columns("status = 'paid' AND \"Kind\" = 1"), ["Kind"]);
+        // Keywords, functions, qualified names and literals are no columns.
+        assert!(columns("coalesce(x.a, 0) > 1 AND DATE '2020-01-01' IS NOT NULL").is_empty());
+        // Quoted, a keyword is a column name.
+        assert_eq!(columns("\"timestamp\" > 0"), ["timestamp"]);
+        assert!(columns("a = ").is_empty());
     }
 
     #[test]

@@ -68,6 +68,8 @@ pub const FUNCTION: Symbol = Symbol("function");
 // Window functions of plain feature sets: `over = "2m"`, `rows = 2`.
 pub const OVER: Symbol = Symbol("over");
 pub const ROWS: Symbol = Symbol("rows");
+// An integer feature of fractions: `#[feature(avg(amount), truncate)]`.
+pub const TRUNCATE: Symbol = Symbol("truncate");
 
 /// The keys `#[source(...)]` accepts.
 pub const SOURCE_KEYS: &[Symbol] = &[
@@ -139,7 +141,7 @@ pub const DATASET_KEYS: &[Symbol] = &[
 ];
 
 /// The options of one joined feature set.
-pub const JOIN_KEYS: &[Symbol] = &[TTL, PREFIX];
+pub const JOIN_KEYS: &[Symbol] = &[KEY, TTL, PREFIX];
 
 /// `` `a`, `b`, `c` ``: a list of keywords for messages.
 pub fn list<T: fmt::Display>(words: impl IntoIterator<Item = T>) -> String {

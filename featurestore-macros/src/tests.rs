@@ -322,9 +322,28 @@ fn cross_checks() {
         &[
             "`cpf` is listed twice in `entity`",
             "duplicate output column `a__count`",
-            "all aggregations of `a` must take the same column",
         ],
     );
+    // Which of `a` and `b` is at fault only rustc knows, from the source's
+    // columns: "the same column" only if both are the source's.
+    let out = feature_set_inner(
+        quote!(entity = "cpf", source = S, timestamp = t),
+        quote!(
+            pub struct F {
+                #[feature(sum(amout), avg(amount))]
+                pub a: f64,
+            }
+        ),
+    );
+    assert!(errors(&out).is_empty(), "{:?}", errors(&out));
+    let text = compact(&out);
+    assert!(text.contains(
+        "has_column(&<__FSourceas::featurestore_runtime::Source>::SPEC,\"amout\")&&\
+         ::featurestore_runtime::__private::has_column(&<__FSourceas::featurestore_runtime::Source>::SPEC,\"amount\")"
+    ), "{text}");
+    assert!(text.contains(
+        "unknown_column(&<__FSourceas::featurestore_runtime::Source>::SPEC,\"S\",\"amout\",\"\")"
+    ));
 }
 
 #[test]
@@ -479,7 +498,8 @@ fn legiti_dataset_expands() {
         "#[serde(flatten)]user_chargebacks:__T5",
         "pubconstTIMESTAMP:&'staticstr=\"timestamp\"",
         "pubconstORDER_ID:&'staticstr=\"order_id\"",
-        "assert_same_key::<<<__AwesomeDatasetJoin1as::featurestore_runtime::FeatureSet>::Rowas::featurestore_runtime::__private::KeyAt<0usize>>::Type,<<__AwesomeDatasetSpineas::featurestore_runtime::__private::HasColumn<{::featurestore_runtime::__private::column_hash(\"cpf\")}>>::Typeas::featurestore_runtime::__private::ColumnType>::Inner>",
+        "assert_same_key::<<<__AwesomeDatasetJoin1as::featurestore_runtime::FeatureSet>::Rowas::featurestore_runtime::__private::KeyAt<0usize>>::Type,<<::featurestore_runtime::__private::Col<{::featurestore_runtime::__private::column_code(&<__AwesomeDatasetSpineas::featurestore_runtime::Source>::SPEC,\"cpf\")}>as::featurestore_runtime::__private::ColumnOf>::Typeas::featurestore_runtime::__private::ColumnType>::Inner>",
+        "key_name(&<__AwesomeDatasetJoin1as::featurestore_runtime::FeatureSet>::SPEC,0usize),\"cpf\")",
         "outputs_collide(&<__AwesomeDatasetJoin0as::featurestore_runtime::FeatureSet>::SPEC,\"\",&<__AwesomeDatasetJoin1as::featurestore_runtime::FeatureSet>::SPEC,\"\")",
         "#Dataset`awesome_dataset`",
         "Then every output column of [`UserOrders`], as of the row's `timestamp`;",
@@ -559,7 +579,7 @@ fn dataset_errors_are_collected() {
         &[
             "unknown key `keys` in `#[dataset]`: did you mean `key`?",
             "`timestamp` takes a column name of the source, without quotes",
-            "unknown key `size` in `UserOrders(...)`: the keys are `ttl`, `prefix`",
+            "unknown key `size` in `UserOrders(...)`: the keys are `key`, `ttl`, `prefix`",
             "unknown unit `x` in ttl `30x`",
             "`prefix = \"1_\"` cannot start a column name",
             "invalid SQL in `filter`",
@@ -667,7 +687,7 @@ fn feature_sets_have_features_and_key_types() {
     for needle in [
         "pubstructUserOrdersFeatures{",
         "typeFeatures=UserOrdersFeatures;",
-        "impl::featurestore_runtime::__private::KeyAt<0usize>forUserOrdersRow{typeType=<<__UserOrdersSourceas::featurestore_runtime::__private::HasColumn<{::featurestore_runtime::__private::column_hash(\"cpf\")}>>::Typeas::featurestore_runtime::__private::ColumnType>::Inner;}",
+        "impl::featurestore_runtime::__private::KeyAt<0usize>forUserOrdersRow{typeType=<<::featurestore_runtime::__private::Col<{::featurestore_runtime::__private::column_code(&<__UserOrdersSourceas::featurestore_runtime::Source>::SPEC,\"cpf\")}>as::featurestore_runtime::__private::ColumnOf>::Typeas::featurestore_runtime::__private::ColumnType>::Inner;}",
     ] {
         assert!(text.contains(needle), "{needle} not in {text}");
     }

@@ -296,6 +296,7 @@ pub fn dataset_json(spec: &DatasetSpec, location: &dyn Fn(&SourceSpec) -> Option
             "feature_set": j.feature_set.name,
             "ttl": j.ttl.map(|t| t.to_string()),
             "prefix": j.prefix,
+            "keys": j.keys,
         })).collect::<Vec<_>>(),
         "columns": dataset_lineage(spec).into_iter().map(|(name, ty, from)| json!({
             "column_name": name, "data_type": ty, "from": from,
@@ -335,8 +336,14 @@ pub fn dataset_text(
         .joins
         .iter()
         .map(|j| {
+            // A feature set of another entity, on its own spine columns.
+            let on = if j.keys == spec.keys {
+                String::new()
+            } else {
+                format!(" (on {})", j.keys.join(", "))
+            };
             format!(
-                "{}{}",
+                "{}{}{on}",
                 crate::registry::FEATURE_SET_PREFIX,
                 j.feature_set.name
             )

@@ -46,6 +46,149 @@ pub const fn column_hash(name: &str) -> u64 {
     hash
 }
 
+/// The code of a column's Rust type, for [`Col`]: `0` to `7` for `bool`,
+/// `i32`, `i64`, `f32`, `f64`, `String`, `NaiveDate`, `NaiveDateTime`,
+/// plus 8 for `Option` of one; [`NO_COLUMN`] for a name the source lacks.
+///
+/// Feature sets and datasets look their source's columns up in its `SPEC`
+/// by name, in const context: rustc then knows every column, so an unknown
+/// one is reported once, by [`unknown_column`], with its name and the
+/// closest column; its type is [`UnknownColumn`], which satisfies every
+/// bound, so nothing else is reported about it.
+pub const fn column_code(source: &SourceSpec, name: &str) -> u8 {
+    let mut i = 0;
+    while i < source.columns.len() {
+        let c = &source.columns[i];
+        if str_eq(c.name, name) {
+            let code = match c.dtype {
+                DataType::Bool => 0,
+                DataType::Int32 => 1,
+                DataType::Int64 => 2,
+                DataType::Float32 => 3,
+                DataType::Float64 => 4,
+                DataType::String => 5,
+                DataType::Date => 6,
+                DataType::Timestamp => 7,
+                DataType::List(_) => return NO_COLUMN,
+            };
+            return if c.nullable { code + 8 } else { code };
+        }
+        i += 1;
+    }
+    NO_COLUMN
+}
+
+/// The [`column_code`] of a name the source does not have.
+pub const NO_COLUMN: u8 = u8::MAX;
+
+/// A column type by its [`column_code`].
+#[derive(Debug)]
+pub struct Col<const CODE: u8>;
+
+/// The Rust type of the column whose code is `CODE` (see [`column_code`]).
+pub trait ColumnOf {
+    /// The column's declared type.
+    type Type: ColumnType;
+}
+
+macro_rules! column_of {
+    ($($code:literal => $ty:ty),* $(,)?) => {$(
+        impl ColumnOf for Col<$code> {
+            type Type = $ty;
+        }
+    )*};
+}
+
+column_of! {
+    0 => bool, 1 => i32, 2 => i64, 3 => f32, 4 => f64, 5 => String,
+    6 => chrono::NaiveDate, 7 => NaiveDateTime,
+    8 => Option<bool>, 9 => Option<i32>, 10 => Option<i64>, 11 => Option<f32>,
+    12 => Option<f64>, 13 => Option<String>, 14 => Option<chrono::NaiveDate>,
+    15 => Option<NaiveDateTime>,
+    255 => UnknownColumn,
+}
+
+/// The type of a column a declaration names and its source lacks: it
+/// satisfies every bound a column's type is checked against, so that the
+/// only error about it is [`unknown_column`]'s.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum UnknownColumn {}
+
+impl ColumnType for UnknownColumn {
+    // An integer: no check of fractions fires on it either.
+    const DTYPE: DataType = DataType::Int64;
+    const NULLABLE: bool = false;
+    type Inner = UnknownKey;
+}
+
+impl crate::spec::Countable for UnknownColumn {}
+impl crate::spec::Numeric for UnknownColumn {}
+impl crate::spec::Ordered for UnknownColumn {}
+impl crate::spec::KeyType for UnknownColumn {}
+impl crate::spec::TimestampType for UnknownColumn {}
+impl<L: ?Sized> PivotOn<L> for UnknownColumn {}
+impl<T> ValueOf<UnknownColumn> for T {}
+impl<T> SetOf<UnknownColumn> for T {}
+
+/// The message of a column `name` that the source (the struct `source`,
+/// as written) does not have, or `None` if it has it. `place` says where
+/// the name was written when the token itself cannot be pointed at (inside
+/// SQL), e.g. `" (in `filter`)"`.
+pub const fn unknown_column(
+    spec: &SourceSpec,
+    source: &str,
+    name: &str,
+    place: &str,
+) -> Option<ConstMessage> {
+    if column_code(spec, name) != NO_COLUMN {
+        return None;
+    }
+    let mut m = ConstMessage::concat(&[
+        "no column `",
+        name,
+        "` in the source `",
+        source,
+        "`",
+        place,
+        ": ",
+    ]);
+    let mut best: Option<(usize, usize)> = None;
+    let mut i = 0;
+    while i < spec.columns.len() {
+        if let Some(d) = featurestore_core::suggest::closeness(name, spec.columns[i].name) {
+            let closer = match best {
+                Some((b, _)) => d < b,
+                None => true,
+            };
+            if closer {
+                best = Some((d, i));
+            }
+        }
+        i += 1;
+    }
+    if let Some((_, i)) = best {
+        m = m
+            .push("did you mean `")
+            .push(spec.columns[i].name)
+            .push("`? ");
+    }
+    m = m.push("its columns are ");
+    let mut i = 0;
+    while i < spec.columns.len() {
+        if i > 0 {
+            m = m.push(", ");
+        }
+        m = m.push("`").push(spec.columns[i].name).push("`");
+        i += 1;
+    }
+    Some(m)
+}
+
+/// Whether the source has a column `name`.
+pub const fn has_column(spec: &SourceSpec, name: &str) -> bool {
+    column_code(spec, name) != NO_COLUMN
+}
+
 /// Compile-time assertions, called with spans on the user's tokens.
 pub fn assert_countable<T: Countable>() {}
 /// See [`Numeric`].
@@ -162,7 +305,7 @@ pub trait KeyAt<const I: usize> {
 
 /// The key type of a feature set whose declaration has errors: it matches
 /// any spine key, so the dataset does not repeat those errors.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum UnknownKey {}
 
 /// The row of a feature set whose declaration has errors.
@@ -175,8 +318,9 @@ impl<const I: usize> KeyAt<I> for () {
 #[diagnostic::on_unimplemented(
     message = "the spine's key is `{T}` but the feature set's key is `{Self}`",
     label = "its key is not of the spine key's type",
-    note = "the dataset's `key` columns are matched, in order, to each feature set's `entity` \
-            keys, and must have the same type (a nullable spine key is fine)"
+    note = "the spine columns of the dataset's `key`, or of the join's own `key = ...`, are \
+            matched, in order, to the feature set's `entity` keys, and must have the same type \
+            (a nullable spine key is fine)"
 )]
 pub trait SameType<T> {}
 
@@ -185,6 +329,10 @@ impl<T> SameType<T> for T {}
 
 #[diagnostic::do_not_recommend]
 impl<T: ColumnType> SameType<T> for UnknownKey {}
+
+/// A spine key column the spine lacks (see [`UnknownColumn`]).
+#[diagnostic::do_not_recommend]
+impl<T: ColumnType> SameType<UnknownKey> for T {}
 
 /// See [`SameType`].
 pub fn assert_same_key<FeatureSet: SameType<Spine>, Spine>() {}
@@ -216,6 +364,67 @@ const fn prefixed_eq(pa: &str, a: &str, pb: &str, b: &str) -> bool {
 /// The number of entity keys of a feature set.
 pub const fn key_count(fs: &FeatureSetSpec) -> usize {
     fs.keys.len()
+}
+
+/// The name of a feature set's key number `k`, or `""` if it has fewer.
+pub const fn key_name(fs: &FeatureSetSpec, k: usize) -> &'static str {
+    if k < fs.keys.len() {
+        fs.keys[k].name
+    } else {
+        ""
+    }
+}
+
+/// A message assembled in const context from parts some of which only
+/// rustc knows (another declaration's names), for `panic!` in a const
+/// check. Longer messages are cut at [`ConstMessage::CAPACITY`] bytes.
+#[derive(Debug)]
+pub struct ConstMessage {
+    bytes: [u8; ConstMessage::CAPACITY],
+    len: usize,
+}
+
+impl ConstMessage {
+    /// The longest message, in bytes.
+    pub const CAPACITY: usize = 1024;
+
+    /// The parts, one after the other.
+    pub const fn concat(parts: &[&str]) -> ConstMessage {
+        let mut m = ConstMessage {
+            bytes: [0u8; ConstMessage::CAPACITY],
+            len: 0,
+        };
+        let mut p = 0;
+        while p < parts.len() {
+            m = m.push(parts[p]);
+            p += 1;
+        }
+        m
+    }
+
+    /// The message with `part` after it.
+    pub const fn push(self, part: &str) -> ConstMessage {
+        let ConstMessage { mut bytes, mut len } = self;
+        let part = part.as_bytes();
+        let mut i = 0;
+        while i < part.len() && len < bytes.len() {
+            bytes[len] = part[i];
+            len += 1;
+            i += 1;
+        }
+        ConstMessage { bytes, len }
+    }
+
+    /// The message; if it was cut inside a character, up to that character.
+    pub const fn as_str(&self) -> &str {
+        let (mut text, _) = self.bytes.split_at(self.len);
+        loop {
+            match core::str::from_utf8(text) {
+                Ok(s) => return s,
+                Err(e) => text = text.split_at(e.valid_up_to()).0,
+            }
+        }
+    }
 }
 
 /// Whether two joins would output a column of the same name: an output of

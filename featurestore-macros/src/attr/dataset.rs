@@ -51,6 +51,9 @@ pub struct JoinAttr {
     pub path: Path,
     pub ttl: Option<LitStr>,
     pub prefix: Option<LitStr>,
+    /// `key = merchant_id`: the spine column(s) holding this feature set's
+    /// entity keys, when not the dataset's `key`.
+    pub key: Option<KeyArg>,
 }
 
 /// `keep(order_id, cpf)`.
@@ -184,6 +187,7 @@ fn features(meta: &Meta, errors: &mut Errors) -> Option<Features> {
             path,
             ttl: None,
             prefix: None,
+            key: None,
         };
         if let Some(options) = options {
             join_options(&options, &mut join, errors);
@@ -199,7 +203,7 @@ fn features(meta: &Meta, errors: &mut Errors) -> Option<Features> {
 /// `ttl = "30d", prefix = "o_"` in `UserOrders(...)`.
 fn join_options(list: &syn::MetaList, join: &mut JoinAttr, errors: &mut Errors) {
     let name = path_string(&join.path);
-    let example = format!("`{name}(ttl = \"30d\", prefix = \"o_\")`");
+    let example = format!("`{name}(ttl = \"30d\", prefix = \"o_\", key = merchant_id)`");
     let options = match list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
         Ok(options) => options,
         Err(e) => {
@@ -216,6 +220,10 @@ fn join_options(list: &syn::MetaList, join: &mut JoinAttr, errors: &mut Errors) 
         let Some(key) = key_of(option, &context, symbol::JOIN_KEYS, &mut seen, errors) else {
             continue;
         };
+        if key == symbol::KEY {
+            join.key = key_arg(option, errors);
+            continue;
+        }
         let value = lit_str(option, key, errors);
         match key {
             symbol::TTL => join.ttl = value,

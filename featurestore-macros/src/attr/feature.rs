@@ -5,7 +5,7 @@ use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Expr, ExprLit, Ident, Lit, LitStr, Meta, MetaNameValue, Path, Token};
 
-use super::meta::{column_ident, lit_str, path_string, plain_path};
+use super::meta::{column_ident, fill_lit, lit_str, path_string, plain_path, FillLit};
 use crate::ctxt::Errors;
 use crate::symbol;
 
@@ -21,6 +21,10 @@ pub struct FeatureAttr {
     pub over: Option<LitStr>,
     /// `rows = 2`: a row window of a window function.
     pub rows: Option<syn::LitInt>,
+    /// `truncate`: an integer feature keeps the whole part of fractions.
+    pub truncate: Option<Path>,
+    /// `fill_null = 0`: replaces this feature's nulls.
+    pub fill_null: Option<FillLit>,
 }
 
 /// The keys of a plain feature: `column = x`, `sql = "..."`, `function = f`.
@@ -80,6 +84,12 @@ pub(super) fn feature_attr(attr: &Attribute, errors: &mut Errors) -> FeatureAttr
     for meta in &metas {
         match meta {
             Meta::NameValue(nv) => feature.option(meta, nv, errors),
+            Meta::Path(path) if path == symbol::TRUNCATE => {
+                if feature.truncate.is_some() {
+                    errors.spanned(path, "duplicate `truncate`: write it once");
+                }
+                feature.truncate = Some(path.clone());
+            }
             _ => feature.functions.extend(raw_function(meta, errors)),
         }
     }
@@ -115,6 +125,9 @@ impl FeatureAttr {
                     "`rows` takes the number of events of a row window, e.g. `rows = 2`",
                 ),
             }
+        } else if nv.path == symbol::FILL_NULL {
+            duplicate(errors, self.fill_null.is_some());
+            self.fill_null = fill_lit(meta, errors);
         } else if nv.path == symbol::SQL {
             duplicate(errors, self.plain.sql.is_some());
             self.plain.sql = lit_str(meta, symbol::SQL, errors);
@@ -139,8 +152,8 @@ impl FeatureAttr {
                 format!(
                     "unknown option `{}` in `#[feature]`: the options are `filter = \"...\"` \
                      (after aggregations), for a plain feature `column = x`, \
-                     `sql = \"...\"` or `function = path, column = x`, and for window \
-                     functions `over = \"2m\"` or `rows = 2`",
+                     `sql = \"...\"` or `function = path, column = x`, for window \
+                     functions `over = \"2m\"` or `rows = 2`, `fill_null = 0` and `truncate`",
                     path_string(&nv.path)
                 ),
             );

@@ -196,30 +196,8 @@ pub fn path_string(path: &Path) -> String {
 
 /// The closest known word to a misspelled one, if any is close.
 pub fn did_you_mean<K: Copy + Into<&'static str>>(written: &str, known: &[K]) -> Option<K> {
-    known
-        .iter()
-        .copied()
-        .map(|k| (edit_distance(written, k.into()), k))
-        .filter(|(d, k)| *d <= 2 || (written.len() >= 3 && (*k).into().starts_with(written)))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (diagonal + usize::from(ca != *cb))
-                .min(row[j] + 1)
-                .min(above + 1);
-            diagonal = above;
-        }
-    }
-    row[b.len()]
+    featurestore_core::suggest::did_you_mean(written, known.iter().map(|&k| k.into()))
+        .map(|i| known[i])
 }
 
 /// The span of the attribute's arguments, for "missing key" errors.

@@ -5,16 +5,19 @@
 
 use featurestore_core::{snake_case, TIMESTAMP_COLUMN};
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{Ident, LitStr};
 
 use super::docs;
 use super::row::{Row, RowField};
-use super::tokens::{fill_value, option, respan, runtime, window};
+use super::tokens::{
+    column_check, fill_value, option, replace_ident, respan, runtime, source_column_type, window,
+};
 use crate::attr::path_string;
 use crate::check::{const_name, SPEC_CONST};
 use crate::model::{self, Dataset, Join};
+use crate::sql;
 
 pub fn expand(set: &Dataset<'_>) -> TokenStream {
     let rt = runtime();
@@ -73,7 +76,8 @@ pub fn expand(set: &Dataset<'_>) -> TokenStream {
     .expand();
     let constants = constants(set);
     let checks = checks(set);
-    let const_checks = const_checks(set);
+    let mut const_checks = const_checks(set);
+    const_checks.extend(column_checks(set));
     let row_type = row_type(set, &row);
     quote! {
         #item
@@ -148,22 +152,52 @@ fn join_item(set: &Dataset<'_>, i: usize, item: TokenStream) -> TokenStream {
     )
 }
 
-/// `<Spine as HasColumn<{hash("name")}>>::Type`, every token at `span`.
-fn column_type(set: &Dataset<'_>, name: &str, span: Span) -> TokenStream {
+/// `<Spine as Source>::SPEC`, at the `spine` path.
+fn spine_spec_at_path(set: &Dataset<'_>) -> TokenStream {
     let rt = runtime();
-    let spine = spine_alias(set);
-    respan(
-        quote! {
-            <#spine as #rt::__private::HasColumn<{ #rt::__private::column_hash(#name) }>>::Type
-        },
-        span,
-    )
+    let span = set.spine.span();
+    let mut spine = spine_alias(set);
+    spine.set_span(span);
+    quote_spanned!(span=> <#spine as #rt::Source>::SPEC)
 }
 
-/// `<#ty as ColumnType>::#item`, every token at `span`.
+/// The declared type of the spine's column `name`, every token at `span`
+/// (see [`source_column_type`]).
+fn column_type(set: &Dataset<'_>, name: &str, span: Span) -> TokenStream {
+    source_column_type(&spine_spec_at_path(set), name, span)
+}
+
+/// The const checks that every spine column named is the spine's.
+fn column_checks(set: &Dataset<'_>) -> Vec<TokenStream> {
+    let spec = spine_spec_at_path(set);
+    let spine = path_string(&set.spine);
+    let mut refs: Vec<(String, Span, &str)> = Vec::new();
+    for key in set
+        .keys
+        .iter()
+        .chain(set.joins.iter().flat_map(|j| j.keys.iter().flatten()))
+    {
+        refs.push((key.name.clone(), key.ident.span(), ""));
+    }
+    refs.push((model::unraw(&set.timestamp), set.timestamp.span(), ""));
+    for column in set.keep.iter().flatten() {
+        refs.push((model::unraw(column), column.span(), ""));
+    }
+    if let (Some(filter), Some(span), None) = (&set.filter, set.filter_span, &set.query) {
+        for column in sql::columns(filter) {
+            refs.push((column, span, " (in `filter`)"));
+        }
+    }
+    refs.into_iter()
+        .map(|(name, span, place)| column_check(&spec, &spine, &name, place, span))
+        .collect()
+}
+
+/// `<#ty as ColumnType>::#item`, every token but `ty`'s at `span`.
 fn column_item(ty: TokenStream, item: TokenStream, span: Span) -> TokenStream {
     let rt = runtime();
-    respan(quote!(<#ty as #rt::__private::ColumnType>::#item), span)
+    let outer = respan(quote!(<TYPE as #rt::__private::ColumnType>::#item), span);
+    replace_ident(outer, "TYPE", &ty)
 }
 
 fn spec(set: &Dataset<'_>) -> TokenStream {
@@ -186,11 +220,13 @@ fn spec(set: &Dataset<'_>) -> TokenStream {
             None => quote!(::core::option::Option::None),
         };
         let prefix = &join.prefix;
+        let keys = set.join_keys(join).iter().map(|k| &k.name);
         quote! {
             #rt::spec::JoinSpec {
                 feature_set: &#feature_set,
                 ttl: #ttl,
                 prefix: #prefix,
+                keys: &[#(#keys),*],
             }
         }
     });
@@ -401,14 +437,13 @@ fn checks(set: &Dataset<'_>) -> Vec<TokenStream> {
     let mut checks = Vec::new();
     let span = set.timestamp.span();
     let ty = column_type(set, &model::unraw(&set.timestamp), span);
-    checks.push(respan(
-        quote!(#rt::__private::assert_timestamp::<#ty>();),
-        span,
-    ));
+    // The column's type keeps its spans (the spine's at the `spine` path).
+    let assert = respan(quote!(#rt::__private::assert_timestamp), span);
+    checks.push(quote!(#assert::<#ty>();));
     for (i, join) in set.joins.iter().enumerate() {
         let span = join.path.span();
         let row = join_item(set, i, quote!(Row));
-        for (k, key) in set.keys.iter().enumerate() {
+        for (k, key) in set.join_keys(join).iter().enumerate() {
             let key_span = key.ident.span();
             let spine_key = column_item(
                 column_type(set, &key.name, key_span),
@@ -456,22 +491,37 @@ fn const_checks(set: &Dataset<'_>) -> Vec<TokenStream> {
             ),
         ));
     }
-    let keys = set.keys.len();
     for (i, join) in set.joins.iter().enumerate() {
         let span = join.path.span();
         let path = path_string(&join.path);
         let spec = join_item(set, i, quote!(SPEC));
         let prefix = &join.prefix;
         let suggestion = suggest_prefix(join);
+        let join_keys = set.join_keys(join);
+        let keys = join_keys.len();
+        let (listed, example) = match join.keys {
+            Some(_) => (
+                format!("its `key` in `features(...)` lists ({keys})"),
+                format!("`{path}(key = \"cpf,merchant_id\")`"),
+            ),
+            None => (
+                format!("the dataset's `key` lists ({keys})"),
+                format!("`{path}(key = \"cpf,merchant_id\")` in `features(...)`"),
+            ),
+        };
         checks.push(check(
             span,
             quote!(#rt::__private::key_count(&#spec) > #keys),
             format!(
-                "`{path}` has more entity keys than the dataset's `key` lists ({keys}): \
-                 list a spine column for each of its keys, in the order of its `entity`, \
-                 e.g. `key = \"cpf,merchant_id\"`"
+                "`{path}` has more entity keys than {listed}: name a spine column for each \
+                 of its keys, in the order of its `entity`, e.g. {example}"
             ),
         ));
+        if join.keys.is_none() {
+            for (k, key) in join_keys.iter().enumerate() {
+                checks.push(key_name_check(set, i, k, &key.name));
+            }
+        }
         let what = if prefix.is_empty() {
             format!("an output column of `{path}`")
         } else {
@@ -509,6 +559,54 @@ fn const_checks(set: &Dataset<'_>) -> Vec<TokenStream> {
         }
     }
     checks
+}
+
+/// Without a `key` of its own, a join matches the dataset's `key` columns
+/// to the feature set's entity keys by name: a feature set of another
+/// entity would otherwise be joined on a column holding other keys, and
+/// match nothing. The message names the feature set's key, known only to
+/// rustc, so it is assembled in const context.
+fn key_name_check(set: &Dataset<'_>, i: usize, k: usize, spine_key: &str) -> TokenStream {
+    let rt = runtime();
+    let join = &set.joins[i];
+    let span = join.path.span();
+    let path = path_string(&join.path);
+    let spec = join_item(set, i, quote!(SPEC));
+    let key_name = quote!(#rt::__private::key_name(&#spec, #k));
+    let parts: Vec<TokenStream> = if set.keys.len() == 1 {
+        vec![
+            format!("`{path}` is keyed by `").into_token_stream(),
+            key_name.clone(),
+            format!(
+                "`, but the dataset's `key` joins it on the spine column `{spine_key}`: name \
+                 the spine column holding its key, e.g. `{path}(key = "
+            )
+            .into_token_stream(),
+            key_name.clone(),
+            ")` in `features(...)`".into_token_stream(),
+        ]
+    } else {
+        vec![
+            format!("the entity key number {} of `{path}` is `", k + 1).into_token_stream(),
+            key_name.clone(),
+            format!(
+                "`, but the dataset's `key` joins it on the spine column `{spine_key}`: name \
+                 the spine columns holding its keys, in the order of its `entity`, e.g. \
+                 `{path}(key = \"cpf,merchant_id\")` in `features(...)`"
+            )
+            .into_token_stream(),
+        ]
+    };
+    respan(
+        quote! {
+            const _: () = if #k < #rt::__private::key_count(&#spec)
+                && !#rt::__private::str_eq(#key_name, #spine_key)
+            {
+                ::core::panic!("{}", #rt::__private::ConstMessage::concat(&[#(#parts),*]).as_str())
+            };
+        },
+        span,
+    )
 }
 
 /// "give the join a prefix: `UserOrders(prefix = "user_orders_")`".

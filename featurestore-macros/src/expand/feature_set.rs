@@ -2,7 +2,7 @@
 //! row and features, the column-name constants and the spanned type
 //! assertions.
 
-use featurestore_core::{Frame, Keep, TIMESTAMP_COLUMN};
+use featurestore_core::{Frame, Keep, NumberKind, TIMESTAMP_COLUMN};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
@@ -10,10 +10,14 @@ use syn::Ident;
 
 use super::docs;
 use super::row::{Row, RowField};
-use super::tokens::{aggregation, fill_value, option, respan, runtime, window};
+use super::tokens::{
+    aggregation, column_check, fill_value, option, replace_ident, replace_spec, respan, runtime,
+    source_column_type, window,
+};
 use crate::attr::{is_feature, path_string};
 use crate::check::{const_name, SPEC_CONST};
 use crate::model::{self, FeatureSet, FillValue, Output};
+use crate::sql;
 
 pub fn expand(set: &FeatureSet<'_>) -> TokenStream {
     let rt = runtime();
@@ -36,6 +40,8 @@ pub fn expand(set: &FeatureSet<'_>) -> TokenStream {
     let key_at = key_at(set, &row);
     let constants = constants(set, &outputs);
     let checks = checks(set);
+    let truncations = truncations(set);
+    let column_checks = column_checks(set);
     let source_alias = source_alias(set);
     let source = &set.source;
     quote! {
@@ -69,8 +75,95 @@ pub fn expand(set: &FeatureSet<'_>) -> TokenStream {
             fn __check() {
                 #(#checks)*
             }
+
+            #(#column_checks)*
+
+            #(#truncations)*
         };
     }
+}
+
+/// `avg(amount)`, `percentile(amount, 0.5)`: a function as written.
+fn as_written(function: &model::Function) -> String {
+    match function.aggregation {
+        featurestore_core::Aggregation::Percentile(p) => {
+            format!("percentile({}, {})", function.column, p.value())
+        }
+        other => format!("{}({})", other.name(), function.column),
+    }
+}
+
+/// Const checks that no integer feature silently truncates fractions: a
+/// function returning fractions (or its float column's numbers) into an
+/// integer field is an error under the field's type, unless the feature
+/// says `truncate`. Evaluated by rustc, as the types are only known there;
+/// the message names the function, which a trait bound's could not.
+fn truncations(set: &FeatureSet<'_>) -> Vec<TokenStream> {
+    let rt = runtime();
+    let mut checks = Vec::new();
+    for feature in set.features.iter().filter(|f| f.plain.is_none()) {
+        if feature.truncate.is_some() {
+            continue;
+        }
+        let ty = feature.ty;
+        let span = ty.span();
+        let declared = respan(quote!(<#ty as #rt::__private::FeatureType>::DTYPE), span);
+        let written = quote!(#ty).to_string().replace(' ', "");
+        let advice = format!(
+            "declare `{}` as `f64` (or `f32`), or write `truncate` in its `#[feature(...)]` to \
+             keep only the whole part, knowingly",
+            feature.ident
+        );
+        // One error per feature: the first function that would be truncated.
+        let mut fraction = None;
+        let mut of_column = Vec::new();
+        for function in &feature.functions {
+            match function.aggregation.number_kind() {
+                Some(NumberKind::Fraction) if fraction.is_none() => fraction = Some(function),
+                Some(NumberKind::OfColumn) => of_column.push(function),
+                _ => {}
+            }
+        }
+        let (condition, message) = if let Some(function) = fraction {
+            (
+                quote!(#declared.is_integer()),
+                format!(
+                    "`{}` returns fractions, which the integer type `{written}` of `{}` \
+                     would truncate: {advice}",
+                    as_written(function),
+                    feature.ident
+                ),
+            )
+        } else if let Some(function) = of_column.first() {
+            // The column's type, at the column: an unknown column is then
+            // the same error as the one under it, reported once.
+            let span = function.column.span();
+            let column = column_type(set, &function.column_name(), span);
+            let outer = respan(quote!(<TYPE as #rt::__private::ColumnType>::DTYPE), span);
+            let column = replace_ident(outer, "TYPE", &column);
+            (
+                // Only a float column has fractions: min/max of a time is
+                // refused by its own check.
+                quote!(#declared.is_integer() && #column.is_numeric() && !#column.is_integer()),
+                format!(
+                    "`{}({})` returns numbers of its column, which has fractions, and the \
+                     integer type `{written}` of `{}` would truncate them: {advice}",
+                    function.aggregation.name(),
+                    function.column,
+                    feature.ident
+                ),
+            )
+        } else {
+            continue;
+        };
+        let message = syn::LitStr::new(&message.replace('{', "{{").replace('}', "}}"), span);
+        checks.push(quote_spanned! {span=>
+            const _: () = if #condition {
+                ::core::panic!(#message)
+            };
+        });
+    }
+    checks
 }
 
 /// Removes `#[feature(...)]` from the fields: it is ours, not rustc's.
@@ -85,24 +178,120 @@ fn source_alias(set: &FeatureSet<'_>) -> Ident {
     format_ident!("__{}Source", set.item.ident, span = Span::call_site())
 }
 
-/// `<Source as HasColumn<{hash("name")}>>::Type`, every token at `span`.
-fn column_type(set: &FeatureSet<'_>, name: &str, span: Span) -> TokenStream {
+/// `<Source as Source>::SPEC`, at the `source` path.
+fn source_spec(set: &FeatureSet<'_>) -> TokenStream {
     let rt = runtime();
+    let span = set.source.span();
     let mut source = source_alias(set);
     source.set_span(span);
-    quote_spanned! {span=>
-        <#source as #rt::__private::HasColumn<{ #rt::__private::column_hash(#name) }>>::Type
-    }
+    quote_spanned!(span=> <#source as #rt::Source>::SPEC)
 }
 
-/// `<<Source as HasColumn<..>>::Type as ColumnType>::#item`, all at the
-/// `entity` literal: a missing key column is then the same error wherever
-/// the type appears, and rustc reports it once.
+/// The declared type of the source's column `name`, every token at `span`
+/// (see [`source_column_type`]).
+fn column_type(set: &FeatureSet<'_>, name: &str, span: Span) -> TokenStream {
+    source_column_type(&source_spec(set), name, span)
+}
+
+/// Every source column the declaration names, with the token naming it and
+/// where in that token it is (inside SQL): each must be a column of the
+/// source, checked by rustc against the source's spec.
+fn column_references(set: &FeatureSet<'_>) -> Vec<(String, Span, &'static str)> {
+    let mut refs = Vec::new();
+    for key in &set.keys {
+        refs.push((key.name.clone(), set.entity_span, " (in `entity`)"));
+    }
+    refs.push((model::unraw(&set.timestamp), set.timestamp.span(), ""));
+    for column in set.distinct.iter().flat_map(|d| &d.subset) {
+        refs.push((model::unraw(column), column.span(), ""));
+    }
+    if let Some(pivot) = &set.pivot {
+        refs.push((model::unraw(&pivot.column), pivot.column.span(), ""));
+    }
+    // A `query` may make columns of its own: only a `filter` is decided.
+    if let (Some(filter), Some(span), None) = (&set.filter, set.filter_span, &set.query) {
+        for column in sql::columns(filter) {
+            refs.push((column, span, " (in `filter`)"));
+        }
+    }
+    for feature in &set.features {
+        match &feature.plain {
+            Some(model::Plain::Column(column) | model::Plain::Function { column, .. }) => {
+                refs.push((model::unraw(column), column.span(), ""));
+            }
+            Some(model::Plain::Sql { sql, span }) if set.query.is_none() => {
+                for column in sql::columns(sql) {
+                    refs.push((column, *span, " (in `sql`)"));
+                }
+            }
+            Some(model::Plain::Sql { .. }) => {}
+            None => {
+                for function in &feature.functions {
+                    refs.push((function.column_name(), function.column.span(), ""));
+                }
+            }
+        }
+        if let (Some(filter), Some(span), None) = (&feature.filter, feature.filter_span, &set.query)
+        {
+            for column in sql::columns(filter) {
+                refs.push((column, span, " (in `filter`)"));
+            }
+        }
+    }
+    refs
+}
+
+/// The const checks that every column named is the source's, and that the
+/// functions of a feature, all of columns the source has, take one column
+/// (a misspelled one is reported as unknown, not as another column).
+fn column_checks(set: &FeatureSet<'_>) -> Vec<TokenStream> {
+    let rt = runtime();
+    let spec = source_spec(set);
+    let source = path_string(&set.source);
+    let mut checks: Vec<TokenStream> = column_references(set)
+        .into_iter()
+        .map(|(name, span, place)| column_check(&spec, &source, &name, place, span))
+        .collect();
+    for feature in set.features.iter().filter(|f| f.plain.is_none()) {
+        let Some(first) = feature.column() else {
+            continue;
+        };
+        let first_name = model::unraw(first);
+        for function in &feature.functions[1..] {
+            let name = function.column_name();
+            if name == first_name {
+                continue;
+            }
+            let message = format!(
+                "all aggregations of `{}` must take the same column: `{name}` here, \
+                 `{first_name}` before; declare another field for `{name}`",
+                feature.ident
+            );
+            let check = respan(
+                quote! {
+                    const _: () = if #rt::__private::has_column(&SPEC, #first_name)
+                        && #rt::__private::has_column(&SPEC, #name)
+                    {
+                        ::core::panic!(#message)
+                    };
+                },
+                function.column.span(),
+            );
+            checks.push(replace_spec(check, &spec));
+        }
+    }
+    checks
+}
+
+/// `<Column as ColumnType>::#item` for a key column, at the `entity`
+/// literal: an error about it is then the same wherever the type appears,
+/// and rustc reports it once.
 fn key_type(set: &FeatureSet<'_>, name: &str, item: TokenStream) -> TokenStream {
     let rt = runtime();
     let span = set.entity_span;
     let ty = column_type(set, name, span);
-    respan(quote!(<#ty as #rt::__private::ColumnType>::#item), span)
+    let outer = respan(quote!(<TYPE as #rt::__private::ColumnType>::#item), span);
+    replace_ident(outer, "TYPE", &ty)
 }
 
 /// `<T as FeatureType>::#item` at the field's type.
@@ -202,6 +391,13 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
         let dtype = column_type_item(feature.ty, quote!(DTYPE));
         let description = &feature.description;
         let filter = option(feature.filter.as_ref());
+        let feature_fill = match &feature.fill {
+            Some(fill) => {
+                let value = fill_value(&fill.value);
+                quote!(::core::option::Option::Some(#value))
+            }
+            None => quote!(::core::option::Option::None),
+        };
         quote! {
             #rt::spec::FeatureSpec {
                 name: #name,
@@ -212,12 +408,13 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
                 plain: #plain,
                 frame: #frame,
                 filter: #filter,
+                fill_null: #feature_fill,
             }
         }
     });
-    let nullable = set.fill.is_none();
     let outputs = outputs.iter().map(|output| {
         let feature = &set.features[output.feature];
+        let nullable = feature.fill(set).is_none();
         let name = &output.name;
         let index = output.feature;
         let aggregation = aggregation(feature.functions[output.function].aggregation);
@@ -344,7 +541,7 @@ fn row_structs(
             let feature = &set.features[output.feature];
             let name = model::ident(&output.name, Span::call_site())?;
             let inner = column_type_item(feature.ty, quote!(Inner));
-            let ty = if set.fill.is_some() {
+            let ty = if feature.fill(set).is_some() {
                 inner
             } else {
                 respan(quote!(::core::option::Option<#inner>), feature.ty.span())
@@ -524,7 +721,7 @@ fn checks(set: &FeatureSet<'_>) -> Vec<TokenStream> {
                 #rt::__private::#assert::<#declared, #column>();
             });
         }
-        if let Some(fill) = &set.fill {
+        if let Some(fill) = feature.fill(set) {
             let span = fill.span;
             let assert = format_ident!(
                 "{}",

@@ -32,6 +32,70 @@ pub fn respan(tokens: TokenStream, span: Span) -> TokenStream {
         .collect()
 }
 
+/// The declared type of the column `name` of a source, looked up by rustc
+/// in the source's spec (`spec`, a constant expression): every token at
+/// `span` but those of `spec`, so a source that is no source is one error
+/// under its path.
+pub fn source_column_type(spec: &TokenStream, name: &str, span: Span) -> TokenStream {
+    let rt = runtime();
+    let ty = respan(
+        quote! {
+            <#rt::__private::Col<{ #rt::__private::column_code(&SPEC, #name) }>
+                as #rt::__private::ColumnOf>::Type
+        },
+        span,
+    );
+    replace_spec(ty, spec)
+}
+
+/// A const check that the source of `spec` has the column `name`: the
+/// error, under `span`, names the column, the closest one the source has
+/// and all of them. `place` says where in `span` the name is, when the
+/// token is a SQL string: `" (in `filter`)"`.
+pub fn column_check(
+    spec: &TokenStream,
+    source: &str,
+    name: &str,
+    place: &str,
+    span: Span,
+) -> TokenStream {
+    let rt = runtime();
+    let check = respan(
+        quote! {
+            const _: () = if let ::core::option::Option::Some(message) =
+                #rt::__private::unknown_column(&SPEC, #source, #name, #place)
+            {
+                ::core::panic!("{}", message.as_str())
+            };
+        },
+        span,
+    );
+    replace_spec(check, spec)
+}
+
+/// `tokens` with the identifier `SPEC` standing for `spec`: so that code
+/// respanned at a user's token names a spec with the spans of its own.
+pub fn replace_spec(tokens: TokenStream, spec: &TokenStream) -> TokenStream {
+    replace_ident(tokens, "SPEC", spec)
+}
+
+/// `tokens` with every identifier `name` replaced by `with`.
+pub fn replace_ident(tokens: TokenStream, name: &str, with: &TokenStream) -> TokenStream {
+    tokens
+        .into_iter()
+        .flat_map(|tree| match tree {
+            TokenTree::Ident(ident) if ident == name => with.clone(),
+            TokenTree::Group(group) => {
+                let mut out =
+                    Group::new(group.delimiter(), replace_ident(group.stream(), name, with));
+                out.set_span(group.span());
+                TokenTree::Group(out).into()
+            }
+            other => other.into(),
+        })
+        .collect()
+}
+
 /// `Some("...")` or `None`.
 pub fn option(value: Option<&String>) -> TokenStream {
     match value {

@@ -2,6 +2,7 @@
 //! the feature sets joined onto it.
 
 use featurestore_core::{snake_case, window, Window, TIMESTAMP_COLUMN};
+use proc_macro2::Span;
 use syn::ext::IdentExt;
 use syn::{Ident, ItemStruct, LitStr, Path};
 
@@ -24,6 +25,8 @@ pub struct Dataset<'a> {
     pub joins: Vec<Join>,
     pub fill: Option<Fill>,
     pub filter: Option<String>,
+    /// The `filter` literal.
+    pub filter_span: Option<Span>,
     pub query: Option<String>,
     /// The spine columns of `keep(...)`, or `None` to keep them all.
     pub keep: Option<Vec<Ident>>,
@@ -35,9 +38,19 @@ pub struct Join {
     pub ttl: Option<Window>,
     /// Prepended to every joined column name; empty without `prefix`.
     pub prefix: String,
+    /// `key = merchant_id`: the spine columns matched, in order, to the
+    /// feature set's entity keys; `None` for the dataset's `key`, which must
+    /// then name the same columns as the entity.
+    pub keys: Option<Vec<Key>>,
 }
 
 impl Dataset<'_> {
+    /// The spine columns a join matches to its feature set's keys: its own
+    /// `key`, or the dataset's.
+    pub fn join_keys<'k>(&'k self, join: &'k Join) -> &'k [Key] {
+        join.keys.as_deref().unwrap_or(&self.keys)
+    }
+
     /// The output name of a kept spine column: the timestamp column is
     /// output as `timestamp`.
     pub fn output_name(&self, column: &Ident) -> String {
@@ -83,11 +96,7 @@ pub fn dataset<'a>(
         ));
     }
     let keys = match &attr.key {
-        Some(KeyArg::Column(ident)) => Some(vec![Key {
-            name: unraw(ident),
-            ident: ident.clone(),
-        }]),
-        Some(KeyArg::List(lit)) => keys(lit, symbol::KEY, "spine", errors).map(|(_, keys)| keys),
+        Some(key) => key_arg(key, errors),
         None if attr.written.contains(&symbol::KEY) => None,
         None => {
             errors.push(missing(
@@ -129,6 +138,7 @@ pub fn dataset<'a>(
                     .as_ref()
                     .map(|lit| prefix(lit, errors))
                     .unwrap_or_default(),
+                keys: join.key.as_ref().and_then(|key| key_arg(key, errors)),
             })
             .collect(),
         None if attr.written.contains(&symbol::FEATURES) => Vec::new(),
@@ -170,9 +180,21 @@ pub fn dataset<'a>(
         joins,
         fill,
         filter: attr.filter.as_ref().map(LitStr::value),
+        filter_span: attr.filter.as_ref().map(LitStr::span),
         query: attr.query.as_ref().map(LitStr::value),
         keep,
     })
+}
+
+/// `key = cpf` or `key = "cpf,merchant_id"`: spine columns.
+fn key_arg(key: &KeyArg, errors: &mut Errors) -> Option<Vec<Key>> {
+    match key {
+        KeyArg::Column(ident) => Some(vec![Key {
+            name: unraw(ident),
+            ident: ident.clone(),
+        }]),
+        KeyArg::List(lit) => keys(lit, symbol::KEY, "spine", errors).map(|(_, keys)| keys),
+    }
 }
 
 /// `prefix = "o_"`: the start of a column name.

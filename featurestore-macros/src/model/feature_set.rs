@@ -3,7 +3,7 @@
 
 use featurestore_core::window::{self, Window};
 use featurestore_core::{
-    frame_output_name, is_plain, is_row_level, output_name, Aggregation, Frame, Keep,
+    frame_output_name, is_plain, is_row_level, output_name, Aggregation, Frame, Keep, NumberKind,
 };
 use proc_macro2::Span;
 use syn::ext::IdentExt;
@@ -29,6 +29,8 @@ pub struct FeatureSet<'a> {
     pub source: Path,
     pub timestamp: Ident,
     pub filter: Option<String>,
+    /// The `filter` literal.
+    pub filter_span: Option<Span>,
     pub query: Option<String>,
     pub windows: Vec<Window>,
     /// `slide = "1h"`; `None` slides daily.
@@ -80,12 +82,26 @@ pub struct Feature<'a> {
     pub functions: Vec<Function>,
     /// `filter = "..."`: the rows whose values the feature aggregates.
     pub filter: Option<String>,
+    /// The `filter` literal.
+    pub filter_span: Option<Span>,
     /// How a plain feature computes its value; `None` if it aggregates.
     pub plain: Option<Plain>,
     /// `over = "2m"` or `rows = 2`: the functions are window functions.
     pub frame: Option<Frame>,
     /// Whether `over` or `rows` is written, valid or not.
     pub declares_frame: bool,
+    /// `truncate`: an integer feature may hold the whole part of fractions.
+    pub truncate: Option<Span>,
+    /// `fill_null = 0` on the feature: replaces its nulls, instead of the
+    /// feature set's `fill_null`.
+    pub fill: Option<Fill>,
+}
+
+impl Feature<'_> {
+    /// The value replacing the feature's nulls: its own, or the set's.
+    pub fn fill<'s>(&'s self, set: &'s FeatureSet<'_>) -> Option<&'s Fill> {
+        self.fill.as_ref().or(set.fill.as_ref())
+    }
 }
 
 impl Feature<'_> {
@@ -256,6 +272,7 @@ pub fn feature_set<'a>(
         source: attr.source.clone()?,
         timestamp: attr.timestamp.clone()?,
         filter: attr.filter.as_ref().map(LitStr::value),
+        filter_span: attr.filter.as_ref().map(LitStr::span),
         query: attr.query.as_ref().map(LitStr::value),
         windows,
         slide,
@@ -391,6 +408,11 @@ fn feature<'a>(field: &Field<'a>, errors: &mut Errors) -> Feature<'a> {
         .feature
         .as_ref()
         .and_then(|f| frame(f, plain.is_some(), &functions, errors));
+    let truncate = field
+        .feature
+        .as_ref()
+        .and_then(|f| f.truncate.as_ref())
+        .and_then(|path| truncate(path, plain.is_some(), &functions, errors));
     Feature {
         ident: field.ident,
         name: field.ident.unraw().to_string(),
@@ -398,13 +420,47 @@ fn feature<'a>(field: &Field<'a>, errors: &mut Errors) -> Feature<'a> {
         description: field.doc.clone(),
         functions,
         filter: filter.map(LitStr::value),
+        filter_span: filter.map(LitStr::span),
         plain,
         frame,
         declares_frame: field
             .feature
             .as_ref()
             .is_some_and(|f| f.over.is_some() || f.rows.is_some()),
+        truncate,
+        fill: field
+            .feature
+            .as_ref()
+            .and_then(|f| f.fill_null.as_ref())
+            .and_then(|lit| fill(lit, errors)),
     }
+}
+
+/// `truncate`, where something may have fractions to truncate.
+fn truncate(path: &Path, plain: bool, functions: &[Function], errors: &mut Errors) -> Option<Span> {
+    if plain {
+        errors.spanned(
+            path,
+            "a plain feature is always cast to the field's type: `truncate` is for \
+             aggregations, remove it",
+        );
+        return None;
+    }
+    let fractions = |f: &Function| {
+        matches!(
+            f.aggregation.number_kind(),
+            Some(NumberKind::Fraction | NumberKind::OfColumn)
+        )
+    };
+    if !functions.is_empty() && !functions.iter().any(fractions) {
+        errors.spanned(
+            path,
+            "nothing to truncate: these functions return whole numbers or their column's \
+             values; remove `truncate`",
+        );
+        return None;
+    }
+    Some(syn::spanned::Spanned::span(path))
 }
 
 /// A feature set is plain (every feature row-level) or aggregated: `lag`

@@ -11,7 +11,7 @@ mod feature_set;
 mod preprocess;
 mod source;
 
-pub use self::aggregation::assertion;
+pub use self::aggregation::{assertion, Function};
 pub use self::column::{fallback_encoding, Derived, TimeEncoding};
 pub use self::dataset::{dataset, Dataset, Join};
 pub use self::declaration::{ident, unraw, FillValue};

@@ -70,14 +70,15 @@ pub fn build(spec: &DatasetSpec, spine: LazyFrame, features: Vec<LazyFrame>) -> 
 
     for (i, (join, frame)) in spec.joins.iter().zip(features).enumerate() {
         let fs = join.feature_set;
-        if fs.keys.len() != spec.keys.len() {
+        if fs.keys.len() != join.keys.len() {
             return Err(err(
                 spec,
                 format!(
-                    "`{}` has {} key column(s) but the dataset matches {}",
+                    "`{}` has {} key column(s) but the dataset matches {} to them ({})",
                     fs.name,
                     fs.keys.len(),
-                    spec.keys.len()
+                    join.keys.len(),
+                    join.keys.join(", ")
                 ),
             ));
         }
@@ -106,7 +107,9 @@ pub fn build(spec: &DatasetSpec, spine: LazyFrame, features: Vec<LazyFrame>) -> 
             strategy: AsofStrategy::Backward,
             tolerance: None,
             tolerance_str: join.ttl.map(|w| tolerance(w).into()),
-            left_by: Some(spec.keys.iter().map(|k| (*k).into()).collect()),
+            // Each feature set on its own key columns of the spine: several
+            // entities can be joined onto one spine.
+            left_by: Some(join.keys.iter().map(|k| (*k).into()).collect()),
             right_by: Some(right_keys.iter().map(|k| k.as_str().into()).collect()),
             allow_eq: true,
             // Both sides are sorted by time just above. With `by` groups

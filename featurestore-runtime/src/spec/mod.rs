@@ -234,6 +234,9 @@ pub struct FeatureSpec {
     /// `filter_expression`): `count` is then `0`, not null, in a window with
     /// events of which none passes.
     pub filter: Option<&'static str>,
+    /// `#[feature(..., fill_null = 0)]`: replaces nulls in this feature's
+    /// columns, instead of the feature set's `fill_null`.
+    pub fill_null: Option<FillValue>,
 }
 
 /// The value of a plain feature, from each event's row, cast to the
@@ -416,6 +419,15 @@ impl FeatureSetSpec {
         }))
     }
 
+    /// The value that replaces nulls in an output column: its feature's
+    /// `fill_null`, or the feature set's.
+    pub fn fill_of(&self, output: &OutputColumn) -> Option<FillValue> {
+        self.features
+            .get(output.feature)
+            .and_then(|f| f.fill_null)
+            .or(self.fill_null)
+    }
+
     /// Whether the rows of rolling windows are a day apart (the default slide).
     pub fn slides_daily(&self) -> bool {
         self.slide.micros() == Window::DAY.micros()
@@ -450,6 +462,9 @@ pub struct JoinSpec {
     pub ttl: Option<Window>,
     /// Prepended to every joined column name (resolves collisions); may be empty.
     pub prefix: &'static str,
+    /// The spine columns matched, in order, to the feature set's keys: the
+    /// join's own `key`, or the dataset's.
+    pub keys: &'static [&'static str],
 }
 
 /// Where a dataset column comes from.
@@ -501,7 +516,8 @@ pub struct DatasetSpec {
     pub filter: Option<&'static str>,
     /// A SQL query over the spine source (registered under its name).
     pub query: Option<&'static str>,
-    /// Spine columns matched, in order, to each feature set's keys.
+    /// The spine's key columns: matched, in order, to the keys of each
+    /// feature set joined without a `key` of its own (see [`JoinSpec::keys`]).
     pub keys: &'static [&'static str],
     /// The spine column holding each event's time.
     pub timestamp: &'static str,

@@ -467,17 +467,9 @@ fn plain(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Result<C
     columns.push(col(TIMESTAMP_COLUMN));
     columns.extend(spec.outputs.iter().map(|o| col(o.name)));
     let mut lf = all.lazy().filter(keep).select(columns);
-    if let Some(fill) = spec.fill_null {
-        lf = lf.with_columns(
-            spec.outputs
-                .iter()
-                .map(|o| {
-                    col(o.name)
-                        .fill_null(fill_literal(fill))
-                        .strict_cast(polars_dtype(o.dtype))
-                })
-                .collect::<Vec<_>>(),
-        );
+    let filled = filled_columns(spec);
+    if !filled.is_empty() {
+        lf = lf.with_columns(filled);
     }
     let frame = lf.collect().map_err(|e| {
         data_error(
@@ -1095,24 +1087,32 @@ fn output_frame(
         columns.push(cast.into_column());
     }
     let frame = DataFrame::new(rows, columns).ctx(|| "output frame".into())?;
-    match spec.fill_null {
-        // Filled after the change-point dedup, as the declaration says.
-        Some(fill) => frame
-            .lazy()
-            .with_columns(
-                spec.outputs
-                    .iter()
-                    .map(|o| {
-                        col(o.name)
-                            .fill_null(fill_literal(fill))
-                            .strict_cast(polars_dtype(o.dtype))
-                    })
-                    .collect::<Vec<_>>(),
-            )
-            .collect()
-            .ctx(|| "fill_null".into()),
-        None => Ok(frame),
+    // Filled after the change-point dedup, as the declaration says.
+    let filled = filled_columns(spec);
+    if filled.is_empty() {
+        return Ok(frame);
     }
+    frame
+        .lazy()
+        .with_columns(filled)
+        .collect()
+        .ctx(|| "fill_null".into())
+}
+
+/// Each output column with a fill value (its feature's, or the feature
+/// set's), its nulls replaced.
+fn filled_columns(spec: &FeatureSetSpec) -> Vec<Expr> {
+    spec.outputs
+        .iter()
+        .filter_map(|o| {
+            let fill = spec.fill_of(o)?;
+            Some(
+                col(o.name)
+                    .fill_null(fill_literal(fill))
+                    .strict_cast(polars_dtype(o.dtype)),
+            )
+        })
+        .collect()
 }
 
 /// The values whose ids a function returned, taken from the input column.

@@ -65,6 +65,7 @@ fn feature_set(name: &'static str, column: &'static str) -> FeatureSetSpec {
             plain: None,
             frame: None,
             filter: None,
+            fill_null: None,
         }])),
         outputs: Box::leak(outputs.into_boxed_slice()),
         pivot: None,
@@ -131,6 +132,7 @@ fn spec_for(case: &Case) -> DatasetSpec {
                 unit: WindowUnit::Hours,
             }),
             prefix: "",
+            keys: &["k"],
         })
         .collect();
     let column = |name, dtype, origin| DatasetColumn {

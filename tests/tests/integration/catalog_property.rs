@@ -170,6 +170,7 @@ fn spec_with(
             dtype: *dtype,
             description: "",
             filter: None,
+            fill_null: None,
             plain: None,
             frame: None,
         })
@@ -549,6 +550,7 @@ fn window_spec(
             plain: None,
             frame: Some(*frame),
             filter: None,
+            fill_null: None,
         });
         for agg in aggs.iter() {
             outputs.push(OutputColumn {
@@ -571,6 +573,7 @@ fn window_spec(
         plain: None,
         frame: None,
         filter: None,
+        fill_null: None,
     });
     for agg in shifts {
         outputs.push(OutputColumn {

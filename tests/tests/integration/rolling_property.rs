@@ -143,6 +143,7 @@ pub(crate) fn spec_with(windows: Vec<Window>, slide: Window, fill: bool) -> Feat
             dtype: *dtype,
             description: "",
             filter: None,
+            fill_null: None,
             plain: None,
             frame: None,
         })

@@ -39,10 +39,11 @@ pub struct Orders {
     pub amount: Option<f64>,
 }
 
-/// Several keys, functions and windows, no fill: nullable outputs.
+/// Several keys, functions and windows, no fill: nullable outputs. The
+/// largest amount is truncated to an integer, knowingly.
 #[feature_set(entity = "cpf, order_id", window = "1w, 1d", source = Orders, timestamp = order_timestamp)]
 struct Nullable {
-    #[feature(count(amount), max(amount))]
+    #[feature(count(amount), max(amount), truncate)]
     spent: i64,
 }
 

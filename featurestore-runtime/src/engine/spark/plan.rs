@@ -559,7 +559,7 @@ fn rows(spec: &FeatureSetSpec, start: Option<NaiveDate>, end: NaiveDate) -> Stri
         ident(TIMESTAMP_COLUMN)
     ));
     for (j, o) in spec.outputs.iter().enumerate() {
-        let value = match spec.fill_null {
+        let value = match spec.fill_of(o) {
             Some(fill) => format!("coalesce(`__fs_o{j}`, {})", fill_lit(fill)),
             None => format!("`__fs_o{j}`"),
         };

@@ -173,6 +173,7 @@ const fn feature(name: &'static str, dtype: DataType) -> FeatureSpec {
         plain: None,
         frame: None,
         filter: None,
+        fill_null: None,
     }
 }
 
