@@ -36,7 +36,7 @@ use crate::transform::DateRange;
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
 pub struct Cli {
-    /// Configuration file [default: ./featurestore.toml, else the feature crate's]
+    /// Configuration file [default: ./featurestore.toml, else the one built into the binary]
     #[arg(long, global = true, env = crate::config::ENV_CONFIG)]
     pub config: Option<PathBuf>,
     /// Read source NAME from PATH instead of its configured location (repeatable)
