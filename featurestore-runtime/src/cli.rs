@@ -42,7 +42,7 @@ pub struct Cli {
     /// Read source NAME from PATH instead of its configured location (repeatable)
     #[arg(long = "source", value_name = "NAME=PATH", global = true)]
     pub sources: Vec<String>,
-    /// Read source NAME as csv, parquet or ndjson, whatever its path says (repeatable) [env: FEATURESTORE_FORMAT_<NAME>]
+    /// Read source NAME as csv, parquet or ndjson, whatever its path says (repeatable) [env: FEATURESTORE_FORMAT_{NAME}]
     #[arg(long = "source-format", value_name = "NAME=FORMAT", global = true)]
     pub source_formats: Vec<String>,
     /// Historical store root: a directory or file:// URL [env: FEATURESTORE_HISTORICAL_ROOT]
