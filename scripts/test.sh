@@ -57,7 +57,7 @@ step "cargo doc (the feature catalog)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
 step "the README's run command"
-out=$(cargo run -q --locked -p features -- \
+out=$(cd features && cargo run -q --locked -- \
     --historical-root "$CARGO_TARGET_DIR/readme-run/historical" \
     --online-url "redb://$CARGO_TARGET_DIR/readme-run/online.redb" \
     execute feature_store.user_orders --end-date 2020-07-17 --format csv)
@@ -67,3 +67,5 @@ if [ "$out" != "$expected" ]; then
     exit 1
 fi
 echo "ok: the online rows match the fixture"
+
+step "the README's quickstart: a new feature crate outside the workspace"; NEWCOMER_FEATURES=s3,redis scripts/newcomer.sh # the features crate's runtime features: the polars it built is reused

@@ -59,3 +59,9 @@ pub fn registry() -> Registry {
         .feature_set::<UserChargebacks>()
         .dataset::<AwesomeDataset>()
 }
+
+/// The README's Rust examples, compiled by `cargo test --doc -p features`
+/// (they use this crate's declarations).
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeExamples;

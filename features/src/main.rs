@@ -9,5 +9,8 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    featurestore_runtime::cli::main(features::registry(), Some(env!("CARGO_MANIFEST_DIR")))
+    // `--help` names this crate; the configuration is carried inside, for a
+    // copy of the binary run where no `featurestore.toml` is.
+    let app = featurestore_runtime::app!().embed_config(include_str!("../featurestore.toml"));
+    featurestore_runtime::cli::main(features::registry(), app)
 }

@@ -387,3 +387,222 @@ fn migrate_plan_on_the_embedded_store_has_nothing_to_do() {
         String::from_utf8_lossy(&unknown.stderr)
     );
 }
+
+/// The binary at `exe` with nothing of the caller's configuration: no
+/// store options, no `FEATURESTORE_*` variable.
+fn bare(exe: &Path) -> Command {
+    let mut cmd = Command::new(exe);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("FEATURESTORE_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+/// The example's events with one order of user `cpf`, on 2021-01-01.
+fn one_order(path: &Path, cpf: &str) {
+    std::fs::write(
+        path,
+        format!(
+            "order_id,order_timestamp,cpf,chargeback_timestamp\nq,2021-01-01 10:00:00,{cpf},\n"
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_copied_binary_runs_with_its_embedded_configuration_where_it_is() {
+    // A server: the binary alone, and the data under its working directory.
+    let server = tempfile::tempdir().unwrap();
+    let exe = server.path().join("bin/features");
+    std::fs::create_dir_all(exe.parent().unwrap()).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_features"), &exe).unwrap();
+    let work = server.path().join("work");
+    std::fs::create_dir_all(work.join("data/order_events")).unwrap();
+    std::fs::write(
+        work.join("data/order_events/input.csv"),
+        fixture("input.csv"),
+    )
+    .unwrap();
+
+    let out = run(bare(&exe).current_dir(&work).args([
+        "execute",
+        "user_orders",
+        "--end-date",
+        "2020-07-17",
+        "--format",
+        "csv",
+    ]));
+    assert_eq!(stdout(&out), fixture("user_orders_online.csv"));
+    // Both stores where the embedded featurestore.toml puts them, under the
+    // working directory, nowhere near the checkout it was built from.
+    assert!(work
+        .join("data/feature_store/historical/cpf/user_orders")
+        .is_dir());
+    assert!(work.join("data/online/online_store.redb").is_file());
+    let got =
+        run(bare(&exe)
+            .current_dir(&work)
+            .args(["get", "user_orders", "x", "--format", "csv"]));
+    let online = fixture("user_orders_online.csv");
+    let expected: Vec<&str> = online.lines().take(2).collect();
+    assert_eq!(stdout(&got), format!("{}\n", expected.join("\n")));
+}
+
+#[test]
+fn the_configuration_is_found_by_option_environment_then_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    // Three configurations, each reading a file with one order of its own
+    // user, and storing in the temporary directory.
+    for name in ["cwd", "option", "env"] {
+        let d = dir.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        one_order(&d.join("events.csv"), name);
+        std::fs::write(
+            d.join("featurestore.toml"),
+            "[historical]\nroot = \"historical\"\n[online]\nurl = \"redb://online.redb\"\n\
+             [sources.order_events]\npath = \"events.csv\"\n",
+        )
+        .unwrap();
+    }
+    let cwd = dir.path().join("cwd");
+    let first_row = |cmd: &mut Command| {
+        let out = stdout(&run(cmd.args([
+            "execute",
+            "user_orders",
+            "--end-date",
+            "2021-01-02",
+            "--format",
+            "csv",
+        ])));
+        out.lines().nth(1).unwrap().to_string()
+    };
+    let exe = Path::new(env!("CARGO_BIN_EXE_features"));
+    assert_eq!(
+        first_row(bare(exe).current_dir(&cwd)),
+        "cwd,2021-01-02 00:00:00,1,1,1"
+    );
+    // Relative paths are taken from the file's directory.
+    assert!(cwd.join("historical/cpf/user_orders").is_dir());
+    assert_eq!(
+        first_row(bare(exe).current_dir(&cwd).env(
+            "FEATURESTORE_CONFIG",
+            dir.path().join("env/featurestore.toml")
+        )),
+        "env,2021-01-02 00:00:00,1,1,1"
+    );
+    assert_eq!(
+        first_row(
+            bare(exe)
+                .current_dir(&cwd)
+                .env(
+                    "FEATURESTORE_CONFIG",
+                    dir.path().join("env/featurestore.toml")
+                )
+                .arg("--config")
+                .arg(dir.path().join("option/featurestore.toml"))
+        ),
+        "option,2021-01-02 00:00:00,1,1,1"
+    );
+    assert!(dir.path().join("option/online.redb").is_file());
+}
+
+#[test]
+fn a_csv_source_given_a_parquet_file_reads_it_or_says_it_is_parquet() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("input.csv");
+    std::fs::write(&csv, fixture("input.csv")).unwrap();
+    // The same events as Parquet, typed as a producer would write them.
+    let mut frame = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(csv))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let parquet = dir.path().join("events.parquet");
+    ParquetWriter::new(std::fs::File::create(&parquet).unwrap())
+        .finish(&mut frame)
+        .unwrap();
+    let unnamed = dir.path().join("events-export");
+    std::fs::copy(&parquet, &unnamed).unwrap();
+
+    for file in [&parquet, &unnamed] {
+        let out = run(features(dir.path()).args([
+            "execute",
+            "user_orders",
+            "--end-date",
+            "2020-07-17",
+            "--format",
+            "csv",
+            "--source",
+            &format!("order_events={}", file.display()),
+        ]));
+        assert_eq!(stdout(&out), fixture("user_orders_online.csv"), "{file:?}");
+    }
+    // Declared as a format on purpose, it is not second-guessed.
+    let out = run(features(dir.path()).args([
+        "execute",
+        "user_orders",
+        "--end-date",
+        "2020-07-17",
+        "--source",
+        &format!("order_events={}", parquet.display()),
+        "--source-format",
+        "order_events=csv",
+    ]));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the file is Parquet"), "{err}");
+    assert!(!err.contains("UTF-8"), "{err}");
+    let out =
+        run(features(dir.path()).args(["--source-format", "order_events=xls", "list-pipelines"]));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown format"), "{err}");
+}
+
+#[test]
+fn help_and_version_name_the_feature_crate() {
+    let exe = Path::new(env!("CARGO_BIN_EXE_features"));
+    let help = stdout(&run(bare(exe).arg("--help")));
+    assert!(
+        help.starts_with(
+            "The chargeback feature crate: order events, user orders and user chargebacks."
+        ),
+        "{help}"
+    );
+    assert!(help.contains("Usage: features "), "{help}");
+    assert!(!help.contains("Runtime of the featurestore"), "{help}");
+    let version = stdout(&run(bare(exe).arg("--version")));
+    assert_eq!(version, "features 0.1.0\n");
+}
+
+#[test]
+fn a_dataset_run_prints_a_summary_and_its_rows_only_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = stdout(&run(features(dir.path()).args([
+        "execute",
+        "dataset.awesome_dataset",
+        "--end-date",
+        "2020-07-17",
+    ])));
+    let expected = fixture("awesome_dataset.csv").replace("\r\n", "\n");
+    let rows = expected.lines().count() - 1;
+    let columns = expected.lines().next().unwrap().split(',').count();
+    let csv = dir
+        .path()
+        .join("datasets/awesome_dataset/awesome_dataset.csv");
+    assert_eq!(
+        out,
+        format!(
+            "awesome_dataset: {rows} rows, {columns} columns, written to {}, {}\n\
+             (print the rows with --format table|csv|json)\n",
+            csv.display(),
+            csv.with_extension("parquet").display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(csv).unwrap(), expected);
+}

@@ -3,17 +3,22 @@
 //!
 //! ```ignore
 //! fn main() -> std::process::ExitCode {
-//!     featurestore_runtime::cli::main(features::registry(), Some(env!("CARGO_MANIFEST_DIR")))
+//!     featurestore_runtime::cli::main(features::registry(), featurestore_runtime::app!())
 //! }
 //! ```
+//!
+//! [`app!`](crate::app) names the binary after the feature crate (its name,
+//! version and description in `--help`); with
+//! `.embed_config(include_str!("../featurestore.toml"))` the binary carries
+//! its configuration, used where no `featurestore.toml` is found at run time.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use polars::prelude::*;
 
 use crate::catalog;
@@ -31,12 +36,15 @@ use crate::transform::DateRange;
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
 pub struct Cli {
-    /// Configuration file [default: ./featurestore.toml, else the feature crate's]
+    /// Configuration file [default: ./featurestore.toml, else the one built into the binary]
     #[arg(long, global = true, env = crate::config::ENV_CONFIG)]
     pub config: Option<PathBuf>,
     /// Read source NAME from PATH instead of its configured location (repeatable)
     #[arg(long = "source", value_name = "NAME=PATH", global = true)]
     pub sources: Vec<String>,
+    /// Read source NAME as csv, parquet or ndjson, whatever its path says (repeatable) [env: FEATURESTORE_FORMAT_{NAME}]
+    #[arg(long = "source-format", value_name = "NAME=FORMAT", global = true)]
+    pub source_formats: Vec<String>,
     /// Historical store root: a directory or file:// URL [env: FEATURESTORE_HISTORICAL_ROOT]
     #[arg(long, global = true)]
     pub historical_root: Option<String>,
@@ -106,9 +114,10 @@ pub enum Command {
         /// Last day of the rows to write (YYYY-MM-DD); required with windows
         #[arg(long, value_parser = parse_date)]
         end_date: Option<NaiveDate>,
-        /// How to print the run's latest rows (a dataset: its rows).
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
+        /// How to print the run's latest rows [default: table]; a dataset's
+        /// rows are printed only when this is given (they are in its files)
+        #[arg(long, value_enum)]
+        format: Option<Format>,
         /// For a dataset: the files to write under the datasets root.
         #[arg(long, value_enum, default_value_t = DatasetFiles::Both)]
         output: DatasetFiles,
@@ -162,13 +171,90 @@ fn parse_engine(s: &str) -> std::result::Result<EngineKind, String> {
     EngineKind::from_name(s).map_err(|e| e.to_string())
 }
 
+/// What a feature crate's binary says about itself (`--help`,
+/// `--version`) and the configuration it carries. [`app!`](crate::app)
+/// makes one at the feature crate's compile time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct App {
+    /// The binary's name in `--help` (the feature crate's package name).
+    pub name: &'static str,
+    /// Its version.
+    pub version: &'static str,
+    /// What it is: the first line of `--help`.
+    pub about: &'static str,
+    /// The text of a `featurestore.toml` embedded at build time, used when
+    /// no configuration file is found at run time.
+    pub config: Option<&'static str>,
+}
+
+impl App {
+    /// A binary named `name`, with no embedded configuration.
+    pub const fn new(name: &'static str, version: &'static str, about: &'static str) -> Self {
+        App {
+            name,
+            version,
+            about,
+            config: None,
+        }
+    }
+
+    /// Embeds configuration text (`include_str!("../featurestore.toml")`),
+    /// used when neither `--config`, `$FEATURESTORE_CONFIG` nor
+    /// `./featurestore.toml` gives one; its relative paths are taken from the
+    /// current directory.
+    pub const fn embed_config(self, text: &'static str) -> Self {
+        App {
+            config: Some(text),
+            ..self
+        }
+    }
+
+    /// The command line's grammar, under this binary's name.
+    pub fn command(&self) -> clap::Command {
+        let mut command = Cli::command();
+        if !self.name.is_empty() {
+            command = command.name(self.name).bin_name(self.name);
+        }
+        if !self.version.is_empty() {
+            command = command.version(self.version);
+        }
+        if !self.about.is_empty() {
+            command = command.about(self.about);
+        }
+        command
+    }
+}
+
+/// The [`App`] of the crate this is written in, from its `Cargo.toml`
+/// (`name`, `version`, `description`), read when that crate compiles.
+///
+/// ```ignore
+/// fn main() -> std::process::ExitCode {
+///     let app = featurestore_runtime::app!().embed_config(include_str!("../featurestore.toml"));
+///     featurestore_runtime::cli::main(my_features::registry(), app)
+/// }
+/// ```
+#[macro_export]
+macro_rules! app {
+    () => {
+        $crate::cli::App::new(
+            ::core::env!("CARGO_PKG_NAME"),
+            ::core::env!("CARGO_PKG_VERSION"),
+            ::core::env!("CARGO_PKG_DESCRIPTION"),
+        )
+    };
+}
+
 /// Parses the arguments of the process and runs; the exit code reports success.
-pub fn main(registry: Registry, crate_dir: Option<&str>) -> ExitCode {
-    let cli = Cli::parse();
+pub fn main(registry: Registry, app: App) -> ExitCode {
+    let cli = match Cli::from_arg_matches(&app.command().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     init_tracing(cli.verbose);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    match run(&registry, cli, crate_dir.map(Path::new), &mut out) {
+    match run(&registry, cli, app.config, &mut out) {
         Ok(code) => code,
         Err(e) => {
             let _ = out.flush();
@@ -198,16 +284,17 @@ fn init_tracing(verbose: u8) {
         .try_init();
 }
 
-/// Resolves the configuration of a CLI invocation: file, environment, options.
-pub fn resolve_config(registry: &Registry, cli: &Cli, crate_dir: Option<&Path>) -> Result<Config> {
-    let mut config = Config::discover(cli.config.as_deref(), crate_dir)?;
+/// Resolves the configuration of a CLI invocation: file (or `embedded`,
+/// the configuration the binary carries), environment, options.
+pub fn resolve_config(registry: &Registry, cli: &Cli, embedded: Option<&str>) -> Result<Config> {
+    let mut config = Config::discover(cli.config.as_deref(), embedded)?;
     // Paths given on the command line or in the environment are relative to
     // where the user is, not to the configuration file.
     let cwd = std::env::current_dir().map_err(|e| Error::Io {
         context: "reading the current directory".to_string(),
         source: e,
     })?;
-    config.apply_env(std::env::vars(), &cwd);
+    config.apply_env(std::env::vars(), &cwd)?;
     let absolute = |p: &str| crate::location::absolute(&cwd, p);
     if let Some(root) = &cli.historical_root {
         config.historical_root = absolute(root);
@@ -232,6 +319,17 @@ pub fn resolve_config(registry: &Registry, cli: &Cli, crate_dir: Option<&Path>) 
         };
         registry.check_source(name)?;
         config.sources.insert(name.to_string(), absolute(path));
+    }
+    for s in &cli.source_formats {
+        let Some((name, format)) = s.split_once('=') else {
+            return Err(Error::Invalid(format!(
+                "`--source-format {s}`: expected NAME=FORMAT, e.g. --source-format order_events=parquet"
+            )));
+        };
+        registry.check_source(name)?;
+        let format = crate::config::parse_format(format)
+            .map_err(|e| Error::Invalid(format!("`--source-format {s}`: {e}")))?;
+        config.formats.insert(name.to_string(), format);
     }
     Ok(config)
 }
@@ -260,18 +358,19 @@ fn source_location(config: &Config) -> impl Fn(&SourceSpec) -> Option<String> + 
     }
 }
 
-/// Runs a parsed command, writing its output to `out`.
+/// Runs a parsed command, writing its output to `out`; `embedded` is the
+/// configuration the binary carries ([`App::embed_config`]).
 pub fn run(
     registry: &Registry,
     cli: Cli,
-    crate_dir: Option<&Path>,
+    embedded: Option<&str>,
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
     let io = |e: std::io::Error| Error::Io {
         context: "writing the output".to_string(),
         source: e,
     };
-    let config = resolve_config(registry, &cli, crate_dir)?;
+    let config = resolve_config(registry, &cli, embedded)?;
     match cli.command {
         Command::ListPipelines => {
             for name in registry.pipeline_names() {
@@ -355,13 +454,26 @@ pub fn run(
                         warn_run(run, range);
                     }
                     let files: Vec<String> = report.files.iter().map(ToString::to_string).collect();
-                    eprintln!(
-                        "{}: {} rows written to {}",
+                    let summary = format!(
+                        "{}: {} rows, {} columns, written to {}",
                         spec.name,
                         report.rows.height(),
+                        report.rows.width(),
                         files.join(", ")
                     );
-                    print_frame(&report.rows, format, out)?;
+                    // A training set is often millions of rows: they are in
+                    // its files, and printed only on request.
+                    match format {
+                        Some(format) => {
+                            eprintln!("{summary}");
+                            print_frame(&report.rows, format, out)?;
+                        }
+                        None => {
+                            writeln!(out, "{summary}").map_err(io)?;
+                            writeln!(out, "(print the rows with --format table|csv|json)")
+                                .map_err(io)?;
+                        }
+                    }
                     return Ok(ExitCode::SUCCESS);
                 }
             };
@@ -403,7 +515,7 @@ pub fn run(
                 report.online.removed,
             );
             warn_run(&report, range);
-            print_frame(&report.latest, format, out)?;
+            print_frame(&report.latest, format.unwrap_or(Format::Table), out)?;
         }
         Command::Migrate { action } => {
             let (names, apply, allow_destructive) = match action {

@@ -17,12 +17,24 @@
 //!
 //! [sources.order_events]
 //! path = "data/order_events/input.csv"   # or a URL: s3://bucket/orders.csv
+//! format = "parquet"           # csv, parquet, ndjson; default: see below
 //! on_bad_rows = "quarantine"   # or "fail" (the default) or "skip"
 //! ```
 //!
+//! The file is found by [`Config::discover`]: `--config FILE`, else
+//! `$FEATURESTORE_CONFIG`, else `featurestore.toml` in the current directory,
+//! else the text the binary embedded at build time, else the defaults. No
+//! path of the build machine is ever used, so a binary copied to a server is
+//! configured where it runs.
+//!
 //! Relative paths are resolved against the directory of the configuration
-//! file (the feature crate's root), so a run does not depend on the current
-//! directory.
+//! file, so a run does not depend on the current directory; those of an
+//! embedded configuration, which has no directory, against the current one.
+//!
+//! A source's format is, in this order: the one configured (`format` here,
+//! `--source-format`, `FEATURESTORE_FORMAT_<NAME>`); Parquet when the file
+//! is one (it begins and ends with `PAR1`); the extension of a configured
+//! path (`.csv`, `.parquet`, `.ndjson`, `.jsonl`); the declared one.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -33,7 +45,7 @@ use crate::engine::{EngineConfig, EngineKind};
 use crate::error::{Error, Result};
 use crate::location::{absolute, resolve as resolve_path, FileLocation};
 use crate::source::SourceLocations;
-use crate::spec::OnBadRows;
+use crate::spec::{Format, OnBadRows};
 
 /// Default historical store root, relative to the base directory.
 pub const DEFAULT_HISTORICAL_ROOT: &str = "data/feature_store/historical";
@@ -56,6 +68,10 @@ pub const ENV_ONLINE_URL: &str = "FEATURESTORE_ONLINE_URL";
 pub const ENV_SPARK_REMOTE: &str = "FEATURESTORE_SPARK_REMOTE";
 /// Prefix of the variables overriding a source's path: `FEATURESTORE_SOURCE_ORDER_EVENTS`.
 pub const ENV_SOURCE_PREFIX: &str = "FEATURESTORE_SOURCE_";
+/// Prefix of the variables setting a source's format: `FEATURESTORE_FORMAT_ORDER_EVENTS=parquet`.
+pub const ENV_FORMAT_PREFIX: &str = "FEATURESTORE_FORMAT_";
+/// How messages name a configuration embedded in the binary.
+pub const EMBEDDED: &str = "<featurestore.toml embedded in the binary>";
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -101,6 +117,7 @@ struct OnlineSection {
 #[serde(deny_unknown_fields)]
 struct SourceSection {
     path: Option<String>,
+    format: Option<String>,
     on_bad_rows: Option<String>,
 }
 
@@ -119,6 +136,8 @@ pub struct Config {
     pub datasets_root: String,
     /// Source path overrides by source name.
     pub sources: HashMap<String, String>,
+    /// Source formats configured, by source name.
+    pub formats: HashMap<String, Format>,
     /// `on_bad_rows` overrides by source name.
     pub on_bad_rows: HashMap<String, OnBadRows>,
     /// The engine that computes feature sets.
@@ -135,6 +154,7 @@ impl Config {
             online_url: DEFAULT_ONLINE_URL.to_string(),
             datasets_root: DEFAULT_DATASETS_DIR.to_string(),
             sources: HashMap::new(),
+            formats: HashMap::new(),
             on_bad_rows: HashMap::new(),
             engine: EngineConfig::default(),
         }
@@ -146,16 +166,23 @@ impl Config {
             path: path.to_path_buf(),
             message: format!("cannot read: {e}"),
         })?;
-        let file: File = toml::from_str(&text).map_err(|e| Error::Config {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
         let base = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        let mut config = Config::defaults(base);
-        config.file = Some(path.to_path_buf());
+        Config::from_text(&text, path, base)
+    }
+
+    /// Reads configuration text; `origin` names it in messages, relative
+    /// paths in it are resolved against `base_dir`.
+    pub fn from_text(text: &str, origin: &Path, base_dir: impl Into<PathBuf>) -> Result<Self> {
+        let error = |message: String| Error::Config {
+            path: origin.to_path_buf(),
+            message,
+        };
+        let file: File = toml::from_str(text).map_err(|e| error(e.to_string()))?;
+        let mut config = Config::defaults(base_dir);
+        config.file = Some(origin.to_path_buf());
         if let Some(root) = file.historical.and_then(|h| h.root) {
             config.historical_root = root;
         }
@@ -167,10 +194,8 @@ impl Config {
         }
         if let Some(engine) = file.engine {
             if let Some(kind) = engine.kind {
-                config.engine.kind = EngineKind::from_name(&kind).map_err(|e| Error::Config {
-                    path: path.to_path_buf(),
-                    message: format!("[engine] kind: {e}"),
-                })?;
+                config.engine.kind = EngineKind::from_name(&kind)
+                    .map_err(|e| error(format!("[engine] kind: {e}")))?;
             }
             config.engine.spark_remote = engine.spark_remote;
         }
@@ -178,17 +203,19 @@ impl Config {
             if let Some(p) = s.path {
                 config.sources.insert(name.clone(), p);
             }
+            if let Some(format) = s.format {
+                let format = parse_format(&format)
+                    .map_err(|e| error(format!("[sources.{name}] format = \"{format}\": {e}")))?;
+                config.formats.insert(name.clone(), format);
+            }
             if let Some(policy) = s.on_bad_rows {
                 let Some(policy) = OnBadRows::from_name(&policy) else {
-                    return Err(Error::Config {
-                        path: path.to_path_buf(),
-                        message: format!(
-                            "[sources.{name}] on_bad_rows = \"{policy}\": expected one of {}",
-                            OnBadRows::ALL
-                                .map(|p| format!("\"{}\"", p.name()))
-                                .join(", ")
-                        ),
-                    });
+                    return Err(error(format!(
+                        "[sources.{name}] on_bad_rows = \"{policy}\": expected one of {}",
+                        OnBadRows::ALL
+                            .map(|p| format!("\"{}\"", p.name()))
+                            .join(", ")
+                    )));
                 };
                 config.on_bad_rows.insert(name, policy);
             }
@@ -197,10 +224,11 @@ impl Config {
     }
 
     /// Finds the configuration: `explicit`, else `$FEATURESTORE_CONFIG`, else
-    /// `./featurestore.toml`, else `featurestore.toml` in `crate_dir` (the
-    /// feature crate's root); without any, defaults relative to `crate_dir`
-    /// when it exists, else to the current directory.
-    pub fn discover(explicit: Option<&Path>, crate_dir: Option<&Path>) -> Result<Self> {
+    /// `featurestore.toml` in the current directory, else `embedded` (the
+    /// text a binary embedded at build time, its relative paths taken from
+    /// the current directory), else the defaults, relative to the current
+    /// directory. Nothing depends on where the binary was built.
+    pub fn discover(explicit: Option<&Path>, embedded: Option<&str>) -> Result<Self> {
         if let Some(p) = explicit {
             return Config::from_file(p);
         }
@@ -211,21 +239,19 @@ impl Config {
         if local.is_file() {
             return Config::from_file(local);
         }
-        if let Some(dir) = crate_dir {
-            let p = dir.join(CONFIG_FILE);
-            if p.is_file() {
-                return Config::from_file(&p);
-            }
-            if dir.is_dir() {
-                return Ok(Config::defaults(dir));
-            }
+        match embedded {
+            Some(text) => Config::from_text(text, Path::new(EMBEDDED), "."),
+            None => Ok(Config::defaults(".")),
         }
-        Ok(Config::defaults("."))
     }
 
     /// Applies `FEATURESTORE_*` variables from `vars`; relative paths in
     /// them are taken relative to `cwd`.
-    pub fn apply_env(&mut self, vars: impl IntoIterator<Item = (String, String)>, cwd: &Path) {
+    pub fn apply_env(
+        &mut self,
+        vars: impl IntoIterator<Item = (String, String)>,
+        cwd: &Path,
+    ) -> Result<()> {
         for (k, v) in vars {
             if k == ENV_HISTORICAL_ROOT {
                 self.historical_root = absolute(cwd, &v);
@@ -238,8 +264,15 @@ impl Config {
             } else if let Some(name) = k.strip_prefix(ENV_SOURCE_PREFIX) {
                 self.sources
                     .insert(name.to_ascii_lowercase(), absolute(cwd, &v));
+            } else if let Some(name) = k.strip_prefix(ENV_FORMAT_PREFIX) {
+                let format = parse_format(&v).map_err(|e| Error::Config {
+                    path: PathBuf::from(&k),
+                    message: format!("\"{v}\": {e}"),
+                })?;
+                self.formats.insert(name.to_ascii_lowercase(), format);
             }
         }
+        Ok(())
     }
 
     /// The historical root, resolved against the base directory.
@@ -264,6 +297,7 @@ impl Config {
         SourceLocations {
             base_dir: self.base_dir.clone(),
             overrides: self.sources.clone(),
+            formats: self.formats.clone(),
             on_bad_rows: self.on_bad_rows.clone(),
             quarantine_dir: Some(crate::location::child(
                 &self.historical_location(),
@@ -271,6 +305,16 @@ impl Config {
             )),
         }
     }
+}
+
+/// A format by its name, or what the names are.
+pub fn parse_format(name: &str) -> std::result::Result<Format, String> {
+    Format::from_name(&name.to_ascii_lowercase()).ok_or_else(|| {
+        format!(
+            "unknown format; expected one of {}",
+            Format::ALL.map(|f| format!("\"{}\"", f.name())).join(", ")
+        )
+    })
 }
 
 #[cfg(test)]
@@ -305,7 +349,8 @@ mod tests {
                 ("UNRELATED".to_string(), "x".to_string()),
             ],
             cwd,
-        );
+        )
+        .unwrap();
         assert_eq!(c.historical_root, "/work/here/h2");
         assert_eq!(c.online_url, "redb:///work/here/o.redb");
         assert_eq!(c.sources["events"], "/abs/e.csv");
@@ -321,5 +366,61 @@ mod tests {
         let err = Config::from_file(&file).unwrap_err().to_string();
         assert!(err.contains("unknown field `rot`"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn formats_come_from_the_file_and_the_environment() {
+        let origin = Path::new("featurestore.toml");
+        let mut c = Config::from_text(
+            "[sources.events]\npath = \"in.data\"\nformat = \"Parquet\"\n",
+            origin,
+            "/base",
+        )
+        .unwrap();
+        assert_eq!(c.formats["events"], Format::Parquet);
+        c.apply_env(
+            [(
+                "FEATURESTORE_FORMAT_CLICKS".to_string(),
+                "ndjson".to_string(),
+            )],
+            Path::new("/"),
+        )
+        .unwrap();
+        assert_eq!(c.formats["clicks"], Format::NdJson);
+        // The format variable is no source path.
+        assert!(!c.sources.contains_key("format_clicks"));
+
+        let err = Config::from_text("[sources.events]\nformat = \"xls\"\n", origin, "/")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("[sources.events] format = \"xls\": unknown format; expected one of \"csv\", \"parquet\", \"ndjson\""),
+            "{err}"
+        );
+        let err = c
+            .apply_env(
+                [("FEATURESTORE_FORMAT_CLICKS".to_string(), "xml".to_string())],
+                Path::new("/"),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("FEATURESTORE_FORMAT_CLICKS"), "{err}");
+    }
+
+    #[test]
+    fn an_embedded_configuration_is_relative_to_the_current_directory() {
+        let c = Config::from_text(
+            "[online]\nurl = \"redb://o.redb\"\n",
+            Path::new(EMBEDDED),
+            ".",
+        )
+        .unwrap();
+        assert_eq!(c.online_url, "redb://o.redb");
+        assert_eq!(c.base_dir, Path::new("."));
+        assert_eq!(c.file.as_deref(), Some(Path::new(EMBEDDED)));
+        let err = Config::from_text("[online]\nurl = 3\n", Path::new(EMBEDDED), ".")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(EMBEDDED), "{err}");
     }
 }

@@ -53,6 +53,11 @@ pub mod registry;
 #[path = "private.rs"]
 pub mod __private;
 
+// A feature crate declares time columns with chrono's types: re-exported so
+// it needs no chrono dependency of its own, whose default features would
+// differ from the workspace's and rebuild polars' dependents.
+pub use chrono;
+pub use chrono::{NaiveDate, NaiveDateTime};
 pub use error::{Error, ErrorKind, Result};
 pub use featurestore_macros::{dataset, feature_set, source};
 pub use registry::Registry;

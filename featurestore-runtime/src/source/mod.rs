@@ -35,6 +35,9 @@ pub struct SourceLocations {
     pub base_dir: PathBuf,
     /// Per-source location overrides (paths or URLs), by source name.
     pub overrides: HashMap<String, String>,
+    /// Per-source formats configured, by source name: they win over what
+    /// the file and its path say.
+    pub formats: HashMap<String, Format>,
     /// Per-source `on_bad_rows` overrides, by source name.
     pub on_bad_rows: HashMap<String, OnBadRows>,
     /// Where `on_bad_rows = "quarantine"` writes rejected rows: a directory
@@ -56,6 +59,25 @@ impl SourceLocations {
     pub fn with_override(mut self, name: impl Into<String>, location: impl Into<String>) -> Self {
         self.overrides.insert(name.into(), location.into());
         self
+    }
+
+    /// Sets the format of source `name`.
+    pub fn with_format(mut self, name: impl Into<String>, format: Format) -> Self {
+        self.formats.insert(name.into(), format);
+        self
+    }
+
+    /// The format a file source declared with `declared` is read in, before
+    /// the file is looked at: configured, else the extension of an
+    /// overriding path, else declared. [`read`] also looks at the file.
+    pub fn format(&self, spec: &SourceSpec, declared: Format) -> Format {
+        if let Some(format) = self.formats.get(spec.name) {
+            return *format;
+        }
+        self.overrides
+            .get(spec.name)
+            .and_then(|path| Format::from_path(path))
+            .unwrap_or(declared)
     }
 
     /// Sets the `on_bad_rows` policy of source `name`.
@@ -244,6 +266,43 @@ fn read_declared(spec: &SourceSpec, locations: &SourceLocations) -> Result<Extra
     }
 }
 
+/// The format `file` is read in, `by_name` being the one its configuration
+/// or path gives. A Parquet file says so in its bytes: read as text it
+/// would only fail on its first binary byte, so it is read as Parquet
+/// unless another format was configured on purpose, which is then an error
+/// saying what the file is.
+fn content_format(
+    spec: &SourceSpec,
+    file: &SourceFile,
+    by_name: Format,
+    locations: &SourceLocations,
+) -> Result<Format> {
+    if by_name == Format::Parquet || !file.is_parquet() {
+        return Ok(by_name);
+    }
+    if locations.formats.contains_key(spec.name) {
+        return Err(source_error(
+            spec,
+            file.location(),
+            format!(
+                "the file is Parquet (it begins and ends with `PAR1`), but the source's format \
+                 is configured as {}; set `format = \"parquet\"` under [sources.{}] in \
+                 featurestore.toml, or `--source-format {}=parquet`",
+                by_name.name(),
+                spec.name,
+                spec.name
+            ),
+        ));
+    }
+    tracing::info!(
+        source = spec.name,
+        location = file.location(),
+        "the file is Parquet: read as Parquet, not {}",
+        by_name.name()
+    );
+    Ok(Format::Parquet)
+}
+
 /// Where a source is read from, for messages: its file, or its query.
 pub fn describe_location(spec: &SourceSpec, locations: &SourceLocations) -> String {
     match spec.kind {
@@ -265,12 +324,13 @@ pub(crate) fn source_error(spec: &SourceSpec, location: &str, message: impl Into
 fn read_file(
     spec: &SourceSpec,
     location: &FileLocation,
-    format: Format,
+    declared: Format,
     locations: &SourceLocations,
 ) -> Result<Extract> {
-    let format = file::of(format);
+    let by_name = locations.format(spec, declared);
+    let file = SourceFile::open(spec, location, file::of(by_name))?;
+    let format = file::of(content_format(spec, &file, by_name, locations)?);
     let policy = locations.policy(spec);
-    let file = SourceFile::open(spec, location, format)?;
     // Records the typed reader would misread, and the file it then reads:
     // the original, or a copy without them.
     let removed = format.misread(spec, &file)?;

@@ -19,7 +19,7 @@ use featurestore_runtime::{DateRange, Error, FeatureSet};
 use futures::TryStreamExt;
 use object_store::{ObjectStoreExt, PutPayload};
 use polars::prelude::*;
-use tests::{features_dir, fixture_csv, fixtures_dir, frame_rows, parse_csv, stores, temp_config};
+use tests::{fixture_csv, fixtures_dir, frame_rows, parse_csv, stores, temp_config};
 
 fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -198,7 +198,7 @@ fn a_dataset_is_written_to_an_object_store_from_the_command_line() {
     cli::run(
         &features::registry(),
         Cli::try_parse_from(args).unwrap(),
-        Some(&features_dir()),
+        None,
         &mut out,
     )
     .expect("the dataset builds");

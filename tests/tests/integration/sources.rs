@@ -365,3 +365,75 @@ fn whole_seconds_then_fractions_in_one_column_read_exactly() {
         .to_string();
     assert!(err.contains("10/05/2020"), "{err}");
 }
+
+/// The rows of source `Clicks` (declared CSV at `clicks.csv`) read with
+/// `locations`, or the error's message.
+fn read_clicks(locations: &SourceLocations) -> Result<DataFrame, String> {
+    scan(&Clicks::SPEC, locations)
+        .and_then(|lf| {
+            lf.collect()
+                .map_err(|e| featurestore_runtime::Error::Polars {
+                    context: "collecting".to_string(),
+                    source: e,
+                })
+        })
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_csv_source_pointed_at_parquet_reads_it_whatever_the_file_is_called() {
+    let (dir, loc) = setup();
+    let expected = read_clicks(&loc).expect("the CSV file reads");
+    // The same events, written by polars as Parquet, under three names: the
+    // extension says Parquet, says nothing, or says CSV (content wins).
+    for name in ["clicks.parquet", "clicks-export", "misnamed.csv"] {
+        let path = dir.path().join(name);
+        if name != "clicks.parquet" {
+            std::fs::copy(dir.path().join("clicks.parquet"), &path).unwrap();
+        }
+        let overridden = loc
+            .clone()
+            .with_override("clicks", path.display().to_string());
+        let read = read_clicks(&overridden).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(read.equals_missing(&expected), "{name}: {read}");
+    }
+}
+
+#[test]
+fn an_overriding_path_s_extension_gives_the_format() {
+    let (dir, loc) = setup();
+    let expected = read_clicks(&loc).expect("the CSV file reads");
+    let path = dir.path().join("clicks.ndjson");
+    let read = read_clicks(
+        &loc.clone()
+            .with_override("clicks", path.display().to_string()),
+    )
+    .expect("read as NDJSON by its extension");
+    assert!(read.equals_missing(&expected), "{read}");
+
+    // Without a telling extension, the configured format is the one read.
+    let bare = dir.path().join("clicks-lines");
+    std::fs::copy(&path, &bare).unwrap();
+    let by_name = loc
+        .clone()
+        .with_override("clicks", bare.display().to_string());
+    let err = read_clicks(&by_name).expect_err("JSON lines read as CSV, the declared format");
+    assert!(err.contains("clicks-lines"), "{err}");
+    let configured = by_name.with_format("clicks", featurestore_runtime::spec::Format::NdJson);
+    let read = read_clicks(&configured).expect("read as the configured NDJSON");
+    assert!(read.equals_missing(&expected), "{read}");
+}
+
+#[test]
+fn parquet_configured_as_csv_is_an_error_saying_it_is_parquet() {
+    let (dir, loc) = setup();
+    let path = dir.path().join("clicks.parquet");
+    let configured = loc
+        .with_override("clicks", path.display().to_string())
+        .with_format("clicks", featurestore_runtime::spec::Format::Csv);
+    let err = read_clicks(&configured).expect_err("the configured format is kept");
+    assert!(err.contains("the file is Parquet"), "{err}");
+    assert!(err.contains("--source-format clicks=parquet"), "{err}");
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(!err.contains("UTF-8"), "{err}");
+}

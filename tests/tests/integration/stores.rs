@@ -163,6 +163,7 @@ fn get_on_a_store_file_that_does_not_exist_names_it_and_creates_nothing() {
     let get = Cli {
         config: None,
         sources: Vec::new(),
+        source_formats: Vec::new(),
         historical_root: Some(dir.path().join("historical").display().to_string()),
         online_url: Some(format!("redb://{}", missing.display())),
         datasets_root: None,

@@ -159,6 +159,28 @@ impl SourceFile {
         &self.path
     }
 
+    /// Whether the file is Apache Parquet: it begins and ends with the
+    /// magic `PAR1` (a Parquet file is at least 12 bytes: both magics and
+    /// the footer's length). Text that happens to hold `PAR1` at both ends
+    /// is not worth a guess of its own: it is read as Parquet and fails
+    /// with the Parquet reader's message.
+    pub(super) fn is_parquet(&self) -> bool {
+        use std::io::{Read, Seek, SeekFrom};
+        const MAGIC: &[u8; 4] = b"PAR1";
+        let Ok(mut f) = std::fs::File::open(&self.path) else {
+            return false;
+        };
+        let mut head = [0u8; 4];
+        let mut tail = [0u8; 4];
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        len >= 12
+            && f.read_exact(&mut head).is_ok()
+            && f.seek(SeekFrom::End(-4)).is_ok()
+            && f.read_exact(&mut tail).is_ok()
+            && &head == MAGIC
+            && &tail == MAGIC
+    }
+
     /// The file, opened for reading.
     pub(super) fn read(&self, spec: &SourceSpec) -> Result<std::fs::File> {
         std::fs::File::open(&self.path)
