@@ -493,7 +493,7 @@ pub fn run(
                     spec.name
                 );
                 warn_run(&report, range);
-                print_frame(&report.latest, format, out)?;
+                print_frame(&report.latest, format.unwrap_or(Format::Table), out)?;
                 return Ok(ExitCode::SUCCESS);
             };
             let days = format!("{first} to {last}");
