@@ -6,9 +6,14 @@ use std::fmt;
 
 /// An aggregation function of a feature.
 ///
-/// Nulls are skipped by every function; a window without events is null,
-/// a window whose events all have a null value is `0` for the counts and
-/// null for the others.
+/// Nulls are skipped by every function but `first` and `last` (Spark's
+/// `ignorenulls = false`); a window without events is null, a window whose
+/// events all have a null value is `0` for the counts, an empty list for
+/// `most_frequent_set`, and null for the others. Under a `pivot`, a window
+/// without an event of the pivot value is null for every function (Spark
+/// leaves absent pivot cells null).
+///
+/// Events of one key at the same instant are in the order they were read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Aggregation {
     /// Number of non-null values.
@@ -35,16 +40,25 @@ pub enum Aggregation {
     StddevSamp,
     /// Sample variance: `Σ(x − mean)² / (n − 1)`; null for one value.
     VarSamp,
-    /// The value of the earliest event, by event time; among events of the
-    /// same time, the smallest value.
+    /// Spark's `first(x)`: the value of the earliest event, by event time,
+    /// among events of the same time the first read; null when that
+    /// event's value is null.
     First,
-    /// The value of the latest event, by event time; among events of the
-    /// same time, the largest value.
+    /// Spark's `last(x)`: the value of the latest event, by event time,
+    /// among events of the same time the last read; null when that event's
+    /// value is null.
     Last,
+    /// Spark's `first(x, ignorenulls = true)`: [`Aggregation::First`] of
+    /// the events whose value is not null.
+    FirstIgnoreNulls,
+    /// Spark's `last(x, ignorenulls = true)`: [`Aggregation::Last`] of the
+    /// events whose value is not null.
+    LastIgnoreNulls,
     /// The most frequent value; among equally frequent values, the smallest.
     Mode,
     /// Every distinct non-null value, most frequent first; equally frequent
-    /// values in ascending order. An empty list when every value is null.
+    /// values in the order they first appear in the window (time, then read
+    /// order). An empty list when every value is null.
     MostFrequentSet,
     /// No aggregation: the feature of a plain feature set, one row per
     /// event, holds a value of that event's row. Never written by users.
@@ -137,8 +151,8 @@ impl Aggregation {
             Aggregation::VarPop => "var_pop",
             Aggregation::StddevSamp => "stddev_samp",
             Aggregation::VarSamp => "var_samp",
-            Aggregation::First => "first",
-            Aggregation::Last => "last",
+            Aggregation::First | Aggregation::FirstIgnoreNulls => "first",
+            Aggregation::Last | Aggregation::LastIgnoreNulls => "last",
             Aggregation::Mode => "mode",
             Aggregation::MostFrequentSet => "most_frequent_set",
             Aggregation::Value => "value",
@@ -149,14 +163,17 @@ impl Aggregation {
     }
 
     /// The function users write under `name`, with default arguments (see
-    /// [`Aggregation::ALL`]); `value` is not written, so not found.
+    /// [`Aggregation::ALL`]; `first` and `last` keep nulls); `value` is not
+    /// written, so not found.
     pub fn from_name(name: &str) -> Option<Aggregation> {
         Aggregation::ALL.into_iter().find(|a| a.name() == name)
     }
 
     /// The function as output column names spell it: the name, and its
     /// argument after `_`, a percentile's percentage with `_` for the
-    /// decimal point (`percentile_50`, `percentile_99_9`, `lag_1`).
+    /// decimal point (`percentile_50`, `percentile_99_9`, `lag_1`);
+    /// `first_ignore_nulls` and `last_ignore_nulls` for the null-skipping
+    /// `first` and `last`.
     pub fn label(self) -> String {
         match self {
             Aggregation::Percentile(p) => {
@@ -165,6 +182,8 @@ impl Aggregation {
             }
             Aggregation::Lag(n) => format!("lag_{n}"),
             Aggregation::Lead(n) => format!("lead_{n}"),
+            Aggregation::FirstIgnoreNulls => "first_ignore_nulls".into(),
+            Aggregation::LastIgnoreNulls => "last_ignore_nulls".into(),
             other => other.name().to_string(),
         }
     }
@@ -185,11 +204,19 @@ impl Aggregation {
             Aggregation::VarPop => "population variance".into(),
             Aggregation::StddevSamp => "sample standard deviation (null for a single value)".into(),
             Aggregation::VarSamp => "sample variance (null for a single value)".into(),
-            Aggregation::First => "value of the earliest event (ties: the smallest value)".into(),
-            Aggregation::Last => "value of the latest event (ties: the largest value)".into(),
+            Aggregation::First => {
+                "value of the earliest event, null if it has none (ties: the first read)".into()
+            }
+            Aggregation::Last => {
+                "value of the latest event, null if it has none (ties: the last read)".into()
+            }
+            Aggregation::FirstIgnoreNulls => {
+                "earliest non-null value (ties: the first read)".into()
+            }
+            Aggregation::LastIgnoreNulls => "latest non-null value (ties: the last read)".into(),
             Aggregation::Mode => "most frequent value (ties: the smallest value)".into(),
             Aggregation::MostFrequentSet => {
-                "distinct values, most frequent first (ties: ascending values)".into()
+                "distinct values, most frequent first (ties: first appearance)".into()
             }
             Aggregation::Value => "value of the event's row".into(),
             Aggregation::Lag(n) => format!("value of the event {n} before, by time (null if none)"),
@@ -209,6 +236,8 @@ impl Aggregation {
             | Aggregation::ApproxCountDistinct
             | Aggregation::First
             | Aggregation::Last
+            | Aggregation::FirstIgnoreNulls
+            | Aggregation::LastIgnoreNulls
             | Aggregation::Mode
             | Aggregation::MostFrequentSet
             | Aggregation::Value
@@ -232,6 +261,8 @@ impl Aggregation {
             self,
             Aggregation::First
                 | Aggregation::Last
+                | Aggregation::FirstIgnoreNulls
+                | Aggregation::LastIgnoreNulls
                 | Aggregation::Mode
                 | Aggregation::Lag(_)
                 | Aggregation::Lead(_)
@@ -273,12 +304,14 @@ impl Aggregation {
 
 impl fmt::Display for Aggregation {
     /// The function as written, with its argument: `count`,
-    /// `percentile(0.5)`, `lag(1)`.
+    /// `percentile(0.5)`, `lag(1)`, `first(ignore_nulls = true)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Aggregation::Percentile(p) => write!(f, "percentile({})", p.value()),
             Aggregation::Lag(n) => write!(f, "lag({n})"),
             Aggregation::Lead(n) => write!(f, "lead({n})"),
+            Aggregation::FirstIgnoreNulls => f.write_str("first(ignore_nulls = true)"),
+            Aggregation::LastIgnoreNulls => f.write_str("last(ignore_nulls = true)"),
             other => f.write_str(other.name()),
         }
     }
@@ -338,6 +371,10 @@ mod tests {
         assert_eq!(percentile(1_000_000).label(), "percentile_100");
         assert_eq!(Aggregation::Lag(2).label(), "lag_2");
         assert_eq!(Aggregation::Lead(1).label(), "lead_1");
+        assert_eq!(Aggregation::First.label(), "first");
+        assert_eq!(Aggregation::LastIgnoreNulls.label(), "last_ignore_nulls");
+        assert_eq!(Aggregation::FirstIgnoreNulls.name(), "first");
+        assert_eq!(Aggregation::from_name("last"), Some(Aggregation::Last));
     }
 
     #[test]

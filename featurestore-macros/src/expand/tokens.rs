@@ -78,6 +78,8 @@ pub fn variant(aggregation: Aggregation) -> &'static str {
         Aggregation::VarSamp => "VarSamp",
         Aggregation::First => "First",
         Aggregation::Last => "Last",
+        Aggregation::FirstIgnoreNulls => "FirstIgnoreNulls",
+        Aggregation::LastIgnoreNulls => "LastIgnoreNulls",
         Aggregation::Mode => "Mode",
         Aggregation::MostFrequentSet => "MostFrequentSet",
         Aggregation::Value => "Value",

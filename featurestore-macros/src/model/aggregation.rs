@@ -64,7 +64,8 @@ pub fn functions(raw: &[RawFunction], errors: &mut Errors) -> Vec<Function> {
 }
 
 /// Checks the arguments after the column: the percentage of `percentile`,
-/// the optional error bound of `approx_count_distinct`, none for the rest.
+/// the optional error bound of `approx_count_distinct`, the optional
+/// `ignore_nulls = true` of `first` and `last`, none for the rest.
 fn arguments(
     aggregation: Aggregation,
     f: &RawFunction,
@@ -77,6 +78,8 @@ fn arguments(
     let unexpected = match aggregation {
         Aggregation::Percentile(_)
         | Aggregation::ApproxCountDistinct
+        | Aggregation::First
+        | Aggregation::Last
         | Aggregation::Lag(_)
         | Aggregation::Lead(_) => args.next(),
         _ => first,
@@ -100,6 +103,10 @@ fn arguments(
                 ),
                 Aggregation::Lag(_) | Aggregation::Lead(_) => format!(
                     "`{name}` takes a column and an optional number of events: `{name}({column}, 1)`"
+                ),
+                Aggregation::First | Aggregation::Last => format!(
+                    "`{name}` takes a column and an optional `ignore_nulls = true`: \
+                     `{name}({column}, ignore_nulls = true)`"
                 ),
                 _ => format!("`{name}` takes only a column: `{name}({column})`"),
             },
@@ -145,6 +152,39 @@ fn arguments(
                 }
             }
             Some(aggregation)
+        }
+        Aggregation::First | Aggregation::Last => {
+            let Some(arg) = first else {
+                return Some(aggregation);
+            };
+            let ignore_nulls = match arg {
+                syn::Expr::Assign(assign) => match (&*assign.left, &*assign.right) {
+                    (
+                        syn::Expr::Path(key),
+                        syn::Expr::Lit(syn::ExprLit {
+                            lit: Lit::Bool(b), ..
+                        }),
+                    ) if key.path == symbol::IGNORE_NULLS => Some(b.value),
+                    _ => None,
+                },
+                _ => None,
+            };
+            match (ignore_nulls, aggregation) {
+                (Some(false), a) => Some(a),
+                (Some(true), Aggregation::First) => Some(Aggregation::FirstIgnoreNulls),
+                (Some(true), _) => Some(Aggregation::LastIgnoreNulls),
+                (None, _) => {
+                    errors.spanned(
+                        arg,
+                        format!(
+                            "`{name}` takes `ignore_nulls = true` or `ignore_nulls = false` \
+                             after the column: `{name}({column}, ignore_nulls = true)` skips \
+                             the events whose value is null"
+                        ),
+                    );
+                    None
+                }
+            }
         }
         Aggregation::Lag(_) | Aggregation::Lead(_) => {
             let n = match first {

@@ -104,6 +104,21 @@ pub(crate) struct KernelInput {
     pub ts: Vec<Option<i64>>,
     /// Aggregated input columns.
     pub columns: Vec<Values>,
+    /// For each column under a pivot, whether each event has the pivot
+    /// value: the others are in none of the column's windows, so a window
+    /// without one is null, as a Spark pivot leaves absent cells (`None`
+    /// when every event counts).
+    pub members: Vec<Option<std::sync::Arc<Vec<bool>>>>,
+}
+
+impl KernelInput {
+    /// Whether event `i` is in the windows of `column`.
+    fn member(&self, column: usize, i: usize) -> bool {
+        match self.members.get(column) {
+            Some(Some(m)) => m[i],
+            _ => true,
+        }
+    }
 }
 
 /// Which rows to produce.
@@ -342,6 +357,8 @@ impl Acc {
                 | Aggregation::ApproxCountDistinct
                 | Aggregation::First
                 | Aggregation::Last
+                | Aggregation::FirstIgnoreNulls
+                | Aggregation::LastIgnoreNulls
                 | Aggregation::Mode
                 | Aggregation::MostFrequentSet
                 | Aggregation::Percentile(_),
@@ -652,6 +669,9 @@ fn fill_buckets(input: &KernelInput, start: usize, end: usize, width: i64, s: &m
         }
         for (c, values) in input.columns.iter().enumerate() {
             let acc = s.accs[c].last_mut().expect("a bucket was just pushed");
+            if !input.member(c, i) {
+                continue;
+            }
             match values {
                 Values::Validity(v) => acc.push_valid(v[i]),
                 Values::Int(v) => acc.push_int(v[i]),
@@ -676,6 +696,8 @@ pub(crate) fn is_holistic(agg: Aggregation) -> bool {
             | Aggregation::ApproxCountDistinct
             | Aggregation::First
             | Aggregation::Last
+            | Aggregation::FirstIgnoreNulls
+            | Aggregation::LastIgnoreNulls
             | Aggregation::Mode
             | Aggregation::MostFrequentSet
             | Aggregation::Percentile(_)
@@ -704,9 +726,9 @@ fn window_events(
 
 /// A function computed from the events `events` of one window rather than
 /// from buckets (holistic functions, and any function under `distinct`):
-/// null when the window has no event.
+/// null when the window has no event (of the column's pivot value).
 fn holistic(input: &KernelInput, o: &KernelOutput, events: std::ops::Range<usize>) -> Cell {
-    if events.is_empty() {
+    if !events.clone().any(|i| input.member(o.column, i)) {
         return Cell::Null;
     }
     match &input.columns[o.column] {
@@ -715,7 +737,12 @@ fn holistic(input: &KernelInput, o: &KernelOutput, events: std::ops::Range<usize
             subset,
             keep_last,
         } => {
+            // Duplicates are dropped among every event, then the pivot
+            // value selects, as Butterfree dedups before it pivots.
             let kept = distinct_events(input, *of, subset, *keep_last, events);
+            if !kept.iter().any(|&i| input.member(*of, i)) {
+                return Cell::Null;
+            }
             evaluate(input, o.aggregation, *of, kept.iter().copied())
         }
         _ => evaluate(input, o.aggregation, o.column, events),
@@ -772,13 +799,15 @@ fn value_order(column: &Values, a: usize, b: usize) -> std::cmp::Ordering {
     }
 }
 
-/// `agg` over the events `events` (not empty) of column `column`.
+/// `agg` over the events `events` (not empty) of column `column`, in time
+/// then read order.
 pub(crate) fn evaluate<I: Iterator<Item = usize> + Clone>(
     input: &KernelInput,
     agg: Aggregation,
     column: usize,
     events: I,
 ) -> Cell {
+    let events = events.filter(move |&i| input.member(column, i));
     let values = &input.columns[column];
     if !is_holistic(agg) {
         let mut acc = Acc::EMPTY;
@@ -801,14 +830,26 @@ pub(crate) fn evaluate<I: Iterator<Item = usize> + Clone>(
             percentile(events.filter_map(|i| v[i]), p.value())
         }
         (agg, Values::Ids { ids, sets }) => {
-            let values = events.filter_map(|i| Some((input.ts[i]?, ids[i]?)));
+            // Events without a time are in no window; the rest are in time,
+            // then read, order.
+            let timed = events.filter(|&i| input.ts[i].is_some());
+            let id_cell = |id: Option<u32>| id.map_or(Cell::Null, |id| Cell::Int(id.into()));
+            let mut timed = timed;
             match agg {
-                Aggregation::First => values
-                    .min()
-                    .map_or(Cell::Null, |(_, id)| Cell::Int(id.into())),
-                Aggregation::Last => values
-                    .max()
-                    .map_or(Cell::Null, |(_, id)| Cell::Int(id.into())),
+                Aggregation::First => return id_cell(timed.next().and_then(|i| ids[i])),
+                Aggregation::Last => return id_cell(timed.last().and_then(|i| ids[i])),
+                Aggregation::FirstIgnoreNulls => return id_cell(timed.find_map(|i| ids[i])),
+                Aggregation::LastIgnoreNulls => {
+                    return id_cell(timed.filter_map(|i| ids[i]).last())
+                }
+                _ => {}
+            }
+            let values = timed.filter_map(|i| Some((input.ts[i]?, ids[i]?)));
+            match agg {
+                Aggregation::First
+                | Aggregation::Last
+                | Aggregation::FirstIgnoreNulls
+                | Aggregation::LastIgnoreNulls => unreachable!("returned above"),
                 Aggregation::Mode => {
                     let mut sorted: Vec<u32> = values.map(|(_, id)| id).collect();
                     sorted.sort_unstable();
@@ -822,15 +863,20 @@ pub(crate) fn evaluate<I: Iterator<Item = usize> + Clone>(
                     best.map_or(Cell::Null, |(_, id)| Cell::Int(id.into()))
                 }
                 Aggregation::MostFrequentSet => {
-                    let mut sorted: Vec<u32> = values.map(|(_, id)| id).collect();
-                    sorted.sort_unstable();
-                    let mut runs: Vec<(usize, u32)> = sorted
-                        .chunk_by(|a, b| a == b)
-                        .map(|run| (run.len(), run[0]))
+                    // (id, position in the window): a run of one id starts
+                    // at its first appearance.
+                    let mut sorted: Vec<(u32, u32)> = values
+                        .enumerate()
+                        .map(|(position, (_, id))| (id, position as u32))
                         .collect();
-                    // Most frequent first, then ascending values.
-                    runs.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-                    let list = runs.into_iter().map(|(_, id)| id).collect();
+                    sorted.sort_unstable();
+                    let mut runs: Vec<(usize, u32, u32)> = sorted
+                        .chunk_by(|a, b| a.0 == b.0)
+                        .map(|run| (run.len(), run[0].1, run[0].0))
+                        .collect();
+                    // Most frequent first, then first appearance (Butterfree's order).
+                    runs.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+                    let list = runs.into_iter().map(|(_, _, id)| id).collect();
                     Cell::Int(sets.number(list).into())
                 }
                 _ => {
@@ -893,6 +939,7 @@ mod tests {
             group_offsets: vec![0, 2],
             ts: vec![Some(day(10) + 5), Some(day(11))],
             columns: vec![Values::Validity(vec![true, true])],
+            members: vec![None],
         };
         let outs = [KernelOutput {
             column: 0,
@@ -923,6 +970,7 @@ mod tests {
             group_offsets: vec![0, 2],
             ts: vec![Some(10 * HOUR), Some(10 * HOUR + HOUR / 2)],
             columns: vec![Values::Int(vec![Some(3), Some(4)])],
+            members: vec![None],
         };
         let outs = [KernelOutput {
             column: 0,
@@ -950,6 +998,7 @@ mod tests {
             group_offsets: vec![0, 1],
             ts: vec![Some(day(1))],
             columns: vec![Values::Validity(vec![false])],
+            members: vec![None],
         };
         let outs = [KernelOutput {
             column: 0,
@@ -967,6 +1016,7 @@ mod tests {
             group_offsets: vec![0, 3],
             ts: vec![Some(day(1)), Some(day(1) + 1), Some(day(2))],
             columns: vec![Values::Int(vec![Some(2), Some(4), None])],
+            members: vec![None],
         };
         let outs = [
             KernelOutput {
@@ -1005,6 +1055,7 @@ mod tests {
                 Some(day(1) + 3),
             ],
             columns: vec![Values::Int(vec![Some(x), Some(-x), Some(x), Some(-x)])],
+            members: vec![None],
         };
         let outs = [
             KernelOutput {
@@ -1033,6 +1084,7 @@ mod tests {
             group_offsets: vec![0, 4],
             ts: vec![Some(10), Some(10), Some(20), Some(30)],
             columns: vec![Values::Int(vec![Some(1), Some(2), Some(3), Some(3)])],
+            members: vec![None],
         };
         let outs = [KernelOutput {
             column: 0,

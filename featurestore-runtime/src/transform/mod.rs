@@ -144,6 +144,16 @@ pub fn prepare(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
             e
         };
         select.push(e.alias(format!("__fs_in{i}")));
+        if let (Some(pivot), Some(v)) = (spec.pivot, input.pivot) {
+            // Which events have the pivot value: the input's nulls alone
+            // cannot tell them from events of the value with a null.
+            select.push(
+                col(pivot.column)
+                    .eq(pivot_literal(pivot.values[v]))
+                    .fill_null(lit(false))
+                    .alias(format!("__fs_p{i}")),
+            );
+        }
     }
     if let Some(distinct) = spec.distinct {
         for (j, c) in distinct.subset.iter().enumerate() {
@@ -331,6 +341,7 @@ pub fn compute_prepared(
                         subset: subset.clone(),
                         keep_last: distinct.keep == crate::spec::Keep::Last,
                     });
+                    input.members.push(input.members[column].clone());
                     views.push((column, input.columns.len() - 1));
                     input.columns.len() - 1
                 }
@@ -573,6 +584,7 @@ fn window_functions(spec: &FeatureSetSpec, frame: &mut DataFrame, raw: &[&str]) 
     let input = KernelInput {
         group_offsets,
         ts,
+        members: vec![None; columns.len()],
         columns,
     };
     for output in spec.outputs {
@@ -738,12 +750,7 @@ fn input_expr(spec: &FeatureSetSpec, input: &Input) -> Result<Expr> {
         keep = Some(expr);
     }
     if let (Some(pivot), Some(i)) = (spec.pivot, input.pivot) {
-        let value = match pivot.values[i] {
-            crate::spec::PivotValue::Int(v) => lit(v),
-            crate::spec::PivotValue::Bool(v) => lit(v),
-            crate::spec::PivotValue::Str(v) => lit(v),
-        };
-        let is_value = col(pivot.column).eq(value);
+        let is_value = col(pivot.column).eq(pivot_literal(pivot.values[i]));
         keep = Some(match keep {
             Some(k) => k.and(is_value),
             None => is_value,
@@ -756,6 +763,14 @@ fn input_expr(spec: &FeatureSetSpec, input: &Input) -> Result<Expr> {
             .otherwise(lit(NULL)),
         None => col(input.column),
     })
+}
+
+fn pivot_literal(value: crate::spec::PivotValue) -> Expr {
+    match value {
+        crate::spec::PivotValue::Int(v) => lit(v),
+        crate::spec::PivotValue::Bool(v) => lit(v),
+        crate::spec::PivotValue::Str(v) => lit(v),
+    }
 }
 
 /// The id of each event's values in the `distinct` subset columns: equal
@@ -791,6 +806,8 @@ fn by_id(agg: Aggregation) -> bool {
             | Aggregation::ApproxCountDistinct
             | Aggregation::First
             | Aggregation::Last
+            | Aggregation::FirstIgnoreNulls
+            | Aggregation::LastIgnoreNulls
             | Aggregation::Mode
             | Aggregation::MostFrequentSet
     )
@@ -921,6 +938,24 @@ fn kernel_input(
         };
         columns.push(values);
     }
+    let mut members: Vec<Option<std::sync::Arc<Vec<bool>>>> = Vec::with_capacity(columns.len());
+    for (i, input) in inputs.iter().enumerate() {
+        members.push(match input.pivot {
+            Some(_) => {
+                let name = format!("__fs_p{i}");
+                let m = df
+                    .column(&name)
+                    .ctx(|| format!("pivot value of `{input}`"))?
+                    .bool()
+                    .ctx(|| format!("pivot value of `{input}`"))?
+                    .iter()
+                    .map(|v| v.unwrap_or(false))
+                    .collect();
+                Some(std::sync::Arc::new(m))
+            }
+            None => None,
+        });
+    }
     // Columns some function reads by value id get a second, encoded, input.
     let mut ids = Ids::new();
     for (i, name) in inputs.iter().enumerate() {
@@ -946,12 +981,14 @@ fn kernel_input(
             ids: values,
             sets: kernel::SetTable::default(),
         });
+        members.push(members[i].clone());
     }
     Ok((
         KernelInput {
             group_offsets,
             ts,
             columns,
+            members,
         },
         ids,
     ))

@@ -3,6 +3,13 @@
 //! definitions: a dense keys × days grid, each cell computed by scanning
 //! every event, then change-point dedup. Integer and string columns, with
 //! nulls, repeated values and events at the same instant, so ties happen.
+//!
+//! Ties follow Butterfree (Spark): `first`/`last` take the earliest/latest
+//! event, among events of one instant the first/last read, and are null
+//! when its value is null (`ignorenulls = false`); the `ignore_nulls`
+//! variants take the earliest/latest non-null value. `most_frequent_set`
+//! orders equally frequent values by first appearance (time, then read
+//! order); `mode` keeps the smallest.
 
 use featurestore_runtime::spec::{
     Aggregation, ColumnSpec, DataType, DistinctSpec, FeatureSetSpec, FeatureSpec, Format, Frame,
@@ -88,6 +95,8 @@ const FEATURES: &[(&str, &str, &[Aggregation], DataType)] = &[
             Aggregation::ApproxCountDistinct,
             Aggregation::First,
             Aggregation::Last,
+            Aggregation::FirstIgnoreNulls,
+            Aggregation::LastIgnoreNulls,
             Aggregation::Mode,
         ],
         DataType::Int64,
@@ -111,7 +120,13 @@ const FEATURES: &[(&str, &str, &[Aggregation], DataType)] = &[
     (
         "ss",
         "vs",
-        &[Aggregation::First, Aggregation::Last, Aggregation::Mode],
+        &[
+            Aggregation::First,
+            Aggregation::Last,
+            Aggregation::FirstIgnoreNulls,
+            Aggregation::LastIgnoreNulls,
+            Aggregation::Mode,
+        ],
         DataType::String,
     ),
     (
@@ -246,17 +261,37 @@ enum Value {
     Str(String),
 }
 
-/// One window's events with a value, as (time, value) pairs.
+/// One window's events, as (time, value) pairs in time then read order.
 fn aggregate<V: Ord + Clone>(
     agg: Aggregation,
     any_event: bool,
-    values: &[(i64, V)],
+    events: &[(i64, Option<V>)],
     out: impl Fn(&V) -> Value,
     num: impl Fn(&V) -> i128,
 ) -> Value {
     if !any_event {
         return Value::Null;
     }
+    let or_null = |v: Option<&V>| v.map_or(Value::Null, &out);
+    match agg {
+        // Spark's `first`/`last` (`ignorenulls = false`): the edge event's
+        // value, null or not.
+        Aggregation::First => return or_null(events.first().and_then(|e| e.1.as_ref())),
+        Aggregation::Last => return or_null(events.last().and_then(|e| e.1.as_ref())),
+        // `ignorenulls = true`: the edge non-null value.
+        Aggregation::FirstIgnoreNulls => {
+            return or_null(events.iter().find_map(|e| e.1.as_ref()));
+        }
+        Aggregation::LastIgnoreNulls => {
+            return or_null(events.iter().rev().find_map(|e| e.1.as_ref()));
+        }
+        _ => {}
+    }
+    let values: Vec<(i64, V)> = events
+        .iter()
+        .filter_map(|(t, v)| Some((*t, v.clone()?)))
+        .collect();
+    let values = &values[..];
     let mut distinct: Vec<&V> = values.iter().map(|(_, v)| v).collect();
     distinct.sort();
     distinct.dedup();
@@ -270,13 +305,17 @@ fn aggregate<V: Ord + Clone>(
         return Value::Num(values.len() as f64);
     }
     if agg == Aggregation::MostFrequentSet {
-        // Distinct values by descending count, then ascending value.
+        // Distinct values by descending count, then first appearance.
         let count = |d: &V| values.iter().filter(|(_, v)| v == d).count();
-        let mut by_count: Vec<(usize, &V)> = distinct.iter().map(|d| (count(d), *d)).collect();
-        by_count.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        let first_seen = |d: &V| values.iter().position(|(_, v)| v == d).unwrap();
+        let mut by_count: Vec<(usize, usize, &V)> = distinct
+            .iter()
+            .map(|d| (count(d), first_seen(d), *d))
+            .collect();
+        by_count.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         let texts: Vec<String> = by_count
             .iter()
-            .map(|(_, v)| match out(v) {
+            .map(|(_, _, v)| match out(v) {
                 Value::Num(x) => format!("{x}"),
                 Value::Str(s) => s,
                 other => format!("{other:?}"),
@@ -293,8 +332,6 @@ fn aggregate<V: Ord + Clone>(
     // n·Σ(x − mean)², exactly.
     let n_m2 = n * sq - sum * sum;
     match agg {
-        Aggregation::First => out(&values.iter().min().unwrap().1),
-        Aggregation::Last => out(&values.iter().max().unwrap().1),
         Aggregation::Mode => {
             // The first of the most frequent, in value order.
             let count = |d: &V| values.iter().filter(|(_, v)| v == d).count();
@@ -373,16 +410,17 @@ fn naive(case: &Case, spec: &FeatureSetSpec) -> Vec<Row> {
                     .filter(|e| e.key == key)
                     .filter(|e| e.ts.is_some_and(|t| (day - w) * DAY <= t && t < day * DAY))
                     .collect();
-                let in_window = match spec.distinct {
+                let mut in_window = match spec.distinct {
                     Some(d) => dedup(in_window, d.keep == Keep::Last),
                     None => in_window,
                 };
+                // Time, then read order.
+                let read = |e: &Event| case.events.iter().position(|x| std::ptr::eq(x, e));
+                in_window.sort_by_key(|e| (e.ts, read(e)));
                 let any = !in_window.is_empty();
                 let value = if spec.features[o.feature].column == "vi" {
-                    let values: Vec<(i64, i64)> = in_window
-                        .iter()
-                        .filter_map(|e| Some((e.ts?, e.vi?)))
-                        .collect();
+                    let values: Vec<(i64, Option<i64>)> =
+                        in_window.iter().map(|e| (e.ts.unwrap(), e.vi)).collect();
                     aggregate(
                         o.aggregation,
                         any,
@@ -391,10 +429,8 @@ fn naive(case: &Case, spec: &FeatureSetSpec) -> Vec<Row> {
                         |v| i128::from(*v),
                     )
                 } else {
-                    let values: Vec<(i64, &str)> = in_window
-                        .iter()
-                        .filter_map(|e| Some((e.ts?, e.vs?)))
-                        .collect();
+                    let values: Vec<(i64, Option<&str>)> =
+                        in_window.iter().map(|e| (e.ts.unwrap(), e.vs)).collect();
                     aggregate(
                         o.aggregation,
                         any,
@@ -649,10 +685,8 @@ fn naive_windows(events: &[Event], spec: &FeatureSetSpec) -> Vec<Row> {
                             .map(|(_, x)| **x)
                             .collect(),
                     };
-                    let values: Vec<(i64, i64)> = in_frame
-                        .iter()
-                        .filter_map(|x| Some((x.ts?, x.vi?)))
-                        .collect();
+                    let values: Vec<(i64, Option<i64>)> =
+                        in_frame.iter().map(|x| (x.ts.unwrap(), x.vi)).collect();
                     aggregate(
                         agg,
                         true,
