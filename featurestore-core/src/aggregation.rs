@@ -72,6 +72,39 @@ pub enum Aggregation {
     /// Spark's exact `percentile(x, p)`: over the sorted values `v₀ … vₙ₋₁`,
     /// at position `r = p·(n − 1)`, `(⌈r⌉ − r)·v⌊r⌋ + (r − ⌊r⌋)·v⌈r⌉`.
     Percentile(Percentage),
+    /// Spark's `mean`, another name of [`Aggregation::Avg`].
+    Mean,
+    /// Spark's `stddev`, another name of [`Aggregation::StddevSamp`].
+    Stddev,
+    /// Spark's `variance`, another name of [`Aggregation::VarSamp`].
+    Variance,
+    /// Spark's `median`: [`Aggregation::Percentile`] at `0.5`.
+    Median,
+    /// Spark's `percentile_approx(x, p)`, computed exactly: the smallest
+    /// value `v` of the sorted values with at least `⌈p·n⌉` values `<= v`
+    /// (the first value for `p = 0`), so a value of the column, not an
+    /// interpolation. Its error is 0, within any accuracy Spark allows.
+    PercentileApprox(Percentage),
+    /// Spark's `approx_percentile`, another name of
+    /// [`Aggregation::PercentileApprox`].
+    ApproxPercentile(Percentage),
+    /// Spark's `product`: the product of the values, as a float.
+    Product,
+    /// Spark's `skewness`: `√n·m₃ / m₂^1.5` with `mₖ = Σ(x − mean)ᵏ`; null
+    /// when every value is equal (Spark 3's default, not its legacy NaN).
+    Skewness,
+    /// Spark's `kurtosis` (excess): `n·m₄ / m₂² − 3`; null when every value
+    /// is equal.
+    Kurtosis,
+    /// Spark's `sum(DISTINCT x)`: the sum of the distinct values.
+    SumDistinct,
+    /// Spark's `collect_list`: the non-null values in time, then read,
+    /// order. An empty list when every value is null.
+    CollectList,
+    /// Spark's `collect_set`: the distinct non-null values, in the order
+    /// they first appear (Spark leaves the order unspecified). An empty
+    /// list when every value is null.
+    CollectSet,
 }
 
 /// The `p` of `percentile(x, p)`, in millionths: `0.5` is `500_000`.
@@ -104,7 +137,7 @@ impl Aggregation {
     /// Every function users write, in the order messages list them, with
     /// default arguments (`lag` and `lead` by 1, `percentile` at 0): for
     /// looking a name up, not for computing.
-    pub const ALL: [Aggregation; 18] = [
+    pub const ALL: [Aggregation; 30] = [
         Aggregation::Count,
         Aggregation::Sum,
         Aggregation::Avg,
@@ -123,11 +156,23 @@ impl Aggregation {
         Aggregation::Percentile(Percentage { millionths: 0 }),
         Aggregation::Lag(1),
         Aggregation::Lead(1),
+        Aggregation::Mean,
+        Aggregation::Stddev,
+        Aggregation::Variance,
+        Aggregation::Median,
+        Aggregation::PercentileApprox(Percentage { millionths: 0 }),
+        Aggregation::ApproxPercentile(Percentage { millionths: 0 }),
+        Aggregation::Product,
+        Aggregation::Skewness,
+        Aggregation::Kurtosis,
+        Aggregation::SumDistinct,
+        Aggregation::CollectList,
+        Aggregation::CollectSet,
     ];
 
     /// The names of [`Aggregation::ALL`], for messages and "did you mean".
-    pub const NAMES: [&'static str; 18] = {
-        let mut names = [""; 18];
+    pub const NAMES: [&'static str; 30] = {
+        let mut names = [""; 30];
         let mut i = 0;
         while i < names.len() {
             names[i] = Aggregation::ALL[i].name();
@@ -159,6 +204,18 @@ impl Aggregation {
             Aggregation::Lag(_) => "lag",
             Aggregation::Lead(_) => "lead",
             Aggregation::Percentile(_) => "percentile",
+            Aggregation::Mean => "mean",
+            Aggregation::Stddev => "stddev",
+            Aggregation::Variance => "variance",
+            Aggregation::Median => "median",
+            Aggregation::PercentileApprox(_) => "percentile_approx",
+            Aggregation::ApproxPercentile(_) => "approx_percentile",
+            Aggregation::Product => "product",
+            Aggregation::Skewness => "skewness",
+            Aggregation::Kurtosis => "kurtosis",
+            Aggregation::SumDistinct => "sum_distinct",
+            Aggregation::CollectList => "collect_list",
+            Aggregation::CollectSet => "collect_set",
         }
     }
 
@@ -176,9 +233,11 @@ impl Aggregation {
     /// `first` and `last`.
     pub fn label(self) -> String {
         match self {
-            Aggregation::Percentile(p) => {
+            Aggregation::Percentile(p)
+            | Aggregation::PercentileApprox(p)
+            | Aggregation::ApproxPercentile(p) => {
                 let percent = format!("{}", f64::from(p.millionths) / 10_000.0);
-                format!("percentile_{}", percent.replace('.', "_"))
+                format!("{}_{}", self.name(), percent.replace('.', "_"))
             }
             Aggregation::Lag(n) => format!("lag_{n}"),
             Aggregation::Lead(n) => format!("lead_{n}"),
@@ -225,6 +284,22 @@ impl Aggregation {
                 "exact {} percentile, interpolated linearly between the nearest values",
                 p.value()
             ),
+            Aggregation::Mean => "mean (`avg`)".into(),
+            Aggregation::Stddev => {
+                "sample standard deviation (`stddev_samp`; null for a single value)".into()
+            }
+            Aggregation::Variance => "sample variance (`var_samp`; null for a single value)".into(),
+            Aggregation::Median => "exact median, interpolated as `percentile(x, 0.5)`".into(),
+            Aggregation::PercentileApprox(p) | Aggregation::ApproxPercentile(p) => format!(
+                "{} percentile, a value of the column, computed exactly (error 0)",
+                p.value()
+            ),
+            Aggregation::Product => "product of the values".into(),
+            Aggregation::Skewness => "skewness (null when every value is equal)".into(),
+            Aggregation::Kurtosis => "excess kurtosis (null when every value is equal)".into(),
+            Aggregation::SumDistinct => "sum of the distinct values".into(),
+            Aggregation::CollectList => "non-null values in time order".into(),
+            Aggregation::CollectSet => "distinct non-null values, in order of appearance".into(),
         }
     }
 
@@ -242,14 +317,26 @@ impl Aggregation {
             | Aggregation::MostFrequentSet
             | Aggregation::Value
             | Aggregation::Lag(_)
-            | Aggregation::Lead(_) => Accepts::Countable,
+            | Aggregation::Lead(_)
+            | Aggregation::CollectList
+            | Aggregation::CollectSet => Accepts::Countable,
             Aggregation::Sum
             | Aggregation::Avg
             | Aggregation::StddevPop
             | Aggregation::VarPop
             | Aggregation::StddevSamp
             | Aggregation::VarSamp
-            | Aggregation::Percentile(_) => Accepts::Numeric,
+            | Aggregation::Percentile(_)
+            | Aggregation::Mean
+            | Aggregation::Stddev
+            | Aggregation::Variance
+            | Aggregation::Median
+            | Aggregation::PercentileApprox(_)
+            | Aggregation::ApproxPercentile(_)
+            | Aggregation::Product
+            | Aggregation::Skewness
+            | Aggregation::Kurtosis
+            | Aggregation::SumDistinct => Accepts::Numeric,
             Aggregation::Min | Aggregation::Max => Accepts::Ordered,
         }
     }
@@ -271,7 +358,10 @@ impl Aggregation {
 
     /// Whether the function returns lists of its column's values.
     pub const fn returns_a_set(self) -> bool {
-        matches!(self, Aggregation::MostFrequentSet)
+        matches!(
+            self,
+            Aggregation::MostFrequentSet | Aggregation::CollectList | Aggregation::CollectSet
+        )
     }
 
     /// Whether the function returns a number.
@@ -298,7 +388,27 @@ impl Aggregation {
                 | Aggregation::StddevSamp
                 | Aggregation::VarSamp
                 | Aggregation::Percentile(_)
+                | Aggregation::Mean
+                | Aggregation::Stddev
+                | Aggregation::Variance
         )
+    }
+
+    /// The function an alias names (`mean` is `avg`, `stddev` is
+    /// `stddev_samp`, `variance` is `var_samp`, `median` is `percentile`
+    /// at 0.5, `approx_percentile` is `percentile_approx`); any other
+    /// function itself. Output names keep the alias.
+    pub const fn canonical(self) -> Aggregation {
+        match self {
+            Aggregation::Mean => Aggregation::Avg,
+            Aggregation::Stddev => Aggregation::StddevSamp,
+            Aggregation::Variance => Aggregation::VarSamp,
+            Aggregation::Median => Aggregation::Percentile(Percentage {
+                millionths: 500_000,
+            }),
+            Aggregation::ApproxPercentile(p) => Aggregation::PercentileApprox(p),
+            other => other,
+        }
     }
 }
 
@@ -307,7 +417,9 @@ impl fmt::Display for Aggregation {
     /// `percentile(0.5)`, `lag(1)`, `first(ignore_nulls = true)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Aggregation::Percentile(p) => write!(f, "percentile({})", p.value()),
+            Aggregation::Percentile(p)
+            | Aggregation::PercentileApprox(p)
+            | Aggregation::ApproxPercentile(p) => write!(f, "{}({})", self.name(), p.value()),
             Aggregation::Lag(n) => write!(f, "lag({n})"),
             Aggregation::Lead(n) => write!(f, "lead({n})"),
             Aggregation::FirstIgnoreNulls => f.write_str("first(ignore_nulls = true)"),
@@ -359,8 +471,18 @@ mod tests {
         }
         assert_eq!(Aggregation::NAMES[0], "count");
         assert_eq!(Aggregation::NAMES[17], "lead");
+        assert_eq!(Aggregation::NAMES[29], "collect_set");
         assert_eq!(Aggregation::from_name("value"), None);
-        assert_eq!(Aggregation::from_name("mean"), None);
+        assert_eq!(Aggregation::from_name("mean"), Some(Aggregation::Mean));
+        assert_eq!(Aggregation::Mean.canonical(), Aggregation::Avg);
+        assert_eq!(Aggregation::Stddev.label(), "stddev");
+        assert_eq!(
+            Aggregation::ApproxPercentile(Percentage {
+                millionths: 900_000
+            })
+            .label(),
+            "approx_percentile_90"
+        );
     }
 
     #[test]

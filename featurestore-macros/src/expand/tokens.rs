@@ -86,6 +86,18 @@ pub fn variant(aggregation: Aggregation) -> &'static str {
         Aggregation::Lag(_) => "Lag",
         Aggregation::Lead(_) => "Lead",
         Aggregation::Percentile(_) => "Percentile",
+        Aggregation::Mean => "Mean",
+        Aggregation::Stddev => "Stddev",
+        Aggregation::Variance => "Variance",
+        Aggregation::Median => "Median",
+        Aggregation::PercentileApprox(_) => "PercentileApprox",
+        Aggregation::ApproxPercentile(_) => "ApproxPercentile",
+        Aggregation::Product => "Product",
+        Aggregation::Skewness => "Skewness",
+        Aggregation::Kurtosis => "Kurtosis",
+        Aggregation::SumDistinct => "SumDistinct",
+        Aggregation::CollectList => "CollectList",
+        Aggregation::CollectSet => "CollectSet",
     }
 }
 
@@ -94,7 +106,9 @@ pub fn aggregation(aggregation: Aggregation) -> TokenStream {
     let rt = runtime();
     let variant = format_ident!("{}", variant(aggregation));
     match aggregation {
-        Aggregation::Percentile(p) => {
+        Aggregation::Percentile(p)
+        | Aggregation::PercentileApprox(p)
+        | Aggregation::ApproxPercentile(p) => {
             let millionths = p.millionths;
             quote! {
                 #rt::spec::Aggregation::#variant(#rt::spec::Percentage { millionths: #millionths })

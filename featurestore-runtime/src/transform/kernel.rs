@@ -306,6 +306,7 @@ impl Acc {
 
     /// The aggregate, or null when the window has no event. NaN becomes null.
     fn finish(&self, agg: Aggregation, int: bool) -> Cell {
+        let agg = agg.canonical();
         if self.rows == 0 {
             return Cell::Null;
         }
@@ -361,9 +362,20 @@ impl Acc {
                 | Aggregation::LastIgnoreNulls
                 | Aggregation::Mode
                 | Aggregation::MostFrequentSet
-                | Aggregation::Percentile(_),
+                | Aggregation::Percentile(_)
+                | Aggregation::PercentileApprox(_)
+                | Aggregation::ApproxPercentile(_)
+                | Aggregation::Median
+                | Aggregation::Product
+                | Aggregation::Skewness
+                | Aggregation::Kurtosis
+                | Aggregation::SumDistinct
+                | Aggregation::CollectList
+                | Aggregation::CollectSet,
                 _,
             ) => Cell::Null,
+            // Replaced by the functions they name above.
+            (Aggregation::Mean | Aggregation::Stddev | Aggregation::Variance, _) => Cell::Null,
             // Plain feature sets never reach the kernel.
             (Aggregation::Value | Aggregation::Lag(_) | Aggregation::Lead(_), _) => Cell::Null,
             (Aggregation::Count, _) => unreachable!("handled above"),
@@ -701,6 +713,15 @@ pub(crate) fn is_holistic(agg: Aggregation) -> bool {
             | Aggregation::Mode
             | Aggregation::MostFrequentSet
             | Aggregation::Percentile(_)
+            | Aggregation::PercentileApprox(_)
+            | Aggregation::ApproxPercentile(_)
+            | Aggregation::Median
+            | Aggregation::Product
+            | Aggregation::Skewness
+            | Aggregation::Kurtosis
+            | Aggregation::SumDistinct
+            | Aggregation::CollectList
+            | Aggregation::CollectSet
     )
 }
 
@@ -808,6 +829,7 @@ pub(crate) fn evaluate<I: Iterator<Item = usize> + Clone>(
     events: I,
 ) -> Cell {
     let events = events.filter(move |&i| input.member(column, i));
+    let agg = agg.canonical();
     let values = &input.columns[column];
     if !is_holistic(agg) {
         let mut acc = Acc::EMPTY;
@@ -829,6 +851,50 @@ pub(crate) fn evaluate<I: Iterator<Item = usize> + Clone>(
         (Aggregation::Percentile(p), Values::Float(v)) => {
             percentile(events.filter_map(|i| v[i]), p.value())
         }
+        (Aggregation::PercentileApprox(p), Values::Int(v)) => {
+            let mut sorted: Vec<i64> = events.filter_map(|i| v[i]).collect();
+            sorted.sort_unstable();
+            rank_index(sorted.len(), p.value()).map_or(Cell::Null, |k| Cell::Int(sorted[k]))
+        }
+        (Aggregation::PercentileApprox(p), Values::Float(v)) => {
+            let mut sorted: Vec<f64> = events.filter_map(|i| v[i]).collect();
+            sorted.sort_unstable_by(f64::total_cmp);
+            rank_index(sorted.len(), p.value()).map_or(Cell::Null, |k| float_cell(sorted[k]))
+        }
+        (Aggregation::Product, Values::Int(v)) => {
+            product(events.filter_map(|i| v[i]).map(|x| x as f64))
+        }
+        (Aggregation::Product, Values::Float(v)) => product(events.filter_map(|i| v[i])),
+        (Aggregation::Skewness | Aggregation::Kurtosis, Values::Int(v)) => {
+            moments(agg, events.filter_map(|i| v[i]).map(|x| x as f64))
+        }
+        (Aggregation::Skewness | Aggregation::Kurtosis, Values::Float(v)) => {
+            moments(agg, events.filter_map(|i| v[i]))
+        }
+        (Aggregation::SumDistinct, Values::Int(v)) => {
+            let mut sorted: Vec<i64> = events.filter_map(|i| v[i]).collect();
+            if sorted.is_empty() {
+                return Cell::Null;
+            }
+            sorted.sort_unstable();
+            sorted.dedup();
+            let sum: i128 = sorted.iter().map(|&x| i128::from(x)).sum();
+            // Out of range: a float, so the cast to the declared type fails.
+            i64::try_from(sum).map_or(Cell::Float(sum as f64), Cell::Int)
+        }
+        (Aggregation::SumDistinct, Values::Float(v)) => {
+            // Spark's distinct: -0.0 is 0.0 and NaNs are one value.
+            let mut sorted: Vec<f64> = events
+                .filter_map(|i| v[i])
+                .map(|x| if x == 0.0 { 0.0 } else { x })
+                .collect();
+            if sorted.is_empty() {
+                return Cell::Null;
+            }
+            sorted.sort_unstable_by(f64::total_cmp);
+            sorted.dedup_by(|a, b| a.total_cmp(b).is_eq() || (a.is_nan() && b.is_nan()));
+            float_cell(sorted.iter().sum())
+        }
         (agg, Values::Ids { ids, sets }) => {
             // Events without a time are in no window; the rest are in time,
             // then read, order.
@@ -845,6 +911,10 @@ pub(crate) fn evaluate<I: Iterator<Item = usize> + Clone>(
                 _ => {}
             }
             let values = timed.filter_map(|i| Some((input.ts[i]?, ids[i]?)));
+            if agg == Aggregation::CollectList {
+                let list = values.map(|(_, id)| id).collect();
+                return Cell::Int(sets.number(list).into());
+            }
             match agg {
                 Aggregation::First
                 | Aggregation::Last
@@ -861,6 +931,18 @@ pub(crate) fn evaluate<I: Iterator<Item = usize> + Clone>(
                         }
                     }
                     best.map_or(Cell::Null, |(_, id)| Cell::Int(id.into()))
+                }
+                Aggregation::CollectSet => {
+                    // Each id once, at its first appearance.
+                    let mut seen: Vec<(u32, u32)> = values
+                        .enumerate()
+                        .map(|(position, (_, id))| (id, position as u32))
+                        .collect();
+                    seen.sort_unstable();
+                    seen.dedup_by_key(|(id, _)| *id);
+                    seen.sort_unstable_by_key(|(_, position)| *position);
+                    let list = seen.into_iter().map(|(id, _)| id).collect();
+                    Cell::Int(sets.number(list).into())
                 }
                 Aggregation::MostFrequentSet => {
                     // (id, position in the window): a run of one id starts
@@ -890,6 +972,70 @@ pub(crate) fn evaluate<I: Iterator<Item = usize> + Clone>(
         // The engine gives holistic functions the column they need.
         _ => Cell::Null,
     }
+}
+
+/// The index of Spark's `percentile_approx` in `n` sorted values, computed
+/// exactly: the first value whose 1-based rank reaches `⌈p·n⌉` (in
+/// floating point, as Spark's `QuantileSummaries` computes it).
+fn rank_index(n: usize, p: f64) -> Option<usize> {
+    if n == 0 {
+        return None;
+    }
+    let rank = (p * n as f64).ceil() as usize;
+    Some(rank.clamp(1, n) - 1)
+}
+
+/// A float, null when NaN (as every aggregate here).
+fn float_cell(x: f64) -> Cell {
+    if x.is_nan() {
+        Cell::Null
+    } else {
+        Cell::Float(x)
+    }
+}
+
+/// Spark's `product`: the values multiplied as floats, in event order.
+fn product(values: impl Iterator<Item = f64>) -> Cell {
+    let mut any = false;
+    let mut product = 1.0;
+    for x in values {
+        any = true;
+        product *= x;
+    }
+    if any {
+        float_cell(product)
+    } else {
+        Cell::Null
+    }
+}
+
+/// Spark's `skewness` and `kurtosis` from the central moments
+/// `mₖ = Σ(x − mean)ᵏ`: null without values, and when `m₂` is 0 (Spark 3's
+/// default; its legacy setting gives NaN).
+fn moments(agg: Aggregation, values: impl Iterator<Item = f64> + Clone) -> Cell {
+    let (mut n, mut sum) = (0.0, 0.0);
+    for x in values.clone() {
+        n += 1.0;
+        sum += x;
+    }
+    if n == 0.0 {
+        return Cell::Null;
+    }
+    let mean = sum / n;
+    let (mut m2, mut m3, mut m4) = (0.0, 0.0, 0.0);
+    for x in values {
+        let d = x - mean;
+        m2 += d * d;
+        m3 += d * d * d;
+        m4 += d * d * d * d;
+    }
+    if m2 == 0.0 {
+        return Cell::Null;
+    }
+    float_cell(match agg {
+        Aggregation::Skewness => n.sqrt() * m3 / (m2 * m2 * m2).sqrt(),
+        _ => n * m4 / (m2 * m2) - 3.0,
+    })
 }
 
 /// Spark's exact `percentile`: linear interpolation between the two values

@@ -810,6 +810,8 @@ fn by_id(agg: Aggregation) -> bool {
             | Aggregation::LastIgnoreNulls
             | Aggregation::Mode
             | Aggregation::MostFrequentSet
+            | Aggregation::CollectList
+            | Aggregation::CollectSet
     )
 }
 
@@ -1112,7 +1114,7 @@ fn output_frame(
     for (o, cells) in spec.outputs.iter().zip(result.cells) {
         let series = if o.aggregation.returns_a_value() {
             value_series(spec, df, o, cells, inputs, ids)?
-        } else if o.aggregation == Aggregation::MostFrequentSet {
+        } else if o.aggregation.returns_a_set() {
             set_series(spec, df, input, o, cells, inputs, ids)?
         } else {
             cells_to_series(o.name, cells)
@@ -1180,7 +1182,8 @@ fn value_series(
         .with_name(o.name.into()))
 }
 
-/// The lists of values whose numbers `most_frequent_set` returned.
+/// The lists of values whose numbers `most_frequent_set`, `collect_list`
+/// or `collect_set` returned.
 fn set_series(
     spec: &FeatureSetSpec,
     df: &DataFrame,
@@ -1192,7 +1195,7 @@ fn set_series(
 ) -> Result<Series> {
     let column = spec.features[o.feature].column;
     let input = input_index(spec, inputs, o);
-    let encoded = ids.get(&input).expect("most_frequent_set reads ids");
+    let encoded = ids.get(&input).expect("list functions read ids");
     let Values::Ids { sets, .. } = &kernel_input.columns[encoded.column] else {
         unreachable!("an id column holds ids");
     };

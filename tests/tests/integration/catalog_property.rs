@@ -113,8 +113,41 @@ const FEATURES: &[(&str, &str, &[Aggregation], DataType)] = &[
             p(500_000),
             p(900_000),
             p(1_000_000),
+            Aggregation::Mean,
+            Aggregation::Stddev,
+            Aggregation::Variance,
+            Aggregation::Median,
+            Aggregation::PercentileApprox(Percentage { millionths: 0 }),
+            Aggregation::PercentileApprox(Percentage {
+                millionths: 100_000,
+            }),
+            Aggregation::PercentileApprox(Percentage {
+                millionths: 500_000,
+            }),
+            Aggregation::ApproxPercentile(Percentage {
+                millionths: 900_000,
+            }),
+            Aggregation::ApproxPercentile(Percentage {
+                millionths: 1_000_000,
+            }),
+            Aggregation::Product,
+            Aggregation::Skewness,
+            Aggregation::Kurtosis,
+            Aggregation::SumDistinct,
         ],
         DataType::Float64,
+    ),
+    (
+        "ls",
+        "vs",
+        &[Aggregation::CollectList, Aggregation::CollectSet],
+        DataType::List(&DataType::String),
+    ),
+    (
+        "li",
+        "vi",
+        &[Aggregation::CollectList, Aggregation::CollectSet],
+        DataType::List(&DataType::Int64),
     ),
     ("ds", "vs", &[Aggregation::CountDistinct], DataType::Int64),
     (
@@ -304,6 +337,32 @@ fn aggregate<V: Ord + Clone>(
     if agg == Aggregation::Count {
         return Value::Num(values.len() as f64);
     }
+    let list = |items: Vec<&V>| {
+        let texts: Vec<String> = items
+            .iter()
+            .map(|v| match out(v) {
+                Value::Num(x) => format!("{x}"),
+                Value::Str(s) => s,
+                other => format!("{other:?}"),
+            })
+            .collect();
+        Value::Str(format!("[{}]", texts.join(", ")))
+    };
+    // Spark's `collect_list`: every non-null value (here in time, then
+    // read, order); `collect_set`: each once (here by first appearance).
+    // Both are an empty array when every value is null.
+    if agg == Aggregation::CollectList {
+        return list(values.iter().map(|(_, v)| v).collect());
+    }
+    if agg == Aggregation::CollectSet {
+        let mut seen: Vec<&V> = Vec::new();
+        for (_, v) in values {
+            if !seen.contains(&v) {
+                seen.push(v);
+            }
+        }
+        return list(seen);
+    }
     if agg == Aggregation::MostFrequentSet {
         // Distinct values by descending count, then first appearance.
         let count = |d: &V| values.iter().filter(|(_, v)| v == d).count();
@@ -351,6 +410,59 @@ fn aggregate<V: Ord + Clone>(
         Aggregation::StddevSamp if n == 1 => Value::Null,
         Aggregation::VarSamp => Value::Num(n_m2 as f64 / (n * (n - 1)) as f64),
         Aggregation::StddevSamp => Value::Num((n_m2 as f64 / (n * (n - 1)) as f64).sqrt()),
+        // Spark's aliases: `mean` is `avg`, `stddev` is `stddev_samp`,
+        // `variance` is `var_samp` (null for one value), `median` is
+        // `percentile(x, 0.5)`.
+        Aggregation::Mean => Value::Num(sum as f64 / n as f64),
+        Aggregation::Stddev | Aggregation::Variance if n == 1 => Value::Null,
+        Aggregation::Stddev => Value::Num((n_m2 as f64 / (n * (n - 1)) as f64).sqrt()),
+        Aggregation::Variance => Value::Num(n_m2 as f64 / (n * (n - 1)) as f64),
+        Aggregation::Median => aggregate(p(500_000), true, events, out, num),
+        // Spark's `percentile_approx` with every value kept (error 0): the
+        // value at 1-based rank ⌈p·n⌉ of the sorted values (the first for
+        // p = 0), `p·n` in doubles as Spark's QuantileSummaries does; a value
+        // of the column, never interpolated.
+        Aggregation::PercentileApprox(q) | Aggregation::ApproxPercentile(q) => {
+            let mut sorted: Vec<i128> = values.iter().map(|(_, v)| num(v)).collect();
+            sorted.sort();
+            let rank = (q.value() * n as f64).ceil() as usize;
+            Value::Num(sorted[rank.max(1) - 1] as f64)
+        }
+        // Spark's `product`: a double, the non-null values multiplied; null
+        // without one.
+        Aggregation::Product => {
+            Value::Num(values.iter().map(|(_, v)| num(v) as f64).product::<f64>())
+        }
+        // Spark's `skewness` = √n·m₃/m₂^1.5 and `kurtosis` = n·m₄/m₂² − 3 with
+        // mₖ = Σ(x − mean)ᵏ; null when m₂ = 0 (Spark 3, not the legacy NaN).
+        // From exact integer power sums: n·m₂ = nS₂ − S₁², n²·m₃ = n²S₃ −
+        // 3nS₁S₂ + 2S₁³, n³·m₄ = n³S₄ − 4n²S₁S₃ + 6nS₁²S₂ − 3S₁⁴.
+        Aggregation::Skewness | Aggregation::Kurtosis => {
+            let power = |k: u32| -> i128 { values.iter().map(|(_, v)| num(v).pow(k)).sum() };
+            let (s1, s2, s3, s4) = (sum, power(2), power(3), power(4));
+            let n_m2 = n * s2 - s1 * s1;
+            if n_m2 == 0 {
+                return Value::Null;
+            }
+            let n2_m3 = n * n * s3 - 3 * n * s1 * s2 + 2 * s1 * s1 * s1;
+            let n3_m4 =
+                n * n * n * s4 - 4 * n * n * s1 * s3 + 6 * n * s1 * s1 * s2 - 3 * s1 * s1 * s1 * s1;
+            let nf = n as f64;
+            let (m2, m3, m4) = (
+                n_m2 as f64 / nf,
+                n2_m3 as f64 / (nf * nf),
+                n3_m4 as f64 / (nf * nf * nf),
+            );
+            Value::Num(if agg == Aggregation::Skewness {
+                nf.sqrt() * m3 / m2.powf(1.5)
+            } else {
+                nf * m4 / (m2 * m2) - 3.0
+            })
+        }
+        // Spark's `sum(DISTINCT x)`: each distinct non-null value once.
+        Aggregation::SumDistinct => {
+            Value::Num(distinct.iter().map(|v| num(v)).sum::<i128>() as f64)
+        }
         Aggregation::Percentile(p) => {
             let mut sorted: Vec<i128> = values.iter().map(|(_, v)| num(v)).collect();
             sorted.sort();
