@@ -105,6 +105,13 @@ pub enum Aggregation {
     /// they first appear (Spark leaves the order unspecified). An empty
     /// list when every value is null.
     CollectSet,
+    /// Spark's `count_if`: the number of `true` values of a boolean column
+    /// (`0` when none is).
+    CountIf,
+    /// Spark's `bool_and` (`every`): whether every non-null value is `true`.
+    BoolAnd,
+    /// Spark's `bool_or` (`any`, `some`): whether a non-null value is `true`.
+    BoolOr,
 }
 
 /// The `p` of `percentile(x, p)`, in millionths: `0.5` is `500_000`.
@@ -131,13 +138,15 @@ pub enum Accepts {
     Numeric,
     /// Types with an order: the function compares the values.
     Ordered,
+    /// `bool`: the function reads truth values.
+    Boolean,
 }
 
 impl Aggregation {
     /// Every function users write, in the order messages list them, with
     /// default arguments (`lag` and `lead` by 1, `percentile` at 0): for
     /// looking a name up, not for computing.
-    pub const ALL: [Aggregation; 30] = [
+    pub const ALL: [Aggregation; 33] = [
         Aggregation::Count,
         Aggregation::Sum,
         Aggregation::Avg,
@@ -168,11 +177,14 @@ impl Aggregation {
         Aggregation::SumDistinct,
         Aggregation::CollectList,
         Aggregation::CollectSet,
+        Aggregation::CountIf,
+        Aggregation::BoolAnd,
+        Aggregation::BoolOr,
     ];
 
     /// The names of [`Aggregation::ALL`], for messages and "did you mean".
-    pub const NAMES: [&'static str; 30] = {
-        let mut names = [""; 30];
+    pub const NAMES: [&'static str; 33] = {
+        let mut names = [""; 33];
         let mut i = 0;
         while i < names.len() {
             names[i] = Aggregation::ALL[i].name();
@@ -216,6 +228,9 @@ impl Aggregation {
             Aggregation::SumDistinct => "sum_distinct",
             Aggregation::CollectList => "collect_list",
             Aggregation::CollectSet => "collect_set",
+            Aggregation::CountIf => "count_if",
+            Aggregation::BoolAnd => "bool_and",
+            Aggregation::BoolOr => "bool_or",
         }
     }
 
@@ -300,6 +315,9 @@ impl Aggregation {
             Aggregation::SumDistinct => "sum of the distinct values".into(),
             Aggregation::CollectList => "non-null values in time order".into(),
             Aggregation::CollectSet => "distinct non-null values, in order of appearance".into(),
+            Aggregation::CountIf => "number of `true` values".into(),
+            Aggregation::BoolAnd => "whether every non-null value is `true`".into(),
+            Aggregation::BoolOr => "whether any non-null value is `true`".into(),
         }
     }
 
@@ -337,6 +355,7 @@ impl Aggregation {
             | Aggregation::Skewness
             | Aggregation::Kurtosis
             | Aggregation::SumDistinct => Accepts::Numeric,
+            Aggregation::CountIf | Aggregation::BoolAnd | Aggregation::BoolOr => Accepts::Boolean,
             Aggregation::Min | Aggregation::Max => Accepts::Ordered,
         }
     }
@@ -351,6 +370,8 @@ impl Aggregation {
                 | Aggregation::FirstIgnoreNulls
                 | Aggregation::LastIgnoreNulls
                 | Aggregation::Mode
+                | Aggregation::BoolAnd
+                | Aggregation::BoolOr
                 | Aggregation::Lag(_)
                 | Aggregation::Lead(_)
         )

@@ -98,6 +98,9 @@ pub fn variant(aggregation: Aggregation) -> &'static str {
         Aggregation::SumDistinct => "SumDistinct",
         Aggregation::CollectList => "CollectList",
         Aggregation::CollectSet => "CollectSet",
+        Aggregation::CountIf => "CountIf",
+        Aggregation::BoolAnd => "BoolAnd",
+        Aggregation::BoolOr => "BoolOr",
     }
 }
 

@@ -32,6 +32,7 @@ pub fn assertion(accepts: Accepts) -> &'static str {
         Accepts::Countable => "assert_countable",
         Accepts::Numeric => "assert_numeric",
         Accepts::Ordered => "assert_ordered",
+        Accepts::Boolean => "assert_boolean",
     }
 }
 

@@ -313,6 +313,10 @@ impl Acc {
         if agg == Aggregation::Count {
             return Cell::Int(self.n);
         }
+        if agg == Aggregation::CountIf {
+            // Booleans are read as 0 and 1: their sum counts the `true`s.
+            return Cell::Int(i64::try_from(self.sum_i).unwrap_or(i64::MAX));
+        }
         if self.n == 0 {
             return Cell::Null;
         }
@@ -374,6 +378,10 @@ impl Acc {
                 | Aggregation::CollectSet,
                 _,
             ) => Cell::Null,
+            // Of booleans read as 0 and 1.
+            (Aggregation::BoolAnd, _) => Cell::Int(i64::from(self.min_i == 1)),
+            (Aggregation::BoolOr, _) => Cell::Int(i64::from(self.max_i == 1)),
+            (Aggregation::CountIf, _) => unreachable!("handled above"),
             // Replaced by the functions they name above.
             (Aggregation::Mean | Aggregation::Stddev | Aggregation::Variance, _) => Cell::Null,
             // Plain feature sets never reach the kernel.

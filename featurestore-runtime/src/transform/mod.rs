@@ -929,6 +929,12 @@ fn kernel_input(
                 .cast(&DataType::Float64)
                 .ctx(|| format!("column `{name}`"))?;
             Values::Float(c.f64().ctx(|| format!("column `{name}`"))?.iter().collect())
+        } else if c.dtype() == &DataType::Boolean {
+            // `count_if`, `bool_and`, `bool_or`: `true` is 1, `false` 0.
+            let c = c
+                .cast(&DataType::Int64)
+                .ctx(|| format!("column `{name}`"))?;
+            Values::Int(c.i64().ctx(|| format!("column `{name}`"))?.iter().collect())
         } else {
             return Err(data_error(
                 spec,
@@ -1112,7 +1118,7 @@ fn output_frame(
             .into_column(),
     );
     for (o, cells) in spec.outputs.iter().zip(result.cells) {
-        let series = if o.aggregation.returns_a_value() {
+        let series = if o.aggregation.returns_a_value() && by_id(o.aggregation) {
             value_series(spec, df, o, cells, inputs, ids)?
         } else if o.aggregation.returns_a_set() {
             set_series(spec, df, input, o, cells, inputs, ids)?

@@ -137,6 +137,13 @@ const FEATURES: &[(&str, &str, &[Aggregation], DataType)] = &[
         ],
         DataType::Float64,
     ),
+    ("cb", "vb", &[Aggregation::CountIf], DataType::Int64),
+    (
+        "bb",
+        "vb",
+        &[Aggregation::BoolAnd, Aggregation::BoolOr],
+        DataType::Bool,
+    ),
     (
         "ls",
         "vs",
@@ -270,6 +277,7 @@ fn events_frame(events: &[Event]) -> LazyFrame {
     let ts: Vec<Option<i64>> = events.iter().map(|e| e.ts).collect();
     let vi: Vec<Option<i64>> = events.iter().map(|e| e.vi).collect();
     let vs: Vec<Option<&str>> = events.iter().map(|e| e.vs).collect();
+    let vb: Vec<Option<bool>> = events.iter().map(|e| truth(e.vs)).collect();
     let ts = Int64Chunked::from_iter_options("ts".into(), ts.into_iter())
         .into_datetime(TimeUnit::Microseconds, None)
         .into_column();
@@ -280,10 +288,16 @@ fn events_frame(events: &[Event]) -> LazyFrame {
             ts,
             Column::new("vi".into(), vi),
             Column::new("vs".into(), vs),
+            Column::new("vb".into(), vb),
         ],
     )
     .unwrap()
     .lazy()
+}
+
+/// The boolean column `vb`, derived from `vs` (null where it is).
+fn truth(vs: Option<&str>) -> Option<bool> {
+    vs.map(|s| s <= "x")
 }
 
 /// A cell: null, a number, or a string.
@@ -362,6 +376,10 @@ fn aggregate<V: Ord + Clone>(
             }
         }
         return list(seen);
+    }
+    // Spark's `count_if`: the number of TRUE values, 0 when there is none.
+    if agg == Aggregation::CountIf {
+        return Value::Num(values.iter().filter(|(_, v)| num(v) == 1).count() as f64);
     }
     if agg == Aggregation::MostFrequentSet {
         // Distinct values by descending count, then first appearance.
@@ -459,6 +477,10 @@ fn aggregate<V: Ord + Clone>(
                 nf * m4 / (m2 * m2) - 3.0
             })
         }
+        // Spark's `bool_and`/`bool_or` over the non-null values; null
+        // without one.
+        Aggregation::BoolAnd => out(values.iter().map(|(_, v)| v).min().unwrap()),
+        Aggregation::BoolOr => out(values.iter().map(|(_, v)| v).max().unwrap()),
         // Spark's `sum(DISTINCT x)`: each distinct non-null value once.
         Aggregation::SumDistinct => {
             Value::Num(distinct.iter().map(|v| num(v)).sum::<i128>() as f64)
@@ -530,7 +552,20 @@ fn naive(case: &Case, spec: &FeatureSetSpec) -> Vec<Row> {
                 let read = |e: &Event| case.events.iter().position(|x| std::ptr::eq(x, e));
                 in_window.sort_by_key(|e| (e.ts, read(e)));
                 let any = !in_window.is_empty();
-                let value = if spec.features[o.feature].column == "vi" {
+                let column = spec.features[o.feature].column;
+                let value = if column == "vb" {
+                    let values: Vec<(i64, Option<bool>)> = in_window
+                        .iter()
+                        .map(|e| (e.ts.unwrap(), truth(e.vs)))
+                        .collect();
+                    aggregate(
+                        o.aggregation,
+                        any,
+                        &values,
+                        |v| Value::Num(f64::from(u8::from(*v))),
+                        |v| i128::from(*v),
+                    )
+                } else if column == "vi" {
                     let values: Vec<(i64, Option<i64>)> =
                         in_window.iter().map(|e| (e.ts.unwrap(), e.vi)).collect();
                     aggregate(
