@@ -685,3 +685,118 @@ fn first_and_last_take_the_edge_event_even_when_its_value_is_null() {
         ]
     );
 }
+
+#[derive(Debug)]
+#[source(path = "tips.csv")]
+pub struct Tips {
+    pub uid: String,
+    pub at: NaiveDateTime,
+    pub amount: Option<i64>,
+    pub card: Option<bool>,
+}
+
+/// Spark's common aggregates, under Spark's names.
+#[derive(Debug)]
+#[feature_set(entity = "uid", window = "1d", source = Tips, timestamp = at)]
+pub struct TipStats {
+    #[feature(
+        mean(amount),
+        stddev(amount),
+        variance(amount),
+        median(amount),
+        percentile_approx(amount, 0.5, 10000),
+        product(amount),
+        sum_distinct(amount)
+    )]
+    pub amount: f64,
+    #[feature(count_if(card))]
+    pub cards: i64,
+    #[feature(bool_and(card), bool_or(card))]
+    pub card: bool,
+    #[feature(collect_list(amount), collect_set(amount))]
+    pub amounts: Vec<i64>,
+}
+
+/// One key: May 1 10:00 (4, card), 12:00 (2, not card), 12:00 (4, card
+/// unknown, read after); May 2 09:00 (no amount, card).
+fn tips() -> LazyFrame {
+    let times = [
+        "2024-05-01 10:00:00",
+        "2024-05-01 12:00:00",
+        "2024-05-01 12:00:00",
+        "2024-05-02 09:00:00",
+    ];
+    let at = Int64Chunked::from_vec("at".into(), times.iter().map(|t| at(t)).collect())
+        .into_datetime(TimeUnit::Microseconds, None)
+        .into_column();
+    df!(
+        "uid" => ["u1"; 4],
+        "amount" => [Some(4i64), Some(2), Some(4), None],
+        "card" => [Some(true), Some(false), None, Some(true)],
+    )
+    .unwrap()
+    .with_column(at)
+    .unwrap()
+    .clone()
+    .lazy()
+}
+
+#[test]
+fn spark_aggregates_by_their_spark_names() {
+    assert_eq!(
+        &TipStats::SPEC.column_names()[2..],
+        [
+            "amount__mean_over_1_day_rolling_windows",
+            "amount__stddev_over_1_day_rolling_windows",
+            "amount__variance_over_1_day_rolling_windows",
+            "amount__median_over_1_day_rolling_windows",
+            "amount__percentile_approx_50_over_1_day_rolling_windows",
+            "amount__product_over_1_day_rolling_windows",
+            "amount__sum_distinct_over_1_day_rolling_windows",
+            "cards__count_if_over_1_day_rolling_windows",
+            "card__bool_and_over_1_day_rolling_windows",
+            "card__bool_or_over_1_day_rolling_windows",
+            "amounts__collect_list_over_1_day_rolling_windows",
+            "amounts__collect_set_over_1_day_rolling_windows",
+        ]
+    );
+    let range = DateRange {
+        start: None,
+        end: NaiveDate::from_ymd_opt(2024, 5, 4),
+    };
+    let computed = compute(&TipStats::SPEC, tips(), range).expect("computes");
+    let rounded: Vec<String> = frame_rows(&computed.frame)
+        .1
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|c| match c.parse::<f64>() {
+                    Ok(f) if c.contains('.') && c.len() > 9 => format!("{f:.6}"),
+                    _ => c.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
+        .collect();
+    // Columns: mean | stddev | variance | median | percentile_approx 0.5 |
+    // product | sum_distinct | count_if | bool_and | bool_or | collect_list
+    // | collect_set.
+    assert_eq!(
+        rounded,
+        [
+            "u1 | 2024-05-01 00:00:00 |  |  |  |  |  |  |  |  |  |  |  | ",
+            // May 1: 4, 2, 4. Mean 10/3; squared deviations 4/9 + 16/9 + 4/9
+            // = 8/3, over n − 1: variance 4/3, stddev √(4/3). Sorted 2, 4, 4:
+            // the median (position 1) is 4; percentile_approx takes rank
+            // ⌈0.5·3⌉ = 2: 4. Product 32; distinct 2 and 4 sum to 6. Cards:
+            // true, false, null: one true, not all, some. The list in time
+            // then read order; the set by first appearance.
+            "u1 | 2024-05-02 00:00:00 | 3.333333 | 1.154701 | 1.333333 | 4.0 | 4.0 | 32.0 | 6.0 \
+             | 1 | false | true | [4, 2, 4] | [4, 2]",
+            // May 2: no amount, a card: the amount functions are null, the
+            // lists empty.
+            "u1 | 2024-05-03 00:00:00 |  |  |  |  |  |  |  | 1 | true | true | [] | []",
+            "u1 | 2024-05-04 00:00:00 |  |  |  |  |  |  |  |  |  |  |  | ",
+        ]
+    );
+}
