@@ -6,9 +6,14 @@ use std::fmt;
 
 /// An aggregation function of a feature.
 ///
-/// Nulls are skipped by every function; a window without events is null,
-/// a window whose events all have a null value is `0` for the counts and
-/// null for the others.
+/// Nulls are skipped by every function but `first` and `last` (Spark's
+/// `ignorenulls = false`); a window without events is null, a window whose
+/// events all have a null value is `0` for the counts, an empty list for
+/// `most_frequent_set`, and null for the others. Under a `pivot`, a window
+/// without an event of the pivot value is null for every function (Spark
+/// leaves absent pivot cells null).
+///
+/// Events of one key at the same instant are in the order they were read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Aggregation {
     /// Number of non-null values.
@@ -35,16 +40,25 @@ pub enum Aggregation {
     StddevSamp,
     /// Sample variance: `Σ(x − mean)² / (n − 1)`; null for one value.
     VarSamp,
-    /// The value of the earliest event, by event time; among events of the
-    /// same time, the smallest value.
+    /// Spark's `first(x)`: the value of the earliest event, by event time,
+    /// among events of the same time the first read; null when that
+    /// event's value is null.
     First,
-    /// The value of the latest event, by event time; among events of the
-    /// same time, the largest value.
+    /// Spark's `last(x)`: the value of the latest event, by event time,
+    /// among events of the same time the last read; null when that event's
+    /// value is null.
     Last,
+    /// Spark's `first(x, ignorenulls = true)`: [`Aggregation::First`] of
+    /// the events whose value is not null.
+    FirstIgnoreNulls,
+    /// Spark's `last(x, ignorenulls = true)`: [`Aggregation::Last`] of the
+    /// events whose value is not null.
+    LastIgnoreNulls,
     /// The most frequent value; among equally frequent values, the smallest.
     Mode,
     /// Every distinct non-null value, most frequent first; equally frequent
-    /// values in ascending order. An empty list when every value is null.
+    /// values in the order they first appear in the window (time, then read
+    /// order). An empty list when every value is null.
     MostFrequentSet,
     /// No aggregation: the feature of a plain feature set, one row per
     /// event, holds a value of that event's row. Never written by users.
@@ -58,6 +72,46 @@ pub enum Aggregation {
     /// Spark's exact `percentile(x, p)`: over the sorted values `v₀ … vₙ₋₁`,
     /// at position `r = p·(n − 1)`, `(⌈r⌉ − r)·v⌊r⌋ + (r − ⌊r⌋)·v⌈r⌉`.
     Percentile(Percentage),
+    /// Spark's `mean`, another name of [`Aggregation::Avg`].
+    Mean,
+    /// Spark's `stddev`, another name of [`Aggregation::StddevSamp`].
+    Stddev,
+    /// Spark's `variance`, another name of [`Aggregation::VarSamp`].
+    Variance,
+    /// Spark's `median`: [`Aggregation::Percentile`] at `0.5`.
+    Median,
+    /// Spark's `percentile_approx(x, p)`, computed exactly: the smallest
+    /// value `v` of the sorted values with at least `⌈p·n⌉` values `<= v`
+    /// (the first value for `p = 0`), so a value of the column, not an
+    /// interpolation. Its error is 0, within any accuracy Spark allows.
+    PercentileApprox(Percentage),
+    /// Spark's `approx_percentile`, another name of
+    /// [`Aggregation::PercentileApprox`].
+    ApproxPercentile(Percentage),
+    /// Spark's `product`: the product of the values, as a float.
+    Product,
+    /// Spark's `skewness`: `√n·m₃ / m₂^1.5` with `mₖ = Σ(x − mean)ᵏ`; null
+    /// when every value is equal (Spark 3's default, not its legacy NaN).
+    Skewness,
+    /// Spark's `kurtosis` (excess): `n·m₄ / m₂² − 3`; null when every value
+    /// is equal.
+    Kurtosis,
+    /// Spark's `sum(DISTINCT x)`: the sum of the distinct values.
+    SumDistinct,
+    /// Spark's `collect_list`: the non-null values in time, then read,
+    /// order. An empty list when every value is null.
+    CollectList,
+    /// Spark's `collect_set`: the distinct non-null values, in the order
+    /// they first appear (Spark leaves the order unspecified). An empty
+    /// list when every value is null.
+    CollectSet,
+    /// Spark's `count_if`: the number of `true` values of a boolean column
+    /// (`0` when none is).
+    CountIf,
+    /// Spark's `bool_and` (`every`): whether every non-null value is `true`.
+    BoolAnd,
+    /// Spark's `bool_or` (`any`, `some`): whether a non-null value is `true`.
+    BoolOr,
 }
 
 /// The `p` of `percentile(x, p)`, in millionths: `0.5` is `500_000`.
@@ -84,6 +138,8 @@ pub enum Accepts {
     Numeric,
     /// Types with an order: the function compares the values.
     Ordered,
+    /// `bool`: the function reads truth values.
+    Boolean,
 }
 
 /// The kind of number a function returns, which decides whether an integer
@@ -104,7 +160,7 @@ impl Aggregation {
     /// Every function users write, in the order messages list them, with
     /// default arguments (`lag` and `lead` by 1, `percentile` at 0): for
     /// looking a name up, not for computing.
-    pub const ALL: [Aggregation; 18] = [
+    pub const ALL: [Aggregation; 33] = [
         Aggregation::Count,
         Aggregation::Sum,
         Aggregation::Avg,
@@ -123,11 +179,26 @@ impl Aggregation {
         Aggregation::Percentile(Percentage { millionths: 0 }),
         Aggregation::Lag(1),
         Aggregation::Lead(1),
+        Aggregation::Mean,
+        Aggregation::Stddev,
+        Aggregation::Variance,
+        Aggregation::Median,
+        Aggregation::PercentileApprox(Percentage { millionths: 0 }),
+        Aggregation::ApproxPercentile(Percentage { millionths: 0 }),
+        Aggregation::Product,
+        Aggregation::Skewness,
+        Aggregation::Kurtosis,
+        Aggregation::SumDistinct,
+        Aggregation::CollectList,
+        Aggregation::CollectSet,
+        Aggregation::CountIf,
+        Aggregation::BoolAnd,
+        Aggregation::BoolOr,
     ];
 
     /// The names of [`Aggregation::ALL`], for messages and "did you mean".
-    pub const NAMES: [&'static str; 18] = {
-        let mut names = [""; 18];
+    pub const NAMES: [&'static str; 33] = {
+        let mut names = [""; 33];
         let mut i = 0;
         while i < names.len() {
             names[i] = Aggregation::ALL[i].name();
@@ -151,34 +222,56 @@ impl Aggregation {
             Aggregation::VarPop => "var_pop",
             Aggregation::StddevSamp => "stddev_samp",
             Aggregation::VarSamp => "var_samp",
-            Aggregation::First => "first",
-            Aggregation::Last => "last",
+            Aggregation::First | Aggregation::FirstIgnoreNulls => "first",
+            Aggregation::Last | Aggregation::LastIgnoreNulls => "last",
             Aggregation::Mode => "mode",
             Aggregation::MostFrequentSet => "most_frequent_set",
             Aggregation::Value => "value",
             Aggregation::Lag(_) => "lag",
             Aggregation::Lead(_) => "lead",
             Aggregation::Percentile(_) => "percentile",
+            Aggregation::Mean => "mean",
+            Aggregation::Stddev => "stddev",
+            Aggregation::Variance => "variance",
+            Aggregation::Median => "median",
+            Aggregation::PercentileApprox(_) => "percentile_approx",
+            Aggregation::ApproxPercentile(_) => "approx_percentile",
+            Aggregation::Product => "product",
+            Aggregation::Skewness => "skewness",
+            Aggregation::Kurtosis => "kurtosis",
+            Aggregation::SumDistinct => "sum_distinct",
+            Aggregation::CollectList => "collect_list",
+            Aggregation::CollectSet => "collect_set",
+            Aggregation::CountIf => "count_if",
+            Aggregation::BoolAnd => "bool_and",
+            Aggregation::BoolOr => "bool_or",
         }
     }
 
     /// The function users write under `name`, with default arguments (see
-    /// [`Aggregation::ALL`]); `value` is not written, so not found.
+    /// [`Aggregation::ALL`]; `first` and `last` keep nulls); `value` is not
+    /// written, so not found.
     pub fn from_name(name: &str) -> Option<Aggregation> {
         Aggregation::ALL.into_iter().find(|a| a.name() == name)
     }
 
     /// The function as output column names spell it: the name, and its
     /// argument after `_`, a percentile's percentage with `_` for the
-    /// decimal point (`percentile_50`, `percentile_99_9`, `lag_1`).
+    /// decimal point (`percentile_50`, `percentile_99_9`, `lag_1`);
+    /// `first_ignore_nulls` and `last_ignore_nulls` for the null-skipping
+    /// `first` and `last`.
     pub fn label(self) -> String {
         match self {
-            Aggregation::Percentile(p) => {
+            Aggregation::Percentile(p)
+            | Aggregation::PercentileApprox(p)
+            | Aggregation::ApproxPercentile(p) => {
                 let percent = format!("{}", f64::from(p.millionths) / 10_000.0);
-                format!("percentile_{}", percent.replace('.', "_"))
+                format!("{}_{}", self.name(), percent.replace('.', "_"))
             }
             Aggregation::Lag(n) => format!("lag_{n}"),
             Aggregation::Lead(n) => format!("lead_{n}"),
+            Aggregation::FirstIgnoreNulls => "first_ignore_nulls".into(),
+            Aggregation::LastIgnoreNulls => "last_ignore_nulls".into(),
             other => other.name().to_string(),
         }
     }
@@ -199,11 +292,19 @@ impl Aggregation {
             Aggregation::VarPop => "population variance".into(),
             Aggregation::StddevSamp => "sample standard deviation (null for a single value)".into(),
             Aggregation::VarSamp => "sample variance (null for a single value)".into(),
-            Aggregation::First => "value of the earliest event (ties: the smallest value)".into(),
-            Aggregation::Last => "value of the latest event (ties: the largest value)".into(),
+            Aggregation::First => {
+                "value of the earliest event, null if it has none (ties: the first read)".into()
+            }
+            Aggregation::Last => {
+                "value of the latest event, null if it has none (ties: the last read)".into()
+            }
+            Aggregation::FirstIgnoreNulls => {
+                "earliest non-null value (ties: the first read)".into()
+            }
+            Aggregation::LastIgnoreNulls => "latest non-null value (ties: the last read)".into(),
             Aggregation::Mode => "most frequent value (ties: the smallest value)".into(),
             Aggregation::MostFrequentSet => {
-                "distinct values, most frequent first (ties: ascending values)".into()
+                "distinct values, most frequent first (ties: first appearance)".into()
             }
             Aggregation::Value => "value of the event's row".into(),
             Aggregation::Lag(n) => format!("value of the event {n} before, by time (null if none)"),
@@ -212,6 +313,25 @@ impl Aggregation {
                 "exact {} percentile, interpolated linearly between the nearest values",
                 p.value()
             ),
+            Aggregation::Mean => "mean (`avg`)".into(),
+            Aggregation::Stddev => {
+                "sample standard deviation (`stddev_samp`; null for a single value)".into()
+            }
+            Aggregation::Variance => "sample variance (`var_samp`; null for a single value)".into(),
+            Aggregation::Median => "exact median, interpolated as `percentile(x, 0.5)`".into(),
+            Aggregation::PercentileApprox(p) | Aggregation::ApproxPercentile(p) => format!(
+                "{} percentile, a value of the column, computed exactly (error 0)",
+                p.value()
+            ),
+            Aggregation::Product => "product of the values".into(),
+            Aggregation::Skewness => "skewness (null when every value is equal)".into(),
+            Aggregation::Kurtosis => "excess kurtosis (null when every value is equal)".into(),
+            Aggregation::SumDistinct => "sum of the distinct values".into(),
+            Aggregation::CollectList => "non-null values in time order".into(),
+            Aggregation::CollectSet => "distinct non-null values, in order of appearance".into(),
+            Aggregation::CountIf => "number of `true` values".into(),
+            Aggregation::BoolAnd => "whether every non-null value is `true`".into(),
+            Aggregation::BoolOr => "whether any non-null value is `true`".into(),
         }
     }
 
@@ -223,18 +343,33 @@ impl Aggregation {
             | Aggregation::ApproxCountDistinct
             | Aggregation::First
             | Aggregation::Last
+            | Aggregation::FirstIgnoreNulls
+            | Aggregation::LastIgnoreNulls
             | Aggregation::Mode
             | Aggregation::MostFrequentSet
             | Aggregation::Value
             | Aggregation::Lag(_)
-            | Aggregation::Lead(_) => Accepts::Countable,
+            | Aggregation::Lead(_)
+            | Aggregation::CollectList
+            | Aggregation::CollectSet => Accepts::Countable,
             Aggregation::Sum
             | Aggregation::Avg
             | Aggregation::StddevPop
             | Aggregation::VarPop
             | Aggregation::StddevSamp
             | Aggregation::VarSamp
-            | Aggregation::Percentile(_) => Accepts::Numeric,
+            | Aggregation::Percentile(_)
+            | Aggregation::Mean
+            | Aggregation::Stddev
+            | Aggregation::Variance
+            | Aggregation::Median
+            | Aggregation::PercentileApprox(_)
+            | Aggregation::ApproxPercentile(_)
+            | Aggregation::Product
+            | Aggregation::Skewness
+            | Aggregation::Kurtosis
+            | Aggregation::SumDistinct => Accepts::Numeric,
+            Aggregation::CountIf | Aggregation::BoolAnd | Aggregation::BoolOr => Accepts::Boolean,
             Aggregation::Min | Aggregation::Max => Accepts::Ordered,
         }
     }
@@ -246,7 +381,11 @@ impl Aggregation {
             self,
             Aggregation::First
                 | Aggregation::Last
+                | Aggregation::FirstIgnoreNulls
+                | Aggregation::LastIgnoreNulls
                 | Aggregation::Mode
+                | Aggregation::BoolAnd
+                | Aggregation::BoolOr
                 | Aggregation::Lag(_)
                 | Aggregation::Lead(_)
         )
@@ -254,7 +393,10 @@ impl Aggregation {
 
     /// Whether the function returns lists of its column's values.
     pub const fn returns_a_set(self) -> bool {
-        matches!(self, Aggregation::MostFrequentSet)
+        matches!(
+            self,
+            Aggregation::MostFrequentSet | Aggregation::CollectList | Aggregation::CollectSet
+        )
     }
 
     /// Whether the function returns a number.
@@ -307,18 +449,42 @@ impl Aggregation {
                 | Aggregation::StddevSamp
                 | Aggregation::VarSamp
                 | Aggregation::Percentile(_)
+                | Aggregation::Mean
+                | Aggregation::Stddev
+                | Aggregation::Variance
         )
+    }
+
+    /// The function an alias names (`mean` is `avg`, `stddev` is
+    /// `stddev_samp`, `variance` is `var_samp`, `median` is `percentile`
+    /// at 0.5, `approx_percentile` is `percentile_approx`); any other
+    /// function itself. Output names keep the alias.
+    pub const fn canonical(self) -> Aggregation {
+        match self {
+            Aggregation::Mean => Aggregation::Avg,
+            Aggregation::Stddev => Aggregation::StddevSamp,
+            Aggregation::Variance => Aggregation::VarSamp,
+            Aggregation::Median => Aggregation::Percentile(Percentage {
+                millionths: 500_000,
+            }),
+            Aggregation::ApproxPercentile(p) => Aggregation::PercentileApprox(p),
+            other => other,
+        }
     }
 }
 
 impl fmt::Display for Aggregation {
     /// The function as written, with its argument: `count`,
-    /// `percentile(0.5)`, `lag(1)`.
+    /// `percentile(0.5)`, `lag(1)`, `first(ignore_nulls = true)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Aggregation::Percentile(p) => write!(f, "percentile({})", p.value()),
+            Aggregation::Percentile(p)
+            | Aggregation::PercentileApprox(p)
+            | Aggregation::ApproxPercentile(p) => write!(f, "{}({})", self.name(), p.value()),
             Aggregation::Lag(n) => write!(f, "lag({n})"),
             Aggregation::Lead(n) => write!(f, "lead({n})"),
+            Aggregation::FirstIgnoreNulls => f.write_str("first(ignore_nulls = true)"),
+            Aggregation::LastIgnoreNulls => f.write_str("last(ignore_nulls = true)"),
             other => f.write_str(other.name()),
         }
     }
@@ -366,8 +532,18 @@ mod tests {
         }
         assert_eq!(Aggregation::NAMES[0], "count");
         assert_eq!(Aggregation::NAMES[17], "lead");
+        assert_eq!(Aggregation::NAMES[29], "collect_set");
         assert_eq!(Aggregation::from_name("value"), None);
-        assert_eq!(Aggregation::from_name("mean"), None);
+        assert_eq!(Aggregation::from_name("mean"), Some(Aggregation::Mean));
+        assert_eq!(Aggregation::Mean.canonical(), Aggregation::Avg);
+        assert_eq!(Aggregation::Stddev.label(), "stddev");
+        assert_eq!(
+            Aggregation::ApproxPercentile(Percentage {
+                millionths: 900_000
+            })
+            .label(),
+            "approx_percentile_90"
+        );
     }
 
     #[test]
@@ -378,6 +554,10 @@ mod tests {
         assert_eq!(percentile(1_000_000).label(), "percentile_100");
         assert_eq!(Aggregation::Lag(2).label(), "lag_2");
         assert_eq!(Aggregation::Lead(1).label(), "lead_1");
+        assert_eq!(Aggregation::First.label(), "first");
+        assert_eq!(Aggregation::LastIgnoreNulls.label(), "last_ignore_nulls");
+        assert_eq!(Aggregation::FirstIgnoreNulls.name(), "first");
+        assert_eq!(Aggregation::from_name("last"), Some(Aggregation::Last));
     }
 
     #[test]

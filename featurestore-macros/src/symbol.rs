@@ -35,6 +35,9 @@ pub const VALUE: Symbol = Symbol("value");
 pub const KEYS: Symbol = Symbol("keys");
 pub const COLUMNS: Symbol = Symbol("columns");
 
+// `first(x, ignore_nulls = true)`, `last(...)` in `#[feature(...)]`.
+pub const IGNORE_NULLS: Symbol = Symbol("ignore_nulls");
+
 // `#[feature_set(...)]`
 pub const ENTITY: Symbol = Symbol("entity");
 pub const WINDOW: Symbol = Symbol("window");

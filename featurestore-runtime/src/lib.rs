@@ -62,9 +62,9 @@ pub use error::{Error, ErrorKind, Result};
 pub use featurestore_macros::{dataset, feature_set, source};
 pub use registry::Registry;
 pub use spec::{
-    ColumnType, Countable, DataType, Dataset, DatasetSpec, FeatureSet, FeatureSetSpec, FeatureType,
-    FillBool, FillFloat, FillInt, FillStr, KeyType, Numeric, NumericOutput, Ordered, PivotOn,
-    SetOf, Source, SourceSpec, TimestampType, ValueOf,
+    Boolean, ColumnType, Countable, DataType, Dataset, DatasetSpec, FeatureSet, FeatureSetSpec,
+    FeatureType, FillBool, FillFloat, FillInt, FillStr, KeyType, Numeric, NumericOutput, Ordered,
+    PivotOn, SetOf, Source, SourceSpec, TimestampType, ValueOf,
 };
 pub use store::online::{get_row, OnlineStore};
 pub use transform::{compute, Computed, DateRange};

@@ -14,9 +14,9 @@ pub use chrono::NaiveDateTime;
 pub use serde;
 
 pub use crate::spec::types::{
-    CellId, ColumnType, Countable, Degrees, EpochColumn, FeatureType, FillBool, FillFloat, FillInt,
-    FillStr, FormattedColumn, JsonText, KeyType, Numeric, NumericOutput, Ordered, PivotColumnOf,
-    PivotOn, ReplaceIn, SetOf, StackOf, TimestampType, ValueOf,
+    Boolean, CellId, ColumnType, Countable, Degrees, EpochColumn, FeatureType, FillBool, FillFloat,
+    FillInt, FillStr, FormattedColumn, JsonText, KeyType, Numeric, NumericOutput, Ordered,
+    PivotColumnOf, PivotOn, ReplaceIn, SetOf, StackOf, TimestampType, ValueOf,
 };
 
 /// Implemented by `#[source]` for each field: `HasColumn<{fnv1a64(name)}>`.
@@ -193,6 +193,8 @@ pub const fn has_column(spec: &SourceSpec, name: &str) -> bool {
 pub fn assert_countable<T: Countable>() {}
 /// See [`Numeric`].
 pub fn assert_numeric<T: Numeric>() {}
+/// See [`Boolean`].
+pub fn assert_boolean<T: Boolean>() {}
 /// See [`Ordered`].
 pub fn assert_ordered<T: Ordered>() {}
 /// See [`KeyType`].

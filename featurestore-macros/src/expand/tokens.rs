@@ -142,12 +142,29 @@ pub fn variant(aggregation: Aggregation) -> &'static str {
         Aggregation::VarSamp => "VarSamp",
         Aggregation::First => "First",
         Aggregation::Last => "Last",
+        Aggregation::FirstIgnoreNulls => "FirstIgnoreNulls",
+        Aggregation::LastIgnoreNulls => "LastIgnoreNulls",
         Aggregation::Mode => "Mode",
         Aggregation::MostFrequentSet => "MostFrequentSet",
         Aggregation::Value => "Value",
         Aggregation::Lag(_) => "Lag",
         Aggregation::Lead(_) => "Lead",
         Aggregation::Percentile(_) => "Percentile",
+        Aggregation::Mean => "Mean",
+        Aggregation::Stddev => "Stddev",
+        Aggregation::Variance => "Variance",
+        Aggregation::Median => "Median",
+        Aggregation::PercentileApprox(_) => "PercentileApprox",
+        Aggregation::ApproxPercentile(_) => "ApproxPercentile",
+        Aggregation::Product => "Product",
+        Aggregation::Skewness => "Skewness",
+        Aggregation::Kurtosis => "Kurtosis",
+        Aggregation::SumDistinct => "SumDistinct",
+        Aggregation::CollectList => "CollectList",
+        Aggregation::CollectSet => "CollectSet",
+        Aggregation::CountIf => "CountIf",
+        Aggregation::BoolAnd => "BoolAnd",
+        Aggregation::BoolOr => "BoolOr",
     }
 }
 
@@ -156,7 +173,9 @@ pub fn aggregation(aggregation: Aggregation) -> TokenStream {
     let rt = runtime();
     let variant = format_ident!("{}", variant(aggregation));
     match aggregation {
-        Aggregation::Percentile(p) => {
+        Aggregation::Percentile(p)
+        | Aggregation::PercentileApprox(p)
+        | Aggregation::ApproxPercentile(p) => {
             let millionths = p.millionths;
             quote! {
                 #rt::spec::Aggregation::#variant(#rt::spec::Percentage { millionths: #millionths })

@@ -32,6 +32,7 @@ pub fn assertion(accepts: Accepts) -> &'static str {
         Accepts::Countable => "assert_countable",
         Accepts::Numeric => "assert_numeric",
         Accepts::Ordered => "assert_ordered",
+        Accepts::Boolean => "assert_boolean",
     }
 }
 
@@ -63,8 +64,10 @@ pub fn functions(raw: &[RawFunction], errors: &mut Errors) -> Vec<Function> {
         .collect()
 }
 
-/// Checks the arguments after the column: the percentage of `percentile`,
-/// the optional error bound of `approx_count_distinct`, none for the rest.
+/// Checks the arguments after the column: the percentage of `percentile`
+/// and `percentile_approx` (whose optional accuracy follows it), the
+/// optional error bound of `approx_count_distinct`, the optional
+/// `ignore_nulls = true` of `first` and `last`, none for the rest.
 fn arguments(
     aggregation: Aggregation,
     f: &RawFunction,
@@ -75,8 +78,29 @@ fn arguments(
     let mut args = f.args.iter();
     let first = args.next();
     let unexpected = match aggregation {
+        // The percentage, then Spark's accuracy, which an exact value meets.
+        Aggregation::PercentileApprox(_) | Aggregation::ApproxPercentile(_) => {
+            let accuracy = args.next();
+            if let Some(a) = accuracy {
+                let valid = matches!(a, syn::Expr::Lit(syn::ExprLit { lit: Lit::Int(n), .. })
+                    if n.base10_parse::<u32>().is_ok_and(|n| n > 0));
+                if !valid {
+                    errors.spanned(
+                        a,
+                        format!(
+                            "the accuracy of `{name}` is a positive integer, e.g. `10000` (the \
+                             percentile is exact: its error is 0, within any accuracy)"
+                        ),
+                    );
+                    return None;
+                }
+            }
+            args.next()
+        }
         Aggregation::Percentile(_)
         | Aggregation::ApproxCountDistinct
+        | Aggregation::First
+        | Aggregation::Last
         | Aggregation::Lag(_)
         | Aggregation::Lead(_) => args.next(),
         _ => first,
@@ -94,12 +118,20 @@ fn arguments(
                 Aggregation::Percentile(_) => format!(
                     "`percentile` takes a column and a percentage: `percentile({column}, 0.5)`"
                 ),
+                Aggregation::PercentileApprox(_) | Aggregation::ApproxPercentile(_) => format!(
+                    "`{name}` takes a column, a percentage and an optional accuracy: \
+                     `{name}({column}, 0.5, 10000)`"
+                ),
                 Aggregation::ApproxCountDistinct => format!(
                     "`approx_count_distinct` takes a column and an optional relative error: \
                      `approx_count_distinct({column}, 0.05)`"
                 ),
                 Aggregation::Lag(_) | Aggregation::Lead(_) => format!(
                     "`{name}` takes a column and an optional number of events: `{name}({column}, 1)`"
+                ),
+                Aggregation::First | Aggregation::Last => format!(
+                    "`{name}` takes a column and an optional `ignore_nulls = true`: \
+                     `{name}({column}, ignore_nulls = true)`"
                 ),
                 _ => format!("`{name}` takes only a column: `{name}({column})`"),
             },
@@ -108,25 +140,36 @@ fn arguments(
         return None;
     }
     match aggregation {
-        Aggregation::Percentile(_) => {
+        Aggregation::Percentile(_)
+        | Aggregation::PercentileApprox(_)
+        | Aggregation::ApproxPercentile(_) => {
             let Some(p) = first else {
                 errors.at(
                     name.span(),
                     format!(
-                        "`percentile` needs a percentage after the column, from 0 to 1: \
-                         `percentile({column}, 0.5)`"
+                        "`{name}` needs a percentage after the column, from 0 to 1: \
+                         `{name}({column}, 0.5)`"
                     ),
                 );
                 return None;
             };
             let millionths = fraction(p).filter(|m| *m <= 1_000_000);
             match millionths {
-                Some(millionths) => Some(Aggregation::Percentile(Percentage { millionths })),
+                Some(millionths) => {
+                    let p = Percentage { millionths };
+                    Some(match aggregation {
+                        Aggregation::PercentileApprox(_) => Aggregation::PercentileApprox(p),
+                        Aggregation::ApproxPercentile(_) => Aggregation::ApproxPercentile(p),
+                        _ => Aggregation::Percentile(p),
+                    })
+                }
                 None => {
                     errors.spanned(
                         p,
-                        "the percentage of `percentile` is a number from 0 to 1 with at most \
-                         6 decimals, e.g. `0.5` or `0.999`",
+                        format!(
+                            "the percentage of `{name}` is a number from 0 to 1 with at most \
+                             6 decimals, e.g. `0.5` or `0.999`"
+                        ),
                     );
                     None
                 }
@@ -145,6 +188,39 @@ fn arguments(
                 }
             }
             Some(aggregation)
+        }
+        Aggregation::First | Aggregation::Last => {
+            let Some(arg) = first else {
+                return Some(aggregation);
+            };
+            let ignore_nulls = match arg {
+                syn::Expr::Assign(assign) => match (&*assign.left, &*assign.right) {
+                    (
+                        syn::Expr::Path(key),
+                        syn::Expr::Lit(syn::ExprLit {
+                            lit: Lit::Bool(b), ..
+                        }),
+                    ) if key.path == symbol::IGNORE_NULLS => Some(b.value),
+                    _ => None,
+                },
+                _ => None,
+            };
+            match (ignore_nulls, aggregation) {
+                (Some(false), a) => Some(a),
+                (Some(true), Aggregation::First) => Some(Aggregation::FirstIgnoreNulls),
+                (Some(true), _) => Some(Aggregation::LastIgnoreNulls),
+                (None, _) => {
+                    errors.spanned(
+                        arg,
+                        format!(
+                            "`{name}` takes `ignore_nulls = true` or `ignore_nulls = false` \
+                             after the column: `{name}({column}, ignore_nulls = true)` skips \
+                             the events whose value is null"
+                        ),
+                    );
+                    None
+                }
+            }
         }
         Aggregation::Lag(_) | Aggregation::Lead(_) => {
             let n = match first {

@@ -16,8 +16,8 @@ pub(crate) mod types;
 pub use preprocess::{ForwardFillStep, PivotAggregation, PivotStep, Preprocess, Preprocessing};
 pub use traits::{Dataset, FeatureSet, Source};
 pub use types::{
-    ColumnType, Countable, FeatureType, FillBool, FillFloat, FillInt, FillStr, KeyType, Numeric,
-    NumericOutput, Ordered, PivotOn, SetOf, TimestampType, ValueOf,
+    Boolean, ColumnType, Countable, FeatureType, FillBool, FillFloat, FillInt, FillStr, KeyType,
+    Numeric, NumericOutput, Ordered, PivotOn, SetOf, TimestampType, ValueOf,
 };
 
 pub use featurestore_core::{

@@ -112,14 +112,22 @@ column_types! {
     NaiveDateTime => Timestamp,
 }
 
-/// A column type `sum`, `avg`, `stddev_pop`, `stddev_samp`, `var_pop`,
-/// `var_samp` and `percentile` can aggregate.
+/// A column type `sum`, `avg`, the deviations, variances, percentiles and
+/// the other functions that compute with numbers can aggregate.
 #[diagnostic::on_unimplemented(
     message = "this aggregation needs a numeric column, but the column is `{Self}`",
     label = "not a numeric column",
-    note = "`sum`, `avg`, `stddev_pop`, `stddev_samp`, `var_pop`, `var_samp` and `percentile` take `i32`, `i64`, `f32`, `f64` or `Option` of one; `count`, `count_distinct`, `approx_count_distinct`, `first`, `last`, `mode` and `most_frequent_set` take any column"
+    note = "`sum`, `sum_distinct`, `avg`, `mean`, `product`, `stddev_pop`, `stddev_samp`, `stddev`, `var_pop`, `var_samp`, `variance`, `skewness`, `kurtosis`, `percentile`, `median`, `percentile_approx` and `approx_percentile` take `i32`, `i64`, `f32`, `f64` or `Option` of one; `count`, `count_distinct`, `approx_count_distinct`, `first`, `last`, `mode`, `most_frequent_set`, `collect_list` and `collect_set` take any column; `count_if`, `bool_and` and `bool_or` take `bool`"
 )]
 pub trait Numeric: ColumnType {}
+
+/// A column type `count_if`, `bool_and` and `bool_or` can aggregate.
+#[diagnostic::on_unimplemented(
+    message = "this aggregation needs a `bool` column, but the column is `{Self}`",
+    label = "not a `bool` column",
+    note = "`count_if`, `bool_and` and `bool_or` take `bool` or `Option<bool>`: derive a boolean column in the source or the feature set's `query`, or count with a feature `filter`"
+)]
+pub trait Boolean: ColumnType {}
 
 /// A column type `min` and `max` can aggregate.
 #[diagnostic::on_unimplemented(
@@ -217,6 +225,7 @@ macro_rules! marker {
     )*};
 }
 marker!(Numeric: i32, i64, f32, f64, Option<i32>, Option<i64>, Option<f32>, Option<f64>);
+marker!(Boolean: bool, Option<bool>);
 marker!(Ordered: i32, i64, f32, f64, Option<i32>, Option<i64>, Option<f32>, Option<f64>);
 marker!(NumericOutput: i32, i64, f32, f64, Option<i32>, Option<i64>, Option<f32>, Option<f64>);
 marker!(Countable: bool, i32, i64, f32, f64, String, NaiveDate, NaiveDateTime);

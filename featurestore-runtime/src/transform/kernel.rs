@@ -104,6 +104,21 @@ pub(crate) struct KernelInput {
     pub ts: Vec<Option<i64>>,
     /// Aggregated input columns.
     pub columns: Vec<Values>,
+    /// For each column under a pivot, whether each event has the pivot
+    /// value: the others are in none of the column's windows, so a window
+    /// without one is null, as a Spark pivot leaves absent cells (`None`
+    /// when every event counts).
+    pub members: Vec<Option<std::sync::Arc<Vec<bool>>>>,
+}
+
+impl KernelInput {
+    /// Whether event `i` is in the windows of `column`.
+    fn member(&self, column: usize, i: usize) -> bool {
+        match self.members.get(column) {
+            Some(Some(m)) => m[i],
+            _ => true,
+        }
+    }
 }
 
 /// Which rows to produce.
@@ -291,11 +306,16 @@ impl Acc {
 
     /// The aggregate, or null when the window has no event. NaN becomes null.
     fn finish(&self, agg: Aggregation, int: bool) -> Cell {
+        let agg = agg.canonical();
         if self.rows == 0 {
             return Cell::Null;
         }
         if agg == Aggregation::Count {
             return Cell::Int(self.n);
+        }
+        if agg == Aggregation::CountIf {
+            // Booleans are read as 0 and 1: their sum counts the `true`s.
+            return Cell::Int(i64::try_from(self.sum_i).unwrap_or(i64::MAX));
         }
         if self.n == 0 {
             return Cell::Null;
@@ -342,11 +362,28 @@ impl Acc {
                 | Aggregation::ApproxCountDistinct
                 | Aggregation::First
                 | Aggregation::Last
+                | Aggregation::FirstIgnoreNulls
+                | Aggregation::LastIgnoreNulls
                 | Aggregation::Mode
                 | Aggregation::MostFrequentSet
-                | Aggregation::Percentile(_),
+                | Aggregation::Percentile(_)
+                | Aggregation::PercentileApprox(_)
+                | Aggregation::ApproxPercentile(_)
+                | Aggregation::Median
+                | Aggregation::Product
+                | Aggregation::Skewness
+                | Aggregation::Kurtosis
+                | Aggregation::SumDistinct
+                | Aggregation::CollectList
+                | Aggregation::CollectSet,
                 _,
             ) => Cell::Null,
+            // Of booleans read as 0 and 1.
+            (Aggregation::BoolAnd, _) => Cell::Int(i64::from(self.min_i == 1)),
+            (Aggregation::BoolOr, _) => Cell::Int(i64::from(self.max_i == 1)),
+            (Aggregation::CountIf, _) => unreachable!("handled above"),
+            // Replaced by the functions they name above.
+            (Aggregation::Mean | Aggregation::Stddev | Aggregation::Variance, _) => Cell::Null,
             // Plain feature sets never reach the kernel.
             (Aggregation::Value | Aggregation::Lag(_) | Aggregation::Lead(_), _) => Cell::Null,
             (Aggregation::Count, _) => unreachable!("handled above"),
@@ -652,6 +689,9 @@ fn fill_buckets(input: &KernelInput, start: usize, end: usize, width: i64, s: &m
         }
         for (c, values) in input.columns.iter().enumerate() {
             let acc = s.accs[c].last_mut().expect("a bucket was just pushed");
+            if !input.member(c, i) {
+                continue;
+            }
             match values {
                 Values::Validity(v) => acc.push_valid(v[i]),
                 Values::Int(v) => acc.push_int(v[i]),
@@ -676,9 +716,20 @@ pub(crate) fn is_holistic(agg: Aggregation) -> bool {
             | Aggregation::ApproxCountDistinct
             | Aggregation::First
             | Aggregation::Last
+            | Aggregation::FirstIgnoreNulls
+            | Aggregation::LastIgnoreNulls
             | Aggregation::Mode
             | Aggregation::MostFrequentSet
             | Aggregation::Percentile(_)
+            | Aggregation::PercentileApprox(_)
+            | Aggregation::ApproxPercentile(_)
+            | Aggregation::Median
+            | Aggregation::Product
+            | Aggregation::Skewness
+            | Aggregation::Kurtosis
+            | Aggregation::SumDistinct
+            | Aggregation::CollectList
+            | Aggregation::CollectSet
     )
 }
 
@@ -704,9 +755,9 @@ fn window_events(
 
 /// A function computed from the events `events` of one window rather than
 /// from buckets (holistic functions, and any function under `distinct`):
-/// null when the window has no event.
+/// null when the window has no event (of the column's pivot value).
 fn holistic(input: &KernelInput, o: &KernelOutput, events: std::ops::Range<usize>) -> Cell {
-    if events.is_empty() {
+    if !events.clone().any(|i| input.member(o.column, i)) {
         return Cell::Null;
     }
     match &input.columns[o.column] {
@@ -715,7 +766,12 @@ fn holistic(input: &KernelInput, o: &KernelOutput, events: std::ops::Range<usize
             subset,
             keep_last,
         } => {
+            // Duplicates are dropped among every event, then the pivot
+            // value selects, as Butterfree dedups before it pivots.
             let kept = distinct_events(input, *of, subset, *keep_last, events);
+            if !kept.iter().any(|&i| input.member(*of, i)) {
+                return Cell::Null;
+            }
             evaluate(input, o.aggregation, *of, kept.iter().copied())
         }
         _ => evaluate(input, o.aggregation, o.column, events),
@@ -772,13 +828,16 @@ fn value_order(column: &Values, a: usize, b: usize) -> std::cmp::Ordering {
     }
 }
 
-/// `agg` over the events `events` (not empty) of column `column`.
+/// `agg` over the events `events` (not empty) of column `column`, in time
+/// then read order.
 pub(crate) fn evaluate<I: Iterator<Item = usize> + Clone>(
     input: &KernelInput,
     agg: Aggregation,
     column: usize,
     events: I,
 ) -> Cell {
+    let events = events.filter(move |&i| input.member(column, i));
+    let agg = agg.canonical();
     let values = &input.columns[column];
     if !is_holistic(agg) {
         let mut acc = Acc::EMPTY;
@@ -800,15 +859,75 @@ pub(crate) fn evaluate<I: Iterator<Item = usize> + Clone>(
         (Aggregation::Percentile(p), Values::Float(v)) => {
             percentile(events.filter_map(|i| v[i]), p.value())
         }
+        (Aggregation::PercentileApprox(p), Values::Int(v)) => {
+            let mut sorted: Vec<i64> = events.filter_map(|i| v[i]).collect();
+            sorted.sort_unstable();
+            rank_index(sorted.len(), p.value()).map_or(Cell::Null, |k| Cell::Int(sorted[k]))
+        }
+        (Aggregation::PercentileApprox(p), Values::Float(v)) => {
+            let mut sorted: Vec<f64> = events.filter_map(|i| v[i]).collect();
+            sorted.sort_unstable_by(f64::total_cmp);
+            rank_index(sorted.len(), p.value()).map_or(Cell::Null, |k| float_cell(sorted[k]))
+        }
+        (Aggregation::Product, Values::Int(v)) => {
+            product(events.filter_map(|i| v[i]).map(|x| x as f64))
+        }
+        (Aggregation::Product, Values::Float(v)) => product(events.filter_map(|i| v[i])),
+        (Aggregation::Skewness | Aggregation::Kurtosis, Values::Int(v)) => {
+            moments(agg, events.filter_map(|i| v[i]).map(|x| x as f64))
+        }
+        (Aggregation::Skewness | Aggregation::Kurtosis, Values::Float(v)) => {
+            moments(agg, events.filter_map(|i| v[i]))
+        }
+        (Aggregation::SumDistinct, Values::Int(v)) => {
+            let mut sorted: Vec<i64> = events.filter_map(|i| v[i]).collect();
+            if sorted.is_empty() {
+                return Cell::Null;
+            }
+            sorted.sort_unstable();
+            sorted.dedup();
+            let sum: i128 = sorted.iter().map(|&x| i128::from(x)).sum();
+            // Out of range: a float, so the cast to the declared type fails.
+            i64::try_from(sum).map_or(Cell::Float(sum as f64), Cell::Int)
+        }
+        (Aggregation::SumDistinct, Values::Float(v)) => {
+            // Spark's distinct: -0.0 is 0.0 and NaNs are one value.
+            let mut sorted: Vec<f64> = events
+                .filter_map(|i| v[i])
+                .map(|x| if x == 0.0 { 0.0 } else { x })
+                .collect();
+            if sorted.is_empty() {
+                return Cell::Null;
+            }
+            sorted.sort_unstable_by(f64::total_cmp);
+            sorted.dedup_by(|a, b| a.total_cmp(b).is_eq() || (a.is_nan() && b.is_nan()));
+            float_cell(sorted.iter().sum())
+        }
         (agg, Values::Ids { ids, sets }) => {
-            let values = events.filter_map(|i| Some((input.ts[i]?, ids[i]?)));
+            // Events without a time are in no window; the rest are in time,
+            // then read, order.
+            let timed = events.filter(|&i| input.ts[i].is_some());
+            let id_cell = |id: Option<u32>| id.map_or(Cell::Null, |id| Cell::Int(id.into()));
+            let mut timed = timed;
             match agg {
-                Aggregation::First => values
-                    .min()
-                    .map_or(Cell::Null, |(_, id)| Cell::Int(id.into())),
-                Aggregation::Last => values
-                    .max()
-                    .map_or(Cell::Null, |(_, id)| Cell::Int(id.into())),
+                Aggregation::First => return id_cell(timed.next().and_then(|i| ids[i])),
+                Aggregation::Last => return id_cell(timed.last().and_then(|i| ids[i])),
+                Aggregation::FirstIgnoreNulls => return id_cell(timed.find_map(|i| ids[i])),
+                Aggregation::LastIgnoreNulls => {
+                    return id_cell(timed.filter_map(|i| ids[i]).last())
+                }
+                _ => {}
+            }
+            let values = timed.filter_map(|i| Some((input.ts[i]?, ids[i]?)));
+            if agg == Aggregation::CollectList {
+                let list = values.map(|(_, id)| id).collect();
+                return Cell::Int(sets.number(list).into());
+            }
+            match agg {
+                Aggregation::First
+                | Aggregation::Last
+                | Aggregation::FirstIgnoreNulls
+                | Aggregation::LastIgnoreNulls => unreachable!("returned above"),
                 Aggregation::Mode => {
                     let mut sorted: Vec<u32> = values.map(|(_, id)| id).collect();
                     sorted.sort_unstable();
@@ -821,16 +940,33 @@ pub(crate) fn evaluate<I: Iterator<Item = usize> + Clone>(
                     }
                     best.map_or(Cell::Null, |(_, id)| Cell::Int(id.into()))
                 }
-                Aggregation::MostFrequentSet => {
-                    let mut sorted: Vec<u32> = values.map(|(_, id)| id).collect();
-                    sorted.sort_unstable();
-                    let mut runs: Vec<(usize, u32)> = sorted
-                        .chunk_by(|a, b| a == b)
-                        .map(|run| (run.len(), run[0]))
+                Aggregation::CollectSet => {
+                    // Each id once, at its first appearance.
+                    let mut seen: Vec<(u32, u32)> = values
+                        .enumerate()
+                        .map(|(position, (_, id))| (id, position as u32))
                         .collect();
-                    // Most frequent first, then ascending values.
-                    runs.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-                    let list = runs.into_iter().map(|(_, id)| id).collect();
+                    seen.sort_unstable();
+                    seen.dedup_by_key(|(id, _)| *id);
+                    seen.sort_unstable_by_key(|(_, position)| *position);
+                    let list = seen.into_iter().map(|(id, _)| id).collect();
+                    Cell::Int(sets.number(list).into())
+                }
+                Aggregation::MostFrequentSet => {
+                    // (id, position in the window): a run of one id starts
+                    // at its first appearance.
+                    let mut sorted: Vec<(u32, u32)> = values
+                        .enumerate()
+                        .map(|(position, (_, id))| (id, position as u32))
+                        .collect();
+                    sorted.sort_unstable();
+                    let mut runs: Vec<(usize, u32, u32)> = sorted
+                        .chunk_by(|a, b| a.0 == b.0)
+                        .map(|run| (run.len(), run[0].1, run[0].0))
+                        .collect();
+                    // Most frequent first, then first appearance (Butterfree's order).
+                    runs.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+                    let list = runs.into_iter().map(|(_, _, id)| id).collect();
                     Cell::Int(sets.number(list).into())
                 }
                 _ => {
@@ -844,6 +980,70 @@ pub(crate) fn evaluate<I: Iterator<Item = usize> + Clone>(
         // The engine gives holistic functions the column they need.
         _ => Cell::Null,
     }
+}
+
+/// The index of Spark's `percentile_approx` in `n` sorted values, computed
+/// exactly: the first value whose 1-based rank reaches `⌈p·n⌉` (in
+/// floating point, as Spark's `QuantileSummaries` computes it).
+fn rank_index(n: usize, p: f64) -> Option<usize> {
+    if n == 0 {
+        return None;
+    }
+    let rank = (p * n as f64).ceil() as usize;
+    Some(rank.clamp(1, n) - 1)
+}
+
+/// A float, null when NaN (as every aggregate here).
+fn float_cell(x: f64) -> Cell {
+    if x.is_nan() {
+        Cell::Null
+    } else {
+        Cell::Float(x)
+    }
+}
+
+/// Spark's `product`: the values multiplied as floats, in event order.
+fn product(values: impl Iterator<Item = f64>) -> Cell {
+    let mut any = false;
+    let mut product = 1.0;
+    for x in values {
+        any = true;
+        product *= x;
+    }
+    if any {
+        float_cell(product)
+    } else {
+        Cell::Null
+    }
+}
+
+/// Spark's `skewness` and `kurtosis` from the central moments
+/// `mₖ = Σ(x − mean)ᵏ`: null without values, and when `m₂` is 0 (Spark 3's
+/// default; its legacy setting gives NaN).
+fn moments(agg: Aggregation, values: impl Iterator<Item = f64> + Clone) -> Cell {
+    let (mut n, mut sum) = (0.0, 0.0);
+    for x in values.clone() {
+        n += 1.0;
+        sum += x;
+    }
+    if n == 0.0 {
+        return Cell::Null;
+    }
+    let mean = sum / n;
+    let (mut m2, mut m3, mut m4) = (0.0, 0.0, 0.0);
+    for x in values {
+        let d = x - mean;
+        m2 += d * d;
+        m3 += d * d * d;
+        m4 += d * d * d * d;
+    }
+    if m2 == 0.0 {
+        return Cell::Null;
+    }
+    float_cell(match agg {
+        Aggregation::Skewness => n.sqrt() * m3 / (m2 * m2 * m2).sqrt(),
+        _ => n * m4 / (m2 * m2) - 3.0,
+    })
 }
 
 /// Spark's exact `percentile`: linear interpolation between the two values
@@ -893,6 +1093,7 @@ mod tests {
             group_offsets: vec![0, 2],
             ts: vec![Some(day(10) + 5), Some(day(11))],
             columns: vec![Values::Validity(vec![true, true])],
+            members: vec![None],
         };
         let outs = [KernelOutput {
             column: 0,
@@ -923,6 +1124,7 @@ mod tests {
             group_offsets: vec![0, 2],
             ts: vec![Some(10 * HOUR), Some(10 * HOUR + HOUR / 2)],
             columns: vec![Values::Int(vec![Some(3), Some(4)])],
+            members: vec![None],
         };
         let outs = [KernelOutput {
             column: 0,
@@ -950,6 +1152,7 @@ mod tests {
             group_offsets: vec![0, 1],
             ts: vec![Some(day(1))],
             columns: vec![Values::Validity(vec![false])],
+            members: vec![None],
         };
         let outs = [KernelOutput {
             column: 0,
@@ -967,6 +1170,7 @@ mod tests {
             group_offsets: vec![0, 3],
             ts: vec![Some(day(1)), Some(day(1) + 1), Some(day(2))],
             columns: vec![Values::Int(vec![Some(2), Some(4), None])],
+            members: vec![None],
         };
         let outs = [
             KernelOutput {
@@ -1005,6 +1209,7 @@ mod tests {
                 Some(day(1) + 3),
             ],
             columns: vec![Values::Int(vec![Some(x), Some(-x), Some(x), Some(-x)])],
+            members: vec![None],
         };
         let outs = [
             KernelOutput {
@@ -1033,6 +1238,7 @@ mod tests {
             group_offsets: vec![0, 4],
             ts: vec![Some(10), Some(10), Some(20), Some(30)],
             columns: vec![Values::Int(vec![Some(1), Some(2), Some(3), Some(3)])],
+            members: vec![None],
         };
         let outs = [KernelOutput {
             column: 0,

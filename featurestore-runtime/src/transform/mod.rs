@@ -144,6 +144,16 @@ pub fn prepare(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
             e
         };
         select.push(e.alias(format!("__fs_in{i}")));
+        if let (Some(pivot), Some(v)) = (spec.pivot, input.pivot) {
+            // Which events have the pivot value: the input's nulls alone
+            // cannot tell them from events of the value with a null.
+            select.push(
+                col(pivot.column)
+                    .eq(pivot_literal(pivot.values[v]))
+                    .fill_null(lit(false))
+                    .alias(format!("__fs_p{i}")),
+            );
+        }
     }
     if let Some(distinct) = spec.distinct {
         for (j, c) in distinct.subset.iter().enumerate() {
@@ -333,6 +343,7 @@ pub fn compute_prepared(
                         subset: subset.clone(),
                         keep_last: distinct.keep == crate::spec::Keep::Last,
                     });
+                    input.members.push(input.members[column].clone());
                     views.push((column, input.columns.len() - 1));
                     input.columns.len() - 1
                 }
@@ -567,6 +578,7 @@ fn window_functions(spec: &FeatureSetSpec, frame: &mut DataFrame, raw: &[&str]) 
     let input = KernelInput {
         group_offsets,
         ts,
+        members: vec![None; columns.len()],
         columns,
     };
     for output in spec.outputs {
@@ -732,12 +744,7 @@ fn input_expr(spec: &FeatureSetSpec, input: &Input) -> Result<Expr> {
         keep = Some(expr);
     }
     if let (Some(pivot), Some(i)) = (spec.pivot, input.pivot) {
-        let value = match pivot.values[i] {
-            crate::spec::PivotValue::Int(v) => lit(v),
-            crate::spec::PivotValue::Bool(v) => lit(v),
-            crate::spec::PivotValue::Str(v) => lit(v),
-        };
-        let is_value = col(pivot.column).eq(value);
+        let is_value = col(pivot.column).eq(pivot_literal(pivot.values[i]));
         keep = Some(match keep {
             Some(k) => k.and(is_value),
             None => is_value,
@@ -750,6 +757,14 @@ fn input_expr(spec: &FeatureSetSpec, input: &Input) -> Result<Expr> {
             .otherwise(lit(NULL)),
         None => col(input.column),
     })
+}
+
+fn pivot_literal(value: crate::spec::PivotValue) -> Expr {
+    match value {
+        crate::spec::PivotValue::Int(v) => lit(v),
+        crate::spec::PivotValue::Bool(v) => lit(v),
+        crate::spec::PivotValue::Str(v) => lit(v),
+    }
 }
 
 /// The id of each event's values in the `distinct` subset columns: equal
@@ -785,8 +800,12 @@ fn by_id(agg: Aggregation) -> bool {
             | Aggregation::ApproxCountDistinct
             | Aggregation::First
             | Aggregation::Last
+            | Aggregation::FirstIgnoreNulls
+            | Aggregation::LastIgnoreNulls
             | Aggregation::Mode
             | Aggregation::MostFrequentSet
+            | Aggregation::CollectList
+            | Aggregation::CollectSet
     )
 }
 
@@ -904,6 +923,12 @@ fn kernel_input(
                 .cast(&DataType::Float64)
                 .ctx(|| format!("column `{name}`"))?;
             Values::Float(c.f64().ctx(|| format!("column `{name}`"))?.iter().collect())
+        } else if c.dtype() == &DataType::Boolean {
+            // `count_if`, `bool_and`, `bool_or`: `true` is 1, `false` 0.
+            let c = c
+                .cast(&DataType::Int64)
+                .ctx(|| format!("column `{name}`"))?;
+            Values::Int(c.i64().ctx(|| format!("column `{name}`"))?.iter().collect())
         } else {
             return Err(data_error(
                 spec,
@@ -914,6 +939,24 @@ fn kernel_input(
             ));
         };
         columns.push(values);
+    }
+    let mut members: Vec<Option<std::sync::Arc<Vec<bool>>>> = Vec::with_capacity(columns.len());
+    for (i, input) in inputs.iter().enumerate() {
+        members.push(match input.pivot {
+            Some(_) => {
+                let name = format!("__fs_p{i}");
+                let m = df
+                    .column(&name)
+                    .ctx(|| format!("pivot value of `{input}`"))?
+                    .bool()
+                    .ctx(|| format!("pivot value of `{input}`"))?
+                    .iter()
+                    .map(|v| v.unwrap_or(false))
+                    .collect();
+                Some(std::sync::Arc::new(m))
+            }
+            None => None,
+        });
     }
     // Columns some function reads by value id get a second, encoded, input.
     let mut ids = Ids::new();
@@ -940,12 +983,14 @@ fn kernel_input(
             ids: values,
             sets: kernel::SetTable::default(),
         });
+        members.push(members[i].clone());
     }
     Ok((
         KernelInput {
             group_offsets,
             ts,
             columns,
+            members,
         },
         ids,
     ))
@@ -1067,9 +1112,9 @@ fn output_frame(
             .into_column(),
     );
     for (o, cells) in spec.outputs.iter().zip(result.cells) {
-        let series = if o.aggregation.returns_a_value() {
+        let series = if o.aggregation.returns_a_value() && by_id(o.aggregation) {
             value_series(spec, df, o, cells, inputs, ids)?
-        } else if o.aggregation == Aggregation::MostFrequentSet {
+        } else if o.aggregation.returns_a_set() {
             set_series(spec, df, input, o, cells, inputs, ids)?
         } else {
             cells_to_series(o.name, cells)
@@ -1145,7 +1190,8 @@ fn value_series(
         .with_name(o.name.into()))
 }
 
-/// The lists of values whose numbers `most_frequent_set` returned.
+/// The lists of values whose numbers `most_frequent_set`, `collect_list`
+/// or `collect_set` returned.
 fn set_series(
     spec: &FeatureSetSpec,
     df: &DataFrame,
@@ -1157,7 +1203,7 @@ fn set_series(
 ) -> Result<Series> {
     let column = spec.features[o.feature].column;
     let input = input_index(spec, inputs, o);
-    let encoded = ids.get(&input).expect("most_frequent_set reads ids");
+    let encoded = ids.get(&input).expect("list functions read ids");
     let Values::Ids { sets, .. } = &kernel_input.columns[encoded.column] else {
         unreachable!("an id column holds ids");
     };

@@ -181,24 +181,24 @@ fn distinct_counts_variances_percentiles_first_last_mode() {
         // [Dec 31, Jan 2): 10 (pix) at 00:00 and 30 (card) at 23:59:59.999999.
         // Mean 20, Σ(x − mean)² = 200: var_pop 100, var_samp 200, stddev_samp
         // √200. Percentiles at positions 0.5 and 0.25 of [10, 30]: 20 and 15.
-        // Mode: pix and card once each, the smaller wins: card, which also
-        // leads the most frequent set. Last paid_on: the later event has
-        // none, so the earlier one's.
+        // Mode: pix and card once each, the smaller wins: card. The most
+        // frequent set lists them as they first appear: pix, card. Last
+        // paid_on: the later event has none, so null (Spark's `last`).
         "u1 | 2024-01-02 00:00:00 | 2 | 2 | 100.0 | 200.0 | 14.142136 | 20.0 | 15.0 \
-         | pix | card | card | 2023-12-31 | [card, pix]",
+         | pix | card | card |  | [pix, card]",
         // [Jan 1, Jan 3): amounts 10, 30, null, 10: 2 distinct; n = 3, Σx = 50,
         // Σx² = 1100, Σ(x − mean)² = 800/3: var_pop 800/9, var_samp 400/3,
         // stddev_samp √(400/3). Sorted [10, 10, 30]: position 1 → 10,
-        // position 0.5 → 10. The last instant holds boleto and card: the
-        // larger, card, is last; card is also the mode (twice), then boleto
-        // and pix once each. Last paid_on: at the last instant, Jan 1 and
-        // Jan 2: the larger.
+        // position 0.5 → 10. The last instant holds boleto then card, in
+        // read order: card is last; card is also the mode (twice), then pix
+        // and boleto once each, in order of appearance. Last paid_on: card's,
+        // read last at the last instant.
         "u1 | 2024-01-03 00:00:00 | 2 | 2 | 88.888889 | 133.333333 | 11.547005 | 10.0 | 10.0 \
-         | pix | card | card | 2024-01-02 | [card, boleto, pix]",
+         | pix | card | card | 2024-01-02 | [card, pix, boleto]",
         // [Jan 2, Jan 4): the two events of Jan 2 00:00 only. One amount (10):
         // var_pop 0, the sample statistics of one value are null. First: of
-        // boleto and card at the same instant, the smaller; mode: a tie, the
-        // smaller.
+        // boleto and card at the same instant, the first read; mode: a tie,
+        // the smaller.
         "u1 | 2024-01-04 00:00:00 | 1 | 1 | 0.0 |  |  | 10.0 | 10.0 \
          | boleto | card | boleto | 2024-01-02 | [boleto, card]",
         // [Jan 3, Jan 5): empty again.
@@ -334,9 +334,10 @@ fn pivot_and_feature_filter() {
     };
     let computed = compute(&PaymentsByMethod::SPEC, payments(), range).expect("computes");
     // Columns: uid | timestamp | pix: count, sum, big count | card: count,
-    // sum, big count. Values of other methods, and of amounts not above 10
-    // for `big`, are left out as nulls: a count is 0, not null, in a window
-    // whose events all are left out.
+    // sum, big count. A window without an event of a method is null under
+    // it, counts included (a Spark pivot leaves absent cells null); amounts
+    // not above 10 are left out of `big` as nulls, so its count is 0 in a
+    // window whose events of the method are all small.
     assert_eq!(
         joined(&computed.frame),
         [
@@ -345,13 +346,12 @@ fn pivot_and_feature_filter() {
             "u1 | 2024-01-02 00:00:00 | 1 | 10 | 0 | 1 | 30 | 1",
             // [Jan 1, Jan 3): pix 10; card 30 and 10; boleto left out.
             "u1 | 2024-01-03 00:00:00 | 1 | 10 | 0 | 2 | 40 | 1",
-            // [Jan 2, Jan 4): boleto (null amount) and card 10: no pix value.
-            "u1 | 2024-01-04 00:00:00 | 0 |  | 0 | 1 | 10 | 0",
+            // [Jan 2, Jan 4): boleto (null amount) and card 10: no pix event.
+            "u1 | 2024-01-04 00:00:00 |  |  |  | 1 | 10 | 0",
             "u1 | 2024-01-05 00:00:00 |  |  |  |  |  | ",
+            // u2's one event has no method: no window of u2 has an event of
+            // either method, so every row equals the first and is dropped.
             "u2 | 2024-01-01 00:00:00 |  |  |  |  |  | ",
-            // An event without a method: every value left out.
-            "u2 | 2024-01-02 00:00:00 | 0 |  | 0 | 0 |  | 0",
-            "u2 | 2024-01-04 00:00:00 |  |  |  |  |  | ",
         ]
     );
 }
@@ -364,7 +364,7 @@ fn without_windows_rows_are_per_exact_timestamp() {
         joined(&computed.frame),
         [
             // Each instant alone: distinct methods of payments with an
-            // amount, the last method (a tie at one instant: the larger),
+            // amount, the last method (a tie at one instant: the last read),
             // the median amount.
             "u1 | 2024-01-01 00:00:00 | 1 | pix | 10.0",
             "u1 | 2024-01-01 23:59:59 | 1 | card | 30.0",
@@ -593,6 +593,213 @@ fn window_functions_over_time_and_rows_and_lag_lead() {
         [
             "u1 | 2024-01-02 00:00:00 | 40 | 2 | 30.0 | 30.0 | 30 | ",
             "u1 | 2024-01-02 00:00:00 | 40 | 2 | 10.0 | 10.0 |  | ",
+        ]
+    );
+}
+
+#[derive(Debug)]
+#[source(path = "purchases.csv")]
+pub struct Purchases {
+    pub uid: String,
+    pub at: NaiveDateTime,
+    pub amount: Option<f64>,
+}
+
+/// Butterfree's `first`/`last` (Spark's `first`/`last`, `ignorenulls =
+/// false`): the earliest or latest event's value, null when it has none,
+/// events of one instant in read order; and the null-skipping variants.
+#[derive(Debug)]
+#[feature_set(entity = "uid", window = "1d,2d", source = Purchases, timestamp = at)]
+pub struct EdgeOfTheWindow {
+    #[feature(
+        first(amount),
+        last(amount),
+        first(amount, ignore_nulls = true),
+        last(amount, ignore_nulls = true)
+    )]
+    pub amount: f64,
+}
+
+/// One key: 09:00 `12.00`, 15:30 `30.00`, 15:30 `7.50` (read after it), and
+/// 08:00 the next day without an amount.
+fn edge_events() -> LazyFrame {
+    let times = [
+        "2024-03-01 09:00:00",
+        "2024-03-01 15:30:00",
+        "2024-03-01 15:30:00",
+        "2024-03-02 08:00:00",
+    ];
+    let at = Int64Chunked::from_vec("at".into(), times.iter().map(|t| at(t)).collect())
+        .into_datetime(TimeUnit::Microseconds, None)
+        .into_column();
+    df!(
+        "uid" => ["u1"; 4],
+        "amount" => [Some(12.0), Some(30.0), Some(7.5), None],
+    )
+    .unwrap()
+    .with_column(at)
+    .unwrap()
+    .clone()
+    .lazy()
+}
+
+#[test]
+fn first_and_last_take_the_edge_event_even_when_its_value_is_null() {
+    assert_eq!(
+        &EdgeOfTheWindow::SPEC.column_names()[2..6],
+        [
+            "amount__first_over_1_day_rolling_windows",
+            "amount__first_over_2_days_rolling_windows",
+            "amount__last_over_1_day_rolling_windows",
+            "amount__last_over_2_days_rolling_windows",
+        ]
+    );
+    assert_eq!(
+        &EdgeOfTheWindow::SPEC.column_names()[6..],
+        [
+            "amount__first_ignore_nulls_over_1_day_rolling_windows",
+            "amount__first_ignore_nulls_over_2_days_rolling_windows",
+            "amount__last_ignore_nulls_over_1_day_rolling_windows",
+            "amount__last_ignore_nulls_over_2_days_rolling_windows",
+        ]
+    );
+    let range = DateRange {
+        start: None,
+        end: NaiveDate::from_ymd_opt(2024, 3, 5),
+    };
+    let computed = compute(&EdgeOfTheWindow::SPEC, edge_events(), range).expect("computes");
+    // Columns: first 1d, 2d | last 1d, 2d | first ignoring nulls 1d, 2d |
+    // last ignoring nulls 1d, 2d.
+    assert_eq!(
+        joined(&computed.frame),
+        [
+            // Mar 1: no event before.
+            "u1 | 2024-03-01 00:00:00 |  |  |  |  |  |  |  | ",
+            // Both windows hold the first three events: the last is 7.50,
+            // read after 30.00 at the same 15:30.
+            "u1 | 2024-03-02 00:00:00 | 12.0 | 12.0 | 7.5 | 7.5 | 12.0 | 12.0 | 7.5 | 7.5",
+            // The day window holds only the empty amount: first and last
+            // null, nothing to take ignoring nulls. The two-day window holds
+            // all four: the latest event has no amount, so `last` is null;
+            // ignoring nulls, 7.50.
+            "u1 | 2024-03-03 00:00:00 |  | 12.0 |  |  |  | 12.0 |  | 7.5",
+            // The two-day window holds only the empty amount.
+            "u1 | 2024-03-04 00:00:00 |  |  |  |  |  |  |  | ",
+        ]
+    );
+}
+
+#[derive(Debug)]
+#[source(path = "tips.csv")]
+pub struct Tips {
+    pub uid: String,
+    pub at: NaiveDateTime,
+    pub amount: Option<i64>,
+    pub card: Option<bool>,
+}
+
+/// Spark's common aggregates, under Spark's names.
+#[derive(Debug)]
+#[feature_set(entity = "uid", window = "1d", source = Tips, timestamp = at)]
+pub struct TipStats {
+    #[feature(
+        mean(amount),
+        stddev(amount),
+        variance(amount),
+        median(amount),
+        percentile_approx(amount, 0.5, 10000),
+        product(amount),
+        sum_distinct(amount)
+    )]
+    pub amount: f64,
+    #[feature(count_if(card))]
+    pub cards: i64,
+    #[feature(bool_and(card), bool_or(card))]
+    pub card: bool,
+    #[feature(collect_list(amount), collect_set(amount))]
+    pub amounts: Vec<i64>,
+}
+
+/// One key: May 1 10:00 (4, card), 12:00 (2, not card), 12:00 (4, card
+/// unknown, read after); May 2 09:00 (no amount, card).
+fn tips() -> LazyFrame {
+    let times = [
+        "2024-05-01 10:00:00",
+        "2024-05-01 12:00:00",
+        "2024-05-01 12:00:00",
+        "2024-05-02 09:00:00",
+    ];
+    let at = Int64Chunked::from_vec("at".into(), times.iter().map(|t| at(t)).collect())
+        .into_datetime(TimeUnit::Microseconds, None)
+        .into_column();
+    df!(
+        "uid" => ["u1"; 4],
+        "amount" => [Some(4i64), Some(2), Some(4), None],
+        "card" => [Some(true), Some(false), None, Some(true)],
+    )
+    .unwrap()
+    .with_column(at)
+    .unwrap()
+    .clone()
+    .lazy()
+}
+
+#[test]
+fn spark_aggregates_by_their_spark_names() {
+    assert_eq!(
+        &TipStats::SPEC.column_names()[2..],
+        [
+            "amount__mean_over_1_day_rolling_windows",
+            "amount__stddev_over_1_day_rolling_windows",
+            "amount__variance_over_1_day_rolling_windows",
+            "amount__median_over_1_day_rolling_windows",
+            "amount__percentile_approx_50_over_1_day_rolling_windows",
+            "amount__product_over_1_day_rolling_windows",
+            "amount__sum_distinct_over_1_day_rolling_windows",
+            "cards__count_if_over_1_day_rolling_windows",
+            "card__bool_and_over_1_day_rolling_windows",
+            "card__bool_or_over_1_day_rolling_windows",
+            "amounts__collect_list_over_1_day_rolling_windows",
+            "amounts__collect_set_over_1_day_rolling_windows",
+        ]
+    );
+    let range = DateRange {
+        start: None,
+        end: NaiveDate::from_ymd_opt(2024, 5, 4),
+    };
+    let computed = compute(&TipStats::SPEC, tips(), range).expect("computes");
+    let rounded: Vec<String> = frame_rows(&computed.frame)
+        .1
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|c| match c.parse::<f64>() {
+                    Ok(f) if c.contains('.') && c.len() > 9 => format!("{f:.6}"),
+                    _ => c.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
+        .collect();
+    // Columns: mean | stddev | variance | median | percentile_approx 0.5 |
+    // product | sum_distinct | count_if | bool_and | bool_or | collect_list
+    // | collect_set.
+    assert_eq!(
+        rounded,
+        [
+            "u1 | 2024-05-01 00:00:00 |  |  |  |  |  |  |  |  |  |  |  | ",
+            // May 1: 4, 2, 4. Mean 10/3; squared deviations 4/9 + 16/9 + 4/9
+            // = 8/3, over n − 1: variance 4/3, stddev √(4/3). Sorted 2, 4, 4:
+            // the median (position 1) is 4; percentile_approx takes rank
+            // ⌈0.5·3⌉ = 2: 4. Product 32; distinct 2 and 4 sum to 6. Cards:
+            // true, false, null: one true, not all, some. The list in time
+            // then read order; the set by first appearance.
+            "u1 | 2024-05-02 00:00:00 | 3.333333 | 1.154701 | 1.333333 | 4.0 | 4.0 | 32.0 | 6.0 \
+             | 1 | false | true | [4, 2, 4] | [4, 2]",
+            // May 2: no amount, a card: the amount functions are null, the
+            // lists empty.
+            "u1 | 2024-05-03 00:00:00 |  |  |  |  |  |  |  | 1 | true | true | [] | []",
+            "u1 | 2024-05-04 00:00:00 |  |  |  |  |  |  |  |  |  |  |  | ",
         ]
     );
 }

@@ -3,6 +3,13 @@
 //! definitions: a dense keys × days grid, each cell computed by scanning
 //! every event, then change-point dedup. Integer and string columns, with
 //! nulls, repeated values and events at the same instant, so ties happen.
+//!
+//! Ties follow Butterfree (Spark): `first`/`last` take the earliest/latest
+//! event, among events of one instant the first/last read, and are null
+//! when its value is null (`ignorenulls = false`); the `ignore_nulls`
+//! variants take the earliest/latest non-null value. `most_frequent_set`
+//! orders equally frequent values by first appearance (time, then read
+//! order); `mode` keeps the smallest.
 
 use featurestore_runtime::spec::{
     Aggregation, ColumnSpec, DataType, DistinctSpec, FeatureSetSpec, FeatureSpec, Format, Frame,
@@ -88,6 +95,8 @@ const FEATURES: &[(&str, &str, &[Aggregation], DataType)] = &[
             Aggregation::ApproxCountDistinct,
             Aggregation::First,
             Aggregation::Last,
+            Aggregation::FirstIgnoreNulls,
+            Aggregation::LastIgnoreNulls,
             Aggregation::Mode,
         ],
         DataType::Int64,
@@ -104,14 +113,60 @@ const FEATURES: &[(&str, &str, &[Aggregation], DataType)] = &[
             p(500_000),
             p(900_000),
             p(1_000_000),
+            Aggregation::Mean,
+            Aggregation::Stddev,
+            Aggregation::Variance,
+            Aggregation::Median,
+            Aggregation::PercentileApprox(Percentage { millionths: 0 }),
+            Aggregation::PercentileApprox(Percentage {
+                millionths: 100_000,
+            }),
+            Aggregation::PercentileApprox(Percentage {
+                millionths: 500_000,
+            }),
+            Aggregation::ApproxPercentile(Percentage {
+                millionths: 900_000,
+            }),
+            Aggregation::ApproxPercentile(Percentage {
+                millionths: 1_000_000,
+            }),
+            Aggregation::Product,
+            Aggregation::Skewness,
+            Aggregation::Kurtosis,
+            Aggregation::SumDistinct,
         ],
         DataType::Float64,
+    ),
+    ("cb", "vb", &[Aggregation::CountIf], DataType::Int64),
+    (
+        "bb",
+        "vb",
+        &[Aggregation::BoolAnd, Aggregation::BoolOr],
+        DataType::Bool,
+    ),
+    (
+        "ls",
+        "vs",
+        &[Aggregation::CollectList, Aggregation::CollectSet],
+        DataType::List(&DataType::String),
+    ),
+    (
+        "li",
+        "vi",
+        &[Aggregation::CollectList, Aggregation::CollectSet],
+        DataType::List(&DataType::Int64),
     ),
     ("ds", "vs", &[Aggregation::CountDistinct], DataType::Int64),
     (
         "ss",
         "vs",
-        &[Aggregation::First, Aggregation::Last, Aggregation::Mode],
+        &[
+            Aggregation::First,
+            Aggregation::Last,
+            Aggregation::FirstIgnoreNulls,
+            Aggregation::LastIgnoreNulls,
+            Aggregation::Mode,
+        ],
         DataType::String,
     ),
     (
@@ -223,6 +278,7 @@ fn events_frame(events: &[Event]) -> LazyFrame {
     let ts: Vec<Option<i64>> = events.iter().map(|e| e.ts).collect();
     let vi: Vec<Option<i64>> = events.iter().map(|e| e.vi).collect();
     let vs: Vec<Option<&str>> = events.iter().map(|e| e.vs).collect();
+    let vb: Vec<Option<bool>> = events.iter().map(|e| truth(e.vs)).collect();
     let ts = Int64Chunked::from_iter_options("ts".into(), ts.into_iter())
         .into_datetime(TimeUnit::Microseconds, None)
         .into_column();
@@ -233,10 +289,16 @@ fn events_frame(events: &[Event]) -> LazyFrame {
             ts,
             Column::new("vi".into(), vi),
             Column::new("vs".into(), vs),
+            Column::new("vb".into(), vb),
         ],
     )
     .unwrap()
     .lazy()
+}
+
+/// The boolean column `vb`, derived from `vs` (null where it is).
+fn truth(vs: Option<&str>) -> Option<bool> {
+    vs.map(|s| s <= "x")
 }
 
 /// A cell: null, a number, or a string.
@@ -247,17 +309,37 @@ enum Value {
     Str(String),
 }
 
-/// One window's events with a value, as (time, value) pairs.
+/// One window's events, as (time, value) pairs in time then read order.
 fn aggregate<V: Ord + Clone>(
     agg: Aggregation,
     any_event: bool,
-    values: &[(i64, V)],
+    events: &[(i64, Option<V>)],
     out: impl Fn(&V) -> Value,
     num: impl Fn(&V) -> i128,
 ) -> Value {
     if !any_event {
         return Value::Null;
     }
+    let or_null = |v: Option<&V>| v.map_or(Value::Null, &out);
+    match agg {
+        // Spark's `first`/`last` (`ignorenulls = false`): the edge event's
+        // value, null or not.
+        Aggregation::First => return or_null(events.first().and_then(|e| e.1.as_ref())),
+        Aggregation::Last => return or_null(events.last().and_then(|e| e.1.as_ref())),
+        // `ignorenulls = true`: the edge non-null value.
+        Aggregation::FirstIgnoreNulls => {
+            return or_null(events.iter().find_map(|e| e.1.as_ref()));
+        }
+        Aggregation::LastIgnoreNulls => {
+            return or_null(events.iter().rev().find_map(|e| e.1.as_ref()));
+        }
+        _ => {}
+    }
+    let values: Vec<(i64, V)> = events
+        .iter()
+        .filter_map(|(t, v)| Some((*t, v.clone()?)))
+        .collect();
+    let values = &values[..];
     let mut distinct: Vec<&V> = values.iter().map(|(_, v)| v).collect();
     distinct.sort();
     distinct.dedup();
@@ -270,14 +352,48 @@ fn aggregate<V: Ord + Clone>(
     if agg == Aggregation::Count {
         return Value::Num(values.len() as f64);
     }
+    let list = |items: Vec<&V>| {
+        let texts: Vec<String> = items
+            .iter()
+            .map(|v| match out(v) {
+                Value::Num(x) => format!("{x}"),
+                Value::Str(s) => s,
+                other => format!("{other:?}"),
+            })
+            .collect();
+        Value::Str(format!("[{}]", texts.join(", ")))
+    };
+    // Spark's `collect_list`: every non-null value (here in time, then
+    // read, order); `collect_set`: each once (here by first appearance).
+    // Both are an empty array when every value is null.
+    if agg == Aggregation::CollectList {
+        return list(values.iter().map(|(_, v)| v).collect());
+    }
+    if agg == Aggregation::CollectSet {
+        let mut seen: Vec<&V> = Vec::new();
+        for (_, v) in values {
+            if !seen.contains(&v) {
+                seen.push(v);
+            }
+        }
+        return list(seen);
+    }
+    // Spark's `count_if`: the number of TRUE values, 0 when there is none.
+    if agg == Aggregation::CountIf {
+        return Value::Num(values.iter().filter(|(_, v)| num(v) == 1).count() as f64);
+    }
     if agg == Aggregation::MostFrequentSet {
-        // Distinct values by descending count, then ascending value.
+        // Distinct values by descending count, then first appearance.
         let count = |d: &V| values.iter().filter(|(_, v)| v == d).count();
-        let mut by_count: Vec<(usize, &V)> = distinct.iter().map(|d| (count(d), *d)).collect();
-        by_count.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        let first_seen = |d: &V| values.iter().position(|(_, v)| v == d).unwrap();
+        let mut by_count: Vec<(usize, usize, &V)> = distinct
+            .iter()
+            .map(|d| (count(d), first_seen(d), *d))
+            .collect();
+        by_count.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         let texts: Vec<String> = by_count
             .iter()
-            .map(|(_, v)| match out(v) {
+            .map(|(_, _, v)| match out(v) {
                 Value::Num(x) => format!("{x}"),
                 Value::Str(s) => s,
                 other => format!("{other:?}"),
@@ -294,8 +410,6 @@ fn aggregate<V: Ord + Clone>(
     // n·Σ(x − mean)², exactly.
     let n_m2 = n * sq - sum * sum;
     match agg {
-        Aggregation::First => out(&values.iter().min().unwrap().1),
-        Aggregation::Last => out(&values.iter().max().unwrap().1),
         Aggregation::Mode => {
             // The first of the most frequent, in value order.
             let count = |d: &V| values.iter().filter(|(_, v)| v == d).count();
@@ -315,6 +429,63 @@ fn aggregate<V: Ord + Clone>(
         Aggregation::StddevSamp if n == 1 => Value::Null,
         Aggregation::VarSamp => Value::Num(n_m2 as f64 / (n * (n - 1)) as f64),
         Aggregation::StddevSamp => Value::Num((n_m2 as f64 / (n * (n - 1)) as f64).sqrt()),
+        // Spark's aliases: `mean` is `avg`, `stddev` is `stddev_samp`,
+        // `variance` is `var_samp` (null for one value), `median` is
+        // `percentile(x, 0.5)`.
+        Aggregation::Mean => Value::Num(sum as f64 / n as f64),
+        Aggregation::Stddev | Aggregation::Variance if n == 1 => Value::Null,
+        Aggregation::Stddev => Value::Num((n_m2 as f64 / (n * (n - 1)) as f64).sqrt()),
+        Aggregation::Variance => Value::Num(n_m2 as f64 / (n * (n - 1)) as f64),
+        Aggregation::Median => aggregate(p(500_000), true, events, out, num),
+        // Spark's `percentile_approx` with every value kept (error 0): the
+        // value at 1-based rank ⌈p·n⌉ of the sorted values (the first for
+        // p = 0), `p·n` in doubles as Spark's QuantileSummaries does; a value
+        // of the column, never interpolated.
+        Aggregation::PercentileApprox(q) | Aggregation::ApproxPercentile(q) => {
+            let mut sorted: Vec<i128> = values.iter().map(|(_, v)| num(v)).collect();
+            sorted.sort();
+            let rank = (q.value() * n as f64).ceil() as usize;
+            Value::Num(sorted[rank.max(1) - 1] as f64)
+        }
+        // Spark's `product`: a double, the non-null values multiplied; null
+        // without one.
+        Aggregation::Product => {
+            Value::Num(values.iter().map(|(_, v)| num(v) as f64).product::<f64>())
+        }
+        // Spark's `skewness` = √n·m₃/m₂^1.5 and `kurtosis` = n·m₄/m₂² − 3 with
+        // mₖ = Σ(x − mean)ᵏ; null when m₂ = 0 (Spark 3, not the legacy NaN).
+        // From exact integer power sums: n·m₂ = nS₂ − S₁², n²·m₃ = n²S₃ −
+        // 3nS₁S₂ + 2S₁³, n³·m₄ = n³S₄ − 4n²S₁S₃ + 6nS₁²S₂ − 3S₁⁴.
+        Aggregation::Skewness | Aggregation::Kurtosis => {
+            let power = |k: u32| -> i128 { values.iter().map(|(_, v)| num(v).pow(k)).sum() };
+            let (s1, s2, s3, s4) = (sum, power(2), power(3), power(4));
+            let n_m2 = n * s2 - s1 * s1;
+            if n_m2 == 0 {
+                return Value::Null;
+            }
+            let n2_m3 = n * n * s3 - 3 * n * s1 * s2 + 2 * s1 * s1 * s1;
+            let n3_m4 =
+                n * n * n * s4 - 4 * n * n * s1 * s3 + 6 * n * s1 * s1 * s2 - 3 * s1 * s1 * s1 * s1;
+            let nf = n as f64;
+            let (m2, m3, m4) = (
+                n_m2 as f64 / nf,
+                n2_m3 as f64 / (nf * nf),
+                n3_m4 as f64 / (nf * nf * nf),
+            );
+            Value::Num(if agg == Aggregation::Skewness {
+                nf.sqrt() * m3 / m2.powf(1.5)
+            } else {
+                nf * m4 / (m2 * m2) - 3.0
+            })
+        }
+        // Spark's `bool_and`/`bool_or` over the non-null values; null
+        // without one.
+        Aggregation::BoolAnd => out(values.iter().map(|(_, v)| v).min().unwrap()),
+        Aggregation::BoolOr => out(values.iter().map(|(_, v)| v).max().unwrap()),
+        // Spark's `sum(DISTINCT x)`: each distinct non-null value once.
+        Aggregation::SumDistinct => {
+            Value::Num(distinct.iter().map(|v| num(v)).sum::<i128>() as f64)
+        }
         Aggregation::Percentile(p) => {
             let mut sorted: Vec<i128> = values.iter().map(|(_, v)| num(v)).collect();
             sorted.sort();
@@ -374,16 +545,30 @@ fn naive(case: &Case, spec: &FeatureSetSpec) -> Vec<Row> {
                     .filter(|e| e.key == key)
                     .filter(|e| e.ts.is_some_and(|t| (day - w) * DAY <= t && t < day * DAY))
                     .collect();
-                let in_window = match spec.distinct {
+                let mut in_window = match spec.distinct {
                     Some(d) => dedup(in_window, d.keep == Keep::Last),
                     None => in_window,
                 };
+                // Time, then read order.
+                let read = |e: &Event| case.events.iter().position(|x| std::ptr::eq(x, e));
+                in_window.sort_by_key(|e| (e.ts, read(e)));
                 let any = !in_window.is_empty();
-                let value = if spec.features[o.feature].column == "vi" {
-                    let values: Vec<(i64, i64)> = in_window
+                let column = spec.features[o.feature].column;
+                let value = if column == "vb" {
+                    let values: Vec<(i64, Option<bool>)> = in_window
                         .iter()
-                        .filter_map(|e| Some((e.ts?, e.vi?)))
+                        .map(|e| (e.ts.unwrap(), truth(e.vs)))
                         .collect();
+                    aggregate(
+                        o.aggregation,
+                        any,
+                        &values,
+                        |v| Value::Num(f64::from(u8::from(*v))),
+                        |v| i128::from(*v),
+                    )
+                } else if column == "vi" {
+                    let values: Vec<(i64, Option<i64>)> =
+                        in_window.iter().map(|e| (e.ts.unwrap(), e.vi)).collect();
                     aggregate(
                         o.aggregation,
                         any,
@@ -392,10 +577,8 @@ fn naive(case: &Case, spec: &FeatureSetSpec) -> Vec<Row> {
                         |v| i128::from(*v),
                     )
                 } else {
-                    let values: Vec<(i64, &str)> = in_window
-                        .iter()
-                        .filter_map(|e| Some((e.ts?, e.vs?)))
-                        .collect();
+                    let values: Vec<(i64, Option<&str>)> =
+                        in_window.iter().map(|e| (e.ts.unwrap(), e.vs)).collect();
                     aggregate(
                         o.aggregation,
                         any,
@@ -652,10 +835,8 @@ fn naive_windows(events: &[Event], spec: &FeatureSetSpec) -> Vec<Row> {
                             .map(|(_, x)| **x)
                             .collect(),
                     };
-                    let values: Vec<(i64, i64)> = in_frame
-                        .iter()
-                        .filter_map(|x| Some((x.ts?, x.vi?)))
-                        .collect();
+                    let values: Vec<(i64, Option<i64>)> =
+                        in_frame.iter().map(|x| (x.ts.unwrap(), x.vi)).collect();
                     aggregate(
                         agg,
                         true,

@@ -143,10 +143,22 @@ pub fn refusal(spec: &FeatureSetSpec) -> Option<String> {
                 | Aggregation::CountDistinct
                 | Aggregation::ApproxCountDistinct
                 | Aggregation::Percentile(_)
-                | Aggregation::First
-                | Aggregation::Last
                 | Aggregation::Mode
         );
+        if matches!(
+            o.aggregation,
+            Aggregation::First
+                | Aggregation::Last
+                | Aggregation::FirstIgnoreNulls
+                | Aggregation::LastIgnoreNulls
+        ) {
+            // Their ties go by read order, which Spark SQL does not keep.
+            return Some(format!(
+                "its output `{}` uses `{}`, not supported on the Spark engine yet: events of one \
+                 instant are taken in the order they were read",
+                o.name, o.aggregation
+            ));
+        }
         if !supported {
             return Some(format!(
                 "its output `{}` uses `{}`, not compiled for Spark yet",
@@ -407,7 +419,7 @@ fn is_int(dtype: DataType) -> bool {
 
 /// The aggregate of `v` (the input inside the window, else null), as the
 /// polars kernel computes it, to the bit where the result is exact.
-fn aggregate(agg: Aggregation, v: &str, ts: &str, input: DataType) -> String {
+fn aggregate(agg: Aggregation, v: &str, input: DataType) -> String {
     // Integer moments in exact decimal arithmetic, as the kernel's i128
     // moments: the same doubles whatever order the events come in.
     let n = format!("CAST(count({v}) AS DOUBLE)");
@@ -439,13 +451,6 @@ fn aggregate(agg: Aggregation, v: &str, ts: &str, input: DataType) -> String {
             format!("count(DISTINCT {v})")
         }
         Aggregation::Percentile(p) => format!("percentile({v}, {})", p.value()),
-        // Earliest event, then smallest value; latest, then largest.
-        Aggregation::First => {
-            format!("min_by({v}, CASE WHEN {v} IS NOT NULL THEN struct({ts}, {v}) END)")
-        }
-        Aggregation::Last => {
-            format!("max_by({v}, CASE WHEN {v} IS NOT NULL THEN struct({ts}, {v}) END)")
-        }
         Aggregation::Mode => format!("mode({v}, true)"),
         other => format!("NULL /* {other} */"),
     }
@@ -496,6 +501,21 @@ fn rows(spec: &FeatureSetSpec, start: Option<NaiveDate>, end: NaiveDate) -> Stri
     for (i, e) in inputs.iter().enumerate() {
         events_select.push(format!("{e} AS `__fs_in{i}`"));
     }
+    // Whether each event has each pivot value: a window without one is
+    // null under that value, as a Spark pivot leaves absent cells.
+    if let Some(pivot) = spec.pivot {
+        for (k, value) in pivot.values.iter().enumerate() {
+            let value = match *value {
+                PivotValue::Int(v) => v.to_string(),
+                PivotValue::Bool(v) => v.to_string(),
+                PivotValue::Str(v) => string_lit(v),
+            };
+            events_select.push(format!(
+                "coalesce({} = {value}, false) AS `__fs_pv{k}`",
+                ident(pivot.column)
+            ));
+        }
+    }
 
     let days: Vec<i64> = spec.windows.iter().filter_map(|w| w.days()).collect();
     let max_days = days.iter().copied().max().unwrap_or(1);
@@ -528,18 +548,17 @@ fn rows(spec: &FeatureSetSpec, start: Option<NaiveDate>, end: NaiveDate) -> Stri
         let inside = format!("t.{ts} >= CAST(date_sub(g.`__fs_day`, {w}) AS TIMESTAMP)");
         let v = format!("CASE WHEN {inside} THEN t.`__fs_in{}` END", input_of[j]);
         let input_type = source_type(spec.features[o.feature].column);
-        let mut agg = aggregate(
-            o.aggregation,
-            &format!("({v})"),
-            &format!("t.{ts}"),
-            input_type,
-        );
+        let mut agg = aggregate(o.aggregation, &format!("({v})"), input_type);
         if may_be_nan(o.aggregation, input_type) {
             agg = format!("nanvl({agg}, CAST(NULL AS DOUBLE))");
         }
+        let member = o
+            .pivot
+            .map(|k| format!(" AND t.`__fs_pv{k}`"))
+            .unwrap_or_default();
         // An empty window is null, whatever the function.
         aggs.push(format!(
-            "CASE WHEN count(CASE WHEN {inside} THEN 1 END) > 0 THEN {agg} END AS `__fs_o{j}`"
+            "CASE WHEN count(CASE WHEN {inside}{member} THEN 1 END) > 0 THEN {agg} END AS `__fs_o{j}`"
         ));
     }
     let outs: Vec<String> = (0..spec.outputs.len())

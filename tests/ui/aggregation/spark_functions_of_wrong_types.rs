@@ -1,0 +1,24 @@
+use chrono::NaiveDateTime;
+use featurestore_runtime::{feature_set, source};
+
+#[source(path = "data/order_events/input.csv")]
+pub struct OrderEvents {
+    pub order_id: String,
+    pub order_timestamp: NaiveDateTime,
+    pub cpf: String,
+    pub chargeback_timestamp: Option<NaiveDateTime>,
+    pub amount: f64,
+    pub score: Option<f64>,
+}
+
+#[feature_set(entity = "cpf", window = "3d", source = OrderEvents, timestamp = order_timestamp)]
+pub struct UserOrders {
+    #[feature(skewness(order_id), median(order_id))]
+    pub order_id_stats: f64,
+    #[feature(count_if(amount))]
+    pub big: i64,
+    #[feature(bool_or(score))]
+    pub scored: bool,
+}
+
+fn main() {}
