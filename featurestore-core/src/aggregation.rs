@@ -410,18 +410,38 @@ impl Aggregation {
     /// here, so that an integer feature never silently truncates a new one.
     pub const fn number_kind(self) -> Option<NumberKind> {
         match self {
-            Aggregation::Count | Aggregation::CountDistinct | Aggregation::ApproxCountDistinct => {
-                Some(NumberKind::Whole)
-            }
+            Aggregation::Count
+            | Aggregation::CountDistinct
+            | Aggregation::ApproxCountDistinct
+            | Aggregation::CountIf => Some(NumberKind::Whole),
             Aggregation::Avg
+            | Aggregation::Mean
             | Aggregation::StddevPop
             | Aggregation::VarPop
             | Aggregation::StddevSamp
+            | Aggregation::Stddev
             | Aggregation::VarSamp
-            | Aggregation::Percentile(_) => Some(NumberKind::Fraction),
-            Aggregation::Sum | Aggregation::Min | Aggregation::Max => Some(NumberKind::OfColumn),
+            | Aggregation::Variance
+            | Aggregation::Percentile(_)
+            | Aggregation::Median
+            | Aggregation::Product
+            | Aggregation::Skewness
+            | Aggregation::Kurtosis => Some(NumberKind::Fraction),
+            // `percentile_approx` picks one of the column's values.
+            Aggregation::Sum
+            | Aggregation::SumDistinct
+            | Aggregation::Min
+            | Aggregation::Max
+            | Aggregation::PercentileApprox(_)
+            | Aggregation::ApproxPercentile(_) => Some(NumberKind::OfColumn),
             Aggregation::First
             | Aggregation::Last
+            | Aggregation::FirstIgnoreNulls
+            | Aggregation::LastIgnoreNulls
+            | Aggregation::BoolAnd
+            | Aggregation::BoolOr
+            | Aggregation::CollectList
+            | Aggregation::CollectSet
             | Aggregation::Mode
             | Aggregation::MostFrequentSet
             | Aggregation::Value
