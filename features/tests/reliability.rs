@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use features::UserOrders;
@@ -15,7 +15,7 @@ use featurestore_runtime::store::online::{BlockingOnlineStore, EmbeddedStore, Re
 use featurestore_runtime::FeatureSet;
 
 mod support;
-use support::{events, HEADER};
+use support::{events, files, succeed, HEADER};
 
 /// The binary on stores in `dir`, reading orders from `input`.
 fn features(dir: &Path, input: &Path) -> Command {
@@ -41,40 +41,6 @@ fn features(dir: &Path, input: &Path) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd
-}
-
-fn succeed(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("the binary runs");
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// Every file under `dir`, by path relative to it, with its bytes.
-fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                out.insert(
-                    p.strip_prefix(root).unwrap().to_path_buf(),
-                    std::fs::read(&p).unwrap(),
-                );
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
 }
 
 /// The day partitions of user_orders: `year=/month=/day=` → the file's bytes.
@@ -1055,6 +1021,19 @@ fn messages_say_what_a_dataset_a_link_and_a_parquet_file_are() {
         &parquet,
     )
     .unwrap();
+    // A whole Parquet file is read as Parquet whatever its name: this one
+    // holds feature rows, not order events, and the message says so.
+    let err = run_on(&parquet);
+    assert!(
+        err.contains(
+            "missing column `order_id` (declared as String); the data has columns: cpf, timestamp"
+        ),
+        "{err}"
+    );
+    // A cut one (no closing magic) is not read as Parquet, and not
+    // reported as a CSV line of strange fields either.
+    let bytes = std::fs::read(&parquet).unwrap();
+    std::fs::write(&parquet, &bytes[..bytes.len() / 2]).unwrap();
     let err = run_on(&parquet);
     assert!(
         err.contains("the file is Parquet (it starts with `PAR1`), not CSV: declare `format = \"parquet\"` on the source, or give a path ending in `.parquet`"),

@@ -1,4 +1,9 @@
-//! What the binary's test files share: generated order events.
+//! What the binary's test files share: generated order events, running
+//! the binary, reading a tree of files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 pub const HEADER: &str = "order_id,order_timestamp,cpf,chargeback_timestamp\n";
 
@@ -26,5 +31,39 @@ pub fn events(n: usize, seed: u64, first_id: usize) -> String {
             at.format("%Y-%m-%d %H:%M:%S")
         ));
     }
+    out
+}
+
+pub fn succeed(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("the binary runs");
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Every file under `dir`, by path relative to it, with its bytes.
+pub fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.insert(
+                    p.strip_prefix(root).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
     out
 }
