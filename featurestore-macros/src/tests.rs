@@ -271,7 +271,7 @@ fn attribute_errors_are_collected() {
         quote!(windows = "3d", filter = "a = = 1", fill_null = 1.0e999),
         quote!(
             pub struct F {
-                #[feature(median(x), count(y))]
+                #[feature(medain(x), count(y))]
                 pub x: i32,
                 pub z: i32,
             }
@@ -286,7 +286,7 @@ fn attribute_errors_are_collected() {
             "missing `timestamp`",
             "invalid SQL in `filter`",
             "not a finite `f64`",
-            "unknown aggregation `median`",
+            "unknown aggregation `medain`",
             "`z` has no `#[feature(...)]`",
         ],
     );

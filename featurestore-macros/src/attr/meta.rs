@@ -221,8 +221,8 @@ mod tests {
         assert_eq!(did_you_mean("fill", keys), Some(symbol::FILL_NULL));
         assert_eq!(did_you_mean("zzzzzzzz", keys), None);
         assert_eq!(
-            did_you_mean("stddev", &featurestore_core::Aggregation::NAMES),
-            Some("stddev_pop")
+            did_you_mean("stdev", &featurestore_core::Aggregation::NAMES),
+            Some("stddev")
         );
     }
 }

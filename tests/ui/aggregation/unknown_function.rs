@@ -13,7 +13,7 @@ pub struct OrderEvents {
 
 #[feature_set(entity = "cpf", window = "3d,7d,30d", source = OrderEvents, timestamp = order_timestamp)]
 pub struct UserOrders {
-    #[feature(median(amount))]
+    #[feature(harmonic_mean(amount))]
     pub median_amount: f64,
 }
 
