@@ -12,7 +12,7 @@ pub struct OrderEvents {
 // A mistake in a feature set is reported there, not again by the dataset.
 #[feature_set(entity = "cpf", window = "3d", source = OrderEvents, timestamp = order_timestamp)]
 pub struct UserOrders {
-    #[feature(median(order_id))]
+    #[feature(geometric_mean(order_id))]
     pub cpf_orders: i32,
 }
 
