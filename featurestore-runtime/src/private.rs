@@ -140,7 +140,11 @@ pub const fn unknown_column(
     name: &str,
     place: &str,
 ) -> Option<ConstMessage> {
-    if column_code(spec, name) != NO_COLUMN {
+    // A source whose declaration failed to expand stands in with
+    // `FALLBACK_SOURCE`, which has no column: its own error says what is
+    // wrong, and every name read from it is let through rather than
+    // reported again at each use.
+    if column_code(spec, name) != NO_COLUMN || spec.columns.is_empty() {
         return None;
     }
     let mut m = ConstMessage::concat(&[
