@@ -19,7 +19,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 mod support;
-use support::{events, files, succeed, HEADER};
+use support::{assert_same_files, events, files, succeed, HEADER};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/legiti")
@@ -146,27 +146,6 @@ fn stdout(cmd: &mut Command) -> String {
     String::from_utf8(succeed(cmd).stdout).unwrap()
 }
 
-/// Fails naming the files that differ between two listings (not their bytes).
-fn assert_same(
-    now: &BTreeMap<PathBuf, Vec<u8>>,
-    expected: &BTreeMap<PathBuf, Vec<u8>>,
-    what: &str,
-) {
-    let differ: Vec<&PathBuf> = now
-        .keys()
-        .chain(expected.keys())
-        .filter(|k| now.get(*k) != expected.get(*k))
-        .collect();
-    assert!(
-        differ.is_empty(),
-        "{what}: {} of {} files differ, e.g. {:?}; got {:?}",
-        differ.len(),
-        expected.len(),
-        &differ[..differ.len().min(5)],
-        now.keys().take(5).collect::<Vec<_>>()
-    );
-}
-
 /// Runs the chargeback example with its source, its historical store and its
 /// datasets under `bucket`, and the same on the local disk: the printed
 /// rows are Butterfree's and every object equals the local file.
@@ -207,7 +186,7 @@ fn the_chargeback_example_on(server: &str) {
     let mut on_disk = files(&local.join("fs"));
     on_disk.retain(|k, _| !k.starts_with("_locks"));
     let historical = bucket.objects("fs");
-    assert_same(&historical, &on_disk, &format!("{server}: historical"));
+    assert_same_files(&historical, &on_disk, &format!("{server}: historical"));
     assert!(
         historical.keys().all(|k| {
             let k = k.to_string_lossy();
@@ -219,7 +198,7 @@ fn the_chargeback_example_on(server: &str) {
     );
     assert!(historical.len() > 20, "{server}: {:?}", historical.keys());
     let datasets = bucket.objects("ds");
-    assert_same(
+    assert_same_files(
         &datasets,
         &files(&local.join("ds")),
         &format!("{server}: datasets"),
@@ -344,7 +323,7 @@ fn a_run_on_s3_killed_anywhere_converges_on_rerun() {
         let rel = format!("kill{i}/cpf/user_orders");
         let online = format!("online{i}");
         succeed(&mut run(&online, &root, &old_input));
-        assert_same(&partitions(bucket.objects(&rel)), &old_parts, point);
+        assert_same_files(&partitions(bucket.objects(&rel)), &old_parts, point);
 
         let mut cmd = run(&online, &root, &new_input);
         match after {
@@ -369,10 +348,10 @@ fn a_run_on_s3_killed_anywhere_converges_on_rerun() {
             );
         }
         if matches!(point, "source:read" | "historical:staged") {
-            assert_same(&parts, &old_parts, point);
+            assert_same_files(&parts, &old_parts, point);
         }
         if point == "online:before-commit" {
-            assert_same(&parts, &new_parts, point);
+            assert_same_files(&parts, &new_parts, point);
         }
 
         // The lock the killed run left expires; the run again converges.
@@ -380,7 +359,7 @@ fn a_run_on_s3_killed_anywhere_converges_on_rerun() {
         let out = succeed(&mut run(&online, &root, &new_input));
         assert_eq!(out.stdout, new_out, "{point}: rerun output");
         let after_rerun = bucket.objects(&format!("kill{i}"));
-        assert_same(
+        assert_same_files(
             &partitions(bucket.objects(&rel)),
             &new_parts,
             &format!("{point}: rerun partitions"),

@@ -15,7 +15,7 @@ use featurestore_runtime::store::online::{BlockingOnlineStore, EmbeddedStore, Re
 use featurestore_runtime::FeatureSet;
 
 mod support;
-use support::{events, files, succeed, HEADER};
+use support::{assert_same_files, events, files, succeed, HEADER};
 
 /// The binary on stores in `dir`, reading orders from `input`.
 fn features(dir: &Path, input: &Path) -> Command {
@@ -246,20 +246,6 @@ fn fails(cmd: &mut Command) -> String {
         String::from_utf8_lossy(&out.stdout)
     );
     String::from_utf8(out.stderr).unwrap()
-}
-
-/// Fails naming the store files that differ (not their bytes).
-fn assert_same_files(
-    now: &BTreeMap<PathBuf, Vec<u8>>,
-    before: &BTreeMap<PathBuf, Vec<u8>>,
-    what: &str,
-) {
-    let differ: Vec<&PathBuf> = now
-        .keys()
-        .chain(before.keys())
-        .filter(|k| now.get(*k) != before.get(*k))
-        .collect();
-    assert!(differ.is_empty(), "{what}: store files changed: {differ:?}");
 }
 
 const GOOD: &str = "order_id,order_timestamp,cpf,chargeback_timestamp\n\

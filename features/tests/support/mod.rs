@@ -67,3 +67,24 @@ pub fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     walk(dir, dir, &mut out);
     out
 }
+
+/// Fails naming the files that differ between two listings (not their
+/// bytes, which would bury the names).
+pub fn assert_same_files(
+    now: &BTreeMap<PathBuf, Vec<u8>>,
+    expected: &BTreeMap<PathBuf, Vec<u8>>,
+    what: &str,
+) {
+    let differ: Vec<&PathBuf> = now
+        .keys()
+        .chain(expected.keys())
+        .filter(|k| now.get(*k) != expected.get(*k))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "{what}: {} of {} files differ: {:?}",
+        differ.len(),
+        expected.len(),
+        &differ[..differ.len().min(10)]
+    );
+}
