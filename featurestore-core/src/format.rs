@@ -41,11 +41,46 @@ impl Format {
         }
     }
 
-    /// The format the extension of the last segment of a path or URL implies.
+    /// The format the extension of the last segment of a path or URL implies,
+    /// seen through a compression extension: `events.csv.gz` is CSV.
     pub fn from_path(path: &str) -> Option<Format> {
         let file = path.rsplit(['/', '\\']).next().unwrap_or(path);
+        let file = match Compression::from_path(file) {
+            Some(_) => file.rsplit_once('.').map_or(file, |(stem, _)| stem),
+            None => file,
+        };
         let (_, extension) = file.rsplit_once('.')?;
         Format::from_extension(extension)
+    }
+}
+
+/// How a text source file is compressed, said by its name's last extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Compression {
+    /// `.gz`, `.gzip`: gzip (several members are read one after another).
+    Gzip,
+    /// `.zst`, `.zstd`: Zstandard.
+    Zstd,
+}
+
+impl Compression {
+    /// The compression the last extension of a path or URL names, if any.
+    pub fn from_path(path: &str) -> Option<Compression> {
+        let file = path.rsplit(['/', '\\']).next().unwrap_or(path);
+        let (_, extension) = file.rsplit_once('.')?;
+        match extension.to_ascii_lowercase().as_str() {
+            "gz" | "gzip" => Some(Compression::Gzip),
+            "zst" | "zstd" => Some(Compression::Zstd),
+            _ => None,
+        }
+    }
+
+    /// The name in messages.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
     }
 }
 
@@ -127,5 +162,24 @@ mod tests {
         assert_eq!(EpochUnit::from_name("ns"), None);
         assert_eq!(EpochUnit::Seconds.micros(), 1_000_000);
         assert_eq!(EpochUnit::Micros.word(), "microseconds");
+    }
+
+    #[test]
+    fn the_format_is_seen_through_a_compression_extension() {
+        assert_eq!(
+            Format::from_path("s3://b/in/events.csv.gz"),
+            Some(Format::Csv)
+        );
+        assert_eq!(Format::from_path("events.JSONL.zst"), Some(Format::NdJson));
+        assert_eq!(Format::from_path("events.gz"), None);
+        assert_eq!(
+            Compression::from_path("a/b.csv.GZ"),
+            Some(Compression::Gzip)
+        );
+        assert_eq!(
+            Compression::from_path("b.csv.zstd"),
+            Some(Compression::Zstd)
+        );
+        assert_eq!(Compression::from_path("b.csv"), None);
     }
 }

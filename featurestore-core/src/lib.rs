@@ -20,7 +20,7 @@ pub mod window;
 
 pub use aggregation::{is_plain, is_row_level, Accepts, Aggregation, NumberKind, Percentage};
 pub use data_type::DataType;
-pub use format::{EpochUnit, Format};
+pub use format::{Compression, EpochUnit, Format};
 pub use naming::{frame_output_name, output_name, snake_case, TIMESTAMP_COLUMN};
 pub use policy::{Keep, OnBadRows};
 pub use window::{Frame, Window, WindowUnit};

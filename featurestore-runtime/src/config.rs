@@ -43,7 +43,7 @@ use serde::Deserialize;
 
 use crate::engine::{EngineConfig, EngineKind};
 use crate::error::{Error, Result};
-use crate::location::{absolute, resolve as resolve_path, FileLocation};
+use crate::location::{absolute, resolve as resolve_path, FileLocation, StoreConfig, StoreOptions};
 use crate::source::SourceLocations;
 use crate::spec::{Format, OnBadRows};
 
@@ -86,6 +86,9 @@ struct File {
     sources: BTreeMap<String, SourceSection>,
     #[serde(default)]
     engine: Option<EngineSection>,
+    /// Options of object stores, by URL prefix: `[storage."s3://bucket"]`.
+    #[serde(default)]
+    storage: BTreeMap<String, BTreeMap<String, toml::Value>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -142,6 +145,9 @@ pub struct Config {
     pub on_bad_rows: HashMap<String, OnBadRows>,
     /// The engine that computes feature sets.
     pub engine: EngineConfig,
+    /// Options of object stores (`[storage."s3://bucket"]`), over each
+    /// cloud's environment.
+    pub storage: StoreConfig,
 }
 
 impl Config {
@@ -157,6 +163,7 @@ impl Config {
             formats: HashMap::new(),
             on_bad_rows: HashMap::new(),
             engine: EngineConfig::default(),
+            storage: StoreConfig::default(),
         }
     }
 
@@ -198,6 +205,11 @@ impl Config {
                     .map_err(|e| error(format!("[engine] kind: {e}")))?;
             }
             config.engine.spark_remote = engine.spark_remote;
+        }
+        for (prefix, options) in file.storage {
+            config.storage = config
+                .storage
+                .with_store(&prefix, store_options(&prefix, options).map_err(error)?);
         }
         for (name, s) in file.sources {
             if let Some(p) = s.path {
@@ -283,13 +295,16 @@ impl Config {
     /// The historical root as a location (a directory or an object store;
     /// see [`crate::location`]), resolved against the base directory.
     pub fn historical_root_location(&self) -> Result<FileLocation> {
-        FileLocation::parse(&self.historical_root, &self.base_dir)
+        self.storage.parse(&self.historical_root, &self.base_dir)
     }
 
     /// Where dataset `name` is written: `{datasets root}/{name}`, a
     /// directory or an object-store location.
     pub fn dataset_location(&self, name: &str) -> Result<FileLocation> {
-        Ok(FileLocation::parse(&self.datasets_root, &self.base_dir)?.join(name))
+        Ok(self
+            .storage
+            .parse(&self.datasets_root, &self.base_dir)?
+            .join(name))
     }
 
     /// Where each source is read from.
@@ -303,8 +318,42 @@ impl Config {
                 &self.historical_location(),
                 crate::source::QUARANTINE_DIR,
             )),
+            storage: self.storage.clone(),
         }
     }
+}
+
+/// The options of `[storage."PREFIX"]`, as text: `object_store`'s keys
+/// (`aws_region`, `aws_endpoint`, `timeout`, `connect_timeout`,
+/// `azure_storage_account_key`…) and ours (`max_retries`,
+/// `retry_timeout`). A value is never shown: it may be a secret.
+fn store_options(
+    prefix: &str,
+    options: BTreeMap<String, toml::Value>,
+) -> std::result::Result<StoreOptions, String> {
+    if crate::location::scheme_of(prefix).is_none() {
+        return Err(format!(
+            "[storage.\"{prefix}\"]: name the store by URL, e.g. [storage.\"s3://bucket\"]"
+        ));
+    }
+    options
+        .into_iter()
+        .map(|(key, value)| {
+            let text = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => {
+                    return Err(format!(
+                        "[storage.\"{prefix}\"] {key}: expected text, a number or a boolean, \
+                         found {}",
+                        other.type_str()
+                    ))
+                }
+            };
+            Ok((key, text))
+        })
+        .collect()
 }
 
 /// A format by its name, or what the names are.

@@ -222,6 +222,64 @@ pub fn absolute(cwd: &Path, raw: &str) -> String {
 /// they override the environment.
 pub type StoreOptions = Vec<(String, String)>;
 
+/// Options of the object stores a configuration names
+/// (`[storage."s3://bucket/prefix"]` in `featurestore.toml`), by URL
+/// prefix: a location takes the options of the longest prefix it begins
+/// with. Values are never displayed: they may be keys or tokens.
+#[derive(Clone, Default)]
+pub struct StoreConfig {
+    /// `(URL prefix, options)`, longest prefix first.
+    stores: Vec<(String, StoreOptions)>,
+}
+
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keys only: a value may be a secret.
+        let mut m = f.debug_map();
+        for (prefix, options) in &self.stores {
+            m.entry(prefix, &options.iter().map(|(k, _)| k).collect::<Vec<_>>());
+        }
+        m.finish()
+    }
+}
+
+impl StoreConfig {
+    /// Options of the locations beginning with `prefix` (a URL such as
+    /// `s3://bucket` or `s3://bucket/lake`); set again, they replace the
+    /// earlier ones.
+    pub fn with_store(mut self, prefix: impl Into<String>, options: StoreOptions) -> Self {
+        let prefix = prefix.into().trim_end_matches('/').to_string();
+        self.stores.retain(|(p, _)| *p != prefix);
+        self.stores.push((prefix, options));
+        self.stores.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+        self
+    }
+
+    /// The options of the location `url`: those of the longest configured
+    /// prefix that is `url` or a parent of it.
+    pub fn options_for(&self, url: &str) -> &[(String, String)] {
+        self.stores
+            .iter()
+            .find(|(prefix, _)| {
+                url.strip_prefix(prefix.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']))
+            })
+            .map_or(&[], |(_, options)| options.as_slice())
+    }
+
+    /// Whether no store has options.
+    pub fn is_empty(&self) -> bool {
+        self.stores.is_empty()
+    }
+
+    /// Parses `raw` (resolved against `base` when relative) with the
+    /// options configured for it over the environment's.
+    pub fn parse(&self, raw: &str, base: &Path) -> Result<FileLocation> {
+        let resolved = resolve(base, raw);
+        FileLocation::parse_with(raw, base, self.options_for(&resolved))
+    }
+}
+
 /// A directory or file in a local file system or an object store.
 #[derive(Clone)]
 pub struct FileLocation {
@@ -400,6 +458,21 @@ impl FileLocation {
         }
     }
 
+    /// The object `object` of this location's store (listed under it), named
+    /// by its URL: for a local location, its path.
+    pub fn listed(&self, object: ObjectPath) -> FileLocation {
+        let display = self.display_of(&object);
+        match &self.local {
+            Some(_) => FileLocation::local(Path::new(&display)),
+            None => FileLocation {
+                display,
+                store: self.store.clone(),
+                path: object,
+                local: None,
+            },
+        }
+    }
+
     /// The URL (or local path) of an object of this location's store, for
     /// messages: `s3://bucket/fs/part.parquet`.
     pub fn display_of(&self, object: &ObjectPath) -> String {
@@ -426,11 +499,17 @@ fn cloud_store(
     url: &url::Url,
     options: &[(String, String)],
 ) -> std::result::Result<Arc<dyn ObjectStore>, String> {
+    #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+    let (retry, options) = retry_config(options)?;
+    #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+    let options = options.as_slice();
     match scheme {
         #[cfg(feature = "s3")]
         object_store::ObjectStoreScheme::AmazonS3 => {
             use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
-            let mut b = AmazonS3Builder::from_env().with_url(url.as_str());
+            let mut b = AmazonS3Builder::from_env()
+                .with_url(url.as_str())
+                .with_retry(retry.clone());
             for (k, v) in options {
                 let key: AmazonS3ConfigKey = k.parse().map_err(|e| format!("option `{k}`: {e}"))?;
                 b = b.with_config(key, v);
@@ -442,7 +521,9 @@ fn cloud_store(
         #[cfg(feature = "gcs")]
         object_store::ObjectStoreScheme::GoogleCloudStorage => {
             use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
-            let mut b = GoogleCloudStorageBuilder::from_env().with_url(url.as_str());
+            let mut b = GoogleCloudStorageBuilder::from_env()
+                .with_url(url.as_str())
+                .with_retry(retry.clone());
             for (k, v) in options {
                 let key: GoogleConfigKey = k.parse().map_err(|e| format!("option `{k}`: {e}"))?;
                 b = b.with_config(key, v);
@@ -454,7 +535,9 @@ fn cloud_store(
         #[cfg(feature = "azure")]
         object_store::ObjectStoreScheme::MicrosoftAzure => {
             use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
-            let mut b = MicrosoftAzureBuilder::from_env().with_url(url.as_str());
+            let mut b = MicrosoftAzureBuilder::from_env()
+                .with_url(url.as_str())
+                .with_retry(retry.clone());
             for (k, v) in options {
                 let key: AzureConfigKey = k.parse().map_err(|e| format!("option `{k}`: {e}"))?;
                 b = b.with_config(key, v);
@@ -467,6 +550,36 @@ fn cloud_store(
             "{other:?} is not supported here; use a local path, `s3://`, `gs://` or `az://`"
         )),
     }
+}
+
+/// The retry configuration `options` give: our own option keys, beside
+/// `object_store`'s, for how often and for how long a request that failed
+/// transiently (a connection refused or reset, a time-out, a 5xx, a 429) is
+/// retried, with exponential backoff (`max_retries = "3"`,
+/// `retry_timeout = "30s"`; `object_store`'s defaults otherwise: 10
+/// retries within 3 minutes), and the other options.
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+fn retry_config(
+    options: &[(String, String)],
+) -> std::result::Result<(object_store::RetryConfig, StoreOptions), String> {
+    let mut retry = object_store::RetryConfig::default();
+    let mut rest = Vec::new();
+    for (k, v) in options {
+        match k.as_str() {
+            "max_retries" => {
+                retry.max_retries = v.trim().parse().map_err(|_| {
+                    format!("option `max_retries` = \"{v}\": expected a whole number of retries")
+                })?;
+            }
+            "retry_timeout" => {
+                retry.retry_timeout = humantime::parse_duration(v.trim()).map_err(|e| {
+                    format!("option `retry_timeout` = \"{v}\": {e} (write e.g. \"30s\", \"2m\")")
+                })?;
+            }
+            _ => rest.push((k.clone(), v.clone())),
+        }
+    }
+    Ok((retry, rest))
 }
 
 /// Where an online store is.

@@ -13,16 +13,18 @@ use polars::prelude::*;
 use polars::sql::SQLContext;
 
 use crate::error::{polars_message, Error, Result};
-use crate::location::FileLocation;
+use crate::location::{FileLocation, StoreConfig};
 use crate::spec::{Format, OnBadRows, Preprocessing, SourceKind, SourceSpec};
 
 use bad_rows::BadRow;
+use file::listing::Files;
 use file::{FileFormat, SourceFile};
 use typed::{collect_guarded, has_text_times, non_nullable_nulls, typed};
 
 mod bad_rows;
 mod derive;
 mod file;
+mod many;
 pub mod preprocess;
 mod quarantine;
 mod time_encoding;
@@ -44,6 +46,8 @@ pub struct SourceLocations {
     /// or a URL (`s3://bucket/quarantine`); without one, `_quarantine/`
     /// under `base_dir`.
     pub quarantine_dir: Option<String>,
+    /// Options of the object stores sources are read from.
+    pub storage: StoreConfig,
 }
 
 impl SourceLocations {
@@ -109,11 +113,13 @@ impl SourceLocations {
 
     /// The location a file source is read from.
     pub fn location(&self, spec: &SourceSpec, declared: &str) -> Result<FileLocation> {
-        FileLocation::parse(self.raw(spec, declared), &self.base_dir).map_err(|e| match e {
-            // Named as every other error of the source is.
-            Error::Location { location, message } => source_error(spec, &location, message),
-            other => other,
-        })
+        self.storage
+            .parse(self.raw(spec, declared), &self.base_dir)
+            .map_err(|e| match e {
+                // Named as every other error of the source is.
+                Error::Location { location, message } => source_error(spec, &location, message),
+                other => other,
+            })
     }
 
     /// The `on_bad_rows` policy of a source: configured, else declared.
@@ -127,7 +133,7 @@ impl SourceLocations {
     /// Where quarantine files are written, under a directory per source.
     pub fn quarantine_location(&self) -> Result<FileLocation> {
         match &self.quarantine_dir {
-            Some(raw) => FileLocation::parse(raw, &self.base_dir),
+            Some(raw) => self.storage.parse(raw, &self.base_dir),
             None => Ok(FileLocation::local(&self.base_dir.join(QUARANTINE_DIR))),
         }
     }
@@ -237,10 +243,21 @@ fn preprocessed(spec: &SourceSpec, read: Extract, locations: &SourceLocations) -
 fn read_declared(spec: &SourceSpec, locations: &SourceLocations) -> Result<Extract> {
     match spec.kind {
         SourceKind::File { path, format } => {
-            let location = locations.location(spec, path)?;
-            let extract = read_file(spec, &location, format, locations)?;
+            let (shown, extract) =
+                match file::listing::files(spec, locations.raw(spec, path), locations)? {
+                    Files::One(location) => {
+                        let by_name = locations.format(spec, format);
+                        let (frame, rejected) = read_file(spec, &location, by_name, locations)?;
+                        let frame = frame.lazy();
+                        (location.to_string(), Extract { frame, rejected })
+                    }
+                    Files::Many { root, files } => {
+                        let extract = many::read(spec, &root, &files, format, locations)?;
+                        (root, extract)
+                    }
+                };
             Ok(Extract {
-                frame: derive::derive(spec, &location.to_string(), extract.frame)?,
+                frame: derive::derive(spec, &shown, extract.frame)?,
                 rejected: extract.rejected,
             })
         }
@@ -320,14 +337,27 @@ pub(crate) fn source_error(spec: &SourceSpec, location: &str, message: impl Into
     }
 }
 
-/// Reads a file source: the same steps for every location and format.
+/// Reads a file source's file in the format `by_name` its configuration or
+/// name gives: the same steps for every location and format. A file
+/// without rows is an error.
 fn read_file(
     spec: &SourceSpec,
     location: &FileLocation,
-    declared: Format,
+    by_name: Format,
     locations: &SourceLocations,
-) -> Result<Extract> {
-    let by_name = locations.format(spec, declared);
+) -> Result<(DataFrame, Vec<Rejected>)> {
+    read_file_or_none(spec, location, by_name, locations, false)
+}
+
+/// [`read_file`], where a file without rows is taken as it is when
+/// `may_be_empty` (one file of many).
+fn read_file_or_none(
+    spec: &SourceSpec,
+    location: &FileLocation,
+    by_name: Format,
+    locations: &SourceLocations,
+    may_be_empty: bool,
+) -> Result<(DataFrame, Vec<Rejected>)> {
     let file = SourceFile::open(spec, location, file::of(by_name))?;
     let format = file::of(content_format(spec, &file, by_name, locations)?);
     let policy = locations.policy(spec);
@@ -347,15 +377,11 @@ fn read_file(
     let mut rejected = removed;
     rejected.extend(bad);
     rejected.sort_by_key(|b| b.record);
-    if frame.height() == 0 {
+    if frame.height() == 0 && !may_be_empty {
         return Err(no_rows(spec, file.location(), policy, &rejected));
     }
-    Ok(Extract {
-        frame: frame.lazy(),
-        rejected: rejected_rows(spec, file.location(), locations, &rejected)?
-            .into_iter()
-            .collect(),
-    })
+    let rejected = rejected_rows(spec, file.location(), locations, &rejected)?;
+    Ok((frame, rejected.into_iter().collect()))
 }
 
 /// The typed rows of `reading` (`file`, or a copy of it without the

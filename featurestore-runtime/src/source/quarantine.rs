@@ -20,11 +20,15 @@ pub(super) fn write(
     locations: &SourceLocations,
     rows: &[BadRow],
 ) -> Result<String> {
+    // A source of many files writes one quarantine file per file read, maybe
+    // within one microsecond: the sequence number keeps them apart.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
     let file = locations
         .quarantine_location()?
         .join(spec.name)
-        .join(&format!("{stamp}-{}.csv", std::process::id()));
+        .join(&format!("{stamp}-{}-{seq}.csv", std::process::id()));
     let shown = file.to_string();
     let text = contents(location, rows).map_err(|source| Error::Io {
         context: format!("writing the quarantine file {shown}"),

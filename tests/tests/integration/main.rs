@@ -7,6 +7,7 @@ mod dataset;
 mod keys;
 mod legiti;
 mod locations;
+mod many_files;
 mod preprocess;
 mod redis;
 mod reliability;

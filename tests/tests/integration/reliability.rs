@@ -189,9 +189,12 @@ fn an_empty_file_and_a_header_without_rows_are_refused() {
 fn a_missing_file_and_a_directory_are_named() {
     let (dir, mut config) = temp_config();
     let st = tests::stores(&config);
+    // A directory is read as its data files (`many_files.rs`); one with none is named.
+    let empty = dir.path().join("empty-export");
+    std::fs::create_dir(&empty).unwrap();
     for (path, needle) in [
         (dir.path().join("nowhere.csv"), "no such file"),
-        (dir.path().to_path_buf(), "is a directory"),
+        (empty, "holds no data file"),
     ] {
         config
             .sources

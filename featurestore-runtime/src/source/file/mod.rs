@@ -9,6 +9,7 @@
 //! the bad-row policy and every message are the same for every location.
 
 mod csv;
+pub(super) mod listing;
 mod ndjson;
 mod parquet;
 
@@ -25,6 +26,7 @@ use super::source_error;
 use crate::error::{polars_message, Error, Result};
 use crate::location::FileLocation;
 use crate::spec::{Format, SourceSpec};
+use featurestore_core::Compression;
 
 /// What messages call the store a source object is read from.
 const STORE: &str = "source store";
@@ -115,19 +117,63 @@ impl SourceFile {
             }
             None => fetch(spec, location)?,
         };
-        if len == 0 {
+        let empty = |what: &str| {
             let columns: Vec<&str> = spec.columns.iter().map(|c| c.name).collect();
-            return Err(source_error(
+            Err(source_error(
                 spec,
                 file.location(),
                 format!(
-                    "the file is empty (0 bytes); expected {} with the columns {}",
+                    "the file is empty ({what}); expected {} with the columns {}",
                     format.holds(),
                     columns.join(", ")
                 ),
-            ));
+            ))
+        };
+        if len == 0 {
+            return empty("0 bytes");
         }
-        Ok(file)
+        match Compression::from_path(location.path().as_ref()) {
+            None => Ok(file),
+            Some(compression) => {
+                let (plain, len) = file.decompressed(spec, compression)?;
+                if len == 0 {
+                    return empty("0 bytes once decompressed");
+                }
+                Ok(plain)
+            }
+        }
+    }
+
+    /// A temporary copy of this compressed file, decompressed as a stream
+    /// (never whole in memory), and its size. Messages keep naming the
+    /// compressed file; lines are those of its text.
+    fn decompressed(
+        &self,
+        spec: &SourceSpec,
+        compression: Compression,
+    ) -> Result<(SourceFile, u64)> {
+        let (plain, mut out) = SourceFile::copy(&self.location)?;
+        let input = std::io::BufReader::new(self.read(spec)?);
+        let copied = match compression {
+            // `MultiGzDecoder`: `cat a.gz b.gz` is one valid gzip file.
+            Compression::Gzip => {
+                std::io::copy(&mut flate2::read::MultiGzDecoder::new(input), &mut out)
+            }
+            Compression::Zstd => zstd::stream::read::Decoder::with_buffer(input)
+                .and_then(|mut d| std::io::copy(&mut d, &mut out)),
+        };
+        let len = copied.map_err(|e| {
+            source_error(
+                spec,
+                &self.location,
+                format!(
+                    "cannot decompress the file as {} (its name ends with `.{}`): {e}",
+                    compression.name(),
+                    self.location.rsplit('.').next().unwrap_or_default()
+                ),
+            )
+        })?;
+        Ok((plain, len))
     }
 
     /// A new temporary file standing for the data at `location`, and the
