@@ -44,13 +44,15 @@ echo "ok: $(sort -u <<<"$tree" | wc -l) crates, no Kafka, Cassandra, Redis, clou
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "tools the tests need: strace (the durability test watches a run's fsyncs)"
-if ! command -v strace >/dev/null; then
+step "tools the tests need: strace (the durability test watches a run's fsyncs), gzip and zstd (compressed sources)"
+missing=()
+for tool in strace gzip zstd; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if [ ${#missing[@]} -gt 0 ]; then
     as_root=(); [ "$(id -u)" = 0 ] || as_root=(sudo)
     "${as_root[@]}" apt-get update -q >/dev/null
-    "${as_root[@]}" apt-get install -y -q strace >/dev/null
+    "${as_root[@]}" apt-get install -y -q "${missing[@]}" >/dev/null
 fi
-echo "ok: $(command -v strace)"
+echo "ok: $(command -v strace gzip zstd | tr '\n' ' ')"
 
 step "servers the tests need: redis, s3, azure, gcs"
 eval "$(scripts/servers.sh start redis)"

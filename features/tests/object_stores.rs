@@ -371,3 +371,136 @@ fn a_run_on_s3_killed_anywhere_converges_on_rerun() {
         assert!(extra.is_empty(), "{point}: objects left: {extra:?}");
     }
 }
+
+/// A store fault ends the run with an error naming the store, and both
+/// stores keep what a good run wrote: the online row of `x` and the
+/// historical files are the same after the failed run.
+fn fails_naming(config: &str, store_url: &str, secret: Option<&str>) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let historical = tmp.path().join("fs");
+    let good = |cmd: &mut Command| {
+        cmd.args(["--historical-root", &historical.display().to_string()])
+            .args([
+                "execute",
+                "feature_store.user_orders",
+                "--end-date",
+                "2020-07-17",
+            ]);
+    };
+    let mut first = features(tmp.path());
+    good(&mut first);
+    succeed(&mut first);
+    let row = |dir: &Path| {
+        stdout(features(dir).args(["get", "feature_store.user_orders", "x", "--format", "json"]))
+    };
+    let (online_before, historical_before) = (row(tmp.path()), files(&historical));
+
+    let file = tmp.path().join("featurestore.toml");
+    std::fs::write(&file, config).unwrap();
+    let out = features(tmp.path())
+        .args(["--config", &file.display().to_string()])
+        .args([
+            "--source",
+            &format!("order_events={}", fixtures().join("input.csv").display()),
+        ])
+        .args(["--historical-root", store_url])
+        .args([
+            "execute",
+            "feature_store.user_orders",
+            "--end-date",
+            "2020-07-17",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "the run succeeded:\n{stderr}");
+    assert!(
+        stderr.contains(store_url),
+        "the store is not named:\n{stderr}"
+    );
+    if let Some(secret) = secret {
+        assert!(!stderr.contains(secret), "a secret is shown:\n{stderr}");
+    }
+    assert_eq!(row(tmp.path()), online_before, "the online store changed");
+    assert_same_files(
+        &files(&historical),
+        &historical_before,
+        "the local historical store",
+    );
+    stderr
+}
+
+#[test]
+fn a_bucket_that_does_not_exist_is_named() {
+    variable("FEATURESTORE_TEST_S3_BUCKET", "s3");
+    let url = format!("s3://no-such-bucket-{}/fs", uuid::Uuid::new_v4().simple());
+    let err = fails_naming("", &url, None);
+    assert!(
+        err.contains("NoSuchBucket") || err.contains("does not exist"),
+        "{err}"
+    );
+}
+
+#[test]
+fn wrong_credentials_are_named_without_showing_them() {
+    let container = variable("FEATURESTORE_TEST_AZURE_CONTAINER", "azure");
+    let url = format!(
+        "az://{container}/wrong-key-{}",
+        uuid::Uuid::new_v4().simple()
+    );
+    // A well-formed key that is not the account's.
+    let key = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ==";
+    let config = format!("[storage.\"az://{container}\"]\nazure_storage_account_key = \"{key}\"\n");
+    let err = fails_naming(&config, &url, Some(key));
+    assert!(err.contains("403") || err.contains("authenticat"), "{err}");
+}
+
+#[test]
+fn a_server_that_is_down_is_named_after_the_configured_retries() {
+    let bucket = variable("FEATURESTORE_TEST_S3_BUCKET", "s3");
+    // Nothing listens on a port just released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = format!(
+        "[storage.\"s3://{bucket}\"]\naws_endpoint = \"http://127.0.0.1:{port}\"\n\
+         max_retries = 2\nretry_timeout = \"5s\"\n"
+    );
+    let url = format!("s3://{bucket}/down-{}", uuid::Uuid::new_v4().simple());
+    let started = std::time::Instant::now();
+    let err = fails_naming(&config, &url, None);
+    assert!(err.contains("retries") || err.contains("connect"), "{err}");
+    // Bounded by the configured retries, not object_store's default three
+    // minutes (a bound, not a measurement: the run takes well under it).
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_request_that_times_out_is_named() {
+    let bucket = variable("FEATURESTORE_TEST_S3_BUCKET", "s3");
+    // A server that accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in silent.incoming() {
+            held.push(conn);
+        }
+    });
+    let config = format!(
+        "[storage.\"s3://{bucket}\"]\naws_endpoint = \"http://127.0.0.1:{port}\"\n\
+         timeout = \"1s\"\nmax_retries = 1\nretry_timeout = \"5s\"\n"
+    );
+    let url = format!("s3://{bucket}/silent-{}", uuid::Uuid::new_v4().simple());
+    let err = fails_naming(&config, &url, None);
+    assert!(
+        err.to_lowercase().contains("timed out") || err.contains("timeout"),
+        "{err}"
+    );
+}

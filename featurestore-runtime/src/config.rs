@@ -371,6 +371,59 @@ mod tests {
     use super::*;
 
     #[test]
+    fn storage_options_apply_by_longest_url_prefix_and_are_never_shown() {
+        let text = r#"
+[storage."s3://lake"]
+aws_region = "eu-west-1"
+max_retries = 3
+allow_http = true
+
+[storage."s3://lake/secret-zone"]
+aws_secret_access_key = "s3cr3t"
+"#;
+        let config = Config::from_text(text, Path::new("featurestore.toml"), "/crate").unwrap();
+        let keys = |url: &str| -> Vec<String> {
+            config
+                .storage
+                .options_for(url)
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect()
+        };
+        assert_eq!(
+            keys("s3://lake/events/a.csv"),
+            ["allow_http=true", "aws_region=eu-west-1", "max_retries=3"]
+        );
+        assert_eq!(
+            keys("s3://lake/secret-zone/x"),
+            ["aws_secret_access_key=s3cr3t"]
+        );
+        // `s3://lakehouse` is another bucket, not below `s3://lake`.
+        assert!(keys("s3://lakehouse/x").is_empty());
+        assert!(!format!("{config:?}").contains("s3cr3t"));
+
+        let bad = Config::from_text(
+            "[storage.lake]\naws_region = \"x\"\n",
+            Path::new("f.toml"),
+            "/",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(bad.contains("name the store by URL"), "{bad}");
+        let bad = Config::from_text(
+            "[storage.\"s3://b\"]\nregion = [1]\n",
+            Path::new("f.toml"),
+            "/",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            bad.contains("expected text, a number or a boolean"),
+            "{bad}"
+        );
+    }
+
+    #[test]
     fn file_then_environment_with_relative_paths_resolved() {
         let dir = std::env::temp_dir().join(format!("fs-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

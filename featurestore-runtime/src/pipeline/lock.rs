@@ -251,6 +251,15 @@ impl ObjectLock {
             let record = LockRecord::new(holder.clone(), ttl);
             match probe.put(&record, PutMode::Create).await {
                 Ok(version) => return Ok(probe.held(record, version)),
+                // Creating an object never finds it missing, unless where it
+                // goes is: a bucket or container that does not exist.
+                Err(e @ object_store::Error::NotFound { .. }) => {
+                    return Err(probe.error(
+                        "creating the lock: the bucket or container does not exist (or this \
+                         account cannot see it)",
+                        e,
+                    ))
+                }
                 Err(e) if changed(&e) => {}
                 Err(e) => return Err(probe.error("creating the lock", e)),
             }
