@@ -79,6 +79,64 @@ fn execute_prints_exactly_butterfree_online_rows() {
 }
 
 #[test]
+fn several_feature_sets_run_in_one_command_each_printing_its_rows() {
+    let expected = format!(
+        "# user_orders\n{}\n# user_chargebacks\n{}",
+        fixture("user_orders_online.csv"),
+        fixture("user_chargebacks_online.csv")
+    );
+    for names in [
+        &[
+            "feature_store.user_orders",
+            "feature_store.user_chargebacks",
+        ][..],
+        &["--all"][..],
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = run(features(dir.path())
+            .arg("execute")
+            .args(names)
+            .args(["--end-date", "2020-07-17", "--format", "csv"])
+            .env("RUST_LOG", "featurestore_runtime=info"));
+        assert_eq!(
+            stdout(&out).replace("\r\n", "\n"),
+            expected.replace("\r\n", "\n"),
+            "{names:?}"
+        );
+        // Both feature sets read `order_events`: it is read once.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            stderr.matches("source read and checked").count(),
+            1,
+            "{stderr}"
+        );
+        // Both stores hold both feature sets.
+        let got = stdout(&run(features(dir.path()).args([
+            "get",
+            "feature_store.user_chargebacks",
+            "x",
+            "--format",
+            "csv",
+        ])));
+        assert!(got.lines().count() == 2, "{got}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(features(dir.path()).args([
+        "execute",
+        "feature_store.user_orders",
+        "dataset.awesome_dataset",
+        "--end-date",
+        "2020-07-17",
+    ]));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is a dataset: run it on its own"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn get_looks_up_the_online_row() {
     let dir = tempfile::tempdir().unwrap();
     stdout(&run(features(dir.path()).args([

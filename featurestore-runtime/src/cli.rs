@@ -106,8 +106,13 @@ pub enum Command {
     /// Compute a feature set for a date range and write both stores; or build
     /// a dataset, running the feature sets it joins first.
     Execute {
-        /// Pipeline name, e.g. feature_store.user_orders or dataset.awesome_dataset
-        name: String,
+        /// Pipeline name, e.g. feature_store.user_orders or dataset.awesome_dataset;
+        /// several feature sets run together, each source read once
+        #[arg(required_unless_present = "all", num_args = 1..)]
+        names: Vec<String>,
+        /// Run every feature set, each source read once
+        #[arg(long, conflicts_with = "names")]
+        all: bool,
         /// First day of the rows to write (YYYY-MM-DD) [default: the earliest event's day]
         #[arg(long, value_parser = parse_date)]
         start_date: Option<NaiveDate>,
@@ -404,7 +409,8 @@ pub fn run(
             }
         }
         Command::Execute {
-            name,
+            names,
+            all,
             start_date,
             end_date,
             format,
@@ -421,6 +427,43 @@ pub fn run(
                     )));
                 }
             }
+            if all || names.len() > 1 {
+                let specs: Vec<&crate::spec::FeatureSetSpec> = if all {
+                    registry.feature_sets().iter().collect()
+                } else {
+                    names
+                        .iter()
+                        .map(|n| match registry.find(n)? {
+                            Pipeline::FeatureSet(spec) => Ok(spec),
+                            Pipeline::Dataset(spec) => Err(Error::Invalid(format!(
+                                "`{}` is a dataset: run it on its own (`execute {}`); several \
+                                 names are feature sets run together",
+                                spec.name, n
+                            ))),
+                        })
+                        .collect::<Result<_>>()?
+                };
+                let locked: Vec<&str> = specs.iter().map(|s| s.name).collect();
+                let _lock = pipeline::lock(&config, &locked)?;
+                let stores = Stores::open(&config)?;
+                let bar = spinner();
+                let reports = pipeline::execute_all(&specs, &config, &stores, range, &|msg| {
+                    bar.set_message(msg.to_string())
+                });
+                bar.finish_and_clear();
+                let format = format.unwrap_or(Format::Table);
+                for (i, report) in reports?.iter().enumerate() {
+                    if i > 0 {
+                        writeln!(out).map_err(io)?;
+                    }
+                    // Each table of rows says whose it is, as a title line
+                    // (CSV and JSON readers take one table per feature set).
+                    writeln!(out, "# {}", report.feature_set).map_err(io)?;
+                    report_run(report, &stores, range, format, out)?;
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let name = names.into_iter().next().expect("one name, or --all");
             // Locked before the stores are opened, so a second run is told
             // who holds the feature set rather than that a file is busy.
             let _lock = match registry.find(&name)? {
@@ -482,40 +525,13 @@ pub fn run(
                 bar.set_message(msg.to_string())
             });
             bar.finish_and_clear();
-            let report = report?;
-            let Some((first, last)) = report.days else {
-                // Exit 0: an interval without data is a fact, not a fault.
-                let before = range
-                    .end
-                    .map_or_else(String::new, |e| format!(" on or before the end date {e}"));
-                eprintln!(
-                    "{}: nothing to write: no event (after the feature set's query and filter) is dated{before}; no store was changed",
-                    spec.name
-                );
-                warn_run(&report, range);
-                print_frame(&report.latest, format.unwrap_or(Format::Table), out)?;
-                return Ok(ExitCode::SUCCESS);
-            };
-            let days = format!("{first} to {last}");
-            if report.rows.height() == 0 {
-                eprintln!(
-                    "{}: no event (after the feature set's query and filter) is dated from {first} to {last}: those days have no rows",
-                    spec.name
-                );
-            }
-            eprintln!(
-                "{}: {} rows for {days}; historical: {} partitions written, {} emptied at {}; online: {} rows upserted, {} not replacing rows of later runs, {} removed",
-                spec.name,
-                report.rows.height(),
-                report.historical.partitions_written,
-                report.historical.partitions_deleted,
-                stores.historical.location(),
-                report.online.written,
-                report.online.kept_newer,
-                report.online.removed,
-            );
-            warn_run(&report, range);
-            print_frame(&report.latest, format.unwrap_or(Format::Table), out)?;
+            report_run(
+                &report?,
+                &stores,
+                range,
+                format.unwrap_or(Format::Table),
+                out,
+            )?;
         }
         Command::Migrate { action } => {
             let (names, apply, allow_destructive) = match action {
@@ -637,6 +653,46 @@ fn nothing_to_do(backend: &str) -> &'static str {
         "redis" => "Redis has no tables: rows are hashes made by the first run; every run checks the recorded columns",
         _ => "the table matches the declaration",
     }
+}
+
+/// Says what a feature set's run wrote (on stderr) and prints its latest rows.
+fn report_run(
+    report: &pipeline::RunReport,
+    stores: &Stores,
+    range: DateRange,
+    format: Format,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let name = report.feature_set;
+    let Some((first, last)) = report.days else {
+        // Exit 0: an interval without data is a fact, not a fault.
+        let before = range
+            .end
+            .map_or_else(String::new, |e| format!(" on or before the end date {e}"));
+        eprintln!(
+            "{name}: nothing to write: no event (after the feature set's query and filter) is dated{before}; no store was changed"
+        );
+        warn_run(report, range);
+        return print_frame(&report.latest, format, out);
+    };
+    let days = format!("{first} to {last}");
+    if report.rows.height() == 0 {
+        eprintln!(
+            "{name}: no event (after the feature set's query and filter) is dated from {first} to {last}: those days have no rows"
+        );
+    }
+    eprintln!(
+        "{name}: {} rows for {days}; historical: {} partitions written, {} emptied at {}; online: {} rows upserted, {} not replacing rows of later runs, {} removed",
+        report.rows.height(),
+        report.historical.partitions_written,
+        report.historical.partitions_deleted,
+        stores.historical.location(),
+        report.online.written,
+        report.online.kept_newer,
+        report.online.removed,
+    );
+    warn_run(report, range);
+    print_frame(&report.latest, format, out)
 }
 
 fn warn_run(report: &pipeline::RunReport, range: DateRange) {
