@@ -83,6 +83,12 @@ pub fn columns(spec: &FeatureSetSpec) -> Vec<ColumnDoc> {
             ),
             (None, None) => format!("{} of `{}` per key and timestamp", o.aggregation, f.column),
         };
+        // A feature's own `fill_null` is said on its columns; the feature
+        // set's, on the feature set.
+        let what = match f.fill_null {
+            Some(fill) => format!("{what}, null filled with {}", fill_text(fill)),
+            None => what,
+        };
         let description = if f.description.is_empty() {
             what
         } else {

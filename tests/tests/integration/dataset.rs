@@ -183,6 +183,30 @@ fn payments() -> (tempfile::TempDir, featurestore_runtime::config::Config) {
 }
 
 #[test]
+fn describe_says_which_value_fills_each_feature() {
+    let text = featurestore_runtime::catalog::feature_set_text(&UserMerchants::SPEC, &|_| None);
+    let line = |column: &str| {
+        text.lines()
+            .find(|l| l.contains(column))
+            .unwrap_or_else(|| panic!("no line for {column} in\n{text}"))
+            .to_string()
+    };
+    assert!(
+        line("payments__count_over_1_day").contains("null filled with 0"),
+        "{text}"
+    );
+    assert!(
+        line("merchant__last_over_1_day").contains("null filled with \"none\""),
+        "{text}"
+    );
+    assert!(
+        !line("largest__max_over_1_day").contains("null filled with"),
+        "{text}"
+    );
+    assert!(!text.contains("\nfill_null"), "no feature-set fill: {text}");
+}
+
+#[test]
 fn each_feature_fills_its_nulls_with_its_own_value() {
     let (_dir, config) = payments();
     let st = stores(&config);
