@@ -112,6 +112,14 @@ pub enum Aggregation {
     BoolAnd,
     /// Spark's `bool_or` (`any`, `some`): whether a non-null value is `true`.
     BoolOr,
+    /// Spark's `max_by(x, ord)`: the value of `x` (null included) of the
+    /// event with the largest `ord`, events with a null `ord` left out; of
+    /// several events with that `ord`, the latest (time, then read order),
+    /// as Spark's update keeps the later of equal orderings. The argument
+    /// is the ordering column.
+    MaxBy(&'static str),
+    /// Spark's `min_by(x, ord)`: [`Aggregation::MaxBy`] at the smallest `ord`.
+    MinBy(&'static str),
 }
 
 /// The `p` of `percentile(x, p)`, in millionths: `0.5` is `500_000`.
@@ -160,7 +168,7 @@ impl Aggregation {
     /// Every function users write, in the order messages list them, with
     /// default arguments (`lag` and `lead` by 1, `percentile` at 0): for
     /// looking a name up, not for computing.
-    pub const ALL: [Aggregation; 33] = [
+    pub const ALL: [Aggregation; 35] = [
         Aggregation::Count,
         Aggregation::Sum,
         Aggregation::Avg,
@@ -194,11 +202,13 @@ impl Aggregation {
         Aggregation::CountIf,
         Aggregation::BoolAnd,
         Aggregation::BoolOr,
+        Aggregation::MaxBy(""),
+        Aggregation::MinBy(""),
     ];
 
     /// The names of [`Aggregation::ALL`], for messages and "did you mean".
-    pub const NAMES: [&'static str; 33] = {
-        let mut names = [""; 33];
+    pub const NAMES: [&'static str; 35] = {
+        let mut names = [""; 35];
         let mut i = 0;
         while i < names.len() {
             names[i] = Aggregation::ALL[i].name();
@@ -245,6 +255,8 @@ impl Aggregation {
             Aggregation::CountIf => "count_if",
             Aggregation::BoolAnd => "bool_and",
             Aggregation::BoolOr => "bool_or",
+            Aggregation::MaxBy(_) => "max_by",
+            Aggregation::MinBy(_) => "min_by",
         }
     }
 
@@ -332,6 +344,12 @@ impl Aggregation {
             Aggregation::CountIf => "number of `true` values".into(),
             Aggregation::BoolAnd => "whether every non-null value is `true`".into(),
             Aggregation::BoolOr => "whether any non-null value is `true`".into(),
+            Aggregation::MaxBy(by) => {
+                format!("value at the largest `{by}` (ties: the latest event)")
+            }
+            Aggregation::MinBy(by) => {
+                format!("value at the smallest `{by}` (ties: the latest event)")
+            }
         }
     }
 
@@ -351,7 +369,9 @@ impl Aggregation {
             | Aggregation::Lag(_)
             | Aggregation::Lead(_)
             | Aggregation::CollectList
-            | Aggregation::CollectSet => Accepts::Countable,
+            | Aggregation::CollectSet
+            | Aggregation::MaxBy(_)
+            | Aggregation::MinBy(_) => Accepts::Countable,
             Aggregation::Sum
             | Aggregation::Avg
             | Aggregation::StddevPop
@@ -388,6 +408,8 @@ impl Aggregation {
                 | Aggregation::BoolOr
                 | Aggregation::Lag(_)
                 | Aggregation::Lead(_)
+                | Aggregation::MaxBy(_)
+                | Aggregation::MinBy(_)
         )
     }
 
@@ -446,7 +468,18 @@ impl Aggregation {
             | Aggregation::MostFrequentSet
             | Aggregation::Value
             | Aggregation::Lag(_)
-            | Aggregation::Lead(_) => None,
+            | Aggregation::Lead(_)
+            | Aggregation::MaxBy(_)
+            | Aggregation::MinBy(_) => None,
+        }
+    }
+
+    /// The ordering column of `max_by` and `min_by`, read beside the
+    /// function's own column.
+    pub const fn ordering(self) -> Option<&'static str> {
+        match self {
+            Aggregation::MaxBy(by) | Aggregation::MinBy(by) => Some(by),
+            _ => None,
         }
     }
 
@@ -505,6 +538,9 @@ impl fmt::Display for Aggregation {
             Aggregation::Lead(n) => write!(f, "lead({n})"),
             Aggregation::FirstIgnoreNulls => f.write_str("first(ignore_nulls = true)"),
             Aggregation::LastIgnoreNulls => f.write_str("last(ignore_nulls = true)"),
+            Aggregation::MaxBy(by) | Aggregation::MinBy(by) => {
+                write!(f, "{}(_, {by})", self.name())
+            }
             other => f.write_str(other.name()),
         }
     }

@@ -228,6 +228,9 @@ fn column_references(set: &FeatureSet<'_>) -> Vec<(String, Span, &'static str)> 
             None => {
                 for function in &feature.functions {
                     refs.push((function.column_name(), function.column.span(), ""));
+                    if let Some(by) = &function.by {
+                        refs.push((model::unraw(by), by.span(), ""));
+                    }
                 }
             }
         }
@@ -695,6 +698,12 @@ fn checks(set: &FeatureSet<'_>) -> Vec<TokenStream> {
                 span = span
             );
             checks.push(quote_spanned!(span=> #rt::__private::#assert::<#ty>();));
+            if let Some(by) = &function.by {
+                // The ordering of `max_by`/`min_by` is compared.
+                let span = by.span();
+                let ty = column_type(set, &model::unraw(by), span);
+                checks.push(quote_spanned!(span=> #rt::__private::assert_ordered::<#ty>();));
+            }
         }
         let ty = feature.ty;
         let span = ty.span();

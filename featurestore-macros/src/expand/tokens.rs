@@ -165,6 +165,8 @@ pub fn variant(aggregation: Aggregation) -> &'static str {
         Aggregation::CountIf => "CountIf",
         Aggregation::BoolAnd => "BoolAnd",
         Aggregation::BoolOr => "BoolOr",
+        Aggregation::MaxBy(_) => "MaxBy",
+        Aggregation::MinBy(_) => "MinBy",
     }
 }
 
@@ -183,6 +185,9 @@ pub fn aggregation(aggregation: Aggregation) -> TokenStream {
         }
         Aggregation::Lag(n) | Aggregation::Lead(n) => {
             quote!(#rt::spec::Aggregation::#variant(#n))
+        }
+        Aggregation::MaxBy(by) | Aggregation::MinBy(by) => {
+            quote!(#rt::spec::Aggregation::#variant(#by))
         }
         _ => quote!(#rt::spec::Aggregation::#variant),
     }

@@ -17,6 +17,8 @@ pub struct Function {
     pub span: Span,
     /// The source column.
     pub column: Ident,
+    /// The ordering column of `max_by` and `min_by`.
+    pub by: Option<Ident>,
 }
 
 impl Function {
@@ -55,10 +57,15 @@ pub fn functions(raw: &[RawFunction], errors: &mut Errors) -> Vec<Function> {
                 return None;
             };
             let aggregation = arguments(aggregation, f, errors)?;
+            let by = match aggregation {
+                Aggregation::MaxBy(_) | Aggregation::MinBy(_) => ordering_column(f),
+                _ => None,
+            };
             Some(Function {
                 aggregation,
                 span: f.name.span(),
                 column: f.column.clone(),
+                by,
             })
         })
         .collect()
@@ -102,11 +109,17 @@ fn arguments(
         | Aggregation::First
         | Aggregation::Last
         | Aggregation::Lag(_)
-        | Aggregation::Lead(_) => args.next(),
+        | Aggregation::Lead(_)
+        | Aggregation::MaxBy(_)
+        | Aggregation::MinBy(_) => args.next(),
         _ => first,
     };
     if let Some(extra) = unexpected {
         let message = match extra {
+            _ if aggregation.ordering().is_some() => format!(
+                "`{name}` takes a column and the column that orders the events: \
+                 `{name}({column}, ordering_column)`"
+            ),
             syn::Expr::Path(p) if p.path.get_ident().is_some() => format!(
                 "`{name}` takes one column: to aggregate `{}` too, declare it on another field",
                 p.path
@@ -250,7 +263,42 @@ fn arguments(
                 },
             )
         }
+        Aggregation::MaxBy(_) | Aggregation::MinBy(_) => {
+            let Some(by) = first.and(ordering_column(f)) else {
+                let message = format!(
+                    "`{name}` takes the column that orders the events after its column: \
+                     `{name}({column}, ordering_column)`, the value of `{column}` at the event \
+                     with the {} ordering",
+                    if matches!(aggregation, Aggregation::MaxBy(_)) {
+                        "largest"
+                    } else {
+                        "smallest"
+                    }
+                );
+                match first {
+                    Some(arg) => errors.spanned(arg, message),
+                    None => errors.at(name.span(), message),
+                }
+                return None;
+            };
+            // The name lives as long as the expansion, which is all a
+            // proc macro's `'static` needs.
+            let by: &'static str = Box::leak(by.unraw().to_string().into_boxed_str());
+            Some(match aggregation {
+                Aggregation::MaxBy(_) => Aggregation::MaxBy(by),
+                _ => Aggregation::MinBy(by),
+            })
+        }
         other => Some(other),
+    }
+}
+
+/// The ordering column of `max_by(x, ord)`: the argument after the column,
+/// when it is a plain identifier.
+fn ordering_column(f: &RawFunction) -> Option<Ident> {
+    match f.args.first() {
+        Some(syn::Expr::Path(p)) if p.qself.is_none() => p.path.get_ident().cloned(),
+        _ => None,
     }
 }
 

@@ -390,6 +390,7 @@ fn feature<'a>(field: &Field<'a>, errors: &mut Errors) -> Feature<'a> {
                 Plain::Column(c) | Plain::Function { column: c, .. } => c.clone(),
                 Plain::Sql { .. } => field.ident.clone(),
             },
+            by: None,
         }],
         (Some(feature), None) => functions(&feature.functions, errors),
         (None, _) => {

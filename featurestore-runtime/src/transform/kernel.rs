@@ -34,6 +34,9 @@ pub(crate) enum Values {
         ids: Vec<Option<u32>>,
         /// The lists of ids `most_frequent_set` returned, each under one id.
         sets: SetTable,
+        /// For `max_by`/`min_by`: the rank of each event's ordering value
+        /// (null: the event is left out).
+        ordering: Option<Vec<Option<u32>>>,
     },
     /// Column `of`, of which each window counts one event per subset id
     /// (`distinct`): the first, or the last, by time.
@@ -375,7 +378,9 @@ impl Acc {
                 | Aggregation::Kurtosis
                 | Aggregation::SumDistinct
                 | Aggregation::CollectList
-                | Aggregation::CollectSet,
+                | Aggregation::CollectSet
+                | Aggregation::MaxBy(_)
+                | Aggregation::MinBy(_),
                 _,
             ) => Cell::Null,
             // Of booleans read as 0 and 1.
@@ -730,6 +735,8 @@ pub(crate) fn is_holistic(agg: Aggregation) -> bool {
             | Aggregation::SumDistinct
             | Aggregation::CollectList
             | Aggregation::CollectSet
+            | Aggregation::MaxBy(_)
+            | Aggregation::MinBy(_)
     )
 }
 
@@ -903,12 +910,34 @@ pub(crate) fn evaluate<I: Iterator<Item = usize> + Clone>(
             sorted.dedup_by(|a, b| a.total_cmp(b).is_eq() || (a.is_nan() && b.is_nan()));
             float_cell(sorted.iter().sum())
         }
-        (agg, Values::Ids { ids, sets }) => {
+        (
+            agg,
+            Values::Ids {
+                ids,
+                sets,
+                ordering,
+            },
+        ) => {
             // Events without a time are in no window; the rest are in time,
             // then read, order.
             let timed = events.filter(|&i| input.ts[i].is_some());
             let id_cell = |id: Option<u32>| id.map_or(Cell::Null, |id| Cell::Int(id.into()));
             let mut timed = timed;
+            if let (Aggregation::MaxBy(_) | Aggregation::MinBy(_), Some(ordering)) = (agg, ordering)
+            {
+                // Spark keeps the later of equal orderings (`old > new` keeps
+                // the old one, else takes the new): ties go to the latest.
+                let largest = matches!(agg, Aggregation::MaxBy(_));
+                let mut best: Option<(u32, usize)> = None;
+                for i in timed {
+                    let Some(o) = ordering[i] else { continue };
+                    let better = best.is_none_or(|(b, _)| if largest { o >= b } else { o <= b });
+                    if better {
+                        best = Some((o, i));
+                    }
+                }
+                return best.map_or(Cell::Null, |(_, i)| id_cell(ids[i]));
+            }
             match agg {
                 Aggregation::First => return id_cell(timed.next().and_then(|i| ids[i])),
                 Aggregation::Last => return id_cell(timed.last().and_then(|i| ids[i])),

@@ -117,6 +117,7 @@ pub fn prepare(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
         .key_names()
         .chain(std::iter::once(spec.timestamp))
         .chain(inputs.iter().map(|i| i.column))
+        .chain(inputs.iter().filter_map(|i| i.by))
         .chain(spec.pivot.map(|p| p.column))
         .chain(spec.distinct.iter().flat_map(|d| d.subset.iter().copied()))
     {
@@ -144,6 +145,9 @@ pub fn prepare(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
             e
         };
         select.push(e.alias(format!("__fs_in{i}")));
+        if let Some(by) = input.by {
+            select.push(input_column_expr(spec, input, by)?.alias(format!("__fs_by{i}")));
+        }
         if let (Some(pivot), Some(v)) = (spec.pivot, input.pivot) {
             // Which events have the pivot value: the input's nulls alone
             // cannot tell them from events of the value with a null.
@@ -701,6 +705,9 @@ struct Input {
     filter: Option<&'static str>,
     /// Index into the pivot's values.
     pivot: Option<usize>,
+    /// The ordering column of `max_by`/`min_by`, read beside `column` with
+    /// the same filter and pivot value.
+    by: Option<&'static str>,
 }
 
 impl std::fmt::Display for Input {
@@ -715,6 +722,7 @@ fn input_of(spec: &FeatureSetSpec, o: &crate::spec::OutputColumn) -> Input {
         column: feature.column,
         filter: feature.filter,
         pivot: o.pivot,
+        by: o.aggregation.ordering(),
     }
 }
 
@@ -729,6 +737,12 @@ fn input_index(spec: &FeatureSetSpec, inputs: &[Input], o: &crate::spec::OutputC
 /// The column, with nulls where the feature's filter or the pivot value
 /// leaves a row out (Butterfree's `when(filter, column)`).
 fn input_expr(spec: &FeatureSetSpec, input: &Input) -> Result<Expr> {
+    input_column_expr(spec, input, input.column)
+}
+
+/// [`input_expr`] of `column`, another column of the same rows (the
+/// ordering of `max_by`): a row the filter leaves out is in no window.
+fn input_column_expr(spec: &FeatureSetSpec, input: &Input, column: &str) -> Result<Expr> {
     let mut keep: Option<Expr> = None;
     if let Some(filter) = input.filter {
         let expr = polars::sql::sql_expr(filter).map_err(|e| {
@@ -753,9 +767,9 @@ fn input_expr(spec: &FeatureSetSpec, input: &Input) -> Result<Expr> {
     Ok(match keep {
         // A null condition leaves the row out, as SQL's `WHERE` does.
         Some(keep) => when(keep.fill_null(lit(false)))
-            .then(col(input.column))
+            .then(col(column))
             .otherwise(lit(NULL)),
-        None => col(input.column),
+        None => col(column),
     })
 }
 
@@ -806,6 +820,8 @@ fn by_id(agg: Aggregation) -> bool {
             | Aggregation::MostFrequentSet
             | Aggregation::CollectList
             | Aggregation::CollectSet
+            | Aggregation::MaxBy(_)
+            | Aggregation::MinBy(_)
     )
 }
 
@@ -979,9 +995,19 @@ fn kernel_input(
                 rows,
             },
         );
+        let ordering = match name.by {
+            Some(by) => {
+                let c = df
+                    .column(&format!("__fs_by{i}"))
+                    .ctx(|| format!("column `{by}`"))?;
+                Some(value_ids(c).ctx(|| format!("column `{by}`"))?.0)
+            }
+            None => None,
+        };
         columns.push(Values::Ids {
             ids: values,
             sets: kernel::SetTable::default(),
+            ordering,
         });
         members.push(members[i].clone());
     }

@@ -226,6 +226,54 @@ fn distinct_counts_variances_percentiles_first_last_mode() {
     assert_eq!(rounded, expected);
 }
 
+/// Spark's `max_by` / `min_by`: the method of the largest / smallest amount.
+#[derive(Debug)]
+#[feature_set(entity = "uid", window = "2d", source = Payments, timestamp = at)]
+pub struct MethodByAmount {
+    #[feature(max_by(method, amount), min_by(method, amount))]
+    pub method: String,
+}
+
+#[test]
+fn max_by_and_min_by_take_the_value_at_the_extreme_ordering() {
+    assert_eq!(
+        MethodByAmount::SPEC
+            .outputs
+            .iter()
+            .map(|o| o.name)
+            .collect::<Vec<_>>(),
+        [
+            "method__max_by_over_2_days_rolling_windows",
+            "method__min_by_over_2_days_rolling_windows"
+        ]
+    );
+    let range = DateRange {
+        start: None,
+        end: NaiveDate::from_ymd_opt(2024, 1, 5),
+    };
+    let computed = compute(&MethodByAmount::SPEC, payments(), range).expect("computes");
+    let (_, rows) = frame_rows(&computed.frame);
+    let rows: Vec<String> = rows.iter().map(|r| r.join(" | ")).collect();
+    assert_eq!(
+        rows,
+        [
+            // [Dec 30, Jan 1): no event.
+            "u1 | 2024-01-01 00:00:00 |  | ",
+            // [Dec 31, Jan 2): 10 (pix), 30 (card).
+            "u1 | 2024-01-02 00:00:00 | card | pix",
+            // [Jan 1, Jan 3): 10 (pix), 30 (card), null (boleto: no ordering,
+            // left out), 10 (card). The smallest, 10, twice: Spark keeps the
+            // later of equal orderings, card.
+            "u1 | 2024-01-03 00:00:00 | card | card",
+            // [Jan 2, Jan 4): boleto (left out) and 10 (card): unchanged, so
+            // no row. [Jan 3, Jan 5): empty.
+            "u1 | 2024-01-05 00:00:00 |  | ",
+            // u2's one event has no amount: null throughout.
+            "u2 | 2024-01-01 00:00:00 |  | ",
+        ]
+    );
+}
+
 #[test]
 fn value_and_list_features_round_trip_through_the_online_store() {
     use featurestore_runtime::store::online::{self, BlockingOnlineStore, MemoryStore, Value};

@@ -9,7 +9,8 @@
 //! when its value is null (`ignorenulls = false`); the `ignore_nulls`
 //! variants take the earliest/latest non-null value. `most_frequent_set`
 //! orders equally frequent values by first appearance (time, then read
-//! order); `mode` keeps the smallest.
+//! order); `mode` keeps the smallest; `max_by`/`min_by` keep the latest of
+//! equal orderings, as Spark's update rule does.
 
 use featurestore_runtime::spec::{
     Aggregation, ColumnSpec, DataType, DistinctSpec, FeatureSetSpec, FeatureSpec, Format, Frame,
@@ -181,7 +182,43 @@ const FEATURES: &[(&str, &str, &[Aggregation], DataType)] = &[
         &[Aggregation::MostFrequentSet],
         DataType::List(&DataType::Int64),
     ),
+    (
+        "bs",
+        "vs",
+        &[Aggregation::MaxBy("vi"), Aggregation::MinBy("vi")],
+        DataType::String,
+    ),
+    (
+        "bi",
+        "vi",
+        &[Aggregation::MaxBy("vs"), Aggregation::MinBy("vs")],
+        DataType::Int64,
+    ),
 ];
+
+/// Spark's `max_by(x, ord)` / `min_by(x, ord)` (`MaxMinBy`): events with a
+/// null `ord` are skipped; each other event replaces the kept one unless
+/// the kept ordering is strictly better (`old > new` for `max_by`), so of
+/// equal orderings the last processed wins, here the latest by time, then
+/// read order; the result is that event's `x`, null or not.
+fn by_ordering<K: Ord>(
+    largest: bool,
+    events: &[&Event],
+    ord: impl Fn(&Event) -> Option<K>,
+    x: impl Fn(&Event) -> Value,
+) -> Value {
+    let mut kept: Option<(K, &Event)> = None;
+    for e in events {
+        let Some(o) = ord(e) else { continue };
+        let keep_old = kept
+            .as_ref()
+            .is_some_and(|(k, _)| if largest { *k > o } else { *k < o });
+        if !keep_old {
+            kept = Some((o, e));
+        }
+    }
+    kept.map_or(Value::Null, |(_, e)| x(e))
+}
 
 /// Under `distinct(vs)`: functions of `vi` (a float output holds them all).
 const DISTINCT_FEATURES: &[(&str, &str, &[Aggregation], DataType)] = &[(
@@ -554,7 +591,24 @@ fn naive(case: &Case, spec: &FeatureSetSpec) -> Vec<Row> {
                 in_window.sort_by_key(|e| (e.ts, read(e)));
                 let any = !in_window.is_empty();
                 let column = spec.features[o.feature].column;
-                let value = if column == "vb" {
+                let largest = matches!(o.aggregation, Aggregation::MaxBy(_));
+                let value = if !any && o.aggregation.ordering().is_some() {
+                    Value::Null
+                } else if o.aggregation.ordering() == Some("vi") {
+                    by_ordering(
+                        largest,
+                        &in_window,
+                        |e| e.vi,
+                        |e| e.vs.map_or(Value::Null, |v| Value::Str(v.to_string())),
+                    )
+                } else if o.aggregation.ordering() == Some("vs") {
+                    by_ordering(
+                        largest,
+                        &in_window,
+                        |e| e.vs,
+                        |e| e.vi.map_or(Value::Null, |v| Value::Num(v as f64)),
+                    )
+                } else if column == "vb" {
                     let values: Vec<(i64, Option<bool>)> = in_window
                         .iter()
                         .map(|e| (e.ts.unwrap(), truth(e.vs)))
