@@ -727,3 +727,229 @@ impl OnlineStore for SqliteStore {
         .boxed()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::store::online::tests::{run, SPEC};
+    use crate::store::online::{BlockingOnlineStore, WriteOrder};
+
+    fn row(id: &str, timestamp: i64, n: i64) -> Record {
+        Record {
+            key: vec![Value::from(id)],
+            timestamp,
+            values: vec![Value::Int(n)],
+        }
+    }
+
+    #[test]
+    fn opening_for_reading_never_creates_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("typo/online.sqlite");
+        let err = SqliteStore::open_with(&path, OpenMode::Read).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(message.contains("there is no store file here"), "{message}");
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(!path.exists() && !path.parent().unwrap().exists());
+    }
+
+    #[test]
+    fn a_store_opened_for_reading_reads_and_refuses_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("online.sqlite");
+        let writer = BlockingOnlineStore::from(SqliteStore::open(&path).unwrap());
+        writer
+            .write_latest(&SPEC, &[row("x", 1, 2)], run(1))
+            .unwrap();
+        // Opened while the writer is open, as `features get` during a run.
+        let reader =
+            BlockingOnlineStore::from(SqliteStore::open_with(&path, OpenMode::Read).unwrap());
+        assert_eq!(
+            reader.get(&SPEC, &[Value::from("x")]).unwrap(),
+            Some(row("x", 1, 2))
+        );
+        for err in [
+            reader
+                .write_latest(&SPEC, &[row("x", 5, 5)], run(5))
+                .unwrap_err(),
+            crate::io::block_on(reader.inner().drop_rows(&SPEC)).unwrap_err(),
+        ] {
+            assert!(err.to_string().contains("opened for lookups only"), "{err}");
+            assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        }
+        // The writer's later rows are seen by the open reader.
+        writer
+            .write_latest(&SPEC, &[row("x", 3, 3)], run(3))
+            .unwrap();
+        assert_eq!(
+            reader.get(&SPEC, &[Value::from("x")]).unwrap(),
+            Some(row("x", 3, 3))
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_no_store_is_reported_with_sqlite_as_the_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = dir.path().join("text.sqlite");
+        std::fs::write(&text, "order_id,cpf\n".repeat(1000)).unwrap();
+        for mode in [OpenMode::Read, OpenMode::Write] {
+            let err = SqliteStore::open_with(&text, mode).unwrap_err();
+            let message = err.to_string();
+            assert!(
+                message.starts_with(&format!("online store (sqlite) at {}", text.display())),
+                "{message}"
+            );
+            assert!(
+                message.contains("corrupted, or not a store file at all"),
+                "{message}"
+            );
+            assert_eq!(err.kind(), ErrorKind::Permanent);
+            let cause = std::error::Error::source(&err).unwrap();
+            assert!(
+                cause.downcast_ref::<rusqlite::Error>().is_some(),
+                "{cause:?}"
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(&text).unwrap(),
+            "order_id,cpf\n".repeat(1000)
+        );
+    }
+
+    #[test]
+    fn a_row_that_does_not_decode_is_reported_corrupted_with_postcard_as_the_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("online.sqlite");
+        let store = BlockingOnlineStore::from(SqliteStore::open(&path).unwrap());
+        store
+            .write_latest(&SPEC, &[row("x", 1, 2)], run(1))
+            .unwrap();
+        // Damage the row's bytes behind the store's back.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute(
+            &format!("UPDATE {} SET row = x'ffffff'", table_name(&SPEC)),
+            [],
+        )
+        .unwrap();
+        for err in [
+            store.get(&SPEC, &[Value::from("x")]).unwrap_err(),
+            store.scan(&SPEC).unwrap_err(),
+        ] {
+            let message = err.to_string();
+            assert!(
+                message.contains("the store file is corrupted: a stored row of `unit`"),
+                "{message}"
+            );
+            let cause = std::error::Error::source(&err).unwrap();
+            assert!(
+                cause.downcast_ref::<postcard::Error>().is_some(),
+                "{cause:?}"
+            );
+        }
+        // A write never decodes the row it replaces.
+        store
+            .write_latest(&SPEC, &[row("x", 9, 9)], run(9))
+            .unwrap();
+        assert_eq!(
+            store.get(&SPEC, &[Value::from("x")]).unwrap(),
+            Some(row("x", 9, 9))
+        );
+    }
+
+    /// Writes and removals larger than one transaction keep the order rule
+    /// in every chunk.
+    #[test]
+    fn writes_and_removals_of_several_chunks_follow_the_order_of_runs() {
+        let keys = 2 * CHUNK_ROWS + 500;
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            BlockingOnlineStore::from(SqliteStore::open(&dir.path().join("o.sqlite")).unwrap());
+        let rows =
+            |n: i64| -> Vec<Record> { (0..keys).map(|i| row(&format!("k{i:06}"), n, n)).collect() };
+        let order = |as_of| WriteOrder { as_of, run: 0 };
+        let w = store
+            .write_latest(&SPEC, &rows(2), RunWrite::some_keys(order(2)))
+            .unwrap();
+        assert_eq!((w.written, w.kept_newer, w.removed), (keys, 0, 0));
+        // A later run writes the last key of each chunk.
+        let later: Vec<Record> = (0..keys)
+            .filter(|i| i % CHUNK_ROWS == CHUNK_ROWS - 1)
+            .map(|i| row(&format!("k{i:06}"), 5, 5))
+            .collect();
+        store
+            .write_latest(&SPEC, &later, RunWrite::some_keys(order(5)))
+            .unwrap();
+        // An earlier run of every key changes nothing.
+        let w = store
+            .write_latest(&SPEC, &rows(1), RunWrite::every_key(order(1)))
+            .unwrap();
+        assert_eq!((w.written, w.kept_newer, w.removed), (0, keys, 0));
+        // A run of every key with the first 100 keys removes the others, but
+        // the later run's.
+        let first: Vec<Record> = rows(3).into_iter().take(100).collect();
+        let w = store
+            .write_latest(&SPEC, &first, RunWrite::every_key(order(3)))
+            .unwrap();
+        assert_eq!(
+            (w.written, w.kept_newer, w.removed),
+            (100, 0, keys - 100 - later.len())
+        );
+        let mut left = store.scan(&SPEC).unwrap();
+        left.sort_by(|a, b| a.key[0].to_string().cmp(&b.key[0].to_string()));
+        let mut expected: Vec<Record> = first.into_iter().chain(later).collect();
+        expected.sort_by(|a, b| a.key[0].to_string().cmp(&b.key[0].to_string()));
+        assert_eq!(left, expected);
+    }
+
+    fn percentiles(mut times: Vec<Duration>) -> (Duration, Duration) {
+        times.sort();
+        (times[times.len() / 2], times[times.len() * 99 / 100])
+    }
+
+    /// Single-key and 100-key lookups, the same measurement as redb's
+    /// (`embedded::tests::lookup_latency`). Debug builds are several times
+    /// slower than release; run with `--ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn lookup_latency() {
+        const KEYS: usize = 10_000;
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            BlockingOnlineStore::from(SqliteStore::open(&dir.path().join("o.sqlite")).unwrap());
+        let rows: Vec<Record> = (0..KEYS)
+            .map(|i| row(&format!("k{i}"), 1, i as i64))
+            .collect();
+        store.write_latest(&SPEC, &rows, run(1)).unwrap();
+        let keys: Vec<Vec<Value>> = (0..KEYS)
+            .map(|i| vec![Value::from(format!("k{}", (i * 7919) % KEYS))])
+            .collect();
+        for k in &keys {
+            store.get(&SPEC, k).unwrap();
+        }
+        let single: Vec<Duration> = keys
+            .iter()
+            .map(|k| {
+                let t = Instant::now();
+                assert!(store.get(&SPEC, k).unwrap().is_some());
+                t.elapsed()
+            })
+            .collect();
+        let single = percentiles(single);
+        let batches: Vec<Duration> = keys
+            .chunks(100)
+            .map(|batch| {
+                let t = Instant::now();
+                store.get_many(&SPEC, batch).unwrap();
+                t.elapsed()
+            })
+            .collect();
+        let batched = percentiles(batches);
+        eprintln!(
+            "sqlite single key p50/p99: {:?}/{:?}; batch of 100: {:?}/{:?}",
+            single.0, single.1, batched.0, batched.1
+        );
+    }
+}
