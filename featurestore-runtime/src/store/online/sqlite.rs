@@ -294,6 +294,22 @@ impl Db {
             .map_err(|e| self.failure(&format!("looking for the table of `{}`", spec.name), e))
     }
 
+    /// `e`, unless the feature set has no table (never written, or dropped):
+    /// then there is nothing to read, which is no error.
+    fn unless_no_table(
+        &self,
+        conn: &Connection,
+        spec: &FeatureSetSpec,
+        e: rusqlite::Error,
+        doing: &str,
+    ) -> Result<()> {
+        if self.has_table(conn, spec)? {
+            Err(self.failure(doing, e))
+        } else {
+            Ok(())
+        }
+    }
+
     fn record(&self, key: Vec<Value>, stored: &[u8], spec: &FeatureSetSpec) -> Result<Record> {
         let s: Stored = postcard::from_bytes(stored)
             .map_err(|e| self.corrupted(&format!("a stored row of `{}`", spec.name), e))?;
@@ -327,15 +343,22 @@ impl Db {
             let sql = format!("SELECT row FROM {} WHERE key = ?1", table_name(spec));
             let mut stmt = match conn.prepare_cached(&sql) {
                 Ok(s) => s,
-                Err(_) if !self.has_table(conn, spec)? => return Ok(vec![None; keys.len()]),
-                Err(e) => return Err(self.failure(&doing(), e)),
+                Err(e) => {
+                    self.unless_no_table(conn, spec, e, &doing())?;
+                    return Ok(vec![None; keys.len()]);
+                }
             };
             let mut out = Vec::with_capacity(keys.len());
             for (key, k) in keys.iter().zip(&encoded) {
-                let row: Option<Vec<u8>> = stmt
-                    .query_row([k], |r| r.get(0))
-                    .optional()
-                    .map_err(|e| self.failure(&doing(), e))?;
+                let row: Option<Vec<u8>> = match stmt.query_row([k], |r| r.get(0)).optional() {
+                    Ok(row) => row,
+                    // A cached statement of a table dropped since
+                    // (`features migrate apply`) fails only when it runs.
+                    Err(e) => {
+                        self.unless_no_table(conn, spec, e, &doing())?;
+                        return Ok(vec![None; keys.len()]);
+                    }
+                };
                 out.push(match row {
                     Some(v) => Some(self.record(key.clone(), &v, spec)?),
                     None => None,
@@ -612,14 +635,21 @@ impl Db {
             );
             let mut stmt = match conn.prepare_cached(&sql) {
                 Ok(s) => s,
-                Err(_) if !self.has_table(conn, spec)? => return Ok(Vec::new()),
-                Err(e) => return Err(self.failure(&doing(), e)),
+                Err(e) => {
+                    self.unless_no_table(conn, spec, e, &doing())?;
+                    return Ok(Vec::new());
+                }
             };
             let rows = stmt
                 .query_map([after], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(|e| self.failure(&doing(), e))?;
-            rows.map(|r| r.map_err(|e| self.failure(&doing(), e)))
-                .collect()
+                .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>);
+            match rows {
+                Ok(rows) => Ok(rows),
+                Err(e) => {
+                    self.unless_no_table(conn, spec, e, &doing())?;
+                    Ok(Vec::new())
+                }
+            }
         })
     }
 
