@@ -155,6 +155,7 @@ impl Config {
         let default = OnlineLocation::parse(DEFAULT_ONLINE_URL, &self.base_dir).ok()?;
         let current = OnlineLocation::parse(&self.online_url, &self.base_dir).ok()?;
         let former = self.base_dir.join(FORMER_DEFAULT_ONLINE_FILE);
+        let former = std::path::absolute(&former).unwrap_or(former);
         (current == default && former.is_file()).then_some(former)
     }
 
