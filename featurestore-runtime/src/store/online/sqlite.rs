@@ -982,4 +982,93 @@ mod tests {
             single.0, single.1, batched.0, batched.1
         );
     }
+
+    /// The layout's choice: a row of 12 float outputs read as one encoded
+    /// blob (this store's layout) or as a column per output, by the same
+    /// prepared lookup on the same keys. Run with `--ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn one_blob_against_a_column_per_output() {
+        const KEYS: usize = 10_000;
+        const OUTPUTS: usize = 12;
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("layouts.sqlite")).unwrap();
+        init(&conn).unwrap();
+        let columns: Vec<String> = (0..OUTPUTS).map(|i| format!("c{i} REAL")).collect();
+        conn.execute_batch(&format!(
+            "CREATE TABLE blob (key BLOB PRIMARY KEY, row BLOB NOT NULL) WITHOUT ROWID;
+             CREATE TABLE wide (key BLOB PRIMARY KEY, ts INTEGER NOT NULL, {}) WITHOUT ROWID;",
+            columns.join(", ")
+        ))
+        .unwrap();
+        let key = |i: usize| postcard::to_stdvec(&vec![Value::from(format!("k{i}"))]).unwrap();
+        let values = |i: usize| -> Vec<Value> {
+            (0..OUTPUTS)
+                .map(|c| Value::Float((i * c) as f64 / 7.0))
+                .collect()
+        };
+        let tx = conn.unchecked_transaction().unwrap();
+        let marks = vec!["?"; OUTPUTS].join(", ");
+        for i in 0..KEYS {
+            let v = values(i);
+            let row = postcard::to_stdvec(&StoredRef {
+                timestamp: 1,
+                values: &v,
+            })
+            .unwrap();
+            tx.execute("INSERT INTO blob VALUES (?1, ?2)", params![key(i), row])
+                .unwrap();
+            let mut p: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(key(i)), Box::new(1_i64)];
+            p.extend(v.iter().map(|x| match x {
+                Value::Float(f) => Box::new(*f) as Box<dyn rusqlite::ToSql>,
+                _ => unreachable!(),
+            }));
+            tx.execute(
+                &format!("INSERT INTO wide VALUES (?, ?, {marks})"),
+                rusqlite::params_from_iter(p.iter()),
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+        let order: Vec<Vec<u8>> = (0..KEYS).map(|i| key((i * 7919) % KEYS)).collect();
+        let time = |f: &dyn Fn(&[u8]) -> Vec<Value>| {
+            for k in &order {
+                f(k);
+            }
+            let times: Vec<Duration> = order
+                .iter()
+                .map(|k| {
+                    let t = Instant::now();
+                    assert_eq!(f(k).len(), OUTPUTS);
+                    t.elapsed()
+                })
+                .collect();
+            percentiles(times)
+        };
+        let blob = time(&|k| {
+            let mut s = conn
+                .prepare_cached("SELECT row FROM blob WHERE key = ?1")
+                .unwrap();
+            let row: Vec<u8> = s.query_row([k], |r| r.get(0)).unwrap();
+            postcard::from_bytes::<Stored>(&row).unwrap().values
+        });
+        let wide = time(&|k| {
+            let mut s = conn
+                .prepare_cached("SELECT * FROM wide WHERE key = ?1")
+                .unwrap();
+            s.query_row([k], |r| {
+                (2..2 + OUTPUTS)
+                    .map(|c| {
+                        r.get::<_, Option<f64>>(c)
+                            .map(|v| v.map_or(Value::Null, Value::Float))
+                    })
+                    .collect::<rusqlite::Result<Vec<Value>>>()
+            })
+            .unwrap()
+        });
+        eprintln!(
+            "{OUTPUTS} outputs, p50/p99: one blob {:?}/{:?}, a column per output {:?}/{:?}",
+            blob.0, blob.1, wide.0, wide.1
+        );
+    }
 }
