@@ -47,7 +47,7 @@ u1,2024-01-08 00:00:00,1,3,6.0,21.0,6.0,7.0
 u2,2024-01-08 00:00:00,1,2,7.0,27.0,7.0,13.5'
 [ "$out" = "$expected" ] || fail "$(printf 'execute printed:\n%s\nexpected:\n%s' "$out" "$expected")"
 [ -d data/feature_store/historical/user_id/user_payments ] || fail "no historical store under data/feature_store/historical/user_id/"
-[ -f data/online/online_store.redb ] || fail "no online store at data/online/online_store.redb"
+[ -f data/online/online_store.sqlite ] || fail "no online store at data/online/online_store.sqlite"
 
 say "cargo run -- get feature_store.user_payments u1"
 out=$(cargo run --quiet -- get feature_store.user_payments u1 --format csv)

@@ -69,7 +69,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 step "the README's run command"
 out=$(cd features && cargo run -q --locked -- \
     --historical-root "$CARGO_TARGET_DIR/readme-run/historical" \
-    --online-url "redb://$CARGO_TARGET_DIR/readme-run/online.redb" \
+    --online-url "sqlite://$CARGO_TARGET_DIR/readme-run/online.sqlite" \
     execute feature_store.user_orders --end-date 2020-07-17 --format csv)
 expected=$(cat tests/fixtures/legiti/user_orders_online.csv)
 if [ "$out" != "$expected" ]; then

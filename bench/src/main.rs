@@ -304,7 +304,7 @@ fn run(
         }
     }
     println!(
-        "End to end, both feature sets, CSV → historical Parquet + online store (redb):\n{e2e}\n"
+        "End to end, both feature sets, CSV → historical Parquet + online store (sqlite):\n{e2e}\n"
     );
 
     // The reference size's stores, for the dataset and the lookups.
@@ -410,7 +410,9 @@ fn run(
         format!("{:.1}", l.batch_p50_us),
         format!("{:.1}", l.batch_p99_us),
     ]);
-    println!("Embedded online store (redb) lookups of user_orders, in-process:\n{lt}\n");
+    println!(
+        "Embedded online store (sqlite, the default) lookups of user_orders, in-process:\n{lt}\n"
+    );
 
     let mut st = table(
         markdown,

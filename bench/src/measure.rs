@@ -84,7 +84,8 @@ impl Work {
     fn config(&self) -> Config {
         let mut config = Config::defaults(&self.dir);
         config.historical_root = self.dir.join("historical").display().to_string();
-        config.online_url = format!("redb://{}", self.dir.join("online.redb").display());
+        // The default online store, as a user's runs write it.
+        config.online_url = format!("sqlite://{}", self.dir.join("online.sqlite").display());
         config.datasets_root = self.dir.join("datasets").display().to_string();
         config.sources.insert(
             <features::OrderEvents as featurestore_runtime::Source>::SPEC

@@ -498,7 +498,7 @@ fn a_copied_binary_runs_with_its_embedded_configuration_where_it_is() {
     assert!(work
         .join("data/feature_store/historical/cpf/user_orders")
         .is_dir());
-    assert!(work.join("data/online/online_store.redb").is_file());
+    assert!(work.join("data/online/online_store.sqlite").is_file());
     let got =
         run(bare(&exe)
             .current_dir(&work)

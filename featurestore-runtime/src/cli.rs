@@ -48,7 +48,7 @@ pub struct Cli {
     /// Historical store root: a directory or file:// URL [env: FEATURESTORE_HISTORICAL_ROOT]
     #[arg(long, global = true)]
     pub historical_root: Option<String>,
-    /// Online store URL: redb://PATH or memory:// [env: FEATURESTORE_ONLINE_URL]
+    /// Online store URL: sqlite://PATH, redb://PATH or memory:// [env: FEATURESTORE_ONLINE_URL]
     #[arg(long, global = true)]
     pub online_url: Option<String>,
     /// Directory datasets are written under [env: FEATURESTORE_DATASETS_ROOT]
@@ -376,6 +376,21 @@ pub fn run(
         source: e,
     };
     let config = resolve_config(registry, &cli, embedded)?;
+    if !matches!(
+        cli.command,
+        Command::ListPipelines | Command::Describe { .. }
+    ) {
+        if let Some(former) = config.former_default_online_store() {
+            eprintln!(
+                "warning: {} is an online store of the former default (redb), and is not read: \
+                 the online store is now {}; re-run the feature sets to fill it, or give \
+                 `--online-url redb://{}` to keep using the old file",
+                former.display(),
+                OnlineLocation::parse(&config.online_url, &config.base_dir)?,
+                former.display()
+            );
+        }
+    }
     match cli.command {
         Command::ListPipelines => {
             for name in registry.pipeline_names() {
@@ -649,7 +664,9 @@ pub fn run(
 /// Why a backend has nothing to migrate for a feature set that matches.
 fn nothing_to_do(backend: &str) -> &'static str {
     match backend {
-        "redb" | "memory" => "its table is made by its first run; every run checks its columns",
+        "sqlite" | "redb" | "memory" => {
+            "its table is made by its first run; every run checks its columns"
+        }
         "redis" => "Redis has no tables: rows are hashes made by the first run; every run checks the recorded columns",
         _ => "the table matches the declaration",
     }

@@ -6,7 +6,7 @@
 //! root = "data/feature_store/historical"   # a directory, or a URL: s3://bucket/prefix, …
 //!
 //! [online]
-//! url = "redb://data/online/online_store.redb"   # or memory://
+//! url = "sqlite://data/online/online_store.sqlite"   # or redb://PATH, memory://
 //!
 //! [datasets]
 //! root = "data/datasets"   # each dataset in {root}/{name}/; a directory or a URL
@@ -43,14 +43,19 @@ use serde::Deserialize;
 
 use crate::engine::{EngineConfig, EngineKind};
 use crate::error::{Error, Result};
-use crate::location::{absolute, resolve as resolve_path, FileLocation, StoreConfig, StoreOptions};
+use crate::location::{
+    absolute, resolve as resolve_path, FileLocation, OnlineLocation, StoreConfig, StoreOptions,
+};
 use crate::source::SourceLocations;
 use crate::spec::{Format, OnBadRows};
 
 /// Default historical store root, relative to the base directory.
 pub const DEFAULT_HISTORICAL_ROOT: &str = "data/feature_store/historical";
 /// Default online store URL, relative to the base directory.
-pub const DEFAULT_ONLINE_URL: &str = "redb://data/online/online_store.redb";
+pub const DEFAULT_ONLINE_URL: &str = "sqlite://data/online/online_store.sqlite";
+/// The store file of the former default online store (redb), relative to
+/// the base directory: rows written there are not read by the default store.
+pub const FORMER_DEFAULT_ONLINE_FILE: &str = "data/online/online_store.redb";
 /// Default directory of written datasets.
 pub const DEFAULT_DATASETS_DIR: &str = "data/datasets";
 /// Name of the configuration file.
@@ -151,6 +156,17 @@ pub struct Config {
 }
 
 impl Config {
+    /// A store file at the former default location of the online store
+    /// (redb), when the online store is the default one: its rows are not
+    /// read by the default store, and the user should know it.
+    pub fn former_default_online_store(&self) -> Option<PathBuf> {
+        let default = OnlineLocation::parse(DEFAULT_ONLINE_URL, &self.base_dir).ok()?;
+        let current = OnlineLocation::parse(&self.online_url, &self.base_dir).ok()?;
+        let former = self.base_dir.join(FORMER_DEFAULT_ONLINE_FILE);
+        let former = std::path::absolute(&former).unwrap_or(former);
+        (current == default && former.is_file()).then_some(former)
+    }
+
     /// Defaults, with paths relative to `base_dir`.
     pub fn defaults(base_dir: impl Into<PathBuf>) -> Self {
         Config {

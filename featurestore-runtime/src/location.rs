@@ -9,7 +9,7 @@
 //! that reads and writes files is the same for every location.
 //!
 //! Online stores are named by URL too ([`OnlineLocation`]): `memory://`,
-//! `redb://PATH`, and the schemes of server backends.
+//! `sqlite://PATH`, `redb://PATH`, and the schemes of server backends.
 //!
 //! A scheme this build knows but whose cargo feature is off is an error that
 //! names the feature to enable; a scheme nobody knows lists the known ones.
@@ -40,6 +40,7 @@ const SCHEMES: &[Scheme] = &[
     Scheme::new("azure", Role::Files, Some("azure")),
     Scheme::new("abfs", Role::Files, Some("azure")),
     Scheme::new("abfss", Role::Files, Some("azure")),
+    Scheme::new("sqlite", Role::Online, None),
     Scheme::new("redb", Role::Online, None),
     Scheme::new("redis", Role::Online, Some("redis")),
     Scheme::new("rediss", Role::Online, Some("redis")),
@@ -199,16 +200,18 @@ pub fn child(raw: &str, segment: &str) -> String {
     format!("{}/{segment}{query}", base.trim_end_matches('/'))
 }
 
-/// `raw` with a relative local path (also after `redb://`) made absolute
-/// against `cwd`; other URLs are kept.
+/// `raw` with a relative local path (also after `sqlite://` or `redb://`)
+/// made absolute against `cwd`; other URLs are kept.
 pub fn absolute(cwd: &Path, raw: &str) -> String {
     // An empty location stays empty, to be refused where it is used: joined
     // to `cwd` it would silently name the current directory.
     if raw.trim().is_empty() {
         return raw.to_string();
     }
-    if let Some(path) = raw.strip_prefix("redb://") {
-        return format!("redb://{}", absolute(cwd, path));
+    for embedded in ["sqlite://", "redb://"] {
+        if let Some(path) = raw.strip_prefix(embedded) {
+            return format!("{embedded}{}", absolute(cwd, path));
+        }
     }
     if scheme_of(raw).is_some() || Path::new(raw).is_absolute() {
         raw.to_string()
@@ -588,7 +591,9 @@ fn retry_config(
 pub enum OnlineLocation {
     /// `memory://`: rows of this process.
     Memory,
-    /// `redb://PATH`: the embedded store file.
+    /// `sqlite://PATH`: the embedded store file (SQLite), the default.
+    Sqlite(PathBuf),
+    /// `redb://PATH`: the embedded store file (redb), one process at a time.
     Redb(PathBuf),
     /// A server backend's URL (`redis://…`, `cassandra://…`), kept whole.
     Server {
@@ -600,14 +605,14 @@ pub enum OnlineLocation {
 }
 
 impl OnlineLocation {
-    /// Parses an online store URL; relative `redb://` paths are resolved
-    /// against `base`.
+    /// Parses an online store URL; relative `sqlite://` and `redb://` paths
+    /// are resolved against `base`.
     pub fn parse(raw: &str, base: &Path) -> Result<Self> {
         let raw = raw.trim();
         if raw.is_empty() {
             return Err(Error::Location {
                 location: String::new(),
-                message: "the online store URL is empty: use `redb://PATH` or `memory://`"
+                message: "the online store URL is empty: use `sqlite://PATH` or `memory://`"
                     .to_string(),
             });
         }
@@ -617,19 +622,26 @@ impl OnlineLocation {
         if scheme_of(raw).is_none() {
             return Err(Error::Location {
                 location: raw.to_string(),
-                message: "an online store is a URL: `redb://PATH`, `memory://`, …".to_string(),
+                message: "an online store is a URL: `sqlite://PATH`, `memory://`, …".to_string(),
             });
         }
         check_scheme(raw, Role::Online)?;
-        if let Some(path) = raw.strip_prefix("redb://") {
-            if path.is_empty() {
-                return Err(Error::Location {
-                    location: raw.to_string(),
-                    message: "`redb://` needs the store file's path: `redb://data/online.redb`"
-                        .to_string(),
-                });
+        let embedded: [(&str, &str, fn(PathBuf) -> Self); 2] = [
+            ("sqlite", "online.sqlite", OnlineLocation::Sqlite),
+            ("redb", "online.redb", OnlineLocation::Redb),
+        ];
+        for (scheme, example, variant) in embedded {
+            if let Some(path) = raw.strip_prefix(scheme).and_then(|r| r.strip_prefix("://")) {
+                if path.is_empty() {
+                    return Err(Error::Location {
+                        location: raw.to_string(),
+                        message: format!(
+                            "`{scheme}://` needs the store file's path: `{scheme}://data/{example}`"
+                        ),
+                    });
+                }
+                return Ok(variant(PathBuf::from(resolve(base, path))));
             }
-            return Ok(OnlineLocation::Redb(PathBuf::from(resolve(base, path))));
         }
         let scheme = scheme_of(raw).unwrap_or_default().to_string();
         Ok(OnlineLocation::Server {
@@ -643,6 +655,7 @@ impl fmt::Display for OnlineLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             OnlineLocation::Memory => f.write_str("memory://"),
+            OnlineLocation::Sqlite(p) => write!(f, "sqlite://{}", p.display()),
             OnlineLocation::Redb(p) => write!(f, "redb://{}", p.display()),
             OnlineLocation::Server { url, .. } => f.write_str(&redact(url)),
         }
@@ -661,6 +674,7 @@ mod tests {
         assert_eq!(resolve(base, "file:///x/in.csv"), "/x/in.csv");
         assert_eq!(resolve(base, "s3://b/in.csv"), "s3://b/in.csv");
         assert_eq!(absolute(base, "redb://o.redb"), "redb:///crate/o.redb");
+        assert_eq!(absolute(base, "sqlite://o.db"), "sqlite:///crate/o.db");
         assert_eq!(absolute(base, "memory://"), "memory://");
         assert_eq!(absolute(base, ""), "");
         assert_eq!(child("/h/", "_q"), "/h/_q");
@@ -713,10 +727,14 @@ mod tests {
         }
         let e = FileLocation::parse("", base).unwrap_err().to_string();
         assert!(e.contains("empty"), "{e}");
-        let e = OnlineLocation::parse("redb://", base)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("needs the store file's path"), "{e}");
+        for empty in ["redb://", "sqlite://"] {
+            let e = OnlineLocation::parse(empty, base).unwrap_err().to_string();
+            assert!(e.contains("needs the store file's path"), "{e}");
+        }
+        assert_eq!(
+            OnlineLocation::parse("sqlite://o.sqlite", base).unwrap(),
+            OnlineLocation::Sqlite(PathBuf::from("/crate/o.sqlite"))
+        );
     }
 
     #[test]

@@ -56,12 +56,13 @@ pub fn frame_rows(frame: &DataFrame) -> (Vec<String>, Vec<Vec<String>>) {
 }
 
 /// A configuration reading the example's input, with both stores in a fresh
-/// temporary directory (kept alive by the returned guard).
+/// temporary directory (kept alive by the returned guard), the online store
+/// on the default backend.
 pub fn temp_config() -> (tempfile::TempDir, Config) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config::defaults(features_dir());
     config.historical_root = dir.path().join("historical").to_string_lossy().into_owned();
-    config.online_url = format!("redb://{}", dir.path().join("online.redb").display());
+    config.online_url = format!("sqlite://{}", dir.path().join("online.sqlite").display());
     (dir, config)
 }
 

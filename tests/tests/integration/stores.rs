@@ -7,7 +7,7 @@ use featurestore_runtime::location::OnlineLocation;
 use featurestore_runtime::pipeline::Stores;
 use featurestore_runtime::store::online::{
     self, conformance, BlockingOnlineStore, EmbeddedStore, MemoryStore, OnlineStore, OpenMode,
-    Record, RunWrite, Value, WriteOrder,
+    Record, RunWrite, SqliteStore, Value, WriteOrder,
 };
 use featurestore_runtime::{ErrorKind, FeatureSet};
 
@@ -91,6 +91,20 @@ fn embedded_store_upserts_newest_wins_and_persists() {
     );
 }
 
+#[test]
+fn sqlite_store_upserts_newest_wins_and_persists() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("online.sqlite");
+    newest_wins(&SqliteStore::open(&path).unwrap().into());
+    let reopened = BlockingOnlineStore::from(SqliteStore::open(&path).unwrap());
+    assert_eq!(
+        reopened
+            .get(&UserOrders::SPEC, &[Value::from("y")])
+            .unwrap(),
+        Some(record("y", 20, 2))
+    );
+}
+
 /// The conformance suite through the public API, as a backend crate runs
 /// it: every case on a fresh store opened by URL.
 fn conforms(url: impl Fn(usize) -> String + Sync) {
@@ -117,10 +131,23 @@ fn embedded_store_conforms() {
 }
 
 #[test]
-fn embedded_store_refuses_rows_of_another_declaration() {
+fn sqlite_store_conforms() {
+    conforms(|i| format!("sqlite://stores/{i}.sqlite"));
+}
+
+#[test]
+fn embedded_stores_refuse_rows_of_another_declaration() {
     let dir = tempfile::tempdir().unwrap();
-    let store =
+    let redb =
         BlockingOnlineStore::from(EmbeddedStore::open(&dir.path().join("online.redb")).unwrap());
+    let sqlite =
+        BlockingOnlineStore::from(SqliteStore::open(&dir.path().join("online.sqlite")).unwrap());
+    for store in [redb, sqlite] {
+        refuses_rows_of_another_declaration(&store);
+    }
+}
+
+fn refuses_rows_of_another_declaration(store: &BlockingOnlineStore) {
     store
         .write_latest(&UserOrders::SPEC, &[record("x", 1, 1)], run(1))
         .unwrap();
@@ -148,6 +175,9 @@ fn online_urls_open_their_backends() {
     assert!(online::open_url("memory://", dir.path()).is_ok());
     assert!(online::open_url("redb://sub/online.redb", dir.path()).is_ok());
     assert!(dir.path().join("sub/online.redb").exists());
+    let sqlite = online::open_url("sqlite://sub/online.sqlite", dir.path()).unwrap();
+    assert_eq!(sqlite.inner().backend(), "sqlite");
+    assert!(dir.path().join("sub/online.sqlite").exists());
     let err = online::open_url("cassandra://x", dir.path()).unwrap_err();
     assert!(
         err.to_string().contains("unsupported online store URL"),
@@ -372,7 +402,9 @@ fn batched_lookups_return_each_key_in_order() {
     let embedded =
         BlockingOnlineStore::from(EmbeddedStore::open(&dir.path().join("o.redb")).unwrap());
     let memory = BlockingOnlineStore::from(MemoryStore::default());
-    for store in [&embedded, &memory] {
+    let sqlite =
+        BlockingOnlineStore::from(SqliteStore::open(&dir.path().join("o.sqlite")).unwrap());
+    for store in [&embedded, &memory, &sqlite] {
         let spec = &UserOrders::SPEC;
         // Nothing written yet: every key is missing.
         let none = store.get_many(spec, &[vec![Value::from("x")]]).unwrap();
@@ -415,7 +447,7 @@ fn the_stores_online_store_is_shared_with_async_code() {
     })
     .unwrap();
     assert_eq!(got, Some(record("x", 3, 4)));
-    assert_eq!(shared.backend(), "redb");
+    assert_eq!(shared.backend(), "sqlite");
 }
 
 /// A run's place in the order of online writes, worked out by hand: as of
@@ -511,5 +543,8 @@ fn migrate_on_the_embedded_and_memory_stores() {
     let embedded =
         BlockingOnlineStore::from(EmbeddedStore::open(&dir.path().join("o.redb")).unwrap());
     migrate_removes_rows_of_another_declaration_only_when_allowed(&embedded);
+    let sqlite =
+        BlockingOnlineStore::from(SqliteStore::open(&dir.path().join("o.sqlite")).unwrap());
+    migrate_removes_rows_of_another_declaration_only_when_allowed(&sqlite);
     migrate_removes_rows_of_another_declaration_only_when_allowed(&MemoryStore::default().into());
 }

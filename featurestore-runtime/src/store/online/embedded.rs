@@ -38,18 +38,18 @@ const SCHEMAS: TableDefinition<&str, &[u8]> = TableDefinition::new("featurestore
 const REBUILD: &str = "delete it (or point `--online-url` elsewhere) and re-run the feature sets \
                        to rebuild it";
 
-/// A stored row's value.
+/// A stored row's value (also SQLite's encoding of a row).
 #[derive(Serialize, Deserialize)]
-struct Stored {
-    timestamp: i64,
-    values: Vec<Value>,
+pub(super) struct Stored {
+    pub(super) timestamp: i64,
+    pub(super) values: Vec<Value>,
 }
 
 /// [`Stored`] as written: the same encoding, without copying the values.
 #[derive(Serialize)]
-struct StoredRef<'a> {
-    timestamp: i64,
-    values: &'a [Value],
+pub(super) struct StoredRef<'a> {
+    pub(super) timestamp: i64,
+    pub(super) values: &'a [Value],
 }
 
 /// A read snapshot and a feature set's table opened in it.
@@ -84,6 +84,7 @@ fn order_table_name(spec: &FeatureSetSpec) -> String {
 /// Runs `f`, which blocks, on tokio's blocking threads when called inside a
 /// runtime, else right here (like `object_store`'s local file system).
 pub(super) async fn blocking<T: Send + 'static>(
+    store: &'static str,
     location: String,
     f: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
@@ -92,7 +93,7 @@ pub(super) async fn blocking<T: Send + 'static>(
             Ok(out) => out,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(e) => Err(Error::store(
-                STORE,
+                store,
                 location,
                 "the I/O runtime shut down during the operation",
                 e,
@@ -500,7 +501,7 @@ impl OnlineStore for EmbeddedStore {
             .collect::<Result<Vec<_>>>()?;
         let file = Arc::clone(&self.file);
         let spec = *spec;
-        blocking(self.location(), move || file.write(&spec, rows, run)).await
+        blocking(STORE, self.location(), move || file.write(&spec, rows, run)).await
     }
 
     async fn get_many(
@@ -517,7 +518,7 @@ impl OnlineStore for EmbeddedStore {
         }
         let file = Arc::clone(&self.file);
         let spec = *spec;
-        blocking(self.location(), move || file.drop_rows(&spec)).await
+        blocking(STORE, self.location(), move || file.drop_rows(&spec)).await
     }
 
     fn scan<'a>(&'a self, spec: &'a FeatureSetSpec) -> BoxStream<'a, Result<Record>> {

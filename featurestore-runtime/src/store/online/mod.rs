@@ -9,9 +9,11 @@
 //! concurrent prepared CQL reads), and one key is a batch of one.
 //!
 //! The backends: `memory://` ([`MemoryStore`], for debugging and tests),
-//! `redb://PATH` ([`EmbeddedStore`], the persistent default) and, with the
-//! cargo feature `redis`, `redis://` / `rediss://` (`redis::RedisStore`). [`open`]
-//! picks one from an [`OnlineLocation`].
+//! `sqlite://PATH` ([`SqliteStore`], the persistent default: readers in
+//! other processes never wait for a run), `redb://PATH` ([`EmbeddedStore`],
+//! one process at a time) and, with the cargo feature `redis`, `redis://` /
+//! `rediss://` (`redis::RedisStore`). [`open`] picks one from an
+//! [`OnlineLocation`].
 //!
 //! Every backend orders writes by the run that made them, not by the rows'
 //! own times ([`WriteOrder`]: the run's as-of, then its start): a stored row
@@ -43,6 +45,7 @@ mod order;
 mod record;
 #[cfg(feature = "redis")]
 pub mod redis;
+pub mod sqlite;
 mod value;
 
 use std::fmt;
@@ -59,6 +62,7 @@ pub use embedded::EmbeddedStore;
 pub use memory::MemoryStore;
 pub use order::{RunWrite, WriteOrder};
 pub use record::{latest_records, records_frame, records_of};
+pub use sqlite::SqliteStore;
 pub use value::Value;
 
 use crate::error::{BoxError, Error, ErrorKind, Result};
@@ -310,10 +314,20 @@ pub async fn open(location: &OnlineLocation, mode: OpenMode) -> Result<Arc<dyn O
         OnlineLocation::Memory => Ok(Arc::new(MemoryStore::default())),
         OnlineLocation::Redb(path) => {
             let path = path.clone();
-            let store = embedded::blocking(location.to_string(), move || {
-                EmbeddedStore::open_with(&path, mode)
-            })
-            .await?;
+            let store =
+                embedded::blocking("online store (redb)", location.to_string(), move || {
+                    EmbeddedStore::open_with(&path, mode)
+                })
+                .await?;
+            Ok(Arc::new(store))
+        }
+        OnlineLocation::Sqlite(path) => {
+            let path = path.clone();
+            let store =
+                embedded::blocking("online store (sqlite)", location.to_string(), move || {
+                    SqliteStore::open_with(&path, mode)
+                })
+                .await?;
             Ok(Arc::new(store))
         }
         #[cfg(feature = "redis")]
@@ -327,8 +341,8 @@ pub async fn open(location: &OnlineLocation, mode: OpenMode) -> Result<Arc<dyn O
     }
 }
 
-/// Opens the online store at URL `url` for writing (relative `redb://`
-/// paths are resolved against `base_dir`), for synchronous callers.
+/// Opens the online store at URL `url` for writing (relative `sqlite://`
+/// and `redb://` paths are resolved against `base_dir`), for synchronous callers.
 pub fn open_url(url: &str, base_dir: &Path) -> Result<BlockingOnlineStore> {
     let location = OnlineLocation::parse(url, base_dir).map_err(|e| match e {
         // Not a store this build can open (an unknown scheme, or a backend
@@ -336,7 +350,7 @@ pub fn open_url(url: &str, base_dir: &Path) -> Result<BlockingOnlineStore> {
         Error::Location { location, message }
             if !matches!(
                 crate::location::scheme_of(url.trim()),
-                Some("redb" | "memory")
+                Some("sqlite" | "redb" | "memory")
             ) =>
         {
             Error::Location {

@@ -14,7 +14,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 use super::conformance::Case;
 use super::{
     changed_declaration, EmbeddedStore, MemoryStore, OnlineStore, OnlineWrite, Record, RunWrite,
-    Value, WriteOrder,
+    SqliteStore, Value, WriteOrder,
 };
 use crate::error::Result;
 use crate::spec::FeatureSetSpec;
@@ -333,9 +333,11 @@ fn every_case_passes_on_the_real_backends_and_fails_on_a_mutation() {
     let mut broken = Vec::new();
     for (i, case) in Case::ALL.into_iter().enumerate() {
         let embedded = EmbeddedStore::open(&dir.path().join(format!("{i}.redb"))).unwrap();
-        let stores: [(&str, &dyn OnlineStore); 3] = [
+        let sqlite = SqliteStore::open(&dir.path().join(format!("{i}.sqlite"))).unwrap();
+        let stores: [(&str, &dyn OnlineStore); 4] = [
             ("memory", &MemoryStore::default()),
             ("redb", &embedded),
+            ("sqlite", &sqlite),
             ("the sound mutant", &Mutant::new(Mutation::Sound)),
         ];
         for (name, store) in stores {
