@@ -10,8 +10,9 @@
 //!
 //! The backends: `memory://` ([`MemoryStore`], for debugging and tests),
 //! `redb://PATH` ([`EmbeddedStore`], the persistent default) and, with the
-//! cargo feature `redis`, `redis://` / `rediss://` (`redis::RedisStore`). [`open`]
-//! picks one from an [`OnlineLocation`].
+//! cargo feature `redis`, `redis://` / `rediss://` (`redis::RedisStore`) and,
+//! with `cassandra`, `cassandra://` / `scylla://` (`cassandra::CassandraStore`).
+//! [`open`] picks one from an [`OnlineLocation`].
 //!
 //! Every backend orders writes by the run that made them, not by the rows'
 //! own times ([`WriteOrder`]: the run's as-of, then its start): a stored row
@@ -32,6 +33,7 @@
 //! ([`crate::io::block_on`]) and so works inside an async runtime too.
 
 mod blocking;
+pub mod cassandra;
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;
 pub mod cql;
@@ -235,6 +237,15 @@ pub trait OnlineStore: Send + Sync + fmt::Debug {
         true
     }
 
+    /// What a read gives back of `record` once this backend stored it, or
+    /// `None` if it refuses to store it (an error naming the key and
+    /// column). Every value as written by default; a backend whose types
+    /// are coarser says how here (CQL: times to the millisecond, an empty
+    /// list read as null, no null inside a list).
+    fn stored_form(&self, record: Record) -> Option<Record> {
+        Some(record)
+    }
+
     /// The stored rows of `keys`, one entry per key in the order given
     /// (duplicates repeated), `None` for a key without a row; read from one
     /// consistent snapshot where the backend has snapshots.
@@ -301,11 +312,28 @@ fn broken_backend<S: OnlineStore + ?Sized>(store: &S, what: String) -> Error {
     }
 }
 
+/// The options of the online store backends, from `[online]` in
+/// `featurestore.toml`; a backend reads its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OnlineOptions {
+    /// `[online.cassandra]`
+    pub cassandra: cassandra::CassandraOptions,
+}
+
 /// Opens the online store at `location`.
 ///
 /// Async because server backends connect when they open; synchronous
 /// callers use [`BlockingOnlineStore::open`].
 pub async fn open(location: &OnlineLocation, mode: OpenMode) -> Result<Arc<dyn OnlineStore>> {
+    open_with(location, mode, &OnlineOptions::default()).await
+}
+
+/// Opens the online store at `location` with the backends' `options`.
+pub async fn open_with(
+    location: &OnlineLocation,
+    mode: OpenMode,
+    #[cfg_attr(not(feature = "cassandra"), allow(unused_variables))] options: &OnlineOptions,
+) -> Result<Arc<dyn OnlineStore>> {
     match location {
         OnlineLocation::Memory => Ok(Arc::new(MemoryStore::default())),
         OnlineLocation::Redb(path) => {
@@ -319,6 +347,12 @@ pub async fn open(location: &OnlineLocation, mode: OpenMode) -> Result<Arc<dyn O
         #[cfg(feature = "redis")]
         OnlineLocation::Server { scheme, url } if scheme == "redis" || scheme == "rediss" => {
             Ok(Arc::new(redis::RedisStore::open(url, mode).await?))
+        }
+        #[cfg(feature = "cassandra")]
+        OnlineLocation::Server { scheme, url } if scheme == "cassandra" || scheme == "scylla" => {
+            Ok(Arc::new(
+                cassandra::CassandraStore::open(url, &options.cassandra, mode).await?,
+            ))
         }
         OnlineLocation::Server { scheme, .. } => Err(Error::Location {
             location: location.to_string(),
