@@ -74,11 +74,13 @@ pub enum Case {
     FeatureSetsAreIsolated,
     /// [`values_round_trip`]
     ValuesRoundTrip,
+    /// [`expired_rows_read_as_missing`]
+    ExpiredRowsReadAsMissing,
 }
 
 impl Case {
     /// Every case, in the order [`run_all`] runs them.
-    pub const ALL: [Case; 11] = [
+    pub const ALL: [Case; 12] = [
         Case::LaterRunReplaces,
         Case::SameRunReplaces,
         Case::EarlierRunNeverReplaces,
@@ -90,6 +92,7 @@ impl Case {
         Case::ScanStreamsEveryRow,
         Case::FeatureSetsAreIsolated,
         Case::ValuesRoundTrip,
+        Case::ExpiredRowsReadAsMissing,
     ];
 
     /// The case's function name.
@@ -106,6 +109,7 @@ impl Case {
             Case::ScanStreamsEveryRow => "scan_streams_every_row",
             Case::FeatureSetsAreIsolated => "feature_sets_are_isolated",
             Case::ValuesRoundTrip => "values_round_trip",
+            Case::ExpiredRowsReadAsMissing => "expired_rows_read_as_missing",
         }
     }
 
@@ -123,6 +127,7 @@ impl Case {
             Case::ScanStreamsEveryRow => scan_streams_every_row(store).await,
             Case::FeatureSetsAreIsolated => feature_sets_are_isolated(store).await,
             Case::ValuesRoundTrip => values_round_trip(store).await,
+            Case::ExpiredRowsReadAsMissing => expired_rows_read_as_missing(store).await,
         }
     }
 }
@@ -210,6 +215,7 @@ const fn feature_set(
         query: None,
         windows: &[],
         slide: Window::DAY,
+        ttl: None,
         fill_null: None,
         features,
         outputs,
@@ -306,6 +312,14 @@ static ISOLATED_OTHER: FeatureSetSpec = feature_set(
     &[feature("note", DataType::String)],
     &[output("note__last", 0, DataType::String)],
 );
+/// Counts whose rows expire 30 days after their time.
+static TTL: FeatureSetSpec = FeatureSetSpec {
+    ttl: Some(Window {
+        amount: 30,
+        unit: featurestore_core::WindowUnit::Days,
+    }),
+    ..counts("conformance_ttl")
+};
 /// A column of every type, under a key of two columns.
 static VALUES: FeatureSetSpec = feature_set(
     "conformance_values",
@@ -340,7 +354,7 @@ static VALUES: FeatureSetSpec = feature_set(
 );
 
 /// Every feature set the cases write, under their own names.
-pub fn feature_sets() -> [&'static FeatureSetSpec; 13] {
+pub fn feature_sets() -> [&'static FeatureSetSpec; 14] {
     [
         &LATER,
         &SAME,
@@ -355,6 +369,7 @@ pub fn feature_sets() -> [&'static FeatureSetSpec; 13] {
         &ISOLATED_EXTENDED,
         &ISOLATED_OTHER,
         &VALUES,
+        &TTL,
     ]
 }
 
@@ -1261,5 +1276,37 @@ pub async fn values_round_trip(store: &dyn OnlineStore) -> Result<(), String> {
             "scan did not return {expected:?}; it returned {scanned:?}"
         );
     }
+    Ok(())
+}
+
+/// A feature set with a `ttl` reads a row whose time is more than the
+/// `ttl` before now as missing, by key and in scans; a younger row reads
+/// back. (The write's counts are not checked: a backend may drop an
+/// expired row at once, or store it and hide it on read.)
+pub async fn expired_rows_read_as_missing(store: &dyn OnlineStore) -> Result<(), String> {
+    const DAY: i64 = 86_400_000_000;
+    let spec = &TTL;
+    // Whole seconds, which every backend keeps.
+    let now = chrono::Utc::now().timestamp() * 1_000_000;
+    let old = row("old", now - 31 * DAY, 1);
+    let young = row("young", now - 29 * DAY, 2);
+    store
+        .write_latest(spec, &[old.clone(), young.clone()], some(0, 0))
+        .await
+        .map_err(failed("write_latest of an expired and a live row"))?;
+    let got = store
+        .get_many(spec, &[old.key.clone(), young.key.clone(), key("missing")])
+        .await
+        .map_err(failed("get_many of an expired and a live row"))?;
+    let expected = vec![None, Some(stored(store, &young)?), None];
+    ensure!(
+        got == expected,
+        "a row 31 days old under a 30-day ttl: got {got:?}, expected {expected:?}"
+    );
+    let scanned = scan(store, spec).await?;
+    ensure!(
+        scanned == [stored(store, &young)?],
+        "scan under a 30-day ttl returned {scanned:?}, expected only the live row"
+    );
     Ok(())
 }

@@ -457,6 +457,45 @@ pub fn row_of<F: FeatureSet>(record: Record) -> Result<F::Row> {
     })
 }
 
+/// Now, microseconds since the epoch: the clock a feature set's `ttl` is
+/// measured against.
+pub(crate) fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// `rows` with those that outlived `spec`'s `ttl` (see
+/// [`FeatureSetSpec::expired`]) reported missing: every backend reads
+/// through this, so an expired row is missing whether or not the backend
+/// removed it yet.
+pub(crate) fn live_rows(
+    spec: &FeatureSetSpec,
+    mut rows: Vec<Option<Record>>,
+) -> Vec<Option<Record>> {
+    if spec.ttl.is_some() {
+        let now = now_micros();
+        for row in &mut rows {
+            if row.as_ref().is_some_and(|r| spec.expired(r.timestamp, now)) {
+                *row = None;
+            }
+        }
+    }
+    rows
+}
+
+/// `rows` without those that outlived `spec`'s `ttl`.
+pub(crate) fn live_stream<'a>(
+    spec: &'a FeatureSetSpec,
+    rows: BoxStream<'a, Result<Record>>,
+) -> BoxStream<'a, Result<Record>> {
+    use futures::{StreamExt, TryStreamExt};
+    if spec.ttl.is_none() {
+        return rows;
+    }
+    let now = now_micros();
+    rows.try_filter(move |r| std::future::ready(!spec.expired(r.timestamp, now)))
+        .boxed()
+}
+
 /// Formats a timestamp in microseconds as `YYYY-MM-DD HH:MM:SS`.
 pub fn format_timestamp(micros: i64) -> String {
     datetime_of(micros).map_or_else(

@@ -32,6 +32,25 @@ const PAGE_SIZE: i32 = 5000;
 /// CQL dates count days from 2^31 days before the epoch.
 const DATE_ORIGIN: i64 = 1 << 31;
 
+/// The longest TTL Cassandra takes, in seconds (20 years).
+const MAX_TTL_SECONDS: i64 = 630_720_000;
+
+/// The `USING TTL` of a row of time `timestamp` of `spec` written at `now`
+/// (µs): the whole seconds left until it expires, rounded up, at most
+/// [`MAX_TTL_SECONDS`]; `Some(0)` (no expiry) without a `ttl`; `None` when it
+/// has expired already.
+fn ttl_seconds(spec: &FeatureSetSpec, timestamp: i64, now: i64) -> Option<i32> {
+    let Some(ttl) = spec.ttl else {
+        return Some(0);
+    };
+    let left = timestamp.saturating_add(ttl.micros()).saturating_sub(now);
+    if left <= 0 {
+        return None;
+    }
+    let seconds = (left + 999_999) / 1_000_000;
+    i32::try_from(seconds.min(MAX_TTL_SECONDS)).ok()
+}
+
 /// An online store in a Cassandra or ScyllaDB cluster: one table per
 /// feature set in the configured keyspace, made by `features migrate
 /// apply`, never by a write.
@@ -286,6 +305,7 @@ impl CassandraStore {
         spec: &FeatureSetSpec,
         record: &Record,
         write_time: i64,
+        ttl: i32,
     ) -> Result<Vec<Option<CqlValue>>> {
         let bad = |column: &str, what: String| Error::Store {
             store: STORE,
@@ -324,6 +344,7 @@ impl CassandraStore {
             out.push(to_cql(o.dtype, v).map_err(|what| bad(o.name, what))?);
         }
         out.push(Some(CqlValue::BigInt(write_time)));
+        out.push(Some(CqlValue::Int(ttl)));
         Ok(out)
     }
 
@@ -590,17 +611,24 @@ impl OnlineStore for CassandraStore {
         let write_time = run.order.encode()?;
         let table = self.table(spec);
         // Every value bound before anything is sent: a bad row refuses the
-        // whole write.
-        let rows = records
-            .iter()
-            .map(|r| self.bind_row(spec, r, write_time))
-            .collect::<Result<Vec<_>>>()?;
+        // whole write. A row already past its `ttl` is not written but
+        // removed, in the run's order, like a key the run has no row for:
+        // it may replace a row that would otherwise outlive it.
+        let now = crate::store::online::now_micros();
+        let mut rows = Vec::with_capacity(records.len());
+        let mut expired = Vec::new();
+        for r in records {
+            match ttl_seconds(spec, r.timestamp, now) {
+                Some(ttl) => rows.push(self.bind_row(spec, r, write_time, ttl)?),
+                None => expired.push(r.key.clone()),
+            }
+        }
         let marks = vec!["?"; spec.keys.len() + spec.outputs.len() + 1].join(", ");
         let insert = self
             .prepare(
                 spec,
                 format!(
-                    "INSERT INTO {table} ({}) VALUES ({marks}) USING TIMESTAMP ?",
+                    "INSERT INTO {table} ({}) VALUES ({marks}) USING TIMESTAMP ? AND TTL ?",
                     column_list(spec)
                 ),
                 Access::Write,
@@ -610,6 +638,7 @@ impl OnlineStore for CassandraStore {
         // flight; the token-aware policy sends each to a replica of its key.
         // No batch: a batch of many partitions is coordinated by one node.
         let session = &self.session;
+        let sent = rows.len();
         let sends: Vec<_> = rows
             .into_iter()
             .map(|values| {
@@ -623,21 +652,25 @@ impl OnlineStore for CassandraStore {
         }
         drop(replies);
         let mut out = OnlineWrite {
-            written: records.len(),
+            // Rows past their `ttl` count as removals.
+            written: sent,
             kept_newer: 0,
             removed: 0,
         };
+        let mut gone = expired;
         if run.covers_every_key {
             let kept: HashSet<Vec<u8>> = records
                 .iter()
                 .filter_map(|r| postcard::to_stdvec(&r.key).ok())
                 .collect();
-            let gone: Vec<Vec<Value>> = self
-                .stored_keys(spec)
-                .await?
-                .into_iter()
-                .filter(|k| postcard::to_stdvec(k).map_or(true, |k| !kept.contains(&k)))
-                .collect();
+            gone.extend(
+                self.stored_keys(spec)
+                    .await?
+                    .into_iter()
+                    .filter(|k| postcard::to_stdvec(k).map_or(true, |k| !kept.contains(&k))),
+            );
+        }
+        if !gone.is_empty() {
             let delete = self
                 .prepare(
                     spec,
@@ -738,15 +771,18 @@ impl OnlineStore for CassandraStore {
             })
             .collect();
         // `buffered`, not `buffer_unordered`: the answers in key order.
-        stream::iter(reads)
+        let rows = stream::iter(reads)
             .buffered(self.config.concurrency)
             .try_collect()
-            .await
+            .await?;
+        // The cluster's TTL counts whole seconds from the write: the row's
+        // own time decides exactly.
+        Ok(crate::store::online::live_rows(spec, rows))
     }
 
     fn scan<'a>(&'a self, spec: &'a FeatureSetSpec) -> BoxStream<'a, Result<Record>> {
         let doing = "scanning rows";
-        stream::once(async move {
+        let rows = stream::once(async move {
             let select = self
                 .prepare(spec, self.select_cql(spec, false), Access::Read)
                 .await?;
@@ -764,7 +800,8 @@ impl OnlineStore for CassandraStore {
             }))
         })
         .try_flatten()
-        .boxed()
+        .boxed();
+        crate::store::online::live_stream(spec, rows)
     }
 
     async fn plan(&self, spec: &FeatureSetSpec) -> Result<Vec<MigrationStep>> {
