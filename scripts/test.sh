@@ -56,6 +56,7 @@ echo "ok: $(command -v strace gzip zstd | tr '\n' ' ')"
 
 step "servers the tests need: redis, s3, azure, gcs"
 eval "$(scripts/servers.sh start redis)"
+eval "$(scripts/servers.sh start cassandra)"
 eval "$(scripts/servers.sh start s3)"
 eval "$(scripts/servers.sh start azure)"
 eval "$(scripts/servers.sh start gcs)"

@@ -127,6 +127,7 @@ pub const FEATURE_SET_KEYS: &[Symbol] = &[
     POST_HOOKS,
     NAME,
     DESCRIPTION,
+    TTL,
 ];
 
 /// The keys `#[dataset(...)]` accepts.

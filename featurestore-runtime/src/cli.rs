@@ -573,7 +573,7 @@ pub fn run(
             } else {
                 (OpenMode::Read, None)
             };
-            let store = BlockingOnlineStore::open(&location, mode)?;
+            let store = BlockingOnlineStore::open_with(&location, mode, &config.online_options)?;
             writeln!(
                 out,
                 "online store {} ({})",
@@ -642,7 +642,8 @@ pub fn run(
             let key = parse_key(spec, &key)?;
             // For reading: a mistyped path is an error, not a new empty store.
             let location = OnlineLocation::parse(&config.online_url, &config.base_dir)?;
-            let store = BlockingOnlineStore::open(&location, OpenMode::Read)?;
+            let store =
+                BlockingOnlineStore::open_with(&location, OpenMode::Read, &config.online_options)?;
             match store.get(spec, &key)? {
                 Some(record) => {
                     let frame = online::records_frame(spec, &[record])?;
@@ -668,6 +669,7 @@ fn nothing_to_do(backend: &str) -> &'static str {
             "its table is made by its first run; every run checks its columns"
         }
         "redis" => "Redis has no tables: rows are hashes made by the first run; every run checks the recorded columns",
+        "cassandra" => "the keyspace and table match the declaration",
         _ => "the table matches the declaration",
     }
 }

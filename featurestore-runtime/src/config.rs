@@ -6,7 +6,10 @@
 //! root = "data/feature_store/historical"   # a directory, or a URL: s3://bucket/prefix, …
 //!
 //! [online]
-//! url = "sqlite://data/online/online_store.sqlite"   # or redb://PATH, memory://
+//! url = "sqlite://data/online/online_store.sqlite"   # or redb://PATH, memory://, redis://…, cassandra://HOST:PORT/KEYSPACE
+//!
+//! [online.cassandra]   # options of cassandra:// and scylla://, see `CassandraOptions`
+//! write_consistency = "local_quorum"
 //!
 //! [datasets]
 //! root = "data/datasets"   # each dataset in {root}/{name}/; a directory or a URL
@@ -119,6 +122,8 @@ struct HistoricalSection {
 #[serde(deny_unknown_fields)]
 struct OnlineSection {
     url: Option<String>,
+    #[serde(default)]
+    cassandra: Option<crate::store::online::cassandra::CassandraOptions>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -140,6 +145,8 @@ pub struct Config {
     pub historical_root: String,
     /// Online store URL, as given.
     pub online_url: String,
+    /// The online store backends' options (`[online.cassandra]`).
+    pub online_options: crate::store::online::OnlineOptions,
     /// Directory or URL datasets are written under (`{root}/{name}/`), as given.
     pub datasets_root: String,
     /// Source path overrides by source name.
@@ -174,6 +181,7 @@ impl Config {
             file: None,
             historical_root: DEFAULT_HISTORICAL_ROOT.to_string(),
             online_url: DEFAULT_ONLINE_URL.to_string(),
+            online_options: Default::default(),
             datasets_root: DEFAULT_DATASETS_DIR.to_string(),
             sources: HashMap::new(),
             formats: HashMap::new(),
@@ -209,8 +217,13 @@ impl Config {
         if let Some(root) = file.historical.and_then(|h| h.root) {
             config.historical_root = root;
         }
-        if let Some(url) = file.online.and_then(|o| o.url) {
-            config.online_url = url;
+        if let Some(online) = file.online {
+            if let Some(url) = online.url {
+                config.online_url = url;
+            }
+            if let Some(cassandra) = online.cassandra {
+                config.online_options.cassandra = cassandra;
+            }
         }
         if let Some(root) = file.datasets.and_then(|d| d.root) {
             config.datasets_root = root;

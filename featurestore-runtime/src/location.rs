@@ -91,6 +91,7 @@ impl Scheme {
             Some("gcs") => cfg!(feature = "gcs"),
             Some("azure") => cfg!(feature = "azure"),
             Some("redis") => cfg!(feature = "redis"),
+            Some("cassandra") => cfg!(feature = "cassandra"),
             Some(_) => false,
         }
     }

@@ -270,6 +270,7 @@ pub const FALLBACK_FEATURE_SET: FeatureSetSpec = FeatureSetSpec {
     query: None,
     windows: &[],
     slide: crate::spec::Window::DAY,
+    ttl: None,
     fill_null: None,
     features: &[],
     outputs: &[],

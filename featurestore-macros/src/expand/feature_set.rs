@@ -334,6 +334,13 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
         Some(slide) => window(slide),
         None => quote!(#rt::spec::Window::DAY),
     };
+    let ttl = match set.ttl {
+        Some(ttl) => {
+            let ttl = window(ttl);
+            quote!(::core::option::Option::Some(#ttl))
+        }
+        None => quote!(::core::option::Option::None),
+    };
     let fill = match &set.fill {
         Some(fill) => {
             let value = fill_value(&fill.value);
@@ -501,6 +508,7 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
             query: #query,
             windows: &[#(#windows),*],
             slide: #slide,
+            ttl: #ttl,
             fill_null: #fill,
             features: &[#(#features),*],
             outputs: &[#(#outputs),*],

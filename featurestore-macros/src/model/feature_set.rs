@@ -35,6 +35,9 @@ pub struct FeatureSet<'a> {
     pub windows: Vec<Window>,
     /// `slide = "1h"`; `None` slides daily.
     pub slide: Option<Window>,
+    /// `ttl = "30d"`: how long a row stays in the online store after its
+    /// time.
+    pub ttl: Option<Window>,
     pub fill: Option<Fill>,
     pub features: Vec<Feature<'a>>,
     pub pivot: Option<Pivot>,
@@ -249,6 +252,11 @@ pub fn feature_set<'a>(
         ));
     }
     let (windows, slide) = windows(attr, errors);
+    let ttl = attr.ttl.as_ref().and_then(|lit| {
+        window::parse_duration(&lit.value(), symbol::TTL.0)
+            .map_err(|message| errors.at(lit.span(), message))
+            .ok()
+    });
     check_sql(attr.filter.as_ref(), attr.query.as_ref(), errors);
     let fill = attr.fill_null.as_ref().and_then(|lit| fill(lit, errors));
     let name = name(attr.name.as_ref(), &item.ident, errors);
@@ -276,6 +284,7 @@ pub fn feature_set<'a>(
         query: attr.query.as_ref().map(LitStr::value),
         windows,
         slide,
+        ttl,
         fill,
         features,
         pivot,

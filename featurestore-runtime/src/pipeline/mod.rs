@@ -37,9 +37,10 @@ impl Stores {
     pub fn open(config: &Config) -> Result<Self> {
         Ok(Stores {
             historical: HistoricalStore::open(&config.historical_root_location()?)?,
-            online: BlockingOnlineStore::open(
+            online: BlockingOnlineStore::open_with(
                 &OnlineLocation::parse(&config.online_url, &config.base_dir)?,
                 OpenMode::Write,
+                &config.online_options,
             )?,
         })
     }

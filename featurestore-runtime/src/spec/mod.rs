@@ -348,6 +348,10 @@ pub struct FeatureSetSpec {
     /// `slide` is declared. It divides a day and every window; rows are at
     /// its multiples since the epoch. Unused without windows.
     pub slide: Window,
+    /// `ttl = "30d"`: a row stays in the online store this long after its
+    /// time; an older row reads as missing (and Cassandra drops it, `USING
+    /// TTL`). `None` keeps rows until a run replaces or removes them.
+    pub ttl: Option<Window>,
     /// Value that replaces nulls in the output after dedup.
     pub fill_null: Option<FillValue>,
     /// Declared features, in declaration order.
@@ -408,6 +412,14 @@ pub struct DistinctSpec {
 }
 
 impl FeatureSetSpec {
+    /// Whether an online row of time `timestamp` has outlived the feature
+    /// set's `ttl` at `now` (both µs since the epoch): it has when `now` is
+    /// at or past `timestamp + ttl`.
+    pub fn expired(&self, timestamp: i64, now: i64) -> bool {
+        self.ttl
+            .is_some_and(|ttl| timestamp.saturating_add(ttl.micros()) <= now)
+    }
+
     /// Whether the feature set is plain: one row per event, no aggregation.
     pub fn is_plain(&self) -> bool {
         featurestore_core::is_plain(self.features.iter().map(|f| {

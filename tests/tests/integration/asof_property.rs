@@ -55,6 +55,7 @@ fn feature_set(name: &'static str, column: &'static str) -> FeatureSetSpec {
         query: None,
         windows: &[],
         slide: Window::DAY,
+        ttl: None,
         fill_null: None,
         features: Box::leak(Box::new([FeatureSpec {
             name: column,

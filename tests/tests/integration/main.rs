@@ -1,6 +1,7 @@
 //! End-to-end and property tests of the runtime through the `features` crate.
 
 mod asof_property;
+mod cassandra;
 mod catalog;
 mod catalog_property;
 mod dataset;

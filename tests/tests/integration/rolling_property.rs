@@ -181,6 +181,7 @@ pub(crate) fn spec_with(windows: Vec<Window>, slide: Window, fill: bool) -> Feat
         query: None,
         windows,
         slide,
+        ttl: None,
         fill_null: fill.then_some(FillValue::Int(0)),
         features: Box::leak(features.into_boxed_slice()),
         outputs: Box::leak(outputs.into_boxed_slice()),

@@ -13,7 +13,10 @@ use std::sync::Arc;
 
 use futures::TryStreamExt;
 
-use super::{open, OnlineStore, OnlineStoreExt, OnlineWrite, OpenMode, Record, RunWrite, Value};
+use super::{
+    open_with, OnlineOptions, OnlineStore, OnlineStoreExt, OnlineWrite, OpenMode, Record, RunWrite,
+    Value,
+};
 use crate::error::Result;
 use crate::io::block_on;
 use crate::location::OnlineLocation;
@@ -38,7 +41,17 @@ impl fmt::Debug for BlockingOnlineStore {
 impl BlockingOnlineStore {
     /// Opens the store at `location` (see [`open`]).
     pub fn open(location: &OnlineLocation, mode: OpenMode) -> Result<Self> {
-        block_on(open(location, mode)).map(Self::from)
+        Self::open_with(location, mode, &OnlineOptions::default())
+    }
+
+    /// Opens the store at `location` with the backends' `options` (see
+    /// [`open_with`]).
+    pub fn open_with(
+        location: &OnlineLocation,
+        mode: OpenMode,
+        options: &OnlineOptions,
+    ) -> Result<Self> {
+        block_on(open_with(location, mode, options)).map(Self::from)
     }
 
     /// The async store.

@@ -509,7 +509,7 @@ impl OnlineStore for EmbeddedStore {
         spec: &FeatureSetSpec,
         keys: &[Vec<Value>],
     ) -> Result<Vec<Option<Record>>> {
-        self.file.get_many(spec, keys)
+        Ok(super::live_rows(spec, self.file.get_many(spec, keys)?))
     }
 
     async fn drop_rows(&self, spec: &FeatureSetSpec) -> Result<usize> {
@@ -522,13 +522,14 @@ impl OnlineStore for EmbeddedStore {
     }
 
     fn scan<'a>(&'a self, spec: &'a FeatureSetSpec) -> BoxStream<'a, Result<Record>> {
-        match self.file.scan(spec) {
+        let rows = match self.file.scan(spec) {
             Ok(Some(range)) => {
                 stream::iter(range.map(move |item| self.file.scanned(spec, item))).boxed()
             }
             Ok(None) => stream::empty().boxed(),
             Err(e) => stream::once(async { Err(e) }).boxed(),
-        }
+        };
+        super::live_stream(spec, rows)
     }
 }
 

@@ -113,10 +113,11 @@ impl OnlineStore for MemoryStore {
         let Some(table) = tables.get(spec.name) else {
             return Ok(vec![None; keys.len()]);
         };
-        Ok(encoded
+        let rows = encoded
             .iter()
             .map(|k| table.rows.get(k).map(|(r, _)| r.clone()))
-            .collect())
+            .collect();
+        Ok(super::live_rows(spec, rows))
     }
 
     async fn drop_rows(&self, spec: &FeatureSetSpec) -> Result<usize> {
@@ -131,6 +132,6 @@ impl OnlineStore for MemoryStore {
             .get(spec.name)
             .map(|t| t.rows.values().map(|(r, _)| r.clone()).collect())
             .unwrap_or_default();
-        stream::iter(rows.into_iter().map(Ok)).boxed()
+        super::live_stream(spec, stream::iter(rows.into_iter().map(Ok)).boxed())
     }
 }

@@ -12,7 +12,8 @@
 //! `sqlite://PATH` ([`SqliteStore`], the persistent default: readers in
 //! other processes never wait for a run), `redb://PATH` ([`EmbeddedStore`],
 //! one process at a time) and, with the cargo feature `redis`, `redis://` /
-//! `rediss://` (`redis::RedisStore`). [`open`] picks one from an
+//! `rediss://` (`redis::RedisStore`) and, with `cassandra`, `cassandra://` /
+//! `scylla://` (`cassandra::CassandraStore`). [`open`] picks one from an
 //! [`OnlineLocation`].
 //!
 //! Every backend orders writes by the run that made them, not by the rows'
@@ -34,6 +35,7 @@
 //! ([`crate::io::block_on`]) and so works inside an async runtime too.
 
 mod blocking;
+pub mod cassandra;
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;
 pub mod cql;
@@ -239,6 +241,15 @@ pub trait OnlineStore: Send + Sync + fmt::Debug {
         true
     }
 
+    /// What a read gives back of `record` once this backend stored it, or
+    /// `None` if it refuses to store it (an error naming the key and
+    /// column). Every value as written by default; a backend whose types
+    /// are coarser says how here (CQL: times to the millisecond, an empty
+    /// list read as null, no null inside a list).
+    fn stored_form(&self, record: Record) -> Option<Record> {
+        Some(record)
+    }
+
     /// The stored rows of `keys`, one entry per key in the order given
     /// (duplicates repeated), `None` for a key without a row; read from one
     /// consistent snapshot where the backend has snapshots.
@@ -305,11 +316,28 @@ fn broken_backend<S: OnlineStore + ?Sized>(store: &S, what: String) -> Error {
     }
 }
 
+/// The options of the online store backends, from `[online]` in
+/// `featurestore.toml`; a backend reads its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OnlineOptions {
+    /// `[online.cassandra]`
+    pub cassandra: cassandra::CassandraOptions,
+}
+
 /// Opens the online store at `location`.
 ///
 /// Async because server backends connect when they open; synchronous
 /// callers use [`BlockingOnlineStore::open`].
 pub async fn open(location: &OnlineLocation, mode: OpenMode) -> Result<Arc<dyn OnlineStore>> {
+    open_with(location, mode, &OnlineOptions::default()).await
+}
+
+/// Opens the online store at `location` with the backends' `options`.
+pub async fn open_with(
+    location: &OnlineLocation,
+    mode: OpenMode,
+    #[cfg_attr(not(feature = "cassandra"), allow(unused_variables))] options: &OnlineOptions,
+) -> Result<Arc<dyn OnlineStore>> {
     match location {
         OnlineLocation::Memory => Ok(Arc::new(MemoryStore::default())),
         OnlineLocation::Redb(path) => {
@@ -333,6 +361,12 @@ pub async fn open(location: &OnlineLocation, mode: OpenMode) -> Result<Arc<dyn O
         #[cfg(feature = "redis")]
         OnlineLocation::Server { scheme, url } if scheme == "redis" || scheme == "rediss" => {
             Ok(Arc::new(redis::RedisStore::open(url, mode).await?))
+        }
+        #[cfg(feature = "cassandra")]
+        OnlineLocation::Server { scheme, url } if scheme == "cassandra" || scheme == "scylla" => {
+            Ok(Arc::new(
+                cassandra::CassandraStore::open(url, &options.cassandra, mode).await?,
+            ))
         }
         OnlineLocation::Server { scheme, .. } => Err(Error::Location {
             location: location.to_string(),
@@ -435,6 +469,45 @@ pub fn row_of<F: FeatureSet>(record: Record) -> Result<F::Row> {
         kind: ErrorKind::Conflict,
         source: Box::new(e),
     })
+}
+
+/// Now, microseconds since the epoch: the clock a feature set's `ttl` is
+/// measured against.
+pub(crate) fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// `rows` with those that outlived `spec`'s `ttl` (see
+/// [`FeatureSetSpec::expired`]) reported missing: every backend reads
+/// through this, so an expired row is missing whether or not the backend
+/// removed it yet.
+pub(crate) fn live_rows(
+    spec: &FeatureSetSpec,
+    mut rows: Vec<Option<Record>>,
+) -> Vec<Option<Record>> {
+    if spec.ttl.is_some() {
+        let now = now_micros();
+        for row in &mut rows {
+            if row.as_ref().is_some_and(|r| spec.expired(r.timestamp, now)) {
+                *row = None;
+            }
+        }
+    }
+    rows
+}
+
+/// `rows` without those that outlived `spec`'s `ttl`.
+pub(crate) fn live_stream<'a>(
+    spec: &'a FeatureSetSpec,
+    rows: BoxStream<'a, Result<Record>>,
+) -> BoxStream<'a, Result<Record>> {
+    use futures::{StreamExt, TryStreamExt};
+    if spec.ttl.is_none() {
+        return rows;
+    }
+    let now = now_micros();
+    rows.try_filter(move |r| std::future::ready(!spec.expired(r.timestamp, now)))
+        .boxed()
 }
 
 /// Formats a timestamp in microseconds as `YYYY-MM-DD HH:MM:SS`.

@@ -59,6 +59,8 @@ enum Mutation {
     SharesOneTable,
     /// Floats are stored as `f32`.
     StoresFloatsAsF32,
+    /// A feature set's `ttl` is ignored: expired rows are read.
+    IgnoresTtl,
 }
 
 /// The mutations, each with the case that must catch it.
@@ -85,6 +87,7 @@ const CAUGHT_BY: &[(Mutation, Case)] = &[
     (Mutation::ScanSkipsARow, Case::ScanStreamsEveryRow),
     (Mutation::SharesOneTable, Case::FeatureSetsAreIsolated),
     (Mutation::StoresFloatsAsF32, Case::ValuesRoundTrip),
+    (Mutation::IgnoresTtl, Case::ExpiredRowsReadAsMissing),
 ];
 
 #[derive(Debug, Default)]
@@ -311,9 +314,10 @@ impl OnlineStore for Mutant {
         match self.mutation {
             Mutation::ReversesGetMany => found.reverse(),
             Mutation::CompactsGetMany => found.retain(Option::is_some),
+            Mutation::IgnoresTtl => return Ok(found),
             _ => {}
         }
-        Ok(found)
+        Ok(super::live_rows(spec, found))
     }
 
     fn scan<'a>(&'a self, spec: &'a FeatureSetSpec) -> BoxStream<'a, Result<Record>> {
@@ -323,7 +327,11 @@ impl OnlineStore for Mutant {
             .map(|t| t.rows.values().map(|(r, _)| r.clone()).collect())
             .unwrap_or_default();
         let skip = usize::from(self.mutation == Mutation::ScanSkipsARow);
-        stream::iter(rows.into_iter().skip(skip).map(Ok)).boxed()
+        let rows = stream::iter(rows.into_iter().skip(skip).map(Ok)).boxed();
+        if self.mutation == Mutation::IgnoresTtl {
+            return rows;
+        }
+        super::live_stream(spec, rows)
     }
 }
 

@@ -709,7 +709,7 @@ impl OnlineStore for SqliteStore {
         spec: &FeatureSetSpec,
         keys: &[Vec<Value>],
     ) -> Result<Vec<Option<Record>>> {
-        self.db.get_many(spec, keys)
+        Ok(super::live_rows(spec, self.db.get_many(spec, keys)?))
     }
 
     async fn drop_rows(&self, spec: &FeatureSetSpec) -> Result<usize> {
@@ -735,7 +735,7 @@ impl OnlineStore for SqliteStore {
             page: VecDeque::new(),
             done: false,
         };
-        stream::unfold(start, move |mut state| async move {
+        let rows = stream::unfold(start, move |mut state| async move {
             if state.page.is_empty() && !state.done {
                 match self.db.page(spec, &state.after) {
                     Ok(page) => {
@@ -754,7 +754,8 @@ impl OnlineStore for SqliteStore {
             let (key, row) = state.page.pop_front()?;
             Some((self.db.scanned(spec, &key, &row), state))
         })
-        .boxed()
+        .boxed();
+        super::live_stream(spec, rows)
     }
 }
 

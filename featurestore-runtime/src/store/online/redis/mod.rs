@@ -530,8 +530,10 @@ impl OnlineStore for RedisStore {
         keys: &[Vec<Value>],
     ) -> Result<Vec<Option<Record>>> {
         let prefix = &self.config.prefix;
-        self.read_rows(spec, keys.iter().map(|k| row_key(prefix, spec.name, k)))
-            .await
+        let rows = self
+            .read_rows(spec, keys.iter().map(|k| row_key(prefix, spec.name, k)))
+            .await?;
+        Ok(super::live_rows(spec, rows))
     }
 
     async fn drop_rows(&self, spec: &FeatureSetSpec) -> Result<usize> {
@@ -583,13 +585,14 @@ impl OnlineStore for RedisStore {
             }
         });
         let mut seen = std::collections::HashSet::new();
-        pages
+        let rows = pages
             .map_ok(|rows| stream::iter(rows.into_iter().flatten().map(Ok)))
             .try_flatten()
             .try_filter(move |r| {
                 let fresh = postcard::to_stdvec(&r.key).map_or(true, |k| seen.insert(k));
                 futures::future::ready(fresh)
             })
-            .boxed()
+            .boxed();
+        super::live_stream(spec, rows)
     }
 }

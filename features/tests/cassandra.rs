@@ -1,0 +1,203 @@
+//! The `features` binary against a real Cassandra: `migrate`, `execute` and
+//! `get` as a user runs them.
+//!
+//! Needs `FEATURESTORE_TEST_CASSANDRA=HOST:PORT` (`eval "$(scripts/servers.sh
+//! start cassandra)"`); without it the test fails rather than passes
+//! unchecked.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn server() -> String {
+    match std::env::var("FEATURESTORE_TEST_CASSANDRA") {
+        Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
+        _ => panic!(
+            "set FEATURESTORE_TEST_CASSANDRA (run `eval \"$(scripts/servers.sh start cassandra)\"`)"
+        ),
+    }
+}
+
+/// Runs CQL on the test server, as an operator would with `cqlsh`.
+fn cql(statement: &str) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let session = scylla::client::session_builder::SessionBuilder::new()
+            .known_node(server())
+            .build()
+            .await
+            .expect("the test server accepts a session");
+        session
+            .query_unpaged(statement, ())
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    });
+}
+
+fn features(dir: &Path, online_url: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_features"));
+    cmd.arg("--historical-root")
+        .arg(dir.join("historical"))
+        .arg("--online-url")
+        .arg(online_url)
+        .arg("--datasets-root")
+        .arg(dir.join("datasets"))
+        .env_remove("FEATURESTORE_CONFIG")
+        .env_remove("FEATURESTORE_HISTORICAL_ROOT")
+        .env_remove("FEATURESTORE_ONLINE_URL")
+        .env_remove("FEATURESTORE_DATASETS_ROOT")
+        .env_remove("FEATURESTORE_SOURCE_ORDER_EVENTS");
+    cmd
+}
+
+fn stdout(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The row of `key` in a fixture CSV, as a JSON object of strings.
+fn fixture_row(name: &str, key: &str) -> serde_json::Map<String, serde_json::Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/legiti")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let row: Vec<&str> = lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|r| r[0] == key)
+        .unwrap_or_else(|| panic!("{name} has no row of {key}"));
+    header
+        .iter()
+        .zip(row)
+        .map(|(h, v)| (h.to_string(), serde_json::Value::String(v.to_string())))
+        .collect()
+}
+
+/// `get … --format json` as a JSON object with every value as text, to
+/// compare with a fixture's CSV row.
+fn as_text(json: &str) -> serde_json::Map<String, serde_json::Value> {
+    let v: serde_json::Value =
+        serde_json::from_str(json.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {json}"));
+    let object = match v {
+        serde_json::Value::Array(mut rows) if rows.len() == 1 => rows.remove(0),
+        other => other,
+    };
+    let serde_json::Value::Object(map) = object else {
+        panic!("not one JSON row: {json}");
+    };
+    map.into_iter()
+        .map(|(k, v)| {
+            let text = match v {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (k, serde_json::Value::String(text))
+        })
+        .collect()
+}
+
+#[test]
+fn migrate_execute_and_get_against_cassandra() {
+    let keyspace = "fs_test_binary";
+    cql(&format!("DROP KEYSPACE IF EXISTS {keyspace}"));
+    let url = format!("cassandra://{}/{keyspace}", server());
+    let dir = tempfile::tempdir().unwrap();
+
+    // Before `migrate apply`, a run stops before writing either store.
+    let refused = features(dir.path(), &url)
+        .args([
+            "execute",
+            "feature_store.user_orders",
+            "--end-date",
+            "2020-07-17",
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains(&format!("keyspace `{keyspace}` does not exist")),
+        "{err}"
+    );
+    assert!(err.contains("features migrate apply"), "{err}");
+    assert!(!dir.path().join("historical").join("user_orders").exists());
+
+    let plan = stdout(
+        features(dir.path(), &url)
+            .args(["migrate", "plan"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        plan.contains(&format!("CREATE KEYSPACE IF NOT EXISTS {keyspace}")),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(&format!(
+            "CREATE TABLE IF NOT EXISTS {keyspace}.user_orders"
+        )),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(&format!(
+            "CREATE TABLE IF NOT EXISTS {keyspace}.user_chargebacks"
+        )),
+        "{plan}"
+    );
+    stdout(
+        features(dir.path(), &url)
+            .args(["migrate", "apply"])
+            .output()
+            .unwrap(),
+    );
+    let again = stdout(
+        features(dir.path(), &url)
+            .args(["migrate", "plan"])
+            .output()
+            .unwrap(),
+    );
+    assert!(again.contains("user_orders: nothing to do"), "{again}");
+
+    stdout(
+        features(dir.path(), &url)
+            .args([
+                "execute",
+                "feature_store.user_orders",
+                "--end-date",
+                "2020-07-17",
+            ])
+            .output()
+            .unwrap(),
+    );
+    let get = || {
+        as_text(&stdout(
+            features(dir.path(), &url)
+                .args(["get", "feature_store.user_orders", "x", "--format", "json"])
+                .output()
+                .unwrap(),
+        ))
+    };
+    let expected = fixture_row("user_orders_online.csv", "x");
+    assert_eq!(get(), expected);
+
+    // An earlier end date afterwards leaves x's row as it is.
+    stdout(
+        features(dir.path(), &url)
+            .args([
+                "execute",
+                "feature_store.user_orders",
+                "--end-date",
+                "2020-06-01",
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(get(), expected);
+    cql(&format!("DROP KEYSPACE IF EXISTS {keyspace}"));
+}

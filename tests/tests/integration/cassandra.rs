@@ -1,0 +1,516 @@
+//! The Cassandra online store against a real server: the conformance suite,
+//! the chargeback example's online rows, `migrate` on tables that differ
+//! from their declaration, and its errors.
+//!
+//! Needs `FEATURESTORE_TEST_CASSANDRA=HOST:PORT` (`eval "$(scripts/servers.sh
+//! start cassandra)"`, or any Cassandra or ScyllaDB); without it these tests
+//! fail rather than pass unchecked. Each test works in a keyspace of its
+//! own, dropped before and after it.
+
+use std::sync::Arc;
+
+use features::UserOrders;
+use featurestore_runtime::location::OnlineLocation;
+use featurestore_runtime::pipeline::{self, Stores};
+use featurestore_runtime::spec::{DataType, FeatureSetSpec, OutputColumn};
+use featurestore_runtime::store::online::{
+    self, conformance, cql, records_frame, BlockingOnlineStore, OnlineStore, OpenMode, Record,
+    RunWrite, Value, WriteOrder,
+};
+use featurestore_runtime::{DateRange, Error, ErrorKind, FeatureSet};
+use tests::{fixture_csv, frame_rows, temp_config};
+
+/// The test server's `HOST:PORT`.
+fn server() -> String {
+    match std::env::var("FEATURESTORE_TEST_CASSANDRA") {
+        Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
+        _ => panic!(
+            "set FEATURESTORE_TEST_CASSANDRA (run `eval \"$(scripts/servers.sh start cassandra)\"`)"
+        ),
+    }
+}
+
+/// Runs CQL on the test server directly, as an operator would with `cqlsh`.
+fn cql(statement: &str) {
+    let statement = statement.to_string();
+    featurestore_runtime::io::block_on(async move {
+        let session = scylla::client::session_builder::SessionBuilder::new()
+            .known_node(server())
+            .build()
+            .await
+            .expect("the test server accepts a session");
+        session
+            .query_unpaged(statement.as_str(), ())
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    });
+}
+
+/// A keyspace of the test's own, dropped before (a leftover of an earlier
+/// run) and after the test.
+struct Keyspace {
+    name: String,
+}
+
+impl Keyspace {
+    fn new(name: &str) -> Self {
+        let name = format!("fs_test_{name}");
+        cql(&format!("DROP KEYSPACE IF EXISTS {name}"));
+        Keyspace { name }
+    }
+
+    fn url(&self) -> String {
+        format!("cassandra://{}/{}", server(), self.name)
+    }
+}
+
+impl Drop for Keyspace {
+    fn drop(&mut self) {
+        // Not while panicking: a second panic would hide the first.
+        if !std::thread::panicking() {
+            cql(&format!("DROP KEYSPACE IF EXISTS {}", self.name));
+        }
+    }
+}
+
+fn open(url: &str) -> Result<BlockingOnlineStore, Error> {
+    let location = OnlineLocation::parse(url, std::path::Path::new("/"))?;
+    BlockingOnlineStore::open(&location, OpenMode::Write)
+}
+
+fn chain(e: &Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+fn migrate(
+    store: &dyn OnlineStore,
+    spec: &FeatureSetSpec,
+    apply: bool,
+    allow_destructive: bool,
+) -> Result<Vec<online::MigrationStep>, Error> {
+    featurestore_runtime::io::block_on(online::migrate(store, spec, apply, allow_destructive))
+}
+
+#[test]
+fn cassandra_store_conforms() {
+    let keyspace = Keyspace::new("conformance");
+    let store = open(&keyspace.url()).unwrap();
+    for spec in conformance::feature_sets() {
+        migrate(&**store.inner(), spec, true, false).unwrap();
+    }
+    // The cases write feature sets of their own, so they share the keyspace.
+    let shared: Arc<dyn OnlineStore> = store.inner().clone();
+    let fresh = || {
+        let store = shared.clone();
+        async move { Ok(store) }
+    };
+    let outcome = featurestore_runtime::io::block_on(conformance::run_all(fresh));
+    assert_eq!(outcome, Ok(()));
+}
+
+fn run(config: &featurestore_runtime::config::Config, stores: &Stores, end: &str) {
+    let end = chrono::NaiveDate::parse_from_str(end, "%Y-%m-%d").unwrap();
+    pipeline::execute(
+        &UserOrders::SPEC,
+        config,
+        stores,
+        DateRange {
+            start: None,
+            end: Some(end),
+        },
+        &|_| {},
+    )
+    .expect("run succeeds");
+}
+
+#[test]
+fn cassandra_store_holds_the_chargeback_online_rows() {
+    let keyspace = Keyspace::new("chargeback");
+    let (_dir, mut config) = temp_config();
+    config.online_url = keyspace.url();
+    let stores = Stores::open(&config).unwrap();
+    assert_eq!(stores.online.backend(), "cassandra");
+    let spec = &UserOrders::SPEC;
+    migrate(&*stores.online, spec, true, false).unwrap();
+    run(&config, &stores, "2020-07-17");
+
+    let stored = records_frame(spec, &stores.online.scan(spec).unwrap()).unwrap();
+    let (header, mut rows) = frame_rows(&stored);
+    rows.sort();
+    assert_eq!((header, rows), fixture_csv("user_orders_online.csv"));
+    let (_, expected) = fixture_csv("user_orders_online.csv");
+    let keys: Vec<Vec<Value>> = expected
+        .iter()
+        .rev()
+        .map(|r| vec![Value::from(r[0].as_str())])
+        .collect();
+    let found: Vec<Record> = stores
+        .online
+        .get_many(spec, &keys)
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|r| r.expect("every fixture key has a row"))
+        .collect();
+    assert_eq!(
+        frame_rows(&records_frame(spec, &found).unwrap()),
+        fixture_csv("user_orders_online.csv")
+    );
+    let x_before = stores.online.get(spec, &[Value::from("x")]).unwrap();
+    assert!(x_before.is_some());
+    // An older interval afterwards: x keeps its row of 2020-07-17.
+    run(&config, &stores, "2020-06-01");
+    assert_eq!(
+        stores.online.get(spec, &[Value::from("x")]).unwrap(),
+        x_before
+    );
+}
+
+/// The corrected re-run of the chargeback example reaches Cassandra even
+/// though it moves x's last change earlier, and removes nothing it should
+/// keep; an earlier as-of afterwards changes nothing.
+#[test]
+fn cassandra_takes_a_corrected_rerun() {
+    let keyspace = Keyspace::new("rerun");
+    let dir = tempfile::tempdir().unwrap();
+    let (_config_dir, mut config) = temp_config();
+    config.online_url = keyspace.url();
+    let stores = Stores::open(&config).unwrap();
+    let spec = &UserOrders::SPEC;
+    migrate(&*stores.online, spec, true, false).unwrap();
+    run(&config, &stores, "2020-07-17");
+    // The next run starts in a later second: its write time must be later.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    tests::without_orders(&mut config, dir.path(), &["i"]);
+    run(&config, &stores, "2020-07-17");
+    let rows = || {
+        let (h, mut r) =
+            frame_rows(&records_frame(spec, &stores.online.scan(spec).unwrap()).unwrap());
+        r.sort();
+        (h, r)
+    };
+    let (header, mut expected) = fixture_csv("user_orders_online.csv");
+    // Without `i`, x's last change is 2020-07-16, one order (`h`) in each window.
+    expected[0] = ["x", "2020-07-16 00:00:00", "1", "1", "1"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!(rows(), (header.clone(), expected.clone()));
+    run(&config, &stores, "2020-06-01");
+    assert_eq!(rows(), (header, expected));
+}
+
+fn counts(key: &str, v: i64, n: usize) -> Record {
+    Record {
+        key: vec![Value::from(key)],
+        timestamp: 86_400_000_000,
+        values: vec![Value::Int(v); n],
+    }
+}
+
+fn order(as_of_days: i64) -> RunWrite {
+    RunWrite::some_keys(WriteOrder {
+        as_of: 1_595_030_400_000_000 + as_of_days * 86_400_000_000,
+        run: 1_796_428_800_000_000,
+    })
+}
+
+/// `UserOrders` with its outputs replaced.
+fn with_outputs(outputs: &'static [OutputColumn]) -> FeatureSetSpec {
+    let mut spec = UserOrders::SPEC;
+    spec.outputs = outputs;
+    spec
+}
+
+#[test]
+fn cassandra_migrate_adds_a_missing_column() {
+    let keyspace = Keyspace::new("migrate_missing");
+    let store = open(&keyspace.url()).unwrap();
+    let full = &UserOrders::SPEC;
+    let fewer = with_outputs(&UserOrders::SPEC.outputs[..2]);
+    let plan = migrate(&**store.inner(), &fewer, false, false).unwrap();
+    assert!(plan[0].statement.starts_with(&format!("CREATE KEYSPACE IF NOT EXISTS {} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}", keyspace.name)), "{plan:?}");
+    migrate(&**store.inner(), &fewer, true, false).unwrap();
+    store
+        .write_latest(&fewer, &[counts("x", 1, 2)], order(0))
+        .unwrap();
+
+    // The table lacks the third output: a run of the full declaration is
+    // refused, naming the column and the command, before it writes.
+    let err = store.check(full).unwrap_err();
+    let text = chain(&err);
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{text}");
+    let third = full.outputs[2].name;
+    let ty = cql::cql_type(full.outputs[2].dtype);
+    assert!(
+        text.contains(&format!("lacks the declared column `{third}` ({ty})")),
+        "{text}"
+    );
+    assert!(
+        text.contains("features migrate apply user_orders"),
+        "{text}"
+    );
+    assert!(!text.contains("--allow-destructive"), "{text}");
+    let err = store
+        .write_latest(full, &[counts("y", 1, 3)], order(0))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    assert_eq!(store.get(&fewer, &[Value::from("y")]).unwrap(), None);
+
+    let plan = migrate(&**store.inner(), full, false, false).unwrap();
+    assert_eq!(plan.len(), 1, "{plan:?}");
+    assert!(
+        plan[0].statement.starts_with(&format!(
+            "ALTER TABLE {}.user_orders ADD {third} {ty};",
+            keyspace.name
+        )),
+        "{plan:?}"
+    );
+    assert!(!plan[0].destructive);
+    migrate(&**store.inner(), full, true, false).unwrap();
+    assert_eq!(migrate(&**store.inner(), full, false, false).unwrap(), []);
+    store.check(full).unwrap();
+    // The stored row is kept, with a null in the new column.
+    let mut expected = counts("x", 1, 3);
+    expected.values[2] = Value::Null;
+    assert_eq!(
+        store.get(full, &[Value::from("x")]).unwrap(),
+        Some(expected)
+    );
+}
+
+#[test]
+fn cassandra_migrate_drops_an_extra_column_only_when_allowed() {
+    let keyspace = Keyspace::new("migrate_extra");
+    let store = open(&keyspace.url()).unwrap();
+    let full = &UserOrders::SPEC;
+    let fewer = with_outputs(&UserOrders::SPEC.outputs[..2]);
+    migrate(&**store.inner(), full, true, false).unwrap();
+    store
+        .write_latest(full, &[counts("x", 1, 3)], order(0))
+        .unwrap();
+
+    let third = full.outputs[2].name;
+    let err = store.check(&fewer).unwrap_err();
+    let text = chain(&err);
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{text}");
+    assert!(
+        text.contains(&format!("its column `{third}` is no longer declared")),
+        "{text}"
+    );
+    assert!(
+        text.contains("features migrate apply user_orders --allow-destructive"),
+        "{text}"
+    );
+
+    let err = migrate(&**store.inner(), &fewer, true, false).unwrap_err();
+    let text = chain(&err);
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{text}");
+    assert!(
+        text.contains(&format!(
+            "ALTER TABLE {}.user_orders DROP {third};",
+            keyspace.name
+        )),
+        "{text}"
+    );
+    assert!(text.contains("--allow-destructive"), "{text}");
+    // Refused: the table and its row are as they were.
+    store.check(full).unwrap();
+    assert_eq!(
+        store.get(full, &[Value::from("x")]).unwrap(),
+        Some(counts("x", 1, 3))
+    );
+
+    let steps = migrate(&**store.inner(), &fewer, true, true).unwrap();
+    assert!(steps.len() == 1 && steps[0].destructive, "{steps:?}");
+    assert!(steps[0].statement.contains("are lost"), "{steps:?}");
+    store.check(&fewer).unwrap();
+    assert_eq!(
+        store.get(&fewer, &[Value::from("x")]).unwrap(),
+        Some(counts("x", 1, 2))
+    );
+}
+
+static FLOAT_OUTPUTS: [OutputColumn; 3] = {
+    let o = UserOrders::SPEC.outputs;
+    [
+        o[0],
+        o[1],
+        OutputColumn {
+            dtype: DataType::Float64,
+            ..o[2]
+        },
+    ]
+};
+
+#[test]
+fn cassandra_migrate_recreates_a_table_of_a_changed_type_only_when_allowed() {
+    let keyspace = Keyspace::new("migrate_type");
+    let store = open(&keyspace.url()).unwrap();
+    let full = &UserOrders::SPEC;
+    let floats = with_outputs(&FLOAT_OUTPUTS);
+    migrate(&**store.inner(), full, true, false).unwrap();
+    store
+        .write_latest(full, &[counts("x", 1, 3)], order(0))
+        .unwrap();
+
+    let third = full.outputs[2].name;
+    let err = store.check(&floats).unwrap_err();
+    let text = chain(&err);
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{text}");
+    let ty = cql::cql_type(full.outputs[2].dtype);
+    assert!(
+        text.contains(&format!(
+            "its column `{third}` is {ty} but is declared double"
+        )),
+        "{text}"
+    );
+
+    let err = migrate(&**store.inner(), &floats, true, false).unwrap_err();
+    assert!(
+        chain(&err).contains(&format!("DROP TABLE {}.user_orders;", keyspace.name)),
+        "{}",
+        chain(&err)
+    );
+    assert_eq!(
+        store.get(full, &[Value::from("x")]).unwrap(),
+        Some(counts("x", 1, 3))
+    );
+
+    let steps = migrate(&**store.inner(), &floats, true, true).unwrap();
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    assert!(
+        steps[0].destructive
+            && steps[0]
+                .statement
+                .contains("every row of `user_orders` is lost"),
+        "{steps:?}"
+    );
+    store.check(&floats).unwrap();
+    assert_eq!(store.get(&floats, &[Value::from("x")]).unwrap(), None);
+    assert_eq!(store.scan(&floats).unwrap(), []);
+}
+
+#[test]
+fn a_run_against_a_table_that_does_not_match_writes_neither_store() {
+    let keyspace = Keyspace::new("execute_refused");
+    let (_dir, mut config) = temp_config();
+    config.online_url = keyspace.url();
+    let stores = Stores::open(&config).unwrap();
+    let fewer = with_outputs(&UserOrders::SPEC.outputs[..2]);
+    migrate(&*stores.online, &fewer, true, false).unwrap();
+    let err = pipeline::execute(
+        &UserOrders::SPEC,
+        &config,
+        &stores,
+        DateRange {
+            start: None,
+            end: chrono::NaiveDate::from_ymd_opt(2020, 7, 17),
+        },
+        &|_| {},
+    )
+    .unwrap_err();
+    let text = chain(&err);
+    assert!(text.contains("online store (cassandra)"), "{text}");
+    assert!(
+        text.contains("features migrate apply user_orders"),
+        "{text}"
+    );
+    let root = std::path::Path::new(&config.base_dir).join(&config.historical_root);
+    let parquet = walk(&root)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .count();
+    assert_eq!(
+        parquet,
+        0,
+        "historical files written under {}",
+        root.display()
+    );
+    assert_eq!(stores.online.scan(&fewer).unwrap(), []);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .flat_map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p)
+            } else {
+                vec![p]
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_missing_keyspace_or_table_says_to_run_migrate() {
+    let keyspace = Keyspace::new("missing");
+    let store = open(&keyspace.url()).unwrap();
+    let spec = &UserOrders::SPEC;
+    let err = store.check(spec).unwrap_err();
+    let text = chain(&err);
+    assert!(
+        text.contains(&format!("keyspace `{}` does not exist", keyspace.name)),
+        "{text}"
+    );
+    assert!(
+        text.contains("run `features migrate apply user_orders`"),
+        "{text}"
+    );
+    cql(&format!(
+        "CREATE KEYSPACE {} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}",
+        keyspace.name
+    ));
+    for err in [
+        store.check(spec).unwrap_err(),
+        store
+            .write_latest(spec, &[counts("x", 1, 3)], order(0))
+            .unwrap_err(),
+        store.get(spec, &[Value::from("x")]).unwrap_err(),
+    ] {
+        let text = chain(&err);
+        assert!(
+            text.contains(&format!(
+                "table `{}.user_orders` does not exist",
+                keyspace.name
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains("run `features migrate apply user_orders`"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn a_cassandra_server_that_is_down_is_a_transient_error_naming_the_store() {
+    // Port 1 (tcpmux) has no listener on a test machine: refused at once.
+    let err = open("cassandra://127.0.0.1:1/featurestore").unwrap_err();
+    let text = chain(&err);
+    assert_eq!(err.kind(), ErrorKind::Transient, "{text}");
+    assert!(text.contains("online store (cassandra)"), "{text}");
+    assert!(
+        text.contains("cassandra://127.0.0.1:1/featurestore"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_password_in_the_url_is_never_printed() {
+    let err = open("cassandra://someone:s3cret-pw@127.0.0.1:1/featurestore").unwrap_err();
+    let text = chain(&err);
+    assert!(!text.contains("s3cret-pw"), "{text}");
+    assert!(!format!("{err:?}").contains("s3cret-pw"), "{err:?}");
+}
