@@ -134,6 +134,28 @@ pub enum Command {
         /// Feature set or dataset name [default: every feature set]
         name: Option<String>,
     },
+    /// Serve the online store over HTTP: Feast's `/get-online-features`,
+    /// the catalog and typed rows under `/v1/`, `/health`, `/metrics`.
+    Serve {
+        /// Address and port to listen on [default: [server] bind, else 127.0.0.1:6566]
+        #[arg(long)]
+        bind: Option<String>,
+        /// File holding the bearer token requests must carry [default: [server] token_file, else none]
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+        /// Most entity keys per request [default: [server] max_keys, else 1000]
+        #[arg(long)]
+        max_keys: Option<usize>,
+        /// Largest request body in bytes [default: [server] max_body_bytes, else 1 MiB]
+        #[arg(long)]
+        max_body_bytes: Option<usize>,
+        /// Time a request may take, in milliseconds [default: [server] request_timeout_ms, else 5000]
+        #[arg(long)]
+        request_timeout_ms: Option<u64>,
+        /// Requests answered at once [default: [server] max_concurrency, else 256]
+        #[arg(long)]
+        max_concurrency: Option<usize>,
+    },
     /// Look up the online row of a key.
     Get {
         /// Pipeline name, e.g. feature_store.user_orders
@@ -606,6 +628,27 @@ pub fn run(
                 return Ok(ExitCode::from(1));
             }
         }
+        Command::Serve {
+            bind,
+            token_file,
+            max_keys,
+            max_body_bytes,
+            request_timeout_ms,
+            max_concurrency,
+        } => {
+            let mut options = config.server.clone();
+            if let Some(bind) = bind {
+                options.bind = bind;
+            }
+            if let Some(path) = token_file {
+                options.token_file = Some(path);
+            }
+            options.max_keys = max_keys.unwrap_or(options.max_keys);
+            options.max_body_bytes = max_body_bytes.unwrap_or(options.max_body_bytes);
+            options.request_timeout_ms = request_timeout_ms.unwrap_or(options.request_timeout_ms);
+            options.max_concurrency = max_concurrency.unwrap_or(options.max_concurrency);
+            serve(registry, &config, &options, out)?;
+        }
         Command::Get { name, key, format } => {
             let spec = registry.find_feature_set(&name)?;
             let key = parse_key(spec, &key)?;
@@ -626,6 +669,59 @@ pub fn run(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the HTTP feature server until it is told to stop.
+#[cfg(feature = "server")]
+fn serve(
+    registry: &Registry,
+    config: &Config,
+    options: &crate::config::ServerConfig,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let loc = source_location(config);
+    let catalog = registry
+        .feature_sets()
+        .iter()
+        .map(|spec| catalog::feature_set_json(spec, &loc))
+        .collect();
+    let location = OnlineLocation::parse(&config.online_url, &config.base_dir)?;
+    let shown = location.to_string();
+    let server = crate::serve::bind(
+        registry.clone(),
+        catalog,
+        location,
+        options,
+        env!("CARGO_PKG_VERSION"),
+    )?;
+    // The first line says where, so a script (or a test) that asked for
+    // port 0 learns the port.
+    writeln!(
+        out,
+        "serving {} feature set(s) from {shown} on http://{}",
+        registry.feature_sets().len(),
+        server.address()
+    )
+    .and_then(|()| out.flush())
+    .map_err(|e| Error::Io {
+        context: "writing the output".to_string(),
+        source: e,
+    })?;
+    server.run()
+}
+
+#[cfg(not(feature = "server"))]
+fn serve(
+    _: &Registry,
+    _: &Config,
+    _: &crate::config::ServerConfig,
+    _: &mut dyn Write,
+) -> Result<()> {
+    Err(Error::Invalid(
+        "this binary was built without the HTTP server: enable the `server` feature of \
+         featurestore-runtime"
+            .to_string(),
+    ))
 }
 
 /// What a user must know about a run that succeeded: rows left out, and

@@ -15,6 +15,14 @@
 //! kind = "polars"                     # or "spark"
 //! spark_remote = "sc://spark:15002"   # the Spark Connect endpoint
 //!
+//! [server]                               # `features serve`
+//! bind = "127.0.0.1:6566"     # loopback unless told otherwise
+//! token_file = "secrets/token"   # requests need `Authorization: Bearer <its text>`
+//! max_body_bytes = 1048576    # 413 past it
+//! max_keys = 1000             # entity keys per request; 400 past it
+//! request_timeout_ms = 5000
+//! max_concurrency = 256       # requests in progress; later ones wait
+//!
 //! [sources.order_events]
 //! path = "data/order_events/input.csv"   # or a URL: s3://bucket/orders.csv
 //! format = "parquet"           # csv, parquet, ndjson; default: see below
@@ -86,6 +94,20 @@ struct File {
     sources: BTreeMap<String, SourceSection>,
     #[serde(default)]
     engine: Option<EngineSection>,
+    #[serde(default)]
+    server: Option<ServerSection>,
+}
+
+/// `[server]`: `features serve`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerSection {
+    bind: Option<String>,
+    token_file: Option<String>,
+    max_body_bytes: Option<usize>,
+    max_keys: Option<usize>,
+    request_timeout_ms: Option<u64>,
+    max_concurrency: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -142,6 +164,41 @@ pub struct Config {
     pub on_bad_rows: HashMap<String, OnBadRows>,
     /// The engine that computes feature sets.
     pub engine: EngineConfig,
+    /// `features serve`.
+    pub server: ServerConfig,
+}
+
+/// The `[server]` section: what `features serve` listens on and accepts.
+/// Command-line options override each key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Address and port to listen on. Loopback unless told otherwise, so a
+    /// server started by hand is not open to the network by accident.
+    pub bind: String,
+    /// A file holding the bearer token every request but `/health` must
+    /// carry; none: no authentication.
+    pub token_file: Option<PathBuf>,
+    /// Largest request body, in bytes (413 past it).
+    pub max_body_bytes: usize,
+    /// Most entity keys in one request (400 past it).
+    pub max_keys: usize,
+    /// How long a request may take, store included, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Requests handled at once; later ones wait for a place.
+    pub max_concurrency: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: "127.0.0.1:6566".to_string(),
+            token_file: None,
+            max_body_bytes: 1 << 20,
+            max_keys: 1000,
+            request_timeout_ms: 5000,
+            max_concurrency: 256,
+        }
+    }
 }
 
 impl Config {
@@ -157,6 +214,7 @@ impl Config {
             formats: HashMap::new(),
             on_bad_rows: HashMap::new(),
             engine: EngineConfig::default(),
+            server: ServerConfig::default(),
         }
     }
 
@@ -198,6 +256,15 @@ impl Config {
                     .map_err(|e| error(format!("[engine] kind: {e}")))?;
             }
             config.engine.spark_remote = engine.spark_remote;
+        }
+        if let Some(server) = file.server {
+            let s = &mut config.server;
+            s.bind = server.bind.unwrap_or(std::mem::take(&mut s.bind));
+            s.token_file = server.token_file.map(|p| config.base_dir.join(p));
+            s.max_body_bytes = server.max_body_bytes.unwrap_or(s.max_body_bytes);
+            s.max_keys = server.max_keys.unwrap_or(s.max_keys);
+            s.request_timeout_ms = server.request_timeout_ms.unwrap_or(s.request_timeout_ms);
+            s.max_concurrency = server.max_concurrency.unwrap_or(s.max_concurrency);
         }
         for (name, s) in file.sources {
             if let Some(p) = s.path {
@@ -355,6 +422,31 @@ mod tests {
         assert_eq!(c.online_url, "redb:///work/here/o.redb");
         assert_eq!(c.sources["events"], "/abs/e.csv");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_server_section_overrides_the_defaults_it_names() {
+        let c = Config::from_text(
+            "[server]\nbind = \"0.0.0.0:7000\"\ntoken_file = \"t/token\"\nmax_keys = 5\n",
+            Path::new("featurestore.toml"),
+            "/base",
+        )
+        .unwrap();
+        assert_eq!(c.server.bind, "0.0.0.0:7000");
+        assert_eq!(
+            c.server.token_file.as_deref(),
+            Some(Path::new("/base/t/token"))
+        );
+        assert_eq!(c.server.max_keys, 5);
+        assert_eq!(
+            c.server.max_body_bytes,
+            ServerConfig::default().max_body_bytes
+        );
+        assert_eq!(Config::defaults(".").server.bind, "127.0.0.1:6566");
+        let err = Config::from_text("[server]\nport = 1\n", Path::new("f.toml"), "/")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `port`"), "{err}");
     }
 
     #[test]
