@@ -61,6 +61,9 @@ eval "$(scripts/servers.sh start gcs)"
 step "cargo test"
 cargo test --workspace --locked
 
+step "the feature server's API, fuzzed from its OpenAPI document (schemathesis)"
+scripts/fuzz-api.sh
+
 step "cargo doc (the feature catalog)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 

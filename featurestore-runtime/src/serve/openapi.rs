@@ -20,7 +20,12 @@ fn key_schema(dtype: DataType) -> Json {
 
 /// The document, for the declarations of `registry`; `authenticated` adds
 /// the bearer scheme to every route but `/health`.
-pub(crate) fn document(registry: &Registry, version: &str, authenticated: bool) -> Json {
+pub(crate) fn document(
+    registry: &Registry,
+    version: &str,
+    authenticated: bool,
+    max_keys: usize,
+) -> Json {
     let names: Vec<&str> = registry.feature_sets().iter().map(|f| f.name).collect();
     let references: Vec<String> = registry
         .feature_sets()
@@ -36,7 +41,7 @@ pub(crate) fn document(registry: &Registry, version: &str, authenticated: bool) 
         for k in f.keys {
             key_columns.insert(
                 k.name.to_string(),
-                json!({ "type": "array", "items": key_schema(k.dtype) }),
+                json!({ "type": "array", "items": key_schema(k.dtype), "maxItems": max_keys }),
             );
         }
     }
@@ -113,8 +118,8 @@ pub(crate) fn document(registry: &Registry, version: &str, authenticated: bool) 
                 "GetOnlineFeaturesRequest": {
                     "type": "object", "required": ["features", "entities"], "additionalProperties": false,
                     "properties": {
-                        "features": { "type": "array", "items": { "type": "string", "enum": references } },
-                        "entities": { "type": "object", "properties": key_columns, "additionalProperties": { "type": "array" } },
+                        "features": { "type": "array", "minItems": 1, "items": { "type": "string", "enum": references } },
+                        "entities": { "type": "object", "properties": key_columns, "additionalProperties": false },
                         "full_feature_names": { "type": "boolean" },
                     },
                 },
@@ -131,7 +136,7 @@ pub(crate) fn document(registry: &Registry, version: &str, authenticated: bool) 
                 },
                 "RowsRequest": {
                     "type": "object", "required": ["keys"], "additionalProperties": false,
-                    "properties": { "keys": { "type": "array", "items": { "type": "object" } } },
+                    "properties": { "keys": { "type": "array", "maxItems": max_keys, "items": { "type": "object" } } },
                 },
                 "RowsResponse": {
                     "type": "object", "required": ["feature_set", "found", "rows"],
