@@ -134,6 +134,19 @@ pub enum Command {
         /// Feature set or dataset name [default: every feature set]
         name: Option<String>,
     },
+    /// Show the data-quality reports of a feature set's last runs: per
+    /// column rows, nulls, min/max/mean, distinct values, and the drift from
+    /// the run before (flagged past the thresholds).
+    Report {
+        /// Feature set name, e.g. feature_store.user_orders
+        name: String,
+        /// How many of the latest runs to show.
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        /// Print the reports as JSON (one object per run) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve the online store over HTTP: Feast's `/get-online-features`,
     /// the catalog and typed rows under `/v1/`, `/health`, `/metrics`.
     Serve {
@@ -500,11 +513,13 @@ pub fn run(
                 }
             };
             let bar = spinner();
+            let started = std::time::Instant::now();
             let report = pipeline::execute(spec, &config, &stores, range, &|msg| {
                 bar.set_message(msg.to_string())
             });
             bar.finish_and_clear();
             let report = report?;
+            record_quality(&config, spec, &report, started.elapsed());
             let Some((first, last)) = report.days else {
                 // Exit 0: an interval without data is a fact, not a fault.
                 let before = range
@@ -628,6 +643,26 @@ pub fn run(
                 return Ok(ExitCode::from(1));
             }
         }
+        Command::Report { name, runs, json } => {
+            let spec = registry.find_feature_set(&name)?;
+            let root = config.historical_root_location()?;
+            let reports = pipeline::quality::latest(&root, spec.name, runs.max(1))?;
+            if reports.is_empty() {
+                eprintln!(
+                    "{}: no quality report under {root}: every `features execute {}` records one",
+                    spec.name, spec.name
+                );
+                return Ok(ExitCode::from(1));
+            }
+            for r in &reports {
+                if json {
+                    writeln!(out, "{}", serde_json::to_string(r).unwrap_or_default())
+                        .map_err(io)?;
+                } else {
+                    write!(out, "{}", quality_text(r)).map_err(io)?;
+                }
+            }
+        }
         Command::Serve {
             bind,
             token_file,
@@ -669,6 +704,105 @@ pub fn run(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Records the quality report of a run that wrote its stores; a report
+/// that cannot be written is a warning, not a failed run: the stores are
+/// written already.
+fn record_quality(
+    config: &Config,
+    spec: &FeatureSetSpec,
+    report: &pipeline::RunReport,
+    took: Duration,
+) {
+    if report.days.is_none() {
+        return;
+    }
+    let recorded = config
+        .historical_root_location()
+        .and_then(|root| pipeline::quality::record(&root, spec, report, took, Default::default()));
+    match recorded {
+        Ok(quality) => {
+            for c in &quality.columns {
+                if let Some(d) = c.drift.as_ref().filter(|d| d.flagged) {
+                    eprintln!(
+                        "warning: {}: `{}` moved from the previous run: null rate {:+.3}, PSI {} (thresholds: null rate ±{}, PSI {}); `features report {} --runs 2` shows both",
+                        spec.name,
+                        c.name,
+                        d.null_rate_change,
+                        d.psi.map_or_else(|| "n/a".to_string(), |p| format!("{p:.3}")),
+                        quality.thresholds.null_rate,
+                        quality.thresholds.psi,
+                        spec.name
+                    );
+                }
+            }
+        }
+        Err(e) => eprintln!(
+            "warning: {}: the run's quality report was not recorded: {e}",
+            spec.name
+        ),
+    }
+}
+
+/// A quality report for people.
+fn quality_text(r: &pipeline::quality::RunQuality) -> String {
+    let days = r
+        .days
+        .map_or_else(|| "no days".to_string(), |(a, b)| format!("{a} to {b}"));
+    let mut text = format!(
+        "{} run recorded {} UTC: days {days}, {} rows, {} partitions, {} online rows written, {} ms, {} source rows left out, {} events after the end date, {} in the future\n",
+        r.feature_set,
+        r.recorded_at,
+        r.rows,
+        r.partitions,
+        r.online_rows,
+        r.duration_ms,
+        r.rejected_rows,
+        r.events_after_end,
+        r.events_in_future
+    );
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::ASCII_FULL_CONDENSED);
+    table.set_header([
+        "column",
+        "rows",
+        "nulls",
+        "null rate",
+        "min",
+        "max",
+        "mean",
+        "distinct",
+        "null rate change",
+        "mean change",
+        "PSI",
+        "flag",
+    ]);
+    let num = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |x| format!("{x:.4}"));
+    for c in &r.columns {
+        let d = c.drift.as_ref();
+        table.add_row([
+            c.name.clone(),
+            c.rows.to_string(),
+            c.nulls.to_string(),
+            format!("{:.4}", c.null_rate),
+            num(c.min),
+            num(c.max),
+            num(c.mean),
+            c.distinct.to_string(),
+            num(d.map(|d| d.null_rate_change)),
+            num(d.and_then(|d| d.mean_change)),
+            num(d.and_then(|d| d.psi)),
+            if d.is_some_and(|d| d.flagged) {
+                "DRIFT"
+            } else {
+                ""
+            }
+            .to_string(),
+        ]);
+    }
+    text.push_str(&format!("{table}\n"));
+    text
 }
 
 /// Runs the HTTP feature server until it is told to stop.
