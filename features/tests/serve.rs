@@ -686,3 +686,49 @@ fn a_redis_store_that_goes_down_gets_503_and_the_server_recovers() {
     }
     assert_eq!(client.get(&server.url("/health")).0, 200);
 }
+
+#[test]
+fn the_catalog_page_shows_feature_sets_lineage_freshness_and_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let online = embedded(dir.path());
+    let server = Server::start(dir.path(), &online, &[]);
+    let client = Client::new();
+    let (status, body) = client.get(&server.url("/"));
+    assert_eq!(status, 200);
+    let page = body.as_str().unwrap().to_string();
+    assert!(
+        page.contains("freshness: no run recorded yet"),
+        "before any run"
+    );
+
+    execute(dir.path(), &online, "feature_store.user_orders");
+    let (status, body) = client.get(&server.url("/"));
+    assert_eq!(status, 200);
+    let page = body.as_str().unwrap();
+    for needle in [
+        "id=\"feature-set-user_orders\"",
+        "id=\"feature-set-user_chargebacks\"",
+        "id=\"source-order_events\"",
+        "id=\"dataset-awesome_dataset\"",
+        "<svg id=\"lineage\"",
+        "<svg class=\"histogram\"",
+        "<svg class=\"over-runs\"",
+        ORDERS_3D,
+    ] {
+        assert!(page.contains(needle), "{needle:?} missing from the page");
+    }
+    // Each feature set reads the one source, and the example's dataset
+    // joins both: four arrows.
+    assert_eq!(page.matches("<line ").count(), 4);
+    // The run's online rows: one per key of the fixture.
+    let written = format!(
+        "{} online rows written",
+        fixture("user_orders_online.csv").len()
+    );
+    assert!(page.contains(&written), "{written:?} missing");
+    assert_eq!(
+        page.matches("freshness: no run recorded yet").count(),
+        1,
+        "user_chargebacks has not run"
+    );
+}

@@ -825,6 +825,7 @@ fn serve(
         registry.clone(),
         catalog,
         location,
+        config.historical_root_location().ok(),
         options,
         env!("CARGO_PKG_VERSION"),
     )?;

@@ -9,7 +9,9 @@
 //!   as `features describe --json` prints it;
 //! - `POST /v1/feature-sets/{name}/rows`: the typed rows of many keys;
 //! - `GET /health` (ready when the store answers), `GET /metrics`
-//!   (Prometheus), `GET /openapi.json`.
+//!   (Prometheus), `GET /openapi.json`;
+//! - `GET /`: the catalog, lineage, freshness and quality plots as a page
+//!   ([`page`]).
 //!
 //! Safe by default: it listens on loopback unless told otherwise; with a
 //! token file every route but `/health` needs the bearer token; bodies,
@@ -23,6 +25,7 @@ mod feast;
 mod json;
 mod metrics;
 mod openapi;
+mod page;
 mod routes;
 mod state;
 
@@ -35,7 +38,7 @@ use serde_json::Value as Json;
 
 use crate::config::ServerConfig;
 use crate::error::{Error, Result};
-use crate::location::OnlineLocation;
+use crate::location::{FileLocation, OnlineLocation};
 use crate::registry::Registry;
 use state::{AppState, Limits, StoreHandle};
 
@@ -48,12 +51,14 @@ pub struct Server {
 }
 
 /// Binds the server of `registry`'s feature sets, reading the online store
-/// at `online`; `catalog` is each feature set as `describe --json` prints
-/// it, `version` the feature crate's.
+/// at `online` and the runs' quality reports under the historical store
+/// at `historical`; `catalog` is each feature set as `describe --json`
+/// prints it, `version` the API's.
 pub fn bind(
     registry: Registry,
     catalog: Vec<Json>,
     online: OnlineLocation,
+    historical: Option<FileLocation>,
     options: &ServerConfig,
     version: &str,
 ) -> Result<Server> {
@@ -76,6 +81,7 @@ pub fn bind(
         token,
         metrics: metrics::Metrics::default(),
         store: StoreHandle::new(online),
+        historical,
     });
     let listener =
         crate::io::block_on(tokio::net::TcpListener::bind(address)).map_err(|e| Error::Io {

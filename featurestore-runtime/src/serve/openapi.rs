@@ -99,6 +99,10 @@ pub(crate) fn document(
                 "summary": "Prometheus metrics.",
                 "responses": { "200": { "description": "The text exposition format.", "content": { "text/plain": { "schema": { "type": "string" } } } }, "401": error },
             } },
+            "/": { "get": {
+                "summary": "The catalog as a page: sources, feature sets, datasets, lineage, freshness and quality plots.",
+                "responses": { "200": { "description": "HTML.", "content": { "text/html": { "schema": { "type": "string" } } } }, "401": error },
+            } },
             "/openapi.json": { "get": {
                 "summary": "This document.",
                 "responses": { "200": { "description": "OpenAPI 3.0.", "content": { "application/json": { "schema": { "type": "object" } } } }, "401": error },

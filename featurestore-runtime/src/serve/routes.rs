@@ -1,5 +1,5 @@
 //! The routes, the middleware around them, and the native API:
-//! `GET /v1/feature-sets`, `GET /v1/feature-sets/{name}`,
+//! `GET /` (the page), `GET /v1/feature-sets`, `GET /v1/feature-sets/{name}`,
 //! `POST /v1/feature-sets/{name}/rows`, `GET /health`, `GET /metrics`,
 //! `GET /openapi.json`.
 
@@ -43,6 +43,7 @@ pub(crate) fn router(
         .route("/v1/feature-sets/{name}/rows", post(rows))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .route("/", get(catalog_page))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
         .route("/health", get(health))
@@ -251,6 +252,26 @@ async fn metrics(State(state): State<Shared>) -> impl IntoResponse {
         )],
         state.metrics.render(),
     )
+}
+
+/// The catalog page, with each feature set's last runs.
+async fn catalog_page(State(state): State<Shared>) -> axum::response::Html<String> {
+    let reports: Vec<(String, Result<Vec<_>, String>)> = state
+        .registry
+        .feature_sets()
+        .iter()
+        .map(|f| {
+            let runs = match &state.historical {
+                Some(root) => {
+                    crate::pipeline::quality::latest(root, f.name, super::page::RUNS_SHOWN)
+                        .map_err(|e| e.to_string())
+                }
+                None => Ok(Vec::new()),
+            };
+            (f.name.to_string(), runs)
+        })
+        .collect();
+    axum::response::Html(super::page::render(&state.registry, &reports))
 }
 
 async fn openapi(State(state): State<Shared>) -> JsonBody<Json> {

@@ -26,7 +26,7 @@ use tokio::sync::Mutex;
 use super::error::ApiError;
 use super::metrics::Metrics;
 use crate::error::ErrorKind;
-use crate::location::OnlineLocation;
+use crate::location::{FileLocation, OnlineLocation};
 use crate::registry::Registry;
 use crate::spec::FeatureSetSpec;
 use crate::store::online::{self, OnlineStore, OpenMode};
@@ -50,6 +50,8 @@ pub(crate) struct AppState {
     pub(crate) metrics: Metrics,
     pub(crate) store: StoreHandle,
     pub(crate) openapi: Json,
+    /// Where the runs' quality reports are (the historical store's root).
+    pub(crate) historical: Option<FileLocation>,
 }
 
 impl AppState {
