@@ -26,9 +26,10 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
+use super::body::parse_body;
 use super::error::ApiError;
 use super::json::{key_value, timestamp_json, value_json};
-use super::routes::{parse_body, Shared};
+use super::state::Shared;
 use crate::spec::FeatureSetSpec;
 use crate::store::online::{Record, Value};
 

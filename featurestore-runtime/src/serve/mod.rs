@@ -20,6 +20,7 @@
 //! answer a 503, never a crash. SIGTERM or Ctrl-C stop it after the
 //! requests in progress are answered.
 
+mod body;
 mod error;
 mod feast;
 mod json;

@@ -3,7 +3,6 @@
 //! `POST /v1/feature-sets/{name}/rows`, `GET /health`, `GET /metrics`,
 //! `GET /openapi.json`.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -14,19 +13,17 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json as JsonBody, Router};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
 use subtle::ConstantTimeEq;
 
+use super::body::parse_body;
 use super::error::ApiError;
 use super::feast;
 use super::json::{key_value, timestamp_json, value_json};
-use super::state::AppState;
+use super::state::Shared;
 use crate::spec::TIMESTAMP_COLUMN;
 use crate::store::online::Value;
-
-pub(crate) type Shared = Arc<AppState>;
 
 /// Every route, with authentication (when a token is set) on all but
 /// `/health`, and the limits on everything.
@@ -107,30 +104,6 @@ async fn authenticate(
         None => ApiError::unauthorized("this server needs `Authorization: Bearer <token>`")
             .into_response(),
     }
-}
-
-/// The body as JSON of type `T`; a body past the limit is 413, JSON that
-/// does not parse or does not fit is 400 with serde's line and column.
-pub(crate) fn parse_body<T: DeserializeOwned>(
-    body: Result<Bytes, BytesRejection>,
-) -> Result<T, ApiError> {
-    let bytes = match body {
-        Ok(bytes) => bytes,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return Err(ApiError::too_large(format!(
-                "request body: {}",
-                e.body_text()
-            )))
-        }
-        Err(e) => {
-            return Err(ApiError::bad_request(format!(
-                "request body: {}",
-                e.body_text()
-            )))
-        }
-    };
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("request body is not the JSON expected: {e}")))
 }
 
 async fn list_feature_sets(State(state): State<Shared>) -> JsonBody<Json> {

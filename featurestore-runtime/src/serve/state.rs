@@ -31,6 +31,9 @@ use crate::registry::Registry;
 use crate::spec::FeatureSetSpec;
 use crate::store::online::{self, OnlineStore, OpenMode};
 
+/// What handlers get: the state, shared.
+pub(crate) type Shared = Arc<AppState>;
+
 /// The limits a request is held to.
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
