@@ -44,13 +44,13 @@ echo "ok: $(sort -u <<<"$tree" | wc -l) crates, no Kafka, Cassandra, Redis, clou
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "tools the tests need: strace (the durability test watches a run's fsyncs)"
-if ! command -v strace >/dev/null; then
+step "tools the tests need: strace (the durability test watches a run's fsyncs), chromium (the catalog page's browser test)"
+if ! command -v strace >/dev/null || ! command -v chromium >/dev/null; then
     as_root=(); [ "$(id -u)" = 0 ] || as_root=(sudo)
     "${as_root[@]}" apt-get update -q >/dev/null
-    "${as_root[@]}" apt-get install -y -q strace >/dev/null
+    "${as_root[@]}" apt-get install -y -q strace chromium >/dev/null
 fi
-echo "ok: $(command -v strace)"
+echo "ok: $(command -v strace) $(command -v chromium)"
 
 step "servers the tests need: redis, s3, azure, gcs"
 eval "$(scripts/servers.sh start redis)"

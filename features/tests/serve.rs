@@ -732,3 +732,69 @@ fn the_catalog_page_shows_feature_sets_lineage_freshness_and_plots() {
         "user_chargebacks has not run"
     );
 }
+
+/// The page in a real browser: headless Chromium (Debian's `chromium`)
+/// renders it, its DOM holds both feature sets, the lineage picture and a
+/// plot, and a screenshot is kept in the test's output directory.
+#[test]
+fn the_catalog_page_renders_in_chromium() {
+    let chromium = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .unwrap_or_else(|| {
+            panic!("no chromium: `apt-get install chromium` (scripts/test.sh installs it)")
+        });
+    let dir = tempfile::tempdir().unwrap();
+    let online = embedded(dir.path());
+    execute(dir.path(), &online, "feature_store.user_orders");
+    execute(dir.path(), &online, "feature_store.user_chargebacks");
+    execute(dir.path(), &online, "feature_store.user_orders");
+    let server = Server::start(dir.path(), &online, &[]);
+    let headless = |extra: &[&str]| {
+        let mut cmd = Command::new(chromium);
+        cmd.args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("chromium").display()
+        ))
+        .args(extra)
+        .arg(server.url("/"));
+        succeed(&mut cmd)
+    };
+    let dom = String::from_utf8(headless(&["--dump-dom"]).stdout).unwrap();
+    for needle in [
+        "id=\"feature-set-user_orders\"",
+        "id=\"feature-set-user_chargebacks\"",
+        "<svg id=\"lineage\"",
+        "class=\"histogram\"",
+        "class=\"over-runs\"",
+    ] {
+        assert!(
+            dom.contains(needle),
+            "{needle:?} missing from the rendered page"
+        );
+    }
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("catalog-page.png");
+    let _ = std::fs::remove_file(&shot);
+    headless(&[
+        "--window-size=1280,2200",
+        &format!("--screenshot={}", shot.display()),
+    ]);
+    let png =
+        std::fs::read(&shot).unwrap_or_else(|e| panic!("no screenshot at {}: {e}", shot.display()));
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "a real picture"
+    );
+    eprintln!("screenshot: {}", shot.display());
+}

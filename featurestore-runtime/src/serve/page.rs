@@ -29,7 +29,7 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222
 h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}\
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.2em .5em;text-align:left;font-size:.9em}\
 th{background:#f4f4f4}code{background:#f4f4f4;padding:0 .2em}.muted{color:#777}\
-.plots{display:flex;flex-wrap:wrap;gap:1em}.plot{border:1px solid #eee;padding:.3em}";
+.plots{display:flex;flex-wrap:wrap;gap:1em}.plot{border:1px solid #eee;padding:.3em}.plot svg{display:block}";
 
 /// The whole page; `reports` holds each feature set's last runs (oldest
 /// first), or why they could not be read.
@@ -178,6 +178,7 @@ fn feature_set(h: &mut String, spec: &FeatureSetSpec, runs: &Result<Vec<RunQuali
                     esc(&c.name)
                 );
                 if let Some(hist) = &c.histogram {
+                    h.push_str("<div class=\"muted\">values, last run</div>");
                     h.push_str(&histogram(hist));
                 }
                 let history: Vec<(f64, Option<f64>)> = runs
@@ -185,6 +186,11 @@ fn feature_set(h: &mut String, spec: &FeatureSetSpec, runs: &Result<Vec<RunQuali
                     .filter_map(|r| r.columns.iter().find(|x| x.name == c.name))
                     .map(|x| (x.null_rate, x.mean))
                     .collect();
+                let _ = write!(
+                    h,
+                    "<div class=\"muted\">null rate (red, 0 to 1) and mean (blue), last {} runs</div>",
+                    history.len()
+                );
                 h.push_str(&over_runs(&history));
                 if c.drift.as_ref().is_some_and(|d| d.flagged) {
                     h.push_str("<div><strong>drift from the previous run</strong></div>");
