@@ -157,4 +157,17 @@ fn every_run_records_its_column_statistics_and_drift() {
         String::from_utf8(succeed(features(dir.path()).args(["report", "user_orders"])).stdout)
             .unwrap();
     assert!(text.contains("DRIFT") && text.contains(COUNT_3D), "{text}");
+
+    // The same page `features serve` shows, as a static file.
+    let site = dir.path().join("site");
+    succeed(features(dir.path()).args(["report", "--html", site.to_str().unwrap()]));
+    let page = std::fs::read_to_string(site.join("index.html")).unwrap();
+    assert!(
+        page.contains("id=\"feature-set-user_orders\"") && page.contains("<svg id=\"lineage\"")
+    );
+    assert!(
+        page.contains("drift from the previous run"),
+        "the last run's flags are shown"
+    );
+    assert!(page.contains("null rate (red, 0 to 1) and mean (blue), last 3 runs"));
 }

@@ -138,14 +138,19 @@ pub enum Command {
     /// column rows, nulls, min/max/mean, distinct values, and the drift from
     /// the run before (flagged past the thresholds).
     Report {
-        /// Feature set name, e.g. feature_store.user_orders
-        name: String,
+        /// Feature set name, e.g. feature_store.user_orders (not with --html)
+        #[arg(required_unless_present = "html")]
+        name: Option<String>,
         /// How many of the latest runs to show.
         #[arg(long, default_value_t = 1)]
         runs: usize,
         /// Print the reports as JSON (one object per run) instead of text.
         #[arg(long)]
         json: bool,
+        /// Write the catalog page of every feature set (what `serve` shows
+        /// at `/`) as DIR/index.html instead.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["name", "json"])]
+        html: Option<PathBuf>,
     },
     /// Serve the online store over HTTP: Feast's `/get-online-features`,
     /// the catalog and typed rows under `/v1/`, `/health`, `/metrics`.
@@ -643,9 +648,32 @@ pub fn run(
                 return Ok(ExitCode::from(1));
             }
         }
-        Command::Report { name, runs, json } => {
-            let spec = registry.find_feature_set(&name)?;
+        Command::Report {
+            name,
+            runs,
+            json,
+            html,
+        } => {
             let root = config.historical_root_location()?;
+            if let Some(dir) = html {
+                let page =
+                    crate::page::render(registry, &crate::page::reports(registry, Some(&root)));
+                let file = dir.join("index.html");
+                std::fs::create_dir_all(&dir)
+                    .and_then(|()| std::fs::write(&file, page))
+                    .map_err(|e| Error::Io {
+                        context: format!("writing {}", file.display()),
+                        source: e,
+                    })?;
+                writeln!(out, "{}", file.display()).map_err(io)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let Some(name) = name else {
+                return Err(Error::Invalid(
+                    "`features report` needs a feature set name, or --html DIR".to_string(),
+                ));
+            };
+            let spec = registry.find_feature_set(&name)?;
             let reports = pipeline::quality::latest(&root, spec.name, runs.max(1))?;
             if reports.is_empty() {
                 eprintln!(

@@ -44,6 +44,7 @@ pub mod engine;
 pub mod pipeline;
 
 pub mod catalog;
+pub mod page;
 #[cfg(feature = "server")]
 pub mod serve;
 

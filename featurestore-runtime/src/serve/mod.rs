@@ -11,7 +11,7 @@
 //! - `GET /health` (ready when the store answers), `GET /metrics`
 //!   (Prometheus), `GET /openapi.json`;
 //! - `GET /`: the catalog, lineage, freshness and quality plots as a page
-//!   ([`page`]).
+//!   ([`crate::page`]).
 //!
 //! Safe by default: it listens on loopback unless told otherwise; with a
 //! token file every route but `/health` needs the bearer token; bodies,
@@ -26,7 +26,6 @@ mod feast;
 mod json;
 mod metrics;
 mod openapi;
-mod page;
 mod routes;
 mod state;
 

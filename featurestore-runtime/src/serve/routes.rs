@@ -229,22 +229,8 @@ async fn metrics(State(state): State<Shared>) -> impl IntoResponse {
 
 /// The catalog page, with each feature set's last runs.
 async fn catalog_page(State(state): State<Shared>) -> axum::response::Html<String> {
-    let reports: Vec<(String, Result<Vec<_>, String>)> = state
-        .registry
-        .feature_sets()
-        .iter()
-        .map(|f| {
-            let runs = match &state.historical {
-                Some(root) => {
-                    crate::pipeline::quality::latest(root, f.name, super::page::RUNS_SHOWN)
-                        .map_err(|e| e.to_string())
-                }
-                None => Ok(Vec::new()),
-            };
-            (f.name.to_string(), runs)
-        })
-        .collect();
-    axum::response::Html(super::page::render(&state.registry, &reports))
+    let reports = crate::page::reports(&state.registry, state.historical.as_ref());
+    axum::response::Html(crate::page::render(&state.registry, &reports))
 }
 
 async fn openapi(State(state): State<Shared>) -> JsonBody<Json> {

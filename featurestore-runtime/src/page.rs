@@ -1,5 +1,6 @@
-//! `GET /`: the catalog as a page people read, written on the server as
-//! HTML with inline SVG (no script, no framework): every source, feature
+//! The catalog as a page people read, HTML with inline SVG (no script, no
+//! framework), served by `features serve` at `GET /` and written by
+//! `features report --html DIR`: every source, feature
 //! set and dataset with its columns, types, windows and descriptions; the
 //! lineage (sources → feature sets → datasets) drawn; each feature set's
 //! freshness (its last run's time, days and online rows) and the quality
@@ -13,8 +14,28 @@ use crate::pipeline::quality::{self, RunQuality};
 use crate::registry::Registry;
 use crate::spec::FeatureSetSpec;
 
+/// Each feature set's last [`RUNS_SHOWN`] quality reports under the
+/// historical store at `root` (none without a root), or why they could not
+/// be read.
+pub fn reports(
+    registry: &Registry,
+    root: Option<&crate::location::FileLocation>,
+) -> Vec<(String, Result<Vec<RunQuality>, String>)> {
+    registry
+        .feature_sets()
+        .iter()
+        .map(|f| {
+            let runs = match root {
+                Some(root) => quality::latest(root, f.name, RUNS_SHOWN).map_err(|e| e.to_string()),
+                None => Ok(Vec::new()),
+            };
+            (f.name.to_string(), runs)
+        })
+        .collect()
+}
+
 /// Runs whose null rate and mean are drawn.
-pub(crate) const RUNS_SHOWN: usize = 20;
+pub const RUNS_SHOWN: usize = 20;
 
 /// Text for HTML, markup characters escaped.
 fn esc(s: &str) -> String {
@@ -33,7 +54,7 @@ th{background:#f4f4f4}code{background:#f4f4f4;padding:0 .2em}.muted{color:#777}\
 
 /// The whole page; `reports` holds each feature set's last runs (oldest
 /// first), or why they could not be read.
-pub(crate) fn render(
+pub fn render(
     registry: &Registry,
     reports: &[(String, Result<Vec<RunQuality>, String>)],
 ) -> String {
