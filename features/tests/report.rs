@@ -158,6 +158,51 @@ fn every_run_records_its_column_statistics_and_drift() {
             .unwrap();
     assert!(text.contains("DRIFT") && text.contains(COUNT_3D), "{text}");
 
+    // A feature set's own thresholds: the same move, from the same place,
+    // is not flagged under a PSI threshold it does not pass.
+    let config = dir.path().join("featurestore.toml");
+    std::fs::write(
+        &config,
+        "[quality.feature_sets.user_orders]\npsi = 1000.0\n",
+    )
+    .unwrap();
+    succeed(features(dir.path()).args([
+        "execute",
+        "feature_store.user_orders",
+        "--end-date",
+        "2020-07-17",
+    ]));
+    let out = succeed(features(dir.path()).args([
+        "--config",
+        config.to_str().unwrap(),
+        "--source",
+        &format!("order_events={}", source.display()),
+        "execute",
+        "feature_store.user_orders",
+        "--end-date",
+        "2020-07-17",
+    ]));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("moved from the previous run"));
+    let latest = reports(dir.path(), 1);
+    let d = &column(&latest[0], COUNT_3D)["drift"];
+    assert!(
+        d["psi"].as_f64().unwrap() > 0.2 && d["flagged"] == false,
+        "{d}"
+    );
+    std::fs::write(&config, "[quality.feature_sets.nope]\npsi = 1.0\n").unwrap();
+    let out = features(dir.path())
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "report",
+            "user_orders",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("[quality.feature_sets.nope]: unknown pipeline `nope`"));
+
     // The same page `features serve` shows, as a static file.
     let site = dir.path().join("site");
     succeed(features(dir.path()).args(["report", "--html", site.to_str().unwrap()]));
@@ -165,9 +210,7 @@ fn every_run_records_its_column_statistics_and_drift() {
     assert!(
         page.contains("id=\"feature-set-user_orders\"") && page.contains("<svg id=\"lineage\"")
     );
-    assert!(
-        page.contains("drift from the previous run"),
-        "the last run's flags are shown"
-    );
-    assert!(page.contains("null rate (red, 0 to 1) and mean (blue), last 3 runs"));
+    // The last run moved within the feature set's own threshold: no flag.
+    assert!(!page.contains("drift from the previous run"));
+    assert!(page.contains("null rate (red, 0 to 1) and mean (blue), last 5 runs"));
 }

@@ -360,6 +360,12 @@ pub fn resolve_config(registry: &Registry, cli: &Cli, embedded: Option<&str>) ->
         registry.check_source(name)?;
         config.sources.insert(name.to_string(), absolute(path));
     }
+    for name in config.quality.feature_sets.keys() {
+        registry.find_feature_set(name).map_err(|e| Error::Config {
+            path: config.file.clone().unwrap_or_default(),
+            message: format!("[quality.feature_sets.{name}]: {e}"),
+        })?;
+    }
     for s in &cli.source_formats {
         let Some((name, format)) = s.split_once('=') else {
             return Err(Error::Invalid(format!(
@@ -746,9 +752,11 @@ fn record_quality(
     if report.days.is_none() {
         return;
     }
+    let (psi, null_rate) = config.quality.thresholds(spec.name);
+    let thresholds = pipeline::quality::Thresholds { psi, null_rate };
     let recorded = config
         .historical_root_location()
-        .and_then(|root| pipeline::quality::record(&root, spec, report, took, Default::default()));
+        .and_then(|root| pipeline::quality::record(&root, spec, report, took, thresholds));
     match recorded {
         Ok(quality) => {
             for c in &quality.columns {

@@ -23,6 +23,12 @@
 //! request_timeout_ms = 5000
 //! max_concurrency = 256       # requests in progress; later ones wait
 //!
+//! [quality]                   # when a run's quality report flags a column
+//! psi = 0.2                   # population-stability index from the previous run
+//! null_rate = 0.1             # change of the null rate
+//! [quality.feature_sets.user_orders]
+//! psi = 0.1                   # one feature set's own
+//!
 //! [sources.order_events]
 //! path = "data/order_events/input.csv"   # or a URL: s3://bucket/orders.csv
 //! format = "parquet"           # csv, parquet, ndjson; default: see below
@@ -96,6 +102,25 @@ struct File {
     engine: Option<EngineSection>,
     #[serde(default)]
     server: Option<ServerSection>,
+    #[serde(default)]
+    quality: Option<QualitySection>,
+}
+
+/// `[quality]`: when a run's quality report flags a column.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QualitySection {
+    psi: Option<f64>,
+    null_rate: Option<f64>,
+    #[serde(default)]
+    feature_sets: BTreeMap<String, ThresholdSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThresholdSection {
+    psi: Option<f64>,
+    null_rate: Option<f64>,
 }
 
 /// `[server]`: `features serve`.
@@ -166,6 +191,42 @@ pub struct Config {
     pub engine: EngineConfig,
     /// `features serve`.
     pub server: ServerConfig,
+    /// When quality reports flag a column.
+    pub quality: QualityConfig,
+}
+
+/// The `[quality]` section: the drift past which a run's quality report
+/// flags a column, for every feature set and for some on their own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QualityConfig {
+    /// Population-stability index over the previous run's bins.
+    pub psi: f64,
+    /// Change of the null rate, as a fraction of rows.
+    pub null_rate: f64,
+    /// A feature set's own (psi, null rate), each defaulting to the above.
+    pub feature_sets: BTreeMap<String, (Option<f64>, Option<f64>)>,
+}
+
+impl Default for QualityConfig {
+    fn default() -> Self {
+        QualityConfig {
+            psi: 0.2,
+            null_rate: 0.1,
+            feature_sets: BTreeMap::new(),
+        }
+    }
+}
+
+impl QualityConfig {
+    /// The (psi, null rate) thresholds of `feature_set`.
+    pub fn thresholds(&self, feature_set: &str) -> (f64, f64) {
+        let (psi, null_rate) = self
+            .feature_sets
+            .get(feature_set)
+            .copied()
+            .unwrap_or_default();
+        (psi.unwrap_or(self.psi), null_rate.unwrap_or(self.null_rate))
+    }
 }
 
 /// The `[server]` section: what `features serve` listens on and accepts.
@@ -215,6 +276,7 @@ impl Config {
             on_bad_rows: HashMap::new(),
             engine: EngineConfig::default(),
             server: ServerConfig::default(),
+            quality: QualityConfig::default(),
         }
     }
 
@@ -265,6 +327,15 @@ impl Config {
             s.max_keys = server.max_keys.unwrap_or(s.max_keys);
             s.request_timeout_ms = server.request_timeout_ms.unwrap_or(s.request_timeout_ms);
             s.max_concurrency = server.max_concurrency.unwrap_or(s.max_concurrency);
+        }
+        if let Some(q) = file.quality {
+            config.quality.psi = q.psi.unwrap_or(config.quality.psi);
+            config.quality.null_rate = q.null_rate.unwrap_or(config.quality.null_rate);
+            config.quality.feature_sets = q
+                .feature_sets
+                .into_iter()
+                .map(|(name, t)| (name, (t.psi, t.null_rate)))
+                .collect();
         }
         for (name, s) in file.sources {
             if let Some(p) = s.path {
@@ -447,6 +518,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown field `port`"), "{err}");
+    }
+
+    #[test]
+    fn quality_thresholds_default_then_per_feature_set() {
+        let c = Config::from_text(
+            "[quality]\nnull_rate = 0.05\n[quality.feature_sets.a]\npsi = 0.1\n",
+            Path::new("featurestore.toml"),
+            "/",
+        )
+        .unwrap();
+        assert_eq!(c.quality.thresholds("a"), (0.1, 0.05));
+        assert_eq!(c.quality.thresholds("b"), (0.2, 0.05));
+        let err = Config::from_text(
+            "[quality.feature_sets.a]\npsy = 1.0\n",
+            Path::new("f.toml"),
+            "/",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("unknown field `psy`"), "{err}");
     }
 
     #[test]

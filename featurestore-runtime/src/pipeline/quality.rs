@@ -31,7 +31,8 @@ const REPORTS_DIR: &str = "_reports";
 /// Bins of a column's histogram.
 const BINS: usize = 10;
 
-/// When a column's change is flagged.
+/// When a column's change is flagged (`[quality]` in `featurestore.toml`
+/// sets them, for every feature set or one).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Thresholds {
     /// Population-stability index over the previous run's bins: 0.1 is
