@@ -649,12 +649,40 @@ fn a_redis_store_that_goes_down_gets_503_and_the_server_recovers() {
     redis.servers("start");
     let online = format!("redis://127.0.0.1:{}", redis.port);
     execute(dir.path(), &online, "feature_store.user_orders");
-    let server = Server::start(dir.path(), &online, &["--request-timeout-ms", "3000"]);
+    let server = Server::start(dir.path(), &online, &["--request-timeout-ms", "1000"]);
     let client = Client::new();
     let feast = server.url("/get-online-features");
     let (status, body) = client.post(&feast, &acceptance_request());
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["results"][1]["values"], json!([2, 0, null]));
+
+    // A store that hangs: Redis holds every client for 3 s. The request
+    // gets its 503 within its time limit, not after the pause.
+    let paused = Command::new("redis-cli")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &redis.port.to_string(),
+            "CLIENT",
+            "PAUSE",
+            "3000",
+            "ALL",
+        ])
+        .output()
+        .expect("redis-cli runs (scripts/servers.sh installs it)");
+    assert!(paused.status.success(), "{paused:?}");
+    let asked = Instant::now();
+    let (status, body) = client.post(&feast, &acceptance_request());
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        asked.elapsed() < Duration::from_millis(2500),
+        "answered after {:?}",
+        asked.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(3000).saturating_sub(asked.elapsed()));
+    let (status, body) = client.post(&feast, &acceptance_request());
+    assert_eq!(status, 200, "after the pause: {body}");
 
     redis.servers("stop");
     let (status, body) = client.post(&feast, &acceptance_request());

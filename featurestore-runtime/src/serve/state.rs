@@ -103,6 +103,11 @@ impl AppState {
             }
             Err(_) => {
                 self.metrics.store_error("timeout");
+                tracing::warn!(
+                    "online store at {}: no answer within {} ms",
+                    self.store.location,
+                    limit.as_millis()
+                );
                 self.store.forget().await;
                 Err(ApiError::store_timeout(
                     &self.store.location.to_string(),
