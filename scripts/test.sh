@@ -44,15 +44,15 @@ echo "ok: $(sort -u <<<"$tree" | wc -l) crates, no Kafka, Cassandra, Redis, clou
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "tools the tests need: strace (the durability test watches a run's fsyncs), gzip and zstd (compressed sources)"
+step "tools the tests need: strace (the durability test watches a run's fsyncs), gzip and zstd (compressed sources), chromium (the catalog page's browser test)"
 missing=()
-for tool in strace gzip zstd; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in strace gzip zstd chromium; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if [ ${#missing[@]} -gt 0 ]; then
     as_root=(); [ "$(id -u)" = 0 ] || as_root=(sudo)
     "${as_root[@]}" apt-get update -q >/dev/null
     "${as_root[@]}" apt-get install -y -q "${missing[@]}" >/dev/null
 fi
-echo "ok: $(command -v strace gzip zstd | tr '\n' ' ')"
+echo "ok: $(command -v strace gzip zstd chromium | tr '\n' ' ')"
 
 step "servers the tests need: redis, s3, azure, gcs"
 eval "$(scripts/servers.sh start redis)"
@@ -63,6 +63,9 @@ eval "$(scripts/servers.sh start gcs)"
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "the feature server's API, fuzzed from its OpenAPI document (schemathesis)"
+scripts/fuzz-api.sh
 
 step "cargo doc (the feature catalog)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked

@@ -182,10 +182,19 @@ fn the_chargeback_example_on(server: &str) {
     }
 
     // Local runs keep their (empty) `flock` files; a lock object is deleted
-    // when its run ends.
+    // when its run ends. Each run's quality report differs (its time and
+    // duration): one per feature-set run, in each store.
     let mut on_disk = files(&local.join("fs"));
     on_disk.retain(|k, _| !k.starts_with("_locks"));
-    let historical = bucket.objects("fs");
+    let mut historical = bucket.objects("fs");
+    for tree in [&mut on_disk, &mut historical] {
+        let reports = tree
+            .keys()
+            .filter(|k| k.starts_with("_reports/user_orders/"))
+            .count();
+        assert_eq!(reports, 1, "{server}: {:?}", tree.keys());
+        tree.retain(|k, _| !k.starts_with("_reports"));
+    }
     assert_same_files(&historical, &on_disk, &format!("{server}: historical"));
     assert!(
         historical.keys().all(|k| {
@@ -364,9 +373,23 @@ fn a_run_on_s3_killed_anywhere_converges_on_rerun() {
             &new_parts,
             &format!("{point}: rerun partitions"),
         );
+        // A quality report per run that finished: the first and the rerun
+        // (a run stopped at a crash point records none; one killed by a
+        // signal may have finished first).
+        let reports = after_rerun
+            .keys()
+            .filter(|k| k.starts_with("_reports/user_orders/"))
+            .count();
+        match after {
+            None => assert_eq!(reports, 2, "{point}: reports"),
+            Some(_) => assert!((2..=3).contains(&reports), "{point}: {reports} reports"),
+        }
         let extra: Vec<_> = after_rerun
             .keys()
-            .filter(|k| !k.starts_with("cpf/user_orders/year=2020"))
+            .filter(|k| {
+                !k.starts_with("cpf/user_orders/year=2020")
+                    && !k.starts_with("_reports/user_orders/")
+            })
             .collect();
         assert!(extra.is_empty(), "{point}: objects left: {extra:?}");
     }

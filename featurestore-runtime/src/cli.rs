@@ -139,6 +139,46 @@ pub enum Command {
         /// Feature set or dataset name [default: every feature set]
         name: Option<String>,
     },
+    /// Show the data-quality reports of a feature set's last runs: per
+    /// column rows, nulls, min/max/mean, distinct values, and the drift from
+    /// the run before (flagged past the thresholds).
+    Report {
+        /// Feature set name, e.g. feature_store.user_orders (not with --html)
+        #[arg(required_unless_present = "html")]
+        name: Option<String>,
+        /// How many of the latest runs to show.
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        /// Print the reports as JSON (one object per run) instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Write the catalog page of every feature set (what `serve` shows
+        /// at `/`) as DIR/index.html instead.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["name", "json"])]
+        html: Option<PathBuf>,
+    },
+    /// Serve the online store over HTTP: Feast's `/get-online-features`,
+    /// the catalog and typed rows under `/v1/`, `/health`, `/metrics`.
+    Serve {
+        /// Address and port to listen on [default: [server] bind, else 127.0.0.1:6566]
+        #[arg(long)]
+        bind: Option<String>,
+        /// File holding the bearer token requests must carry [default: [server] token_file, else none]
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+        /// Most entity keys per request [default: [server] max_keys, else 1000]
+        #[arg(long)]
+        max_keys: Option<usize>,
+        /// Largest request body in bytes [default: [server] max_body_bytes, else 1 MiB]
+        #[arg(long)]
+        max_body_bytes: Option<usize>,
+        /// Time a request may take, in milliseconds [default: [server] request_timeout_ms, else 5000]
+        #[arg(long)]
+        request_timeout_ms: Option<u64>,
+        /// Requests answered at once [default: [server] max_concurrency, else 256]
+        #[arg(long)]
+        max_concurrency: Option<usize>,
+    },
     /// Look up the online row of a key.
     Get {
         /// Pipeline name, e.g. feature_store.user_orders
@@ -325,6 +365,12 @@ pub fn resolve_config(registry: &Registry, cli: &Cli, embedded: Option<&str>) ->
         registry.check_source(name)?;
         config.sources.insert(name.to_string(), absolute(path));
     }
+    for name in config.quality.feature_sets.keys() {
+        registry.find_feature_set(name).map_err(|e| Error::Config {
+            path: config.file.clone().unwrap_or_default(),
+            message: format!("[quality.feature_sets.{name}]: {e}"),
+        })?;
+    }
     for s in &cli.source_formats {
         let Some((name, format)) = s.split_once('=') else {
             return Err(Error::Invalid(format!(
@@ -462,12 +508,19 @@ pub fn run(
                 let _lock = pipeline::lock(&config, &locked)?;
                 let stores = Stores::open(&config)?;
                 let bar = spinner();
+                let started = std::time::Instant::now();
                 let reports = pipeline::execute_all(&specs, &config, &stores, range, &|msg| {
                     bar.set_message(msg.to_string())
                 });
                 bar.finish_and_clear();
+                let reports = reports?;
+                // The runs share their sources' reads: each report records
+                // the command's whole time.
+                for (spec, report) in specs.iter().zip(&reports) {
+                    record_quality(&config, spec, report, started.elapsed());
+                }
                 let format = format.unwrap_or(Format::Table);
-                for (i, report) in reports?.iter().enumerate() {
+                for (i, report) in reports.iter().enumerate() {
                     if i > 0 {
                         writeln!(out).map_err(io)?;
                     }
@@ -536,12 +589,15 @@ pub fn run(
                 }
             };
             let bar = spinner();
+            let started = std::time::Instant::now();
             let report = pipeline::execute(spec, &config, &stores, range, &|msg| {
                 bar.set_message(msg.to_string())
             });
             bar.finish_and_clear();
+            let report = report?;
+            record_quality(&config, spec, &report, started.elapsed());
             report_run(
-                &report?,
+                &report,
                 &stores,
                 range,
                 format.unwrap_or(Format::Table),
@@ -637,6 +693,70 @@ pub fn run(
                 return Ok(ExitCode::from(1));
             }
         }
+        Command::Report {
+            name,
+            runs,
+            json,
+            html,
+        } => {
+            let root = config.historical_root_location()?;
+            if let Some(dir) = html {
+                let page =
+                    crate::page::render(registry, &crate::page::reports(registry, Some(&root)));
+                let file = dir.join("index.html");
+                std::fs::create_dir_all(&dir)
+                    .and_then(|()| std::fs::write(&file, page))
+                    .map_err(|e| Error::Io {
+                        context: format!("writing {}", file.display()),
+                        source: e,
+                    })?;
+                writeln!(out, "{}", file.display()).map_err(io)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let Some(name) = name else {
+                return Err(Error::Invalid(
+                    "`features report` needs a feature set name, or --html DIR".to_string(),
+                ));
+            };
+            let spec = registry.find_feature_set(&name)?;
+            let reports = pipeline::quality::latest(&root, spec.name, runs.max(1))?;
+            if reports.is_empty() {
+                eprintln!(
+                    "{}: no quality report under {root}: every `features execute {}` records one",
+                    spec.name, spec.name
+                );
+                return Ok(ExitCode::from(1));
+            }
+            for r in &reports {
+                if json {
+                    writeln!(out, "{}", serde_json::to_string(r).unwrap_or_default())
+                        .map_err(io)?;
+                } else {
+                    write!(out, "{}", quality_text(r)).map_err(io)?;
+                }
+            }
+        }
+        Command::Serve {
+            bind,
+            token_file,
+            max_keys,
+            max_body_bytes,
+            request_timeout_ms,
+            max_concurrency,
+        } => {
+            let mut options = config.server.clone();
+            if let Some(bind) = bind {
+                options.bind = bind;
+            }
+            if let Some(path) = token_file {
+                options.token_file = Some(path);
+            }
+            options.max_keys = max_keys.unwrap_or(options.max_keys);
+            options.max_body_bytes = max_body_bytes.unwrap_or(options.max_body_bytes);
+            options.request_timeout_ms = request_timeout_ms.unwrap_or(options.request_timeout_ms);
+            options.max_concurrency = max_concurrency.unwrap_or(options.max_concurrency);
+            serve(registry, &config, &options, out)?;
+        }
         Command::Get { name, key, format } => {
             let spec = registry.find_feature_set(&name)?;
             let key = parse_key(spec, &key)?;
@@ -658,6 +778,161 @@ pub fn run(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Records the quality report of a run that wrote its stores; a report
+/// that cannot be written is a warning, not a failed run: the stores are
+/// written already.
+fn record_quality(
+    config: &Config,
+    spec: &FeatureSetSpec,
+    report: &pipeline::RunReport,
+    took: Duration,
+) {
+    if report.days.is_none() {
+        return;
+    }
+    let (psi, null_rate) = config.quality.thresholds(spec.name);
+    let thresholds = pipeline::quality::Thresholds { psi, null_rate };
+    let recorded = config
+        .historical_root_location()
+        .and_then(|root| pipeline::quality::record(&root, spec, report, took, thresholds));
+    match recorded {
+        Ok(quality) => {
+            for c in &quality.columns {
+                if let Some(d) = c.drift.as_ref().filter(|d| d.flagged) {
+                    eprintln!(
+                        "warning: {}: `{}` moved from the previous run: null rate {:+.3}, PSI {} (thresholds: null rate ±{}, PSI {}); `features report {} --runs 2` shows both",
+                        spec.name,
+                        c.name,
+                        d.null_rate_change,
+                        d.psi.map_or_else(|| "n/a".to_string(), |p| format!("{p:.3}")),
+                        quality.thresholds.null_rate,
+                        quality.thresholds.psi,
+                        spec.name
+                    );
+                }
+            }
+        }
+        Err(e) => eprintln!(
+            "warning: {}: the run's quality report was not recorded: {e}",
+            spec.name
+        ),
+    }
+}
+
+/// A quality report for people.
+fn quality_text(r: &pipeline::quality::RunQuality) -> String {
+    let days = r
+        .days
+        .map_or_else(|| "no days".to_string(), |(a, b)| format!("{a} to {b}"));
+    let mut text = format!(
+        "{} run recorded {} UTC: days {days}, {} rows, {} partitions, {} online rows written, {} ms, {} source rows left out, {} events after the end date, {} in the future\n",
+        r.feature_set,
+        r.recorded_at,
+        r.rows,
+        r.partitions,
+        r.online_rows,
+        r.duration_ms,
+        r.rejected_rows,
+        r.events_after_end,
+        r.events_in_future
+    );
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::ASCII_FULL_CONDENSED);
+    table.set_header([
+        "column",
+        "rows",
+        "nulls",
+        "null rate",
+        "min",
+        "max",
+        "mean",
+        "distinct",
+        "null rate change",
+        "mean change",
+        "PSI",
+        "flag",
+    ]);
+    let num = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |x| format!("{x:.4}"));
+    for c in &r.columns {
+        let d = c.drift.as_ref();
+        table.add_row([
+            c.name.clone(),
+            c.rows.to_string(),
+            c.nulls.to_string(),
+            format!("{:.4}", c.null_rate),
+            num(c.min),
+            num(c.max),
+            num(c.mean),
+            c.distinct.to_string(),
+            num(d.map(|d| d.null_rate_change)),
+            num(d.and_then(|d| d.mean_change)),
+            num(d.and_then(|d| d.psi)),
+            if d.is_some_and(|d| d.flagged) {
+                "DRIFT"
+            } else {
+                ""
+            }
+            .to_string(),
+        ]);
+    }
+    text.push_str(&format!("{table}\n"));
+    text
+}
+
+/// Runs the HTTP feature server until it is told to stop.
+#[cfg(feature = "server")]
+fn serve(
+    registry: &Registry,
+    config: &Config,
+    options: &crate::config::ServerConfig,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let loc = source_location(config);
+    let catalog = registry
+        .feature_sets()
+        .iter()
+        .map(|spec| catalog::feature_set_json(spec, &loc))
+        .collect();
+    let location = OnlineLocation::parse(&config.online_url, &config.base_dir)?;
+    let shown = location.to_string();
+    let server = crate::serve::bind(
+        registry.clone(),
+        catalog,
+        location,
+        config.historical_root_location().ok(),
+        options,
+        env!("CARGO_PKG_VERSION"),
+    )?;
+    // The first line says where, so a script (or a test) that asked for
+    // port 0 learns the port.
+    writeln!(
+        out,
+        "serving {} feature set(s) from {shown} on http://{}",
+        registry.feature_sets().len(),
+        server.address()
+    )
+    .and_then(|()| out.flush())
+    .map_err(|e| Error::Io {
+        context: "writing the output".to_string(),
+        source: e,
+    })?;
+    server.run()
+}
+
+#[cfg(not(feature = "server"))]
+fn serve(
+    _: &Registry,
+    _: &Config,
+    _: &crate::config::ServerConfig,
+    _: &mut dyn Write,
+) -> Result<()> {
+    Err(Error::Invalid(
+        "this binary was built without the HTTP server: enable the `server` feature of \
+         featurestore-runtime"
+            .to_string(),
+    ))
 }
 
 /// What a user must know about a run that succeeded: rows left out, and

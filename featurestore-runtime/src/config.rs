@@ -18,6 +18,20 @@
 //! kind = "polars"                     # or "spark"
 //! spark_remote = "sc://spark:15002"   # the Spark Connect endpoint
 //!
+//! [server]                               # `features serve`
+//! bind = "127.0.0.1:6566"     # loopback unless told otherwise
+//! token_file = "secrets/token"   # requests need `Authorization: Bearer <its text>`
+//! max_body_bytes = 1048576    # 413 past it
+//! max_keys = 1000             # entity keys per request; 400 past it
+//! request_timeout_ms = 5000
+//! max_concurrency = 256       # requests in progress; later ones wait
+//!
+//! [quality]                   # when a run's quality report flags a column
+//! psi = 0.2                   # population-stability index from the previous run
+//! null_rate = 0.1             # change of the null rate
+//! [quality.feature_sets.user_orders]
+//! psi = 0.1                   # one feature set's own
+//!
 //! [sources.order_events]
 //! path = "data/order_events/input.csv"   # or a URL: s3://bucket/orders.csv
 //! format = "parquet"           # csv, parquet, ndjson; default: see below
@@ -97,6 +111,39 @@ struct File {
     /// Options of object stores, by URL prefix: `[storage."s3://bucket"]`.
     #[serde(default)]
     storage: BTreeMap<String, BTreeMap<String, toml::Value>>,
+    #[serde(default)]
+    server: Option<ServerSection>,
+    #[serde(default)]
+    quality: Option<QualitySection>,
+}
+
+/// `[quality]`: when a run's quality report flags a column.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QualitySection {
+    psi: Option<f64>,
+    null_rate: Option<f64>,
+    #[serde(default)]
+    feature_sets: BTreeMap<String, ThresholdSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThresholdSection {
+    psi: Option<f64>,
+    null_rate: Option<f64>,
+}
+
+/// `[server]`: `features serve`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerSection {
+    bind: Option<String>,
+    token_file: Option<String>,
+    max_body_bytes: Option<usize>,
+    max_keys: Option<usize>,
+    request_timeout_ms: Option<u64>,
+    max_concurrency: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -160,6 +207,77 @@ pub struct Config {
     /// Options of object stores (`[storage."s3://bucket"]`), over each
     /// cloud's environment.
     pub storage: StoreConfig,
+    /// `features serve`.
+    pub server: ServerConfig,
+    /// When quality reports flag a column.
+    pub quality: QualityConfig,
+}
+
+/// The `[quality]` section: the drift past which a run's quality report
+/// flags a column, for every feature set and for some on their own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QualityConfig {
+    /// Population-stability index over the previous run's bins.
+    pub psi: f64,
+    /// Change of the null rate, as a fraction of rows.
+    pub null_rate: f64,
+    /// A feature set's own (psi, null rate), each defaulting to the above.
+    pub feature_sets: BTreeMap<String, (Option<f64>, Option<f64>)>,
+}
+
+impl Default for QualityConfig {
+    fn default() -> Self {
+        QualityConfig {
+            psi: 0.2,
+            null_rate: 0.1,
+            feature_sets: BTreeMap::new(),
+        }
+    }
+}
+
+impl QualityConfig {
+    /// The (psi, null rate) thresholds of `feature_set`.
+    pub fn thresholds(&self, feature_set: &str) -> (f64, f64) {
+        let (psi, null_rate) = self
+            .feature_sets
+            .get(feature_set)
+            .copied()
+            .unwrap_or_default();
+        (psi.unwrap_or(self.psi), null_rate.unwrap_or(self.null_rate))
+    }
+}
+
+/// The `[server]` section: what `features serve` listens on and accepts.
+/// Command-line options override each key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Address and port to listen on. Loopback unless told otherwise, so a
+    /// server started by hand is not open to the network by accident.
+    pub bind: String,
+    /// A file holding the bearer token every request but `/health` must
+    /// carry; none: no authentication.
+    pub token_file: Option<PathBuf>,
+    /// Largest request body, in bytes (413 past it).
+    pub max_body_bytes: usize,
+    /// Most entity keys in one request (400 past it).
+    pub max_keys: usize,
+    /// How long a request may take, store included, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Requests handled at once; later ones wait for a place.
+    pub max_concurrency: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: "127.0.0.1:6566".to_string(),
+            token_file: None,
+            max_body_bytes: 1 << 20,
+            max_keys: 1000,
+            request_timeout_ms: 5000,
+            max_concurrency: 256,
+        }
+    }
 }
 
 impl Config {
@@ -188,6 +306,8 @@ impl Config {
             on_bad_rows: HashMap::new(),
             engine: EngineConfig::default(),
             storage: StoreConfig::default(),
+            server: ServerConfig::default(),
+            quality: QualityConfig::default(),
         }
     }
 
@@ -239,6 +359,24 @@ impl Config {
             config.storage = config
                 .storage
                 .with_store(&prefix, store_options(&prefix, options).map_err(error)?);
+        }
+        if let Some(server) = file.server {
+            let s = &mut config.server;
+            s.bind = server.bind.unwrap_or(std::mem::take(&mut s.bind));
+            s.token_file = server.token_file.map(|p| config.base_dir.join(p));
+            s.max_body_bytes = server.max_body_bytes.unwrap_or(s.max_body_bytes);
+            s.max_keys = server.max_keys.unwrap_or(s.max_keys);
+            s.request_timeout_ms = server.request_timeout_ms.unwrap_or(s.request_timeout_ms);
+            s.max_concurrency = server.max_concurrency.unwrap_or(s.max_concurrency);
+        }
+        if let Some(q) = file.quality {
+            config.quality.psi = q.psi.unwrap_or(config.quality.psi);
+            config.quality.null_rate = q.null_rate.unwrap_or(config.quality.null_rate);
+            config.quality.feature_sets = q
+                .feature_sets
+                .into_iter()
+                .map(|(name, t)| (name, (t.psi, t.null_rate)))
+                .collect();
         }
         for (name, s) in file.sources {
             if let Some(p) = s.path {
@@ -486,6 +624,51 @@ aws_secret_access_key = "s3cr3t"
         assert_eq!(c.online_url, "redb:///work/here/o.redb");
         assert_eq!(c.sources["events"], "/abs/e.csv");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_server_section_overrides_the_defaults_it_names() {
+        let c = Config::from_text(
+            "[server]\nbind = \"0.0.0.0:7000\"\ntoken_file = \"t/token\"\nmax_keys = 5\n",
+            Path::new("featurestore.toml"),
+            "/base",
+        )
+        .unwrap();
+        assert_eq!(c.server.bind, "0.0.0.0:7000");
+        assert_eq!(
+            c.server.token_file.as_deref(),
+            Some(Path::new("/base/t/token"))
+        );
+        assert_eq!(c.server.max_keys, 5);
+        assert_eq!(
+            c.server.max_body_bytes,
+            ServerConfig::default().max_body_bytes
+        );
+        assert_eq!(Config::defaults(".").server.bind, "127.0.0.1:6566");
+        let err = Config::from_text("[server]\nport = 1\n", Path::new("f.toml"), "/")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `port`"), "{err}");
+    }
+
+    #[test]
+    fn quality_thresholds_default_then_per_feature_set() {
+        let c = Config::from_text(
+            "[quality]\nnull_rate = 0.05\n[quality.feature_sets.a]\npsi = 0.1\n",
+            Path::new("featurestore.toml"),
+            "/",
+        )
+        .unwrap();
+        assert_eq!(c.quality.thresholds("a"), (0.1, 0.05));
+        assert_eq!(c.quality.thresholds("b"), (0.2, 0.05));
+        let err = Config::from_text(
+            "[quality.feature_sets.a]\npsy = 1.0\n",
+            Path::new("f.toml"),
+            "/",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("unknown field `psy`"), "{err}");
     }
 
     #[test]

@@ -17,6 +17,8 @@
 //! - [`engine`]: which engine computes the rows: polars here, or (feature
 //!   `spark`) a Spark cluster through Spark Connect.
 //! - [`pipeline`]: whole runs, extract to both stores; datasets; run locks.
+//! - `serve` (feature `server`): the HTTP feature server, over the
+//!   online store.
 //! - [`cli`]: the command line a feature crate's binary is made of.
 //!
 //! `python3 scripts/layers.py` checks that no module imports one above it
@@ -42,6 +44,10 @@ pub mod engine;
 pub mod pipeline;
 
 pub mod catalog;
+pub mod page;
+#[cfg(feature = "server")]
+pub mod serve;
+
 pub mod cli;
 pub mod config;
 mod date_arg;

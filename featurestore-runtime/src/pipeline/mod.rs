@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::location::FileLocation;
 pub mod dataset;
 pub mod lock;
+pub mod quality;
 pub mod status;
 
 use crate::location::OnlineLocation;

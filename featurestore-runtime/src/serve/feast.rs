@@ -1,0 +1,321 @@
+//! `POST /get-online-features`, with Feast's request and response JSON, so
+//! Feast's HTTP clients read our stores unchanged.
+//!
+//! Request: `{"features": ["feature_set:column", …], "entities": {"key":
+//! [v1, v2, …], …}, "full_feature_names": false}`: the entities are
+//! column-major, one list per key column, all of one length.
+//!
+//! Response, as Feast's feature server writes its `GetOnlineFeaturesResponse`
+//! protobuf: `metadata.feature_names` lists the entity key columns (in the
+//! request's order) then the features (in the request's order: `column`, or
+//! `feature_set__column` with `full_feature_names`); `results` has one entry
+//! per name, in that order, each with one value, status and event timestamp
+//! per requested entity. The entity columns echo the request, `PRESENT`, at
+//! the epoch, as Feast's do. A feature's status is `NOT_FOUND` (no row for
+//! the key: value null, timestamp the epoch), `OUTSIDE_MAX_AGE` (the row is
+//! older than the feature set's maximum age: value null, as Feast's Java
+//! server withholds stale values), `NULL_VALUE` (the row holds null) or
+//! `PRESENT`; its event timestamp is the row's `timestamp`.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::Json as JsonBody;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::{json, Value as Json};
+
+use super::body::parse_body;
+use super::error::ApiError;
+use super::json::{key_value, timestamp_json, value_json};
+use super::state::Shared;
+use crate::spec::FeatureSetSpec;
+use crate::store::online::{Record, Value};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Request {
+    features: Option<Vec<String>>,
+    entities: Entities,
+    #[serde(default)]
+    full_feature_names: bool,
+    feature_service: Option<String>,
+    #[serde(default)]
+    request_context: serde_json::Map<String, Json>,
+}
+
+/// The entity columns in the order the request gives them (Feast echoes
+/// them in that order); a JSON object, read entry by entry.
+#[derive(Debug)]
+struct Entities(Vec<(String, Vec<Json>)>);
+
+impl<'de> Deserialize<'de> for Entities {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Entities;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of key columns, each a list of values")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entities, A::Error> {
+                let mut out: Vec<(String, Vec<Json>)> = Vec::new();
+                while let Some((name, values)) = map.next_entry::<String, Vec<Json>>()? {
+                    if out.iter().any(|(n, _)| *n == name) {
+                        return Err(de::Error::custom(format!("entity `{name}` is given twice")));
+                    }
+                    out.push((name, values));
+                }
+                Ok(Entities(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// The maximum age of a feature set's rows: a row older than this is
+/// `OUTSIDE_MAX_AGE`. The declaration has no time to live yet, so every
+/// row is within age; this is the one place that reads it.
+fn max_age(_spec: &FeatureSetSpec) -> Option<Duration> {
+    None
+}
+
+/// A feature's status for a looked-up row, at `now` (microseconds).
+fn status(
+    row: Option<&Record>,
+    value: &Value,
+    max_age: Option<Duration>,
+    now: i64,
+) -> &'static str {
+    let Some(row) = row else {
+        return "NOT_FOUND";
+    };
+    if let Some(age) = max_age {
+        let limit = i64::try_from(age.as_micros()).unwrap_or(i64::MAX);
+        if now.saturating_sub(row.timestamp) > limit {
+            return "OUTSIDE_MAX_AGE";
+        }
+    }
+    if *value == Value::Null {
+        "NULL_VALUE"
+    } else {
+        "PRESENT"
+    }
+}
+
+/// The columns asked of one feature set.
+struct Wanted<'a> {
+    spec: &'a FeatureSetSpec,
+    /// (index into the request's features, index into `spec.outputs`)
+    columns: Vec<(usize, usize)>,
+}
+
+pub(crate) async fn get_online_features(
+    State(state): State<Shared>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<JsonBody<Json>, ApiError> {
+    let request: Request = parse_body(body)?;
+    if request.feature_service.is_some() {
+        return Err(ApiError::bad_request(
+            "`feature_service`: feature services are not declared here; list the features as \
+             `feature_set:column` in `features`",
+        ));
+    }
+    if !request.request_context.is_empty() {
+        return Err(ApiError::bad_request(
+            "`request_context`: on-demand transformations are not supported; leave it out",
+        ));
+    }
+    let features = request.features.unwrap_or_default();
+    if features.is_empty() {
+        return Err(ApiError::bad_request(
+            "`features` is empty: list at least one `feature_set:column`",
+        ));
+    }
+    let entities = request.entities.0;
+
+    // Which columns of which feature sets, and the names they are served under.
+    let mut wanted: Vec<Wanted> = Vec::new();
+    let mut names: Vec<String> = Vec::with_capacity(features.len());
+    for (i, reference) in features.iter().enumerate() {
+        let Some((fs, column)) = reference.split_once(':') else {
+            return Err(ApiError::bad_request(format!(
+                "`features[{i}]` = {reference:?} is not a reference `feature_set:column`"
+            )));
+        };
+        let spec = state.feature_set(fs)?;
+        let Some(output) = spec.outputs.iter().position(|o| o.name == column) else {
+            let known: Vec<&str> = spec.outputs.iter().map(|o| o.name).collect();
+            return Err(ApiError::not_found(format!(
+                "`features[{i}]`: feature set `{fs}` has no feature column `{column}`; its columns: {}",
+                known.join(", ")
+            )));
+        };
+        let name = if request.full_feature_names {
+            format!("{fs}__{column}")
+        } else {
+            column.to_string()
+        };
+        if names.contains(&name) || entities.iter().any(|(e, _)| *e == name) {
+            return Err(ApiError::bad_request(format!(
+                "`features[{i}]`: the name `{name}` is served twice; ask for each feature once, \
+                 or set `full_feature_names` to tell feature sets apart"
+            )));
+        }
+        names.push(name);
+        match wanted.iter_mut().find(|w| w.spec.name == spec.name) {
+            Some(w) => w.columns.push((i, output)),
+            None => wanted.push(Wanted {
+                spec,
+                columns: vec![(i, output)],
+            }),
+        }
+    }
+
+    // The entity columns: all of one length, within the limit, each a key
+    // of a requested feature set, and every key of those given.
+    let rows = entities.first().map_or(0, |(_, v)| v.len());
+    for (name, values) in &entities {
+        if values.len() != rows {
+            return Err(ApiError::bad_request(format!(
+                "`entities`: `{name}` has {} values but `{}` has {rows}; every entity column \
+                 lists one value per row",
+                values.len(),
+                entities[0].0
+            )));
+        }
+        if !wanted.iter().any(|w| w.spec.key_names().any(|k| k == name)) {
+            return Err(ApiError::bad_request(format!(
+                "`entities`: `{name}` is no key of the requested feature sets ({})",
+                keys_of(&wanted)
+            )));
+        }
+    }
+    if rows > state.limits.max_keys {
+        return Err(ApiError::bad_request(format!(
+            "`entities`: {rows} rows asked for; at most {} per request",
+            state.limits.max_keys
+        )));
+    }
+
+    let now = chrono::Utc::now().timestamp_micros();
+    let mut results: Vec<Option<Json>> = vec![None; features.len()];
+    for w in &wanted {
+        let mut keys: Vec<Vec<Value>> = vec![Vec::with_capacity(w.spec.keys.len()); rows];
+        for column in w.spec.keys {
+            let Some((_, values)) = entities.iter().find(|(n, _)| n == column.name) else {
+                return Err(ApiError::bad_request(format!(
+                    "`entities`: feature set `{}` is keyed by `{}`, which the request does not give",
+                    w.spec.name,
+                    column.name
+                )));
+            };
+            for (row, json) in values.iter().enumerate() {
+                let at = || format!("`entities.{}[{row}]`", column.name);
+                keys[row].push(key_value(column, json, &at)?);
+            }
+        }
+        let spec = *w.spec;
+        let found = state
+            .with_store(|store| async move { store.get_many(&spec, &keys).await })
+            .await?;
+        state.metrics.rows(
+            w.spec.name,
+            found.len(),
+            found.iter().filter(|r| r.is_some()).count(),
+        );
+        let age = max_age(w.spec);
+        for &(i, output) in &w.columns {
+            let mut values = Vec::with_capacity(rows);
+            let mut statuses = Vec::with_capacity(rows);
+            let mut times = Vec::with_capacity(rows);
+            for record in &found {
+                let value = record
+                    .as_ref()
+                    .and_then(|r| r.values.get(output))
+                    .unwrap_or(&Value::Null);
+                let status = status(record.as_ref(), value, age, now);
+                values.push(match status {
+                    "PRESENT" => value_json(value),
+                    _ => Json::Null,
+                });
+                statuses.push(status);
+                times.push(timestamp_json(record.as_ref().map_or(0, |r| r.timestamp)));
+            }
+            results[i] = Some(json!({
+                "values": values,
+                "statuses": statuses,
+                "event_timestamps": times,
+            }));
+        }
+    }
+
+    let epoch = timestamp_json(0);
+    let mut feature_names: Vec<String> = entities.iter().map(|(n, _)| n.clone()).collect();
+    feature_names.extend(names);
+    let mut out: Vec<Json> = entities
+        .iter()
+        .map(|(_, values)| {
+            json!({
+                "values": values,
+                "statuses": vec!["PRESENT"; rows],
+                "event_timestamps": vec![epoch.clone(); rows],
+            })
+        })
+        .collect();
+    out.extend(results.into_iter().flatten());
+    Ok(JsonBody(json!({
+        "metadata": { "feature_names": feature_names },
+        "results": out,
+    })))
+}
+
+fn keys_of(wanted: &[Wanted]) -> String {
+    wanted
+        .iter()
+        .map(|w| {
+            format!(
+                "`{}`: {}",
+                w.spec.name,
+                w.spec.key_names().collect::<Vec<_>>().join(", ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(timestamp: i64) -> Record {
+        Record {
+            key: vec![Value::from("x")],
+            timestamp,
+            values: vec![Value::Int(1)],
+        }
+    }
+
+    #[test]
+    fn statuses_follow_feast() {
+        let day = 86_400_000_000;
+        let r = record(10 * day);
+        assert_eq!(status(None, &Value::Null, None, 0), "NOT_FOUND");
+        assert_eq!(status(Some(&r), &Value::Int(1), None, 100 * day), "PRESENT");
+        assert_eq!(
+            status(Some(&r), &Value::Null, None, 100 * day),
+            "NULL_VALUE"
+        );
+        let week = Some(Duration::from_secs(7 * 86_400));
+        assert_eq!(status(Some(&r), &Value::Int(1), week, 17 * day), "PRESENT");
+        assert_eq!(
+            status(Some(&r), &Value::Int(1), week, 17 * day + 1),
+            "OUTSIDE_MAX_AGE"
+        );
+        // Stale wins over null: the row is not served at all.
+        assert_eq!(
+            status(Some(&r), &Value::Null, week, 18 * day),
+            "OUTSIDE_MAX_AGE"
+        );
+    }
+}
