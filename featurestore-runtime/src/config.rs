@@ -19,6 +19,13 @@
 //! path = "data/order_events/input.csv"   # or a URL: s3://bucket/orders.csv
 //! format = "parquet"           # csv, parquet, ndjson; default: see below
 //! on_bad_rows = "quarantine"   # or "fail" (the default) or "skip"
+//!
+//! [kafka]                        # kafka:// sources and `features stream`
+//! group_prefix = "featurestore." # stream NAME's consumer group: prefix + NAME
+//! allowed_lateness = "1h"        # how far behind the newest event one may arrive
+//! [kafka.options]                # any librdkafka property; "env:VAR" reads VAR
+//! "security.protocol" = "SASL_SSL"
+//! "sasl.password" = "env:KAFKA_PASSWORD"
 //! ```
 //!
 //! The file is found by [`Config::discover`]: `--config FILE`, else
@@ -44,7 +51,7 @@ use serde::Deserialize;
 use crate::engine::{EngineConfig, EngineKind};
 use crate::error::{Error, Result};
 use crate::location::{absolute, resolve as resolve_path, FileLocation};
-use crate::source::SourceLocations;
+use crate::source::{KafkaSettings, SourceLocations};
 use crate::spec::{Format, OnBadRows};
 
 /// Default historical store root, relative to the base directory.
@@ -86,6 +93,8 @@ struct File {
     sources: BTreeMap<String, SourceSection>,
     #[serde(default)]
     engine: Option<EngineSection>,
+    #[serde(default)]
+    kafka: Option<KafkaSettings>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -142,6 +151,8 @@ pub struct Config {
     pub on_bad_rows: HashMap<String, OnBadRows>,
     /// The engine that computes feature sets.
     pub engine: EngineConfig,
+    /// Kafka consumers: librdkafka options, consumer groups, lateness.
+    pub kafka: KafkaSettings,
 }
 
 impl Config {
@@ -157,6 +168,7 @@ impl Config {
             formats: HashMap::new(),
             on_bad_rows: HashMap::new(),
             engine: EngineConfig::default(),
+            kafka: KafkaSettings::default(),
         }
     }
 
@@ -198,6 +210,10 @@ impl Config {
                     .map_err(|e| error(format!("[engine] kind: {e}")))?;
             }
             config.engine.spark_remote = engine.spark_remote;
+        }
+        if let Some(kafka) = file.kafka {
+            kafka.check().map_err(|e| error(format!("[kafka] {e}")))?;
+            config.kafka = kafka;
         }
         for (name, s) in file.sources {
             if let Some(p) = s.path {
@@ -303,6 +319,7 @@ impl Config {
                 &self.historical_location(),
                 crate::source::QUARANTINE_DIR,
             )),
+            kafka: self.kafka.clone(),
         }
     }
 }

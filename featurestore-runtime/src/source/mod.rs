@@ -18,11 +18,13 @@ use crate::spec::{Format, OnBadRows, Preprocessing, SourceKind, SourceSpec};
 
 use bad_rows::BadRow;
 use file::{FileFormat, SourceFile};
+pub use kafka::KafkaSettings;
 use typed::{collect_guarded, has_text_times, non_nullable_nulls, typed};
 
 mod bad_rows;
 mod derive;
 mod file;
+pub mod kafka;
 pub mod preprocess;
 mod quarantine;
 mod time_encoding;
@@ -44,6 +46,8 @@ pub struct SourceLocations {
     /// or a URL (`s3://bucket/quarantine`); without one, `_quarantine/`
     /// under `base_dir`.
     pub quarantine_dir: Option<String>,
+    /// How `kafka://` sources are consumed.
+    pub kafka: KafkaSettings,
 }
 
 impl SourceLocations {
@@ -236,6 +240,12 @@ fn preprocessed(spec: &SourceSpec, read: Extract, locations: &SourceLocations) -
 /// Reads a source's rows as declared by its columns, without pre-processing.
 fn read_declared(spec: &SourceSpec, locations: &SourceLocations) -> Result<Extract> {
     match spec.kind {
+        SourceKind::File { path, .. }
+            if crate::location::KafkaLocation::is_kafka(locations.raw(spec, path)) =>
+        {
+            let extract = kafka::read(spec, locations.raw(spec, path), locations)?;
+            Ok(extract)
+        }
         SourceKind::File { path, format } => {
             let location = locations.location(spec, path)?;
             let extract = read_file(spec, &location, format, locations)?;
