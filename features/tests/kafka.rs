@@ -265,3 +265,63 @@ fn a_message_that_does_not_decode_is_quarantined_with_its_offset() {
     assert!(q.contains("not json"), "{q}");
     assert!(q.contains("yesterday"), "{q}");
 }
+
+/// A configuration whose stream consumer groups are the test's own.
+fn config_with_groups(dir: &Path, extra: &str) -> PathBuf {
+    let path = dir.join("featurestore.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[kafka]\ngroup_prefix = \"fs-test-{}.\"\n{extra}",
+            uuid::Uuid::new_v4().simple()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// The online rows of every key of `expected` (an online fixture: a
+/// header, then one row per key), as `get` prints them, in that format.
+fn online_rows(dir: &Path, name: &str, expected: &str) -> String {
+    let mut out = String::new();
+    for (i, line) in expected.lines().skip(1).enumerate() {
+        let printed = stdout(features(dir).args([
+            "get",
+            &format!("feature_store.{name}"),
+            line.split(',').next().unwrap(),
+            "--format",
+            "csv",
+        ]));
+        // The header once, then each key's row.
+        for row in printed.lines().skip(usize::from(i > 0)) {
+            out.push_str(row);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn stream_to_the_end_date_leaves_the_online_rows_of_the_batch_run() {
+    let topic = topic("stream", 3);
+    produce(&topic, &csv_as_messages(&fixture("input.csv")));
+    let url = format!("kafka://{}/{topic}", broker());
+    for name in ["user_orders", "user_chargebacks"] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config_with_groups(dir.path(), "");
+        let printed = stdout(features(dir.path()).arg("--config").arg(&config).args([
+            "--source",
+            &format!("order_events={url}"),
+            "stream",
+            &format!("feature_store.{name}"),
+            "--from-beginning",
+            "--exit-when-idle",
+            "5",
+            "--end-date",
+            "2020-07-17",
+        ]));
+        assert!(printed.contains("9 messages"), "{printed}");
+        let expected = fixture(&format!("{name}_online.csv"));
+        assert_eq!(online_rows(dir.path(), name, &expected), expected, "{name}");
+    }
+}

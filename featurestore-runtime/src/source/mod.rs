@@ -98,7 +98,7 @@ impl SourceLocations {
 
     /// The location (path or URL) a file source is read from, or its
     /// override, as given: relative paths are not yet resolved.
-    fn raw<'a>(&'a self, spec: &SourceSpec, declared: &'a str) -> &'a str {
+    pub(crate) fn raw<'a>(&'a self, spec: &SourceSpec, declared: &'a str) -> &'a str {
         self.overrides
             .get(spec.name)
             .map_or(declared, String::as_str)

@@ -247,3 +247,72 @@ pub(super) fn read(
         Ok(_) => unreachable!("a kafka:// location parses only with the `kafka` feature"),
     }
 }
+
+/// Messages of a stream decoded for a feature set: the typed rows (with
+/// the source's derived columns), the index of each row's message, and the
+/// messages left out, quarantined under `"quarantine"`. Messages read
+/// again to rebuild a stream's state (`replay`) were counted the first
+/// time: their bad ones are left out without a word.
+#[cfg(feature = "kafka")]
+pub(crate) fn decode_messages(
+    spec: &crate::spec::SourceSpec,
+    location: &str,
+    messages: &[consumer::Message],
+    locations: &super::SourceLocations,
+    replay: bool,
+) -> crate::error::Result<(
+    Option<polars::prelude::DataFrame>,
+    Vec<usize>,
+    Option<super::Rejected>,
+)> {
+    use polars::prelude::IntoLazy;
+
+    let policy = if replay {
+        crate::spec::OnBadRows::Skip
+    } else {
+        locations.policy(spec)
+    };
+    let decoded = decode::decode(spec, location, messages, policy)?;
+    let rejected = if replay {
+        None
+    } else {
+        super::rejected_rows(spec, location, locations, &decoded.bad)?
+    };
+    let frame = match decoded.frame {
+        Some(frame) => Some(
+            super::derive::derive(spec, location, frame.lazy())?
+                .collect()
+                .map_err(|e| {
+                    super::source_error(spec, location, crate::error::polars_message(&e))
+                })?,
+        ),
+        None => None,
+    };
+    Ok((frame, decoded.kept, rejected))
+}
+
+/// Writes events that came too late for their windows to the quarantine,
+/// whatever the source's `on_bad_rows`: they are never dropped silently.
+/// Returns the quarantine file.
+#[cfg(feature = "kafka")]
+pub(crate) fn quarantine_late(
+    spec: &crate::spec::SourceSpec,
+    location: &str,
+    locations: &super::SourceLocations,
+    late: &[(&consumer::Message, String)],
+) -> crate::error::Result<String> {
+    let rows: Vec<super::bad_rows::BadRow> = late
+        .iter()
+        .map(|(m, reason)| super::bad_rows::BadRow {
+            record: 0,
+            place: m.place(),
+            raw: m
+                .payload
+                .as_deref()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .unwrap_or_default(),
+            reason: reason.clone(),
+        })
+        .collect();
+    super::quarantine::write(spec, location, locations, &rows)
+}
