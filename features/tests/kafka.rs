@@ -325,3 +325,161 @@ fn stream_to_the_end_date_leaves_the_online_rows_of_the_batch_run() {
         assert_eq!(online_rows(dir.path(), name, &expected), expected, "{name}");
     }
 }
+
+/// `n` generated orders of 4,000 users over 60 days from 2020-01-01
+/// (`support::events`), sorted by time, then shuffled within blocks of
+/// `block` consecutive events: out of order by less than the time `block`
+/// events span (about 35 minutes for 100k events in blocks of 40).
+fn out_of_order_events(n: usize, block: usize) -> String {
+    let mut rows: Vec<String> = support::events(n, 7, 0)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    rows.sort_by(|a, b| a.split(',').nth(1).cmp(&b.split(',').nth(1)));
+    let mut state = 11u64;
+    for chunk in rows.chunks_mut(block) {
+        for i in (1..chunk.len()).rev() {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            chunk.swap(i, (state >> 33) as usize % (i + 1));
+        }
+    }
+    let mut csv = support::HEADER.to_string();
+    for r in rows {
+        csv.push_str(&r);
+        csv.push('\n');
+    }
+    csv
+}
+
+/// Every user's online row of feature set `name` in the store at `url`.
+fn every_online_row(
+    url: &str,
+    name: &str,
+) -> Vec<Option<featurestore_runtime::store::online::Record>> {
+    use featurestore_runtime::store::online::{open_url, Value};
+    let registry = features::registry();
+    let spec = registry.find_feature_set(name).unwrap();
+    let store = open_url(url, Path::new("/")).unwrap();
+    let keys: Vec<Vec<Value>> = (0..4_000)
+        .map(|u| vec![Value::Str(format!("u{u}"))])
+        .collect();
+    store.get_many(spec, &keys).unwrap()
+}
+
+/// The group's committed offsets, summed over the topic's partitions.
+fn committed(group: &str, topic: &str, partitions: i32) -> i64 {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker())
+        .set("group.id", group)
+        .set("session.timeout.ms", "6000")
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    consumer
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .unwrap()
+        .elements()
+        .iter()
+        .filter_map(|e| e.offset().to_raw())
+        .filter(|o| *o >= 0)
+        .sum()
+}
+
+#[test]
+fn a_replay_killed_and_restarted_ends_with_the_rows_of_the_batch_run() {
+    let topic = topic("replay", 3);
+    let csv = out_of_order_events(100_000, 40);
+    let messages = csv_as_messages(&csv);
+    assert_eq!(messages.len(), 100_000);
+    produce(&topic, &messages);
+    let url = format!("kafka://{}/{topic}", broker());
+    let source = format!("order_events={url}");
+    let end = "2020-02-20";
+
+    // The batch run over the same topic.
+    let batch = tempfile::tempdir().unwrap();
+    stdout(features(batch.path()).args([
+        "--source",
+        &source,
+        "execute",
+        "feature_store.user_orders",
+        "--end-date",
+        end,
+    ]));
+    let batch_url = format!("redb://{}", batch.path().join("online.redb").display());
+    let expected = every_online_row(&batch_url, "feature_store.user_orders");
+    assert!(expected.iter().filter(|r| r.is_some()).count() > 3_900);
+
+    // The stream, killed with SIGKILL once it has committed a first batch.
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("fs-test-{}.", uuid::Uuid::new_v4().simple());
+    let config = dir.path().join("featurestore.toml");
+    std::fs::write(
+        &config,
+        format!("[kafka]\ngroup_prefix = \"{prefix}\"\nallowed_lateness = \"2h\"\nbatch_messages = 2000\n"),
+    )
+    .unwrap();
+    let group = format!("{prefix}user_orders");
+    let stream = |dir: &Path| {
+        let mut cmd = features(dir);
+        cmd.arg("--config").arg(&config).args([
+            "--source",
+            &source,
+            "stream",
+            "feature_store.user_orders",
+            "--from-beginning",
+            "--exit-when-idle",
+            "5",
+            "--end-date",
+            end,
+        ]);
+        cmd
+    };
+    let mut child = stream(dir.path()).spawn().unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let done = committed(&group, &topic, 3);
+        if done > 0 {
+            assert!(
+                done < 100_000,
+                "the stream finished before it could be killed"
+            );
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the stream ended before its first commit: {}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "no commit in 5 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "killed: {status:?}");
+
+    // Restarted, it resumes from its commits and ends equal to the batch run.
+    let printed = stdout(&mut stream(dir.path()));
+    assert!(printed.contains(" 0 late"), "{printed}");
+    let url = format!("redb://{}", dir.path().join("online.redb").display());
+    let got = every_online_row(&url, "feature_store.user_orders");
+    let differ: Vec<_> = got
+        .iter()
+        .zip(&expected)
+        .filter(|(g, e)| g != e)
+        .take(5)
+        .collect();
+    assert!(differ.is_empty(), "{differ:?}");
+}

@@ -44,7 +44,7 @@ use crate::store::online::{self, BlockingOnlineStore, RunWrite, WriteOrder};
 use crate::transform::{self, DateRange};
 use state::{Committed, Window};
 
-/// The most messages one micro-batch decodes.
+/// The most messages one micro-batch decodes, unless configured.
 const MAX_BATCH: usize = 50_000;
 /// How long a micro-batch waits for more messages once it has one.
 const BATCH_WAIT: Duration = Duration::from_millis(200);
@@ -130,10 +130,12 @@ pub fn run(
         locations,
         online: online.clone(),
         consumer,
-        window: Window::new(spec, lateness, closed, options.end_date)?,
+        window: Window::new(spec, &partitions, lateness, closed, options.end_date)?,
         replay_until: committed.iter().map(|(p, c)| (*p, c.next)).collect(),
         next: BTreeMap::new(),
         order_run: chrono::Utc::now().timestamp_micros(),
+        writes: 0,
+        batch_messages: config.kafka.batch_messages.unwrap_or(MAX_BATCH),
         report: StreamReport {
             feature_set: spec.name.to_string(),
             closed,
@@ -189,6 +191,9 @@ struct Stream<'a> {
     next: BTreeMap<i32, i64>,
     /// The order of this stream's writes among runs (see [`WriteOrder`]).
     order_run: i64,
+    /// Online writes so far.
+    writes: usize,
+    batch_messages: usize,
     report: StreamReport,
 }
 
@@ -222,12 +227,12 @@ impl Stream<'_> {
         }
     }
 
-    /// One micro-batch: up to [`MAX_BATCH`] messages, waiting at most
+    /// One micro-batch: up to `batch_messages` messages, waiting at most
     /// [`BATCH_WAIT`] once the first arrived.
     fn poll(&mut self) -> Result<Vec<Message>> {
         let mut batch = Vec::new();
         let started = Instant::now();
-        while batch.len() < MAX_BATCH {
+        while batch.len() < self.batch_messages {
             let wait = if batch.is_empty() {
                 Duration::from_millis(500)
             } else {
@@ -235,7 +240,8 @@ impl Stream<'_> {
             };
             match self.consumer.poll(wait) {
                 None => break,
-                Some(Err(KafkaError::PartitionEOF(_))) => {
+                Some(Err(KafkaError::PartitionEOF(p))) => {
+                    self.window.caught_up(p, true);
                     if !batch.is_empty() {
                         break;
                     }
@@ -248,6 +254,7 @@ impl Stream<'_> {
                 }
                 Some(Ok(m)) => {
                     let m = Message::of(&m);
+                    self.window.caught_up(m.partition, false);
                     self.next.insert(m.partition, m.offset + 1);
                     batch.push(m);
                 }
@@ -337,7 +344,10 @@ impl Stream<'_> {
             .write_latest(self.spec, &records, RunWrite::some_keys(order))?;
         self.report.rows_written += records.len();
         self.report.closed = self.window.closed();
-        crate::fail::point(|| "stream:written".to_string());
+        self.writes += 1;
+        // Between the online write and the commit: the rows are stored, the
+        // offsets that produced them are not committed.
+        crate::fail::point(|| format!("stream:written:{}", self.writes));
         Ok(())
     }
 

@@ -85,7 +85,12 @@ pub(super) struct Window {
     /// With an end date: the day, the time of its last row, and its end.
     end: Option<(NaiveDate, i64, i64)>,
     ended: bool,
-    max_time: Option<i64>,
+    /// The newest event time of each partition.
+    max_time: BTreeMap<i32, i64>,
+    /// The partitions the stream reads.
+    partitions: Vec<i32>,
+    /// Partitions read to their end: they hold no watermark back.
+    caught_up: std::collections::BTreeSet<i32>,
     /// Source rows with their partition, offset and event time.
     pieces: Vec<DataFrame>,
 }
@@ -93,6 +98,7 @@ pub(super) struct Window {
 impl Window {
     pub(super) fn new(
         spec: &FeatureSetSpec,
+        partitions: &[i32],
         lateness: i64,
         closed: Option<i64>,
         end_date: Option<NaiveDate>,
@@ -110,7 +116,9 @@ impl Window {
             closed,
             end,
             ended: false,
-            max_time: None,
+            max_time: BTreeMap::new(),
+            partitions: partitions.to_vec(),
+            caught_up: std::collections::BTreeSet::new(),
             pieces: Vec::new(),
         })
     }
@@ -156,9 +164,20 @@ impl Window {
             .filter(col(TIME).is_not_null())
             .collect()
             .ctx(ctx)?;
-        let times = frame.column(TIME).ctx(ctx)?.i64().ctx(ctx)?.clone();
-        if let Some(max) = times.max() {
-            self.max_time = Some(self.max_time.map_or(max, |m| m.max(max)));
+        let newest = frame
+            .clone()
+            .lazy()
+            .group_by([col(PARTITION)])
+            .agg([col(TIME).max()])
+            .collect()
+            .ctx(ctx)?;
+        let ps = newest.column(PARTITION).ctx(ctx)?.i32().ctx(ctx)?.clone();
+        let ts = newest.column(TIME).ctx(ctx)?.i64().ctx(ctx)?.clone();
+        for (p, t) in ps.iter().zip(ts.iter()) {
+            if let (Some(p), Some(t)) = (p, t) {
+                let max = self.max_time.entry(p).or_insert(t);
+                *max = (*max).max(t);
+            }
         }
         let Some(closed) = self.closed else {
             self.pieces.push(frame);
@@ -217,11 +236,38 @@ impl Window {
         Ok(out)
     }
 
+    /// Whether partition `p` is read to its end (at EOF) or not.
+    pub(super) fn caught_up(&mut self, p: i32, at_end: bool) {
+        if at_end {
+            self.caught_up.insert(p);
+        } else {
+            self.caught_up.remove(&p);
+        }
+    }
+
+    /// The newest event time every partition still being read has reached:
+    /// events arrive in order per partition (up to the lateness), not
+    /// across partitions, so the slowest partition sets the pace. A
+    /// partition read to its end holds nothing back.
+    /// A partition not read yet holds the watermark back until it has an
+    /// event or is found empty.
+    fn newest(&self) -> Option<i64> {
+        let mut behind: Option<i64> = None;
+        for p in &self.partitions {
+            if self.caught_up.contains(p) {
+                continue;
+            }
+            let t = *self.max_time.get(p)?;
+            behind = Some(behind.map_or(t, |b| b.min(t)));
+        }
+        behind.or_else(|| self.max_time.values().copied().max())
+    }
+
     /// Closes the slide boundaries the watermark passed: the rows dated
     /// after the last closed boundary up to the new one, and the as-of of
     /// their write.
     pub(super) fn close(&mut self, spec: &FeatureSetSpec) -> Result<Option<(DataFrame, i64)>> {
-        let Some(max) = self.max_time else {
+        let Some(max) = self.newest() else {
             return Ok(None);
         };
         let boundary = (max - self.lateness).div_euclid(self.slide) * self.slide;

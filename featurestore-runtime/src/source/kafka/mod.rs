@@ -52,6 +52,10 @@ pub struct KafkaSettings {
     /// How far behind the newest event time an event may arrive and still
     /// count (`0s`, `90s`, `30m`, `1h`, `2d`) [default: `1h`].
     pub allowed_lateness: Option<String>,
+    /// The most messages a stream computes and commits at once: smaller
+    /// batches commit more often, larger ones compute less often
+    /// [default: 50000].
+    pub batch_messages: Option<usize>,
 }
 
 // Option values may be secrets: only their names are shown.
@@ -62,6 +66,7 @@ impl std::fmt::Debug for KafkaSettings {
             .field("group_prefix", &self.group_prefix)
             .field("groups", &self.groups)
             .field("allowed_lateness", &self.allowed_lateness)
+            .field("batch_messages", &self.batch_messages)
             .finish()
     }
 }
@@ -94,6 +99,9 @@ impl KafkaSettings {
                 "options.\"{own}\" is set by featurestore itself (brokers come from the \
                  kafka:// location, the group from `group_prefix`/`groups`); remove it"
             ));
+        }
+        if self.batch_messages == Some(0) {
+            return Err("batch_messages = 0: a batch holds at least one message".to_string());
         }
         self.lateness_us().map(|_| ())
     }
