@@ -483,3 +483,106 @@ fn a_replay_killed_and_restarted_ends_with_the_rows_of_the_batch_run() {
         .collect();
     assert!(differ.is_empty(), "{differ:?}");
 }
+
+#[test]
+fn a_late_event_is_counted_and_quarantined_with_its_offset() {
+    let topic = topic("late", 1);
+    produce(&topic, &csv_as_messages(&fixture("input.csv")));
+    let url = format!("kafka://{}/{topic}", broker());
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_groups(dir.path(), "allowed_lateness = \"1h\"\n");
+    let stream = |extra: &[&str]| {
+        let mut cmd = features(dir.path());
+        cmd.arg("--config").arg(&config).args([
+            "--source",
+            &format!("order_events={url}"),
+            "stream",
+            "feature_store.user_orders",
+            "--from-beginning",
+            "--exit-when-idle",
+            "3",
+        ]);
+        cmd.args(extra);
+        stdout(&mut cmd)
+    };
+    // The newest event, 2020-07-16 14:00, closes the slides up to 07-16.
+    let first = stream(&[]);
+    assert!(
+        first.contains("9 messages") && first.contains(" 0 late"),
+        "{first}"
+    );
+    produce(
+        &topic,
+        &[(
+            "x".to_string(),
+            r#"{"order_id":"late","order_timestamp":"2020-07-15 12:00:00","cpf":"x","chargeback_timestamp":null}"#
+                .to_string(),
+        )],
+    );
+    let second = stream(&["--end-date", "2020-07-17"]);
+    assert!(second.contains(" 1 late"), "{second}");
+    let quarantined: Vec<String> = files(&dir.path().join("historical/_quarantine"))
+        .into_values()
+        .map(|b| String::from_utf8(b).unwrap())
+        .collect();
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+    let q = &quarantined[0];
+    assert!(q.contains("partition 0, offset 9"), "{q}");
+    assert!(q.contains("late event"), "{q}");
+    assert!(q.contains("2020-07-15 12:00:00"), "{q}");
+    // Left out of the windows, the late order is not counted: the rows are
+    // those of the events without it.
+    let expected = fixture("user_orders_online.csv");
+    assert_eq!(online_rows(dir.path(), "user_orders", &expected), expected);
+}
+
+#[test]
+fn sigterm_drains_commits_and_exits_zero() {
+    let topic = topic("sigterm", 2);
+    produce(&topic, &csv_as_messages(&fixture("input.csv")));
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_groups(dir.path(), "");
+    let prefix = std::fs::read_to_string(&config).unwrap();
+    let group = format!(
+        "{}user_orders",
+        prefix.split('"').nth(1).expect("the group prefix")
+    );
+    let mut child = features(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "--source",
+            &format!("order_events=kafka://{}/{topic}", broker()),
+            "stream",
+            "feature_store.user_orders",
+            "--from-beginning",
+        ])
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while committed(&group, &topic, 2) == 0 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the stream ended by itself"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no commit in 2 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{:?}: {text}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("9 messages"), "{text}");
+}

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use polars::prelude::*;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -182,7 +182,7 @@ struct Stream<'a> {
     location: KafkaLocation,
     locations: SourceLocations,
     online: BlockingOnlineStore,
-    consumer: BaseConsumer,
+    consumer: consumer::KafkaConsumer,
     window: Window,
     /// Per partition, the offset a restarted stream had read to: messages
     /// before it are read again only to rebuild the window state.

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use polars::prelude::*;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
@@ -46,7 +46,7 @@ impl Committed {
 
 /// The committed offsets of the stream's group, by partition.
 pub(super) fn committed(
-    consumer: &BaseConsumer,
+    consumer: &consumer::KafkaConsumer,
     location: &KafkaLocation,
     partitions: &[i32],
 ) -> Result<BTreeMap<i32, Committed>> {

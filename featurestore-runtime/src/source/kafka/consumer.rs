@@ -5,10 +5,12 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message as _;
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::KafkaSettings;
@@ -53,6 +55,27 @@ impl Message {
     }
 }
 
+/// The consumers' context: librdkafka's errors go to the log, except the
+/// end of a partition, which a read waits for and is no error.
+pub(crate) struct Context;
+
+impl ClientContext for Context {
+    fn error(&self, error: KafkaError, reason: &str) {
+        let end = matches!(
+            error,
+            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
+        );
+        if !end {
+            tracing::error!(error = %error, reason, "Kafka client");
+        }
+    }
+}
+
+impl ConsumerContext for Context {}
+
+/// A consumer of this crate.
+pub(crate) type KafkaConsumer = BaseConsumer<Context>;
+
 /// An error talking to the cluster at `location`.
 pub(crate) fn kafka_error(location: &KafkaLocation, doing: &str, e: KafkaError) -> Error {
     Error::store(STORE, location.to_string(), doing, e)
@@ -65,7 +88,7 @@ pub(crate) fn consumer(
     location: &KafkaLocation,
     settings: &KafkaSettings,
     group: &str,
-) -> Result<BaseConsumer> {
+) -> Result<KafkaConsumer> {
     let mut config = ClientConfig::new();
     for (k, v) in settings
         .resolved_options()
@@ -80,12 +103,12 @@ pub(crate) fn consumer(
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true");
     config
-        .create()
+        .create_with_context(Context)
         .map_err(|e| kafka_error(location, "creating a consumer (check [kafka.options])", e))
 }
 
 /// The partitions of the topic, checked to exist.
-pub(crate) fn partitions(consumer: &BaseConsumer, location: &KafkaLocation) -> Result<Vec<i32>> {
+pub(crate) fn partitions(consumer: &KafkaConsumer, location: &KafkaLocation) -> Result<Vec<i32>> {
     let metadata = consumer
         .fetch_metadata(Some(&location.topic), REQUEST_TIMEOUT)
         .map_err(|e| {
@@ -114,7 +137,7 @@ pub(crate) fn partitions(consumer: &BaseConsumer, location: &KafkaLocation) -> R
 /// Low and high watermarks of each partition: the first offset and the one
 /// after the last.
 pub(crate) fn watermarks(
-    consumer: &BaseConsumer,
+    consumer: &KafkaConsumer,
     location: &KafkaLocation,
     partitions: &[i32],
 ) -> Result<BTreeMap<i32, (i64, i64)>> {
