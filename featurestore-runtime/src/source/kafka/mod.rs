@@ -157,35 +157,6 @@ fn parse_duration_us(text: &str) -> Option<i64> {
     amount.checked_mul(unit)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lateness_and_groups() {
-        let mut s = KafkaSettings::default();
-        assert_eq!(s.lateness_us(), Ok(DEFAULT_LATENESS_US));
-        s.allowed_lateness = Some("90s".into());
-        assert_eq!(s.lateness_us(), Ok(90_000_000));
-        s.allowed_lateness = Some("2d".into());
-        assert_eq!(s.lateness_us(), Ok(2 * 86_400_000_000));
-        s.allowed_lateness = Some("1 hour".into());
-        assert!(s.lateness_us().unwrap_err().contains("allowed_lateness"));
-        assert_eq!(s.group("f"), "featurestore.f");
-        s.groups.insert("f".into(), "mine".into());
-        assert_eq!(s.group("f"), "mine");
-        s.options.insert("group.id".into(), "x".into());
-        assert!(s.check().unwrap_err().contains("group.id"));
-    }
-
-    #[test]
-    fn secrets_are_not_in_debug() {
-        let mut s = KafkaSettings::default();
-        s.options.insert("sasl.password".into(), "hunter2".into());
-        assert!(!format!("{s:?}").contains("hunter2"));
-    }
-}
-
 /// Reads a source from the Kafka topic at `raw`: every message from the
 /// earliest offsets to the end offsets the topic has when the read starts,
 /// decoded and checked as a file source's rows are.
@@ -323,4 +294,33 @@ pub(crate) fn quarantine_late(
         })
         .collect();
     super::quarantine::write(spec, location, locations, &rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lateness_and_groups() {
+        let mut s = KafkaSettings::default();
+        assert_eq!(s.lateness_us(), Ok(DEFAULT_LATENESS_US));
+        s.allowed_lateness = Some("90s".into());
+        assert_eq!(s.lateness_us(), Ok(90_000_000));
+        s.allowed_lateness = Some("2d".into());
+        assert_eq!(s.lateness_us(), Ok(2 * 86_400_000_000));
+        s.allowed_lateness = Some("1 hour".into());
+        assert!(s.lateness_us().unwrap_err().contains("allowed_lateness"));
+        assert_eq!(s.group("f"), "featurestore.f");
+        s.groups.insert("f".into(), "mine".into());
+        assert_eq!(s.group("f"), "mine");
+        s.options.insert("group.id".into(), "x".into());
+        assert!(s.check().unwrap_err().contains("group.id"));
+    }
+
+    #[test]
+    fn secrets_are_not_in_debug() {
+        let mut s = KafkaSettings::default();
+        s.options.insert("sasl.password".into(), "hunter2".into());
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
 }
