@@ -3,9 +3,10 @@
 //!
 //! The state is bounded by the longest window: after each close, only
 //! events dated on or after `closed − longest window − 2 slides` are kept.
-//! Each buffered event costs the bytes of its source columns as polars
-//! holds them (for the example's four columns, about 60 bytes plus the
-//! strings' lengths) and 16 bytes of partition, offset and time.
+//! Each buffered event costs its source columns as polars holds them (8
+//! bytes per number or time, a 16-byte view per string plus its bytes
+//! beyond 12) and 20 bytes of partition, offset and time: 68 bytes for the
+//! example's events.
 
 use std::collections::BTreeMap;
 
