@@ -586,3 +586,97 @@ fn sigterm_drains_commits_and_exits_zero() {
     );
     assert!(text.contains("9 messages"), "{text}");
 }
+
+/// Order events with the message's metadata, read through the reserved
+/// column names.
+#[featurestore_runtime::source(path = "unused.ndjson", format = "ndjson")]
+pub struct KafkaOrders {
+    pub order_id: String,
+    pub order_timestamp: featurestore_runtime::NaiveDateTime,
+    pub cpf: String,
+    pub kafka_key: Option<String>,
+    pub kafka_partition: i32,
+    pub kafka_offset: i64,
+    pub kafka_timestamp: featurestore_runtime::NaiveDateTime,
+}
+
+/// A plain feature set: each user's last order and where its message was.
+#[featurestore_runtime::feature_set(entity = "cpf", source = KafkaOrders, timestamp = order_timestamp)]
+pub struct LastOrder {
+    #[feature(column = order_id)]
+    pub last_order: String,
+    #[feature(column = kafka_key)]
+    pub key: Option<String>,
+    #[feature(column = kafka_offset)]
+    pub offset: i64,
+    #[feature(column = kafka_partition)]
+    pub partition: i32,
+    #[feature(column = kafka_timestamp)]
+    pub produced: featurestore_runtime::NaiveDateTime,
+}
+
+#[test]
+fn a_plain_feature_set_streams_each_keys_last_event_with_its_metadata() {
+    use featurestore_runtime::store::online::{open_url, Value};
+    use featurestore_runtime::FeatureSet;
+
+    let topic = topic("plain", 1);
+    let input = fixture("input.csv");
+    // Message timestamps have milliseconds.
+    let before = chrono::Utc::now().timestamp_millis() * 1_000;
+    produce(&topic, &csv_as_messages(&input));
+    let after = chrono::Utc::now().timestamp_micros();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = featurestore_runtime::config::Config::defaults(dir.path());
+    config.online_url = format!("redb://{}", dir.path().join("online.redb").display());
+    config.sources.insert(
+        "kafka_orders".to_string(),
+        format!("kafka://{}/{topic}", broker()),
+    );
+    config.kafka.group_prefix = Some(format!("fs-test-{}.", uuid::Uuid::new_v4().simple()));
+    let store = open_url(&config.online_url, dir.path()).unwrap();
+    static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let options = featurestore_runtime::stream::StreamOptions {
+        from_beginning: true,
+        exit_when_idle: Some(Duration::from_secs(3)),
+        end_date: None,
+        stop: &STOP,
+    };
+    let report =
+        featurestore_runtime::stream::run(&LastOrder::SPEC, &config, &store, &options).unwrap();
+    assert_eq!(report.messages, 9);
+
+    // Each user's last order by time in the fixture, and its line (the
+    // offset, on one partition).
+    let mut last: std::collections::BTreeMap<&str, (&str, &str, i64)> = Default::default();
+    for (i, line) in input.lines().skip(1).enumerate() {
+        let f: Vec<&str> = line.split(',').collect();
+        let (id, at, cpf) = (f[0], f[1], f[2]);
+        if last.get(cpf).is_none_or(|(_, t, _)| at > *t) {
+            last.insert(cpf, (id, at, i as i64));
+        }
+    }
+    assert_eq!(last.len(), 3);
+    for (cpf, (id, at, offset)) in last {
+        let row = store
+            .get(&LastOrder::SPEC, &[Value::Str(cpf.to_string())])
+            .unwrap()
+            .unwrap_or_else(|| panic!("no row for {cpf}"));
+        let time = chrono::NaiveDateTime::parse_from_str(at, "%Y-%m-%d %H:%M:%S").unwrap();
+        assert_eq!(row.timestamp, time.and_utc().timestamp_micros(), "{cpf}");
+        assert_eq!(
+            row.values[..4],
+            [
+                Value::Str(id.to_string()),
+                Value::Str(cpf.to_string()),
+                Value::Int(offset),
+                Value::Int(0),
+            ],
+            "{cpf}"
+        );
+        let Value::Timestamp(produced) = row.values[4] else {
+            panic!("{cpf}: {:?}", row.values[4]);
+        };
+        assert!((before..=after).contains(&produced), "{cpf}: {produced}");
+    }
+}
