@@ -680,3 +680,73 @@ fn a_plain_feature_set_streams_each_keys_last_event_with_its_metadata() {
         assert!((before..=after).contains(&produced), "{cpf}: {produced}");
     }
 }
+
+#[test]
+fn a_stream_aborted_between_its_write_and_its_commit_converges_on_restart() {
+    let topic = topic("abort", 1);
+    produce(&topic, &csv_as_messages(&fixture("input.csv")));
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_groups(dir.path(), "batch_messages = 2\n");
+    let stream = || {
+        let mut cmd = features(dir.path());
+        cmd.arg("--config").arg(&config).args([
+            "--source",
+            &format!("order_events=kafka://{}/{topic}", broker()),
+            "stream",
+            "feature_store.user_orders",
+            "--from-beginning",
+            "--exit-when-idle",
+            "3",
+            "--end-date",
+            "2020-07-17",
+        ]);
+        cmd
+    };
+    let out = stream()
+        .env("FEATURESTORE_FAIL_AT", "stream:written:2")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("aborting at `stream:written:2`"),
+        "{stderr}"
+    );
+    stdout(&mut stream());
+    let expected = fixture("user_orders_online.csv");
+    assert_eq!(online_rows(dir.path(), "user_orders", &expected), expected);
+}
+
+#[test]
+fn a_topic_that_does_not_exist_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "kafka://{}/fs-test-missing-{}",
+        broker(),
+        uuid::Uuid::new_v4().simple()
+    );
+    for args in [
+        &[
+            "execute",
+            "feature_store.user_orders",
+            "--end-date",
+            "2020-07-17",
+        ][..],
+        &[
+            "stream",
+            "feature_store.user_orders",
+            "--exit-when-idle",
+            "1",
+        ][..],
+    ] {
+        let out = features(dir.path())
+            .args(["--source", &format!("order_events={url}")])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("no such topic"), "{args:?}: {stderr}");
+        assert!(stderr.contains(&url), "{args:?}: {stderr}");
+    }
+}
