@@ -221,10 +221,14 @@ pub(super) fn read(
     raw: &str,
     _: &super::SourceLocations,
 ) -> crate::error::Result<super::Extract> {
-    match crate::location::KafkaLocation::parse(raw) {
-        Err(e) => Err(super::source_error(spec, raw, e.to_string())),
-        Ok(_) => unreachable!("a kafka:// location parses only with the `kafka` feature"),
-    }
+    // The location grammar names the feature to enable.
+    let message = match crate::location::KafkaLocation::parse(raw) {
+        Err(e) => e.to_string(),
+        Ok(_) => {
+            "kafka:// sources need the `kafka` cargo feature of featurestore-runtime".to_string()
+        }
+    };
+    Err(super::source_error(spec, raw, message))
 }
 
 /// Messages of a stream decoded for a feature set: the typed rows (with
