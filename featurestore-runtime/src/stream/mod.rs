@@ -205,6 +205,14 @@ impl Stream<'_> {
             if !batch.is_empty() {
                 last_message = Instant::now();
                 self.process(&batch)?;
+            } else if !self.spec.is_plain() {
+                // A partition read to its end no longer holds the watermark
+                // back: slides may close without a new message.
+                let written = self.window.close(self.spec)?;
+                if written.is_some() {
+                    self.write(written)?;
+                    self.commit()?;
+                }
             }
             let idle = options
                 .exit_when_idle
