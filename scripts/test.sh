@@ -54,12 +54,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 echo "ok: $(command -v strace gzip zstd chromium | tr '\n' ' ')"
 
-step "servers the tests need: redis, s3, azure, gcs"
+step "servers the tests need: redis, s3, azure, gcs, kafka"
 eval "$(scripts/servers.sh start redis)"
 eval "$(scripts/servers.sh start cassandra)"
 eval "$(scripts/servers.sh start s3)"
 eval "$(scripts/servers.sh start azure)"
 eval "$(scripts/servers.sh start gcs)"
+eval "$(scripts/servers.sh start kafka)"
 
 step "cargo test"
 cargo test --workspace --locked

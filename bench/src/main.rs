@@ -18,6 +18,7 @@ mod generate;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod measure;
+mod stream;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -72,6 +73,26 @@ enum Cmd {
         /// Print the tables as Markdown
         #[arg(long)]
         markdown: bool,
+    },
+    /// Streaming from Kafka: events per second of `features stream` into
+    /// the embedded store (the example's windows), then produce-to-`get`
+    /// freshness of a plain feature set at a steady rate. Prints JSON.
+    Stream {
+        /// The broker, HOST:PORT [env: FEATURESTORE_TEST_KAFKA]
+        #[arg(long, env = "FEATURESTORE_TEST_KAFKA")]
+        broker: String,
+        /// Orders for the throughput run
+        #[arg(long, value_parser = parse_count, default_value = "1m")]
+        events: usize,
+        /// Messages per second of the freshness run
+        #[arg(long, default_value_t = 10_000)]
+        rate: u32,
+        /// Seconds of the freshness run
+        #[arg(long, default_value_t = 30)]
+        seconds: u32,
+        /// Random seed of the generated events
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
     },
     /// One measurement (used by `run`; prints JSON).
     #[command(hide = true)]
@@ -150,6 +171,25 @@ fn real_main(cli: Cli) -> Result<(), BoxError> {
                 What::Lookups => serde_json::to_string(&measure::lookups(&work, seed)?)?,
             };
             println!("{json}");
+        }
+        Cmd::Stream {
+            broker,
+            events,
+            rate,
+            seconds,
+            seed,
+        } => {
+            let shape = Shape {
+                events,
+                days: 120,
+                seed,
+            };
+            let dir = tempfile::tempdir()?;
+            let throughput = stream::throughput(&broker, shape, &dir.path().join("throughput"))?;
+            println!("{}", serde_json::to_string(&throughput)?);
+            let freshness =
+                stream::freshness(&broker, rate, seconds, &dir.path().join("freshness"))?;
+            println!("{}", serde_json::to_string(&freshness)?);
         }
         Cmd::Run {
             sizes,

@@ -178,6 +178,23 @@ pub enum Command {
         /// Requests answered at once [default: [server] max_concurrency, else 256]
         #[arg(long)]
         max_concurrency: Option<usize>,
+    /// Compute feature sets continuously from their sources' Kafka topics
+    /// into the online store, until stopped (Ctrl-C or SIGTERM: drain,
+    /// commit, exit 0).
+    Stream {
+        /// Feature set names, e.g. feature_store.user_orders
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Without committed offsets, start at the topic's earliest messages
+        /// rather than at its end (committed offsets always win)
+        #[arg(long)]
+        from_beginning: bool,
+        /// Stop after this many seconds without a message
+        #[arg(long, value_name = "SECS")]
+        exit_when_idle: Option<u64>,
+        /// Close every slide up to the end of this day (YYYY-MM-DD), then stop
+        #[arg(long, value_parser = parse_date)]
+        end_date: Option<NaiveDate>,
     },
     /// Look up the online row of a key.
     Get {
@@ -756,6 +773,24 @@ pub fn run(
             options.request_timeout_ms = request_timeout_ms.unwrap_or(options.request_timeout_ms);
             options.max_concurrency = max_concurrency.unwrap_or(options.max_concurrency);
             serve(registry, &config, &options, out)?;
+        Command::Stream {
+            names,
+            from_beginning,
+            exit_when_idle,
+            end_date,
+        } => {
+            let specs = names
+                .iter()
+                .map(|n| registry.find_feature_set(n))
+                .collect::<Result<Vec<_>>>()?;
+            stream(
+                &specs,
+                &config,
+                from_beginning,
+                exit_when_idle,
+                end_date,
+                out,
+            )?;
         }
         Command::Get { name, key, format } => {
             let spec = registry.find_feature_set(&name)?;
@@ -987,6 +1022,98 @@ fn report_run(
     );
     warn_run(report, range);
     print_frame(&report.latest, format, out)
+}
+
+/// Runs `features stream`: one consumer per feature set, each on a thread
+/// of its own, all stopped by the first Ctrl-C or SIGTERM.
+#[cfg(feature = "kafka")]
+fn stream(
+    specs: &[&FeatureSetSpec],
+    config: &Config,
+    from_beginning: bool,
+    exit_when_idle: Option<u64>,
+    end_date: Option<NaiveDate>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static STOP: AtomicBool = AtomicBool::new(false);
+    crate::io::runtime().spawn(async {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(e) => {
+                    tracing::warn!(error = %e, "SIGTERM is not handled");
+                    let _ = tokio::signal::ctrl_c().await;
+                    STOP.store(true, Ordering::SeqCst);
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        eprintln!("stopping: the streams drain, commit and exit");
+        STOP.store(true, Ordering::SeqCst);
+    });
+    let online = BlockingOnlineStore::open(
+        &crate::location::OnlineLocation::parse(&config.online_url, &config.base_dir)?,
+        OpenMode::Write,
+    )?;
+    let options = crate::stream::StreamOptions {
+        from_beginning,
+        exit_when_idle: exit_when_idle.map(std::time::Duration::from_secs),
+        end_date,
+        stop: &STOP,
+    };
+    let reports = std::thread::scope(|s| {
+        let handles: Vec<_> = specs
+            .iter()
+            .map(|spec| {
+                let (online, options) = (&online, &options);
+                s.spawn(move || {
+                    let report = crate::stream::run(spec, config, online, options);
+                    if report.is_err() {
+                        // One failed stream stops the others cleanly.
+                        STOP.store(true, Ordering::SeqCst);
+                    }
+                    report
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect::<Vec<_>>()
+    });
+    for report in reports {
+        let r = report?;
+        writeln!(
+            out,
+            "{}: {} messages, {} rows upserted, {} bad, {} late, {} commits",
+            r.feature_set, r.messages, r.rows_written, r.bad, r.late, r.commits
+        )
+        .map_err(|e| Error::Io {
+            context: "writing the output".to_string(),
+            source: e,
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "kafka"))]
+fn stream(
+    _: &[&'static FeatureSetSpec],
+    _: &Config,
+    _: bool,
+    _: Option<u64>,
+    _: Option<NaiveDate>,
+    _: &mut dyn Write,
+) -> Result<()> {
+    Err(Error::Invalid(
+        "`stream` needs the `kafka` cargo feature of featurestore-runtime, which this build \
+         does not have: enable it in the feature crate's Cargo.toml"
+            .to_string(),
+    ))
 }
 
 fn warn_run(report: &pipeline::RunReport, range: DateRange) {

@@ -36,6 +36,13 @@
 //! path = "data/order_events/input.csv"   # or a URL: s3://bucket/orders.csv
 //! format = "parquet"           # csv, parquet, ndjson; default: see below
 //! on_bad_rows = "quarantine"   # or "fail" (the default) or "skip"
+//!
+//! [kafka]                        # kafka:// sources and `features stream`
+//! group_prefix = "featurestore." # stream NAME's consumer group: prefix + NAME
+//! allowed_lateness = "1h"        # how far behind the newest event one may arrive
+//! [kafka.options]                # any librdkafka property; "env:VAR" reads VAR
+//! "security.protocol" = "SASL_SSL"
+//! "sasl.password" = "env:KAFKA_PASSWORD"
 //! ```
 //!
 //! The file is found by [`Config::discover`]: `--config FILE`, else
@@ -63,7 +70,7 @@ use crate::error::{Error, Result};
 use crate::location::{
     absolute, resolve as resolve_path, FileLocation, OnlineLocation, StoreConfig, StoreOptions,
 };
-use crate::source::SourceLocations;
+use crate::source::{KafkaSettings, SourceLocations};
 use crate::spec::{Format, OnBadRows};
 
 /// Default historical store root, relative to the base directory.
@@ -115,6 +122,8 @@ struct File {
     server: Option<ServerSection>,
     #[serde(default)]
     quality: Option<QualitySection>,
+    #[serde(default)]
+    kafka: Option<KafkaSettings>,
 }
 
 /// `[quality]`: when a run's quality report flags a column.
@@ -211,6 +220,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// When quality reports flag a column.
     pub quality: QualityConfig,
+    /// Kafka consumers: librdkafka options, consumer groups, lateness.
+    pub kafka: KafkaSettings,
 }
 
 /// The `[quality]` section: the drift past which a run's quality report
@@ -308,6 +319,7 @@ impl Config {
             storage: StoreConfig::default(),
             server: ServerConfig::default(),
             quality: QualityConfig::default(),
+            kafka: KafkaSettings::default(),
         }
     }
 
@@ -377,6 +389,10 @@ impl Config {
                 .into_iter()
                 .map(|(name, t)| (name, (t.psi, t.null_rate)))
                 .collect();
+        }
+        if let Some(kafka) = file.kafka {
+            kafka.check().map_err(|e| error(format!("[kafka] {e}")))?;
+            config.kafka = kafka;
         }
         for (name, s) in file.sources {
             if let Some(p) = s.path {
@@ -486,6 +502,7 @@ impl Config {
                 crate::source::QUARANTINE_DIR,
             )),
             storage: self.storage.clone(),
+            kafka: self.kafka.clone(),
         }
     }
 }

@@ -14,6 +14,8 @@
 //! - [`transform`]: the rolling-window kernel (change points, no grid).
 //! - [`store`]: load — the historical store (partitioned Parquet) and the
 //!   online stores, read back by lookups and servers.
+//! - `stream` (feature `kafka`): feature sets computed continuously from a
+//!   Kafka topic by the same kernel, into the online store.
 //! - [`engine`]: which engine computes the rows: polars here, or (feature
 //!   `spark`) a Spark cluster through Spark Connect.
 //! - [`pipeline`]: whole runs, extract to both stores; datasets; run locks.
@@ -38,6 +40,9 @@ pub mod source;
 pub mod transform;
 
 pub mod store;
+
+#[cfg(feature = "kafka")]
+pub mod stream;
 
 pub mod engine;
 

@@ -92,6 +92,7 @@ impl Scheme {
             Some("azure") => cfg!(feature = "azure"),
             Some("redis") => cfg!(feature = "redis"),
             Some("cassandra") => cfg!(feature = "cassandra"),
+            Some("kafka") => cfg!(feature = "kafka"),
             Some(_) => false,
         }
     }
@@ -218,6 +219,74 @@ pub fn absolute(cwd: &Path, raw: &str) -> String {
         raw.to_string()
     } else {
         cwd.join(raw).to_string_lossy().into_owned()
+    }
+}
+
+/// A Kafka topic: `kafka://HOST:PORT[,HOST:PORT…]/TOPIC`. Consumer and
+/// security settings (SASL, SSL) are configuration, never part of the URL,
+/// so a location can be printed as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaLocation {
+    /// The bootstrap brokers, comma-separated, as librdkafka takes them.
+    pub brokers: String,
+    /// The topic.
+    pub topic: String,
+}
+
+impl KafkaLocation {
+    /// Whether `raw` names a Kafka topic.
+    pub fn is_kafka(raw: &str) -> bool {
+        scheme_of(raw) == Some("kafka")
+    }
+
+    /// Parses `kafka://HOST:PORT[,HOST:PORT…]/TOPIC`.
+    pub fn parse(raw: &str) -> Result<Self> {
+        check_scheme(raw, Role::Stream)?;
+        let error = |message: &str| Error::Location {
+            location: redact(raw),
+            message: format!("{message}; expected kafka://HOST:PORT[,HOST:PORT…]/TOPIC"),
+        };
+        let rest = raw
+            .strip_prefix("kafka://")
+            .ok_or_else(|| error("not a Kafka location"))?;
+        let (brokers, topic) = rest
+            .split_once('/')
+            .ok_or_else(|| error("no topic after the brokers"))?;
+        if rest.contains(['?', '#', '@']) {
+            return Err(error(
+                "a Kafka location holds no options or credentials: set them under [kafka.options] \
+                 in featurestore.toml",
+            ));
+        }
+        for broker in brokers.split(',') {
+            let port_ok = broker
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !port_ok {
+                return Err(error(&format!("`{broker}` is not HOST:PORT")));
+            }
+        }
+        // Kafka's own rule for topic names.
+        let topic_ok = !topic.is_empty()
+            && topic.len() <= 249
+            && topic
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !topic_ok {
+            return Err(error(&format!(
+                "`{topic}` is not a topic name (letters, digits, `.`, `_`, `-`)"
+            )));
+        }
+        Ok(KafkaLocation {
+            brokers: brokers.to_string(),
+            topic: topic.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for KafkaLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "kafka://{}/{}", self.brokers, self.topic)
     }
 }
 
@@ -681,6 +750,26 @@ mod tests {
         assert_eq!(child("/h/", "_q"), "/h/_q");
         assert_eq!(child("s3://b/h/", "_q"), "s3://b/h/_q");
         assert_eq!(child("s3://b/h?region=x", "_q"), "s3://b/h/_q?region=x");
+    }
+
+    #[cfg(feature = "kafka")]
+    #[test]
+    fn kafka_locations_name_brokers_and_a_topic() {
+        let l = KafkaLocation::parse("kafka://a:9092,b:9093/order_events").unwrap();
+        assert_eq!(l.brokers, "a:9092,b:9093");
+        assert_eq!(l.topic, "order_events");
+        assert_eq!(l.to_string(), "kafka://a:9092,b:9093/order_events");
+        for bad in [
+            "kafka://a:9092",
+            "kafka://a/t",
+            "kafka://a:9092/",
+            "kafka://a:9092/t?sasl.password=x",
+            "kafka://a:9092/t t",
+        ] {
+            let e = KafkaLocation::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("kafka://HOST:PORT"), "{bad}: {e}");
+            assert!(!e.contains("sasl.password=x"), "{e}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::spec::{DataType as Dt, SourceSpec, TimeEncoding};
 
 /// One row that does not fit the declaration.
 #[derive(Debug, Clone)]
-pub(super) struct BadRow {
+pub(crate) struct BadRow {
     /// 0-based index of the record among the file's data records.
     pub record: usize,
     /// Where the row is, for people: `line 7` or `row 12`.

@@ -19,12 +19,14 @@ use crate::spec::{Format, OnBadRows, Preprocessing, SourceKind, SourceSpec};
 use bad_rows::BadRow;
 use file::listing::Files;
 use file::{FileFormat, SourceFile};
+pub use kafka::KafkaSettings;
 use typed::{collect_guarded, has_text_times, non_nullable_nulls, typed};
 
 mod bad_rows;
 mod derive;
 mod file;
 mod many;
+pub mod kafka;
 pub mod preprocess;
 mod quarantine;
 mod time_encoding;
@@ -48,6 +50,8 @@ pub struct SourceLocations {
     pub quarantine_dir: Option<String>,
     /// Options of the object stores sources are read from.
     pub storage: StoreConfig,
+    /// How `kafka://` sources are consumed.
+    pub kafka: KafkaSettings,
 }
 
 impl SourceLocations {
@@ -98,7 +102,7 @@ impl SourceLocations {
 
     /// The location (path or URL) a file source is read from, or its
     /// override, as given: relative paths are not yet resolved.
-    fn raw<'a>(&'a self, spec: &SourceSpec, declared: &'a str) -> &'a str {
+    pub(crate) fn raw<'a>(&'a self, spec: &SourceSpec, declared: &'a str) -> &'a str {
         self.overrides
             .get(spec.name)
             .map_or(declared, String::as_str)
@@ -242,6 +246,12 @@ fn preprocessed(spec: &SourceSpec, read: Extract, locations: &SourceLocations) -
 /// Reads a source's rows as declared by its columns, without pre-processing.
 fn read_declared(spec: &SourceSpec, locations: &SourceLocations) -> Result<Extract> {
     match spec.kind {
+        SourceKind::File { path, .. }
+            if crate::location::KafkaLocation::is_kafka(locations.raw(spec, path)) =>
+        {
+            let extract = kafka::read(spec, locations.raw(spec, path), locations)?;
+            Ok(extract)
+        }
         SourceKind::File { path, format } => {
             let (shown, extract) =
                 match file::listing::files(spec, locations.raw(spec, path), locations)? {
