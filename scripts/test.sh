@@ -41,24 +41,26 @@ if grep -E "$banned" <<<"$tree" >&2 || grep -E 'object_store feature "(aws|gcp|a
 fi
 echo "ok: $(sort -u <<<"$tree" | wc -l) crates, no Kafka, Cassandra, Redis, cloud-store or server library"
 
-step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets --locked -- -D warnings
-
-step "tools the tests need: strace (the durability test watches a run's fsyncs), gzip and zstd (compressed sources)"
+step "tools the tests need: strace (the durability test watches a run's fsyncs), gzip and zstd (compressed sources), protoc (the Spark Connect client's build)"
 missing=()
 for tool in strace gzip zstd; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+command -v protoc >/dev/null || missing+=(protobuf-compiler)
 if [ ${#missing[@]} -gt 0 ]; then
     as_root=(); [ "$(id -u)" = 0 ] || as_root=(sudo)
     "${as_root[@]}" apt-get update -q >/dev/null
     "${as_root[@]}" apt-get install -y -q "${missing[@]}" >/dev/null
 fi
-echo "ok: $(command -v strace gzip zstd | tr '\n' ' ')"
+echo "ok: $(command -v strace gzip zstd protoc | tr '\n' ' ')"
 
-step "servers the tests need: redis, s3, azure, gcs"
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "servers the tests need: redis, s3, azure, gcs, spark"
 eval "$(scripts/servers.sh start redis)"
 eval "$(scripts/servers.sh start s3)"
 eval "$(scripts/servers.sh start azure)"
 eval "$(scripts/servers.sh start gcs)"
+eval "$(scripts/servers.sh start spark)"
 
 step "cargo test"
 cargo test --workspace --locked
@@ -78,4 +80,4 @@ if [ "$out" != "$expected" ]; then
 fi
 echo "ok: the online rows match the fixture"
 
-step "the README's quickstart: a new feature crate outside the workspace"; NEWCOMER_FEATURES=s3,redis scripts/newcomer.sh # the features crate's runtime features: the polars it built is reused
+step "the README's quickstart: a new feature crate outside the workspace"; NEWCOMER_FEATURES=s3,redis,spark scripts/newcomer.sh # the features crate's runtime features: the polars it built is reused (spark turns on tokio and rustls features polars uses)
