@@ -41,26 +41,43 @@ if grep -E "$banned" <<<"$tree" >&2 || grep -E 'object_store feature "(aws|gcp|a
 fi
 echo "ok: $(sort -u <<<"$tree" | wc -l) crates, no Kafka, Cassandra, Redis, cloud-store or server library"
 
-step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets --locked -- -D warnings
-
-step "tools the tests need: strace (the durability test watches a run's fsyncs), gzip and zstd (compressed sources), chromium (the catalog page's browser test)"
+step "tools the tests need: strace (the durability test watches a run's fsyncs), gzip and zstd (compressed sources), chromium (the catalog page's browser test), protoc (the Spark Connect client's build)"
 missing=()
 for tool in strace gzip zstd chromium; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+command -v protoc >/dev/null || missing+=(protobuf-compiler)
 if [ ${#missing[@]} -gt 0 ]; then
     as_root=(); [ "$(id -u)" = 0 ] || as_root=(sudo)
     "${as_root[@]}" apt-get update -q >/dev/null
     "${as_root[@]}" apt-get install -y -q "${missing[@]}" >/dev/null
 fi
-echo "ok: $(command -v strace gzip zstd chromium | tr '\n' ' ')"
+echo "ok: $(command -v strace gzip zstd chromium protoc | tr '\n' ' ')"
 
-step "servers the tests need: redis, s3, azure, gcs, kafka"
-eval "$(scripts/servers.sh start redis)"
-eval "$(scripts/servers.sh start cassandra)"
-eval "$(scripts/servers.sh start s3)"
-eval "$(scripts/servers.sh start azure)"
-eval "$(scripts/servers.sh start gcs)"
-eval "$(scripts/servers.sh start kafka)"
+# Servers install and start while clippy builds: Cassandra, Kafka and Spark
+# take a minute or more each to come up. Each start's stdout is the env
+# lines to export once it is ready.
+SERVERS=(redis cassandra s3 azure gcs kafka spark)
+step "servers the tests need, started in the background: ${SERVERS[*]}"
+starting=$(mktemp -d)
+trap 'rm -rf "$starting"' EXIT
+declare -A started
+for name in "${SERVERS[@]}"; do
+    scripts/servers.sh start "$name" >"$starting/$name.env" 2>"$starting/$name.log" &
+    started[$name]=$!
+done
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "waiting for the servers"
+for name in "${SERVERS[@]}"; do
+    if ! wait "${started[$name]}"; then
+        echo "$name did not start:" >&2
+        cat "$starting/$name.log" >&2
+        exit 1
+    fi
+    eval "$(cat "$starting/$name.env")"
+    echo "ok: $name"
+done
 
 step "cargo test"
 cargo test --workspace --locked
@@ -83,4 +100,4 @@ if [ "$out" != "$expected" ]; then
 fi
 echo "ok: the online rows match the fixture"
 
-step "the README's quickstart: a new feature crate outside the workspace"; NEWCOMER_FEATURES=s3,redis scripts/newcomer.sh # the features crate's runtime features: the polars it built is reused
+step "the README's quickstart: a new feature crate outside the workspace"; NEWCOMER_FEATURES=redis,cassandra,kafka,server,s3,gcs,azure,spark scripts/newcomer.sh # the features crate's runtime features: the polars it built is reused

@@ -94,6 +94,25 @@ enum Cmd {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Both feature sets end to end on a Spark Connect server beside the
+    /// polars engine, on the same generated events.
+    Spark {
+        /// The Spark Connect endpoint, e.g. sc://127.0.0.1:15002
+        #[arg(long, env = "FEATURESTORE_SPARK_REMOTE")]
+        spark_remote: String,
+        /// Event counts
+        #[arg(long, value_delimiter = ',', value_parser = parse_count, default_value = "1m,10m")]
+        sizes: Vec<usize>,
+        /// Random seed of the generated events
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Where generated events and stores go (as for `run`)
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Print the table as Markdown
+        #[arg(long)]
+        markdown: bool,
+    },
     /// One measurement (used by `run`; prints JSON).
     #[command(hide = true)]
     Measure {
@@ -107,6 +126,9 @@ enum Cmd {
         end: NaiveDate,
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Run on this Spark Connect server instead of polars
+        #[arg(long)]
+        spark_remote: Option<String>,
     },
 }
 
@@ -156,6 +178,7 @@ fn real_main(cli: Cli) -> Result<(), BoxError> {
             dir,
             end,
             seed,
+            spark_remote,
         } => {
             // Relative paths would resolve against the stores' directory.
             std::fs::create_dir_all(&dir)?;
@@ -163,6 +186,7 @@ fn real_main(cli: Cli) -> Result<(), BoxError> {
                 events: std::fs::canonicalize(events)?,
                 dir: std::fs::canonicalize(dir)?,
                 end,
+                spark_remote,
             };
             let json = match what {
                 What::Pipeline => serde_json::to_string(&measure::pipeline(&work)?)?,
@@ -198,6 +222,13 @@ fn real_main(cli: Cli) -> Result<(), BoxError> {
             data,
             markdown,
         } => run(&sizes, reference, seed, data, markdown)?,
+        Cmd::Spark {
+            spark_remote,
+            sizes,
+            seed,
+            data,
+            markdown,
+        } => spark(&spark_remote, &sizes, seed, data, markdown)?,
     }
     Ok(())
 }
@@ -232,12 +263,25 @@ fn child<T: DeserializeOwned>(
     end: NaiveDate,
     seed: u64,
 ) -> Result<T, BoxError> {
+    child_with(what, events, dir, end, seed, &[])
+}
+
+/// [`child`] with more arguments for the measurement.
+fn child_with<T: DeserializeOwned>(
+    what: &str,
+    events: &Path,
+    dir: &Path,
+    end: NaiveDate,
+    seed: u64,
+    extra: &[&str],
+) -> Result<T, BoxError> {
     let out = Command::new(std::env::current_exe()?)
         .args(["measure", what, "--events"])
         .arg(events)
         .arg("--dir")
         .arg(dir)
         .args(["--end", &end.to_string(), "--seed", &seed.to_string()])
+        .args(extra)
         .stderr(std::process::Stdio::inherit())
         .output()?;
     if !out.status.success() {
@@ -487,5 +531,68 @@ fn run(
         ]);
     }
     println!("Date span ×10 at a fixed number of events:\n{st}");
+    Ok(())
+}
+
+/// Both feature sets end to end, polars then Spark, for each size: the
+/// Spark engine's time and how it grows with the events.
+fn spark(
+    remote: &str,
+    sizes: &[usize],
+    seed: u64,
+    data: Option<PathBuf>,
+    markdown: bool,
+) -> Result<(), BoxError> {
+    let data = data.unwrap_or_else(default_data_dir);
+    std::fs::create_dir_all(&data)?;
+    let mut t = table(
+        markdown,
+        &[
+            "events",
+            "engine",
+            "wall s",
+            "compute s",
+            "historical s",
+            "online s",
+            "rows out",
+            "partitions",
+            "online rows",
+        ],
+    );
+    for &n in sizes {
+        let shape = Shape {
+            events: n,
+            days: 120,
+            seed,
+        };
+        let events = events_file(&data, shape)?;
+        for engine in ["polars", "spark"] {
+            let dir = fresh(data.join(format!("{engine}-{}", format_count(n))))?;
+            eprintln!("{engine}: {} events", format_count(n));
+            let extra: Vec<&str> = if engine == "spark" {
+                vec!["--spark-remote", remote]
+            } else {
+                Vec::new()
+            };
+            let r: measure::PipelineResult =
+                child_with("pipeline", &events, &dir, shape.last_day(), seed, &extra)?;
+            let get = |name: &str| stage(&r.stages, name).map_or(0.0, |s| s.secs);
+            t.add_row(vec![
+                format_count(n),
+                engine.to_string(),
+                secs(r.secs),
+                // On Spark, reading the source is part of the cluster's work.
+                secs(get("read") + get("compute")),
+                secs(get("historical write")),
+                secs(get("online write")),
+                r.rows_out.to_string(),
+                r.partitions.to_string(),
+                r.online_rows.to_string(),
+            ]);
+        }
+    }
+    println!(
+        "End to end, both feature sets, polars and a Spark Connect server at {remote}:\n{t}"
+    );
     Ok(())
 }

@@ -78,11 +78,17 @@ pub struct Work {
     pub events: PathBuf,
     pub dir: PathBuf,
     pub end: NaiveDate,
+    /// Run on this Spark Connect server instead of polars.
+    pub spark_remote: Option<String>,
 }
 
 impl Work {
     fn config(&self) -> Config {
         let mut config = Config::defaults(&self.dir);
+        if let Some(remote) = &self.spark_remote {
+            config.engine.kind = featurestore_runtime::engine::EngineKind::Spark;
+            config.engine.spark_remote = Some(remote.clone());
+        }
         config.historical_root = self.dir.join("historical").display().to_string();
         // The default online store, as a user's runs write it.
         config.online_url = format!("sqlite://{}", self.dir.join("online.sqlite").display());
@@ -396,6 +402,7 @@ mod tests {
             dir: dir.path().to_path_buf(),
             // Before the last day: later events and chargebacks are cut off.
             end: shape.last_day() - chrono::Duration::days(5),
+            spark_remote: None,
         };
         let r = baseline(&work).unwrap();
         assert!(r.same_rows);
@@ -416,6 +423,7 @@ mod tests {
             events,
             dir: dir.path().to_path_buf(),
             end: shape.last_day(),
+            spark_remote: None,
         };
         let p = pipeline(&work).unwrap();
         let names: Vec<&str> = p.stages.iter().map(|s| s.name.as_str()).collect();

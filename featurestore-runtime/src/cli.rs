@@ -405,12 +405,21 @@ pub fn resolve_config(registry: &Registry, cli: &Cli, embedded: Option<&str>) ->
 /// The Spark SQL a run of pipeline `name` sends (ending today).
 #[cfg(feature = "spark")]
 fn spark_plan(registry: &Registry, name: &str, config: &Config) -> Result<String> {
-    let spec = registry.find_feature_set(name)?;
     let range = DateRange::default();
-    let plan = crate::engine::spark::describe(spec, &config.source_locations(), range)?;
+    let script = match registry.find(name)? {
+        Pipeline::FeatureSet(spec) => {
+            crate::engine::spark::describe(spec, &config.source_locations(), range)?.script()
+        }
+        Pipeline::Dataset(spec) => crate::engine::spark::describe_dataset(
+            spec,
+            &config.source_locations(),
+            &config.historical_root_location()?.to_string(),
+            range,
+        )?
+        .script(),
+    };
     Ok(format!(
-        "\nSpark plan (Spark SQL sent through Spark Connect; `execute` uses its own dates):\n\n{}",
-        plan.script()
+        "\nSpark plan (Spark SQL sent through Spark Connect; `execute` uses its own dates):\n\n{script}"
     ))
 }
 

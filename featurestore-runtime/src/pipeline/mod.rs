@@ -145,7 +145,7 @@ pub fn execute_all(
     let lock = lock(config, &names)?;
     let online_order = run_write(range, chrono::Utc::now());
     if config.engine.kind == crate::engine::EngineKind::Spark {
-        return execute_on_spark(specs, config, stores, range, online_order, progress);
+        return execute_on_spark(specs, config, stores, &lock, range, online_order, progress);
     }
     let locations = config.source_locations();
     // Per feature set, once its source is read: its prepared events, what
@@ -198,11 +198,17 @@ pub fn execute_all(
 /// (one Spark cannot run is refused before any work), then each is computed
 /// and its historical partitions written by Spark, and the latest rows that
 /// come back are upserted into the online store here.
+///
+/// As on polars, the record that the online store is behind
+/// ([`status`]) is written before Spark replaces the first partition and
+/// removed once the online write is committed; an earlier run's record
+/// makes this run re-write those online rows first.
 #[cfg(feature = "spark")]
 fn execute_on_spark(
     specs: &[&FeatureSetSpec],
     config: &Config,
     stores: &Stores,
+    lock: &RunLock,
     range: DateRange,
     online_order: RunWrite,
     progress: &dyn Fn(&str),
@@ -214,23 +220,67 @@ fn execute_on_spark(
     }
     progress("connecting to Spark");
     let client = spark::SparkClient::connect(config.engine.spark_remote()?)?;
+    let result = spark_runs(specs, config, stores, lock, range, online_order, &client, progress);
+    // Best effort: the server drops an idle session on its own later.
+    let _ = client.close();
+    result
+}
+
+#[cfg(feature = "spark")]
+#[allow(clippy::too_many_arguments)]
+fn spark_runs(
+    specs: &[&FeatureSetSpec],
+    config: &Config,
+    stores: &Stores,
+    lock: &RunLock,
+    range: DateRange,
+    online_order: RunWrite,
+    client: &crate::engine::spark::SparkClient,
+    progress: &dyn Fn(&str),
+) -> Result<Vec<RunReport>> {
+    use crate::engine::spark;
     let locations = config.source_locations();
+    let root = stores.historical.root();
     let mut reports = Vec::with_capacity(specs.len());
     for spec in specs {
+        let repaired = repair_online(spec, stores)?;
+        // Spark's partition swap cannot be undone from here: once it may
+        // have begun, the record stays until the online write is committed.
+        let before_write = |days| {
+            lock.still_held()?;
+            status::write(
+                root,
+                &status::OnlineBehind {
+                    feature_set: spec.name.to_string(),
+                    days,
+                    since: status::now(),
+                    online: stores.online.inner().location(),
+                    reason: status::NOT_FINISHED.to_string(),
+                },
+            )
+        };
         let run = spark::execute(
             spec,
-            &client,
+            client,
             &locations,
             &stores.historical,
             &config.base_dir,
             range,
+            &before_write,
             progress,
         )?;
         let t = Instant::now();
         progress("upserting the online store");
+        lock.still_held()?;
         let online_write = stores
             .online
-            .write_latest(spec, &run.latest, online_order)?;
+            .write_latest(spec, &run.latest, online_order)
+            .map_err(|e| online_behind(spec, stores, run.days, e))?;
+        if run.days.is_some() {
+            if let Err(e) = status::clear(root, spec.name) {
+                tracing::warn!(feature_set = spec.name, error = %e, "the online store's status was not cleared");
+            }
+        }
         let latest = online::records_frame(spec, &run.latest)?;
         reports.push(RunReport {
             feature_set: spec.name,
@@ -248,11 +298,9 @@ fn execute_on_spark(
             rejected: Vec::new(),
             events_after_end: 0,
             events_in_future: 0,
-            repaired: None,
+            repaired,
         });
     }
-    // Best effort: the server drops an idle session on its own later.
-    let _ = client.close();
     Ok(reports)
 }
 
@@ -261,6 +309,7 @@ fn execute_on_spark(
     _: &[&FeatureSetSpec],
     _: &Config,
     _: &Stores,
+    _: &RunLock,
     _: DateRange,
     _: RunWrite,
     _: &dyn Fn(&str),
@@ -562,6 +611,11 @@ pub fn execute_dataset(
     let mut runs = Vec::new();
     let names: Vec<&str> = spec.joins.iter().map(|j| j.feature_set.name).collect();
     let _lock = lock(config, &names)?;
+    // A dataset Spark cannot build is refused before its feature sets run.
+    #[cfg(feature = "spark")]
+    if config.engine.kind == crate::engine::EngineKind::Spark {
+        crate::engine::spark::dataset::check(spec)?;
+    }
     if rows == FeatureRows::Run {
         // Declaration order is a valid dependency order: feature sets depend
         // only on sources. A feature set joined twice runs once.
@@ -572,6 +626,18 @@ pub fn execute_dataset(
             }
         }
         runs = execute_all(&specs, config, stores, range, progress)?;
+    }
+    if config.engine.kind == crate::engine::EngineKind::Spark {
+        let frame = dataset_on_spark(spec, config, stores, range, progress)?;
+        let dir = config.dataset_location(spec.name)?;
+        progress(&format!("writing {} rows to {dir}", frame.height()));
+        let files = dataset::write(spec, &frame, &dir, output.csv, output.parquet)?;
+        return Ok(DatasetReport {
+            dataset: spec.name,
+            feature_sets: runs,
+            rows: frame,
+            files,
+        });
     }
     let mut features = Vec::with_capacity(spec.joins.len());
     for join in spec.joins {
@@ -613,6 +679,49 @@ pub fn execute_dataset(
         rows: frame,
         files,
     })
+}
+
+/// The rows of a dataset, joined by a Spark cluster from the spine's files
+/// and the feature sets' stored rows.
+#[cfg(feature = "spark")]
+fn dataset_on_spark(
+    spec: &DatasetSpec,
+    config: &Config,
+    stores: &Stores,
+    range: DateRange,
+    progress: &dyn Fn(&str),
+) -> Result<DataFrame> {
+    use crate::engine::spark;
+    spark::dataset::check(spec)?;
+    progress("connecting to Spark");
+    let client = spark::SparkClient::connect(config.engine.spark_remote()?)?;
+    progress(&format!(
+        "joining {} feature set(s) onto `{}` on Spark",
+        spec.joins.len(),
+        spec.spine.name
+    ));
+    let frame = spark::build_dataset(
+        spec,
+        &client,
+        &config.source_locations(),
+        &stores.historical,
+        &config.base_dir,
+        range,
+    );
+    // Best effort: the server drops an idle session on its own later.
+    let _ = client.close();
+    frame
+}
+
+#[cfg(not(feature = "spark"))]
+fn dataset_on_spark(
+    _: &DatasetSpec,
+    _: &Config,
+    _: &Stores,
+    _: DateRange,
+    _: &dyn Fn(&str),
+) -> Result<DataFrame> {
+    Err(crate::engine::spark_not_built())
 }
 
 fn spine_range(spec: &DatasetSpec, range: DateRange) -> Option<polars::prelude::Expr> {

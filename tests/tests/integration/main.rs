@@ -17,6 +17,5 @@ mod slide;
 mod slide_property;
 mod source_stores;
 mod sources;
-#[cfg(feature = "spark")]
 mod spark;
 mod stores;

@@ -17,6 +17,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod client;
+pub mod dataset;
 pub mod plan;
 pub mod write;
 
@@ -32,7 +33,7 @@ use polars::prelude::*;
 
 use crate::error::{Error, PolarsContext, Result};
 use crate::source::SourceLocations;
-use crate::spec::{FeatureSetSpec, SourceKind, TIMESTAMP_COLUMN};
+use crate::spec::{DatasetSpec, FeatureSetSpec, SourceKind, SourceSpec, TIMESTAMP_COLUMN};
 use crate::store::historical::{HistoricalStore, HistoricalWrite};
 use crate::store::online::{self, Record};
 use crate::time::day_to_date;
@@ -64,15 +65,19 @@ pub fn source_input(
     spec: &FeatureSetSpec,
     locations: &SourceLocations,
 ) -> Result<plan::SourceInput> {
-    let SourceKind::File { path, .. } = spec.source.kind else {
+    input_of(spec.source, locations)
+}
+
+fn input_of(source: &SourceSpec, locations: &SourceLocations) -> Result<plan::SourceInput> {
+    let SourceKind::File { path, .. } = source.kind else {
         return Err(Error::Invalid(format!(
             "source `{}` is no file source",
-            spec.source.name
+            source.name
         )));
     };
     Ok(plan::SourceInput {
-        path: write::spark_path(&locations.resolve(spec.source, path)),
-        on_bad_rows: locations.policy(spec.source),
+        path: write::spark_path(&locations.resolve(source, path)),
+        on_bad_rows: locations.policy(source),
     })
 }
 
@@ -88,6 +93,58 @@ pub fn describe(
     plan::compile(spec, &source_input(spec, locations)?, range.start, end)
 }
 
+/// The plan of a dataset's join, as `features describe --engine spark`
+/// prints it.
+pub fn describe_dataset(
+    spec: &DatasetSpec,
+    locations: &SourceLocations,
+    historical_root: &str,
+    range: DateRange,
+) -> Result<dataset::DatasetPlan> {
+    let tables: Vec<String> = spec
+        .joins
+        .iter()
+        .map(|j| write::table_path(historical_root, j.feature_set))
+        .collect();
+    dataset::compile(spec, &input_of(spec.spine, locations)?, &tables, range)
+}
+
+/// Builds a dataset's rows on Spark: the cluster reads the spine and the
+/// joined feature sets' rows from the historical store and joins them; the
+/// rows come back in the spine's order, with [`DatasetSpec::columns`].
+pub fn build_dataset(
+    spec: &DatasetSpec,
+    client: &SparkClient,
+    locations: &SourceLocations,
+    historical: &HistoricalStore,
+    base_dir: &Path,
+    range: DateRange,
+) -> Result<DataFrame> {
+    dataset::check(spec)?;
+    for join in spec.joins {
+        if !write::table_has_rows(historical.location(), base_dir, join.feature_set)? {
+            return Err(Error::Invalid(format!(
+                "dataset `{}`: feature set `{}` has no rows in the historical store at {}: run it \
+                 first (`features execute {}`), or build the dataset with `--engine polars`",
+                spec.name,
+                join.feature_set.name,
+                historical.location(),
+                join.feature_set.name
+            )));
+        }
+    }
+    let plan = describe_dataset(spec, locations, historical.location(), range)?;
+    for view in &plan.views {
+        client.sql(view)?;
+    }
+    let batches = client.sql(&plan.rows)?;
+    let columns = spec.columns();
+    let mut names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    names.push(dataset::ROW);
+    let frame = frame_of(&batches, &names)?;
+    Ok(frame.drop(dataset::ROW).ctx(|| "the dataset's rows from Spark".into())?)
+}
+
 fn view_name(spec: &FeatureSetSpec) -> String {
     format!("__fs_rows_{}", spec.name)
 }
@@ -95,6 +152,10 @@ fn view_name(spec: &FeatureSetSpec) -> String {
 /// Runs a feature set on Spark: the cluster computes the rows and writes
 /// the historical store's day partitions of the run; the latest row of
 /// each key comes back for the online store, which the caller writes.
+///
+/// `before_write` is called with the run's days just before Spark starts
+/// replacing partitions; an error from it stops the run there.
+#[allow(clippy::too_many_arguments)]
 pub fn execute(
     spec: &FeatureSetSpec,
     client: &SparkClient,
@@ -102,6 +163,7 @@ pub fn execute(
     historical: &HistoricalStore,
     base_dir: &Path,
     range: DateRange,
+    before_write: &dyn Fn((NaiveDate, NaiveDate)) -> Result<()>,
     progress: &dyn Fn(&str),
 ) -> Result<SparkRun> {
     plan::check(spec)?;
@@ -128,7 +190,17 @@ pub fn execute(
     let view = plan::ident(&view_name(spec));
     // Cached: the rows are written, then their latest per key collected.
     client.sql(&format!("CACHE TABLE {view} AS {}", plan.rows))?;
-    let result = run_cached(spec, client, &view, historical, base_dir, end, t0, progress);
+    let result = run_cached(
+        spec,
+        client,
+        &view,
+        historical,
+        base_dir,
+        end,
+        t0,
+        before_write,
+        progress,
+    );
     // Best effort: the session's cache and views go with the session anyway.
     let _ = client.sql(&format!("UNCACHE TABLE IF EXISTS {view}"));
     let _ = client.sql(&format!("DROP VIEW IF EXISTS {view}"));
@@ -144,6 +216,7 @@ fn run_cached(
     base_dir: &Path,
     end: NaiveDate,
     t0: Instant,
+    before_write: &dyn Fn((NaiveDate, NaiveDate)) -> Result<()>,
     progress: &dyn Fn(&str),
 ) -> Result<SparkRun> {
     let days_sql = format!(
@@ -162,6 +235,7 @@ fn run_cached(
     let t1 = Instant::now();
     let mut write = HistoricalWrite::default();
     if let Some(days) = days {
+        before_write(days)?;
         progress(&format!(
             "Spark writing the historical store ({} to {})",
             days.0, days.1

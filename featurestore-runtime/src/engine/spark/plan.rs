@@ -172,7 +172,7 @@ pub fn refusal(spec: &FeatureSetSpec) -> Option<String> {
     None
 }
 
-fn source_refusal(source: &SourceSpec) -> Option<String> {
+pub(crate) fn source_refusal(source: &SourceSpec) -> Option<String> {
     let name = source.name;
     if let SourceKind::Query { .. } = source.kind {
         return Some(format!(
@@ -255,7 +255,7 @@ pub fn string_lit(value: &str) -> String {
 }
 
 /// The Spark SQL type of a column type.
-fn sql_type(dtype: DataType) -> &'static str {
+pub(crate) fn sql_type(dtype: DataType) -> &'static str {
     match dtype {
         DataType::Bool => "BOOLEAN",
         DataType::Int32 => "INT",
@@ -272,6 +272,15 @@ fn sql_type(dtype: DataType) -> &'static str {
 }
 
 fn source_view(source: &SourceSpec, input: &SourceInput) -> Result<String> {
+    source_view_named(source, source.name, input)
+}
+
+/// The view reading `source`'s files, under the name `view`.
+pub(crate) fn source_view_named(
+    source: &SourceSpec,
+    view: &str,
+    input: &SourceInput,
+) -> Result<String> {
     let SourceKind::File { format, .. } = source.kind else {
         return Err(Error::Invalid(format!(
             "source `{}` is no file source",
@@ -317,7 +326,7 @@ fn source_view(source: &SourceSpec, input: &SourceInput) -> Result<String> {
         .collect();
     Ok(format!(
         "CREATE OR REPLACE TEMPORARY VIEW {} ({}) USING {provider} OPTIONS ({})",
-        ident(source.name),
+        ident(view),
         columns.join(", "),
         options.join(", ")
     ))

@@ -64,8 +64,9 @@ pub fn write_partitions(
 }
 
 /// Deletes the day partitions of `days` (inclusive) that are not in
-/// `written`, and the files Spark leaves beside its data (`_SUCCESS`,
-/// checksums), which are no Parquet: returns the partitions deleted.
+/// `written`, the files Spark leaves beside its data (`_SUCCESS`,
+/// checksums), which are no Parquet, and the staging files of an earlier
+/// write whose server died: returns the partitions deleted.
 pub fn delete_other_days(
     root: &str,
     base_dir: &Path,
@@ -96,7 +97,13 @@ pub fn delete_other_days(
                 .unwrap_or_default();
             let name = parts.last().map(String::as_str).unwrap_or_default();
             let marker = name.starts_with('_') || name.starts_with('.');
+            // What a write of a killed server left: the run lock is held, so
+            // no other write is staging there now.
+            let abandoned = parts
+                .first()
+                .is_some_and(|p| p.starts_with(".spark-staging"));
             match partition_day(&parts) {
+                _ if abandoned => store.delete(&f.location).await.map_err(err)?,
                 Some(day) if day >= days.0 && day <= days.1 && !written.contains(&day) => {
                     store.delete(&f.location).await.map_err(err)?;
                     deleted.insert(day);
@@ -118,4 +125,29 @@ fn partition_day(parts: &[String]) -> Option<NaiveDate> {
     let m = m.strip_prefix("month=")?.parse().ok()?;
     let d = d.strip_prefix("day=")?.parse().ok()?;
     NaiveDate::from_ymd_opt(y, m, d)
+}
+
+/// Whether the table of `spec` under the store at `root` holds any
+/// partition file (a dataset on Spark reads its rows from there).
+pub fn table_has_rows(root: &str, base_dir: &Path, spec: &FeatureSetSpec) -> Result<bool> {
+    let table =
+        FileLocation::parse(root, base_dir)?.join(&format!("{}/{}", spec.entity(), spec.name));
+    let store = table.store().clone();
+    let prefix = table.path().clone();
+    crate::io::block_on(async {
+        let mut files = store.list(Some(&prefix));
+        while let Some(f) = files.try_next().await.map_err(|e| {
+            Error::store(
+                "historical store",
+                table.to_string(),
+                "listing a feature set's partitions",
+                e,
+            )
+        })? {
+            if f.location.as_ref().ends_with(".parquet") {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    })
 }
