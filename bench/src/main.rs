@@ -591,8 +591,6 @@ fn spark(
             ]);
         }
     }
-    println!(
-        "End to end, both feature sets, polars and a Spark Connect server at {remote}:\n{t}"
-    );
+    println!("End to end, both feature sets, polars and a Spark Connect server at {remote}:\n{t}");
     Ok(())
 }

@@ -123,9 +123,11 @@ fn the_readme_run_and_the_dataset_on_spark_are_butterfree_s_rows() {
         "--end-date",
         "2020-07-17",
     ]));
-    let written =
-        std::fs::read_to_string(dir.path().join("datasets/awesome_dataset/awesome_dataset.csv"))
-            .unwrap();
+    let written = std::fs::read_to_string(
+        dir.path()
+            .join("datasets/awesome_dataset/awesome_dataset.csv"),
+    )
+    .unwrap();
     assert_eq!(written, fixture("awesome_dataset.csv"));
 }
 
@@ -139,7 +141,10 @@ fn describe_with_spark_prints_the_plan_of_feature_sets_and_datasets() {
         text.contains("CREATE OR REPLACE TEMPORARY VIEW `order_events`"),
         "{text}"
     );
-    assert!(text.contains(&example_input().display().to_string()), "{text}");
+    assert!(
+        text.contains(&example_input().display().to_string()),
+        "{text}"
+    );
     let out = succeed(
         on_spark(dir.path(), &redb(dir.path())).args(["describe", "dataset.awesome_dataset"]),
     );
@@ -219,12 +224,23 @@ fn an_online_write_refused_after_spark_s_write_is_recorded_and_repaired() {
         err.contains("this run re-wrote those online rows from the historical store first"),
         "{err}"
     );
-    assert!(!dir.path().join("historical/_status/user_orders.json").exists());
+    assert!(!dir
+        .path()
+        .join("historical/_status/user_orders.json")
+        .exists());
     let got = succeed(
         Command::new(env!("CARGO_BIN_EXE_features"))
             .arg("--historical-root")
             .arg(dir.path().join("historical"))
-            .args(["--online-url", &writer, "get", "user_orders", "x", "--format", "csv"]),
+            .args([
+                "--online-url",
+                &writer,
+                "get",
+                "user_orders",
+                "x",
+                "--format",
+                "csv",
+            ]),
     );
     assert!(
         String::from_utf8(got.stdout)

@@ -178,6 +178,7 @@ pub enum Command {
         /// Requests answered at once [default: [server] max_concurrency, else 256]
         #[arg(long)]
         max_concurrency: Option<usize>,
+    },
     /// Compute feature sets continuously from their sources' Kafka topics
     /// into the online store, until stopped (Ctrl-C or SIGTERM: drain,
     /// commit, exit 0).
@@ -782,6 +783,7 @@ pub fn run(
             options.request_timeout_ms = request_timeout_ms.unwrap_or(options.request_timeout_ms);
             options.max_concurrency = max_concurrency.unwrap_or(options.max_concurrency);
             serve(registry, &config, &options, out)?;
+        }
         Command::Stream {
             names,
             from_beginning,

@@ -220,7 +220,16 @@ fn execute_on_spark(
     }
     progress("connecting to Spark");
     let client = spark::SparkClient::connect(config.engine.spark_remote()?)?;
-    let result = spark_runs(specs, config, stores, lock, range, online_order, &client, progress);
+    let result = spark_runs(
+        specs,
+        config,
+        stores,
+        lock,
+        range,
+        online_order,
+        &client,
+        progress,
+    );
     // Best effort: the server drops an idle session on its own later.
     let _ = client.close();
     result

@@ -361,7 +361,10 @@ fn awesome_dataset_on_spark_is_the_polars_rows_and_butterfree_s() {
             .join("datasets/awesome_dataset/awesome_dataset.csv"),
     )
     .expect("the CSV is written");
-    assert_eq!(tests::parse_csv(&written), fixture_csv("awesome_dataset.csv"));
+    assert_eq!(
+        tests::parse_csv(&written),
+        fixture_csv("awesome_dataset.csv")
+    );
 }
 
 /// `n` seeded order events over 120 days of 2020 for 3,000 users, a tenth
@@ -411,7 +414,11 @@ fn a_generated_100k_event_input_on_spark_is_the_polars_rows() {
     // Every user ordered: each has an online row.
     assert_eq!(orders.latest.height(), 3_000);
     assert!(orders.rows.height() > 50_000, "{}", orders.rows.height());
-    assert!(chargebacks.rows.height() > 3_000, "{}", chargebacks.rows.height());
+    assert!(
+        chargebacks.rows.height() > 3_000,
+        "{}",
+        chargebacks.rows.height()
+    );
 }
 
 /// A Spark Connect server of this test's own, on a free port, so that it
@@ -529,8 +536,11 @@ fn a_spark_server_killed_mid_write_leaves_the_historical_store_as_it_was() {
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
             let staging = std::fs::read_dir(&watched).ok().and_then(|mut it| {
                 it.find(|e| {
-                    e.as_ref()
-                        .is_ok_and(|e| e.file_name().to_string_lossy().starts_with(".spark-staging"))
+                    e.as_ref().is_ok_and(|e| {
+                        e.file_name()
+                            .to_string_lossy()
+                            .starts_with(".spark-staging")
+                    })
                 })
             });
             if staging.is_some() {
@@ -560,7 +570,9 @@ fn a_spark_server_killed_mid_write_leaves_the_historical_store_as_it_was() {
     });
     let (killed, result) = killer;
     assert!(killed, "the run was seen writing: {result:?}");
-    let err = result.expect_err("the run fails with its server").to_string();
+    let err = result
+        .expect_err("the run fails with its server")
+        .to_string();
     assert!(err.contains("Spark Connect"), "{err}");
 
     let after: std::collections::BTreeMap<_, _> = files_below(&table)

@@ -118,7 +118,9 @@ pub fn compile(
     range: DateRange,
 ) -> Result<DatasetPlan> {
     check(spec)?;
-    let mut views = vec![super::plan::source_view_named(spec.spine, RAW_SPINE, spine)?];
+    let mut views = vec![super::plan::source_view_named(
+        spec.spine, RAW_SPINE, spine,
+    )?];
 
     // The spine under its own name (for `query`), its days only.
     let ts = format!("CAST({} AS TIMESTAMP_NTZ)", ident(spec.timestamp));
