@@ -336,7 +336,14 @@ impl HistoricalStore {
             fetched
                 .into_par_iter()
                 .map(|(day, f, bytes)| {
+                    // One file per task, each decoded on its task's thread:
+                    // a reader that fanned out to polars' own thread pool
+                    // would park this worker of the global pool, which then
+                    // runs the next file's task on the same stack, and so on
+                    // for every file (a stack overflow on a few hundred
+                    // days).
                     let df = ParquetReader::new(std::io::Cursor::new(bytes))
+                        .read_parallel(ParallelStrategy::None)
                         .finish()
                         .ctx(|| format!("reading {}", self.root.display_of(&f)))?;
                     Ok((day, df))

@@ -157,6 +157,9 @@ pub(super) fn encode_partitions(
             // cheaper to encode than zstd on many small day files.
             ParquetWriter::new(&mut buf)
                 .with_compression(ParquetCompression::Snappy)
+                // Parallel over partitions already: see `read_unordered`
+                // on nesting polars' pool in the global one.
+                .set_parallel(false)
                 .finish(&mut part)
                 .ctx(|| format!("encoding the partition of {day}"))?;
             Ok((day, Bytes::from(buf)))
