@@ -73,11 +73,13 @@ impl<'de> Deserialize<'de> for Entities {
     }
 }
 
-/// The maximum age of a feature set's rows: a row older than this is
-/// `OUTSIDE_MAX_AGE`. The declaration has no time to live yet, so every
-/// row is within age; this is the one place that reads it.
-fn max_age(_spec: &FeatureSetSpec) -> Option<Duration> {
-    None
+/// The maximum age of a feature set's rows, its `ttl`: a row this old or
+/// older is `OUTSIDE_MAX_AGE`. Every online store already reads a row past
+/// its `ttl` as missing (`NOT_FOUND`); this catches one that expired between
+/// the store's read and the answer.
+fn max_age(spec: &FeatureSetSpec) -> Option<Duration> {
+    spec.ttl
+        .map(|ttl| Duration::from_micros(u64::try_from(ttl.micros()).unwrap_or(u64::MAX)))
 }
 
 /// A feature's status for a looked-up row, at `now` (microseconds).
@@ -92,7 +94,9 @@ fn status(
     };
     if let Some(age) = max_age {
         let limit = i64::try_from(age.as_micros()).unwrap_or(i64::MAX);
-        if now.saturating_sub(row.timestamp) > limit {
+        // The stores' rule (`FeatureSetSpec::expired`): expired at
+        // `timestamp + ttl` exactly.
+        if now.saturating_sub(row.timestamp) >= limit {
             return "OUTSIDE_MAX_AGE";
         }
     }
@@ -307,9 +311,12 @@ mod tests {
             "NULL_VALUE"
         );
         let week = Some(Duration::from_secs(7 * 86_400));
-        assert_eq!(status(Some(&r), &Value::Int(1), week, 17 * day), "PRESENT");
         assert_eq!(
-            status(Some(&r), &Value::Int(1), week, 17 * day + 1),
+            status(Some(&r), &Value::Int(1), week, 17 * day - 1),
+            "PRESENT"
+        );
+        assert_eq!(
+            status(Some(&r), &Value::Int(1), week, 17 * day),
             "OUTSIDE_MAX_AGE"
         );
         // Stale wins over null: the row is not served at all.

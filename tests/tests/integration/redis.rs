@@ -435,3 +435,62 @@ fn redis_migrate_removes_rows_of_another_declaration_only_when_allowed() {
         Some(counts("x", 2, 2))
     );
 }
+
+/// A feature set's `ttl` is the hash's expiry: the row's time plus the
+/// `ttl`, to the millisecond; a row without a `ttl` never expires, and a
+/// row past it is not kept at all.
+#[test]
+fn redis_rows_expire_at_their_time_plus_the_ttl() {
+    const DAY_MS: i64 = 86_400_000;
+    let prefix = Fresh::new();
+    let store = open(&prefix.url).unwrap();
+    let ttl = FeatureSetSpec {
+        name: "expiring_orders",
+        ttl: Some(featurestore_runtime::spec::Window {
+            amount: 30,
+            unit: featurestore_runtime::spec::WindowUnit::Days,
+        }),
+        ..UserOrders::SPEC
+    };
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    // A row 10 days old (µs, with a fraction of a millisecond) and one 31 days old.
+    let young = now_ms - 10 * DAY_MS;
+    let micros = young * 1000 + 250;
+    let w = store
+        .write_latest(
+            &ttl,
+            &[
+                counts("young", micros, 1),
+                counts("old", (now_ms - 31 * DAY_MS) * 1000, 2),
+            ],
+            order(1, 0),
+        )
+        .unwrap();
+    assert_eq!(w.kept_newer, 0);
+    store
+        .write_latest(&UserOrders::SPEC, &[counts("forever", 1, 1)], order(1, 0))
+        .unwrap();
+    let expire_time = |key: &str| -> i64 {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-u", &server(), "PEXPIRETIME", key])
+            .output()
+            .expect("redis-cli runs (scripts/servers.sh installs it)");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    let p = &prefix.prefix;
+    // Rounded up to the next millisecond: Redis never drops a row the
+    // reads would still serve.
+    assert_eq!(
+        expire_time(&format!("{p}expiring_orders:young")),
+        young + 30 * DAY_MS + 1
+    );
+    // -2: no such key (expired on write); -1: no expiry.
+    assert_eq!(expire_time(&format!("{p}expiring_orders:old")), -2);
+    assert_eq!(expire_time(&format!("{p}user_orders:forever")), -1);
+    assert_eq!(
+        store.get(&ttl, &[Value::from("young")]).unwrap(),
+        Some(counts("young", micros, 1))
+    );
+    assert_eq!(store.get(&ttl, &[Value::from("old")]).unwrap(), None);
+}

@@ -38,7 +38,10 @@ pub(super) const KEY_FIELD: &str = "__key";
 /// the row of `KEYS[1]` iff the order `(ARGV[1], ARGV[2])` (as-of, run
 /// start) is equal to or later than the stored row's `(__as_of, __run)`, or
 /// the row has no order; returns 1 if it did, 0 if it kept the stored row.
-/// `ARGV[3..]` are field/value pairs. Orders are compared as decimal text
+/// `ARGV[3]` is when the written row expires (the feature set's `ttl` after
+/// the row's time, milliseconds since the epoch; `0`: never), so a kept row
+/// keeps its own expiry and a written one gets its own; `ARGV[4..]` are
+/// field/value pairs. Orders are compared as decimal text
 /// (sign, then length, then digits) because Lua numbers are doubles and would
 /// round microseconds of large `i64`s.
 pub(super) const IN_ORDER: &str = r"
@@ -65,11 +68,16 @@ if stored[1] and stored[2] then
   if c == 0 then c = cmp(ARGV[2], stored[2]) end
   if c < 0 then return 0 end
 end
-if #ARGV == 2 then
+if #ARGV == 3 then
   redis.call('DEL', KEYS[1])
   return 1
 end
-redis.call('HSET', KEYS[1], '__as_of', ARGV[1], '__run', ARGV[2], unpack(ARGV, 3))
+redis.call('HSET', KEYS[1], '__as_of', ARGV[1], '__run', ARGV[2], unpack(ARGV, 4))
+if ARGV[3] == '0' then
+  redis.call('PERSIST', KEYS[1])
+else
+  redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+end
 return 1
 ";
 

@@ -21,9 +21,11 @@
 //! shared database is slow: give the feature store a database of its own
 //! (`redis://host/N`) where scans matter.
 //!
-//! TTL: the declaration has no expiry yet. When it gets one, the script is
-//! the place to set it (`PEXPIRE KEYS[1]` after the `HSET`, from one more
-//! argument), so that a kept row keeps its own expiry.
+//! TTL: a feature set's `ttl` is key expiry. The script sets it with the
+//! row (`PEXPIREAT` the row's time plus the `ttl`, in milliseconds), so a
+//! row kept against an earlier run keeps its own expiry, and a row already
+//! past it is gone at once. Reads also hide a row past its `ttl` to the
+//! microsecond, as every backend does.
 
 mod codec;
 mod config;
@@ -202,6 +204,7 @@ impl RedisStore {
                     &mut pipe,
                     row_key(&self.config.prefix, spec.name, &r.key),
                     run,
+                    expires_at(spec, r.timestamp),
                 )
                 .arg(TS_FIELD)
                 .arg(r.timestamp.to_string())
@@ -221,12 +224,14 @@ impl RedisStore {
     }
 
     /// Adds a call of the script on row `name` in the order of `run` to
-    /// `pipe`; the caller adds the fields (none to delete the row).
+    /// `pipe`, the row expiring at `expires_at` (ms since the epoch, 0:
+    /// never); the caller adds the fields (none to delete the row).
     fn in_order<'p>(
         &self,
         pipe: &'p mut Pipeline,
         name: String,
         run: RunWrite,
+        expires_at: i64,
     ) -> &'p mut Pipeline {
         pipe.cmd("EVALSHA")
             .arg(self.script.get_hash())
@@ -234,6 +239,7 @@ impl RedisStore {
             .arg(name)
             .arg(run.order.as_of.to_string())
             .arg(run.order.run.to_string())
+            .arg(expires_at.to_string())
     }
 
     /// Sends a pipeline of script calls, loading the script again if the
@@ -299,7 +305,7 @@ impl RedisStore {
         for chunk in gone.chunks(self.config.write_chunk) {
             let mut pipe = Pipeline::with_capacity(chunk.len());
             for name in chunk {
-                self.in_order(&mut pipe, name.clone(), run);
+                self.in_order(&mut pipe, name.clone(), run, 0);
             }
             let replies = self.run_scripts(&pipe, "removing rows").await?;
             removed += replies.iter().filter(|r| **r == 1).count();
@@ -410,9 +416,18 @@ fn redis_error(shown: &str, doing: &str, e: RedisError) -> Error {
             ErrorKind::Transient,
             format!("{doing} failed: the server is unreachable or busy"),
         ),
-        K::AuthenticationFailed | K::Server(ServerErrorKind::NoPerm) => (
+        K::AuthenticationFailed => (
             ErrorKind::Permanent,
             format!("{doing} failed: the server refused the user name or password of the URL"),
+        ),
+        // Logged in, but the user's ACL forbids the command: the server's
+        // words name it (they hold no secret).
+        K::Server(ServerErrorKind::NoPerm) => (
+            ErrorKind::Permanent,
+            format!(
+                "{doing} failed: the URL's user may not do this ({}): grant it in the server's ACL",
+                e.detail().unwrap_or("no permission")
+            ),
         ),
         K::InvalidClientConfig => (
             ErrorKind::InvalidInput,
@@ -426,6 +441,20 @@ fn redis_error(shown: &str, doing: &str, e: RedisError) -> Error {
         message,
         kind,
         source: Box::new(e),
+    }
+}
+
+/// When a row of time `timestamp` (µs) of `spec` expires, in milliseconds
+/// since the epoch, rounded up so Redis never drops it before the reads'
+/// exact rule does; 0 (never) without a `ttl`. An expiry at or before 0 is
+/// 1: a row that old is expired already.
+fn expires_at(spec: &FeatureSetSpec, timestamp: i64) -> i64 {
+    match spec.ttl {
+        None => 0,
+        Some(ttl) => {
+            let micros = timestamp.saturating_add(ttl.micros());
+            micros.div_euclid(1000).saturating_add(i64::from(micros.rem_euclid(1000) != 0)).max(1)
+        }
     }
 }
 
