@@ -178,11 +178,14 @@ fn online_urls_open_their_backends() {
     let sqlite = online::open_url("sqlite://sub/online.sqlite", dir.path()).unwrap();
     assert_eq!(sqlite.inner().backend(), "sqlite");
     assert!(dir.path().join("sub/online.sqlite").exists());
-    let err = online::open_url("cassandra://x", dir.path()).unwrap_err();
+    let err = online::open_url("mongodb://x", dir.path()).unwrap_err();
     assert!(
         err.to_string().contains("unsupported online store URL"),
         "{err}"
     );
+    // A known backend's URL is checked before any connection.
+    let err = online::open_url("cassandra://x", dir.path()).unwrap_err();
+    assert!(err.to_string().contains("names no keyspace"), "{err}");
 }
 
 #[test]
