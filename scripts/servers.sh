@@ -570,10 +570,12 @@ start_spark() {
     spark_home=$("$d/venv/bin/python" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')
     # Runs in data/ (Spark writes spark-warehouse/ and metastore_db/ into its working dir); the
     # driver and block manager bind to 127.0.0.1 and the web UI is off, so nothing listens outside.
+    # 4 GiB of heap (FEATURESTORE_SPARK_MEMORY): with 1 GiB, the suite's 100k-event and catalog
+    # runs exhaust it and the server's SparkContext stops for good.
     launch spark "$d/log/server.log" env JAVA_HOME="$JAVA17_HOME" SPARK_HOME="$spark_home" \
         SPARK_LOCAL_IP=127.0.0.1 SPARK_LOCAL_DIRS="$d/data/tmp" \
         "$spark_home/bin/spark-submit" --class org.apache.spark.sql.connect.service.SparkConnectServer \
-        --name featurestore-test --master 'local[2]' --driver-memory 1g \
+        --name featurestore-test --master 'local[2]' --driver-memory "${FEATURESTORE_SPARK_MEMORY:-4g}" \
         --conf spark.connect.grpc.binding.address=127.0.0.1 \
         --conf spark.connect.grpc.binding.port="$SPARK_PORT" \
         --conf spark.ui.enabled=false \

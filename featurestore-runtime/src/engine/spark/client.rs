@@ -88,14 +88,79 @@ impl SparkClient {
     }
 
     /// Runs a SQL statement or query; a query's rows come back as Arrow.
+    ///
+    /// The client retries a dropped stream for minutes (Spark's policy,
+    /// which this crate cannot shorten), and can wait on a dead server for
+    /// good: the statement runs on a thread of its own while this one checks
+    /// that the server still accepts connections, and gives up once it has
+    /// refused them for [`DEAD_AFTER`]. A long job on a live server is never
+    /// cut short.
     pub fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>> {
         tracing::debug!(remote = %self.remote, sql, "Spark SQL");
-        off_runtime(|| {
-            self.session
-                .sql(sql)
-                .and_then(|df| df.collect_record_batches())
-        })
-        .map_err(|e| self.err("running SQL", e))
+        let (tx, rx) = std::sync::mpsc::channel();
+        let session = self.session.clone();
+        let statement = sql.to_string();
+        // Detached: on a dead server it is left to its retries, its answer
+        // unread.
+        std::thread::Builder::new()
+            .name("spark-sql".to_string())
+            .spawn(move || {
+                let _ = tx.send(
+                    session
+                        .sql(&statement)
+                        .and_then(|df| df.collect_record_batches()),
+                );
+            })
+            .map_err(|e| Error::store(STORE, &self.remote, "starting a Spark call", e))?;
+        let mut unreachable_since: Option<std::time::Instant> = None;
+        loop {
+            match rx.recv_timeout(LIVENESS_PROBE) {
+                Ok(result) => return result.map_err(|e| self.err("running SQL", e)),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(Error::Store {
+                        store: STORE,
+                        location: self.remote.clone(),
+                        message: "running SQL: the client's thread ended without an answer"
+                            .to_string(),
+                        kind: crate::error::ErrorKind::Permanent,
+                        source: "no answer".into(),
+                    })
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            if self.accepts_connections() {
+                unreachable_since = None;
+                continue;
+            }
+            let since = *unreachable_since.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() >= DEAD_AFTER {
+                return Err(Error::Store {
+                    store: STORE,
+                    location: self.remote.clone(),
+                    message: format!(
+                        "running SQL: the server stopped answering (it has refused connections for {} s)",
+                        DEAD_AFTER.as_secs()
+                    ),
+                    kind: crate::error::ErrorKind::Transient,
+                    source: "server unreachable".into(),
+                });
+            }
+        }
+    }
+
+    /// Whether the endpoint's host accepts a TCP connection now.
+    fn accepts_connections(&self) -> bool {
+        use std::net::ToSocketAddrs;
+        let Some(address) = endpoint(&self.remote) else {
+            // Not a form this check understands: leave it to the client.
+            return true;
+        };
+        match address.to_socket_addrs() {
+            Ok(mut addrs) => addrs.any(|a| {
+                std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(2)).is_ok()
+            }),
+            Err(_) => false,
+        }
     }
 
     /// Runs a query returning one count.
@@ -137,6 +202,48 @@ impl SparkClient {
     }
 }
 
+/// How often a running statement checks that its server is alive.
+const LIVENESS_PROBE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long a server may refuse connections before its statement fails.
+const DEAD_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `HOST:PORT` of `sc://HOST[:PORT][/;params]` (Spark Connect's default
+/// port 15002 when none is given).
+fn endpoint(remote: &str) -> Option<String> {
+    let rest = remote.strip_prefix("sc://")?;
+    let authority = rest.split(['/', ';']).next()?;
+    let authority = authority.rsplit('@').next()?;
+    if authority.is_empty() {
+        return None;
+    }
+    let has_port = authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+    Some(if has_port {
+        authority.to_string()
+    } else {
+        format!("{authority}:15002")
+    })
+}
+
 fn spark_error(remote: &str, doing: &str, e: SparkError) -> Error {
     Error::store(STORE, remote, doing.to_string(), e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::endpoint;
+
+    #[test]
+    fn endpoints_of_spark_connect_urls() {
+        assert_eq!(endpoint("sc://127.0.0.1:15003").as_deref(), Some("127.0.0.1:15003"));
+        assert_eq!(endpoint("sc://spark.local").as_deref(), Some("spark.local:15002"));
+        assert_eq!(
+            endpoint("sc://spark.local:443/;token=abc;use_ssl=true").as_deref(),
+            Some("spark.local:443")
+        );
+        assert_eq!(endpoint("sc://"), None);
+        assert_eq!(endpoint("http://x:1"), None);
+    }
 }
