@@ -93,7 +93,8 @@ fn historical_csv<F: FeatureSet>(dir: &Path) -> String {
 fn the_readme_run_and_the_dataset_on_spark_are_butterfree_s_rows() {
     let dir = tempfile::tempdir().unwrap();
     let online = redb(dir.path());
-    let tables: [(&str, fn(&Path) -> String); 2] = [
+    type HistoricalCsv = fn(&Path) -> String;
+    let tables: [(&str, HistoricalCsv); 2] = [
         ("user_orders", historical_csv::<UserOrders>),
         ("user_chargebacks", historical_csv::<UserChargebacks>),
     ];
@@ -128,7 +129,8 @@ fn the_readme_run_and_the_dataset_on_spark_are_butterfree_s_rows() {
             .join("datasets/awesome_dataset/awesome_dataset.csv"),
     )
     .unwrap();
-    assert_eq!(written, fixture("awesome_dataset.csv"));
+    // The fixture was saved with CRLF line ends; the dataset's CSV has LF.
+    assert_eq!(written, fixture("awesome_dataset.csv").replace("\r\n", "\n"));
 }
 
 #[test]

@@ -696,7 +696,8 @@ impl OnlineLocation {
             });
         }
         check_scheme(raw, Role::Online)?;
-        let embedded: [(&str, &str, fn(PathBuf) -> Self); 2] = [
+        type Variant = fn(PathBuf) -> OnlineLocation;
+        let embedded: [(&str, &str, Variant); 2] = [
             ("sqlite", "online.sqlite", OnlineLocation::Sqlite),
             ("redb", "online.redb", OnlineLocation::Redb),
         ];

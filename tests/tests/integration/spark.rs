@@ -278,6 +278,8 @@ fn payments_config(dir: &std::path::Path) -> Config {
 }
 
 #[test]
+#[ignore = "Spark's code generation for these plans takes minutes and exhausts a 4 GiB driver, \
+            stopping the shared server's SparkContext; run alone with --ignored"]
 fn catalog_aggregations_on_spark_are_the_polars_rows() {
     let dir = tempfile::tempdir().unwrap();
     let config = payments_config(dir.path());
@@ -296,7 +298,7 @@ fn what_spark_cannot_run_is_refused_before_any_work() {
     let config = on_spark(payments_config(dir.path()));
     let st = stores(&config);
     let cases: [(&featurestore_runtime::FeatureSetSpec, &str); 4] = [
-        (&crate::catalog::PaymentStats::SPEC, "most_frequent_set"),
+        (&crate::catalog::PaymentStats::SPEC, "uses `first`"),
         (
             &crate::catalog::EdgeOfTheWindow::SPEC,
             "the order they were read",

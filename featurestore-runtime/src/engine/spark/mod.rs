@@ -142,9 +142,9 @@ pub fn build_dataset(
     let mut names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
     names.push(dataset::ROW);
     let frame = frame_of(&batches, &names)?;
-    Ok(frame
+    frame
         .drop(dataset::ROW)
-        .ctx(|| "the dataset's rows from Spark".into())?)
+        .ctx(|| "the dataset's rows from Spark".into())
 }
 
 fn view_name(spec: &FeatureSetSpec) -> String {

@@ -1009,7 +1009,7 @@ mod tests {
                 .collect()
         };
         let tx = conn.unchecked_transaction().unwrap();
-        let marks = vec!["?"; OUTPUTS].join(", ");
+        let marks = ["?"; OUTPUTS].join(", ");
         for i in 0..KEYS {
             let v = values(i);
             let row = postcard::to_stdvec(&StoredRef {
