@@ -129,11 +129,12 @@ pub trait Numeric: ColumnType {}
 )]
 pub trait Boolean: ColumnType {}
 
-/// A column type `min` and `max` can aggregate.
+/// A column type `min` and `max` can aggregate, and `max_by` and `min_by`
+/// can order by.
 #[diagnostic::on_unimplemented(
-    message = "`min` and `max` need a numeric column, but the column is `{Self}`",
+    message = "`min` and `max`, and the ordering column of `max_by` and `min_by`, need a numeric column, but the column is `{Self}`",
     label = "not a numeric column",
-    note = "`min` and `max` take `i32`, `i64`, `f32`, `f64` or `Option` of one"
+    note = "they take `i32`, `i64`, `f32`, `f64` or `Option` of one"
 )]
 pub trait Ordered: ColumnType {}
 

@@ -7,7 +7,7 @@ pub struct OrderEvents {
     pub order_timestamp: NaiveDateTime,
     pub cpf: String,
     pub amount: f64,
-    pub tags: Vec<String>,
+    pub note: String,
 }
 
 #[feature_set(entity = "cpf", window = "3d", source = OrderEvents, timestamp = order_timestamp)]
@@ -15,8 +15,8 @@ pub struct UserOrders {
     /// A misspelled ordering column is named, with the closest.
     #[feature(max_by(order_id, amout))]
     pub largest: String,
-    /// Lists have no order.
-    #[feature(min_by(order_id, tags))]
+    /// The ordering is numeric.
+    #[feature(min_by(order_id, note))]
     pub first_tagged: String,
 }
 
