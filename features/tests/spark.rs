@@ -130,7 +130,10 @@ fn the_readme_run_and_the_dataset_on_spark_are_butterfree_s_rows() {
     )
     .unwrap();
     // The fixture was saved with CRLF line ends; the dataset's CSV has LF.
-    assert_eq!(written, fixture("awesome_dataset.csv").replace("\r\n", "\n"));
+    assert_eq!(
+        written,
+        fixture("awesome_dataset.csv").replace("\r\n", "\n")
+    );
 }
 
 #[test]

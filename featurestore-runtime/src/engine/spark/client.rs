@@ -237,8 +237,14 @@ mod tests {
 
     #[test]
     fn endpoints_of_spark_connect_urls() {
-        assert_eq!(endpoint("sc://127.0.0.1:15003").as_deref(), Some("127.0.0.1:15003"));
-        assert_eq!(endpoint("sc://spark.local").as_deref(), Some("spark.local:15002"));
+        assert_eq!(
+            endpoint("sc://127.0.0.1:15003").as_deref(),
+            Some("127.0.0.1:15003")
+        );
+        assert_eq!(
+            endpoint("sc://spark.local").as_deref(),
+            Some("spark.local:15002")
+        );
         assert_eq!(
             endpoint("sc://spark.local:443/;token=abc;use_ssl=true").as_deref(),
             Some("spark.local:443")

@@ -453,7 +453,10 @@ fn expires_at(spec: &FeatureSetSpec, timestamp: i64) -> i64 {
         None => 0,
         Some(ttl) => {
             let micros = timestamp.saturating_add(ttl.micros());
-            micros.div_euclid(1000).saturating_add(i64::from(micros.rem_euclid(1000) != 0)).max(1)
+            micros
+                .div_euclid(1000)
+                .saturating_add(i64::from(micros.rem_euclid(1000) != 0))
+                .max(1)
         }
     }
 }
