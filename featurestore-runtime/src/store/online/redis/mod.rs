@@ -426,7 +426,8 @@ fn redis_error(shown: &str, doing: &str, e: RedisError) -> Error {
             ErrorKind::Permanent,
             format!(
                 "{doing} failed: the URL's user may not do this ({}): grant it in the server's ACL",
-                e.detail().unwrap_or("no permission")
+                // A pipeline's error keeps the server's words in its text.
+                e.detail().map_or_else(|| e.to_string(), str::to_string)
             ),
         ),
         K::InvalidClientConfig => (
