@@ -160,22 +160,22 @@ pub enum Command {
     /// Serve the online store over HTTP: Feast's `/get-online-features`,
     /// the catalog and typed rows under `/v1/`, `/health`, `/metrics`.
     Serve {
-        /// Address and port to listen on [default: [server] bind, else 127.0.0.1:6566]
+        /// Address and port to listen on [default: server.bind in featurestore.toml, else 127.0.0.1:6566]
         #[arg(long)]
         bind: Option<String>,
-        /// File holding the bearer token requests must carry [default: [server] token_file, else none]
+        /// File holding the bearer token requests must carry [default: server.token_file in featurestore.toml, else none]
         #[arg(long)]
         token_file: Option<PathBuf>,
-        /// Most entity keys per request [default: [server] max_keys, else 1000]
+        /// Most entity keys per request [default: server.max_keys in featurestore.toml, else 1000]
         #[arg(long)]
         max_keys: Option<usize>,
-        /// Largest request body in bytes [default: [server] max_body_bytes, else 1 MiB]
+        /// Largest request body in bytes [default: server.max_body_bytes in featurestore.toml, else 1 MiB]
         #[arg(long)]
         max_body_bytes: Option<usize>,
-        /// Time a request may take, in milliseconds [default: [server] request_timeout_ms, else 5000]
+        /// Time a request may take, in milliseconds [default: server.request_timeout_ms in featurestore.toml, else 5000]
         #[arg(long)]
         request_timeout_ms: Option<u64>,
-        /// Requests answered at once [default: [server] max_concurrency, else 256]
+        /// Requests answered at once [default: server.max_concurrency in featurestore.toml, else 256]
         #[arg(long)]
         max_concurrency: Option<usize>,
     },

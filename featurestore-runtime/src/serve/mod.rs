@@ -4,7 +4,7 @@
 //! ([`crate::store::online::OnlineStore`]), so it serves from the embedded
 //! file, Redis or any other backend alike, and it answers:
 //!
-//! - `POST /get-online-features`: Feast's request and response ([`feast`]);
+//! - `POST /get-online-features`: Feast's request and response (`feast.rs`);
 //! - `GET /v1/feature-sets`, `GET /v1/feature-sets/{name}`: the catalog
 //!   as `features describe --json` prints it;
 //! - `POST /v1/feature-sets/{name}/rows`: the typed rows of many keys;

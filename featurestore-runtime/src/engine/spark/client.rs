@@ -93,7 +93,7 @@ impl SparkClient {
     /// which this crate cannot shorten), and can wait on a dead server for
     /// good: the statement runs on a thread of its own while this one checks
     /// that the server still accepts connections, and gives up once it has
-    /// refused them for [`DEAD_AFTER`]. A long job on a live server is never
+    /// refused them for 30 seconds. A long job on a live server is never
     /// cut short.
     pub fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>> {
         tracing::debug!(remote = %self.remote, sql, "Spark SQL");

@@ -4,7 +4,7 @@
 //! What runs where:
 //! - on the cluster: reading the source files, `query`/`filter`, the
 //!   windows, the change-point dedup, `fill_null`, and the write of the
-//!   historical store's day partitions ([`write`]);
+//!   historical store's day partitions ([`mod@write`]);
 //! - in this process: the plan, the checks' verdicts, deleting the run's
 //!   days that have no rows, and the online store, filled from the latest
 //!   row of each key, which comes back as Arrow.

@@ -39,7 +39,7 @@ impl fmt::Debug for BlockingOnlineStore {
 }
 
 impl BlockingOnlineStore {
-    /// Opens the store at `location` (see [`open`]).
+    /// Opens the store at `location` (see [`super::open`]).
     pub fn open(location: &OnlineLocation, mode: OpenMode) -> Result<Self> {
         Self::open_with(location, mode, &OnlineOptions::default())
     }

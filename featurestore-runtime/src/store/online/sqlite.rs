@@ -8,7 +8,7 @@
 //!
 //! Layout: one table per feature set, `"feature_set:NAME"`, keyed by the
 //! encoded key columns (postcard, as redb's), holding the row encoded as one
-//! blob (the same encoding as redb's) and the [`WriteOrder`] of the run that
+//! blob (the same encoding as redb's) and the [`WriteOrder`](super::WriteOrder) of the run that
 //! wrote it in two integer columns, so that the order rule is one `WHERE` of
 //! an upsert. The row is one blob rather than a column per output because a
 //! lookup then reads one cell and decodes it with the code every embedded
