@@ -48,13 +48,15 @@ done
 base=$(grep -o "http://[0-9.:]*" "$work/serve.out")
 echo "server at $base"
 
-"$venv/bin/schemathesis" run "$base/openapi.json" \
+# From the run's own folder: schemathesis keeps a cache (.schemathesis/) in
+# its working directory, which must not land in the clone.
+(cd "$work" && "$venv/bin/schemathesis" run "$base/openapi.json" \
     --checks not_a_server_error \
     --max-examples 25 \
     --request-timeout 5 \
     --max-time 30 \
     --seed 6566 \
-    --no-color
+    --no-color)
 
 # The server must have lived through it.
 kill -0 "$server" || { echo "the server died during the run:" >&2; cat "$work/serve.err" >&2; exit 1; }
