@@ -107,6 +107,12 @@ pub fn scheme_of(raw: &str) -> Option<&str> {
     (valid && !scheme.is_empty()).then_some(scheme)
 }
 
+/// Whether `raw` has a scheme of an online store this build can open (a
+/// known one, compiled in), whatever the rest of the URL says.
+pub(crate) fn is_usable_online_scheme(raw: &str) -> bool {
+    scheme_of(raw).is_some() && check_scheme(raw, Role::Online).is_ok()
+}
+
 /// Checks that `raw`'s scheme is known, names what `role` expects, and is
 /// compiled in.
 fn check_scheme(raw: &str, role: Role) -> Result<()> {

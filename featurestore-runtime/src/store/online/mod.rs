@@ -380,12 +380,10 @@ pub async fn open_with(
 pub fn open_url(url: &str, base_dir: &Path) -> Result<BlockingOnlineStore> {
     let location = OnlineLocation::parse(url, base_dir).map_err(|e| match e {
         // Not a store this build can open (an unknown scheme, or a backend
-        // whose cargo feature is off): say so before the details.
+        // whose cargo feature is off): say so before the details. A bad
+        // URL of a usable backend keeps its own message.
         Error::Location { location, message }
-            if !matches!(
-                crate::location::scheme_of(url.trim()),
-                Some("sqlite" | "redb" | "memory")
-            ) =>
+            if !crate::location::is_usable_online_scheme(url.trim()) =>
         {
             Error::Location {
                 location,
