@@ -1113,7 +1113,7 @@ fn stream(
 
 #[cfg(not(feature = "kafka"))]
 fn stream(
-    _: &[&'static FeatureSetSpec],
+    _: &[&FeatureSetSpec],
     _: &Config,
     _: bool,
     _: Option<u64>,
