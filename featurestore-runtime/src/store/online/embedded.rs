@@ -213,14 +213,7 @@ impl File {
     }
 
     fn encode<T: Serialize + ?Sized>(&self, what: &str, v: &T) -> Result<Vec<u8>> {
-        postcard::to_stdvec(v).map_err(|e| {
-            Error::store(
-                STORE,
-                self.path.display().to_string(),
-                format!("encoding {what}"),
-                e,
-            )
-        })
+        encode(STORE, &self.path, what, v)
     }
 
     /// A read snapshot of a feature set's table; `None` if it was never written.
@@ -460,6 +453,45 @@ impl File {
     }
 }
 
+/// `v` encoded as the embedded stores keep it (postcard); an error names
+/// the store file at `path`.
+pub(super) fn encode<T: Serialize + ?Sized>(
+    store: &'static str,
+    path: &std::path::Path,
+    what: &str,
+    v: &T,
+) -> Result<Vec<u8>> {
+    postcard::to_stdvec(v).map_err(|e| {
+        Error::store(
+            store,
+            path.display().to_string(),
+            format!("encoding {what}"),
+            e,
+        )
+    })
+}
+
+/// The (key, row) bytes of `records`, as both embedded stores write them.
+/// Encoding is CPU work: done by the caller before the write, so only owned
+/// bytes move to the blocking thread.
+pub(super) fn encode_rows(
+    store: &'static str,
+    path: &std::path::Path,
+    records: &[Record],
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    records
+        .iter()
+        .map(|r| {
+            let key = encode(store, path, "a key", &r.key)?;
+            let row = StoredRef {
+                timestamp: r.timestamp,
+                values: &r.values,
+            };
+            Ok((key, encode(store, path, "a row", &row)?))
+        })
+        .collect()
+}
+
 #[async_trait]
 impl OnlineStore for EmbeddedStore {
     fn backend(&self) -> &'static str {
@@ -483,22 +515,7 @@ impl OnlineStore for EmbeddedStore {
         if self.mode == OpenMode::Read {
             return Err(read_only(STORE, self.file.path.display().to_string()));
         }
-        // Encoding is CPU work: done here, so only owned bytes move to the
-        // blocking thread.
-        let rows = records
-            .iter()
-            .map(|r| {
-                let key = self.file.encode("a key", &r.key)?;
-                let value = self.file.encode(
-                    "a row",
-                    &StoredRef {
-                        timestamp: r.timestamp,
-                        values: &r.values,
-                    },
-                )?;
-                Ok((key, value))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let rows = encode_rows(STORE, &self.file.path, records)?;
         let file = Arc::clone(&self.file);
         let spec = *spec;
         blocking(STORE, self.location(), move || file.write(&spec, rows, run)).await

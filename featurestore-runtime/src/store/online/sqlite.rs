@@ -42,7 +42,7 @@ use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use super::embedded::{blocking, Stored, StoredRef};
+use super::embedded::{blocking, Stored};
 use super::{
     changed_declaration, read_only, OnlineStore, OnlineWrite, OpenMode, Record, RunWrite, Value,
 };
@@ -261,14 +261,7 @@ impl Db {
     }
 
     fn encode<T: serde::Serialize + ?Sized>(&self, what: &str, v: &T) -> Result<Vec<u8>> {
-        postcard::to_stdvec(v).map_err(|e| {
-            Error::store(
-                STORE,
-                self.path.display().to_string(),
-                format!("encoding {what}"),
-                e,
-            )
-        })
+        super::embedded::encode(STORE, &self.path, what, v)
     }
 
     /// Runs `f` on a read connection of the pool (opening one if every one
@@ -683,22 +676,7 @@ impl OnlineStore for SqliteStore {
         if self.mode == OpenMode::Read {
             return Err(read_only(STORE, self.db.path.display().to_string()));
         }
-        // Encoding is CPU work: done here, so only owned bytes move to the
-        // blocking thread.
-        let rows = records
-            .iter()
-            .map(|r| {
-                let key = self.db.encode("a key", &r.key)?;
-                let value = self.db.encode(
-                    "a row",
-                    &StoredRef {
-                        timestamp: r.timestamp,
-                        values: &r.values,
-                    },
-                )?;
-                Ok((key, value))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let rows = super::embedded::encode_rows(STORE, &self.db.path, records)?;
         let db = Arc::clone(&self.db);
         let spec = *spec;
         blocking(STORE, self.location(), move || db.write(&spec, rows, run)).await
@@ -764,6 +742,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
+    use crate::store::online::embedded::StoredRef;
     use crate::store::online::tests::{run, SPEC};
     use crate::store::online::{BlockingOnlineStore, WriteOrder};
 
