@@ -132,7 +132,9 @@ pub fn feature_set(set: &FeatureSet<'_>, errors: &mut Errors) {
         }
         let description = format!(
             "the output of `{}({})` on `{}`",
-            function.aggregation, function.column, feature.ident
+            function.aggregation,
+            function.column_name(),
+            feature.ident
         );
         columns.insert(output.name.clone(), description);
         constants.add(&output.name, function.span, errors);

@@ -45,7 +45,11 @@ impl PlainAttr {
 /// arguments after the column are not checked yet.
 pub struct RawFunction {
     pub name: Ident,
+    /// The column, or for a SQL condition (`count_if("amount > 100")`) an
+    /// identifier spanning it that names no column.
     pub column: Ident,
+    /// `count_if("amount > 100")`: the SQL condition given instead of a column.
+    pub condition: Option<LitStr>,
     /// The arguments after the column.
     pub args: Vec<Expr>,
 }
@@ -196,6 +200,18 @@ fn raw_function(meta: &Meta, errors: &mut Errors) -> Option<RawFunction> {
         );
         return None;
     };
+    if let Expr::Lit(ExprLit {
+        lit: Lit::Str(condition),
+        ..
+    }) = &first
+    {
+        return Some(RawFunction {
+            column: Ident::new("__fs_condition", condition.span()),
+            name,
+            condition: Some(condition.clone()),
+            args: args.collect(),
+        });
+    }
     let column = match &first {
         Expr::Path(p) if p.qself.is_none() && p.attrs.is_empty() => p.path.get_ident().cloned(),
         _ => None,
@@ -210,6 +226,7 @@ fn raw_function(meta: &Meta, errors: &mut Errors) -> Option<RawFunction> {
     Some(RawFunction {
         name,
         column,
+        condition: None,
         args: args.collect(),
     })
 }

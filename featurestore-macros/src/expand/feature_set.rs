@@ -89,7 +89,10 @@ fn as_written(function: &model::Function) -> String {
         featurestore_core::Aggregation::Percentile(p) => {
             format!("percentile({}, {})", function.column, p.value())
         }
-        other => format!("{}({})", other.name(), function.column),
+        other => match &function.condition {
+            Some(c) => format!("{}({:?})", other.name(), c.value()),
+            None => format!("{}({})", other.name(), function.column),
+        },
     }
 }
 
@@ -227,6 +230,14 @@ fn column_references(set: &FeatureSet<'_>) -> Vec<(String, Span, &'static str)> 
             Some(model::Plain::Sql { .. }) => {}
             None => {
                 for function in &feature.functions {
+                    if let Some(condition) = &function.condition {
+                        if set.query.is_none() {
+                            for column in sql::columns(&condition.value()) {
+                                refs.push((column, condition.span(), " (in `count_if`)"));
+                            }
+                        }
+                        continue;
+                    }
                     refs.push((function.column_name(), function.column.span(), ""));
                     if let Some(by) = &function.by {
                         refs.push((model::unraw(by), by.span(), ""));
@@ -255,7 +266,13 @@ fn column_checks(set: &FeatureSet<'_>) -> Vec<TokenStream> {
         .into_iter()
         .map(|(name, span, place)| column_check(&spec, &source, &name, place, span))
         .collect();
-    for feature in set.features.iter().filter(|f| f.plain.is_none()) {
+    // A feature counting a SQL condition takes nothing else (checked with
+    // the declaration).
+    let of_columns = set
+        .features
+        .iter()
+        .filter(|f| f.plain.is_none() && f.functions.iter().all(|f| f.condition.is_none()));
+    for feature in of_columns {
         let Some(first) = feature.column() else {
             continue;
         };
@@ -401,6 +418,7 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
         let dtype = column_type_item(feature.ty, quote!(DTYPE));
         let description = &feature.description;
         let filter = option(feature.filter.as_ref());
+        let condition = feature.functions.iter().any(|f| f.condition.is_some());
         let feature_fill = match &feature.fill {
             Some(fill) => {
                 let value = fill_value(&fill.value);
@@ -417,6 +435,7 @@ fn spec(set: &FeatureSet<'_>, outputs: &[Output]) -> TokenStream {
                 description: #description,
                 plain: #plain,
                 frame: #frame,
+                condition: #condition,
                 filter: #filter,
                 fill_null: #feature_fill,
             }
@@ -697,7 +716,12 @@ fn checks(set: &FeatureSet<'_>) -> Vec<TokenStream> {
             }
             Some(model::Plain::Sql { .. }) | None => {}
         }
-        for function in feature.functions.iter().filter(|_| feature.plain.is_none()) {
+        // A SQL condition's type is the engine's to check, at the run.
+        let aggregated = feature
+            .functions
+            .iter()
+            .filter(|f| feature.plain.is_none() && f.condition.is_none());
+        for function in aggregated {
             let span = function.column.span();
             let ty = column_type(set, &function.column_name(), span);
             let assert = format_ident!(

@@ -19,11 +19,18 @@ pub struct Function {
     pub column: Ident,
     /// The ordering column of `max_by` and `min_by`.
     pub by: Option<Ident>,
+    /// `count_if("amount > 100")`: the SQL condition counted instead of a
+    /// boolean column; `column` then names no column.
+    pub condition: Option<syn::LitStr>,
 }
 
 impl Function {
+    /// The column's name, or the text of the SQL condition of `count_if`.
     pub fn column_name(&self) -> String {
-        self.column.unraw().to_string()
+        match &self.condition {
+            Some(condition) => condition.value(),
+            None => self.column.unraw().to_string(),
+        }
     }
 }
 
@@ -56,6 +63,25 @@ pub fn functions(raw: &[RawFunction], errors: &mut Errors) -> Vec<Function> {
                 );
                 return None;
             };
+            if let Some(condition) = &f.condition {
+                if aggregation != Aggregation::CountIf {
+                    errors.at(
+                        condition.span(),
+                        format!(
+                            "`{name}` takes a column name of the source first, e.g. \
+                             `{name}(order_id)`; only `count_if` takes a SQL condition, \
+                             e.g. `count_if(\"amount > 100\")`"
+                        ),
+                    );
+                    return None;
+                }
+                super::declaration::sql_syntax(
+                    condition,
+                    symbol::Symbol("count_if"),
+                    crate::sql::check_expr,
+                    errors,
+                );
+            }
             let aggregation = arguments(aggregation, f, errors)?;
             let by = match aggregation {
                 Aggregation::MaxBy(_) | Aggregation::MinBy(_) => ordering_column(f),
@@ -66,6 +92,7 @@ pub fn functions(raw: &[RawFunction], errors: &mut Errors) -> Vec<Function> {
                 span: f.name.span(),
                 column: f.column.clone(),
                 by,
+                condition: f.condition.clone(),
             })
         })
         .collect()

@@ -400,6 +400,7 @@ fn feature<'a>(field: &Field<'a>, errors: &mut Errors) -> Feature<'a> {
                 Plain::Sql { .. } => field.ident.clone(),
             },
             by: None,
+            condition: None,
         }],
         (Some(feature), None) => functions(&feature.functions, errors),
         (None, _) => {
@@ -414,6 +415,7 @@ fn feature<'a>(field: &Field<'a>, errors: &mut Errors) -> Feature<'a> {
             Vec::new()
         }
     };
+    same_condition(field.ident, &functions, errors);
     let frame = field
         .feature
         .as_ref()
@@ -576,6 +578,31 @@ fn pivot(attr: &attr::PivotAttr, errors: &mut Errors) -> Pivot {
     Pivot {
         column: attr.column.clone(),
         values,
+    }
+}
+
+/// The functions of a feature take one input: a feature counting a SQL
+/// condition (`count_if("amount > 100")`) counts only that condition.
+fn same_condition(ident: &Ident, functions: &[Function], errors: &mut Errors) {
+    let Some(first) = functions.first() else {
+        return;
+    };
+    let text = |f: &Function| f.condition.as_ref().map(LitStr::value);
+    let input = |f: &Function| match &f.condition {
+        Some(c) => format!("the condition \"{}\"", c.value()),
+        None => format!("`{}`", f.column_name()),
+    };
+    if let Some(f) = functions[1..].iter().find(|f| text(f) != text(first)) {
+        let span = f.condition.as_ref().map_or(f.column.span(), LitStr::span);
+        errors.at(
+            span,
+            format!(
+                "all aggregations of `{ident}` must take the same input: {} here, {} before; \
+                 declare another field for it",
+                input(f),
+                input(first)
+            ),
+        );
     }
 }
 

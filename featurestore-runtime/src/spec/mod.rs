@@ -229,6 +229,10 @@ pub struct FeatureSpec {
     /// aggregates for each event (Butterfree's `SparkFunctionTransform`
     /// windows).
     pub frame: Option<Frame>,
+    /// `count_if("amount > 100")`: [`column`](Self::column) is not a
+    /// column name but a SQL boolean expression over the source's row,
+    /// whose value each event gives the feature's functions.
+    pub condition: bool,
     /// A SQL boolean expression over the source's row: the values of rows
     /// where it is not true are left out, as nulls (Butterfree's
     /// `filter_expression`): `count` is then `0`, not null, in a window with

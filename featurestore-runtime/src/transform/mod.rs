@@ -116,7 +116,7 @@ pub fn prepare(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
     for name in spec
         .key_names()
         .chain(std::iter::once(spec.timestamp))
-        .chain(inputs.iter().map(|i| i.column))
+        .chain(inputs.iter().filter(|i| !i.condition).map(|i| i.column))
         .chain(inputs.iter().filter_map(|i| i.by))
         .chain(spec.pivot.map(|p| p.column))
         .chain(spec.distinct.iter().flat_map(|d| d.subset.iter().copied()))
@@ -146,7 +146,7 @@ pub fn prepare(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
         };
         select.push(e.alias(format!("__fs_in{i}")));
         if let Some(by) = input.by {
-            select.push(input_column_expr(spec, input, by)?.alias(format!("__fs_by{i}")));
+            select.push(input_column_expr(spec, input, col(by))?.alias(format!("__fs_by{i}")));
         }
         if let (Some(pivot), Some(v)) = (spec.pivot, input.pivot) {
             // Which events have the pivot value: the input's nulls alone
@@ -168,6 +168,20 @@ pub fn prepare(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
         .select(select)
         .collect()
         .map_err(|e| events_error(spec, &e))?;
+    for (i, input) in inputs.iter().enumerate() {
+        let dtype = df.column(&format!("__fs_in{i}")).map(|c| c.dtype().clone());
+        if input.condition && !matches!(dtype, Ok(DataType::Boolean)) {
+            return Err(data_error(
+                spec,
+                format!(
+                    "the condition \"{}\" of `count_if` is not true or false but {}: write \
+                     a comparison, e.g. \"amount > 100\"",
+                    input.column,
+                    dtype.map_or_else(|e| e.to_string(), |d| d.to_string())
+                ),
+            ));
+        }
+    }
     Ok(Prepared(PreparedEvents::Aggregated(df)))
 }
 
@@ -411,7 +425,11 @@ fn plain(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Result<C
         );
     }
     for (k, c) in raw.iter().enumerate() {
-        select.push(col(*c).alias(format!("__fs_w{k}")));
+        let condition = spec
+            .features
+            .iter()
+            .any(|f| f.plain.is_none() && f.column == *c && f.condition);
+        select.push(source_value(spec, c, condition)?.alias(format!("__fs_w{k}")));
     }
     let ts = col(TIMESTAMP_COLUMN);
     let mut keep = lit(true);
@@ -702,6 +720,8 @@ fn run_to_frame(
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Input {
     column: &'static str,
+    /// `column` is a SQL condition (`count_if("amount > 100")`).
+    condition: bool,
     filter: Option<&'static str>,
     /// Index into the pivot's values.
     pivot: Option<usize>,
@@ -720,6 +740,7 @@ fn input_of(spec: &FeatureSetSpec, o: &crate::spec::OutputColumn) -> Input {
     let feature = &spec.features[o.feature];
     Input {
         column: feature.column,
+        condition: feature.condition,
         filter: feature.filter,
         pivot: o.pivot,
         by: o.aggregation.ordering(),
@@ -737,12 +758,31 @@ fn input_index(spec: &FeatureSetSpec, inputs: &[Input], o: &crate::spec::OutputC
 /// The column, with nulls where the feature's filter or the pivot value
 /// leaves a row out (Butterfree's `when(filter, column)`).
 fn input_expr(spec: &FeatureSetSpec, input: &Input) -> Result<Expr> {
-    input_column_expr(spec, input, input.column)
+    let value = source_value(spec, input.column, input.condition)?;
+    input_column_expr(spec, input, value)
 }
 
-/// [`input_expr`] of `column`, another column of the same rows (the
+/// The value a feature's functions take from each event: the source column
+/// `column`, or with `condition` the value of the SQL condition `column`
+/// (`count_if("amount > 100")`), which must be boolean.
+fn source_value(spec: &FeatureSetSpec, column: &'static str, condition: bool) -> Result<Expr> {
+    if !condition {
+        return Ok(col(column));
+    }
+    polars::sql::sql_expr(column).map_err(|e| {
+        data_error(
+            spec,
+            format!(
+                "the condition \"{column}\" of `count_if` is not a valid expression: {}",
+                polars_message(&e)
+            ),
+        )
+    })
+}
+
+/// [`input_expr`] of `value`, another value of the same rows (the
 /// ordering of `max_by`): a row the filter leaves out is in no window.
-fn input_column_expr(spec: &FeatureSetSpec, input: &Input, column: &str) -> Result<Expr> {
+fn input_column_expr(spec: &FeatureSetSpec, input: &Input, value: Expr) -> Result<Expr> {
     let mut keep: Option<Expr> = None;
     if let Some(filter) = input.filter {
         let expr = polars::sql::sql_expr(filter).map_err(|e| {
@@ -767,9 +807,9 @@ fn input_column_expr(spec: &FeatureSetSpec, input: &Input, column: &str) -> Resu
     Ok(match keep {
         // A null condition leaves the row out, as SQL's `WHERE` does.
         Some(keep) => when(keep.fill_null(lit(false)))
-            .then(col(column))
+            .then(value)
             .otherwise(lit(NULL)),
-        None => col(column),
+        None => value,
     })
 }
 

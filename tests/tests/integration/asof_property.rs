@@ -65,6 +65,7 @@ fn feature_set(name: &'static str, column: &'static str) -> FeatureSetSpec {
             description: "",
             plain: None,
             frame: None,
+            condition: false,
             filter: None,
             fill_null: None,
         }])),

@@ -762,10 +762,37 @@ pub struct TipStats {
     pub amount: f64,
     #[feature(count_if(card))]
     pub cards: i64,
+    /// Spark's `count_if` of an expression: a null amount is not counted.
+    #[feature(count_if("amount >= 4"))]
+    pub big: i64,
     #[feature(bool_and(card), bool_or(card))]
     pub card: bool,
     #[feature(collect_list(amount), collect_set(amount))]
     pub amounts: Vec<i64>,
+}
+
+/// A condition that is a number, not true or false: only the run can tell.
+#[derive(Debug)]
+#[feature_set(entity = "uid", window = "1d", source = Tips, timestamp = at)]
+pub struct NotACondition {
+    #[feature(count_if("amount + 1"))]
+    pub counted: i64,
+}
+
+#[test]
+fn a_count_if_condition_that_is_not_boolean_is_refused_at_the_run() {
+    let range = DateRange {
+        start: None,
+        end: NaiveDate::from_ymd_opt(2024, 5, 4),
+    };
+    let err = compute(&NotACondition::SPEC, tips(), range)
+        .err()
+        .expect("a number is not a condition")
+        .to_string();
+    assert!(
+        err.contains("the condition \"amount + 1\" of `count_if` is not true or false"),
+        "{err}"
+    );
 }
 
 /// One key: May 1 10:00 (4, card), 12:00 (2, not card), 12:00 (4, card
@@ -805,6 +832,7 @@ fn spark_aggregates_by_their_spark_names() {
             "amount__product_over_1_day_rolling_windows",
             "amount__sum_distinct_over_1_day_rolling_windows",
             "cards__count_if_over_1_day_rolling_windows",
+            "big__count_if_over_1_day_rolling_windows",
             "card__bool_and_over_1_day_rolling_windows",
             "card__bool_or_over_1_day_rolling_windows",
             "amounts__collect_list_over_1_day_rolling_windows",
@@ -830,24 +858,25 @@ fn spark_aggregates_by_their_spark_names() {
         })
         .collect();
     // Columns: mean | stddev | variance | median | percentile_approx 0.5 |
-    // product | sum_distinct | count_if | bool_and | bool_or | collect_list
+    // product | sum_distinct | count_if | count_if (expression) | bool_and | bool_or | collect_list
     // | collect_set.
     assert_eq!(
         rounded,
         [
-            "u1 | 2024-05-01 00:00:00 |  |  |  |  |  |  |  |  |  |  |  | ",
+            "u1 | 2024-05-01 00:00:00 |  |  |  |  |  |  |  |  |  |  |  |  | ",
             // May 1: 4, 2, 4. Mean 10/3; squared deviations 4/9 + 16/9 + 4/9
             // = 8/3, over n − 1: variance 4/3, stddev √(4/3). Sorted 2, 4, 4:
             // the median (position 1) is 4; percentile_approx takes rank
             // ⌈0.5·3⌉ = 2: 4. Product 32; distinct 2 and 4 sum to 6. Cards:
-            // true, false, null: one true, not all, some. The list in time
-            // then read order; the set by first appearance.
+            // true, false, null: one true, not all, some. Two amounts of at
+            // least 4. The list in time then read order; the set by first
+            // appearance.
             "u1 | 2024-05-02 00:00:00 | 3.333333 | 1.154701 | 1.333333 | 4.0 | 4.0 | 32.0 | 6.0 \
-             | 1 | false | true | [4, 2, 4] | [4, 2]",
+             | 1 | 2 | false | true | [4, 2, 4] | [4, 2]",
             // May 2: no amount, a card: the amount functions are null, the
-            // lists empty.
-            "u1 | 2024-05-03 00:00:00 |  |  |  |  |  |  |  | 1 | true | true | [] | []",
-            "u1 | 2024-05-04 00:00:00 |  |  |  |  |  |  |  |  |  |  |  | ",
+            // lists empty; no amount of at least 4.
+            "u1 | 2024-05-03 00:00:00 |  |  |  |  |  |  |  | 1 | 0 | true | true | [] | []",
+            "u1 | 2024-05-04 00:00:00 |  |  |  |  |  |  |  |  |  |  |  |  | ",
         ]
     );
 }

@@ -139,6 +139,9 @@ const FEATURES: &[(&str, &str, &[Aggregation], DataType)] = &[
         DataType::Float64,
     ),
     ("cb", "vb", &[Aggregation::CountIf], DataType::Int64),
+    // `count_if` of a SQL condition (`FeatureSpec::condition`): a null
+    // `vi` makes it null, which Spark does not count.
+    ("cc", CONDITION, &[Aggregation::CountIf], DataType::Int64),
     (
         "bb",
         "vb",
@@ -195,6 +198,9 @@ const FEATURES: &[(&str, &str, &[Aggregation], DataType)] = &[
         DataType::Int64,
     ),
 ];
+
+/// The SQL condition of the `count_if` feature `cc`.
+const CONDITION: &str = "vi * 2 >= 1";
 
 /// Spark's `max_by(x, ord)` / `min_by(x, ord)` (`MaxMinBy`): events with a
 /// null `ord` are skipped; each other event replaces the kept one unless
@@ -265,6 +271,7 @@ fn spec_with(
             fill_null: None,
             plain: None,
             frame: None,
+            condition: *column == CONDITION,
         })
         .collect();
     let mut outputs = Vec::new();
@@ -609,6 +616,18 @@ fn naive(case: &Case, spec: &FeatureSetSpec) -> Vec<Row> {
                         |e| e.vs,
                         |e| e.vi.map_or(Value::Null, |v| Value::Num(v as f64)),
                     )
+                } else if column == CONDITION {
+                    let values: Vec<(i64, Option<bool>)> = in_window
+                        .iter()
+                        .map(|e| (e.ts.unwrap(), e.vi.map(|v| v * 2 >= 1)))
+                        .collect();
+                    aggregate(
+                        o.aggregation,
+                        any,
+                        &values,
+                        |v| Value::Num(f64::from(u8::from(*v))),
+                        |v| i128::from(*v),
+                    )
                 } else if column == "vb" {
                     let values: Vec<(i64, Option<bool>)> = in_window
                         .iter()
@@ -787,6 +806,7 @@ fn window_spec(
             description: "",
             plain: None,
             frame: Some(*frame),
+            condition: false,
             filter: None,
             fill_null: None,
         });
@@ -810,6 +830,7 @@ fn window_spec(
         description: "",
         plain: None,
         frame: None,
+        condition: false,
         filter: None,
         fill_null: None,
     });

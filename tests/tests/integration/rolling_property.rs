@@ -146,6 +146,7 @@ pub(crate) fn spec_with(windows: Vec<Window>, slide: Window, fill: bool) -> Feat
             fill_null: None,
             plain: None,
             frame: None,
+            condition: false,
         })
         .collect();
     let mut outputs = Vec::new();

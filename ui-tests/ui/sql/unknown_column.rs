@@ -15,6 +15,8 @@ pub struct OrderEvents {
 pub struct UserChargebacks {
     #[feature(count(order_id), filter = "amont > 0 AND lower(order_id) <> 'test'")]
     pub cpf_chargebacks: i32,
+    #[feature(count_if("amount > 100 AND chargeback_at IS NULL"))]
+    pub big_orders: i32,
 }
 
 #[feature_set(entity = "cpf", source = OrderEvents, timestamp = order_timestamp)]

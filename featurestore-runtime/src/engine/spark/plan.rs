@@ -410,7 +410,12 @@ fn input_expr(spec: &FeatureSetSpec, o: &OutputColumn) -> String {
         };
         keep.push(format!("{} = {value}", ident(pivot.column)));
     }
-    let column = ident(feature.column);
+    // A condition of `count_if` is SQL already; Spark's SQL reads it alike.
+    let column = if feature.condition {
+        format!("({})", feature.column)
+    } else {
+        ident(feature.column)
+    };
     if keep.is_empty() {
         column
     } else {
@@ -556,7 +561,12 @@ fn rows(spec: &FeatureSetSpec, start: Option<NaiveDate>, end: NaiveDate) -> Stri
         let w = o.window.and_then(|w| w.days()).unwrap_or(max_days);
         let inside = format!("t.{ts} >= CAST(date_sub(g.`__fs_day`, {w}) AS TIMESTAMP)");
         let v = format!("CASE WHEN {inside} THEN t.`__fs_in{}` END", input_of[j]);
-        let input_type = source_type(spec.features[o.feature].column);
+        let feature = &spec.features[o.feature];
+        let input_type = if feature.condition {
+            DataType::Bool
+        } else {
+            source_type(feature.column)
+        };
         let mut agg = aggregate(o.aggregation, &format!("({v})"), input_type);
         if may_be_nan(o.aggregation, input_type) {
             agg = format!("nanvl({agg}, CAST(NULL AS DOUBLE))");

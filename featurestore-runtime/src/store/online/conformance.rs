@@ -182,6 +182,7 @@ const fn feature(name: &'static str, dtype: DataType) -> FeatureSpec {
         description: "",
         plain: None,
         frame: None,
+        condition: false,
         filter: None,
         fill_null: None,
     }
