@@ -18,6 +18,7 @@ mod generate;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod measure;
+mod online;
 mod stream;
 
 use std::path::{Path, PathBuf};
@@ -93,6 +94,41 @@ enum Cmd {
         /// Random seed of the generated events
         #[arg(long, default_value_t = 42)]
         seed: u64,
+    },
+    /// An online store through the API runs and the server use: rows
+    /// written per second, single-key and 100-key read latency, for a
+    /// generated feature set of N float features. Prints JSON.
+    Online {
+        /// The online store, e.g. sqlite://online.sqlite, redis://127.0.0.1:6379/0,
+        /// cassandra://127.0.0.1:9042/bench (its rows are removed afterwards)
+        #[arg(long)]
+        online_url: String,
+        /// Rows written
+        #[arg(long, value_parser = parse_count, default_value = "1m")]
+        rows: usize,
+        /// Float features per row
+        #[arg(long, default_value_t = 20)]
+        features: usize,
+        /// Random seed of the values and the keys read
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// A feature server over a generated feature set of N float features
+    /// (`wide_N`, keys `k0`, `k1`, …) filled with KEYS rows, for wrk
+    /// (`bench/serve/run.sh`); runs until SIGTERM.
+    ServeWide {
+        /// The online store the rows are written to and served from
+        #[arg(long)]
+        online_url: String,
+        /// Float features per row
+        #[arg(long, default_value_t = 250)]
+        features: usize,
+        /// Rows
+        #[arg(long, value_parser = parse_count, default_value = "10k")]
+        keys: usize,
+        /// Address to listen on
+        #[arg(long, default_value = "127.0.0.1:0")]
+        bind: String,
     },
     /// Both feature sets end to end on a Spark Connect server beside the
     /// polars engine, on the same generated events.
@@ -215,6 +251,21 @@ fn real_main(cli: Cli) -> Result<(), BoxError> {
                 stream::freshness(&broker, rate, seconds, &dir.path().join("freshness"))?;
             println!("{}", serde_json::to_string(&freshness)?);
         }
+        Cmd::Online {
+            online_url,
+            rows,
+            features,
+            seed,
+        } => {
+            let result = online::measure(&online_url, rows, features, seed)?;
+            println!("{}", serde_json::to_string(&result)?);
+        }
+        Cmd::ServeWide {
+            online_url,
+            features,
+            keys,
+            bind,
+        } => online::serve(&online_url, features, keys, &bind)?,
         Cmd::Run {
             sizes,
             reference,

@@ -370,7 +370,7 @@ pub fn lookups(work: &Work, seed: u64) -> Result<LookupResult, BoxError> {
 }
 
 /// p50 and p99 (nearest rank) in microseconds.
-fn percentiles(samples: &mut [Duration]) -> (f64, f64) {
+pub(crate) fn percentiles(samples: &mut [Duration]) -> (f64, f64) {
     samples.sort_unstable();
     let at = |p: f64| {
         let rank = ((p * samples.len() as f64).ceil() as usize).clamp(1, samples.len());

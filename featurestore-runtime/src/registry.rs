@@ -39,6 +39,14 @@ impl Registry {
         self
     }
 
+    /// Adds a feature set whose declaration is built by code rather than by
+    /// `#[feature_set]` (one generated from a schema, say), with its sources.
+    pub fn feature_set_spec(mut self, spec: FeatureSetSpec) -> Self {
+        self.add_source(spec.source);
+        self.feature_sets.push(spec);
+        self
+    }
+
     /// Adds a dataset (its spine source; its feature sets must be added too).
     pub fn dataset<D: Dataset>(mut self) -> Self {
         self.add_source(D::SPEC.spine);

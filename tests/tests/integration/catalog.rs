@@ -785,10 +785,10 @@ fn a_count_if_condition_that_is_not_boolean_is_refused_at_the_run() {
         start: None,
         end: NaiveDate::from_ymd_opt(2024, 5, 4),
     };
-    let err = compute(&NotACondition::SPEC, tips(), range)
-        .err()
-        .expect("a number is not a condition")
-        .to_string();
+    let Err(err) = compute(&NotACondition::SPEC, tips(), range) else {
+        panic!("a number is not a condition");
+    };
+    let err = err.to_string();
     assert!(
         err.contains("the condition \"amount + 1\" of `count_if` is not true or false"),
         "{err}"
