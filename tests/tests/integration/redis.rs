@@ -494,3 +494,129 @@ fn redis_rows_expire_at_their_time_plus_the_ttl() {
     );
     assert_eq!(store.get(&ttl, &[Value::from("old")]).unwrap(), None);
 }
+
+/// A Redis server of this test's own on a free port, with an append-only
+/// file, so that stopping it disturbs no other test and a restart finds
+/// what it had stored.
+struct OwnRedis {
+    child: std::process::Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl OwnRedis {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let mut own = OwnRedis {
+            child: Self::spawn(port, dir.path()),
+            port,
+            dir,
+        };
+        own.wait_ready();
+        own
+    }
+
+    fn spawn(port: u16, dir: &std::path::Path) -> std::process::Child {
+        std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "yes", "--dir"])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server runs (Debian's redis-server, as scripts/servers.sh uses)")
+    }
+
+    fn wait_ready(&mut self) {
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("redis-server on port {} did not start", self.port);
+    }
+
+    /// Stopped hard, as a crash or an OOM kill stops it.
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    fn restart(&mut self) {
+        self.child = Self::spawn(self.port, self.dir.path());
+        self.wait_ready();
+    }
+
+    fn keys(&self) -> usize {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "DBSIZE"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_redis_server_stopped_mid_write_fails_the_write_naming_the_store_and_a_rerun_converges() {
+    let mut own = OwnRedis::start();
+    let url = format!("redis://127.0.0.1:{}/0", own.port);
+    let spec = &UserOrders::SPEC;
+    let rows = 200_000;
+    let records: Vec<Record> = (0..rows)
+        .map(|i| counts(&format!("k{i}"), 1, i as i64))
+        .collect();
+    let store = open(&url).unwrap();
+    let (done, outcome) = std::sync::mpsc::channel();
+    let sent = records.clone();
+    std::thread::spawn(move || {
+        let _ = done.send(store.write_latest(spec, &sent, order(1, 0)));
+    });
+    // Stopped once the first rows are in, long before the last.
+    while own.keys() < 2 {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    own.kill();
+    let err = outcome
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the write returns when its server stops, rather than hanging")
+        .expect_err("a write whose server stopped midway fails");
+    let text = chain(&err);
+    assert!(text.contains("online store (redis)"), "{text}");
+    assert!(text.contains(&format!("127.0.0.1:{}", own.port)), "{text}");
+    assert_eq!(err.kind(), ErrorKind::Transient, "{text}");
+
+    // Back up with part of the rows (each row whole, as the store's
+    // documentation says); the same run again completes them.
+    own.restart();
+    let store = open(&url).unwrap();
+    let kept = store.scan(spec).unwrap();
+    assert!(kept.len() < rows, "the write was stopped midway");
+    for row in &kept {
+        let i: usize = match &row.key[0] {
+            Value::Str(k) => k[1..].parse().unwrap(),
+            other => panic!("a key of another type: {other:?}"),
+        };
+        assert_eq!(row, &records[i], "a row stored whole or not at all");
+    }
+    store.write_latest(spec, &records, order(1, 0)).unwrap();
+    let mut all = store.scan(spec).unwrap();
+    all.sort_by_key(|r| match &r.key[0] {
+        Value::Str(k) => k[1..].parse::<usize>().unwrap(),
+        _ => usize::MAX,
+    });
+    assert_eq!(all, records);
+}

@@ -1,19 +1,22 @@
-//! The `features` binary against a real Cassandra: `migrate`, `execute` and
-//! `get` as a user runs them.
+//! The `features` binary against a real Cassandra and a real Redis:
+//! `migrate`, `execute` and `get` as a user runs them.
 //!
-//! Needs `FEATURESTORE_TEST_CASSANDRA=HOST:PORT` (`eval "$(scripts/servers.sh
-//! start cassandra)"`); without it the test fails rather than passes
-//! unchecked.
+//! Needs `FEATURESTORE_TEST_CASSANDRA=HOST:PORT` and
+//! `FEATURESTORE_TEST_REDIS=redis://HOST:PORT` (`eval "$(scripts/servers.sh
+//! start cassandra)"`, `… start redis`); without them the tests fail rather
+//! than pass unchecked.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
 fn server() -> String {
-    match std::env::var("FEATURESTORE_TEST_CASSANDRA") {
+    env("FEATURESTORE_TEST_CASSANDRA", "cassandra")
+}
+
+fn env(name: &str, server: &str) -> String {
+    match std::env::var(name) {
         Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
-        _ => panic!(
-            "set FEATURESTORE_TEST_CASSANDRA (run `eval \"$(scripts/servers.sh start cassandra)\"`)"
-        ),
+        _ => panic!("set {name} (run `eval \"$(scripts/servers.sh start {server})\"`)"),
     }
 }
 
@@ -164,8 +167,16 @@ fn migrate_execute_and_get_against_cassandra() {
     );
     assert!(again.contains("user_orders: nothing to do"), "{again}");
 
+    runs_keep_the_fixture_row(dir.path(), &url);
+    cql(&format!("DROP KEYSPACE IF EXISTS {keyspace}"));
+}
+
+/// The acceptance runs on a migrated store: `execute` to 2020-07-17 and
+/// `get x` give the fixture's online row of `x`; a run to an earlier end
+/// date afterwards leaves that row as it is.
+fn runs_keep_the_fixture_row(dir: &Path, url: &str) {
     stdout(
-        features(dir.path(), &url)
+        features(dir, url)
             .args([
                 "execute",
                 "feature_store.user_orders",
@@ -177,7 +188,7 @@ fn migrate_execute_and_get_against_cassandra() {
     );
     let get = || {
         as_text(&stdout(
-            features(dir.path(), &url)
+            features(dir, url)
                 .args(["get", "feature_store.user_orders", "x", "--format", "json"])
                 .output()
                 .unwrap(),
@@ -188,7 +199,7 @@ fn migrate_execute_and_get_against_cassandra() {
 
     // An earlier end date afterwards leaves x's row as it is.
     stdout(
-        features(dir.path(), &url)
+        features(dir, url)
             .args([
                 "execute",
                 "feature_store.user_orders",
@@ -199,5 +210,33 @@ fn migrate_execute_and_get_against_cassandra() {
             .unwrap(),
     );
     assert_eq!(get(), expected);
-    cql(&format!("DROP KEYSPACE IF EXISTS {keyspace}"));
+}
+
+#[test]
+fn migrate_execute_and_get_against_redis() {
+    // A prefix of this test's own on the shared server.
+    let url = format!(
+        "{}/?prefix=fs-binary-{}:",
+        env("FEATURESTORE_TEST_REDIS", "redis").trim_end_matches('/'),
+        std::process::id()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let plan = stdout(
+        features(dir.path(), &url)
+            .args(["migrate", "plan"])
+            .output()
+            .unwrap(),
+    );
+    // Redis has no tables to make, and says so rather than nothing.
+    assert!(
+        plan.contains("user_orders: nothing to do (Redis has no tables"),
+        "{plan}"
+    );
+    stdout(
+        features(dir.path(), &url)
+            .args(["migrate", "apply"])
+            .output()
+            .unwrap(),
+    );
+    runs_keep_the_fixture_row(dir.path(), &url);
 }
