@@ -165,6 +165,13 @@ enum Cmd {
         /// Run on this Spark Connect server instead of polars
         #[arg(long)]
         spark_remote: Option<String>,
+        /// Read the events from this location (e.g. s3://bucket/orders.csv)
+        /// rather than from --events (which the baseline still reads)
+        #[arg(long)]
+        source_url: Option<String>,
+        /// The historical store's root (e.g. s3://bucket/fs) [default: DIR/historical]
+        #[arg(long)]
+        historical_root: Option<String>,
     },
 }
 
@@ -215,6 +222,8 @@ fn real_main(cli: Cli) -> Result<(), BoxError> {
             end,
             seed,
             spark_remote,
+            source_url,
+            historical_root,
         } => {
             // Relative paths would resolve against the stores' directory.
             std::fs::create_dir_all(&dir)?;
@@ -223,6 +232,8 @@ fn real_main(cli: Cli) -> Result<(), BoxError> {
                 dir: std::fs::canonicalize(dir)?,
                 end,
                 spark_remote,
+                source_url,
+                historical_root,
             };
             let json = match what {
                 What::Pipeline => serde_json::to_string(&measure::pipeline(&work)?)?,

@@ -80,6 +80,11 @@ pub struct Work {
     pub end: NaiveDate,
     /// Run on this Spark Connect server instead of polars.
     pub spark_remote: Option<String>,
+    /// Read the events from this location (an object-store URL, say)
+    /// instead of `events`; the baseline still reads `events`.
+    pub source_url: Option<String>,
+    /// The historical store's root instead of `dir/historical`.
+    pub historical_root: Option<String>,
 }
 
 impl Work {
@@ -89,7 +94,10 @@ impl Work {
             config.engine.kind = featurestore_runtime::engine::EngineKind::Spark;
             config.engine.spark_remote = Some(remote.clone());
         }
-        config.historical_root = self.dir.join("historical").display().to_string();
+        config.historical_root = match &self.historical_root {
+            Some(root) => root.clone(),
+            None => self.dir.join("historical").display().to_string(),
+        };
         // The default online store, as a user's runs write it.
         config.online_url = format!("sqlite://{}", self.dir.join("online.sqlite").display());
         config.datasets_root = self.dir.join("datasets").display().to_string();
@@ -97,7 +105,9 @@ impl Work {
             <features::OrderEvents as featurestore_runtime::Source>::SPEC
                 .name
                 .to_string(),
-            self.events.display().to_string(),
+            self.source_url
+                .clone()
+                .unwrap_or_else(|| self.events.display().to_string()),
         );
         config
     }
@@ -403,6 +413,8 @@ mod tests {
             // Before the last day: later events and chargebacks are cut off.
             end: shape.last_day() - chrono::Duration::days(5),
             spark_remote: None,
+            source_url: None,
+            historical_root: None,
         };
         let r = baseline(&work).unwrap();
         assert!(r.same_rows);
@@ -424,6 +436,8 @@ mod tests {
             dir: dir.path().to_path_buf(),
             end: shape.last_day(),
             spark_remote: None,
+            source_url: None,
+            historical_root: None,
         };
         let p = pipeline(&work).unwrap();
         let names: Vec<&str> = p.stages.iter().map(|s| s.name.as_str()).collect();
