@@ -3,7 +3,7 @@
 # without Docker: every server comes from a package registry (Debian, PyPI, npm, the Go module
 # proxy, Maven Central) and runs as a plain local process.
 #
-#   scripts/servers.sh start NAME     # NAME: redis | s3 | azure | gcs | kafka | cassandra | spark
+#   scripts/servers.sh start NAME     # NAME: redis | s3 | azure | gcs | kafka | cassandra | cassandra-auth | spark
 #   scripts/servers.sh stop NAME      # or `stop all`
 #   scripts/servers.sh env NAME       # print the env lines again for a running server
 #   scripts/servers.sh status         # which are running
@@ -17,6 +17,7 @@
 #   ${FEATURESTORE_SERVERS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/featurestore/servers}/NAME/
 #     pid, env     while running
 #     data/        the node's data and rendered config: wiped by `stop`, so every start is clean
+#                  (kept with FEATURESTORE_SERVERS_KEEP_DATA=1: a restart after a crash)
 #     log/         the last run's logs (kept after stop for post-mortems)
 #     venv/ npm/ bin/ lib/   the installed server (kept)
 #
@@ -30,7 +31,7 @@ STATE=${FEATURESTORE_SERVERS_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/featur
 # absolute: servers run from their data/ folder
 mkdir -p "$STATE"
 STATE=$(cd "$STATE" && pwd)
-SERVERS=(redis s3 azure gcs kafka cassandra spark)
+SERVERS=(redis s3 azure gcs kafka cassandra cassandra-auth spark)
 
 REDIS_PORT=${FEATURESTORE_REDIS_PORT:-16379}
 S3_PORT=${FEATURESTORE_S3_PORT:-19000}
@@ -40,6 +41,10 @@ KAFKA_PORT=${FEATURESTORE_KAFKA_PORT:-19092}
 KAFKA_CONTROLLER_PORT=${FEATURESTORE_KAFKA_CONTROLLER_PORT:-19093}
 CASSANDRA_PORT=${FEATURESTORE_CASSANDRA_PORT:-19042}
 CASSANDRA_STORAGE_PORT=${FEATURESTORE_CASSANDRA_STORAGE_PORT:-17010}
+# A second node that requires a password (user `cassandra`, password `cassandra`, the default
+# superuser), for the tests of credentials and of a server stopped mid-write.
+CASSANDRA_AUTH_PORT=${FEATURESTORE_CASSANDRA_AUTH_PORT:-19142}
+CASSANDRA_AUTH_STORAGE_PORT=${FEATURESTORE_CASSANDRA_AUTH_STORAGE_PORT:-17110}
 SPARK_PORT=${FEATURESTORE_SPARK_PORT:-15002}
 
 # Pinned so that every machine runs the same servers.
@@ -193,7 +198,7 @@ stop_server() {
         fi
     fi
     rm -f "$d/pid" "$d/env"
-    rm -rf "$d/data"
+    [ "${FEATURESTORE_SERVERS_KEEP_DATA:-}" = 1 ] || rm -rf "$d/data"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -507,8 +512,8 @@ install_cassandra() {
 # The JVM flags of Cassandra's bin/cassandra + conf/jvm-server.options + conf/jvm17-server.options
 # (the JPMS opens/exports: without them, or without the jamm agent, the JVM dies at start).
 cassandra_jvm_flags() {
-    local d=$1 jamm m
-    jamm=$(ls "$d"/lib/jamm-*.jar)
+    local d=$1 lib=$2 jamm m
+    jamm=$(ls "$lib"/jamm-*.jar)
     printf '%s\n' -Xms1g -Xmx1g -Xss256k -XX:+UseG1GC -XX:+ExitOnOutOfMemoryError \
         -ea -da:net.openhft... -Djava.net.preferIPv4Stack=true "-javaagent:$jamm" \
         -Djdk.attach.allowAttachSelf=true -Dio.netty.tryReflectionSetAccessible=true
@@ -537,22 +542,58 @@ cassandra_jvm_flags() {
         -Dcassandra.skip_wait_for_gossip_to_settle=0 -Dcassandra.unsafesystem=true
 }
 
-cassandra_ready() { log_has "$1" "Starting listening for CQL clients" && port_open "$CASSANDRA_PORT"; }
+cassandra_ready() { log_has "$1" "Starting listening for CQL clients" && port_open "$2"; }
+# A node with passwords answers logins once its default superuser exists: at its first start
+# only (the role is kept in data/ across a restart with FEATURESTORE_SERVERS_KEEP_DATA=1).
+cassandra_auth_ready() {
+    cassandra_ready "$1" "$CASSANDRA_AUTH_PORT" &&
+        { [ "$2" = restart ] || log_has "$1" "Created default superuser role"; }
+}
 
 start_cassandra() {
-    local d=$1 conf flags
+    start_cassandra_node "$1" cassandra "$CASSANDRA_PORT" "$CASSANDRA_STORAGE_PORT"
+    emit FEATURESTORE_TEST_CASSANDRA "127.0.0.1:$CASSANDRA_PORT" >"$1/env"
+}
+
+# The jars of `cassandra`, installed under its lock: both may start at once on a fresh machine.
+install_cassandra-auth() { (lock cassandra && install_cassandra); }
+
+start_cassandra-auth() {
+    start_cassandra_node "$1" cassandra-auth "$CASSANDRA_AUTH_PORT" "$CASSANDRA_AUTH_STORAGE_PORT"
+    {
+        emit FEATURESTORE_TEST_CASSANDRA_AUTH "127.0.0.1:$CASSANDRA_AUTH_PORT"
+        emit FEATURESTORE_TEST_CASSANDRA_AUTH_USER cassandra
+        emit FEATURESTORE_TEST_CASSANDRA_AUTH_PASSWORD cassandra
+    } >"$1/env"
+}
+
+# One node: DIR NAME CQL_PORT STORAGE_PORT. `cassandra-auth` requires passwords.
+start_cassandra_node() {
+    local d=$1 name=$2 cql=$3 storage=$4 conf flags lib first=restart
     java17
-    ports_free "$CASSANDRA_PORT" "$CASSANDRA_STORAGE_PORT"
+    ports_free "$cql" "$storage"
+    lib=$(dir_of cassandra)/lib
     conf=$d/data/conf
+    [ -d "$d/data/data" ] || first=first
     mkdir -p "$conf" "$d/data/tmp" "$d/data/triggers"
-    sed -e "s#@DIR@#$d#g" -e "s#@CQL_PORT@#$CASSANDRA_PORT#g" -e "s#@STORAGE_PORT@#$CASSANDRA_STORAGE_PORT#g" \
+    sed -e "s#@DIR@#$d#g" -e "s#@CQL_PORT@#$cql#g" -e "s#@STORAGE_PORT@#$storage#g" \
+        -e "s#^cluster_name: .*#cluster_name: $name#" \
         "$TEMPLATES/cassandra/cassandra.yaml" >"$conf/cassandra.yaml"
+    if [ "$name" = cassandra-auth ]; then
+        printf '%s\n' "authenticator: PasswordAuthenticator" "authorizer: CassandraAuthorizer" \
+            "role_manager: CassandraRoleManager" >>"$conf/cassandra.yaml"
+    fi
     cp "$TEMPLATES/cassandra/logback.xml" "$conf/"
-    mapfile -t flags < <(cassandra_jvm_flags "$d")
-    launch cassandra "$d/log/stdout.log" "$JAVA17_HOME/bin/java" "${flags[@]}" \
-        -cp "$conf:$d/lib/*" org.apache.cassandra.service.CassandraDaemon
-    wait_ready cassandra 180 "$d/log/stdout.log" cassandra_ready "$d/log/system.log"
-    emit FEATURESTORE_TEST_CASSANDRA "127.0.0.1:$CASSANDRA_PORT" >"$d/env"
+    mapfile -t flags < <(cassandra_jvm_flags "$d" "$lib")
+    # The default superuser at once, not after 10 s.
+    launch "$name" "$d/log/stdout.log" "$JAVA17_HOME/bin/java" "${flags[@]}" \
+        -Dcassandra.superuser_setup_delay_ms=0 \
+        -cp "$conf:$lib/*" org.apache.cassandra.service.CassandraDaemon
+    if [ "$name" = cassandra-auth ]; then
+        wait_ready "$name" 180 "$d/log/stdout.log" cassandra_auth_ready "$d/log/system.log" "$first"
+    else
+        wait_ready "$name" 180 "$d/log/stdout.log" cassandra_ready "$d/log/system.log" "$cql"
+    fi
 }
 
 install_spark() {
@@ -596,6 +637,7 @@ healthy() {
     gcs) gcs_ready ;;
     kafka) port_open "$KAFKA_PORT" ;;
     cassandra) port_open "$CASSANDRA_PORT" ;;
+    cassandra-auth) port_open "$CASSANDRA_AUTH_PORT" ;;
     spark) port_open "$SPARK_PORT" ;;
     esac
 }

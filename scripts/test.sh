@@ -55,7 +55,7 @@ echo "ok: $(command -v strace gzip zstd chromium protoc | tr '\n' ' ')"
 # Servers install and start while clippy builds: Cassandra, Kafka and Spark
 # take a minute or more each to come up. Each start's stdout is the env
 # lines to export once it is ready.
-SERVERS=(redis cassandra s3 azure gcs kafka spark)
+SERVERS=(redis cassandra cassandra-auth s3 azure gcs kafka spark)
 step "servers the tests need, started in the background: ${SERVERS[*]}"
 starting=$(mktemp -d)
 trap 'rm -rf "$starting"' EXIT

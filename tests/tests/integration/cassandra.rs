@@ -514,3 +514,121 @@ fn a_password_in_the_url_is_never_printed() {
     assert!(!text.contains("s3cret-pw"), "{text}");
     assert!(!format!("{err:?}").contains("s3cret-pw"), "{err:?}");
 }
+
+/// The node that requires passwords (`scripts/servers.sh start
+/// cassandra-auth`): `HOST:PORT`, a user and its password.
+fn auth_node() -> (String, String, String) {
+    let var = |name: &str| match std::env::var(name) {
+        Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
+        _ => panic!("set {name} (run `eval \"$(scripts/servers.sh start cassandra-auth)\"`)"),
+    };
+    (
+        var("FEATURESTORE_TEST_CASSANDRA_AUTH"),
+        var("FEATURESTORE_TEST_CASSANDRA_AUTH_USER"),
+        var("FEATURESTORE_TEST_CASSANDRA_AUTH_PASSWORD"),
+    )
+}
+
+/// The tests of that node stop and restart it: one at a time.
+static AUTH_NODE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// `scripts/servers.sh ACTION cassandra-auth`, its data kept across the
+/// stop, as a server's disk outlives its process.
+fn auth_node_servers_sh(action: &str) {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/servers.sh");
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .args([action, "cassandra-auth"])
+        .env("FEATURESTORE_SERVERS_KEEP_DATA", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "servers.sh {action} cassandra-auth: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_wrong_cassandra_password_is_refused_and_not_printed() {
+    let _node = AUTH_NODE.lock().unwrap_or_else(|e| e.into_inner());
+    let (node, user, password) = auth_node();
+    let err = open(&format!("cassandra://{user}:wr0ng-pw@{node}/featurestore")).unwrap_err();
+    let text = chain(&err);
+    assert_eq!(err.kind(), ErrorKind::Permanent, "{text}");
+    assert!(text.contains("online store (cassandra)"), "{text}");
+    assert!(text.contains("user name or password"), "{text}");
+    assert!(!text.contains("wr0ng-pw"), "{text}");
+    assert!(!format!("{err:?}").contains("wr0ng-pw"), "{err:?}");
+    // No password at all is refused the same way.
+    let err = open(&format!("cassandra://{node}/featurestore")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Permanent, "{}", chain(&err));
+    // The right one is let in.
+    open(&format!(
+        "cassandra://{user}:{password}@{node}/featurestore"
+    ))
+    .unwrap();
+}
+
+#[test]
+fn a_cassandra_server_stopped_mid_write_fails_the_write_naming_the_store_and_a_rerun_converges() {
+    let _node = AUTH_NODE.lock().unwrap_or_else(|e| e.into_inner());
+    let (node, user, password) = auth_node();
+    let url = format!("cassandra://{user}:{password}@{node}/fs_test_stopped");
+    let spec = &UserOrders::SPEC;
+    let store = open(&url).unwrap();
+    let session = |store: &BlockingOnlineStore| -> Vec<Record> { store.scan(spec).unwrap() };
+    migrate(&**store.inner(), spec, true, true).unwrap();
+    // A leftover of an earlier run of this test goes first.
+    featurestore_runtime::io::block_on(store.inner().drop_rows(spec)).unwrap();
+    migrate(&**store.inner(), spec, true, true).unwrap();
+
+    let rows = 100_000;
+    let records: Vec<Record> = (0..rows)
+        .map(|i| counts(&format!("k{i}"), i as i64, spec.outputs.len()))
+        .collect();
+    let (done, outcome) = std::sync::mpsc::channel();
+    let sent = records.clone();
+    let writer = open(&url).unwrap();
+    std::thread::spawn(move || {
+        let _ = done.send(writer.write_latest(spec, &sent, order(0)));
+    });
+    // Stopped once the first rows are in, long before the last.
+    while session(&store).is_empty() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(store);
+    auth_node_servers_sh("stop");
+    let err = outcome
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the write returns when its server stops, rather than hanging")
+        .expect_err("a write whose server stopped midway fails");
+    let text = chain(&err);
+    assert!(text.contains("online store (cassandra)"), "{text}");
+    assert!(text.contains(&node), "{text}");
+    assert!(!text.contains(&format!(":{password}@")), "{text}");
+    assert_eq!(err.kind(), ErrorKind::Transient, "{text}");
+
+    // Back up with part of the rows, each whole; the same run again
+    // completes them.
+    auth_node_servers_sh("start");
+    let store = open(&url).unwrap();
+    let kept = session(&store);
+    assert!(!kept.is_empty() && kept.len() < rows, "{} rows", kept.len());
+    let index = |r: &Record| match &r.key[0] {
+        Value::Str(k) => k[1..].parse::<usize>().unwrap(),
+        other => panic!("a key of another type: {other:?}"),
+    };
+    for row in &kept {
+        assert_eq!(
+            row,
+            &records[index(row)],
+            "a row stored whole or not at all"
+        );
+    }
+    store.write_latest(spec, &records, order(0)).unwrap();
+    let mut all = session(&store);
+    all.sort_by_key(index);
+    assert_eq!(all, records);
+    featurestore_runtime::io::block_on(store.inner().drop_rows(spec)).unwrap();
+}
