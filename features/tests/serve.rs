@@ -826,3 +826,112 @@ fn the_catalog_page_renders_in_chromium() {
     );
     eprintln!("screenshot: {}", shot.display());
 }
+
+/// With `entity_tables = true` on Cassandra, a request for two feature sets
+/// of `cpf` is answered from the entity table `cpf`, one read per key: the
+/// feature sets' own tables emptied, the answer is unchanged.
+#[test]
+fn two_feature_sets_of_one_entity_are_served_from_the_cassandra_entity_table() {
+    let node = match std::env::var("FEATURESTORE_TEST_CASSANDRA") {
+        Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
+        _ => panic!(
+            "set FEATURESTORE_TEST_CASSANDRA (run `eval \"$(scripts/servers.sh start cassandra)\"`)"
+        ),
+    };
+    let cql = |statement: &str| {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let session = scylla::client::session_builder::SessionBuilder::new()
+                .known_node(&node)
+                .build()
+                .await
+                .expect("the test server accepts a session");
+            session
+                .query_unpaged(statement, ())
+                .await
+                .unwrap_or_else(|e| panic!("{statement}: {e}"));
+        });
+    };
+    let keyspace = "fs_test_serve_entity";
+    cql(&format!("DROP KEYSPACE IF EXISTS {keyspace}"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("featurestore.toml");
+    std::fs::write(&config, "[online.cassandra]\nentity_tables = true\n").unwrap();
+    let online = format!("cassandra://{node}/{keyspace}");
+    let with_config = |args: &[&str]| {
+        let mut cmd = features(dir.path(), &online);
+        // Paths in a config file are its folder's: the example's input
+        // is named in full.
+        let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/order_events/input.csv");
+        cmd.arg("--config")
+            .arg(&config)
+            .arg("--source")
+            .arg(format!("order_events={}", input.display()))
+            .args(args);
+        cmd
+    };
+    succeed(&mut with_config(&["migrate", "apply"]));
+    for set in [
+        "feature_store.user_orders",
+        "feature_store.user_chargebacks",
+    ] {
+        succeed(&mut with_config(&[
+            "execute",
+            set,
+            "--end-date",
+            "2020-07-17",
+        ]));
+    }
+    cql(&format!("TRUNCATE {keyspace}.user_orders"));
+    cql(&format!("TRUNCATE {keyspace}.user_chargebacks"));
+
+    let mut serve = with_config(&["serve", "--bind", "127.0.0.1:0"]);
+    let mut child = serve
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let server = Server {
+        base: line[line.find("http://").expect("the address")..]
+            .trim()
+            .to_string(),
+        child,
+        _stdout: stdout,
+    };
+    let cb_30d = "cpf_chargebacks__count_over_30_days_rolling_windows";
+    let (status, body) = Client::new().post(
+        &server.url("/get-online-features"),
+        &json!({
+            "features": [format!("user_chargebacks:{cb_30d}"), format!("user_orders:{ORDERS_3D}")],
+            "entities": {"cpf": ["x", "z", "nobody"]},
+        }),
+    );
+    assert_eq!(status, 200, "{body}");
+    let orders = fixture("user_orders_online.csv");
+    let chargebacks = fixture("user_chargebacks_online.csv");
+    assert_eq!(
+        body["results"][1]["values"],
+        json!([number(&chargebacks["x"][cb_30d]), null, null])
+    );
+    assert_eq!(
+        body["results"][1]["statuses"],
+        json!(["PRESENT", "NOT_FOUND", "NOT_FOUND"])
+    );
+    assert_eq!(
+        body["results"][2]["values"],
+        json!([
+            number(&orders["x"][ORDERS_3D]),
+            number(&orders["z"][ORDERS_3D]),
+            null
+        ])
+    );
+    assert_eq!(
+        body["results"][2]["event_timestamps"][0],
+        json!(rfc3339(&orders["x"]["timestamp"]))
+    );
+    drop(server);
+    cql(&format!("DROP KEYSPACE IF EXISTS {keyspace}"));
+}

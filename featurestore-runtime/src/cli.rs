@@ -947,6 +947,7 @@ fn serve(
         registry.clone(),
         catalog,
         location,
+        config.online_options.clone(),
         config.historical_root_location().ok(),
         options,
         env!("CARGO_PKG_VERSION"),

@@ -127,7 +127,11 @@ impl crate::spec::Ordered for UnknownColumn {}
 impl crate::spec::KeyType for UnknownColumn {}
 impl crate::spec::TimestampType for UnknownColumn {}
 impl<L: ?Sized> PivotOn<L> for UnknownColumn {}
+// Hidden: blanket impls would otherwise be listed on every type of every
+// feature crate's catalog, and they only exist for the error path.
+#[doc(hidden)]
 impl<T> ValueOf<UnknownColumn> for T {}
+#[doc(hidden)]
 impl<T> SetOf<UnknownColumn> for T {}
 
 /// The message of a column `name` that the source (the struct `source`,

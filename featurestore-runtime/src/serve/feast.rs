@@ -204,6 +204,7 @@ pub(crate) async fn get_online_features(
 
     let now = chrono::Utc::now().timestamp_micros();
     let mut results: Vec<Option<Json>> = vec![None; features.len()];
+    let mut keys_of_set: Vec<Vec<Vec<Value>>> = Vec::with_capacity(wanted.len());
     for w in &wanted {
         let mut keys: Vec<Vec<Value>> = vec![Vec::with_capacity(w.spec.keys.len()); rows];
         for column in w.spec.keys {
@@ -219,10 +220,33 @@ pub(crate) async fn get_online_features(
                 keys[row].push(key_value(column, json, &at)?);
             }
         }
-        let spec = *w.spec;
-        let found = state
-            .with_store(|store| async move { store.get_many(&spec, &keys).await })
+        keys_of_set.push(keys);
+    }
+    // Feature sets of the same keys are read together: a store with one row
+    // per entity key reads each key once for all of them.
+    let mut found_of_set: Vec<Vec<Option<Record>>> = vec![Vec::new(); wanted.len()];
+    let mut done = vec![false; wanted.len()];
+    for a in 0..wanted.len() {
+        if done[a] {
+            continue;
+        }
+        let group: Vec<usize> = (a..wanted.len())
+            .filter(|&b| !done[b] && wanted[b].spec.keys == wanted[a].spec.keys)
+            .collect();
+        let specs: Vec<FeatureSetSpec> = group.iter().map(|&b| *wanted[b].spec).collect();
+        let keys = std::mem::take(&mut keys_of_set[a]);
+        let rows_of_keys = state
+            .with_store(|store| async move {
+                let specs: Vec<&FeatureSetSpec> = specs.iter().collect();
+                store.get_many_sets(&specs, &keys).await
+            })
             .await?;
+        for (j, &b) in group.iter().enumerate() {
+            found_of_set[b] = rows_of_keys.iter().map(|r| r[j].clone()).collect();
+            done[b] = true;
+        }
+    }
+    for (w, found) in wanted.iter().zip(found_of_set) {
         state.metrics.rows(
             w.spec.name,
             found.len(),

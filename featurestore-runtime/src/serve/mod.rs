@@ -51,13 +51,15 @@ pub struct Server {
 }
 
 /// Binds the server of `registry`'s feature sets, reading the online store
-/// at `online` and the runs' quality reports under the historical store
-/// at `historical`; `catalog` is each feature set as `describe --json`
-/// prints it, `version` the API's.
+/// at `online` (with the `[online.*]` options `online_options`) and the
+/// runs' quality reports under the historical store at `historical`;
+/// `catalog` is each feature set as `describe --json` prints it, `version`
+/// the API's.
 pub fn bind(
     registry: Registry,
     catalog: Vec<Json>,
     online: OnlineLocation,
+    online_options: crate::store::online::OnlineOptions,
     historical: Option<FileLocation>,
     options: &ServerConfig,
     version: &str,
@@ -80,7 +82,7 @@ pub fn bind(
         },
         token,
         metrics: metrics::Metrics::default(),
-        store: StoreHandle::new(online),
+        store: StoreHandle::new(online, online_options),
         historical,
     });
     let listener =

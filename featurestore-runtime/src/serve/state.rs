@@ -131,6 +131,9 @@ fn kind_label(kind: ErrorKind) -> &'static str {
 #[derive(Debug)]
 pub(crate) struct StoreHandle {
     pub(crate) location: OnlineLocation,
+    /// `[online.*]` of the configuration (a Cassandra store's credentials,
+    /// consistency, entity tables).
+    options: online::OnlineOptions,
     slot: Mutex<Slot>,
 }
 
@@ -143,13 +146,14 @@ enum Slot {
 }
 
 impl StoreHandle {
-    pub(crate) fn new(location: OnlineLocation) -> Self {
+    pub(crate) fn new(location: OnlineLocation, options: online::OnlineOptions) -> Self {
         let slot = match location {
             OnlineLocation::Redb(_) => Slot::Leased(Weak::<online::MemoryStore>::new()),
             _ => Slot::Kept(None),
         };
         StoreHandle {
             location,
+            options,
             slot: Mutex::new(slot),
         }
     }
@@ -166,7 +170,7 @@ impl StoreHandle {
             }
             Slot::Kept(None) => {}
         }
-        let store = online::open(&self.location, OpenMode::Read).await?;
+        let store = online::open_with(&self.location, OpenMode::Read, &self.options).await?;
         *slot = match &*slot {
             Slot::Kept(_) => Slot::Kept(Some(store.clone())),
             Slot::Leased(_) => Slot::Leased(Arc::downgrade(&store)),

@@ -632,3 +632,106 @@ fn a_cassandra_server_stopped_mid_write_fails_the_write_naming_the_store_and_a_r
     assert_eq!(all, records);
     featurestore_runtime::io::block_on(store.inner().drop_rows(spec)).unwrap();
 }
+
+/// `entity_tables = true`: both feature sets of `cpf` also write their rows
+/// into the table `cpf`, one wide row per key, and one read per key gives
+/// both; each feature set's part is as its own table holds it.
+#[test]
+fn cassandra_entity_table_serves_both_feature_sets_in_one_read() {
+    use featurestore_runtime::store::online::cassandra::CassandraStore;
+    let keyspace = Keyspace::new("entity");
+    let (_dir, mut config) = temp_config();
+    config.online_url = keyspace.url();
+    config.online_options.cassandra.entity_tables = Some(true);
+    let stores = Stores::open(&config).unwrap();
+    let (orders, chargebacks) = (&UserOrders::SPEC, &features::UserChargebacks::SPEC);
+    for spec in [orders, chargebacks] {
+        let steps = migrate(&*stores.online, spec, false, false).unwrap();
+        assert!(
+            steps.iter().any(|s| s.statement.starts_with(&format!(
+                "CREATE TABLE IF NOT EXISTS {}.cpf (",
+                keyspace.name
+            )) || s
+                .statement
+                .starts_with(&format!("ALTER TABLE {}.cpf ADD", keyspace.name))),
+            "{steps:?}"
+        );
+        migrate(&*stores.online, spec, true, false).unwrap();
+    }
+    let end = chrono::NaiveDate::from_ymd_opt(2020, 7, 17);
+    pipeline::execute_all(
+        &[orders, chargebacks],
+        &config,
+        &stores,
+        DateRange { start: None, end },
+        &|_| {},
+    )
+    .expect("runs");
+
+    let entity = featurestore_runtime::io::block_on(CassandraStore::open(
+        &keyspace.url(),
+        &config.online_options.cassandra,
+        OpenMode::Write,
+    ))
+    .unwrap();
+    let read = |keys: &[Vec<Value>]| {
+        featurestore_runtime::io::block_on(entity.get_entity(&[orders, chargebacks], keys)).unwrap()
+    };
+    for (spec, fixture, j) in [
+        (orders, "user_orders_online.csv", 0),
+        (chargebacks, "user_chargebacks_online.csv", 1),
+    ] {
+        let (header, expected) = fixture_csv(fixture);
+        let mut keys: Vec<Vec<Value>> = expected
+            .iter()
+            .map(|r| vec![Value::from(r[0].as_str())])
+            .collect();
+        keys.push(vec![Value::from("nobody")]);
+        let rows = read(&keys);
+        assert_eq!(rows.last().unwrap(), &[None, None], "a key without rows");
+        let found: Vec<Record> = rows[..expected.len()]
+            .iter()
+            .map(|r| r[j].clone().expect("every fixture key has a row"))
+            .collect();
+        assert_eq!(
+            frame_rows(&records_frame(spec, &found).unwrap()),
+            (header, expected),
+            "{}",
+            spec.name
+        );
+    }
+    // The raw table: one row of `x` with both feature sets' columns.
+    let x = vec![Value::from("x")];
+    let both = read(std::slice::from_ref(&x));
+    assert_eq!(both[0][0], stores.online.get(orders, &x).unwrap());
+    assert_eq!(both[0][1], stores.online.get(chargebacks, &x).unwrap());
+
+    // Removing one feature set's rows leaves the other's part of the row.
+    featurestore_runtime::io::block_on(entity.drop_rows(orders)).unwrap();
+    let after = read(std::slice::from_ref(&x));
+    assert_eq!(after[0][0], None);
+    assert_eq!(after[0][1], both[0][1]);
+    // The next run of the same as-of writes it again: its write time holds
+    // its start, in seconds, later than the removed cells' run.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    run(&config, &stores, "2020-07-17");
+    assert_eq!(read(std::slice::from_ref(&x)), both);
+}
+
+#[test]
+fn a_feature_set_named_as_its_entity_is_refused_with_entity_tables() {
+    let keyspace = Keyspace::new("entity_clash");
+    let (_dir, mut config) = temp_config();
+    config.online_url = keyspace.url();
+    config.online_options.cassandra.entity_tables = Some(true);
+    let stores = Stores::open(&config).unwrap();
+    let mut spec = UserOrders::SPEC;
+    spec.name = "cpf";
+    let err = migrate(&*stores.online, &spec, false, false).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("feature set `cpf` is named as its entity's keys"),
+        "{}",
+        chain(&err)
+    );
+}

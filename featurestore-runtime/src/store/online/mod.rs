@@ -153,6 +153,22 @@ pub enum OpenMode {
     Write,
 }
 
+/// [`OnlineStore::get_many_sets`] by one [`OnlineStore::get_many`] per
+/// feature set.
+pub(crate) async fn get_each<S: OnlineStore + ?Sized>(
+    store: &S,
+    specs: &[&FeatureSetSpec],
+    keys: &[Vec<Value>],
+) -> Result<Vec<Vec<Option<Record>>>> {
+    let mut out: Vec<Vec<Option<Record>>> = vec![Vec::with_capacity(specs.len()); keys.len()];
+    for spec in specs {
+        for (row, record) in out.iter_mut().zip(store.get_many(spec, keys).await?) {
+            row.push(record);
+        }
+    }
+    Ok(out)
+}
+
 /// A store of the latest row per key.
 ///
 /// Implementations are cheap to share (`Arc<dyn OnlineStore>`), and every
@@ -258,6 +274,19 @@ pub trait OnlineStore: Send + Sync + fmt::Debug {
         spec: &FeatureSetSpec,
         keys: &[Vec<Value>],
     ) -> Result<Vec<Option<Record>>>;
+
+    /// The stored rows of `keys` of each of `specs`, feature sets of the same
+    /// keys: `out[i][j]` is the row of `keys[i]` of `specs[j]`, as
+    /// [`get_many`](Self::get_many) reads it. The default reads each feature
+    /// set in turn; a backend that keeps one row per key for every feature set
+    /// of an entity (Cassandra's entity tables) reads each key once.
+    async fn get_many_sets(
+        &self,
+        specs: &[&FeatureSetSpec],
+        keys: &[Vec<Value>],
+    ) -> Result<Vec<Vec<Option<Record>>>> {
+        get_each(self, specs, keys).await
+    }
 
     /// Every stored row of a feature set, once each, in no particular order,
     /// as a stream: a table larger than memory can be read through.

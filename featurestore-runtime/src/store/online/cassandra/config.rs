@@ -99,6 +99,7 @@ impl Replication {
 /// request_timeout_ms = 10000
 /// concurrency = 256                    # requests in flight per write or lookup
 /// replication = { class = "NetworkTopologyStrategy", datacenters = { dc1 = 3 } }
+/// entity_tables = true                 # also one wide row per key of each entity
 /// ```
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -119,6 +120,10 @@ pub struct CassandraOptions {
     pub concurrency: Option<usize>,
     /// The keyspace's replication, for `features migrate apply`.
     pub replication: Option<Replication>,
+    /// Whether each feature set also writes its row to its entity's table
+    /// (Butterfree's `write_to_entity`): one row per key holding the columns
+    /// of every feature set of that entity (default `false`).
+    pub entity_tables: Option<bool>,
 }
 
 impl fmt::Debug for CassandraOptions {
@@ -132,6 +137,7 @@ impl fmt::Debug for CassandraOptions {
             .field("request_timeout_ms", &self.request_timeout_ms)
             .field("concurrency", &self.concurrency)
             .field("replication", &self.replication)
+            .field("entity_tables", &self.entity_tables)
             .finish()
     }
 }
@@ -160,6 +166,8 @@ pub struct CassandraConfig {
     pub concurrency: usize,
     /// The keyspace's replication, for `migrate`.
     pub replication: Replication,
+    /// Whether feature sets also write their entity's table.
+    pub entity_tables: bool,
 }
 
 impl fmt::Debug for CassandraConfig {
@@ -174,6 +182,7 @@ impl fmt::Debug for CassandraConfig {
             .field("request_timeout", &self.request_timeout)
             .field("concurrency", &self.concurrency)
             .field("replication", &self.replication)
+            .field("entity_tables", &self.entity_tables)
             .finish()
     }
 }
@@ -282,6 +291,7 @@ impl CassandraConfig {
             ),
             concurrency,
             replication: options.replication.clone().unwrap_or_default(),
+            entity_tables: options.entity_tables.unwrap_or(false),
         })
     }
 }

@@ -89,6 +89,54 @@ fn declared_columns(spec: &FeatureSetSpec) -> Vec<(&'static str, &'static str)> 
 
 /// How the table of `stored` columns differs from `spec`'s declaration.
 pub fn differences(spec: &FeatureSetSpec, stored: &[StoredColumn]) -> Vec<Difference> {
+    let declared: Vec<(String, &str)> = declared_columns(spec)
+        .into_iter()
+        .map(|(name, ty)| (name.to_string(), ty))
+        .collect();
+    table_differences(spec, &declared, stored, |_| true)
+}
+
+/// The table of `spec`'s entity: its key columns' names, joined by `__`
+/// (`cpf`; `user_id__merchant_id`). Every feature set of those keys writes
+/// its columns into it when `entity_tables` is on.
+pub fn entity_table(spec: &FeatureSetSpec) -> String {
+    spec.key_names().collect::<Vec<_>>().join("__")
+}
+
+/// The column of `spec`'s `column` (`timestamp` or an output) in its
+/// entity's table: `{feature_set}__{column}`, so that feature sets of one
+/// entity never share a column and a feature set's columns are known by
+/// their prefix.
+pub fn entity_column(spec: &FeatureSetSpec, column: &str) -> String {
+    format!("{}__{column}", spec.name)
+}
+
+/// `spec`'s columns in its entity's table, with their CQL types.
+pub fn entity_columns(spec: &FeatureSetSpec) -> Vec<(String, &'static str)> {
+    declared_columns(spec)
+        .into_iter()
+        .map(|(name, ty)| (entity_column(spec, name), ty))
+        .collect()
+}
+
+/// How `spec`'s part of its entity's table differs from its declaration:
+/// the key, its columns; another feature set's columns are not its concern.
+pub fn entity_differences(spec: &FeatureSetSpec, stored: &[StoredColumn]) -> Vec<Difference> {
+    let prefix = entity_column(spec, "");
+    table_differences(spec, &entity_columns(spec), stored, |c| {
+        c.starts_with(&prefix)
+    })
+}
+
+/// The differences of a table of `spec`'s keys and the `declared` columns;
+/// stored columns that `owns` says belong to the declaration and that it
+/// does not declare are extra.
+fn table_differences(
+    spec: &FeatureSetSpec,
+    declared: &[(String, &str)],
+    stored: &[StoredColumn],
+    owns: impl Fn(&str) -> bool,
+) -> Vec<Difference> {
     let mut out = Vec::new();
     let mut stored_key: Vec<&StoredColumn> = stored
         .iter()
@@ -114,8 +162,7 @@ pub fn differences(spec: &FeatureSetSpec, stored: &[StoredColumn]) -> Vec<Differ
         });
     }
     let regular: Vec<&StoredColumn> = stored.iter().filter(|c| c.kind == "regular").collect();
-    let declared = declared_columns(spec);
-    for (name, ty) in &declared {
+    for (name, ty) in declared {
         match regular.iter().find(|c| c.name == *name) {
             None => out.push(Difference::Missing {
                 column: name.to_string(),
@@ -130,7 +177,7 @@ pub fn differences(spec: &FeatureSetSpec, stored: &[StoredColumn]) -> Vec<Differ
         }
     }
     for c in regular {
-        if !declared.iter().any(|(name, _)| *name == c.name) {
+        if owns(&c.name) && !declared.iter().any(|(name, _)| *name == c.name) {
             out.push(Difference::Extra {
                 column: c.name.clone(),
             });
@@ -231,6 +278,92 @@ pub fn plan(
     steps
 }
 
+/// The CQL creating `spec`'s entity table with `spec`'s columns (another
+/// feature set's `migrate apply` adds its own).
+fn create_entity_table(spec: &FeatureSetSpec, keyspace: &str) -> String {
+    let mut cols: Vec<String> = spec
+        .keys
+        .iter()
+        .map(|k| format!("    {} {}", k.name, cql_type(k.dtype)))
+        .collect();
+    cols.extend(
+        entity_columns(spec)
+            .iter()
+            .map(|(name, ty)| format!("    {name} {ty}")),
+    );
+    format!(
+        "CREATE TABLE IF NOT EXISTS {keyspace}.{} (\n{},\n    PRIMARY KEY (({}))\n);",
+        entity_table(spec),
+        cols.join(",\n"),
+        spec.key_names().collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// The steps that make `spec`'s part of its entity's table match its
+/// declaration, given the table's columns (`None`: no table). Its columns
+/// are added and dropped in place; a changed key or type recreates the
+/// table, which loses every feature set's rows of the entity there (their
+/// own tables keep them; each one's `migrate apply` adds its columns back and
+/// its next run fills them).
+pub fn entity_plan(
+    spec: &FeatureSetSpec,
+    keyspace: &str,
+    stored: Option<&[StoredColumn]>,
+) -> Vec<MigrationStep> {
+    let table = format!("{keyspace}.{}", entity_table(spec));
+    let Some(stored) = stored else {
+        return vec![step(
+            create_entity_table(spec, keyspace),
+            Some(format!(
+                "the entity table of `{}`: one row per key for every feature set of ({})",
+                spec.name,
+                spec.key_names().collect::<Vec<_>>().join(", ")
+            )),
+            false,
+        )];
+    };
+    let diffs = entity_differences(spec, stored);
+    let recreate: Vec<String> = diffs
+        .iter()
+        .filter(|d| matches!(d, Difference::Key { .. } | Difference::Type { .. }))
+        .map(ToString::to_string)
+        .collect();
+    if !recreate.is_empty() {
+        return vec![
+            step(
+                format!("DROP TABLE {table};"),
+                Some(format!(
+                    "entity table: {}; Cassandra cannot alter that, so the table is dropped and created again: the rows of every feature set of the entity there are lost (their own tables keep them) until each one's `migrate apply` and next run",
+                    recreate.join("; ")
+                )),
+                true,
+            ),
+            step(create_entity_table(spec, keyspace), None, false),
+        ];
+    }
+    diffs
+        .into_iter()
+        .filter_map(|d| match d {
+            Difference::Missing { column, cql_type } => Some(step(
+                format!("ALTER TABLE {table} ADD {column} {cql_type};"),
+                Some(format!(
+                    "new column of `{}` in its entity table; null in every stored row until its next run",
+                    spec.name
+                )),
+                false,
+            )),
+            Difference::Extra { column } => Some(step(
+                format!("ALTER TABLE {table} DROP {column};"),
+                Some(format!(
+                    "no longer declared: the values of `{column}` in every row of the entity table are lost"
+                )),
+                true,
+            )),
+            Difference::Key { .. } | Difference::Type { .. } => None,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,5 +447,48 @@ mod tests {
                 declared: vec!["id text".into()]
             }]
         );
+    }
+
+    #[test]
+    fn an_entity_table_is_planned_for_the_feature_set_s_own_columns_only() {
+        assert_eq!(entity_table(&SPEC), "id");
+        let steps = entity_plan(&SPEC, "ks", None);
+        assert_eq!(steps.len(), 1);
+        assert_eq!(
+            statement_of(&steps[0]),
+            "CREATE TABLE IF NOT EXISTS ks.id (\n    id text,\n    unit__timestamp timestamp,\n    unit__n bigint,\n    PRIMARY KEY ((id))\n);"
+        );
+        // Another feature set's columns stay; this one's missing column is
+        // added and its undeclared one dropped.
+        let stored = vec![
+            col("id", "partition_key", 0, "text"),
+            col("other__timestamp", "regular", -1, "timestamp"),
+            col("other__n", "regular", -1, "text"),
+            col("unit__timestamp", "regular", -1, "timestamp"),
+            col("unit__gone", "regular", -1, "bigint"),
+        ];
+        let steps = entity_plan(&SPEC, "ks", Some(&stored));
+        let cql: Vec<&str> = steps.iter().map(statement_of).collect();
+        assert_eq!(
+            cql,
+            [
+                "ALTER TABLE ks.id ADD unit__n bigint;",
+                "ALTER TABLE ks.id DROP unit__gone;"
+            ]
+        );
+        assert_eq!(
+            steps.iter().map(|s| s.destructive).collect::<Vec<_>>(),
+            [false, true]
+        );
+        // A changed type of its own column recreates the table, which loses
+        // the other feature sets' columns too: destructive, and said.
+        let mut changed = stored.clone();
+        changed[4] = col("unit__n", "regular", -1, "int");
+        let steps = entity_plan(&SPEC, "ks", Some(&changed));
+        assert_eq!(statement_of(&steps[0]), "DROP TABLE ks.id;");
+        assert!(steps[0].destructive);
+        assert!(steps[0]
+            .statement
+            .contains("every feature set of the entity"));
     }
 }

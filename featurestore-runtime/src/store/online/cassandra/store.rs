@@ -246,6 +246,275 @@ impl CassandraStore {
         Ok(prepared)
     }
 
+    /// The keyspace's table of `spec`'s entity.
+    fn entity_table(&self, spec: &FeatureSetSpec) -> String {
+        format!("{}.{}", self.config.keyspace, schema::entity_table(spec))
+    }
+
+    /// A feature set named as its entity's keys would share its table with
+    /// the entity table: refused while entity tables are on.
+    fn entity_clash(&self, spec: &FeatureSetSpec) -> Result<()> {
+        if schema::entity_table(spec) != spec.name {
+            return Ok(());
+        }
+        Err(Error::Store {
+            store: STORE,
+            location: self.config.shown.clone(),
+            message: format!(
+                "feature set `{}` is named as its entity's keys, so its table would be the entity table `{}`: rename the feature set, or turn `entity_tables` off in [online.cassandra]",
+                spec.name,
+                self.entity_table(spec)
+            ),
+            kind: ErrorKind::InvalidInput,
+            source: "a feature set named as its entity".into(),
+        })
+    }
+
+    /// Fails unless `spec`'s columns of its entity table are as declared.
+    async fn check_entity(&self, spec: &FeatureSetSpec) -> Result<()> {
+        self.entity_clash(spec)?;
+        let table = self.entity_table(spec);
+        let Some(stored) = self.stored_columns_of(&schema::entity_table(spec)).await? else {
+            return Err(self.missing(spec, format!("entity table `{table}` does not exist")));
+        };
+        if stored.iter().any(|c| c.name == TIMESTAMP_COLUMN) {
+            return Err(Error::Store {
+                store: STORE,
+                location: self.config.shown.clone(),
+                message: format!(
+                    "table `{table}` has a `{TIMESTAMP_COLUMN}` column: it is a feature set's table, not the entity table of `{}`; rename that feature set, or turn `entity_tables` off in [online.cassandra]",
+                    spec.name
+                ),
+                kind: ErrorKind::Conflict,
+                source: "a feature set's table in place of an entity table".into(),
+            });
+        }
+        let diffs = schema::entity_differences(spec, &stored);
+        if diffs.is_empty() {
+            return Ok(());
+        }
+        let texts: Vec<String> = diffs.iter().map(ToString::to_string).collect();
+        Err(Error::Store {
+            store: STORE,
+            location: self.config.shown.clone(),
+            message: format!(
+                "entity table `{table}` does not match the declaration of `{}`: {}; run `features migrate plan {}` to see the changes and `features migrate apply {}` to make them",
+                spec.name,
+                texts.join("; "),
+                spec.name,
+                spec.name
+            ),
+            kind: ErrorKind::Conflict,
+            source: Box::new(crate::store::online::ChangedDeclaration),
+        })
+    }
+
+    /// `spec`'s columns in its entity table (`{feature_set}__timestamp`,
+    /// then its outputs'), quoted, in the order of [`column_list`].
+    fn entity_column_list(spec: &FeatureSetSpec) -> Vec<String> {
+        std::iter::once(TIMESTAMP_COLUMN)
+            .chain(spec.outputs.iter().map(|o| o.name))
+            .map(|c| quoted(&schema::entity_column(spec, c)))
+            .collect()
+    }
+
+    /// The rows of `keys` (all of one entity) of each of `specs`, read from
+    /// the entity table with one request per key whatever the number of
+    /// feature sets: `out[i][j]` is the row of `keys[i]` of `specs[j]`, or
+    /// `None`. Needs `entity_tables`, on when the rows were written.
+    pub async fn get_entity(
+        &self,
+        specs: &[&FeatureSetSpec],
+        keys: &[Vec<Value>],
+    ) -> Result<Vec<Vec<Option<Record>>>> {
+        let Some(first) = specs.first() else {
+            return Ok(vec![Vec::new(); keys.len()]);
+        };
+        let refuse = |message: String| Error::Store {
+            store: STORE,
+            location: self.config.shown.clone(),
+            message,
+            kind: ErrorKind::InvalidInput,
+            source: "not an entity read".into(),
+        };
+        if !self.config.entity_tables {
+            return Err(refuse(
+                "reading an entity table needs `entity_tables = true` in [online.cassandra]"
+                    .to_string(),
+            ));
+        }
+        if let Some(other) = specs.iter().find(|s| s.keys != first.keys) {
+            return Err(refuse(format!(
+                "`{}` and `{}` have different keys: one entity read serves feature sets of one entity",
+                first.name, other.name
+            )));
+        }
+        for spec in specs {
+            self.check_entity(spec).await?;
+        }
+        let columns: Vec<String> = specs
+            .iter()
+            .flat_map(|s| Self::entity_column_list(s))
+            .collect();
+        let cql = format!(
+            "SELECT {} FROM {} WHERE {}",
+            columns.join(", "),
+            self.entity_table(first),
+            key_condition(first)
+        );
+        let select = self.prepare(first, cql, Access::Read).await?;
+        let doing = format!("reading rows of `{}`", self.entity_table(first));
+        let session = &self.session;
+        let reads: Vec<_> = keys
+            .iter()
+            .map(|key| {
+                let select = &select;
+                let doing = &doing;
+                let bound = self.bind_key(first, key);
+                async move {
+                    let rows = session
+                        .execute_unpaged(select, bound?)
+                        .await
+                        .map_err(|e| self.error(doing, e))?
+                        .into_rows_result()
+                        .map_err(|e| self.error(doing, e))?;
+                    let row = rows
+                        .maybe_first_row::<Row>()
+                        .map_err(|e| self.error(doing, e))?;
+                    let Some(row) = row else {
+                        return Ok(vec![None; specs.len()]);
+                    };
+                    let mut cells = row.columns.into_iter();
+                    let mut out = Vec::with_capacity(specs.len());
+                    for spec in specs {
+                        // The record's layout: key, then this set's cells.
+                        // (the key cells are not read: the key is known).
+                        let mut columns: Vec<Option<CqlValue>> = vec![None; key.len()];
+                        let own: Vec<Option<CqlValue>> =
+                            cells.by_ref().take(spec.outputs.len() + 1).collect();
+                        // No time: this feature set has no row of the key.
+                        if own.first().is_none_or(Option::is_none) {
+                            out.push(None);
+                            continue;
+                        }
+                        columns.extend(own);
+                        let mut record = self.record_of(spec, Row { columns })?;
+                        record.key.clone_from(key);
+                        out.push(Some(record));
+                    }
+                    Ok::<_, Error>(out)
+                }
+            })
+            .collect();
+        let rows: Vec<Vec<Option<Record>>> = stream::iter(reads)
+            .buffered(self.config.concurrency)
+            .try_collect()
+            .await?;
+        // Past a feature set's `ttl`, its part of the row reads as missing.
+        let by_set: Vec<Vec<Option<Record>>> = (0..specs.len())
+            .map(|j| {
+                crate::store::online::live_rows(
+                    specs[j],
+                    rows.iter().map(|r| r[j].clone()).collect(),
+                )
+            })
+            .collect();
+        Ok((0..keys.len())
+            .map(|i| by_set.iter().map(|set| set[i].clone()).collect())
+            .collect())
+    }
+
+    /// Deletes `spec`'s `columns` of `keys` in its entity table at
+    /// `write_time`: the cells of writes up to it go, a later write stays.
+    async fn delete_entity_cells(
+        &self,
+        spec: &FeatureSetSpec,
+        columns: &str,
+        keys: &[Vec<Value>],
+        write_time: i64,
+    ) -> Result<()> {
+        let table = self.entity_table(spec);
+        let delete = self
+            .prepare(
+                spec,
+                format!(
+                    "DELETE {columns} FROM {table} USING TIMESTAMP ? WHERE {}",
+                    key_condition(spec)
+                ),
+                Access::Write,
+            )
+            .await?;
+        let deletes: Vec<_> = keys
+            .iter()
+            .map(|key| {
+                let (delete, table) = (&delete, &table);
+                let bound = self.bind_key(spec, key);
+                async move {
+                    let mut values = vec![Some(CqlValue::BigInt(write_time))];
+                    values.extend(bound?);
+                    self.session
+                        .execute_unpaged(delete, values)
+                        .await
+                        .map_err(|e| self.error(&format!("removing cells from `{table}`"), e))
+                }
+            })
+            .collect();
+        let mut replies = stream::iter(deletes).buffer_unordered(self.config.concurrency);
+        while let Some(reply) = replies.next().await {
+            reply?;
+        }
+        Ok(())
+    }
+
+    /// Removes every cell of `spec` from its entity table, each at the
+    /// time it was written: a tombstone of a later time would hide the
+    /// rows of later runs too (write times are run orders, not clocks). A
+    /// run of the same as-of started within the same second as the removed
+    /// cells' run writes at their time, and Cassandra lets the tombstone win
+    /// that tie: its rows reach the entity table at the next run.
+    async fn drop_entity_cells(&self, spec: &FeatureSetSpec) -> Result<()> {
+        if self
+            .stored_columns_of(&schema::entity_table(spec))
+            .await?
+            .is_none()
+        {
+            return Ok(());
+        }
+        let keys: Vec<String> = spec.key_names().map(quoted).collect();
+        let cql = format!(
+            "SELECT {}, WRITETIME({}) FROM {}",
+            keys.join(", "),
+            quoted(&schema::entity_column(spec, TIMESTAMP_COLUMN)),
+            self.entity_table(spec)
+        );
+        let statement = self.prepare(spec, cql, Access::Read).await?;
+        let doing = "scanning the entity table";
+        let rows: Vec<Row> = self
+            .session
+            .execute_iter(statement, ())
+            .await
+            .map_err(|e| self.error(doing, e))?
+            .rows_stream::<Row>()
+            .map_err(|e| self.error(doing, e))?
+            .map_err(|e| self.error(doing, e))
+            .try_collect()
+            .await?;
+        let columns = Self::entity_column_list(spec).join(", ");
+        for mut row in rows {
+            let Some(Some(CqlValue::BigInt(written))) = row.columns.pop() else {
+                continue;
+            };
+            let key = row
+                .columns
+                .into_iter()
+                .map(|c| from_cql(c).map_err(|w| self.error(doing, w)))
+                .collect::<Result<Vec<Value>>>()?;
+            self.delete_entity_cells(spec, &columns, &[key], written)
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn keyspace_exists(&self) -> Result<bool> {
         let rows = self
             .session
@@ -262,13 +531,18 @@ impl CassandraStore {
 
     /// The columns of `spec`'s table; `None` when there is no table.
     async fn stored_columns(&self, spec: &FeatureSetSpec) -> Result<Option<Vec<StoredColumn>>> {
+        self.stored_columns_of(spec.name).await
+    }
+
+    /// The columns of the keyspace's table `table`; `None` when there is none.
+    async fn stored_columns_of(&self, table: &str) -> Result<Option<Vec<StoredColumn>>> {
         let doing = "reading the table's columns";
         let rows = self
             .session
             .query_unpaged(
                 "SELECT column_name, kind, position, type FROM system_schema.columns \
                  WHERE keyspace_name = ? AND table_name = ?",
-                (self.config.keyspace.as_str(), spec.name),
+                (self.config.keyspace.as_str(), table),
             )
             .await
             .map_err(|e| self.error(doing, e))?
@@ -576,7 +850,11 @@ impl OnlineStore for CassandraStore {
         };
         let diffs = schema::differences(spec, &stored);
         if diffs.is_empty() {
-            return Ok(());
+            return if self.config.entity_tables {
+                self.check_entity(spec).await
+            } else {
+                Ok(())
+            };
         }
         let texts: Vec<String> = diffs.iter().map(ToString::to_string).collect();
         let destructive = schema::plan(spec, &self.config.keyspace, "", true, Some(&stored))
@@ -634,6 +912,21 @@ impl OnlineStore for CassandraStore {
                 Access::Write,
             )
             .await?;
+        // The same row, with the same write time and TTL, into the entity
+        // table: the feature set's own columns of the key's wide row.
+        let entity = if self.config.entity_tables {
+            let keys: Vec<String> = spec.key_names().map(quoted).collect();
+            let cql = format!(
+                "INSERT INTO {} ({}, {}) VALUES ({marks}) USING TIMESTAMP ? AND TTL ?",
+                self.entity_table(spec),
+                keys.join(", "),
+                Self::entity_column_list(spec).join(", ")
+            );
+            Some(self.prepare(spec, cql, Access::Write).await?)
+        } else {
+            None
+        };
+        let entity_table = self.entity_table(spec);
         // One single-partition statement per row, a bounded number in
         // flight; the token-aware policy sends each to a replica of its key.
         // No batch: a batch of many partitions is coordinated by one node.
@@ -643,12 +936,27 @@ impl OnlineStore for CassandraStore {
             .into_iter()
             .map(|values| {
                 let insert = &insert;
-                async move { session.execute_unpaged(insert, values).await }
+                let entity = entity.as_ref();
+                let (table, entity_table) = (&table, &entity_table);
+                async move {
+                    if let Some(entity) = entity {
+                        session
+                            .execute_unpaged(entity, values.clone())
+                            .await
+                            .map_err(|e| {
+                                self.error(&format!("writing rows to `{entity_table}`"), e)
+                            })?;
+                    }
+                    session
+                        .execute_unpaged(insert, values)
+                        .await
+                        .map_err(|e| self.error(&format!("writing rows to `{table}`"), e))
+                }
             })
             .collect();
         let mut replies = stream::iter(sends).buffer_unordered(self.config.concurrency);
         while let Some(reply) = replies.next().await {
-            reply.map_err(|e| self.error(&format!("writing rows to `{table}`"), e))?;
+            reply?;
         }
         drop(replies);
         let mut out = OnlineWrite {
@@ -669,6 +977,11 @@ impl OnlineStore for CassandraStore {
                     .into_iter()
                     .filter(|k| postcard::to_stdvec(k).map_or(true, |k| !kept.contains(&k))),
             );
+        }
+        if !gone.is_empty() && self.config.entity_tables {
+            let columns = Self::entity_column_list(spec).join(", ");
+            self.delete_entity_cells(spec, &columns, &gone, write_time)
+                .await?;
         }
         if !gone.is_empty() {
             let delete = self
@@ -780,6 +1093,18 @@ impl OnlineStore for CassandraStore {
         Ok(crate::store::online::live_rows(spec, rows))
     }
 
+    async fn get_many_sets(
+        &self,
+        specs: &[&FeatureSetSpec],
+        keys: &[Vec<Value>],
+    ) -> Result<Vec<Vec<Option<Record>>>> {
+        // One read per key for them all, from the entity table.
+        if self.config.entity_tables && specs.len() > 1 {
+            return self.get_entity(specs, keys).await;
+        }
+        crate::store::online::get_each(self, specs, keys).await
+    }
+
     fn scan<'a>(&'a self, spec: &'a FeatureSetSpec) -> BoxStream<'a, Result<Record>> {
         let doing = "scanning rows";
         let rows = stream::once(async move {
@@ -811,13 +1136,27 @@ impl OnlineStore for CassandraStore {
         } else {
             None
         };
-        Ok(schema::plan(
+        let mut steps = schema::plan(
             spec,
             &self.config.keyspace,
             &self.config.replication.cql(),
             keyspace_exists,
             stored.as_deref(),
-        ))
+        );
+        if self.config.entity_tables {
+            self.entity_clash(spec)?;
+            let stored = if keyspace_exists {
+                self.stored_columns_of(&schema::entity_table(spec)).await?
+            } else {
+                None
+            };
+            steps.extend(schema::entity_plan(
+                spec,
+                &self.config.keyspace,
+                stored.as_deref(),
+            ));
+        }
+        Ok(steps)
     }
 
     async fn apply(&self, spec: &FeatureSetSpec, steps: &[MigrationStep]) -> Result<()> {
@@ -844,6 +1183,9 @@ impl OnlineStore for CassandraStore {
             return Err(read_only(STORE, self.config.shown.clone()));
         }
         let n = self.stored_keys(spec).await?.len();
+        if self.config.entity_tables {
+            self.drop_entity_cells(spec).await?;
+        }
         let table = self.table(spec);
         self.session
             .query_unpaged(format!("TRUNCATE {table}"), ())
