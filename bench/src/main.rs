@@ -172,6 +172,9 @@ enum Cmd {
         /// The historical store's root (e.g. s3://bucket/fs) [default: DIR/historical]
         #[arg(long)]
         historical_root: Option<String>,
+        /// The online store (e.g. redis://127.0.0.1:6379/0) [default: sqlite://DIR/online.sqlite]
+        #[arg(long)]
+        online_url: Option<String>,
     },
 }
 
@@ -224,6 +227,7 @@ fn real_main(cli: Cli) -> Result<(), BoxError> {
             spark_remote,
             source_url,
             historical_root,
+            online_url,
         } => {
             // Relative paths would resolve against the stores' directory.
             std::fs::create_dir_all(&dir)?;
@@ -234,6 +238,7 @@ fn real_main(cli: Cli) -> Result<(), BoxError> {
                 spark_remote,
                 source_url,
                 historical_root,
+                online_url,
             };
             let json = match what {
                 What::Pipeline => serde_json::to_string(&measure::pipeline(&work)?)?,

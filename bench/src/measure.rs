@@ -85,6 +85,8 @@ pub struct Work {
     pub source_url: Option<String>,
     /// The historical store's root instead of `dir/historical`.
     pub historical_root: Option<String>,
+    /// The online store instead of `dir/online.sqlite`.
+    pub online_url: Option<String>,
 }
 
 impl Work {
@@ -99,7 +101,10 @@ impl Work {
             None => self.dir.join("historical").display().to_string(),
         };
         // The default online store, as a user's runs write it.
-        config.online_url = format!("sqlite://{}", self.dir.join("online.sqlite").display());
+        config.online_url = match &self.online_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.dir.join("online.sqlite").display()),
+        };
         config.datasets_root = self.dir.join("datasets").display().to_string();
         config.sources.insert(
             <features::OrderEvents as featurestore_runtime::Source>::SPEC
@@ -415,6 +420,7 @@ mod tests {
             spark_remote: None,
             source_url: None,
             historical_root: None,
+            online_url: None,
         };
         let r = baseline(&work).unwrap();
         assert!(r.same_rows);
@@ -438,6 +444,7 @@ mod tests {
             spark_remote: None,
             source_url: None,
             historical_root: None,
+            online_url: None,
         };
         let p = pipeline(&work).unwrap();
         let names: Vec<&str> = p.stages.iter().map(|s| s.name.as_str()).collect();
