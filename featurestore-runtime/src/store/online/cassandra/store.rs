@@ -364,52 +364,35 @@ impl CassandraStore {
         );
         let select = self.prepare(first, cql, Access::Read).await?;
         let doing = format!("reading rows of `{}`", self.entity_table(first));
-        let session = &self.session;
-        let reads: Vec<_> = keys
+        let mut rows: Vec<Vec<Option<Record>>> = Vec::with_capacity(keys.len());
+        for (key, row) in keys
             .iter()
-            .map(|key| {
-                let select = &select;
-                let doing = &doing;
-                let bound = self.bind_key(first, key);
-                async move {
-                    let rows = session
-                        .execute_unpaged(select, bound?)
-                        .await
-                        .map_err(|e| self.error(doing, e))?
-                        .into_rows_result()
-                        .map_err(|e| self.error(doing, e))?;
-                    let row = rows
-                        .maybe_first_row::<Row>()
-                        .map_err(|e| self.error(doing, e))?;
-                    let Some(row) = row else {
-                        return Ok(vec![None; specs.len()]);
-                    };
-                    let mut cells = row.columns.into_iter();
-                    let mut out = Vec::with_capacity(specs.len());
-                    for spec in specs {
-                        // The record's layout: key, then this set's cells.
-                        // (the key cells are not read: the key is known).
-                        let mut columns: Vec<Option<CqlValue>> = vec![None; key.len()];
-                        let own: Vec<Option<CqlValue>> =
-                            cells.by_ref().take(spec.outputs.len() + 1).collect();
-                        // No time: this feature set has no row of the key.
-                        if own.first().is_none_or(Option::is_none) {
-                            out.push(None);
-                            continue;
-                        }
-                        columns.extend(own);
-                        let mut record = self.record_of(spec, Row { columns })?;
-                        record.key.clone_from(key);
-                        out.push(Some(record));
-                    }
-                    Ok::<_, Error>(out)
+            .zip(self.read_rows(first, &select, &doing, keys).await?)
+        {
+            let Some(row) = row else {
+                rows.push(vec![None; specs.len()]);
+                continue;
+            };
+            let mut cells = row.columns.into_iter();
+            let mut out = Vec::with_capacity(specs.len());
+            for spec in specs {
+                // The record's layout: key, then this set's cells (the key
+                // cells are not read: the key is known).
+                let mut columns: Vec<Option<CqlValue>> = vec![None; key.len()];
+                let own: Vec<Option<CqlValue>> =
+                    cells.by_ref().take(spec.outputs.len() + 1).collect();
+                // No time: this feature set has no row of the key.
+                if own.first().is_none_or(Option::is_none) {
+                    out.push(None);
+                    continue;
                 }
-            })
-            .collect();
-        let rows: Vec<Vec<Option<Record>>> = stream::iter(reads)
-            .buffered(self.config.concurrency)
-            .try_collect()
-            .await?;
+                columns.extend(own);
+                let mut record = self.record_of(spec, Row { columns })?;
+                record.key.clone_from(key);
+                out.push(Some(record));
+            }
+            rows.push(out);
+        }
         // Past a feature set's `ttl`, its part of the row reads as missing.
         let by_set: Vec<Vec<Option<Record>>> = (0..specs.len())
             .map(|j| {
@@ -422,6 +405,39 @@ impl CassandraStore {
         Ok((0..keys.len())
             .map(|i| by_set.iter().map(|set| set[i].clone()).collect())
             .collect())
+    }
+
+    /// The row of each of `keys` by `select` (bound to a key), read
+    /// concurrently by single-partition requests and answered in key order.
+    async fn read_rows(
+        &self,
+        spec: &FeatureSetSpec,
+        select: &PreparedStatement,
+        doing: &str,
+        keys: &[Vec<Value>],
+    ) -> Result<Vec<Option<Row>>> {
+        let session = &self.session;
+        let reads: Vec<_> = keys
+            .iter()
+            .map(|key| {
+                let bound = self.bind_key(spec, key);
+                async move {
+                    session
+                        .execute_unpaged(select, bound?)
+                        .await
+                        .map_err(|e| self.error(doing, e))?
+                        .into_rows_result()
+                        .map_err(|e| self.error(doing, e))?
+                        .maybe_first_row::<Row>()
+                        .map_err(|e| self.error(doing, e))
+                }
+            })
+            .collect();
+        // `buffered`, not `buffer_unordered`: the answers in key order.
+        stream::iter(reads)
+            .buffered(self.config.concurrency)
+            .try_collect()
+            .await
     }
 
     /// Deletes `spec`'s `columns` of `keys` in its entity table at
@@ -1060,34 +1076,13 @@ impl OnlineStore for CassandraStore {
         let select = self
             .prepare(spec, self.select_cql(spec, true), Access::Read)
             .await?;
-        let table = self.table(spec);
-        let doing = format!("reading rows of `{table}`");
-        let session = &self.session;
-        let reads: Vec<_> = keys
-            .iter()
-            .map(|key| {
-                let select = &select;
-                let doing = &doing;
-                let bound = self.bind_key(spec, key);
-                async move {
-                    let rows = session
-                        .execute_unpaged(select, bound?)
-                        .await
-                        .map_err(|e| self.error(doing, e))?
-                        .into_rows_result()
-                        .map_err(|e| self.error(doing, e))?;
-                    let row = rows
-                        .maybe_first_row::<Row>()
-                        .map_err(|e| self.error(doing, e))?;
-                    row.map(|r| self.record_of(spec, r)).transpose()
-                }
-            })
-            .collect();
-        // `buffered`, not `buffer_unordered`: the answers in key order.
-        let rows = stream::iter(reads)
-            .buffered(self.config.concurrency)
-            .try_collect()
-            .await?;
+        let doing = format!("reading rows of `{}`", self.table(spec));
+        let rows = self
+            .read_rows(spec, &select, &doing, keys)
+            .await?
+            .into_iter()
+            .map(|row| row.map(|r| self.record_of(spec, r)).transpose())
+            .collect::<Result<Vec<_>>>()?;
         // The cluster's TTL counts whole seconds from the write: the row's
         // own time decides exactly.
         Ok(crate::store::online::live_rows(spec, rows))
