@@ -94,6 +94,10 @@ enum Cmd {
         /// Random seed of the generated events
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// The online store streamed into (e.g. redis://127.0.0.1:6379/0?prefix=bench:)
+        /// [default: a new SQLite store]
+        #[arg(long)]
+        online_url: Option<String>,
     },
     /// An online store through the API runs and the server use: rows
     /// written per second, single-key and 100-key read latency, for a
@@ -254,6 +258,7 @@ fn real_main(cli: Cli) -> Result<(), BoxError> {
             rate,
             seconds,
             seed,
+            online_url,
         } => {
             let shape = Shape {
                 events,
@@ -261,10 +266,17 @@ fn real_main(cli: Cli) -> Result<(), BoxError> {
                 seed,
             };
             let dir = tempfile::tempdir()?;
-            let throughput = stream::throughput(&broker, shape, &dir.path().join("throughput"))?;
+            let online_url = online_url.as_deref();
+            let throughput =
+                stream::throughput(&broker, shape, &dir.path().join("throughput"), online_url)?;
             println!("{}", serde_json::to_string(&throughput)?);
-            let freshness =
-                stream::freshness(&broker, rate, seconds, &dir.path().join("freshness"))?;
+            let freshness = stream::freshness(
+                &broker,
+                rate,
+                seconds,
+                &dir.path().join("freshness"),
+                online_url,
+            )?;
             println!("{}", serde_json::to_string(&freshness)?);
         }
         Cmd::Online {

@@ -114,11 +114,14 @@ fn send(producer: &BaseProducer, topic: &str, key: &str, value: &str) -> Result<
     }
 }
 
-/// The configuration of a stream over `topic` into a new embedded store
-/// under `dir`.
-fn config(dir: &Path, source: &str, broker: &str, topic: &str) -> Config {
+/// The configuration of a stream over `topic` into the online store at
+/// `online_url`, else a new embedded store (SQLite, the default) under `dir`.
+fn config(dir: &Path, source: &str, broker: &str, topic: &str, online_url: Option<&str>) -> Config {
     let mut config = Config::defaults(dir);
-    config.online_url = format!("redb://{}", dir.join("online.redb").display());
+    config.online_url = match online_url {
+        Some(url) => url.to_string(),
+        None => format!("sqlite://{}", dir.join("online.sqlite").display()),
+    };
     config
         .sources
         .insert(source.to_string(), format!("kafka://{broker}/{topic}"));
@@ -129,7 +132,12 @@ fn config(dir: &Path, source: &str, broker: &str, topic: &str) -> Config {
 /// The example's rolling windows streamed from the beginning of a topic of
 /// `shape`'s orders, as JSON: events decoded, windows computed and rows
 /// upserted per second (the producing is not timed).
-pub fn throughput(broker: &str, shape: Shape, dir: &Path) -> Result<ThroughputResult, BoxError> {
+pub fn throughput(
+    broker: &str,
+    shape: Shape,
+    dir: &Path,
+    online_url: Option<&str>,
+) -> Result<ThroughputResult, BoxError> {
     let csv = dir.join("events.csv");
     crate::generate::write_csv(shape, &csv)?;
     let topic = new_topic(broker, "throughput", 3)?;
@@ -162,7 +170,7 @@ pub fn throughput(broker: &str, shape: Shape, dir: &Path) -> Result<ThroughputRe
     }
     producer.flush(Duration::from_secs(120))?;
 
-    let config = config(dir, "order_events", broker, &topic);
+    let config = config(dir, "order_events", broker, &topic, online_url);
     let store = online::open_url(&config.online_url, dir)?;
     static STOP: AtomicBool = AtomicBool::new(false);
     let idle = Duration::from_secs(2);
@@ -192,9 +200,10 @@ pub fn freshness(
     rate: u32,
     seconds: u32,
     dir: &Path,
+    online_url: Option<&str>,
 ) -> Result<FreshnessResult, BoxError> {
     let topic = new_topic(broker, "freshness", 3)?;
-    let config = config(dir, "stream_orders", broker, &topic);
+    let config = config(dir, "stream_orders", broker, &topic, online_url);
     let store = online::open_url(&config.online_url, dir)?;
     static STOP: AtomicBool = AtomicBool::new(false);
     let options = StreamOptions {
