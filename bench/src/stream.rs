@@ -51,6 +51,11 @@ pub struct ThroughputResult {
     pub secs: f64,
     pub events_per_sec: f64,
     pub rows_written: usize,
+    /// The most events the window state held at once, its bytes then, and
+    /// the bytes per buffered event.
+    pub state_events: usize,
+    pub state_bytes: usize,
+    pub state_bytes_per_event: f64,
 }
 
 /// Produce-to-`get` freshness.
@@ -189,6 +194,9 @@ pub fn throughput(
         secs,
         events_per_sec: report.messages as f64 / secs,
         rows_written: report.rows_written,
+        state_events: report.state_events,
+        state_bytes: report.state_bytes,
+        state_bytes_per_event: report.state_bytes as f64 / report.state_events.max(1) as f64,
     })
 }
 

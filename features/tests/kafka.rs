@@ -772,6 +772,22 @@ pub struct HourlyOrders {
 
 #[test]
 fn hourly_slides_stream_to_the_rows_of_the_batch_run() {
+    hourly_stream_against_batch(None);
+}
+
+/// The same in micro-batches of 1,000 messages, so that slides close and
+/// the state is pruned all along the topic. Known to fail: a key whose only
+/// events before the end date fall in its last, partial slide (u1225, one
+/// order at 2020-02-10 23:20) has, in the batch run, a row of empty windows
+/// at the first day of all the events; the stream, whose pruned state no
+/// longer reaches that day, writes no row for it.
+#[test]
+#[ignore = "known divergence: a key first seen in the last partial slide of the end date gets no row from a pruned stream (see the comment)"]
+fn hourly_slides_stream_in_small_micro_batches_to_the_rows_of_the_batch_run() {
+    hourly_stream_against_batch(Some(1_000));
+}
+
+fn hourly_stream_against_batch(batch_messages: Option<usize>) {
     use featurestore_runtime::config::Config;
     use featurestore_runtime::store::online::{open_url, Value};
     use featurestore_runtime::FeatureSet;
@@ -826,7 +842,10 @@ fn hourly_slides_stream_to_the_rows_of_the_batch_run() {
     drop(stores);
     assert!(expected.iter().filter(|r| r.is_some()).count() > 3_000);
 
-    let streamed = config("stream");
+    let mut streamed = config("stream");
+    if batch_messages.is_some() {
+        streamed.kafka.batch_messages = batch_messages;
+    }
     std::fs::create_dir_all(&streamed.base_dir).unwrap();
     let store = open_url(&streamed.online_url, dir.path()).unwrap();
     static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -838,6 +857,16 @@ fn hourly_slides_stream_to_the_rows_of_the_batch_run() {
     };
     let report = featurestore_runtime::stream::run(spec, &streamed, &store, &options).unwrap();
     assert_eq!(report.late, 0);
+    if batch_messages.is_some() {
+        // Between micro-batches the state keeps the events of the longest
+        // window (a day, plus the slides and lateness), never the whole
+        // topic; each event at least its time, offset and key.
+        assert!(
+            report.state_events > 0 && report.state_events < 20_000 / 2,
+            "{report:?}"
+        );
+        assert!(report.state_bytes >= report.state_events * 24, "{report:?}");
+    }
     let got = store.get_many(spec, &keys).unwrap();
     let mut later_only = 0;
     for ((key, g), e) in keys.iter().zip(&got).zip(&expected) {

@@ -81,6 +81,12 @@ pub struct StreamReport {
     pub commits: usize,
     /// The last closed slide boundary (microseconds, UTC).
     pub closed: Option<i64>,
+    /// The most events the window state kept between micro-batches
+    /// (rolling windows): those a later row can still depend on.
+    pub state_events: usize,
+    /// The window state's size in memory then, in bytes, as polars counts
+    /// its buffers.
+    pub state_bytes: usize,
 }
 
 /// Streams feature set `spec` from its source's Kafka topic into `online`
@@ -143,6 +149,7 @@ pub fn run(
         },
     };
     stream.run(options)?;
+    (stream.report.state_events, stream.report.state_bytes) = stream.window.peak();
     Ok(stream.report)
 }
 

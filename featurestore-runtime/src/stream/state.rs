@@ -94,6 +94,8 @@ pub(super) struct Window {
     caught_up: std::collections::BTreeSet<i32>,
     /// Source rows with their partition, offset and event time.
     pieces: Vec<DataFrame>,
+    /// The most events kept after pruning, and their size in memory then.
+    peak: (usize, usize),
 }
 
 impl Window {
@@ -121,6 +123,7 @@ impl Window {
             partitions: partitions.to_vec(),
             caught_up: std::collections::BTreeSet::new(),
             pieces: Vec::new(),
+            peak: (0, 0),
         })
     }
 
@@ -235,6 +238,13 @@ impl Window {
         let frame = frame.lazy().filter(keep).collect().ctx(ctx)?;
         self.pieces.push(frame);
         Ok(out)
+    }
+
+    /// The most events the state has kept between micro-batches (after
+    /// pruning; a micro-batch is held whole while it is added), and their
+    /// bytes then.
+    pub(super) fn peak(&self) -> (usize, usize) {
+        self.peak
     }
 
     /// Whether partition `p` is read to its end (at EOF) or not.
@@ -356,6 +366,11 @@ impl Window {
                 .filter(col(TIME).gt_eq(lit(closed - self.span)))
                 .collect()
                 .ctx(|| "pruning the window state".into())?;
+            let events = kept.height();
+            if events > self.peak.0 {
+                // polars' own account of the buffers: the state as held.
+                self.peak = (events, kept.estimated_size());
+            }
             self.pieces.push(kept);
         }
         Ok(())
