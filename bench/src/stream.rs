@@ -143,6 +143,7 @@ pub fn throughput(
     dir: &Path,
     online_url: Option<&str>,
 ) -> Result<ThroughputResult, BoxError> {
+    std::fs::create_dir_all(dir)?;
     let csv = dir.join("events.csv");
     crate::generate::write_csv(shape, &csv)?;
     let topic = new_topic(broker, "throughput", 3)?;
@@ -210,6 +211,7 @@ pub fn freshness(
     dir: &Path,
     online_url: Option<&str>,
 ) -> Result<FreshnessResult, BoxError> {
+    std::fs::create_dir_all(dir)?;
     let topic = new_topic(broker, "freshness", 3)?;
     let config = config(dir, "stream_orders", broker, &topic, online_url);
     let store = online::open_url(&config.online_url, dir)?;
@@ -221,6 +223,8 @@ pub fn freshness(
         stop: &STOP,
     };
     let spec = &LastOrder::SPEC;
+    // The lookups through a store of their own, as a server's would be.
+    let reader = online::open_url(&config.online_url, dir)?;
     std::thread::scope(|s| -> Result<FreshnessResult, BoxError> {
         let streaming = s.spawn(|| stream::run(spec, &config, &store, &options).map(|_| ()));
         // Samples are looked up while messages are still produced, each as
@@ -231,7 +235,7 @@ pub fn freshness(
             for (key, id, sent) in samples {
                 let deadline = sent + Duration::from_secs(30);
                 loop {
-                    let row = store
+                    let row = reader
                         .get(spec, &[Value::Str(key.clone())])
                         .map_err(|e| e.to_string())?;
                     if row.is_some_and(|r| r.values.first() == Some(&Value::Str(id.clone()))) {

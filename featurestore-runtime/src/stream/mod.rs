@@ -48,6 +48,9 @@ use state::{Committed, Window};
 const MAX_BATCH: usize = 50_000;
 /// How long a micro-batch waits for more messages once it has one.
 const BATCH_WAIT: Duration = Duration::from_millis(200);
+/// How long it waits once it has read every partition to its end: what
+/// arrives meanwhile joins it, at little cost in freshness.
+const CAUGHT_UP_WAIT: Duration = Duration::from_millis(10);
 
 /// How a stream runs.
 #[derive(Debug)]
@@ -243,25 +246,36 @@ impl Stream<'_> {
     }
 
     /// One micro-batch: up to `batch_messages` messages, waiting at most
-    /// [`BATCH_WAIT`] once the first arrived.
+    /// [`BATCH_WAIT`] once the first arrived, or [`CAUGHT_UP_WAIT`] once
+    /// every partition is read to its end.
     fn poll(&mut self) -> Result<Vec<Message>> {
         let mut batch = Vec::new();
         let started = Instant::now();
+        // When the first message arrived, and how long the batch may wait
+        // for more from then.
+        let mut first: Option<Instant> = None;
+        let mut linger = BATCH_WAIT;
         while batch.len() < self.batch_messages {
-            let wait = if batch.is_empty() {
-                Duration::from_millis(500)
-            } else {
-                BATCH_WAIT.saturating_sub(started.elapsed())
+            let wait = match first {
+                None => Duration::from_millis(500).saturating_sub(started.elapsed()),
+                Some(first) => linger.saturating_sub(first.elapsed()),
             };
+            if wait.is_zero()
+                && (first.is_some() || started.elapsed() >= Duration::from_millis(500))
+            {
+                break;
+            }
             match self.consumer.poll(wait) {
                 None => break,
                 Some(Err(KafkaError::PartitionEOF(p))) => {
                     self.window.caught_up(p, true);
-                    if !batch.is_empty() {
-                        break;
-                    }
-                    if started.elapsed() >= Duration::from_millis(500) {
-                        break;
+                    // Caught up on every partition: the batch goes soon. Not
+                    // at once: a batch per message or two costs more than it
+                    // saves, and a stream at a steady rate would fall behind.
+                    // Nor at one partition's end, or a stream behind on the
+                    // others would go on in batches of a message or two.
+                    if first.is_some() && self.window.all_caught_up() {
+                        linger = CAUGHT_UP_WAIT;
                     }
                 }
                 Some(Err(e)) => {
@@ -272,6 +286,7 @@ impl Stream<'_> {
                     self.window.caught_up(m.partition, false);
                     self.next.insert(m.partition, m.offset + 1);
                     batch.push(m);
+                    first.get_or_insert_with(Instant::now);
                 }
             }
         }

@@ -247,6 +247,11 @@ impl Window {
         self.peak
     }
 
+    /// Whether every partition the stream reads is read to its end.
+    pub(super) fn all_caught_up(&self) -> bool {
+        self.partitions.iter().all(|p| self.caught_up.contains(p))
+    }
+
     /// Whether partition `p` is read to its end (at EOF) or not.
     pub(super) fn caught_up(&mut self, p: i32, at_end: bool) {
         if at_end {
