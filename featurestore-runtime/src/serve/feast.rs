@@ -24,7 +24,7 @@ use axum::extract::State;
 use axum::Json as JsonBody;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
-use serde_json::{json, Value as Json};
+use serde_json::Value as Json;
 
 use super::body::parse_body;
 use super::error::ApiError;
@@ -107,6 +107,29 @@ fn status(
     }
 }
 
+/// One entry of `results`: a column's values, statuses and times, one per
+/// row. Typed rather than a `serde_json::Value` tree: a request of hundreds
+/// of features would otherwise spend most of its time building maps.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct FeatureValues {
+    values: Vec<Json>,
+    statuses: Vec<&'static str>,
+    event_timestamps: Vec<Json>,
+}
+
+/// `metadata` of the response.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct Metadata {
+    feature_names: Vec<String>,
+}
+
+/// Feast's response to `POST /get-online-features`.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct Response {
+    metadata: Metadata,
+    results: Vec<FeatureValues>,
+}
+
 /// The columns asked of one feature set.
 struct Wanted<'a> {
     spec: &'a FeatureSetSpec,
@@ -117,7 +140,7 @@ struct Wanted<'a> {
 pub(crate) async fn get_online_features(
     State(state): State<Shared>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<JsonBody<Json>, ApiError> {
+) -> Result<JsonBody<Response>, ApiError> {
     let request: Request = parse_body(body)?;
     if request.feature_service.is_some() {
         return Err(ApiError::bad_request(
@@ -141,6 +164,8 @@ pub(crate) async fn get_online_features(
     // Which columns of which feature sets, and the names they are served under.
     let mut wanted: Vec<Wanted> = Vec::new();
     let mut names: Vec<String> = Vec::with_capacity(features.len());
+    let mut served: std::collections::HashSet<String> =
+        entities.iter().map(|(e, _)| e.clone()).collect();
     for (i, reference) in features.iter().enumerate() {
         let Some((fs, column)) = reference.split_once(':') else {
             return Err(ApiError::bad_request(format!(
@@ -148,7 +173,7 @@ pub(crate) async fn get_online_features(
             )));
         };
         let spec = state.feature_set(fs)?;
-        let Some(output) = spec.outputs.iter().position(|o| o.name == column) else {
+        let Some(output) = state.output(spec.name, column) else {
             let known: Vec<&str> = spec.outputs.iter().map(|o| o.name).collect();
             return Err(ApiError::not_found(format!(
                 "`features[{i}]`: feature set `{fs}` has no feature column `{column}`; its columns: {}",
@@ -160,7 +185,7 @@ pub(crate) async fn get_online_features(
         } else {
             column.to_string()
         };
-        if names.contains(&name) || entities.iter().any(|(e, _)| *e == name) {
+        if !served.insert(name.clone()) {
             return Err(ApiError::bad_request(format!(
                 "`features[{i}]`: the name `{name}` is served twice; ask for each feature once, \
                  or set `full_feature_names` to tell feature sets apart"
@@ -203,7 +228,7 @@ pub(crate) async fn get_online_features(
     }
 
     let now = chrono::Utc::now().timestamp_micros();
-    let mut results: Vec<Option<Json>> = vec![None; features.len()];
+    let mut results: Vec<Option<FeatureValues>> = (0..features.len()).map(|_| None).collect();
     let mut keys_of_set: Vec<Vec<Vec<Value>>> = Vec::with_capacity(wanted.len());
     for w in &wanted {
         let mut keys: Vec<Vec<Value>> = vec![Vec::with_capacity(w.spec.keys.len()); rows];
@@ -253,11 +278,16 @@ pub(crate) async fn get_online_features(
             found.iter().filter(|r| r.is_some()).count(),
         );
         let age = max_age(w.spec);
+        // Each row's time, formatted once for all its columns.
+        let row_times: Vec<Json> = found
+            .iter()
+            .map(|r| timestamp_json(r.as_ref().map_or(0, |r| r.timestamp)))
+            .collect();
         for &(i, output) in &w.columns {
             let mut values = Vec::with_capacity(rows);
             let mut statuses = Vec::with_capacity(rows);
             let mut times = Vec::with_capacity(rows);
-            for record in &found {
+            for (record, time) in found.iter().zip(&row_times) {
                 let value = record
                     .as_ref()
                     .and_then(|r| r.values.get(output))
@@ -268,34 +298,32 @@ pub(crate) async fn get_online_features(
                     _ => Json::Null,
                 });
                 statuses.push(status);
-                times.push(timestamp_json(record.as_ref().map_or(0, |r| r.timestamp)));
+                times.push(time.clone());
             }
-            results[i] = Some(json!({
-                "values": values,
-                "statuses": statuses,
-                "event_timestamps": times,
-            }));
+            results[i] = Some(FeatureValues {
+                values,
+                statuses,
+                event_timestamps: times,
+            });
         }
     }
 
     let epoch = timestamp_json(0);
     let mut feature_names: Vec<String> = entities.iter().map(|(n, _)| n.clone()).collect();
     feature_names.extend(names);
-    let mut out: Vec<Json> = entities
-        .iter()
-        .map(|(_, values)| {
-            json!({
-                "values": values,
-                "statuses": vec!["PRESENT"; rows],
-                "event_timestamps": vec![epoch.clone(); rows],
-            })
+    let mut out: Vec<FeatureValues> = entities
+        .into_iter()
+        .map(|(_, values)| FeatureValues {
+            values,
+            statuses: vec!["PRESENT"; rows],
+            event_timestamps: vec![epoch.clone(); rows],
         })
         .collect();
     out.extend(results.into_iter().flatten());
-    Ok(JsonBody(json!({
-        "metadata": { "feature_names": feature_names },
-        "results": out,
-    })))
+    Ok(JsonBody(Response {
+        metadata: Metadata { feature_names },
+        results: out,
+    }))
 }
 
 fn keys_of(wanted: &[Wanted]) -> String {

@@ -74,6 +74,7 @@ pub fn bind(
     let timeout = Duration::from_millis(options.request_timeout_ms.max(1));
     let state = Arc::new(AppState {
         openapi: openapi::document(&registry, version, token.is_some(), options.max_keys),
+        outputs: state::outputs_of(&registry),
         registry,
         catalog,
         limits: Limits {

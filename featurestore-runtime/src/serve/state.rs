@@ -17,6 +17,7 @@
 //!   the server answers 503 ("open in another process") and a retry after
 //!   the run succeeds.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -45,6 +46,9 @@ pub(crate) struct Limits {
 #[derive(Debug)]
 pub(crate) struct AppState {
     pub(crate) registry: Registry,
+    /// Each feature set's output columns by name: a request may name
+    /// hundreds, and a search of each among hundreds costs more than the read.
+    pub(crate) outputs: HashMap<&'static str, HashMap<&'static str, usize>>,
     /// Each feature set as `features describe --json` prints it.
     pub(crate) catalog: Vec<Json>,
     pub(crate) limits: Limits,
@@ -57,7 +61,31 @@ pub(crate) struct AppState {
     pub(crate) historical: Option<FileLocation>,
 }
 
+/// [`AppState::outputs`] of `registry`.
+pub(crate) fn outputs_of(
+    registry: &Registry,
+) -> HashMap<&'static str, HashMap<&'static str, usize>> {
+    registry
+        .feature_sets()
+        .iter()
+        .map(|f| {
+            let columns = f
+                .outputs
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (o.name, i))
+                .collect();
+            (f.name, columns)
+        })
+        .collect()
+}
+
 impl AppState {
+    /// The index of output `column` of feature set `name`, if it has one.
+    pub(crate) fn output(&self, name: &str, column: &str) -> Option<usize> {
+        self.outputs.get(name)?.get(column).copied()
+    }
+
     /// A declared feature set, or 404 naming the declared ones.
     pub(crate) fn feature_set(&self, name: &str) -> Result<&FeatureSetSpec, ApiError> {
         self.registry
