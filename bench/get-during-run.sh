@@ -10,15 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 events=${1:-10m}
-release=${CARGO_TARGET_DIR:-target}/release
-for b in features featurestore-bench; do
-    [ -x "$release/$b" ] || { echo "no $b binary in $release: cargo build --release -p features -p featurestore-bench" >&2; exit 1; }
-done
-release=$(cd "$release" && pwd)
-data=${CARGO_TARGET_DIR:-target}/featurestore-bench
-mkdir -p "$data"
-input=$(cd "$data" && pwd)/orders-$events.csv
-[ -f "$input" ] || "$release/featurestore-bench" generate --events "$events" --out "$input"
+. bench/lib.sh
+release_binaries features featurestore-bench
+generated_orders "$events"
 
 work=$(mktemp -d)
 loop=
@@ -34,7 +28,7 @@ features execute --all --end-date 2020-01-30 >/dev/null
 key=$(awk -F, 'NR == 2 { print $3 }' "$input")
 features get feature_store.user_orders "$key" --format json >/dev/null
 
-# The loop: one line per get, `ok|fail MILLISECONDS`.
+# The loop: one line per get, `ok|fail START_NS MILLISECONDS`.
 (
     while [ ! -f "$work/stop" ]; do
         start=$(date +%s%N)
@@ -43,20 +37,22 @@ features get feature_store.user_orders "$key" --format json >/dev/null
         else
             status=fail
         fi
-        echo "$status $(( ($(date +%s%N) - start) / 1000000 ))" >>"$work/gets"
+        echo "$status $start $(( ($(date +%s%N) - start) / 1000000 ))" >>"$work/gets"
     done
 ) &
 loop=$!
 sleep 1
 start=$(date +%s%N)
 features execute --all --end-date 2020-04-29 >/dev/null
-run_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+end=$(date +%s%N)
+run_ms=$(( (end - start) / 1000000 ))
 touch "$work/stop"
 wait "$loop"; loop=
 
 echo "run of $events events, both feature sets: $run_ms ms"
-sort -k2 -n "$work/gets" | awk -v run="$run_ms" '
-    { n++; if ($1 == "ok") ok++; else failed++; ms[n] = $2 }
+# The gets that started while the run ran.
+awk -v from="$start" -v to="$end" '$2 >= from && $2 < to' "$work/gets" | sort -k3 -n | awk -v run="$run_ms" '
+    { n++; if ($1 == "ok") ok++; else failed++; ms[n] = $3 }
     END {
         printf "gets: %d (%d answered, %d failed), during a %d ms run\n", n, ok, failed, run
         printf "get wall ms: p50 %d, p99 %d, max %d\n", ms[int(n * 0.5 + 0.5)], ms[int(n * 0.99 + 0.5)], ms[n]

@@ -11,12 +11,10 @@ cd "$(dirname "$0")/.."
 events=${1:-1m}
 : "${AWS_ENDPOINT_URL:?start the S3 server: eval \"\$(scripts/servers.sh start s3)\"}"
 : "${FEATURESTORE_TEST_S3_BUCKET:?start the S3 server: eval \"\$(scripts/servers.sh start s3)\"}"
-bench=${CARGO_TARGET_DIR:-target}/release/featurestore-bench
-[ -x "$bench" ] || { echo "no $bench: cargo build --release -p featurestore-bench" >&2; exit 1; }
-data=${CARGO_TARGET_DIR:-target}/featurestore-bench
-mkdir -p "$data"
-input=$(cd "$data" && pwd)/orders-$events.csv
-[ -f "$input" ] || "$bench" generate --events "$events" --out "$input"
+. bench/lib.sh
+release_binaries featurestore-bench
+generated_orders "$events"
+bench=$release/featurestore-bench
 log=${FEATURESTORE_SERVERS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/featurestore/servers}/s3/log/server.log
 [ -f "$log" ] || { echo "no S3 server log at $log" >&2; exit 1; }
 

@@ -12,15 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 events=${1:-1m}
 rows=${2:-1m}
-release=${CARGO_TARGET_DIR:-target}/release
-for b in features featurestore-bench; do
-    [ -x "$release/$b" ] || { echo "no $b binary in $release: cargo build --release -p features -p featurestore-bench" >&2; exit 1; }
-done
-release=$(cd "$release" && pwd)
-data=${CARGO_TARGET_DIR:-target}/featurestore-bench
-mkdir -p "$data"
-input=$(cd "$data" && pwd)/orders-$events.csv
-[ -f "$input" ] || "$release/featurestore-bench" generate --events "$events" --out "$input"
+. bench/lib.sh
+release_binaries features featurestore-bench
+generated_orders "$events"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

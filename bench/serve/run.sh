@@ -8,17 +8,15 @@
 # requests per second. Prints wrk's report (requests/s, latency
 # percentiles with --latency) for each case.
 #
-#   bench/serve/run.sh [TARGET_DIR]    # release builds of features and featurestore-bench
+#   bench/serve/run.sh [RELEASE_DIR]   # release builds of features and featurestore-bench (default $CARGO_TARGET_DIR/release)
 #
 # The server and wrk share the machine: pin them apart (taskset) on a
 # machine with cores to spare, and say so next to the numbers.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-release=${1:-${CARGO_TARGET_DIR:-target}/release}
-for b in features featurestore-bench; do
-    [ -x "$release/$b" ] || { echo "no $b binary in $release: cargo build --release -p features -p featurestore-bench" >&2; exit 1; }
-done
-release=$(cd "$release" && pwd)
+. bench/lib.sh
+[ -z "${1:-}" ] || CARGO_TARGET_DIR=$(dirname "$1")
+release_binaries features featurestore-bench
 bin=$release/features
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 DURATION=${DURATION:-20s}
