@@ -7,6 +7,14 @@ cd "$(dirname "$0")/.."
 # A build directory outside the clone survives fresh clones on the same machine.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/featurestore/target}"
 mkdir -p "$CARGO_TARGET_DIR"
+# A build directory shared between checkouts keeps what another checkout
+# built when the sources are older: cargo tracks them relative to the
+# package. `featurestore new` has its checkout's path compiled in, so its
+# crate is rebuilt whenever the checkout using the directory changes.
+if [ "$(cat "$CARGO_TARGET_DIR/.checkout" 2>/dev/null)" != "$PWD" ]; then
+    touch featurestore-cli/src/lib.rs
+    echo "$PWD" >"$CARGO_TARGET_DIR/.checkout"
+fi
 # Proc-macro UI tests compare compiler output: never rewrite expectations here.
 unset TRYBUILD
 
