@@ -350,7 +350,7 @@ impl CassandraStore {
             )));
         }
         for spec in specs {
-            self.check_entity(spec).await?;
+            self.entity_clash(spec)?;
         }
         let columns: Vec<String> = specs
             .iter()
@@ -362,7 +362,17 @@ impl CassandraStore {
             self.entity_table(first),
             key_condition(first)
         );
-        let select = self.prepare(first, cql, Access::Read).await?;
+        // The tables are compared with the declarations only when the read
+        // cannot be prepared (as `get_many` does), not on every read.
+        let select = match self.prepare(first, cql, Access::Read).await {
+            Ok(select) => select,
+            Err(e) => {
+                for spec in specs {
+                    self.check_entity(spec).await?;
+                }
+                return Err(e);
+            }
+        };
         let doing = format!("reading rows of `{}`", self.entity_table(first));
         let mut rows: Vec<Vec<Option<Record>>> = Vec::with_capacity(keys.len());
         for (key, row) in keys
@@ -440,21 +450,22 @@ impl CassandraStore {
             .await
     }
 
-    /// Deletes `spec`'s `columns` of `keys` in its entity table at
-    /// `write_time`: the cells of writes up to it go, a later write stays.
-    async fn delete_entity_cells(
+    /// Deletes `what` (columns, or nothing for whole rows) of `keys` from
+    /// `table` at `write_time`, at most `concurrency` in flight: the cells
+    /// of writes up to it go, a later write stays. Returns the keys done.
+    async fn delete_keys(
         &self,
         spec: &FeatureSetSpec,
-        columns: &str,
+        what: &str,
+        table: &str,
         keys: &[Vec<Value>],
         write_time: i64,
-    ) -> Result<()> {
-        let table = self.entity_table(spec);
+    ) -> Result<usize> {
         let delete = self
             .prepare(
                 spec,
                 format!(
-                    "DELETE {columns} FROM {table} USING TIMESTAMP ? WHERE {}",
+                    "DELETE {what}FROM {table} USING TIMESTAMP ? WHERE {}",
                     key_condition(spec)
                 ),
                 Access::Write,
@@ -463,7 +474,7 @@ impl CassandraStore {
         let deletes: Vec<_> = keys
             .iter()
             .map(|key| {
-                let (delete, table) = (&delete, &table);
+                let delete = &delete;
                 let bound = self.bind_key(spec, key);
                 async move {
                     let mut values = vec![Some(CqlValue::BigInt(write_time))];
@@ -471,15 +482,31 @@ impl CassandraStore {
                     self.session
                         .execute_unpaged(delete, values)
                         .await
-                        .map_err(|e| self.error(&format!("removing cells from `{table}`"), e))
+                        .map_err(|e| self.error(&format!("removing rows from `{table}`"), e))
                 }
             })
             .collect();
         let mut replies = stream::iter(deletes).buffer_unordered(self.config.concurrency);
+        let mut done = 0;
         while let Some(reply) = replies.next().await {
             reply?;
+            done += 1;
         }
-        Ok(())
+        Ok(done)
+    }
+
+    /// Deletes `spec`'s cells of `keys` from its entity table at `write_time`.
+    async fn delete_entity_cells(
+        &self,
+        spec: &FeatureSetSpec,
+        keys: &[Vec<Value>],
+        write_time: i64,
+    ) -> Result<()> {
+        let columns = format!("{} ", Self::entity_column_list(spec).join(", "));
+        let table = self.entity_table(spec);
+        self.delete_keys(spec, &columns, &table, keys, write_time)
+            .await
+            .map(|_| ())
     }
 
     /// Removes every cell of `spec` from its entity table, each at the
@@ -515,7 +542,6 @@ impl CassandraStore {
             .map_err(|e| self.error(doing, e))
             .try_collect()
             .await?;
-        let columns = Self::entity_column_list(spec).join(", ");
         for mut row in rows {
             let Some(Some(CqlValue::BigInt(written))) = row.columns.pop() else {
                 continue;
@@ -525,8 +551,7 @@ impl CassandraStore {
                 .into_iter()
                 .map(|c| from_cql(c).map_err(|w| self.error(doing, w)))
                 .collect::<Result<Vec<Value>>>()?;
-            self.delete_entity_cells(spec, &columns, &[key], written)
-                .await?;
+            self.delete_entity_cells(spec, &[key], written).await?;
         }
         Ok(())
     }
@@ -995,41 +1020,12 @@ impl OnlineStore for CassandraStore {
             );
         }
         if !gone.is_empty() && self.config.entity_tables {
-            let columns = Self::entity_column_list(spec).join(", ");
-            self.delete_entity_cells(spec, &columns, &gone, write_time)
-                .await?;
+            self.delete_entity_cells(spec, &gone, write_time).await?;
         }
         if !gone.is_empty() {
-            let delete = self
-                .prepare(
-                    spec,
-                    format!(
-                        "DELETE FROM {table} USING TIMESTAMP ? WHERE {}",
-                        key_condition(spec)
-                    ),
-                    Access::Write,
-                )
+            out.removed = self
+                .delete_keys(spec, "", &table, &gone, write_time)
                 .await?;
-            let deletes: Vec<_> =
-                gone.iter()
-                    .map(|key| {
-                        let delete = &delete;
-                        let table = &table;
-                        let bound = self.bind_key(spec, key);
-                        async move {
-                            let mut values = vec![Some(CqlValue::BigInt(write_time))];
-                            values.extend(bound?);
-                            session.execute_unpaged(delete, values).await.map_err(|e| {
-                                self.error(&format!("removing rows from `{table}`"), e)
-                            })
-                        }
-                    })
-                    .collect();
-            let mut replies = stream::iter(deletes).buffer_unordered(self.config.concurrency);
-            while let Some(reply) = replies.next().await {
-                reply?;
-                out.removed += 1;
-            }
         }
         Ok(out)
     }
