@@ -16,6 +16,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
+#[allow(dead_code)] // what the other test files share
 mod support;
 use support::{assert_same_files, files, succeed};
 

@@ -18,6 +18,7 @@ use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
+#[allow(dead_code)] // what the other test files share
 mod support;
 use support::{assert_same_files, events, files, succeed, HEADER};
 

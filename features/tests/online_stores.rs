@@ -6,34 +6,16 @@
 //! start cassandra)"`, `… start redis`); without them the tests fail rather
 //! than pass unchecked.
 
+#[allow(dead_code)] // what the other test files share
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
+use support::{cql, test_server as env};
+
 fn server() -> String {
     env("FEATURESTORE_TEST_CASSANDRA", "cassandra")
-}
-
-fn env(name: &str, server: &str) -> String {
-    match std::env::var(name) {
-        Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
-        _ => panic!("set {name} (run `eval \"$(scripts/servers.sh start {server})\"`)"),
-    }
-}
-
-/// Runs CQL on the test server, as an operator would with `cqlsh`.
-fn cql(statement: &str) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let session = scylla::client::session_builder::SessionBuilder::new()
-            .known_node(server())
-            .build()
-            .await
-            .expect("the test server accepts a session");
-        session
-            .query_unpaged(statement, ())
-            .await
-            .unwrap_or_else(|e| panic!("{statement}: {e}"));
-    });
 }
 
 fn features(dir: &Path, online_url: &str) -> Command {

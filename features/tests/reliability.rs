@@ -14,6 +14,7 @@ use features::UserOrders;
 use featurestore_runtime::store::online::{BlockingOnlineStore, EmbeddedStore, Record};
 use featurestore_runtime::FeatureSet;
 
+#[allow(dead_code)] // what the other test files share
 mod support;
 use support::{assert_same_files, events, files, succeed, HEADER};
 

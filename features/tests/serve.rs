@@ -832,26 +832,8 @@ fn the_catalog_page_renders_in_chromium() {
 /// feature sets' own tables emptied, the answer is unchanged.
 #[test]
 fn two_feature_sets_of_one_entity_are_served_from_the_cassandra_entity_table() {
-    let node = match std::env::var("FEATURESTORE_TEST_CASSANDRA") {
-        Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
-        _ => panic!(
-            "set FEATURESTORE_TEST_CASSANDRA (run `eval \"$(scripts/servers.sh start cassandra)\"`)"
-        ),
-    };
-    let cql = |statement: &str| {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async {
-            let session = scylla::client::session_builder::SessionBuilder::new()
-                .known_node(&node)
-                .build()
-                .await
-                .expect("the test server accepts a session");
-            session
-                .query_unpaged(statement, ())
-                .await
-                .unwrap_or_else(|e| panic!("{statement}: {e}"));
-        });
-    };
+    let node = support::test_server("FEATURESTORE_TEST_CASSANDRA", "cassandra");
+    let cql = support::cql;
     let keyspace = "fs_test_serve_entity";
     cql(&format!("DROP KEYSPACE IF EXISTS {keyspace}"));
     let dir = tempfile::tempdir().unwrap();

@@ -88,3 +88,29 @@ pub fn assert_same_files(
         &differ[..differ.len().min(10)]
     );
 }
+
+/// The value of a test server's variable, or a panic saying how to start
+/// the server: a test never passes without its server.
+pub fn test_server(variable: &str, server: &str) -> String {
+    match std::env::var(variable) {
+        Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
+        _ => panic!("set {variable} (run `eval \"$(scripts/servers.sh start {server})\"`)"),
+    }
+}
+
+/// Runs CQL on the test Cassandra, as an operator would with `cqlsh`.
+pub fn cql(statement: &str) {
+    let node = test_server("FEATURESTORE_TEST_CASSANDRA", "cassandra");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let session = scylla::client::session_builder::SessionBuilder::new()
+            .known_node(node)
+            .build()
+            .await
+            .expect("the test server accepts a session");
+        session
+            .query_unpaged(statement, ())
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    });
+}
