@@ -403,9 +403,9 @@ impl Stream<'_> {
                 .map_err(|e| consumer::kafka_error(&self.location, "committing offsets", e))?;
             elem.set_metadata(meta.metadata());
         }
-        self.consumer
-            .commit(&tpl, CommitMode::Sync)
-            .map_err(|e| consumer::kafka_error(&self.location, "committing offsets", e))?;
+        consumer::with_coordinator(&self.location, "committing offsets", || {
+            self.consumer.commit(&tpl, CommitMode::Sync)
+        })?;
         self.report.commits += 1;
         Ok(())
     }

@@ -55,9 +55,9 @@ pub(super) fn committed(
     for &p in partitions {
         tpl.add_partition(&location.topic, p);
     }
-    let tpl = consumer
-        .committed_offsets(tpl, consumer::REQUEST_TIMEOUT)
-        .map_err(|e| consumer::kafka_error(location, "reading the committed offsets", e))?;
+    let tpl = consumer::with_coordinator(location, "reading the committed offsets", || {
+        consumer.committed_offsets(tpl.clone(), consumer::REQUEST_TIMEOUT)
+    })?;
     let mut out = BTreeMap::new();
     for elem in tpl.elements() {
         let Offset::Offset(offset) = elem.offset() else {

@@ -81,6 +81,41 @@ pub(crate) fn kafka_error(location: &KafkaLocation, doing: &str, e: KafkaError) 
     Error::store(STORE, location.to_string(), doing, e)
 }
 
+/// Runs a request to the consumer group's coordinator, again while the
+/// broker answers that the coordinator is not there yet: a group's first
+/// request (or one during a broker's start or a coordinator move) gets
+/// `NOT_COORDINATOR` or `COORDINATOR_LOAD_IN_PROGRESS` until the offsets
+/// topic is loaded, which is a matter of seconds, not a fault.
+pub(crate) fn with_coordinator<T>(
+    location: &KafkaLocation,
+    doing: &str,
+    mut request: impl FnMut() -> std::result::Result<T, KafkaError>,
+) -> Result<T> {
+    let deadline = Instant::now() + REQUEST_TIMEOUT;
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match request() {
+            Err(e) if coordinator_not_ready(&e) && Instant::now() + pause < deadline => {
+                tracing::debug!(%location, doing, error = %e, "the group coordinator is not ready; asking again");
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            other => return other.map_err(|e| kafka_error(location, doing, e)),
+        }
+    }
+}
+
+fn coordinator_not_ready(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::NotCoordinator
+                | RDKafkaErrorCode::CoordinatorLoadInProgress
+                | RDKafkaErrorCode::CoordinatorNotAvailable
+        )
+    )
+}
+
 /// A consumer of `location` in consumer group `group`, with the configured
 /// options. Offsets are never committed automatically: a read commits
 /// nothing, a stream commits only what its rows are written for.
