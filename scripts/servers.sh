@@ -19,6 +19,7 @@
 #     data/        the node's data and rendered config: wiped by `stop`, so every start is clean
 #                  (kept with FEATURESTORE_SERVERS_KEEP_DATA=1: a restart after a crash)
 #     log/         the last run's logs (kept after stop for post-mortems)
+#     tls/         cassandra's certificates and their CA, made at the first start (kept)
 #     venv/ npm/ bin/ lib/   the installed server (kept)
 #
 # Ports are fixed, off the usual defaults, and can be overridden (FEATURESTORE_<NAME>_PORT, see
@@ -552,7 +553,47 @@ cassandra_auth_ready() {
 
 start_cassandra() {
     start_cassandra_node "$1" cassandra "$CASSANDRA_PORT" "$CASSANDRA_STORAGE_PORT"
-    emit FEATURESTORE_TEST_CASSANDRA "127.0.0.1:$CASSANDRA_PORT" >"$1/env"
+    {
+        emit FEATURESTORE_TEST_CASSANDRA "127.0.0.1:$CASSANDRA_PORT"
+        emit FEATURESTORE_TEST_CASSANDRA_TLS_CA "$1/tls/ca.pem"
+    } >"$1/env"
+}
+
+# The certificates of a node's TLS, made once and kept in DIR/tls (outside data/, so a restart
+# keeps them): a CA of its own, the node's certificate signed by it naming SAN (`IP:127.0.0.1`, or
+# only a host name, as production certificates often do), PKCS12 stores for the node, and a
+# client certificate signed by the same CA. Both nodes accept TLS and plain connections alike on
+# their one CQL port (`optional: true`).
+cassandra_tls() {
+    local d=$1 name=$2 san=$3 t=$1/tls pass=featurestore
+    [ -s "$t/truststore.p12" ] && return 0
+    rm -rf "$t" && mkdir -p "$t"
+    (
+        cd "$t"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -keyout ca.key -out ca.pem \
+            -subj "/CN=featurestore test CA ($name)" \
+            -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+        sign() { # NAME CN EXTENSIONS
+            openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$2"
+            openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+                -out "$1.pem" -extfile <(printf '%s\n' basicConstraints=CA:FALSE "$3")
+        }
+        sign node "$name" "subjectAltName=$san"$'\n'extendedKeyUsage=serverAuth
+        sign client featurestore-test-client extendedKeyUsage=clientAuth
+        openssl pkcs12 -export -in node.pem -inkey node.key -certfile ca.pem -name node \
+            -out keystore.p12 -passout "pass:$pass"
+        "$JAVA17_HOME/bin/keytool" -importcert -noprompt -alias ca -file ca.pem \
+            -keystore truststore.p12 -storetype PKCS12 -storepass "$pass"
+    ) >"$d/log/tls.log" 2>&1 || die "$name: making its TLS certificates failed, see $d/log/tls.log"
+}
+
+# client_encryption_options of a node: TLS optional, client certificates required or not.
+cassandra_tls_yaml() {
+    local t=$1/tls
+    printf '%s\n' "client_encryption_options:" "  enabled: true" "  optional: true" \
+        "  store_type: PKCS12" "  keystore: $t/keystore.p12" "  keystore_password: featurestore" \
+        "  truststore: $t/truststore.p12" "  truststore_password: featurestore" \
+        "  require_client_auth: $2"
 }
 
 # The jars of `cassandra`, installed under its lock: both may start at once on a fresh machine.
@@ -564,6 +605,9 @@ start_cassandra-auth() {
         emit FEATURESTORE_TEST_CASSANDRA_AUTH "127.0.0.1:$CASSANDRA_AUTH_PORT"
         emit FEATURESTORE_TEST_CASSANDRA_AUTH_USER cassandra
         emit FEATURESTORE_TEST_CASSANDRA_AUTH_PASSWORD cassandra
+        emit FEATURESTORE_TEST_CASSANDRA_AUTH_TLS_CA "$1/tls/ca.pem"
+        emit FEATURESTORE_TEST_CASSANDRA_AUTH_TLS_CERT "$1/tls/client.pem"
+        emit FEATURESTORE_TEST_CASSANDRA_AUTH_TLS_KEY "$1/tls/client.key"
     } >"$1/env"
 }
 
@@ -582,6 +626,12 @@ start_cassandra_node() {
     if [ "$name" = cassandra-auth ]; then
         printf '%s\n' "authenticator: PasswordAuthenticator" "authorizer: CassandraAuthorizer" \
             "role_manager: CassandraRoleManager" >>"$conf/cassandra.yaml"
+        # A certificate naming a host only, and client certificates required over TLS.
+        cassandra_tls "$d" "$name" DNS:cassandra-auth.featurestore.test
+        cassandra_tls_yaml "$d" true >>"$conf/cassandra.yaml"
+    else
+        cassandra_tls "$d" "$name" IP:127.0.0.1,DNS:localhost
+        cassandra_tls_yaml "$d" false >>"$conf/cassandra.yaml"
     fi
     cp "$TEMPLATES/cassandra/logback.xml" "$conf/"
     mapfile -t flags < <(cassandra_jvm_flags "$d" "$lib")

@@ -31,6 +31,11 @@ fn features(dir: &Path, online_url: &str) -> Command {
         .env_remove("FEATURESTORE_ONLINE_URL")
         .env_remove("FEATURESTORE_DATASETS_ROOT")
         .env_remove("FEATURESTORE_SOURCE_ORDER_EVENTS");
+    // A test that configures more than the locations writes its file here.
+    let config = dir.join("featurestore.toml");
+    if config.exists() {
+        cmd.env("FEATURESTORE_CONFIG", config);
+    }
     cmd
 }
 
@@ -192,6 +197,56 @@ fn runs_keep_the_fixture_row(dir: &Path, url: &str) {
             .unwrap(),
     );
     assert_eq!(get(), expected);
+}
+
+/// The same over TLS, configured as a deployment would: a
+/// `featurestore.toml` whose `[online.cassandra.tls]` names the cluster's CA
+/// by a path relative to the file.
+#[test]
+fn migrate_execute_and_get_against_cassandra_over_tls() {
+    let ca = env("FEATURESTORE_TEST_CASSANDRA_TLS_CA", "cassandra");
+    let keyspace = "fs_test_binary_tls";
+    cql(&format!("DROP KEYSPACE IF EXISTS {keyspace}"));
+    let url = format!("cassandra://{}/{keyspace}", server());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("certs")).unwrap();
+    std::fs::copy(&ca, dir.path().join("certs/cluster-ca.pem")).unwrap();
+    let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/order_events/input.csv");
+    std::fs::write(
+        dir.path().join("featurestore.toml"),
+        format!(
+            "[sources.order_events]\npath = {:?}\n\n[online.cassandra.tls]\nca_file = \"certs/cluster-ca.pem\"\n",
+            events.display().to_string()
+        ),
+    )
+    .unwrap();
+    stdout(
+        features(dir.path(), &url)
+            .args(["migrate", "apply"])
+            .output()
+            .unwrap(),
+    );
+    runs_keep_the_fixture_row(dir.path(), &url);
+
+    // The configuration is what made those connections TLS: without the
+    // CA, the node's certificate is not trusted.
+    std::fs::write(
+        dir.path().join("featurestore.toml"),
+        "[online.cassandra.tls]\n",
+    )
+    .unwrap();
+    let refused = features(dir.path(), &url)
+        .args(["get", "feature_store.user_orders", "x"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    // (Or, on a machine without trusted roots, the want of them is said.)
+    assert!(
+        err.contains("TLS handshake") || err.contains("no trusted root certificate"),
+        "{err}"
+    );
+    cql(&format!("DROP KEYSPACE IF EXISTS {keyspace}"));
 }
 
 #[test]

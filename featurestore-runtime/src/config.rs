@@ -354,7 +354,7 @@ impl Config {
                 config.online_url = url;
             }
             if let Some(cassandra) = online.cassandra {
-                config.online_options.cassandra = cassandra;
+                config.online_options.cassandra = cassandra.with_base_dir(&config.base_dir);
             }
         }
         if let Some(root) = file.datasets.and_then(|d| d.root) {
@@ -553,6 +553,39 @@ pub fn parse_format(name: &str) -> std::result::Result<Format, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cassandra_tls_files_are_taken_from_the_configuration_files_directory() {
+        let text = r#"
+[online.cassandra.tls]
+ca_file = "certs/ca.pem"
+cert_file = "/etc/fs/client.pem"
+key_file = "client.key"
+verify_hostname = false
+"#;
+        let config =
+            Config::from_text(text, Path::new("/srv/fs/featurestore.toml"), "/srv/fs").unwrap();
+        let tls = config.online_options.cassandra.tls.unwrap();
+        assert_eq!(tls.ca_file.unwrap(), Path::new("/srv/fs/certs/ca.pem"));
+        assert_eq!(tls.cert_file.unwrap(), Path::new("/etc/fs/client.pem"));
+        assert_eq!(tls.key_file.unwrap(), Path::new("/srv/fs/client.key"));
+        assert_eq!(tls.verify_hostname, Some(false));
+        // An empty table is TLS with the defaults; a misspelt key is refused.
+        let config =
+            Config::from_text("[online.cassandra.tls]\n", Path::new("f.toml"), "/").unwrap();
+        assert_eq!(
+            config.online_options.cassandra.tls,
+            Some(Default::default())
+        );
+        let bad = Config::from_text(
+            "[online.cassandra.tls]\nca = \"x.pem\"\n",
+            Path::new("f.toml"),
+            "/",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(bad.contains("unknown field `ca`"), "{bad}");
+    }
 
     #[test]
     fn storage_options_apply_by_longest_url_prefix_and_are_never_shown() {

@@ -1,6 +1,6 @@
 //! The Cassandra online store against a real server: the conformance suite,
 //! the chargeback example's online rows, `migrate` on tables that differ
-//! from their declaration, and its errors.
+//! from their declaration, TLS, and its errors.
 //!
 //! Needs `FEATURESTORE_TEST_CASSANDRA=HOST:PORT` (`eval "$(scripts/servers.sh
 //! start cassandra)"`, or any Cassandra or ScyllaDB); without it these tests
@@ -13,9 +13,10 @@ use features::UserOrders;
 use featurestore_runtime::location::OnlineLocation;
 use featurestore_runtime::pipeline::{self, Stores};
 use featurestore_runtime::spec::{DataType, FeatureSetSpec, OutputColumn};
+use featurestore_runtime::store::online::cassandra::{CassandraOptions, TlsOptions};
 use featurestore_runtime::store::online::{
-    self, conformance, cql, records_frame, BlockingOnlineStore, OnlineStore, OpenMode, Record,
-    RunWrite, Value, WriteOrder,
+    self, conformance, cql, records_frame, BlockingOnlineStore, OnlineOptions, OnlineStore,
+    OpenMode, Record, RunWrite, Value, WriteOrder,
 };
 use featurestore_runtime::{DateRange, Error, ErrorKind, FeatureSet};
 use tests::{fixture_csv, frame_rows, temp_config};
@@ -733,5 +734,184 @@ fn a_feature_set_named_as_its_entity_is_refused_with_entity_tables() {
             .contains("feature set `cpf` is named as its entity's keys"),
         "{}",
         chain(&err)
+    );
+}
+
+/// A path from a variable `scripts/servers.sh start NODE` prints.
+fn tls_file(var: &str, node: &str) -> std::path::PathBuf {
+    match std::env::var(var) {
+        Ok(s) if !s.trim().is_empty() => s.trim().into(),
+        _ => panic!("set {var} (run `eval \"$(scripts/servers.sh start {node})\"`)"),
+    }
+}
+
+fn open_tls(url: &str, tls: TlsOptions) -> Result<BlockingOnlineStore, Error> {
+    let location = OnlineLocation::parse(url, std::path::Path::new("/"))?;
+    let options = OnlineOptions {
+        cassandra: CassandraOptions {
+            tls: Some(tls),
+            ..CassandraOptions::default()
+        },
+    };
+    BlockingOnlineStore::open_with(&location, OpenMode::Write, &options)
+}
+
+/// How many connections to the test server use TLS, as the server lists
+/// its clients (`system_views.clients`), asked over a plain connection.
+fn tls_clients() -> usize {
+    featurestore_runtime::io::block_on(async {
+        let session = scylla::client::session_builder::SessionBuilder::new()
+            .known_node(server())
+            .build()
+            .await
+            .expect("the test server accepts a session");
+        let rows = session
+            .query_unpaged("SELECT ssl_enabled FROM system_views.clients", ())
+            .await
+            .unwrap()
+            .into_rows_result()
+            .unwrap();
+        rows.rows::<(Option<bool>,)>()
+            .unwrap()
+            .filter(|r| matches!(r, Ok((Some(true),))))
+            .count()
+    })
+}
+
+/// `[online.cassandra.tls]` against the node whose certificate names its
+/// address (`IP:127.0.0.1`): rows go over TLS, verified against the
+/// configured CA; another CA's certificates, a missing file and half a
+/// client certificate are refused, each saying what is wrong.
+#[test]
+fn cassandra_over_tls_checks_the_node_certificate_and_keeps_rows() {
+    let ca = tls_file("FEATURESTORE_TEST_CASSANDRA_TLS_CA", "cassandra");
+    let keyspace = Keyspace::new("tls");
+    let tls = TlsOptions {
+        ca_file: Some(ca.clone()),
+        ..TlsOptions::default()
+    };
+    let store = open_tls(&keyspace.url(), tls.clone()).unwrap();
+    assert!(
+        tls_clients() > 0,
+        "the server lists no TLS connection while the store is open"
+    );
+    let spec = &UserOrders::SPEC;
+    migrate(&**store.inner(), spec, true, false).unwrap();
+    let records: Vec<Record> = (0..50)
+        .map(|i| counts(&format!("k{i}"), i, spec.outputs.len()))
+        .collect();
+    store.write_latest(spec, &records, order(0)).unwrap();
+    let keys: Vec<Vec<Value>> = records.iter().map(|r| r.key.clone()).collect();
+    let read: Vec<Record> = store
+        .get_many(spec, &keys)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.expect("every key written is read back"))
+        .collect();
+    assert_eq!(read, records);
+
+    // The other node's CA does not sign this node's certificate.
+    let other_ca = tls_file("FEATURESTORE_TEST_CASSANDRA_AUTH_TLS_CA", "cassandra-auth");
+    let err = open_tls(
+        &keyspace.url(),
+        TlsOptions {
+            ca_file: Some(other_ca),
+            ..TlsOptions::default()
+        },
+    )
+    .unwrap_err();
+    let text = chain(&err);
+    assert_eq!(err.kind(), ErrorKind::Permanent, "{text}");
+    assert!(text.contains("online store (cassandra)"), "{text}");
+    assert!(text.contains("TLS handshake"), "{text}");
+    assert!(text.contains("UnknownIssuer"), "{text}");
+
+    let missing = ca.with_file_name("no-such-ca.pem");
+    let err = open_tls(
+        &keyspace.url(),
+        TlsOptions {
+            ca_file: Some(missing.clone()),
+            ..TlsOptions::default()
+        },
+    )
+    .unwrap_err();
+    let text = chain(&err);
+    assert!(text.contains(&missing.display().to_string()), "{text}");
+    assert!(text.contains("[online.cassandra.tls]"), "{text}");
+
+    let err = open_tls(
+        &keyspace.url(),
+        TlsOptions {
+            cert_file: Some(ca),
+            ..tls
+        },
+    )
+    .unwrap_err();
+    assert!(
+        chain(&err).contains("cert_file and key_file go together"),
+        "{}",
+        chain(&err)
+    );
+}
+
+/// The node that requires passwords also requires a client certificate
+/// over TLS, and its certificate names a host only, as production
+/// certificates often do: the name is checked unless `verify_hostname =
+/// false`, the chain always.
+#[test]
+fn cassandra_over_tls_with_a_client_certificate_and_a_host_named_node() {
+    let _node = AUTH_NODE.lock().unwrap_or_else(|e| e.into_inner());
+    let (node, user, password) = auth_node();
+    let (ca, cert, key) = (
+        tls_file("FEATURESTORE_TEST_CASSANDRA_AUTH_TLS_CA", "cassandra-auth"),
+        tls_file(
+            "FEATURESTORE_TEST_CASSANDRA_AUTH_TLS_CERT",
+            "cassandra-auth",
+        ),
+        tls_file("FEATURESTORE_TEST_CASSANDRA_AUTH_TLS_KEY", "cassandra-auth"),
+    );
+    let url = format!("cassandra://{user}:{password}@{node}/fs_test_tls");
+    let full = TlsOptions {
+        ca_file: Some(ca),
+        cert_file: Some(cert),
+        key_file: Some(key),
+        verify_hostname: Some(false),
+    };
+    let store = open_tls(&url, full.clone()).unwrap();
+    let spec = &UserOrders::SPEC;
+    let steps = migrate(&**store.inner(), spec, false, false).unwrap();
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.statement.contains("fs_test_tls.user_orders")),
+        "{steps:?}"
+    );
+
+    let refused = |tls: TlsOptions, why: &str| {
+        let err = open_tls(&url, tls).unwrap_err();
+        let text = chain(&err);
+        assert_eq!(err.kind(), ErrorKind::Permanent, "{why}: {text}");
+        assert!(text.contains("TLS handshake"), "{why}: {text}");
+        assert!(!text.contains(&format!(":{password}@")), "{why}: {text}");
+        text
+    };
+    // The certificate names `cassandra-auth.featurestore.test`, the driver
+    // reaches the node at 127.0.0.1.
+    let text = refused(
+        TlsOptions {
+            verify_hostname: None,
+            ..full.clone()
+        },
+        "the node's name checked",
+    );
+    assert!(text.contains("not valid for name"), "{text}");
+    // Without a client certificate the node ends the handshake.
+    refused(
+        TlsOptions {
+            cert_file: None,
+            key_file: None,
+            ..full
+        },
+        "no client certificate",
     );
 }

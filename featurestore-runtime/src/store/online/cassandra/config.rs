@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -100,6 +101,9 @@ impl Replication {
 /// concurrency = 256                    # requests in flight per write or lookup
 /// replication = { class = "NetworkTopologyStrategy", datacenters = { dc1 = 3 } }
 /// entity_tables = true                 # also one wide row per key of each entity
+///
+/// [online.cassandra.tls]                # connect with TLS (see `TlsOptions`)
+/// ca_file = "certs/cluster-ca.pem"
 /// ```
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -124,6 +128,65 @@ pub struct CassandraOptions {
     /// (Butterfree's `write_to_entity`): one row per key holding the columns
     /// of every feature set of that entity (default `false`).
     pub entity_tables: Option<bool>,
+    /// TLS to the nodes: present (even empty) to connect with TLS.
+    pub tls: Option<TlsOptions>,
+}
+
+/// `[online.cassandra.tls]`: the nodes are reached over TLS (the nodes'
+/// `client_encryption_options`). Relative paths are taken from the
+/// directory of `featurestore.toml`.
+///
+/// ```toml
+/// [online.cassandra.tls]
+/// ca_file = "certs/cluster-ca.pem"     # default: the system's trusted roots
+/// cert_file = "certs/client.pem"       # for nodes with require_client_auth
+/// key_file = "certs/client.key"
+/// verify_hostname = true               # default
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsOptions {
+    /// PEM certificates of the authorities that sign the nodes'
+    /// certificates; without it, the system's trusted roots.
+    pub ca_file: Option<PathBuf>,
+    /// A PEM certificate chain to present to nodes that require client
+    /// certificates, with [`key_file`](Self::key_file).
+    pub cert_file: Option<PathBuf>,
+    /// The PEM private key (PKCS#8, PKCS#1 or SEC1, unencrypted) of
+    /// [`cert_file`](Self::cert_file).
+    pub key_file: Option<PathBuf>,
+    /// Whether a node's certificate must name the IP address the driver
+    /// reaches it at (default `true`). The driver connects to the addresses
+    /// the cluster reports, never to host names, so certificates that name
+    /// only host names need `false`: the chain is still checked against
+    /// the trusted roots, only the name is not.
+    pub verify_hostname: Option<bool>,
+}
+
+impl CassandraOptions {
+    /// The options with their relative file paths taken from `base`.
+    pub fn with_base_dir(mut self, base: &Path) -> Self {
+        if let Some(tls) = &mut self.tls {
+            for path in [&mut tls.ca_file, &mut tls.cert_file, &mut tls.key_file]
+                .into_iter()
+                .flatten()
+            {
+                *path = base.join(&*path);
+            }
+        }
+        self
+    }
+}
+
+/// How a store connects with TLS, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// The trusted authorities' certificates; `None`: the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// The client certificate chain and its key.
+    pub client: Option<(PathBuf, PathBuf)>,
+    /// Whether the nodes' certificates must name their addresses.
+    pub verify_hostname: bool,
 }
 
 impl fmt::Debug for CassandraOptions {
@@ -138,6 +201,7 @@ impl fmt::Debug for CassandraOptions {
             .field("concurrency", &self.concurrency)
             .field("replication", &self.replication)
             .field("entity_tables", &self.entity_tables)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -168,6 +232,8 @@ pub struct CassandraConfig {
     pub replication: Replication,
     /// Whether feature sets also write their entity's table.
     pub entity_tables: bool,
+    /// TLS to the nodes, if configured.
+    pub tls: Option<TlsConfig>,
 }
 
 impl fmt::Debug for CassandraConfig {
@@ -183,6 +249,7 @@ impl fmt::Debug for CassandraConfig {
             .field("concurrency", &self.concurrency)
             .field("replication", &self.replication)
             .field("entity_tables", &self.entity_tables)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -274,6 +341,23 @@ impl CassandraConfig {
                 "[online.cassandra] concurrency must be at least 1".to_string(),
             ));
         }
+        let tls = match &options.tls {
+            None => None,
+            Some(t) => Some(TlsConfig {
+                ca_file: t.ca_file.clone(),
+                client: match (&t.cert_file, &t.key_file) {
+                    (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+                    (None, None) => None,
+                    _ => {
+                        return Err(invalid(
+                            "[online.cassandra.tls] cert_file and key_file go together: set both or neither"
+                                .to_string(),
+                        ))
+                    }
+                },
+                verify_hostname: t.verify_hostname.unwrap_or(true),
+            }),
+        };
         Ok(CassandraConfig {
             shown,
             nodes,
@@ -292,6 +376,7 @@ impl CassandraConfig {
             concurrency,
             replication: options.replication.clone().unwrap_or_default(),
             entity_tables: options.entity_tables.unwrap_or(false),
+            tls,
         })
     }
 }

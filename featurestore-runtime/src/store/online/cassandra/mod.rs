@@ -36,10 +36,12 @@ mod config;
 pub mod schema;
 #[cfg(feature = "cassandra")]
 mod store;
+#[cfg(feature = "cassandra")]
+mod tls;
 
 pub use config::{
-    is_cql_name, CassandraConfig, CassandraOptions, Consistency, Replication, DEFAULT_CONCURRENCY,
-    DEFAULT_REQUEST_TIMEOUT_MS, PASSWORD_ENV,
+    is_cql_name, CassandraConfig, CassandraOptions, Consistency, Replication, TlsConfig,
+    TlsOptions, DEFAULT_CONCURRENCY, DEFAULT_REQUEST_TIMEOUT_MS, PASSWORD_ENV,
 };
 #[cfg(feature = "cassandra")]
 pub use store::CassandraStore;

@@ -120,6 +120,10 @@ impl CassandraStore {
         if let Some((user, password)) = &config.credentials {
             builder = builder.user(user, password);
         }
+        if let Some(tls) = &config.tls {
+            builder = builder.tls_context(Some(super::tls::client_config(tls, &shown)?));
+        }
+        let config_tls = config.tls.is_some();
         let session = match crate::io::runtime()
             .spawn(async move { builder.build().await })
             .await
@@ -135,6 +139,20 @@ impl CassandraStore {
                         ErrorKind::Permanent,
                         "connecting failed: the cluster refused the user name or password"
                             .to_string(),
+                    )
+                } else if tls_failure(&e) {
+                    (
+                        ErrorKind::Permanent,
+                        if config_tls {
+                            "connecting failed: the TLS handshake with the nodes failed \
+                             ([online.cassandra.tls]: a certificate the trusted roots do not \
+                             sign, a certificate that does not name the node's address, or a \
+                             node that wants a client certificate; see the cause)"
+                        } else {
+                            "connecting failed: the nodes closed the connection; if they \
+                             require TLS, configure [online.cassandra.tls]"
+                        }
+                        .to_string(),
                     )
                 } else {
                     (
@@ -1184,4 +1202,28 @@ impl OnlineStore for CassandraStore {
             .map_err(|e| self.error(&format!("truncating `{table}`"), e))?;
         Ok(n)
     }
+}
+
+/// Whether connecting failed in or for want of a TLS handshake, by the
+/// driver's message (its errors carry rustls' as text).
+fn tls_failure(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if [
+            "certificate",
+            "Certificate",
+            "TLS",
+            "handshake",
+            "fatal alert",
+            "CorruptMessage",
+        ]
+        .iter()
+        .any(|t| text.contains(t))
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
