@@ -42,7 +42,7 @@ use crate::source::SourceLocations;
 use crate::spec::{FeatureSetSpec, SourceKind, TIMESTAMP_COLUMN};
 use crate::store::online::{self, BlockingOnlineStore, RunWrite, WriteOrder};
 use crate::transform::{self, DateRange};
-use state::{Committed, Window};
+use state::{Closed, Committed, Window};
 
 /// The most messages one micro-batch decodes, unless configured.
 const MAX_BATCH: usize = 50_000;
@@ -126,6 +126,7 @@ pub fn run(
         .assign(&assignment)
         .map_err(|e| consumer::kafka_error(&location, "assigning partitions", e))?;
     let closed = committed.values().filter_map(|c| c.closed).max();
+    let first = committed.values().filter_map(|c| c.first).min();
     tracing::info!(
         feature_set = spec.name,
         group,
@@ -139,7 +140,7 @@ pub fn run(
         locations,
         online: online.clone(),
         consumer,
-        window: Window::new(spec, &partitions, lateness, closed, options.end_date)?,
+        window: Window::new(spec, &partitions, lateness, closed, first, options.end_date)?,
         replay_until: committed.iter().map(|(p, c)| (*p, c.next)).collect(),
         next: BTreeMap::new(),
         order_run: chrono::Utc::now().timestamp_micros(),
@@ -354,15 +355,37 @@ impl Stream<'_> {
         };
         let computed = transform::compute(self.spec, frame.lazy(), range)?;
         let now = chrono::Utc::now().timestamp_micros();
-        self.write(Some((computed.frame, now)))
+        self.write(Some(Closed {
+            rows: computed.frame,
+            as_of: now,
+            first_rows: None,
+        }))
     }
 
-    /// Writes each key's latest row of `rows` in the order of as-of `as_of`.
-    fn write(&mut self, written: Option<(DataFrame, i64)>) -> Result<()> {
-        let Some((rows, as_of)) = written else {
+    /// Writes each key's latest row of the closed slides in the order of
+    /// their as-of, with the first rows of keys the store does not have.
+    fn write(&mut self, written: Option<Closed>) -> Result<()> {
+        let Some(Closed {
+            rows,
+            as_of,
+            first_rows,
+        }) = written
+        else {
             return Ok(());
         };
-        let records = online::latest_records(self.spec, &rows)?;
+        let mut records = online::latest_records(self.spec, &rows)?;
+        if let Some(first_rows) = first_rows {
+            let candidates = online::latest_records(self.spec, &first_rows)?;
+            let keys: Vec<_> = candidates.iter().map(|r| r.key.clone()).collect();
+            let stored = self.online.get_many(self.spec, &keys)?;
+            records.extend(
+                candidates
+                    .into_iter()
+                    .zip(stored)
+                    .filter(|(_, stored)| stored.is_none())
+                    .map(|(record, _)| record),
+            );
+        }
         if records.is_empty() {
             return Ok(());
         }
@@ -397,6 +420,7 @@ impl Stream<'_> {
                 offset,
                 next: read_to,
                 closed: self.window.closed(),
+                first: self.window.first(),
             };
             let mut elem = tpl.add_partition(&self.location.topic, p);
             elem.set_offset(Offset::Offset(offset))

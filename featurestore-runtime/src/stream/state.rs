@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, PolarsContext, Result};
 use crate::location::KafkaLocation;
 use crate::source::kafka::consumer::{self, Message};
-use crate::spec::FeatureSetSpec;
+use crate::spec::{FeatureSetSpec, TIMESTAMP_COLUMN};
 use crate::time::DAY_US;
 use crate::transform::{self, DateRange};
 
@@ -37,12 +37,26 @@ pub(super) struct Committed {
     pub next: i64,
     /// The last closed slide boundary, microseconds since the epoch (UTC).
     pub closed: Option<i64>,
+    /// The earliest event time the stream has read, microseconds since the
+    /// epoch: where the batch run over the same events starts its rows.
+    #[serde(default)]
+    pub first: Option<i64>,
 }
 
 impl Committed {
     pub(super) fn metadata(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
+}
+
+/// The rows of closed slides, and the as-of of their write.
+pub(super) struct Closed {
+    /// Each key's rows dated after the previous boundary.
+    pub rows: DataFrame,
+    pub as_of: i64,
+    /// At the end date, the rows of keys that may have no row yet: written
+    /// only for the keys the online store does not have.
+    pub first_rows: Option<DataFrame>,
 }
 
 /// The committed offsets of the stream's group, by partition.
@@ -69,6 +83,7 @@ pub(super) fn committed(
             offset,
             next: offset,
             closed: None,
+            first: None,
         });
         c.offset = offset;
         out.insert(elem.partition(), c);
@@ -83,6 +98,8 @@ pub(super) struct Window {
     /// How far before the last closed boundary events are kept.
     span: i64,
     closed: Option<i64>,
+    /// The earliest event time read, pruned events included.
+    first: Option<i64>,
     /// With an end date: the day, the time of its last row, and its end.
     end: Option<(NaiveDate, i64, i64)>,
     ended: bool,
@@ -104,6 +121,7 @@ impl Window {
         partitions: &[i32],
         lateness: i64,
         closed: Option<i64>,
+        first: Option<i64>,
         end_date: Option<NaiveDate>,
     ) -> Result<Window> {
         let slide = spec.slide.micros();
@@ -117,6 +135,7 @@ impl Window {
             slide,
             span: longest + 2 * slide,
             closed,
+            first,
             end,
             ended: false,
             max_time: BTreeMap::new(),
@@ -133,6 +152,11 @@ impl Window {
 
     pub(super) fn closed(&self) -> Option<i64> {
         self.closed
+    }
+
+    /// The earliest event time the stream has read.
+    pub(super) fn first(&self) -> Option<i64> {
+        self.first
     }
 
     /// Whether every slide up to the end date is closed.
@@ -183,6 +207,11 @@ impl Window {
                 *max = (*max).max(t);
             }
         }
+        let earliest = frame.column(TIME).ctx(ctx)?.i64().ctx(ctx)?.min();
+        self.first = match (self.first, earliest) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let Some(closed) = self.closed else {
             self.pieces.push(frame);
             return Ok(Vec::new());
@@ -282,7 +311,7 @@ impl Window {
     /// Closes the slide boundaries the watermark passed: the rows dated
     /// after the last closed boundary up to the new one, and the as-of of
     /// their write.
-    pub(super) fn close(&mut self, spec: &FeatureSetSpec) -> Result<Option<(DataFrame, i64)>> {
+    pub(super) fn close(&mut self, spec: &FeatureSetSpec) -> Result<Option<Closed>> {
         let Some(max) = self.newest() else {
             return Ok(None);
         };
@@ -298,10 +327,11 @@ impl Window {
         let day = crate::time::day_to_date(boundary.div_euclid(DAY_US));
         let rows = self.compute(spec, boundary, day)?;
         let rows = match rows {
-            Some(rows) => Some((
-                super::rows_between(rows, self.closed, Some(boundary))?,
-                boundary + self.slide,
-            )),
+            Some(rows) => Some(Closed {
+                rows: super::rows_between(rows, self.closed, Some(boundary))?,
+                as_of: boundary + self.slide,
+                first_rows: None,
+            }),
             None => None,
         };
         self.closed = Some(boundary);
@@ -311,7 +341,16 @@ impl Window {
 
     /// Closes every slide up to the end date: the rows after the last
     /// closed boundary, as the batch run with that end date has them.
-    pub(super) fn close_end(&mut self, spec: &FeatureSetSpec) -> Result<Option<(DataFrame, i64)>> {
+    ///
+    /// A key whose events up to the end date all fall in its last, partial
+    /// slide (after the end date's last row) changes no row up to the end
+    /// date; in the batch run it still has its first row, every window
+    /// empty, dated where the rows of all the events start. That row is
+    /// dated at or before the last closed boundary, so it is not among the
+    /// rows after it: it comes apart, as [`Closed::first_rows`], for the keys
+    /// the online store does not have yet (a key with a row there had
+    /// earlier events, whose rows the stream wrote when they closed).
+    pub(super) fn close_end(&mut self, spec: &FeatureSetSpec) -> Result<Option<Closed>> {
         let Some((day, last_row, end)) = self.end else {
             return Ok(None);
         };
@@ -321,12 +360,76 @@ impl Window {
         }
         let rows = self.compute(spec, end, day)?;
         let rows = match rows {
-            Some(rows) => Some((super::rows_between(rows, self.closed, None)?, end)),
+            Some(rows) => {
+                let first_rows = match self.closed {
+                    Some(closed) => self.first_rows(spec, &rows, closed, last_row, end)?,
+                    // Nothing closed yet: every row of the run is here.
+                    None => None,
+                };
+                Some(Closed {
+                    rows: super::rows_between(rows, self.closed, None)?,
+                    as_of: end,
+                    first_rows,
+                })
+            }
             None => None,
         };
         self.closed = Some(last_row);
         self.ended = true;
         Ok(rows)
+    }
+
+    /// The first rows (see [`close_end`](Self::close_end)) of the keys whose
+    /// buffered events before `end` are all at or after `last_row`, dated
+    /// where the batch run starts its rows: the slide of the earliest event
+    /// read, at most `last_row`. `rows` are the kernel's rows of the buffered
+    /// events, which start at the buffer's first slide, every window of
+    /// such a key empty there: the same values, another date.
+    fn first_rows(
+        &mut self,
+        spec: &FeatureSetSpec,
+        rows: &DataFrame,
+        closed: i64,
+        last_row: i64,
+        end: i64,
+    ) -> Result<Option<DataFrame>> {
+        let (Some(first), Some(all)) = (self.first, self.pieces.first()) else {
+            return Ok(None);
+        };
+        let ctx = || format!("the first rows of the new keys of `{}`", spec.name);
+        let keys: Vec<Expr> = spec.key_names().map(col).collect();
+        let new_keys = all
+            .clone()
+            .lazy()
+            .filter(col(TIME).lt(lit(end)))
+            .group_by(keys.clone())
+            .agg([col(TIME).min().alias(TIME)])
+            .filter(col(TIME).gt_eq(lit(last_row)))
+            .select(keys.clone());
+        let start = (first.div_euclid(self.slide) * self.slide).min(last_row);
+        let dated = rows
+            .clone()
+            .lazy()
+            .filter(
+                col(TIMESTAMP_COLUMN)
+                    .cast(DataType::Int64)
+                    .lt_eq(lit(closed)),
+            )
+            .join(
+                new_keys,
+                keys.clone(),
+                keys,
+                // The new keys are unique (grouped): an inner join only filters.
+                JoinArgs::new(JoinType::Inner),
+            )
+            .with_column(
+                lit(start)
+                    .cast(rows.column(TIMESTAMP_COLUMN).ctx(ctx)?.dtype().clone())
+                    .alias(TIMESTAMP_COLUMN),
+            )
+            .collect()
+            .ctx(ctx)?;
+        Ok((dated.height() > 0).then_some(dated))
     }
 
     /// The batch kernel's rows up to `day` over the buffered events dated
