@@ -127,12 +127,13 @@ impl crate::spec::Ordered for UnknownColumn {}
 impl crate::spec::KeyType for UnknownColumn {}
 impl crate::spec::TimestampType for UnknownColumn {}
 impl<L: ?Sized> PivotOn<L> for UnknownColumn {}
-// Hidden: blanket impls would otherwise be listed on every type of every
-// feature crate's catalog, and they only exist for the error path.
-#[doc(hidden)]
-impl<T> ValueOf<UnknownColumn> for T {}
-#[doc(hidden)]
-impl<T> SetOf<UnknownColumn> for T {}
+// Bounded by `FeatureType`, not for every `T`: rustdoc lists a blanket impl
+// on the page of every type it may apply to (`#[doc(hidden)]` on a blanket
+// impl is ignored), so an unbounded one would be listed on every struct of
+// every feature crate's docs. A declared type that is no `FeatureType` is
+// reported as such already.
+impl<T: FeatureType> ValueOf<UnknownColumn> for T {}
+impl<T: FeatureType> SetOf<UnknownColumn> for T {}
 
 /// The message of a column `name` that the source (the struct `source`,
 /// as written) does not have, or `None` if it has it. `place` says where
