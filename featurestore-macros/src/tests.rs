@@ -119,7 +119,7 @@ fn legiti_feature_sets_expand() {
         "UserOrdersRow",
         "## Online row",
         "- **Primary key**: `cpf`",
-        "  - `cpf`: same type as [`OrderEvents`]'s `cpf` column",
+        "  - `cpf`: the type of [`OrderEvents.cpf`](OrderEvents#structfield.cpf)",
         "  - `cpf_orders__count_over_30_days_rolling_windows`: `i32`",
         "3 days, 7 days, 30 days, sliding daily",
     ] {

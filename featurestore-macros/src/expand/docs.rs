@@ -1,7 +1,7 @@
 //! Generated rustdoc: `cargo doc` is the feature catalog.
 //!
 //! Docs are static text, so they cannot ask the compiler for types: a type
-//! is shown as written. They name no backend: a feature set's online row is
+//! is shown as written, and a column of another declaration is linked to. They name no backend: a feature set's online row is
 //! described by its columns and Rust types, not by any store's DDL.
 
 use featurestore_core::{Frame, Keep, TIMESTAMP_COLUMN};
@@ -290,8 +290,8 @@ pub fn feature_set(
     doc.line("## Output columns");
     doc.blank();
     doc.line(format!(
-        "One row is a [`{row}`]; its output columns alone, as datasets join them, a \
-         [`{features}`]."
+        "One row is a `{row}`; its output columns alone, as datasets join them, a \
+         `{features}`."
     ));
     doc.blank();
     doc.line("| Column | Type | Description |");
@@ -371,7 +371,7 @@ pub fn dataset(set: &Dataset<'_>, row: &str) -> Vec<String> {
     doc.blank();
     doc.line("## Columns");
     doc.blank();
-    doc.line(format!("One row is a [`{row}`]."));
+    doc.line(format!("One row is a `{row}`."));
     doc.blank();
     let as_of = match &set.keep {
         Some(keep) => {
@@ -581,9 +581,14 @@ pub fn output_description(set: &FeatureSet<'_>, output: &Output) -> String {
     text
 }
 
-/// The type of a source's column, which docs cannot know.
+/// The type of a source's column. The macro sees the source only as a path,
+/// and rustdoc shows a type computed through traits as that computation
+/// (it normalizes projections only under the unstable `-Znormalize-docs`),
+/// so the docs link to where the type is written: the source's field (a
+/// column made by pre-processing has no field, and the link then opens the
+/// source's page, whose table lists it).
 fn column_type(source: &str, column: &str) -> String {
-    format!("same type as [`{source}`]'s `{column}` column")
+    format!("the type of [`{source}.{column}`]({source}#structfield.{column})")
 }
 
 /// What the online store keeps of a feature set, whatever the backend: the
@@ -592,7 +597,7 @@ fn online_row(doc: &mut Doc, set: &FeatureSet<'_>, outputs: &[Output], source: &
     doc.line("## Online row");
     doc.blank();
     doc.line(format!(
-        "The online store keeps the latest row of each key, a [`{row}`]:"
+        "The online store keeps the latest row of each key, a `{row}`:"
     ));
     doc.blank();
     let keys: Vec<String> = set.keys.iter().map(|k| code(&k.name)).collect();
