@@ -11,7 +11,8 @@ use syn::{GenericArgument, PathArguments, Type};
 
 use crate::attr::path_string;
 use crate::model::{
-    self, Dataset, FeatureSet, FillValue, Join, Output, Preprocessing, Source, SourceKind, Step,
+    self, Catalog, Dataset, FeatureSet, FillValue, Join, Kind, Output, Preprocessing, Source,
+    SourceKind, Step,
 };
 use crate::symbol;
 
@@ -426,6 +427,83 @@ pub fn dataset(set: &Dataset<'_>, row: &str) -> Vec<String> {
     }
     doc.line("in that order.");
     doc.lines
+}
+
+/// The docs of `catalog!`'s module: its first line is its summary on the
+/// crate's page; then each kind's declarations, linked.
+pub fn catalog(catalog: &Catalog) -> Vec<String> {
+    let mut doc = Doc { lines: Vec::new() };
+    let counts: Vec<String> = catalog
+        .groups
+        .iter()
+        .map(|g| {
+            let (one, many) = kind_words(g.kind);
+            let n = g.items.len();
+            format!("{n} {}", if n == 1 { one } else { many })
+        })
+        .collect();
+    doc.line(format!(
+        "The catalog of this crate, by kind: {}.",
+        and_list(&counts)
+    ));
+    doc.blank();
+    doc.line(
+        "Each page has a declaration's columns with their types; a kind's module lists its \
+         declarations with the first line of their docs.",
+    );
+    for group in &catalog.groups {
+        let module = group.kind.symbol();
+        doc.blank();
+        doc.line(format!("## {}", capitalize(kind_words(group.kind).1)));
+        doc.blank();
+        for path in &group.items {
+            let name = path
+                .segments
+                .last()
+                .map(|s| s.ident.to_string())
+                .unwrap_or_default();
+            doc.line(format!("- [`{name}`]({module}::{name})"));
+        }
+    }
+    doc.lines
+}
+
+/// The docs of a kind's module in `catalog!`'s.
+pub fn catalog_group(kind: Kind) -> Vec<String> {
+    let text = match kind {
+        Kind::Sources => {
+            "Sources: the events feature sets and datasets read, where they are read from, \
+             and their columns."
+        }
+        Kind::FeatureSets => {
+            "Feature sets: features per entity key, their source, windows and output columns."
+        }
+        Kind::Datasets => {
+            "Datasets: training sets of spine events with feature sets joined as of each \
+             event's time."
+        }
+    };
+    let mut doc = Doc { lines: Vec::new() };
+    doc.line(text);
+    doc.lines
+}
+
+/// `("source", "sources")`.
+fn kind_words(kind: Kind) -> (&'static str, &'static str) {
+    match kind {
+        Kind::Sources => ("source", "sources"),
+        Kind::FeatureSets => ("feature set", "feature sets"),
+        Kind::Datasets => ("dataset", "datasets"),
+    }
+}
+
+/// "a", "a and b", "a, b and c".
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 /// Docs of the generated row struct of a dataset.
