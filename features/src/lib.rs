@@ -2,8 +2,9 @@
 //! and chargebacks over 3, 7 and 30 days, and a training dataset of orders
 //! enriched with both, point in time.
 //!
-//! Run `cargo doc -p features --open` for the catalog: each feature set's
-//! page lists its output columns, their types, and its online row.
+//! Run `cargo doc -p features --open`: the [`catalog`] lists the sources,
+//! feature sets and datasets by kind; each feature set's page lists its
+//! output columns, their types, and its online row.
 
 use chrono::NaiveDateTime;
 use featurestore_runtime::{dataset, feature_set, source, Registry};
@@ -50,6 +51,12 @@ pub struct UserChargebacks {
           features(UserOrders, UserChargebacks), fill_null = 0,
           keep(order_id, order_timestamp, chargeback_timestamp, cpf))]
 pub struct AwesomeDataset;
+
+featurestore_runtime::catalog! {
+    sources(OrderEvents),
+    feature_sets(UserOrders, UserChargebacks),
+    datasets(AwesomeDataset),
+}
 
 /// Every declaration of this crate, for the CLI.
 pub fn registry() -> Registry {

@@ -1,5 +1,5 @@
 //! Expansion snapshots: the code generated for the chargeback declarations
-//! of `features/src/lib.rs` and for a pre-processed source, formatted, so
+//! of `features/src/lib.rs`, its catalog, and a pre-processed source, formatted, so
 //! that a change to generated code shows in review as a diff of
 //! `src/snapshots/`. After an intended change, refresh them with
 //! `INSTA_UPDATE=always cargo test -p featurestore-macros` (or `cargo insta
@@ -8,7 +8,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::{dataset_inner, feature_set_inner, source_inner};
+use crate::{catalog_inner, dataset_inner, feature_set_inner, source_inner};
 
 /// Compares the expansion, as a person reads it (formatted, docs as `///`
 /// comments), with the snapshot `name`.
@@ -145,5 +145,18 @@ fn preprocessed_source() {
                 }
             },
         ),
+    );
+}
+
+#[test]
+fn catalog() {
+    assert_expansion(
+        "catalog",
+        catalog_inner(quote! {
+            // Written out of order: the catalog shows sources first.
+            datasets(AwesomeDataset),
+            sources(OrderEvents),
+            feature_sets(UserOrders, crate::UserChargebacks),
+        }),
     );
 }

@@ -1,5 +1,6 @@
 //! Procedural macros of the featurestore framework: [`macro@source`],
-//! [`macro@feature_set`] and [`macro@dataset`]. Use them through
+//! [`macro@feature_set`] and [`macro@dataset`], and [`catalog!`], the
+//! page of a crate's docs that lists them. Use them through
 //! `featurestore_runtime`, which re-exports them and holds everything the
 //! generated code refers to.
 //!
@@ -503,6 +504,40 @@ fn dataset_inner(
         Err(error) => return unparsed(input, error),
     };
     expand::dataset(args, &item).unwrap_or_else(|error| expand::fallback::dataset(&item, error))
+}
+
+/// The catalog page of a feature crate's docs: its sources, feature sets
+/// and datasets, grouped by kind, each linked.
+///
+/// ```ignore
+/// featurestore_runtime::catalog! {
+///     sources(OrderEvents),
+///     feature_sets(UserOrders, UserChargebacks),
+///     datasets(AwesomeDataset),
+/// }
+/// ```
+///
+/// Written once, in the crate root (or any public module), it adds a
+/// public module `catalog`: its page lists each kind's declarations, and a
+/// module per kind (`catalog::sources`, `catalog::feature_sets`,
+/// `catalog::datasets`) lists them again with the first line of their docs,
+/// as rustdoc lists a module's items. The declarations stay where they are
+/// declared; the modules only re-export them.
+///
+/// Each group is optional, written once, and lists paths as written where
+/// the macro is, each path once. A path that is not a declaration of the
+/// group's kind is a compile error under the path.
+///
+/// The generated docs hide the typed rows and features structs
+/// (`UserOrdersRow`, `UserOrdersFeatures`, `AwesomeDatasetRow`): a feature
+/// set's page lists their columns. They are public types all the same.
+#[proc_macro]
+pub fn catalog(input: TokenStream) -> TokenStream {
+    catalog_inner(input.into()).into()
+}
+
+fn catalog_inner(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+    expand::catalog(input).unwrap_or_else(expand::fallback::catalog)
 }
 
 /// rustc hands attribute macros only items it parsed, so this is for

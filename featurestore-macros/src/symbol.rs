@@ -57,6 +57,12 @@ pub const KEY: Symbol = Symbol("key");
 pub const FEATURES: Symbol = Symbol("features");
 pub const KEEP: Symbol = Symbol("keep");
 
+// `catalog! { sources(...), feature_sets(...), datasets(...) }`: the groups,
+// also the names of the modules they become.
+pub const SOURCES: Symbol = Symbol("sources");
+pub const FEATURE_SETS: Symbol = Symbol("feature_sets");
+pub const DATASETS: Symbol = Symbol("datasets");
+
 // Options of a joined feature set: `features(UserOrders(ttl = "30d"))`.
 pub const TTL: Symbol = Symbol("ttl");
 pub const PREFIX: Symbol = Symbol("prefix");
@@ -143,6 +149,9 @@ pub const DATASET_KEYS: &[Symbol] = &[
     NAME,
     DESCRIPTION,
 ];
+
+/// The groups `catalog!` accepts, in the order the catalog shows them.
+pub const CATALOG_KEYS: &[Symbol] = &[SOURCES, FEATURE_SETS, DATASETS];
 
 /// The options of one joined feature set.
 pub const JOIN_KEYS: &[Symbol] = &[KEY, TTL, PREFIX];

@@ -3,7 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::{dataset_inner, feature_set_inner, source_inner};
+use crate::{catalog_inner, dataset_inner, feature_set_inner, source_inner};
 
 fn order_events() -> TokenStream {
     source_inner(
@@ -119,7 +119,7 @@ fn legiti_feature_sets_expand() {
         "UserOrdersRow",
         "## Online row",
         "- **Primary key**: `cpf`",
-        "  - `cpf`: same type as [`OrderEvents`]'s `cpf` column",
+        "  - `cpf`: the type of [`OrderEvents.cpf`](OrderEvents#structfield.cpf)",
         "  - `cpf_orders__count_over_30_days_rolling_windows`: `i32`",
         "3 days, 7 days, 30 days, sliding daily",
     ] {
@@ -1043,5 +1043,34 @@ fn preprocessing_errors_are_collected() {
             "column `id` is declared twice",
             "`id` orders or groups the rows of `forward_fill`",
         ],
+    );
+}
+
+#[test]
+fn catalog_errors_are_reported_together() {
+    let out = catalog_inner(quote! {
+        source(OrderEvents),
+        feature_sets(UserOrders, UserOrders),
+        datasets(),
+    });
+    assert_eq!(
+        errors(&out),
+        [
+            "unknown key `source` in `catalog!`: did you mean `sources`? the keys are \
+             `sources`, `feature_sets`, `datasets`",
+            "`UserOrders` is listed twice: list it once",
+            "`datasets` is empty: list the crate's `#[dataset]` structs, or remove it",
+        ]
+    );
+    // The module stays, so links to it from the crate's docs still resolve.
+    assert!(out.to_string().contains("pub mod catalog"));
+
+    let out = catalog_inner(quote!());
+    assert_eq!(
+        errors(&out),
+        [
+            "`catalog!` lists nothing: write `sources`, `feature_sets`, `datasets`, e.g. \
+          `catalog! { sources(OrderEvents), feature_sets(UserOrders) }`"
+        ]
     );
 }

@@ -1,6 +1,7 @@
 //! The featurestore runtime: declare sources, feature sets and datasets with
 //! the [`macro@source`], [`macro@feature_set`] and [`macro@dataset`] macros,
-//! then run them.
+//! list them on the catalog page of the crate's docs with [`catalog!`], then
+//! run them.
 //!
 //! The modules follow the pipeline, each importing only the ones above it:
 //!
@@ -70,7 +71,7 @@ pub mod __private;
 pub use chrono;
 pub use chrono::{NaiveDate, NaiveDateTime};
 pub use error::{Error, ErrorKind, Result};
-pub use featurestore_macros::{dataset, feature_set, source};
+pub use featurestore_macros::{catalog, dataset, feature_set, source};
 pub use registry::Registry;
 pub use spec::{
     Boolean, ColumnType, Countable, DataType, Dataset, DatasetSpec, FeatureSet, FeatureSetSpec,

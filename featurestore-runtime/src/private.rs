@@ -127,12 +127,13 @@ impl crate::spec::Ordered for UnknownColumn {}
 impl crate::spec::KeyType for UnknownColumn {}
 impl crate::spec::TimestampType for UnknownColumn {}
 impl<L: ?Sized> PivotOn<L> for UnknownColumn {}
-// Hidden: blanket impls would otherwise be listed on every type of every
-// feature crate's catalog, and they only exist for the error path.
-#[doc(hidden)]
-impl<T> ValueOf<UnknownColumn> for T {}
-#[doc(hidden)]
-impl<T> SetOf<UnknownColumn> for T {}
+// Bounded by `FeatureType`, not for every `T`: rustdoc lists a blanket impl
+// on the page of every type it may apply to (`#[doc(hidden)]` on a blanket
+// impl is ignored), so an unbounded one would be listed on every struct of
+// every feature crate's docs. A declared type that is no `FeatureType` is
+// reported as such already.
+impl<T: FeatureType> ValueOf<UnknownColumn> for T {}
+impl<T: FeatureType> SetOf<UnknownColumn> for T {}
 
 /// The message of a column `name` that the source (the struct `source`,
 /// as written) does not have, or `None` if it has it. `place` says where
@@ -233,6 +234,12 @@ pub fn assert_degrees<T: Degrees>() {}
 pub fn assert_cell_id<T: CellId>() {}
 /// See [`StackOf`].
 pub fn assert_stack_of<Declared: StackOf<Column>, Column>() {}
+/// `catalog!`'s `sources(...)` lists sources.
+pub fn assert_source<T: crate::spec::Source>() {}
+/// `catalog!`'s `feature_sets(...)` lists feature sets.
+pub fn assert_feature_set<T: crate::spec::FeatureSet>() {}
+/// `catalog!`'s `datasets(...)` lists datasets.
+pub fn assert_dataset<T: crate::spec::Dataset>() {}
 /// Whether the runtime computes H3 cells (its `h3` feature).
 pub const H3: bool = cfg!(feature = "h3");
 /// `replace` can put values of type `L` in a column of type `Column`.

@@ -22,6 +22,7 @@ fn ui() {
     t.compile_fail("ui/plain/*.rs");
     t.compile_fail("ui/keys/*.rs");
     t.compile_fail("ui/preprocess/*.rs");
+    t.compile_fail("ui/catalog/*.rs");
 }
 
 /// trybuild builds its cases as a workspace of its own, which does not see

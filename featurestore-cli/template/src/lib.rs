@@ -1,8 +1,9 @@
 //! The {{name}} feature crate: payment events, and per-user counts, sums
 //! and averages of payments over 1 and 7 days.
 //!
-//! `cargo doc --no-deps --open` is the catalog: each feature set's page lists
-//! its output columns, their types, and its online row.
+//! `cargo doc --no-deps --open` is the catalog: the [`catalog`] module lists
+//! the sources, feature sets and datasets by kind; each feature set's page
+//! lists its output columns, their types, and its online row.
 
 use featurestore_runtime::{dataset, feature_set, source, NaiveDateTime, Registry};
 
@@ -38,6 +39,14 @@ pub struct UserPayments {
 #[dataset(spine = Payments, key = user_id, timestamp = paid_at,
           features(UserPayments), keep(payment_id, user_id, amount))]
 pub struct PaymentsTraining;
+
+// The page of `cargo doc` that lists the declarations by kind: add each new
+// one here too.
+featurestore_runtime::catalog! {
+    sources(Payments),
+    feature_sets(UserPayments),
+    datasets(PaymentsTraining),
+}
 
 /// Every pipeline of this crate, for the command line.
 pub fn registry() -> Registry {

@@ -3,6 +3,7 @@
 //! model's. Nothing here knows the model: these files import only `ctxt`
 //! and `symbol`, and each other.
 
+mod catalog;
 mod column;
 mod container;
 mod dataset;
@@ -12,6 +13,7 @@ mod meta;
 mod preprocess;
 mod source;
 
+pub use self::catalog::CatalogAttr;
 pub use self::column::{column_attr, is_column, ColumnAttr, RawDerived};
 pub use self::container::{container, docs, unit_struct, Container, Field};
 pub use self::dataset::{DatasetAttr, KeyArg};

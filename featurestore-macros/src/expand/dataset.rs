@@ -44,7 +44,7 @@ pub fn expand(set: &Dataset<'_>) -> TokenStream {
         let marker = marker(set, i, join)?;
         let prefix = &join.prefix;
         let doc = format!(
-            " The prefix `{prefix}` of the columns of `{}` in [`{row}`].",
+            " The prefix `{prefix}` of the columns of `{}` in `{row}`.",
             path_string(&join.path)
         );
         Some((

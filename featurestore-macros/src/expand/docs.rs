@@ -1,7 +1,7 @@
 //! Generated rustdoc: `cargo doc` is the feature catalog.
 //!
 //! Docs are static text, so they cannot ask the compiler for types: a type
-//! is shown as written. They name no backend: a feature set's online row is
+//! is shown as written, and a column of another declaration is linked to. They name no backend: a feature set's online row is
 //! described by its columns and Rust types, not by any store's DDL.
 
 use featurestore_core::{Frame, Keep, TIMESTAMP_COLUMN};
@@ -11,7 +11,8 @@ use syn::{GenericArgument, PathArguments, Type};
 
 use crate::attr::path_string;
 use crate::model::{
-    self, Dataset, FeatureSet, FillValue, Join, Output, Preprocessing, Source, SourceKind, Step,
+    self, Catalog, Dataset, FeatureSet, FillValue, Join, Kind, Output, Preprocessing, Source,
+    SourceKind, Step,
 };
 use crate::symbol;
 
@@ -290,8 +291,8 @@ pub fn feature_set(
     doc.line("## Output columns");
     doc.blank();
     doc.line(format!(
-        "One row is a [`{row}`]; its output columns alone, as datasets join them, a \
-         [`{features}`]."
+        "One row is a `{row}`; its output columns alone, as datasets join them, a \
+         `{features}`."
     ));
     doc.blank();
     doc.line("| Column | Type | Description |");
@@ -371,7 +372,7 @@ pub fn dataset(set: &Dataset<'_>, row: &str) -> Vec<String> {
     doc.blank();
     doc.line("## Columns");
     doc.blank();
-    doc.line(format!("One row is a [`{row}`]."));
+    doc.line(format!("One row is a `{row}`."));
     doc.blank();
     let as_of = match &set.keep {
         Some(keep) => {
@@ -426,6 +427,83 @@ pub fn dataset(set: &Dataset<'_>, row: &str) -> Vec<String> {
     }
     doc.line("in that order.");
     doc.lines
+}
+
+/// The docs of `catalog!`'s module: its first line is its summary on the
+/// crate's page; then each kind's declarations, linked.
+pub fn catalog(catalog: &Catalog) -> Vec<String> {
+    let mut doc = Doc { lines: Vec::new() };
+    let counts: Vec<String> = catalog
+        .groups
+        .iter()
+        .map(|g| {
+            let (one, many) = kind_words(g.kind);
+            let n = g.items.len();
+            format!("{n} {}", if n == 1 { one } else { many })
+        })
+        .collect();
+    doc.line(format!(
+        "The catalog of this crate, by kind: {}.",
+        and_list(&counts)
+    ));
+    doc.blank();
+    doc.line(
+        "Each page has a declaration's columns with their types; a kind's module lists its \
+         declarations with the first line of their docs.",
+    );
+    for group in &catalog.groups {
+        let module = group.kind.symbol();
+        doc.blank();
+        doc.line(format!("## {}", capitalize(kind_words(group.kind).1)));
+        doc.blank();
+        for path in &group.items {
+            let name = path
+                .segments
+                .last()
+                .map(|s| s.ident.to_string())
+                .unwrap_or_default();
+            doc.line(format!("- [`{name}`]({module}::{name})"));
+        }
+    }
+    doc.lines
+}
+
+/// The docs of a kind's module in `catalog!`'s.
+pub fn catalog_group(kind: Kind) -> Vec<String> {
+    let text = match kind {
+        Kind::Sources => {
+            "Sources: the events feature sets and datasets read, where they are read from, \
+             and their columns."
+        }
+        Kind::FeatureSets => {
+            "Feature sets: features per entity key, their source, windows and output columns."
+        }
+        Kind::Datasets => {
+            "Datasets: training sets of spine events with feature sets joined as of each \
+             event's time."
+        }
+    };
+    let mut doc = Doc { lines: Vec::new() };
+    doc.line(text);
+    doc.lines
+}
+
+/// `("source", "sources")`.
+fn kind_words(kind: Kind) -> (&'static str, &'static str) {
+    match kind {
+        Kind::Sources => ("source", "sources"),
+        Kind::FeatureSets => ("feature set", "feature sets"),
+        Kind::Datasets => ("dataset", "datasets"),
+    }
+}
+
+/// "a", "a and b", "a, b and c".
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 /// Docs of the generated row struct of a dataset.
@@ -581,9 +659,14 @@ pub fn output_description(set: &FeatureSet<'_>, output: &Output) -> String {
     text
 }
 
-/// The type of a source's column, which docs cannot know.
+/// The type of a source's column. The macro sees the source only as a path,
+/// and rustdoc shows a type computed through traits as that computation
+/// (it normalizes projections only under the unstable `-Znormalize-docs`),
+/// so the docs link to where the type is written: the source's field (a
+/// column made by pre-processing has no field, and the link then opens the
+/// source's page, whose table lists it).
 fn column_type(source: &str, column: &str) -> String {
-    format!("same type as [`{source}`]'s `{column}` column")
+    format!("the type of [`{source}.{column}`]({source}#structfield.{column})")
 }
 
 /// What the online store keeps of a feature set, whatever the backend: the
@@ -592,7 +675,7 @@ fn online_row(doc: &mut Doc, set: &FeatureSet<'_>, outputs: &[Output], source: &
     doc.line("## Online row");
     doc.blank();
     doc.line(format!(
-        "The online store keeps the latest row of each key, a [`{row}`]:"
+        "The online store keeps the latest row of each key, a `{row}`:"
     ));
     doc.blank();
     let keys: Vec<String> = set.keys.iter().map(|k| code(&k.name)).collect();

@@ -120,3 +120,13 @@ fn type_ident(item: &Item) -> Option<&syn::Ident> {
     };
     generics.params.is_empty().then_some(ident)
 }
+
+/// An empty `catalog` module besides the errors: links to it from the
+/// crate's docs still resolve.
+pub fn catalog(error: syn::Error) -> TokenStream {
+    let error = error.to_compile_error();
+    quote! {
+        #error
+        pub mod catalog {}
+    }
+}

@@ -4,6 +4,7 @@
 //! model, the checks, then the expansion of `source.rs`, `feature_set.rs`
 //! or `dataset.rs`; any error gives `fallback.rs`'s stub instead.
 
+mod catalog;
 mod dataset;
 mod docs;
 pub mod fallback;
@@ -16,7 +17,7 @@ mod tokens;
 use proc_macro2::TokenStream;
 use syn::Item;
 
-use crate::attr::{self, DatasetAttr, FeatureSetAttr, SourceAttr};
+use crate::attr::{self, CatalogAttr, DatasetAttr, FeatureSetAttr, SourceAttr};
 use crate::check;
 use crate::ctxt::Errors;
 use crate::model;
@@ -81,6 +82,25 @@ pub fn dataset(args: TokenStream, item: &Item) -> syn::Result<TokenStream> {
     match model {
         Some(model) if errors.is_empty() => Ok(dataset::expand(&model)),
         _ => Err(errors.into_error(|| unexplained(item))),
+    }
+}
+
+/// `catalog! { ... }`, or every error found in it.
+pub fn catalog(args: TokenStream) -> syn::Result<TokenStream> {
+    let mut errors = Errors::new();
+    let attr = CatalogAttr::parse(args, &mut errors)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let model = attr.and_then(|attr| model::catalog(&attr, &mut errors));
+    match model {
+        Some(model) if errors.is_empty() => Ok(catalog::expand(&model)),
+        _ => Err(errors.into_error(|| {
+            syn::Error::new(
+                proc_macro2::Span::call_site(),
+                "featurestore-macros could not expand `catalog!` but found no error to report; \
+                 please file a bug",
+            )
+        })),
     }
 }
 

@@ -63,8 +63,14 @@ impl Row<'_> {
         let debug_bounds = bounded(quote!(::core::fmt::Debug));
         let clone_bounds = bounded(quote!(::core::clone::Clone));
         let eq_bounds = bounded(quote!(::core::cmp::PartialEq));
+        // Hidden from the docs' lists: the declaration's page lists these
+        // columns and their types; a row's own page would add one page of
+        // trait impls per declaration and show a key's type as the type
+        // system's path to it. Links to it from the declaration's page
+        // render as its name.
         let row_struct = quote! {
             #[doc = #doc]
+            #[doc(hidden)]
             #[allow(non_snake_case)]
             #vis struct #declared {
                 #(

@@ -4,6 +4,7 @@
 //! streams here, only values with the spans errors point at.
 
 mod aggregation;
+mod catalog;
 mod column;
 mod dataset;
 mod declaration;
@@ -12,6 +13,7 @@ mod preprocess;
 mod source;
 
 pub use self::aggregation::{assertion, Function};
+pub use self::catalog::{catalog, Catalog, Kind};
 pub use self::column::{fallback_encoding, Derived, TimeEncoding};
 pub use self::dataset::{dataset, Dataset, Join};
 pub use self::declaration::{ident, unraw, FillValue};
