@@ -7,7 +7,7 @@
 //! output columns, their types, and its online row.
 
 use chrono::NaiveDateTime;
-use featurestore_runtime::{dataset, feature_set, source, Registry};
+use featurestore_runtime::{dataset, feature_set, source};
 
 /// Order events exported by the checkout service.
 #[derive(Debug)]
@@ -52,20 +52,15 @@ pub struct UserChargebacks {
           keep(order_id, order_timestamp, chargeback_timestamp, cpf))]
 pub struct AwesomeDataset;
 
+// The declarations by kind: the `catalog` page of `cargo doc` and the
+// command line's registry, from one list.
 featurestore_runtime::catalog! {
     sources(OrderEvents),
     feature_sets(UserOrders, UserChargebacks),
     datasets(AwesomeDataset),
 }
 
-/// Every declaration of this crate, for the CLI.
-pub fn registry() -> Registry {
-    Registry::new()
-        .source::<OrderEvents>()
-        .feature_set::<UserOrders>()
-        .feature_set::<UserChargebacks>()
-        .dataset::<AwesomeDataset>()
-}
+pub use catalog::registry;
 
 /// The README's Rust examples, compiled by `cargo test --doc -p features`
 /// (they use this crate's declarations).

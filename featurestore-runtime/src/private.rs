@@ -234,12 +234,6 @@ pub fn assert_degrees<T: Degrees>() {}
 pub fn assert_cell_id<T: CellId>() {}
 /// See [`StackOf`].
 pub fn assert_stack_of<Declared: StackOf<Column>, Column>() {}
-/// `catalog!`'s `sources(...)` lists sources.
-pub fn assert_source<T: crate::spec::Source>() {}
-/// `catalog!`'s `feature_sets(...)` lists feature sets.
-pub fn assert_feature_set<T: crate::spec::FeatureSet>() {}
-/// `catalog!`'s `datasets(...)` lists datasets.
-pub fn assert_dataset<T: crate::spec::Dataset>() {}
 /// Whether the runtime computes H3 cells (its `h3` feature).
 pub const H3: bool = cfg!(feature = "h3");
 /// `replace` can put values of type `L` in a column of type `Column`.

@@ -5,7 +5,7 @@
 //! the sources, feature sets and datasets by kind; each feature set's page
 //! lists its output columns, their types, and its online row.
 
-use featurestore_runtime::{dataset, feature_set, source, NaiveDateTime, Registry};
+use featurestore_runtime::{dataset, feature_set, source, NaiveDateTime};
 
 /// Payments, one row per payment. `featurestore.toml` or `--source
 /// payments=PATH` points it elsewhere; the format follows the file.
@@ -40,17 +40,13 @@ pub struct UserPayments {
           features(UserPayments), keep(payment_id, user_id, amount))]
 pub struct PaymentsTraining;
 
-// The page of `cargo doc` that lists the declarations by kind: add each new
-// one here too.
+// Every declaration, by kind: the `catalog` page of `cargo doc` and the
+// command line's registry (`catalog::registry()`), from one list. Add each
+// new source, feature set and dataset here.
 featurestore_runtime::catalog! {
     sources(Payments),
     feature_sets(UserPayments),
     datasets(PaymentsTraining),
 }
 
-/// Every pipeline of this crate, for the command line.
-pub fn registry() -> Registry {
-    Registry::new()
-        .feature_set::<UserPayments>()
-        .dataset::<PaymentsTraining>()
-}
+pub use catalog::registry;

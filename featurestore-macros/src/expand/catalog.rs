@@ -17,21 +17,7 @@ pub fn expand(catalog: &Catalog) -> TokenStream {
     let groups = catalog.groups.iter().map(|group| {
         let module = format_ident!("{}", group.kind.symbol().0);
         let doc = docs::catalog_group(group.kind);
-        let assert = format_ident!(
-            "{}",
-            match group.kind {
-                Kind::Sources => "assert_source",
-                Kind::FeatureSets => "assert_feature_set",
-                Kind::Datasets => "assert_dataset",
-            }
-        );
-        let paths: Vec<Path> = group.items.iter().map(from_grandchild).collect();
-        // Under the path as written: "`X` is not a feature set" points there.
-        let asserts = paths.iter().zip(&group.items).map(|(path, written)| {
-            quote_spanned! {written.span()=>
-                #rt::__private::#assert::<#path>();
-            }
-        });
+        let paths: Vec<Path> = group.items.iter().map(|p| from_below(p, 2)).collect();
         quote! {
             #(#[doc = #doc])*
             pub mod #module {
@@ -39,13 +25,25 @@ pub fn expand(catalog: &Catalog) -> TokenStream {
                     #[doc(inline)]
                     pub use #paths;
                 )*
-
-                #[allow(dead_code, clippy::all)]
-                fn __check() {
-                    #(#asserts)*
-                }
             }
         }
+    });
+    // The same list is the CLI's registry: one list to keep, not two. Its
+    // calls, under each path as written, also check the kinds ("`X` is not
+    // a feature set" points at `X`).
+    let registered = catalog.groups.iter().flat_map(|group| {
+        let method = format_ident!(
+            "{}",
+            match group.kind {
+                Kind::Sources => "source",
+                Kind::FeatureSets => "feature_set",
+                Kind::Datasets => "dataset",
+            }
+        );
+        group.items.iter().map(move |written| {
+            let path = from_below(written, 1);
+            quote_spanned! {written.span()=> .#method::<#path>() }
+        })
     });
     // Inner docs: rustdoc resolves the links of a module's outer docs in its
     // parent, where `sources::OrderEvents` is not in scope, and reports no
@@ -54,13 +52,19 @@ pub fn expand(catalog: &Catalog) -> TokenStream {
         pub mod catalog {
             #(#![doc = #doc])*
             #(#groups)*
+
+            /// Every declaration of the catalog, for the command line
+            /// (`featurestore_runtime::cli::main(registry(), app)`).
+            pub fn registry() -> #rt::Registry {
+                #rt::Registry::new() #(#registered)*
+            }
         }
     }
 }
 
-/// `path` as seen from a module two levels below the one it was written
-/// in: `catalog::sources` names `OrderEvents` as `super::super::OrderEvents`.
-fn from_grandchild(path: &Path) -> Path {
+/// `path` as seen from a module `levels` below the one it was written in:
+/// `catalog::sources` names `OrderEvents` as `super::super::OrderEvents`.
+fn from_below(path: &Path, levels: usize) -> Path {
     let first = path.segments.first().map(|s| s.ident.to_string());
     if path.leading_colon.is_some() || first.as_deref() == Some("crate") {
         return path.clone();
@@ -74,12 +78,9 @@ fn from_grandchild(path: &Path) -> Path {
         .segments
         .first()
         .map_or_else(Span::call_site, |s| s.ident.span());
-    let supers: [PathSegment; 2] = [
-        syn::parse_quote_spanned!(span=> super),
-        syn::parse_quote_spanned!(span=> super),
-    ];
+    let supers = (0..levels).map(|_| -> PathSegment { syn::parse_quote_spanned!(span=> super) });
     let mut out = path.clone();
-    out.segments = supers.into_iter().chain(segments).collect();
+    out.segments = supers.chain(segments).collect();
     out
 }
 
@@ -99,7 +100,7 @@ mod tests {
             ("::other::Source", "::other::Source"),
         ] {
             let path: Path = syn::parse_str(written).unwrap();
-            assert_eq!(path_string(&from_grandchild(&path)), seen);
+            assert_eq!(path_string(&from_below(&path, 2)), seen);
         }
     }
 }
