@@ -158,6 +158,17 @@ fn migrate_execute_and_get_against_cassandra() {
     cql(&format!("DROP KEYSPACE IF EXISTS {keyspace}"));
 }
 
+/// `migrate apply`, then the acceptance runs.
+fn migrate_and_run(dir: &Path, url: &str) {
+    stdout(
+        features(dir, url)
+            .args(["migrate", "apply"])
+            .output()
+            .unwrap(),
+    );
+    runs_keep_the_fixture_row(dir, url);
+}
+
 /// The acceptance runs on a migrated store: `execute` to 2020-07-17 and
 /// `get x` give the fixture's online row of `x`; a run to an earlier end
 /// date afterwards leaves that row as it is.
@@ -220,13 +231,7 @@ fn migrate_execute_and_get_against_cassandra_over_tls() {
         ),
     )
     .unwrap();
-    stdout(
-        features(dir.path(), &url)
-            .args(["migrate", "apply"])
-            .output()
-            .unwrap(),
-    );
-    runs_keep_the_fixture_row(dir.path(), &url);
+    migrate_and_run(dir.path(), &url);
 
     // The configuration is what made those connections TLS: without the
     // CA, the node's certificate is not trusted.
@@ -269,11 +274,5 @@ fn migrate_execute_and_get_against_redis() {
         plan.contains("user_orders: nothing to do (Redis has no tables"),
         "{plan}"
     );
-    stdout(
-        features(dir.path(), &url)
-            .args(["migrate", "apply"])
-            .output()
-            .unwrap(),
-    );
-    runs_keep_the_fixture_row(dir.path(), &url);
+    migrate_and_run(dir.path(), &url);
 }
