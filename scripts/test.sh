@@ -49,16 +49,16 @@ if grep -E "$banned" <<<"$tree" >&2 || grep -E 'object_store feature "(aws|gcp|a
 fi
 echo "ok: $(sort -u <<<"$tree" | wc -l) crates, no Kafka, Cassandra, Redis, cloud-store or server library"
 
-step "tools the tests need: strace (the durability test watches a run's fsyncs), gzip and zstd (compressed sources), chromium (the catalog page's browser test), protoc (the Spark Connect client's build)"
+step "tools the tests need: strace (the durability test watches a run's fsyncs), gzip and zstd (compressed sources), chromium (the catalog page's browser test), protoc (the Spark Connect client's build), openssl (the Cassandra nodes' TLS certificates)"
 missing=()
-for tool in strace gzip zstd chromium; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in strace gzip zstd chromium openssl; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 command -v protoc >/dev/null || missing+=(protobuf-compiler)
 if [ ${#missing[@]} -gt 0 ]; then
     as_root=(); [ "$(id -u)" = 0 ] || as_root=(sudo)
     "${as_root[@]}" apt-get update -q >/dev/null
     "${as_root[@]}" apt-get install -y -q "${missing[@]}" >/dev/null
 fi
-echo "ok: $(command -v strace gzip zstd chromium protoc | tr '\n' ' ')"
+echo "ok: $(command -v strace gzip zstd chromium protoc openssl | tr '\n' ' ')"
 
 # Servers install and start while clippy builds: Cassandra, Kafka and Spark
 # take a minute or more each to come up. Each start's stdout is the env
