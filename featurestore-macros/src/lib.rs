@@ -524,6 +524,10 @@ fn dataset_inner(
 /// as rustdoc lists a module's items. The declarations stay where they are
 /// declared; the modules only re-export them.
 ///
+/// The same list makes `catalog::registry()`, the
+/// `featurestore_runtime::Registry` the binary hands to the command line
+/// (`pub use catalog::registry;` in the crate root keeps `my_crate::registry()`).
+///
 /// Each group is optional, written once, and lists paths as written where
 /// the macro is, each path once. A path that is not a declaration of the
 /// group's kind is a compile error under the path.

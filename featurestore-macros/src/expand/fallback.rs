@@ -125,8 +125,16 @@ fn type_ident(item: &Item) -> Option<&syn::Ident> {
 /// crate's docs still resolve.
 pub fn catalog(error: syn::Error) -> TokenStream {
     let error = error.to_compile_error();
+    let rt = runtime();
+    // The module and its registry still exist, so that `pub use
+    // catalog::registry;` and the binary's call add no error to the one
+    // that matters.
     quote! {
         #error
-        pub mod catalog {}
+        pub mod catalog {
+            pub fn registry() -> #rt::Registry {
+                #rt::Registry::new()
+            }
+        }
     }
 }

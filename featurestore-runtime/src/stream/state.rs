@@ -386,7 +386,7 @@ impl Window {
     /// events, which start at the buffer's first slide, every window of
     /// such a key empty there: the same values, another date.
     fn first_rows(
-        &mut self,
+        &self,
         spec: &FeatureSetSpec,
         rows: &DataFrame,
         closed: i64,
