@@ -23,8 +23,9 @@
 
 mod state;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
@@ -37,15 +38,13 @@ use crate::config::Config;
 use crate::error::{Error, PolarsContext, Result};
 use crate::location::KafkaLocation;
 use crate::source::kafka::consumer::{self, Message};
-use crate::source::kafka::{decode_messages, quarantine_late};
+use crate::source::kafka::{decode_messages, quarantine_late, reject_messages, DecodedMessages};
 use crate::source::SourceLocations;
 use crate::spec::{FeatureSetSpec, SourceKind, TIMESTAMP_COLUMN};
 use crate::store::online::{self, BlockingOnlineStore, RunWrite, WriteOrder};
 use crate::transform::{self, DateRange};
 use state::{Closed, Committed, Window};
 
-/// The most messages one micro-batch decodes, unless configured.
-const MAX_BATCH: usize = 50_000;
 /// How long a micro-batch waits for more messages once it has one.
 const BATCH_WAIT: Duration = Duration::from_millis(200);
 /// How long it waits once it has read every partition to its end: what
@@ -134,25 +133,38 @@ pub fn run(
         resumed = !committed.is_empty(),
         "stream started"
     );
+    let replay_until: BTreeMap<i32, i64> = committed.iter().map(|(p, c)| (*p, c.next)).collect();
+    let reader = Reader {
+        spec,
+        location: &location,
+        locations: &locations,
+        consumer: &consumer,
+        replay_until: replay_until.clone(),
+        batch_messages: config
+            .kafka
+            .batch_messages
+            .unwrap_or(crate::source::kafka::DEFAULT_BATCH_MESSAGES),
+        partitions: partitions.clone(),
+        caught_up: BTreeSet::new(),
+    };
     let mut stream = Stream {
         spec,
-        location,
-        locations,
+        location: &location,
+        locations: &locations,
         online: online.clone(),
-        consumer,
+        consumer: &consumer,
         window: Window::new(spec, &partitions, lateness, closed, first, options.end_date)?,
-        replay_until: committed.iter().map(|(p, c)| (*p, c.next)).collect(),
+        replay_until,
         next: BTreeMap::new(),
         order_run: chrono::Utc::now().timestamp_micros(),
         writes: 0,
-        batch_messages: config.kafka.batch_messages.unwrap_or(MAX_BATCH),
         report: StreamReport {
             feature_set: spec.name.to_string(),
             closed,
             ..StreamReport::default()
         },
     };
-    stream.run(options)?;
+    stream.run(options, reader)?;
     (stream.report.state_events, stream.report.state_bytes) = stream.window.peak();
     Ok(stream.report)
 }
@@ -190,32 +202,197 @@ fn topic_of(spec: &FeatureSetSpec, locations: &SourceLocations) -> Result<KafkaL
 
 struct Stream<'a> {
     spec: &'a FeatureSetSpec,
-    location: KafkaLocation,
-    locations: SourceLocations,
+    location: &'a KafkaLocation,
+    locations: &'a SourceLocations,
     online: BlockingOnlineStore,
-    consumer: consumer::KafkaConsumer,
+    consumer: &'a consumer::KafkaConsumer,
     window: Window,
-    /// Per partition, the offset a restarted stream had read to: messages
-    /// before it are read again only to rebuild the window state.
+    /// Per partition, the offset a restarted stream had read to.
     replay_until: BTreeMap<i32, i64>,
-    /// Per partition, the offset after the last message read.
+    /// Per partition, the offset after the last message processed.
     next: BTreeMap<i32, i64>,
     /// The order of this stream's writes among runs (see [`WriteOrder`]).
     order_run: i64,
     /// Online writes so far.
     writes: usize,
-    batch_messages: usize,
     report: StreamReport,
 }
 
+/// A micro-batch as the [`Reader`] hands it over: its messages, decoded.
+struct Batch {
+    /// How many messages it holds.
+    messages: usize,
+    /// The messages read again to rebuild the window state, then the fresh
+    /// ones, each part decoded; an empty part is left out.
+    parts: Vec<Part>,
+    /// Per partition, the offset after the batch's last message.
+    next: BTreeMap<i32, i64>,
+    /// The partitions read to their end when the batch was cut.
+    caught_up: BTreeSet<i32>,
+}
+
+struct Part {
+    messages: Vec<Message>,
+    replay: bool,
+    decoded: DecodedMessages,
+}
+
+/// Reads and decodes micro-batches on a thread of its own, one batch ahead
+/// of the stream's windows, online write and commit: on two cores, reading
+/// and decoding the next batch no longer waits for the last one's
+/// computation. What it reads ahead is not committed until processed, so
+/// a stream that stops reads it again.
+struct Reader<'a> {
+    spec: &'a FeatureSetSpec,
+    location: &'a KafkaLocation,
+    locations: &'a SourceLocations,
+    consumer: &'a consumer::KafkaConsumer,
+    /// Per partition, the offset a restarted stream had read to: messages
+    /// before it are read again only to rebuild the window state.
+    replay_until: BTreeMap<i32, i64>,
+    batch_messages: usize,
+    partitions: Vec<i32>,
+    /// Partitions read to their end (at EOF).
+    caught_up: BTreeSet<i32>,
+}
+
+impl Reader<'_> {
+    /// Hands batches over until told to halt, the stream no longer takes
+    /// them, or a read fails (the error handed over).
+    fn run(mut self, to: SyncSender<Result<Batch>>, halt: &AtomicBool) {
+        while !halt.load(Ordering::SeqCst) {
+            let batch = self.batch();
+            let failed = batch.is_err();
+            if to.send(batch).is_err() || failed {
+                return;
+            }
+        }
+    }
+
+    fn batch(&mut self) -> Result<Batch> {
+        let messages = self.poll()?;
+        let count = messages.len();
+        let mut next = BTreeMap::new();
+        for m in &messages {
+            next.insert(m.partition, m.offset + 1);
+        }
+        let (replayed, fresh): (Vec<Message>, Vec<Message>) = messages.into_iter().partition(|m| {
+            self.replay_until
+                .get(&m.partition)
+                .is_some_and(|&until| m.offset < until)
+        });
+        let shown = self.location.to_string();
+        let mut parts = Vec::new();
+        for (messages, replay) in [(replayed, true), (fresh, false)] {
+            if messages.is_empty() {
+                continue;
+            }
+            let decoded =
+                decode_messages(self.spec.source, &shown, &messages, self.locations, replay)?;
+            parts.push(Part {
+                messages,
+                replay,
+                decoded,
+            });
+        }
+        Ok(Batch {
+            messages: count,
+            parts,
+            next,
+            caught_up: self.caught_up.clone(),
+        })
+    }
+
+    fn all_caught_up(&self) -> bool {
+        self.partitions.iter().all(|p| self.caught_up.contains(p))
+    }
+
+    /// One micro-batch: up to `batch_messages` messages, waiting at most
+    /// [`BATCH_WAIT`] once the first arrived, or [`CAUGHT_UP_WAIT`] once
+    /// every partition is read to its end.
+    fn poll(&mut self) -> Result<Vec<Message>> {
+        let mut batch = Vec::new();
+        let started = Instant::now();
+        // When the first message arrived, and how long the batch may wait
+        // for more from then.
+        let mut first: Option<Instant> = None;
+        let mut linger = BATCH_WAIT;
+        while batch.len() < self.batch_messages {
+            let wait = match first {
+                None => Duration::from_millis(500).saturating_sub(started.elapsed()),
+                Some(first) => linger.saturating_sub(first.elapsed()),
+            };
+            if wait.is_zero()
+                && (first.is_some() || started.elapsed() >= Duration::from_millis(500))
+            {
+                break;
+            }
+            match self.consumer.poll(wait) {
+                None => break,
+                Some(Err(KafkaError::PartitionEOF(p))) => {
+                    self.caught_up.insert(p);
+                    // Caught up on every partition: the batch goes soon. Not
+                    // at once: a batch per message or two costs more than it
+                    // saves, and a stream at a steady rate would fall behind.
+                    // Nor at one partition's end, or a stream behind on the
+                    // others would go on in batches of a message or two.
+                    if first.is_some() && self.all_caught_up() {
+                        linger = CAUGHT_UP_WAIT;
+                    }
+                }
+                Some(Err(e)) => {
+                    return Err(consumer::kafka_error(self.location, "reading messages", e))
+                }
+                Some(Ok(m)) => {
+                    let m = Message::of(&m);
+                    self.caught_up.remove(&m.partition);
+                    batch.push(m);
+                    first.get_or_insert_with(Instant::now);
+                }
+            }
+        }
+        Ok(batch)
+    }
+}
+
 impl Stream<'_> {
-    fn run(&mut self, options: &StreamOptions<'_>) -> Result<()> {
+    /// Runs the stream, its batches read by `reader` on a thread of its
+    /// own; the reader is stopped before this returns.
+    fn run(&mut self, options: &StreamOptions<'_>, reader: Reader<'_>) -> Result<()> {
+        let halt = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            // One batch waits here while the reader reads the next.
+            let (to, from) = std::sync::mpsc::sync_channel(1);
+            let halted = &halt;
+            let reading = s.spawn(move || reader.run(to, halted));
+            let result = self.consume(options, &from);
+            halt.store(true, Ordering::SeqCst);
+            // A reader waiting to hand a batch over stops at once.
+            drop(from);
+            match reading.join() {
+                Ok(()) => result,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        })
+    }
+
+    fn consume(
+        &mut self,
+        options: &StreamOptions<'_>,
+        from: &Receiver<Result<Batch>>,
+    ) -> Result<()> {
         let mut last_message = Instant::now();
         loop {
-            let batch = self.poll()?;
-            if !batch.is_empty() {
+            let batch = from.recv().map_err(|_| {
+                Error::Invalid(format!(
+                    "stream of `{}`: the reader of {} stopped",
+                    self.spec.name, self.location
+                ))
+            })??;
+            self.window.set_caught_up(&batch.caught_up);
+            if batch.messages > 0 {
                 last_message = Instant::now();
-                self.process(&batch)?;
+                self.process(batch)?;
             } else if !self.spec.is_plain() {
                 // A partition read to its end no longer holds the watermark
                 // back: slides may close without a new message.
@@ -246,71 +423,13 @@ impl Stream<'_> {
         }
     }
 
-    /// One micro-batch: up to `batch_messages` messages, waiting at most
-    /// [`BATCH_WAIT`] once the first arrived, or [`CAUGHT_UP_WAIT`] once
-    /// every partition is read to its end.
-    fn poll(&mut self) -> Result<Vec<Message>> {
-        let mut batch = Vec::new();
-        let started = Instant::now();
-        // When the first message arrived, and how long the batch may wait
-        // for more from then.
-        let mut first: Option<Instant> = None;
-        let mut linger = BATCH_WAIT;
-        while batch.len() < self.batch_messages {
-            let wait = match first {
-                None => Duration::from_millis(500).saturating_sub(started.elapsed()),
-                Some(first) => linger.saturating_sub(first.elapsed()),
-            };
-            if wait.is_zero()
-                && (first.is_some() || started.elapsed() >= Duration::from_millis(500))
-            {
-                break;
-            }
-            match self.consumer.poll(wait) {
-                None => break,
-                Some(Err(KafkaError::PartitionEOF(p))) => {
-                    self.window.caught_up(p, true);
-                    // Caught up on every partition: the batch goes soon. Not
-                    // at once: a batch per message or two costs more than it
-                    // saves, and a stream at a steady rate would fall behind.
-                    // Nor at one partition's end, or a stream behind on the
-                    // others would go on in batches of a message or two.
-                    if first.is_some() && self.window.all_caught_up() {
-                        linger = CAUGHT_UP_WAIT;
-                    }
-                }
-                Some(Err(e)) => {
-                    return Err(consumer::kafka_error(&self.location, "reading messages", e))
-                }
-                Some(Ok(m)) => {
-                    let m = Message::of(&m);
-                    self.window.caught_up(m.partition, false);
-                    self.next.insert(m.partition, m.offset + 1);
-                    batch.push(m);
-                    first.get_or_insert_with(Instant::now);
-                }
-            }
-        }
-        Ok(batch)
-    }
-
-    fn process(&mut self, batch: &[Message]) -> Result<()> {
-        self.report.messages += batch.len();
-        let (replayed, fresh): (Vec<Message>, Vec<Message>) =
-            batch.iter().cloned().partition(|m| {
-                self.replay_until
-                    .get(&m.partition)
-                    .is_some_and(|&until| m.offset < until)
-            });
+    fn process(&mut self, batch: Batch) -> Result<()> {
+        self.report.messages += batch.messages;
+        self.next.extend(batch.next);
         let shown = self.location.to_string();
         let source = self.spec.source;
-        for (messages, replay) in [(replayed, true), (fresh, false)] {
-            if messages.is_empty() {
-                continue;
-            }
-            let (frame, kept, rejected) =
-                decode_messages(source, &shown, &messages, &self.locations, replay)?;
-            if let Some(r) = rejected {
+        for part in batch.parts {
+            if let Some(r) = reject_messages(source, &shown, self.locations, &part.decoded)? {
                 self.report.bad += r.rows;
                 tracing::warn!(
                     source = source.name,
@@ -320,17 +439,24 @@ impl Stream<'_> {
                     "messages not fitting the declaration left out"
                 );
             }
-            let Some(frame) = frame else { continue };
+            let DecodedMessages {
+                frame: Some(frame),
+                kept,
+                ..
+            } = part.decoded
+            else {
+                continue;
+            };
             if self.spec.is_plain() {
                 self.plain(frame)?;
                 continue;
             }
             let late = self
                 .window
-                .add(self.spec, frame, &kept, &messages, replay)?;
+                .add(self.spec, frame, &kept, &part.messages, part.replay)?;
             if !late.is_empty() {
                 self.report.late += late.len();
-                let file = quarantine_late(source, &shown, &self.locations, &late)?;
+                let file = quarantine_late(source, &shown, self.locations, &late)?;
                 tracing::warn!(
                     feature_set = self.spec.name,
                     events = late.len(),
@@ -424,10 +550,10 @@ impl Stream<'_> {
             };
             let mut elem = tpl.add_partition(&self.location.topic, p);
             elem.set_offset(Offset::Offset(offset))
-                .map_err(|e| consumer::kafka_error(&self.location, "committing offsets", e))?;
+                .map_err(|e| consumer::kafka_error(self.location, "committing offsets", e))?;
             elem.set_metadata(meta.metadata());
         }
-        consumer::with_coordinator(&self.location, "committing offsets", || {
+        consumer::with_coordinator(self.location, "committing offsets", || {
             self.consumer.commit(&tpl, CommitMode::Sync)
         })?;
         self.report.commits += 1;

@@ -8,7 +8,7 @@
 //! beyond 12) and 20 bytes of partition, offset and time: 68 bytes for the
 //! example's events.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -108,7 +108,7 @@ pub(super) struct Window {
     /// The partitions the stream reads.
     partitions: Vec<i32>,
     /// Partitions read to their end: they hold no watermark back.
-    caught_up: std::collections::BTreeSet<i32>,
+    caught_up: BTreeSet<i32>,
     /// Source rows with their partition, offset and event time.
     pieces: Vec<DataFrame>,
     /// The most events kept after pruning, and their size in memory then.
@@ -140,7 +140,7 @@ impl Window {
             ended: false,
             max_time: BTreeMap::new(),
             partitions: partitions.to_vec(),
-            caught_up: std::collections::BTreeSet::new(),
+            caught_up: BTreeSet::new(),
             pieces: Vec::new(),
             peak: (0, 0),
         })
@@ -276,18 +276,9 @@ impl Window {
         self.peak
     }
 
-    /// Whether every partition the stream reads is read to its end.
-    pub(super) fn all_caught_up(&self) -> bool {
-        self.partitions.iter().all(|p| self.caught_up.contains(p))
-    }
-
-    /// Whether partition `p` is read to its end (at EOF) or not.
-    pub(super) fn caught_up(&mut self, p: i32, at_end: bool) {
-        if at_end {
-            self.caught_up.insert(p);
-        } else {
-            self.caught_up.remove(&p);
-        }
+    /// The partitions read to their end (at EOF): they hold no watermark back.
+    pub(super) fn set_caught_up(&mut self, caught_up: &BTreeSet<i32>) {
+        self.caught_up.clone_from(caught_up);
     }
 
     /// The newest event time every partition still being read has reached:
@@ -325,7 +316,14 @@ impl Window {
             return Ok(None);
         }
         let day = crate::time::day_to_date(boundary.div_euclid(DAY_US));
-        let rows = self.compute(spec, boundary, day)?;
+        // Only the rows after the last closed boundary are new: the kernel
+        // starts its rows on that boundary's day (still reading the
+        // buffered events before it), and its first row of each key, a
+        // snapshot dated that day, is at or before the boundary.
+        let from = self
+            .closed
+            .map(|c| crate::time::day_to_date(c.div_euclid(DAY_US)));
+        let rows = self.compute(spec, from, boundary, day)?;
         let rows = match rows {
             Some(rows) => Some(Closed {
                 rows: super::rows_between(rows, self.closed, Some(boundary))?,
@@ -358,7 +356,8 @@ impl Window {
             self.ended = true;
             return Ok(None);
         }
-        let rows = self.compute(spec, end, day)?;
+        // From the buffer's start: `first_rows` reads its first rows.
+        let rows = self.compute(spec, None, end, day)?;
         let rows = match rows {
             Some(rows) => {
                 let first_rows = match self.closed {
@@ -432,11 +431,13 @@ impl Window {
         Ok((dated.height() > 0).then_some(dated))
     }
 
-    /// The batch kernel's rows up to `day` over the buffered events dated
-    /// before `before`; `None` without such events.
+    /// The batch kernel's rows from `from` (else the buffer's first slide)
+    /// up to `day`, over the buffered events dated before `before`; `None`
+    /// without such events.
     fn compute(
         &mut self,
         spec: &FeatureSetSpec,
+        from: Option<NaiveDate>,
         before: i64,
         day: NaiveDate,
     ) -> Result<Option<DataFrame>> {
@@ -456,7 +457,7 @@ impl Window {
             return Ok(None);
         }
         let range = DateRange {
-            start: None,
+            start: from.filter(|f| *f <= day),
             end: Some(day),
         };
         Ok(Some(transform::compute(spec, events.lazy(), range)?.frame))

@@ -13,7 +13,7 @@ use rdkafka::message::Message as _;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::KafkaSettings;
+use super::{KafkaSettings, DEFAULT_BATCH_MESSAGES};
 use crate::error::{Error, Result};
 use crate::location::KafkaLocation;
 
@@ -125,6 +125,16 @@ pub(crate) fn consumer(
     group: &str,
 ) -> Result<KafkaConsumer> {
     let mut config = ClientConfig::new();
+    // Fetching ahead, a configured value replacing either. librdkafka stops
+    // fetching a partition whose local queue holds `queued.min.messages`
+    // and, by default, waits a second before it looks again: a stream
+    // catching up drains a micro-batch's worth faster than that and then
+    // waits for the broker. The queue holds a micro-batch (at least
+    // librdkafka's default) and is looked at again after 10 ms.
+    let batch = settings.batch_messages.unwrap_or(DEFAULT_BATCH_MESSAGES);
+    config
+        .set("queued.min.messages", batch.max(100_000).to_string())
+        .set("fetch.queue.backoff.ms", "10");
     for (k, v) in settings
         .resolved_options()
         .map_err(|m| Error::Invalid(m.to_string()))?

@@ -52,9 +52,12 @@ pub struct KafkaSettings {
     /// How far behind the newest event time an event may arrive and still
     /// count (`0s`, `90s`, `30m`, `1h`, `2d`) [default: `1h`].
     pub allowed_lateness: Option<String>,
-    /// The most messages a stream computes and commits at once: smaller
-    /// batches commit more often, larger ones compute less often
-    /// [default: 50000].
+    /// The most messages a stream computes and commits at once. Each
+    /// micro-batch of a feature set with rolling windows runs the kernel
+    /// over the events of its longest window: a stream catching up goes
+    /// faster with larger batches, while a stream keeping up cuts its
+    /// batches by time (200 ms), whatever this is. Smaller batches commit
+    /// more often and hold less in memory [default: 200000].
     pub batch_messages: Option<usize>,
 }
 
@@ -73,6 +76,9 @@ impl std::fmt::Debug for KafkaSettings {
 
 /// Default allowed lateness: one hour, in microseconds.
 const DEFAULT_LATENESS_US: i64 = 3_600_000_000;
+
+/// The most messages one micro-batch of a stream decodes, unless configured.
+pub const DEFAULT_BATCH_MESSAGES: usize = 200_000;
 
 /// Default prefix of stream consumer groups.
 pub const DEFAULT_GROUP_PREFIX: &str = "featurestore.";
@@ -231,11 +237,21 @@ pub(super) fn read(
     Err(super::source_error(spec, raw, message))
 }
 
-/// Messages of a stream decoded for a feature set: the typed rows (with
-/// the source's derived columns), the index of each row's message, and the
-/// messages left out, quarantined under `"quarantine"`. Messages read
-/// again to rebuild a stream's state (`replay`) were counted the first
-/// time: their bad ones are left out without a word.
+/// Messages of a stream decoded for a feature set.
+#[cfg(feature = "kafka")]
+pub(crate) struct DecodedMessages {
+    /// The typed rows, with the source's derived columns; `None` when no
+    /// message decoded.
+    pub frame: Option<polars::prelude::DataFrame>,
+    /// For each row of `frame`, the index of its message.
+    pub kept: Vec<usize>,
+    /// The messages left out, for [`reject_messages`].
+    bad: Vec<super::bad_rows::BadRow>,
+}
+
+/// Decodes messages of a stream for a feature set. Messages read again to
+/// rebuild a stream's state (`replay`) were counted the first time: their
+/// bad ones are left out without a word, whatever the policy.
 #[cfg(feature = "kafka")]
 pub(crate) fn decode_messages(
     spec: &crate::spec::SourceSpec,
@@ -243,11 +259,7 @@ pub(crate) fn decode_messages(
     messages: &[consumer::Message],
     locations: &super::SourceLocations,
     replay: bool,
-) -> crate::error::Result<(
-    Option<polars::prelude::DataFrame>,
-    Vec<usize>,
-    Option<super::Rejected>,
-)> {
+) -> crate::error::Result<DecodedMessages> {
     use polars::prelude::IntoLazy;
 
     let policy = if replay {
@@ -256,11 +268,6 @@ pub(crate) fn decode_messages(
         locations.policy(spec)
     };
     let decoded = decode::decode(spec, location, messages, policy)?;
-    let rejected = if replay {
-        None
-    } else {
-        super::rejected_rows(spec, location, locations, &decoded.bad)?
-    };
     let frame = match decoded.frame {
         Some(frame) => Some(
             super::derive::derive(spec, location, frame.lazy())?
@@ -271,7 +278,24 @@ pub(crate) fn decode_messages(
         ),
         None => None,
     };
-    Ok((frame, decoded.kept, rejected))
+    Ok(DecodedMessages {
+        frame,
+        kept: decoded.kept,
+        bad: if replay { Vec::new() } else { decoded.bad },
+    })
+}
+
+/// The messages a decode left out, quarantined under `"quarantine"`: done
+/// apart from decoding, once the batch is processed, so that a batch
+/// decoded ahead and then not processed leaves no quarantine behind.
+#[cfg(feature = "kafka")]
+pub(crate) fn reject_messages(
+    spec: &crate::spec::SourceSpec,
+    location: &str,
+    locations: &super::SourceLocations,
+    decoded: &DecodedMessages,
+) -> crate::error::Result<Option<super::Rejected>> {
+    super::rejected_rows(spec, location, locations, &decoded.bad)
 }
 
 /// Writes events that came too late for their windows to the quarantine,
