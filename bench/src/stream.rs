@@ -174,6 +174,23 @@ pub fn throughput(
         )?;
         producer.poll(Duration::ZERO);
     }
+    // One more order, two days after the last day, of a user of its own:
+    // it moves the watermark past the end date, so the stream closes the
+    // end date and stops there, as a live stream would, rather than after
+    // the idle time (which would be timed).
+    let after = (shape.last_day() + chrono::Duration::days(2)).format("%Y-%m-%d 00:00:00");
+    send(
+        &producer,
+        &topic,
+        "after",
+        &serde_json::json!({
+            "order_id": "after",
+            "order_timestamp": after.to_string(),
+            "cpf": "after",
+            "chargeback_timestamp": null,
+        })
+        .to_string(),
+    )?;
     producer.flush(Duration::from_secs(120))?;
 
     let config = config(dir, "order_events", broker, &topic, online_url);
