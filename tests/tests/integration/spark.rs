@@ -278,9 +278,6 @@ fn payments_config(dir: &std::path::Path) -> Config {
 }
 
 #[test]
-#[ignore = "Spark's planning of these wide plans takes minutes and exhausts a 4 GiB driver \
-            (whole-stage code generation off too), stopping the shared server's SparkContext; \
-            run alone with --ignored"]
 fn catalog_aggregations_on_spark_are_the_polars_rows() {
     let dir = tempfile::tempdir().unwrap();
     let config = payments_config(dir.path());

@@ -26,6 +26,14 @@ const SESSION_CONF: &[(&str, &str)] = &[
     ("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS"),
     // Snappy, as the polars engine writes the store.
     ("spark.sql.parquet.compression.codec", "snappy"),
+    // Constraint propagation infers predicates from every alias and
+    // comparison of a plan. A feature set with many outputs compares a
+    // struct of all of them with the previous row's (the change-point
+    // dedup), and inferring over that took the optimizer minutes and the
+    // driver's 4 GiB (a thread dump shows it in `PruneFilters`, hashing the
+    // struct for `validConstraints`). The plans filter explicitly and gain
+    // nothing from it.
+    ("spark.sql.constraintPropagation.enabled", "false"),
 ];
 
 /// A connected Spark Connect session.
