@@ -663,6 +663,11 @@ start_spark() {
     # driver and block manager bind to 127.0.0.1 and the web UI is off, so nothing listens outside.
     # 4 GiB of heap (FEATURESTORE_SPARK_MEMORY): with 1 GiB, the suite's 100k-event and catalog
     # runs exhaust it and the server's SparkContext stops for good.
+    # A response stream lasts up to an hour (Spark's default is 2 minutes, after which it expects
+    # the client to reattach, which the Rust client does not do; the engine then fails the run
+    # rather than take a partial answer). FEATURESTORE_SPARK_CONF adds `key=value` settings.
+    local extra=() kv
+    for kv in ${FEATURESTORE_SPARK_CONF:-}; do extra+=(--conf "$kv"); done
     launch spark "$d/log/server.log" env JAVA_HOME="$JAVA17_HOME" SPARK_HOME="$spark_home" \
         SPARK_LOCAL_IP=127.0.0.1 SPARK_LOCAL_DIRS="$d/data/tmp" \
         "$spark_home/bin/spark-submit" --class org.apache.spark.sql.connect.service.SparkConnectServer \
@@ -672,6 +677,8 @@ start_spark() {
         --conf spark.ui.enabled=false \
         --conf spark.driver.host=127.0.0.1 --conf spark.driver.bindAddress=127.0.0.1 \
         --conf spark.sql.warehouse.dir="$d/data/warehouse" \
+        --conf spark.connect.execute.reattachable.senderMaxStreamDuration=1h \
+        "${extra[@]}" \
         --driver-java-options "-Djava.io.tmpdir=$d/data/tmp -Dderby.system.home=$d/data" \
         spark-internal
     wait_ready spark 180 "$d/log/server.log" port_open "$SPARK_PORT"

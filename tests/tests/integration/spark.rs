@@ -435,6 +435,11 @@ fn servers_script() -> std::path::PathBuf {
 
 impl OwnSpark {
     fn start() -> OwnSpark {
+        OwnSpark::start_with("")
+    }
+
+    /// With Spark settings (`key=value …`) of its own.
+    fn start_with(conf: &str) -> OwnSpark {
         let shared = std::env::var("FEATURESTORE_SERVERS_DIR").unwrap_or_else(|_| {
             let cache = std::env::var("XDG_CACHE_HOME").unwrap_or_else(|_| {
                 format!("{}/.cache", std::env::var("HOME").unwrap_or("/tmp".into()))
@@ -459,6 +464,7 @@ impl OwnSpark {
             .args(["start", "spark"])
             .env("FEATURESTORE_SERVERS_DIR", dir.path())
             .env("FEATURESTORE_SPARK_PORT", port.to_string())
+            .env("FEATURESTORE_SPARK_CONF", conf)
             .stderr(std::process::Stdio::inherit())
             .output()
             .expect("scripts/servers.sh runs");
@@ -596,4 +602,56 @@ fn a_spark_server_killed_mid_write_leaves_the_historical_store_as_it_was() {
     let next = run::<UserOrders>(&config, &st, range(Some("2020-05-01"), "2020-07-10"));
     assert!(next.repaired.is_some());
     assert!(!record.exists(), "cleared by the next run");
+}
+
+/// A server that ends its response streams early (its
+/// `senderMaxStreamDuration` at 2 s rather than the 2 minutes a long run
+/// can exceed) gives answers the client takes as complete: the run fails
+/// and writes nothing, rather than store a partial or empty result (before
+/// the check of each answer's rows, a 10M-event run on Spark stored nothing
+/// for `user_orders` and reported success).
+#[test]
+fn an_answer_the_server_cut_short_fails_the_run_and_writes_nothing() {
+    let own = OwnSpark::start_with("spark.connect.execute.reattachable.senderMaxStreamDuration=2s");
+    let dir = tempfile::tempdir().unwrap();
+    let (_unused, mut config) = temp_config();
+    config.historical_root = dir.path().join("historical").to_string_lossy().into_owned();
+    config.online_url = format!("redb://{}", dir.path().join("online.redb").display());
+    config
+        .sources
+        .insert("order_events".to_string(), orders_csv(dir.path(), 30_000));
+    let mut config = on_spark(config);
+    config.engine.spark_remote = Some(own.remote.clone());
+    let st = stores(&config);
+    let err = pipeline::execute(
+        &UserOrders::SPEC,
+        &config,
+        &st,
+        range(None, "2020-06-30"),
+        &|_| {},
+    )
+    .expect_err("a cut answer fails the run");
+    let shown = format!("{err}: {:?}", std::error::Error::source(&err));
+    // The answer with too few rows is caught and explained: the summary of
+    // the run's rows, or before it a check's count (the first read of the
+    // source can take the 2 s too).
+    assert!(
+        shown.contains("came back") && shown.contains("senderMaxStreamDuration"),
+        "{shown}"
+    );
+    assert_eq!(
+        st.historical
+            .read(&UserOrders::SPEC, None)
+            .unwrap()
+            .height(),
+        0
+    );
+    assert!(st
+        .online
+        .get(
+            &UserOrders::SPEC,
+            &[featurestore_runtime::store::online::Value::from("c1")]
+        )
+        .unwrap()
+        .is_none());
 }

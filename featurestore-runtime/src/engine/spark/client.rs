@@ -180,13 +180,30 @@ impl SparkClient {
                 .downcast_ref::<arrow::array::Int64Array>()
                 .and_then(|a| a.iter().next().flatten())
         });
-        value.ok_or_else(|| Error::Store {
+        value.ok_or_else(|| self.cut_short(&format!("the count of `{sql}`"), 0, 1))
+    }
+
+    /// The error of an answer with fewer rows than the query gives. A Spark
+    /// Connect server ends a reattachable response stream after
+    /// `spark.connect.execute.reattachable.senderMaxStreamDuration` (2
+    /// minutes by default) and expects the client to reattach; the client
+    /// library ends the answer there instead, as if it were complete. Such
+    /// an answer must never pass for the result.
+    pub(crate) fn cut_short(&self, what: &str, got: usize, expected: i64) -> Error {
+        Error::Store {
             store: STORE,
             location: self.remote.clone(),
-            message: format!("expected one count from `{sql}`"),
+            message: format!(
+                "{what}: {got} of {expected} rows came back: the server ended the answer early. \
+                 A Spark Connect server ends a response stream after \
+                 `spark.connect.execute.reattachable.senderMaxStreamDuration` (2 minutes by \
+                 default) and this client does not reattach to it: set it above the longest \
+                 step of a run on the server (e.g. `--conf \
+                 spark.connect.execute.reattachable.senderMaxStreamDuration=1h`)"
+            ),
             kind: crate::error::ErrorKind::Permanent,
-            source: "no row".into(),
-        })
+            source: "a response stream ended early".into(),
+        }
     }
 
     /// Runs `f` with the session, off any tokio runtime.

@@ -221,17 +221,31 @@ fn run_cached(
     before_write: &dyn Fn((NaiveDate, NaiveDate)) -> Result<()>,
     progress: &dyn Fn(&str),
 ) -> Result<SparkRun> {
-    let days_sql = format!(
-        "SELECT DISTINCT CAST(datediff(CAST({} AS DATE), DATE'1970-01-01') AS BIGINT) FROM {view}",
+    let day = format!(
+        "CAST(datediff(CAST({} AS DATE), DATE'1970-01-01') AS BIGINT)",
         plan::ident(TIMESTAMP_COLUMN)
     );
+    // What every later answer is checked against: one row, whatever the
+    // view holds, so an answer without it was cut short too.
+    let keys: Vec<String> = spec.key_names().map(plan::ident).collect();
+    let summary_sql = format!(
+        "SELECT count(*), count(DISTINCT {day}), count(DISTINCT {}) FROM {view}",
+        keys.join(", ")
+    );
+    let summary = int_row(&client.sql(&summary_sql)?);
+    let [rows_total, days_total, keys_total] = summary[..] else {
+        return Err(client.cut_short("the run's row, day and key counts", 0, 1));
+    };
+    let days_sql = format!("SELECT DISTINCT {day} FROM {view}");
     let written: BTreeSet<NaiveDate> = int_column(&client.sql(&days_sql)?)
         .into_iter()
         .map(day_to_date)
         .collect();
+    complete(client, "the run's days", written.len(), days_total)?;
     // Every key has a row on the first day of the run: the earliest row is it.
     let days = written.first().map(|first| (*first, end));
     let latest_frame = latest(spec, client, view)?;
+    complete(client, "the latest rows", latest_frame.height(), keys_total)?;
     let compute = t0.elapsed();
 
     let t1 = Instant::now();
@@ -265,6 +279,12 @@ fn run_cached(
         None => DataFrame::empty(),
     };
     write.rows = rows.height();
+    complete(
+        client,
+        "the rows Spark wrote to the historical store",
+        rows.height(),
+        rows_total,
+    )?;
     let latest = if latest_frame.height() == 0 {
         Vec::new()
     } else {
@@ -299,6 +319,31 @@ fn latest(spec: &FeatureSetSpec, client: &SparkClient, view: &str) -> Result<Dat
     frame
         .sort(by, SortMultipleOptions::default())
         .ctx(|| "sorting the latest rows".into())
+}
+
+/// The first row of `batches`, as integers; empty without a row.
+fn int_row(batches: &[RecordBatch]) -> Vec<i64> {
+    let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else {
+        return Vec::new();
+    };
+    (0..b.num_columns())
+        .filter_map(|i| {
+            b.column(i)
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .and_then(|a| a.iter().next().flatten())
+        })
+        .collect()
+}
+
+/// Checks that an answer holds the `expected` rows the run's summary
+/// counted: a response stream the server ended early gives fewer, with no
+/// error from the client.
+fn complete(client: &SparkClient, what: &str, got: usize, expected: i64) -> Result<()> {
+    if i64::try_from(got).ok() == Some(expected) {
+        return Ok(());
+    }
+    Err(client.cut_short(what, got, expected))
 }
 
 fn int_column(batches: &[RecordBatch]) -> Vec<i64> {
