@@ -74,6 +74,11 @@ enum Cmd {
         /// Print the tables as Markdown
         #[arg(long)]
         markdown: bool,
+        /// A Python with the `duckdb` package (`bench/duckdb/setup.sh`
+        /// installs one): each size is then also computed by
+        /// `bench/duckdb/rows.sql`, checked equal, and timed beside the engine
+        #[arg(long, env = "FEATURESTORE_BENCH_DUCKDB")]
+        duckdb: Option<PathBuf>,
     },
     /// Streaming from Kafka: events per second of `features stream` into
     /// the embedded store (the example's windows), then produce-to-`get`
@@ -300,7 +305,8 @@ fn real_main(cli: Cli) -> Result<(), BoxError> {
             seed,
             data,
             markdown,
-        } => run(&sizes, reference, seed, data, markdown)?,
+            duckdb,
+        } => run(&sizes, reference, seed, data, markdown, duckdb.as_deref())?,
         Cmd::Spark {
             spark_remote,
             sizes,
@@ -402,6 +408,58 @@ fn mib(m: Option<f64>) -> String {
     m.map_or_else(|| "n/a".to_string(), |m| format!("{m:.0}"))
 }
 
+/// What `bench/duckdb/run.py` prints.
+#[derive(Debug, serde::Deserialize)]
+struct DuckDbResult {
+    secs: f64,
+    cpu_secs: f64,
+    peak_mib: f64,
+    rows: usize,
+    same_rows: bool,
+    same_latest: bool,
+}
+
+/// `bench/duckdb/run.py` over `events`, its rows checked against the
+/// engine's historical store in `dir`.
+fn duckdb_run(
+    python: &Path,
+    events: &Path,
+    dir: &Path,
+    end: NaiveDate,
+) -> Result<DuckDbResult, BoxError> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("duckdb/run.py");
+    let out = Command::new(python)
+        .arg(&script)
+        .arg("--events")
+        .arg(events)
+        .args(["--end", &end.to_string(), "--out"])
+        .arg(dir.join("duckdb"))
+        .arg("--engine")
+        .arg(dir.join("historical"))
+        .stderr(std::process::Stdio::inherit())
+        .output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} {} failed ({}); bench/duckdb/setup.sh installs a Python with duckdb",
+            python.display(),
+            script.display(),
+            out.status
+        )
+        .into());
+    }
+    let result: DuckDbResult = serde_json::from_slice(&out.stdout)?;
+    // Timing DuckDB against other rows would compare nothing.
+    if !(result.same_rows && result.same_latest) {
+        return Err(format!(
+            "DuckDB's rows differ from the engine's on {} (kept in {})",
+            events.display(),
+            dir.display()
+        )
+        .into());
+    }
+    Ok(result)
+}
+
 fn stage<'a>(stages: &'a [measure::Stage], name: &str) -> Option<&'a measure::Stage> {
     stages.iter().find(|s| s.name == name)
 }
@@ -412,6 +470,7 @@ fn run(
     seed: u64,
     data: Option<PathBuf>,
     markdown: bool,
+    duckdb: Option<&Path>,
 ) -> Result<(), BoxError> {
     let data = data.unwrap_or_else(default_data_dir);
     std::fs::create_dir_all(&data)?;
@@ -430,6 +489,21 @@ fn run(
             "online rows",
             "peak RSS MiB",
             "read/compute/hist/online peak MiB",
+        ],
+    );
+    let mut vs_duckdb = table(
+        markdown,
+        &[
+            "events",
+            "engine wall s",
+            "DuckDB wall s",
+            "wall, engine / DuckDB",
+            "engine CPU s",
+            "DuckDB CPU s",
+            "CPU, engine / DuckDB",
+            "engine / DuckDB peak MiB",
+            "rows",
+            "same rows",
         ],
     );
     let mut stores_of_reference = None;
@@ -462,6 +536,22 @@ fn run(
             format!("{:.0}", r.peak_mib),
             peaks.join(" / "),
         ]);
+        if let Some(python) = duckdb {
+            eprintln!("DuckDB: {} events", format_count(n));
+            let d = duckdb_run(python, &events, &dir, shape.last_day())?;
+            vs_duckdb.add_row(vec![
+                format_count(n),
+                secs(r.secs),
+                secs(d.secs),
+                format!("{:.2}", r.secs / d.secs),
+                secs(r.cpu_secs),
+                secs(d.cpu_secs),
+                format!("{:.2}", r.cpu_secs / d.cpu_secs),
+                format!("{:.0} / {:.0}", r.peak_mib, d.peak_mib),
+                d.rows.to_string(),
+                (d.same_rows && d.same_latest && d.rows == r.rows_out).to_string(),
+            ]);
+        }
         if n == reference {
             stores_of_reference = Some((events, dir, shape));
         }
@@ -469,6 +559,11 @@ fn run(
     println!(
         "End to end, both feature sets, CSV → historical Parquet + online store (sqlite):\n{e2e}\n"
     );
+    if duckdb.is_some() {
+        println!(
+            "The engine vs `bench/duckdb/rows.sql` in DuckDB (the same rows into Parquet day partitions, each key's latest row into a Parquet file):\n{vs_duckdb}\n"
+        );
+    }
 
     // The reference size's stores, for the dataset and the lookups.
     let (events, dir, shape) = match stores_of_reference {

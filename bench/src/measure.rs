@@ -39,6 +39,9 @@ pub struct PipelineResult {
     pub partitions: usize,
     pub online_rows: usize,
     pub peak_mib: f64,
+    /// CPU time of the measuring process (user + system, every thread).
+    #[serde(default)]
+    pub cpu_secs: f64,
 }
 
 /// The engine and the baseline query computing the same rows.
@@ -250,7 +253,29 @@ pub fn pipeline(work: &Work) -> Result<PipelineResult, BoxError> {
         rows_out: runs.iter().map(|r| r.rows.height()).sum(),
         partitions: runs.iter().map(|r| r.historical.partitions_written).sum(),
         online_rows: runs.iter().map(|r| r.online.written).sum(),
+        cpu_secs: process_cpu_secs(),
     })
+}
+
+/// This process's CPU time so far, user and system, all threads: fields 14
+/// and 15 of `/proc/self/stat`, in clock ticks (`USER_HZ`, 100 on Linux).
+/// The run is the process's work: its setup is a few milliseconds.
+fn process_cpu_secs() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    // The command name (field 2) is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    // After the name: field 3 is fields[0], so utime (14) is fields[11].
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(u), Some(s)) => (u + s) / 100.0,
+        _ => f64::NAN,
+    }
 }
 
 /// The engine's read + compute of both feature sets, then the baseline
