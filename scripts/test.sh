@@ -9,10 +9,16 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.ca
 mkdir -p "$CARGO_TARGET_DIR"
 # A build directory shared between checkouts keeps what another checkout
 # built when the sources are older: cargo tracks them relative to the
-# package. `featurestore new` has its checkout's path compiled in, so its
-# crate is rebuilt whenever the checkout using the directory changes.
+# package, so a crate built in another checkout is taken as fresh with that
+# checkout's paths compiled in (`env!("CARGO_MANIFEST_DIR")`: fixtures,
+# snapshots, `featurestore new`'s template). The workspace's own crates are
+# rebuilt whenever the checkout using the directory changes; dependencies
+# are kept.
 if [ "$(cat "$CARGO_TARGET_DIR/.checkout" 2>/dev/null)" != "$PWD" ]; then
-    touch featurestore-cli/src/lib.rs
+    own=$(cargo metadata --no-deps --format-version 1 |
+        python3 -c 'import json, sys; print(" ".join("-p " + p["name"] for p in json.load(sys.stdin)["packages"]))')
+    # shellcheck disable=SC2086
+    cargo clean $own --quiet
     echo "$PWD" >"$CARGO_TARGET_DIR/.checkout"
 fi
 # Proc-macro UI tests compare compiler output: never rewrite expectations here.
