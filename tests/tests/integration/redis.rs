@@ -530,9 +530,15 @@ impl OwnRedis {
             .expect("redis-server runs (Debian's redis-server, as scripts/servers.sh uses)")
     }
 
+    /// Until the server answers PING: a restarted server accepts
+    /// connections while it still loads its data, and answers `LOADING`.
     fn wait_ready(&mut self) {
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+        for _ in 0..400 {
+            let pong = std::process::Command::new("redis-cli")
+                .args(["-p", &self.port.to_string(), "PING"])
+                .output()
+                .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "PONG");
+            if pong {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(25));

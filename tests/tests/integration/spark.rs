@@ -632,11 +632,14 @@ fn an_answer_the_server_cut_short_fails_the_run_and_writes_nothing() {
     )
     .expect_err("a cut answer fails the run");
     let shown = format!("{err}: {:?}", std::error::Error::source(&err));
-    // The answer with too few rows is caught and explained: the summary of
-    // the run's rows, or before it a check's count (the first read of the
-    // source can take the 2 s too).
+    // Mostly an answer with too few rows, caught and explained: the summary
+    // of the run's rows, or before it a check's count (the first read of the
+    // source can take the 2 s too). On a loaded machine even the statement
+    // creating the source's view can take 2 s: its answer then comes back
+    // before the view exists, and the next statement finds no view.
     assert!(
-        shown.contains("came back") && shown.contains("senderMaxStreamDuration"),
+        (shown.contains("came back") && shown.contains("senderMaxStreamDuration"))
+            || shown.contains("TABLE_OR_VIEW_NOT_FOUND"),
         "{shown}"
     );
     assert_eq!(
