@@ -513,17 +513,22 @@ fn files_below(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<
     out
 }
 
+/// The Spark engine over `events` generated orders, with its stores in `dir`.
+fn orders_on_spark(dir: &std::path::Path, events: usize) -> Config {
+    let (_unused, mut config) = temp_config();
+    config.historical_root = dir.join("historical").to_string_lossy().into_owned();
+    config.online_url = format!("redb://{}", dir.join("online.redb").display());
+    config
+        .sources
+        .insert("order_events".to_string(), orders_csv(dir, events));
+    on_spark(config)
+}
+
 #[test]
 fn a_spark_server_killed_mid_write_leaves_the_historical_store_as_it_was() {
     let own = OwnSpark::start();
     let dir = tempfile::tempdir().unwrap();
-    let (_unused, mut config) = temp_config();
-    config.historical_root = dir.path().join("historical").to_string_lossy().into_owned();
-    config.online_url = format!("redb://{}", dir.path().join("online.redb").display());
-    config
-        .sources
-        .insert("order_events".to_string(), orders_csv(dir.path(), 30_000));
-    let config = on_spark(config);
+    let config = orders_on_spark(dir.path(), 30_000);
     let st = stores(&config);
     run::<UserOrders>(&config, &st, range(None, "2020-06-30"));
     let table = dir.path().join("historical/cpf/user_orders");
@@ -614,13 +619,7 @@ fn a_spark_server_killed_mid_write_leaves_the_historical_store_as_it_was() {
 fn an_answer_the_server_cut_short_fails_the_run_and_writes_nothing() {
     let own = OwnSpark::start_with("spark.connect.execute.reattachable.senderMaxStreamDuration=2s");
     let dir = tempfile::tempdir().unwrap();
-    let (_unused, mut config) = temp_config();
-    config.historical_root = dir.path().join("historical").to_string_lossy().into_owned();
-    config.online_url = format!("redb://{}", dir.path().join("online.redb").display());
-    config
-        .sources
-        .insert("order_events".to_string(), orders_csv(dir.path(), 30_000));
-    let mut config = on_spark(config);
+    let mut config = orders_on_spark(dir.path(), 30_000);
     config.engine.spark_remote = Some(own.remote.clone());
     let st = stores(&config);
     let err = pipeline::execute(
