@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
@@ -120,10 +121,14 @@ impl CassandraStore {
         if let Some((user, password)) = &config.credentials {
             builder = builder.user(user, password);
         }
-        if let Some(tls) = &config.tls {
-            builder = builder.tls_context(Some(super::tls::client_config(tls, &shown)?));
+        let tls = match &config.tls {
+            Some(tls) => Some(super::tls::client_config(tls, &shown)?),
+            None => None,
+        };
+        if let Some(tls) = &tls {
+            builder = builder.tls_context(Some(tls.clone()));
         }
-        let config_tls = config.tls.is_some();
+        let config_tls = tls.is_some();
         let session = match crate::io::runtime()
             .spawn(async move { builder.build().await })
             .await
@@ -131,16 +136,27 @@ impl CassandraStore {
             Ok(Ok(session)) => session,
             Ok(Err(e)) => {
                 let text = e.to_string();
-                let (kind, message) = if text.contains("Authentication")
+                let refused_credentials = text.contains("Authentication")
                     || text.contains("authenticat")
-                    || text.contains("credentials")
-                {
+                    || text.contains("credentials");
+                let refusal = match tls {
+                    Some(tls) if !refused_credentials && !tls_failure(&e) => {
+                        let nodes = config.nodes.clone();
+                        let wait = config.request_timeout.min(Duration::from_secs(2));
+                        tokio::task::spawn_blocking(move || super::tls::refusal(&nodes, &tls, wait))
+                            .await
+                            .ok()
+                            .flatten()
+                    }
+                    _ => None,
+                };
+                let (kind, message) = if refused_credentials {
                     (
                         ErrorKind::Permanent,
                         "connecting failed: the cluster refused the user name or password"
                             .to_string(),
                     )
-                } else if tls_failure(&e) {
+                } else if tls_failure(&e) || refusal.is_some() {
                     (
                         ErrorKind::Permanent,
                         if config_tls {
@@ -165,7 +181,10 @@ impl CassandraStore {
                     location: shown,
                     message,
                     kind,
-                    source: Box::new(e),
+                    source: match refusal {
+                        Some(refusal) => format!("{refusal}; the driver: {e}").into(),
+                        None => Box::new(e),
+                    },
                 });
             }
             Err(join) => {

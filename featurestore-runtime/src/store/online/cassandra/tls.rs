@@ -1,14 +1,18 @@
 //! The rustls client configuration of `[online.cassandra.tls]`.
 
+use std::io::{ErrorKind, Read};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+    CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
+    SignatureScheme, StreamOwned,
 };
 
 use super::config::TlsConfig;
@@ -137,4 +141,48 @@ impl ServerCertVerifier for AnyName {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.supported_verify_schemes()
     }
+}
+
+/// Why the nodes end TLS connections made with `config`, when they do.
+///
+/// The driver reports a node that ends the handshake (a node that wants a
+/// client certificate and gets none, with TLS 1.3) as a connection broken
+/// while it sent its first request: the node's alert is read or lost
+/// depending on which of the driver's tasks notices first, so a refusal
+/// would read as an unreachable node. This handshake sends nothing after
+/// it, so the node's alert is always read. `None` when no node could be
+/// reached, or when a node kept the connection open for `wait`.
+pub(super) fn refusal(
+    nodes: &[String],
+    config: &Arc<ClientConfig>,
+    wait: Duration,
+) -> Option<String> {
+    nodes.iter().find_map(|node| {
+        let addr = node.to_socket_addrs().ok()?.next()?;
+        let tcp = TcpStream::connect_timeout(&addr, wait).ok()?;
+        tcp.set_read_timeout(Some(wait)).ok()?;
+        tcp.set_write_timeout(Some(wait)).ok()?;
+        let name = ServerName::IpAddress(addr.ip().into());
+        let conn = ClientConnection::new(config.clone(), name).ok()?;
+        let mut tls = StreamOwned::new(conn, tcp);
+        let mut byte = [0u8; 1];
+        let refused = |e: std::io::Error| {
+            // A node that closes the connection is a refusal; a read that
+            // timed out is a node waiting for the first request.
+            (!matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut))
+                .then(|| format!("node {node}: {e}"))
+        };
+        while tls.conn.is_handshaking() {
+            if let Err(e) = tls.conn.complete_io(&mut tls.sock) {
+                return refused(e);
+            }
+        }
+        match tls.read(&mut byte) {
+            Ok(0) => Some(format!(
+                "node {node} closed the connection right after the TLS handshake"
+            )),
+            Ok(_) => None,
+            Err(e) => refused(e),
+        }
+    })
 }
