@@ -372,8 +372,20 @@ fn read_file_or_none(
     let format = file::of(content_format(spec, &file, by_name, locations)?);
     let policy = locations.policy(spec);
     // Records the typed reader would misread, and the file it then reads:
-    // the original, or a copy without them.
-    let removed = format.misread(spec, &file)?;
+    // the original, or a copy without them. The check is a pass of its own
+    // on one core; the typed read of the file as it is runs beside it on
+    // polars' threads and is kept when the check finds nothing, the common
+    // case, so that both cores work through the read. When the check finds
+    // records, that read is dropped and the copy without them read instead.
+    let (removed, as_is) = std::thread::scope(|s| {
+        let check = s.spawn(|| format.misread(spec, &file));
+        let as_is = typed_attempt(spec, format, &file, &file, false);
+        let removed = check
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (removed, as_is)
+    });
+    let removed = removed?;
     let cleaned = match removed.first() {
         None => None,
         Some(first) if policy == OnBadRows::Fail => {
@@ -382,7 +394,8 @@ fn read_file_or_none(
         Some(_) => Some(format.without(spec, &file, &removed)?),
     };
     let reading = cleaned.as_ref().unwrap_or(&file);
-    let (frame, bad) = read_typed(spec, format, &file, reading, &removed, policy)?;
+    let first = cleaned.is_none().then_some(as_is);
+    let (frame, bad) = read_typed(spec, format, &file, reading, &removed, policy, first)?;
     drop(cleaned);
     let mut rejected = removed;
     rejected.extend(bad);
@@ -394,8 +407,27 @@ fn read_file_or_none(
     Ok((frame, rejected.into_iter().collect()))
 }
 
+/// One typed read of `reading` (`file`, or a copy of it without some
+/// records), times with a fraction of a second or not.
+fn typed_attempt(
+    spec: &SourceSpec,
+    format: &dyn FileFormat,
+    file: &SourceFile,
+    reading: &SourceFile,
+    fractions: bool,
+) -> Result<PolarsResult<DataFrame>> {
+    let lf = typed(
+        spec,
+        file.location(),
+        format.scan(spec, reading)?,
+        fractions,
+    )?;
+    Ok(collect_guarded(lf))
+}
+
 /// The typed rows of `reading` (`file`, or a copy of it without the
 /// `removed` records), and the rows at fault that the policy left out.
+/// `first` is the first attempt at it when already made.
 fn read_typed(
     spec: &SourceSpec,
     format: &dyn FileFormat,
@@ -403,18 +435,14 @@ fn read_typed(
     reading: &SourceFile,
     removed: &[BadRow],
     policy: OnBadRows,
+    first: Option<Result<PolarsResult<DataFrame>>>,
 ) -> Result<(DataFrame, Vec<BadRow>)> {
-    let attempt = |fractions| -> Result<PolarsResult<DataFrame>> {
-        let lf = typed(
-            spec,
-            file.location(),
-            format.scan(spec, reading)?,
-            fractions,
-        )?;
-        Ok(collect_guarded(lf))
-    };
+    let attempt = |fractions| typed_attempt(spec, format, file, reading, fractions);
     let fits = |read: &PolarsResult<DataFrame>| matches!(read, Ok(df) if non_nullable_nulls(spec, df) == 0);
-    let mut result = attempt(false)?;
+    let mut result = match first {
+        Some(first) => first?,
+        None => attempt(false)?,
+    };
     if !fits(&result) && has_text_times(spec) {
         // Exporters such as Spark write a fraction of a second only when it
         // is not zero: times sampled with whole seconds may have fractions

@@ -87,7 +87,7 @@ pub(crate) fn decode(
     let format = Messages {
         places: messages.iter().map(Message::place).collect(),
     };
-    let (frame, bad) = read_typed(spec, &format, &file, &file, &removed, policy)?;
+    let (frame, bad) = read_typed(spec, &format, &file, &file, &removed, policy, None)?;
     let mut all = removed;
     all.extend(bad);
     all.sort_by_key(|b| b.record);
