@@ -709,14 +709,17 @@ fn run_to_frame(
         .collect();
     let mut frame: Option<DataFrame> = None;
     for wave in ranges.chunks(threads) {
-        let parts: Vec<kernel::KernelResult> = {
+        // Each part's rows are built on the thread that computed it.
+        let parts: Vec<DataFrame> = {
             use rayon::prelude::*;
             wave.par_iter()
-                .map(|r| kernel::run_groups(input, outputs, mode, r.clone()))
-                .collect()
+                .map(|r| {
+                    let part = kernel::run_groups(input, outputs, mode, r.clone());
+                    output_frame(spec, df, group_keys, input, part, mode, inputs, ids)
+                })
+                .collect::<Result<_>>()?
         };
-        for part in parts {
-            let rows = output_frame(spec, df, group_keys, input, part, mode, inputs, ids)?;
+        for rows in parts {
             match &mut frame {
                 Some(f) => {
                     f.vstack_mut_owned(rows).ctx(|| "output rows".into())?;
@@ -1164,6 +1167,10 @@ fn sort_events(df: DataFrame, keys: &[&str]) -> PolarsResult<SortedEvents> {
     sort_groups_by_time(&mut rows, &offsets, &times);
     drop(times);
     let idx = IdxCa::from_vec("idx".into(), rows);
+    // The reader's chunks in one: a gather across chunks looks up each
+    // row's chunk (0.37 s for 10M events, against 0.01 s for the copy).
+    let mut events = events;
+    events.rechunk_mut();
     Ok(SortedEvents {
         events: events.take(&idx)?,
         offsets,
