@@ -1187,7 +1187,7 @@ fn sort_groups_by_time(rows: &mut [IdxSize], offsets: &[usize], times: &[i64]) {
         .div_ceil(rayon::current_num_threads().max(1) * 16)
         .max(4096);
     let mut runs: Vec<(&mut [IdxSize], &[usize])> = Vec::new();
-    let (mut rest, mut start_group, mut taken) = (rows, 0usize, 0usize);
+    let (mut rest, mut start_group) = (rows, 0usize);
     let groups = offsets.len() - 1;
     while start_group < groups {
         let mut end_group = start_group + 1;
@@ -1198,10 +1198,9 @@ fn sort_groups_by_time(rows: &mut [IdxSize], offsets: &[usize], times: &[i64]) {
         let (run, tail) = std::mem::take(&mut rest).split_at_mut(len);
         runs.push((run, &offsets[start_group..=end_group]));
         rest = tail;
-        taken += len;
         start_group = end_group;
     }
-    debug_assert_eq!(taken, offsets[groups]);
+    debug_assert!(rest.is_empty(), "the groups cover every row");
     runs.into_par_iter().for_each(|(run, bounds)| {
         let base = bounds[0];
         for w in bounds.windows(2) {
