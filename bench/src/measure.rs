@@ -109,6 +109,13 @@ impl Work {
             None => format!("sqlite://{}", self.dir.join("online.sqlite").display()),
         };
         config.datasets_root = self.dir.join("datasets").display().to_string();
+        // A budget given to the bench, as a user gives one to a run.
+        if let Ok(budget) = std::env::var(featurestore_runtime::config::ENV_MEMORY_BUDGET) {
+            config.engine.memory_budget = Some(
+                featurestore_runtime::config::parse_size(&budget)
+                    .unwrap_or_else(|e| panic!("FEATURESTORE_MEMORY_BUDGET: {e}")),
+            );
+        }
         config.sources.insert(
             <features::OrderEvents as featurestore_runtime::Source>::SPEC
                 .name
@@ -250,7 +257,7 @@ pub fn pipeline(work: &Work) -> Result<PipelineResult, BoxError> {
         secs,
         peak_mib: run_peak(&stages),
         stages,
-        rows_out: runs.iter().map(|r| r.rows.height()).sum(),
+        rows_out: runs.iter().map(|r| r.row_count()).sum(),
         partitions: runs.iter().map(|r| r.historical.partitions_written).sum(),
         online_rows: runs.iter().map(|r| r.online.written).sum(),
         cpu_secs: process_cpu_secs(),

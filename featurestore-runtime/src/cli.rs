@@ -60,6 +60,14 @@ pub struct Cli {
     /// Spark Connect endpoint, sc://HOST:PORT[/;token=…] [env: FEATURESTORE_SPARK_REMOTE]
     #[arg(long, global = true)]
     pub spark_remote: Option<String>,
+    /// Memory a run may use (4GiB, 512MiB…): a run whose events would need
+    /// more is split by key and spilled to the disk [default: half the
+    /// machine's memory] [env: FEATURESTORE_MEMORY_BUDGET]
+    #[arg(long, global = true, value_parser = crate::config::parse_size)]
+    pub memory_budget: Option<u64>,
+    /// Where a run split by key spills its parts [default: the temporary directory]
+    #[arg(long, global = true)]
+    pub spill_dir: Option<PathBuf>,
     /// More logging (-v: info, -vv: debug); RUST_LOG overrides
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
@@ -374,6 +382,12 @@ pub fn resolve_config(registry: &Registry, cli: &Cli, embedded: Option<&str>) ->
     if let Some(remote) = &cli.spark_remote {
         config.engine.spark_remote = Some(remote.clone());
     }
+    if let Some(budget) = cli.memory_budget {
+        config.engine.memory_budget = Some(budget);
+    }
+    if let Some(dir) = &cli.spill_dir {
+        config.engine.spill_dir = Some(cwd.join(dir));
+    }
     for s in &cli.sources {
         let Some((name, path)) = s.split_once('=') else {
             return Err(Error::Invalid(format!(
@@ -588,7 +602,7 @@ pub fn run(
                     bar.finish_and_clear();
                     let report = report?;
                     for run in &report.feature_sets {
-                        eprintln!("{}: {} rows", run.feature_set, run.rows.height());
+                        eprintln!("{}: {} rows", run.feature_set, run.row_count());
                         warn_run(run, range);
                     }
                     let files: Vec<String> = report.files.iter().map(ToString::to_string).collect();
@@ -1017,14 +1031,20 @@ fn report_run(
         return print_frame(&report.latest, format, out);
     };
     let days = format!("{first} to {last}");
-    if report.rows.height() == 0 {
+    if let Some(split) = &report.split {
+        eprintln!(
+            "{name}: split into {} parts by key to fit the memory budget (`--memory-budget`): its latest rows are in the online store, not printed",
+            split.parts
+        );
+    }
+    if report.row_count() == 0 {
         eprintln!(
             "{name}: no event (after the feature set's query and filter) is dated from {first} to {last}: those days have no rows"
         );
     }
     eprintln!(
         "{name}: {} rows for {days}; historical: {} partitions written, {} emptied at {}; online: {} rows upserted, {} not replacing rows of later runs, {} removed",
-        report.rows.height(),
+        report.row_count(),
         report.historical.partitions_written,
         report.historical.partitions_deleted,
         stores.historical.location(),

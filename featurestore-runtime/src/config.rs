@@ -17,6 +17,8 @@
 //! [engine]
 //! kind = "polars"                     # or "spark"
 //! spark_remote = "sc://spark:15002"   # the Spark Connect endpoint
+//! memory_budget = "4GiB"   # a run needing more is split by key (default: half the memory)
+//! spill_dir = "/var/tmp"   # where a split run spills its parts (default: the temp dir)
 //!
 //! [server]                               # `features serve`
 //! bind = "127.0.0.1:6566"     # loopback unless told otherwise
@@ -95,6 +97,8 @@ pub const ENV_DATASETS_ROOT: &str = "FEATURESTORE_DATASETS_ROOT";
 pub const ENV_ONLINE_URL: &str = "FEATURESTORE_ONLINE_URL";
 /// Environment variable giving the Spark Connect endpoint.
 pub const ENV_SPARK_REMOTE: &str = "FEATURESTORE_SPARK_REMOTE";
+/// Environment variable: [`EngineConfig::memory_budget`] (`4GiB`, `512MiB`…).
+pub const ENV_MEMORY_BUDGET: &str = "FEATURESTORE_MEMORY_BUDGET";
 /// Prefix of the variables overriding a source's path: `FEATURESTORE_SOURCE_ORDER_EVENTS`.
 pub const ENV_SOURCE_PREFIX: &str = "FEATURESTORE_SOURCE_";
 /// Prefix of the variables setting a source's format: `FEATURESTORE_FORMAT_ORDER_EVENTS=parquet`.
@@ -160,6 +164,8 @@ struct ServerSection {
 struct EngineSection {
     kind: Option<String>,
     spark_remote: Option<String>,
+    memory_budget: Option<String>,
+    spill_dir: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -366,6 +372,15 @@ impl Config {
                     .map_err(|e| error(format!("[engine] kind: {e}")))?;
             }
             config.engine.spark_remote = engine.spark_remote;
+            if let Some(budget) = engine.memory_budget {
+                config.engine.memory_budget = Some(
+                    parse_size(&budget)
+                        .map_err(|e| error(format!("[engine] memory_budget: {e}")))?,
+                );
+            }
+            config.engine.spill_dir = engine
+                .spill_dir
+                .map(|d| PathBuf::from(absolute(&config.base_dir, &d)));
         }
         for (prefix, options) in file.storage {
             config.storage = config
@@ -454,6 +469,11 @@ impl Config {
                 self.online_url = absolute(cwd, &v);
             } else if k == ENV_SPARK_REMOTE {
                 self.engine.spark_remote = Some(v);
+            } else if k == ENV_MEMORY_BUDGET {
+                self.engine.memory_budget = Some(parse_size(&v).map_err(|e| Error::Config {
+                    path: PathBuf::from(&k),
+                    message: format!("\"{v}\": {e}"),
+                })?);
             } else if k == ENV_DATASETS_ROOT {
                 self.datasets_root = absolute(cwd, &v);
             } else if let Some(name) = k.strip_prefix(ENV_SOURCE_PREFIX) {
@@ -548,6 +568,36 @@ pub fn parse_format(name: &str) -> std::result::Result<Format, String> {
             Format::ALL.map(|f| format!("\"{}\"", f.name())).join(", ")
         )
     })
+}
+
+/// A size in bytes: a number and a unit, `B`, `KiB`, `MiB`, `GiB`, `TiB`
+/// (or `K`, `M`, `G`, `T`, `KB`, `MB`…, taken as powers of 1024 too).
+pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size: write e.g. 4GiB, 512MiB"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{text}`: use B, KiB, MiB, GiB or TiB"
+            ))
+        }
+    };
+    let bytes = number * (1u64 << shift) as f64;
+    if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
+        return Err(format!("`{text}` is not a size of at least one byte"));
+    }
+    Ok(bytes as u64)
 }
 
 #[cfg(test)]
@@ -786,5 +836,18 @@ aws_secret_access_key = "s3cr3t"
             .unwrap_err()
             .to_string();
         assert!(err.contains(EMBEDDED), "{err}");
+    }
+
+    #[test]
+    fn sizes_are_read_with_binary_units() {
+        assert_eq!(parse_size("4GiB"), Ok(4 << 30));
+        assert_eq!(parse_size(" 512 MiB "), Ok(512 << 20));
+        assert_eq!(parse_size("1.5G"), Ok(3 << 29));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert!(parse_size("4 parsecs")
+            .unwrap_err()
+            .contains("unknown unit"));
+        assert!(parse_size("GiB").is_err());
+        assert!(parse_size("0").is_err());
     }
 }

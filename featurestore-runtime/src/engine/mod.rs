@@ -67,6 +67,13 @@ pub struct EngineConfig {
     /// The Spark Connect endpoint, `sc://HOST:PORT[/;token=…]`: required
     /// with [`EngineKind::Spark`].
     pub spark_remote: Option<String>,
+    /// The memory a run on polars may use, in bytes (default: half of the
+    /// machine's): a run whose events would need more is split by key
+    /// ([`crate::pipeline::split`]).
+    pub memory_budget: Option<u64>,
+    /// Where a run split by key spills its parts (default: the system's
+    /// temporary directory).
+    pub spill_dir: Option<std::path::PathBuf>,
 }
 
 impl EngineConfig {

@@ -11,6 +11,7 @@ use crate::location::FileLocation;
 pub mod dataset;
 pub mod lock;
 pub mod quality;
+pub mod split;
 pub mod status;
 
 use crate::location::OnlineLocation;
@@ -77,7 +78,9 @@ pub struct StageTimes {
 pub struct RunReport {
     /// The feature set's name.
     pub feature_set: &'static str,
-    /// Every row of the run (keys, `timestamp`, outputs).
+    /// Every row of the run (keys, `timestamp`, outputs); no row, only the
+    /// columns, for a run split by key ([`split`](Self::split)), whose rows
+    /// are never all in memory: they are in the historical store.
     pub rows: DataFrame,
     /// The days the run covered: the partitions it replaced.
     pub days: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
@@ -86,7 +89,7 @@ pub struct RunReport {
     /// What the online upsert did.
     pub online: OnlineWrite,
     /// The latest row of each key of the run, sorted by key: what the run
-    /// offered the online store.
+    /// offered the online store (no row for a run split by key).
     pub latest: DataFrame,
     /// Stage timings.
     pub times: StageTimes,
@@ -101,6 +104,16 @@ pub struct RunReport {
     /// (an earlier run failed between the two writes): the run re-wrote
     /// the online rows of those days first.
     pub repaired: Option<status::OnlineBehind>,
+    /// The run was split by key to fit its memory budget.
+    pub split: Option<split::SplitRun>,
+}
+
+impl RunReport {
+    /// Rows the run computed ([`rows`](Self::rows) holds them unless the
+    /// run was split by key).
+    pub fn row_count(&self) -> usize {
+        self.split.as_ref().map_or(self.rows.height(), |s| s.rows)
+    }
 }
 
 /// Locks the feature sets a run of pipeline `names` writes (see [`RunLock`]).
@@ -154,6 +167,21 @@ pub fn execute_all(
     let mut reports = Vec::with_capacity(specs.len());
     for (i, spec) in specs.iter().enumerate() {
         if ready[i].is_none() {
+            if let Some(parts) = split::parts(spec, config, &locations) {
+                let report = split::execute(
+                    spec,
+                    config,
+                    stores,
+                    &lock,
+                    range,
+                    online_order,
+                    progress,
+                    parts,
+                )
+                .map_err(|e| with_location(e, spec, &locations))?;
+                reports.push(report);
+                continue;
+            }
             progress(&format!("reading `{}`", spec.source.name));
             let t = Instant::now();
             let extract = source::read(spec.source, &locations)?;
@@ -308,6 +336,7 @@ fn spark_runs(
             events_after_end: 0,
             events_in_future: 0,
             repaired,
+            split: None,
         });
     }
     Ok(reports)
@@ -493,6 +522,7 @@ fn execute_prepared(
         events_after_end,
         events_in_future,
         repaired,
+        split: None,
     })
 }
 

@@ -154,20 +154,24 @@ fn polars_error(e: PolarsError) -> Error {
     }
 }
 
-/// A column's statistics, compared with `previous` (the same column of the
-/// run before).
-fn column_quality(
-    series: &Series,
-    previous: Option<&ColumnQuality>,
-    thresholds: Thresholds,
-) -> Result<ColumnQuality> {
-    let rows = series.len();
-    let nulls = series.null_count();
-    let null_rate = if rows == 0 {
-        0.0
-    } else {
-        nulls as f64 / rows as f64
-    };
+/// A column's statistics before they are compared with the previous run.
+#[derive(Debug, Clone)]
+struct Summary {
+    name: String,
+    rows: usize,
+    nulls: usize,
+    min: Option<f64>,
+    max: Option<f64>,
+    mean: Option<f64>,
+    distinct: usize,
+    histogram: Option<Histogram>,
+    /// The values counted in the previous run's bins, when it has some and
+    /// this run has values.
+    over_previous: Option<Vec<u64>>,
+}
+
+/// A column's statistics, exact: its values are all in memory.
+fn summarise(series: &Series, previous: Option<&ColumnQuality>) -> Result<Summary> {
     let distinct = series.n_unique().map_err(polars_error)?;
     let values: Option<Vec<f64>> = if series.dtype().is_primitive_numeric() {
         let floats = series.cast(&DataType::Float64).map_err(polars_error)?;
@@ -191,16 +195,57 @@ fn column_quality(
         }
         _ => (None, None, None, None),
     };
+    let over_previous = match (
+        previous.and_then(|p| p.histogram.as_ref()),
+        values.as_deref(),
+    ) {
+        (Some(before), Some(v)) if !v.is_empty() => Some(counts(v, &before.edges)),
+        _ => None,
+    };
+    Ok(Summary {
+        name: series.name().to_string(),
+        rows: series.len(),
+        nulls: series.null_count(),
+        min,
+        max,
+        mean,
+        distinct,
+        histogram,
+        over_previous,
+    })
+}
+
+/// A column's statistics compared with `previous` (the same column of the
+/// run before).
+fn column_quality(
+    summary: Summary,
+    previous: Option<&ColumnQuality>,
+    thresholds: Thresholds,
+) -> ColumnQuality {
+    let Summary {
+        name,
+        rows,
+        nulls,
+        min,
+        max,
+        mean,
+        distinct,
+        histogram,
+        over_previous,
+    } = summary;
+    let null_rate = if rows == 0 {
+        0.0
+    } else {
+        nulls as f64 / rows as f64
+    };
     let drift = previous.map(|p| {
         let null_rate_change = null_rate - p.null_rate;
         let mean_change = match (mean, p.mean) {
             (Some(m), Some(pm)) if pm != 0.0 => Some((m - pm) / pm.abs()),
             _ => None,
         };
-        let psi = match (&p.histogram, values.as_deref()) {
-            (Some(before), Some(v)) if !v.is_empty() => {
-                Some(psi(&before.counts, &counts(v, &before.edges)))
-            }
+        let psi = match (&p.histogram, &over_previous) {
+            (Some(before), Some(now)) => Some(psi(&before.counts, now)),
             _ => None,
         };
         let flagged = null_rate_change.abs() > thresholds.null_rate
@@ -212,8 +257,8 @@ fn column_quality(
             flagged,
         }
     });
-    Ok(ColumnQuality {
-        name: series.name().to_string(),
+    ColumnQuality {
+        name,
         rows,
         nulls,
         null_rate,
@@ -223,11 +268,21 @@ fn column_quality(
         distinct,
         histogram,
         drift,
-    })
+    }
 }
 
 /// Ten bins of equal width from `min` to `max` (one value: one bin around it).
 fn histogram(values: &[f64], min: f64, max: f64) -> Option<Histogram> {
+    let edges = edges(min, max)?;
+    Some(Histogram {
+        counts: counts(values, &edges),
+        edges,
+    })
+}
+
+/// The edges of ten bins of equal width from `min` to `max` (one value:
+/// one bin around it).
+fn edges(min: f64, max: f64) -> Option<Vec<f64>> {
     if !min.is_finite() || !max.is_finite() {
         return None;
     }
@@ -239,8 +294,181 @@ fn histogram(values: &[f64], min: f64, max: f64) -> Option<Histogram> {
     let width = (hi - lo) / BINS as f64;
     let mut edges: Vec<f64> = (0..=BINS).map(|i| lo + width * i as f64).collect();
     edges[BINS] = hi;
-    let counts = counts(values, &edges);
-    Some(Histogram { edges, counts })
+    Some(edges)
+}
+
+/// The statistics of a run's output columns gathered part by part, for a
+/// run whose rows are never all in memory (split by key): rows, nulls,
+/// min, max and mean as a run in memory gives them (the mean up to the
+/// rounding of its sum), the distinct values estimated by a HyperLogLog
+/// sketch (within a few percent), and the histogram counted in a second
+/// pass over the rows, once the first has found the bins.
+#[derive(Debug, Clone)]
+pub struct PartStats {
+    columns: Vec<PartColumn>,
+}
+
+#[derive(Clone)]
+struct PartColumn {
+    name: &'static str,
+    rows: usize,
+    nulls: usize,
+    /// Numeric columns: non-null values, their sum, min and max.
+    numeric: bool,
+    values: usize,
+    sum: f64,
+    min: f64,
+    max: f64,
+    sketch: polars_utils::cardinality_sketch::CardinalitySketch,
+    /// This run's bins, once the first pass is over, and their counts.
+    edges: Option<Vec<f64>>,
+    counts: Vec<u64>,
+    /// The previous run's bins and this run's counts in them.
+    previous: Option<Vec<f64>>,
+    over_previous: Vec<u64>,
+}
+
+impl std::fmt::Debug for PartColumn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartColumn")
+            .field("name", &self.name)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartStats {
+    /// Statistics of `spec`'s outputs, whose previous run is `previous`.
+    pub fn new(spec: &FeatureSetSpec, previous: Option<&RunQuality>) -> Self {
+        let columns = spec
+            .outputs
+            .iter()
+            .map(|o| {
+                let previous = previous
+                    .and_then(|p| p.columns.iter().find(|c| c.name == o.name))
+                    .and_then(|c| c.histogram.as_ref())
+                    .map(|h| h.edges.clone());
+                PartColumn {
+                    name: o.name,
+                    rows: 0,
+                    nulls: 0,
+                    numeric: false,
+                    values: 0,
+                    sum: 0.0,
+                    min: f64::INFINITY,
+                    max: f64::NEG_INFINITY,
+                    sketch: Default::default(),
+                    edges: None,
+                    counts: vec![0; BINS],
+                    over_previous: vec![0; previous.as_ref().map_or(0, |e| e.len() - 1)],
+                    previous,
+                }
+            })
+            .collect();
+        PartStats { columns }
+    }
+
+    /// First pass: the rows of one part.
+    pub fn add(&mut self, frame: &DataFrame) -> Result<()> {
+        let hasher = PlSeedableRandomStateQuality::seed_from_u64(0);
+        for c in &mut self.columns {
+            let series = frame
+                .column(c.name)
+                .map_err(polars_error)?
+                .as_materialized_series();
+            c.rows += series.len();
+            c.nulls += series.null_count();
+            let mut hashes = Vec::new();
+            series
+                .drop_nulls()
+                .vec_hash(hasher.clone(), &mut hashes)
+                .map_err(polars_error)?;
+            for h in hashes {
+                c.sketch.insert(h);
+            }
+            if series.dtype().is_primitive_numeric() {
+                c.numeric = true;
+                for v in float_values(series)?.iter().flatten() {
+                    c.values += 1;
+                    c.sum += v;
+                    c.min = c.min.min(v);
+                    c.max = c.max.max(v);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the first pass: the bins are set.
+    pub fn bin(&mut self) {
+        for c in &mut self.columns {
+            if c.numeric && c.values > 0 {
+                c.edges = edges(c.min, c.max);
+            }
+        }
+    }
+
+    /// Second pass: the rows of one part (a day) counted in the bins.
+    pub fn count(&mut self, frame: &DataFrame) -> Result<()> {
+        for c in &mut self.columns {
+            if !c.numeric {
+                continue;
+            }
+            let series = frame
+                .column(c.name)
+                .map_err(polars_error)?
+                .as_materialized_series();
+            let values: Vec<f64> = float_values(series)?.iter().flatten().collect();
+            if let Some(edges) = &c.edges {
+                for (total, n) in c.counts.iter_mut().zip(counts(&values, edges)) {
+                    *total += n;
+                }
+            }
+            if let Some(edges) = &c.previous {
+                for (total, n) in c.over_previous.iter_mut().zip(counts(&values, edges)) {
+                    *total += n;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn summaries(&self) -> Vec<Summary> {
+        self.columns
+            .iter()
+            .map(|c| {
+                let with_values = c.numeric && c.values > 0;
+                Summary {
+                    name: c.name.to_string(),
+                    rows: c.rows,
+                    nulls: c.nulls,
+                    min: with_values.then_some(c.min),
+                    max: with_values.then_some(c.max),
+                    mean: with_values.then(|| c.sum / c.values as f64),
+                    distinct: c.sketch.estimate() + usize::from(c.nulls > 0),
+                    histogram: c
+                        .edges
+                        .clone()
+                        .filter(|_| with_values)
+                        .map(|edges| Histogram {
+                            edges,
+                            counts: c.counts.clone(),
+                        }),
+                    over_previous: (with_values && c.previous.is_some())
+                        .then(|| c.over_previous.clone()),
+                }
+            })
+            .collect()
+    }
+}
+
+fn float_values(series: &Series) -> Result<Float64Chunked> {
+    Ok(series
+        .cast(&DataType::Float64)
+        .map_err(polars_error)?
+        .f64()
+        .map_err(polars_error)?
+        .clone())
 }
 
 /// The values in each bin of `edges`; values outside them count in the
@@ -284,24 +512,39 @@ pub fn record(
     thresholds: Thresholds,
 ) -> Result<RunQuality> {
     let previous = latest(root, spec.name, 1)?.pop();
-    let mut columns = Vec::with_capacity(spec.outputs.len());
-    for output in spec.outputs {
-        let series = run
-            .rows
-            .column(output.name)
-            .map_err(polars_error)?
-            .as_materialized_series();
-        let before = previous
+    let before = |name: &str| {
+        previous
             .as_ref()
-            .and_then(|p| p.columns.iter().find(|c| c.name == output.name));
-        columns.push(column_quality(series, before, thresholds)?);
-    }
+            .and_then(|p| p.columns.iter().find(|c| c.name == name))
+    };
+    let summaries = match &run.split {
+        Some(split) => split.stats.summaries(),
+        None => spec
+            .outputs
+            .iter()
+            .map(|output| {
+                let series = run
+                    .rows
+                    .column(output.name)
+                    .map_err(polars_error)?
+                    .as_materialized_series();
+                summarise(series, before(output.name))
+            })
+            .collect::<Result<_>>()?,
+    };
+    let columns = summaries
+        .into_iter()
+        .map(|s| {
+            let previous = before(&s.name);
+            column_quality(s, previous, thresholds)
+        })
+        .collect();
     let now = chrono::Utc::now();
     let quality = RunQuality {
         feature_set: spec.name.to_string(),
         recorded_at: now.format("%Y-%m-%d %H:%M:%S").to_string(),
         days: run.days,
-        rows: run.rows.height(),
+        rows: run.row_count(),
         partitions: run.historical.partitions_written,
         online_rows: run.online.written,
         duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
@@ -376,6 +619,18 @@ pub fn latest(root: &FileLocation, feature_set: &str, n: usize) -> Result<Vec<Ru
 mod tests {
     use super::*;
 
+    fn quality_of(
+        series: &Series,
+        previous: Option<&ColumnQuality>,
+        thresholds: Thresholds,
+    ) -> Result<ColumnQuality> {
+        Ok(column_quality(
+            summarise(series, previous)?,
+            previous,
+            thresholds,
+        ))
+    }
+
     #[test]
     fn histograms_and_psi() {
         let v = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0];
@@ -401,7 +656,7 @@ mod tests {
     #[test]
     fn a_column_is_flagged_when_its_null_rate_or_distribution_moves() {
         let before = Series::new("c".into(), [Some(1i64), Some(2), Some(3), Some(4)]);
-        let first = column_quality(&before, None, Thresholds::default()).unwrap();
+        let first = quality_of(&before, None, Thresholds::default()).unwrap();
         assert_eq!((first.rows, first.nulls, first.distinct), (4, 0, 4));
         assert_eq!(
             (first.min, first.max, first.mean),
@@ -409,7 +664,7 @@ mod tests {
         );
         assert!(first.drift.is_none());
 
-        let same = column_quality(&before, Some(&first), Thresholds::default()).unwrap();
+        let same = quality_of(&before, Some(&first), Thresholds::default()).unwrap();
         let d = same.drift.unwrap();
         assert_eq!(
             (d.null_rate_change, d.mean_change, d.psi, d.flagged),
@@ -417,7 +672,7 @@ mod tests {
         );
 
         let nulls = Series::new("c".into(), [Some(1i64), None, None, Some(4)]);
-        let d = column_quality(&nulls, Some(&first), Thresholds::default())
+        let d = quality_of(&nulls, Some(&first), Thresholds::default())
             .unwrap()
             .drift
             .unwrap();
@@ -425,7 +680,7 @@ mod tests {
         assert!(d.flagged);
 
         let shifted = Series::new("c".into(), [Some(4i64), Some(4), Some(4), Some(4)]);
-        let d = column_quality(&shifted, Some(&first), Thresholds::default())
+        let d = quality_of(&shifted, Some(&first), Thresholds::default())
             .unwrap()
             .drift
             .unwrap();

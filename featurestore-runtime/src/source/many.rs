@@ -27,6 +27,52 @@ pub(super) fn read(
     declared: Format,
     locations: &SourceLocations,
 ) -> Result<Extract> {
+    let mut frames = Vec::with_capacity(files.len());
+    let rejected = each(
+        spec,
+        root,
+        files,
+        declared,
+        locations,
+        &mut |per_file, listed, by_name, visit| {
+            let (frame, bad) =
+                read_file_or_none(per_file, &listed.location, by_name, locations, true)?;
+            visit(frame)?;
+            Ok(bad)
+        },
+        &mut |frame| {
+            frames.push(frame.lazy());
+            Ok(())
+        },
+    )?;
+    let frame = concat(frames, UnionArgs::default())
+        .map_err(|e| source_error(spec, root, polars_message(&e)))?;
+    Ok(Extract { frame, rejected })
+}
+
+/// How one file of many is read: `read(spec of the file, file, format,
+/// visit)` hands its rows to `visit` (in one frame or several) and returns
+/// the rows it left out.
+pub(super) type ReadOne<'a> = dyn FnMut(
+        &SourceSpec,
+        &Listed,
+        Format,
+        &mut dyn FnMut(DataFrame) -> Result<()>,
+    ) -> Result<Vec<Rejected>>
+    + 'a;
+
+/// Reads `files` one after another with `read`, and hands their rows, with
+/// the columns their path gives and in the declared order, to `visit`;
+/// returns the rows left out.
+pub(super) fn each(
+    spec: &SourceSpec,
+    root: &str,
+    files: &[Listed],
+    declared: Format,
+    locations: &SourceLocations,
+    read: &mut ReadOne<'_>,
+    visit: &mut dyn FnMut(DataFrame) -> Result<()>,
+) -> Result<Vec<Rejected>> {
     let keys: Vec<&str> = files[0]
         .partitions
         .iter()
@@ -57,7 +103,6 @@ pub(super) fn read(
         .collect();
     let per_file = file_spec(spec, &from_path);
 
-    let mut frames = Vec::with_capacity(files.len());
     let mut rejected: Vec<Rejected> = Vec::new();
     let mut rows = 0usize;
     for listed in files {
@@ -67,15 +112,21 @@ pub(super) fn read(
             continue;
         }
         let by_name = format_of(spec, declared, &listed.relative, locations);
-        let (frame, bad) =
-            read_file_or_none(&per_file, &listed.location, by_name, locations, true)?;
-        rejected.extend(bad);
-        rows += frame.height();
-        let mut lf = frame.lazy();
-        for column in &from_path {
-            lf = lf.with_column(partition_value(spec, listed, column)?);
-        }
-        frames.push(lf.select(spec.columns.iter().map(|c| col(c.name)).collect::<Vec<_>>()));
+        let mut with_path = |frame: DataFrame| -> Result<()> {
+            rows += frame.height();
+            let mut lf = frame.lazy();
+            for column in &from_path {
+                lf = lf.with_column(partition_value(spec, listed, column)?);
+            }
+            let frame = lf
+                .select(spec.columns.iter().map(|c| col(c.name)).collect::<Vec<_>>())
+                .collect()
+                .map_err(|e| {
+                    source_error(spec, &listed.location.to_string(), polars_message(&e))
+                })?;
+            visit(frame)
+        };
+        rejected.extend(read(&per_file, listed, by_name, &mut with_path)?);
     }
     if rows == 0 {
         let why = match rejected.first() {
@@ -93,9 +144,7 @@ pub(super) fn read(
         };
         return Err(source_error(spec, root, why));
     }
-    let frame = concat(frames, UnionArgs::default())
-        .map_err(|e| source_error(spec, root, polars_message(&e)))?;
-    Ok(Extract { frame, rejected })
+    Ok(rejected)
 }
 
 /// `spec` without the columns taken from the path, for reading one file.

@@ -29,6 +29,7 @@ pub mod kafka;
 mod many;
 pub mod preprocess;
 mod quarantine;
+pub mod split;
 mod time_encoding;
 mod typed;
 

@@ -263,6 +263,49 @@ pub fn compute_prepared(
     prepared: Prepared,
     range: DateRange,
 ) -> Result<Computed> {
+    compute_prepared_from(spec, prepared, range, None)
+}
+
+impl Prepared {
+    /// An aggregated feature set's prepared events, to spill them; `None`
+    /// for a plain one.
+    pub(crate) fn events(&self) -> Option<&DataFrame> {
+        match &self.0 {
+            PreparedEvents::Plain(_) => None,
+            PreparedEvents::Aggregated(df) => Some(df),
+        }
+    }
+
+    /// Prepared events of an aggregated feature set, as [`events`](Self::events) gave them.
+    pub(crate) fn from_events(df: DataFrame) -> Self {
+        Prepared(PreparedEvents::Aggregated(df))
+    }
+
+    /// The earliest event time (microseconds since the epoch) of an
+    /// aggregated feature set's events.
+    pub(crate) fn first_event(&self) -> Result<Option<i64>> {
+        let Some(df) = self.events() else {
+            return Ok(None);
+        };
+        Ok(df
+            .column(TS)
+            .ctx(|| "event time".into())?
+            .datetime()
+            .ctx(|| "event time".into())?
+            .physical()
+            .min())
+    }
+}
+
+/// [`compute_prepared`] on a part of the events holding every event of its
+/// keys, the earliest event of all parts being at `first_event`: the rows
+/// of those keys that all the events would give.
+pub(crate) fn compute_prepared_from(
+    spec: &FeatureSetSpec,
+    prepared: Prepared,
+    range: DateRange,
+    first_event: Option<i64>,
+) -> Result<Computed> {
     let df = match prepared.0 {
         PreparedEvents::Plain(events) => return plain(spec, *events, range),
         PreparedEvents::Aggregated(df) => df,
@@ -283,6 +326,12 @@ pub fn compute_prepared(
         .ctx(|| "event time".into())?
         .physical()
         .min();
+    // The first day (or slide) of the rows is the earliest event's of the
+    // whole run, not of this part's keys.
+    let min_ts = match (first_event, min_ts) {
+        (Some(f), Some(m)) => Some(f.min(m)),
+        (f, m) => f.or(m),
+    };
 
     let (mode, days) = if spec.windows.is_empty() {
         let from = range.start.map_or(i64::MIN, |d| epoch_day(d) * DAY_US);

@@ -31,7 +31,7 @@ fn run<F: FeatureSet>(
     .expect("run succeeds")
 }
 
-fn historical_rows<F: FeatureSet>(
+pub(crate) fn historical_rows<F: FeatureSet>(
     st: &featurestore_runtime::pipeline::Stores,
 ) -> (Vec<String>, Vec<Vec<String>>) {
     let frame = st.historical.read(&F::SPEC, None).expect("read back");

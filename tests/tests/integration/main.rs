@@ -18,4 +18,5 @@ mod slide_property;
 mod source_stores;
 mod sources;
 mod spark;
+mod split;
 mod stores;

@@ -40,6 +40,7 @@ fn on_spark(mut config: Config) -> Config {
     config.engine = EngineConfig {
         kind: EngineKind::Spark,
         spark_remote: Some(remote()),
+        ..EngineConfig::default()
     };
     config
 }

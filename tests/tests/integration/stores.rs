@@ -204,6 +204,8 @@ fn get_on_a_store_file_that_does_not_exist_names_it_and_creates_nothing() {
         datasets_root: None,
         engine: None,
         spark_remote: None,
+        memory_budget: None,
+        spill_dir: None,
         verbose: 0,
         command: Command::Get {
             name: "user_orders".to_string(),

@@ -24,6 +24,7 @@
 //! runtime: the I/O runs on the process's I/O runtime ([`crate::io`]).
 
 mod partition;
+mod spill;
 mod staging;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,6 +41,7 @@ use crate::io::block_on;
 use crate::location::FileLocation;
 use crate::spec::{FeatureSetSpec, TIMESTAMP_COLUMN};
 use partition::{classify, split_by_day, Entry};
+pub use spill::DaySpill;
 use staging::{run_dir, staging_root, STAGING};
 
 /// The store's name in errors.
@@ -169,9 +171,57 @@ impl HistoricalStore {
                 )));
             }
         }
+        let rows: BTreeMap<NaiveDate, &IdxCa> = partitions.iter().map(|(d, r)| (*d, r)).collect();
+        let part = |day: NaiveDate| -> Result<DataFrame> {
+            frame.take(rows[&day]).ctx(|| "partitioning by day".into())
+        };
+        let with_rows: Vec<NaiveDate> = rows.keys().copied().collect();
+        self.replace_days(spec, frame.height(), &with_rows, &part, days, before_swap)
+    }
+
+    /// [`write_checked`](Self::write_checked) of rows spilled by day (a
+    /// run split by key): each day's file is assembled from its parts,
+    /// sorted by key and time, as a run in memory writes it.
+    pub fn write_spilled(
+        &self,
+        spec: &FeatureSetSpec,
+        spill: &DaySpill,
+        days: (NaiveDate, NaiveDate),
+        before_swap: &dyn Fn() -> Result<()>,
+        inspect: &(dyn Fn(&DataFrame) -> Result<()> + Sync),
+    ) -> Result<HistoricalWrite> {
+        if let Some((first, last)) = spill.days() {
+            if first < days.0 || last > days.1 {
+                let day = if first < days.0 { first } else { last };
+                return Err(Error::Invalid(format!(
+                    "feature set `{}` produced a row dated {day}, outside the run's days {} to {}",
+                    spec.name, days.0, days.1
+                )));
+            }
+        }
+        let part = |day: NaiveDate| -> Result<DataFrame> {
+            let frame = spill.day(spec, day)?;
+            inspect(&frame)?;
+            Ok(frame)
+        };
+        let with_rows: Vec<NaiveDate> = spill.parts.keys().copied().collect();
+        self.replace_days(spec, spill.rows, &with_rows, &part, days, before_swap)
+    }
+
+    /// Replaces the partitions `days` with the rows `part(day)` of each day
+    /// of `with_rows`, `rows` in all.
+    fn replace_days(
+        &self,
+        spec: &FeatureSetSpec,
+        rows: usize,
+        with_rows: &[NaiveDate],
+        part: &(dyn Fn(NaiveDate) -> Result<DataFrame> + Sync),
+        days: (NaiveDate, NaiveDate),
+        before_swap: &dyn Fn() -> Result<()>,
+    ) -> Result<HistoricalWrite> {
         let table = self.table(spec);
         let run = run_dir(&table);
-        let result = self.replace(&table, &run, frame, &partitions, days, before_swap);
+        let result = self.replace(&table, &run, rows, with_rows, part, days, before_swap);
         if result.is_err() {
             // Best effort: staged files are never read, but should not pile
             // up; the next run removes what is left.
@@ -180,12 +230,14 @@ impl HistoricalStore {
         result
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn replace(
         &self,
         table: &StorePath,
         run: &StorePath,
-        frame: &DataFrame,
-        partitions: &[(NaiveDate, IdxCa)],
+        rows: usize,
+        with_rows: &[NaiveDate],
+        part: &(dyn Fn(NaiveDate) -> Result<DataFrame> + Sync),
         days: (NaiveDate, NaiveDate),
         before_swap: &dyn Fn() -> Result<()>,
     ) -> Result<HistoricalWrite> {
@@ -194,7 +246,7 @@ impl HistoricalStore {
         block_on(self.remove_prefix(&staging_root(table)))?;
         let existing = block_on(self.list(table))?;
         // Every partition is staged before any live file is touched.
-        let staged = self.stage(run, frame, partitions)?;
+        let staged = self.stage(run, with_rows, part)?;
         crate::fail::point(|| "historical:staged".to_string());
         before_swap()?;
         let written = if self.root.is_local() {
@@ -220,7 +272,7 @@ impl HistoricalStore {
             .collect();
         foreign.sort();
         Ok(HistoricalWrite {
-            rows: frame.height(),
+            rows,
             partitions_written: written.len(),
             partitions_deleted: deleted.len(),
             foreign,

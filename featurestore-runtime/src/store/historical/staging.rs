@@ -32,7 +32,7 @@ use polars::prelude::*;
 
 use super::partition::{encode_partitions, partition_path, PART_FILE};
 use super::{HistoricalStore, IO_CONCURRENCY};
-use crate::error::{Error, PolarsContext, Result};
+use crate::error::{Error, Result};
 use crate::io::block_on;
 
 /// The directory of every run's staging, below a table.
@@ -52,24 +52,22 @@ pub(super) fn run_dir(table: &StorePath) -> StorePath {
 }
 
 impl HistoricalStore {
-    /// Writes each day's rows of `frame` as `{dir}/{day}.parquet`; returns
-    /// the staged file of each day.
+    /// Writes the rows `part(day)` of each day of `days` as
+    /// `{dir}/{day}.parquet`; returns the staged file of each day.
     pub(super) fn stage(
         &self,
         dir: &StorePath,
-        frame: &DataFrame,
-        partitions: &[(NaiveDate, IdxCa)],
+        days: &[NaiveDate],
+        part: &(dyn Fn(NaiveDate) -> Result<DataFrame> + Sync),
     ) -> Result<Vec<(NaiveDate, StorePath)>> {
-        let mut staged = Vec::with_capacity(partitions.len());
-        for batch in partitions.chunks(STAGE_BATCH) {
+        use rayon::prelude::*;
+        let mut staged = Vec::with_capacity(days.len());
+        for batch in days.chunks(STAGE_BATCH) {
             // Rows are copied out a batch of days at a time, not all at
             // once; encoding is parallel (CPU) and the puts concurrent (I/O).
             let batch: Vec<(NaiveDate, DataFrame)> = batch
-                .iter()
-                .map(|(day, rows)| {
-                    let part = frame.take(rows).ctx(|| "partitioning by day".into())?;
-                    Ok((*day, part))
-                })
+                .par_iter()
+                .map(|day| Ok((*day, part(*day)?)))
                 .collect::<Result<_>>()?;
             let encoded = encode_partitions(batch)?;
             if self.root.is_local() {

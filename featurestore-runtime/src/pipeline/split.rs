@@ -1,0 +1,352 @@
+//! A run split by key, for events that do not fit in the run's memory
+//! budget.
+//!
+//! A run in memory holds its source's rows, then its events and its output
+//! rows: about [`BYTES_PER_INPUT_BYTE`] bytes per byte of CSV read (measured
+//! at 10M events). When that passes the budget
+//! ([`EngineConfig::memory_budget`](crate::engine::EngineConfig)), the run
+//! reads the source into `n` parts by a hash of the key, on the local disk
+//! ([`source::split`]), so that each part fits; then:
+//!
+//! 1. each part's events are prepared (hooks, `query`, `filter`) and
+//!    spilled, and the earliest event of all is found: the first day of
+//!    every key's rows;
+//! 2. each part is computed alone (its keys' events are all in it), and its
+//!    rows spilled by day, their statistics gathered, and the latest row of
+//!    each key kept for the online store;
+//! 3. each day's partition is assembled from the parts, sorted by key and
+//!    time, and the historical store written as a run in memory writes it
+//!    (staged, then swapped); then the online store.
+//!
+//! The rows are those of a run in memory, the day files byte for byte. What
+//! a part cannot see: a `query`, `filter` or hook that reads across keys
+//! (an aggregate over all events) sees only the part's events; such a
+//! feature set must run in memory. A run without a start date, which
+//! removes from the online store the keys it has no row for, upserts the
+//! latest rows of all keys at once.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use polars::prelude::*;
+
+use super::{online_behind, quality, repair_online, status, RunReport, StageTimes, Stores};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::source::{self, split::KeySplit, SourceLocations};
+use crate::spec::FeatureSetSpec;
+use crate::store::historical::{DaySpill, HistoricalWrite};
+use crate::store::online::{self, OnlineWrite, RunWrite};
+use crate::transform::{self, DateRange};
+
+use super::lock::RunLock;
+
+/// Peak bytes of a run in memory per byte of CSV it reads (10M events: a
+/// 460 MB file, 1.27 GB at the peak), rounded up.
+pub const BYTES_PER_INPUT_BYTE: u64 = 3;
+
+/// The most parts a run is split into.
+const MAX_PARTS: usize = 4096;
+
+/// The default memory budget: half of the machine's memory.
+pub fn default_budget() -> u64 {
+    polars_utils::sys::total_memory() / 2
+}
+
+/// A run split by key: what differs from a run in memory.
+#[derive(Debug, Clone)]
+pub struct SplitRun {
+    /// The parts the events were read into.
+    pub parts: usize,
+    /// Rows the run wrote.
+    pub rows: usize,
+    /// The statistics of its rows, gathered part by part.
+    pub stats: quality::PartStats,
+}
+
+/// Into how many parts a run of `spec` is split to fit its memory budget,
+/// or `None` when it runs in memory (it fits, or it cannot be split: the
+/// log says why).
+pub(super) fn parts(
+    spec: &FeatureSetSpec,
+    config: &Config,
+    locations: &SourceLocations,
+) -> Option<usize> {
+    let budget = config
+        .engine
+        .memory_budget
+        .unwrap_or_else(default_budget)
+        .max(1);
+    let bytes = source::split::input_bytes(spec.source, locations)?;
+    let needed = bytes.saturating_mul(BYTES_PER_INPUT_BYTE);
+    if needed <= budget {
+        return None;
+    }
+    let keys: Vec<&str> = spec.key_names().collect();
+    let why = if spec.is_plain() {
+        Some("the feature set has no aggregation".to_string())
+    } else {
+        source::split::cannot_split(spec.source, locations, &keys)
+    };
+    if let Some(why) = why {
+        tracing::warn!(
+            feature_set = spec.name,
+            needed_bytes = needed,
+            budget_bytes = budget,
+            "the run may need more than its memory budget, and runs in memory: {why}"
+        );
+        return None;
+    }
+    // Twice the parts the estimate asks for: parts are uneven, and the
+    // next part is read while one is freed.
+    Some((needed.div_ceil(budget) as usize * 2).clamp(2, MAX_PARTS))
+}
+
+/// Runs `spec` split into `n` parts by key (see the module).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn execute(
+    spec: &FeatureSetSpec,
+    config: &Config,
+    stores: &Stores,
+    lock: &RunLock,
+    range: DateRange,
+    online_order: RunWrite,
+    progress: &dyn Fn(&str),
+    n: usize,
+) -> Result<RunReport> {
+    let locations = config.source_locations();
+    let budget = config.engine.memory_budget.unwrap_or_else(default_budget);
+    let spill_root = config
+        .engine
+        .spill_dir
+        .clone()
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = tempfile::Builder::new()
+        .prefix("featurestore-spill-")
+        .tempdir_in(&spill_root)
+        .map_err(|e| Error::Io {
+            context: format!("creating a spill directory in {}", spill_root.display()),
+            source: e,
+        })?;
+    let spilled = |name: &str| dir.path().join(name);
+    progress(&format!(
+        "reading `{}` in {n} parts by key (the run would not fit its memory budget of {} MiB)",
+        spec.source.name,
+        budget >> 20
+    ));
+    let keys: Vec<&str> = spec.key_names().collect();
+    // A file is read whole when it fits a part's share of the budget.
+    let piece = budget / BYTES_PER_INPUT_BYTE / 2;
+    let KeySplit {
+        buckets,
+        rejected,
+        read,
+        ..
+    } = source::split::split_by_key(spec.source, &locations, &keys, n, &spilled("events"), piece)
+        .map_err(|e| super::with_location(e, spec, &locations))?;
+
+    // 1. Prepare each part; find the earliest event of all.
+    let t0 = Instant::now();
+    progress(&format!(
+        "computing `{}` in {} parts",
+        spec.name,
+        buckets.len()
+    ));
+    let mut prepared_files: Vec<PathBuf> = Vec::with_capacity(buckets.len());
+    let mut first: Option<i64> = None;
+    let (mut after_end, mut in_future, mut until_end) = (0, 0, 0);
+    for (i, bucket) in buckets.iter().enumerate() {
+        let events = read_parquet(bucket)?;
+        let prepared = transform::prepare(spec, events.lazy(), range)
+            .map_err(|e| super::with_location(e, spec, &locations))?;
+        let (a, f, u) = transform::late_events(spec, &prepared, range)?;
+        (after_end, in_future, until_end) = (after_end + a, in_future + f, until_end + u);
+        if let Some(t) = prepared.first_event()? {
+            first = Some(first.map_or(t, |f| f.min(t)));
+        }
+        let path = spilled(&format!("prepared-{i:04}.parquet"));
+        write_parquet(&path, prepared.events().expect("an aggregated feature set"))?;
+        prepared_files.push(path);
+        let _ = std::fs::remove_file(bucket);
+    }
+
+    // 2. Compute each part alone.
+    let root = stores.historical.root();
+    let previous = quality::latest(root, spec.name, 1)?.pop();
+    let mut stats = quality::PartStats::new(spec, previous.as_ref());
+    let mut spill = DaySpill::new(&spilled("days"))?;
+    let mut latest_files: Vec<PathBuf> = Vec::new();
+    let mut days: Option<(chrono::NaiveDate, chrono::NaiveDate)> = None;
+    let mut empty: Option<DataFrame> = None;
+    for (i, path) in prepared_files.iter().enumerate() {
+        let events = read_parquet(path)?;
+        let computed = transform::compute_prepared_from(
+            spec,
+            transform::Prepared::from_events(events),
+            range,
+            first,
+        )?;
+        let _ = std::fs::remove_file(path);
+        days = days.or(computed.days);
+        if empty.is_none() {
+            empty = Some(computed.frame.clear());
+        }
+        if range.end.is_some() && until_end == 0 {
+            continue;
+        }
+        stats.add(&computed.frame)?;
+        spill.add(&computed.frame)?;
+        let latest = online::latest_records(spec, &computed.frame)?;
+        if !latest.is_empty() {
+            let path = spilled(&format!("latest-{i:04}.parquet"));
+            write_parquet(&path, &online::records_frame(spec, &latest)?)?;
+            latest_files.push(path);
+        }
+    }
+    // As a run in memory: no event up to the end date leaves no state to
+    // state; the days from the start date to the first event's are covered.
+    if let (Some(end), 0) = (range.end, until_end) {
+        days = range.start.map(|start| (start, end));
+    }
+    if let (Some(start), Some((first_day, end))) = (range.start, days) {
+        if first_day > start {
+            days = Some((start, end));
+        }
+    }
+    stats.bin();
+    let compute = t0.elapsed();
+
+    stores.online.check(spec)?;
+    let repaired = repair_online(spec, stores)?;
+    let t1 = Instant::now();
+    let historical = match days {
+        Some(days) => {
+            progress(&format!(
+                "writing {} rows to the historical store ({} to {})",
+                spill.rows(),
+                days.0,
+                days.1
+            ));
+            let behind = status::OnlineBehind {
+                feature_set: spec.name.to_string(),
+                days,
+                since: status::now(),
+                online: stores.online.inner().location(),
+                reason: status::NOT_FINISHED.to_string(),
+            };
+            let before_swap = || {
+                lock.still_held()?;
+                status::write(root, &behind)
+            };
+            let counting = Mutex::new(&mut stats);
+            let inspect = |frame: &DataFrame| -> Result<()> {
+                counting
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .count(frame)
+            };
+            stores
+                .historical
+                .write_spilled(spec, &spill, days, &before_swap, &inspect)?
+        }
+        None => HistoricalWrite::default(),
+    };
+    let historical_time = t1.elapsed();
+
+    let t2 = Instant::now();
+    progress("upserting the online store");
+    lock.still_held()?;
+    let online_write = write_online(spec, stores, &latest_files, online_order)
+        .map_err(|e| online_behind(spec, stores, days, e))?;
+    if days.is_some() {
+        if let Err(e) = status::clear(root, spec.name) {
+            tracing::warn!(feature_set = spec.name, error = %e, "the online store's status was not cleared");
+        }
+    }
+    let online_time = t2.elapsed();
+    let rows = spill.rows();
+    drop(spill);
+    let _ = dir.close();
+    Ok(RunReport {
+        feature_set: spec.name,
+        rows: empty.unwrap_or_default(),
+        days,
+        historical,
+        online: online_write,
+        latest: online::records_frame(spec, &[])?,
+        times: StageTimes {
+            read,
+            compute,
+            historical: historical_time,
+            online: online_time,
+        },
+        rejected,
+        events_after_end: after_end,
+        events_in_future: in_future,
+        repaired,
+        split: Some(SplitRun {
+            parts: n,
+            rows,
+            stats,
+        }),
+    })
+}
+
+/// Upserts the spilled latest rows, part by part; a run that covers every
+/// key (and so removes the keys it has none for) in one write.
+fn write_online(
+    spec: &FeatureSetSpec,
+    stores: &Stores,
+    latest_files: &[PathBuf],
+    order: RunWrite,
+) -> Result<OnlineWrite> {
+    let mut total = OnlineWrite::default();
+    let mut add = |records: &[online::Record], order: RunWrite| -> Result<()> {
+        let w = stores.online.write_latest(spec, records, order)?;
+        total.written += w.written;
+        total.kept_newer += w.kept_newer;
+        total.removed += w.removed;
+        Ok(())
+    };
+    if order.covers_every_key {
+        let mut all = Vec::new();
+        for path in latest_files {
+            all.extend(online::latest_records(spec, &read_parquet(path)?)?);
+        }
+        add(&all, order)?;
+    } else {
+        for path in latest_files {
+            add(&online::latest_records(spec, &read_parquet(path)?)?, order)?;
+        }
+    }
+    Ok(total)
+}
+
+fn read_parquet(path: &std::path::Path) -> Result<DataFrame> {
+    let file = std::fs::File::open(path).map_err(|e| Error::Io {
+        context: format!("opening the spill file {}", path.display()),
+        source: e,
+    })?;
+    ParquetReader::new(file)
+        .finish()
+        .map_err(|e| Error::Polars {
+            context: format!("reading the spill file {}", path.display()),
+            source: e,
+        })
+}
+
+fn write_parquet(path: &std::path::Path, frame: &DataFrame) -> Result<()> {
+    let file = std::fs::File::create(path).map_err(|e| Error::Io {
+        context: format!("creating the spill file {}", path.display()),
+        source: e,
+    })?;
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Uncompressed)
+        .finish(&mut frame.clone())
+        .map(|_| ())
+        .map_err(|e| Error::Polars {
+            context: format!("writing the spill file {}", path.display()),
+            source: e,
+        })
+}

@@ -1,0 +1,182 @@
+//! A run split by key to fit its memory budget: the rows Butterfree
+//! produces, the same day files and online rows as a run in memory, and a
+//! quality report that agrees with one.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use features::{UserChargebacks, UserOrders};
+use featurestore_runtime::config::Config;
+use featurestore_runtime::pipeline::{self, quality, RunReport, Stores};
+use featurestore_runtime::store::online::records_frame;
+use featurestore_runtime::{DateRange, FeatureSet};
+use tests::{fixture_csv, frame_rows, stores, temp_config};
+
+use crate::legiti::historical_rows;
+
+fn range() -> DateRange {
+    DateRange {
+        start: None,
+        end: NaiveDate::from_ymd_opt(2020, 7, 17),
+    }
+}
+
+/// Both feature sets, run together.
+fn run_both(config: &Config, st: &Stores) -> Vec<RunReport> {
+    pipeline::execute_all(
+        &[&UserOrders::SPEC, &UserChargebacks::SPEC],
+        config,
+        st,
+        range(),
+        &|_| {},
+    )
+    .expect("run succeeds")
+}
+
+/// A budget of a few bytes: every file is read in batches, the events
+/// split into the most parts.
+fn split_config(dir: &Path) -> Config {
+    let (_, mut config) = temp_config();
+    config.historical_root = dir.join("historical").to_string_lossy().into_owned();
+    config.online_url = format!("sqlite://{}", dir.join("online.sqlite").display());
+    config.engine.memory_budget = Some(64);
+    config.engine.spill_dir = Some(dir.join("spill"));
+    std::fs::create_dir_all(dir.join("spill")).unwrap();
+    config
+}
+
+/// Every file below `root` but the locks and reports, with its bytes.
+fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if name.starts_with("_locks") || name.starts_with("_reports") {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.insert(name, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_run_split_by_key_writes_butterfree_rows_and_the_files_of_a_run_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = split_config(dir.path());
+    let st = stores(&config);
+    let reports = run_both(&config, &st);
+    for r in &reports {
+        let split = r.split.as_ref().expect("the run was split by key");
+        assert!(split.parts >= 2, "{}: {} parts", r.feature_set, split.parts);
+        assert_eq!(r.rows.height(), 0, "the rows are not held");
+    }
+    assert_eq!(
+        reports[0].row_count(),
+        fixture_csv("user_orders.csv").1.len()
+    );
+    assert_eq!(
+        historical_rows::<UserOrders>(&st),
+        fixture_csv("user_orders.csv")
+    );
+    assert_eq!(
+        historical_rows::<UserChargebacks>(&st),
+        fixture_csv("user_chargebacks.csv")
+    );
+    for (spec, online) in [
+        (&UserOrders::SPEC, "user_orders_online.csv"),
+        (&UserChargebacks::SPEC, "user_chargebacks_online.csv"),
+    ] {
+        let records = st.online.scan(spec).unwrap();
+        assert_eq!(
+            frame_rows(&records_frame(spec, &records).unwrap()),
+            fixture_csv(online),
+            "online rows of {}",
+            spec.name
+        );
+    }
+    // The spill is removed.
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("spill")).unwrap().count(),
+        0
+    );
+
+    // The same day files, byte for byte, as a run in memory.
+    let (_mem_dir, in_memory) = temp_config();
+    let mem_stores = stores(&in_memory);
+    let mem_reports = run_both(&in_memory, &mem_stores);
+    assert!(mem_reports.iter().all(|r| r.split.is_none()));
+    let split_files = files(&dir.path().join("historical"));
+    assert!(split_files.len() > 30, "{} files", split_files.len());
+    assert!(
+        split_files == files(Path::new(&in_memory.historical_root)),
+        "the day files differ from a run in memory's"
+    );
+
+    // Quality: what a run in memory reports, the distinct values estimated.
+    for (split, mem) in reports.iter().zip(&mem_reports) {
+        let spec = if split.feature_set == "user_orders" {
+            &UserOrders::SPEC
+        } else {
+            &UserChargebacks::SPEC
+        };
+        let took = std::time::Duration::from_millis(1);
+        let t = quality::Thresholds::default();
+        let s = quality::record(st.historical.root(), spec, split, took, t).unwrap();
+        let m = quality::record(mem_stores.historical.root(), spec, mem, took, t).unwrap();
+        assert_eq!((s.rows, s.partitions), (m.rows, m.partitions));
+        assert_eq!(s.columns.len(), m.columns.len());
+        for (a, b) in s.columns.iter().zip(&m.columns) {
+            assert_eq!(
+                (&a.name, a.rows, a.nulls, a.min, a.max, &a.histogram),
+                (&b.name, b.rows, b.nulls, b.min, b.max, &b.histogram)
+            );
+            let (x, y) = (a.mean.unwrap(), b.mean.unwrap());
+            assert!(
+                (x - y).abs() <= 1e-9 * y.abs().max(1.0),
+                "{}: {x} vs {y}",
+                a.name
+            );
+            // Few values: the sketch counts them exactly.
+            assert_eq!(a.distinct, b.distinct, "{}", a.name);
+        }
+    }
+}
+
+#[test]
+fn a_bad_value_in_a_file_read_in_batches_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = split_config(dir.path());
+    let input = std::fs::read_to_string(tests::fixtures_dir().join("input.csv")).unwrap();
+    let mut lines: Vec<String> = input.lines().map(str::to_string).collect();
+    // The first data row's timestamp is no time.
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let ts = header.iter().position(|h| *h == "order_timestamp").unwrap();
+    let mut fields: Vec<String> = lines[1].split(',').map(str::to_string).collect();
+    fields[ts] = "yesterday".to_string();
+    lines[1] = fields.join(",");
+    let path = dir.path().join("events.csv");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    config
+        .sources
+        .insert("order_events".into(), path.to_string_lossy().into_owned());
+    let st = stores(&config);
+    let e = pipeline::execute(&UserOrders::SPEC, &config, &st, range(), &|_| {})
+        .expect_err("a bad value fails the run")
+        .to_string();
+    assert!(e.contains("events.csv"), "{e}");
+    assert!(e.contains("--memory-budget"), "{e}");
+    // Nothing was written.
+    assert!(st.online.scan(&UserOrders::SPEC).unwrap().is_empty());
+}
