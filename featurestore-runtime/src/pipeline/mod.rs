@@ -165,11 +165,29 @@ pub fn execute_all(
     // the read rejected, how long it took, and its late-event counts.
     let mut ready: Vec<Option<Ready>> = specs.iter().map(|_| None).collect();
     let mut reports = Vec::with_capacity(specs.len());
+    // Runs split by key that ran with an earlier one over the same source.
+    let mut done: Vec<Option<RunReport>> = specs.iter().map(|_| None).collect();
     for (i, spec) in specs.iter().enumerate() {
+        if let Some(report) = done[i].take() {
+            reports.push(report);
+            continue;
+        }
         if ready[i].is_none() {
             if let Some(parts) = split::parts(spec, config, &locations) {
-                let report = split::execute(
-                    spec,
+                // The later ones over the source with the same keys share
+                // its read.
+                let group: Vec<usize> = (i..specs.len())
+                    .filter(|&j| {
+                        j == i
+                            || (specs[j].source.name == spec.source.name
+                                && specs[j].key_names().eq(spec.key_names())
+                                && ready[j].is_none()
+                                && split::parts(specs[j], config, &locations).is_some())
+                    })
+                    .collect();
+                let members: Vec<&FeatureSetSpec> = group.iter().map(|&j| specs[j]).collect();
+                let runs = split::execute(
+                    &members,
                     config,
                     stores,
                     &lock,
@@ -177,9 +195,11 @@ pub fn execute_all(
                     online_order,
                     progress,
                     parts,
-                )
-                .map_err(|e| with_location(e, spec, &locations))?;
-                reports.push(report);
+                )?;
+                for (j, report) in group.into_iter().zip(runs) {
+                    done[j] = Some(report);
+                }
+                reports.push(done[i].take().expect("run with its group"));
                 continue;
             }
             progress(&format!("reading `{}`", spec.source.name));

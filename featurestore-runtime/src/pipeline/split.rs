@@ -103,10 +103,12 @@ pub(super) fn parts(
     Some((needed.div_ceil(budget) as usize * 2).clamp(2, MAX_PARTS))
 }
 
-/// Runs `spec` split into `n` parts by key (see the module).
+/// Runs the feature sets `group`, all over one source and with the same
+/// keys, split into `n` parts by key (see the module): the source is read
+/// once for all of them, then each is computed and written in turn.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn execute(
-    spec: &FeatureSetSpec,
+    group: &[&FeatureSetSpec],
     config: &Config,
     stores: &Stores,
     lock: &RunLock,
@@ -114,7 +116,8 @@ pub(super) fn execute(
     online_order: RunWrite,
     progress: &dyn Fn(&str),
     n: usize,
-) -> Result<RunReport> {
+) -> Result<Vec<RunReport>> {
+    let spec = group[0];
     let locations = config.source_locations();
     let budget = config.engine.memory_budget.unwrap_or_else(default_budget);
     let spill_root = config
@@ -129,7 +132,6 @@ pub(super) fn execute(
             context: format!("creating a spill directory in {}", spill_root.display()),
             source: e,
         })?;
-    let spilled = |name: &str| dir.path().join(name);
     progress(&format!(
         "reading `{}` in {n} parts by key (the run would not fit its memory budget of {} MiB)",
         spec.source.name,
@@ -138,13 +140,64 @@ pub(super) fn execute(
     let keys: Vec<&str> = spec.key_names().collect();
     // A file is read whole when it fits a part's share of the budget.
     let piece = budget / BYTES_PER_INPUT_BYTE / 2;
+    let split = source::split::split_by_key(
+        spec.source,
+        &locations,
+        &keys,
+        n,
+        &dir.path().join("events"),
+        piece,
+    )
+    .map_err(|e| super::with_location(e, spec, &locations))?;
+    let mut reports = Vec::with_capacity(group.len());
+    for spec in group {
+        let spilled = dir.path().join(spec.name);
+        reports.push(
+            execute_one(
+                spec,
+                &split,
+                &spilled,
+                stores,
+                lock,
+                range,
+                online_order,
+                progress,
+                &locations,
+                n,
+            )
+            .map_err(|e| super::with_location(e, spec, &locations))?,
+        );
+    }
+    let _ = dir.close();
+    Ok(reports)
+}
+
+/// One feature set of [`execute`], from the parts of its source.
+#[allow(clippy::too_many_arguments)]
+fn execute_one(
+    spec: &FeatureSetSpec,
+    split: &KeySplit,
+    dir: &std::path::Path,
+    stores: &Stores,
+    lock: &RunLock,
+    range: DateRange,
+    online_order: RunWrite,
+    progress: &dyn Fn(&str),
+    locations: &SourceLocations,
+    n: usize,
+) -> Result<RunReport> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::Io {
+        context: format!("creating the spill directory {}", dir.display()),
+        source: e,
+    })?;
+    let spilled = |name: &str| dir.join(name);
     let KeySplit {
         buckets,
         rejected,
         read,
         ..
-    } = source::split::split_by_key(spec.source, &locations, &keys, n, &spilled("events"), piece)
-        .map_err(|e| super::with_location(e, spec, &locations))?;
+    } = split;
+    let (read, rejected) = (*read, rejected.clone());
 
     // 1. Prepare each part; find the earliest event of all.
     let t0 = Instant::now();
@@ -159,7 +212,7 @@ pub(super) fn execute(
     for (i, bucket) in buckets.iter().enumerate() {
         let events = read_parquet(bucket)?;
         let prepared = transform::prepare(spec, events.lazy(), range)
-            .map_err(|e| super::with_location(e, spec, &locations))?;
+            .map_err(|e| super::with_location(e, spec, locations))?;
         let (a, f, u) = transform::late_events(spec, &prepared, range)?;
         (after_end, in_future, until_end) = (after_end + a, in_future + f, until_end + u);
         if let Some(t) = prepared.first_event()? {
@@ -168,7 +221,6 @@ pub(super) fn execute(
         let path = spilled(&format!("prepared-{i:04}.parquet"));
         write_parquet(&path, prepared.events().expect("an aggregated feature set"))?;
         prepared_files.push(path);
-        let _ = std::fs::remove_file(bucket);
     }
 
     // 2. Compute each part alone.
@@ -267,7 +319,7 @@ pub(super) fn execute(
     let online_time = t2.elapsed();
     let rows = spill.rows();
     drop(spill);
-    let _ = dir.close();
+    let _ = std::fs::remove_dir_all(dir);
     Ok(RunReport {
         feature_set: spec.name,
         rows: empty.unwrap_or_default(),

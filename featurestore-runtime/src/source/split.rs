@@ -5,15 +5,17 @@
 //! columns, so a key's events all land in one bucket, in the order they
 //! were read: each bucket can then be computed alone, and gives the rows
 //! the whole source would give for its keys. Files are read one at a time;
-//! a CSV file larger than a piece the budget allows is read in batches by
-//! polars' streaming engine while its structure is checked beside it, so
-//! no file is ever whole in memory.
+//! a CSV file larger than a piece the budget allows is read in pieces of
+//! whole records: the structure check walks the file on one thread and
+//! hands over each piece's byte range as it passes it, while polars'
+//! reader parses the pieces on the others, so no file is ever whole in
+//! memory.
 //!
-//! A file read in batches has its rows checked as every file is (structure,
-//! types, nulls), but a bad row in it is an error naming the file and the
-//! value, not located to its line, and `on_bad_rows = "skip"` or
-//! `"quarantine"` cannot leave it out: such a file is read whole, by a run
-//! given a larger budget.
+//! A file read in pieces has its rows checked as every file is (structure,
+//! types, nulls), but a bad value in it is an error naming the file, the
+//! piece's bytes and the value, not located to its line, and
+//! `on_bad_rows = "skip"` or `"quarantine"` cannot leave a row out: such a
+//! file is read whole, by a run given a larger budget.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
@@ -110,43 +112,21 @@ pub fn split_by_key(
         ));
     }
     let t = Instant::now();
-    // Times exported without a fraction of a second when it is zero are
-    // read again accepting one, as a file read whole is.
-    let mut fractions = false;
-    loop {
-        let mut buckets = Buckets::new(spec, dir, keys, n)?;
-        match read_all(spec, locations, piece, fractions, &mut buckets) {
-            Err(Retry::Fractions) if !fractions => {
-                fractions = true;
-                buckets.discard();
-            }
-            Err(Retry::Fractions) => unreachable!("only asked for without fractions"),
-            Err(Retry::Failed(e)) => {
-                buckets.discard();
-                return Err(e);
-            }
-            Ok(rejected) => {
-                let rows = buckets.rows;
-                return Ok(KeySplit {
-                    buckets: buckets.finish()?,
-                    rows,
-                    rejected,
-                    read: t.elapsed(),
-                });
-            }
+    let mut buckets = Buckets::new(spec, dir, keys, n)?;
+    match read_all(spec, locations, piece, &mut buckets) {
+        Err(e) => {
+            buckets.discard();
+            Err(e)
         }
-    }
-}
-
-enum Retry {
-    /// A file read in batches failed on a time that may have a fraction.
-    Fractions,
-    Failed(Error),
-}
-
-impl From<Error> for Retry {
-    fn from(e: Error) -> Self {
-        Retry::Failed(e)
+        Ok(rejected) => {
+            let rows = buckets.rows;
+            Ok(KeySplit {
+                buckets: buckets.finish()?,
+                rows,
+                rejected,
+                read: t.elapsed(),
+            })
+        }
     }
 }
 
@@ -154,9 +134,8 @@ fn read_all(
     spec: &SourceSpec,
     locations: &SourceLocations,
     piece: u64,
-    fractions: bool,
     buckets: &mut Buckets,
-) -> std::result::Result<Vec<Rejected>, Retry> {
+) -> Result<Vec<Rejected>> {
     let SourceKind::File { path, format } = spec.kind else {
         unreachable!("checked by `cannot_split`")
     };
@@ -176,64 +155,43 @@ fn read_all(
                 partitions: Vec::new(),
                 location,
             };
-            let rejected = read_file_in_pieces(
-                spec, &listed, by_name, locations, piece, fractions, false, &mut add,
-            )?;
+            let rejected =
+                read_file_in_pieces(spec, &listed, by_name, locations, piece, false, &mut add)?;
             if buckets.rows == 0 {
                 return Err(source_error(
                     spec,
                     &shown,
                     "no rows: the file has no data, or every row was rejected; a run on it \
                      would empty every partition of its range, so it is refused",
-                )
-                .into());
+                ));
             }
             Ok(rejected)
         }
-        Files::Many { root, files } => {
-            let mut retry = None;
-            let rejected = many::each(
-                spec,
-                &root,
-                &files,
-                format,
-                locations,
-                &mut |per_file, listed, by_name, visit| {
-                    read_file_in_pieces(
-                        per_file, listed, by_name, locations, piece, fractions, true, visit,
-                    )
-                    .map_err(|e| match e {
-                        Retry::Failed(e) => e,
-                        Retry::Fractions => {
-                            retry = Some(Retry::Fractions);
-                            source_error(spec, &listed.location.to_string(), "retried")
-                        }
-                    })
-                },
-                &mut add,
-            );
-            match (rejected, retry) {
-                (_, Some(r)) => Err(r),
-                (Err(e), None) => Err(e.into()),
-                (Ok(rejected), None) => Ok(rejected),
-            }
-        }
+        Files::Many { root, files } => many::each(
+            spec,
+            &root,
+            &files,
+            format,
+            locations,
+            &mut |per_file, listed, by_name, visit| {
+                read_file_in_pieces(per_file, listed, by_name, locations, piece, true, visit)
+            },
+            &mut add,
+        ),
     }
 }
 
 /// Reads one file of a source: whole when it is small or not CSV, else in
 /// batches; hands its rows to `visit`.
-#[allow(clippy::too_many_arguments)]
 fn read_file_in_pieces(
     spec: &SourceSpec,
     listed: &Listed,
     by_name: Format,
     locations: &SourceLocations,
     piece: u64,
-    fractions: bool,
     may_be_empty: bool,
     visit: &mut dyn FnMut(DataFrame) -> Result<()>,
-) -> std::result::Result<Vec<Rejected>, Retry> {
+) -> Result<Vec<Rejected>> {
     let location = &listed.location;
     let size = match location.local_path() {
         Some(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
@@ -248,114 +206,138 @@ fn read_file_in_pieces(
         visit(frame)?;
         return Ok(rejected);
     }
-    csv_in_batches(spec, &file, locations.policy(spec), fractions, visit)?;
+    csv_in_pieces(spec, &file, locations.policy(spec), piece, visit)?;
     Ok(Vec::new())
 }
 
-/// A CSV file read in batches by polars' streaming engine, its structure
-/// checked beside it.
-fn csv_in_batches(
+/// A CSV file read in pieces of about `piece` bytes: the structure check
+/// walks the file on one thread and hands over each piece's byte range as
+/// it passes it, while polars' reader parses the pieces on the others.
+fn csv_in_pieces(
     spec: &SourceSpec,
     file: &SourceFile,
     policy: OnBadRows,
-    fractions: bool,
+    piece: u64,
     visit: &mut dyn FnMut(DataFrame) -> Result<()>,
-) -> std::result::Result<(), Retry> {
-    let format = file::of(Format::Csv);
+) -> Result<()> {
     let location = file.location();
-    let mut overwrite = Schema::default();
-    for c in read_columns(spec) {
-        overwrite.insert(c.name.into(), read_dtype(spec, c));
+    let header = file::csv::header(file)
+        .ok_or_else(|| source_error(spec, location, "cannot read the header"))?;
+    let mut schema = Schema::default();
+    for name in &header {
+        let dtype = match spec.column(name) {
+            Some(c) => read_dtype(spec, c),
+            None => DataType::String,
+        };
+        schema.insert(name.as_str().into(), dtype);
     }
-    let lf = file
-        .polars_path()
-        .and_then(|path| {
-            LazyCsvReader::new(path)
-                .with_has_header(true)
-                .with_dtype_overwrite(Some(SchemaRef::new(overwrite)))
-                .with_infer_schema_length(Some(0))
-                .finish()
-        })
-        .map_err(|e| file.read_error(spec, format, &e))?;
-    let lf = typed(spec, location, lf, fractions)?;
-    let (tx, rx) = sync_channel::<DataFrame>(2);
-    // Stops the read once the receiver is gone (a batch was refused).
-    let sink = lf
-        .sink_batches(
-            PlanCallback::new(move |df| Ok(tx.send(df).is_err())),
-            true,
-            None,
-        )
-        .map_err(|e| file.read_error(spec, format, &e))?;
-    let (checked, read, visited) = std::thread::scope(|s| {
-        let check = s.spawn(|| format.misread(spec, file));
-        let run = s.spawn(move || sink.collect_with_engine(Engine::Streaming));
-        let mut visited = Ok(());
-        for df in rx.iter() {
-            let nulls = non_nullable_nulls(spec, &df);
-            visited = if nulls > 0 {
-                Err(source_error(
-                    spec,
-                    location,
-                    format!(
-                        "{nulls} value(s) of a non-`Option` column are null; the file is \
-                         read in batches (it is larger than the memory budget allows at \
-                         once), where a bad row is not located: run it with a larger \
-                         `--memory-budget` to have its rows at fault listed"
-                    ),
-                ))
-            } else {
-                visit(df)
-            };
-            if visited.is_err() {
+    let schema = SchemaRef::new(schema);
+    let (tx, rx) = sync_channel::<std::ops::Range<u64>>(1);
+    let (checked, parsed) = std::thread::scope(|s| {
+        let check = s.spawn(move || {
+            file::csv::structure_in_pieces(spec, file, piece, &mut |range| tx.send(range).is_ok())
+        });
+        let mut parsed = Ok(());
+        for range in rx.iter() {
+            parsed = parse_piece(spec, file, &schema, range).and_then(&mut *visit);
+            if parsed.is_err() {
                 break;
             }
         }
+        // The check stops at its next piece once the receiver is gone.
         drop(rx);
-        let read = run.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
         let checked = check
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        (checked, read, visited)
+        (checked, parsed)
     });
     let misread = checked?;
     if let Some(first) = misread.first() {
         if policy == OnBadRows::Fail {
-            return Err(bad_rows_error(spec, location, first, misread.len()).into());
+            return Err(bad_rows_error(spec, location, first, misread.len()));
         }
         return Err(source_error(
             spec,
             location,
             format!(
                 "{} record(s) do not fit the declaration (the first at {}: {}); the file is \
-                 read in batches (it is larger than the memory budget allows at once), where \
+                 read in pieces (it is larger than the memory budget allows at once), where \
                  `on_bad_rows` cannot leave rows out: fix the file or run it with a larger \
                  `--memory-budget`",
                 misread.len(),
                 first.place,
                 first.reason
             ),
-        )
-        .into());
+        ));
     }
-    visited?;
-    if let Err(e) = read {
-        if !fractions && has_text_times(spec) {
-            return Err(Retry::Fractions);
-        }
+    parsed
+}
+
+/// The typed rows of the records in bytes `range` of a CSV file.
+fn parse_piece(
+    spec: &SourceSpec,
+    file: &SourceFile,
+    schema: &SchemaRef,
+    range: std::ops::Range<u64>,
+) -> Result<DataFrame> {
+    use std::io::{Read, Seek, SeekFrom};
+    let location = file.location();
+    let io = |e: std::io::Error| source_error(spec, location, format!("cannot read the file: {e}"));
+    let mut f = file.read(spec)?;
+    f.seek(SeekFrom::Start(range.start)).map_err(io)?;
+    let mut bytes = Vec::with_capacity((range.end - range.start) as usize);
+    f.take(range.end - range.start)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    let declared: Vec<PlSmallStr> = read_columns(spec).map(|c| c.name.into()).collect();
+    let projection = declared
+        .iter()
+        .all(|d| schema.contains(d))
+        .then(|| Arc::from(declared));
+    let in_piece = |e: &PolarsError| {
+        source_error(
+            spec,
+            location,
+            format!(
+                "cannot read as CSV (bytes {} to {}): {}; the file is read in pieces (it is \
+                 larger than the memory budget allows at once), where a bad row is not \
+                 located: run it with a larger `--memory-budget` to have its rows at fault \
+                 listed",
+                range.start,
+                range.end,
+                polars_message(e)
+            ),
+        )
+    };
+    let raw = CsvReadOptions::default()
+        .with_has_header(false)
+        .with_schema(Some(schema.clone()))
+        .with_columns(projection)
+        .into_reader_with_file_handle(std::io::Cursor::new(bytes))
+        .finish()
+        .map_err(|e| in_piece(&e))?;
+    // Times exported without a fraction of a second when it is zero: read
+    // again accepting one, as a file read whole is.
+    let mut typed_rows = typed(spec, location, raw.clone().lazy(), false)?.collect();
+    if typed_rows.is_err() && has_text_times(spec) {
+        typed_rows = typed(spec, location, raw.lazy(), true)?.collect();
+    }
+    let df = typed_rows.map_err(|e| in_piece(&e))?;
+    let nulls = non_nullable_nulls(spec, &df);
+    if nulls > 0 {
         return Err(source_error(
             spec,
             location,
             format!(
-                "cannot read as CSV: {}; the file is read in batches (it is larger than the \
-                 memory budget allows at once), where a bad row is not located: run it with \
-                 a larger `--memory-budget` to have its rows at fault listed",
-                polars_message(&e)
+                "{nulls} value(s) of a non-`Option` column are null (bytes {} to {}); the \
+                 file is read in pieces (it is larger than the memory budget allows at \
+                 once), where a bad row is not located: run it with a larger \
+                 `--memory-budget` to have its rows at fault listed",
+                range.start, range.end
             ),
-        )
-        .into());
+        ));
     }
-    Ok(())
+    Ok(df)
 }
 
 /// The bucket files being written.
@@ -427,8 +409,10 @@ impl Buckets {
             if self.writers[b].is_none() {
                 let file = std::fs::File::create(&self.files[b])
                     .map_err(|e| self.error("creating a bucket file", e))?;
+                // Read back once, from the page cache mostly: compressing
+                // cost more CPU than it saved.
                 let writer = ParquetWriter::new(file)
-                    .with_compression(ParquetCompression::Snappy)
+                    .with_compression(ParquetCompression::Uncompressed)
                     .batched(part.schema())
                     .map_err(|e| self.error("creating a bucket file", e))?;
                 self.writers[b] = Some(writer);

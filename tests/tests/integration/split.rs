@@ -180,3 +180,36 @@ fn a_bad_value_in_a_file_read_in_batches_names_the_file() {
     // Nothing was written.
     assert!(st.online.scan(&UserOrders::SPEC).unwrap().is_empty());
 }
+
+#[test]
+fn a_source_of_many_files_is_split_file_by_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = split_config(dir.path());
+    let input = std::fs::read_to_string(tests::fixtures_dir().join("input.csv")).unwrap();
+    let lines: Vec<&str> = input.lines().filter(|l| !l.is_empty()).collect();
+    let (header, rows) = (lines[0], &lines[1..]);
+    let events = dir.path().join("events");
+    std::fs::create_dir_all(&events).unwrap();
+    // Rows of one key across both files: the parts are by key, not file.
+    for (i, half) in rows.chunks(rows.len().div_ceil(2)).enumerate() {
+        let text = std::iter::once(header)
+            .chain(half.iter().copied())
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(events.join(format!("part-{i}.csv")), text + "\n").unwrap();
+    }
+    config
+        .sources
+        .insert("order_events".into(), events.to_string_lossy().into_owned());
+    let st = stores(&config);
+    let reports = run_both(&config, &st);
+    assert!(reports.iter().all(|r| r.split.is_some()));
+    assert_eq!(
+        historical_rows::<UserOrders>(&st),
+        fixture_csv("user_orders.csv")
+    );
+    assert_eq!(
+        historical_rows::<UserChargebacks>(&st),
+        fixture_csv("user_chargebacks.csv")
+    );
+}

@@ -72,15 +72,7 @@ impl FileFormat for Csv {
         }
         // Only the declared columns are parsed, when the header has them
         // all (else every column is read, for the message that lists them).
-        let header: Vec<String> = std::fs::File::open(file.path())
-            .ok()
-            .and_then(|f| reader(f).byte_headers().ok().cloned())
-            .map(|h| {
-                h.iter()
-                    .map(|n| String::from_utf8_lossy(n).into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let header = header(file).unwrap_or_default();
         let declared: Vec<PlSmallStr> = read_columns(spec).map(|c| c.name.into()).collect();
         let projection = declared
             .iter()
@@ -162,6 +154,38 @@ fn reader<R: std::io::Read>(data: R) -> csv::Reader<BufReader<R>> {
 /// UTF-8. One streaming pass; nothing is kept for good records. A header
 /// that names a declared column twice is an error.
 fn structure(spec: &SourceSpec, file: &SourceFile) -> Result<Vec<BadRow>> {
+    walk(spec, file, None)
+}
+
+/// A file's pieces of at least `piece` bytes, each a byte range of whole
+/// records (the header left out), handed to `on_piece` as the check of
+/// [`structure`] finds them, which it returns at the end; `on_piece`
+/// returning false stops the walk.
+pub(in crate::source) fn structure_in_pieces(
+    spec: &SourceSpec,
+    file: &SourceFile,
+    piece: u64,
+    on_piece: &mut dyn FnMut(std::ops::Range<u64>) -> bool,
+) -> Result<Vec<BadRow>> {
+    walk(spec, file, Some((piece.max(1), on_piece)))
+}
+
+/// The names of a CSV file's header, if it has one.
+pub(in crate::source) fn header(file: &SourceFile) -> Option<Vec<String>> {
+    let h = reader(std::fs::File::open(file.path()).ok()?)
+        .byte_headers()
+        .ok()?
+        .clone();
+    Some(
+        h.iter()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect(),
+    )
+}
+
+type Pieces<'a> = Option<(u64, &'a mut dyn FnMut(std::ops::Range<u64>) -> bool)>;
+
+fn walk(spec: &SourceSpec, file: &SourceFile, mut pieces: Pieces<'_>) -> Result<Vec<BadRow>> {
     let location = file.location();
     // Parquet's binary header would be reported as a field count.
     let mut magic = [0u8; 4];
@@ -186,10 +210,26 @@ fn structure(spec: &SourceSpec, file: &SourceFile) -> Result<Vec<BadRow>> {
     let mut bad = Vec::new();
     let mut record = ByteRecord::new();
     let mut index = 0;
+    // Where the piece being walked starts: the first record's byte.
+    let mut start: Option<u64> = None;
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
-            Ok(true) => {}
+            Ok(true) => {
+                if let (Some((piece, on_piece)), Some(at)) = (pieces.as_mut(), record.position()) {
+                    let at = at.byte();
+                    match start {
+                        None => start = Some(at),
+                        Some(from) if at - from >= *piece => {
+                            if !on_piece(from..at) {
+                                return Ok(bad);
+                            }
+                            start = Some(at);
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
                 return Err(source_error(
@@ -219,6 +259,12 @@ fn structure(spec: &SourceSpec, file: &SourceFile) -> Result<Vec<BadRow>> {
             });
         }
         index += 1;
+    }
+    if let (Some((_, on_piece)), Some(from)) = (pieces, start) {
+        let end = std::fs::metadata(file.path())
+            .map_err(|e| source_error(spec, location, format!("cannot read the file: {e}")))?
+            .len();
+        on_piece(from..end);
     }
     Ok(bad)
 }

@@ -8,7 +8,7 @@
 //! The file keeps the name of where it really is, so the structure check,
 //! the bad-row policy and every message are the same for every location.
 
-mod csv;
+pub(super) mod csv;
 pub(super) mod listing;
 mod ndjson;
 mod parquet;

@@ -246,7 +246,7 @@ impl HistoricalStore {
         block_on(self.remove_prefix(&staging_root(table)))?;
         let existing = block_on(self.list(table))?;
         // Every partition is staged before any live file is touched.
-        let staged = self.stage(run, with_rows, part)?;
+        let staged = self.stage(run, with_rows, part, rows)?;
         crate::fail::point(|| "historical:staged".to_string());
         before_swap()?;
         let written = if self.root.is_local() {

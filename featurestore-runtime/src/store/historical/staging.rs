@@ -40,6 +40,9 @@ pub(super) const STAGING: &str = "_staging";
 /// Partitions encoded and staged together: bounds the encoded bytes held
 /// in memory at once.
 const STAGE_BATCH: usize = 64;
+/// Rows copied out and encoded together, at most (with two days at
+/// least): a day of a large run is hundreds of thousands of rows.
+const STAGE_ROWS: usize = 4_000_000;
 
 /// Where every run stages its partitions, below `table`.
 pub(super) fn staging_root(table: &StorePath) -> StorePath {
@@ -52,17 +55,20 @@ pub(super) fn run_dir(table: &StorePath) -> StorePath {
 }
 
 impl HistoricalStore {
-    /// Writes the rows `part(day)` of each day of `days` as
-    /// `{dir}/{day}.parquet`; returns the staged file of each day.
+    /// Writes the rows `part(day)` of each day of `days` (`rows` in all)
+    /// as `{dir}/{day}.parquet`; returns the staged file of each day.
     pub(super) fn stage(
         &self,
         dir: &StorePath,
         days: &[NaiveDate],
         part: &(dyn Fn(NaiveDate) -> Result<DataFrame> + Sync),
+        rows: usize,
     ) -> Result<Vec<(NaiveDate, StorePath)>> {
         use rayon::prelude::*;
+        let per_day = rows.div_ceil(days.len().max(1)).max(1);
+        let batch_days = (STAGE_ROWS / per_day).clamp(2, STAGE_BATCH);
         let mut staged = Vec::with_capacity(days.len());
-        for batch in days.chunks(STAGE_BATCH) {
+        for batch in days.chunks(batch_days) {
             // Rows are copied out a batch of days at a time, not all at
             // once; encoding is parallel (CPU) and the puts concurrent (I/O).
             let batch: Vec<(NaiveDate, DataFrame)> = batch
