@@ -465,31 +465,19 @@ fn execute_prepared(
 
     let t1 = Instant::now();
     let historical = match computed.days {
-        Some(days) => {
-            progress(&format!(
-                "writing {} rows to the historical store ({} to {})",
-                computed.frame.height(),
-                days.0,
-                days.1
-            ));
-            // A run that lost its lock to another replaces nothing. Until
-            // the online write is committed, the record says the online
-            // store is behind.
-            let behind = status::OnlineBehind {
-                feature_set: spec.name.to_string(),
-                days,
-                since: status::now(),
-                online: stores.online.inner().location(),
-                reason: status::NOT_FINISHED.to_string(),
-            };
-            let before_swap = || {
-                lock.still_held()?;
-                status::write(root, &behind)
-            };
-            stores
-                .historical
-                .write_checked(spec, &computed.frame, days, &before_swap)?
-        }
+        Some(days) => write_historical(
+            spec,
+            stores,
+            lock,
+            days,
+            computed.frame.height(),
+            progress,
+            &|before_swap| {
+                stores
+                    .historical
+                    .write_checked(spec, &computed.frame, days, before_swap)
+            },
+        )?,
         None => HistoricalWrite::default(),
     };
     let historical_time = t1.elapsed();
@@ -543,6 +531,40 @@ fn execute_prepared(
         events_in_future,
         repaired,
         split: None,
+    })
+}
+
+/// What a historical write calls once every partition is staged.
+type BeforeSwap<'a> = &'a dyn Fn() -> Result<()>;
+
+/// Replaces a run's `days` in the historical store by `write`, which calls
+/// its argument once every partition is staged: a run that lost its lock
+/// to another replaces nothing, and until the online write is committed,
+/// the record says the online store is behind.
+fn write_historical(
+    spec: &FeatureSetSpec,
+    stores: &Stores,
+    lock: &RunLock,
+    days: (chrono::NaiveDate, chrono::NaiveDate),
+    rows: usize,
+    progress: &dyn Fn(&str),
+    write: &dyn Fn(BeforeSwap<'_>) -> Result<HistoricalWrite>,
+) -> Result<HistoricalWrite> {
+    progress(&format!(
+        "writing {rows} rows to the historical store ({} to {})",
+        days.0, days.1
+    ));
+    let behind = status::OnlineBehind {
+        feature_set: spec.name.to_string(),
+        days,
+        since: status::now(),
+        online: stores.online.inner().location(),
+        reason: status::NOT_FINISHED.to_string(),
+    };
+    let root = stores.historical.root();
+    write(&|| {
+        lock.still_held()?;
+        status::write(root, &behind)
     })
 }
 

@@ -274,23 +274,6 @@ fn execute_one(
     let t1 = Instant::now();
     let historical = match days {
         Some(days) => {
-            progress(&format!(
-                "writing {} rows to the historical store ({} to {})",
-                spill.rows(),
-                days.0,
-                days.1
-            ));
-            let behind = status::OnlineBehind {
-                feature_set: spec.name.to_string(),
-                days,
-                since: status::now(),
-                online: stores.online.inner().location(),
-                reason: status::NOT_FINISHED.to_string(),
-            };
-            let before_swap = || {
-                lock.still_held()?;
-                status::write(root, &behind)
-            };
             let counting = Mutex::new(&mut stats);
             let inspect = |frame: &DataFrame| -> Result<()> {
                 counting
@@ -298,9 +281,19 @@ fn execute_one(
                     .unwrap_or_else(|p| p.into_inner())
                     .count(frame)
             };
-            stores
-                .historical
-                .write_spilled(spec, &spill, days, &before_swap, &inspect)?
+            super::write_historical(
+                spec,
+                stores,
+                lock,
+                days,
+                spill.rows(),
+                progress,
+                &|before_swap| {
+                    stores
+                        .historical
+                        .write_spilled(spec, &spill, days, before_swap, &inspect)
+                },
+            )?
         }
         None => HistoricalWrite::default(),
     };
