@@ -18,10 +18,12 @@ use featurestore_runtime::FeatureSet;
 mod support;
 use support::{assert_same_files, events, files, succeed, HEADER};
 
-/// The binary on stores in `dir`, reading orders from `input`.
-fn features(dir: &Path, input: &Path) -> Command {
+/// The binary on stores in `dir`, reading orders from `input`, with
+/// `options` before the command.
+fn features(dir: &Path, input: &Path, options: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_features"));
-    cmd.arg("--historical-root")
+    cmd.args(options)
+        .arg("--historical-root")
         .arg(dir.join("historical"))
         .arg("--online-url")
         .arg(format!("redb://{}", dir.join("online.redb").display()))
@@ -71,6 +73,19 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn a_run_killed_anywhere_leaves_old_or_new_state_and_a_rerun_converges() {
+    killed_anywhere(&[]);
+}
+
+#[test]
+fn a_run_split_by_key_killed_anywhere_leaves_old_or_new_state_and_a_rerun_converges() {
+    // 8 MiB: the 10 MB export is read in pieces, in 8 parts.
+    killed_anywhere(&["--memory-budget", "8MiB"]);
+}
+
+/// Kills runs of `features` with `options` at every crash point, and checks
+/// each leaves the stores old or new, and that a rerun converges.
+fn killed_anywhere(options: &[&str]) {
+    let features = |dir: &Path, input: &Path| features(dir, input, options);
     let tmp = tempfile::tempdir().unwrap();
     let old_input = tmp.path().join("old.csv");
     let new_input = tmp.path().join("new.csv");

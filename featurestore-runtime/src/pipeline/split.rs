@@ -149,6 +149,7 @@ pub(super) fn execute(
         piece,
     )
     .map_err(|e| super::with_location(e, spec, &locations))?;
+    crate::fail::point(|| "source:read".to_string());
     let mut reports = Vec::with_capacity(group.len());
     for spec in group {
         let spilled = dir.path().join(spec.name);
