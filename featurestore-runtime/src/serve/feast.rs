@@ -114,13 +114,24 @@ fn status(
 pub(crate) struct FeatureValues {
     values: Vec<Json>,
     statuses: Vec<&'static str>,
-    event_timestamps: Vec<Json>,
+    event_timestamps: Vec<RowTime>,
+}
+
+/// A row's time, shared by the row's every feature: one string per row,
+/// not one per feature and row.
+#[derive(Debug, Clone)]
+struct RowTime(std::sync::Arc<Json>);
+
+impl serde::Serialize for RowTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
 }
 
 /// `metadata` of the response.
 #[derive(Debug, serde::Serialize)]
 pub(crate) struct Metadata {
-    feature_names: Vec<String>,
+    feature_names: Vec<std::borrow::Cow<'static, str>>,
 }
 
 /// Feast's response to `POST /get-online-features`.
@@ -163,9 +174,7 @@ pub(crate) async fn get_online_features(
 
     // Which columns of which feature sets, and the names they are served under.
     let mut wanted: Vec<Wanted> = Vec::new();
-    let mut names: Vec<String> = Vec::with_capacity(features.len());
-    let mut served: std::collections::HashSet<String> =
-        entities.iter().map(|(e, _)| e.clone()).collect();
+    let mut names: Vec<std::borrow::Cow<'static, str>> = Vec::with_capacity(features.len());
     for (i, reference) in features.iter().enumerate() {
         let Some((fs, column)) = reference.split_once(':') else {
             return Err(ApiError::bad_request(format!(
@@ -180,18 +189,11 @@ pub(crate) async fn get_online_features(
                 known.join(", ")
             )));
         };
-        let name = if request.full_feature_names {
-            format!("{fs}__{column}")
+        names.push(if request.full_feature_names {
+            format!("{fs}__{column}").into()
         } else {
-            column.to_string()
-        };
-        if !served.insert(name.clone()) {
-            return Err(ApiError::bad_request(format!(
-                "`features[{i}]`: the name `{name}` is served twice; ask for each feature once, \
-                 or set `full_feature_names` to tell feature sets apart"
-            )));
-        }
-        names.push(name);
+            spec.outputs[output].name.into()
+        });
         match wanted.iter_mut().find(|w| w.spec.name == spec.name) {
             Some(w) => w.columns.push((i, output)),
             None => wanted.push(Wanted {
@@ -200,6 +202,19 @@ pub(crate) async fn get_online_features(
             }),
         }
     }
+
+    let mut served: std::collections::HashSet<&str> =
+        std::collections::HashSet::with_capacity(entities.len() + names.len());
+    served.extend(entities.iter().map(|(e, _)| e.as_str()));
+    for (i, name) in names.iter().enumerate() {
+        if !served.insert(name) {
+            return Err(ApiError::bad_request(format!(
+                "`features[{i}]`: the name `{name}` is served twice; ask for each feature once, \
+                 or set `full_feature_names` to tell feature sets apart"
+            )));
+        }
+    }
+    drop(served);
 
     // The entity columns: all of one length, within the limit, each a key
     // of a requested feature set, and every key of those given.
@@ -279,9 +294,13 @@ pub(crate) async fn get_online_features(
         );
         let age = max_age(w.spec);
         // Each row's time, formatted once for all its columns.
-        let row_times: Vec<Json> = found
+        let row_times: Vec<RowTime> = found
             .iter()
-            .map(|r| timestamp_json(r.as_ref().map_or(0, |r| r.timestamp)))
+            .map(|r| {
+                RowTime(std::sync::Arc::new(timestamp_json(
+                    r.as_ref().map_or(0, |r| r.timestamp),
+                )))
+            })
             .collect();
         for &(i, output) in &w.columns {
             let mut values = Vec::with_capacity(rows);
@@ -308,8 +327,9 @@ pub(crate) async fn get_online_features(
         }
     }
 
-    let epoch = timestamp_json(0);
-    let mut feature_names: Vec<String> = entities.iter().map(|(n, _)| n.clone()).collect();
+    let epoch = RowTime(std::sync::Arc::new(timestamp_json(0)));
+    let mut feature_names: Vec<std::borrow::Cow<'static, str>> =
+        entities.iter().map(|(n, _)| n.clone().into()).collect();
     feature_names.extend(names);
     let mut out: Vec<FeatureValues> = entities
         .into_iter()
