@@ -34,7 +34,7 @@ fn run_both(config: &Config, st: &Stores) -> Vec<RunReport> {
     .expect("run succeeds")
 }
 
-/// A budget of a few bytes: every file is read in batches, the events
+/// A budget of a few bytes: every file is read in pieces, the events
 /// split into the most parts.
 fn split_config(dir: &Path) -> Config {
     let (_, mut config) = temp_config();
@@ -155,7 +155,7 @@ fn a_run_split_by_key_writes_butterfree_rows_and_the_files_of_a_run_in_memory() 
 }
 
 #[test]
-fn a_bad_value_in_a_file_read_in_batches_names_the_file() {
+fn a_bad_value_in_a_file_read_in_pieces_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = split_config(dir.path());
     let input = std::fs::read_to_string(tests::fixtures_dir().join("input.csv")).unwrap();
