@@ -10,7 +10,7 @@ use polars::prelude::*;
 
 use super::partition::split_by_day;
 use crate::error::{Error, PolarsContext, Result};
-use crate::spec::{FeatureSetSpec, TIMESTAMP_COLUMN};
+use crate::spec::FeatureSetSpec;
 
 /// A run's rows, spilled by day under a local directory.
 #[derive(Debug)]
@@ -106,12 +106,17 @@ impl DaySpill {
         let Some(frame) = frame else {
             return Err(Error::Invalid(format!("no spilled rows for {day}")));
         };
-        let mut by: Vec<&str> = spec.key_names().collect();
-        by.push(TIMESTAMP_COLUMN);
-        // A key's rows are all in one part; keys and times are unique
-        // together, so the order is the one a run in memory writes.
+        // A key's rows are all in one part, in time order: a stable sort
+        // by key gives the order a run in memory writes, without comparing
+        // times.
+        let by: Vec<&str> = spec.key_names().collect();
         frame
-            .sort(by, SortMultipleOptions::default().with_multithreaded(false))
+            .sort(
+                by,
+                SortMultipleOptions::default()
+                    .with_multithreaded(false)
+                    .with_maintain_order(true),
+            )
             .ctx(|| format!("sorting the rows of {day}"))
     }
 }
