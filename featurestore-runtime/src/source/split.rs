@@ -95,7 +95,7 @@ pub fn input_bytes(spec: &SourceSpec, locations: &SourceLocations) -> Option<u64
 
 /// Reads source `spec` and writes its rows into `n` bucket files under
 /// `dir` by a hash of `keys`. A CSV file larger than `piece` bytes is read
-/// in batches.
+/// in pieces.
 pub fn split_by_key(
     spec: &SourceSpec,
     locations: &SourceLocations,
@@ -193,18 +193,29 @@ fn read_file_in_pieces(
     visit: &mut dyn FnMut(DataFrame) -> Result<()>,
 ) -> Result<Vec<Rejected>> {
     let location = &listed.location;
+    // Read whole when it fits (or is not CSV by its name), without opening
+    // it first: an object in a store would be fetched twice.
     let size = match location.local_path() {
         Some(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
-        None => listed.size,
+        None if listed.size > 0 => listed.size,
+        None => crate::io::block_on(location.store().head(location.path()))
+            .map(|m| m.size)
+            .unwrap_or(0),
     };
-    let file = SourceFile::open(spec, location, file::of(by_name))?;
-    let format = content_format(spec, &file, by_name, locations)?;
-    if format != Format::Csv || size <= piece {
-        drop(file);
+    let whole = |visit: &mut dyn FnMut(DataFrame) -> Result<()>| -> Result<Vec<Rejected>> {
         let (frame, rejected) =
             read_file_or_none(spec, location, by_name, locations, may_be_empty)?;
         visit(frame)?;
-        return Ok(rejected);
+        Ok(rejected)
+    };
+    if by_name != Format::Csv || size <= piece {
+        return whole(visit);
+    }
+    let file = SourceFile::open(spec, location, file::of(by_name))?;
+    if content_format(spec, &file, by_name, locations)? != Format::Csv {
+        // A Parquet file named as CSV: read as Parquet, whole.
+        drop(file);
+        return whole(visit);
     }
     csv_in_pieces(spec, &file, locations.policy(spec), piece, visit)?;
     Ok(Vec::new())

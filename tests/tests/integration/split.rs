@@ -213,3 +213,32 @@ fn a_source_of_many_files_is_split_file_by_file() {
         fixture_csv("user_chargebacks.csv")
     );
 }
+
+#[test]
+fn a_source_in_an_object_store_is_split_like_a_file_on_disk() {
+    use object_store::{ObjectStoreExt, PutPayload};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = split_config(dir.path());
+    let bytes = std::fs::read(tests::fixtures_dir().join("input.csv")).unwrap();
+    let url = "memory://split-source/in/input.csv";
+    let location =
+        featurestore_runtime::location::FileLocation::parse(url, Path::new("/")).unwrap();
+    featurestore_runtime::io::block_on(
+        location
+            .store()
+            .put(location.path(), PutPayload::from(bytes)),
+    )
+    .unwrap();
+    config.sources.insert("order_events".into(), url.into());
+    let st = stores(&config);
+    let reports = run_both(&config, &st);
+    assert!(reports.iter().all(|r| r.split.is_some()));
+    assert_eq!(
+        historical_rows::<UserOrders>(&st),
+        fixture_csv("user_orders.csv")
+    );
+    assert_eq!(
+        historical_rows::<UserChargebacks>(&st),
+        fixture_csv("user_chargebacks.csv")
+    );
+}
