@@ -46,6 +46,18 @@ fn split_config(dir: &Path) -> Config {
     config
 }
 
+/// Both feature sets' historical rows are Butterfree's.
+fn assert_butterfree_rows(st: &Stores) {
+    assert_eq!(
+        historical_rows::<UserOrders>(st),
+        fixture_csv("user_orders.csv")
+    );
+    assert_eq!(
+        historical_rows::<UserChargebacks>(st),
+        fixture_csv("user_chargebacks.csv")
+    );
+}
+
 /// Every file below `root` but the locks and reports, with its bytes.
 fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
@@ -86,14 +98,7 @@ fn a_run_split_by_key_writes_butterfree_rows_and_the_files_of_a_run_in_memory() 
         reports[0].row_count(),
         fixture_csv("user_orders.csv").1.len()
     );
-    assert_eq!(
-        historical_rows::<UserOrders>(&st),
-        fixture_csv("user_orders.csv")
-    );
-    assert_eq!(
-        historical_rows::<UserChargebacks>(&st),
-        fixture_csv("user_chargebacks.csv")
-    );
+    assert_butterfree_rows(&st);
     for (spec, online) in [
         (&UserOrders::SPEC, "user_orders_online.csv"),
         (&UserChargebacks::SPEC, "user_chargebacks_online.csv"),
@@ -204,14 +209,7 @@ fn a_source_of_many_files_is_split_file_by_file() {
     let st = stores(&config);
     let reports = run_both(&config, &st);
     assert!(reports.iter().all(|r| r.split.is_some()));
-    assert_eq!(
-        historical_rows::<UserOrders>(&st),
-        fixture_csv("user_orders.csv")
-    );
-    assert_eq!(
-        historical_rows::<UserChargebacks>(&st),
-        fixture_csv("user_chargebacks.csv")
-    );
+    assert_butterfree_rows(&st);
 }
 
 #[test]
@@ -233,12 +231,5 @@ fn a_source_in_an_object_store_is_split_like_a_file_on_disk() {
     let st = stores(&config);
     let reports = run_both(&config, &st);
     assert!(reports.iter().all(|r| r.split.is_some()));
-    assert_eq!(
-        historical_rows::<UserOrders>(&st),
-        fixture_csv("user_orders.csv")
-    );
-    assert_eq!(
-        historical_rows::<UserChargebacks>(&st),
-        fixture_csv("user_chargebacks.csv")
-    );
+    assert_butterfree_rows(&st);
 }
