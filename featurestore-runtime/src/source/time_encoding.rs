@@ -36,7 +36,10 @@ pub(crate) fn to_timestamp(name: &str, encoding: TimeEncoding) -> Expr {
                 format: Some(mask.into()),
                 strict: true,
                 exact: true,
-                cache: true,
+                // Event times are mostly distinct: polars' cache of parsed
+                // values missed and cost twice the parse (10M events: 3.2%
+                // of the run's CPU in its LRU, the parse itself 1.5%).
+                cache: false,
             },
             lit("raise"),
         ),

@@ -204,6 +204,13 @@ fn walk(spec: &SourceSpec, file: &SourceFile, mut pieces: Pieces<'_>) -> Result<
         .clone();
     check_header(spec, location, &header)?;
     let width = header.len();
+    if pieces.is_none() {
+        let plain = plainly_whole(file.path(), width)
+            .map_err(|e| source_error(spec, location, format!("cannot read the file: {e}")))?;
+        if plain {
+            return Ok(Vec::new());
+        }
+    }
     let mut lines = Lines::open(file)
         .map_err(|e| source_error(spec, location, format!("cannot open the file: {e}")))?;
     let mut raw = file.read(spec)?;
@@ -267,6 +274,67 @@ fn walk(spec: &SourceSpec, file: &SourceFile, mut pieces: Pieces<'_>) -> Result<
         on_piece(from..end);
     }
     Ok(bad)
+}
+
+/// Whether every record after the header is certainly whole, found at
+/// memory speed: the file holds no quote and no carriage return, so each
+/// line is one record and its fields are what lies between commas; it is
+/// UTF-8; and every line has the header's number of fields. The walk of
+/// the `csv` crate would find nothing in such a file. Anything else (a
+/// quote, CRLF, a blank line, a short line) answers false, and the walk
+/// then finds and names the records at fault, or that there are none: this
+/// decides only that there is nothing to look for, and costs a tenth of the
+/// walk (10M events: 1.8 CPU-seconds of walk against 0.2).
+fn plainly_whole(path: &std::path::Path, width: usize) -> std::io::Result<bool> {
+    use std::io::Read;
+    let mut data = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 22];
+    // Bytes of a line not ended yet, at the start of `buf`.
+    let mut carry = 0;
+    let mut header = true;
+    let Some(commas) = width.checked_sub(1) else {
+        return Ok(false);
+    };
+    let line_ok = |line: &[u8], header: &mut bool| {
+        if std::mem::take(header) {
+            return true;
+        }
+        !line.is_empty() && memchr::memchr_iter(b',', line).count() == commas
+    };
+    loop {
+        if carry == buf.len() {
+            buf.resize(2 * buf.len(), 0);
+        }
+        let n = data.read(&mut buf[carry..])?;
+        if n == 0 {
+            // The last line, without a line break after it.
+            let last = &buf[..carry];
+            return Ok(last.is_empty() || (plain(last) && line_ok(last, &mut header)));
+        }
+        let filled = carry + n;
+        let Some(end) = memchr::memrchr(b'\n', &buf[..filled]) else {
+            carry = filled;
+            continue;
+        };
+        let lines = &buf[..end];
+        if !plain(lines) {
+            return Ok(false);
+        }
+        let mut from = 0;
+        for at in memchr::memchr_iter(b'\n', lines).chain([end]) {
+            if !line_ok(&lines[from..at], &mut header) {
+                return Ok(false);
+            }
+            from = at + 1;
+        }
+        buf.copy_within(end + 1..filled, 0);
+        carry = filled - end - 1;
+    }
+}
+
+/// Bytes with no quote and no carriage return, and UTF-8.
+fn plain(bytes: &[u8]) -> bool {
+    memchr::memchr2(b'"', b'\r', bytes).is_none() && std::str::from_utf8(bytes).is_ok()
 }
 
 /// A field holding a quote that the file does not quote and escape (`x"y`
@@ -415,5 +483,75 @@ impl Lines {
                 return Ok(line);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plainly_whole;
+
+    /// What the `csv` crate makes of the text: every record after the
+    /// header has `width` fields of UTF-8, and no field holds a quote.
+    fn walk_finds_nothing(text: &[u8], width: usize) -> bool {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_reader(text);
+        reader.byte_records().all(|r| {
+            r.is_ok_and(|r| {
+                r.len() == width
+                    && r.iter()
+                        .all(|f| std::str::from_utf8(f).is_ok() && !f.contains(&b'"'))
+            })
+        })
+    }
+
+    #[test]
+    fn plain_files_are_told_apart_from_those_the_walk_must_look_at() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.csv");
+        let cases: &[(&[u8], bool)] = &[
+            (b"a,b,c\n1,2,3\n4,5,6\n", true),
+            (b"a,b,c\n1,2,3\n4,5,6", true),
+            (b"a,b,c\n1,,\n,,\n", true),
+            (b"a,b,c\n", true),
+            (b"a,b,c", true),
+            (b"a,b,c\n1,2\n4,5,6\n", false),
+            (b"a,b,c\n1,2,3,4\n", false),
+            (b"a,b,c\n1,2,3\n\n4,5,6\n", false),
+            (b"a,b,c\r\n1,2,3\r\n", false),
+            (b"a,b,c\n1,\"2\",3\n", false),
+            (b"a,b,c\n1,x\"y,3\n", false),
+            (b"a,b,c\n1,\xff,3\n", false),
+            (b"\"a\",b,c\n1,2,3\n", false),
+        ];
+        for (text, plain) in cases {
+            std::fs::write(&path, text).unwrap();
+            let found = plainly_whole(&path, 3).unwrap();
+            assert_eq!(found, *plain, "{}", String::from_utf8_lossy(text));
+            // Plain is only ever said of text the walk finds nothing in.
+            if found {
+                assert!(walk_finds_nothing(text, 3));
+            }
+        }
+    }
+
+    #[test]
+    fn lines_across_the_read_buffer_and_longer_than_it_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.csv");
+        // 5 MiB of rows (the buffer is 4 MiB), one field of 6 MiB, and a
+        // short row after them: it must still be found.
+        let mut text = b"a,b\n".to_vec();
+        while text.len() < 5 << 20 {
+            text.extend_from_slice("1234567,\u{e9}t\u{e9}\n".as_bytes());
+        }
+        text.extend(std::iter::repeat_n(b'x', 6 << 20));
+        text.extend_from_slice(b",y\n");
+        std::fs::write(&path, &text).unwrap();
+        assert!(plainly_whole(&path, 2).unwrap());
+        text.extend_from_slice(b"short\n");
+        std::fs::write(&path, &text).unwrap();
+        assert!(!plainly_whole(&path, 2).unwrap());
     }
 }
