@@ -33,13 +33,14 @@
 //! redb's: they read pages SQLite mostly holds in its cache, in
 //! microseconds. Opening and writing run on tokio's blocking threads.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
+use polars_utils::aliases::PlHashSet;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::embedded::{blocking, Stored};
@@ -535,7 +536,11 @@ impl Db {
         doing: &str,
     ) -> Result<usize> {
         let (as_of, order_run) = (run.order.as_of, run.order.run);
-        let offered: HashSet<&[u8]> = rows.iter().map(|(k, _)| k.as_slice()).collect();
+        // Every stored key is looked up here, the run's own included: a
+        // fast hash (not SipHash), and no copy of a key that stays.
+        let mut offered: PlHashSet<&[u8]> =
+            PlHashSet::with_capacity_and_hasher(rows.len(), Default::default());
+        offered.extend(rows.iter().map(|(k, _)| k.as_slice()));
         // The candidates, from one snapshot: the rows of earlier or equal
         // orders (the ones just written have the run's own order).
         let gone: Vec<Vec<u8>> = {
@@ -545,14 +550,17 @@ impl Db {
                     table_name(spec)
                 ))
                 .map_err(|e| self.failure(doing, e))?;
-            let keys = stmt
-                .query_map(params![as_of, order_run], |r| r.get::<_, Vec<u8>>(0))
+            let mut keys = stmt
+                .query(params![as_of, order_run])
                 .map_err(|e| self.failure(doing, e))?;
             let mut gone = Vec::new();
-            for k in keys {
-                let k = k.map_err(|e| self.failure(doing, e))?;
-                if !offered.contains(k.as_slice()) {
-                    gone.push(k);
+            while let Some(row) = keys.next().map_err(|e| self.failure(doing, e))? {
+                let k = row
+                    .get_ref(0)
+                    .and_then(|v| v.as_blob().map_err(Into::into))
+                    .map_err(|e| self.failure(doing, e))?;
+                if !offered.contains(k) {
+                    gone.push(k.to_vec());
                 }
             }
             gone
