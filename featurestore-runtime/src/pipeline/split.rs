@@ -210,19 +210,47 @@ fn execute_one(
     let mut prepared_files: Vec<PathBuf> = Vec::with_capacity(buckets.len());
     let mut first: Option<i64> = None;
     let (mut after_end, mut in_future, mut until_end) = (0, 0, 0);
-    for (i, bucket) in buckets.iter().enumerate() {
-        let events = read_parquet(bucket)?;
-        let prepared = transform::prepare(spec, events.lazy(), range)
-            .map_err(|e| super::with_location(e, spec, locations))?;
-        let (a, f, u) = transform::late_events(spec, &prepared, range)?;
-        (after_end, in_future, until_end) = (after_end + a, in_future + f, until_end + u);
-        if let Some(t) = prepared.first_event()? {
-            first = Some(first.map_or(t, |f| f.min(t)));
-        }
-        let path = spilled(&format!("prepared-{i:04}.parquet"));
-        write_parquet(&path, prepared.events().expect("an aggregated feature set"))?;
-        prepared_files.push(path);
-    }
+    // Each part's prepared events are written on a thread of their own
+    // while the next part is prepared.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(PathBuf, DataFrame)>(1);
+    let (prepared_all, written_all) = std::thread::scope(|s| {
+        let writer = s.spawn(|| -> Result<()> {
+            for (path, events) in rx {
+                write_parquet(&path, &events)?;
+                prepared_files.push(path);
+            }
+            Ok(())
+        });
+        let prepared_all = (|| -> Result<()> {
+            for (i, bucket) in buckets.iter().enumerate() {
+                let events = read_parquet(bucket)?;
+                let prepared = transform::prepare(spec, events.lazy(), range)
+                    .map_err(|e| super::with_location(e, spec, locations))?;
+                let (a, f, u) = transform::late_events(spec, &prepared, range)?;
+                (after_end, in_future, until_end) = (after_end + a, in_future + f, until_end + u);
+                if let Some(t) = prepared.first_event()? {
+                    first = Some(first.map_or(t, |f| f.min(t)));
+                }
+                let path = spilled(&format!("prepared-{i:04}.parquet"));
+                let events = prepared
+                    .events()
+                    .expect("an aggregated feature set")
+                    .clone();
+                if tx.send((path, events)).is_err() {
+                    // The writer failed: its error is the run's.
+                    break;
+                }
+            }
+            Ok(())
+        })();
+        drop(tx);
+        let written_all = writer
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (prepared_all, written_all)
+    });
+    prepared_all?;
+    written_all?;
 
     // 2. Compute each part alone.
     let root = stores.historical.root();
@@ -232,31 +260,56 @@ fn execute_one(
     let mut latest_files: Vec<PathBuf> = Vec::new();
     let mut days: Option<(chrono::NaiveDate, chrono::NaiveDate)> = None;
     let mut empty: Option<DataFrame> = None;
-    for (i, path) in prepared_files.iter().enumerate() {
-        let events = read_parquet(path)?;
-        let computed = transform::compute_prepared_from(
-            spec,
-            transform::Prepared::from_events(events),
-            range,
-            first,
-        )?;
-        let _ = std::fs::remove_file(path);
-        days = days.or(computed.days);
-        if empty.is_none() {
-            empty = Some(computed.frame.clear());
-        }
-        if range.end.is_some() && until_end == 0 {
-            continue;
-        }
-        stats.add(&computed.frame)?;
-        spill.add(&computed.frame)?;
-        let latest = online::latest_records(spec, &computed.frame)?;
-        if !latest.is_empty() {
-            let path = spilled(&format!("latest-{i:04}.parquet"));
-            write_parquet(&path, &online::records_frame(spec, &latest)?)?;
-            latest_files.push(path);
-        }
-    }
+    // A part's rows are spilled on a thread of their own while the next
+    // part is computed: the compute has stretches on one core, and the
+    // spill is Parquet encoding and writes.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, DataFrame)>(1);
+    let (computed_all, spilled_all) = std::thread::scope(|s| {
+        let spiller = s.spawn(|| -> Result<()> {
+            for (i, frame) in rx {
+                stats.add(&frame)?;
+                spill.add(&frame)?;
+                let latest = online::latest_records(spec, &frame)?;
+                if !latest.is_empty() {
+                    let path = spilled(&format!("latest-{i:04}.parquet"));
+                    write_parquet(&path, &online::records_frame(spec, &latest)?)?;
+                    latest_files.push(path);
+                }
+            }
+            Ok(())
+        });
+        let computed_all = (|| -> Result<()> {
+            for (i, path) in prepared_files.iter().enumerate() {
+                let events = read_parquet(path)?;
+                let computed = transform::compute_prepared_from(
+                    spec,
+                    transform::Prepared::from_events(events),
+                    range,
+                    first,
+                )?;
+                let _ = std::fs::remove_file(path);
+                days = days.or(computed.days);
+                if empty.is_none() {
+                    empty = Some(computed.frame.clear());
+                }
+                if range.end.is_some() && until_end == 0 {
+                    continue;
+                }
+                if tx.send((i, computed.frame)).is_err() {
+                    // The spiller failed: its error is the run's.
+                    break;
+                }
+            }
+            Ok(())
+        })();
+        drop(tx);
+        let spilled_all = spiller
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (computed_all, spilled_all)
+    });
+    computed_all?;
+    spilled_all?;
     // As a run in memory: no event up to the end date leaves no state to
     // state; the days from the start date to the first event's are covered.
     if let (Some(end), 0) = (range.end, until_end) {
