@@ -40,7 +40,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
-use polars_utils::aliases::PlHashSet;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::embedded::{blocking, Stored};
@@ -457,10 +456,19 @@ impl Db {
     fn write(
         &self,
         spec: &FeatureSetSpec,
-        rows: Vec<(Vec<u8>, Vec<u8>)>,
+        mut rows: Vec<(Vec<u8>, Vec<u8>)>,
         run: RunWrite,
     ) -> Result<OnlineWrite> {
         let doing = format!("writing `{}`", spec.name);
+        // Rows in key order append to the table's B-tree; in any other
+        // order each lands on a page of its own, read back from the file
+        // once the table outgrows SQLite's cache. A run split by key hands
+        // over one sorted run of keys per part. Stable: of a key offered
+        // twice, the later row is still written last.
+        if !rows.is_sorted_by(|a, b| a.0 <= b.0) {
+            use rayon::slice::ParallelSliceMut;
+            rows.par_sort_by(|a, b| a.0.cmp(&b.0));
+        }
         let mut guard = lock(&self.writer);
         let Some(conn) = guard.as_mut() else {
             return Err(read_only(STORE, self.path.display().to_string()));
@@ -536,30 +544,31 @@ impl Db {
         doing: &str,
     ) -> Result<usize> {
         let (as_of, order_run) = (run.order.as_of, run.order.run);
-        // Every stored key is looked up here, the run's own included: a
-        // fast hash (not SipHash), and no copy of a key that stays.
-        let mut offered: PlHashSet<&[u8]> =
-            PlHashSet::with_capacity_and_hasher(rows.len(), Default::default());
-        offered.extend(rows.iter().map(|(k, _)| k.as_slice()));
         // The candidates, from one snapshot: the rows of earlier or equal
-        // orders (the ones just written have the run's own order).
+        // orders (the ones just written have the run's own order), in key
+        // order, walked beside the offered keys (sorted by `write`): no
+        // key is hashed or copied, except the ones removed.
+        debug_assert!(rows.is_sorted_by(|a, b| a.0 <= b.0));
         let gone: Vec<Vec<u8>> = {
             let mut stmt = conn
                 .prepare(&format!(
-                    "SELECT key FROM {} WHERE (as_of, run) <= (?1, ?2)",
+                    "SELECT key FROM {} WHERE (as_of, run) <= (?1, ?2) ORDER BY key",
                     table_name(spec)
                 ))
                 .map_err(|e| self.failure(doing, e))?;
             let mut keys = stmt
                 .query(params![as_of, order_run])
                 .map_err(|e| self.failure(doing, e))?;
+            let mut offered = rows.iter().map(|(k, _)| k.as_slice()).peekable();
             let mut gone = Vec::new();
             while let Some(row) = keys.next().map_err(|e| self.failure(doing, e))? {
                 let k = row
                     .get_ref(0)
                     .and_then(|v| v.as_blob().map_err(Into::into))
                     .map_err(|e| self.failure(doing, e))?;
-                if !offered.contains(k) {
+                // SQLite orders blobs as slices are ordered: bytes, then length.
+                while offered.next_if(|o| *o < k).is_some() {}
+                if offered.peek() != Some(&k) {
                     gone.push(k.to_vec());
                 }
             }
