@@ -707,30 +707,127 @@ fn redis_url() -> String {
     })
 }
 
+/// A user of the test Redis server that may read `prefix`'s keys and load
+/// scripts, but not write; removed with those keys when dropped.
+struct ReadOnlyRedis {
+    server: String,
+    user: String,
+    prefix: String,
+    /// The user's URL, with the prefix.
+    url: String,
+}
+
+impl ReadOnlyRedis {
+    fn new(server: &str, prefix: &str, tag: &str) -> Self {
+        let user = format!("reliability-reader-{tag}");
+        let mut admin = Self::admin(server);
+        redis::cmd("ACL")
+            .arg(&["SETUSER", user.as_str(), "on", ">secret", "resetkeys"])
+            .arg(format!("~{prefix}*"))
+            .arg(&[
+                "resetchannels",
+                "-@all",
+                "+@read",
+                "+@connection",
+                "+script|load",
+            ])
+            .query::<()>(&mut admin)
+            .unwrap();
+        let host = server.trim_start_matches("redis://").trim_end_matches('/');
+        ReadOnlyRedis {
+            url: format!("redis://{user}:secret@{host}/?prefix={prefix}"),
+            server: server.to_string(),
+            user,
+            prefix: prefix.to_string(),
+        }
+    }
+
+    fn admin(server: &str) -> redis::Connection {
+        redis::Client::open(server)
+            .and_then(|c| c.get_connection())
+            .expect("the test Redis server answers")
+    }
+}
+
+impl Drop for ReadOnlyRedis {
+    fn drop(&mut self) {
+        let mut admin = Self::admin(&self.server);
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.prefix))
+            .query(&mut admin)
+            .unwrap_or_default();
+        let _: redis::RedisResult<()> = redis::cmd("ACL")
+            .arg(&["DELUSER", self.user.as_str()])
+            .query(&mut admin);
+        if !keys.is_empty() {
+            let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut admin);
+        }
+    }
+}
+
+/// A run split by key writes a feature set's online store while it computes
+/// the next one; a failed online write still stops the run before the next
+/// one changes any store, as a run in memory stops.
+#[test]
+fn a_split_run_stops_at_a_refused_online_write_before_the_next_feature_set_writes() {
+    let server = redis_url();
+    let tag = uuid_like();
+    let reader = ReadOnlyRedis::new(&server, &format!("reliability-{tag}:"), &tag);
+    let dir = tempfile::tempdir().unwrap();
+    let run = |online: &str| {
+        let mut cmd = bare_historical(dir.path());
+        cmd.args(["--online-url", online, "--memory-budget", "64B"])
+            .arg("--source")
+            .arg(format!("order_events={}", example_input().display()))
+            .args(["execute", "user_orders", "user_chargebacks"])
+            .args(["--end-date", "2020-07-17"]);
+        cmd
+    };
+    let err = fails(&mut run(&reader.url));
+    assert!(
+        err.contains("error: feature set `user_orders`: the historical store at"),
+        "{err}"
+    );
+    assert!(
+        err.contains("no permissions to run the 'set' command"),
+        "{err}"
+    );
+    let written: Vec<PathBuf> = files(&dir.path().join("historical"))
+        .into_keys()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    assert!(
+        written.iter().any(|p| p.starts_with("cpf/user_orders")),
+        "{written:?}"
+    );
+    // Neither a day of user_chargebacks nor one left staged.
+    assert!(
+        written.iter().all(|p| p.starts_with("cpf/user_orders")),
+        "{written:?}"
+    );
+    // The same run to a store it may write is split, and writes both.
+    let online = format!("sqlite://{}", dir.path().join("online.sqlite").display());
+    let out = succeed(&mut run(&online));
+    let said = String::from_utf8(out.stderr).unwrap();
+    assert!(said.contains("user_orders: split into"), "{said}");
+    assert!(said.contains("user_chargebacks: split into"), "{said}");
+    assert!(
+        said.contains("online: 3 rows upserted") && said.contains("online: 1 rows upserted"),
+        "{said}"
+    );
+    assert!(files(&dir.path().join("historical"))
+        .into_keys()
+        .any(|p| p.starts_with("cpf/user_chargebacks")));
+}
+
 #[test]
 fn an_online_write_refused_after_the_historical_write_is_recorded_reported_and_repaired() {
     let server = redis_url();
     let tag = uuid_like();
     let prefix = format!("reliability-{tag}:");
-    let user = format!("reliability-reader-{tag}");
-    let mut admin = redis::Client::open(server.as_str())
-        .and_then(|c| c.get_connection())
-        .expect("the test Redis server answers");
-    // A user that may read this test's keys and load scripts, but not write.
-    redis::cmd("ACL")
-        .arg(&["SETUSER", user.as_str(), "on", ">secret", "resetkeys"])
-        .arg(format!("~{prefix}*"))
-        .arg(&[
-            "resetchannels",
-            "-@all",
-            "+@read",
-            "+@connection",
-            "+script|load",
-        ])
-        .query::<()>(&mut admin)
-        .unwrap();
+    let read_only = ReadOnlyRedis::new(&server, &prefix, &tag);
+    let reader = read_only.url.clone();
     let host = server.trim_start_matches("redis://").trim_end_matches('/');
-    let reader = format!("redis://{user}:secret@{host}/?prefix={prefix}");
     let writer = format!("redis://{host}/?prefix={prefix}");
 
     let dir = tempfile::tempdir().unwrap();
@@ -814,17 +911,6 @@ fn an_online_write_refused_after_the_historical_write_is_recorded_reported_and_r
             String::from_utf8(got.stdout).unwrap(),
             format!("{header}{row}")
         );
-    }
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query(&mut admin)
-        .unwrap();
-    let _: () = redis::cmd("ACL")
-        .arg(&["DELUSER", user.as_str()])
-        .query(&mut admin)
-        .unwrap();
-    if !keys.is_empty() {
-        let _: () = redis::cmd("DEL").arg(keys).query(&mut admin).unwrap();
     }
 }
 

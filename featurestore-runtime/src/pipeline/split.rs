@@ -16,7 +16,10 @@
 //!    each key kept for the online store;
 //! 3. each day's partition is assembled from the parts, sorted by key and
 //!    time, and the historical store written as a run in memory writes it
-//!    (staged, then swapped); then the online store.
+//!    (staged, then swapped); then the online store, while the next feature
+//!    set of the run is computed (it waits for that write before its own
+//!    swap: a failed online write stops the run before another store
+//!    changes).
 //!
 //! The rows are those of a run in memory, the day files byte for byte. What
 //! a part cannot see: a `query`, `filter` or hook that reads across keys
@@ -150,43 +153,74 @@ pub(super) fn execute(
     )
     .map_err(|e| super::with_location(e, spec, &locations))?;
     crate::fail::point(|| "source:read".to_string());
-    let mut reports = Vec::with_capacity(group.len());
-    for spec in group {
-        let spilled = dir.path().join(spec.name);
-        reports.push(
-            execute_one(
-                spec,
-                &split,
-                &spilled,
-                stores,
-                lock,
-                range,
-                online_order,
-                progress,
-                &locations,
-                n,
-            )
-            .map_err(|e| super::with_location(e, spec, &locations))?,
-        );
-    }
+    // Each feature set's online write runs on a thread of its own while the
+    // next one is computed. The next one waits for it before its first
+    // change to a store (the swap of its days), so that a failed online
+    // write stops the run where it stopped it before.
+    let reports = std::thread::scope(|s| -> Result<Vec<RunReport>> {
+        let mut reports: Vec<RunReport> = Vec::with_capacity(group.len());
+        let running = Mutex::new(None::<std::thread::ScopedJoinHandle<'_, OnlineDone>>);
+        let joined = Mutex::new(None::<(OnlineWrite, std::time::Duration)>);
+        let wait = || -> Result<()> {
+            let handle = running.lock().unwrap_or_else(|p| p.into_inner()).take();
+            if let Some(handle) = handle {
+                let done = handle
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+                *joined.lock().unwrap_or_else(|p| p.into_inner()) = Some(done);
+            }
+            Ok(())
+        };
+        let record = |reports: &mut Vec<RunReport>| {
+            if let (Some((write, time)), Some(report)) = (
+                joined.lock().unwrap_or_else(|p| p.into_inner()).take(),
+                reports.last_mut(),
+            ) {
+                report.online = write;
+                report.times.online = time;
+            }
+        };
+        for spec in group {
+            let spilled = dir.path().join(spec.name);
+            let computed = execute_one(
+                spec, &split, &spilled, stores, lock, range, progress, &locations, n, &wait,
+            );
+            wait()?;
+            record(&mut reports);
+            let (report, pending) =
+                computed.map_err(|e| super::with_location(e, spec, &locations))?;
+            reports.push(report);
+            progress("upserting the online store");
+            let locations = &locations;
+            let handle = s.spawn(move || {
+                pending
+                    .write(stores, lock, online_order)
+                    .map_err(|e| super::with_location(e, spec, &locations))
+            });
+            *running.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+        }
+        wait()?;
+        record(&mut reports);
+        Ok(reports)
+    })?;
     let _ = dir.close();
     Ok(reports)
 }
 
 /// One feature set of [`execute`], from the parts of its source.
 #[allow(clippy::too_many_arguments)]
-fn execute_one(
-    spec: &FeatureSetSpec,
+fn execute_one<'a>(
+    spec: &'a FeatureSetSpec,
     split: &KeySplit,
     dir: &std::path::Path,
     stores: &Stores,
     lock: &RunLock,
     range: DateRange,
-    online_order: RunWrite,
     progress: &dyn Fn(&str),
     locations: &SourceLocations,
     n: usize,
-) -> Result<RunReport> {
+    online_before: &dyn Fn() -> Result<()>,
+) -> Result<(RunReport, PendingOnline<'a>)> {
     std::fs::create_dir_all(dir).map_err(|e| Error::Io {
         context: format!("creating the spill directory {}", dir.display()),
         source: e,
@@ -343,9 +377,13 @@ fn execute_one(
                 spill.rows(),
                 progress,
                 &|before_swap| {
+                    let before_swap = || {
+                        online_before()?;
+                        before_swap()
+                    };
                     stores
                         .historical
-                        .write_spilled(spec, &spill, days, before_swap, &inspect)
+                        .write_spilled(spec, &spill, days, &before_swap, &inspect)
                 },
             )?
         }
@@ -353,32 +391,21 @@ fn execute_one(
     };
     let historical_time = t1.elapsed();
 
-    let t2 = Instant::now();
-    progress("upserting the online store");
-    lock.still_held()?;
-    let online_write = write_online(spec, stores, &latest_files, online_order)
-        .map_err(|e| online_behind(spec, stores, days, e))?;
-    if days.is_some() {
-        if let Err(e) = status::clear(root, spec.name) {
-            tracing::warn!(feature_set = spec.name, error = %e, "the online store's status was not cleared");
-        }
-    }
-    let online_time = t2.elapsed();
     let rows = spill.rows();
     drop(spill);
-    let _ = std::fs::remove_dir_all(dir);
-    Ok(RunReport {
+    let report = RunReport {
         feature_set: spec.name,
         rows: empty.unwrap_or_default(),
         days,
         historical,
-        online: online_write,
+        // Filled in once the online write is done.
+        online: OnlineWrite::default(),
         latest: online::records_frame(spec, &[])?,
         times: StageTimes {
             read,
             compute,
             historical: historical_time,
-            online: online_time,
+            online: std::time::Duration::ZERO,
         },
         rejected,
         events_after_end: after_end,
@@ -389,7 +416,45 @@ fn execute_one(
             rows,
             stats,
         }),
-    })
+    };
+    let pending = PendingOnline {
+        spec,
+        latest_files,
+        days,
+        dir: dir.to_path_buf(),
+    };
+    Ok((report, pending))
+}
+
+/// A feature set's online write and how long it took.
+type OnlineDone = Result<(OnlineWrite, std::time::Duration)>;
+
+/// What is left of a feature set's run once its days are in the
+/// historical store: its online write, from the latest rows of its parts.
+struct PendingOnline<'a> {
+    spec: &'a FeatureSetSpec,
+    latest_files: Vec<PathBuf>,
+    days: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+    /// The feature set's spill directory, removed once written.
+    dir: PathBuf,
+}
+
+impl PendingOnline<'_> {
+    fn write(self, stores: &Stores, lock: &RunLock, order: RunWrite) -> OnlineDone {
+        let t = Instant::now();
+        let spec = self.spec;
+        lock.still_held()?;
+        let written = write_online(spec, stores, &self.latest_files, order)
+            .map_err(|e| online_behind(spec, stores, self.days, e))?;
+        if self.days.is_some() {
+            let root = stores.historical.root();
+            if let Err(e) = status::clear(root, spec.name) {
+                tracing::warn!(feature_set = spec.name, error = %e, "the online store's status was not cleared");
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        Ok((written, t.elapsed()))
+    }
 }
 
 /// Upserts the spilled latest rows, part by part; a run that covers every
