@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::location::FileLocation;
 pub mod dataset;
 pub mod lock;
+mod overlap;
 pub mod quality;
 pub mod split;
 pub mod status;
@@ -161,85 +162,118 @@ pub fn execute_all(
         return execute_on_spark(specs, config, stores, &lock, range, online_order, progress);
     }
     let locations = config.source_locations();
-    // Per feature set, once its source is read: its prepared events, what
-    // the read rejected, how long it took, and its late-event counts.
-    let mut ready: Vec<Option<Ready>> = specs.iter().map(|_| None).collect();
-    let mut reports = Vec::with_capacity(specs.len());
-    // Runs split by key that ran with an earlier one over the same source.
-    let mut done: Vec<Option<RunReport>> = specs.iter().map(|_| None).collect();
-    for (i, spec) in specs.iter().enumerate() {
-        if let Some(report) = done[i].take() {
-            reports.push(report);
-            continue;
-        }
-        if ready[i].is_none() {
-            if let Some(parts) = split::parts(spec, config, &locations) {
-                // The later ones over the source with the same keys share
-                // its read.
-                let group: Vec<usize> = (i..specs.len())
-                    .filter(|&j| {
-                        j == i
-                            || (specs[j].source.name == spec.source.name
-                                && specs[j].key_names().eq(spec.key_names())
-                                && ready[j].is_none()
-                                && split::parts(specs[j], config, &locations).is_some())
-                    })
-                    .collect();
-                let members: Vec<&FeatureSetSpec> = group.iter().map(|&j| specs[j]).collect();
-                let runs = split::execute(
-                    &members,
-                    config,
-                    stores,
-                    &lock,
-                    range,
-                    online_order,
-                    progress,
-                    parts,
-                )?;
-                for (j, report) in group.into_iter().zip(runs) {
-                    done[j] = Some(report);
-                }
-                reports.push(done[i].take().expect("run with its group"));
-                continue;
-            }
-            progress(&format!("reading `{}`", spec.source.name));
-            let t = Instant::now();
-            let extract = source::read(spec.source, &locations)?;
-            let elapsed = t.elapsed();
-            tracing::info!(
-                source = spec.source.name,
-                rejected = extract.rejected.iter().map(|r| r.rows).sum::<usize>(),
-                elapsed_ms = elapsed.as_millis() as u64,
-                "source read and checked"
-            );
-            crate::fail::point(|| "source:read".to_string());
-            // Every feature set of this run over the source takes what it
-            // reads now; the source itself is dropped before any of them is
-            // computed.
-            for (j, other) in specs.iter().enumerate().skip(i) {
-                if other.source.name != spec.source.name {
+    let lock = &lock;
+    let locations = &locations;
+    std::thread::scope(|scope| {
+        let writes = overlap::OnlineWrites::new(scope);
+        let run = || -> Result<Vec<RunReport>> {
+            // Per feature set, once its source is read: its prepared
+            // events, what the read rejected, how long it took, and its
+            // late-event counts.
+            let mut ready: Vec<Option<Ready>> = specs.iter().map(|_| None).collect();
+            let mut reports = Vec::with_capacity(specs.len());
+            // Runs split by key that ran with an earlier one over the same
+            // source.
+            let mut done: Vec<Option<RunReport>> = specs.iter().map(|_| None).collect();
+            for (i, spec) in specs.iter().enumerate() {
+                if let Some(report) = done[i].take() {
+                    reports.push(report);
                     continue;
                 }
-                let (prepared, late) = transform::prepare(other, extract.frame.clone(), range)
-                    .and_then(|prepared| {
-                        let late = transform::late_events(other, &prepared, range)?;
-                        Ok((prepared, late))
+                if ready[i].is_none() {
+                    if let Some(parts) = split::parts(spec, config, locations) {
+                        // The later ones over the source with the same keys
+                        // share its read.
+                        let group: Vec<usize> = (i..specs.len())
+                            .filter(|&j| {
+                                j == i
+                                    || (specs[j].source.name == spec.source.name
+                                        && specs[j].key_names().eq(spec.key_names())
+                                        && ready[j].is_none()
+                                        && split::parts(specs[j], config, locations).is_some())
+                            })
+                            .collect();
+                        let members: Vec<(usize, &FeatureSetSpec)> =
+                            group.iter().map(|&j| (j, specs[j])).collect();
+                        let runs = split::execute(
+                            &members,
+                            config,
+                            stores,
+                            lock,
+                            range,
+                            online_order,
+                            progress,
+                            parts,
+                            locations,
+                            &writes,
+                        )?;
+                        for (j, report) in group.into_iter().zip(runs) {
+                            done[j] = Some(report);
+                        }
+                        reports.push(done[i].take().expect("run with its group"));
+                        continue;
+                    }
+                    progress(&format!("reading `{}`", spec.source.name));
+                    let t = Instant::now();
+                    let extract = source::read(spec.source, locations)?;
+                    let elapsed = t.elapsed();
+                    tracing::info!(
+                        source = spec.source.name,
+                        rejected = extract.rejected.iter().map(|r| r.rows).sum::<usize>(),
+                        elapsed_ms = elapsed.as_millis() as u64,
+                        "source read and checked"
+                    );
+                    crate::fail::point(|| "source:read".to_string());
+                    // Every feature set of this run over the source takes
+                    // what it reads now; the source itself is dropped before
+                    // any of them is computed.
+                    for (j, other) in specs.iter().enumerate().skip(i) {
+                        if other.source.name != spec.source.name {
+                            continue;
+                        }
+                        let (prepared, late) =
+                            transform::prepare(other, extract.frame.clone(), range)
+                                .and_then(|prepared| {
+                                    let late = transform::late_events(other, &prepared, range)?;
+                                    Ok((prepared, late))
+                                })
+                                .map_err(|e| with_location(e, other, locations))?;
+                        ready[j] = Some(Ready {
+                            prepared,
+                            late,
+                            rejected: extract.rejected.clone(),
+                            read: elapsed,
+                        });
+                    }
+                }
+                let ready = ready[i].take().expect("prepared when its source was read");
+                let (report, pending) =
+                    execute_prepared(spec, ready, stores, lock, range, progress, &|| {
+                        writes.wait()
                     })
-                    .map_err(|e| with_location(e, other, &locations))?;
-                ready[j] = Some(Ready {
-                    prepared,
-                    late,
-                    rejected: extract.rejected.clone(),
-                    read: elapsed,
-                });
+                    .map_err(|e| with_location(e, spec, locations))?;
+                reports.push(report);
+                progress("upserting the online store");
+                writes.start(i, move || {
+                    pending
+                        .write(stores, lock, online_order)
+                        .map_err(|e| with_location(e, spec, locations))
+                })?;
             }
-        }
-        let ready = ready[i].take().expect("prepared when its source was read");
-        let report = execute_prepared(spec, ready, stores, &lock, range, online_order, progress)
-            .map_err(|e| with_location(e, spec, &locations))?;
-        reports.push(report);
-    }
-    Ok(reports)
+            Ok(reports)
+        };
+        // A failed online write comes first: the run stopped there before.
+        let mut reports = match run() {
+            Ok(reports) => reports,
+            Err(e) => {
+                writes.wait()?;
+                return Err(e);
+            }
+        };
+        writes.wait()?;
+        writes.record(&mut reports);
+        Ok(reports)
+    })
 }
 
 /// [`execute_all`] on a Spark cluster: every feature set is checked first
@@ -300,7 +334,7 @@ fn spark_runs(
     let root = stores.historical.root();
     let mut reports = Vec::with_capacity(specs.len());
     for spec in specs {
-        let repaired = repair_online(spec, stores)?;
+        let repaired = repair_online(spec, stores, &|| Ok(()))?;
         // Spark's partition swap cannot be undone from here: once it may
         // have begun, the record stays until the online write is committed.
         let before_write = |days| {
@@ -419,15 +453,15 @@ fn with_location(e: Error, spec: &FeatureSetSpec, locations: &source::SourceLoca
 }
 
 /// Computes a feature set from its prepared events and writes both stores.
-fn execute_prepared(
-    spec: &FeatureSetSpec,
+fn execute_prepared<'a>(
+    spec: &'a FeatureSetSpec,
     ready: Ready,
     stores: &Stores,
     lock: &RunLock,
     range: DateRange,
-    online_order: RunWrite,
     progress: &dyn Fn(&str),
-) -> Result<RunReport> {
+    online_before: &dyn Fn() -> Result<()>,
+) -> Result<(RunReport, PendingLatest<'a>)> {
     let t0 = Instant::now();
     progress(&format!("computing `{}`", spec.name));
     let (events_after_end, events_in_future, events_until_end) = ready.late;
@@ -460,8 +494,7 @@ fn execute_prepared(
     // Everything that can be refused is checked before any store changes.
     let latest = online::latest_records(spec, &computed.frame)?;
     stores.online.check(spec)?;
-    let repaired = repair_online(spec, stores)?;
-    let root = stores.historical.root();
+    let repaired = repair_online(spec, stores, online_before)?;
 
     let t1 = Instant::now();
     let historical = match computed.days {
@@ -473,9 +506,13 @@ fn execute_prepared(
             computed.frame.height(),
             progress,
             &|before_swap| {
+                let before_swap = || {
+                    online_before()?;
+                    before_swap()
+                };
                 stores
                     .historical
-                    .write_checked(spec, &computed.frame, days, before_swap)
+                    .write_checked(spec, &computed.frame, days, &before_swap)
             },
         )?,
         None => HistoricalWrite::default(),
@@ -489,49 +526,77 @@ fn execute_prepared(
         "historical store written"
     );
 
-    let t2 = Instant::now();
-    progress("upserting the online store");
-    lock.still_held()?;
-    let online_write = stores
-        .online
-        .write_latest(spec, &latest, online_order)
-        .map_err(|e| online_behind(spec, stores, computed.days, e))?;
-    if computed.days.is_some() {
-        // The stores are in step. A record left by a failure here only
-        // makes the next run re-write rows the online store has.
-        if let Err(e) = status::clear(root, spec.name) {
-            tracing::warn!(feature_set = spec.name, error = %e, "the online store's status was not cleared");
-        }
-    }
-    let latest_frame = online::records_frame(spec, &latest)?;
-    let online_time = t2.elapsed();
-    tracing::info!(
-        feature_set = spec.name,
-        written = online_write.written,
-        kept_newer = online_write.kept_newer,
-        elapsed_ms = online_time.as_millis() as u64,
-        "online store upserted"
-    );
-
-    Ok(RunReport {
+    let report = RunReport {
         feature_set: spec.name,
         rows: computed.frame,
         days: computed.days,
         historical,
-        online: online_write,
-        latest: latest_frame,
+        // Filled in once the online write is done.
+        online: OnlineWrite::default(),
+        latest: DataFrame::empty(),
         times: StageTimes {
             read: ready.read,
             compute,
             historical: historical_time,
-            online: online_time,
+            online: Duration::ZERO,
         },
         rejected: ready.rejected,
         events_after_end,
         events_in_future,
         repaired,
         split: None,
-    })
+    };
+    let pending = PendingLatest {
+        spec,
+        latest,
+        days: computed.days,
+    };
+    Ok((report, pending))
+}
+
+/// What is left of a feature set's run once its days are in the
+/// historical store: the upsert of its latest rows.
+struct PendingLatest<'a> {
+    spec: &'a FeatureSetSpec,
+    latest: Vec<online::Record>,
+    days: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+}
+
+impl PendingLatest<'_> {
+    fn write(
+        self,
+        stores: &Stores,
+        lock: &RunLock,
+        order: RunWrite,
+    ) -> Result<overlap::OnlineDone> {
+        let t = Instant::now();
+        let spec = self.spec;
+        lock.still_held()?;
+        let write = stores
+            .online
+            .write_latest(spec, &self.latest, order)
+            .map_err(|e| online_behind(spec, stores, self.days, e))?;
+        if self.days.is_some() {
+            // The stores are in step. A record left by a failure here only
+            // makes the next run re-write rows the online store has.
+            if let Err(e) = status::clear(stores.historical.root(), spec.name) {
+                tracing::warn!(feature_set = spec.name, error = %e, "the online store's status was not cleared");
+            }
+        }
+        let latest = online::records_frame(spec, &self.latest)?;
+        tracing::info!(
+            feature_set = spec.name,
+            written = write.written,
+            kept_newer = write.kept_newer,
+            elapsed_ms = t.elapsed().as_millis() as u64,
+            "online store upserted"
+        );
+        Ok(overlap::OnlineDone {
+            write,
+            time: t.elapsed(),
+            latest: Some(latest),
+        })
+    }
 }
 
 /// What a historical write calls once every partition is staged.
@@ -597,11 +662,17 @@ fn online_behind(
 /// Re-writes into the online store the latest rows of the days an earlier
 /// run wrote to the historical store only, when the record says so; returns
 /// that record.
-fn repair_online(spec: &FeatureSetSpec, stores: &Stores) -> Result<Option<status::OnlineBehind>> {
+/// `before_write` is called first when there is something to re-write.
+fn repair_online(
+    spec: &FeatureSetSpec,
+    stores: &Stores,
+    before_write: &dyn Fn() -> Result<()>,
+) -> Result<Option<status::OnlineBehind>> {
     let root = stores.historical.root();
     let Some(behind) = status::read(root, spec.name)? else {
         return Ok(None);
     };
+    before_write()?;
     let repair = || -> Result<()> {
         let mut rows = stores.historical.read(spec, Some(behind.days))?;
         for partition_column in ["year", "month", "day"] {

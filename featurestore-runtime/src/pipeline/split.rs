@@ -44,6 +44,7 @@ use crate::store::online::{self, OnlineWrite, RunWrite};
 use crate::transform::{self, DateRange};
 
 use super::lock::RunLock;
+use super::overlap::{OnlineDone, OnlineWrites};
 
 /// Peak bytes of a run in memory per byte of CSV it reads (10M events: a
 /// 460 MB file, 1.27 GB at the peak), rounded up.
@@ -110,31 +111,35 @@ pub(super) fn parts(
 /// keys, split into `n` parts by key (see the module): the source is read
 /// once for all of them, then each is computed and written in turn.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn execute(
-    group: &[&FeatureSetSpec],
+pub(super) fn execute<'scope, 'env>(
+    group: &[(usize, &'env FeatureSetSpec)],
     config: &Config,
-    stores: &Stores,
-    lock: &RunLock,
+    stores: &'env Stores,
+    lock: &'env RunLock,
     range: DateRange,
     online_order: RunWrite,
     progress: &dyn Fn(&str),
     n: usize,
+    locations: &'env SourceLocations,
+    writes: &OnlineWrites<'scope, 'env>,
 ) -> Result<Vec<RunReport>> {
-    let spec = group[0];
-    let locations = config.source_locations();
+    let spec = group[0].1;
     let budget = config.engine.memory_budget.unwrap_or_else(default_budget);
     let spill_root = config
         .engine
         .spill_dir
         .clone()
         .unwrap_or_else(std::env::temp_dir);
-    let dir = tempfile::Builder::new()
-        .prefix("featurestore-spill-")
-        .tempdir_in(&spill_root)
-        .map_err(|e| Error::Io {
-            context: format!("creating a spill directory in {}", spill_root.display()),
-            source: e,
-        })?;
+    // Removed when the last online write of the group is done with it.
+    let dir = std::sync::Arc::new(
+        tempfile::Builder::new()
+            .prefix("featurestore-spill-")
+            .tempdir_in(&spill_root)
+            .map_err(|e| Error::Io {
+                context: format!("creating a spill directory in {}", spill_root.display()),
+                source: e,
+            })?,
+    );
     progress(&format!(
         "reading `{}` in {n} parts by key (the run would not fit its memory budget of {} MiB)",
         spec.source.name,
@@ -145,65 +150,43 @@ pub(super) fn execute(
     let piece = budget / BYTES_PER_INPUT_BYTE / 2;
     let split = source::split::split_by_key(
         spec.source,
-        &locations,
+        locations,
         &keys,
         n,
         &dir.path().join("events"),
         piece,
     )
-    .map_err(|e| super::with_location(e, spec, &locations))?;
+    .map_err(|e| super::with_location(e, spec, locations))?;
     crate::fail::point(|| "source:read".to_string());
-    // Each feature set's online write runs on a thread of its own while the
-    // next one is computed. The next one waits for it before its first
-    // change to a store (the swap of its days), so that a failed online
-    // write stops the run where it stopped it before.
-    let reports = std::thread::scope(|s| -> Result<Vec<RunReport>> {
-        let mut reports: Vec<RunReport> = Vec::with_capacity(group.len());
-        let running = Mutex::new(None::<std::thread::ScopedJoinHandle<'_, OnlineDone>>);
-        let joined = Mutex::new(None::<(OnlineWrite, std::time::Duration)>);
-        let wait = || -> Result<()> {
-            let handle = running.lock().unwrap_or_else(|p| p.into_inner()).take();
-            if let Some(handle) = handle {
-                let done = handle
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
-                *joined.lock().unwrap_or_else(|p| p.into_inner()) = Some(done);
-            }
-            Ok(())
-        };
-        let record = |reports: &mut Vec<RunReport>| {
-            if let (Some((write, time)), Some(report)) = (
-                joined.lock().unwrap_or_else(|p| p.into_inner()).take(),
-                reports.last_mut(),
-            ) {
-                report.online = write;
-                report.times.online = time;
-            }
-        };
-        for spec in group {
-            let spilled = dir.path().join(spec.name);
-            let computed = execute_one(
-                spec, &split, &spilled, stores, lock, range, progress, &locations, n, &wait,
-            );
-            wait()?;
-            record(&mut reports);
-            let (report, pending) =
-                computed.map_err(|e| super::with_location(e, spec, &locations))?;
-            reports.push(report);
-            progress("upserting the online store");
-            let locations = &locations;
-            let handle = s.spawn(move || {
-                pending
-                    .write(stores, lock, online_order)
-                    .map_err(|e| super::with_location(e, spec, &locations))
-            });
-            *running.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
-        }
-        wait()?;
-        record(&mut reports);
-        Ok(reports)
-    })?;
-    let _ = dir.close();
+    // Each feature set's online write runs while the next is computed
+    // (`overlap`).
+    let mut reports = Vec::with_capacity(group.len());
+    for &(index, spec) in group {
+        let spilled = dir.path().join(spec.name);
+        let (report, pending) = execute_one(
+            spec,
+            &split,
+            &spilled,
+            stores,
+            lock,
+            range,
+            progress,
+            locations,
+            n,
+            &|| writes.wait(),
+        )
+        .map_err(|e| super::with_location(e, spec, locations))?;
+        reports.push(report);
+        progress("upserting the online store");
+        let dir = dir.clone();
+        writes.start(index, move || {
+            let done = pending
+                .write(stores, lock, online_order)
+                .map_err(|e| super::with_location(e, spec, locations));
+            drop(dir);
+            done
+        })?;
+    }
     Ok(reports)
 }
 
@@ -358,7 +341,7 @@ fn execute_one<'a>(
     let compute = t0.elapsed();
 
     stores.online.check(spec)?;
-    let repaired = repair_online(spec, stores)?;
+    let repaired = repair_online(spec, stores, online_before)?;
     let t1 = Instant::now();
     let historical = match days {
         Some(days) => {
@@ -426,9 +409,6 @@ fn execute_one<'a>(
     Ok((report, pending))
 }
 
-/// A feature set's online write and how long it took.
-type OnlineDone = Result<(OnlineWrite, std::time::Duration)>;
-
 /// What is left of a feature set's run once its days are in the
 /// historical store: its online write, from the latest rows of its parts.
 struct PendingOnline<'a> {
@@ -440,7 +420,7 @@ struct PendingOnline<'a> {
 }
 
 impl PendingOnline<'_> {
-    fn write(self, stores: &Stores, lock: &RunLock, order: RunWrite) -> OnlineDone {
+    fn write(self, stores: &Stores, lock: &RunLock, order: RunWrite) -> Result<OnlineDone> {
         let t = Instant::now();
         let spec = self.spec;
         lock.still_held()?;
@@ -453,7 +433,11 @@ impl PendingOnline<'_> {
             }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
-        Ok((written, t.elapsed()))
+        Ok(OnlineDone {
+            write: written,
+            time: t.elapsed(),
+            latest: None,
+        })
     }
 }
 
