@@ -765,18 +765,25 @@ impl Drop for ReadOnlyRedis {
     }
 }
 
-/// A run split by key writes a feature set's online store while it computes
-/// the next one; a failed online write still stops the run before the next
-/// one changes any store, as a run in memory stops.
+/// A run writes a feature set's online store while it computes the next
+/// one; a failed online write still stops the run before the next one
+/// changes any store, in memory and split by key.
 #[test]
-fn a_split_run_stops_at_a_refused_online_write_before_the_next_feature_set_writes() {
+fn a_run_stops_at_a_refused_online_write_before_the_next_feature_set_writes() {
+    refused_online_write_stops_the_run(&[]);
+    refused_online_write_stops_the_run(&["--memory-budget", "64B"]);
+}
+
+fn refused_online_write_stops_the_run(options: &[&str]) {
+    let split = !options.is_empty();
     let server = redis_url();
     let tag = uuid_like();
     let reader = ReadOnlyRedis::new(&server, &format!("reliability-{tag}:"), &tag);
     let dir = tempfile::tempdir().unwrap();
     let run = |online: &str| {
         let mut cmd = bare_historical(dir.path());
-        cmd.args(["--online-url", online, "--memory-budget", "64B"])
+        cmd.args(["--online-url", online])
+            .args(options)
             .arg("--source")
             .arg(format!("order_events={}", example_input().display()))
             .args(["execute", "user_orders", "user_chargebacks"])
@@ -809,8 +816,12 @@ fn a_split_run_stops_at_a_refused_online_write_before_the_next_feature_set_write
     let online = format!("sqlite://{}", dir.path().join("online.sqlite").display());
     let out = succeed(&mut run(&online));
     let said = String::from_utf8(out.stderr).unwrap();
-    assert!(said.contains("user_orders: split into"), "{said}");
-    assert!(said.contains("user_chargebacks: split into"), "{said}");
+    assert_eq!(said.contains("user_orders: split into"), split, "{said}");
+    assert_eq!(
+        said.contains("user_chargebacks: split into"),
+        split,
+        "{said}"
+    );
     assert!(
         said.contains("online: 3 rows upserted") && said.contains("online: 1 rows upserted"),
         "{said}"
