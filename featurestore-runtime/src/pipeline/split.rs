@@ -229,16 +229,8 @@ fn execute_one<'a>(
     let (mut after_end, mut in_future, mut until_end) = (0, 0, 0);
     // Each part's prepared events are written on a thread of their own
     // while the next part is prepared.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(PathBuf, DataFrame)>(1);
-    let (prepared_all, written_all) = std::thread::scope(|s| {
-        let writer = s.spawn(|| -> Result<()> {
-            for (path, events) in rx {
-                write_parquet(&path, &events)?;
-                prepared_files.push(path);
-            }
-            Ok(())
-        });
-        let prepared_all = (|| -> Result<()> {
+    beside(
+        |write| {
             for (i, bucket) in buckets.iter().enumerate() {
                 let events = read_parquet(bucket)?;
                 let prepared = transform::prepare(spec, events.lazy(), range)
@@ -253,21 +245,18 @@ fn execute_one<'a>(
                     .events()
                     .expect("an aggregated feature set")
                     .clone();
-                if tx.send((path, events)).is_err() {
-                    // The writer failed: its error is the run's.
+                if !write((path, events)) {
                     break;
                 }
             }
             Ok(())
-        })();
-        drop(tx);
-        let written_all = writer
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        (prepared_all, written_all)
-    });
-    prepared_all?;
-    written_all?;
+        },
+        |(path, events): (PathBuf, DataFrame)| {
+            write_parquet(&path, &events)?;
+            prepared_files.push(path);
+            Ok(())
+        },
+    )?;
 
     // 2. Compute each part alone.
     let root = stores.historical.root();
@@ -280,22 +269,8 @@ fn execute_one<'a>(
     // A part's rows are spilled on a thread of their own while the next
     // part is computed: the compute has stretches on one core, and the
     // spill is Parquet encoding and writes.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, DataFrame)>(1);
-    let (computed_all, spilled_all) = std::thread::scope(|s| {
-        let spiller = s.spawn(|| -> Result<()> {
-            for (i, frame) in rx {
-                stats.add(&frame)?;
-                spill.add(&frame)?;
-                let latest = online::latest_records(spec, &frame)?;
-                if !latest.is_empty() {
-                    let path = spilled(&format!("latest-{i:04}.parquet"));
-                    write_parquet(&path, &online::records_frame(spec, &latest)?)?;
-                    latest_files.push(path);
-                }
-            }
-            Ok(())
-        });
-        let computed_all = (|| -> Result<()> {
+    beside(
+        |spill_part| {
             for (i, path) in prepared_files.iter().enumerate() {
                 let events = read_parquet(path)?;
                 let computed = transform::compute_prepared_from(
@@ -312,21 +287,24 @@ fn execute_one<'a>(
                 if range.end.is_some() && until_end == 0 {
                     continue;
                 }
-                if tx.send((i, computed.frame)).is_err() {
-                    // The spiller failed: its error is the run's.
+                if !spill_part((i, computed.frame)) {
                     break;
                 }
             }
             Ok(())
-        })();
-        drop(tx);
-        let spilled_all = spiller
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        (computed_all, spilled_all)
-    });
-    computed_all?;
-    spilled_all?;
+        },
+        |(i, frame): (usize, DataFrame)| {
+            stats.add(&frame)?;
+            spill.add(&frame)?;
+            let latest = online::latest_records(spec, &frame)?;
+            if !latest.is_empty() {
+                let path = spilled(&format!("latest-{i:04}.parquet"));
+                write_parquet(&path, &online::records_frame(spec, &latest)?)?;
+                latest_files.push(path);
+            }
+            Ok(())
+        },
+    )?;
     // As a run in memory: no event up to the end date leaves no state to
     // state; the days from the start date to the first event's are covered.
     if let (Some(end), 0) = (range.end, until_end) {
@@ -443,6 +421,32 @@ impl PendingOnline<'_> {
 
 /// Upserts the spilled latest rows, part by part; a run that covers every
 /// key (and so removes the keys it has none for) in one write.
+/// Runs `produce` here and `consume` on a thread of its own, each item
+/// handed over as it is produced (at most one waiting). `produce` hands an
+/// item over with its argument, which answers false once `consume` has
+/// failed: it then stops, and `consume`'s error is the call's; an error of
+/// `produce` comes first.
+fn beside<T: Send>(
+    produce: impl FnOnce(&mut dyn FnMut(T) -> bool) -> Result<()>,
+    mut consume: impl FnMut(T) -> Result<()> + Send,
+) -> Result<()> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<T>(1);
+    std::thread::scope(|s| {
+        let consumer = s.spawn(move || -> Result<()> {
+            for item in rx {
+                consume(item)?;
+            }
+            Ok(())
+        });
+        let produced = produce(&mut |item| tx.send(item).is_ok());
+        drop(tx);
+        let consumed = consumer
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        produced.and(consumed)
+    })
+}
+
 fn write_online(
     spec: &FeatureSetSpec,
     stores: &Stores,
