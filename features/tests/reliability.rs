@@ -16,7 +16,7 @@ use featurestore_runtime::FeatureSet;
 
 #[allow(dead_code)] // what the other test files share
 mod support;
-use support::{assert_same_files, events, files, succeed, HEADER};
+use support::{assert_same_files, events, files, succeed, ReadOnlyRedis, HEADER};
 
 /// The binary on stores in `dir`, reading orders from `input`, with
 /// `options` before the command.
@@ -707,64 +707,6 @@ fn redis_url() -> String {
     })
 }
 
-/// A user of the test Redis server that may read `prefix`'s keys and load
-/// scripts, but not write; removed with those keys when dropped.
-struct ReadOnlyRedis {
-    server: String,
-    user: String,
-    prefix: String,
-    /// The user's URL, with the prefix.
-    url: String,
-}
-
-impl ReadOnlyRedis {
-    fn new(server: &str, prefix: &str, tag: &str) -> Self {
-        let user = format!("reliability-reader-{tag}");
-        let mut admin = Self::admin(server);
-        redis::cmd("ACL")
-            .arg(&["SETUSER", user.as_str(), "on", ">secret", "resetkeys"])
-            .arg(format!("~{prefix}*"))
-            .arg(&[
-                "resetchannels",
-                "-@all",
-                "+@read",
-                "+@connection",
-                "+script|load",
-            ])
-            .query::<()>(&mut admin)
-            .unwrap();
-        let host = server.trim_start_matches("redis://").trim_end_matches('/');
-        ReadOnlyRedis {
-            url: format!("redis://{user}:secret@{host}/?prefix={prefix}"),
-            server: server.to_string(),
-            user,
-            prefix: prefix.to_string(),
-        }
-    }
-
-    fn admin(server: &str) -> redis::Connection {
-        redis::Client::open(server)
-            .and_then(|c| c.get_connection())
-            .expect("the test Redis server answers")
-    }
-}
-
-impl Drop for ReadOnlyRedis {
-    fn drop(&mut self) {
-        let mut admin = Self::admin(&self.server);
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}*", self.prefix))
-            .query(&mut admin)
-            .unwrap_or_default();
-        let _: redis::RedisResult<()> = redis::cmd("ACL")
-            .arg(&["DELUSER", self.user.as_str()])
-            .query(&mut admin);
-        if !keys.is_empty() {
-            let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut admin);
-        }
-    }
-}
-
 /// A run writes a feature set's online store while it computes the next
 /// one; a failed online write still stops the run before the next one
 /// changes any store, in memory and split by key.
@@ -778,7 +720,11 @@ fn refused_online_write_stops_the_run(options: &[&str]) {
     let split = !options.is_empty();
     let server = redis_url();
     let tag = uuid_like();
-    let reader = ReadOnlyRedis::new(&server, &format!("reliability-{tag}:"), &tag);
+    let reader = ReadOnlyRedis::new(
+        &server,
+        &format!("reliability-{tag}:"),
+        &format!("reliability-reader-{tag}"),
+    );
     let dir = tempfile::tempdir().unwrap();
     let run = |online: &str| {
         let mut cmd = bare_historical(dir.path());
@@ -836,7 +782,7 @@ fn an_online_write_refused_after_the_historical_write_is_recorded_reported_and_r
     let server = redis_url();
     let tag = uuid_like();
     let prefix = format!("reliability-{tag}:");
-    let read_only = ReadOnlyRedis::new(&server, &prefix, &tag);
+    let read_only = ReadOnlyRedis::new(&server, &prefix, &format!("reliability-reader-{tag}"));
     let reader = read_only.url.clone();
     let host = server.trim_start_matches("redis://").trim_end_matches('/');
     let writer = format!("redis://{host}/?prefix={prefix}");

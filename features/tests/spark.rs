@@ -11,6 +11,10 @@ use features::{UserChargebacks, UserOrders};
 use featurestore_runtime::store::historical::HistoricalStore;
 use featurestore_runtime::FeatureSet;
 
+#[allow(dead_code)] // what the other test files share
+mod support;
+use support::ReadOnlyRedis;
+
 fn spark_remote() -> String {
     std::env::var("FEATURESTORE_TEST_SPARK").unwrap_or_else(|_| {
         panic!(
@@ -167,25 +171,9 @@ fn an_online_write_refused_after_spark_s_write_is_recorded_and_repaired() {
         .as_nanos();
     let tag = format!("{}-{nanos}", std::process::id());
     let prefix = format!("spark-{tag}:");
-    let user = format!("spark-reader-{tag}");
-    let mut admin = redis::Client::open(server.as_str())
-        .and_then(|c| c.get_connection())
-        .expect("the test Redis server answers");
-    // A user that may read this test's keys and load scripts, but not write.
-    redis::cmd("ACL")
-        .arg(&["SETUSER", user.as_str(), "on", ">secret", "resetkeys"])
-        .arg(format!("~{prefix}*"))
-        .arg(&[
-            "resetchannels",
-            "-@all",
-            "+@read",
-            "+@connection",
-            "+script|load",
-        ])
-        .query::<()>(&mut admin)
-        .unwrap();
+    let read_only = ReadOnlyRedis::new(&server, &prefix, &format!("spark-reader-{tag}"));
+    let reader = read_only.url.clone();
     let host = server.trim_start_matches("redis://").trim_end_matches('/');
-    let reader = format!("redis://{user}:secret@{host}/?prefix={prefix}");
     let writer = format!("redis://{host}/?prefix={prefix}");
 
     let dir = tempfile::tempdir().unwrap();
@@ -253,16 +241,4 @@ fn an_online_write_refused_after_spark_s_write_is_recorded_and_repaired() {
             .ends_with("x,2020-07-17 00:00:00,2,2,2\n"),
         "the failed run's row of x"
     );
-
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query(&mut admin)
-        .unwrap();
-    let _: () = redis::cmd("ACL")
-        .arg(&["DELUSER", user.as_str()])
-        .query(&mut admin)
-        .unwrap();
-    if !keys.is_empty() {
-        let _: () = redis::cmd("DEL").arg(keys).query(&mut admin).unwrap();
-    }
 }

@@ -1,5 +1,6 @@
 //! What the binary's test files share: generated order events, running
-//! the binary, reading a tree of files.
+//! the binary, reading a tree of files, a read-only user of the test Redis
+//! server.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -113,4 +114,62 @@ pub fn cql(statement: &str) {
             .await
             .unwrap_or_else(|e| panic!("{statement}: {e}"));
     });
+}
+
+/// A user `user` of the test Redis server that may read `prefix`'s keys and
+/// load scripts, but not write; removed with those keys when dropped.
+pub struct ReadOnlyRedis {
+    server: String,
+    user: String,
+    prefix: String,
+    /// The user's URL, with the prefix.
+    pub url: String,
+}
+
+impl ReadOnlyRedis {
+    pub fn new(server: &str, prefix: &str, user: &str) -> Self {
+        let user = user.to_string();
+        let mut admin = Self::admin(server);
+        redis::cmd("ACL")
+            .arg(&["SETUSER", user.as_str(), "on", ">secret", "resetkeys"])
+            .arg(format!("~{prefix}*"))
+            .arg(&[
+                "resetchannels",
+                "-@all",
+                "+@read",
+                "+@connection",
+                "+script|load",
+            ])
+            .query::<()>(&mut admin)
+            .unwrap();
+        let host = server.trim_start_matches("redis://").trim_end_matches('/');
+        ReadOnlyRedis {
+            url: format!("redis://{user}:secret@{host}/?prefix={prefix}"),
+            server: server.to_string(),
+            user,
+            prefix: prefix.to_string(),
+        }
+    }
+
+    fn admin(server: &str) -> redis::Connection {
+        redis::Client::open(server)
+            .and_then(|c| c.get_connection())
+            .expect("the test Redis server answers")
+    }
+}
+
+impl Drop for ReadOnlyRedis {
+    fn drop(&mut self) {
+        let mut admin = Self::admin(&self.server);
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.prefix))
+            .query(&mut admin)
+            .unwrap_or_default();
+        let _: redis::RedisResult<()> = redis::cmd("ACL")
+            .arg(&["DELUSER", self.user.as_str()])
+            .query(&mut admin);
+        if !keys.is_empty() {
+            let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut admin);
+        }
+    }
 }
