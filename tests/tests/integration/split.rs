@@ -233,3 +233,101 @@ fn a_source_in_an_object_store_is_split_like_a_file_on_disk() {
     assert!(reports.iter().all(|r| r.split.is_some()));
     assert_butterfree_rows(&st);
 }
+
+/// A file the memory-speed check vouches for up to a point (more than its
+/// 4 MiB blocks of plain lines) and not after it (a quoted field): the
+/// pieces it handed over are read once, and the walk goes on from where
+/// they end. Compared with a run in memory of the same file, which walks
+/// the whole file: the same day files and online rows, no row read twice
+/// or left out.
+#[test]
+fn a_file_plain_only_in_its_first_blocks_is_read_in_pieces_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = split_config(dir.path());
+    // Pieces of about 256 KiB (a sixth of the budget).
+    config.engine.memory_budget = Some(6 * 256 * 1024);
+    let input = std::fs::read_to_string(tests::fixtures_dir().join("input.csv")).unwrap();
+    let mut text = input.trim_end().to_string() + "\n";
+    let start = chrono::NaiveDate::from_ymd_opt(2020, 1, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let mut i = 0u64;
+    while text.len() < 6 << 20 {
+        let at = start + chrono::Duration::seconds((i * 97) as i64);
+        let charged = if i.is_multiple_of(50) {
+            (at + chrono::Duration::days(2))
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        } else {
+            String::new()
+        };
+        text += &format!(
+            "f{i},{},{:011},{charged}\n",
+            at.format("%Y-%m-%d %H:%M:%S"),
+            90_000_000_000 + (i * 7919) % 5000
+        );
+        i += 1;
+    }
+    // Past the check's first blocks: a quoted field, valid CSV.
+    text += "\"q1\",2020-06-01 10:00:00,x,\n";
+    let path = dir.path().join("events.csv");
+    std::fs::write(&path, &text).unwrap();
+    config
+        .sources
+        .insert("order_events".into(), path.to_string_lossy().into_owned());
+    let st = stores(&config);
+    let reports = run_both(&config, &st);
+    assert!(reports.iter().all(|r| r.split.is_some()));
+
+    let (_mem_dir, mut in_memory) = temp_config();
+    in_memory
+        .sources
+        .insert("order_events".into(), path.to_string_lossy().into_owned());
+    let mem_stores = stores(&in_memory);
+    let mem_reports = run_both(&in_memory, &mem_stores);
+    assert!(mem_reports.iter().all(|r| r.split.is_none()));
+    assert_eq!(
+        reports.iter().map(RunReport::row_count).collect::<Vec<_>>(),
+        mem_reports
+            .iter()
+            .map(RunReport::row_count)
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        files(&dir.path().join("historical")) == files(Path::new(&in_memory.historical_root)),
+        "the day files differ from a run in memory's"
+    );
+    for spec in [&UserOrders::SPEC, &UserChargebacks::SPEC] {
+        assert_eq!(
+            frame_rows(&records_frame(spec, &st.online.scan(spec).unwrap()).unwrap()),
+            frame_rows(&records_frame(spec, &mem_stores.online.scan(spec).unwrap()).unwrap()),
+            "online rows of {}",
+            spec.name
+        );
+    }
+}
+
+/// A file with CRLF line ends, which the memory-speed check leaves to the
+/// walk, read in pieces: Butterfree's rows, its first record included.
+#[test]
+fn a_crlf_file_is_read_in_pieces_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = split_config(dir.path());
+    let input = std::fs::read_to_string(tests::fixtures_dir().join("input.csv")).unwrap();
+    let crlf = input
+        .lines()
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\r\n")
+        + "\r\n";
+    let path = dir.path().join("events.csv");
+    std::fs::write(&path, crlf).unwrap();
+    config
+        .sources
+        .insert("order_events".into(), path.to_string_lossy().into_owned());
+    let st = stores(&config);
+    let reports = run_both(&config, &st);
+    assert!(reports.iter().all(|r| r.split.is_some()));
+    assert_butterfree_rows(&st);
+}

@@ -217,12 +217,13 @@ fn walk(spec: &SourceSpec, file: &SourceFile, mut pieces: Pieces<'_>) -> Result<
             // In a plain file a line is a record: pieces end at line breaks,
             // handed over as the check confirms the lines before them.
             let mut from = header_end(file.path()).map_err(io)?;
+            let mut any = false;
             let plain = plainly_whole(file.path(), width, &mut |confirmed| {
                 if confirmed.saturating_sub(from) < *piece {
                     return true;
                 }
                 let more = on_piece(from..confirmed);
-                from = confirmed;
+                (from, any) = (confirmed, true);
                 more
             })
             .map_err(io)?;
@@ -236,8 +237,12 @@ fn walk(spec: &SourceSpec, file: &SourceFile, mut pieces: Pieces<'_>) -> Result<
                     return Ok(Vec::new());
                 }
                 // The walk looks at the whole file, and hands over pieces
-                // from where these end.
-                Plain::Not => handed = from,
+                // from where these end: a line start of the plain part,
+                // where the `csv` crate starts the next record. With none
+                // handed over, from the start: in a CRLF file it places a
+                // record before the `\n` ending the previous one.
+                Plain::Not if any => handed = from,
+                Plain::Not => {}
             }
         }
     }
