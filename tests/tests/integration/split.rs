@@ -46,6 +46,21 @@ fn split_config(dir: &Path) -> Config {
     config
 }
 
+/// Both feature sets over the source at `source`, which must be split by
+/// key; the stores and the reports.
+fn run_split_on(mut config: Config, source: &str) -> (Stores, Vec<RunReport>) {
+    config
+        .sources
+        .insert("order_events".into(), source.to_string());
+    let st = stores(&config);
+    let reports = run_both(&config, &st);
+    assert!(
+        reports.iter().all(|r| r.split.is_some()),
+        "the run was split by key"
+    );
+    (st, reports)
+}
+
 /// Both feature sets' historical rows are Butterfree's.
 fn assert_butterfree_rows(st: &Stores) {
     assert_eq!(
@@ -189,7 +204,7 @@ fn a_bad_value_in_a_file_read_in_pieces_names_the_file() {
 #[test]
 fn a_source_of_many_files_is_split_file_by_file() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = split_config(dir.path());
+    let config = split_config(dir.path());
     let input = std::fs::read_to_string(tests::fixtures_dir().join("input.csv")).unwrap();
     let lines: Vec<&str> = input.lines().filter(|l| !l.is_empty()).collect();
     let (header, rows) = (lines[0], &lines[1..]);
@@ -203,12 +218,7 @@ fn a_source_of_many_files_is_split_file_by_file() {
             .join("\n");
         std::fs::write(events.join(format!("part-{i}.csv")), text + "\n").unwrap();
     }
-    config
-        .sources
-        .insert("order_events".into(), events.to_string_lossy().into_owned());
-    let st = stores(&config);
-    let reports = run_both(&config, &st);
-    assert!(reports.iter().all(|r| r.split.is_some()));
+    let (st, _) = run_split_on(config, &events.to_string_lossy());
     assert_butterfree_rows(&st);
 }
 
@@ -216,7 +226,7 @@ fn a_source_of_many_files_is_split_file_by_file() {
 fn a_source_in_an_object_store_is_split_like_a_file_on_disk() {
     use object_store::{ObjectStoreExt, PutPayload};
     let dir = tempfile::tempdir().unwrap();
-    let mut config = split_config(dir.path());
+    let config = split_config(dir.path());
     let bytes = std::fs::read(tests::fixtures_dir().join("input.csv")).unwrap();
     let url = "memory://split-source/in/input.csv";
     let location =
@@ -227,10 +237,7 @@ fn a_source_in_an_object_store_is_split_like_a_file_on_disk() {
             .put(location.path(), PutPayload::from(bytes)),
     )
     .unwrap();
-    config.sources.insert("order_events".into(), url.into());
-    let st = stores(&config);
-    let reports = run_both(&config, &st);
-    assert!(reports.iter().all(|r| r.split.is_some()));
+    let (st, _) = run_split_on(config, url);
     assert_butterfree_rows(&st);
 }
 
@@ -273,12 +280,7 @@ fn a_file_plain_only_in_its_first_blocks_is_read_in_pieces_once() {
     text += "\"q1\",2020-06-01 10:00:00,x,\n";
     let path = dir.path().join("events.csv");
     std::fs::write(&path, &text).unwrap();
-    config
-        .sources
-        .insert("order_events".into(), path.to_string_lossy().into_owned());
-    let st = stores(&config);
-    let reports = run_both(&config, &st);
-    assert!(reports.iter().all(|r| r.split.is_some()));
+    let (st, reports) = run_split_on(config, &path.to_string_lossy());
 
     let (_mem_dir, mut in_memory) = temp_config();
     in_memory
@@ -313,7 +315,7 @@ fn a_file_plain_only_in_its_first_blocks_is_read_in_pieces_once() {
 #[test]
 fn a_crlf_file_is_read_in_pieces_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = split_config(dir.path());
+    let config = split_config(dir.path());
     let input = std::fs::read_to_string(tests::fixtures_dir().join("input.csv")).unwrap();
     let crlf = input
         .lines()
@@ -323,11 +325,6 @@ fn a_crlf_file_is_read_in_pieces_whole() {
         + "\r\n";
     let path = dir.path().join("events.csv");
     std::fs::write(&path, crlf).unwrap();
-    config
-        .sources
-        .insert("order_events".into(), path.to_string_lossy().into_owned());
-    let st = stores(&config);
-    let reports = run_both(&config, &st);
-    assert!(reports.iter().all(|r| r.split.is_some()));
+    let (st, _) = run_split_on(config, &path.to_string_lossy());
     assert_butterfree_rows(&st);
 }
