@@ -300,15 +300,6 @@ fn parse_piece(
     f.take(range.end - range.start)
         .read_to_end(&mut bytes)
         .map_err(io)?;
-    // The `csv` crate starts a record where reading it began: in a CRLF
-    // file, at the `\n` ending the record before it, and before the blank
-    // lines it skipped. Those bytes hold no record; polars would read a
-    // first line of nulls.
-    let blank = bytes
-        .iter()
-        .take_while(|b| matches!(b, b'\r' | b'\n'))
-        .count();
-    bytes.drain(..blank);
     let declared: Vec<PlSmallStr> = read_columns(spec).map(|c| c.name.into()).collect();
     let projection = declared
         .iter()

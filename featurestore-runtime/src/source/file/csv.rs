@@ -217,13 +217,12 @@ fn walk(spec: &SourceSpec, file: &SourceFile, mut pieces: Pieces<'_>) -> Result<
             // In a plain file a line is a record: pieces end at line breaks,
             // handed over as the check confirms the lines before them.
             let mut from = header_end(file.path()).map_err(io)?;
-            let mut any = false;
             let plain = plainly_whole(file.path(), width, &mut |confirmed| {
                 if confirmed.saturating_sub(from) < *piece {
                     return true;
                 }
                 let more = on_piece(from..confirmed);
-                (from, any) = (confirmed, true);
+                from = confirmed;
                 more
             })
             .map_err(io)?;
@@ -237,12 +236,8 @@ fn walk(spec: &SourceSpec, file: &SourceFile, mut pieces: Pieces<'_>) -> Result<
                     return Ok(Vec::new());
                 }
                 // The walk looks at the whole file, and hands over pieces
-                // from where these end: a line start of the plain part,
-                // where the `csv` crate starts the next record. With none
-                // handed over, from the start: in a CRLF file it places a
-                // record before the `\n` ending the previous one.
-                Plain::Not if any => handed = from,
-                Plain::Not => {}
+                // from where these end.
+                Plain::Not => handed = from,
             }
         }
     }
@@ -258,12 +253,15 @@ fn walk(spec: &SourceSpec, file: &SourceFile, mut pieces: Pieces<'_>) -> Result<
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                if let (Some((piece, on_piece)), Some(at)) = (
-                    pieces.as_mut(),
-                    record.position().filter(|p| p.byte() >= handed),
-                ) {
-                    let at = at.byte();
+                if let (Some((piece, on_piece)), Some(position)) =
+                    (pieces.as_mut(), record.position())
+                {
+                    // Pieces are cut at a record's first byte: the `csv`
+                    // crate places a record where reading it began, before
+                    // the blank lines it skipped and the `\n` of a CRLF.
+                    let at = lines.first_byte(position).map_err(io)?;
                     match start {
+                        _ if at < handed => {}
                         None => start = Some(at),
                         Some(from) if at - from >= *piece => {
                             if !on_piece(from..at) {
@@ -548,6 +546,18 @@ impl Lines {
 
     /// The line the record read from `position` starts on.
     fn start(&mut self, position: &Position) -> std::io::Result<u64> {
+        let (newlines, _) = self.skip_to_record(position)?;
+        Ok(position.line() + newlines)
+    }
+
+    /// The byte the record read from `position` starts at.
+    fn first_byte(&mut self, position: &Position) -> std::io::Result<u64> {
+        Ok(self.skip_to_record(position)?.1)
+    }
+
+    /// Moves past the line ends before the record read from `position`:
+    /// how many newlines they hold, and the record's first byte.
+    fn skip_to_record(&mut self, position: &Position) -> std::io::Result<(u64, u64)> {
         let target = position.byte();
         // Records are looked up in order: move forward within the buffer.
         match target.checked_sub(self.at).map(i64::try_from) {
@@ -557,19 +567,19 @@ impl Lines {
             }
         }
         self.at = target;
-        let mut line = position.line();
+        let mut newlines = 0;
         loop {
             let buf = self.file.fill_buf()?;
             let skipped = buf
                 .iter()
                 .take_while(|b| matches!(b, b'\r' | b'\n'))
                 .count();
-            line += buf[..skipped].iter().filter(|&&b| b == b'\n').count() as u64;
+            newlines += buf[..skipped].iter().filter(|&&b| b == b'\n').count() as u64;
             let done = skipped < buf.len() || buf.is_empty();
             self.file.consume(skipped);
             self.at += skipped as u64;
             if done {
-                return Ok(line);
+                return Ok((newlines, self.at));
             }
         }
     }
