@@ -16,13 +16,8 @@ use std::time::Duration;
 use polars::prelude::DataFrame;
 
 use super::RunReport;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::online::OnlineWrite;
-
-/// The stack of a thread that runs a stage beside the run: polars' Parquet
-/// writer (its cardinality estimate) overflowed the default 2 MiB of a
-/// spawned thread in a debug build.
-pub(super) const STACK: usize = 16 << 20;
 
 /// What an online write gives its run's report.
 pub(super) struct OnlineDone {
@@ -58,13 +53,7 @@ impl<'scope, 'env> OnlineWrites<'scope, 'env> {
         write: impl FnOnce() -> Result<OnlineDone> + Send + 'scope,
     ) -> Result<()> {
         self.wait()?;
-        let handle = std::thread::Builder::new()
-            .stack_size(STACK)
-            .spawn_scoped(self.scope, write)
-            .map_err(|e| Error::Io {
-                context: "starting a thread".to_string(),
-                source: e,
-            })?;
+        let handle = self.scope.spawn(write);
         *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some((report, handle));
         Ok(())
     }

@@ -432,18 +432,12 @@ fn beside<T: Send>(
 ) -> Result<()> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<T>(1);
     std::thread::scope(|s| {
-        let consumer = std::thread::Builder::new()
-            .stack_size(super::overlap::STACK)
-            .spawn_scoped(s, move || -> Result<()> {
-                for item in rx {
-                    consume(item)?;
-                }
-                Ok(())
-            })
-            .map_err(|e| Error::Io {
-                context: "starting a thread".to_string(),
-                source: e,
-            })?;
+        let consumer = s.spawn(move || -> Result<()> {
+            for item in rx {
+                consume(item)?;
+            }
+            Ok(())
+        });
         let produced = produce(&mut |item| tx.send(item).is_ok());
         drop(tx);
         let consumed = consumer
