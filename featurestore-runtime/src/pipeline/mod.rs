@@ -367,11 +367,7 @@ fn spark_runs(
             .online
             .write_latest(spec, &run.latest, online_order)
             .map_err(|e| online_behind(spec, stores, run.days, e))?;
-        if run.days.is_some() {
-            if let Err(e) = status::clear(root, spec.name) {
-                tracing::warn!(feature_set = spec.name, error = %e, "the online store's status was not cleared");
-            }
-        }
+        online_in_step(spec, stores, run.days);
         let latest = online::records_frame(spec, &run.latest)?;
         reports.push(RunReport {
             feature_set: spec.name,
@@ -576,13 +572,7 @@ impl PendingLatest<'_> {
             .online
             .write_latest(spec, &self.latest, order)
             .map_err(|e| online_behind(spec, stores, self.days, e))?;
-        if self.days.is_some() {
-            // The stores are in step. A record left by a failure here only
-            // makes the next run re-write rows the online store has.
-            if let Err(e) = status::clear(stores.historical.root(), spec.name) {
-                tracing::warn!(feature_set = spec.name, error = %e, "the online store's status was not cleared");
-            }
-        }
+        online_in_step(spec, stores, self.days);
         let latest = online::records_frame(spec, &self.latest)?;
         tracing::info!(
             feature_set = spec.name,
@@ -631,6 +621,23 @@ fn write_historical(
         lock.still_held()?;
         status::write(root, &behind)
     })
+}
+
+/// After the online write of a run that wrote `days` to the historical
+/// store: the stores are in step, and the record that the online store is
+/// behind goes. A record left by a failure here only makes the next run
+/// re-write rows the online store has.
+fn online_in_step(
+    spec: &FeatureSetSpec,
+    stores: &Stores,
+    days: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+) {
+    if days.is_none() {
+        return;
+    }
+    if let Err(e) = status::clear(stores.historical.root(), spec.name) {
+        tracing::warn!(feature_set = spec.name, error = %e, "the online store's status was not cleared");
+    }
 }
 
 /// The error of an online write that failed after the historical write of

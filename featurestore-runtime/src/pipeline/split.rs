@@ -34,7 +34,7 @@ use std::time::Instant;
 
 use polars::prelude::*;
 
-use super::{online_behind, quality, repair_online, status, RunReport, StageTimes, Stores};
+use super::{online_behind, quality, repair_online, RunReport, StageTimes, Stores};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::source::{self, split::KeySplit, SourceLocations};
@@ -404,12 +404,7 @@ impl PendingOnline<'_> {
         lock.still_held()?;
         let written = write_online(spec, stores, &self.latest_files, order)
             .map_err(|e| online_behind(spec, stores, self.days, e))?;
-        if self.days.is_some() {
-            let root = stores.historical.root();
-            if let Err(e) = status::clear(root, spec.name) {
-                tracing::warn!(feature_set = spec.name, error = %e, "the online store's status was not cleared");
-            }
-        }
+        super::online_in_step(spec, stores, self.days);
         let _ = std::fs::remove_dir_all(&self.dir);
         Ok(OnlineDone {
             write: written,
