@@ -360,27 +360,25 @@ fn spark_runs(
             &before_write,
             progress,
         )?;
-        let t = Instant::now();
         progress("upserting the online store");
-        lock.still_held()?;
-        let online_write = stores
-            .online
-            .write_latest(spec, &run.latest, online_order)
-            .map_err(|e| online_behind(spec, stores, run.days, e))?;
-        online_in_step(spec, stores, run.days);
-        let latest = online::records_frame(spec, &run.latest)?;
+        let online = PendingLatest {
+            spec,
+            latest: run.latest,
+            days: run.days,
+        }
+        .write(stores, lock, online_order)?;
         reports.push(RunReport {
             feature_set: spec.name,
             rows: run.rows,
             days: run.days,
             historical: run.historical,
-            online: online_write,
-            latest,
+            online: online.write,
+            latest: online.latest.unwrap_or_default(),
             times: StageTimes {
                 read: Duration::ZERO,
                 compute: run.compute,
                 historical: run.write,
-                online: t.elapsed(),
+                online: online.time,
             },
             rejected: Vec::new(),
             events_after_end: 0,
