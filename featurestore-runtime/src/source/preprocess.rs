@@ -389,7 +389,7 @@ fn out_len(values: &Values) -> usize {
 
 /// Dates and times from text, in the formats sources accept.
 fn parse_times(series: Series, field: &ColumnSpec) -> PolarsResult<Series> {
-    let options = StrptimeOptions::default();
+    let options = super::time_encoding::strptime_options(None);
     let expr = match field.dtype {
         Dt::Date => col(field.name).str().to_date(options),
         _ => col(field.name).str().to_datetime(

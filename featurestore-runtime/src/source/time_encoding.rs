@@ -32,19 +32,25 @@ pub(crate) fn to_timestamp(name: &str, encoding: TimeEncoding) -> Expr {
         TimeEncoding::Format(mask) => col(name).str().to_datetime(
             Some(TimeUnit::Microseconds),
             None,
-            StrptimeOptions {
-                format: Some(mask.into()),
-                strict: true,
-                exact: true,
-                // Event times are mostly distinct: polars' cache of parsed
-                // values missed and cost twice the parse (10M events: 3.2%
-                // of the run's CPU in its LRU, the parse itself 1.5%).
-                cache: false,
-            },
+            strptime_options(Some(mask)),
             lit("raise"),
         ),
     }
     .alias(name)
+}
+
+/// How text is parsed as a time, `format` given or inferred: strictly (a
+/// value that does not parse fails), and without polars' cache of parsed
+/// values. Event times are mostly distinct: the cache missed and cost twice
+/// the parse (10M events: 3.2% of the run's CPU in its LRU, the parse
+/// itself 1.5%).
+pub(crate) fn strptime_options(format: Option<&str>) -> StrptimeOptions {
+    StrptimeOptions {
+        format: format.map(Into::into),
+        strict: true,
+        exact: true,
+        cache: false,
+    }
 }
 
 /// Whether the text `value` is a time written this way.

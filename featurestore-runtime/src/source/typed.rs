@@ -54,10 +54,7 @@ pub(super) fn typed(
 
 fn cast_column(c: &ColumnSpec, found: &DataType, format: Option<&str>) -> Expr {
     let e = col(c.name);
-    let options = StrptimeOptions {
-        format: format.map(Into::into),
-        ..StrptimeOptions::default()
-    };
+    let options = time_encoding::strptime_options(format);
     let e = match (c.dtype, found) {
         (Dt::Timestamp, DataType::String) => {
             e.str()
