@@ -110,38 +110,54 @@ pub(super) fn split_by_day(frame: &DataFrame) -> Result<Vec<(NaiveDate, IdxCa)>>
     if ts.null_count() > 0 {
         return Err(Error::Invalid("a row has a null timestamp".to_string()));
     }
-    let days: Vec<i64> = ts
-        .into_no_null_iter()
-        .map(|t| t.div_euclid(DAY_US))
+    // Each core sorts a piece of the rows by day with a counting sort (a
+    // run spans few days and many rows, and the sort keeps each day's rows
+    // in their order); a day's rows are then its runs in piece order.
+    use rayon::prelude::*;
+    let ts = ts.rechunk();
+    let times = ts.cont_slice().expect("one chunk without nulls");
+    let (first, last) = (ts.min().expect("rows"), ts.max().expect("rows"));
+    let (first, last) = (first.div_euclid(DAY_US), last.div_euclid(DAY_US));
+    let span = (last - first) as usize + 1;
+    let piece = times.len().div_ceil(rayon::current_num_threads().max(1));
+    let sorted: Vec<(Vec<usize>, Vec<IdxSize>)> = times
+        .par_chunks(piece)
+        .enumerate()
+        .map(|(p, times)| {
+            let at = p * piece;
+            let mut starts = vec![0usize; span + 1];
+            for t in times {
+                starts[(t.div_euclid(DAY_US) - first) as usize + 1] += 1;
+            }
+            for i in 1..starts.len() {
+                starts[i] += starts[i - 1];
+            }
+            let mut next = starts.clone();
+            let mut order = vec![0 as IdxSize; times.len()];
+            for (row, t) in times.iter().enumerate() {
+                let slot = &mut next[(t.div_euclid(DAY_US) - first) as usize];
+                order[*slot] = (at + row) as IdxSize;
+                *slot += 1;
+            }
+            (starts, order)
+        })
         .collect();
-    // A counting sort: a run spans few days and many rows, and it keeps
-    // each day's rows in their order.
-    let (first, last) = days
-        .iter()
-        .fold((i64::MAX, i64::MIN), |(lo, hi), &d| (lo.min(d), hi.max(d)));
-    let mut starts = vec![0 as IdxSize; (last - first) as usize + 2];
-    for &d in &days {
-        starts[(d - first) as usize + 1] += 1;
-    }
-    for i in 1..starts.len() {
-        starts[i] += starts[i - 1];
-    }
-    let mut next = starts.clone();
-    let mut order = vec![0 as IdxSize; days.len()];
-    for (row, &d) in days.iter().enumerate() {
-        let slot = &mut next[(d - first) as usize];
-        order[*slot as usize] = row as IdxSize;
-        *slot += 1;
-    }
-    let mut out = Vec::new();
-    for (i, bounds) in starts.windows(2).enumerate() {
-        let (start, end) = (bounds[0] as usize, bounds[1] as usize);
-        if start < end {
-            let idx = IdxCa::from_vec("idx".into(), order[start..end].to_vec());
-            out.push((day_to_date(first + i as i64), idx));
-        }
-    }
-    Ok(out)
+    Ok((0..span)
+        .into_par_iter()
+        .filter_map(|d| {
+            let len: usize = sorted.iter().map(|(s, _)| s[d + 1] - s[d]).sum();
+            (len > 0).then(|| {
+                let mut rows = Vec::with_capacity(len);
+                for (starts, order) in &sorted {
+                    rows.extend_from_slice(&order[starts[d]..starts[d + 1]]);
+                }
+                (
+                    day_to_date(first + d as i64),
+                    IdxCa::from_vec("idx".into(), rows),
+                )
+            })
+        })
+        .collect())
 }
 
 /// Encodes day partitions as Parquet, in parallel.
