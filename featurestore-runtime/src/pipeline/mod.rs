@@ -363,6 +363,7 @@ fn spark_runs(
         progress("upserting the online store");
         let online = PendingLatest {
             spec,
+            rows: online::records_frame(spec, &run.latest)?,
             latest: run.latest,
             days: run.days,
         }
@@ -486,7 +487,8 @@ fn execute_prepared<'a>(
     );
 
     // Everything that can be refused is checked before any store changes.
-    let latest = online::latest_records(spec, &computed.frame)?;
+    let latest_rows = online::latest_rows(spec, &computed.frame)?;
+    let latest = online::records_of(spec, &latest_rows)?;
     stores.online.check(spec)?;
     let repaired = repair_online(spec, stores, online_before)?;
 
@@ -542,6 +544,7 @@ fn execute_prepared<'a>(
     };
     let pending = PendingLatest {
         spec,
+        rows: latest_rows,
         latest,
         days: computed.days,
     };
@@ -552,6 +555,9 @@ fn execute_prepared<'a>(
 /// historical store: the upsert of its latest rows.
 struct PendingLatest<'a> {
     spec: &'a FeatureSetSpec,
+    /// The latest rows, as [`online::latest_rows`] or
+    /// [`online::records_frame`] gives them: the run's report shows them.
+    rows: DataFrame,
     latest: Vec<online::Record>,
     days: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
 }
@@ -571,7 +577,7 @@ impl PendingLatest<'_> {
             .write_latest(spec, &self.latest, order)
             .map_err(|e| online_behind(spec, stores, self.days, e))?;
         online_in_step(spec, stores, self.days);
-        let latest = online::records_frame(spec, &self.latest)?;
+        let latest = online::declared_frame(spec, &self.rows)?;
         tracing::info!(
             feature_set = spec.name,
             written = write.written,

@@ -472,15 +472,17 @@ pub(super) fn encode<T: Serialize + ?Sized>(
 }
 
 /// The (key, row) bytes of `records`, as both embedded stores write them.
-/// Encoding is CPU work: done by the caller before the write, so only owned
-/// bytes move to the blocking thread.
+/// Encoding is CPU work: done by the caller before the write, on every
+/// core, so only owned bytes move to the blocking thread.
 pub(super) fn encode_rows(
     store: &'static str,
     path: &std::path::Path,
     records: &[Record],
 ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    use rayon::prelude::*;
     records
-        .iter()
+        .par_iter()
+        .with_min_len(4096)
         .map(|r| {
             let key = encode(store, path, "a key", &r.key)?;
             let row = StoredRef {

@@ -10,9 +10,13 @@ use crate::spec::{FeatureSetSpec, TIMESTAMP_COLUMN};
 
 /// The last row of each key of a frame sorted by key and time, as records.
 pub fn latest_records(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<Vec<Record>> {
-    if frame.height() == 0 {
-        return Ok(Vec::new());
-    }
+    records_of(spec, &latest_rows(spec, frame)?)
+}
+
+/// The last row of each key of a frame sorted by key and time: its keys,
+/// `timestamp` and outputs.
+pub fn latest_rows(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<DataFrame> {
+    let columns: Vec<Expr> = record_columns(spec).map(|(name, _)| col(name)).collect();
     let mut is_last: Option<Expr> = None;
     for k in spec.key_names() {
         let changed = col(k).neq_missing(col(k).shift(lit(-1)));
@@ -21,17 +25,37 @@ pub fn latest_records(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<Vec<Re
             None => changed,
         });
     }
-    let latest = frame
+    frame
         .clone()
         .lazy()
         .filter(is_last.unwrap_or_else(|| lit(true)))
+        .select(columns)
         .collect()
-        .ctx(|| "latest rows".into())?;
-    records_of(spec, &latest)
+        .ctx(|| "latest rows".into())
 }
 
-/// Converts every row of a frame (keys, `timestamp`, outputs) to a record.
+/// Converts every row of a frame (keys, `timestamp`, outputs) to a record,
+/// in pieces on every core: a run has a record per key.
 pub fn records_of(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<Vec<Record>> {
+    use rayon::prelude::*;
+    const PIECE: usize = 16_384;
+    let n = frame.height();
+    if n <= PIECE {
+        return records_of_piece(spec, frame);
+    }
+    let starts: Vec<usize> = (0..n).step_by(PIECE).collect();
+    let pieces: Vec<Vec<Record>> = starts
+        .into_par_iter()
+        .map(|at| records_of_piece(spec, &frame.slice(at as i64, PIECE)))
+        .collect::<Result<_>>()?;
+    let mut out = Vec::with_capacity(n);
+    for piece in pieces {
+        out.extend(piece);
+    }
+    Ok(out)
+}
+
+fn records_of_piece(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<Vec<Record>> {
     let n = frame.height();
     let keys: Vec<Vec<Value>> = spec
         .key_names()
@@ -139,6 +163,34 @@ fn series_values(s: &Series, name: &str) -> Result<Vec<Value>> {
             )))
         }
     })
+}
+
+/// A record's columns: keys, `timestamp`, outputs, with their types.
+fn record_columns(
+    spec: &FeatureSetSpec,
+) -> impl Iterator<Item = (&'static str, crate::spec::DataType)> + '_ {
+    spec.keys
+        .iter()
+        .map(|k| (k.name, k.dtype))
+        .chain([(TIMESTAMP_COLUMN, crate::spec::DataType::Timestamp)])
+        .chain(spec.outputs.iter().map(|o| (o.name, o.dtype)))
+}
+
+/// Rows of [`latest_rows`], sorted by key, as [`records_frame`] makes them
+/// of their records: each column of its declared type.
+pub fn declared_frame(spec: &FeatureSetSpec, rows: &DataFrame) -> Result<DataFrame> {
+    if rows.height() == 0 {
+        // A frame without rows may lack the columns.
+        return records_frame(spec, &[]);
+    }
+    let columns: Vec<Expr> = record_columns(spec)
+        .map(|(name, dtype)| col(name).strict_cast(crate::dtype::polars_dtype(dtype)))
+        .collect();
+    rows.clone()
+        .lazy()
+        .select(columns)
+        .collect()
+        .ctx(|| "online rows".into())
 }
 
 /// Records as a frame (keys, `timestamp`, outputs), sorted by key.
