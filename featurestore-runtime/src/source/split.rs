@@ -234,15 +234,7 @@ fn csv_in_pieces(
     let location = file.location();
     let header = file::csv::header(file)
         .ok_or_else(|| source_error(spec, location, "cannot read the header"))?;
-    let mut schema = Schema::default();
-    for name in &header {
-        let dtype = match spec.column(name) {
-            Some(c) => read_dtype(spec, c),
-            None => DataType::String,
-        };
-        schema.insert(name.as_str().into(), dtype);
-    }
-    let schema = SchemaRef::new(schema);
+    let schema = piece_schema(spec, &header);
     let (tx, rx) = sync_channel::<std::ops::Range<u64>>(1);
     let (checked, parsed) = std::thread::scope(|s| {
         let check = s.spawn(move || {
@@ -282,6 +274,67 @@ fn csv_in_pieces(
         ));
     }
     parsed
+}
+
+/// A plain CSV file (see `file::csv::plain_in_pieces`) read in pieces of
+/// `piece` bytes, parsed and typed one after another while the check walks
+/// ahead: the file is never mapped whole, and each piece's text is dropped
+/// once its values are typed. None when the file is not plain, or a piece
+/// does not read cleanly: the file is then read whole, where its rows at
+/// fault are found and named.
+pub(super) fn plain_csv(
+    spec: &SourceSpec,
+    file: &SourceFile,
+    piece: u64,
+) -> Result<Option<DataFrame>> {
+    let Some(header) = file::csv::header(file) else {
+        return Ok(None);
+    };
+    let schema = piece_schema(spec, &header);
+    let (tx, rx) = sync_channel::<std::ops::Range<u64>>(1);
+    let (plain, frame) = std::thread::scope(|s| {
+        let check = s.spawn(move || {
+            file::csv::plain_in_pieces(spec, file, piece, &mut |range| tx.send(range).is_ok())
+        });
+        let mut frame: Option<DataFrame> = None;
+        let mut clean = true;
+        for range in rx.iter() {
+            match parse_piece(spec, file, &schema, range) {
+                Ok(df) => match frame.as_mut() {
+                    None => frame = Some(df),
+                    Some(all) => clean = all.vstack_mut_owned(df).is_ok(),
+                },
+                Err(_) => clean = false,
+            }
+            if !clean {
+                break;
+            }
+        }
+        // The check stops at its next piece once the receiver is gone.
+        drop(rx);
+        let plain = check
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (plain, frame.filter(|_| clean))
+    });
+    Ok(match (plain?, frame) {
+        (true, Some(frame)) => Some(frame),
+        _ => None,
+    })
+}
+
+/// The schema pieces of a CSV file with `header` are read with: the
+/// declared columns as [`read_dtype`], the others as text.
+fn piece_schema(spec: &SourceSpec, header: &[String]) -> SchemaRef {
+    let mut schema = Schema::default();
+    for name in header {
+        let dtype = match spec.column(name) {
+            Some(c) => read_dtype(spec, c),
+            None => DataType::String,
+        };
+        schema.insert(name.as_str().into(), dtype);
+    }
+    SchemaRef::new(schema)
 }
 
 /// The typed rows of the records in bytes `range` of a CSV file.
@@ -458,5 +511,145 @@ impl Buckets {
             }
         }
         self.rows = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::location::FileLocation;
+    use crate::spec::{ColumnSpec, DataType as Dt, Preprocessing, SourceKind};
+
+    const COLUMNS: [ColumnSpec; 4] = [
+        ColumnSpec {
+            name: "id",
+            dtype: Dt::String,
+            nullable: false,
+            description: "",
+        },
+        ColumnSpec {
+            name: "at",
+            dtype: Dt::Timestamp,
+            nullable: false,
+            description: "",
+        },
+        ColumnSpec {
+            name: "amount",
+            dtype: Dt::Float64,
+            nullable: true,
+            description: "",
+        },
+        ColumnSpec {
+            name: "back",
+            dtype: Dt::Timestamp,
+            nullable: true,
+            description: "",
+        },
+    ];
+
+    const SPEC: SourceSpec = SourceSpec {
+        name: "events",
+        description: "",
+        kind: SourceKind::File {
+            path: "events.csv",
+            format: Format::Csv,
+        },
+        columns: &COLUMNS,
+        on_bad_rows: OnBadRows::Fail,
+        time_columns: &[],
+        derived: &[],
+        preprocess: Preprocessing {
+            read: &[],
+            steps: &[],
+        },
+    };
+
+    /// 20,000 rows (about 1 MiB) with an undeclared column, empty fields
+    /// and times with and without a fraction of a second.
+    fn text() -> String {
+        let mut text = String::from("id,extra,at,amount,back\n");
+        for i in 0..20_000u32 {
+            let back = match i % 7 {
+                0 => format!("2020-02-{:02} 10:00:00", 1 + i % 28),
+                _ => String::new(),
+            };
+            let fraction = if i % 3 == 1 { ".250" } else { "" };
+            let amount = if i % 5 == 0 {
+                String::new()
+            } else {
+                format!("{}.5", i % 977)
+            };
+            text.push_str(&format!(
+                "u{i:06},x{},2020-01-{:02} {:02}:{:02}:{:02}{fraction},{amount},{back}\n",
+                i % 13,
+                1 + i % 28,
+                i % 24,
+                i % 60,
+                (i / 60) % 60,
+            ));
+        }
+        text
+    }
+
+    fn pieces(path: &std::path::Path, piece: u64) -> Option<DataFrame> {
+        let location =
+            FileLocation::parse(&path.to_string_lossy(), path.parent().unwrap()).unwrap();
+        let file = SourceFile::open(&SPEC, &location, file::of(Format::Csv)).unwrap();
+        plain_csv(&SPEC, &file, piece).unwrap()
+    }
+
+    fn whole(path: &std::path::Path) -> DataFrame {
+        let location =
+            FileLocation::parse(&path.to_string_lossy(), path.parent().unwrap()).unwrap();
+        // Smaller than a piece: read whole.
+        let (frame, rejected) = super::super::read_file_or_none(
+            &SPEC,
+            &location,
+            Format::Csv,
+            &SourceLocations::default(),
+            false,
+        )
+        .unwrap();
+        assert!(rejected.is_empty());
+        frame
+    }
+
+    #[test]
+    fn a_plain_file_read_in_pieces_is_the_file_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.csv");
+        std::fs::write(&path, text()).unwrap();
+        let expected = whole(&path);
+        assert_eq!(expected.height(), 20_000);
+        for piece in [1, 4096, 100_000, 1 << 30] {
+            let read = pieces(&path, piece).expect("a plain file");
+            assert!(
+                read.equals_missing(&expected),
+                "pieces of {piece} bytes: {read} against {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_with_anything_to_look_at_late_in_it_is_left_to_the_whole_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.csv");
+        let good = text();
+        let late = [
+            // A quoted field, a short row, a bad time, a missing value of
+            // a non-`Option` column: each after several pieces.
+            "\"u9\",x,2020-01-01 00:00:00,1.5,\n",
+            "u9,x,2020-01-01 00:00:00\n",
+            "u9,x,2020-13-01 00:00:00,1.5,\n",
+            ",x,2020-01-01 00:00:00,1.5,\n",
+        ];
+        for row in late {
+            std::fs::write(
+                &path,
+                format!("{good}{row}{}", &good[good.find('\n').unwrap() + 1..]),
+            )
+            .unwrap();
+            assert!(pieces(&path, 4096).is_none(), "{row}");
+        }
     }
 }

@@ -214,30 +214,11 @@ fn walk(spec: &SourceSpec, file: &SourceFile, mut pieces: Pieces<'_>) -> Result<
             }
         }
         Some((piece, on_piece)) => {
-            // In a plain file a line is a record: pieces end at line breaks,
-            // handed over as the check confirms the lines before them.
-            let mut from = header_end(file.path()).map_err(io)?;
-            let plain = plainly_whole(file.path(), width, &mut |confirmed| {
-                if confirmed.saturating_sub(from) < *piece {
-                    return true;
-                }
-                let more = on_piece(from..confirmed);
-                from = confirmed;
-                more
-            })
-            .map_err(io)?;
-            match plain {
-                Plain::Stopped => return Ok(Vec::new()),
-                Plain::Whole => {
-                    let end = std::fs::metadata(file.path()).map_err(io)?.len();
-                    if end > from {
-                        on_piece(from..end);
-                    }
-                    return Ok(Vec::new());
-                }
+            match hand_plain(file.path(), width, *piece, &mut **on_piece).map_err(io)? {
+                (Plain::Stopped | Plain::Whole, _) => return Ok(Vec::new()),
                 // The walk looks at the whole file, and hands over pieces
                 // from where these end.
-                Plain::Not => handed = from,
+                (Plain::Not, from) => handed = from,
             }
         }
     }
@@ -310,6 +291,60 @@ fn walk(spec: &SourceSpec, file: &SourceFile, mut pieces: Pieces<'_>) -> Result<
         on_piece(from..end);
     }
     Ok(bad)
+}
+
+/// A plain file's records (see [`plainly_whole`]) in pieces of at least
+/// `piece` bytes, handed to `on_piece` as the check confirms them: true
+/// once every record is handed over; false, with only some handed over,
+/// when the file is not plain (the walk must look at it), its header is
+/// refused, or `on_piece` returned false.
+pub(in crate::source) fn plain_in_pieces(
+    spec: &SourceSpec,
+    file: &SourceFile,
+    piece: u64,
+    on_piece: &mut dyn FnMut(std::ops::Range<u64>) -> bool,
+) -> Result<bool> {
+    let location = file.location();
+    let io = |e: std::io::Error| source_error(spec, location, format!("cannot read the file: {e}"));
+    let Ok(header) = reader(file.read(spec)?).byte_headers().cloned() else {
+        return Ok(false);
+    };
+    if check_header(spec, location, &header).is_err() {
+        return Ok(false);
+    }
+    let (plain, _) = hand_plain(file.path(), header.len(), piece.max(1), on_piece).map_err(io)?;
+    Ok(plain == Plain::Whole)
+}
+
+/// Hands over a file's lines after its header in pieces of at least
+/// `piece` bytes, as [`plainly_whole`] confirms them: in a plain file a
+/// line is a record, so pieces end at line breaks. Returns what the check
+/// found and where the pieces handed over end.
+fn hand_plain(
+    path: &std::path::Path,
+    width: usize,
+    piece: u64,
+    on_piece: &mut dyn FnMut(std::ops::Range<u64>) -> bool,
+) -> std::io::Result<(Plain, u64)> {
+    let mut from = header_end(path)?;
+    let plain = plainly_whole(path, width, &mut |confirmed| {
+        if confirmed.saturating_sub(from) < piece {
+            return true;
+        }
+        let more = on_piece(from..confirmed);
+        from = confirmed;
+        more
+    })?;
+    if plain == Plain::Whole {
+        let end = std::fs::metadata(path)?.len();
+        if end > from {
+            if !on_piece(from..end) {
+                return Ok((Plain::Stopped, from));
+            }
+            from = end;
+        }
+    }
+    Ok((plain, from))
 }
 
 /// What [`plainly_whole`] found.
