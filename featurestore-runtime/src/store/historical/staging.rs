@@ -42,7 +42,7 @@ pub(super) const STAGING: &str = "_staging";
 const STAGE_BATCH: usize = 64;
 /// Rows copied out and encoded together, at most (with two days at
 /// least): a day of a large run is hundreds of thousands of rows.
-const STAGE_ROWS: usize = 4_000_000;
+const STAGE_ROWS: usize = 1_000_000;
 
 /// Where every run stages its partitions, below `table`.
 pub(super) fn staging_root(table: &StorePath) -> StorePath {
