@@ -16,6 +16,10 @@ pub fn latest_records(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<Vec<Re
 /// The last row of each key of a frame sorted by key and time: its keys,
 /// `timestamp` and outputs.
 pub fn latest_rows(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<DataFrame> {
+    if frame.height() == 0 {
+        // A frame without rows may lack the columns.
+        return Ok(DataFrame::empty());
+    }
     let columns: Vec<Expr> = record_columns(spec).map(|(name, _)| col(name)).collect();
     let mut is_last: Option<Expr> = None;
     for k in spec.key_names() {
@@ -40,6 +44,9 @@ pub fn records_of(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<Vec<Record
     use rayon::prelude::*;
     const PIECE: usize = 16_384;
     let n = frame.height();
+    if n == 0 {
+        return Ok(Vec::new());
+    }
     if n <= PIECE {
         return records_of_piece(spec, frame);
     }
