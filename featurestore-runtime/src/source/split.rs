@@ -27,7 +27,10 @@ use polars::prelude::*;
 
 use super::file::listing::{Files, Listed};
 use super::file::{self, SourceFile};
-use super::typed::{has_text_times, non_nullable_nulls, read_columns, read_dtype, typed};
+use super::typed::{
+    has_text_times, non_nullable_nulls, read_columns, read_dtype, sampled_formats, typed_as,
+    Formats,
+};
 use super::{
     bad_rows_error, content_format, derive, many, read_file_or_none, source_error, Rejected,
     SourceLocations,
@@ -242,7 +245,7 @@ fn csv_in_pieces(
         });
         let mut parsed = Ok(());
         for range in rx.iter() {
-            parsed = parse_piece(spec, file, &schema, range).and_then(&mut *visit);
+            parsed = parse_piece(spec, file, &schema, range, None).and_then(&mut *visit);
             if parsed.is_err() {
                 break;
             }
@@ -291,6 +294,17 @@ pub(super) fn plain_csv(
         return Ok(None);
     };
     let schema = piece_schema(spec, &header);
+    // Times are read in the formats of the file's first rows, in every
+    // piece, as the file read whole reads them.
+    let Ok(first_rows) = file.polars_path().and_then(|path| {
+        LazyCsvReader::new(path)
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .finish()
+    }) else {
+        return Ok(None);
+    };
+    let formats = sampled_formats(spec, &first_rows);
     let (tx, rx) = sync_channel::<std::ops::Range<u64>>(1);
     let (plain, frame) = std::thread::scope(|s| {
         let check = s.spawn(move || {
@@ -299,7 +313,7 @@ pub(super) fn plain_csv(
         let mut frame: Option<DataFrame> = None;
         let mut clean = true;
         for range in rx.iter() {
-            match parse_piece(spec, file, &schema, range) {
+            match parse_piece(spec, file, &schema, range, Some(&formats)) {
                 Ok(df) => match frame.as_mut() {
                     None => frame = Some(df),
                     Some(all) => clean = all.vstack_mut_owned(df).is_ok(),
@@ -337,12 +351,14 @@ fn piece_schema(spec: &SourceSpec, header: &[String]) -> SchemaRef {
     SchemaRef::new(schema)
 }
 
-/// The typed rows of the records in bytes `range` of a CSV file.
+/// The typed rows of the records in bytes `range` of a CSV file, times in
+/// `formats` when given (else sampled from the piece).
 fn parse_piece(
     spec: &SourceSpec,
     file: &SourceFile,
     schema: &SchemaRef,
     range: std::ops::Range<u64>,
+    formats: Option<&Formats>,
 ) -> Result<DataFrame> {
     use std::io::{Read, Seek, SeekFrom};
     let location = file.location();
@@ -382,9 +398,9 @@ fn parse_piece(
         .map_err(|e| in_piece(&e))?;
     // Times exported without a fraction of a second when it is zero: read
     // again accepting one, as a file read whole is.
-    let mut typed_rows = typed(spec, location, raw.clone().lazy(), false)?.collect();
+    let mut typed_rows = typed_as(spec, location, raw.clone().lazy(), false, formats)?.collect();
     if typed_rows.is_err() && has_text_times(spec) {
-        typed_rows = typed(spec, location, raw.lazy(), true)?.collect();
+        typed_rows = typed_as(spec, location, raw.lazy(), true, formats)?.collect();
     }
     let df = typed_rows.map_err(|e| in_piece(&e))?;
     let nulls = non_nullable_nulls(spec, &df);
@@ -564,11 +580,11 @@ mod tests {
         },
     };
 
-    /// 20,000 rows (about 1 MiB) with an undeclared column, empty fields
-    /// and times with and without a fraction of a second.
-    fn text() -> String {
+    /// `rows` rows (about 37 bytes each) with an undeclared column, empty
+    /// fields and times with and without a fraction of a second.
+    fn text(rows: u32) -> String {
         let mut text = String::from("id,extra,at,amount,back\n");
-        for i in 0..20_000u32 {
+        for i in 0..rows {
             let back = match i % 7 {
                 0 => format!("2020-02-{:02} 10:00:00", 1 + i % 28),
                 _ => String::new(),
@@ -618,10 +634,31 @@ mod tests {
     fn a_plain_file_read_in_pieces_is_the_file_read_whole() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events.csv");
-        std::fs::write(&path, text()).unwrap();
+        // About 11 MiB: the check confirms lines 4 MiB at a time, so
+        // pieces of a byte are cut there, three in all.
+        let text = text(300_000);
+        std::fs::write(&path, &text).unwrap();
         let expected = whole(&path);
-        assert_eq!(expected.height(), 20_000);
-        for piece in [1, 4096, 100_000, 1 << 30] {
+        assert_eq!(expected.height(), 300_000);
+        for (piece, count) in [(1, 3), (5 << 20, 2), (1 << 30, 1)] {
+            // The pieces follow each other from the header's end to the
+            // file's, each ending at a line's end.
+            let location = FileLocation::parse(&path.to_string_lossy(), dir.path()).unwrap();
+            let file = SourceFile::open(&SPEC, &location, file::of(Format::Csv)).unwrap();
+            let mut ranges = Vec::new();
+            let whole_file = file::csv::plain_in_pieces(&SPEC, &file, piece, &mut |r| {
+                ranges.push(r);
+                true
+            })
+            .unwrap();
+            assert!(whole_file);
+            assert_eq!(ranges.len(), count, "pieces of {piece} bytes: {ranges:?}");
+            assert_eq!(ranges[0].start as usize, text.find('\n').unwrap() + 1);
+            assert_eq!(ranges[count - 1].end as usize, text.len());
+            for (r, next) in ranges.iter().zip(&ranges[1..]) {
+                assert_eq!(r.end, next.start);
+                assert_eq!(text.as_bytes()[r.end as usize - 1], b'\n');
+            }
             let read = pieces(&path, piece).expect("a plain file");
             assert!(
                 read.equals_missing(&expected),
@@ -631,10 +668,36 @@ mod tests {
     }
 
     #[test]
+    fn every_piece_reads_times_in_the_form_of_the_files_first_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.csv");
+        // The first piece ends where the check's first 4 MiB block ends,
+        // after the last whole line in it: the rows before are in one
+        // form, the rows from the next piece on in another. Each piece
+        // alone would read; the file read whole does not.
+        let mut good = text(150_000);
+        good.truncate(good[..(4 << 20) - 100].rfind('\n').unwrap() + 1);
+        // A last row of 29 bytes and its padding: the rows end 10 bytes
+        // before the block's end, and the next row is 30 bytes long.
+        let pad = (4 << 20) - 10 - 29 - good.len();
+        good.push_str(&format!(
+            "u9,{},2020-01-01 00:00:00,1.5,\n",
+            "x".repeat(pad)
+        ));
+        assert_eq!(good.len(), (4 << 20) - 10);
+        let other = "u9,x,2020-01-01T00:00:00,1.5,\n".repeat(10_000);
+        std::fs::write(&path, format!("{good}{other}")).unwrap();
+        assert!(pieces(&path, 1).is_none());
+        // The same rows in one form read in pieces.
+        std::fs::write(&path, format!("{good}{}", other.replace('T', " "))).unwrap();
+        assert!(pieces(&path, 1).is_some());
+    }
+
+    #[test]
     fn a_file_with_anything_to_look_at_late_in_it_is_left_to_the_whole_read() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events.csv");
-        let good = text();
+        let good = text(20_000);
         let late = [
             // A quoted field, a short row, a bad time, a missing value of
             // a non-`Option` column: each after several pieces.

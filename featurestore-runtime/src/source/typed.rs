@@ -8,13 +8,39 @@ use crate::dtype::polars_dtype;
 use crate::error::Result;
 use crate::spec::{ColumnSpec, DataType as Dt, SourceKind, SourceSpec};
 
+/// The format of each text time column of a file, sampled from its first
+/// rows: given to [`typed_as`], pieces of the file are read as the file
+/// would be whole.
+pub(super) type Formats = Vec<(&'static str, Option<&'static str>)>;
+
 /// The declared columns, checked to exist, with their declared types. With `fractions`, a text time column whose
 /// sampled format has whole seconds also accepts a fraction of a second.
 pub(super) fn typed(
     spec: &SourceSpec,
     location: &str,
+    lf: LazyFrame,
+    fractions: bool,
+) -> Result<LazyFrame> {
+    typed_as(spec, location, lf, fractions, None)
+}
+
+/// The [`Formats`] [`typed`] samples from the rows of `lf`.
+pub(super) fn sampled_formats(spec: &SourceSpec, lf: &LazyFrame) -> Formats {
+    read_columns(spec)
+        .filter(|c| matches!(c.dtype, Dt::Timestamp | Dt::Date))
+        .filter(|c| spec.time_encoding(c.name).is_none())
+        .map(|c| (c.name, time_format(lf, c.name, c.dtype)))
+        .collect()
+}
+
+/// [`typed`], text times read in `formats` when given rather than in
+/// formats sampled from `lf`'s own rows.
+pub(super) fn typed_as(
+    spec: &SourceSpec,
+    location: &str,
     mut lf: LazyFrame,
     fractions: bool,
+    formats: Option<&Formats>,
 ) -> Result<LazyFrame> {
     let schema = lf
         .collect_schema()
@@ -42,8 +68,14 @@ pub(super) fn typed(
         }
         let format = match (c.dtype, found) {
             (Dt::Timestamp | Dt::Date, DataType::String) if sampled => {
-                time_format(&lf, c.name, c.dtype)
-                    .map(|f| if fractions { with_fraction(f) } else { f })
+                let format = match formats {
+                    Some(formats) => formats
+                        .iter()
+                        .find(|(name, _)| *name == c.name)
+                        .and_then(|(_, f)| *f),
+                    None => time_format(&lf, c.name, c.dtype),
+                };
+                format.map(|f| if fractions { with_fraction(f) } else { f })
             }
             _ => None,
         };
