@@ -296,10 +296,10 @@ fn execute_one<'a>(
         |(i, frame): (usize, DataFrame)| {
             stats.add(&frame)?;
             spill.add(&frame)?;
-            let latest = online::latest_records(spec, &frame)?;
-            if !latest.is_empty() {
+            let latest = online::latest_rows(spec, &frame)?;
+            if latest.height() > 0 {
                 let path = spilled(&format!("latest-{i:04}.parquet"));
-                write_parquet(&path, &online::records_frame(spec, &latest)?)?;
+                write_parquet(&path, &online::declared_frame(spec, &latest)?)?;
                 latest_files.push(path);
             }
             Ok(())
