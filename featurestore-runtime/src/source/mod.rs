@@ -349,7 +349,7 @@ pub(crate) fn source_error(spec: &SourceSpec, location: &str, message: impl Into
 }
 
 /// The pieces a large plain CSV file is read in, bytes.
-const PLAIN_PIECE: u64 = 64 << 20;
+pub(super) const PLAIN_PIECE: u64 = 64 << 20;
 
 /// Reads a file source's file in the format `by_name` its configuration or
 /// name gives: the same steps for every location and format. A file

@@ -6,10 +6,9 @@
 //! were read: each bucket can then be computed alone, and gives the rows
 //! the whole source would give for its keys. Files are read one at a time;
 //! a CSV file larger than a piece the budget allows is read in pieces of
-//! whole records: the structure check walks the file on one thread and
-//! hands over each piece's byte range as it passes it, while polars'
-//! reader parses the pieces on the others, so no file is ever whole in
-//! memory.
+//! whole records: a check walks the file on one thread and hands over
+//! each piece's byte range as it confirms it, while polars' reader parses
+//! the pieces on the others, so no file is ever whole in memory.
 //!
 //! A file read in pieces has its rows checked as every file is (structure,
 //! types, nulls), but a bad value in it is an error naming the file, the
@@ -220,13 +219,20 @@ fn read_file_in_pieces(
         drop(file);
         return whole(visit);
     }
+    // Pieces no larger than a plain file read in memory takes: smaller
+    // pieces keep the reader's frames in the cache and the buckets' writes
+    // frequent, and the budget bounds them anyway.
+    let piece = piece.min(super::PLAIN_PIECE);
     csv_in_pieces(spec, &file, locations.policy(spec), piece, visit)?;
     Ok(Vec::new())
 }
 
-/// A CSV file read in pieces of about `piece` bytes: the structure check
-/// walks the file on one thread and hands over each piece's byte range as
-/// it passes it, while polars' reader parses the pieces on the others.
+/// A CSV file read in pieces of about `piece` bytes: a check walks the file
+/// on one thread and hands over each piece's byte range as it confirms it,
+/// while polars' reader parses the pieces on the others. A plain file (see
+/// `file::csv::plain_in_pieces`) is confirmed at memory speed; the
+/// structure walk, which parses every record on its one thread, looks at
+/// the rest of any other file.
 fn csv_in_pieces(
     spec: &SourceSpec,
     file: &SourceFile,
@@ -238,25 +244,32 @@ fn csv_in_pieces(
     let header = file::csv::header(file)
         .ok_or_else(|| source_error(spec, location, "cannot read the header"))?;
     let schema = piece_schema(spec, &header);
-    let (tx, rx) = sync_channel::<std::ops::Range<u64>>(1);
-    let (checked, parsed) = std::thread::scope(|s| {
-        let check = s.spawn(move || {
-            file::csv::structure_in_pieces(spec, file, piece, &mut |range| tx.send(range).is_ok())
-        });
-        let mut parsed = Ok(());
-        for range in rx.iter() {
-            parsed = parse_piece(spec, file, &schema, range, None).and_then(&mut *visit);
-            if parsed.is_err() {
-                break;
-            }
+    let formats = file_formats(spec, file);
+    // Where the pieces parsed so far end: a plain file's lines are its
+    // records, so the walk's pieces are parsed from there on only.
+    let mut parsed_until = 0u64;
+    let mut parse = |range: std::ops::Range<u64>| -> Result<()> {
+        let range = range.start.max(parsed_until)..range.end;
+        if range.is_empty() {
+            return Ok(());
         }
-        // The check stops at its next piece once the receiver is gone.
-        drop(rx);
-        let checked = check
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        (checked, parsed)
-    });
+        let end = range.end;
+        parse_piece(spec, file, &schema, range, formats.as_ref()).and_then(&mut *visit)?;
+        parsed_until = end;
+        Ok(())
+    };
+    let (plain, parsed) = beside_check(
+        |on_piece| file::csv::plain_in_pieces(spec, file, piece, on_piece),
+        &mut parse,
+    );
+    parsed?;
+    if plain? {
+        return Ok(());
+    }
+    let (checked, parsed) = beside_check(
+        |on_piece| file::csv::structure_in_pieces(spec, file, piece, on_piece),
+        &mut parse,
+    );
     let misread = checked?;
     if let Some(first) = misread.first() {
         if policy == OnBadRows::Fail {
@@ -279,6 +292,32 @@ fn csv_in_pieces(
     parsed
 }
 
+/// Runs `check` on a thread of its own, which hands over byte ranges of a
+/// file as it confirms them, and `parse` on each range here, in order,
+/// until it fails (the check then stops at its next range). Returns what
+/// each gave.
+fn beside_check<C: Send>(
+    check: impl FnOnce(&mut dyn FnMut(std::ops::Range<u64>) -> bool) -> C + Send,
+    parse: &mut dyn FnMut(std::ops::Range<u64>) -> Result<()>,
+) -> (C, Result<()>) {
+    let (tx, rx) = sync_channel::<std::ops::Range<u64>>(1);
+    std::thread::scope(|s| {
+        let check = s.spawn(move || check(&mut |range| tx.send(range).is_ok()));
+        let mut parsed = Ok(());
+        for range in rx.iter() {
+            parsed = parse(range);
+            if parsed.is_err() {
+                break;
+            }
+        }
+        drop(rx);
+        let checked = check
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (checked, parsed)
+    })
+}
+
 /// A plain CSV file (see `file::csv::plain_in_pieces`) read in pieces of
 /// `piece` bytes, parsed and typed one after another while the check walks
 /// ahead: the file is never mapped whole, and each piece's text is dropped
@@ -294,47 +333,44 @@ pub(super) fn plain_csv(
         return Ok(None);
     };
     let schema = piece_schema(spec, &header);
-    // Times are read in the formats of the file's first rows, in every
-    // piece, as the file read whole reads them.
-    let Ok(first_rows) = file.polars_path().and_then(|path| {
-        LazyCsvReader::new(path)
-            .with_has_header(true)
-            .with_infer_schema_length(Some(0))
-            .finish()
-    }) else {
+    let Some(formats) = file_formats(spec, file) else {
         return Ok(None);
     };
-    let formats = sampled_formats(spec, &first_rows);
-    let (tx, rx) = sync_channel::<std::ops::Range<u64>>(1);
-    let (plain, frame) = std::thread::scope(|s| {
-        let check = s.spawn(move || {
-            file::csv::plain_in_pieces(spec, file, piece, &mut |range| tx.send(range).is_ok())
-        });
-        let mut frame: Option<DataFrame> = None;
-        let mut clean = true;
-        for range in rx.iter() {
-            match parse_piece(spec, file, &schema, range, Some(&formats)) {
-                Ok(df) => match frame.as_mut() {
-                    None => frame = Some(df),
-                    Some(all) => clean = all.vstack_mut_owned(df).is_ok(),
-                },
-                Err(_) => clean = false,
+    let mut frame: Option<DataFrame> = None;
+    let (plain, clean) = beside_check(
+        |on_piece| file::csv::plain_in_pieces(spec, file, piece, on_piece),
+        &mut |range| {
+            let df = parse_piece(spec, file, &schema, range, Some(&formats))?;
+            match frame.as_mut() {
+                None => frame = Some(df),
+                Some(all) => {
+                    all.vstack_mut_owned(df)
+                        .map_err(|e| source_error(spec, file.location(), polars_message(&e)))?;
+                }
             }
-            if !clean {
-                break;
-            }
-        }
-        // The check stops at its next piece once the receiver is gone.
-        drop(rx);
-        let plain = check
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        (plain, frame.filter(|_| clean))
-    });
-    Ok(match (plain?, frame) {
-        (true, Some(frame)) => Some(frame),
+            Ok(())
+        },
+    );
+    Ok(match (plain?, clean) {
+        (true, Ok(())) => frame,
         _ => None,
     })
+}
+
+/// The formats of a CSV file's times, sampled from its first rows: every
+/// piece reads its times in them, as the file read whole does (a piece
+/// sampling its own rows could read them in another).
+fn file_formats(spec: &SourceSpec, file: &SourceFile) -> Option<Formats> {
+    let first_rows = file
+        .polars_path()
+        .and_then(|path| {
+            LazyCsvReader::new(path)
+                .with_has_header(true)
+                .with_infer_schema_length(Some(0))
+                .finish()
+        })
+        .ok()?;
+    Some(sampled_formats(spec, &first_rows))
 }
 
 /// The schema pieces of a CSV file with `header` are read with: the
@@ -473,6 +509,11 @@ impl Buckets {
             };
             done.map_err(|e| self.error("splitting by key", e))?;
         }
+        // One chunk before the buckets' gathers: a gather of text across
+        // the reader's chunks looks up each value's chunk and copies it
+        // (a quarter of a 100M split read), one chunk's copies its views.
+        let mut df = df.clone();
+        df.rechunk_mut();
         let mut rows: Vec<Vec<IdxSize>> = vec![Vec::new(); n];
         for (row, h) in hashes.iter().enumerate() {
             // The high bits: the low ones of some hashes are weak.
@@ -691,6 +732,57 @@ mod tests {
         // The same rows in one form read in pieces.
         std::fs::write(&path, format!("{good}{}", other.replace('T', " "))).unwrap();
         assert!(pieces(&path, 1).is_some());
+    }
+
+    /// The frames [`csv_in_pieces`] hands over, stacked.
+    fn split_pieces(path: &std::path::Path, piece: u64) -> Result<DataFrame> {
+        let location =
+            FileLocation::parse(&path.to_string_lossy(), path.parent().unwrap()).unwrap();
+        let file = SourceFile::open(&SPEC, &location, file::of(Format::Csv)).unwrap();
+        let mut all: Option<DataFrame> = None;
+        csv_in_pieces(&SPEC, &file, OnBadRows::Fail, piece, &mut |df| {
+            match all.as_mut() {
+                None => all = Some(df),
+                Some(a) => {
+                    a.vstack_mut_owned(df).unwrap();
+                }
+            }
+            Ok(())
+        })?;
+        Ok(all.expect("rows"))
+    }
+
+    #[test]
+    fn a_file_split_by_key_is_read_in_pieces_as_it_is_read_whole_when_it_stops_being_plain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.csv");
+        // About 11 MiB of plain lines, then a quoted field holding a comma
+        // (the fast check hands over its first 4 MiB blocks before it
+        // finds the quote; the walk then looks at the file), then more.
+        let good = text(300_000);
+        let rest = &good[good.find('\n').unwrap() + 1..];
+        std::fs::write(
+            &path,
+            format!("{good}\"u,9\",x,2020-01-01 00:00:00,1.5,\n{rest}"),
+        )
+        .unwrap();
+        let expected = whole(&path);
+        assert_eq!(expected.height(), 600_001);
+        for piece in [1, 5 << 20, 1 << 30] {
+            let read = split_pieces(&path, piece).unwrap();
+            assert!(
+                read.equals_missing(&expected),
+                "pieces of {piece} bytes: {read} against {expected}"
+            );
+        }
+        // A short row after the quote: refused, and named by its line.
+        std::fs::write(
+            &path,
+            format!("{good}\"u,9\",x,2020-01-01 00:00:00,1.5,\nu9,x\n{rest}"),
+        )
+        .unwrap();
+        let e = split_pieces(&path, 1).unwrap_err().to_string();
+        assert!(e.contains("line 300003"), "{e}");
     }
 
     #[test]
