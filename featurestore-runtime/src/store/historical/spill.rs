@@ -115,9 +115,12 @@ impl DaySpill {
                 }
             });
         }
-        let Some(frame) = frame else {
+        let Some(mut frame) = frame else {
             return Err(Error::Invalid(format!("no spilled rows for {day}")));
         };
+        // The parts' chunks in one: the sort gathers every row, and a
+        // gather of text across chunks copies each value.
+        frame.rechunk_mut();
         // A key's rows are all in one part, in time order: a stable sort
         // by key gives the order a run in memory writes, without comparing
         // times.
