@@ -8,12 +8,12 @@
 //! reads the source into `n` parts by a hash of the key, on the local disk
 //! ([`source::split`]), so that each part fits; then:
 //!
-//! 1. each part's events are prepared (hooks, `query`, `filter`) and
-//!    spilled, and the earliest event of all is found: the first day of
-//!    every key's rows;
-//! 2. each part is computed alone (its keys' events are all in it), and its
-//!    rows spilled by day, their statistics gathered, and the latest row of
-//!    each key kept for the online store;
+//! 1. each part's events are prepared (hooks, `query`, `filter`) to find
+//!    the earliest event of all: the first day of every key's rows;
+//! 2. each part is prepared again (its hooks run a second time: they are
+//!    functions of the events) and computed alone (its keys' events are
+//!    all in it), and its rows spilled by day, their statistics gathered,
+//!    and the latest row of each key kept for the online store;
 //! 3. each day's partition is assembled from the parts, sorted by key and
 //!    time, and the historical store written as a run in memory writes it
 //!    (staged, then swapped); then the online store, while the next feature
@@ -224,39 +224,29 @@ fn execute_one<'a>(
         spec.name,
         buckets.len()
     ));
-    let mut prepared_files: Vec<PathBuf> = Vec::with_capacity(buckets.len());
     let mut first: Option<i64> = None;
     let (mut after_end, mut in_future, mut until_end) = (0, 0, 0);
-    // Each part's prepared events are written on a thread of their own
-    // while the next part is prepared.
-    beside(
-        |write| {
-            for (i, bucket) in buckets.iter().enumerate() {
-                let events = read_parquet(bucket)?;
-                let prepared = transform::prepare(spec, events.lazy(), range)
-                    .map_err(|e| super::with_location(e, spec, locations))?;
-                let (a, f, u) = transform::late_events(spec, &prepared, range)?;
-                (after_end, in_future, until_end) = (after_end + a, in_future + f, until_end + u);
-                if let Some(t) = prepared.first_event()? {
-                    first = Some(first.map_or(t, |f| f.min(t)));
-                }
-                let path = spilled(&format!("prepared-{i:04}.parquet"));
-                let events = prepared
-                    .events()
-                    .expect("an aggregated feature set")
-                    .clone();
-                if !write((path, events)) {
-                    break;
-                }
-            }
-            Ok(())
-        },
-        |(path, events): (PathBuf, DataFrame)| {
-            write_parquet(&path, &events)?;
-            prepared_files.push(path);
-            Ok(())
-        },
-    )?;
+    // Each part is prepared again where it is computed: preparing costs
+    // less than writing the prepared events and reading them back.
+    // Scanned, not read: only the columns the feature set reads are decoded.
+    let prepare = |bucket: &PathBuf| -> Result<transform::Prepared> {
+        let events = PlRefPath::try_from_path(bucket)
+            .and_then(|path| LazyFrame::scan_parquet(path, ScanArgsParquet::default()))
+            .map_err(|e| Error::Polars {
+                context: format!("reading the spill file {}", bucket.display()),
+                source: e,
+            })?;
+        transform::prepare(spec, events, range)
+            .map_err(|e| super::with_location(e, spec, locations))
+    };
+    for bucket in buckets {
+        let prepared = prepare(bucket)?;
+        let (a, f, u) = transform::late_events(spec, &prepared, range)?;
+        (after_end, in_future, until_end) = (after_end + a, in_future + f, until_end + u);
+        if let Some(t) = prepared.first_event()? {
+            first = Some(first.map_or(t, |f| f.min(t)));
+        }
+    }
 
     // 2. Compute each part alone.
     let root = stores.historical.root();
@@ -271,15 +261,9 @@ fn execute_one<'a>(
     // spill is Parquet encoding and writes.
     beside(
         |spill_part| {
-            for (i, path) in prepared_files.iter().enumerate() {
-                let events = read_parquet(path)?;
-                let computed = transform::compute_prepared_from(
-                    spec,
-                    transform::Prepared::from_events(events),
-                    range,
-                    first,
-                )?;
-                let _ = std::fs::remove_file(path);
+            for (i, bucket) in buckets.iter().enumerate() {
+                let computed =
+                    transform::compute_prepared_from(spec, prepare(bucket)?, range, first)?;
                 days = days.or(computed.days);
                 if empty.is_none() {
                     empty = Some(computed.frame.clear());

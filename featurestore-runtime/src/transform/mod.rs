@@ -276,11 +276,6 @@ impl Prepared {
         }
     }
 
-    /// Prepared events of an aggregated feature set, as [`events`](Self::events) gave them.
-    pub(crate) fn from_events(df: DataFrame) -> Self {
-        Prepared(PreparedEvents::Aggregated(df))
-    }
-
     /// The earliest event time (microseconds since the epoch) of an
     /// aggregated feature set's events.
     pub(crate) fn first_event(&self) -> Result<Option<i64>> {
