@@ -426,16 +426,7 @@ pub(crate) fn compute_prepared_from(
     // id. The rest is freed before the output grows.
     let kept: Vec<String> = ids.keys().map(|i| format!("__fs_in{i}")).collect();
     let df = df.select(kept).ctx(|| "returned values".into())?;
-    let frame = run_to_frame(
-        spec,
-        &df,
-        &group_keys,
-        &input,
-        &outputs,
-        mode,
-        &inputs,
-        &ids,
-    )?;
+    let frame = run_to_frame(spec, &df, &group_keys, input, &outputs, mode, &inputs, &ids)?;
     let frame = post_hooks(spec, frame)?;
     Ok(Computed { frame, days })
 }
@@ -733,7 +724,7 @@ fn run_to_frame(
     spec: &FeatureSetSpec,
     df: &DataFrame,
     group_keys: &DataFrame,
-    input: &KernelInput,
+    input: KernelInput,
     outputs: &[KernelOutput],
     mode: Mode,
     inputs: &[Input],
@@ -742,8 +733,8 @@ fn run_to_frame(
     let groups = input.group_offsets.len().saturating_sub(1);
     let threads = rayon::current_num_threads().max(1);
     if groups < 4096 || threads == 1 {
-        let result = kernel::run(input, outputs, mode);
-        return output_frame(spec, df, group_keys, input, result, mode, inputs, ids);
+        let result = kernel::run(&input, outputs, mode);
+        return output_frame(spec, df, group_keys, &input, result, mode, inputs, ids);
     }
     // About 16 chunks per thread: waves stay small, chunks stay balanced.
     let chunk = groups.div_ceil(threads * 16).max(1024);
@@ -758,8 +749,8 @@ fn run_to_frame(
             use rayon::prelude::*;
             wave.par_iter()
                 .map(|r| {
-                    let part = kernel::run_groups(input, outputs, mode, r.clone());
-                    output_frame(spec, df, group_keys, input, part, mode, inputs, ids)
+                    let part = kernel::run_groups(&input, outputs, mode, r.clone());
+                    output_frame(spec, df, group_keys, &input, part, mode, inputs, ids)
                 })
                 .collect::<Result<_>>()?
         };
@@ -775,6 +766,8 @@ fn run_to_frame(
     // One chunk per wave part: the day split gathers every row, and a
     // gather across chunks looks up each row's chunk (four times the cost
     // of the copy into one chunk, column by column, done here).
+    // The events' times and values are freed before the rows are copied.
+    drop(input);
     let mut frame = frame.expect("at least one chunk");
     frame.rechunk_mut();
     Ok(frame)
