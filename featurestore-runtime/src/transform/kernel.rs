@@ -103,8 +103,10 @@ pub(crate) struct KernelOutput {
 pub(crate) struct KernelInput {
     /// Start row of each key's events, followed by the number of rows.
     pub group_offsets: Vec<usize>,
-    /// Event time in microseconds since the epoch; null events are in no window.
-    pub ts: Vec<Option<i64>>,
+    /// Event time in microseconds since the epoch. Events without a time
+    /// are in no window: they are left out of the input (a key whose
+    /// events all lack one is a group without events).
+    pub ts: Vec<i64>,
     /// Aggregated input columns.
     pub columns: Vec<Values>,
     /// For each column under a pivot, whether each event has the pivot
@@ -680,8 +682,7 @@ fn fill_buckets(input: &KernelInput, start: usize, end: usize, width: i64, s: &m
         accs.clear();
     }
     for i in start..end {
-        let Some(ts) = input.ts[i] else { continue };
-        let b = ts.div_euclid(width);
+        let b = input.ts[i].div_euclid(width);
         if s.buckets.last() != Some(&b) {
             debug_assert!(
                 s.buckets.last().is_none_or(|&l| l < b),
@@ -753,10 +754,9 @@ fn window_events(
         Mode::Sliding { slide, .. } => ((at - window) * slide, at * slide),
         Mode::Exact { .. } => (at, at.saturating_add(1)),
     };
-    // Sorted by time with null times first; `None < Some(_)` keeps them out.
     let ts = &input.ts[group.clone()];
-    let first = ts.partition_point(|t| *t < Some(lo));
-    let last = ts.partition_point(|t| *t < Some(hi));
+    let first = ts.partition_point(|t| *t < lo);
+    let last = ts.partition_point(|t| *t < hi);
     group.start + first..group.start + last
 }
 
@@ -918,11 +918,9 @@ pub(crate) fn evaluate<I: Iterator<Item = usize> + Clone>(
                 ordering,
             },
         ) => {
-            // Events without a time are in no window; the rest are in time,
-            // then read, order.
-            let timed = events.filter(|&i| input.ts[i].is_some());
+            // In time, then read, order.
+            let mut timed = events;
             let id_cell = |id: Option<u32>| id.map_or(Cell::Null, |id| Cell::Int(id.into()));
-            let mut timed = timed;
             if let (Aggregation::MaxBy(_) | Aggregation::MinBy(_), Some(ordering)) = (agg, ordering)
             {
                 // Spark keeps the later of equal orderings (`old > new` keeps
@@ -947,7 +945,7 @@ pub(crate) fn evaluate<I: Iterator<Item = usize> + Clone>(
                 }
                 _ => {}
             }
-            let values = timed.filter_map(|i| Some((input.ts[i]?, ids[i]?)));
+            let values = timed.filter_map(|i| Some((input.ts[i], ids[i]?)));
             if agg == Aggregation::CollectList {
                 let list = values.map(|(_, id)| id).collect();
                 return Cell::Int(sets.number(list).into());
@@ -1120,7 +1118,7 @@ mod tests {
         // One key, events on days 10 and 11; 3-day window; run days 5..=20.
         let input = KernelInput {
             group_offsets: vec![0, 2],
-            ts: vec![Some(day(10) + 5), Some(day(11))],
+            ts: vec![day(10) + 5, day(11)],
             columns: vec![Values::Validity(vec![true, true])],
             members: vec![None],
         };
@@ -1151,7 +1149,7 @@ mod tests {
         const HOUR: i64 = DAY_US / 24;
         let input = KernelInput {
             group_offsets: vec![0, 2],
-            ts: vec![Some(10 * HOUR), Some(10 * HOUR + HOUR / 2)],
+            ts: vec![10 * HOUR, 10 * HOUR + HOUR / 2],
             columns: vec![Values::Int(vec![Some(3), Some(4)])],
             members: vec![None],
         };
@@ -1179,7 +1177,7 @@ mod tests {
     fn count_of_nulls_is_zero_but_no_event_is_null() {
         let input = KernelInput {
             group_offsets: vec![0, 1],
-            ts: vec![Some(day(1))],
+            ts: vec![day(1)],
             columns: vec![Values::Validity(vec![false])],
             members: vec![None],
         };
@@ -1197,7 +1195,7 @@ mod tests {
     fn stddev_and_avg_of_integers() {
         let input = KernelInput {
             group_offsets: vec![0, 3],
-            ts: vec![Some(day(1)), Some(day(1) + 1), Some(day(2))],
+            ts: vec![day(1), day(1) + 1, day(2)],
             columns: vec![Values::Int(vec![Some(2), Some(4), None])],
             members: vec![None],
         };
@@ -1231,12 +1229,7 @@ mod tests {
         let x = 4_000_000_000_000_000_000i64;
         let input = KernelInput {
             group_offsets: vec![0, 4],
-            ts: vec![
-                Some(day(1)),
-                Some(day(1) + 1),
-                Some(day(1) + 2),
-                Some(day(1) + 3),
-            ],
+            ts: vec![day(1), day(1) + 1, day(1) + 2, day(1) + 3],
             columns: vec![Values::Int(vec![Some(x), Some(-x), Some(x), Some(-x)])],
             members: vec![None],
         };
@@ -1265,7 +1258,7 @@ mod tests {
     fn exact_mode_groups_by_timestamp_and_dedups() {
         let input = KernelInput {
             group_offsets: vec![0, 4],
-            ts: vec![Some(10), Some(10), Some(20), Some(30)],
+            ts: vec![10, 10, 20, 30],
             columns: vec![Values::Int(vec![Some(1), Some(2), Some(3), Some(3)])],
             members: vec![None],
         };
