@@ -380,6 +380,14 @@ fn child_with<T: DeserializeOwned>(
     Ok(serde_json::from_slice(&out.stdout)?)
 }
 
+/// Reads `events` through once, so that each engine starts with the file in
+/// the page cache: otherwise the first engine measured reads it from disk
+/// for both whenever it was evicted since it was written.
+fn warm(events: &Path) -> Result<(), BoxError> {
+    std::io::copy(&mut std::fs::File::open(events)?, &mut std::io::sink())?;
+    Ok(())
+}
+
 /// A fresh directory for the stores of one measurement.
 fn fresh(dir: PathBuf) -> Result<PathBuf, BoxError> {
     if dir.exists() {
@@ -516,6 +524,7 @@ fn run(
         let events = events_file(&data, shape)?;
         let dir = fresh(data.join(format!("run-{}", format_count(n))))?;
         eprintln!("end to end: {} events", format_count(n));
+        warm(&events)?;
         let r: measure::PipelineResult = child("pipeline", &events, &dir, shape.last_day(), seed)?;
         let get = |name: &str| stage(&r.stages, name);
         let peaks: Vec<String> = ["read", "compute", "historical write", "online write"]
@@ -538,6 +547,7 @@ fn run(
         ]);
         if let Some(python) = duckdb {
             eprintln!("DuckDB: {} events", format_count(n));
+            warm(&events)?;
             let d = duckdb_run(python, &events, &dir, shape.last_day())?;
             vs_duckdb.add_row(vec![
                 format_count(n),
