@@ -315,10 +315,12 @@ pub(crate) fn compute_prepared_from(
         keys: group_keys,
     } = sort_events(df, &keys_of).map_err(|e| events_error(spec, &e))?;
 
-    let min_ts = {
-        use rayon::prelude::*;
-        times.par_iter().copied().min()
-    };
+    // Each group's events are sorted by time: the earliest is a group's first.
+    let min_ts = group_offsets
+        .windows(2)
+        .filter(|g| g[0] < g[1])
+        .map(|g| times[g[0]])
+        .min();
     let (mut input, ids) = kernel_input(spec, &df, times, &inputs, group_offsets)?;
     // The first day (or slide) of the rows is the earliest event's of the
     // whole run, not of this part's keys.
@@ -1343,14 +1345,12 @@ fn short_text_groups(key: &Column) -> Option<ShortGroups> {
     }
     let firsts = order.iter().map(|&g| firsts[g as usize]).collect();
     let mut ranks = vec![0 as IdxSize; n];
-    let mut rest = ranks.as_mut_slice();
-    let mut slices = Vec::with_capacity(local.len());
-    for (_, _, rows) in &local {
-        let (slice, tail) = std::mem::take(&mut rest).split_at_mut(rows.len());
-        slices.push(slice);
-        rest = tail;
-    }
-    slices
+    let piece_starts: Vec<usize> = pieces
+        .iter()
+        .map(|(first, _)| *first)
+        .chain(std::iter::once(n))
+        .collect();
+    group_ranges(&mut ranks, &piece_starts)
         .into_par_iter()
         .zip(local.par_iter().zip(&merged))
         .for_each(|(slice, ((_, _, rows), merged))| {
@@ -1437,7 +1437,8 @@ impl<'a> ChunkedTimes<'a> {
     }
 }
 
-/// Splits `rows` (and `times`) at `offsets`: one range per group.
+/// Splits `rows` at `offsets` (each range's start, then the length):
+/// one range each, to be written in parallel.
 fn group_ranges<'a, T>(mut rest: &'a mut [T], offsets: &[usize]) -> Vec<&'a mut [T]> {
     let mut ranges = Vec::with_capacity(offsets.len().saturating_sub(1));
     for bounds in offsets.windows(2) {
