@@ -37,36 +37,46 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 /// created (the store's root): directories above it are not flushed.
 pub fn publish(from: &Path, to: &Path, stop: &Path) -> io::Result<()> {
     let dir = to.parent().unwrap_or(stop);
-    // The highest directory that does not exist yet: it and everything
-    // below it are new, so their parents must be flushed too.
-    let mut created = None;
-    let mut probe = Some(dir);
-    while let Some(d) = probe {
-        if d.exists() || !d.starts_with(stop) {
-            break;
-        }
-        created = Some(d);
-        probe = d.parent();
-    }
-    if created.is_some() {
-        std::fs::create_dir_all(dir)?;
-    }
+    create_dirs([dir], stop)?;
     std::fs::rename(from, to)?;
-    sync_dir(dir)?;
-    if let Some(top) = created {
+    sync_dir(dir)
+}
+
+/// Creates each of `dirs` that is missing, with its missing parents up to
+/// `stop` (directories above it are neither created nor flushed), and
+/// flushes the entries that name them: each parent once, however many of
+/// `dirs` it holds. Many files published into new directories of one
+/// parent (a run's day partitions) thus flush that parent once rather than
+/// once per file, and their renames can proceed side by side.
+pub fn create_dirs<'a>(dirs: impl IntoIterator<Item = &'a Path>, stop: &Path) -> io::Result<()> {
+    let mut parents = std::collections::BTreeSet::new();
+    for dir in dirs {
+        // The highest directory that does not exist yet: it and everything
+        // below it are new, so their parents must be flushed too.
+        let mut created = None;
+        let mut probe = Some(dir);
+        while let Some(d) = probe {
+            if d.exists() || !d.starts_with(stop) {
+                break;
+            }
+            created = Some(d);
+            probe = d.parent();
+        }
+        let Some(top) = created else { continue };
+        std::fs::create_dir_all(dir)?;
         let mut d = dir;
         while d != top {
             match d.parent() {
                 Some(p) => {
-                    sync_dir(p)?;
+                    parents.insert(p.to_path_buf());
                     d = p;
                 }
                 None => break,
             }
         }
         if let Some(p) = top.parent() {
-            sync_dir(p)?;
+            parents.insert(p.to_path_buf());
         }
     }
-    Ok(())
+    parents.iter().try_for_each(|p| sync_dir(p))
 }

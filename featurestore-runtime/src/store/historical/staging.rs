@@ -22,6 +22,7 @@
 //! sure no other run is staging then).
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::NaiveDate;
@@ -132,31 +133,54 @@ impl HistoricalStore {
 
     /// [`swap`](Self::swap) on a local disk: each staged file (already
     /// flushed) is renamed over its day's file, and the rename flushed.
+    /// The partitions' missing directories are created (and flushed) first,
+    /// together; the renames then run side by side, as the copies of
+    /// [`swap`](Self::swap) do: each partition is old or new whenever the
+    /// swap stops.
     pub(super) fn swap_local(
         &self,
         table: &StorePath,
         staged: &[(NaiveDate, StorePath)],
     ) -> Result<BTreeSet<NaiveDate>> {
+        use rayon::prelude::*;
         let root = self.local_path(table).expect("a local store");
-        let mut swapped = BTreeSet::new();
-        for (n, (day, from)) in staged.iter().enumerate() {
-            let to = partition_path(table, *day).join(PART_FILE);
-            let (from, to) = (
-                self.local_path(from).expect("a local store"),
-                self.local_path(&to).expect("a local store"),
-            );
-            crate::durable::publish(&from, &to, &root).map_err(|e| {
+        let moves: Vec<(NaiveDate, PathBuf, PathBuf)> = staged
+            .iter()
+            .map(|(day, from)| {
+                let to = partition_path(table, *day).join(PART_FILE);
+                (
+                    *day,
+                    self.local_path(from).expect("a local store"),
+                    self.local_path(&to).expect("a local store"),
+                )
+            })
+            .collect();
+        crate::durable::create_dirs(moves.iter().filter_map(|(_, _, to)| to.parent()), &root)
+            .map_err(|e| {
                 Error::store(
                     super::STORE,
-                    to.display().to_string(),
-                    format!("replacing the partition of {day}"),
+                    root.display().to_string(),
+                    "creating the partitions' directories",
                     e,
                 )
             })?;
-            swapped.insert(*day);
-            crate::fail::point(|| format!("historical:swapped:{}", n + 1));
-        }
-        Ok(swapped)
+        let swapped = AtomicUsize::new(0);
+        moves
+            .par_iter()
+            .map(|(day, from, to)| {
+                crate::durable::publish(from, to, &root).map_err(|e| {
+                    Error::store(
+                        super::STORE,
+                        to.display().to_string(),
+                        format!("replacing the partition of {day}"),
+                        e,
+                    )
+                })?;
+                let n = swapped.fetch_add(1, Ordering::SeqCst) + 1;
+                crate::fail::point(|| format!("historical:swapped:{n}"));
+                Ok(*day)
+            })
+            .collect()
     }
 
     /// Copies each staged object over its day's live object, in an object
