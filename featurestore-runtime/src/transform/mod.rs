@@ -1190,12 +1190,13 @@ fn sort_events(df: DataFrame, keys: &[&str]) -> PolarsResult<SortedEvents> {
         [key] => short_text_groups(key_columns.column(key)?),
         _ => None,
     };
-    let (mut rows, offsets, sorted_keys) = match short {
+    let (mut rows, mut sorted_times, offsets, sorted_keys) = match short {
         Some(ShortGroups { ranks, firsts }) => {
-            let (rows, offsets) = place_by_rank(&ranks, firsts.len(), &is_timed);
+            let (rows, sorted_times, offsets) =
+                place_by_rank(&ranks, firsts.len(), &times, &is_timed);
             drop(ranks);
             let firsts = IdxCa::from_vec("firsts".into(), firsts);
-            (rows, offsets, key_columns.take(&firsts)?)
+            (rows, sorted_times, offsets, key_columns.take(&firsts)?)
         }
         None => {
             let gb = key_columns.group_by(keys.iter().copied())?;
@@ -1224,12 +1225,19 @@ fn sort_events(df: DataFrame, keys: &[&str]) -> PolarsResult<SortedEvents> {
                 offsets.push(offsets[offsets.len() - 1] + size);
             }
             let mut rows = vec![0 as IdxSize; offsets[order.len()]];
-            place_groups(&mut rows, &offsets, &order, groups, timed);
-            (rows, offsets, sorted_keys.drop("__fs_group")?)
+            let mut sorted_times = vec![0i64; rows.len()];
+            place_groups(
+                (&mut rows, &mut sorted_times),
+                &offsets,
+                &order,
+                groups,
+                &times,
+                timed,
+            );
+            (rows, sorted_times, offsets, sorted_keys.drop("__fs_group")?)
         }
     };
-    let mut sorted_times = vec![0i64; rows.len()];
-    sort_groups_by_time(&mut rows, &mut sorted_times, &offsets, &times);
+    sort_groups_by_time(&mut rows, &mut sorted_times, &offsets);
     let idx = IdxCa::from_vec("idx".into(), rows);
     // The reader's chunks in one: a gather across chunks looks up each
     // row's chunk (0.37 s for 10M events, against 0.01 s for the copy).
@@ -1362,33 +1370,142 @@ fn short_text_groups(key: &Column) -> Option<ShortGroups> {
 }
 
 /// A counting sort of the rows with a time on their group's rank: the
-/// rows of each group, in row order, and where each group starts (then the
-/// number of rows). One pass to count, one to place, on one core (split by
-/// group between the cores, each reading every row, it took twice as long).
+/// rows of each group, in row order, their times beside them, and where
+/// each group starts (then the number of rows).
+///
+/// On every core, in two steps. Each piece of the rows counts its rows per
+/// group; the groups are cut into buckets of consecutive groups (about as
+/// many rows in each). First each piece writes its rows and their times,
+/// in row order, into its own part of each bucket's range of the output;
+/// then each bucket is placed by group within its range, through a scratch
+/// the size of the bucket. Both steps read the rows in order and write
+/// within small ranges; a group's times then need no lookup to be sorted,
+/// and none at all when they come in order. (10M events: 0.14 s, where one
+/// core placing the rows, then each group's times looked up to sort them,
+/// took 0.24 s; placing straight into the output from every core, reading
+/// each row's group and time out of order, 0.17 s.)
 fn place_by_rank(
     ranks: &[IdxSize],
     groups: usize,
-    is_timed: &impl Fn(usize) -> bool,
-) -> (Vec<IdxSize>, Vec<usize>) {
-    let mut offsets = vec![0usize; groups + 1];
-    for (r, &g) in ranks.iter().enumerate() {
-        if is_timed(r) {
-            offsets[g as usize + 1] += 1;
-        }
-    }
+    times: &ChunkedTimes,
+    is_timed: &(impl Fn(usize) -> bool + Sync),
+) -> (Vec<IdxSize>, Vec<i64>, Vec<usize>) {
+    use rayon::prelude::*;
+    let threads = rayon::current_num_threads().max(1);
+    let n = ranks.len();
+    let per_piece = n.div_ceil(threads).max(1);
+    let pieces: Vec<std::ops::Range<usize>> = (0..n)
+        .step_by(per_piece)
+        .map(|s| s..(s + per_piece).min(n))
+        .collect();
+    let counts: Vec<Vec<u32>> = pieces
+        .par_iter()
+        .map(|piece| {
+            let mut count = vec![0u32; groups];
+            for r in piece.clone().filter(|&r| is_timed(r)) {
+                count[ranks[r] as usize] += 1;
+            }
+            count
+        })
+        .collect();
+    let mut offsets = Vec::with_capacity(groups + 1);
+    offsets.push(0usize);
     for g in 0..groups {
-        offsets[g + 1] += offsets[g];
+        let rows: usize = counts.iter().map(|c| c[g] as usize).sum();
+        offsets.push(offsets[g] + rows);
     }
-    let mut next = offsets[..groups].to_vec();
-    let mut rows = vec![0 as IdxSize; offsets[groups]];
-    for (r, &g) in ranks.iter().enumerate() {
-        if is_timed(r) {
-            let at = &mut next[g as usize];
-            rows[*at] = r as IdxSize;
-            *at += 1;
+    let total = offsets[groups];
+    // Bucket `b` holds groups `bounds[b]..bounds[b + 1]`.
+    let wanted = (threads * 8).clamp(1, u16::MAX.into()).min(groups.max(1));
+    let mut bounds = vec![0usize];
+    for b in 1..wanted {
+        let g = offsets
+            .partition_point(|&o| o < total * b / wanted)
+            .min(groups);
+        if g > bounds[bounds.len() - 1] {
+            bounds.push(g);
         }
     }
-    (rows, offsets)
+    bounds.push(groups);
+    let buckets = bounds.len() - 1;
+    let mut bucket_of = vec![0u16; groups];
+    for b in 0..buckets {
+        bucket_of[bounds[b]..bounds[b + 1]].fill(b as u16);
+    }
+    let starts: Vec<usize> = bounds.iter().map(|&g| offsets[g]).collect();
+    let mut rows = vec![0 as IdxSize; total];
+    let mut sorted_times = vec![0i64; total];
+    // Each piece's part of each bucket's range: [piece][bucket].
+    fn parts<'a, T>(
+        output: &'a mut [T],
+        starts: &[usize],
+        counts: &[Vec<u32>],
+        bounds: &[usize],
+    ) -> Vec<Vec<&'a mut [T]>> {
+        let mut parts: Vec<Vec<&mut [T]>> = counts.iter().map(|_| Vec::new()).collect();
+        for (b, mut range) in group_ranges(output, starts).into_iter().enumerate() {
+            for (piece, count) in counts.iter().enumerate() {
+                let len = count[bounds[b]..bounds[b + 1]]
+                    .iter()
+                    .map(|&c| c as usize)
+                    .sum();
+                let (part, rest) = std::mem::take(&mut range).split_at_mut(len);
+                parts[piece].push(part);
+                range = rest;
+            }
+        }
+        parts
+    }
+    let row_parts = parts(&mut rows, &starts, &counts, &bounds);
+    let time_parts = parts(&mut sorted_times, &starts, &counts, &bounds);
+    drop(counts);
+    pieces
+        .into_par_iter()
+        .zip(row_parts)
+        .zip(time_parts)
+        .for_each(|((piece, mut row_part), mut time_part)| {
+            let mut filled = vec![0usize; buckets];
+            for r in piece.filter(|&r| is_timed(r)) {
+                let b = bucket_of[ranks[r] as usize] as usize;
+                row_part[b][filled[b]] = r as IdxSize;
+                time_part[b][filled[b]] = times.at(r);
+                filled[b] += 1;
+            }
+        });
+    // One scratch per core, reused from bucket to bucket.
+    let longest = starts.windows(2).map(|s| s[1] - s[0]).max().unwrap_or(0);
+    let mut batches: Vec<Vec<_>> = (0..threads).map(|_| Vec::new()).collect();
+    let bucket_ranges = group_ranges(&mut rows, &starts)
+        .into_iter()
+        .zip(group_ranges(&mut sorted_times, &starts));
+    for (b, bucket) in bucket_ranges.enumerate() {
+        batches[b * threads / buckets].push((b, bucket));
+    }
+    batches.into_par_iter().for_each(|batch| {
+        let mut scratch: Vec<(i64, IdxSize)> = Vec::with_capacity(longest);
+        for (b, (rows, range_times)) in batch {
+            let (first, start) = (bounds[b], starts[b]);
+            let mut next: Vec<usize> = offsets[first..bounds[b + 1]]
+                .iter()
+                .map(|o| o - start)
+                .collect();
+            scratch.clear();
+            scratch.resize(rows.len(), (0, 0));
+            for (&r, &time) in rows.iter().zip(range_times.iter()) {
+                let at = &mut next[ranks[r as usize] as usize - first];
+                scratch[*at] = (time, r);
+                *at += 1;
+            }
+            for ((row, t), &(time, r)) in rows
+                .iter_mut()
+                .zip(range_times.iter_mut())
+                .zip(scratch.iter())
+            {
+                (*row, *t) = (r, time);
+            }
+        }
+    });
+    (rows, sorted_times, offsets)
 }
 
 /// Event times where the reader left them, in its chunks (a copy into one
@@ -1451,46 +1568,44 @@ fn group_ranges<'a, T>(mut rest: &'a mut [T], offsets: &[usize]) -> Vec<&'a mut 
 }
 
 /// Writes the rows with a time of each group, `order` ranking the groups,
-/// at the group's `offsets`, in row order: the groups in parallel, each
-/// owning its range of `rows`.
+/// at the group's `offsets`, in row order, and their times beside them: the
+/// groups in parallel, each owning its range of `rows` and of the times.
 fn place_groups(
-    rows: &mut [IdxSize],
+    (rows, sorted_times): (&mut [IdxSize], &mut [i64]),
     offsets: &[usize],
     order: &[IdxSize],
     groups: &GroupsType,
+    times: &ChunkedTimes,
     timed: Option<&[bool]>,
 ) {
     use rayon::prelude::*;
     let is_timed = |r: &IdxSize| timed.is_none_or(|t| t[*r as usize]);
     group_ranges(rows, offsets)
         .into_par_iter()
+        .zip(group_ranges(sorted_times, offsets))
         .zip(order)
         .with_min_len(256)
-        .for_each(|(range, &g)| match groups.get(g as usize) {
-            GroupsIndicator::Idx((_, group)) if timed.is_none() => range.copy_from_slice(group),
-            GroupsIndicator::Idx((_, group)) => {
-                for (at, row) in range.iter_mut().zip(group.iter().filter(|r| is_timed(r))) {
-                    *at = *row;
+        .for_each(|((range, range_times), &g)| {
+            let mut place = |group: &mut dyn Iterator<Item = IdxSize>| {
+                for ((at, t), row) in range.iter_mut().zip(range_times.iter_mut()).zip(group) {
+                    (*at, *t) = (row, times.at(row as usize));
                 }
-            }
-            GroupsIndicator::Slice([first, len]) => {
-                for (at, row) in range.iter_mut().zip((first..first + len).filter(is_timed)) {
-                    *at = row;
+            };
+            match groups.get(g as usize) {
+                GroupsIndicator::Idx((_, group)) => {
+                    place(&mut group.iter().copied().filter(is_timed))
+                }
+                GroupsIndicator::Slice([first, len]) => {
+                    place(&mut (first..first + len).filter(is_timed))
                 }
             }
         });
 }
 
-/// Sorts the rows of each group (at `offsets`) by their time, in row order
-/// at equal times, and writes their times beside them: the groups in
-/// parallel. A group's (time, row) pairs are sorted together, so no time
-/// is looked up twice.
-fn sort_groups_by_time(
-    rows: &mut [IdxSize],
-    sorted_times: &mut [i64],
-    offsets: &[usize],
-    times: &ChunkedTimes,
-) {
+/// Sorts the rows of each group (at `offsets`), their times beside them,
+/// by time, in row order at equal times: the groups in parallel. A group
+/// already in that order (events exported in time order) is only read.
+fn sort_groups_by_time(rows: &mut [IdxSize], sorted_times: &mut [i64], offsets: &[usize]) {
     use rayon::prelude::*;
     group_ranges(rows, offsets)
         .into_par_iter()
@@ -1499,8 +1614,15 @@ fn sort_groups_by_time(
         .for_each_init(
             Vec::new,
             |pairs: &mut Vec<(i64, IdxSize)>, (range, range_times)| {
+                let in_order = range_times
+                    .windows(2)
+                    .zip(range.windows(2))
+                    .all(|(t, r)| (t[0], r[0]) <= (t[1], r[1]));
+                if in_order {
+                    return;
+                }
                 pairs.clear();
-                pairs.extend(range.iter().map(|&r| (times.at(r as usize), r)));
+                pairs.extend(range_times.iter().copied().zip(range.iter().copied()));
                 pairs.sort_unstable();
                 for ((row, t), &(time, r)) in range
                     .iter_mut()
@@ -1797,12 +1919,17 @@ mod tests {
         let n = texts.len() as i64;
         // Times repeat so that ties keep the input order; row 3 has none.
         let times: Vec<Option<i64>> = (0..n).map(|i| (i != 3).then_some((i * 7) % 5)).collect();
+        check_sorted_at(texts, keys, &times);
+    }
+
+    fn check_sorted_at(texts: &[&str], keys: Column, times: &[Option<i64>]) {
+        let n = texts.len() as i64;
         let rows: Vec<i64> = (0..n).collect();
         let df = DataFrame::new(
             texts.len(),
             vec![
                 keys,
-                Series::new(TS.into(), &times)
+                Series::new(TS.into(), times)
                     .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
                     .unwrap()
                     .into_column(),
@@ -1861,5 +1988,43 @@ mod tests {
         let mut long = texts();
         long.push("abcdefghijklm");
         check_sorted(&long, chunked(&long));
+    }
+
+    #[test]
+    fn many_events_are_sorted_by_key_then_time_then_row() {
+        // Enough keys and rows for every core's piece and many buckets:
+        // 3,000 keys over 40,000 events in 4 chunks; the first half in
+        // time order (each group then already sorted), the second half
+        // shuffled with ties; one event in 97 without a time.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            state >> 33
+        };
+        let n = 40_000;
+        let owned: Vec<String> = (0..n).map(|_| format!("k{}", next() % 3_000)).collect();
+        let texts: Vec<&str> = owned.iter().map(String::as_str).collect();
+        let times: Vec<Option<i64>> = (0..n as u64)
+            .map(|i| {
+                let t = if i < n as u64 / 2 { i } else { next() % 500 };
+                (next() % 97 != 0).then_some(t as i64)
+            })
+            .collect();
+        let keys = |texts: &[&str]| {
+            let mut column = StringChunked::new("k".into(), &texts[..10_000]);
+            for piece in texts[10_000..].chunks(10_000) {
+                column
+                    .append(&StringChunked::new("k".into(), piece))
+                    .unwrap();
+            }
+            column.into_column()
+        };
+        check_sorted_at(&texts, keys(&texts), &times);
+        // The same through polars' grouping (one key too long for a view).
+        let mut long = texts.clone();
+        long[7] = "a key longer than twelve bytes";
+        check_sorted_at(&long, keys(&long), &times);
     }
 }
