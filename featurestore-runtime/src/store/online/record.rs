@@ -20,21 +20,33 @@ pub fn latest_rows(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<DataFrame
         // A frame without rows may lack the columns.
         return Ok(DataFrame::empty());
     }
-    let columns: Vec<Expr> = record_columns(spec).map(|(name, _)| col(name)).collect();
-    let mut is_last: Option<Expr> = None;
+    // A row is its key's last when the next row's key differs: each key
+    // column compared with itself one row on, as two slices of it (no
+    // shifted copy of the column).
+    let n = frame.height();
+    let mut is_last: Option<BooleanChunked> = None;
     for k in spec.key_names() {
-        let changed = col(k).neq_missing(col(k).shift(lit(-1)));
+        let c = frame
+            .column(k)
+            .ctx(|| format!("key column `{k}`"))?
+            .as_materialized_series();
+        let changed = c
+            .slice(0, n - 1)
+            .not_equal_missing(&c.slice(1, n - 1))
+            .ctx(|| "latest rows".into())?;
         is_last = Some(match is_last {
-            Some(e) => e.or(changed),
+            Some(e) => &e | &changed,
             None => changed,
         });
     }
+    let mut is_last = is_last.unwrap_or_else(|| BooleanChunked::full("".into(), true, n - 1));
+    is_last
+        .append(&BooleanChunked::full("".into(), true, 1))
+        .ctx(|| "latest rows".into())?;
+    let columns: Vec<&str> = record_columns(spec).map(|(name, _)| name).collect();
     frame
-        .clone()
-        .lazy()
-        .filter(is_last.unwrap_or_else(|| lit(true)))
         .select(columns)
-        .collect()
+        .and_then(|rows| rows.filter(&is_last))
         .ctx(|| "latest rows".into())
 }
 
