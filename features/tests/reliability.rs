@@ -568,11 +568,14 @@ fn dataset_run(dir: &Path) -> Command {
 }
 
 /// The path in an strace line's first argument: `fsync(7</a/b>)` or
-/// `rename("/a/b", "/c/d")` (both paths).
+/// `rename("/a/b", "/c/d")` (both paths). A call that another thread's
+/// call interrupted in the trace (`rename("/a/b", "/c/d" <unfinished ...>`)
+/// has its arguments on that line.
 fn traced_paths(line: &str) -> Vec<String> {
     let Some(args) = line.split_once('(').map(|(_, a)| a) else {
         return Vec::new();
     };
+    let args = args.split(" <unfinished").next().unwrap_or(args);
     if let Some(fd) = args.split_once('<') {
         return fd
             .1
