@@ -45,6 +45,31 @@ const STAGE_BATCH: usize = 64;
 /// least): a day of a large run is hundreds of thousands of rows.
 const STAGE_ROWS: usize = 1_000_000;
 
+/// Threads for a local disk's writes and renames. Each file's write or
+/// rename ends in a flush that mostly waits on the disk: with as many threads
+/// as cores, the cores idle through those waits (a run of many small day
+/// files was bound by them).
+fn disk_threads() -> Option<&'static rayon::ThreadPool> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(IO_CONCURRENCY / 2)
+            .thread_name(|i| format!("featurestore-disk-{i}"))
+            .build()
+            .ok()
+    })
+    .as_ref()
+}
+
+/// Runs `f` on [`disk_threads`], or where it is called when they could not
+/// be started.
+fn on_disk_threads<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    match disk_threads() {
+        Some(pool) => pool.install(f),
+        None => f(),
+    }
+}
+
 /// Where every run stages its partitions, below `table`.
 pub(super) fn staging_root(table: &StorePath) -> StorePath {
     table.clone().join(STAGING)
@@ -113,22 +138,24 @@ impl HistoricalStore {
         encoded: Vec<(NaiveDate, bytes::Bytes)>,
     ) -> Result<Vec<(NaiveDate, StorePath)>> {
         use rayon::prelude::*;
-        encoded
-            .into_par_iter()
-            .map(|(day, buf)| {
-                let path = dir.clone().join(format!("{day}.parquet").as_str());
-                let file = self.local_path(&path).expect("a local store");
-                crate::durable::write_synced(&file, &buf).map_err(|e| {
-                    Error::store(
-                        super::STORE,
-                        file.display().to_string(),
-                        format!("staging the partition of {day}"),
-                        e,
-                    )
-                })?;
-                Ok((day, path))
-            })
-            .collect()
+        on_disk_threads(|| {
+            encoded
+                .into_par_iter()
+                .map(|(day, buf)| {
+                    let path = dir.clone().join(format!("{day}.parquet").as_str());
+                    let file = self.local_path(&path).expect("a local store");
+                    crate::durable::write_synced(&file, &buf).map_err(|e| {
+                        Error::store(
+                            super::STORE,
+                            file.display().to_string(),
+                            format!("staging the partition of {day}"),
+                            e,
+                        )
+                    })?;
+                    Ok((day, path))
+                })
+                .collect()
+        })
     }
 
     /// [`swap`](Self::swap) on a local disk: each staged file (already
@@ -165,22 +192,24 @@ impl HistoricalStore {
                 )
             })?;
         let swapped = AtomicUsize::new(0);
-        moves
-            .par_iter()
-            .map(|(day, from, to)| {
-                crate::durable::publish(from, to, &root).map_err(|e| {
-                    Error::store(
-                        super::STORE,
-                        to.display().to_string(),
-                        format!("replacing the partition of {day}"),
-                        e,
-                    )
-                })?;
-                let n = swapped.fetch_add(1, Ordering::SeqCst) + 1;
-                crate::fail::point(|| format!("historical:swapped:{n}"));
-                Ok(*day)
-            })
-            .collect()
+        on_disk_threads(|| {
+            moves
+                .par_iter()
+                .map(|(day, from, to)| {
+                    crate::durable::publish(from, to, &root).map_err(|e| {
+                        Error::store(
+                            super::STORE,
+                            to.display().to_string(),
+                            format!("replacing the partition of {day}"),
+                            e,
+                        )
+                    })?;
+                    let n = swapped.fetch_add(1, Ordering::SeqCst) + 1;
+                    crate::fail::point(|| format!("historical:swapped:{n}"));
+                    Ok(*day)
+                })
+                .collect()
+        })
     }
 
     /// Copies each staged object over its day's live object, in an object
