@@ -748,10 +748,7 @@ fn run_to_frame(
     }
     // About 16 chunks per thread: waves stay small, chunks stay balanced.
     let chunk = groups.div_ceil(threads * 16).max(1024);
-    let ranges: Vec<std::ops::Range<usize>> = (0..groups)
-        .step_by(chunk)
-        .map(|s| s..(s + chunk).min(groups))
-        .collect();
+    let ranges = spans(groups, chunk);
     let mut frame: Option<DataFrame> = None;
     // The group of each row: the key columns are gathered once, at the end,
     // rather than per part and then copied into one chunk.
@@ -1393,11 +1390,7 @@ fn place_by_rank(
     use rayon::prelude::*;
     let threads = rayon::current_num_threads().max(1);
     let n = ranks.len();
-    let per_piece = n.div_ceil(threads).max(1);
-    let pieces: Vec<std::ops::Range<usize>> = (0..n)
-        .step_by(per_piece)
-        .map(|s| s..(s + per_piece).min(n))
-        .collect();
+    let pieces = spans(n, n.div_ceil(threads).max(1));
     let counts: Vec<Vec<u32>> = pieces
         .par_iter()
         .map(|piece| {
@@ -1552,6 +1545,11 @@ impl<'a> ChunkedTimes<'a> {
         }
         self.chunks[c][row - self.starts[c]]
     }
+}
+
+/// `0..n` cut into consecutive ranges of `size` (the last one shorter).
+fn spans(n: usize, size: usize) -> Vec<std::ops::Range<usize>> {
+    (0..n).step_by(size).map(|s| s..(s + size).min(n)).collect()
 }
 
 /// Splits `rows` at `offsets` (each range's start, then the length):
