@@ -24,6 +24,7 @@ use object_store::ObjectStoreExt;
 use polars::io::parquet::write::BatchedWriter;
 use polars::prelude::*;
 
+use super::file::csv::{Piece, PieceBuffers};
 use super::file::listing::{Files, Listed};
 use super::file::{self, SourceFile};
 use super::typed::{
@@ -248,18 +249,24 @@ fn csv_in_pieces(
     // Where the pieces parsed so far end: a plain file's lines are its
     // records, so the walk's pieces are parsed from there on only.
     let mut parsed_until = 0u64;
-    let mut parse = |range: std::ops::Range<u64>| -> Result<()> {
-        let range = range.start.max(parsed_until)..range.end;
-        if range.is_empty() {
+    let buffers = PieceBuffers::default();
+    let mut parse = |mut piece: Piece| -> Result<()> {
+        let start = piece.range.start.max(parsed_until);
+        if start >= piece.range.end {
             return Ok(());
         }
-        let end = range.end;
-        parse_piece(spec, file, &schema, range, formats.as_ref()).and_then(&mut *visit)?;
+        if let Some(bytes) = piece.bytes.as_mut() {
+            bytes.drain(..(start - piece.range.start) as usize);
+        }
+        piece.range.start = start;
+        let end = piece.range.end;
+        parse_piece(spec, file, &schema, piece, formats.as_ref(), &buffers)
+            .and_then(&mut *visit)?;
         parsed_until = end;
         Ok(())
     };
     let (plain, parsed) = beside_check(
-        |on_piece| file::csv::plain_in_pieces(spec, file, piece, on_piece),
+        |on_piece| file::csv::plain_in_pieces(spec, file, piece, &buffers, on_piece),
         &mut parse,
     );
     parsed?;
@@ -267,7 +274,7 @@ fn csv_in_pieces(
         return Ok(());
     }
     let (checked, parsed) = beside_check(
-        |on_piece| file::csv::structure_in_pieces(spec, file, piece, on_piece),
+        |on_piece| file::csv::structure_in_pieces(spec, file, piece, &buffers, on_piece),
         &mut parse,
     );
     let misread = checked?;
@@ -292,20 +299,21 @@ fn csv_in_pieces(
     parsed
 }
 
-/// Runs `check` on a thread of its own, which hands over byte ranges of a
-/// file as it confirms them, and `parse` on each range here, in order,
-/// until it fails (the check then stops at its next range). Returns what
-/// each gave.
+/// Runs `check` on a thread of its own, which hands over pieces of a file
+/// as it confirms them, and `parse` on each piece here, in order, until it
+/// fails (the check then stops at its next piece). Returns what each gave.
 fn beside_check<C: Send>(
-    check: impl FnOnce(&mut dyn FnMut(std::ops::Range<u64>) -> bool) -> C + Send,
-    parse: &mut dyn FnMut(std::ops::Range<u64>) -> Result<()>,
+    check: impl FnOnce(&mut dyn FnMut(Piece) -> bool) -> C + Send,
+    parse: &mut dyn FnMut(Piece) -> Result<()>,
 ) -> (C, Result<()>) {
-    let (tx, rx) = sync_channel::<std::ops::Range<u64>>(1);
+    // A piece is handed over only when the parse takes it: the check,
+    // far faster, gathers at most one piece ahead of the one parsed.
+    let (tx, rx) = sync_channel::<Piece>(0);
     std::thread::scope(|s| {
         let check = s.spawn(move || check(&mut |range| tx.send(range).is_ok()));
         let mut parsed = Ok(());
-        for range in rx.iter() {
-            parsed = parse(range);
+        for piece in rx.iter() {
+            parsed = parse(piece);
             if parsed.is_err() {
                 break;
             }
@@ -337,10 +345,11 @@ pub(super) fn plain_csv(
         return Ok(None);
     };
     let mut frame: Option<DataFrame> = None;
+    let buffers = PieceBuffers::default();
     let (plain, clean) = beside_check(
-        |on_piece| file::csv::plain_in_pieces(spec, file, piece, on_piece),
-        &mut |range| {
-            let df = parse_piece(spec, file, &schema, range, Some(&formats))?;
+        |on_piece| file::csv::plain_in_pieces(spec, file, piece, &buffers, on_piece),
+        &mut |piece| {
+            let df = parse_piece(spec, file, &schema, piece, Some(&formats), &buffers)?;
             match frame.as_mut() {
                 None => frame = Some(df),
                 Some(all) => {
@@ -387,24 +396,50 @@ fn piece_schema(spec: &SourceSpec, header: &[String]) -> SchemaRef {
     SchemaRef::new(schema)
 }
 
-/// The typed rows of the records in bytes `range` of a CSV file, times in
-/// `formats` when given (else sampled from the piece).
+/// The typed rows of the records of a piece of a CSV file, times in
+/// `formats` when given (else sampled from the piece). The piece's bytes
+/// are read from the file when the check did not hand them over; either
+/// way the buffer goes back to `buffers`.
 fn parse_piece(
+    spec: &SourceSpec,
+    file: &SourceFile,
+    schema: &SchemaRef,
+    piece: Piece,
+    formats: Option<&Formats>,
+    buffers: &PieceBuffers,
+) -> Result<DataFrame> {
+    let Piece { range, bytes } = piece;
+    let bytes = match bytes {
+        Some(bytes) => bytes,
+        None => {
+            use std::io::{Read, Seek, SeekFrom};
+            let io = |e: std::io::Error| {
+                source_error(spec, file.location(), format!("cannot read the file: {e}"))
+            };
+            let mut f = file.read(spec)?;
+            f.seek(SeekFrom::Start(range.start)).map_err(io)?;
+            let mut bytes = buffers.take((range.end - range.start) as usize);
+            f.take(range.end - range.start)
+                .read_to_end(&mut bytes)
+                .map_err(io)?;
+            bytes
+        }
+    };
+    let parsed = parse_bytes(spec, file, schema, range, formats, &bytes);
+    buffers.give(bytes);
+    parsed
+}
+
+/// [`parse_piece`] of the piece's bytes.
+fn parse_bytes(
     spec: &SourceSpec,
     file: &SourceFile,
     schema: &SchemaRef,
     range: std::ops::Range<u64>,
     formats: Option<&Formats>,
+    bytes: &[u8],
 ) -> Result<DataFrame> {
-    use std::io::{Read, Seek, SeekFrom};
     let location = file.location();
-    let io = |e: std::io::Error| source_error(spec, location, format!("cannot read the file: {e}"));
-    let mut f = file.read(spec)?;
-    f.seek(SeekFrom::Start(range.start)).map_err(io)?;
-    let mut bytes = Vec::with_capacity((range.end - range.start) as usize);
-    f.take(range.end - range.start)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
     let declared: Vec<PlSmallStr> = read_columns(spec).map(|c| c.name.into()).collect();
     let projection = declared
         .iter()
@@ -687,8 +722,17 @@ mod tests {
             let location = FileLocation::parse(&path.to_string_lossy(), dir.path()).unwrap();
             let file = SourceFile::open(&SPEC, &location, file::of(Format::Csv)).unwrap();
             let mut ranges = Vec::new();
-            let whole_file = file::csv::plain_in_pieces(&SPEC, &file, piece, &mut |r| {
-                ranges.push(r);
+            let buffers = PieceBuffers::default();
+            let whole_file = file::csv::plain_in_pieces(&SPEC, &file, piece, &buffers, &mut |p| {
+                // Each piece's bytes are the file's bytes in its range.
+                let bytes = p
+                    .bytes
+                    .expect("a plain file's pieces come with their bytes");
+                assert_eq!(
+                    bytes,
+                    text.as_bytes()[p.range.start as usize..p.range.end as usize]
+                );
+                ranges.push(p.range);
                 true
             })
             .unwrap();
