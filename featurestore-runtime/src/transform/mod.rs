@@ -782,12 +782,17 @@ fn run_to_frame(
     // The events' times and values are freed before the rows are copied.
     drop(input);
     let mut frame = frame.expect("at least one chunk");
-    frame.rechunk_mut();
     let idx = IdxCa::from_vec("idx".into(), row_groups);
-    let mut columns = group_keys
-        .take(&idx)
-        .ctx(|| "key columns".into())?
-        .into_columns();
+    // The copy into one chunk and the gather of the keys each on a core:
+    // both mostly write fresh pages (one after the other, 0.1 s of one core
+    // at 10M events).
+    let (keys, ()) = rayon::join(
+        || group_keys.take(&idx),
+        || {
+            frame.rechunk_mut();
+        },
+    );
+    let mut columns = keys.ctx(|| "key columns".into())?.into_columns();
     drop(idx);
     columns.extend(frame.into_columns());
     DataFrame::new(columns[0].len(), columns).ctx(|| "output rows".into())
@@ -1188,12 +1193,12 @@ fn sort_events(df: DataFrame, keys: &[&str]) -> PolarsResult<SortedEvents> {
         _ => None,
     };
     let (mut rows, mut sorted_times, offsets, sorted_keys) = match short {
-        Some(ShortGroups { ranks, firsts }) => {
+        Some(ShortGroups { ranks, keys }) => {
             let (rows, sorted_times, offsets) =
-                place_by_rank(&ranks, firsts.len(), &times, &is_timed);
+                place_by_rank(&ranks, keys.len(), &times, &is_timed);
             drop(ranks);
-            let firsts = IdxCa::from_vec("firsts".into(), firsts);
-            (rows, sorted_times, offsets, key_columns.take(&firsts)?)
+            let keys = DataFrame::new(keys.len(), vec![keys.into_column()])?;
+            (rows, sorted_times, offsets, keys)
         }
         None => {
             let gb = key_columns.group_by(keys.iter().copied())?;
@@ -1251,8 +1256,10 @@ fn sort_events(df: DataFrame, keys: &[&str]) -> PolarsResult<SortedEvents> {
 struct ShortGroups {
     /// Each row's group, groups numbered in key order.
     ranks: Vec<IdxSize>,
-    /// A row of each group, in key order.
-    firsts: Vec<IdxSize>,
+    /// Each group's text, in key order: built from the views, where a
+    /// gather of a row of each group from the column's many chunks (its
+    /// rows found chunk by chunk) took 0.06 s of one core at 10M events.
+    keys: StringChunked,
 }
 
 /// Groups the rows of a text key whose texts are all at most 12 bytes
@@ -1299,42 +1306,37 @@ fn short_text_groups(key: &Column) -> Option<ShortGroups> {
         }
         at += a.len();
     }
-    // Each piece's distinct views in order of appearance, the first row of
-    // each, and each row's number among them.
-    let local: Vec<(Vec<u128>, Vec<IdxSize>, Vec<u32>)> = pieces
+    // Each piece's distinct views in order of appearance, and each row's
+    // number among them.
+    let local: Vec<(Vec<u128>, Vec<u32>)> = pieces
         .par_iter()
-        .map(|(first, piece)| {
+        .map(|(_, piece)| {
             let mut numbers = Map::default();
-            let (mut views, mut firsts) = (Vec::new(), Vec::new());
+            let mut views = Vec::new();
             let mut rows = Vec::with_capacity(piece.iter().map(|a| a.len()).sum());
-            let mut row = *first;
             for a in piece {
                 for v in a.views().iter() {
                     let v = whole(v.as_u128());
                     let number = *numbers.entry(v).or_insert_with(|| {
                         views.push(v);
-                        firsts.push(row as IdxSize);
                         (views.len() - 1) as u32
                     });
                     rows.push(number);
-                    row += 1;
                 }
             }
-            (views, firsts, rows)
+            (views, rows)
         })
         .collect();
     let mut numbers = Map::default();
-    let (mut views, mut firsts) = (Vec::new(), Vec::new());
+    let mut views = Vec::new();
     let merged: Vec<Vec<u32>> = local
         .iter()
-        .map(|(piece_views, piece_firsts, _)| {
+        .map(|(piece_views, _)| {
             piece_views
                 .iter()
-                .zip(piece_firsts)
-                .map(|(&v, &first)| {
+                .map(|&v| {
                     *numbers.entry(v).or_insert_with(|| {
                         views.push(v);
-                        firsts.push(first);
                         (views.len() - 1) as u32
                     })
                 })
@@ -1348,7 +1350,14 @@ fn short_text_groups(key: &Column) -> Option<ShortGroups> {
     for (r, &g) in order.iter().enumerate() {
         rank[g as usize] = r as IdxSize;
     }
-    let firsts = order.iter().map(|&g| firsts[g as usize]).collect();
+    let mut keys = StringChunkedBuilder::new(text.name().clone(), order.len());
+    for &g in &order {
+        // A view of a text of at most 12 bytes: its length, then its bytes.
+        let view = views[g as usize].to_le_bytes();
+        let len = u32::from_le_bytes([view[0], view[1], view[2], view[3]]) as usize;
+        keys.append_value(std::str::from_utf8(&view[4..4 + len]).ok()?);
+    }
+    let keys = keys.finish();
     let mut ranks = vec![0 as IdxSize; n];
     let piece_starts: Vec<usize> = pieces
         .iter()
@@ -1358,12 +1367,12 @@ fn short_text_groups(key: &Column) -> Option<ShortGroups> {
     group_ranges(&mut ranks, &piece_starts)
         .into_par_iter()
         .zip(local.par_iter().zip(&merged))
-        .for_each(|(slice, ((_, _, rows), merged))| {
+        .for_each(|(slice, ((_, rows), merged))| {
             for (out, &number) in slice.iter_mut().zip(rows) {
                 *out = rank[merged[number as usize] as usize];
             }
         });
-    Some(ShortGroups { ranks, firsts })
+    Some(ShortGroups { ranks, keys })
 }
 
 /// A counting sort of the rows with a time on their group's rank: the
@@ -1894,10 +1903,8 @@ mod tests {
         let rank_of = |t: &str| distinct.iter().position(|d| *d == t).unwrap() as IdxSize;
         let expected: Vec<IdxSize> = texts.iter().map(|t| rank_of(t)).collect();
         assert_eq!(groups.ranks, expected);
-        assert_eq!(groups.firsts.len(), distinct.len());
-        for (rank, &row) in groups.firsts.iter().enumerate() {
-            assert_eq!(texts[row as usize], distinct[rank]);
-        }
+        let keys: Vec<&str> = groups.keys.iter().map(|k| k.unwrap()).collect();
+        assert_eq!(keys, distinct);
     }
 
     #[test]
