@@ -7,8 +7,9 @@
 //! the whole source would give for its keys. Files are read one at a time;
 //! a CSV file larger than a piece the budget allows is read in pieces of
 //! whole records: a check walks the file on one thread and hands over
-//! each piece's byte range as it confirms it, while polars' reader parses
-//! the pieces on the others, so no file is ever whole in memory.
+//! each piece as it confirms it (with the bytes it read, for a plain file),
+//! while polars' reader parses the pieces on the others, so no file is
+//! ever whole in memory.
 //!
 //! A file read in pieces has its rows checked as every file is (structure,
 //! types, nulls), but a bad value in it is an error naming the file, the
@@ -229,9 +230,10 @@ fn read_file_in_pieces(
 }
 
 /// A CSV file read in pieces of about `piece` bytes: a check walks the file
-/// on one thread and hands over each piece's byte range as it confirms it,
-/// while polars' reader parses the pieces on the others. A plain file (see
-/// `file::csv::plain_in_pieces`) is confirmed at memory speed; the
+/// on one thread and hands over each piece as it confirms it, while polars'
+/// reader parses the pieces on the others. A plain file (see
+/// `file::csv::plain_in_pieces`) is confirmed at memory speed, its pieces
+/// handed over with their bytes; the
 /// structure walk, which parses every record on its one thread, looks at
 /// the rest of any other file.
 fn csv_in_pieces(
