@@ -167,8 +167,8 @@ pub(in crate::source) struct Piece {
 
 /// The buffers a plain file's pieces are gathered in, handed back once a
 /// piece is parsed: the next piece is copied into pages already in memory
-/// rather than into fresh ones (faulting in a fresh 64 MiB for each piece
-/// was a tenth of the CPU of reading 10M events).
+/// rather than into fresh ones (a fresh 64 MiB for each piece faulted in
+/// 0.11 of the 1.69 CPU-seconds of reading 10M events).
 #[derive(Default)]
 pub(in crate::source) struct PieceBuffers(std::sync::Mutex<Vec<Vec<u8>>>);
 
