@@ -162,8 +162,8 @@ impl HistoricalStore {
         days: (NaiveDate, NaiveDate),
         before_swap: &dyn Fn() -> Result<()>,
     ) -> Result<HistoricalWrite> {
-        let partitions = split_by_day(frame)?;
-        for (day, _) in &partitions {
+        let split = split_by_day(frame)?;
+        for (day, _) in split.days() {
             if *day < days.0 || *day > days.1 {
                 return Err(Error::Invalid(format!(
                     "feature set `{}` produced a row dated {day}, outside the run's days {} to {}",
@@ -171,11 +171,8 @@ impl HistoricalStore {
                 )));
             }
         }
-        let rows: BTreeMap<NaiveDate, &IdxCa> = partitions.iter().map(|(d, r)| (*d, r)).collect();
-        let part = |day: NaiveDate| -> Result<DataFrame> {
-            frame.take(rows[&day]).ctx(|| "partitioning by day".into())
-        };
-        let with_rows: Vec<NaiveDate> = rows.keys().copied().collect();
+        let part = |day: NaiveDate| split.gather(frame, day);
+        let with_rows: Vec<NaiveDate> = split.days().iter().map(|(d, _)| *d).collect();
         self.replace_days(spec, frame.height(), &with_rows, &part, days, before_swap)
     }
 

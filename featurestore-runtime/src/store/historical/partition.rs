@@ -95,10 +95,129 @@ fn span(parts: &[String]) -> Option<(NaiveDate, NaiveDate)> {
     Some((first, next.pred_opt()?))
 }
 
-/// The rows of each day of `timestamp`, in their order within the day.
-pub(super) fn split_by_day(frame: &DataFrame) -> Result<Vec<(NaiveDate, IdxCa)>> {
+/// The rows of each day of a frame's `timestamp`, in their order within
+/// the day, as [`split_by_day`] finds them.
+///
+/// Each piece of the column (a piece never spans two of its chunks) holds
+/// its rows sorted by day, as numbers within their chunk: a day's rows are
+/// the runs of that day in piece order, read where they are, not copied into
+/// a list per day.
+pub(super) struct DaySplit {
+    first: i64,
+    /// The rows of each chunk of the column.
+    chunks: Vec<usize>,
+    pieces: Vec<DayPiece>,
+    days: Vec<(NaiveDate, usize)>,
+}
+
+struct DayPiece {
+    chunk: usize,
+    /// Where the rows of day `d` are in `order`: `starts[d]..starts[d + 1]`.
+    starts: Vec<usize>,
+    order: Vec<IdxSize>,
+}
+
+impl DaySplit {
+    /// The days with rows, in order, and how many rows each has.
+    pub(super) fn days(&self) -> &[(NaiveDate, usize)] {
+        &self.days
+    }
+
+    /// The rows of `day`, chunk by chunk: each chunk's rows, numbered
+    /// within it, in ascending order.
+    fn by_chunk(&self, day: NaiveDate) -> Vec<(usize, Vec<IdxSize>)> {
+        let Ok(d) = usize::try_from(crate::time::epoch_day(day) - self.first) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(usize, Vec<IdxSize>)> = Vec::new();
+        for p in &self.pieces {
+            let Some(run) = p.starts.get(d..d + 2).map(|s| &p.order[s[0]..s[1]]) else {
+                continue;
+            };
+            if run.is_empty() {
+                continue;
+            }
+            match out.last_mut() {
+                Some((chunk, rows)) if *chunk == p.chunk => rows.extend_from_slice(run),
+                _ => out.push((p.chunk, run.to_vec())),
+            }
+        }
+        out
+    }
+
+    /// The rows of `day`, numbered in the frame, in their order.
+    pub(super) fn rows(&self, day: NaiveDate) -> Vec<IdxSize> {
+        let offsets = self.offsets();
+        self.by_chunk(day)
+            .into_iter()
+            .flat_map(|(chunk, rows)| {
+                let at = offsets[chunk] as IdxSize;
+                rows.into_iter().map(move |r| at + r)
+            })
+            .collect()
+    }
+
+    fn offsets(&self) -> Vec<usize> {
+        let mut at = 0;
+        self.chunks
+            .iter()
+            .map(|len| {
+                at += len;
+                at - len
+            })
+            .collect()
+    }
+
+    /// The rows of `day` of `frame` (the frame split), each column in one
+    /// chunk, column by column on the calling thread (a frame's gather fans
+    /// out to polars' own pool, which parks a worker of the global pool).
+    ///
+    /// A column in the same chunks as the split's `timestamp` is gathered
+    /// chunk by chunk, each from one chunk; the pieces are then copied into
+    /// one. A gather across chunks would look up each row's chunk, several
+    /// times the cost of that copy.
+    pub(super) fn gather(&self, frame: &DataFrame, day: NaiveDate) -> Result<DataFrame> {
+        let by_chunk = self.by_chunk(day);
+        let offsets = self.offsets();
+        let rows: usize = by_chunk.iter().map(|(_, r)| r.len()).sum();
+        let columns = frame
+            .columns()
+            .iter()
+            .map(|c| match c.as_series() {
+                Some(s) if s.chunk_lengths().eq(self.chunks.iter().copied()) => {
+                    let mut gathered: Option<Series> = None;
+                    for (chunk, rows) in &by_chunk {
+                        let piece = s
+                            .slice(offsets[*chunk] as i64, self.chunks[*chunk])
+                            .take_slice(rows)?;
+                        match &mut gathered {
+                            Some(g) => {
+                                g.append_owned(piece)?;
+                            }
+                            None => gathered = Some(piece),
+                        }
+                    }
+                    Ok(gathered
+                        .map_or_else(|| s.clear(), |g| g.rechunk())
+                        .into_column())
+                }
+                _ => c.take_slice(&self.rows(day)),
+            })
+            .collect::<PolarsResult<Vec<Column>>>()
+            .ctx(|| format!("partitioning by day ({day})"))?;
+        DataFrame::new(rows, columns).ctx(|| format!("partitioning by day ({day})"))
+    }
+}
+
+/// Splits the rows of `frame` by the day of their `timestamp`.
+pub(super) fn split_by_day(frame: &DataFrame) -> Result<DaySplit> {
     if frame.height() == 0 {
-        return Ok(Vec::new());
+        return Ok(DaySplit {
+            first: 0,
+            chunks: Vec::new(),
+            pieces: Vec::new(),
+            days: Vec::new(),
+        });
     }
     let ts = frame
         .column(TIMESTAMP_COLUMN)
@@ -110,21 +229,25 @@ pub(super) fn split_by_day(frame: &DataFrame) -> Result<Vec<(NaiveDate, IdxCa)>>
     if ts.null_count() > 0 {
         return Err(Error::Invalid("a row has a null timestamp".to_string()));
     }
-    // Each core sorts a piece of the rows by day with a counting sort (a
+    // Each core sorts pieces of the rows by day with a counting sort (a
     // run spans few days and many rows, and the sort keeps each day's rows
-    // in their order); a day's rows are then its runs in piece order.
+    // in their order). The pieces are cut from the column's chunks, which
+    // are not copied into one.
     use rayon::prelude::*;
-    let ts = ts.rechunk();
-    let times = ts.cont_slice().expect("one chunk without nulls");
     let (first, last) = (ts.min().expect("rows"), ts.max().expect("rows"));
     let (first, last) = (first.div_euclid(DAY_US), last.div_euclid(DAY_US));
     let span = (last - first) as usize + 1;
-    let piece = times.len().div_ceil(rayon::current_num_threads().max(1));
-    let sorted: Vec<(Vec<usize>, Vec<IdxSize>)> = times
-        .par_chunks(piece)
-        .enumerate()
-        .map(|(p, times)| {
-            let at = p * piece;
+    let piece = ts.len().div_ceil(rayon::current_num_threads().max(1));
+    let mut cut: Vec<(usize, IdxSize, &[i64])> = Vec::new();
+    for (chunk, array) in ts.downcast_iter().enumerate() {
+        let values = array.values().as_slice();
+        for (k, times) in values.chunks(piece).enumerate() {
+            cut.push((chunk, (k * piece) as IdxSize, times));
+        }
+    }
+    let pieces: Vec<DayPiece> = cut
+        .into_par_iter()
+        .map(|(chunk, at, times)| {
             let mut starts = vec![0usize; span + 1];
             for t in times {
                 starts[(t.div_euclid(DAY_US) - first) as usize + 1] += 1;
@@ -134,30 +257,30 @@ pub(super) fn split_by_day(frame: &DataFrame) -> Result<Vec<(NaiveDate, IdxCa)>>
             }
             let mut next = starts.clone();
             let mut order = vec![0 as IdxSize; times.len()];
-            for (row, t) in times.iter().enumerate() {
+            for (row, t) in (at..).zip(times) {
                 let slot = &mut next[(t.div_euclid(DAY_US) - first) as usize];
-                order[*slot] = (at + row) as IdxSize;
+                order[*slot] = row;
                 *slot += 1;
             }
-            (starts, order)
+            DayPiece {
+                chunk,
+                starts,
+                order,
+            }
         })
         .collect();
-    Ok((0..span)
-        .into_par_iter()
+    let days = (0..span)
         .filter_map(|d| {
-            let len: usize = sorted.iter().map(|(s, _)| s[d + 1] - s[d]).sum();
-            (len > 0).then(|| {
-                let mut rows = Vec::with_capacity(len);
-                for (starts, order) in &sorted {
-                    rows.extend_from_slice(&order[starts[d]..starts[d + 1]]);
-                }
-                (
-                    day_to_date(first + d as i64),
-                    IdxCa::from_vec("idx".into(), rows),
-                )
-            })
+            let rows: usize = pieces.iter().map(|p| p.starts[d + 1] - p.starts[d]).sum();
+            (rows > 0).then(|| (day_to_date(first + d as i64), rows))
         })
-        .collect())
+        .collect();
+    Ok(DaySplit {
+        first,
+        chunks: ts.chunk_lengths().collect(),
+        pieces,
+        days,
+    })
 }
 
 /// Encodes day partitions as Parquet, in parallel.
@@ -217,10 +340,11 @@ mod tests {
             ],
         )
         .expect("a frame");
-        let got: Vec<(String, Vec<IdxSize>)> = split_by_day(&frame)
-            .expect("splits")
-            .into_iter()
-            .map(|(day, idx)| (day.to_string(), idx.into_no_null_iter().collect()))
+        let split = split_by_day(&frame).expect("splits");
+        let got: Vec<(String, Vec<IdxSize>)> = split
+            .days()
+            .iter()
+            .map(|&(day, _)| (day.to_string(), split.rows(day)))
             .collect();
         let expected = vec![
             ("1969-12-31".to_string(), vec![3]),
@@ -228,6 +352,76 @@ mod tests {
             ("2020-01-03".to_string(), vec![0, 2, 5]),
         ];
         assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn a_day_of_a_frame_in_chunks_is_its_rows_in_order() {
+        // Rows of three days over three chunks; column `k` is in the
+        // timestamp's chunks, column `other` in chunks of its own.
+        let times: Vec<i64> = (0..11)
+            .map(|i| at("2020-01-01", 0) + (i % 3) * DAY_US)
+            .collect();
+        let piece = |r: std::ops::Range<usize>| {
+            DataFrame::new(
+                r.len(),
+                vec![
+                    Column::new(
+                        "k".into(),
+                        r.clone().map(|i| format!("k{i}")).collect::<Vec<_>>(),
+                    ),
+                    Int64Chunked::from_vec(TIMESTAMP_COLUMN.into(), times[r.clone()].to_vec())
+                        .into_datetime(TimeUnit::Microseconds, None)
+                        .into_column(),
+                ],
+            )
+            .expect("a frame")
+        };
+        let mut frame = piece(0..4);
+        frame.vstack_mut_owned(piece(4..9)).expect("stacks");
+        frame.vstack_mut_owned(piece(9..11)).expect("stacks");
+        let mut other = Series::new("other".into(), (0..6).collect::<Vec<i64>>());
+        other
+            .append_owned(Series::new("other".into(), (6..11).collect::<Vec<i64>>()))
+            .expect("appends");
+        frame.with_column(other.into_column()).expect("a column");
+        assert_eq!(frame.column("k").unwrap().n_chunks(), 3);
+        assert_eq!(frame.column("other").unwrap().n_chunks(), 2);
+
+        let split = split_by_day(&frame).expect("splits");
+        let days: Vec<(String, usize)> = split
+            .days()
+            .iter()
+            .map(|(d, n)| (d.to_string(), *n))
+            .collect();
+        assert_eq!(
+            days,
+            [("2020-01-01", 4), ("2020-01-02", 4), ("2020-01-03", 3)]
+                .map(|(d, n)| (d.to_string(), n))
+        );
+        for (day, _) in split.days() {
+            // The rows of the day, numbered by hand: every third from its
+            // first.
+            let first = (*day - NaiveDate::from_ymd_opt(2020, 1, 1).unwrap()).num_days();
+            let rows: Vec<IdxSize> = (first as IdxSize..11).step_by(3).collect();
+            assert_eq!(split.rows(*day), rows, "{day}");
+            let got = split.gather(&frame, *day).expect("gathers");
+            let keys: Vec<String> = rows.iter().map(|r| format!("k{r}")).collect();
+            let expected = df!(
+                "k" => keys,
+                TIMESTAMP_COLUMN => rows.iter().map(|&r| times[r as usize]).collect::<Vec<_>>(),
+                "other" => rows.iter().map(|&r| i64::from(r)).collect::<Vec<_>>(),
+            )
+            .unwrap()
+            .lazy()
+            .with_column(
+                col(TIMESTAMP_COLUMN).cast(DataType::Datetime(TimeUnit::Microseconds, None)),
+            )
+            .collect()
+            .unwrap();
+            assert!(got.equals(&expected), "{day}: {got} against {expected}");
+            // Written as one chunk per column, as the whole frame's rows were.
+            assert!(got.columns().iter().all(|c| c.n_chunks() == 1), "{day}");
+        }
     }
 
     fn parts(path: &str) -> Vec<String> {

@@ -57,23 +57,12 @@ impl DaySpill {
         use rayon::prelude::*;
         let n = self.added;
         self.added += 1;
-        let days = split_by_day(frame)?;
-        let written: Vec<(NaiveDate, PathBuf)> = days
-            .into_par_iter()
-            .map(|(day, rows)| {
-                // Column by column, on this task's thread: a frame's gather
-                // fans out to polars' own pool, which parks this worker of
-                // the global pool, which then runs the next day's task on
-                // the same stack, and so on for every day (a stack overflow
-                // on a few hundred days in a debug build).
-                let columns = frame
-                    .columns()
-                    .iter()
-                    .map(|c| c.take(&rows))
-                    .collect::<PolarsResult<Vec<Column>>>()
-                    .ctx(|| "spilling by day".into())?;
-                let mut part =
-                    DataFrame::new(rows.len(), columns).ctx(|| "spilling by day".into())?;
+        let split = split_by_day(frame)?;
+        let written: Vec<(NaiveDate, PathBuf)> = split
+            .days()
+            .par_iter()
+            .map(|&(day, _)| {
+                let mut part = split.gather(frame, day)?;
                 let path = self.dir.join(format!("{day}-{n:05}.parquet"));
                 let file = std::fs::File::create(&path).map_err(|e| Error::Io {
                     context: format!("creating the spill file {}", path.display()),

@@ -20,9 +20,7 @@ pub fn latest_rows(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<DataFrame
         // A frame without rows may lack the columns.
         return Ok(DataFrame::empty());
     }
-    // A row is its key's last when the next row's key differs: each key
-    // column compared with itself one row on, as two slices of it (no
-    // shifted copy of the column).
+    // A row is its key's last when the next row's key differs.
     let n = frame.height();
     let mut is_last: Option<BooleanChunked> = None;
     for k in spec.key_names() {
@@ -30,10 +28,7 @@ pub fn latest_rows(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<DataFrame
             .column(k)
             .ctx(|| format!("key column `{k}`"))?
             .as_materialized_series();
-        let changed = c
-            .slice(0, n - 1)
-            .not_equal_missing(&c.slice(1, n - 1))
-            .ctx(|| "latest rows".into())?;
+        let changed = differs_from_next(c).ctx(|| "latest rows".into())?;
         is_last = Some(match is_last {
             Some(e) => &e | &changed,
             None => changed,
@@ -43,11 +38,41 @@ pub fn latest_rows(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<DataFrame
     is_last
         .append(&BooleanChunked::full("".into(), true, 1))
         .ctx(|| "latest rows".into())?;
+    // One chunk: a mask of one chunk is cut to the columns' chunks, where
+    // a mask of other chunks would have every column copied into one.
+    let is_last = is_last.rechunk();
     let columns: Vec<&str> = record_columns(spec).map(|(name, _)| name).collect();
     frame
         .select(columns)
         .and_then(|rows| rows.filter(&is_last))
         .ctx(|| "latest rows".into())
+}
+
+/// Whether each row but the last differs from the next, compared chunk by
+/// chunk: each chunk's rows against the same rows one on (a slice of the
+/// chunk and at most the next chunk's first row). Two slices of the whole
+/// column, one row apart, would cross every chunk boundary at different
+/// rows, and polars would copy both into one chunk to compare them.
+fn differs_from_next(c: &Series) -> PolarsResult<BooleanChunked> {
+    let n = c.len();
+    let mut out: Option<BooleanChunked> = None;
+    let mut offset = 0;
+    for len in c.chunk_lengths() {
+        let m = len.min(n - 1 - offset.min(n - 1));
+        if m > 0 {
+            let piece = c
+                .slice(offset as i64, m)
+                .not_equal_missing(&c.slice(offset as i64 + 1, m))?;
+            match &mut out {
+                Some(o) => o.append_owned(piece)?,
+                None => out = Some(piece),
+            }
+        }
+        offset += len;
+    }
+    Ok(out
+        .map(|o| o.rechunk().into_owned())
+        .unwrap_or_else(|| BooleanChunked::full("".into(), true, 0)))
 }
 
 /// Converts every row of a frame (keys, `timestamp`, outputs) to a record,
@@ -295,4 +320,73 @@ fn values_series<'a>(
     let target = crate::dtype::polars_dtype(dtype);
     Series::from_any_values_and_dtype(name.into(), &any, &target, true)
         .ctx(|| format!("column `{name}`"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::online::tests::SPEC;
+
+    fn frame(rows: &[(&str, i64, i64)]) -> DataFrame {
+        df!(
+            "id" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            TIMESTAMP_COLUMN => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            "n" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+        )
+        .expect("a frame")
+    }
+
+    #[test]
+    fn the_latest_rows_of_a_frame_in_chunks_are_each_keys_last() {
+        // Sorted by key and time; key `b` runs across a chunk boundary, key
+        // `c` starts at one, and `d`'s only row is a chunk of its own.
+        let rows = [
+            ("a", 1, 10),
+            ("a", 2, 11),
+            ("b", 1, 20),
+            ("b", 2, 21),
+            ("b", 3, 22),
+            ("c", 1, 30),
+            ("c", 5, 31),
+            ("d", 4, 40),
+        ];
+        let mut chunked = frame(&rows[..3]);
+        chunked
+            .vstack_mut_owned(frame(&rows[3..5]))
+            .expect("stacks");
+        chunked
+            .vstack_mut_owned(frame(&rows[5..7]))
+            .expect("stacks");
+        chunked.vstack_mut_owned(frame(&rows[7..])).expect("stacks");
+        assert_eq!(chunked.first_col_n_chunks(), 4);
+        // Each key's last row, found by hand.
+        let expected: Vec<(String, i64, i64)> = rows
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| rows.get(i + 1).is_none_or(|next| next.0 != r.0))
+            .map(|(_, r)| (r.0.to_string(), r.1, r.2))
+            .collect();
+        let got = |f: &DataFrame| -> Vec<(String, i64, i64)> {
+            let latest = latest_rows(&SPEC, f).expect("latest rows");
+            let ids = latest.column("id").unwrap().str().unwrap().clone();
+            let ts = latest
+                .column(TIMESTAMP_COLUMN)
+                .unwrap()
+                .i64()
+                .unwrap()
+                .clone();
+            let n = latest.column("n").unwrap().i64().unwrap().clone();
+            ids.iter()
+                .zip(ts.iter())
+                .zip(n.iter())
+                .map(|((i, t), n)| (i.unwrap().to_string(), t.unwrap(), n.unwrap()))
+                .collect()
+        };
+        assert_eq!(got(&chunked), expected);
+        let mut whole = chunked.clone();
+        whole.rechunk_mut();
+        assert_eq!(got(&whole), expected);
+        // One row: its key's last.
+        assert_eq!(got(&frame(&rows[7..])), vec![("d".to_string(), 4, 40)]);
+    }
 }
