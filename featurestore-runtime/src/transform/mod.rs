@@ -749,25 +749,24 @@ fn run_to_frame(
     // About 16 chunks per thread: waves stay small, chunks stay balanced.
     let chunk = groups.div_ceil(threads * 16).max(1024);
     let ranges = spans(groups, chunk);
+    // The keys are gathered into each part on the thread that computed it.
+    // The parts stay chunks of the output, never copied into one: whoever
+    // reads the rows goes by chunk (the day split, the latest rows), and the
+    // copy, beside the key gather, set the run's peak.
+    let mut keys = group_keys.clone();
+    keys.rechunk_mut();
     let mut frame: Option<DataFrame> = None;
-    // The group of each row: the key columns are gathered once, at the end,
-    // rather than per part and then copied into one chunk.
-    let mut row_groups: Vec<IdxSize> = Vec::new();
     for wave in ranges.chunks(threads) {
-        // Each part's rows are built on the thread that computed it.
-        let parts: Vec<(DataFrame, Vec<u32>)> = {
+        let parts: Vec<DataFrame> = {
             use rayon::prelude::*;
             wave.par_iter()
                 .map(|r| {
-                    let mut part = kernel::run_groups(&input, outputs, mode, r.clone());
-                    let groups = std::mem::take(&mut part.group);
-                    let rows = output_frame(spec, df, None, &input, part, mode, inputs, ids)?;
-                    Ok((rows, groups))
+                    let part = kernel::run_groups(&input, outputs, mode, r.clone());
+                    output_frame(spec, df, Some(&keys), &input, part, mode, inputs, ids)
                 })
                 .collect::<Result<_>>()?
         };
-        for (rows, groups) in parts {
-            row_groups.extend(groups.iter().map(|&g| g as IdxSize));
+        for rows in parts {
             match &mut frame {
                 Some(f) => {
                     f.vstack_mut_owned(rows).ctx(|| "output rows".into())?;
@@ -776,26 +775,7 @@ fn run_to_frame(
             }
         }
     }
-    // One chunk per wave part: the day split gathers every row, and a
-    // gather across chunks looks up each row's chunk (four times the cost
-    // of the copy into one chunk, column by column, done here).
-    // The events' times and values are freed before the rows are copied.
-    drop(input);
-    let mut frame = frame.expect("at least one chunk");
-    let idx = IdxCa::from_vec("idx".into(), row_groups);
-    // The copy into one chunk and the gather of the keys each on a core:
-    // both mostly write fresh pages (one after the other, 0.1 s of one core
-    // at 10M events).
-    let (keys, ()) = rayon::join(
-        || group_keys.take(&idx),
-        || {
-            frame.rechunk_mut();
-        },
-    );
-    let mut columns = keys.ctx(|| "key columns".into())?.into_columns();
-    drop(idx);
-    columns.extend(frame.into_columns());
-    DataFrame::new(columns[0].len(), columns).ctx(|| "output rows".into())
+    Ok(frame.expect("at least one chunk"))
 }
 
 /// An aggregated input: a source column whose values, on the rows a
@@ -1688,7 +1668,13 @@ fn output_frame(
                 .iter()
                 .map(|&g| g as IdxSize)
                 .collect_ca("idx".into());
-            keys.take(&idx).ctx(|| "key columns".into())?.into_columns()
+            // Column by column on this thread: a frame's gather fans out
+            // to polars' pool, and this runs on a worker of the global one.
+            keys.columns()
+                .iter()
+                .map(|c| c.take(&idx))
+                .collect::<PolarsResult<Vec<Column>>>()
+                .ctx(|| "key columns".into())?
         }
         None => Vec::new(),
     };
