@@ -364,7 +364,7 @@ fn spark_runs(
         let online = PendingLatest {
             spec,
             rows: online::records_frame(spec, &run.latest)?,
-            latest: run.latest,
+            latest: Some(run.latest),
             days: run.days,
         }
         .write(stores, lock, online_order)?;
@@ -488,7 +488,9 @@ fn execute_prepared<'a>(
 
     // Everything that can be refused is checked before any store changes.
     let latest_rows = online::latest_rows(spec, &computed.frame)?;
-    let latest = online::records_of(spec, &latest_rows)?;
+    // The records themselves (a few allocations per key) are made once the
+    // historical store is written, not held through its write.
+    online::check_records(spec, &latest_rows)?;
     stores.online.check(spec)?;
     let repaired = repair_online(spec, stores, online_before)?;
 
@@ -545,7 +547,7 @@ fn execute_prepared<'a>(
     let pending = PendingLatest {
         spec,
         rows: latest_rows,
-        latest,
+        latest: None,
         days: computed.days,
     };
     Ok((report, pending))
@@ -558,7 +560,8 @@ struct PendingLatest<'a> {
     /// The latest rows, as [`online::latest_rows`] or
     /// [`online::records_frame`] gives them: the run's report shows them.
     rows: DataFrame,
-    latest: Vec<online::Record>,
+    /// The records of `rows`; `None`: made from them when written.
+    latest: Option<Vec<online::Record>>,
     days: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
 }
 
@@ -572,10 +575,16 @@ impl PendingLatest<'_> {
         let t = Instant::now();
         let spec = self.spec;
         lock.still_held()?;
+        let latest = match self.latest {
+            Some(latest) => latest,
+            None => online::records_of(spec, &self.rows)
+                .map_err(|e| online_behind(spec, stores, self.days, e))?,
+        };
         let write = stores
             .online
-            .write_latest(spec, &self.latest, order)
+            .write_latest(spec, &latest, order)
             .map_err(|e| online_behind(spec, stores, self.days, e))?;
+        drop(latest);
         online_in_step(spec, stores, self.days);
         let latest = online::declared_frame(spec, &self.rows)?;
         tracing::info!(

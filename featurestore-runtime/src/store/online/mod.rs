@@ -63,7 +63,9 @@ pub use blocking::BlockingOnlineStore;
 pub use embedded::EmbeddedStore;
 pub use memory::MemoryStore;
 pub use order::{RunWrite, WriteOrder};
-pub use record::{declared_frame, latest_records, latest_rows, records_frame, records_of};
+pub use record::{
+    check_records, declared_frame, latest_records, latest_rows, records_frame, records_of,
+};
 pub use sqlite::SqliteStore;
 pub use value::Value;
 

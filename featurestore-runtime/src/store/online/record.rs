@@ -75,6 +75,44 @@ fn differs_from_next(c: &Series) -> PolarsResult<BooleanChunked> {
         .unwrap_or_else(|| BooleanChunked::full("".into(), true, 0)))
 }
 
+/// Fails where [`records_of`] would on `frame`, without making its records:
+/// a column of a type no record holds, or a row without a time.
+pub fn check_records(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<()> {
+    // The conversion refuses by type alone: an empty column of each type
+    // (and of each list's items) goes through it.
+    fn check_type(dtype: &DataType, name: &str) -> Result<()> {
+        series_values(&Series::new_empty(name.into(), dtype), name)?;
+        match dtype {
+            DataType::List(items) => check_type(items, name),
+            _ => Ok(()),
+        }
+    }
+    let names = spec
+        .key_names()
+        .chain([TIMESTAMP_COLUMN])
+        .chain(spec.outputs.iter().map(|o| o.name));
+    for name in names {
+        let c = frame.column(name).ctx(|| format!("column `{name}`"))?;
+        check_type(c.dtype(), name)?;
+    }
+    // A record's time is a timestamp: of a column of another type, or a
+    // null, the conversion makes none.
+    let ts = frame
+        .column(TIMESTAMP_COLUMN)
+        .ctx(|| "timestamp column".into())?;
+    if !matches!(ts.dtype(), DataType::Datetime(..)) || ts.null_count() > 0 {
+        return Err(no_timestamp(spec));
+    }
+    Ok(())
+}
+
+fn no_timestamp(spec: &FeatureSetSpec) -> Error {
+    Error::Invalid(format!(
+        "feature set `{}`: a row has no timestamp",
+        spec.name
+    ))
+}
+
 /// Converts every row of a frame (keys, `timestamp`, outputs) to a record,
 /// in pieces on every core: a run has a record per key.
 pub fn records_of(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<Vec<Record>> {
@@ -116,10 +154,7 @@ fn records_of_piece(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<Vec<Reco
     let mut out = Vec::with_capacity(n);
     for t in ts {
         let Value::Timestamp(timestamp) = t else {
-            return Err(Error::Invalid(format!(
-                "feature set `{}`: a row has no timestamp",
-                spec.name
-            )));
+            return Err(no_timestamp(spec));
         };
         out.push(Record {
             key: key_iters.iter_mut().filter_map(Iterator::next).collect(),
@@ -388,5 +423,48 @@ mod tests {
         assert_eq!(got(&whole), expected);
         // One row: its key's last.
         assert_eq!(got(&frame(&rows[7..])), vec![("d".to_string(), 4, 40)]);
+    }
+
+    #[test]
+    fn records_are_checked_without_being_made() {
+        let times = |t: &[Option<i64>]| {
+            Column::new(TIMESTAMP_COLUMN.into(), t)
+                .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+                .unwrap()
+        };
+        let mut rows = frame(&[("a", 1, 10), ("b", 2, 20)]);
+        // Times as numbers: no record has one.
+        assert!(check_records(&SPEC, &rows).is_err());
+        assert!(records_of(&SPEC, &rows).is_err());
+        rows.with_column(times(&[Some(1), Some(2)])).unwrap();
+        check_records(&SPEC, &rows).expect("records of these rows");
+        assert_eq!(records_of(&SPEC, &rows).expect("records").len(), 2);
+
+        // A row without a time: refused by both, in the same words.
+        let mut no_time = rows.clone();
+        no_time.with_column(times(&[Some(1), None])).unwrap();
+        let checked = check_records(&SPEC, &no_time).unwrap_err().to_string();
+        assert_eq!(
+            checked,
+            records_of(&SPEC, &no_time).unwrap_err().to_string()
+        );
+        assert!(checked.contains("no timestamp"), "{checked}");
+
+        // A type no record holds, in a list's items too: refused by type,
+        // with no row to convert, and where every list is null (which
+        // the conversion of these rows would let through).
+        let duration = DataType::Duration(TimeUnit::Microseconds);
+        let mut odd = rows.clone();
+        odd.with_column(Column::full_null("n".into(), 2, &duration))
+            .unwrap();
+        let err = check_records(&SPEC, &odd).unwrap_err().to_string();
+        assert_eq!(err, records_of(&SPEC, &odd).unwrap_err().to_string());
+        assert!(err.contains("does not hold"), "{err}");
+        check_records(&SPEC, &odd.clear()).unwrap_err();
+        let list = DataType::List(Box::new(duration));
+        odd.with_column(Column::full_null("n".into(), 2, &list))
+            .unwrap();
+        let err = check_records(&SPEC, &odd).unwrap_err().to_string();
+        assert!(err.contains("does not hold"), "{err}");
     }
 }
