@@ -180,6 +180,8 @@ impl DaySplit {
         let by_chunk = self.by_chunk(day);
         let offsets = self.offsets();
         let rows: usize = by_chunk.iter().map(|(_, r)| r.len()).sum();
+        // The day's rows numbered in the frame, made once if a column needs them.
+        let mut numbered: Option<Vec<IdxSize>> = None;
         let columns = frame
             .columns()
             .iter()
@@ -201,7 +203,7 @@ impl DaySplit {
                         .map_or_else(|| s.clear(), |g| g.rechunk())
                         .into_column())
                 }
-                _ => c.take_slice(&self.rows(day)),
+                _ => c.take_slice(numbered.get_or_insert_with(|| self.rows(day))),
             })
             .collect::<PolarsResult<Vec<Column>>>()
             .ctx(|| format!("partitioning by day ({day})"))?;

@@ -58,7 +58,7 @@ fn differs_from_next(c: &Series) -> PolarsResult<BooleanChunked> {
     let mut out: Option<BooleanChunked> = None;
     let mut offset = 0;
     for len in c.chunk_lengths() {
-        let m = len.min(n - 1 - offset.min(n - 1));
+        let m = len.min((n - 1).saturating_sub(offset));
         if m > 0 {
             let piece = c
                 .slice(offset as i64, m)
@@ -70,9 +70,8 @@ fn differs_from_next(c: &Series) -> PolarsResult<BooleanChunked> {
         }
         offset += len;
     }
-    Ok(out
-        .map(|o| o.rechunk().into_owned())
-        .unwrap_or_else(|| BooleanChunked::full("".into(), true, 0)))
+    // In pieces: the caller makes the whole mask one chunk once.
+    Ok(out.unwrap_or_else(|| BooleanChunked::full("".into(), true, 0)))
 }
 
 /// Fails where [`records_of`] would on `frame`, without making its records:
