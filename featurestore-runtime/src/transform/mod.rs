@@ -1687,15 +1687,31 @@ fn output_frame(
             .into_datetime(TimeUnit::Microseconds, None)
             .into_column(),
     );
+    // Outputs whose fill is still to apply (the ones not typed directly).
+    let mut to_fill = Vec::new();
     for (o, cells) in spec.outputs.iter().zip(result.cells) {
-        let series = if o.aggregation.returns_a_value() && by_id(o.aggregation) {
+        let target = polars_dtype(o.dtype);
+        let by_value = o.aggregation.returns_a_value() && by_id(o.aggregation);
+        let as_set = o.aggregation.returns_a_set();
+        let cells = if !(by_value || as_set) {
+            match typed_cells(o.name, cells, &target, spec.fill_of(o)) {
+                Ok(column) => {
+                    columns.push(column);
+                    continue;
+                }
+                Err(cells) => cells,
+            }
+        } else {
+            cells
+        };
+        to_fill.push(o);
+        let series = if by_value {
             value_series(spec, df, o, cells, inputs, ids)?
-        } else if o.aggregation.returns_a_set() {
+        } else if as_set {
             set_series(spec, df, input, o, cells, inputs, ids)?
         } else {
             cells_to_series(o.name, cells)
         };
-        let target = polars_dtype(o.dtype);
         let cast = series.strict_cast(&target).map_err(|e| {
             data_error(
                 spec,
@@ -1709,7 +1725,7 @@ fn output_frame(
     }
     let frame = DataFrame::new(rows, columns).ctx(|| "output frame".into())?;
     // Filled after the change-point dedup, as the declaration says.
-    let filled = filled_columns(spec);
+    let filled = fills(spec, to_fill.into_iter());
     if filled.is_empty() {
         return Ok(frame);
     }
@@ -1723,8 +1739,15 @@ fn output_frame(
 /// Each output column with a fill value (its feature's, or the feature
 /// set's), its nulls replaced.
 fn filled_columns(spec: &FeatureSetSpec) -> Vec<Expr> {
-    spec.outputs
-        .iter()
+    fills(spec, spec.outputs.iter())
+}
+
+/// [`filled_columns`] of some of the outputs.
+fn fills<'a>(
+    spec: &FeatureSetSpec,
+    outputs: impl Iterator<Item = &'a crate::spec::OutputColumn>,
+) -> Vec<Expr> {
+    outputs
         .filter_map(|o| {
             let fill = spec.fill_of(o)?;
             Some(
@@ -1811,6 +1834,68 @@ fn set_series(
         .ctx(|| format!("column `{}`", o.name))
 }
 
+/// The cells of a numeric output as a column of its declared type, its
+/// nulls filled with `fill`, in one pass; the cells back when the output is
+/// not that simple (then [`cells_to_series`], a cast and the fill, whose
+/// error names a value that does not fit). The general way made a column of
+/// 64-bit options, cast it, and filled it in a query of its own: a tenth of
+/// the thread time of a 10M-event feature set's rows.
+fn typed_cells(
+    name: &str,
+    cells: Vec<Cell>,
+    target: &DataType,
+    fill: Option<crate::spec::FillValue>,
+) -> std::result::Result<Column, Vec<Cell>> {
+    use crate::spec::FillValue;
+    fn ints<T: PolarsNumericType>(name: &str, cells: &[Cell], fill: Option<i64>) -> Option<Column>
+    where
+        T::Native: TryFrom<i64>,
+    {
+        let fit = |v: i64| T::Native::try_from(v).ok();
+        let fill = match fill {
+            Some(f) => Some(fit(f)?),
+            None => None,
+        };
+        let column = match fill {
+            Some(fill) => {
+                let mut values = Vec::with_capacity(cells.len());
+                for c in cells {
+                    values.push(match c {
+                        Cell::Int(v) => fit(*v)?,
+                        Cell::Null => fill,
+                        Cell::Float(_) => return None,
+                    });
+                }
+                ChunkedArray::<T>::from_vec(name.into(), values).into_column()
+            }
+            None => {
+                let mut values = Vec::with_capacity(cells.len());
+                for c in cells {
+                    values.push(match c {
+                        Cell::Int(v) => Some(fit(*v)?),
+                        Cell::Null => None,
+                        Cell::Float(_) => return None,
+                    });
+                }
+                ChunkedArray::<T>::from_iter_options(name.into(), values.into_iter()).into_column()
+            }
+        };
+        Some(column)
+    }
+    let int_fill = match fill {
+        None => None,
+        Some(FillValue::Int(i)) => Some(i),
+        // Other fills (and their casts) go the general way.
+        Some(_) => return Err(cells),
+    };
+    let column = match target {
+        DataType::Int32 => ints::<Int32Type>(name, &cells, int_fill),
+        DataType::Int64 => ints::<Int64Type>(name, &cells, int_fill),
+        _ => None,
+    };
+    column.ok_or(cells)
+}
+
 fn cells_to_series(name: &str, cells: Vec<Cell>) -> Series {
     let floats = cells.iter().any(|c| matches!(c, Cell::Float(_)));
     if floats {
@@ -1876,6 +1961,62 @@ mod tests {
             .unwrap();
         assert_eq!(column.chunks().len(), 3);
         column.into_column()
+    }
+
+    /// The general way of an output's cells: a column of 64-bit values,
+    /// cast to the declared type, then filled.
+    fn cells_the_general_way(cells: Vec<Cell>, target: &DataType, fill: Option<i64>) -> Series {
+        let series = cells_to_series("c", cells).strict_cast(target).unwrap();
+        match fill {
+            Some(f) => DataFrame::new(series.len(), vec![series.into_column()])
+                .unwrap()
+                .lazy()
+                .select([col("c").fill_null(lit(f)).strict_cast(target.clone())])
+                .collect()
+                .unwrap()
+                .column("c")
+                .unwrap()
+                .as_materialized_series()
+                .clone(),
+            None => series,
+        }
+    }
+
+    #[test]
+    fn cells_typed_directly_equal_the_general_way() {
+        use crate::spec::FillValue;
+        let cells = vec![Cell::Int(3), Cell::Null, Cell::Int(-7), Cell::Int(0)];
+        for target in [DataType::Int32, DataType::Int64] {
+            for fill in [None, Some(0), Some(-1)] {
+                let typed = typed_cells("c", cells.clone(), &target, fill.map(FillValue::Int))
+                    .unwrap_or_else(|_| panic!("{target} cells fit"));
+                let want = cells_the_general_way(cells.clone(), &target, fill);
+                assert_eq!(typed.dtype(), &target);
+                assert!(
+                    typed.as_materialized_series().equals_missing(&want),
+                    "{target}, fill {fill:?}: {typed:?} against {want:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn cells_that_do_not_fit_go_the_general_way() {
+        use crate::spec::FillValue;
+        let big = vec![Cell::Int(1), Cell::Int(i64::from(i32::MAX) + 1)];
+        assert!(typed_cells("c", big.clone(), &DataType::Int32, None).is_err());
+        assert!(typed_cells("c", big, &DataType::Int64, None).is_ok());
+        // A fill that does not fit the type, a float cell, a float fill and
+        // a type not handled: the cells come back as they were.
+        let cells = vec![Cell::Int(1), Cell::Null];
+        let fill = Some(FillValue::Int(i64::MAX));
+        assert!(typed_cells("c", cells.clone(), &DataType::Int32, fill).is_err());
+        let floats = vec![Cell::Int(1), Cell::Float(0.5)];
+        let back = typed_cells("c", floats.clone(), &DataType::Int64, None).unwrap_err();
+        assert_eq!(back, floats);
+        let fill = Some(FillValue::Float(0.0));
+        assert!(typed_cells("c", cells.clone(), &DataType::Int64, fill).is_err());
+        assert!(typed_cells("c", cells, &DataType::Float64, None).is_err());
     }
 
     #[test]
