@@ -119,7 +119,19 @@ pub(crate) const FEATURES: &[(&str, &str, &[Aggregation], DataType)] = &[
     ),
 ];
 
+/// A column only counted: its windows are read from running counts alone,
+/// into a narrower declared type.
+const COUNTED: &[(&str, &str, &[Aggregation], DataType)] =
+    &[("ci", "vi", &[Aggregation::Count], DataType::Int32)];
+
 fn spec_for(case: &Case) -> FeatureSetSpec {
+    spec_for_features(case, FEATURES)
+}
+
+fn spec_for_features(
+    case: &Case,
+    features: &'static [(&'static str, &'static str, &'static [Aggregation], DataType)],
+) -> FeatureSetSpec {
     let windows: Vec<Window> = case
         .windows
         .iter()
@@ -128,13 +140,22 @@ fn spec_for(case: &Case) -> FeatureSetSpec {
             unit: WindowUnit::Days,
         })
         .collect();
-    spec_with(windows, Window::DAY, case.fill)
+    spec_of(features, windows, Window::DAY, case.fill)
 }
 
 /// A feature set of [`FEATURES`] over `windows`, rows `slide` apart.
 pub(crate) fn spec_with(windows: Vec<Window>, slide: Window, fill: bool) -> FeatureSetSpec {
+    spec_of(FEATURES, windows, slide, fill)
+}
+
+fn spec_of(
+    declared: &'static [(&'static str, &'static str, &'static [Aggregation], DataType)],
+    windows: Vec<Window>,
+    slide: Window,
+    fill: bool,
+) -> FeatureSetSpec {
     let windows: &'static [Window] = Box::leak(windows.into_boxed_slice());
-    let features: Vec<FeatureSpec> = FEATURES
+    let features: Vec<FeatureSpec> = declared
         .iter()
         .map(|(name, column, aggs, dtype)| FeatureSpec {
             name,
@@ -150,7 +171,7 @@ pub(crate) fn spec_with(windows: Vec<Window>, slide: Window, fill: bool) -> Feat
         })
         .collect();
     let mut outputs = Vec::new();
-    for (fi, (name, _, aggs, dtype)) in FEATURES.iter().enumerate() {
+    for (fi, (name, _, aggs, dtype)) in declared.iter().enumerate() {
         for agg in aggs.iter() {
             for w in windows {
                 outputs.push(OutputColumn {
@@ -416,15 +437,40 @@ proptest! {
     #[test]
     fn engine_matches_the_naive_grid(case in case()) {
         let spec = spec_for(&case);
-        let want = naive(&case, &spec);
-        let got = engine(&case, &spec);
-        prop_assert_eq!(got.len(), want.len(), "rows: engine {:?}\nnaive {:?}", got, want);
-        for (g, w) in got.iter().zip(&want) {
-            prop_assert_eq!(&g.0, &w.0);
-            prop_assert_eq!(g.1, w.1, "timestamps of key {}", g.0);
-            for (i, (a, b)) in g.2.iter().zip(&w.2).enumerate() {
-                prop_assert!(close(*a, *b), "{} at {}: engine {:?}, naive {:?}", spec.outputs[i].name, g.1, a, b);
-            }
+        check_against_naive(&case, &spec)?;
+    }
+
+    #[test]
+    fn counts_alone_match_the_naive_grid(case in case()) {
+        let spec = spec_for_features(&case, COUNTED);
+        check_against_naive(&case, &spec)?;
+    }
+}
+
+/// The engine's rows of `case` equal the naive grid's.
+fn check_against_naive(case: &Case, spec: &FeatureSetSpec) -> Result<(), TestCaseError> {
+    let want = naive(case, spec);
+    let got = engine(case, spec);
+    prop_assert_eq!(
+        got.len(),
+        want.len(),
+        "rows: engine {:?}\nnaive {:?}",
+        got,
+        want
+    );
+    for (g, w) in got.iter().zip(&want) {
+        prop_assert_eq!(&g.0, &w.0);
+        prop_assert_eq!(g.1, w.1, "timestamps of key {}", g.0);
+        for (i, (a, b)) in g.2.iter().zip(&w.2).enumerate() {
+            prop_assert!(
+                close(*a, *b),
+                "{} at {}: engine {:?}, naive {:?}",
+                spec.outputs[i].name,
+                g.1,
+                a,
+                b
+            );
         }
     }
+    Ok(())
 }
