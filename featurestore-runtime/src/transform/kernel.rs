@@ -565,7 +565,8 @@ pub(crate) fn run_groups(
     windows.dedup();
     // Pairs whose every output is a count: with running totals, a window
     // is two subtractions. (Folding each window into an `Acc`, a dozen
-    // fields, for them was a fifth of a 10M-event run's kernel time.)
+    // fields, for them: the kernel's thread time for 10M events was
+    // 1.2-1.36 s, against 0.86-1.1 s without.)
     let count_pair: Vec<bool> = (0..pairs.len())
         .map(|pi| {
             outputs

@@ -1838,8 +1838,8 @@ fn set_series(
 /// nulls filled with `fill`, in one pass; the cells back when the output is
 /// not that simple (then [`cells_to_series`], a cast and the fill, whose
 /// error names a value that does not fit). The general way made a column of
-/// 64-bit options, cast it, and filled it in a query of its own: a tenth of
-/// the thread time of a 10M-event feature set's rows.
+/// 64-bit options, cast it, and filled it in a query of its own: about 0.3 s
+/// of thread time for a 10M-event feature set's rows, against 0.11-0.21 s.
 fn typed_cells(
     name: &str,
     cells: Vec<Cell>,
