@@ -36,6 +36,7 @@ pub mod time;
 
 pub(crate) mod dtype;
 pub(crate) mod expr;
+pub(crate) mod spill;
 
 pub mod source;
 pub mod transform;

@@ -39,6 +39,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::source::{self, split::KeySplit, SourceLocations};
 use crate::spec::FeatureSetSpec;
+use crate::spill;
 use crate::store::historical::{DaySpill, HistoricalWrite};
 use crate::store::online::{self, OnlineWrite, RunWrite};
 use crate::transform::{self, DateRange};
@@ -227,15 +228,11 @@ fn execute_one<'a>(
     let mut first: Option<i64> = None;
     let (mut after_end, mut in_future, mut until_end) = (0, 0, 0);
     // Each part is prepared again where it is computed: preparing costs
-    // less than writing the prepared events and reading them back.
-    // Scanned, not read: only the columns the feature set reads are decoded.
+    // less than writing the prepared events and reading them back. The
+    // whole part is read (its buffers copied, nothing decoded); `prepare`
+    // drops the columns the feature set does not read.
     let prepare = |bucket: &PathBuf| -> Result<transform::Prepared> {
-        let events = PlRefPath::try_from_path(bucket)
-            .and_then(|path| LazyFrame::scan_parquet(path, ScanArgsParquet::default()))
-            .map_err(|e| Error::Polars {
-                context: format!("reading the spill file {}", bucket.display()),
-                source: e,
-            })?;
+        let events = spill::read(bucket)?.lazy();
         transform::prepare(spec, events, range)
             .map_err(|e| super::with_location(e, spec, locations))
     };
@@ -258,7 +255,7 @@ fn execute_one<'a>(
     let mut empty: Option<DataFrame> = None;
     // A part's rows are spilled on a thread of their own while the next
     // part is computed: the compute has stretches on one core, and the
-    // spill is Parquet encoding and writes.
+    // spill is splitting by day and writes.
     beside(
         |spill_part| {
             for (i, bucket) in buckets.iter().enumerate() {
@@ -282,8 +279,8 @@ fn execute_one<'a>(
             spill.add(&frame)?;
             let latest = online::latest_rows(spec, &frame)?;
             if latest.height() > 0 {
-                let path = spilled(&format!("latest-{i:04}.parquet"));
-                write_parquet(&path, &online::declared_frame(spec, &latest)?)?;
+                let path = spilled(&format!("latest-{i:04}.arrow"));
+                spill::write(&path, &online::declared_frame(spec, &latest)?)?;
                 latest_files.push(path);
             }
             Ok(())
@@ -443,41 +440,13 @@ fn write_online(
     if order.covers_every_key {
         let mut all = Vec::new();
         for path in latest_files {
-            all.extend(online::latest_records(spec, &read_parquet(path)?)?);
+            all.extend(online::latest_records(spec, &spill::read(path)?)?);
         }
         add(&all, order)?;
     } else {
         for path in latest_files {
-            add(&online::latest_records(spec, &read_parquet(path)?)?, order)?;
+            add(&online::latest_records(spec, &spill::read(path)?)?, order)?;
         }
     }
     Ok(total)
-}
-
-fn read_parquet(path: &std::path::Path) -> Result<DataFrame> {
-    let file = std::fs::File::open(path).map_err(|e| Error::Io {
-        context: format!("opening the spill file {}", path.display()),
-        source: e,
-    })?;
-    ParquetReader::new(file)
-        .finish()
-        .map_err(|e| Error::Polars {
-            context: format!("reading the spill file {}", path.display()),
-            source: e,
-        })
-}
-
-fn write_parquet(path: &std::path::Path, frame: &DataFrame) -> Result<()> {
-    let file = std::fs::File::create(path).map_err(|e| Error::Io {
-        context: format!("creating the spill file {}", path.display()),
-        source: e,
-    })?;
-    ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Uncompressed)
-        .finish(&mut frame.clone())
-        .map(|_| ())
-        .map_err(|e| Error::Polars {
-            context: format!("writing the spill file {}", path.display()),
-            source: e,
-        })
 }

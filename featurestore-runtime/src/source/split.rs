@@ -22,7 +22,6 @@ use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 
 use object_store::ObjectStoreExt;
-use polars::io::parquet::write::BatchedWriter;
 use polars::prelude::*;
 
 use super::file::csv::{Piece, PieceBuffers};
@@ -36,13 +35,14 @@ use super::{
     bad_rows_error, content_format, derive, many, read_file_or_none, source_error, Rejected,
     SourceLocations,
 };
-use crate::error::{polars_message, Error, Result};
+use crate::error::{polars_message, Error, PolarsContext, Result};
 use crate::spec::{Format, OnBadRows, SourceKind, SourceSpec};
+use crate::spill;
 
 /// A source split by key.
 #[derive(Debug)]
 pub struct KeySplit {
-    /// One Parquet file per bucket that has rows, the source's declared
+    /// One spill file per bucket that has rows, the source's declared
     /// columns in their declared types.
     pub buckets: Vec<PathBuf>,
     /// Rows read.
@@ -496,7 +496,7 @@ fn parse_bytes(
 /// The bucket files being written.
 struct Buckets {
     files: Vec<PathBuf>,
-    writers: Vec<Option<BatchedWriter<std::fs::File>>>,
+    writers: Vec<Option<spill::Writer>>,
     keys: Vec<String>,
     hasher: PlSeedableRandomStateQuality,
     location: String,
@@ -511,7 +511,7 @@ impl Buckets {
         })?;
         Ok(Buckets {
             files: (0..n)
-                .map(|i| dir.join(format!("{}-{i:04}.parquet", spec.name)))
+                .map(|i| dir.join(format!("{}-{i:04}.arrow", spec.name)))
                 .collect(),
             writers: (0..n).map(|_| None).collect(),
             keys: keys.iter().map(|k| k.to_string()).collect(),
@@ -557,29 +557,29 @@ impl Buckets {
             let b = ((*h as u128 * n as u128) >> 64) as usize;
             rows[b].push(row as IdxSize);
         }
-        for (b, idx) in rows.into_iter().enumerate() {
-            if idx.is_empty() {
-                continue;
-            }
-            let part = df
-                .take(&IdxCa::from_vec("idx".into(), idx))
-                .map_err(|e| self.error("splitting by key", e))?;
-            if self.writers[b].is_none() {
-                let file = std::fs::File::create(&self.files[b])
-                    .map_err(|e| self.error("creating a bucket file", e))?;
-                // Read back once, from the page cache mostly: compressing
-                // cost more CPU than it saved.
-                let writer = ParquetWriter::new(file)
-                    .with_compression(ParquetCompression::Uncompressed)
-                    .batched(part.schema())
-                    .map_err(|e| self.error("creating a bucket file", e))?;
-                self.writers[b] = Some(writer);
-            }
-            let writer = self.writers[b].as_mut().expect("created above");
-            writer
-                .write_batch(&part)
-                .map_err(|e| Error::Invalid(format!("writing a bucket file: {e}")))?;
-        }
+        // The buckets' gathers and writes on every core: one after another,
+        // they left a core idle for a third of the read.
+        use rayon::prelude::*;
+        let location = &self.location;
+        self.writers
+            .par_iter_mut()
+            .zip(&self.files)
+            .zip(rows)
+            .filter(|(_, idx)| !idx.is_empty())
+            .try_for_each(|((writer, file), idx)| -> Result<()> {
+                let part = df
+                    .take(&IdxCa::from_vec("idx".into(), idx))
+                    .ctx(|| format!("splitting by key in the spill directory {location}"))?;
+                match writer {
+                    Some(w) => w.write(&part),
+                    None => {
+                        let mut w = spill::Writer::create(file, part.schema())?;
+                        w.write(&part)?;
+                        *writer = Some(w);
+                        Ok(())
+                    }
+                }
+            })?;
         self.rows += df.height();
         Ok(())
     }
@@ -589,8 +589,7 @@ impl Buckets {
         let mut out = Vec::new();
         for (b, writer) in self.writers.iter_mut().enumerate() {
             if let Some(w) = writer.take() {
-                w.finish()
-                    .map_err(|e| Error::Invalid(format!("closing a bucket file: {e}")))?;
+                w.finish()?;
                 out.push(self.files[b].clone());
             }
         }

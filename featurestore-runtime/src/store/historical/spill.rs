@@ -11,6 +11,7 @@ use polars::prelude::*;
 use super::partition::split_by_day;
 use crate::error::{Error, PolarsContext, Result};
 use crate::spec::FeatureSetSpec;
+use crate::spill;
 
 /// A run's rows, spilled by day under a local directory.
 #[derive(Debug)]
@@ -62,18 +63,8 @@ impl DaySpill {
             .days()
             .par_iter()
             .map(|&(day, _)| {
-                let mut part = split.gather(frame, day)?;
-                let path = self.dir.join(format!("{day}-{n:05}.parquet"));
-                let file = std::fs::File::create(&path).map_err(|e| Error::Io {
-                    context: format!("creating the spill file {}", path.display()),
-                    source: e,
-                })?;
-                // Read back once: the cheapest codec to write.
-                ParquetWriter::new(file)
-                    .with_compression(ParquetCompression::Uncompressed)
-                    .set_parallel(false)
-                    .finish(&mut part)
-                    .ctx(|| format!("writing the spill file {}", path.display()))?;
+                let path = self.dir.join(format!("{day}-{n:05}.arrow"));
+                spill::write(&path, &split.gather(frame, day)?)?;
                 Ok((day, path))
             })
             .collect::<Result<_>>()?;
@@ -88,14 +79,7 @@ impl DaySpill {
     pub(super) fn day(&self, spec: &FeatureSetSpec, day: NaiveDate) -> Result<DataFrame> {
         let mut frame: Option<DataFrame> = None;
         for path in self.parts.get(&day).into_iter().flatten() {
-            let file = std::fs::File::open(path).map_err(|e| Error::Io {
-                context: format!("opening the spill file {}", path.display()),
-                source: e,
-            })?;
-            let part = ParquetReader::new(file)
-                .read_parallel(ParallelStrategy::None)
-                .finish()
-                .ctx(|| format!("reading the spill file {}", path.display()))?;
+            let part = spill::read(path)?;
             frame = Some(match frame {
                 None => part,
                 Some(mut f) => {
