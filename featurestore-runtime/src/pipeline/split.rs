@@ -8,12 +8,16 @@
 //! reads the source into `n` parts by a hash of the key, on the local disk
 //! ([`source::split`]), so that each part fits; then:
 //!
-//! 1. each part's events are prepared (hooks, `query`, `filter`) to find
-//!    the earliest event of all: the first day of every key's rows;
-//! 2. each part is prepared again (its hooks run a second time: they are
-//!    functions of the events) and computed alone (its keys' events are
-//!    all in it), and its rows spilled by day, their statistics gathered,
-//!    and the latest row of each key kept for the online store;
+//! 1. the earliest event of all is found: the first day of every key's
+//!    rows. A feature set that reads its source's rows as they are (no
+//!    hook, `query` or `filter`) takes it from the split, which noted each
+//!    time column's earliest value; any other has each part's events
+//!    prepared (hooks, `query`, `filter`) to find it;
+//! 2. each part is prepared (again, for the latter: its hooks run a second
+//!    time, they are functions of the events) and computed alone (its
+//!    keys' events are all in it), and its rows spilled by day, their
+//!    statistics gathered, and the latest row of each key kept for the
+//!    online store;
 //! 3. each day's partition is assembled from the parts, sorted by key and
 //!    time, and the historical store written as a run in memory writes it
 //!    (staged, then swapped); then the online store, while the next feature
@@ -218,15 +222,20 @@ fn execute_one<'a>(
     } = split;
     let (read, rejected) = (*read, rejected.clone());
 
-    // 1. Prepare each part; find the earliest event of all.
+    // 1. Find the earliest event of all: the first day of every key's rows.
     let t0 = Instant::now();
     progress(&format!(
         "computing `{}` in {} parts",
         spec.name,
         buckets.len()
     ));
-    let mut first: Option<i64> = None;
-    let (mut after_end, mut in_future, mut until_end) = (0, 0, 0);
+    // Events after the end date, in the future, up to the end date.
+    let mut late = (0, 0, 0);
+    let mut count_late = |prepared: &transform::Prepared| -> Result<()> {
+        let (a, f, u) = transform::late_events(spec, prepared, range)?;
+        late = (late.0 + a, late.1 + f, late.2 + u);
+        Ok(())
+    };
     // Each part is prepared again where it is computed: preparing costs
     // less than writing the prepared events and reading them back. The
     // whole part is read (its buffers copied, nothing decoded); `prepare`
@@ -236,14 +245,31 @@ fn execute_one<'a>(
         transform::prepare(spec, events, range)
             .map_err(|e| super::with_location(e, spec, locations))
     };
-    for bucket in buckets {
-        let prepared = prepare(bucket)?;
-        let (a, f, u) = transform::late_events(spec, &prepared, range)?;
-        (after_end, in_future, until_end) = (after_end + a, in_future + f, until_end + u);
-        if let Some(t) = prepared.first_event()? {
-            first = Some(first.map_or(t, |f| f.min(t)));
+    // Events read as the source has them: the split saw their earliest
+    // time, and the parts are read once, their late events counted as
+    // they are computed. Else each part is prepared twice.
+    let seen = split
+        .first_times
+        .get(spec.timestamp)
+        .filter(|_| transform::reads_source_as_is(spec));
+    let (first, count_as_computed) = match seen {
+        Some(&first) => (first, true),
+        None => {
+            let mut first: Option<i64> = None;
+            for bucket in buckets {
+                let prepared = prepare(bucket)?;
+                count_late(&prepared)?;
+                if let Some(t) = prepared.first_event()? {
+                    first = Some(first.map_or(t, |f| f.min(t)));
+                }
+            }
+            (first, false)
         }
-    }
+    };
+    // No event up to the end date: the rows are computed (their late
+    // events counted) but none is kept.
+    let none_until_end =
+        range.end.is_some() && first.is_none_or(|f| f >= transform::after_end(range));
 
     // 2. Compute each part alone.
     let root = stores.historical.root();
@@ -259,13 +285,16 @@ fn execute_one<'a>(
     beside(
         |spill_part| {
             for (i, bucket) in buckets.iter().enumerate() {
-                let computed =
-                    transform::compute_prepared_from(spec, prepare(bucket)?, range, first)?;
+                let prepared = prepare(bucket)?;
+                if count_as_computed {
+                    count_late(&prepared)?;
+                }
+                let computed = transform::compute_prepared_from(spec, prepared, range, first)?;
                 days = days.or(computed.days);
                 if empty.is_none() {
                     empty = Some(computed.frame.clear());
                 }
-                if range.end.is_some() && until_end == 0 {
+                if none_until_end {
                     continue;
                 }
                 if !spill_part((i, computed.frame)) {
@@ -288,6 +317,7 @@ fn execute_one<'a>(
     )?;
     // As a run in memory: no event up to the end date leaves no state to
     // state; the days from the start date to the first event's are covered.
+    let (after_end, in_future, until_end) = late;
     if let (Some(end), 0) = (range.end, until_end) {
         days = range.start.map(|start| (start, end));
     }

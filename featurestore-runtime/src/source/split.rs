@@ -17,6 +17,7 @@
 //! `on_bad_rows = "skip"` or `"quarantine"` cannot leave a row out: such a
 //! file is read whole, by a run given a larger budget.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
@@ -47,6 +48,9 @@ pub struct KeySplit {
     pub buckets: Vec<PathBuf>,
     /// Rows read.
     pub rows: usize,
+    /// The earliest value of each time column (`Date` or `Datetime`), as
+    /// microseconds since the epoch: `None` when it has none.
+    pub first_times: BTreeMap<String, Option<i64>>,
     /// Rows left out by the source's `on_bad_rows` policy.
     pub rejected: Vec<Rejected>,
     /// How long reading and splitting took.
@@ -124,9 +128,11 @@ pub fn split_by_key(
         }
         Ok(rejected) => {
             let rows = buckets.rows;
+            let first_times = std::mem::take(&mut buckets.first_times);
             Ok(KeySplit {
                 buckets: buckets.finish()?,
                 rows,
+                first_times,
                 rejected,
                 read: t.elapsed(),
             })
@@ -501,6 +507,7 @@ struct Buckets {
     hasher: PlSeedableRandomStateQuality,
     location: String,
     rows: usize,
+    first_times: BTreeMap<String, Option<i64>>,
 }
 
 impl Buckets {
@@ -518,6 +525,7 @@ impl Buckets {
             hasher: PlSeedableRandomStateQuality::seed_from_u64(0x5eed),
             location: dir.display().to_string(),
             rows: 0,
+            first_times: BTreeMap::new(),
         })
     }
 
@@ -581,6 +589,27 @@ impl Buckets {
                 }
             })?;
         self.rows += df.height();
+        self.first_times(&df)
+    }
+
+    /// Records the earliest value of each time column of `df`, in
+    /// microseconds as the transform casts an event time.
+    fn first_times(&mut self, df: &DataFrame) -> Result<()> {
+        let micros = DataType::Datetime(TimeUnit::Microseconds, None);
+        for c in df.columns() {
+            if !matches!(c.dtype(), DataType::Date | DataType::Datetime(..)) {
+                continue;
+            }
+            let first = c
+                .cast(&micros)
+                .and_then(|t| t.datetime().map(|t| t.physical().min()))
+                .map_err(|e| self.error("splitting by key", e))?;
+            let earliest = self.first_times.entry(c.name().to_string()).or_default();
+            *earliest = match (*earliest, first) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
         Ok(())
     }
 

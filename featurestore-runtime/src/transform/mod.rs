@@ -204,11 +204,7 @@ pub(crate) fn late_events(
     };
     let micros = |m: i64| lit(m).cast(DataType::Datetime(TimeUnit::Microseconds, None));
     let now = chrono::Utc::now().timestamp_micros();
-    let after_end = range
-        .end
-        .and_then(|e| e.succ_opt())
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map_or(i64::MAX, |t| t.and_utc().timestamp_micros());
+    let after_end = after_end(range);
     let counts = events
         .select([
             ts.clone().gt_eq(micros(after_end)).sum().alias("after_end"),
@@ -226,6 +222,23 @@ pub(crate) fn late_events(
             .unwrap_or(0) as usize
     };
     Ok((get("after_end"), get("future"), get("until_end")))
+}
+
+/// The first microsecond after the end date of `range` (`i64::MAX` without
+/// one): an event at or after it is in no window of the run.
+pub(crate) fn after_end(range: DateRange) -> i64 {
+    range
+        .end
+        .and_then(|e| e.succ_opt())
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(i64::MAX, |t| t.and_utc().timestamp_micros())
+}
+
+/// Whether a feature set's events, as [`prepare`] reads them, are its
+/// source's rows as they are: no hook, `query` or `filter` drops or
+/// changes one, so its event times are those of its source's column.
+pub(crate) fn reads_source_as_is(spec: &FeatureSetSpec) -> bool {
+    spec.pre_hooks.is_empty() && spec.query.is_none() && spec.filter.is_none()
 }
 
 /// Refuses events with a null key: no row can be keyed by it.

@@ -328,3 +328,76 @@ fn a_crlf_file_is_read_in_pieces_whole() {
     let (st, _) = run_split_on(config, &path.to_string_lossy());
     assert_butterfree_rows(&st);
 }
+
+/// Both feature sets over `range`, split by key under `dir` and in memory:
+/// the reports and both stores agree. `user_orders` reads its events as
+/// the source has them (its first event found by the split), and
+/// `user_chargebacks` has a `filter` (its parts prepared twice).
+fn assert_split_is_in_memory_over(dir: &Path, range: DateRange) {
+    let run = |config: &Config| {
+        let st = stores(config);
+        let reports = pipeline::execute_all(
+            &[&UserOrders::SPEC, &UserChargebacks::SPEC],
+            config,
+            &st,
+            range,
+            &|_| {},
+        )
+        .expect("run succeeds");
+        (st, reports)
+    };
+    let config = split_config(dir);
+    let (split_stores, split) = run(&config);
+    let (_mem_dir, in_memory) = temp_config();
+    let (mem_stores, mem) = run(&in_memory);
+    assert!(split.iter().all(|r| r.split.is_some()));
+    assert!(mem.iter().all(|r| r.split.is_none()));
+    for (s, m) in split.iter().zip(&mem) {
+        assert_eq!(
+            (
+                s.feature_set,
+                s.events_after_end,
+                s.events_in_future,
+                s.row_count(),
+                s.days
+            ),
+            (
+                m.feature_set,
+                m.events_after_end,
+                m.events_in_future,
+                m.row_count(),
+                m.days
+            ),
+            "{range:?}"
+        );
+    }
+    assert!(
+        files(&dir.join("historical")) == files(Path::new(&in_memory.historical_root)),
+        "{range:?}: the day files differ from a run in memory's"
+    );
+    for spec in [&UserOrders::SPEC, &UserChargebacks::SPEC] {
+        assert_eq!(
+            split_stores.online.scan(spec).unwrap(),
+            mem_stores.online.scan(spec).unwrap(),
+            "{range:?}: online rows of {}",
+            spec.name
+        );
+    }
+}
+
+#[test]
+fn a_split_run_counts_late_events_and_finds_the_first_day_as_a_run_in_memory_does() {
+    let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
+    // Orders and chargebacks after the end date; then the end date before
+    // every order (no row, the late events counted), with and without a
+    // start date.
+    for (start, end) in [
+        (None, day(2020, 5, 11)),
+        (None, day(2018, 1, 1)),
+        (day(2017, 12, 1), day(2018, 1, 1)),
+        (day(2020, 5, 1), day(2020, 7, 17)),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        assert_split_is_in_memory_over(dir.path(), DateRange { start, end });
+    }
+}
