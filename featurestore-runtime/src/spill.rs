@@ -72,12 +72,18 @@ pub(crate) fn write(path: &Path, rows: &DataFrame) -> Result<()> {
 /// The rows of the spill file at `path`, in the batches they were written
 /// in (one chunk each).
 pub(crate) fn read(path: &Path) -> Result<DataFrame> {
+    read_columns(path, None)
+}
+
+/// [`read`], only `columns` when given (only their buffers are read).
+pub(crate) fn read_columns(path: &Path, columns: Option<&[PlSmallStr]>) -> Result<DataFrame> {
     let file = File::open(path).map_err(|e| Error::Io {
         context: format!("opening the spill file {}", path.display()),
         source: e,
     })?;
     IpcReader::new(file)
         .set_rechunk(false)
+        .with_columns(columns.map(|c| c.iter().map(|n| n.to_string()).collect()))
         .finish()
         .ctx(|| format!("reading the spill file {}", path.display()))
 }

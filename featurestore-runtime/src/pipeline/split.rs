@@ -231,10 +231,8 @@ fn execute_one<'a>(
     ));
     // Events after the end date, in the future, up to the end date.
     let mut late = (0, 0, 0);
-    let mut count_late = |prepared: &transform::Prepared| -> Result<()> {
-        let (a, f, u) = transform::late_events(spec, prepared, range)?;
+    let mut count_late = |(a, f, u): (usize, usize, usize)| {
         late = (late.0 + a, late.1 + f, late.2 + u);
-        Ok(())
     };
     // Each part is prepared again where it is computed: preparing costs
     // less than writing the prepared events and reading them back. The
@@ -247,7 +245,8 @@ fn execute_one<'a>(
     };
     // Events read as the source has them: the split saw their earliest
     // time, and the parts are read once, their late events counted as
-    // they are computed. Else each part is prepared twice.
+    // they are computed. Else each part is read twice: first its time and
+    // `filter` columns alone, or with a hook or a `query` prepared whole.
     let seen = split
         .first_times
         .get(spec.timestamp)
@@ -255,11 +254,26 @@ fn execute_one<'a>(
     let (first, count_as_computed) = match seen {
         Some(&first) => (first, true),
         None => {
+            let columns = transform::time_and_filter_columns(spec);
             let mut first: Option<i64> = None;
             for bucket in buckets {
-                let prepared = prepare(bucket)?;
-                count_late(&prepared)?;
-                if let Some(t) = prepared.first_event()? {
+                // A column missing from the events is named by `prepare`.
+                let projected = columns.as_deref().and_then(|columns| {
+                    let events = spill::read_columns(bucket, Some(columns)).ok()?;
+                    transform::first_and_late_events(spec, events.lazy(), range).ok()
+                });
+                let (t, counts) = match projected {
+                    Some(found) => found,
+                    None => {
+                        let prepared = prepare(bucket)?;
+                        (
+                            prepared.first_event()?,
+                            transform::late_events(spec, &prepared, range)?,
+                        )
+                    }
+                };
+                count_late(counts);
+                if let Some(t) = t {
                     first = Some(first.map_or(t, |f| f.min(t)));
                 }
             }
@@ -287,7 +301,7 @@ fn execute_one<'a>(
             for (i, bucket) in buckets.iter().enumerate() {
                 let prepared = prepare(bucket)?;
                 if count_as_computed {
-                    count_late(&prepared)?;
+                    count_late(transform::late_events(spec, &prepared, range)?);
                 }
                 let computed = transform::compute_prepared_from(spec, prepared, range, first)?;
                 days = days.or(computed.days);

@@ -130,11 +130,7 @@ pub fn prepare(spec: &FeatureSetSpec, events: LazyFrame, range: DateRange) -> Re
     }
 
     let mut select: Vec<Expr> = spec.key_names().map(col).collect();
-    select.push(
-        col(spec.timestamp)
-            .cast(DataType::Datetime(TimeUnit::Microseconds, None))
-            .alias(TS),
-    );
+    select.push(event_time(spec).alias(TS));
     for (i, input) in inputs.iter().enumerate() {
         let e = input_expr(spec, input)?;
         // An input only counted is only needed as its validity: sorting a
@@ -196,32 +192,77 @@ pub(crate) fn late_events(
     range: DateRange,
 ) -> Result<(usize, usize, usize)> {
     let (events, ts) = match &prepared.0 {
-        PreparedEvents::Plain(events) => (
-            (**events).clone(),
-            col(spec.timestamp).cast(DataType::Datetime(TimeUnit::Microseconds, None)),
-        ),
+        PreparedEvents::Plain(events) => ((**events).clone(), event_time(spec)),
         PreparedEvents::Aggregated(df) => (df.clone().lazy(), col(TS)),
     };
+    Ok(first_and_late(spec, events, ts, range)?.1)
+}
+
+/// The columns of its source from which a feature set's earliest event and
+/// late events are found ([`first_and_late_events`]): its time and its
+/// `filter`'s columns. `None` with a hook or a `query`, whose events only
+/// [`prepare`] gives.
+pub(crate) fn time_and_filter_columns(spec: &FeatureSetSpec) -> Option<Vec<PlSmallStr>> {
+    if !spec.pre_hooks.is_empty() || spec.query.is_some() {
+        return None;
+    }
+    let mut columns = vec![PlSmallStr::from(spec.timestamp)];
+    if let Some(filter) = spec.filter {
+        let expr = polars::sql::sql_expr(filter).ok()?;
+        for name in expr.meta().root_names() {
+            if !columns.contains(&name) {
+                columns.push(name);
+            }
+        }
+    }
+    Some(columns)
+}
+
+/// The earliest event time (microseconds since the epoch) and the late
+/// events ([`late_events`]) of a feature set without hooks or `query`, from
+/// its source's rows `events`, which need only hold
+/// [`time_and_filter_columns`].
+pub(crate) fn first_and_late_events(
+    spec: &FeatureSetSpec,
+    events: LazyFrame,
+    range: DateRange,
+) -> Result<(Option<i64>, (usize, usize, usize))> {
+    let events = prepare_events(spec, events)?;
+    first_and_late(spec, events, event_time(spec), range)
+}
+
+/// A feature set's event time, as [`prepare`] reads it.
+fn event_time(spec: &FeatureSetSpec) -> Expr {
+    col(spec.timestamp).cast(DataType::Datetime(TimeUnit::Microseconds, None))
+}
+
+fn first_and_late(
+    spec: &FeatureSetSpec,
+    events: LazyFrame,
+    ts: Expr,
+    range: DateRange,
+) -> Result<(Option<i64>, (usize, usize, usize))> {
     let micros = |m: i64| lit(m).cast(DataType::Datetime(TimeUnit::Microseconds, None));
     let now = chrono::Utc::now().timestamp_micros();
     let after_end = after_end(range);
-    let counts = events
+    let found = events
         .select([
+            ts.clone().min().cast(DataType::Int64).alias("first"),
             ts.clone().gt_eq(micros(after_end)).sum().alias("after_end"),
             ts.clone().gt(micros(now)).sum().alias("future"),
             ts.lt(micros(after_end)).sum().alias("until_end"),
         ])
         .collect()
         .ctx(|| format!("counting the late events of `{}`", spec.name))?;
-    let get = |name: &str| -> usize {
-        counts
-            .column(name)
-            .ok()
-            .and_then(|c| c.get(0).ok())
-            .and_then(|v| v.extract::<u64>())
-            .unwrap_or(0) as usize
+    let get = |name: &str| -> Option<AnyValue<'_>> {
+        found.column(name).ok().and_then(|c| c.get(0).ok())
     };
-    Ok((get("after_end"), get("future"), get("until_end")))
+    let count =
+        |name: &str| -> usize { get(name).and_then(|v| v.extract::<u64>()).unwrap_or(0) as usize };
+    Ok((
+        get("first").and_then(|v| v.extract::<i64>()),
+        (count("after_end"), count("future"), count("until_end")),
+    ))
 }
 
 /// The first microsecond after the end date of `range` (`i64::MAX` without
