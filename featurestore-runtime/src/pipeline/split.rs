@@ -439,8 +439,6 @@ impl PendingOnline<'_> {
     }
 }
 
-/// Upserts the spilled latest rows, part by part; a run that covers every
-/// key (and so removes the keys it has none for) in one write.
 /// Runs `produce` here and `consume` on a thread of its own, each item
 /// handed over as it is produced (at most one waiting). `produce` hands an
 /// item over with its argument, which answers false once `consume` has
@@ -467,6 +465,8 @@ fn beside<T: Send>(
     })
 }
 
+/// Upserts the spilled latest rows, part by part; a run that covers every
+/// key (and so removes the keys it has none for) in one write.
 fn write_online(
     spec: &FeatureSetSpec,
     stores: &Stores,

@@ -589,12 +589,12 @@ impl Buckets {
                 }
             })?;
         self.rows += df.height();
-        self.first_times(&df)
+        self.note_first_times(&df)
     }
 
     /// Records the earliest value of each time column of `df`, in
     /// microseconds as the transform casts an event time.
-    fn first_times(&mut self, df: &DataFrame) -> Result<()> {
+    fn note_first_times(&mut self, df: &DataFrame) -> Result<()> {
         let micros = DataType::Datetime(TimeUnit::Microseconds, None);
         for c in df.columns() {
             if !matches!(c.dtype(), DataType::Date | DataType::Datetime(..)) {

@@ -236,6 +236,8 @@ fn event_time(spec: &FeatureSetSpec) -> Expr {
     col(spec.timestamp).cast(DataType::Datetime(TimeUnit::Microseconds, None))
 }
 
+/// The earliest of the times `ts` of `events`, and how many are after the
+/// end date, after now, and up to the end date.
 fn first_and_late(
     spec: &FeatureSetSpec,
     events: LazyFrame,
