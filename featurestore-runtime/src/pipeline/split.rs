@@ -11,9 +11,10 @@
 //! 1. the earliest event of all is found: the first day of every key's
 //!    rows. A feature set that reads its source's rows as they are (no
 //!    hook, `query` or `filter`) takes it from the split, which noted each
-//!    time column's earliest value; any other has each part's events
+//!    time column's earliest value; one with only a `filter` reads each
+//!    part's time and filter columns; any other has each part's events
 //!    prepared (hooks, `query`, `filter`) to find it;
-//! 2. each part is prepared (again, for the latter: its hooks run a second
+//! 2. each part is prepared (again, for the last: its hooks run a second
 //!    time, they are functions of the events) and computed alone (its
 //!    keys' events are all in it), and its rows spilled by day, their
 //!    statistics gathered, and the latest row of each key kept for the
