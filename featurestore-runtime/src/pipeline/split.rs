@@ -265,13 +265,7 @@ fn execute_one<'a>(
                 });
                 let (t, counts) = match projected {
                     Some(found) => found,
-                    None => {
-                        let prepared = prepare(bucket)?;
-                        (
-                            prepared.first_event()?,
-                            transform::late_events(spec, &prepared, range)?,
-                        )
-                    }
+                    None => transform::first_and_late_prepared(spec, &prepare(bucket)?, range)?,
                 };
                 count_late(counts);
                 if let Some(t) = t {

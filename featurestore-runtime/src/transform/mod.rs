@@ -191,11 +191,21 @@ pub(crate) fn late_events(
     prepared: &Prepared,
     range: DateRange,
 ) -> Result<(usize, usize, usize)> {
+    Ok(first_and_late_prepared(spec, prepared, range)?.1)
+}
+
+/// The earliest prepared event's time (microseconds since the epoch) and
+/// [`late_events`], in one pass over the events.
+pub(crate) fn first_and_late_prepared(
+    spec: &FeatureSetSpec,
+    prepared: &Prepared,
+    range: DateRange,
+) -> Result<(Option<i64>, (usize, usize, usize))> {
     let (events, ts) = match &prepared.0 {
         PreparedEvents::Plain(events) => ((**events).clone(), event_time(spec)),
         PreparedEvents::Aggregated(df) => (df.clone().lazy(), col(TS)),
     };
-    Ok(first_and_late(spec, events, ts, range)?.1)
+    first_and_late(spec, events, ts, range)
 }
 
 /// The columns of its source from which a feature set's earliest event and
@@ -320,32 +330,6 @@ pub fn compute_prepared(
     range: DateRange,
 ) -> Result<Computed> {
     compute_prepared_from(spec, prepared, range, None)
-}
-
-impl Prepared {
-    /// An aggregated feature set's prepared events, to spill them; `None`
-    /// for a plain one.
-    pub(crate) fn events(&self) -> Option<&DataFrame> {
-        match &self.0 {
-            PreparedEvents::Plain(_) => None,
-            PreparedEvents::Aggregated(df) => Some(df),
-        }
-    }
-
-    /// The earliest event time (microseconds since the epoch) of an
-    /// aggregated feature set's events.
-    pub(crate) fn first_event(&self) -> Result<Option<i64>> {
-        let Some(df) = self.events() else {
-            return Ok(None);
-        };
-        Ok(df
-            .column(TS)
-            .ctx(|| "event time".into())?
-            .datetime()
-            .ctx(|| "event time".into())?
-            .physical()
-            .min())
-    }
 }
 
 /// [`compute_prepared`] on a part of the events holding every event of its
