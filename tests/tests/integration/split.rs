@@ -401,3 +401,64 @@ fn a_split_run_counts_late_events_and_finds_the_first_day_as_a_run_in_memory_doe
         assert_split_is_in_memory_over(dir.path(), DateRange { start, end });
     }
 }
+
+#[test]
+fn a_split_run_of_a_feature_set_with_a_query_writes_what_a_run_in_memory_does() {
+    use crate::sources::DoubledClicks;
+    // A `query` (which drops the clicks without a positive `ms` and
+    // doubles the rest): the run's first event is found by preparing each
+    // part whole. Twenty users over six days, every click of the first day
+    // dropped by the query: the first event is a day after the source's.
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("uid,at,ms\n");
+    for i in 0..240 {
+        let ms = match i % 7 {
+            0 => String::new(),
+            1 => "0".to_string(),
+            _ => (i % 13).to_string(),
+        };
+        let ms = if i < 40 { "0".to_string() } else { ms };
+        csv.push_str(&format!(
+            "u{},2024-01-{:02} {:02}:00:00,{ms}\n",
+            i % 20,
+            1 + i / 40,
+            i % 24
+        ));
+    }
+    let path = dir.path().join("clicks.csv");
+    std::fs::write(&path, csv).unwrap();
+    let range = DateRange {
+        start: None,
+        end: NaiveDate::from_ymd_opt(2024, 1, 8),
+    };
+    let run = |mut config: Config| {
+        config
+            .sources
+            .insert("clicks".into(), path.to_string_lossy().into_owned());
+        let st = stores(&config);
+        let reports = pipeline::execute_all(&[&DoubledClicks::SPEC], &config, &st, range, &|_| {})
+            .expect("run succeeds");
+        (config, reports)
+    };
+    let (split_config, split) = run(split_config(&dir.path().join("split")));
+    let (_mem_dir, in_memory) = temp_config();
+    let (in_memory, mem) = run(in_memory);
+    let (s, m) = (&split[0], &mem[0]);
+    assert!(s.split.as_ref().is_some_and(|s| s.parts >= 2));
+    assert!(m.split.is_none());
+    assert_eq!(
+        (s.events_after_end, s.row_count(), s.days),
+        (m.events_after_end, m.row_count(), m.days)
+    );
+    assert_eq!(
+        m.days.map(|d| d.0),
+        NaiveDate::from_ymd_opt(2024, 1, 2),
+        "the first kept click is on the second day"
+    );
+    let split_files = files(Path::new(&split_config.historical_root));
+    assert!(split_files.len() > 5, "{} files", split_files.len());
+    assert!(
+        split_files == files(Path::new(&in_memory.historical_root)),
+        "the day files differ from a run in memory's"
+    );
+}
