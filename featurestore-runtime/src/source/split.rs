@@ -579,7 +579,7 @@ impl Buckets {
                     .take(&IdxCa::from_vec("idx".into(), idx))
                     .ctx(|| format!("splitting by key in the spill directory {location}"))?;
                 match writer {
-                    Some(w) => w.write(&part),
+                    Some(w) => w.write(&part).map(|_| ()),
                     None => {
                         let mut w = spill::Writer::create(file, part.schema())?;
                         w.write(&part)?;

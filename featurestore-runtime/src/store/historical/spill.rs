@@ -3,6 +3,7 @@
 //! file is assembled from the parts once all are computed.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -13,16 +14,20 @@ use crate::error::{Error, PolarsContext, Result};
 use crate::spec::FeatureSetSpec;
 use crate::spill;
 
-/// A run's rows, spilled by day under a local directory.
+/// A run's rows, spilled by day under a local directory: one file per
+/// part, one batch per day in it. (A file per day and part was thousands
+/// of files for a run of many parts, and creating files cost more than
+/// writing them: ext4 looks for a free inode past the ones freed a moment
+/// before, 12% of a 10M-event run's CPU split in 6 parts.)
 #[derive(Debug)]
 pub struct DaySpill {
     dir: PathBuf,
-    /// The files of each day, one per part that has rows that day.
-    pub(super) parts: BTreeMap<NaiveDate, Vec<PathBuf>>,
+    /// The parts' files.
+    files: Vec<spill::Batches>,
+    /// The batches of each day: in which file, which ones.
+    pub(super) parts: BTreeMap<NaiveDate, Vec<(usize, Range<usize>)>>,
     /// Rows spilled.
     pub(super) rows: usize,
-    /// Parts added.
-    added: usize,
 }
 
 impl DaySpill {
@@ -34,9 +39,9 @@ impl DaySpill {
         })?;
         Ok(DaySpill {
             dir: dir.to_path_buf(),
+            files: Vec::new(),
             parts: BTreeMap::new(),
             rows: 0,
-            added: 0,
         })
     }
 
@@ -56,20 +61,31 @@ impl DaySpill {
     /// Spills the rows of one part (keys, `timestamp`, outputs), by day.
     pub fn add(&mut self, frame: &DataFrame) -> Result<()> {
         use rayon::prelude::*;
-        let n = self.added;
-        self.added += 1;
         let split = split_by_day(frame)?;
-        let written: Vec<(NaiveDate, PathBuf)> = split
-            .days()
-            .par_iter()
-            .map(|&(day, _)| {
-                let path = self.dir.join(format!("{day}-{n:05}.arrow"));
-                spill::write(&path, &split.gather(frame, day)?)?;
-                Ok((day, path))
-            })
-            .collect::<Result<_>>()?;
-        for (day, path) in written {
-            self.parts.entry(day).or_default().push(path);
+        if split.days().is_empty() {
+            return Ok(());
+        }
+        let n = self.files.len();
+        let path = self.dir.join(format!("part-{n:05}.arrow"));
+        let mut writer = spill::Writer::create(&path, frame.schema())?;
+        let mut batches = Vec::with_capacity(split.days().len());
+        // A few days gathered on every core, then written in order: the
+        // gathers are the work, and a few days' rows are a small part of
+        // the part's.
+        for days in split.days().chunks(2 * rayon::current_num_threads()) {
+            let gathered: Vec<DataFrame> = days
+                .par_iter()
+                .map(|&(day, _)| split.gather(frame, day))
+                .collect::<Result<_>>()?;
+            for (&(day, _), rows) in days.iter().zip(gathered) {
+                batches.push((day, writer.write(&rows)?));
+            }
+        }
+        writer.finish()?;
+        let written = batches.last().map_or(0, |(_, b)| b.end);
+        self.files.push(spill::Batches::open(&path, written)?);
+        for (day, batch) in batches {
+            self.parts.entry(day).or_default().push((n, batch));
         }
         self.rows += frame.height();
         Ok(())
@@ -78,8 +94,9 @@ impl DaySpill {
     /// Every row of `day`, sorted by key and time.
     pub(super) fn day(&self, spec: &FeatureSetSpec, day: NaiveDate) -> Result<DataFrame> {
         let mut frame: Option<DataFrame> = None;
-        for path in self.parts.get(&day).into_iter().flatten() {
-            let part = spill::read(path)?;
+        let batches = self.parts.get(&day).into_iter().flatten();
+        for (file, batch) in batches.flat_map(|(f, b)| b.clone().map(move |b| (*f, b))) {
+            let part = self.files[file].read(batch)?;
             frame = Some(match frame {
                 None => part,
                 Some(mut f) => {
