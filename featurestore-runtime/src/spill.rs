@@ -3,11 +3,12 @@
 //! by day, a part's latest rows).
 //!
 //! They are Arrow IPC files without compression: the columns' buffers as
-//! they are in memory, in batches that can be read one at a time. Parquet, which the stores publish, encodes every
-//! value, estimates every text column's distinct values, gathers
-//! statistics and decodes it all again on the way back; for a file read
-//! once by the process that wrote it, none of that pays (a 100M-event run
-//! writes and reads every event and every row through spill files).
+//! they are in memory, in batches that can be read one at a time. Parquet,
+//! which the stores publish, encodes every value, estimates every text
+//! column's distinct values, gathers statistics and decodes it all again
+//! on the way back; for a file read once by the process that wrote it,
+//! none of that pays (a 100M-event run writes and reads every event and
+//! every row through spill files).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
