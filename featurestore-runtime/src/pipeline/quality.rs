@@ -364,7 +364,7 @@ impl PartStats {
                 sketch: Default::default(),
                 edges: None,
                 counts: vec![0; BINS],
-                over_previous: vec![0; previous.as_ref().map_or(0, |e| e.len() - 1)],
+                over_previous: vec![0; previous.as_ref().map_or(0, |e| e.len().saturating_sub(1))],
                 previous,
             })
             .collect();
@@ -492,7 +492,7 @@ fn float_values(series: &Series) -> Result<Float64Chunked> {
 /// The values in each bin of `edges`; values outside them count in the
 /// first or last bin, so two runs' histograms cover the same values.
 fn counts(values: &[f64], edges: &[f64]) -> Vec<u64> {
-    let mut out = vec![0u64; edges.len() - 1];
+    let mut out = vec![0u64; edges.len().saturating_sub(1)];
     count_into(&mut out, values, |_| true, edges);
     out
 }
@@ -500,7 +500,10 @@ fn counts(values: &[f64], edges: &[f64]) -> Vec<u64> {
 /// Adds to `out` the values of `values` for which `valid(i)` holds, each
 /// in its bin of `edges` as [`counts`] places it.
 fn count_into(out: &mut [u64], values: &[f64], valid: impl Fn(usize) -> bool, edges: &[f64]) {
-    let inner = &edges[1..edges.len() - 1];
+    // Fewer than two edges (a report edited by hand) make no bin.
+    let Some(inner) = edges.get(1..edges.len().saturating_sub(1)) else {
+        return;
+    };
     for (i, &v) in values.iter().enumerate() {
         if v.is_nan() || !valid(i) {
             continue;
@@ -675,6 +678,9 @@ mod tests {
         // Everything moved into one bin: far past 0.2.
         let moved = counts(&[10.0; 11], &h.edges);
         assert!(psi(&h.counts, &moved) > 1.0);
+        // Edges that make no bin (a report edited by hand) count nothing.
+        assert!(counts(&[1.0], &[0.0]).is_empty());
+        assert!(counts(&[1.0], &[]).is_empty());
         // One value: one bin around it.
         let one = histogram(&[3.0, 3.0], 3.0, 3.0).unwrap();
         assert_eq!(one.counts.iter().sum::<u64>(), 2);
