@@ -439,7 +439,8 @@ impl PartStats {
             let floats = float_values(series)?;
             for arr in floats.downcast_iter() {
                 let values = arr.values().as_slice();
-                let valid = |i: usize| arr.validity().is_none_or(|v| v.get_bit(i));
+                let validity = arr.validity();
+                let valid = |i: usize| validity.is_none_or(|v| v.get_bit(i));
                 if let Some(edges) = &c.edges {
                     count_into(&mut c.counts, values, valid, edges);
                 }

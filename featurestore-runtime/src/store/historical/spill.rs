@@ -94,16 +94,17 @@ impl DaySpill {
     /// Every row of `day`, sorted by key and time.
     pub(super) fn day(&self, spec: &FeatureSetSpec, day: NaiveDate) -> Result<DataFrame> {
         let mut frame: Option<DataFrame> = None;
-        let batches = self.parts.get(&day).into_iter().flatten();
-        for (file, batch) in batches.flat_map(|(f, b)| b.clone().map(move |b| (*f, b))) {
-            let part = self.files[file].read(batch)?;
-            frame = Some(match frame {
-                None => part,
-                Some(mut f) => {
-                    f.vstack_mut_owned(part).ctx(|| "assembling a day".into())?;
-                    f
-                }
-            });
+        for (file, batches) in self.parts.get(&day).into_iter().flatten() {
+            for batch in batches.clone() {
+                let part = self.files[*file].read(batch)?;
+                frame = Some(match frame {
+                    None => part,
+                    Some(mut f) => {
+                        f.vstack_mut_owned(part).ctx(|| "assembling a day".into())?;
+                        f
+                    }
+                });
+            }
         }
         let Some(mut frame) = frame else {
             return Err(Error::Invalid(format!("no spilled rows for {day}")));
