@@ -167,7 +167,7 @@ pub(super) fn execute<'scope, 'env>(
     // Each feature set's online write runs while the next is computed
     // (`overlap`).
     let mut reports = Vec::with_capacity(group.len());
-    for &(index, spec) in group {
+    for (i, &(index, spec)) in group.iter().enumerate() {
         let spilled = dir.path().join(spec.name);
         let (report, pending) = execute_one(
             spec,
@@ -179,6 +179,7 @@ pub(super) fn execute<'scope, 'env>(
             progress,
             locations,
             n,
+            i + 1 == group.len(),
             &|| writes.wait(),
         )
         .map_err(|e| super::with_location(e, spec, locations))?;
@@ -208,6 +209,7 @@ fn execute_one<'a>(
     progress: &dyn Fn(&str),
     locations: &SourceLocations,
     n: usize,
+    last_of_group: bool,
     online_before: &dyn Fn() -> Result<()>,
 ) -> Result<(RunReport, PendingOnline<'a>)> {
     std::fs::create_dir_all(dir).map_err(|e| Error::Io {
@@ -295,6 +297,12 @@ fn execute_one<'a>(
         |spill_part| {
             for (i, bucket) in buckets.iter().enumerate() {
                 let prepared = prepare(bucket)?;
+                if last_of_group {
+                    // Read for the last time: its disk space, and its pages
+                    // in the page cache, go to the rows spilled next. (The
+                    // spill directory is removed at the end in any case.)
+                    let _ = std::fs::remove_file(bucket);
+                }
                 if count_as_computed {
                     count_late(transform::late_events(spec, &prepared, range)?);
                 }
@@ -374,6 +382,9 @@ fn execute_one<'a>(
 
     let rows = spill.rows();
     drop(spill);
+    // The rows by day are in the historical store now: their files go
+    // before the next feature set spills its own.
+    let _ = std::fs::remove_dir_all(spilled("days"));
     let report = RunReport {
         feature_set: spec.name,
         rows: empty.unwrap_or_default(),
