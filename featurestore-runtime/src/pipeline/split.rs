@@ -6,7 +6,10 @@
 //! at 10M events). When that passes the budget
 //! ([`EngineConfig::memory_budget`](crate::engine::EngineConfig)), the run
 //! reads the source into `n` parts by a hash of the key, on the local disk
-//! ([`source::split`]), so that each part fits; then:
+//! ([`source::split`]), so that each part fits. The parts keep only the
+//! columns the run's feature sets read, and a column only counted as
+//! whether each value is null; every column as it is when a hook or a
+//! `query` may read any. Then:
 //!
 //! 1. the earliest event of all is found: the first day of every key's
 //!    rows. A feature set that reads its source's rows as they are (no
@@ -42,7 +45,8 @@ use polars::prelude::*;
 use super::{online_behind, quality, repair_online, RunReport, StageTimes, Stores};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::source::{self, split::KeySplit, SourceLocations};
+use crate::source::split::{ColumnsRead, KeySplit};
+use crate::source::{self, SourceLocations};
 use crate::spec::FeatureSetSpec;
 use crate::spill;
 use crate::store::historical::{DaySpill, HistoricalWrite};
@@ -154,6 +158,7 @@ pub(super) fn execute<'scope, 'env>(
     let keys: Vec<&str> = spec.key_names().collect();
     // A file is read whole when it fits a part's share of the budget.
     let piece = budget / BYTES_PER_INPUT_BYTE / 2;
+    let read = columns_read(group);
     let split = source::split::split_by_key(
         spec.source,
         locations,
@@ -161,6 +166,7 @@ pub(super) fn execute<'scope, 'env>(
         n,
         &dir.path().join("events"),
         piece,
+        read.as_ref(),
     )
     .map_err(|e| super::with_location(e, spec, locations))?;
     crate::fail::point(|| "source:read".to_string());
@@ -195,6 +201,20 @@ pub(super) fn execute<'scope, 'env>(
         })?;
     }
     Ok(reports)
+}
+
+/// What the parts keep of each column of the source of `group`: what any of
+/// its feature sets reads of it ([`transform::source_columns_read`]);
+/// `None`, every column as it is, when one of them may read any.
+fn columns_read(group: &[(usize, &FeatureSetSpec)]) -> Option<ColumnsRead> {
+    let mut all = ColumnsRead::new();
+    for (_, spec) in group {
+        for (name, how) in transform::source_columns_read(spec)? {
+            let was = all.entry(name).or_insert(how);
+            *was = (*was).max(how);
+        }
+    }
+    Some(all)
 }
 
 /// One feature set of [`execute`], from the parts of its source.

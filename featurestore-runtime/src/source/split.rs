@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use object_store::ObjectStoreExt;
 use polars::prelude::*;
+use polars_arrow::array::BooleanArray;
 
 use super::file::csv::{Piece, PieceBuffers};
 use super::file::listing::{Files, Listed};
@@ -101,9 +102,25 @@ pub fn input_bytes(spec: &SourceSpec, locations: &SourceLocations) -> Option<u64
     }
 }
 
+/// How the feature sets computed from the parts read a column of their
+/// source: what of it the parts must keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ColumnRead {
+    /// Only whether each value is null: the parts keep the column as a
+    /// boolean with its nulls (a `count` reads nothing else).
+    Nulls,
+    /// Its values.
+    Values,
+}
+
+/// The columns the parts keep, by name, and what of each; a column not
+/// named is left out.
+pub type ColumnsRead = BTreeMap<String, ColumnRead>;
+
 /// Reads source `spec` and writes its rows into `n` bucket files under
 /// `dir` by a hash of `keys`. A CSV file larger than `piece` bytes is read
-/// in pieces.
+/// in pieces. With `read`, the buckets keep only the columns it names, as
+/// it says; else every column, as it is.
 pub fn split_by_key(
     spec: &SourceSpec,
     locations: &SourceLocations,
@@ -111,6 +128,7 @@ pub fn split_by_key(
     n: usize,
     dir: &Path,
     piece: u64,
+    read: Option<&ColumnsRead>,
 ) -> Result<KeySplit> {
     if let Some(why) = cannot_split(spec, locations, keys) {
         return Err(source_error(
@@ -120,7 +138,7 @@ pub fn split_by_key(
         ));
     }
     let t = Instant::now();
-    let mut buckets = Buckets::new(spec, dir, keys, n)?;
+    let mut buckets = Buckets::new(spec, dir, keys, n, read.cloned())?;
     match read_all(spec, locations, piece, &mut buckets) {
         Err(e) => {
             buckets.discard();
@@ -499,6 +517,20 @@ fn parse_bytes(
     Ok(df)
 }
 
+/// `c` as a boolean, true where it has a value and null where it has
+/// none: what `is_not_null` reads of it, and nothing else.
+fn nulls_of(c: &Column) -> Column {
+    let valid = c.is_not_null();
+    let chunks = valid.downcast_iter().map(|a| {
+        BooleanArray::new(
+            ArrowDataType::Boolean,
+            a.values().clone(),
+            Some(a.values().clone()),
+        )
+    });
+    BooleanChunked::from_chunk_iter(c.name().clone(), chunks).into_column()
+}
+
 /// The bucket files being written.
 struct Buckets {
     files: Vec<PathBuf>,
@@ -508,10 +540,18 @@ struct Buckets {
     location: String,
     rows: usize,
     first_times: BTreeMap<String, Option<i64>>,
+    /// What of each column the buckets keep; everything without.
+    read: Option<ColumnsRead>,
 }
 
 impl Buckets {
-    fn new(spec: &SourceSpec, dir: &Path, keys: &[&str], n: usize) -> Result<Self> {
+    fn new(
+        spec: &SourceSpec,
+        dir: &Path,
+        keys: &[&str],
+        n: usize,
+        read: Option<ColumnsRead>,
+    ) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| Error::Io {
             context: format!("creating the spill directory {}", dir.display()),
             source: e,
@@ -526,6 +566,7 @@ impl Buckets {
             location: dir.display().to_string(),
             rows: 0,
             first_times: BTreeMap::new(),
+            read,
         })
     }
 
@@ -541,6 +582,7 @@ impl Buckets {
         if df.height() == 0 {
             return Ok(());
         }
+        let df = &self.kept(df)?;
         let n = self.files.len();
         let mut hashes = Vec::with_capacity(df.height());
         for (i, k) in self.keys.iter().enumerate() {
@@ -590,6 +632,25 @@ impl Buckets {
             })?;
         self.rows += df.height();
         self.note_first_times(&df)
+    }
+
+    /// What the buckets keep of `df`: the columns read, those read only
+    /// for their nulls as booleans with the same nulls (a short text takes
+    /// 16 bytes a row and is checked as UTF-8 when read back; the boolean
+    /// takes two bits).
+    fn kept(&self, df: &DataFrame) -> Result<DataFrame> {
+        let Some(read) = &self.read else {
+            return Ok(df.clone());
+        };
+        let columns = df
+            .columns()
+            .iter()
+            .filter_map(|c| match read.get(c.name().as_str())? {
+                ColumnRead::Values => Some(c.clone()),
+                ColumnRead::Nulls => Some(nulls_of(c)),
+            })
+            .collect();
+        DataFrame::new(df.height(), columns).map_err(|e| self.error("splitting by key", e))
     }
 
     /// Records the earliest value of each time column of `df`, in

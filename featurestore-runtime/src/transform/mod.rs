@@ -8,6 +8,7 @@ use polars::prelude::*;
 use crate::dtype::polars_dtype;
 use crate::error::{polars_message, Error, PolarsContext, Result};
 use crate::expr::{apply_sql, fill_literal};
+use crate::source::split::{ColumnRead, ColumnsRead};
 use crate::spec::{Aggregation, FeatureSetSpec, TIMESTAMP_COLUMN};
 use crate::time::{day_to_date, epoch_day, DAY_US};
 use kernel::{Cell, KernelInput, KernelOutput, Mode, Values};
@@ -218,14 +219,74 @@ pub(crate) fn time_and_filter_columns(spec: &FeatureSetSpec) -> Option<Vec<PlSma
     }
     let mut columns = vec![PlSmallStr::from(spec.timestamp)];
     if let Some(filter) = spec.filter {
-        let expr = polars::sql::sql_expr(filter).ok()?;
-        for name in expr.meta().root_names() {
+        for name in sql_columns(filter)? {
             if !columns.contains(&name) {
                 columns.push(name);
             }
         }
     }
     Some(columns)
+}
+
+/// The columns the SQL expression `sql` reads; `None` when it does not
+/// parse (its error is [`prepare`]'s to give) or selects columns by a
+/// pattern or a wildcard, which only its frame's schema resolves.
+fn sql_columns(sql: &str) -> Option<Vec<PlSmallStr>> {
+    let expr = polars::sql::sql_expr(sql).ok()?;
+    let by_pattern = (&expr).into_iter().any(|e| match e {
+        Expr::Selector(_) => true,
+        Expr::Column(name) => name.starts_with('^') && name.ends_with('$'),
+        _ => false,
+    });
+    (!by_pattern).then(|| expr.meta().root_names())
+}
+
+/// The columns of its source that [`prepare`] reads for a feature set, and
+/// what of each: a column only counted is read only for its nulls. `None`
+/// when it may read any: a hook or a `query` (functions of the whole row),
+/// a plain feature set (its events go through whole), or an expression
+/// whose columns cannot be told from it alone.
+pub(crate) fn source_columns_read(spec: &FeatureSetSpec) -> Option<ColumnsRead> {
+    if !spec.pre_hooks.is_empty() || spec.query.is_some() || spec.is_plain() {
+        return None;
+    }
+    let mut read = ColumnsRead::new();
+    let mut note = |name: &str, how: ColumnRead| {
+        let was = read.entry(name.to_string()).or_insert(how);
+        *was = (*was).max(how);
+    };
+    for name in spec.key_names().chain(std::iter::once(spec.timestamp)) {
+        note(name, ColumnRead::Values);
+    }
+    for name in spec.filter.map(sql_columns).unwrap_or(Some(Vec::new()))? {
+        note(&name, ColumnRead::Values);
+    }
+    for input in aggregated_inputs(spec) {
+        if input.condition {
+            for name in sql_columns(input.column)? {
+                note(&name, ColumnRead::Values);
+            }
+        } else if only_counted(spec, &input) {
+            note(input.column, ColumnRead::Nulls);
+        } else {
+            note(input.column, ColumnRead::Values);
+        }
+        for name in input.filter.map(sql_columns).unwrap_or(Some(Vec::new()))? {
+            note(&name, ColumnRead::Values);
+        }
+        if let Some(by) = input.by {
+            note(by, ColumnRead::Values);
+        }
+    }
+    for name in spec
+        .pivot
+        .map(|p| p.column)
+        .into_iter()
+        .chain(spec.distinct.iter().flat_map(|d| d.subset.iter().copied()))
+    {
+        note(name, ColumnRead::Values);
+    }
+    Some(read)
 }
 
 /// The earliest event time (microseconds since the epoch) and the late

@@ -9,10 +9,12 @@ use chrono::NaiveDate;
 use features::{UserChargebacks, UserOrders};
 use featurestore_runtime::config::Config;
 use featurestore_runtime::pipeline::{self, quality, RunReport, Stores};
+use featurestore_runtime::spec::FeatureSetSpec;
 use featurestore_runtime::store::online::records_frame;
-use featurestore_runtime::{DateRange, FeatureSet};
+use featurestore_runtime::{feature_set, DateRange, FeatureSet};
 use tests::{fixture_csv, frame_rows, stores, temp_config};
 
+use crate::catalog::Payments;
 use crate::legiti::historical_rows;
 
 fn range() -> DateRange {
@@ -334,22 +336,38 @@ fn a_crlf_file_is_read_in_pieces_whole() {
 /// the source has them (its first event found by the split), and
 /// `user_chargebacks` has a `filter` (its parts prepared twice).
 fn assert_split_is_in_memory_over(dir: &Path, range: DateRange) {
-    let run = |config: &Config| {
-        let st = stores(config);
-        let reports = pipeline::execute_all(
-            &[&UserOrders::SPEC, &UserChargebacks::SPEC],
-            config,
-            &st,
-            range,
-            &|_| {},
-        )
-        .expect("run succeeds");
-        (st, reports)
+    assert_split_is_in_memory(
+        dir,
+        &[&UserOrders::SPEC, &UserChargebacks::SPEC],
+        None,
+        range,
+    );
+}
+
+/// Feature sets `specs`, all over one source (at `source`, else the
+/// configured one), run split by key and in memory: the same reports, day
+/// files and online rows.
+fn assert_split_is_in_memory(
+    dir: &Path,
+    specs: &[&'static FeatureSetSpec],
+    source: Option<&Path>,
+    range: DateRange,
+) {
+    let run = |mut config: Config| {
+        if let Some(path) = source {
+            config.sources.insert(
+                specs[0].source.name.into(),
+                path.to_string_lossy().into_owned(),
+            );
+        }
+        let st = stores(&config);
+        let reports =
+            pipeline::execute_all(specs, &config, &st, range, &|_| {}).expect("run succeeds");
+        (st, reports, config)
     };
-    let config = split_config(dir);
-    let (split_stores, split) = run(&config);
+    let (split_stores, split, _) = run(split_config(dir));
     let (_mem_dir, in_memory) = temp_config();
-    let (mem_stores, mem) = run(&in_memory);
+    let (mem_stores, mem, in_memory) = run(in_memory);
     assert!(split.iter().all(|r| r.split.is_some()));
     assert!(mem.iter().all(|r| r.split.is_none()));
     for (s, m) in split.iter().zip(&mem) {
@@ -375,7 +393,7 @@ fn assert_split_is_in_memory_over(dir: &Path, range: DateRange) {
         files(&dir.join("historical")) == files(Path::new(&in_memory.historical_root)),
         "{range:?}: the day files differ from a run in memory's"
     );
-    for spec in [&UserOrders::SPEC, &UserChargebacks::SPEC] {
+    for spec in specs {
         assert_eq!(
             split_stores.online.scan(spec).unwrap(),
             mem_stores.online.scan(spec).unwrap(),
@@ -460,5 +478,117 @@ fn a_split_run_of_a_feature_set_with_a_query_writes_what_a_run_in_memory_does() 
     assert!(
         split_files == files(Path::new(&in_memory.historical_root)),
         "the day files differ from a run in memory's"
+    );
+}
+
+/// 120 payments of 7 users over 4 days, with nulls in every column but the
+/// key and the time, as a CSV file in `dir`.
+fn payments_csv(dir: &Path) -> std::path::PathBuf {
+    let methods = ["pix", "card", "boleto", ""];
+    let mut csv = String::from("uid,at,amount,method,paid_on\n");
+    for i in 0..120 {
+        let amount = if i % 5 == 0 {
+            String::new()
+        } else {
+            (i % 17).to_string()
+        };
+        let paid_on = if i % 4 == 0 {
+            String::new()
+        } else {
+            format!("2024-01-{:02}", 1 + i % 5)
+        };
+        csv.push_str(&format!(
+            "u{},2024-01-{:02} {:02}:{:02}:00,{amount},{},{paid_on}\n",
+            i % 7,
+            1 + i / 30,
+            i % 24,
+            i % 60,
+            methods[i % 4]
+        ));
+    }
+    let path = dir.join("payments.csv");
+    std::fs::write(&path, csv).unwrap();
+    path
+}
+
+fn payments_range() -> DateRange {
+    DateRange {
+        start: None,
+        end: NaiveDate::from_ymd_opt(2024, 1, 6),
+    }
+}
+
+/// Payments with a method, counted: `method` is read only for its nulls.
+#[derive(Debug)]
+#[feature_set(entity = "uid", window = "1d,2d", source = Payments, timestamp = at)]
+pub struct MethodsGiven {
+    #[feature(count(method))]
+    pub methods: i64,
+}
+
+#[test]
+fn a_column_only_counted_is_split_as_its_nulls_and_counted_as_a_run_in_memory_counts_it() {
+    // `method` is only counted: the parts keep whether it is null, not its
+    // text, and leave `amount` and `paid_on` out. A quarter of the payments
+    // have no method.
+    let dir = tempfile::tempdir().unwrap();
+    let path = payments_csv(dir.path());
+    assert_split_is_in_memory(
+        &dir.path().join("run"),
+        &[&MethodsGiven::SPEC],
+        Some(&path),
+        payments_range(),
+    );
+}
+
+/// `amount` read only by a feature's filter, `paid_on` only by the feature
+/// set's, `method` only for its nulls.
+#[derive(Debug)]
+#[feature_set(entity = "uid", window = "2d", source = Payments, timestamp = at,
+              filter = "paid_on IS NOT NULL")]
+pub struct MethodsOfBigPayments {
+    #[feature(count(method), filter = "amount > 10")]
+    pub methods: i64,
+}
+
+/// `amount` read only by a `count_if` condition.
+#[derive(Debug)]
+#[feature_set(entity = "uid", window = "2d", source = Payments, timestamp = at)]
+pub struct BigPayments {
+    #[feature(count_if("amount >= 4"))]
+    pub big: i64,
+}
+
+#[test]
+fn feature_sets_reading_their_source_every_way_write_split_what_they_write_in_memory() {
+    use crate::catalog::{
+        LastPaymentPerMethod, MethodByAmount, PaymentStats, PaymentsByMethod, PaymentsPerInstant,
+    };
+    // Distinct values, an ordering column (`max_by`), a pivot and a
+    // feature's filter, a feature set without windows, `distinct`, filters
+    // and a condition: each alone, where one use may be a column's only
+    // one, then together, where a column counted by one is read by others.
+    // The parts keep every column one of them reads, as it reads it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = payments_csv(dir.path());
+    let specs: [&'static FeatureSetSpec; 8] = [
+        &PaymentStats::SPEC,
+        &MethodByAmount::SPEC,
+        &PaymentsByMethod::SPEC,
+        &PaymentsPerInstant::SPEC,
+        &LastPaymentPerMethod::SPEC,
+        &MethodsGiven::SPEC,
+        &MethodsOfBigPayments::SPEC,
+        &BigPayments::SPEC,
+    ];
+    for (i, spec) in specs.iter().enumerate() {
+        let run = dir.path().join(format!("alone-{i}"));
+        assert_split_is_in_memory(&run, &[spec], Some(&path), payments_range());
+    }
+    assert_split_is_in_memory(
+        &dir.path().join("together"),
+        &specs,
+        Some(&path),
+        payments_range(),
     );
 }
