@@ -45,7 +45,7 @@ use polars::prelude::*;
 use super::{online_behind, quality, repair_online, RunReport, StageTimes, Stores};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::source::split::{ColumnsRead, KeySplit};
+use crate::source::split::{note_read, ColumnsRead, KeySplit};
 use crate::source::{self, SourceLocations};
 use crate::spec::FeatureSetSpec;
 use crate::spill;
@@ -210,8 +210,7 @@ fn columns_read(group: &[(usize, &FeatureSetSpec)]) -> Option<ColumnsRead> {
     let mut all = ColumnsRead::new();
     for (_, spec) in group {
         for (name, how) in transform::source_columns_read(spec)? {
-            let was = all.entry(name).or_insert(how);
-            *was = (*was).max(how);
+            note_read(&mut all, &name, how);
         }
     }
     Some(all)

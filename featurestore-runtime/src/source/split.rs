@@ -117,6 +117,13 @@ pub enum ColumnRead {
 /// named is left out.
 pub type ColumnsRead = BTreeMap<String, ColumnRead>;
 
+/// Notes in `read` that column `name` is read as `how`: read for its values
+/// by one reader and for its nulls by another, it is read for its values.
+pub fn note_read(read: &mut ColumnsRead, name: &str, how: ColumnRead) {
+    let was = read.entry(name.to_string()).or_insert(how);
+    *was = (*was).max(how);
+}
+
 /// Reads source `spec` and writes its rows into `n` bucket files under
 /// `dir` by a hash of `keys`. A CSV file larger than `piece` bytes is read
 /// in pieces. With `read`, the buckets keep only the columns it names, as

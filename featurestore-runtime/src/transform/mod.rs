@@ -8,7 +8,7 @@ use polars::prelude::*;
 use crate::dtype::polars_dtype;
 use crate::error::{polars_message, Error, PolarsContext, Result};
 use crate::expr::{apply_sql, fill_literal};
-use crate::source::split::{ColumnRead, ColumnsRead};
+use crate::source::split::{note_read, ColumnRead, ColumnsRead};
 use crate::spec::{Aggregation, FeatureSetSpec, TIMESTAMP_COLUMN};
 use crate::time::{day_to_date, epoch_day, DAY_US};
 use kernel::{Cell, KernelInput, KernelOutput, Mode, Values};
@@ -251,10 +251,7 @@ pub(crate) fn source_columns_read(spec: &FeatureSetSpec) -> Option<ColumnsRead> 
         return None;
     }
     let mut read = ColumnsRead::new();
-    let mut note = |name: &str, how: ColumnRead| {
-        let was = read.entry(name.to_string()).or_insert(how);
-        *was = (*was).max(how);
-    };
+    let mut note = |name: &str, how: ColumnRead| note_read(&mut read, name, how);
     for name in spec.key_names().chain(std::iter::once(spec.timestamp)) {
         note(name, ColumnRead::Values);
     }
