@@ -84,15 +84,11 @@ pub(super) fn typed_as(
     Ok(lf.select(exprs))
 }
 
-fn cast_column(c: &ColumnSpec, found: &DataType, format: Option<&str>) -> Expr {
+fn cast_column(c: &ColumnSpec, found: &DataType, format: Option<&'static str>) -> Expr {
     let e = col(c.name);
-    let options = time_encoding::strptime_options(format);
     let e = match (c.dtype, found) {
-        (Dt::Timestamp, DataType::String) => {
-            e.str()
-                .to_datetime(Some(TimeUnit::Microseconds), None, options, lit("raise"))
-        }
-        (Dt::Date, DataType::String) => e.str().to_date(options),
+        (Dt::Timestamp, DataType::String) => time_encoding::text_to_timestamp(c.name, format),
+        (Dt::Date, DataType::String) => e.str().to_date(time_encoding::strptime_options(format)),
         (dt, _) => e.strict_cast(polars_dtype(dt)),
     };
     e.alias(c.name)
