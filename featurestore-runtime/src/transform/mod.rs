@@ -1385,20 +1385,33 @@ fn short_text_groups(key: &Column) -> Option<ShortGroups> {
         at += a.len();
     }
     // Each piece's distinct views in order of appearance, and each row's
-    // number among them.
+    // number among them. The table holds numbers into `views`, 4 bytes a
+    // slot: a map of views to numbers took 32 (a 16-byte key aligned), 33
+    // MB a piece for 500k keys, as large as the cache; each row's lookup
+    // went to memory (10M events, eight runs each: the compute stage 1.19 s
+    // at best and 1.39 s at the median, against 1.28 and 1.45 s).
     let local: Vec<(Vec<u128>, Vec<u32>)> = pieces
         .par_iter()
         .map(|(_, piece)| {
-            let mut numbers = Map::default();
-            let mut views = Vec::new();
+            use std::hash::BuildHasher;
+            let hasher = foldhash::fast::RandomState::default();
+            let hash = |v: &u128| hasher.hash_one(v);
+            let mut numbers = hashbrown::HashTable::<u32>::new();
+            let mut views: Vec<u128> = Vec::new();
             let mut rows = Vec::with_capacity(piece.iter().map(|a| a.len()).sum());
             for a in piece {
                 for v in a.views().iter() {
                     let v = whole(v.as_u128());
-                    let number = *numbers.entry(v).or_insert_with(|| {
-                        views.push(v);
-                        (views.len() - 1) as u32
-                    });
+                    let h = hash(&v);
+                    let number = match numbers.find(h, |&g| views[g as usize] == v) {
+                        Some(&g) => g,
+                        None => {
+                            let g = views.len() as u32;
+                            views.push(v);
+                            numbers.insert_unique(h, g, |&g| hash(&views[g as usize]));
+                            g
+                        }
+                    };
                     rows.push(number);
                 }
             }
@@ -2130,6 +2143,37 @@ mod tests {
         assert_eq!(groups.ranks, expected);
         let keys: Vec<&str> = groups.keys.iter().map(|k| k.unwrap()).collect();
         assert_eq!(keys, distinct);
+    }
+
+    #[test]
+    fn many_short_texts_are_grouped_and_ranked_in_byte_order() {
+        // Thousands of distinct texts of every length a view holds, each
+        // seen several times, in several chunks: the groups' table grows
+        // many times while rows are numbered.
+        let distinct: Vec<String> = (0..3000u64)
+            .map(|i| {
+                let digits = format!("{:012}", i.wrapping_mul(2_654_435_761) % 1_000_000_007);
+                digits[..(i % 13) as usize].to_string()
+            })
+            .collect();
+        let texts: Vec<&str> = (0..20_000u64)
+            .map(|r| distinct[(r.wrapping_mul(7919) % 3000) as usize].as_str())
+            .collect();
+        let mut column = StringChunked::new("k".into(), &texts[..7000]);
+        column
+            .append(&StringChunked::new("k".into(), &texts[7000..]))
+            .unwrap();
+        let groups = short_text_groups(&column.into_column()).expect("every text is short");
+        let mut sorted = texts.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let expected: Vec<IdxSize> = texts
+            .iter()
+            .map(|t| sorted.binary_search(t).unwrap() as IdxSize)
+            .collect();
+        assert_eq!(groups.ranks, expected);
+        let keys: Vec<&str> = groups.keys.iter().map(|k| k.unwrap()).collect();
+        assert_eq!(keys, sorted);
     }
 
     #[test]
