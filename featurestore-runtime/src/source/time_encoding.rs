@@ -42,7 +42,7 @@ pub(crate) fn to_timestamp(name: &str, encoding: TimeEncoding) -> Expr {
 /// `%.f`) is parsed by [`iso_micros`] when every value is written
 /// `YYYY-MM-DD HH:MM:SS`: polars' parse interprets the format for each value
 /// and goes through a naive date and time, about 40 ns a value against 20
-/// (10M events: 0.42 CPU-seconds against 0.2, by samples). Any other
+/// (10M events: 0.42 CPU-seconds against 0.22, by samples). Any other
 /// value (a fraction, a bad date) sends the whole column to polars' parse, so
 /// what is accepted, its value and the error are polars'.
 pub(crate) fn text_to_timestamp(name: &str, format: Option<&'static str>) -> Expr {
