@@ -46,7 +46,7 @@ pub(crate) fn to_timestamp(name: &str, encoding: TimeEncoding) -> Expr {
 /// value (a fraction, a bad date) sends the whole column to polars' parse, so
 /// what is accepted, its value and the error are polars'.
 pub(crate) fn text_to_timestamp(name: &str, format: Option<&'static str>) -> Expr {
-    let polars = move |e: Expr| {
+    let general = move |e: Expr| {
         e.str().to_datetime(
             Some(TimeUnit::Microseconds),
             None,
@@ -55,7 +55,7 @@ pub(crate) fn text_to_timestamp(name: &str, format: Option<&'static str>) -> Exp
         )
     };
     let Some(separator) = format.and_then(iso_separator) else {
-        return polars(col(name));
+        return general(col(name));
     };
     col(name).map(
         move |c| match iso_column(&c, separator)? {
@@ -63,7 +63,10 @@ pub(crate) fn text_to_timestamp(name: &str, format: Option<&'static str>) -> Exp
             None => {
                 let name = c.name().clone();
                 let frame = DataFrame::new(c.len(), vec![c])?;
-                let parsed = frame.lazy().select([polars(col(name.clone()))]).collect()?;
+                let parsed = frame
+                    .lazy()
+                    .select([general(col(name.clone()))])
+                    .collect()?;
                 Ok(parsed.column(&name)?.clone())
             }
         },
