@@ -241,6 +241,11 @@ fn sql_columns(sql: &str) -> Option<Vec<PlSmallStr>> {
     (!by_pattern).then(|| expr.meta().root_names())
 }
 
+/// [`sql_columns`] of an optional expression: none without one.
+fn sql_columns_of(sql: Option<&str>) -> Option<Vec<PlSmallStr>> {
+    sql.map_or(Some(Vec::new()), sql_columns)
+}
+
 /// The columns of its source that [`prepare`] reads for a feature set, and
 /// what of each: a column only counted is read only for its nulls. `None`
 /// when it may read any: a hook or a `query` (functions of the whole row),
@@ -255,7 +260,7 @@ pub(crate) fn source_columns_read(spec: &FeatureSetSpec) -> Option<ColumnsRead> 
     for name in spec.key_names().chain(std::iter::once(spec.timestamp)) {
         note(name, ColumnRead::Values);
     }
-    for name in spec.filter.map(sql_columns).unwrap_or(Some(Vec::new()))? {
+    for name in sql_columns_of(spec.filter)? {
         note(&name, ColumnRead::Values);
     }
     for input in aggregated_inputs(spec) {
@@ -268,7 +273,7 @@ pub(crate) fn source_columns_read(spec: &FeatureSetSpec) -> Option<ColumnsRead> 
         } else {
             note(input.column, ColumnRead::Values);
         }
-        for name in input.filter.map(sql_columns).unwrap_or(Some(Vec::new()))? {
+        for name in sql_columns_of(input.filter)? {
             note(&name, ColumnRead::Values);
         }
         if let Some(by) = input.by {
