@@ -1341,31 +1341,23 @@ fn sort_events(df: DataFrame, keys: &[&str]) -> PolarsResult<SortedEvents> {
 /// cache, and each row's lookup went to memory (10M events, eight runs each:
 /// the compute stage 1.19 s at best and 1.39 s at the median, against 1.28
 /// and 1.45 s).
+#[derive(Default)]
 struct ViewNumbers {
-    /// The hasher the caller hashed the views with.
     hasher: foldhash::fast::RandomState,
     table: hashbrown::HashTable<u32>,
     views: Vec<u128>,
 }
 
 impl ViewNumbers {
-    fn new(hasher: foldhash::fast::RandomState) -> Self {
-        ViewNumbers {
-            hasher,
-            table: hashbrown::HashTable::new(),
-            views: Vec::new(),
-        }
-    }
-
-    /// The number of view `v`, whose hash is `hash`, a new one if it is not
-    /// numbered yet.
-    fn number(&mut self, v: u128, hash: u64) -> u32 {
+    /// The number of view `v`, a new one if it is not numbered yet.
+    fn number(&mut self, v: u128) -> u32 {
         use std::hash::BuildHasher;
         let Self {
             hasher,
             table,
             views,
         } = self;
+        let hash = hasher.hash_one(v);
         if let Some(&g) = table.find(hash, |&g| views[g as usize] == v) {
             return g;
         }
@@ -1390,23 +1382,11 @@ struct ShortGroups {
 /// long, or `None` for any other column. Such a text is held whole in its
 /// 16-byte view (length, then bytes): the views are hashed and compared as
 /// integers, where grouping by the texts hashes and compares bytes (key
-/// comparisons were a tenth of a 10M-event run's samples).
-///
-/// The texts are split among the threads by their hash: each thread reads
-/// every row and numbers the texts of its share, so no text is numbered
-/// twice and the shares need no merge. (Split by rows instead, each thread
-/// met nearly every key, and one core merged the threads' numbers: 0.07 s
-/// of 10M events on one core, while the other waited, and the threads'
-/// tables were each as large as all the keys.)
+/// comparisons were a tenth of a 10M-event run's samples). The rows are
+/// split in one piece per thread, each grouped alone, and the pieces'
+/// groups merged.
 fn short_text_groups(key: &Column) -> Option<ShortGroups> {
-    short_text_groups_in(key, rayon::current_num_threads())
-}
-
-/// [`short_text_groups`] with the texts split in `shares` by their hash.
-fn short_text_groups_in(key: &Column, shares: usize) -> Option<ShortGroups> {
     use rayon::prelude::*;
-    use std::hash::BuildHasher;
-    use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
     let text = key.str().ok()?;
     if text.null_count() > 0 {
         return None;
@@ -1431,87 +1411,65 @@ fn short_text_groups_in(key: &Column, shares: usize) -> Option<ShortGroups> {
     // the texts are (a prefix before the longer text).
     let order_key = |v: u128| (v >> 32).swap_bytes() | (v & 0xffff_ffff);
     let n = text.len();
-    let shares = shares.clamp(1, 64);
-    // Each row's number within its share, the share in the low bits.
-    let share_bits = usize::BITS - (shares - 1).leading_zeros();
-    let hasher = foldhash::fast::RandomState::default();
-    // The share of a hash, from bits the table does not read: its slot
-    // comes from the low bits, its tag from the top seven.
-    let share_of = |hash: u64| ((hash >> 24) as u32 % shares as u32) as usize;
-    let tagged: Vec<AtomicU32> = (0..n).into_par_iter().map(|_| AtomicU32::new(0)).collect();
-    let chunk_starts: Vec<usize> = arrays
-        .iter()
-        .scan(0, |at, a| {
-            *at += a.len();
-            Some(*at - a.len())
-        })
-        .collect();
-    let numbered: Vec<Option<Vec<u128>>> = (0..shares)
-        .into_par_iter()
-        .map(|share| {
-            let mut numbers = ViewNumbers::new(hasher.clone());
-            // Each thread starts at its own row: threads writing the
-            // numbers of neighbouring rows would share their cache lines.
-            let first = share * n / shares;
-            for (lo, hi) in [(first, n), (0, first)] {
-                for (c, a) in arrays.iter().enumerate() {
-                    let at = chunk_starts[c];
-                    let (from, to) = (lo.max(at), hi.min(at + a.len()));
-                    if from >= to {
-                        continue;
-                    }
-                    let views = &a.views()[from - at..to - at];
-                    for (v, out) in views.iter().zip(&tagged[from..to]) {
-                        let v = whole(v.as_u128());
-                        let hash = hasher.hash_one(v);
-                        if share_of(hash) == share {
-                            let g = numbers.number(v, hash);
-                            out.store((g << share_bits) | share as u32, Relaxed);
-                        }
-                    }
+    let per_piece = n.div_ceil(rayon::current_num_threads().max(1)).max(1);
+    let mut pieces: Vec<(usize, Vec<_>)> = Vec::new();
+    let mut at = 0;
+    for a in &arrays {
+        match pieces.last_mut() {
+            Some((first, piece)) if at - *first < per_piece => piece.push(*a),
+            _ => pieces.push((at, vec![*a])),
+        }
+        at += a.len();
+    }
+    // Each piece's distinct views in order of appearance, and each row's
+    // number among them.
+    let local: Vec<(Vec<u128>, Vec<u32>)> = pieces
+        .par_iter()
+        .map(|(_, piece)| {
+            let mut numbers = ViewNumbers::default();
+            let mut rows = Vec::with_capacity(piece.iter().map(|a| a.len()).sum());
+            for a in piece {
+                for v in a.views().iter() {
+                    rows.push(numbers.number(whole(v.as_u128())));
                 }
             }
-            // A number must leave room for the share's bits.
-            (numbers.views.len() <= (u32::MAX >> share_bits) as usize).then_some(numbers.views)
+            (numbers.views, rows)
         })
         .collect();
-    let numbered: Vec<Vec<u128>> = numbered.into_iter().collect::<Option<_>>()?;
-    let firsts: Vec<usize> = numbered
+    let mut numbers = ViewNumbers::default();
+    let merged: Vec<Vec<u32>> = local
         .iter()
-        .scan(0, |at, views| {
-            *at += views.len();
-            Some(*at - views.len())
-        })
+        .map(|(piece_views, _)| piece_views.iter().map(|&v| numbers.number(v)).collect())
         .collect();
-    let views: Vec<u128> = numbered.concat();
-    // Sorted with their keys beside them: a sort of the numbers by a key
-    // looked up in `views` reads a view at random for each comparison.
-    let mut order: Vec<(u128, u32)> = views
-        .par_iter()
-        .enumerate()
-        .map(|(g, &v)| (order_key(v), g as u32))
-        .collect();
-    order.par_sort_unstable();
+    let views = numbers.views;
+    let mut order: Vec<u32> = (0..views.len() as u32).collect();
+    order.par_sort_unstable_by_key(|&g| order_key(views[g as usize]));
     let mut rank = vec![0 as IdxSize; views.len()];
-    for (r, &(_, g)) in order.iter().enumerate() {
+    for (r, &g) in order.iter().enumerate() {
         rank[g as usize] = r as IdxSize;
     }
     let mut keys = StringChunkedBuilder::new(text.name().clone(), order.len());
-    for &(_, g) in &order {
+    for &g in &order {
         // A view of a text of at most 12 bytes: its length, then its bytes.
         let view = views[g as usize].to_le_bytes();
         let len = u32::from_le_bytes([view[0], view[1], view[2], view[3]]) as usize;
         keys.append_value(std::str::from_utf8(&view[4..4 + len]).ok()?);
     }
     let keys = keys.finish();
-    let mask = (1u32 << share_bits) - 1;
-    let ranks: Vec<IdxSize> = tagged
-        .into_par_iter()
-        .map(|t| {
-            let t = t.into_inner();
-            rank[firsts[(t & mask) as usize] + (t >> share_bits) as usize]
-        })
+    let mut ranks = vec![0 as IdxSize; n];
+    let piece_starts: Vec<usize> = pieces
+        .iter()
+        .map(|(first, _)| *first)
+        .chain(std::iter::once(n))
         .collect();
+    group_ranges(&mut ranks, &piece_starts)
+        .into_par_iter()
+        .zip(local.par_iter().zip(&merged))
+        .for_each(|(slice, ((_, rows), merged))| {
+            for (out, &number) in slice.iter_mut().zip(rows) {
+                *out = rank[merged[number as usize] as usize];
+            }
+        });
     Some(ShortGroups { ranks, keys })
 }
 
@@ -2208,15 +2166,15 @@ mod tests {
         let texts: Vec<&str> = (0..20_000u64)
             .map(|r| distinct[(r.wrapping_mul(7919) % 3000) as usize].as_str())
             .collect();
-        // Chunks of 7,000, 6,000 and 7,000 rows, split among one to seven
-        // threads by hash, each starting at its own row (within a chunk).
+        // Chunks of 7,000, 6,000 and 7,000 rows: two pieces on two threads,
+        // each numbering its own texts before they are merged.
         let mut column = StringChunked::new("k".into(), &texts[..7000]);
         for part in [&texts[7000..13_000], &texts[13_000..]] {
             column
                 .append(&StringChunked::new("k".into(), part))
                 .unwrap();
         }
-        let column = column.into_column();
+        let groups = short_text_groups(&column.into_column()).expect("every text is short");
         let mut sorted = texts.clone();
         sorted.sort_unstable();
         sorted.dedup();
@@ -2224,12 +2182,9 @@ mod tests {
             .iter()
             .map(|t| sorted.binary_search(t).unwrap() as IdxSize)
             .collect();
-        for shares in [1, 2, 3, 7] {
-            let groups = short_text_groups_in(&column, shares).expect("every text is short");
-            assert_eq!(groups.ranks, expected, "{shares} shares");
-            let keys: Vec<&str> = groups.keys.iter().map(|k| k.unwrap()).collect();
-            assert_eq!(keys, sorted, "{shares} shares");
-        }
+        assert_eq!(groups.ranks, expected);
+        let keys: Vec<&str> = groups.keys.iter().map(|k| k.unwrap()).collect();
+        assert_eq!(keys, sorted);
     }
 
     #[test]
