@@ -63,6 +63,16 @@ fn online(dir: &Path) -> Vec<Record> {
     .expect("the online store is readable")
 }
 
+/// Where the runs on the stores in `dir` spill (beside `dir`, not in it).
+fn spill_root(dir: &Path) -> PathBuf {
+    dir.with_extension("spill")
+}
+
+/// The spill directories left under the spill root of the stores in `dir`.
+fn spills(dir: &Path) -> usize {
+    std::fs::read_dir(spill_root(dir)).map_or(0, |d| d.count())
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     for (rel, bytes) in files(from) {
         let dest = to.join(rel);
@@ -85,7 +95,17 @@ fn a_run_split_by_key_killed_anywhere_leaves_old_or_new_state_and_a_rerun_conver
 /// Kills runs of `features` with `options` at every crash point, and checks
 /// each leaves the stores old or new, and that a rerun converges.
 fn killed_anywhere(options: &[&str]) {
-    let features = |dir: &Path, input: &Path| features(dir, input, options);
+    // Each store's runs spill under a folder of the test's own, not the
+    // machine's temporary folder, where each killed run would leave its
+    // spill behind.
+    let features = |dir: &Path, input: &Path| {
+        let spill = spill_root(dir);
+        std::fs::create_dir_all(&spill).unwrap();
+        let spill = spill.display().to_string();
+        let mut options = options.to_vec();
+        options.extend(["--spill-dir", spill.as_str()]);
+        features(dir, input, &options)
+    };
     let tmp = tempfile::tempdir().unwrap();
     let old_input = tmp.path().join("old.csv");
     let new_input = tmp.path().join("new.csv");
@@ -104,6 +124,12 @@ fn killed_anywhere(options: &[&str]) {
     let new = tmp.path().join("new");
     copy_dir(&old, &new);
     let new_out = succeed(&mut features(&new, &new_input));
+    // A run that succeeds removes its spill.
+    assert_eq!(
+        spills(&old) + spills(&new),
+        0,
+        "a finished run left its spill"
+    );
     let (old_parts, new_parts) = (partitions(&old), partitions(&new));
     let (old_online, new_online) = (online(&old), online(&new));
     // Days 2020-01-01 to 2020-03-01: one partition each, in both states.
@@ -188,8 +214,12 @@ fn killed_anywhere(options: &[&str]) {
         }
 
         // The same run again converges to the uninterrupted result, and
-        // leaves no staged file behind.
+        // leaves no staged file behind, nor a spill of its own (the killed
+        // run's is left, to be deleted: RELIABILITY.md).
+        let left = spills(&dir);
+        assert!(left <= 1, "{point}: {left} spill directories");
         let out = succeed(&mut features(&dir, &new_input));
+        assert_eq!(spills(&dir), left, "{point}: the rerun left its spill");
         assert_eq!(out.stdout, new_out.stdout, "{point}: rerun output");
         assert_eq!(partitions(&dir), new_parts, "{point}: rerun partitions");
         assert_eq!(online(&dir), new_online, "{point}: rerun online store");
