@@ -355,9 +355,23 @@ fn values_series<'a>(
             Value::List(items) => AnyValue::List(values_series("", element, items.iter())?),
         });
     }
-    let target = crate::dtype::polars_dtype(dtype);
-    Series::from_any_values_and_dtype(name.into(), &any, &target, true)
+    // Built as the values are (integers as `i64`, floats as `f64`), then
+    // cast to the declared type: a value out of its range is an error.
+    Series::from_any_values_and_dtype(name.into(), &any, &value_dtype(dtype), true)
+        .and_then(|s| s.strict_cast(&crate::dtype::polars_dtype(dtype)))
         .ctx(|| format!("column `{name}`"))
+}
+
+/// The type a column's [`Value`]s have: its declared one, but for
+/// integers and floats, held at 64 bits.
+fn value_dtype(dtype: crate::spec::DataType) -> DataType {
+    use crate::spec::DataType as Dt;
+    match dtype {
+        Dt::Int32 => DataType::Int64,
+        Dt::Float32 => DataType::Float64,
+        Dt::List(inner) => DataType::List(Box::new(value_dtype(*inner))),
+        other => crate::dtype::polars_dtype(other),
+    }
 }
 
 #[cfg(test)]
@@ -372,6 +386,54 @@ mod tests {
             "n" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
         )
         .expect("a frame")
+    }
+
+    #[test]
+    fn records_of_every_type_make_a_frame_of_the_declared_types() {
+        use Value::{Bool, Date, Float, Int, List, Null, Str, Timestamp};
+        let spec = crate::store::online::conformance::feature_sets()
+            .into_iter()
+            .find(|s| s.name == "conformance_values")
+            .expect("the feature set of every type");
+        let record = |id: &str, share: Value, amounts: Value| Record {
+            key: vec![Str(id.into()), Int(1)],
+            timestamp: 5,
+            values: vec![
+                Bool(true),
+                Int(-7),
+                Int(1 << 40),
+                Float(0.1),
+                share,
+                Str("n".into()),
+                Date(3),
+                Timestamp(9),
+                List(vec![Str("a".into()), Null]),
+                amounts,
+            ],
+        };
+        let records = [
+            record("a", Float(0.5), List(vec![Int(1), Null])),
+            record("b", Null, Null),
+            record("c", Float(f64::from(f32::MAX)), List(vec![])),
+        ];
+        let frame = records_frame(spec, &records).expect("a frame of the records");
+        let declared: Vec<DataType> = spec
+            .outputs
+            .iter()
+            .map(|o| crate::dtype::polars_dtype(o.dtype))
+            .collect();
+        let got: Vec<DataType> = spec
+            .outputs
+            .iter()
+            .map(|o| frame.column(o.name).unwrap().dtype().clone())
+            .collect();
+        assert_eq!(got, declared);
+        // Read back as they were written.
+        assert_eq!(records_of(spec, &frame).expect("records"), records);
+        // A value out of its column's range is an error, not a wrapped one.
+        let mut wide = records[0].clone();
+        wide.values[1] = Int(i64::from(i32::MAX) + 1);
+        assert!(records_frame(spec, &[wide]).is_err());
     }
 
     #[test]
