@@ -560,7 +560,8 @@ struct PendingLatest<'a> {
     /// The latest rows, as [`online::latest_rows`] or
     /// [`online::records_frame`] gives them: the run's report shows them.
     rows: DataFrame,
-    /// The records of `rows`; `None`: made from them when written.
+    /// The records of `rows`; `None`: `rows` are handed to the store as
+    /// their values ([`online::value_rows`]).
     latest: Option<Vec<online::Record>>,
     days: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
 }
@@ -575,16 +576,12 @@ impl PendingLatest<'_> {
         let t = Instant::now();
         let spec = self.spec;
         lock.still_held()?;
-        let latest = match self.latest {
-            Some(latest) => latest,
-            None => online::records_of(spec, &self.rows)
-                .map_err(|e| online_behind(spec, stores, self.days, e))?,
-        };
-        let write = stores
-            .online
-            .write_latest(spec, &latest, order)
-            .map_err(|e| online_behind(spec, stores, self.days, e))?;
-        drop(latest);
+        let write = match self.latest {
+            Some(latest) => stores.online.write_latest(spec, &latest, order),
+            None => online::value_rows(spec, &self.rows)
+                .and_then(|rows| stores.online.write_latest_rows(spec, rows, order)),
+        }
+        .map_err(|e| online_behind(spec, stores, self.days, e))?;
         online_in_step(spec, stores, self.days);
         let latest = online::declared_frame(spec, &self.rows)?;
         tracing::info!(

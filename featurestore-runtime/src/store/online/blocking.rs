@@ -15,7 +15,7 @@ use futures::TryStreamExt;
 
 use super::{
     open_with, OnlineOptions, OnlineStore, OnlineStoreExt, OnlineWrite, OpenMode, Record, RunWrite,
-    Value,
+    Value, ValueRows,
 };
 use crate::error::Result;
 use crate::io::block_on;
@@ -72,6 +72,16 @@ impl BlockingOnlineStore {
         run: RunWrite,
     ) -> Result<OnlineWrite> {
         block_on(self.inner.write_latest(spec, records, run))
+    }
+
+    /// See [`OnlineStore::write_latest_rows`].
+    pub fn write_latest_rows(
+        &self,
+        spec: &FeatureSetSpec,
+        rows: ValueRows,
+        run: RunWrite,
+    ) -> Result<OnlineWrite> {
+        block_on(self.inner.write_latest_rows(spec, rows, run))
     }
 
     /// See [`OnlineStore::get_many`].

@@ -68,6 +68,8 @@ pub enum Case {
     ConcurrentWritersConverge,
     /// [`large_batch_round_trips`]
     LargeBatchRoundTrips,
+    /// [`rows_as_values_round_trip`]
+    RowsAsValuesRoundTrip,
     /// [`scan_streams_every_row`]
     ScanStreamsEveryRow,
     /// [`feature_sets_are_isolated`]
@@ -80,7 +82,7 @@ pub enum Case {
 
 impl Case {
     /// Every case, in the order [`run_all`] runs them.
-    pub const ALL: [Case; 12] = [
+    pub const ALL: [Case; 13] = [
         Case::LaterRunReplaces,
         Case::SameRunReplaces,
         Case::EarlierRunNeverReplaces,
@@ -89,6 +91,7 @@ impl Case {
         Case::ChangedDeclarationIsRefused,
         Case::ConcurrentWritersConverge,
         Case::LargeBatchRoundTrips,
+        Case::RowsAsValuesRoundTrip,
         Case::ScanStreamsEveryRow,
         Case::FeatureSetsAreIsolated,
         Case::ValuesRoundTrip,
@@ -106,6 +109,7 @@ impl Case {
             Case::ChangedDeclarationIsRefused => "changed_declaration_is_refused",
             Case::ConcurrentWritersConverge => "concurrent_writers_converge",
             Case::LargeBatchRoundTrips => "large_batch_round_trips",
+            Case::RowsAsValuesRoundTrip => "rows_as_values_round_trip",
             Case::ScanStreamsEveryRow => "scan_streams_every_row",
             Case::FeatureSetsAreIsolated => "feature_sets_are_isolated",
             Case::ValuesRoundTrip => "values_round_trip",
@@ -124,6 +128,7 @@ impl Case {
             Case::ChangedDeclarationIsRefused => changed_declaration_is_refused(store).await,
             Case::ConcurrentWritersConverge => concurrent_writers_converge(store).await,
             Case::LargeBatchRoundTrips => large_batch_round_trips(store).await,
+            Case::RowsAsValuesRoundTrip => rows_as_values_round_trip(store).await,
             Case::ScanStreamsEveryRow => scan_streams_every_row(store).await,
             Case::FeatureSetsAreIsolated => feature_sets_are_isolated(store).await,
             Case::ValuesRoundTrip => values_round_trip(store).await,
@@ -302,6 +307,7 @@ static CHANGED_RENAMED: FeatureSetSpec = feature_set(
 );
 static CONCURRENT: FeatureSetSpec = counts("conformance_concurrent");
 static LARGE: FeatureSetSpec = counts("conformance_large");
+static ROWS: FeatureSetSpec = counts("conformance_rows");
 static SCAN: FeatureSetSpec = counts("conformance_scan");
 static ISOLATED: FeatureSetSpec = counts("conformance_isolated");
 /// A name that extends [`ISOLATED`]'s: a prefix match must not mix them.
@@ -355,7 +361,7 @@ static VALUES: FeatureSetSpec = feature_set(
 );
 
 /// Every feature set the cases write, under their own names.
-pub fn feature_sets() -> [&'static FeatureSetSpec; 14] {
+pub fn feature_sets() -> [&'static FeatureSetSpec; 15] {
     [
         &LATER,
         &SAME,
@@ -365,6 +371,7 @@ pub fn feature_sets() -> [&'static FeatureSetSpec; 14] {
         &CHANGED,
         &CONCURRENT,
         &LARGE,
+        &ROWS,
         &SCAN,
         &ISOLATED,
         &ISOLATED_EXTENDED,
@@ -990,6 +997,70 @@ pub async fn large_batch_round_trips(store: &dyn OnlineStore) -> Result<(), Stri
         scanned == ROWS as usize,
         "scan returned {scanned} rows of {ROWS}"
     );
+    Ok(())
+}
+
+/// Rows handed over as their values ([`OnlineStore::write_latest_rows`],
+/// as a run hands over its latest rows), over more than one piece of rows
+/// ([`super::value_rows`]), read back as their records.
+pub async fn rows_as_values_round_trip(store: &dyn OnlineStore) -> Result<(), String> {
+    use polars::prelude::*;
+    const ROWS_WRITTEN: i64 = 2 * 16_384 + 1_000;
+    let spec = &ROWS;
+    let make = |i: i64| Record {
+        key: key(&format!("key-{i:06}")),
+        timestamp: i,
+        values: vec![Value::Int(i), Value::Int(-i), Value::Int(i * 3)],
+    };
+    let mut columns = vec![
+        Column::new(
+            spec.keys[0].name.into(),
+            (0..ROWS_WRITTEN)
+                .map(|i| format!("key-{i:06}"))
+                .collect::<Vec<_>>(),
+        ),
+        Int64Chunked::from_vec(
+            crate::spec::TIMESTAMP_COLUMN.into(),
+            (0..ROWS_WRITTEN).collect(),
+        )
+        .into_datetime(TimeUnit::Microseconds, None)
+        .into_column(),
+    ];
+    for (o, sign) in spec.outputs.iter().zip([1, -1, 3]) {
+        columns.push(Column::new(
+            o.name.into(),
+            (0..ROWS_WRITTEN).map(|i| i * sign).collect::<Vec<_>>(),
+        ));
+    }
+    let frame = DataFrame::new(ROWS_WRITTEN as usize, columns)
+        .map_err(|e| format!("making the frame: {e}"))?;
+    let rows = super::value_rows(spec, &frame).map_err(failed("value_rows of the frame"))?;
+    let doing = format!("write_latest_rows of {ROWS_WRITTEN} rows");
+    let w = store
+        .write_latest_rows(spec, rows, some(0, 0))
+        .await
+        .map_err(failed(&doing))?;
+    ensure!(
+        (w.written, w.kept_newer, w.removed) == (ROWS_WRITTEN as usize, 0, 0),
+        "{doing}: {w:?}, expected every row written"
+    );
+    let keys: Vec<Vec<Value>> = (0..ROWS_WRITTEN).rev().map(|i| make(i).key).collect();
+    let got = store
+        .get_many(spec, &keys)
+        .await
+        .map_err(failed("get_many of every key written as values"))?;
+    ensure!(
+        got.len() == keys.len(),
+        "{ROWS_WRITTEN} keys: got {} rows",
+        got.len()
+    );
+    for (g, i) in got.iter().zip((0..ROWS_WRITTEN).rev()) {
+        let expected = stored(store, &make(i))?;
+        ensure!(
+            g.as_ref() == Some(&expected),
+            "key-{i:06}: got {g:?}, expected {expected:?}"
+        );
+    }
     Ok(())
 }
 

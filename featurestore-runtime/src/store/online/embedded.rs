@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     changed_declaration, read_only, OnlineStore, OnlineWrite, OpenMode, Record, RunWrite, Value,
-    WriteOrder,
+    ValueRows, WriteOrder,
 };
 use crate::error::{io_kind, Error, ErrorKind, Result};
 use crate::spec::FeatureSetSpec;
@@ -45,11 +45,13 @@ pub(super) struct Stored {
     pub(super) values: Vec<Value>,
 }
 
-/// [`Stored`] as written: the same encoding, without copying the values.
+/// [`Stored`] as written: the same encoding, without copying the values
+/// (`V` serialises as a sequence of values: a slice of them, or
+/// [`RowValues`](super::RowValues)).
 #[derive(Serialize)]
-pub(super) struct StoredRef<'a> {
+pub(super) struct StoredRef<V> {
     pub(super) timestamp: i64,
-    pub(super) values: &'a [Value],
+    pub(super) values: V,
 }
 
 /// A read snapshot and a feature set's table opened in it.
@@ -487,11 +489,52 @@ pub(super) fn encode_rows(
             let key = encode(store, path, "a key", &r.key)?;
             let row = StoredRef {
                 timestamp: r.timestamp,
-                values: &r.values,
+                values: r.values.as_slice(),
             };
             Ok((key, encode(store, path, "a row", &row)?))
         })
         .collect()
+}
+
+/// [`encode_rows`] of rows given as their values: the same bytes, each row
+/// encoded straight from its values.
+pub(super) fn encode_value_rows(
+    store: &'static str,
+    path: &std::path::Path,
+    rows: &ValueRows,
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    use rayon::prelude::*;
+    (0..rows.len())
+        .into_par_iter()
+        .with_min_len(4096)
+        .map(|i| {
+            let (key, timestamp, values) = rows.row(i);
+            let key = encode(store, path, "a key", &key)?;
+            let row = StoredRef { timestamp, values };
+            Ok((key, encode(store, path, "a row", &row)?))
+        })
+        .collect()
+}
+
+/// Writes `rows` encoded by `encode` (on the calling thread) with `write`
+/// (on a blocking thread), freeing the values while they are written: a
+/// run's latest rows are a value per key and column, and freeing them
+/// after the write would add to it.
+pub(super) async fn write_value_rows(
+    store: &'static str,
+    location: String,
+    rows: ValueRows,
+    encode: impl FnOnce(&ValueRows) -> Result<Vec<(Vec<u8>, Vec<u8>)>>,
+    write: impl FnOnce(Vec<(Vec<u8>, Vec<u8>)>) -> Result<OnlineWrite> + Send + 'static,
+) -> Result<OnlineWrite> {
+    let encoded = encode(&rows)?;
+    // `join` polls the write first, which hands it to its thread.
+    let (written, ()) = futures::future::join(
+        blocking(store, location, move || write(encoded)),
+        async move { drop(rows) },
+    )
+    .await;
+    written
 }
 
 #[async_trait]
@@ -521,6 +564,27 @@ impl OnlineStore for EmbeddedStore {
         let file = Arc::clone(&self.file);
         let spec = *spec;
         blocking(STORE, self.location(), move || file.write(&spec, rows, run)).await
+    }
+
+    async fn write_latest_rows(
+        &self,
+        spec: &FeatureSetSpec,
+        rows: ValueRows,
+        run: RunWrite,
+    ) -> Result<OnlineWrite> {
+        if self.mode == OpenMode::Read {
+            return Err(read_only(STORE, self.file.path.display().to_string()));
+        }
+        let file = Arc::clone(&self.file);
+        let spec = *spec;
+        write_value_rows(
+            STORE,
+            self.location(),
+            rows,
+            |rows| encode_value_rows(STORE, &self.file.path, rows),
+            move |rows| file.write(&spec, rows, run),
+        )
+        .await
     }
 
     async fn get_many(
@@ -569,6 +633,53 @@ mod tests {
     }
 
     #[test]
+    fn rows_encoded_from_their_values_are_their_records_bytes() {
+        use Value::{Bool, Date, Float, Int, List, Null, Str, Timestamp};
+        let spec = crate::store::online::conformance::feature_sets()
+            .into_iter()
+            .find(|s| s.name == "conformance_values")
+            .expect("the feature set of every type");
+        // Three pieces of rows of every type, nulls included, in key order.
+        let records: Vec<Record> = (0..40_000_i64)
+            .map(|i| Record {
+                key: vec![Str(format!("k{i:05}")), Int(i % 7 - 3)],
+                timestamp: i * 1_000 - 5,
+                values: vec![
+                    if i % 5 == 0 { Null } else { Bool(i % 2 == 0) },
+                    Int(i % 1_000 - 500),
+                    Int(i * i),
+                    Float(i as f64 / 3.0),
+                    Float(f64::from(i as f32) * 0.5),
+                    if i % 3 == 0 {
+                        Null
+                    } else {
+                        Str(format!("ü{i}"))
+                    },
+                    Date(i as i32 - 20_000),
+                    Timestamp(i * 7),
+                    List(vec![Str("a".into()), Null]),
+                    if i % 4 == 0 {
+                        Null
+                    } else {
+                        List(vec![Int(i), Null])
+                    },
+                ],
+            })
+            .collect();
+        let frame = crate::store::online::records_frame(spec, &records).unwrap();
+        let rows = crate::store::online::value_rows(spec, &frame).unwrap();
+        assert_eq!(rows.len(), records.len());
+        let path = std::path::Path::new("unit");
+        let got = encode_value_rows(STORE, path, &rows).unwrap();
+        let made = rows.into_records();
+        assert_eq!(made, records, "the values of the frame's rows");
+        assert!(
+            got == encode_rows(STORE, path, &records).unwrap(),
+            "the rows' bytes differ from their records'"
+        );
+    }
+
+    #[test]
     fn opening_for_reading_never_creates_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("typo/online.redb");
@@ -596,11 +707,17 @@ mod tests {
             store.get(&SPEC, &[Value::from("x")]).unwrap(),
             Some(row("x", 1, 2))
         );
-        let err = store
-            .write_latest(&SPEC, &[row("x", 5, 5)], run(5))
-            .unwrap_err();
-        assert!(err.to_string().contains("opened for lookups only"), "{err}");
-        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        let frame = crate::store::online::records_frame(&SPEC, &[row("x", 5, 5)]).unwrap();
+        let rows = crate::store::online::value_rows(&SPEC, &frame).unwrap();
+        for err in [
+            store
+                .write_latest(&SPEC, &[row("x", 5, 5)], run(5))
+                .unwrap_err(),
+            store.write_latest_rows(&SPEC, rows, run(5)).unwrap_err(),
+        ] {
+            assert!(err.to_string().contains("opened for lookups only"), "{err}");
+            assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        }
         assert_eq!(
             store.get(&SPEC, &[Value::from("x")]).unwrap(),
             Some(row("x", 1, 2))

@@ -65,6 +65,7 @@ pub use memory::MemoryStore;
 pub use order::{RunWrite, WriteOrder};
 pub use record::{
     check_records, declared_frame, latest_records, latest_rows, records_frame, records_of,
+    value_rows, RowValues, ValueRows,
 };
 pub use sqlite::SqliteStore;
 pub use value::Value;
@@ -204,6 +205,20 @@ pub trait OnlineStore: Send + Sync + fmt::Debug {
         records: &[Record],
         run: RunWrite,
     ) -> Result<OnlineWrite>;
+
+    /// [`write_latest`](Self::write_latest) of rows given as their values
+    /// ([`value_rows`]), as a run hands its latest rows over. The default
+    /// makes their records; the embedded backends encode each row straight
+    /// from its values.
+    async fn write_latest_rows(
+        &self,
+        spec: &FeatureSetSpec,
+        rows: ValueRows,
+        run: RunWrite,
+    ) -> Result<OnlineWrite> {
+        let records = rows.into_records();
+        self.write_latest(spec, &records, run).await
+    }
 
     /// The steps `features migrate apply` would take so that `spec`'s rows
     /// can be written, in the backend's own terms; none when there is

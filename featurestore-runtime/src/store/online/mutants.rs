@@ -14,7 +14,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 use super::conformance::Case;
 use super::{
     changed_declaration, EmbeddedStore, MemoryStore, OnlineStore, OnlineWrite, Record, RunWrite,
-    SqliteStore, Value, WriteOrder,
+    SqliteStore, Value, ValueRows, WriteOrder,
 };
 use crate::error::Result;
 use crate::spec::FeatureSetSpec;
@@ -53,6 +53,8 @@ enum Mutation {
     /// A write keeps only the first 65,536 rows of a batch, and reports
     /// them all written.
     TruncatesLargeBatches,
+    /// Rows handed over as values lose their last piece.
+    LosesTheLastPieceOfRows,
     /// `scan` skips the first row.
     ScanSkipsARow,
     /// Every feature set shares one table.
@@ -84,6 +86,10 @@ const CAUGHT_BY: &[(Mutation, Case)] = &[
         Case::ConcurrentWritersConverge,
     ),
     (Mutation::TruncatesLargeBatches, Case::LargeBatchRoundTrips),
+    (
+        Mutation::LosesTheLastPieceOfRows,
+        Case::RowsAsValuesRoundTrip,
+    ),
     (Mutation::ScanSkipsARow, Case::ScanStreamsEveryRow),
     (Mutation::SharesOneTable, Case::FeatureSetsAreIsolated),
     (Mutation::StoresFloatsAsF32, Case::ValuesRoundTrip),
@@ -294,6 +300,19 @@ impl OnlineStore for Mutant {
             }
             _ => self.apply(spec, records, run, decide),
         }
+    }
+
+    async fn write_latest_rows(
+        &self,
+        spec: &FeatureSetSpec,
+        rows: ValueRows,
+        run: RunWrite,
+    ) -> Result<OnlineWrite> {
+        let mut records = rows.into_records();
+        if self.mutation == Mutation::LosesTheLastPieceOfRows {
+            records.truncate(records.len() / 16_384 * 16_384);
+        }
+        self.write_latest(spec, &records, run).await
     }
 
     async fn get_many(

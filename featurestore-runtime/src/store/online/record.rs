@@ -1,6 +1,8 @@
 //! The codec between a run's frames and online records: the latest row of
-//! each key of a computed frame as [`Record`]s, and records back as a frame.
-//! Backends see records only, never polars.
+//! each key of a computed frame as [`Record`]s (or as [`ValueRows`], its
+//! columns' values, for a backend that encodes rows straight from them),
+//! and records back as a frame. Backends see records and values only,
+//! never polars.
 
 use polars::prelude::*;
 
@@ -119,53 +121,134 @@ fn no_timestamp(spec: &FeatureSetSpec) -> Error {
 /// Converts every row of a frame (keys, `timestamp`, outputs) to a record,
 /// in pieces on every core: a run has a record per key.
 pub fn records_of(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<Vec<Record>> {
-    use rayon::prelude::*;
-    const PIECE: usize = 16_384;
-    let n = frame.height();
-    if n == 0 {
-        return Ok(Vec::new());
-    }
-    if n <= PIECE {
-        return records_of_piece(spec, frame);
-    }
-    let starts: Vec<usize> = (0..n).step_by(PIECE).collect();
-    let pieces: Vec<Vec<Record>> = starts
-        .into_par_iter()
-        .map(|at| records_of_piece(spec, &frame.slice(at as i64, PIECE)))
-        .collect::<Result<_>>()?;
-    let mut out = Vec::with_capacity(n);
-    for piece in pieces {
-        out.extend(piece);
-    }
-    Ok(out)
+    Ok(value_rows(spec, frame)?.into_records())
 }
 
-fn records_of_piece(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<Vec<Record>> {
-    let n = frame.height();
-    let keys: Vec<Vec<Value>> = spec
-        .key_names()
-        .map(|k| column_values(frame, k))
-        .collect::<Result<_>>()?;
-    let values: Vec<Vec<Value>> = spec
-        .outputs
-        .iter()
-        .map(|o| column_values(frame, o.name))
-        .collect::<Result<_>>()?;
-    let ts = column_values(frame, TIMESTAMP_COLUMN)?;
-    let mut key_iters: Vec<_> = keys.into_iter().map(Vec::into_iter).collect();
-    let mut value_iters: Vec<_> = values.into_iter().map(Vec::into_iter).collect();
-    let mut out = Vec::with_capacity(n);
-    for t in ts {
-        let Value::Timestamp(timestamp) = t else {
-            return Err(no_timestamp(spec));
-        };
-        out.push(Record {
-            key: key_iters.iter_mut().filter_map(Iterator::next).collect(),
-            timestamp,
-            values: value_iters.iter_mut().filter_map(Iterator::next).collect(),
-        });
+/// Rows per piece of a [`ValueRows`].
+const PIECE: usize = 16_384;
+
+/// The rows of a frame (keys, `timestamp`, outputs) as columns of values,
+/// made in pieces on every core: what [`records_of`] makes its records
+/// of. A backend that encodes rows encodes each straight from its values,
+/// without a record (two vectors) per row to make, gather into one list
+/// and free.
+#[derive(Debug, Default)]
+pub struct ValueRows {
+    /// [`PIECE`] consecutive rows each (the last one fewer).
+    pieces: Vec<ValuePiece>,
+}
+
+#[derive(Debug)]
+struct ValuePiece {
+    keys: Vec<Vec<Value>>,
+    timestamps: Vec<i64>,
+    values: Vec<Vec<Value>>,
+}
+
+/// One row of some columns of values. It serialises as the slice of its
+/// values does, so a row's key and outputs encode as its record's do.
+#[derive(Debug, Clone, Copy)]
+pub struct RowValues<'a> {
+    columns: &'a [Vec<Value>],
+    row: usize,
+}
+
+impl serde::Serialize for RowValues<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_seq(self.columns.iter().map(|c| &c[self.row]))
     }
-    Ok(out)
+}
+
+impl ValueRows {
+    /// How many rows.
+    pub fn len(&self) -> usize {
+        self.pieces.iter().map(|p| p.timestamps.len()).sum()
+    }
+
+    /// Whether there is no row.
+    pub fn is_empty(&self) -> bool {
+        self.pieces.is_empty()
+    }
+
+    /// Row `i`: its key, its time and its outputs.
+    pub fn row(&self, i: usize) -> (RowValues<'_>, i64, RowValues<'_>) {
+        let (piece, row) = (&self.pieces[i / PIECE], i % PIECE);
+        (
+            RowValues {
+                columns: &piece.keys,
+                row,
+            },
+            piece.timestamps[row],
+            RowValues {
+                columns: &piece.values,
+                row,
+            },
+        )
+    }
+
+    /// The rows as records, in order.
+    pub fn into_records(self) -> Vec<Record> {
+        use rayon::prelude::*;
+        let mut pieces: Vec<Vec<Record>> = self
+            .pieces
+            .into_par_iter()
+            .map(ValuePiece::into_records)
+            .collect();
+        if pieces.len() == 1 {
+            return pieces.pop().expect("one piece");
+        }
+        let mut out = Vec::with_capacity(pieces.iter().map(Vec::len).sum());
+        for piece in pieces {
+            out.extend(piece);
+        }
+        out
+    }
+}
+
+impl ValuePiece {
+    fn into_records(self) -> Vec<Record> {
+        let mut keys: Vec<_> = self.keys.into_iter().map(Vec::into_iter).collect();
+        let mut values: Vec<_> = self.values.into_iter().map(Vec::into_iter).collect();
+        self.timestamps
+            .into_iter()
+            .map(|timestamp| Record {
+                key: keys.iter_mut().filter_map(Iterator::next).collect(),
+                timestamp,
+                values: values.iter_mut().filter_map(Iterator::next).collect(),
+            })
+            .collect()
+    }
+}
+
+/// The rows of a frame (keys, `timestamp`, outputs) as [`ValueRows`].
+pub fn value_rows(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<ValueRows> {
+    use rayon::prelude::*;
+    let starts: Vec<usize> = (0..frame.height()).step_by(PIECE).collect();
+    let pieces = starts
+        .into_par_iter()
+        .map(|at| value_piece(spec, &frame.slice(at as i64, PIECE)))
+        .collect::<Result<_>>()?;
+    Ok(ValueRows { pieces })
+}
+
+fn value_piece(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<ValuePiece> {
+    let columns = |names: &mut dyn Iterator<Item = &str>| -> Result<Vec<Vec<Value>>> {
+        names.map(|name| column_values(frame, name)).collect()
+    };
+    let keys = columns(&mut spec.key_names())?;
+    let values = columns(&mut spec.outputs.iter().map(|o| o.name))?;
+    let timestamps = column_values(frame, TIMESTAMP_COLUMN)?
+        .into_iter()
+        .map(|t| match t {
+            Value::Timestamp(t) => Ok(t),
+            _ => Err(no_timestamp(spec)),
+        })
+        .collect::<Result<_>>()?;
+    Ok(ValuePiece {
+        keys,
+        timestamps,
+        values,
+    })
 }
 
 fn column_values(frame: &DataFrame, name: &str) -> Result<Vec<Value>> {

@@ -42,9 +42,10 @@ use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use super::embedded::{blocking, Stored};
+use super::embedded::{blocking, encode_value_rows, write_value_rows, Stored};
 use super::{
     changed_declaration, read_only, OnlineStore, OnlineWrite, OpenMode, Record, RunWrite, Value,
+    ValueRows,
 };
 use crate::error::{io_kind, Error, ErrorKind, Result};
 use crate::spec::FeatureSetSpec;
@@ -710,6 +711,27 @@ impl OnlineStore for SqliteStore {
         blocking(STORE, self.location(), move || db.write(&spec, rows, run)).await
     }
 
+    async fn write_latest_rows(
+        &self,
+        spec: &FeatureSetSpec,
+        rows: ValueRows,
+        run: RunWrite,
+    ) -> Result<OnlineWrite> {
+        if self.mode == OpenMode::Read {
+            return Err(read_only(STORE, self.db.path.display().to_string()));
+        }
+        let db = Arc::clone(&self.db);
+        let spec = *spec;
+        write_value_rows(
+            STORE,
+            self.location(),
+            rows,
+            |rows| encode_value_rows(STORE, &self.db.path, rows),
+            move |rows| db.write(&spec, rows, run),
+        )
+        .await
+    }
+
     async fn get_many(
         &self,
         spec: &FeatureSetSpec,
@@ -794,6 +816,12 @@ mod tests {
         assert!(!path.exists() && !path.parent().unwrap().exists());
     }
 
+    /// `records` as a run hands them over.
+    fn rows_of(records: &[Record]) -> ValueRows {
+        let frame = crate::store::online::records_frame(&SPEC, records).unwrap();
+        crate::store::online::value_rows(&SPEC, &frame).unwrap()
+    }
+
     #[test]
     fn a_store_opened_for_reading_reads_and_refuses_writes() {
         let dir = tempfile::tempdir().unwrap();
@@ -812,6 +840,9 @@ mod tests {
         for err in [
             reader
                 .write_latest(&SPEC, &[row("x", 5, 5)], run(5))
+                .unwrap_err(),
+            reader
+                .write_latest_rows(&SPEC, rows_of(&[row("x", 5, 5)]), run(5))
                 .unwrap_err(),
             crate::io::block_on(reader.inner().drop_rows(&SPEC)).unwrap_err(),
         ] {
