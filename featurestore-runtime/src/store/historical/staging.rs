@@ -24,6 +24,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::ScopedJoinHandle;
 
 use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
@@ -93,40 +94,61 @@ impl HistoricalStore {
         use rayon::prelude::*;
         let per_day = rows.div_ceil(days.len().max(1)).max(1);
         let batch_days = (STAGE_ROWS / per_day).clamp(2, STAGE_BATCH);
-        let mut staged = Vec::with_capacity(days.len());
-        for batch in days.chunks(batch_days) {
-            // Rows are copied out a batch of days at a time, not all at
-            // once; encoding is parallel (CPU) and the puts concurrent (I/O).
-            let batch: Vec<(NaiveDate, DataFrame)> = batch
-                .par_iter()
-                .map(|day| Ok((*day, part(*day)?)))
-                .collect::<Result<_>>()?;
-            let encoded = encode_partitions(batch)?;
-            if self.root.is_local() {
-                staged.extend(self.stage_local(dir, encoded)?);
-                continue;
-            }
-            let puts = encoded.into_iter().map(|(day, buf)| {
-                let path = dir.clone().join(format!("{day}.parquet").as_str());
-                async move {
-                    self.root
-                        .store()
-                        .put(&path, PutPayload::from(buf))
-                        .await
-                        .map_err(|e| {
-                            self.error(&path, format!("staging the partition of {day}"), e)
-                        })?;
-                    Ok::<_, Error>((day, path))
+        // Rows are copied out a batch of days at a time, not all at once;
+        // encoding is parallel (CPU). Each batch's files are written (I/O:
+        // flushes to the disk, or puts) on a thread of their own while the
+        // next batch is copied out and encoded, so that the cores do not
+        // wait for the disk or the network between batches; at most one
+        // batch is being written.
+        std::thread::scope(|s| {
+            let mut staged = Vec::with_capacity(days.len());
+            let mut writing: Option<ScopedJoinHandle<'_, Result<Vec<_>>>> = None;
+            let written = |h: ScopedJoinHandle<'_, Result<Vec<_>>>| {
+                h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+            };
+            for batch in days.chunks(batch_days) {
+                let batch: Vec<(NaiveDate, DataFrame)> = batch
+                    .par_iter()
+                    .map(|day| Ok((*day, part(*day)?)))
+                    .collect::<Result<_>>()?;
+                let encoded = encode_partitions(batch)?;
+                if let Some(h) = writing.take() {
+                    staged.extend(written(h)?);
                 }
-            });
-            let done: Vec<(NaiveDate, StorePath)> = block_on(
-                futures::stream::iter(puts)
-                    .buffer_unordered(IO_CONCURRENCY)
-                    .try_collect(),
-            )?;
-            staged.extend(done);
+                writing = Some(s.spawn(move || self.stage_encoded(dir, encoded)));
+            }
+            if let Some(h) = writing {
+                staged.extend(written(h)?);
+            }
+            Ok(staged)
+        })
+    }
+
+    /// Writes encoded partitions as `{dir}/{day}.parquet`.
+    fn stage_encoded(
+        &self,
+        dir: &StorePath,
+        encoded: Vec<(NaiveDate, bytes::Bytes)>,
+    ) -> Result<Vec<(NaiveDate, StorePath)>> {
+        if self.root.is_local() {
+            return self.stage_local(dir, encoded);
         }
-        Ok(staged)
+        let puts = encoded.into_iter().map(|(day, buf)| {
+            let path = dir.clone().join(format!("{day}.parquet").as_str());
+            async move {
+                self.root
+                    .store()
+                    .put(&path, PutPayload::from(buf))
+                    .await
+                    .map_err(|e| self.error(&path, format!("staging the partition of {day}"), e))?;
+                Ok::<_, Error>((day, path))
+            }
+        });
+        block_on(
+            futures::stream::iter(puts)
+                .buffer_unordered(IO_CONCURRENCY)
+                .try_collect(),
+        )
     }
 
     /// [`stage`](Self::stage)'s writes on a local disk, each file flushed to
