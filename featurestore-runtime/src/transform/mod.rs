@@ -2166,15 +2166,17 @@ mod tests {
         let texts: Vec<&str> = (0..20_000u64)
             .map(|r| distinct[(r.wrapping_mul(7919) % 3000) as usize].as_str())
             .collect();
-        // Chunks of 7,000, 6,000 and 7,000 rows: two pieces on two threads,
-        // each numbering its own texts before they are merged.
+        // Chunks of 7,000, 6,000 and 7,000 rows: on two threads or more,
+        // two pieces or more, each numbering its own texts before they are
+        // merged; on one thread, one piece. The pools are the test's own,
+        // so the merge is covered whatever the machine's cores.
         let mut column = StringChunked::new("k".into(), &texts[..7000]);
         for part in [&texts[7000..13_000], &texts[13_000..]] {
             column
                 .append(&StringChunked::new("k".into(), part))
                 .unwrap();
         }
-        let groups = short_text_groups(&column.into_column()).expect("every text is short");
+        let column = column.into_column();
         let mut sorted = texts.clone();
         sorted.sort_unstable();
         sorted.dedup();
@@ -2182,9 +2184,18 @@ mod tests {
             .iter()
             .map(|t| sorted.binary_search(t).unwrap() as IdxSize)
             .collect();
-        assert_eq!(groups.ranks, expected);
-        let keys: Vec<&str> = groups.keys.iter().map(|k| k.unwrap()).collect();
-        assert_eq!(keys, sorted);
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let groups = pool
+                .install(|| short_text_groups(&column))
+                .expect("every text is short");
+            assert_eq!(groups.ranks, expected, "{threads} threads");
+            let keys: Vec<&str> = groups.keys.iter().map(|k| k.unwrap()).collect();
+            assert_eq!(keys, sorted, "{threads} threads");
+        }
     }
 
     #[test]
