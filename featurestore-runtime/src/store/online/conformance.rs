@@ -968,30 +968,15 @@ pub async fn concurrent_writers_converge(store: &dyn OnlineStore) -> Result<(), 
 pub async fn large_batch_round_trips(store: &dyn OnlineStore) -> Result<(), String> {
     const ROWS: i64 = 100_000;
     let spec = &LARGE;
-    let make = |i: i64| Record {
-        key: key(&format!("key-{i:06}")),
-        timestamp: i,
-        values: vec![Value::Int(i), Value::Int(-i), Value::Int(i * 3)],
-    };
-    let rows: Vec<Record> = (0..ROWS).map(make).collect();
+    let rows: Vec<Record> = (0..ROWS).map(numbered).collect();
     write(store, spec, &rows, some(0, 0), (ROWS as usize, 0, 0)).await?;
-    let keys: Vec<Vec<Value>> = rows.iter().rev().map(|r| r.key.clone()).collect();
-    let got = store
-        .get_many(spec, &keys)
-        .await
-        .map_err(failed("get_many of every key of the large batch"))?;
-    ensure!(
-        got.len() == keys.len(),
-        "{ROWS} keys: got {} rows",
-        got.len()
-    );
-    for (g, i) in got.iter().zip((0..ROWS).rev()) {
-        let expected = stored(store, &make(i))?;
-        ensure!(
-            g.as_ref() == Some(&expected),
-            "key-{i:06}: got {g:?}, expected {expected:?}"
-        );
-    }
+    expect_numbered(
+        store,
+        spec,
+        ROWS,
+        "get_many of every key of the large batch",
+    )
+    .await?;
     let scanned = scan(store, spec).await?.len();
     ensure!(
         scanned == ROWS as usize,
@@ -1005,13 +990,8 @@ pub async fn large_batch_round_trips(store: &dyn OnlineStore) -> Result<(), Stri
 /// ([`super::value_rows`]), read back as their records.
 pub async fn rows_as_values_round_trip(store: &dyn OnlineStore) -> Result<(), String> {
     use polars::prelude::*;
-    const ROWS_WRITTEN: i64 = 2 * 16_384 + 1_000;
+    const ROWS_WRITTEN: i64 = 2 * super::record::PIECE as i64 + 1_000;
     let spec = &ROWS;
-    let make = |i: i64| Record {
-        key: key(&format!("key-{i:06}")),
-        timestamp: i,
-        values: vec![Value::Int(i), Value::Int(-i), Value::Int(i * 3)],
-    };
     let mut columns = vec![
         Column::new(
             spec.keys[0].name.into(),
@@ -1044,18 +1024,41 @@ pub async fn rows_as_values_round_trip(store: &dyn OnlineStore) -> Result<(), St
         (w.written, w.kept_newer, w.removed) == (ROWS_WRITTEN as usize, 0, 0),
         "{doing}: {w:?}, expected every row written"
     );
-    let keys: Vec<Vec<Value>> = (0..ROWS_WRITTEN).rev().map(|i| make(i).key).collect();
-    let got = store
-        .get_many(spec, &keys)
-        .await
-        .map_err(failed("get_many of every key written as values"))?;
+    expect_numbered(
+        store,
+        spec,
+        ROWS_WRITTEN,
+        "get_many of every key written as values",
+    )
+    .await
+}
+
+/// Row `i` of the large batches.
+fn numbered(i: i64) -> Record {
+    Record {
+        key: key(&format!("key-{i:06}")),
+        timestamp: i,
+        values: vec![Value::Int(i), Value::Int(-i), Value::Int(i * 3)],
+    }
+}
+
+/// Every row [`numbered`] `0..rows` reads back as stored, its keys looked
+/// up in one `get_many`, last first.
+async fn expect_numbered(
+    store: &dyn OnlineStore,
+    spec: &FeatureSetSpec,
+    rows: i64,
+    doing: &str,
+) -> Result<(), String> {
+    let keys: Vec<Vec<Value>> = (0..rows).rev().map(|i| numbered(i).key).collect();
+    let got = store.get_many(spec, &keys).await.map_err(failed(doing))?;
     ensure!(
         got.len() == keys.len(),
-        "{ROWS_WRITTEN} keys: got {} rows",
+        "{rows} keys: got {} rows",
         got.len()
     );
-    for (g, i) in got.iter().zip((0..ROWS_WRITTEN).rev()) {
-        let expected = stored(store, &make(i))?;
+    for (g, i) in got.iter().zip((0..rows).rev()) {
+        let expected = stored(store, &numbered(i))?;
         ensure!(
             g.as_ref() == Some(&expected),
             "key-{i:06}: got {g:?}, expected {expected:?}"

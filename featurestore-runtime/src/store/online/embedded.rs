@@ -516,18 +516,23 @@ pub(super) fn encode_value_rows(
         .collect()
 }
 
-/// Writes `rows` encoded by `encode` (on the calling thread) with `write`
-/// (on a blocking thread), freeing the values while they are written: a
-/// run's latest rows are a value per key and column, and freeing them
-/// after the write would add to it.
+/// An embedded store's [`OnlineStore::write_latest_rows`]: refused by a
+/// store opened for lookups, else `rows` encoded here and written by
+/// `write` on a blocking thread, the values freed while they are written
+/// (a run's latest rows are a value per key and column, and freeing them
+/// after the write would add to it).
 pub(super) async fn write_value_rows(
     store: &'static str,
+    mode: OpenMode,
+    path: &Path,
     location: String,
     rows: ValueRows,
-    encode: impl FnOnce(&ValueRows) -> Result<Vec<(Vec<u8>, Vec<u8>)>>,
     write: impl FnOnce(Vec<(Vec<u8>, Vec<u8>)>) -> Result<OnlineWrite> + Send + 'static,
 ) -> Result<OnlineWrite> {
-    let encoded = encode(&rows)?;
+    if mode == OpenMode::Read {
+        return Err(read_only(store, path.display().to_string()));
+    }
+    let encoded = encode_value_rows(store, path, &rows)?;
     // `join` polls the write first, which hands it to its thread.
     let (written, ()) = futures::future::join(
         blocking(store, location, move || write(encoded)),
@@ -572,16 +577,14 @@ impl OnlineStore for EmbeddedStore {
         rows: ValueRows,
         run: RunWrite,
     ) -> Result<OnlineWrite> {
-        if self.mode == OpenMode::Read {
-            return Err(read_only(STORE, self.file.path.display().to_string()));
-        }
         let file = Arc::clone(&self.file);
         let spec = *spec;
         write_value_rows(
             STORE,
+            self.mode,
+            &self.file.path,
             self.location(),
             rows,
-            |rows| encode_value_rows(STORE, &self.file.path, rows),
             move |rows| file.write(&spec, rows, run),
         )
         .await
@@ -635,10 +638,7 @@ mod tests {
     #[test]
     fn rows_encoded_from_their_values_are_their_records_bytes() {
         use Value::{Bool, Date, Float, Int, List, Null, Str, Timestamp};
-        let spec = crate::store::online::conformance::feature_sets()
-            .into_iter()
-            .find(|s| s.name == "conformance_values")
-            .expect("the feature set of every type");
+        let spec = crate::store::online::tests::every_type();
         // Three pieces of rows of every type, nulls included, in key order.
         let records: Vec<Record> = (0..40_000_i64)
             .map(|i| Record {

@@ -567,6 +567,15 @@ mod tests {
     use super::{RunWrite, WriteOrder};
     use crate::spec::{Aggregation, ColumnSpec, DataType, FeatureSetSpec, OutputColumn};
 
+    /// The conformance suite's feature set of a column of every type,
+    /// under a key of two columns.
+    pub(super) fn every_type() -> &'static FeatureSetSpec {
+        super::conformance::feature_sets()
+            .into_iter()
+            .find(|s| s.name == "conformance_values")
+            .expect("the feature set of every type")
+    }
+
     /// A write of some keys by the run of as-of `as_of`.
     pub(super) fn run(as_of: i64) -> RunWrite {
         RunWrite::some_keys(WriteOrder { as_of, run: 0 })

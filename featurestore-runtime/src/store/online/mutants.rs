@@ -310,7 +310,7 @@ impl OnlineStore for Mutant {
     ) -> Result<OnlineWrite> {
         let mut records = rows.into_records();
         if self.mutation == Mutation::LosesTheLastPieceOfRows {
-            records.truncate(records.len() / 16_384 * 16_384);
+            records.truncate(records.len() / super::record::PIECE * super::record::PIECE);
         }
         self.write_latest(spec, &records, run).await
     }

@@ -125,7 +125,7 @@ pub fn records_of(spec: &FeatureSetSpec, frame: &DataFrame) -> Result<Vec<Record
 }
 
 /// Rows per piece of a [`ValueRows`].
-const PIECE: usize = 16_384;
+pub(super) const PIECE: usize = 16_384;
 
 /// The rows of a frame (keys, `timestamp`, outputs) as columns of values,
 /// made in pieces on every core: what [`records_of`] makes its records
@@ -474,10 +474,7 @@ mod tests {
     #[test]
     fn records_of_every_type_make_a_frame_of_the_declared_types() {
         use Value::{Bool, Date, Float, Int, List, Null, Str, Timestamp};
-        let spec = crate::store::online::conformance::feature_sets()
-            .into_iter()
-            .find(|s| s.name == "conformance_values")
-            .expect("the feature set of every type");
+        let spec = crate::store::online::tests::every_type();
         let record = |id: &str, share: Value, amounts: Value| Record {
             key: vec![Str(id.into()), Int(1)],
             timestamp: 5,

@@ -42,7 +42,7 @@ use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use super::embedded::{blocking, encode_value_rows, write_value_rows, Stored};
+use super::embedded::{blocking, write_value_rows, Stored};
 use super::{
     changed_declaration, read_only, OnlineStore, OnlineWrite, OpenMode, Record, RunWrite, Value,
     ValueRows,
@@ -717,16 +717,14 @@ impl OnlineStore for SqliteStore {
         rows: ValueRows,
         run: RunWrite,
     ) -> Result<OnlineWrite> {
-        if self.mode == OpenMode::Read {
-            return Err(read_only(STORE, self.db.path.display().to_string()));
-        }
         let db = Arc::clone(&self.db);
         let spec = *spec;
         write_value_rows(
             STORE,
+            self.mode,
+            &self.db.path,
             self.location(),
             rows,
-            |rows| encode_value_rows(STORE, &self.db.path, rows),
             move |rows| db.write(&spec, rows, run),
         )
         .await
