@@ -94,11 +94,12 @@ fn iso_separator(format: &str) -> Option<u8> {
 fn iso_column(c: &Column, separator: u8) -> PolarsResult<Option<DatetimeChunked>> {
     let text = c.str()?;
     let mut chunks = Vec::with_capacity(text.chunks().len());
+    let mut last = LastDay::default();
     for array in text.downcast_iter() {
         let mut micros = Vec::with_capacity(array.len());
         for value in array.iter() {
             match value {
-                Some(v) => match iso_micros(v.as_bytes(), separator) {
+                Some(v) => match iso_micros(v.as_bytes(), separator, &mut last) {
                     Some(t) => micros.push(t),
                     None => return Ok(None),
                 },
@@ -113,10 +114,17 @@ fn iso_column(c: &Column, separator: u8) -> PolarsResult<Option<DatetimeChunked>
     ))
 }
 
+/// The date [`iso_micros`] read last: its text (`YYYY-MM-DD`) and its first
+/// microsecond. Events mostly come in time order, so a value mostly has the
+/// date of the one before: its date is then neither checked nor converted
+/// again (chrono's checked date was a third of the parse).
+#[derive(Default)]
+struct LastDay(Option<([u8; 10], i64)>);
+
 /// The microseconds since 1970-01-01 00:00:00 UTC of `text` written
 /// exactly `YYYY-MM-DD?HH:MM:SS` (`?` the separator), a valid date and a
 /// time of day without a leap second; `None` for anything else.
-fn iso_micros(text: &[u8], separator: u8) -> Option<i64> {
+fn iso_micros(text: &[u8], separator: u8, last: &mut LastDay) -> Option<i64> {
     let text: &[u8; 19] = text.try_into().ok()?;
     let layout = [
         (4, b'-'),
@@ -135,9 +143,29 @@ fn iso_micros(text: &[u8], separator: u8) -> Option<i64> {
             (digit < 10).then(|| v * 10 + u32::from(digit))
         })
     };
-    let date = chrono::NaiveDate::from_ymd_opt(number(0, 4)? as i32, number(5, 2)?, number(8, 2)?)?;
-    let time = chrono::NaiveTime::from_hms_opt(number(11, 2)?, number(14, 2)?, number(17, 2)?)?;
-    Some(date.and_time(time).and_utc().timestamp_micros())
+    let date: [u8; 10] = text[..10].try_into().expect("ten bytes");
+    let day = match last.0 {
+        Some((read, micros)) if read == date => micros,
+        _ => {
+            let day = chrono::NaiveDate::from_ymd_opt(
+                number(0, 4)? as i32,
+                number(5, 2)?,
+                number(8, 2)?,
+            )?;
+            let micros = day
+                .and_time(chrono::NaiveTime::MIN)
+                .and_utc()
+                .timestamp_micros();
+            last.0 = Some((date, micros));
+            micros
+        }
+    };
+    // What `NaiveTime::from_hms_opt` accepts: no leap second.
+    let (hour, minute, second) = (number(11, 2)?, number(14, 2)?, number(17, 2)?);
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    Some(day + i64::from((hour * 60 + minute) * 60 + second) * 1_000_000)
 }
 
 /// How text is parsed as a time, `format` given or inferred: strictly (a
@@ -245,6 +273,11 @@ mod tests {
             for v in values {
                 read_both_ways(&[Some(v)], format);
                 read_both_ways(&[Some("2020-06-01 12:30:45"), None, Some(v)], format);
+                // After a value of the same date, read once for both.
+                if let Some(date) = v.get(..11) {
+                    let before = format!("{date}12:00:00");
+                    read_both_ways(&[Some(&before), Some(v)], format);
+                }
             }
             read_both_ways(&[None, None], format);
         }
@@ -255,17 +288,28 @@ mod tests {
         // 2020-01-01 is 18262 days after 1970-01-01.
         let day = 18_262 * 86_400_000_000i64;
         let seconds = (12 * 3600 + 34 * 60 + 56) * 1_000_000;
+        let micros = |text: &[u8], separator| iso_micros(text, separator, &mut LastDay::default());
+        assert_eq!(micros(b"2020-01-01 12:34:56", b' '), Some(day + seconds));
+        assert_eq!(micros(b"2020-01-01T12:34:56", b'T'), Some(day + seconds));
+        assert_eq!(micros(b"2020-01-01T12:34:56", b' '), None);
+        assert_eq!(micros(b"1970-01-01 00:00:00", b' '), Some(0));
+        assert_eq!(micros(b"1969-12-31 23:59:59", b' '), Some(-1_000_000));
+        // The date read before is the same one: its time is still checked.
+        let mut last = LastDay::default();
         assert_eq!(
-            iso_micros(b"2020-01-01 12:34:56", b' '),
+            iso_micros(b"2020-01-01 12:34:56", b' ', &mut last),
             Some(day + seconds)
         );
         assert_eq!(
-            iso_micros(b"2020-01-01T12:34:56", b'T'),
-            Some(day + seconds)
+            iso_micros(b"2020-01-01 00:00:00", b' ', &mut last),
+            Some(day)
         );
-        assert_eq!(iso_micros(b"2020-01-01T12:34:56", b' '), None);
-        assert_eq!(iso_micros(b"1970-01-01 00:00:00", b' '), Some(0));
-        assert_eq!(iso_micros(b"1969-12-31 23:59:59", b' '), Some(-1_000_000));
+        assert_eq!(iso_micros(b"2020-01-01 24:00:00", b' ', &mut last), None);
+        assert_eq!(iso_micros(b"2020-01-01 23:60:00", b' ', &mut last), None);
+        assert_eq!(
+            iso_micros(b"2020-01-02 00:00:00", b' ', &mut last),
+            Some(day + 86_400_000_000)
+        );
     }
 
     #[test]
@@ -291,6 +335,18 @@ mod tests {
             format in prop::sample::select(ISO.to_vec()),
         ) {
             let values: Vec<Option<&str>> = values.iter().map(Option::as_deref).collect();
+            read_both_ways(&values, format);
+        }
+
+        #[test]
+        fn times_of_one_date_are_read_as_polars_reads_them(
+            date in "[0-9]{4}-[0-1][0-9]-[0-3][0-9]",
+            times in prop::collection::vec("[0-2][0-9]:[0-6][0-9]:[0-6][0-9]", 1..6),
+            format in prop::sample::select(ISO.to_vec()),
+        ) {
+            let separator = if format.contains('T') { 'T' } else { ' ' };
+            let values: Vec<String> = times.iter().map(|t| format!("{date}{separator}{t}")).collect();
+            let values: Vec<Option<&str>> = values.iter().map(|v| Some(v.as_str())).collect();
             read_both_ways(&values, format);
         }
     }
