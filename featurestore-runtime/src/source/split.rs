@@ -442,6 +442,8 @@ fn parse_piece(
     buffers: &PieceBuffers,
 ) -> Result<DataFrame> {
     let Piece { range, bytes } = piece;
+    // Bytes handed over by the check are plain: no quote in them.
+    let plain = bytes.is_some();
     let bytes = match bytes {
         Some(bytes) => bytes,
         None => {
@@ -458,7 +460,7 @@ fn parse_piece(
             bytes
         }
     };
-    let parsed = parse_bytes(spec, file, schema, range, formats, &bytes);
+    let parsed = parse_bytes(spec, file, schema, range, formats, plain, &bytes);
     buffers.give(bytes);
     parsed
 }
@@ -470,6 +472,7 @@ fn parse_bytes(
     schema: &SchemaRef,
     range: std::ops::Range<u64>,
     formats: Option<&Formats>,
+    plain: bool,
     bytes: &[u8],
 ) -> Result<DataFrame> {
     let location = file.location();
@@ -497,6 +500,7 @@ fn parse_bytes(
         .with_has_header(false)
         .with_schema(Some(schema.clone()))
         .with_columns(projection)
+        .map_parse_options(|o| if plain { o.with_quote_char(None) } else { o })
         .into_reader_with_file_handle(std::io::Cursor::new(bytes))
         .finish()
         .map_err(|e| in_piece(&e))?;
