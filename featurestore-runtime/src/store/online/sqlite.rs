@@ -538,11 +538,35 @@ impl Db {
                 crate::fail::point(|| "online:chunk-committed".to_string());
             }
         }
-        if run.covers_every_key {
+        if run.covers_every_key && !self.only_offered(conn, spec, &rows, &doing)? {
             out.removed = self.remove_absent(conn, spec, &rows, run, &doing)?;
         }
         crate::fail::point(|| "online:committed".to_string());
         Ok(out)
+    }
+
+    /// Whether the table of `spec` holds no key but the ones of `rows`
+    /// (sorted by `write`), which are all stored once upserted: then it
+    /// holds as many rows as `rows` has keys. SQLite counts a table's rows
+    /// from its pages, without reading them; [`remove_absent`](Self::remove_absent)'s scan
+    /// reads every row (50–70 ms of the 461,543 rows of a 10M-event run),
+    /// to find nothing on every run whose keys are the ones stored.
+    fn only_offered(
+        &self,
+        conn: &Connection,
+        spec: &FeatureSetSpec,
+        rows: &[(Vec<u8>, Vec<u8>)],
+        doing: &str,
+    ) -> Result<bool> {
+        let keys = rows.chunk_by(|a, b| a.0 == b.0).count();
+        let stored: i64 = conn
+            .query_row(
+                &format!("SELECT count(*) FROM {}", table_name(spec)),
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.failure(doing, e))?;
+        Ok(usize::try_from(stored).is_ok_and(|stored| stored == keys))
     }
 
     /// Removes the stored rows of `spec` that `rows` has no key for and
@@ -969,6 +993,33 @@ mod tests {
         let mut expected: Vec<Record> = first.into_iter().chain(later).collect();
         expected.sort_by(|a, b| a.key[0].to_string().cmp(&b.key[0].to_string()));
         assert_eq!(left, expected);
+    }
+
+    /// A run of every key that offers a key twice still removes the stored
+    /// key it has no row for: keys, not rows, are counted against the
+    /// table's rows.
+    #[test]
+    fn a_key_offered_twice_is_one_key_of_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            BlockingOnlineStore::from(SqliteStore::open(&dir.path().join("o.sqlite")).unwrap());
+        let order = |as_of| WriteOrder { as_of, run: 0 };
+        store
+            .write_latest(
+                &SPEC,
+                &[row("a", 1, 1), row("b", 1, 1)],
+                RunWrite::some_keys(order(1)),
+            )
+            .unwrap();
+        let w = store
+            .write_latest(
+                &SPEC,
+                &[row("a", 2, 2), row("a", 3, 3)],
+                RunWrite::every_key(order(2)),
+            )
+            .unwrap();
+        assert_eq!(w.removed, 1);
+        assert_eq!(store.scan(&SPEC).unwrap(), vec![row("a", 3, 3)]);
     }
 
     fn percentiles(mut times: Vec<Duration>) -> (Duration, Duration) {
