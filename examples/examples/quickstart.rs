@@ -56,8 +56,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let report = pipeline::execute(&UserSpend::SPEC, &config, &stores, range, &|_| {})?;
 
-    println!("every change point of `user_spend`:");
-    print_frame(&report.rows, Format::Table, &mut std::io::stdout())?;
+    // A run's rows come by day (the order its day files are written from):
+    // sorted, they are each user's history.
+    println!("every change point of `user_spend`, by user and time:");
+    let rows = report
+        .rows
+        .sort(["user_id", "timestamp"], Default::default())?;
+    print_frame(&rows, Format::Table, &mut std::io::stdout())?;
 
     let row = get_row::<UserSpend>(&*stores.online, &[Value::Int(1)])?;
     println!("\nonline row of user 1: {row:#?}");

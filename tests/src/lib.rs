@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use featurestore_runtime::cli::frame_strings;
 use featurestore_runtime::config::Config;
 use featurestore_runtime::pipeline::Stores;
-use polars::prelude::DataFrame;
+use polars::prelude::{DataFrame, SortMultipleOptions};
 
 /// The directory of the chargeback fixtures (input and Butterfree's output).
 pub fn fixtures_dir() -> PathBuf {
@@ -38,6 +38,24 @@ pub fn parse_csv(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
         .map(|l| l.split(',').map(str::to_string).collect())
         .collect();
     (header, rows)
+}
+
+/// [`frame_rows`] of a run's rows ([`RunReport::rows`]), sorted by key and
+/// time: a run holds each block of keys' rows by day. Sorted by every column
+/// up to `timestamp` in turn (the keys, then the time, which make a row
+/// unique).
+///
+/// [`RunReport::rows`]: featurestore_runtime::pipeline::RunReport::rows
+pub fn run_rows(frame: &DataFrame) -> (Vec<String>, Vec<Vec<String>>) {
+    let names = frame.get_column_names_owned();
+    let until = names
+        .iter()
+        .position(|n| n.as_str() == "timestamp")
+        .expect("a run's rows have a timestamp");
+    let sorted = frame
+        .sort(names[..=until].to_vec(), SortMultipleOptions::default())
+        .expect("a run's rows sort by key and time");
+    frame_rows(&sorted)
 }
 
 /// A frame's column names and rows as text (null as the empty string, as in the fixtures).

@@ -79,9 +79,12 @@ pub struct StageTimes {
 pub struct RunReport {
     /// The feature set's name.
     pub feature_set: &'static str,
-    /// Every row of the run (keys, `timestamp`, outputs); no row, only the
-    /// columns, for a run split by key ([`split`](Self::split)), whose rows
-    /// are never all in memory: they are in the historical store.
+    /// Every row of the run (keys, `timestamp`, outputs), in blocks of keys
+    /// (in key order), each block's rows by day and then by key: the order
+    /// the day files are written from. Sort them by key and `timestamp` for
+    /// each key's history. No row, only the columns, for a run split by key
+    /// ([`split`](Self::split)), whose rows are never all in memory: they are
+    /// in the historical store.
     pub rows: DataFrame,
     /// The days the run covered: the partitions it replaced.
     pub days: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
@@ -493,6 +496,9 @@ fn execute_prepared<'a>(
     online::check_records(spec, &latest_rows)?;
     stores.online.check(spec)?;
     let repaired = repair_online(spec, stores, online_before)?;
+    // Once the latest rows are found (each key's last, by key), each block
+    // of keys' rows is ordered by day, which the day files are written from.
+    computed.frame = crate::store::historical::by_day_in_chunks(computed.frame)?;
 
     let t1 = Instant::now();
     let historical = match computed.days {

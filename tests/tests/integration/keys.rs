@@ -12,7 +12,7 @@ use featurestore_runtime::store::online::{get_row, Value};
 use featurestore_runtime::{
     compute, dataset, feature_set, source, Dataset, DateRange, FeatureSet, Source,
 };
-use tests::{frame_rows, stores};
+use tests::{frame_rows, run_rows, stores};
 
 /// Events with their time in epoch milliseconds.
 #[derive(Debug)]
@@ -365,7 +365,7 @@ fn two_keys_through_the_historical_and_online_stores() {
         &|_| {},
     )
     .unwrap();
-    assert_eq!(frame_rows(&report.rows).1, windowed_rows());
+    assert_eq!(run_rows(&report.rows).1, windowed_rows());
     let stored = st.historical.read(&EpochAmounts::SPEC, None).unwrap();
     let (header, stored) = frame_rows(&stored);
     assert_eq!(&header[..3], ["user", "account", "timestamp"]);

@@ -6,7 +6,7 @@ use features::{UserChargebacks, UserChargebacksRow, UserOrders, UserOrdersRow};
 use featurestore_runtime::pipeline::{self, RunReport};
 use featurestore_runtime::store::online::{get_row, Value};
 use featurestore_runtime::{DateRange, FeatureSet};
-use tests::{fixture_csv, frame_rows, stores, temp_config};
+use tests::{fixture_csv, frame_rows, run_rows, stores, temp_config};
 
 fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -73,7 +73,7 @@ fn user_orders_matches_butterfree_rows_and_online_rows() {
     let report = run::<UserOrders>(&config, &st, None, "2020-07-17");
 
     let expected = fixture_csv("user_orders.csv");
-    assert_eq!(frame_rows(&report.rows), expected, "rows of the run");
+    assert_eq!(run_rows(&report.rows), expected, "rows of the run");
     assert_eq!(
         historical_rows::<UserOrders>(&st),
         expected,
@@ -93,7 +93,7 @@ fn user_chargebacks_matches_butterfree_rows_and_online_rows() {
     let report = run::<UserChargebacks>(&config, &st, None, "2020-07-17");
 
     let expected = fixture_csv("user_chargebacks.csv");
-    assert_eq!(frame_rows(&report.rows), expected);
+    assert_eq!(run_rows(&report.rows), expected);
     assert_eq!(historical_rows::<UserChargebacks>(&st), expected);
     assert_eq!(
         frame_rows(&report.latest),
@@ -126,7 +126,7 @@ fn a_date_range_starts_every_key_on_its_first_day() {
     let (_dir, config) = temp_config();
     let st = stores(&config);
     let report = run::<UserOrders>(&config, &st, Some("2020-05-11"), "2020-05-13");
-    let (header, got) = frame_rows(&report.rows);
+    let (header, got) = run_rows(&report.rows);
     assert_eq!(header, fixture_csv("user_orders.csv").0);
     assert_eq!(got, range_rows());
     assert_eq!(report.days, Some((date("2020-05-11"), date("2020-05-13"))));

@@ -13,7 +13,7 @@ use featurestore_runtime::source::{read, Rejected, SourceLocations};
 use featurestore_runtime::spec::OnBadRows;
 use featurestore_runtime::{feature_set, source, DateRange, FeatureSet, Source};
 use polars::prelude::*;
-use tests::{frame_rows, temp_config};
+use tests::{frame_rows, run_rows, temp_config};
 
 const HEADER: &str = "order_id,order_timestamp,cpf,chargeback_timestamp\n";
 
@@ -453,9 +453,9 @@ fn skip_leaves_bad_rows_out_and_counts_them() {
     let expected = featurestore_runtime::compute(&ClickTime::SPEC, events, range("2024-01-04"))
         .unwrap()
         .frame;
-    assert_eq!(frame_rows(&report.rows), frame_rows(&expected));
+    assert_eq!(run_rows(&report.rows), frame_rows(&expected));
     assert_eq!(
-        frame_rows(&report.rows).1[1],
+        run_rows(&report.rows).1[1],
         ["u1", "2024-01-02 00:00:00", "1", "5"]
     );
 }
@@ -599,7 +599,7 @@ fn events_after_the_end_date_or_in_the_future_are_counted() {
     assert_eq!(report.events_after_end, 3);
     assert_eq!(report.events_in_future, 1);
     // They are in no window: x counts only its order of 05-01.
-    let rows = frame_rows(&report.rows).1;
+    let rows = run_rows(&report.rows).1;
     assert_eq!(
         rows.last().unwrap(),
         &["y", "2020-05-01 00:00:00", "0", "0", "0"]

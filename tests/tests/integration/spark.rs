@@ -10,7 +10,7 @@ use featurestore_runtime::engine::spark::SparkClient;
 use featurestore_runtime::engine::{EngineConfig, EngineKind};
 use featurestore_runtime::pipeline::{self, DatasetOutput, FeatureRows, RunReport, Stores};
 use featurestore_runtime::{feature_set, Dataset, DateRange, FeatureSet};
-use tests::{fixture_csv, frame_rows, stores, temp_config};
+use tests::{fixture_csv, frame_rows, run_rows, stores, temp_config};
 
 use crate::catalog::{Payments, PaymentsByMethod};
 
@@ -94,8 +94,8 @@ fn same_as_polars<F: FeatureSet>(config: &Config, runs: &[DateRange]) -> RunRepo
             F::SPEC.name
         );
         assert_eq!(
-            frame_rows(&s.rows),
-            frame_rows(&p.rows),
+            run_rows(&s.rows),
+            run_rows(&p.rows),
             "{}: the run's rows, {r:?}",
             F::SPEC.name
         );
@@ -147,7 +147,7 @@ fn user_orders_on_spark_are_the_polars_rows_and_butterfree_s() {
     let (_dir, config) = temp_config();
     let report = same_as_polars::<UserOrders>(&config, &[range(None, "2020-07-17")]);
     let (header, rows) = fixture_csv("user_orders.csv");
-    assert_eq!(frame_rows(&report.rows), (header, rows));
+    assert_eq!(run_rows(&report.rows), (header, rows));
     let (header, rows) = fixture_csv("user_orders_online.csv");
     assert_eq!(frame_rows(&report.latest), (header, rows));
 }
@@ -157,7 +157,7 @@ fn user_chargebacks_on_spark_are_the_polars_rows_and_butterfree_s() {
     let (_dir, config) = temp_config();
     let report = same_as_polars::<UserChargebacks>(&config, &[range(None, "2020-07-17")]);
     let (header, rows) = fixture_csv("user_chargebacks.csv");
-    assert_eq!(frame_rows(&report.rows), (header, rows));
+    assert_eq!(run_rows(&report.rows), (header, rows));
     let (header, rows) = fixture_csv("user_chargebacks_online.csv");
     assert_eq!(frame_rows(&report.latest), (header, rows));
 }

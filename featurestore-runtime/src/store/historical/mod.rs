@@ -40,6 +40,7 @@ use crate::error::{Error, PolarsContext, Result};
 use crate::io::block_on;
 use crate::location::FileLocation;
 use crate::spec::{FeatureSetSpec, TIMESTAMP_COLUMN};
+pub(crate) use partition::by_day_in_chunks;
 use partition::{classify, split_by_day, Entry};
 pub use spill::DaySpill;
 use staging::{run_dir, staging_root, STAGING};

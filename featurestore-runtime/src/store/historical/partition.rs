@@ -189,9 +189,15 @@ impl DaySplit {
                 Some(s) if s.chunk_lengths().eq(self.chunks.iter().copied()) => {
                     let mut gathered: Option<Series> = None;
                     for (chunk, rows) in &by_chunk {
-                        let piece = s
-                            .slice(offsets[*chunk] as i64, self.chunks[*chunk])
-                            .take_slice(rows)?;
+                        let chunk_rows = s.slice(offsets[*chunk] as i64, self.chunks[*chunk]);
+                        // Rows next to each other (see `by_day_in_chunks`)
+                        // are a slice, copied once below.
+                        let (first, last) = (rows[0], rows[rows.len() - 1]);
+                        let piece = if (last - first) as usize + 1 == rows.len() {
+                            chunk_rows.slice(first as i64, rows.len())
+                        } else {
+                            chunk_rows.take_slice(rows)?
+                        };
                         match &mut gathered {
                             Some(g) => {
                                 g.append_owned(piece)?;
@@ -209,6 +215,83 @@ impl DaySplit {
             .ctx(|| format!("partitioning by day ({day})"))?;
         DataFrame::new(rows, columns).ctx(|| format!("partitioning by day ({day})"))
     }
+}
+
+/// `frame`'s rows with each chunk of its `timestamp` ordered by day, a
+/// day's rows in their order: the chunks of a feature set's rows are blocks
+/// of keys, so each day's rows, in key order, become one run per block, and
+/// [`DaySplit::gather`] copies runs rather than gathering rows one by one
+/// across the whole frame (a cache miss per row and column: 28% of the
+/// historical write's CPU). Each chunk is reordered alone, on every core,
+/// while it fits in the cache, and freed once reordered. A day's file is
+/// the same either way. Frames without a `timestamp`, or with a null one,
+/// are returned as they are (the split refuses them).
+pub(crate) fn by_day_in_chunks(frame: DataFrame) -> Result<DataFrame> {
+    use rayon::prelude::*;
+    let Ok(ts) = frame.column(TIMESTAMP_COLUMN).and_then(|c| c.datetime()) else {
+        return Ok(frame);
+    };
+    if frame.height() == 0 || ts.null_count() > 0 {
+        return Ok(frame);
+    }
+    let lengths: Vec<usize> = ts.physical().chunk_lengths().collect();
+    let mut at = 0i64;
+    let parts: Vec<DataFrame> = lengths
+        .iter()
+        .map(|&len| {
+            let part = frame.slice(at, len);
+            at += len as i64;
+            part
+        })
+        .collect();
+    // The parts hold the chunks now: each is freed with its part.
+    drop(frame);
+    let parts: Vec<DataFrame> = parts
+        .into_par_iter()
+        .map(|part| {
+            let days: Vec<i64> = part
+                .column(TIMESTAMP_COLUMN)
+                .and_then(|c| c.datetime())
+                .ctx(|| "timestamp column".into())?
+                .physical()
+                .into_no_null_iter()
+                .map(|t| t.div_euclid(DAY_US))
+                .collect();
+            if days.is_sorted() {
+                return Ok(part);
+            }
+            let first = *days.iter().min().expect("rows");
+            let span = (*days.iter().max().expect("rows") - first) as usize + 1;
+            let mut next = vec![0usize; span + 1];
+            for d in &days {
+                next[(d - first) as usize + 1] += 1;
+            }
+            for i in 1..next.len() {
+                next[i] += next[i - 1];
+            }
+            let mut order = vec![0 as IdxSize; days.len()];
+            for (row, d) in days.iter().enumerate() {
+                let slot = &mut next[(d - first) as usize];
+                order[*slot] = row as IdxSize;
+                *slot += 1;
+            }
+            // Column by column on this thread (a frame's gather fans out to
+            // polars' pool, which parks a worker of the global one).
+            let columns = part
+                .columns()
+                .iter()
+                .map(|c| c.take_slice(&order))
+                .collect::<PolarsResult<Vec<Column>>>()
+                .ctx(|| "rows by day".into())?;
+            DataFrame::new(part.height(), columns).ctx(|| "rows by day".into())
+        })
+        .collect::<Result<_>>()?;
+    let mut parts = parts.into_iter();
+    let mut out = parts.next().expect("a chunk");
+    for part in parts {
+        out.vstack_mut_owned(part).ctx(|| "rows by day".into())?;
+    }
+    Ok(out)
 }
 
 /// Splits the rows of `frame` by the day of their `timestamp`.
@@ -423,6 +506,82 @@ mod tests {
             assert!(got.equals(&expected), "{day}: {got} against {expected}");
             // Written as one chunk per column, as the whole frame's rows were.
             assert!(got.columns().iter().all(|c| c.n_chunks() == 1), "{day}");
+        }
+    }
+
+    #[test]
+    fn each_chunk_by_day_gives_every_day_the_same_rows() {
+        // Days interleaved in every chunk; column `other` is in chunks of
+        // its own.
+        let times: Vec<i64> = (0..11)
+            .map(|i| at("2020-01-01", 0) + ((i * 7) % 4) * DAY_US + i)
+            .collect();
+        let piece = |r: std::ops::Range<usize>| {
+            DataFrame::new(
+                r.len(),
+                vec![
+                    Column::new("k".into(), r.clone().map(|i| i as i64).collect::<Vec<_>>()),
+                    Int64Chunked::from_vec(TIMESTAMP_COLUMN.into(), times[r.clone()].to_vec())
+                        .into_datetime(TimeUnit::Microseconds, None)
+                        .into_column(),
+                ],
+            )
+            .expect("a frame")
+        };
+        let mut frame = piece(0..4);
+        frame.vstack_mut_owned(piece(4..9)).expect("stacks");
+        frame.vstack_mut_owned(piece(9..11)).expect("stacks");
+        let mut other = Series::new("other".into(), (0..6).map(|i| 10 * i).collect::<Vec<i64>>());
+        other
+            .append_owned(Series::new(
+                "other".into(),
+                (6..11).map(|i| 10 * i).collect::<Vec<i64>>(),
+            ))
+            .expect("appends");
+        frame.with_column(other.into_column()).expect("a column");
+
+        let by_day = by_day_in_chunks(frame.clone()).expect("reorders");
+        let ts = by_day
+            .column(TIMESTAMP_COLUMN)
+            .unwrap()
+            .as_materialized_series();
+        assert_eq!(ts.chunk_lengths().collect::<Vec<_>>(), [4, 5, 2]);
+        // Each chunk's rows sorted by day, then by their place.
+        let mut expected: Vec<i64> = Vec::new();
+        for chunk in [0..4, 4..9, 9..11] {
+            let mut rows: Vec<i64> = chunk.map(|i| i as i64).collect();
+            rows.sort_by_key(|&i| (times[i as usize].div_euclid(DAY_US), i));
+            expected.extend(rows);
+        }
+        let got: Vec<i64> = by_day
+            .column("k")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        assert_eq!(got, expected);
+        let other: Vec<i64> = by_day
+            .column("other")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        assert_eq!(other, expected.iter().map(|i| 10 * i).collect::<Vec<_>>());
+
+        let (before, after) = (
+            split_by_day(&frame).unwrap(),
+            split_by_day(&by_day).unwrap(),
+        );
+        assert_eq!(before.days(), after.days());
+        assert_eq!(before.days().len(), 4);
+        for (day, _) in before.days() {
+            let (a, b) = (
+                before.gather(&frame, *day).unwrap(),
+                after.gather(&by_day, *day).unwrap(),
+            );
+            assert!(a.equals(&b), "{day}: {a} against {b}");
         }
     }
 
