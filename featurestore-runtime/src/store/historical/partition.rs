@@ -217,16 +217,26 @@ impl DaySplit {
     }
 }
 
+/// The most rows [`by_day_in_chunks`] reorders at once: about 19 MB of a
+/// feature set's rows of a key, a time and three counts.
+const DAY_ORDER_ROWS: usize = 1 << 19;
+
 /// `frame`'s rows with each chunk of its `timestamp` ordered by day, a
 /// day's rows in their order: the chunks of a feature set's rows are blocks
 /// of keys, so each day's rows, in key order, become one run per block, and
 /// [`DaySplit::gather`] copies runs rather than gathering rows one by one
 /// across the whole frame (a cache miss per row and column: 28% of the
-/// historical write's CPU). Each chunk is reordered alone, on every core,
-/// while it fits in the cache, and freed once reordered. A day's file is
-/// the same either way. Frames without a `timestamp`, or with a null one,
-/// are returned as they are (the split refuses them).
+/// historical write's CPU). Each chunk is reordered alone, in parts of at
+/// most [`DAY_ORDER_ROWS`] rows (each part a chunk of the result), on every
+/// core, while it fits in the cache, and freed once reordered. A day's file
+/// is the same either way. Frames without a `timestamp`, or with a null
+/// one, are returned as they are (the split refuses them).
 pub(crate) fn by_day_in_chunks(frame: DataFrame) -> Result<DataFrame> {
+    by_day_in_parts(frame, DAY_ORDER_ROWS)
+}
+
+/// [`by_day_in_chunks`] in parts of at most `most` rows.
+fn by_day_in_parts(frame: DataFrame, most: usize) -> Result<DataFrame> {
     use rayon::prelude::*;
     let Ok(ts) = frame.column(TIMESTAMP_COLUMN).and_then(|c| c.datetime()) else {
         return Ok(frame);
@@ -234,16 +244,18 @@ pub(crate) fn by_day_in_chunks(frame: DataFrame) -> Result<DataFrame> {
     if frame.height() == 0 || ts.null_count() > 0 {
         return Ok(frame);
     }
-    let lengths: Vec<usize> = ts.physical().chunk_lengths().collect();
+    // A longer chunk (a frame of few keys, or made one chunk) is
+    // reordered in parts: on every core, each in the cache.
+    let most = most.max(1);
     let mut at = 0i64;
-    let parts: Vec<DataFrame> = lengths
-        .iter()
-        .map(|&len| {
-            let part = frame.slice(at, len);
-            at += len as i64;
-            part
-        })
-        .collect();
+    let mut parts: Vec<DataFrame> = Vec::new();
+    for len in ts.physical().chunk_lengths() {
+        for part in (0..len).step_by(most) {
+            let rows = most.min(len - part);
+            parts.push(frame.slice(at, rows));
+            at += rows as i64;
+        }
+    }
     // The parts hold the chunks now: each is freed with its part.
     drop(frame);
     let parts: Vec<DataFrame> = parts
@@ -540,48 +552,55 @@ mod tests {
             .expect("appends");
         frame.with_column(other.into_column()).expect("a column");
 
-        let by_day = by_day_in_chunks(frame.clone()).expect("reorders");
-        let ts = by_day
-            .column(TIMESTAMP_COLUMN)
-            .unwrap()
-            .as_materialized_series();
-        assert_eq!(ts.chunk_lengths().collect::<Vec<_>>(), [4, 5, 2]);
-        // Each chunk's rows sorted by day, then by their place.
-        let mut expected: Vec<i64> = Vec::new();
-        for chunk in [0..4, 4..9, 9..11] {
-            let mut rows: Vec<i64> = chunk.map(|i| i as i64).collect();
-            rows.sort_by_key(|&i| (times[i as usize].div_euclid(DAY_US), i));
-            expected.extend(rows);
-        }
-        let got: Vec<i64> = by_day
-            .column("k")
-            .unwrap()
-            .i64()
-            .unwrap()
-            .into_no_null_iter()
-            .collect();
-        assert_eq!(got, expected);
-        let other: Vec<i64> = by_day
-            .column("other")
-            .unwrap()
-            .i64()
-            .unwrap()
-            .into_no_null_iter()
-            .collect();
-        assert_eq!(other, expected.iter().map(|i| 10 * i).collect::<Vec<_>>());
+        // Whole chunks, then parts of at most three rows.
+        for (most, parts) in [
+            (DAY_ORDER_ROWS, vec![0..4usize, 4..9, 9..11]),
+            (3, vec![0..3, 3..4, 4..7, 7..9, 9..11]),
+        ] {
+            let by_day = by_day_in_parts(frame.clone(), most).expect("reorders");
+            let ts = by_day
+                .column(TIMESTAMP_COLUMN)
+                .unwrap()
+                .as_materialized_series();
+            let lengths: Vec<usize> = parts.iter().map(|p| p.len()).collect();
+            assert_eq!(ts.chunk_lengths().collect::<Vec<_>>(), lengths);
+            // Each part's rows sorted by day, then by their place.
+            let mut expected: Vec<i64> = Vec::new();
+            for part in parts {
+                let mut rows: Vec<i64> = part.map(|i| i as i64).collect();
+                rows.sort_by_key(|&i| (times[i as usize].div_euclid(DAY_US), i));
+                expected.extend(rows);
+            }
+            let got: Vec<i64> = by_day
+                .column("k")
+                .unwrap()
+                .i64()
+                .unwrap()
+                .into_no_null_iter()
+                .collect();
+            assert_eq!(got, expected);
+            let other: Vec<i64> = by_day
+                .column("other")
+                .unwrap()
+                .i64()
+                .unwrap()
+                .into_no_null_iter()
+                .collect();
+            assert_eq!(other, expected.iter().map(|i| 10 * i).collect::<Vec<_>>());
 
-        let (before, after) = (
-            split_by_day(&frame).unwrap(),
-            split_by_day(&by_day).unwrap(),
-        );
-        assert_eq!(before.days(), after.days());
-        assert_eq!(before.days().len(), 4);
-        for (day, _) in before.days() {
-            let (a, b) = (
-                before.gather(&frame, *day).unwrap(),
-                after.gather(&by_day, *day).unwrap(),
+            let (before, after) = (
+                split_by_day(&frame).unwrap(),
+                split_by_day(&by_day).unwrap(),
             );
-            assert!(a.equals(&b), "{day}: {a} against {b}");
+            assert_eq!(before.days(), after.days());
+            assert_eq!(before.days().len(), 4);
+            for (day, _) in before.days() {
+                let (a, b) = (
+                    before.gather(&frame, *day).unwrap(),
+                    after.gather(&by_day, *day).unwrap(),
+                );
+                assert!(a.equals(&b), "{day}: {a} against {b}");
+            }
         }
     }
 
