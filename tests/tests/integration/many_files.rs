@@ -14,7 +14,7 @@ use featurestore_runtime::location::FileLocation;
 use featurestore_runtime::pipeline::{self, RunReport};
 use featurestore_runtime::{DateRange, FeatureSet};
 use object_store::{ObjectStoreExt, PutPayload};
-use tests::{fixture_csv, fixtures_dir, frame_rows, stores, temp_config};
+use tests::{fixture_csv, fixtures_dir, run_rows, stores, temp_config};
 
 const HEADER: &str = "order_id,order_timestamp,cpf,chargeback_timestamp";
 
@@ -82,13 +82,13 @@ fn gives_butterfree_rows(location: &str) {
         .insert("order_events".into(), location.to_string());
     let orders = run::<UserOrders>(&config).unwrap_or_else(|e| panic!("{location}: {e}"));
     assert_eq!(
-        frame_rows(&orders.rows),
+        run_rows(&orders.rows),
         fixture_csv("user_orders.csv"),
         "user_orders from {location}"
     );
     let chargebacks = run::<UserChargebacks>(&config).unwrap_or_else(|e| panic!("{location}: {e}"));
     assert_eq!(
-        frame_rows(&chargebacks.rows),
+        run_rows(&chargebacks.rows),
         fixture_csv("user_chargebacks.csv"),
         "user_chargebacks from {location}"
     );

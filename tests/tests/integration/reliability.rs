@@ -563,7 +563,7 @@ fn duplicate_events_are_counted_as_they_come_as_spark_does() {
     )
     .unwrap();
     assert_eq!(
-        frame_rows(&report.rows).1,
+        run_rows(&report.rows).1,
         [
             ["x", "2020-05-01 00:00:00", "0", "0", "0"],
             ["x", "2020-05-02 00:00:00", "2", "2", "2"],
