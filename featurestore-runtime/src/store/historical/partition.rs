@@ -261,32 +261,20 @@ fn by_day_in_parts(frame: DataFrame, most: usize) -> Result<DataFrame> {
     let parts: Vec<DataFrame> = parts
         .into_par_iter()
         .map(|part| {
-            let days: Vec<i64> = part
+            let ts = part
                 .column(TIMESTAMP_COLUMN)
                 .and_then(|c| c.datetime())
                 .ctx(|| "timestamp column".into())?
                 .physical()
-                .into_no_null_iter()
-                .map(|t| t.div_euclid(DAY_US))
-                .collect();
-            if days.is_sorted() {
+                .rechunk();
+            let times = ts.cont_slice().ctx(|| "timestamp column".into())?;
+            let day = |t: &i64| t.div_euclid(DAY_US);
+            if times.is_sorted_by_key(day) {
                 return Ok(part);
             }
-            let first = *days.iter().min().expect("rows");
-            let span = (*days.iter().max().expect("rows") - first) as usize + 1;
-            let mut next = vec![0usize; span + 1];
-            for d in &days {
-                next[(d - first) as usize + 1] += 1;
-            }
-            for i in 1..next.len() {
-                next[i] += next[i - 1];
-            }
-            let mut order = vec![0 as IdxSize; days.len()];
-            for (row, d) in days.iter().enumerate() {
-                let slot = &mut next[(d - first) as usize];
-                order[*slot] = row as IdxSize;
-                *slot += 1;
-            }
+            let first = times.iter().map(day).min().expect("rows");
+            let span = (times.iter().map(day).max().expect("rows") - first) as usize + 1;
+            let (_, order) = sorted_by_day(times, first, span, 0);
             // Column by column on this thread (a frame's gather fans out to
             // polars' pool, which parks a worker of the global one).
             let columns = part
@@ -304,6 +292,34 @@ fn by_day_in_parts(frame: DataFrame, most: usize) -> Result<DataFrame> {
         out.vstack_mut_owned(part).ctx(|| "rows by day".into())?;
     }
     Ok(out)
+}
+
+/// The rows of `times` (microseconds, numbered from `at`) sorted by day with
+/// a counting sort (a run spans few days and many rows), each day's rows in
+/// their order: where the rows of day `first + d` start in the order
+/// (`starts[d]..starts[d + 1]`), and the order. Every time's day is in
+/// `first..first + span`.
+fn sorted_by_day(
+    times: &[i64],
+    first: i64,
+    span: usize,
+    at: IdxSize,
+) -> (Vec<usize>, Vec<IdxSize>) {
+    let mut starts = vec![0usize; span + 1];
+    for t in times {
+        starts[(t.div_euclid(DAY_US) - first) as usize + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut next = starts.clone();
+    let mut order = vec![0 as IdxSize; times.len()];
+    for (row, t) in (at..).zip(times) {
+        let slot = &mut next[(t.div_euclid(DAY_US) - first) as usize];
+        order[*slot] = row;
+        *slot += 1;
+    }
+    (starts, order)
 }
 
 /// Splits the rows of `frame` by the day of their `timestamp`.
@@ -345,20 +361,7 @@ pub(super) fn split_by_day(frame: &DataFrame) -> Result<DaySplit> {
     let pieces: Vec<DayPiece> = cut
         .into_par_iter()
         .map(|(chunk, at, times)| {
-            let mut starts = vec![0usize; span + 1];
-            for t in times {
-                starts[(t.div_euclid(DAY_US) - first) as usize + 1] += 1;
-            }
-            for i in 1..starts.len() {
-                starts[i] += starts[i - 1];
-            }
-            let mut next = starts.clone();
-            let mut order = vec![0 as IdxSize; times.len()];
-            for (row, t) in (at..).zip(times) {
-                let slot = &mut next[(t.div_euclid(DAY_US) - first) as usize];
-                order[*slot] = row;
-                *slot += 1;
-            }
+            let (starts, order) = sorted_by_day(times, first, span, at);
             DayPiece {
                 chunk,
                 starts,
