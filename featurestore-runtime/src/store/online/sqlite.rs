@@ -26,7 +26,8 @@
 //! (`pipeline::status`) stays until the whole write is committed, and the
 //! next run re-writes those rows; the order makes the re-write converge.
 //! A run that covers every key removes the keys it has no row for after all
-//! its rows are written, in chunks too. Every commit is synced to the disk
+//! its rows are written, in chunks too (nothing to look for when the table
+//! then holds as many rows as the run has keys). Every commit is synced to the disk
 //! (`synchronous = FULL`).
 //!
 //! SQLite's calls block. Lookups and scan pages run on the calling task, as
