@@ -454,22 +454,21 @@ mod tests {
         assert_eq!(got, expected);
     }
 
-    #[test]
-    fn a_day_of_a_frame_in_chunks_is_its_rows_in_order() {
-        // Rows of three days over three chunks; column `k` is in the
-        // timestamp's chunks, column `other` in chunks of its own.
-        let times: Vec<i64> = (0..11)
-            .map(|i| at("2020-01-01", 0) + (i % 3) * DAY_US)
-            .collect();
+    /// A frame of 11 rows of `times`: column `k` (made by `key` from each
+    /// chunk's rows) and `timestamp` in three chunks (rows 0..4, 4..9,
+    /// 9..11), column `other` (`other(i)` of row `i`) in two chunks of its
+    /// own (0..6, 6..11).
+    fn three_chunks(
+        times: &[i64],
+        key: impl Fn(std::ops::Range<usize>) -> Column,
+        other: impl Fn(i64) -> i64,
+    ) -> DataFrame {
         let piece = |r: std::ops::Range<usize>| {
             DataFrame::new(
                 r.len(),
                 vec![
-                    Column::new(
-                        "k".into(),
-                        r.clone().map(|i| format!("k{i}")).collect::<Vec<_>>(),
-                    ),
-                    Int64Chunked::from_vec(TIMESTAMP_COLUMN.into(), times[r.clone()].to_vec())
+                    key(r.clone()),
+                    Int64Chunked::from_vec(TIMESTAMP_COLUMN.into(), times[r].to_vec())
                         .into_datetime(TimeUnit::Microseconds, None)
                         .into_column(),
                 ],
@@ -479,11 +478,27 @@ mod tests {
         let mut frame = piece(0..4);
         frame.vstack_mut_owned(piece(4..9)).expect("stacks");
         frame.vstack_mut_owned(piece(9..11)).expect("stacks");
-        let mut other = Series::new("other".into(), (0..6).collect::<Vec<i64>>());
-        other
-            .append_owned(Series::new("other".into(), (6..11).collect::<Vec<i64>>()))
-            .expect("appends");
-        frame.with_column(other.into_column()).expect("a column");
+        let column = |r: std::ops::Range<i64>| {
+            Series::new("other".into(), r.map(&other).collect::<Vec<i64>>())
+        };
+        let mut others = column(0..6);
+        others.append_owned(column(6..11)).expect("appends");
+        frame.with_column(others.into_column()).expect("a column");
+        frame
+    }
+
+    #[test]
+    fn a_day_of_a_frame_in_chunks_is_its_rows_in_order() {
+        // Rows of three days over three chunks; column `k` is in the
+        // timestamp's chunks, column `other` in chunks of its own.
+        let times: Vec<i64> = (0..11)
+            .map(|i| at("2020-01-01", 0) + (i % 3) * DAY_US)
+            .collect();
+        let frame = three_chunks(
+            &times,
+            |r| Column::new("k".into(), r.map(|i| format!("k{i}")).collect::<Vec<_>>()),
+            |i| i,
+        );
         assert_eq!(frame.column("k").unwrap().n_chunks(), 3);
         assert_eq!(frame.column("other").unwrap().n_chunks(), 2);
 
@@ -531,29 +546,11 @@ mod tests {
         let times: Vec<i64> = (0..11)
             .map(|i| at("2020-01-01", 0) + ((i * 7) % 4) * DAY_US + i)
             .collect();
-        let piece = |r: std::ops::Range<usize>| {
-            DataFrame::new(
-                r.len(),
-                vec![
-                    Column::new("k".into(), r.clone().map(|i| i as i64).collect::<Vec<_>>()),
-                    Int64Chunked::from_vec(TIMESTAMP_COLUMN.into(), times[r.clone()].to_vec())
-                        .into_datetime(TimeUnit::Microseconds, None)
-                        .into_column(),
-                ],
-            )
-            .expect("a frame")
-        };
-        let mut frame = piece(0..4);
-        frame.vstack_mut_owned(piece(4..9)).expect("stacks");
-        frame.vstack_mut_owned(piece(9..11)).expect("stacks");
-        let mut other = Series::new("other".into(), (0..6).map(|i| 10 * i).collect::<Vec<i64>>());
-        other
-            .append_owned(Series::new(
-                "other".into(),
-                (6..11).map(|i| 10 * i).collect::<Vec<i64>>(),
-            ))
-            .expect("appends");
-        frame.with_column(other.into_column()).expect("a column");
+        let frame = three_chunks(
+            &times,
+            |r| Column::new("k".into(), r.map(|i| i as i64).collect::<Vec<_>>()),
+            |i| 10 * i,
+        );
 
         // Whole chunks, then parts of at most three rows.
         for (most, parts) in [
