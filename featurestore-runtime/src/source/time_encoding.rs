@@ -152,10 +152,7 @@ fn iso_micros(text: &[u8], separator: u8, last: &mut LastDay) -> Option<i64> {
                 number(5, 2)?,
                 number(8, 2)?,
             )?;
-            let micros = day
-                .and_time(chrono::NaiveTime::MIN)
-                .and_utc()
-                .timestamp_micros();
+            let micros = crate::time::epoch_day(day) * crate::time::DAY_US;
             last.0 = Some((date, micros));
             micros
         }
